@@ -1,0 +1,2 @@
+export { ConfigSchema, type Config, type ConfigInput } from './schema.js';
+export { loadConfig, parseConfig, defaultStateDir, type LoadOptions, type LoadedConfig } from './load.js';

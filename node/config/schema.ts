@@ -1,0 +1,148 @@
+/**
+ * The one typed source of truth for configuration. Defaults live here and are documented
+ * in helix.toml. Keys are snake_case as in the TOML file; every section is strict, so a
+ * misspelt key is an error rather than silently ignored.
+ */
+import { z } from 'zod';
+
+const port = z.number().int().min(1).max(65535);
+const ms = z.number().int().min(1);
+
+const hostPort = z
+  .string()
+  .regex(
+    /^(\[[0-9a-fA-F:]+\]|[A-Za-z0-9.-]+)(:\d{1,5})?$/,
+    'a host or IP, optionally with :port (e.g. "100.64.0.2" or "192.168.1.20:6222")',
+  );
+
+export const NodeSection = z.strictObject({
+  /** node name shown in status; default: the host name */
+  name: z
+    .string()
+    .regex(/^[A-Za-z0-9][A-Za-z0-9_.-]{0,62}$/, 'letters, digits, "-", "_" or ".", 1-63 chars')
+    .optional(),
+  /** where the node keeps its key, mesh membership and registry */
+  state_dir: z.string().min(1).optional(),
+});
+
+export const MeshSection = z.strictObject({
+  /** the address this node's cluster routes and gRPC listen on; default: Tailscale IPv4, else the first LAN IPv4, else 127.0.0.1 */
+  address: z.ipv4().optional(),
+  rpc_port: port.default(7700),
+  cluster_port: port.default(6222),
+});
+
+export const DiscoverySection = z.strictObject({
+  tailscale: z.boolean().default(true),
+  tailscale_bin: z.string().min(1).default('tailscale'),
+  /** only peers carrying this tag count (e.g. "tag:helix"); empty: every online peer */
+  tailscale_tag: z
+    .string()
+    .regex(/^(tag:[A-Za-z0-9-]+)?$/, 'empty or "tag:<name>"')
+    .default(''),
+  poll_interval_ms: ms.default(5000),
+  mdns: z.boolean().default(true),
+  static_peers: z.array(hostPort).default([]),
+});
+
+export const BusSection = z.strictObject({
+  nats_server: z.string().min(1).default('nats-server'),
+  client_port: port.default(4222),
+  /** first restart delay after nats-server dies; doubles up to 30 s */
+  restart_backoff_ms: ms.default(500),
+});
+
+export const MembershipSection = z
+  .strictObject({
+    heartbeat_ms: ms.default(1000),
+    suspect_after_ms: ms.default(3000),
+    dead_after_ms: ms.default(10000),
+    /** dead and left peers are forgotten after this long */
+    forget_after_ms: ms.default(600_000),
+  })
+  .refine((m) => m.suspect_after_ms < m.dead_after_ms, {
+    message: 'suspect_after_ms must be less than dead_after_ms',
+    path: ['suspect_after_ms'],
+  });
+
+export const JoinSection = z.strictObject({
+  /** on a tailnet, peers owned by another user are admitted only if they carry one of these tags */
+  allowed_tags: z.array(z.string().regex(/^tag:[A-Za-z0-9-]+$/, '"tag:<name>"')).default(['tag:helix']),
+  invite_ttl_s: z.number().int().min(10).max(86_400).default(600),
+});
+
+export const CapabilitiesSection = z.strictObject({
+  probe_interval_s: z.number().int().min(1).default(30),
+  probe_timeout_ms: ms.default(2000),
+  nvidia_smi: z.string().min(1).default('nvidia-smi'),
+  docker_socket: z.string().min(1).default('/var/run/docker.sock'),
+});
+
+export const AgentsSection = z.strictObject({
+  /** extra directories holding agent folders, besides the repository's agents/ */
+  dirs: z.array(z.string().min(1)).default([]),
+  warm_pool_size: z.number().int().min(0).max(16).default(1),
+  image_budget_mb: z.number().int().min(10).default(500),
+  go: z.string().min(1).default('go'),
+});
+
+export const MqttSection = z.strictObject({
+  url: z.string().regex(/^mqtts?:\/\/.+/, 'an mqtt:// or mqtts:// URL').default('mqtt://127.0.0.1:1883'),
+  username: z.string().optional(),
+  password: z.string().optional(),
+  base_topic: z.string().min(1).default('zigbee2mqtt'),
+});
+
+export const LightsSection = z.strictObject({
+  /** room -> zigbee2mqtt friendly names of its lights */
+  rooms: z.record(z.string(), z.array(z.string().min(1))).default({}),
+});
+
+export const VoiceSection = z.strictObject({
+  enabled: z.boolean().default(false),
+  /** ALSA capture device for arecord (-D), e.g. "default" or "plughw:1,0" */
+  device: z.string().min(1).default('default'),
+  silence_ms: ms.default(700),
+  preroll_ms: ms.default(300),
+  debug_capture_dir: z.string().optional(),
+});
+
+export const SttSection = z.strictObject({
+  engine: z.enum(['whisper', 'phrase', 'none']).default('whisper'),
+  /** whisper: path to a ggml model file */
+  model: z.string().default(''),
+  threads: z.number().int().min(1).max(64).default(2),
+  language: z.string().min(2).default('en'),
+});
+
+export const RouterSection = z.strictObject({
+  ollama_url: z.url().default('http://127.0.0.1:11434'),
+  model: z.string().min(1).default('llama3'),
+  keep_alive: z.string().default('30m'),
+  min_confidence: z.number().min(0).max(1).default(0.6),
+  timeout_ms: ms.default(30_000),
+});
+
+export const LogSection = z.strictObject({
+  level: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
+});
+
+export const ConfigSchema = z.strictObject({
+  node: NodeSection.prefault({}),
+  mesh: MeshSection.prefault({}),
+  discovery: DiscoverySection.prefault({}),
+  bus: BusSection.prefault({}),
+  membership: MembershipSection.prefault({}),
+  join: JoinSection.prefault({}),
+  capabilities: CapabilitiesSection.prefault({}),
+  agents: AgentsSection.prefault({}),
+  mqtt: MqttSection.prefault({}),
+  lights: LightsSection.prefault({}),
+  voice: VoiceSection.prefault({}),
+  stt: SttSection.prefault({}),
+  router: RouterSection.prefault({}),
+  log: LogSection.prefault({}),
+});
+
+export type Config = z.infer<typeof ConfigSchema>;
+export type ConfigInput = z.input<typeof ConfigSchema>;

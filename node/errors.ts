@@ -1,0 +1,80 @@
+/**
+ * Typed errors that say what went wrong and what to do about it.
+ * The CLI maps `exitCode` to the process exit status (sysexits-style).
+ */
+export class HelixError extends Error {
+  /** Process exit status the CLI uses when this error reaches it. */
+  readonly exitCode: number = 1;
+  constructor(message: string, options?: ErrorOptions) {
+    super(message, options);
+    this.name = new.target.name;
+  }
+}
+
+/** A configuration key or value is invalid (exit 78, EX_CONFIG). */
+export class ConfigError extends HelixError {
+  override readonly exitCode = 78;
+  constructor(
+    readonly key: string,
+    readonly value: unknown,
+    readonly allowed: string,
+    options?: ErrorOptions,
+  ) {
+    super(`config ${key} = ${formatValue(value)} is invalid: ${allowed}`, options);
+  }
+}
+
+/** Bad command-line usage (exit 64, EX_USAGE). */
+export class UsageError extends HelixError {
+  override readonly exitCode = 64;
+}
+
+/** A program or service the node needs is missing (exit 69, EX_UNAVAILABLE). */
+export class DependencyMissingError extends HelixError {
+  override readonly exitCode = 69;
+  constructor(
+    readonly dependency: string,
+    readonly fix: string,
+    options?: ErrorOptions,
+  ) {
+    super(`${dependency} is not available; ${fix}`, options);
+  }
+}
+
+/** State on disk is unreadable or unwritable (exit 74, EX_IOERR). */
+export class StateError extends HelixError {
+  override readonly exitCode = 74;
+}
+
+/** The node is not a member of a mesh yet, or the mesh refused it (exit 77, EX_NOPERM). */
+export class MeshAccessError extends HelixError {
+  override readonly exitCode = 77;
+}
+
+/** A peer or the local daemon could not be reached (exit 69). */
+export class UnreachableError extends HelixError {
+  override readonly exitCode = 69;
+}
+
+/** Input data (audio, JSON, adverts) is malformed (exit 65, EX_DATAERR). */
+export class InputError extends HelixError {
+  override readonly exitCode = 65;
+}
+
+function formatValue(value: unknown): string {
+  if (typeof value === 'string') return JSON.stringify(value);
+  try {
+    return JSON.stringify(value) ?? String(value);
+  } catch {
+    return String(value);
+  }
+}
+
+/** A one-line description of any thrown value, with causes. */
+export function describeError(err: unknown): string {
+  if (err instanceof Error) {
+    const cause = err.cause !== undefined ? ` (cause: ${describeError(err.cause)})` : '';
+    return `${err.message}${cause}`;
+  }
+  return String(err);
+}

@@ -1,0 +1,122 @@
+/**
+ * Domain types shared by several modules (libp2p's "interfaces package" habit).
+ * Wire formats are zod schemas so they are parsed at the edge; the TS types are inferred.
+ */
+import { z } from 'zod';
+
+export const PROTOCOL_VERSION = 1;
+
+const shortString = z.string().max(256);
+
+export const GpuSchema = z.object({
+  index: z.number().int().min(0),
+  name: shortString,
+  uuid: shortString.optional(),
+  vramTotalMiB: z.number().min(0),
+  vramFreeMiB: z.number().min(0).optional(),
+  driver: shortString.optional(),
+});
+export type Gpu = z.infer<typeof GpuSchema>;
+
+export const CapabilitiesSchema = z.object({
+  mic: z.object({ devices: z.array(shortString).max(32) }).nullable(),
+  gpu: z.array(GpuSchema).max(16),
+  docker: z.object({ version: shortString, apiVersion: shortString.optional() }).nullable(),
+  stt: z.object({ engine: shortString, model: shortString }).nullable(),
+  ollama: z
+    .object({
+      url: shortString,
+      models: z.array(shortString).max(256),
+      loaded: z.array(shortString).max(64),
+    })
+    .nullable(),
+  tts: z.array(shortString).max(8).default([]),
+  go: z.boolean().default(false),
+  cpus: z.number().int().min(1),
+  memTotalMiB: z.number().min(0),
+});
+export type Capabilities = z.infer<typeof CapabilitiesSchema>;
+
+export const LoadSchema = z.object({
+  runningAgents: z.number().int().min(0),
+  loadAvg1: z.number().min(0),
+  /** load average (1 min) divided by CPU count */
+  loadPerCore: z.number().min(0),
+  memFreeMiB: z.number().min(0),
+});
+export type Load = z.infer<typeof LoadSchema>;
+
+export const WarmPoolEntrySchema = z.object({
+  agent: shortString,
+  image: shortString,
+  idle: z.number().int().min(0),
+  busy: z.number().int().min(0),
+});
+export type WarmPoolEntry = z.infer<typeof WarmPoolEntrySchema>;
+
+export const ImageHeldSchema = z.object({
+  agent: shortString,
+  hash: shortString,
+  sizeBytes: z.number().int().min(0),
+  /** offered to peers only after at least one successful run */
+  shareable: z.boolean(),
+});
+export type ImageHeld = z.infer<typeof ImageHeldSchema>;
+
+/** Heartbeat advert published on `helix.v1.node.<id>.hb` every second. */
+export const NodeAdvertSchema = z.object({
+  v: z.literal(PROTOCOL_VERSION),
+  meshId: shortString,
+  id: shortString,
+  name: shortString,
+  version: shortString,
+  seq: z.number().int().min(0),
+  /** sender's wall clock, ms since epoch (informational; RTT uses pings) */
+  sentAt: z.number(),
+  startedAt: z.number(),
+  addresses: z.array(shortString).max(16),
+  ports: z.object({ rpc: z.number().int(), cluster: z.number().int() }),
+  capabilities: CapabilitiesSchema,
+  load: LoadSchema,
+  warmPool: z.array(WarmPoolEntrySchema).max(64).default([]),
+  images: z.array(ImageHeldSchema).max(256).default([]),
+});
+export type NodeAdvert = z.infer<typeof NodeAdvertSchema>;
+
+/** `helix.v1.node.<id>.bye` — a clean leave. */
+export const ByeSchema = z.object({
+  v: z.literal(PROTOCOL_VERSION),
+  meshId: shortString,
+  id: shortString,
+  at: z.number(),
+});
+export type Bye = z.infer<typeof ByeSchema>;
+
+export type PeerState = 'alive' | 'suspect' | 'dead' | 'left';
+
+/** One node as this node sees it (what `helix-node status --json` prints in `nodes`). */
+export interface PeerView {
+  id: string;
+  name: string;
+  state: PeerState;
+  self: boolean;
+  addresses: string[];
+  version: string;
+  capabilities: Capabilities;
+  load: Load;
+  warmPool: WarmPoolEntry[];
+  images: ImageHeld[];
+  rttMs: number | null;
+  lastSeenMs: number;
+  ports: { rpc: number; cluster: number };
+}
+
+/** A candidate peer address found by discovery (tailscale, mDNS, static, adverts). */
+export interface PeerCandidate {
+  address: string;
+  source: 'tailscale' | 'mdns' | 'static' | 'advert' | 'invite';
+  name?: string;
+  /** cluster (NATS route) port, when known; else the configured default */
+  clusterPort?: number;
+  rpcPort?: number;
+}
