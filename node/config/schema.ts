@@ -48,6 +48,8 @@ export const DiscoverySection = z.strictObject({
 export const BusSection = z.strictObject({
   nats_server: z.string().min(1).default('nats-server'),
   client_port: port.default(4222),
+  /** nats-server HTTP monitoring, bound to loopback (routez/varz for status and tests) */
+  monitor_port: port.default(8222),
   /** first restart delay after nats-server dies; doubles up to 30 s */
   restart_backoff_ms: ms.default(500),
 });

@@ -1,0 +1,63 @@
+/**
+ * agent.toml: what an agent is, which intents it serves (with argument schemas and the phrase
+ * grammar the fast matcher and the phrase recogniser use), and the sandbox it runs in.
+ * Pure: parsing and validation only (reading the file is the caller's business).
+ */
+import { z } from 'zod';
+
+export const HOST_CALLS = ['mqtt.publish', 'http.fetch', 'llm.generate', 'mesh.status', 'notify'] as const;
+export type HostCall = (typeof HOST_CALLS)[number];
+
+const ident = z.string().regex(/^[a-z][a-z0-9_-]{0,31}$/, 'lower-case letters, digits, "-" or "_", starting with a letter, at most 32 chars');
+
+export const ArgSchema = z.strictObject({
+  type: z.enum(['string', 'integer', 'number', 'boolean']),
+  description: z.string().max(200).default(''),
+  required: z.boolean().default(false),
+  /** allowed values (strings) */
+  enum: z.array(z.string().min(1).max(64)).max(256).optional(),
+  /** take the allowed values from a config table's keys, e.g. "lights.rooms" */
+  enum_from: z.string().regex(/^[a-z_]+\.[a-z_]+$/).optional(),
+  min: z.number().optional(),
+  max: z.number().optional(),
+  max_length: z.number().int().min(1).max(4096).default(256),
+});
+export type ArgSpec = z.infer<typeof ArgSchema>;
+
+export const IntentSchema = z.strictObject({
+  name: ident,
+  description: z.string().max(200).default(''),
+  /**
+   * Phrase grammar for the fast matcher and the phrase recogniser:
+   * "(a|b)" alternatives, "[x]" optional words, "{slot}" an argument. Warm agents only.
+   */
+  phrases: z.array(z.string().min(1).max(200)).max(64).default([]),
+  args: z.record(ident, ArgSchema).default({}),
+});
+export type IntentSpec = z.infer<typeof IntentSchema>;
+
+export const ManifestSchema = z
+  .strictObject({
+    name: ident,
+    version: z.string().max(32).default('1'),
+    description: z.string().max(300).default(''),
+    tier: z.enum(['warm', 'cold']),
+    /** safe to run again if the host is lost mid-run */
+    idempotent: z.boolean().default(false),
+    timeout_s: z.number().min(1).max(3600).default(30),
+    memory_mb: z.number().int().min(6).max(8192).default(64),
+    cpus: z.number().min(0.05).max(64).default(0.5),
+    pids: z.number().int().min(1).max(4096).default(32),
+    network: z.enum(['none', 'egress']).default('none'),
+    /** host calls the agent may make; any other is refused */
+    calls: z.array(z.enum(HOST_CALLS)).default([]),
+    intents: z.array(IntentSchema).min(1).max(64),
+  })
+  .superRefine((m, ctx) => {
+    const seen = new Set<string>();
+    m.intents.forEach((intent, i) => {
+      if (seen.has(intent.name)) ctx.addIssue({ code: 'custom', path: ['intents', i, 'name'], message: `duplicate intent "${intent.name}"` });
+      seen.add(intent.name);
+    });
+  });
+export type AgentManifest = z.infer<typeof ManifestSchema>;
