@@ -1,0 +1,100 @@
+/** Mesh commands: join, status, invite, doctor, service. */
+import type { Command } from 'commander';
+import { controlCall, type StatusReport } from '../../control/index.js';
+import { UsageError } from '../../errors.js';
+import { cliContext } from '../context.js';
+import { paint } from '../output.js';
+import { renderStatus } from '../status.js';
+
+export function registerMeshCommands(program: Command): void {
+  program
+    .command('join')
+    .description('run this node in the foreground: create a mesh on the first device, join it on the others (Ctrl-C leaves)')
+    .option('--invite <code>', 'one-time code from `helix-node invite` on a member (plain LAN, no shared tailnet)')
+    .option('--name <name>', 'node name (default: host name)')
+    .option('--address <ipv4>', 'mesh address to listen on (default: Tailscale IPv4, else the first LAN IPv4)')
+    .action(async (opts: { invite?: string; name?: string; address?: string }, cmd: Command) => {
+      const ctx = cliContext(cmd, { 'node.name': opts.name, 'mesh.address': opts.address });
+      const { runDaemon } = await import('../../daemon.js');
+      await runDaemon({ loaded: ctx, invite: opts.invite, output: ctx.o });
+    });
+
+  program
+    .command('status')
+    .description('every node of the mesh: state, RTT, capabilities, load')
+    .action(async (_opts: unknown, cmd: Command) => {
+      const ctx = cliContext(cmd);
+      const report = await controlCall<StatusReport>(ctx.stateDir, '/v1/status');
+      if (ctx.o.json) ctx.o.printJson(report);
+      else ctx.o.out(renderStatus(ctx.o, report));
+    });
+
+  program
+    .command('invite')
+    .description('print a one-time code another device on the LAN uses with `helix-node join --invite CODE`')
+    .option('--ttl <duration>', 'how long the code is valid, e.g. 10m, 1h (default: join.invite_ttl_s)')
+    .action(async (opts: { ttl?: string }, cmd: Command) => {
+      const ctx = cliContext(cmd);
+      const ttlS = opts.ttl ? parseDuration(opts.ttl) : ctx.config.join.invite_ttl_s;
+      const answer = await controlCall<{ code: string; expiresAt: string }>(ctx.stateDir, '/v1/invite', {
+        method: 'POST',
+        body: { ttlS },
+      });
+      if (ctx.o.json) ctx.o.printJson(answer);
+      else {
+        ctx.o.out(answer.code);
+        ctx.o.err(`valid once, until ${answer.expiresAt}; on the new device run: helix-node join --invite ${answer.code}`);
+      }
+    });
+
+  program
+    .command('doctor')
+    .description('check every dependency and say how to fix what is missing')
+    .action(async (_opts: unknown, cmd: Command) => {
+      const ctx = cliContext(cmd);
+      const { runDoctor } = await import('../../capabilities/index.js');
+      const checks = await runDoctor(ctx.config);
+      if (ctx.o.json) ctx.o.printJson({ checks });
+      else {
+        for (const c of checks) {
+          ctx.o.out(`${c.ok ? paint(ctx.o, 'green', 'OK  ') : paint(ctx.o, 'red', 'MISS')} ${c.name}: ${c.detail}`);
+          if (!c.ok && c.fix) ctx.o.out(`     fix: ${c.fix}`);
+        }
+      }
+      // doctor reports; only a missing hard dependency (nats-server) makes it fail
+      if (checks.some((c) => !c.ok && c.name === 'nats-server')) process.exitCode = 69;
+    });
+
+  const service = program.command('service').description('run the node at boot with systemd');
+  service
+    .command('install')
+    .description('write a systemd unit for `helix-node join`')
+    .option('--dry-run', 'print the unit instead of writing it')
+    .option('--user', 'a user unit (~/.config/systemd/user) instead of a system unit')
+    .action(async (opts: { dryRun?: boolean; user?: boolean }, cmd: Command) => {
+      const ctx = cliContext(cmd);
+      const { renderUnit, installUnit, unitPath } = await import('../service.js');
+      const system = !opts.user && process.getuid?.() === 0;
+      const unit = renderUnit({
+        stateDir: ctx.stateDir,
+        configPath: ctx.configPath,
+        user: process.env.SUDO_USER ?? process.env.USER ?? 'root',
+        system,
+      });
+      if (opts.dryRun) {
+        if (ctx.o.json) ctx.o.printJson({ path: unitPath(system), unit });
+        else ctx.o.out(unit);
+        return;
+      }
+      const result = installUnit(unit, system);
+      if (ctx.o.json) ctx.o.printJson(result);
+      else ctx.o.out(`wrote ${result.path}\nnext: ${result.next}`);
+    });
+}
+
+export function parseDuration(text: string): number {
+  const m = /^(\d+)(s|m|h)?$/.exec(text.trim());
+  if (!m) throw new UsageError(`--ttl ${JSON.stringify(text)} is not a duration; use e.g. 90s, 10m or 1h`);
+  const n = Number(m[1]);
+  return m[2] === 'h' ? n * 3600 : m[2] === 'm' ? n * 60 : n;
+}

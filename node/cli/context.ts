@@ -1,0 +1,21 @@
+import type { Command } from 'commander';
+import { loadConfig, type LoadedConfig } from '../config/index.js';
+import { createOutput, type Output } from './output.js';
+import type { GlobalOptions } from './main.js';
+
+export interface CliContext extends LoadedConfig {
+  o: Output;
+  globals: GlobalOptions;
+}
+
+/** Config + state dir + output for a command, from the global flags. */
+export function cliContext(cmd: Command, overrides: Record<string, unknown> = {}): CliContext {
+  const globals = cmd.optsWithGlobals<GlobalOptions & Record<string, unknown>>();
+  const loaded = loadConfig({
+    configPath: globals.config,
+    stateDir: globals.stateDir,
+    overrides: { 'log.level': globals.logLevel, ...overrides },
+  });
+  const o = createOutput({ json: globals.json ?? false, color: globals.color === false ? false : undefined });
+  return { ...loaded, o, globals };
+}

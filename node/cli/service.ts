@@ -1,0 +1,60 @@
+/** `helix-node service install`: a systemd unit so the node starts at boot. */
+import { existsSync, mkdirSync, writeFileSync } from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+export interface UnitOptions {
+  stateDir: string;
+  configPath: string | null;
+  user: string;
+  system: boolean;
+}
+
+export function binPath(): string {
+  return path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', '..', 'bin', 'helix-node.js').replace(
+    `${path.sep}dist${path.sep}bin`,
+    `${path.sep}bin`,
+  );
+}
+
+export function renderUnit(opts: UnitOptions): string {
+  const args = ['join', '--state-dir', opts.stateDir];
+  if (opts.configPath) args.push('--config', opts.configPath);
+  const exec = [process.execPath, binPath(), ...args].map(quote).join(' ');
+  return `[Unit]
+Description=HelixOS node (voice and agent mesh)
+Documentation=file://${path.resolve(path.dirname(binPath()), '..', 'README.md')}
+Wants=network-online.target
+After=network-online.target tailscaled.service docker.service
+
+[Service]
+Type=simple
+ExecStart=${exec}
+Restart=on-failure
+RestartSec=5
+# the node stops its nats-server and containers on SIGTERM
+KillSignal=SIGTERM
+TimeoutStopSec=30
+Environment=NODE_ENV=production
+${opts.system ? `User=${opts.user}\n` : ''}
+[Install]
+WantedBy=${opts.system ? 'multi-user.target' : 'default.target'}
+`;
+}
+
+export function unitPath(system: boolean): string {
+  return system ? '/etc/systemd/system/helix-node.service' : path.join(os.homedir(), '.config', 'systemd', 'user', 'helix-node.service');
+}
+
+export function installUnit(unit: string, system: boolean): { path: string; next: string } {
+  const file = unitPath(system);
+  mkdirSync(path.dirname(file), { recursive: true });
+  writeFileSync(file, unit, { mode: 0o644 });
+  const ctl = system ? 'systemctl' : 'systemctl --user';
+  return { path: file, next: `${ctl} daemon-reload && ${ctl} enable --now helix-node${existsSync('/run/systemd/system') ? '' : '  (systemd is not running here)'}` };
+}
+
+function quote(s: string): string {
+  return /^[A-Za-z0-9_./:=@-]+$/.test(s) ? s : `"${s.replace(/(["\\$`])/g, '\\$1')}"`;
+}

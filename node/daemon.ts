@@ -1,0 +1,275 @@
+/**
+ * The node daemon: builds the components in order (config → identity → discovery → mesh
+ * membership → bus → membership → rpc → control) and stops them in reverse, like libp2p's
+ * Startable components. Nothing starts on import.
+ */
+import { once } from 'node:events';
+import type { LoadedConfig } from './config/index.js';
+import { createLogger, type Logger } from './log.js';
+import { VERSION } from './version.js';
+import { describeError, MeshAccessError } from './errors.js';
+import { loadOrCreateIdentity, readMesh, writeMesh, createMesh, natsCredentials, type NodeIdentity, type MeshMembership } from './identity/index.js';
+import { Discovery, TailscaleCli, resolveMeshAddress } from './discovery/index.js';
+import { CapabilityProber, readLoad } from './capabilities/index.js';
+import { NatsSupervisor, connectBus, type Bus } from './bus/index.js';
+import { MembershipService } from './membership/index.js';
+import { RpcServer, JoinService, requestJoin, createInvite } from './rpc-join.js';
+import { ControlServer, controlSocketPath, type StatusReport } from './control/index.js';
+import type { Output } from './cli/output.js';
+import type { PeerCandidate, PeerView } from './types.js';
+import path from 'node:path';
+
+export interface DaemonOptions {
+  loaded: LoadedConfig;
+  invite?: string;
+  logger?: Logger;
+}
+
+interface Startable {
+  name: string;
+  stop(): Promise<void>;
+}
+
+export class Daemon {
+  readonly logger: Logger;
+  private readonly stack: Startable[] = [];
+  private identity!: NodeIdentity;
+  private mesh!: MeshMembership;
+  private meshAddress = '127.0.0.1';
+  private discovery!: Discovery;
+  private prober!: CapabilityProber;
+  private nats!: NatsSupervisor;
+  private bus!: Bus;
+  private membership!: MembershipService;
+  private readonly startedAt = Date.now();
+  private runningAgents = 0;
+
+  constructor(private readonly opts: DaemonOptions) {
+    this.logger = opts.logger ?? createLogger(opts.loaded.config.log.level);
+  }
+
+  private get config() {
+    return this.opts.loaded.config;
+  }
+
+  private get stateDir() {
+    return this.opts.loaded.stateDir;
+  }
+
+  private push(name: string, stop: () => Promise<void>): void {
+    this.stack.push({ name, stop });
+  }
+
+  async start(): Promise<void> {
+    const { config, stateDir, logger } = this;
+    this.identity = await loadOrCreateIdentity(stateDir, config.node.name);
+    const log = logger.child({ node: this.identity.name, id: this.identity.shortId });
+
+    // Discovery first: the tailnet decides the mesh address and who to ask for the secret.
+    const tailscale = config.discovery.tailscale ? new TailscaleCli({ bin: config.discovery.tailscale_bin, timeoutMs: 3000 }) : null;
+    const probeDiscovery = new Discovery({ config, tailscale, logger: log, mdnsEnabled: false });
+    await probeDiscovery.refresh();
+    this.meshAddress = resolveMeshAddress(config, probeDiscovery.tailnet());
+    this.mesh = await this.ensureMesh(probeDiscovery.candidates(), probeDiscovery.tailnet().kind === 'running', log);
+
+    this.discovery = new Discovery({
+      config,
+      tailscale,
+      logger: log,
+      privateKey: this.identity.privateKey,
+      listenAddress: this.meshAddress,
+      mdnsEnabled: config.discovery.mdns && this.meshAddress !== '127.0.0.1',
+      selfAddresses: [this.meshAddress],
+    });
+    await this.discovery.start();
+    this.push('discovery', () => this.discovery.stop());
+
+    this.prober = new CapabilityProber({ config, logger: log });
+    await this.prober.start();
+    this.push('capabilities', () => this.prober.stop());
+
+    this.nats = new NatsSupervisor({
+      natsServerPath: config.bus.nats_server,
+      confDir: path.join(stateDir, 'nats'),
+      serverName: `${this.identity.name}-${this.identity.shortId}`,
+      clusterName: this.mesh.meshId,
+      clientHost: '127.0.0.1',
+      clientPort: config.bus.client_port,
+      clientCreds: natsCredentials(this.mesh.secret, 'nats-client'),
+      monitorPort: config.bus.monitor_port,
+      clusterHost: this.meshAddress,
+      clusterPort: config.mesh.cluster_port,
+      routeCreds: natsCredentials(this.mesh.secret, 'nats-route'),
+      backoffMs: config.bus.restart_backoff_ms,
+      logger: log,
+    });
+    await this.nats.start();
+    this.push('nats-server', () => this.nats.stop());
+    const applyRoutes = (candidates: PeerCandidate[]) =>
+      void this.nats
+        .setRoutes(candidates.map((c) => ({ host: c.address, port: c.clusterPort ?? config.mesh.cluster_port })))
+        .catch((err: unknown) => log.warn({ err: describeError(err) }, 'could not update NATS routes'));
+    applyRoutes(this.discovery.candidates());
+    const offCandidates = this.discovery.onCandidates(applyRoutes);
+    this.push('routes', async () => offCandidates());
+
+    this.bus = await connectBus({
+      port: config.bus.client_port,
+      creds: natsCredentials(this.mesh.secret, 'nats-client'),
+      name: this.identity.name,
+      logger: log,
+    });
+    this.push('bus', () => this.bus.close());
+
+    this.membership = new MembershipService({
+      bus: this.bus,
+      meshId: this.mesh.meshId,
+      secret: this.mesh.secret,
+      selfId: this.identity.id,
+      config: config.membership,
+      logger: log,
+      advert: () => ({
+        id: this.identity.id,
+        name: this.identity.name,
+        version: VERSION,
+        startedAt: this.startedAt,
+        addresses: [this.meshAddress],
+        ports: { rpc: config.mesh.rpc_port, cluster: config.mesh.cluster_port },
+        capabilities: this.prober.current(),
+        load: readLoad(this.runningAgents),
+        warmPool: [],
+        images: [],
+      }),
+    });
+    await this.membership.start();
+    this.push('membership', () => this.membership.stop());
+    // Peers learned from adverts become route candidates too: the mesh heals from any one link.
+    const offView = this.membership.onChange(() => this.discovery.setExtraCandidates('advert', this.advertCandidates()));
+    this.push('advert-candidates', async () => offView());
+
+    const rpc = new RpcServer({ addresses: [this.meshAddress], port: config.mesh.rpc_port, secret: this.mesh.secret, selfId: this.identity.id, logger: log });
+    const join = new JoinService({
+      stateDir,
+      meshId: this.mesh.meshId,
+      secret: this.mesh.secret,
+      allowedTags: config.join.allowed_tags,
+      tailscale,
+      members: () => this.memberList(),
+      logger: log,
+    });
+    join.register(rpc);
+    await rpc.start();
+    this.push('rpc', () => rpc.stop());
+
+    const control = new ControlServer(controlSocketPath(stateDir), log);
+    control.route('GET', '/v1/status', async () => this.status());
+    control.route('POST', '/v1/invite', async (body) => {
+      const ttlS = Number((body as { ttlS?: unknown }).ttlS ?? config.join.invite_ttl_s);
+      return createInvite(stateDir, { ttlS, memberAddress: this.meshAddress, rpcPort: config.mesh.rpc_port });
+    });
+    await control.start();
+    this.push('control', () => control.stop());
+
+    log.info({ mesh: this.mesh.meshId, address: this.meshAddress, version: VERSION }, 'node is up');
+  }
+
+  async stop(): Promise<void> {
+    for (const component of this.stack.reverse()) {
+      try {
+        await component.stop();
+      } catch (err) {
+        this.logger.warn({ component: component.name, err: describeError(err) }, 'stop failed');
+      }
+    }
+    this.stack.length = 0;
+  }
+
+  status(): StatusReport {
+    const nodes = this.membership.view().map((n: PeerView) => ({ ...n, shortId: n.id.slice(-8) }));
+    return {
+      schema: 'helix.status/v1',
+      self: {
+        id: this.identity.id,
+        shortId: this.identity.shortId,
+        name: this.identity.name,
+        meshId: this.mesh.meshId,
+        version: VERSION,
+        address: this.meshAddress,
+        startedAt: new Date(this.startedAt).toISOString(),
+      },
+      tailnet: this.discovery.tailnet(),
+      bus: { routes: this.nats.routes(), restarts: this.nats.restarts() },
+      drops: this.membership.drops(),
+      nodes,
+    };
+  }
+
+  private advertCandidates(): PeerCandidate[] {
+    return this.membership
+      .view()
+      .filter((p) => !p.self && p.state !== 'left')
+      .flatMap((p) => p.addresses.map((address) => ({ address, source: 'advert' as const, name: p.name, clusterPort: p.ports.cluster, rpcPort: p.ports.rpc })));
+  }
+
+  private memberList() {
+    return this.membership
+      .view()
+      .filter((p) => p.state === 'alive')
+      .map((p) => ({ id: p.id, name: p.name, address: p.addresses[0] ?? '', rpcPort: p.ports.rpc, clusterPort: p.ports.cluster }));
+  }
+
+  /** Existing membership, else join through an invite or a tailnet peer, else create a new mesh. */
+  private async ensureMesh(candidates: PeerCandidate[], onTailnet: boolean, log: Logger): Promise<MeshMembership> {
+    const existing = readMesh(this.stateDir);
+    if (existing && !this.opts.invite) return existing;
+    if (existing && this.opts.invite) {
+      throw new MeshAccessError(`this node already belongs to ${existing.meshId}; to move it, remove ${path.join(this.stateDir, 'mesh.json')} first`);
+    }
+    if (this.opts.invite || (onTailnet && candidates.length > 0)) {
+      const result = await requestJoin({
+        invite: this.opts.invite,
+        candidates: candidates.map((c) => ({ address: c.address, rpcPort: c.rpcPort ?? this.config.mesh.rpc_port })),
+        nodeId: this.identity.id,
+        name: this.identity.name,
+        timeoutMs: 5000,
+      });
+      if (result) {
+        const mesh: MeshMembership = { meshId: result.meshId, secret: Buffer.from(result.secret), joinedAt: new Date().toISOString(), via: result.via };
+        writeMesh(this.stateDir, mesh);
+        log.info({ mesh: mesh.meshId, via: result.via }, 'joined mesh');
+        if (result.members.length > 0) {
+          this.pendingMembers = result.members.map((m) => ({ address: m.address, source: 'invite' as const, name: m.name, clusterPort: m.clusterPort, rpcPort: m.rpcPort }));
+        }
+        return mesh;
+      }
+      if (this.opts.invite) throw new MeshAccessError('the member named in the invite did not answer; check it is running and reachable, or ask for a new code');
+    }
+    const mesh = createMesh();
+    writeMesh(this.stateDir, mesh);
+    log.info({ mesh: mesh.meshId }, 'created a new mesh (no member answered)');
+    return mesh;
+  }
+
+  private pendingMembers: PeerCandidate[] = [];
+}
+
+/** `helix-node join`: run until SIGINT/SIGTERM, then leave cleanly. */
+export async function runDaemon(opts: DaemonOptions & { output: Output }): Promise<void> {
+  const daemon = new Daemon(opts);
+  const stopping = new AbortController();
+  const onSignal = (signal: NodeJS.Signals) => {
+    daemon.logger.info({ signal }, 'leaving the mesh');
+    stopping.abort();
+  };
+  process.once('SIGINT', onSignal);
+  process.once('SIGTERM', onSignal);
+  try {
+    await daemon.start();
+    if (!opts.output.json) opts.output.err(`helix-node ${VERSION} is running; Ctrl-C to leave`);
+    if (!stopping.signal.aborted) await once(stopping.signal, 'abort');
+  } finally {
+    await daemon.stop();
+    process.off('SIGINT', onSignal);
+    process.off('SIGTERM', onSignal);
+  }
+}

@@ -1,0 +1,282 @@
+/**
+ * Membership over the bus: publishes this node's advert every heartbeat, keeps the view from
+ * everyone's adverts and byes, measures RTT with request/reply pings, and says bye on stop.
+ * Nothing starts on construction; `start()` / `stop()` follow libp2p's Startable.
+ *
+ * Subjects: helix.v1.node.<id>.hb (advert), .bye (clean leave), .ping (request/reply).
+ */
+import { performance } from 'node:perf_hooks';
+import type { Bus, Subscription } from '../bus/types.js';
+import { StateError, describeError } from '../errors.js';
+import type { Logger } from '../log.js';
+import { NodeAdvertSchema, PROTOCOL_VERSION, type NodeAdvert, type PeerView } from '../types.js';
+import { AdvertCodec, DEFAULT_MAX_MESSAGE_BYTES, type DropReason } from './codec.js';
+import { MembershipView, type MembershipTiming, type Transition } from './view.js';
+
+export const SUBJECT_PREFIX = 'helix.v1.node';
+export const heartbeatSubject = (id: string): string => `${SUBJECT_PREFIX}.${id}.hb`;
+export const byeSubject = (id: string): string => `${SUBJECT_PREFIX}.${id}.bye`;
+export const pingSubject = (id: string): string => `${SUBJECT_PREFIX}.${id}.ping`;
+
+/** What the node supplies each beat; the service adds v, meshId, seq and sentAt. */
+export type AdvertContent = Omit<NodeAdvert, 'v' | 'meshId' | 'seq' | 'sentAt'>;
+
+export interface MembershipServiceOptions {
+  bus: Bus;
+  meshId: string;
+  secret: Uint8Array;
+  selfId: string;
+  config: MembershipTiming;
+  /** called every beat, so capabilities and load are fresh */
+  advert: () => AdvertContent;
+  logger: Logger;
+  /** wall clock in ms (default Date.now); the view's timestamps use it */
+  clock?: () => number;
+  /** how often each alive peer is pinged (default 2000 ms) */
+  pingIntervalMs?: number;
+  /** a ping unanswered this long is abandoned (default 1000 ms) */
+  pingTimeoutMs?: number;
+  /** pings outstanding at once, across all peers (default 8) */
+  maxPingsInFlight?: number;
+  /** how often silence timeouts are applied (default 250 ms) */
+  tickMs?: number;
+  /** longest stop() waits for the bye to reach the server (default 2000 ms) */
+  stopTimeoutMs?: number;
+  /** largest advert accepted (default 64 KiB) */
+  maxMessageBytes?: number;
+}
+
+export type ChangeListener = (transition: Transition) => void;
+
+/** Node ids travel as one NATS subject token. */
+const SUBJECT_TOKEN = /^[A-Za-z0-9_-]{1,128}$/;
+const MAX_PING_ECHO_BYTES = 256;
+
+export class MembershipService {
+  readonly #opts: Required<Omit<MembershipServiceOptions, 'maxMessageBytes'>>;
+  readonly #codec: AdvertCodec;
+  readonly #maxBytes: number;
+  readonly #view: MembershipView;
+  readonly #log: Logger;
+  readonly #listeners = new Set<ChangeListener>();
+  readonly #pingsInFlight = new Set<string>();
+  #subs: Subscription[] = [];
+  #timers: NodeJS.Timeout[] = [];
+  #seq = 0;
+  #running = false;
+  #stopping: Promise<void> | null = null;
+
+  constructor(options: MembershipServiceOptions) {
+    if (!SUBJECT_TOKEN.test(options.selfId)) {
+      throw new StateError(
+        `node id ${JSON.stringify(options.selfId)} cannot be used in bus subjects; ` +
+          'ids are letters, digits, "-" or "_" (the libp2p peer id is); regenerate the node key',
+      );
+    }
+    this.#opts = {
+      clock: Date.now,
+      pingIntervalMs: 2000,
+      pingTimeoutMs: 1000,
+      maxPingsInFlight: 8,
+      tickMs: 250,
+      stopTimeoutMs: 2000,
+      ...options,
+    };
+    this.#log = options.logger.child({ module: 'membership' });
+    this.#maxBytes = options.maxMessageBytes ?? DEFAULT_MAX_MESSAGE_BYTES;
+    this.#codec = new AdvertCodec({
+      meshId: options.meshId,
+      secret: options.secret,
+      maxBytes: this.#maxBytes,
+    });
+    this.#view = new MembershipView({ selfId: options.selfId, timing: options.config });
+    this.#view.onTransition((t) => this.#onTransition(t));
+  }
+
+  get selfId(): string {
+    return this.#opts.selfId;
+  }
+
+  get running(): boolean {
+    return this.#running;
+  }
+
+  start(): void {
+    if (this.#running) return;
+    if (this.#stopping) throw new StateError('membership is stopping; wait for stop() before starting again');
+    const { bus, selfId } = this.#opts;
+    this.#running = true;
+    this.#subs = [
+      bus.subscribe(heartbeatSubject('*'), (msg) => this.#onHeartbeat(msg.subject, msg.data)),
+      bus.subscribe(byeSubject('*'), (msg) => this.#onBye(msg.subject, msg.data)),
+      bus.subscribe(pingSubject(selfId), (msg) => {
+        try {
+          msg.respond(msg.data.byteLength <= MAX_PING_ECHO_BYTES ? msg.data : new Uint8Array());
+        } catch (err) {
+          this.#log.debug({ err: describeError(err) }, 'ping not answered');
+        }
+      }),
+    ];
+    this.#beat();
+    this.#timers = [
+      setInterval(() => this.#beat(), this.#opts.config.heartbeat_ms),
+      setInterval(() => this.#view.tick(this.#opts.clock()), this.#opts.tickMs),
+      setInterval(() => this.#pingPeers(), this.#opts.pingIntervalMs),
+    ];
+    this.#log.info({ node: selfId }, 'membership started');
+  }
+
+  /** Announce a clean leave (bye, flushed), then stop listening. Safe to call twice. */
+  async stop(): Promise<void> {
+    if (this.#stopping) return this.#stopping;
+    if (!this.#running) return;
+    this.#stopping = this.#stop().finally(() => {
+      this.#stopping = null;
+    });
+    return this.#stopping;
+  }
+
+  async #stop(): Promise<void> {
+    const { bus, selfId, meshId, clock, stopTimeoutMs } = this.#opts;
+    this.#running = false;
+    for (const timer of this.#timers) clearInterval(timer);
+    this.#timers = [];
+    try {
+      bus.publish(byeSubject(selfId), this.#codec.encodeBye({ v: PROTOCOL_VERSION, meshId, id: selfId, at: clock() }));
+      await withTimeout(bus.flush(), stopTimeoutMs, 'flushing the bye');
+    } catch (err) {
+      // Peers will see this node go suspect then dead instead; leaving must not fail.
+      this.#log.warn({ node: selfId, err: describeError(err) }, 'bye not delivered');
+    }
+    for (const sub of this.#subs) sub.unsubscribe();
+    this.#subs = [];
+    this.#log.info({ node: selfId }, 'membership stopped');
+  }
+
+  /** The live view: this node first, then peers by name. */
+  view(): PeerView[] {
+    return this.#view.snapshot();
+  }
+
+  /** State transitions (joins, suspect/dead, revivals, restarts, leaves, forgets); returns unsubscribe. */
+  onChange(listener: ChangeListener): () => void {
+    this.#listeners.add(listener);
+    return () => this.#listeners.delete(listener);
+  }
+
+  /** Adverts and byes dropped so far, by reason. */
+  drops(): Record<DropReason, number> {
+    return this.#codec.drops();
+  }
+
+  #beat(): void {
+    const { bus, selfId, meshId, clock } = this.#opts;
+    let advert: NodeAdvert;
+    try {
+      const content = this.#opts.advert();
+      const candidate = { ...content, id: selfId, v: PROTOCOL_VERSION, meshId, seq: this.#seq++, sentAt: clock() };
+      // Peers would drop an invalid advert as 'schema'; say so here, where it can be fixed.
+      const parsed = NodeAdvertSchema.safeParse(candidate);
+      if (!parsed.success) throw new Error(`advert fails its schema: ${parsed.error.message}`);
+      advert = parsed.data;
+    } catch (err) {
+      this.#log.warn({ node: selfId, err: describeError(err) }, 'advert not built; skipping this beat');
+      return;
+    }
+    this.#view.observeAdvert(advert, clock());
+    try {
+      const bytes = this.#codec.encodeAdvert(advert);
+      if (bytes.byteLength > this.#maxBytes) {
+        this.#log.warn({ node: selfId, bytes: bytes.byteLength }, 'advert larger than peers accept');
+      }
+      bus.publish(heartbeatSubject(selfId), bytes);
+    } catch (err) {
+      // The client reconnects by itself; the next beat tries again.
+      this.#log.debug({ node: selfId, err: describeError(err) }, 'heartbeat not published');
+    }
+  }
+
+  #onHeartbeat(subject: string, data: Uint8Array): void {
+    if (!this.#running) return;
+    const id = subjectId(subject);
+    if (id === this.#opts.selfId) return; // our own advert, looped back
+    const decoded = this.#codec.decodeAdvert(data);
+    if ('drop' in decoded) {
+      this.#log.debug({ subject, reason: decoded.drop }, 'advert dropped');
+      return;
+    }
+    if (decoded.ok.id !== id) {
+      this.#codec.countDrop('subject-mismatch');
+      this.#log.debug({ subject, claimed: decoded.ok.id }, 'advert dropped: id differs from subject');
+      return;
+    }
+    this.#view.observeAdvert(decoded.ok, this.#opts.clock());
+  }
+
+  #onBye(subject: string, data: Uint8Array): void {
+    if (!this.#running) return;
+    const id = subjectId(subject);
+    if (id === this.#opts.selfId) return;
+    const decoded = this.#codec.decodeBye(data);
+    if ('drop' in decoded) {
+      this.#log.debug({ subject, reason: decoded.drop }, 'bye dropped');
+      return;
+    }
+    if (decoded.ok.id !== id) {
+      this.#codec.countDrop('subject-mismatch');
+      return;
+    }
+    this.#view.observeBye(decoded.ok, this.#opts.clock());
+  }
+
+  #pingPeers(): void {
+    const { bus, pingTimeoutMs, maxPingsInFlight } = this.#opts;
+    for (const id of this.#view.peersIn('alive')) {
+      if (this.#pingsInFlight.size >= maxPingsInFlight) break;
+      if (this.#pingsInFlight.has(id)) continue;
+      this.#pingsInFlight.add(id);
+      const started = performance.now();
+      bus
+        .request(pingSubject(id), new Uint8Array(), { timeoutMs: pingTimeoutMs })
+        .then(
+          () => {
+            if (this.#running) this.#view.recordRtt(id, performance.now() - started);
+          },
+          (err: unknown) => {
+            if (this.#running) this.#log.debug({ peer: id, err: describeError(err) }, 'ping failed');
+          },
+        )
+        .finally(() => this.#pingsInFlight.delete(id));
+    }
+  }
+
+  #onTransition(t: Transition): void {
+    const peer = { peer: t.id, name: t.name, from: t.from, to: t.to, reason: t.reason };
+    this.#log.info(peer, `peer ${t.name} (${t.id.slice(0, 12)}) ${t.from} -> ${t.to}`);
+    for (const listener of this.#listeners) {
+      try {
+        listener(t);
+      } catch (err) {
+        this.#log.error({ ...peer, err: describeError(err) }, 'membership change listener failed');
+      }
+    }
+  }
+}
+
+/** `helix.v1.node.<id>.<kind>` → id */
+function subjectId(subject: string): string {
+  const parts = subject.split('.');
+  return parts.length === 5 ? (parts[3] ?? '') : '';
+}
+
+async function withTimeout<T>(promise: Promise<T>, ms: number, what: string): Promise<T> {
+  let timer: NodeJS.Timeout | undefined;
+  const timeout = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => reject(new Error(`timed out after ${ms} ms ${what}`)), ms);
+  });
+  try {
+    return await Promise.race([promise, timeout]);
+  } finally {
+    clearTimeout(timer);
+  }
+}

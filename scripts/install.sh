@@ -1,0 +1,33 @@
+#!/usr/bin/env bash
+# Installs everything a HelixOS node needs on Debian/Ubuntu, then the project's npm packages
+# (npm ci builds the TypeScript and generates the gRPC code). Safe to run again.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+SUDO=""
+if [ "$(id -u)" -ne 0 ]; then SUDO="sudo"; fi
+
+# nats-server: the bus; docker.io: agent containers; golang-go: agent builds; iproute2: mesh tests;
+# alsa-utils: arecord capture; espeak-ng + sox: speech out and test audio; mosquitto: MQTT broker
+# for the lights agent; pocketsphinx: the constrained command recogniser.
+PACKAGES=(nats-server docker.io golang-go iproute2 alsa-utils espeak-ng sox mosquitto mosquitto-clients
+  pocketsphinx pocketsphinx-en-us libpocketsphinx-dev ca-certificates tcpdump)
+
+missing=()
+for p in "${PACKAGES[@]}"; do
+  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
+done
+if [ "${#missing[@]}" -gt 0 ]; then
+  echo "==> installing Debian packages: ${missing[*]}"
+  $SUDO apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+fi
+
+echo "==> installing npm packages and building (npm ci)"
+npm ci --no-audit --no-fund
+
+if [ -x scripts/build-native.sh ]; then
+  echo "==> building native modules (whisper.cpp with -march=native)"
+  scripts/build-native.sh
+fi
+echo "==> done: run \`npx helix-node join\` to start this node"

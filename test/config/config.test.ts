@@ -1,0 +1,87 @@
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { afterEach, describe, expect, it } from 'vitest';
+import { loadConfig, parseConfig } from '../../node/config/index.js';
+import { ConfigError } from '../../node/errors.js';
+
+const repoRoot = path.resolve(import.meta.dirname, '..', '..');
+const tmpDirs: string[] = [];
+function tmp(): string {
+  const d = mkdtempSync(path.join(os.tmpdir(), 'helix-config-'));
+  tmpDirs.push(d);
+  return d;
+}
+afterEach(() => {
+  for (const d of tmpDirs.splice(0)) rmSync(d, { recursive: true, force: true });
+});
+
+describe('config', () => {
+  it('the example helix.toml documents exactly the defaults', () => {
+    const fromFile = loadConfig({ configPath: path.join(repoRoot, 'helix.toml'), env: {} }).config;
+    expect(fromFile).toEqual(parseConfig({}));
+  });
+
+  it.each([
+    [{ mesh: { rpc_port: 'x' } }, 'mesh.rpc_port', /expected number/],
+    [{ mesh: { rpc_port: 70000 } }, 'mesh.rpc_port', /65535/],
+    [{ mesh: { bogus: 1 } }, 'mesh.bogus', /allowed: address, rpc_port, cluster_port/],
+    [{ bogus: {} }, 'bogus', /allowed: node, mesh/],
+    [{ mesh: { address: '0.0.0.0.1' } }, 'mesh.address', /IPv4/i],
+    [{ membership: { suspect_after_ms: 20000 } }, 'membership.suspect_after_ms', /less than dead_after_ms/],
+    [{ discovery: { static_peers: ['a b'] } }, 'discovery.static_peers.0', /host or IP/],
+    [{ discovery: { tailscale_tag: 'helix' } }, 'discovery.tailscale_tag', /tag:/],
+    [{ stt: { engine: 'foo' } }, 'stt.engine', /whisper/],
+    [{ node: { name: '-bad name' } }, 'node.name', /letters, digits/],
+  ])('rejects %j naming the key, the value and what is allowed', (tree, key, allowed) => {
+    let caught: unknown;
+    try {
+      parseConfig(tree);
+    } catch (err) {
+      caught = err;
+    }
+    expect(caught).toBeInstanceOf(ConfigError);
+    const err = caught as ConfigError;
+    expect(err.key).toBe(key);
+    expect(err.message).toContain(key);
+    expect(err.message).toMatch(allowed);
+    expect(err.exitCode).toBe(78);
+  });
+
+  it('merges file < environment < flags', () => {
+    const dir = tmp();
+    const file = path.join(dir, 'helix.toml');
+    writeFileSync(file, '[mesh]\nrpc_port = 7001\ncluster_port = 7002\n[log]\nlevel = "warn"\n');
+    const { config, configPath } = loadConfig({
+      configPath: file,
+      env: { HELIX_MESH_CLUSTER_PORT: '7003', HELIX_LOG_LEVEL: 'debug', HELIX_DISCOVERY_STATIC_PEERS: '["100.64.0.9"]' },
+      overrides: { 'log.level': 'error' },
+    });
+    expect(configPath).toBe(file);
+    expect(config.mesh.rpc_port).toBe(7001);
+    expect(config.mesh.cluster_port).toBe(7003);
+    expect(config.discovery.static_peers).toEqual(['100.64.0.9']);
+    expect(config.log.level).toBe('error');
+  });
+
+  it('rejects an unknown HELIX_ variable and a TOML syntax error with its line', () => {
+    expect(() => loadConfig({ env: { HELIX_NOPE_X: '1' } })).toThrow(/HELIX_NOPE_X.*HELIX_<SECTION>_<KEY>/);
+    const dir = tmp();
+    const file = path.join(dir, 'helix.toml');
+    writeFileSync(file, '[mesh]\nrpc_port = = 1\n');
+    expect(() => loadConfig({ configPath: file, env: {} })).toThrow(/not valid TOML at line 2/);
+  });
+
+  it('fails clearly when --config names a missing file', () => {
+    expect(() => loadConfig({ configPath: '/nonexistent/helix.toml', env: {} })).toThrow(/does not exist/);
+  });
+
+  it('takes the state dir from the flag, the environment, or the file', () => {
+    const dir = tmp();
+    const file = path.join(dir, 'helix.toml');
+    writeFileSync(file, '[node]\nstate_dir = "state"\n');
+    expect(loadConfig({ configPath: file, env: {} }).stateDir).toBe(path.join(dir, 'state'));
+    expect(loadConfig({ configPath: file, env: { HELIX_STATE_DIR: '/x/y' } }).stateDir).toBe('/x/y');
+    expect(loadConfig({ configPath: file, stateDir: '/a/b', env: {} }).stateDir).toBe('/a/b');
+  });
+});
