@@ -57,11 +57,15 @@ function sortKeys(value: unknown): unknown {
 }
 
 function mac(key: Uint8Array, kind: Kind, body: unknown): Buffer {
-  return createHmac('sha256', key).update(`${kind}\n${canonicalJson(body)}`).digest();
+  return createHmac('sha256', key)
+    .update(`${kind}\n${canonicalJson(body)}`)
+    .digest();
 }
 
 function encode(key: Uint8Array, kind: Kind, body: object): Uint8Array {
-  return encoder.encode(JSON.stringify({ [kind]: body, mac: mac(key, kind, body).toString('hex') }));
+  return encoder.encode(
+    JSON.stringify({ [kind]: body, mac: mac(key, kind, body).toString('hex') }),
+  );
 }
 
 function decode<T>(
@@ -84,7 +88,12 @@ function decode<T>(
   }
   const body = (envelope as Record<string, unknown>)[kind];
   const macHex = (envelope as Record<string, unknown>).mac;
-  if (body === null || typeof body !== 'object' || Array.isArray(body) || typeof macHex !== 'string') {
+  if (
+    body === null ||
+    typeof body !== 'object' ||
+    Array.isArray(body) ||
+    typeof macHex !== 'string'
+  ) {
     return { drop: 'malformed' };
   }
   const claimedMesh = (body as Record<string, unknown>).meshId;
@@ -111,12 +120,26 @@ export function encodeBye(bye: Bye, secret: Uint8Array): Uint8Array {
 
 export function decodeAdvert(bytes: Uint8Array, options: DecodeOptions): Decoded<NodeAdvert> {
   const key = deriveKey(options.secret, 'advert');
-  return decode(bytes, 'advert', key, options.meshId, options.maxBytes ?? DEFAULT_MAX_MESSAGE_BYTES, NodeAdvertSchema);
+  return decode(
+    bytes,
+    'advert',
+    key,
+    options.meshId,
+    options.maxBytes ?? DEFAULT_MAX_MESSAGE_BYTES,
+    NodeAdvertSchema,
+  );
 }
 
 export function decodeBye(bytes: Uint8Array, options: DecodeOptions): Decoded<Bye> {
   const key = deriveKey(options.secret, 'advert');
-  return decode(bytes, 'bye', key, options.meshId, options.maxBytes ?? DEFAULT_MAX_MESSAGE_BYTES, ByeSchema);
+  return decode(
+    bytes,
+    'bye',
+    key,
+    options.meshId,
+    options.maxBytes ?? DEFAULT_MAX_MESSAGE_BYTES,
+    ByeSchema,
+  );
 }
 
 /**
@@ -143,7 +166,9 @@ export class AdvertCodec {
   }
 
   decodeAdvert(bytes: Uint8Array): Decoded<NodeAdvert> {
-    return this.#counted(decode(bytes, 'advert', this.#key, this.#meshId, this.#maxBytes, NodeAdvertSchema));
+    return this.#counted(
+      decode(bytes, 'advert', this.#key, this.#meshId, this.#maxBytes, NodeAdvertSchema),
+    );
   }
 
   decodeBye(bytes: Uint8Array): Decoded<Bye> {

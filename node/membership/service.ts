@@ -103,7 +103,8 @@ export class MembershipService {
 
   start(): void {
     if (this.#running) return;
-    if (this.#stopping) throw new StateError('membership is stopping; wait for stop() before starting again');
+    if (this.#stopping)
+      throw new StateError('membership is stopping; wait for stop() before starting again');
     const { bus, selfId } = this.#opts;
     this.#running = true;
     this.#subs = [
@@ -142,7 +143,10 @@ export class MembershipService {
     for (const timer of this.#timers) clearInterval(timer);
     this.#timers = [];
     try {
-      bus.publish(byeSubject(selfId), this.#codec.encodeBye({ v: PROTOCOL_VERSION, meshId, id: selfId, at: clock() }));
+      bus.publish(
+        byeSubject(selfId),
+        this.#codec.encodeBye({ v: PROTOCOL_VERSION, meshId, id: selfId, at: clock() }),
+      );
       await withTimeout(bus.flush(), stopTimeoutMs, 'flushing the bye');
     } catch (err) {
       // Peers will see this node go suspect then dead instead; leaving must not fail.
@@ -174,20 +178,33 @@ export class MembershipService {
     let advert: NodeAdvert;
     try {
       const content = this.#opts.advert();
-      const candidate = { ...content, id: selfId, v: PROTOCOL_VERSION, meshId, seq: this.#seq++, sentAt: clock() };
+      const candidate = {
+        ...content,
+        id: selfId,
+        v: PROTOCOL_VERSION,
+        meshId,
+        seq: this.#seq++,
+        sentAt: clock(),
+      };
       // Peers would drop an invalid advert as 'schema'; say so here, where it can be fixed.
       const parsed = NodeAdvertSchema.safeParse(candidate);
       if (!parsed.success) throw new Error(`advert fails its schema: ${parsed.error.message}`);
       advert = parsed.data;
     } catch (err) {
-      this.#log.warn({ node: selfId, err: describeError(err) }, 'advert not built; skipping this beat');
+      this.#log.warn(
+        { node: selfId, err: describeError(err) },
+        'advert not built; skipping this beat',
+      );
       return;
     }
     this.#view.observeAdvert(advert, clock());
     try {
       const bytes = this.#codec.encodeAdvert(advert);
       if (bytes.byteLength > this.#maxBytes) {
-        this.#log.warn({ node: selfId, bytes: bytes.byteLength }, 'advert larger than peers accept');
+        this.#log.warn(
+          { node: selfId, bytes: bytes.byteLength },
+          'advert larger than peers accept',
+        );
       }
       bus.publish(heartbeatSubject(selfId), bytes);
     } catch (err) {
@@ -207,7 +224,10 @@ export class MembershipService {
     }
     if (decoded.ok.id !== id) {
       this.#codec.countDrop('subject-mismatch');
-      this.#log.debug({ subject, claimed: decoded.ok.id }, 'advert dropped: id differs from subject');
+      this.#log.debug(
+        { subject, claimed: decoded.ok.id },
+        'advert dropped: id differs from subject',
+      );
       return;
     }
     this.#view.observeAdvert(decoded.ok, this.#opts.clock());
@@ -243,7 +263,8 @@ export class MembershipService {
             if (this.#running) this.#view.recordRtt(id, performance.now() - started);
           },
           (err: unknown) => {
-            if (this.#running) this.#log.debug({ peer: id, err: describeError(err) }, 'ping failed');
+            if (this.#running)
+              this.#log.debug({ peer: id, err: describeError(err) }, 'ping failed');
           },
         )
         .finally(() => this.#pingsInFlight.delete(id));

@@ -96,7 +96,14 @@ export class MembershipView {
         stateSinceMs: nowMs,
         rttMs: null,
       });
-      this.#emit({ id: advert.id, name: advert.name, from: 'new', to: 'alive', reason: 'advert', atMs: nowMs });
+      this.#emit({
+        id: advert.id,
+        name: advert.name,
+        from: 'new',
+        to: 'alive',
+        reason: 'advert',
+        atMs: nowMs,
+      });
       return 'joined';
     }
     // Once a node is dead or left its old incarnation is over, so any other startedAt is a
@@ -114,13 +121,27 @@ export class MembershipView {
       entry.rttMs = null;
       entry.state = 'alive';
       entry.stateSinceMs = nowMs;
-      this.#emit({ id: advert.id, name: advert.name, from, to: 'alive', reason: 'restart', atMs: nowMs });
+      this.#emit({
+        id: advert.id,
+        name: advert.name,
+        from,
+        to: 'alive',
+        reason: 'restart',
+        atMs: nowMs,
+      });
       return 'restarted';
     }
     if (from !== 'alive') {
       entry.state = 'alive';
       entry.stateSinceMs = nowMs;
-      this.#emit({ id: advert.id, name: advert.name, from, to: 'alive', reason: 'advert', atMs: nowMs });
+      this.#emit({
+        id: advert.id,
+        name: advert.name,
+        from,
+        to: 'alive',
+        reason: 'advert',
+        atMs: nowMs,
+      });
       return 'revived';
     }
     return 'updated';
@@ -141,7 +162,14 @@ export class MembershipView {
     entry.state = 'left';
     entry.stateSinceMs = nowMs;
     entry.rttMs = null;
-    this.#emit({ id: bye.id, name: entry.advert.name, from, to: 'left', reason: 'bye', atMs: nowMs });
+    this.#emit({
+      id: bye.id,
+      name: entry.advert.name,
+      from,
+      to: 'left',
+      reason: 'bye',
+      atMs: nowMs,
+    });
     return true;
   }
 
@@ -162,7 +190,14 @@ export class MembershipView {
       if (entry.state === 'dead' || entry.state === 'left') {
         if (nowMs - entry.stateSinceMs >= forget_after_ms) {
           this.#peers.delete(id);
-          transitions.push({ id, name, from: entry.state, to: 'forgotten', reason: 'silence', atMs: nowMs });
+          transitions.push({
+            id,
+            name,
+            from: entry.state,
+            to: 'forgotten',
+            reason: 'silence',
+            atMs: nowMs,
+          });
         }
         continue;
       }
@@ -223,19 +258,21 @@ function toPeerView(
   rttMs: number | null,
   lastSeenMs: number,
 ): PeerView {
+  // A copy: callers (status, placement) may hold or change it without touching the view.
+  const data = structuredClone(advert);
   return {
-    id: advert.id,
-    name: advert.name,
+    id: data.id,
+    name: data.name,
     state,
     self,
-    addresses: [...advert.addresses],
-    version: advert.version,
-    capabilities: advert.capabilities,
-    load: advert.load,
-    warmPool: advert.warmPool,
-    images: advert.images,
+    addresses: data.addresses,
+    version: data.version,
+    capabilities: data.capabilities,
+    load: data.load,
+    warmPool: data.warmPool,
+    images: data.images,
     rttMs,
     lastSeenMs,
-    ports: { ...advert.ports },
+    ports: data.ports,
   };
 }
