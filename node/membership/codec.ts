@@ -8,7 +8,7 @@
  * such rather than as a forgery.
  */
 import { createHmac, timingSafeEqual } from 'node:crypto';
-import { deriveKey } from '../identity/derive.js';
+import { deriveKey } from '../identity/index.js';
 import { ByeSchema, NodeAdvertSchema, type Bye, type NodeAdvert } from '../types.js';
 
 export const DROP_REASONS = [

@@ -101,7 +101,7 @@ export class MembershipService {
     return this.#running;
   }
 
-  start(): void {
+  async start(): Promise<void> {
     if (this.#running) return;
     if (this.#stopping)
       throw new StateError('membership is stopping; wait for stop() before starting again');
