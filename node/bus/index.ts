@@ -1,0 +1,27 @@
+/** The bus: this node's supervised nats-server and its NATS connection (core NATS only). */
+export type { Bus, BusMessage, NatsCredentials, Subscription } from './types.js';
+export {
+  renderNatsConfig,
+  normalizeRoutes,
+  routeUrl,
+  NATS_PING_INTERVAL,
+  NATS_PING_MAX,
+  type NatsConfigOptions,
+  type RouteTarget,
+} from './natsConfig.js';
+export {
+  NatsSupervisor,
+  findExecutable,
+  type NatsSupervisorOptions,
+  type NatsSupervisorEvent,
+  type NatsSupervisorState,
+} from './supervisor.js';
+export {
+  NatsRoutezSchema,
+  NatsVarzSchema,
+  type NatsRoute,
+  type NatsRoutez,
+  type NatsVarz,
+} from './monitor.js';
+export { connectBus, type ConnectBusOptions } from './connection.js';
+export { NatsServerError } from './errors.js';

@@ -1,0 +1,184 @@
+/**
+ * nats-server.conf for one node (pure: text in, text out). Targets Debian's nats-server 2.9.10:
+ * every option here is one that version accepts (`nats-server -t` rejects unknown fields, and
+ * 2.10-only ones such as cluster `pool_size`, `compression` or cluster `ping_interval` stop it).
+ */
+import { InputError } from '../errors.js';
+import type { NatsCredentials } from './types.js';
+
+export interface RouteTarget {
+  host: string;
+  port: number;
+}
+
+export interface NatsConfigOptions {
+  /** unique per node; shown in varz and logs */
+  serverName: string;
+  /** the same for every node of a mesh */
+  clusterName: string;
+  /** client listener; always loopback (only the local node connects) */
+  clientHost: string;
+  clientPort: number;
+  clientCreds: NatsCredentials;
+  /** HTTP monitoring (varz/routez), bound to 127.0.0.1 */
+  monitorPort: number;
+  /** the mesh address (Tailscale or LAN IP): cluster routes listen and advertise here only */
+  clusterHost: string;
+  clusterPort: number;
+  routeCreds: NatsCredentials;
+  /** peers' cluster listeners; our own address is dropped, duplicates collapse */
+  routes: RouteTarget[];
+  pidFile: string;
+}
+
+/**
+ * Route liveness comes from the server-wide PING: 2.9 has no per-cluster ping options. With a 1 s
+ * interval and 3 pings outstanding a silent peer (SIGSTOP, sleeping laptop, cut link) loses its
+ * route after ~3-4 s (measured 3.3 s with ping_max 2 on 2.9.10), inside membership's 10 s "dead".
+ * A peer whose process dies loses its route at once: its kernel closes the socket.
+ */
+export const NATS_PING_INTERVAL = '1s';
+export const NATS_PING_MAX = 3;
+/** gossiped (implicit) routes are retried this many times after a drop, then left to gossip */
+export const NATS_IMPLICIT_ROUTE_RETRIES = 5;
+const AUTH_TIMEOUT_S = 2;
+
+const NAME = /^[A-Za-z0-9][A-Za-z0-9_.-]{0,62}$/;
+const USER = /^[A-Za-z0-9_.-]{1,64}$/;
+// printable ASCII, no spaces: credentials end up in a quoted conf string and in a URL
+const PASSWORD = /^[!-~]{1,256}$/;
+const IPV4 = /^(25[0-5]|2[0-4]\d|1\d\d|[1-9]?\d)(\.(25[0-5]|2[0-4]\d|1\d\d|[1-9]?\d)){3}$/;
+const IPV6 = /^[0-9A-Fa-f:.]*:[0-9A-Fa-f:.]*$/;
+const HOSTNAME =
+  /^(?=.{1,253}$)[A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?(\.[A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?)*\.?$/;
+const WILDCARD = new Set(['0.0.0.0', '::', '[::]', '::0']);
+
+/** Renders the whole nats-server.conf; throws InputError naming the bad option. */
+export function renderNatsConfig(opts: NatsConfigOptions): string {
+  validate(opts);
+  const routes = normalizeRoutes(opts.routes, { host: opts.clusterHost, port: opts.clusterPort });
+  const routeUrls = routes.map((r) => routeUrl(r, opts.routeCreds));
+  const lines = [
+    '# Written by helix-node on every start and route change; edits here are lost.',
+    `server_name: ${quote(opts.serverName)}`,
+    `listen: ${quote(hostPort(opts.clientHost, opts.clientPort))}`,
+    'authorization {',
+    `  user: ${quote(opts.clientCreds.user)}`,
+    `  password: ${quote(opts.clientCreds.pass)}`,
+    `  timeout: ${AUTH_TIMEOUT_S}`,
+    '}',
+    `http: ${quote(hostPort('127.0.0.1', opts.monitorPort))}`,
+    `pid_file: ${quote(opts.pidFile)}`,
+    `ping_interval: ${quote(NATS_PING_INTERVAL)}`,
+    `ping_max: ${NATS_PING_MAX}`,
+    '# Core NATS only: no JetStream (no per-key TTL in 2.9; quorum breaks when laptops sleep).',
+    'cluster {',
+    `  name: ${quote(opts.clusterName)}`,
+    `  listen: ${quote(hostPort(opts.clusterHost, opts.clusterPort))}`,
+    `  advertise: ${quote(hostPort(opts.clusterHost, opts.clusterPort))}`,
+    '  # clients are local only: never hand them the (loopback) client URLs of other nodes',
+    '  no_advertise: true',
+    `  connect_retries: ${NATS_IMPLICIT_ROUTE_RETRIES}`,
+    '  authorization {',
+    `    user: ${quote(opts.routeCreds.user)}`,
+    `    password: ${quote(opts.routeCreds.pass)}`,
+    `    timeout: ${AUTH_TIMEOUT_S}`,
+    '  }',
+    routeUrls.length === 0
+      ? '  routes: []'
+      : ['  routes: [', ...routeUrls.map((u) => `    ${quote(u)}`), '  ]'].join('\n'),
+    '}',
+  ];
+  return lines.join('\n') + '\n';
+}
+
+/** Sorted, deduplicated routes without our own cluster address: equal sets render equal text. */
+export function normalizeRoutes(routes: RouteTarget[], self?: RouteTarget): RouteTarget[] {
+  const seen = new Map<string, RouteTarget>();
+  for (const r of routes) {
+    checkHost(`routes host`, r.host, { allowHostname: true });
+    checkPort('routes port', r.port);
+    const host = r.host.toLowerCase().replace(/^\[(.*)\]$/, '$1');
+    if (self && host === self.host.toLowerCase() && r.port === self.port) continue;
+    seen.set(hostPort(host, r.port), { host, port: r.port });
+  }
+  return [...seen.entries()].sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0)).map(([, r]) => r);
+}
+
+/** nats-route://user:pass@host:port with user and password percent-encoded. */
+export function routeUrl(route: RouteTarget, creds: NatsCredentials): string {
+  const auth = `${encodeURIComponent(creds.user)}:${encodeURIComponent(creds.pass)}`;
+  return `nats-route://${auth}@${hostPort(route.host, route.port)}`;
+}
+
+function hostPort(host: string, port: number): string {
+  return host.includes(':') ? `[${host}]:${port}` : `${host}:${port}`;
+}
+
+/** A double-quoted conf string: the nats conf lexer unescapes \\ and \" inside quotes. */
+function quote(value: string): string {
+  return `"${value.replace(/\\/g, '\\\\').replace(/"/g, '\\"')}"`;
+}
+
+function validate(o: NatsConfigOptions): void {
+  if (!NAME.test(o.serverName))
+    bad('serverName', o.serverName, 'letters, digits, "-", "_" or ".", 1-63 chars');
+  if (!NAME.test(o.clusterName))
+    bad('clusterName', o.clusterName, 'letters, digits, "-", "_" or ".", 1-63 chars');
+  if (!isLoopback(o.clientHost))
+    bad('clientHost', o.clientHost, 'a loopback address such as 127.0.0.1');
+  checkHost('clusterHost', o.clusterHost, { allowHostname: false });
+  for (const [key, port] of [
+    ['clientPort', o.clientPort],
+    ['monitorPort', o.monitorPort],
+    ['clusterPort', o.clusterPort],
+  ] as const) {
+    checkPort(key, port);
+  }
+  if (new Set([o.clientPort, o.monitorPort, o.clusterPort]).size !== 3) {
+    bad(
+      'ports',
+      [o.clientPort, o.monitorPort, o.clusterPort],
+      'client, monitor and cluster ports must differ',
+    );
+  }
+  checkCreds('clientCreds', o.clientCreds);
+  checkCreds('routeCreds', o.routeCreds);
+  if (!o.pidFile.startsWith('/') || [...o.pidFile].some(isUnsafePathChar)) {
+    bad('pidFile', o.pidFile, 'an absolute path without control characters, quotes or backslashes');
+  }
+}
+
+function checkCreds(key: string, c: NatsCredentials): void {
+  if (!USER.test(c.user)) bad(`${key}.user`, c.user, 'letters, digits, ".", "_" or "-"');
+  // never echo a password back in an error message
+  if (!PASSWORD.test(c.pass))
+    bad(`${key}.pass`, '<redacted>', '1-256 printable ASCII characters, no spaces');
+}
+
+function checkPort(key: string, port: number): void {
+  if (!Number.isInteger(port) || port < 1 || port > 65535)
+    bad(key, port, 'an integer port 1-65535');
+}
+
+function checkHost(key: string, host: string, o: { allowHostname: boolean }): void {
+  const bare = host.replace(/^\[(.*)\]$/, '$1');
+  if (WILDCARD.has(bare)) bad(key, host, 'a specific address; never a wildcard like 0.0.0.0');
+  const ok = IPV4.test(bare) || IPV6.test(bare) || (o.allowHostname && HOSTNAME.test(bare));
+  if (!ok) bad(key, host, o.allowHostname ? 'an IP address or host name' : 'an IP address');
+}
+
+function isUnsafePathChar(c: string): boolean {
+  const code = c.charCodeAt(0);
+  return code < 0x20 || code === 0x7f || c === '"' || c === '\\';
+}
+
+function isLoopback(host: string): boolean {
+  return (IPV4.test(host) && host.startsWith('127.')) || host === '::1';
+}
+
+function bad(key: string, value: unknown, allowed: string): never {
+  const shown =
+    typeof value === 'string' ? JSON.stringify(value) : (JSON.stringify(value) ?? String(value));
+  throw new InputError(`nats config ${key} = ${shown} is invalid: ${allowed}`);
+}
