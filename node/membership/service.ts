@@ -60,6 +60,7 @@ export class MembershipService {
   readonly #log: Logger;
   readonly #listeners = new Set<ChangeListener>();
   readonly #pingsInFlight = new Set<string>();
+  readonly #lastPinged = new Map<string, number>();
   #subs: Subscription[] = [];
   #timers: NodeJS.Timeout[] = [];
   #seq = 0;
@@ -251,10 +252,18 @@ export class MembershipService {
 
   #pingPeers(): void {
     const { bus, pingTimeoutMs, maxPingsInFlight } = this.#opts;
-    for (const id of this.#view.peersIn('alive')) {
+    // Least recently pinged first, so with more peers than maxPingsInFlight every one gets its turn.
+    const alive = this.#view.peersIn('alive');
+    const aliveSet = new Set(alive);
+    const due = alive.sort(
+      (x, y) => (this.#lastPinged.get(x) ?? 0) - (this.#lastPinged.get(y) ?? 0),
+    );
+    for (const id of this.#lastPinged.keys()) if (!aliveSet.has(id)) this.#lastPinged.delete(id);
+    for (const id of due) {
       if (this.#pingsInFlight.size >= maxPingsInFlight) break;
       if (this.#pingsInFlight.has(id)) continue;
       this.#pingsInFlight.add(id);
+      this.#lastPinged.set(id, performance.now());
       const started = performance.now();
       bus
         .request(pingSubject(id), new Uint8Array(), { timeoutMs: pingTimeoutMs })

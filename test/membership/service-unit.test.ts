@@ -29,7 +29,11 @@ afterEach(async () => {
   await Promise.all(running.splice(0).map((s) => s.stop()));
 });
 
-function make(bus: MemoryBus, content: () => AdvertContent, extra: { selfId?: string } = {}) {
+function make(
+  bus: MemoryBus,
+  content: () => AdvertContent,
+  extra: { selfId?: string; maxPingsInFlight?: number } = {},
+) {
   const svc = new MembershipService({
     bus,
     meshId: MESH_ID,
@@ -41,6 +45,7 @@ function make(bus: MemoryBus, content: () => AdvertContent, extra: { selfId?: st
     pingIntervalMs: 20,
     pingTimeoutMs: 200,
     tickMs: 10,
+    maxPingsInFlight: extra.maxPingsInFlight ?? 8,
   });
   running.push(svc);
   return svc;
@@ -132,6 +137,31 @@ describe('MembershipService (in-process bus)', () => {
       () => a.view().find((p) => p.id === 'bravo')?.rttMs != null,
     );
     expect(a.view().find((p) => p.id === 'mute')?.rttMs).toBeNull();
+  });
+
+  it('pings every peer in turn when there are more peers than pings allowed at once', async () => {
+    const bus = new MemoryBus();
+    const ids = Array.from({ length: 7 }, (_, i) => `peer${i}`);
+    const answered = new Map<string, number>();
+    for (const id of ids) {
+      bus.subscribe(`helix.v1.node.${id}.ping`, (msg) => {
+        answered.set(id, (answered.get(id) ?? 0) + 1);
+        msg.respond(new Uint8Array());
+      });
+    }
+    const svc = make(bus, () => advertContent({ id: 'self' }), { maxPingsInFlight: 2 });
+    await svc.start();
+    const beat = (seq: number) => {
+      for (const id of ids)
+        bus.publish(heartbeatSubject(id), encodeAdvert(advert({ id, seq }), SECRET));
+    };
+    let seq = 0;
+    beat(seq++);
+    await waitFor('an RTT for every peer', () => {
+      beat(seq++); // keep them alive
+      return svc.view().filter((p) => !p.self && p.rttMs !== null).length === ids.length;
+    });
+    expect([...answered.keys()].sort()).toEqual(ids);
   });
 
   it('stops cleanly even when the bus is already closed', async () => {
