@@ -10,13 +10,18 @@ import type { TailnetState } from './types.js';
 export type InterfaceTable = NodeJS.Dict<os.NetworkInterfaceInfo[]>;
 
 // Bridges and tunnels that carry no LAN peers: Docker, libvirt, CNI, VPN tunnels, tailscale itself.
-const VIRTUAL_INTERFACE = /^(docker|br-|veth|virbr|cni|flannel|cali|vxlan|tailscale|tun|tap|wg|zt|lxc|lxd)/;
+const VIRTUAL_INTERFACE =
+  /^(docker|br-|veth|virbr|cni|flannel|cali|vxlan|tailscale|tun|tap|wg|zt|lxc|lxd)/;
 
 /**
  * mesh.address from the config; else this node's Tailscale IPv4; else the first non-internal
  * IPv4 (physical interfaces before bridges and tunnels, link-local last); else 127.0.0.1.
  */
-export function resolveMeshAddress(config: Config, tailnet: TailnetState, interfaces: InterfaceTable = os.networkInterfaces()): string {
+export function resolveMeshAddress(
+  config: Config,
+  tailnet: TailnetState,
+  interfaces: InterfaceTable = os.networkInterfaces(),
+): string {
   if (config.mesh.address) return config.mesh.address;
   if (tailnet.kind === 'running') {
     const ip = tailnet.selfIps.find((a) => isIPv4(a));
@@ -44,7 +49,9 @@ export function firstLanIPv4(interfaces: InterfaceTable): string | null {
 
 /** Every address assigned to this host's non-loopback interfaces (IPv4 and IPv6). */
 export function interfaceAddresses(interfaces: InterfaceTable): string[] {
-  return Object.values(interfaces).flatMap((infos) => (infos ?? []).filter((i) => !i.internal).map((i) => i.address));
+  return Object.values(interfaces).flatMap((infos) =>
+    (infos ?? []).filter((i) => !i.internal).map((i) => i.address),
+  );
 }
 
 /**

@@ -9,7 +9,12 @@ import type { Config } from '../config/index.js';
 import { describeError } from '../errors.js';
 import { silentLogger, type Logger } from '../log.js';
 import type { PeerCandidate } from '../types.js';
-import { interfaceAddresses, parseHostPort, resolveMeshAddress, type InterfaceTable } from './addresses.js';
+import {
+  interfaceAddresses,
+  parseHostPort,
+  resolveMeshAddress,
+  type InterfaceTable,
+} from './addresses.js';
 import { startMdns, type MdnsCandidate, type MdnsHandle, type MdnsOptions } from './mdns.js';
 import { parseTailscaleStatus, type TailscaleClient } from './tailscale.js';
 import type { DiscoveryEvents, TailnetState } from './types.js';
@@ -31,7 +36,11 @@ export interface DiscoveryOptions {
   /** more addresses that are this node's own (never candidates) */
   selfAddresses?: string[];
   /** mDNS tuning; tests use their own service tag */
-  mdns?: { serviceTag?: string; intervalMs?: number; /** forget an mDNS peer not heard for this long */ ttlMs?: number };
+  mdns?: {
+    serviceTag?: string;
+    intervalMs?: number;
+    /** forget an mDNS peer not heard for this long */ ttlMs?: number;
+  };
   /** interface table (tests); default os.networkInterfaces() at each recompute */
   interfaces?: () => InterfaceTable;
   /** replaceable for tests */
@@ -40,7 +49,13 @@ export interface DiscoveryOptions {
 
 // Priority when several sources name one address: explicit config first, then what peers said
 // about themselves (it carries their ports), then discovery proper.
-const SOURCE_RANK: Record<PeerCandidate['source'], number> = { static: 0, advert: 1, invite: 2, tailscale: 3, mdns: 4 };
+const SOURCE_RANK: Record<PeerCandidate['source'], number> = {
+  static: 0,
+  advert: 1,
+  invite: 2,
+  tailscale: 3,
+  mdns: 4,
+};
 
 // mDNS records carry a 120 s TTL; a peer that stops answering is forgotten after the same time.
 const DEFAULT_MDNS_TTL_MS = 120_000;
@@ -74,7 +89,9 @@ export class Discovery implements DiscoveryEvents {
     this.config = opts.config;
     this.tailscaleClient = opts.config.discovery.tailscale ? opts.tailscale : null;
     this.log = (opts.logger ?? silentLogger).child({ component: 'discovery' });
-    this.state = this.tailscaleClient ? { kind: 'unavailable', reason: 'not polled yet' } : { kind: 'disabled' };
+    this.state = this.tailscaleClient
+      ? { kind: 'unavailable', reason: 'not polled yet' }
+      : { kind: 'disabled' };
     this.staticPeers = opts.config.discovery.static_peers.map((spec) => {
       const { host, port } = parseHostPort(spec);
       return { address: host, source: 'static' as const, ...(port ? { clusterPort: port } : {}) };
@@ -141,10 +158,15 @@ export class Discovery implements DiscoveryEvents {
   }
 
   /** Replace every candidate learned from one outside source (adverts, invites). */
-  setExtraCandidates(source: ExtraSource, list: readonly (Omit<PeerCandidate, 'source'> & { source?: PeerCandidate['source'] })[]): void {
+  setExtraCandidates(
+    source: ExtraSource,
+    list: readonly (Omit<PeerCandidate, 'source'> & { source?: PeerCandidate['source'] })[],
+  ): void {
     this.extra.set(
       source,
-      list.filter((c) => typeof c.address === 'string' && c.address !== '').map((c) => ({ ...c, source })),
+      list
+        .filter((c) => typeof c.address === 'string' && c.address !== '')
+        .map((c) => ({ ...c, source })),
     );
     this.recompute(true);
   }
@@ -156,7 +178,9 @@ export class Discovery implements DiscoveryEvents {
       const limit = Math.max(500, Math.min(this.config.discovery.poll_interval_ms, 10_000));
       const signal = AbortSignal.any([this.stopController.signal, AbortSignal.timeout(limit)]);
       try {
-        const parsed = parseTailscaleStatus(await client.status(signal), { tag: this.config.discovery.tailscale_tag || undefined });
+        const parsed = parseTailscaleStatus(await client.status(signal), {
+          tag: this.config.discovery.tailscale_tag || undefined,
+        });
         this.setState(parsed.state);
         this.selfUserId = parsed.selfUserId;
         this.selfTags = parsed.selfTags;
@@ -181,7 +205,8 @@ export class Discovery implements DiscoveryEvents {
   }
 
   private async startMdns(): Promise<void> {
-    const listenAddress = this.opts.listenAddress ?? resolveMeshAddress(this.config, this.state, this.interfaces());
+    const listenAddress =
+      this.opts.listenAddress ?? resolveMeshAddress(this.config, this.state, this.interfaces());
     try {
       let privateKey = this.opts.privateKey;
       if (!privateKey) {
@@ -199,7 +224,10 @@ export class Discovery implements DiscoveryEvents {
       if (!this.running) await handle.stop();
       else this.mdnsHandle = handle;
     } catch (err) {
-      this.log.error({ err: describeError(err), address: listenAddress }, 'mDNS discovery disabled');
+      this.log.error(
+        { err: describeError(err), address: listenAddress },
+        'mDNS discovery disabled',
+      );
     }
   }
 
@@ -227,13 +255,22 @@ export class Discovery implements DiscoveryEvents {
     this.stateKey = key;
     switch (next.kind) {
       case 'running':
-        this.log.info({ ips: next.selfIps, name: next.selfDnsName, tailnet: next.tailnet }, 'tailnet is up');
+        this.log.info(
+          { ips: next.selfIps, name: next.selfDnsName, tailnet: next.tailnet },
+          'tailnet is up',
+        );
         break;
       case 'not-running':
-        this.log.warn({ backendState: next.backendState }, 'tailscale is not running; run `tailscale up` to use the tailnet');
+        this.log.warn(
+          { backendState: next.backendState },
+          'tailscale is not running; run `tailscale up` to use the tailnet',
+        );
         break;
       case 'unavailable':
-        this.log.warn({ reason: next.reason }, 'tailscale is unavailable; discovery continues with mDNS and static peers');
+        this.log.warn(
+          { reason: next.reason },
+          'tailscale is unavailable; discovery continues with mDNS and static peers',
+        );
         break;
       case 'disabled':
         break;
@@ -279,13 +316,18 @@ export class Discovery implements DiscoveryEvents {
       have.clusterPort ??= c.clusterPort;
       have.rpcPort ??= c.rpcPort;
     }
-    const next = [...byAddress.values()].sort((a, b) => a.address.localeCompare(b.address, 'en', { numeric: true }));
+    const next = [...byAddress.values()].sort((a, b) =>
+      a.address.localeCompare(b.address, 'en', { numeric: true }),
+    );
     const key = JSON.stringify(next.map(canonical));
     if (key === this.currentKey) return;
     this.current = next;
     this.currentKey = key;
     if (!notify) return;
-    this.log.debug({ candidates: next.map((c) => `${c.address} (${c.source})`) }, 'candidates changed');
+    this.log.debug(
+      { candidates: next.map((c) => `${c.address} (${c.source})`) },
+      'candidates changed',
+    );
     for (const listener of [...this.listeners]) {
       try {
         listener(this.candidates());

@@ -1,7 +1,18 @@
 /** Discovery's public face: candidate peers from Tailscale, mDNS, static config and adverts. */
 export type { TailnetState, DiscoveryEvents } from './types.js';
-export { Discovery, type DiscoveryOptions, type CandidateListener, type ExtraSource } from './discovery.js';
-export { resolveMeshAddress, firstLanIPv4, interfaceAddresses, parseHostPort, type InterfaceTable } from './addresses.js';
+export {
+  Discovery,
+  type DiscoveryOptions,
+  type CandidateListener,
+  type ExtraSource,
+} from './discovery.js';
+export {
+  resolveMeshAddress,
+  firstLanIPv4,
+  interfaceAddresses,
+  parseHostPort,
+  type InterfaceTable,
+} from './addresses.js';
 export {
   parseTailscaleStatus,
   parseTailscaleWhois,
@@ -19,5 +30,17 @@ export {
   type TailscaleUserProfile,
   type ParsedTailscaleStatus,
 } from './tailscale.js';
-export { TailscaleCli, TailscaleCommandError, TAILSCALE_INSTALL_HINT, type TailscaleCliOptions } from './tailscale-cli.js';
-export { startMdns, pickIPv4, HELIX_MDNS_SERVICE, type MdnsOptions, type MdnsHandle, type MdnsCandidate } from './mdns.js';
+export {
+  TailscaleCli,
+  TailscaleCommandError,
+  TAILSCALE_INSTALL_HINT,
+  type TailscaleCliOptions,
+} from './tailscale-cli.js';
+export {
+  startMdns,
+  pickIPv4,
+  HELIX_MDNS_SERVICE,
+  type MdnsOptions,
+  type MdnsHandle,
+  type MdnsCandidate,
+} from './mdns.js';

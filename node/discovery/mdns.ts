@@ -45,7 +45,11 @@ export interface MdnsHandle {
 export async function startMdns(opts: MdnsOptions): Promise<MdnsHandle> {
   const log = opts.logger ?? silentLogger;
   if (!isIPv4(opts.listenAddress) || opts.listenAddress === '0.0.0.0') {
-    throw new ConfigError('mesh.address', opts.listenAddress, 'an IPv4 address of this host; mDNS never listens on 0.0.0.0');
+    throw new ConfigError(
+      'mesh.address',
+      opts.listenAddress,
+      'an IPv4 address of this host; mDNS never listens on 0.0.0.0',
+    );
   }
   try {
     // Loaded on first use: libp2p is heavy and most commands (status, doctor) never need it.
@@ -62,7 +66,12 @@ export async function startMdns(opts: MdnsOptions): Promise<MdnsHandle> {
       transports: [tcp()],
       connectionEncrypters: [noise()],
       streamMuxers: [yamux()],
-      peerDiscovery: [mdns({ serviceTag: opts.serviceTag ?? HELIX_MDNS_SERVICE, interval: opts.intervalMs ?? 10_000 })],
+      peerDiscovery: [
+        mdns({
+          serviceTag: opts.serviceTag ?? HELIX_MDNS_SERVICE,
+          interval: opts.intervalMs ?? 10_000,
+        }),
+      ],
     });
     const selfId = node.peerId.toString();
     node.addEventListener('peer:discovery', (evt) => {
@@ -94,13 +103,20 @@ export async function startMdns(opts: MdnsOptions): Promise<MdnsHandle> {
       },
     };
   } catch (err) {
-    log.error({ err: describeError(err), address: opts.listenAddress }, 'mDNS discovery could not start; LAN peers will not be found automatically (static peers still work)');
+    log.error(
+      { err: describeError(err), address: opts.listenAddress },
+      'mDNS discovery could not start; LAN peers will not be found automatically (static peers still work)',
+    );
     return { peerId: null, stop: async () => {} };
   }
 }
 
 /** The first IPv4 among a peer's multiaddrs, preferring one that is not loopback. */
 export function pickIPv4(addrs: { name: string; value?: string }[][]): string | null {
-  const ips = addrs.flatMap((components) => components.filter((c) => c.name === 'ip4' && c.value && c.value !== '0.0.0.0').map((c) => c.value as string));
+  const ips = addrs.flatMap((components) =>
+    components
+      .filter((c) => c.name === 'ip4' && c.value && c.value !== '0.0.0.0')
+      .map((c) => c.value as string),
+  );
   return ips.find((ip) => !ip.startsWith('127.')) ?? ips[0] ?? null;
 }

@@ -5,7 +5,12 @@
 import { execFile } from 'node:child_process';
 import { isIP } from 'node:net';
 import { DependencyMissingError, HelixError, InputError } from '../errors.js';
-import { parseTailscaleIp4, parseTailscaleWhois, type TailscaleClient, type TailscaleWhois } from './tailscale.js';
+import {
+  parseTailscaleIp4,
+  parseTailscaleWhois,
+  type TailscaleClient,
+  type TailscaleWhois,
+} from './tailscale.js';
 
 export const TAILSCALE_INSTALL_HINT =
   'install Tailscale from https://tailscale.com/download and run `tailscale up`, or set discovery.tailscale = false in helix.toml';
@@ -47,8 +52,11 @@ export class TailscaleCli implements TailscaleClient {
 
   async whois(ip: string, signal?: AbortSignal): Promise<TailscaleWhois> {
     // only a literal IP reaches the command line, so a hostile string can never become a flag
-    if (isIP(ip) === 0) throw new InputError(`tailscale whois needs an IP address, got ${JSON.stringify(ip)}`);
-    return parseTailscaleWhois(parseJson(await this.run(['whois', '--json', ip], signal), 'whois --json'));
+    if (isIP(ip) === 0)
+      throw new InputError(`tailscale whois needs an IP address, got ${JSON.stringify(ip)}`);
+    return parseTailscaleWhois(
+      parseJson(await this.run(['whois', '--json', ip], signal), 'whois --json'),
+    );
   }
 
   async ip4(signal?: AbortSignal): Promise<string[]> {
@@ -61,29 +69,68 @@ export class TailscaleCli implements TailscaleClient {
       execFile(
         this.bin,
         args,
-        { timeout: this.timeoutMs, killSignal: 'SIGKILL', maxBuffer: 16 * 1024 * 1024, signal, encoding: 'utf8', env: { ...process.env, LC_ALL: 'C' } },
+        {
+          timeout: this.timeoutMs,
+          killSignal: 'SIGKILL',
+          maxBuffer: 16 * 1024 * 1024,
+          signal,
+          encoding: 'utf8',
+          env: { ...process.env, LC_ALL: 'C' },
+        },
         (err, stdout, stderr) => {
           if (!err) return resolve(stdout);
-          const e = err as NodeJS.ErrnoException & { code?: string | number; killed?: boolean; signal?: string | null };
+          const e = err as NodeJS.ErrnoException & {
+            code?: string | number;
+            killed?: boolean;
+            signal?: string | null;
+          };
           if (e.code === 'ENOENT') {
-            return reject(new DependencyMissingError(`tailscale (${this.bin})`, TAILSCALE_INSTALL_HINT, { cause: err }));
-          }
-          if (e.code === 'EACCES') {
-            return reject(new DependencyMissingError(`tailscale (${this.bin})`, `${this.bin} is not executable; fix its mode or set discovery.tailscale_bin`, { cause: err }));
-          }
-          if (e.name === 'AbortError') {
-            return reject(new TailscaleCommandError(command, null, stderr, `\`${command}\` was cancelled`, { cause: err }));
-          }
-          if (e.killed || e.signal) {
             return reject(
-              new TailscaleCommandError(command, null, stderr, `\`${command}\` did not answer within ${this.timeoutMs} ms; is tailscaled stuck? try \`systemctl restart tailscaled\``, {
+              new DependencyMissingError(`tailscale (${this.bin})`, TAILSCALE_INSTALL_HINT, {
                 cause: err,
               }),
             );
           }
+          if (e.code === 'EACCES') {
+            return reject(
+              new DependencyMissingError(
+                `tailscale (${this.bin})`,
+                `${this.bin} is not executable; fix its mode or set discovery.tailscale_bin`,
+                { cause: err },
+              ),
+            );
+          }
+          if (e.name === 'AbortError') {
+            return reject(
+              new TailscaleCommandError(command, null, stderr, `\`${command}\` was cancelled`, {
+                cause: err,
+              }),
+            );
+          }
+          if (e.killed || e.signal) {
+            return reject(
+              new TailscaleCommandError(
+                command,
+                null,
+                stderr,
+                `\`${command}\` did not answer within ${this.timeoutMs} ms; is tailscaled stuck? try \`systemctl restart tailscaled\``,
+                {
+                  cause: err,
+                },
+              ),
+            );
+          }
           const status = typeof e.code === 'number' ? e.code : null;
           const detail = stderr.trim() || stdout.trim() || 'no output';
-          reject(new TailscaleCommandError(command, status, stderr, `\`${command}\` failed (exit ${status ?? '?'}): ${detail}${adviceFor(detail)}`, { cause: err }));
+          reject(
+            new TailscaleCommandError(
+              command,
+              status,
+              stderr,
+              `\`${command}\` failed (exit ${status ?? '?'}): ${detail}${adviceFor(detail)}`,
+              { cause: err },
+            ),
+          );
         },
       );
     });
@@ -94,7 +141,10 @@ function parseJson(text: string, what: string): unknown {
   try {
     return JSON.parse(text);
   } catch (err) {
-    throw new InputError(`\`tailscale ${what}\` printed something that is not JSON; check \`tailscale version\``, { cause: err });
+    throw new InputError(
+      `\`tailscale ${what}\` printed something that is not JSON; check \`tailscale version\``,
+      { cause: err },
+    );
   }
 }
 
@@ -103,6 +153,7 @@ function adviceFor(stderr: string): string {
   if (/doesn't appear to be running|failed to connect to local tailscale/i.test(stderr)) {
     return '; start it with `systemctl enable --now tailscaled` and run `tailscale up`';
   }
-  if (/no match for IP|peer not found|not found/i.test(stderr)) return '; that address is not on this tailnet';
+  if (/no match for IP|peer not found|not found/i.test(stderr))
+    return '; that address is not on this tailnet';
   return '';
 }

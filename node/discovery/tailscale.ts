@@ -19,7 +19,14 @@ import type { PeerCandidate } from '../types.js';
 import type { TailnetState } from './types.js';
 
 /** ipn.State values as strings; anything else passes as a plain string. */
-export const BACKEND_STATES = ['NoState', 'NeedsLogin', 'NeedsMachineAuth', 'Stopped', 'Starting', 'Running'] as const;
+export const BACKEND_STATES = [
+  'NoState',
+  'NeedsLogin',
+  'NeedsMachineAuth',
+  'Stopped',
+  'Starting',
+  'Running',
+] as const;
 
 const nodeKey = z.string().regex(/^nodekey:[0-9a-f]+$/, 'a node key "nodekey:<hex>"');
 const tag = z.string().regex(/^tag:[A-Za-z0-9-]+$/, 'an ACL tag "tag:<name>"');
@@ -85,7 +92,9 @@ export const TailscaleNodeSchema = z.looseObject({
   /** prefixes: "100.64.0.7/32", "fd7a:115c:a1e0::7/128" */
   Addresses: z.array(z.string()),
   Tags: z.array(tag).optional(),
-  Hostinfo: z.looseObject({ Hostname: z.string().optional(), OS: z.string().optional() }).optional(),
+  Hostinfo: z
+    .looseObject({ Hostname: z.string().optional(), OS: z.string().optional() })
+    .optional(),
 });
 
 /** apitype.WhoIsResponse: `tailscale whois --json <ip>` */
@@ -134,14 +143,22 @@ export interface ParsedTailscaleStatus {
  * IPv4 (peers without one are skipped), named by their MagicDNS label. With `tag`, only peers
  * carrying it count. A backend that is not Running yields no peers.
  */
-export function parseTailscaleStatus(json: unknown, opts: { tag?: string } = {}): ParsedTailscaleStatus {
+export function parseTailscaleStatus(
+  json: unknown,
+  opts: { tag?: string } = {},
+): ParsedTailscaleStatus {
   const status = parseWith(TailscaleStatusSchema, json, 'tailscale status --json');
   const self = status.Self;
   const selfUserId = self && self.UserID !== 0 ? self.UserID : null;
   const selfTags = self?.Tags ?? [];
 
   if (status.BackendState !== 'Running') {
-    return { state: { kind: 'not-running', backendState: status.BackendState }, peers: [], selfUserId, selfTags };
+    return {
+      state: { kind: 'not-running', backendState: status.BackendState },
+      peers: [],
+      selfUserId,
+      selfTags,
+    };
   }
 
   const selfIps = status.TailscaleIPs ?? self?.TailscaleIPs ?? [];
@@ -191,7 +208,10 @@ export function parseTailscaleIp4(text: string): string[] {
     .map((l) => l.trim())
     .filter((l) => l !== '');
   for (const line of lines) {
-    if (!isIPv4(line)) throw new InputError(`tailscale ip -4 printed ${JSON.stringify(line)}, not an IPv4 address; check the tailscale version with \`tailscale version\``);
+    if (!isIPv4(line))
+      throw new InputError(
+        `tailscale ip -4 printed ${JSON.stringify(line)}, not an IPv4 address; check the tailscale version with \`tailscale version\``,
+      );
   }
   return lines;
 }

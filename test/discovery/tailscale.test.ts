@@ -3,10 +3,20 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from 'vitest';
 import { InputError } from '../../node/errors.js';
-import { parseTailscaleIp4, parseTailscaleStatus, parseTailscaleWhois } from '../../node/discovery/index.js';
+import {
+  parseTailscaleIp4,
+  parseTailscaleStatus,
+  parseTailscaleWhois,
+} from '../../node/discovery/index.js';
 
-const fixtures = path.join(path.dirname(fileURLToPath(import.meta.url)), '..', 'fixtures', 'tailscale');
-const fixture = (name: string): unknown => JSON.parse(readFileSync(path.join(fixtures, name), 'utf8'));
+const fixtures = path.join(
+  path.dirname(fileURLToPath(import.meta.url)),
+  '..',
+  'fixtures',
+  'tailscale',
+);
+const fixture = (name: string): unknown =>
+  JSON.parse(readFileSync(path.join(fixtures, name), 'utf8'));
 
 describe('parseTailscaleStatus', () => {
   it.each([
@@ -52,7 +62,10 @@ describe('parseTailscaleStatus', () => {
     expect(parsed.selfTags).toEqual(['tag:helix']);
     expect(parsed.selfUserId).toBe(6001);
     expect(parsed.peers).toEqual([]);
-    expect(parsed.state).toMatchObject({ kind: 'running', selfIps: ['100.101.1.20', 'fd7a:115c:a1e0::20'] });
+    expect(parsed.state).toMatchObject({
+      kind: 'running',
+      selfIps: ['100.101.1.20', 'fd7a:115c:a1e0::20'],
+    });
   });
 
   it.each([
@@ -74,10 +87,22 @@ describe('parseTailscaleStatus', () => {
   it.each([
     { name: 'not an object', input: 'Running' },
     { name: 'BackendState missing', input: omit(fixture('status-running.json'), 'BackendState') },
-    { name: 'a peer key that is not a node key', input: renamePeerKey(fixture('status-running.json'), 'desk') },
-    { name: 'Online as a string', input: patchFirstPeer(fixture('status-running.json'), { Online: 'yes' }) },
-    { name: 'Tags as null (the CLI omits it instead)', input: patchFirstPeer(fixture('status-running.json'), { Tags: null }) },
-    { name: 'a malformed Tailscale IP', input: patchFirstPeer(fixture('status-running.json'), { TailscaleIPs: ['100.101.1'] }) },
+    {
+      name: 'a peer key that is not a node key',
+      input: renamePeerKey(fixture('status-running.json'), 'desk'),
+    },
+    {
+      name: 'Online as a string',
+      input: patchFirstPeer(fixture('status-running.json'), { Online: 'yes' }),
+    },
+    {
+      name: 'Tags as null (the CLI omits it instead)',
+      input: patchFirstPeer(fixture('status-running.json'), { Tags: null }),
+    },
+    {
+      name: 'a malformed Tailscale IP',
+      input: patchFirstPeer(fixture('status-running.json'), { TailscaleIPs: ['100.101.1'] }),
+    },
   ])('rejects $name with an InputError naming the place', ({ input }) => {
     expect(() => parseTailscaleStatus(input)).toThrow(InputError);
   });
@@ -103,11 +128,17 @@ describe('parseTailscaleWhois', () => {
     const whois = parseTailscaleWhois(fixture('whois-user.json'));
     expect(whois.node.tags).toEqual([]);
     expect(whois.node.name).toBe('laptop');
-    expect(whois.user).toEqual({ id: 4001, loginName: 'alice@example.com', displayName: 'Alice Example' });
+    expect(whois.user).toEqual({
+      id: 4001,
+      loginName: 'alice@example.com',
+      displayName: 'Alice Example',
+    });
   });
 
   it('rejects an answer without a UserProfile', () => {
-    expect(() => parseTailscaleWhois(omit(fixture('whois-user.json'), 'UserProfile'))).toThrow(InputError);
+    expect(() => parseTailscaleWhois(omit(fixture('whois-user.json'), 'UserProfile'))).toThrow(
+      InputError,
+    );
   });
 });
 
