@@ -106,6 +106,10 @@ export const VoiceSection = z.strictObject({
   device: z.string().min(1).default('default'),
   silence_ms: ms.default(700),
   preroll_ms: ms.default(300),
+  /** Silero VAD model (whisper.cpp ggml form); empty: <state_dir>/models/ggml-silero-v6.2.0.bin */
+  vad_model: z.string().default(''),
+  /** speech when Silero's probability is at least this */
+  vad_threshold: z.number().min(0.05).max(0.95).default(0.5),
   debug_capture_dir: z.string().optional(),
 });
 

@@ -10,6 +10,7 @@
  * ReLU -> 1x1 conv -> sigmoid. Pure: no I/O (loading the bytes is the caller's business).
  */
 import { InputError } from '../errors.js';
+import type { SpeechDetector } from './vad.js';
 
 /** Samples per VAD window at 16 kHz (32 ms). */
 export const SILERO_WINDOW = 512;
@@ -87,7 +88,8 @@ export function parseSileroModel(bytes: Uint8Array, source = 'VAD model'): Siler
     if (at + n * size > bytes.byteLength) throw bad(`tensor ${name} truncated`);
     const out = new Float32Array(n);
     for (let k = 0; k < n; k++) {
-      out[k] = size === 4 ? view.getFloat32(at + 4 * k, true) : f16(view.getUint16(at + 2 * k, true));
+      out[k] =
+        size === 4 ? view.getFloat32(at + 4 * k, true) : f16(view.getUint16(at + 2 * k, true));
     }
     at += n * size;
     tensors.set(name, out);
@@ -123,7 +125,8 @@ export function parseSileroModel(bytes: Uint8Array, source = 'VAD model'): Siler
 }
 
 /** One Silero VAD stream: feed 512-sample windows in order, get speech probabilities. */
-export class SileroVad {
+export class SileroVad implements SpeechDetector {
+  readonly windowSize = SILERO_WINDOW;
   private readonly h: Float32Array;
   private readonly c: Float32Array;
   private readonly padded = new Float32Array(SILERO_WINDOW + 128);

@@ -1,0 +1,39 @@
+/** voice: capture, WAV input, resampling, Silero VAD and utterance segmentation. */
+export {
+  arecordSource,
+  captureArecord,
+  pcmSource,
+  CAPTURE_RATE,
+  type AudioSource,
+  type ArecordOptions,
+} from './capture.js';
+export { readWavFile, clipToInt16, loadSileroModel, type AudioClip } from './file.js';
+export { downmix, resample, toMono16k, TARGET_RATE } from './resample.js';
+export {
+  parseSileroModel,
+  SileroVad,
+  speechProbabilities,
+  SILERO_WINDOW,
+  type SileroModel,
+} from './silero.js';
+export {
+  UtteranceSegmenter,
+  detectSpeechSegments,
+  segmentStream,
+  type SpeechDetector,
+  type SegmenterOptions,
+  type SpeechSegment,
+  type Utterance,
+  type VadEvent,
+} from './vad.js';
+export {
+  parseWav,
+  encodeWav16,
+  floatToInt16,
+  int16ToFloat,
+  DEFAULT_MAX_WAV_BYTES,
+  type DecodedWav,
+  type WavInfo,
+  type ParseWavOptions,
+} from './wav.js';
+export { segmenterOptionsFromConfig } from './config.js';

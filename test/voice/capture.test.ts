@@ -1,0 +1,71 @@
+import { execFileSync } from 'node:child_process';
+import { describe, expect, it } from 'vitest';
+import { DependencyMissingError } from '../../node/errors.js';
+import { captureArecord, pcmSource } from '../../node/voice/index.js';
+
+function hasArecord(): boolean {
+  try {
+    execFileSync('arecord', ['--version'], { stdio: 'ignore', timeout: 5000 });
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+const arecord = hasArecord();
+
+describe('captureArecord', () => {
+  it.skipIf(!arecord)(
+    `yields 16 kHz frames from a real arecord and stops it on abort${arecord ? '' : ' (skipped: arecord not installed; apt-get install alsa-utils)'}`,
+    async () => {
+      // ALSA's "null" device delivers silence as fast as it is read: a real arecord without a sound card
+      const ac = new AbortController();
+      const frames: Int16Array[] = [];
+      for await (const frame of captureArecord({
+        device: 'null',
+        frameSamples: 512,
+        signal: ac.signal,
+      })) {
+        frames.push(frame);
+        if (frames.length === 20) ac.abort();
+      }
+      expect(frames).toHaveLength(20);
+      expect(frames.every((f) => f.length === 512)).toBe(true);
+    },
+  );
+
+  it('says how to install arecord when it is missing', async () => {
+    const gen = captureArecord({ device: 'default', arecord: '/nonexistent/arecord' });
+    const err = await gen.next().catch((e: unknown) => e);
+    expect(err).toBeInstanceOf(DependencyMissingError);
+    expect((err as Error).message).toMatch(/apt-get install alsa-utils/);
+  });
+
+  it.skipIf(!arecord)('says how to pick a device when the ALSA device does not exist', async () => {
+    const gen = captureArecord({ device: 'helix-no-such-device' });
+    const err = await gen.next().catch((e: unknown) => e);
+    expect(err).toBeInstanceOf(DependencyMissingError);
+    expect((err as Error).message).toMatch(/"helix-no-such-device".*arecord -L.*voice\.device/);
+  });
+});
+
+describe('pcmSource', () => {
+  it('cuts PCM into frames, the last one short', async () => {
+    const pcm = new Int16Array(1300).map((_, i) => i);
+    const frames: Int16Array[] = [];
+    for await (const f of pcmSource(pcm, { frameSamples: 512 }).frames()) frames.push(f);
+    expect(frames.map((f) => f.length)).toEqual([512, 512, 276]);
+    expect(frames[2]![0]).toBe(1024);
+  });
+
+  it('stops when aborted', async () => {
+    const ac = new AbortController();
+    const frames = pcmSource(new Int16Array(16000), { realtime: true }).frames({
+      signal: ac.signal,
+    });
+    const it = frames[Symbol.asyncIterator]();
+    await it.next();
+    ac.abort();
+    await expect(it.next()).rejects.toThrow();
+  });
+});
