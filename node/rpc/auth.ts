@@ -1,0 +1,199 @@
+/**
+ * Per-call proof of the mesh secret, carried in gRPC metadata.
+ *
+ *   helix-node:  the caller's node id
+ *   helix-ts:    the caller's wall clock, ms since epoch
+ *   helix-nonce: 16 random bytes, hex
+ *   helix-proof: hex HMAC-SHA256(deriveKey(secret, 'grpc'), path "\n" node "\n" ts "\n" nonce)
+ *
+ * The method path is inside the MAC, so a proof for Ping cannot be replayed against AgentHost.Run.
+ * The server refuses a proof whose clock is more than 60 s off and remembers every nonce it
+ * accepted until its timestamp leaves that window, so a captured call cannot be replayed.
+ * The secret itself never travels; only the derived "grpc" key signs.
+ */
+import { createHmac, randomBytes, timingSafeEqual } from 'node:crypto';
+import {
+  InterceptingCall,
+  Metadata,
+  ResponderBuilder,
+  ServerInterceptingCall,
+  ServerListenerBuilder,
+  status,
+  type Interceptor,
+  type ServerInterceptor,
+} from '@grpc/grpc-js';
+import { deriveKey } from '../identity/index.js';
+
+export const PROOF_HEADERS = {
+  node: 'helix-node',
+  ts: 'helix-ts',
+  nonce: 'helix-nonce',
+  proof: 'helix-proof',
+} as const;
+
+/**
+ * Methods a caller may use without proof. Only Mesh.Join: it is how a node obtains the secret, and
+ * it hands the secret out only after its own check (invite or tailnet owner). Mesh.Ping needs the
+ * proof, so an outsider learns nothing about the mesh from it.
+ */
+export const UNAUTHENTICATED_METHODS: readonly string[] = ['/helix.v1.Mesh/Join'];
+
+export const DEFAULT_MAX_SKEW_MS = 60_000;
+
+const JOIN_HINT = 'join the mesh first with `helix-node join` (tailnet) or `helix-node join --invite CODE`';
+
+/** The derived key that signs and checks call proofs. */
+export function grpcKey(meshSecret: Uint8Array): Buffer {
+  return deriveKey(meshSecret, 'grpc');
+}
+
+function mac(key: Buffer, path: string, nodeId: string, ts: string, nonce: string): Buffer {
+  return createHmac('sha256', key).update(`${path}\n${nodeId}\n${ts}\n${nonce}`).digest();
+}
+
+/** Adds a fresh proof for one call of `path` to `metadata` (replacing any earlier one). */
+export function signCall(
+  key: Buffer,
+  path: string,
+  nodeId: string,
+  metadata: Metadata,
+  now: number = Date.now(),
+): Metadata {
+  const ts = String(Math.round(now));
+  const nonce = randomBytes(16).toString('hex');
+  metadata.set(PROOF_HEADERS.node, nodeId);
+  metadata.set(PROOF_HEADERS.ts, ts);
+  metadata.set(PROOF_HEADERS.nonce, nonce);
+  metadata.set(PROOF_HEADERS.proof, mac(key, path, nodeId, ts, nonce).toString('hex'));
+  return metadata;
+}
+
+export type ProofCheck =
+  | { ok: true; nodeId: string }
+  | { ok: false; kind: 'missing' | 'malformed' | 'wrong' | 'stale' | 'replayed' | 'busy'; reason: string };
+
+export interface ProofVerifierOptions {
+  maxSkewMs?: number;
+  /** nonces remembered at once; past this, calls are refused until old ones expire */
+  maxNonces?: number;
+  now?: () => number;
+}
+
+/** Checks call proofs and remembers nonces (pure apart from the clock; no I/O). */
+export class ProofVerifier {
+  private readonly key: Buffer;
+  private readonly maxSkewMs: number;
+  private readonly maxNonces: number;
+  private readonly now: () => number;
+  /** nonce -> time after which its timestamp is outside the window anyway */
+  private readonly seen = new Map<string, number>();
+  private lastSweep = 0;
+
+  constructor(meshSecret: Uint8Array, opts: ProofVerifierOptions = {}) {
+    this.key = grpcKey(meshSecret);
+    this.maxSkewMs = opts.maxSkewMs ?? DEFAULT_MAX_SKEW_MS;
+    this.maxNonces = opts.maxNonces ?? 200_000;
+    this.now = opts.now ?? Date.now;
+  }
+
+  /** Nonces currently remembered (for tests and status). */
+  get rememberedNonces(): number {
+    return this.seen.size;
+  }
+
+  check(path: string, metadata: Metadata): ProofCheck {
+    const get = (name: string): string | undefined => {
+      const v = metadata.get(name)[0];
+      return typeof v === 'string' ? v : undefined;
+    };
+    const nodeId = get(PROOF_HEADERS.node);
+    const ts = get(PROOF_HEADERS.ts);
+    const nonce = get(PROOF_HEADERS.nonce);
+    const proof = get(PROOF_HEADERS.proof);
+    if (!nodeId || !ts || !nonce || !proof) {
+      return { ok: false, kind: 'missing', reason: `call to ${path} carries no proof of the mesh secret; ${JOIN_HINT}` };
+    }
+    if (!/^\d{1,16}$/.test(ts) || !/^[0-9a-f]{32}$/.test(nonce) || !/^[0-9a-f]{64}$/.test(proof) || nodeId.length > 256) {
+      return { ok: false, kind: 'malformed', reason: `call to ${path} carries a malformed mesh proof; update helix-node on the caller` };
+    }
+    const expected = mac(this.key, path, nodeId, ts, nonce);
+    if (!timingSafeEqual(expected, Buffer.from(proof, 'hex'))) {
+      return {
+        ok: false,
+        kind: 'wrong',
+        reason: `call to ${path} from node ${nodeId} proves a different mesh secret; the caller belongs to another mesh or holds an old secret — ${JOIN_HINT}`,
+      };
+    }
+    const now = this.now();
+    const skew = now - Number(ts);
+    if (Math.abs(skew) > this.maxSkewMs) {
+      return {
+        ok: false,
+        kind: 'stale',
+        reason: `call to ${path} from node ${nodeId} is stamped ${Math.round(skew / 1000)} s off this node's clock (limit ${this.maxSkewMs / 1000} s); synchronise the clocks (NTP, e.g. \`timedatectl set-ntp true\`)`,
+      };
+    }
+    this.sweep(now);
+    if (this.seen.has(nonce)) {
+      return { ok: false, kind: 'replayed', reason: `call to ${path} from node ${nodeId} replays a proof already used; each call needs a fresh proof` };
+    }
+    if (this.seen.size >= this.maxNonces) {
+      return { ok: false, kind: 'busy', reason: `too many calls in the last ${this.maxSkewMs / 1000} s; retry shortly` };
+    }
+    this.seen.set(nonce, Number(ts) + this.maxSkewMs);
+    return { ok: true, nodeId };
+  }
+
+  private sweep(now: number): void {
+    // A full pass at most once a second keeps the cost flat however busy the node is.
+    if (now - this.lastSweep < 1000 && this.seen.size < this.maxNonces) return;
+    this.lastSweep = now;
+    for (const [nonce, expires] of this.seen) if (expires < now) this.seen.delete(nonce);
+  }
+}
+
+export interface AuthInterceptorOptions {
+  openMethods?: readonly string[];
+  /** told about every refused call (for logs and counters) */
+  onRefused?: (path: string, peer: string, check: Extract<ProofCheck, { ok: false }>) => void;
+}
+
+/** Server side: refuses calls without a valid proof with UNAUTHENTICATED before any handler runs. */
+export function meshAuthServerInterceptor(verifier: ProofVerifier, opts: AuthInterceptorOptions = {}): ServerInterceptor {
+  const open = new Set(opts.openMethods ?? UNAUTHENTICATED_METHODS);
+  return (method, call) => {
+    if (open.has(method.path)) return new ServerInterceptingCall(call);
+    const listener = new ServerListenerBuilder()
+      .withOnReceiveMetadata((metadata, next) => {
+        const result = verifier.check(method.path, metadata);
+        if (result.ok) {
+          next(metadata);
+          return;
+        }
+        opts.onRefused?.(method.path, call.getPeer(), result);
+        const code = result.kind === 'busy' ? status.RESOURCE_EXHAUSTED : status.UNAUTHENTICATED;
+        call.sendStatus({ code, details: result.reason });
+      })
+      .build();
+    const responder = new ResponderBuilder().withStart((next) => next(listener)).build();
+    return new ServerInterceptingCall(call, responder);
+  };
+}
+
+/** Client side: signs every call with a fresh proof. */
+export function meshAuthClientInterceptor(meshSecret: Uint8Array, nodeId: string, now: () => number = Date.now): Interceptor {
+  const key = grpcKey(meshSecret);
+  return (options, nextCall) =>
+    new InterceptingCall(nextCall(options), {
+      start(metadata, listener, next) {
+        signCall(key, options.method_definition.path, nodeId, metadata, now());
+        next(metadata, listener);
+      },
+    });
+}
+
+/** The caller's node id on an authenticated call (the proof binds it), else undefined. */
+export function callerNodeId(call: { metadata: Metadata }): string | undefined {
+  const v = call.metadata.get(PROOF_HEADERS.node)[0];
+  return typeof v === 'string' ? v : undefined;
+}

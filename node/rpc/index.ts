@@ -1,0 +1,69 @@
+/**
+ * rpc: proto-generated types, the node's gRPC server, typed clients to peers, per-call mesh
+ * proof, deadlines. Generated code lives in ./gen (run `npm run generate`); import it from here.
+ */
+export { RpcServer, listenHosts, joinHostPort, type RpcServerOptions } from './server.js';
+export { RpcClients, targetKey, DEFAULT_CHANNEL_OPTIONS, type RpcClientsOptions, type RpcTarget } from './clients.js';
+export { callOptions, unaryCall, serverStream, toRpcError, isServiceError, RpcCallError, type CallScope } from './calls.js';
+export {
+  ProofVerifier,
+  meshAuthServerInterceptor,
+  meshAuthClientInterceptor,
+  signCall,
+  grpcKey,
+  callerNodeId,
+  PROOF_HEADERS,
+  UNAUTHENTICATED_METHODS,
+  DEFAULT_MAX_SKEW_MS,
+  type ProofCheck,
+  type ProofVerifierOptions,
+  type AuthInterceptorOptions,
+} from './auth.js';
+
+// grpc-js pieces service implementations need, so other modules depend on rpc, not on grpc-js.
+export {
+  Metadata,
+  status as GrpcStatus,
+  type ServiceError,
+  type sendUnaryData,
+  type ServerUnaryCall,
+  type ServerWritableStream,
+  type ServerReadableStream,
+  type ServerDuplexStream,
+  type ClientReadableStream,
+  type ClientDuplexStream,
+} from '@grpc/grpc-js';
+
+export {
+  MeshService,
+  MeshClient,
+  type MeshServer,
+  JoinRequest,
+  JoinResponse,
+  JoinGrant,
+  MeshMember,
+  PingRequest,
+  PingResponse,
+} from './gen/helix/v1/mesh.js';
+export {
+  AgentHostService,
+  AgentHostClient,
+  type AgentHostServer,
+  RunRequest,
+  RunEvent,
+  RunEvent_Accepted,
+  RunEvent_Progress,
+  RunEvent_Result,
+  RunEvent_Error,
+} from './gen/helix/v1/agent.js';
+export { ImageStoreService, ImageStoreClient, type ImageStoreServer, ImageRef, ImageMeta, ImageChunk } from './gen/helix/v1/image.js';
+export {
+  TranscriberService,
+  TranscriberClient,
+  type TranscriberServer,
+  AudioChunk,
+  Transcript,
+  TranscriptSegment,
+  TranscriptEvent,
+} from './gen/helix/v1/transcriber.js';
+export { RouterService, RouterClient, type RouterServer, RouteRequest, RouteReply, Intent, NotUnderstood } from './gen/helix/v1/router.js';

@@ -1,0 +1,152 @@
+/**
+ * The node's gRPC server: one grpc-js Server bound to the mesh address(es) and loopback on the
+ * rpc port — never a wildcard address — with the mesh-proof interceptor in front of every service.
+ */
+import { isIP } from 'node:net';
+import {
+  Server,
+  ServerCredentials,
+  type ServiceDefinition,
+  type UntypedServiceImplementation,
+} from '@grpc/grpc-js';
+import { ConfigError, StateError } from '../errors.js';
+import { silentLogger, type Logger } from '../log.js';
+import { meshAuthServerInterceptor, ProofVerifier, UNAUTHENTICATED_METHODS } from './auth.js';
+
+export interface RpcServerOptions {
+  /** mesh addresses to listen on (Tailscale or LAN IPs); 127.0.0.1 is always added */
+  addresses: readonly string[];
+  /** 0 picks a free port (the same one on every address) */
+  port: number;
+  /** the mesh secret; calls must prove it (see auth.ts) */
+  secret: Uint8Array;
+  /** this node's id, for logs */
+  selfId?: string;
+  logger?: Logger;
+  /** how long stop() waits for running calls before cancelling them (default 5 s) */
+  shutdownTimeoutMs?: number;
+  /** methods callable without proof (default: Mesh.Join only) */
+  openMethods?: readonly string[];
+  maxSkewMs?: number;
+}
+
+const LOOPBACK = '127.0.0.1';
+
+export class RpcServer {
+  private readonly services: Array<{ definition: ServiceDefinition; implementation: UntypedServiceImplementation }> = [];
+  private readonly hosts: string[];
+  private readonly log: Logger;
+  private readonly verifier: ProofVerifier;
+  private server: Server | null = null;
+  private boundPort = 0;
+
+  constructor(private readonly opts: RpcServerOptions) {
+    this.log = (opts.logger ?? silentLogger).child({ component: 'rpc' });
+    this.hosts = listenHosts(opts.addresses);
+    this.verifier = new ProofVerifier(opts.secret, { maxSkewMs: opts.maxSkewMs });
+  }
+
+  /** Register a service (a ts-proto `XxxService` definition and its `XxxServer` implementation) before start(). */
+  addService<I extends UntypedServiceImplementation>(definition: ServiceDefinition<I>, implementation: I): this {
+    if (this.server) throw new StateError('RpcServer.addService called after start(); register every service before starting the server');
+    this.services.push({ definition: definition as ServiceDefinition, implementation });
+    return this;
+  }
+
+  /** The port actually bound (useful with port 0); 0 before start(). */
+  get port(): number {
+    return this.boundPort;
+  }
+
+  /** "host:port" for every listening socket, e.g. ["100.64.0.2:7700", "127.0.0.1:7700"]. */
+  get boundAddresses(): string[] {
+    if (!this.server) return [];
+    return this.hosts.map((h) => joinHostPort(h, this.boundPort));
+  }
+
+  async start(): Promise<void> {
+    if (this.server) return;
+    const server = new Server({
+      interceptors: [
+        meshAuthServerInterceptor(this.verifier, {
+          openMethods: this.opts.openMethods ?? UNAUTHENTICATED_METHODS,
+          onRefused: (path, peer, check) => this.log.warn({ path, peer, kind: check.kind }, 'refused call without a valid mesh proof'),
+        }),
+      ],
+      // Pings from the server find clients that vanished mid-stream (a laptop that slept).
+      'grpc.keepalive_time_ms': 30_000,
+      'grpc.keepalive_timeout_ms': 10_000,
+    });
+    for (const s of this.services) server.addService(s.definition, s.implementation);
+    let port = this.opts.port;
+    try {
+      for (const host of this.hosts) {
+        port = await bind(server, host, port);
+      }
+    } catch (err) {
+      server.forceShutdown();
+      throw err;
+    }
+    this.server = server;
+    this.boundPort = port;
+    this.log.info({ addresses: this.boundAddresses, node: this.opts.selfId }, 'gRPC listening');
+  }
+
+  /** Let running calls finish for up to shutdownTimeoutMs, then cancel them. */
+  async stop(): Promise<void> {
+    const server = this.server;
+    if (!server) return;
+    this.server = null;
+    const timeoutMs = this.opts.shutdownTimeoutMs ?? 5000;
+    await new Promise<void>((resolve) => {
+      const timer = setTimeout(() => {
+        this.log.warn({ timeoutMs }, 'gRPC calls still running at shutdown; cancelling them');
+        server.forceShutdown();
+        resolve();
+      }, timeoutMs);
+      server.tryShutdown(() => {
+        clearTimeout(timer);
+        resolve();
+      });
+    });
+    this.boundPort = 0;
+  }
+}
+
+/** The hosts to bind: the given mesh addresses plus loopback, deduplicated; wildcards refused. */
+export function listenHosts(addresses: readonly string[]): string[] {
+  const hosts: string[] = [];
+  for (const raw of [...addresses, LOOPBACK]) {
+    const host = raw.replace(/^\[(.*)\]$/, '$1');
+    if (isIP(host) === 0) {
+      throw new ConfigError('mesh.address', raw, 'an IPv4 or IPv6 address of this machine (gRPC binds to it by address, not by name)');
+    }
+    if (host === '0.0.0.0' || host === '::' || host === '::0') {
+      throw new ConfigError('mesh.address', raw, 'a specific address of this machine; HelixOS never listens on all interfaces');
+    }
+    if (!hosts.includes(host)) hosts.push(host);
+  }
+  return hosts;
+}
+
+export function joinHostPort(host: string, port: number): string {
+  return isIP(host) === 6 ? `[${host}]:${port}` : `${host}:${port}`;
+}
+
+function bind(server: Server, host: string, port: number): Promise<number> {
+  const target = joinHostPort(host, port);
+  return new Promise((resolve, reject) => {
+    server.bindAsync(target, ServerCredentials.createInsecure(), (err, bound) => {
+      if (!err) {
+        resolve(bound);
+        return;
+      }
+      const key = /EADDRNOTAVAIL|Cannot assign/i.test(err.message) ? 'mesh.address' : 'mesh.rpc_port';
+      const fix =
+        key === 'mesh.address'
+          ? `cannot listen on ${target}: ${err.message}; set mesh.address to an address this machine has (\`ip -4 addr\`)`
+          : `cannot listen on ${target}: ${err.message}; stop the process using the port or choose another mesh.rpc_port`;
+      reject(new ConfigError(key, key === 'mesh.address' ? host : port, fix, { cause: err }));
+    });
+  });
+}
