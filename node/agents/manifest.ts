@@ -51,6 +51,19 @@ export const ManifestSchema = z
     network: z.enum(['none', 'egress']).default('none'),
     /** host calls the agent may make; any other is refused */
     calls: z.array(z.enum(HOST_CALLS)).default([]),
+    /**
+     * helix.toml keys handed to the agent in every task's `context.config` (e.g. "lights.rooms",
+     * "mqtt.base_topic"); credentials are never handed out.
+     */
+    context: z
+      .array(
+        z
+          .string()
+          .regex(/^[a-z_]+\.[a-z_]+$/, '"<section>.<key>" as in helix.toml')
+          .refine((k) => !/(password|secret|username|token)/.test(k), 'credentials are never handed to agents'),
+      )
+      .max(32)
+      .default([]),
     intents: z.array(IntentSchema).min(1).max(64),
   })
   .superRefine((m, ctx) => {
@@ -59,5 +72,8 @@ export const ManifestSchema = z
       if (seen.has(intent.name)) ctx.addIssue({ code: 'custom', path: ['intents', i, 'name'], message: `duplicate intent "${intent.name}"` });
       seen.add(intent.name);
     });
+    // Fetches go out through the host, and only for agents whose manifest asks for egress.
+    if (m.calls.includes('http.fetch') && m.network !== 'egress')
+      ctx.addIssue({ code: 'custom', path: ['calls'], message: 'http.fetch needs network = "egress"' });
   });
 export type AgentManifest = z.infer<typeof ManifestSchema>;

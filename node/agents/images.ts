@@ -1,0 +1,234 @@
+/**
+ * Agent images: `go build` (static, stripped) -> a FROM scratch image built through the Docker
+ * engine API from a tar context made in memory, tagged `<prefix><agent>:<content hash>`.
+ * An image whose tag exists already is not built again.
+ */
+import { execFile } from 'node:child_process';
+import { mkdtemp, mkdir, readFile, rm, writeFile } from 'node:fs/promises';
+import os from 'node:os';
+import path from 'node:path';
+import type Docker from 'dockerode';
+import tar from 'tar-stream';
+import { DependencyMissingError, describeError } from '../errors.js';
+import { silentLogger, type Logger } from '../log.js';
+import { ImageBuildError } from './errors.js';
+import { snapshotSources } from './loader.js';
+import { DEFAULT_IMAGE_PREFIX, GO_BUILD_FLAGS, dockerfile, goArchFor, imageTag } from './recipe.js';
+import type { LoadedAgent } from './types.js';
+
+/** DESIGN.md §6: an agent image stays under 10 MB (a hello agent is ~1.5 MB). */
+export const IMAGE_SIZE_LIMIT_BYTES = 10 * 1000 * 1000;
+
+export interface BuildOptions {
+  docker: Docker;
+  /** the Go toolchain (config agents.go) */
+  go?: string;
+  /** image repository prefix; tests use "helix-test-agent-" */
+  imagePrefix?: string;
+  /** one line per step: go build, the engine's build output, the size */
+  onProgress?: (line: string) => void;
+  signal?: AbortSignal;
+  /** go build's cache when neither GOCACHE nor HOME is set (a service's environment) */
+  goCacheDir?: string;
+  /** bound on `go build` (default 180 s) */
+  goTimeoutMs?: number;
+  log?: Logger;
+}
+
+export interface BuiltImage {
+  agent: string;
+  hash: string;
+  /** e.g. "helix-agent-echo:3fa9c2d41b7e0a55" */
+  tag: string;
+  /** Docker image id, "sha256:..." */
+  id: string;
+  sizeBytes: number;
+  /** false when the tag existed already and nothing was built */
+  built: boolean;
+}
+
+/** Builds the agent's image unless an image with its content tag is already there. */
+export async function buildImage(agent: LoadedAgent, opts: BuildOptions): Promise<BuiltImage> {
+  const { docker } = opts;
+  const name = agent.manifest.name;
+  const say = opts.onProgress ?? (() => undefined);
+  const log = opts.log ?? silentLogger;
+  await checkDocker(docker, opts.signal);
+
+  // Hash and build from one snapshot of the sources, so the tag always names what was built.
+  const { files, hash } = await snapshotSources(agent.dir);
+  const tag = imageTag(name, hash, opts.imagePrefix ?? DEFAULT_IMAGE_PREFIX);
+  const existing = await inspectImage(docker, tag);
+  if (existing) {
+    say(`${tag} is up to date (${formatSize(existing.sizeBytes)})`);
+    return { agent: name, hash, tag, id: existing.id, sizeBytes: existing.sizeBytes, built: false };
+  }
+
+  const arch = goArchFor((await docker.version()).Arch);
+  say(`go build ${name} (linux/${arch.GOARCH})`);
+  const binary = await goBuild(name, files, arch, opts);
+  say(`binary ${formatSize(binary.length)}; building image ${tag}`);
+
+  const context = tar.pack();
+  const mtime = new Date(0); // a context that does not change with the clock
+  context.entry({ name: 'Dockerfile', mode: 0o644, mtime }, dockerfile(name, hash));
+  context.entry({ name: 'agent', mode: 0o755, mtime, uid: 0, gid: 0 }, binary);
+  context.finalize();
+
+  let output: NodeJS.ReadableStream;
+  try {
+    output = await docker.buildImage(context, {
+      t: tag,
+      rm: true,
+      forcerm: true,
+      labels: { 'helix.agent': name, 'helix.hash': hash },
+      abortSignal: opts.signal,
+    });
+  } catch (err) {
+    throw new ImageBuildError(name, `the Docker engine refused the build: ${describeError(err)}`, { cause: err });
+  }
+  await followBuild(docker, output, name, say, opts.signal);
+
+  const made = await inspectImage(docker, tag);
+  if (!made) throw new ImageBuildError(name, `the engine reported success but ${tag} is missing`);
+  say(`built ${tag} (${formatSize(made.sizeBytes)})`);
+  if (made.sizeBytes >= IMAGE_SIZE_LIMIT_BYTES) {
+    say(`warning: ${tag} is ${formatSize(made.sizeBytes)}, over the ${formatSize(IMAGE_SIZE_LIMIT_BYTES)} agents should stay under`);
+  }
+  log.info({ agent: name, tag, sizeBytes: made.sizeBytes }, 'agent image built');
+  return { agent: name, hash, tag, id: made.id, sizeBytes: made.sizeBytes, built: true };
+}
+
+/** The image's id and size, or null when the engine does not have it. */
+export async function inspectImage(docker: Docker, tag: string): Promise<{ id: string; sizeBytes: number } | null> {
+  try {
+    const info = await docker.getImage(tag).inspect();
+    return { id: info.Id, sizeBytes: info.Size };
+  } catch (err) {
+    if ((err as { statusCode?: number }).statusCode === 404) return null;
+    throw err;
+  }
+}
+
+/** Throws DependencyMissingError (with the fix) when no Docker engine answers. */
+export async function checkDocker(docker: Docker, signal?: AbortSignal): Promise<void> {
+  try {
+    await docker.ping({ abortSignal: signal ?? AbortSignal.timeout(5000) });
+  } catch (err) {
+    const socket = (docker.modem as { socketPath?: string }).socketPath ?? 'the Docker socket';
+    throw new DependencyMissingError(
+      `the Docker engine (${socket})`,
+      'start it (`sudo systemctl start docker`; on Debian install it with `apt-get install docker.io`) or set capabilities.docker_socket in helix.toml',
+      { cause: err },
+    );
+  }
+}
+
+export function formatSize(bytes: number): string {
+  if (bytes >= 1000 * 1000) return `${(bytes / 1000 / 1000).toFixed(1)} MB`;
+  if (bytes >= 1000) return `${(bytes / 1000).toFixed(0)} kB`;
+  return `${bytes} B`;
+}
+
+async function goBuild(
+  name: string,
+  files: Map<string, Buffer>,
+  arch: { GOARCH: string; GOARM?: string },
+  opts: BuildOptions,
+): Promise<Buffer> {
+  const go = opts.go ?? 'go';
+  const dir = await mkdtemp(path.join(os.tmpdir(), `helix-build-${name}-`));
+  try {
+    for (const [rel, content] of files) {
+      await mkdir(path.dirname(path.join(dir, rel)), { recursive: true });
+      await writeFile(path.join(dir, rel), content);
+    }
+    // A lone main.go builds as its own module; standard library only, so nothing is downloaded.
+    if (!files.has('go.mod')) await writeFile(path.join(dir, 'go.mod'), `module helix.local/agents/${name}\n\ngo 1.19\n`);
+    const env: NodeJS.ProcessEnv = {
+      ...process.env,
+      CGO_ENABLED: '0',
+      GOOS: 'linux',
+      GOARCH: arch.GOARCH,
+      GOFLAGS: '',
+      GOPROXY: 'off',
+      GOTOOLCHAIN: 'local',
+      GOWORK: 'off',
+    };
+    if (arch.GOARM) env.GOARM = arch.GOARM;
+    if (!env.GOCACHE && !env.HOME && !env.XDG_CACHE_HOME) {
+      env.GOCACHE = opts.goCacheDir ?? path.join(os.tmpdir(), 'helix-go-cache');
+    }
+    await run(go, ['build', ...GO_BUILD_FLAGS, '-o', 'agent', '.'], { cwd: dir, env, name, opts });
+    return await readFile(path.join(dir, 'agent'));
+  } finally {
+    await rm(dir, { recursive: true, force: true });
+  }
+}
+
+function run(
+  file: string,
+  args: string[],
+  ctx: { cwd: string; env: NodeJS.ProcessEnv; name: string; opts: BuildOptions },
+): Promise<void> {
+  return new Promise((resolve, reject) => {
+    execFile(
+      file,
+      args,
+      { cwd: ctx.cwd, env: ctx.env, timeout: ctx.opts.goTimeoutMs ?? 180_000, signal: ctx.opts.signal, maxBuffer: 4 << 20 },
+      (err, _stdout, stderr) => {
+        if (!err) return resolve();
+        if ((err as NodeJS.ErrnoException).code === 'ENOENT') {
+          return reject(
+            new DependencyMissingError(
+              `the Go toolchain (${file})`,
+              'install it (`apt-get install golang-go`) or set agents.go in helix.toml to its path; a node without Go can fetch built images from a peer',
+              { cause: err },
+            ),
+          );
+        }
+        const output = stderr.trim().split('\n').slice(0, 20).join('\n');
+        reject(new ImageBuildError(ctx.name, `go build: ${output || describeError(err)}`, { cause: err }));
+      },
+    );
+  });
+}
+
+interface BuildLine {
+  stream?: string;
+  status?: string;
+  error?: string;
+  errorDetail?: { message?: string };
+}
+
+function followBuild(
+  docker: Docker,
+  output: NodeJS.ReadableStream,
+  name: string,
+  say: (line: string) => void,
+  signal?: AbortSignal,
+): Promise<void> {
+  return new Promise((resolve, reject) => {
+    const onAbort = (): void => {
+      (output as NodeJS.ReadableStream & { destroy?: () => void }).destroy?.();
+      reject(new ImageBuildError(name, 'cancelled', { cause: signal?.reason }));
+    };
+    signal?.addEventListener('abort', onAbort, { once: true });
+    docker.modem.followProgress(
+      output,
+      (err: Error | null, lines: BuildLine[]) => {
+        signal?.removeEventListener('abort', onAbort);
+        const failed = lines?.find((l) => l.error || l.errorDetail);
+        if (err || failed) {
+          const why = failed?.errorDetail?.message ?? failed?.error ?? describeError(err);
+          return reject(new ImageBuildError(name, `docker build: ${why}`, { cause: err ?? undefined }));
+        }
+        resolve();
+      },
+      (line: BuildLine) => {
+        const text = (line.stream ?? line.status ?? '').trim();
+        if (text) say(text);
+      },
+    );
+  });
+}

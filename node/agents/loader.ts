@@ -1,0 +1,139 @@
+/**
+ * Finds agents on disk: every folder with an agent.toml under the given directories. Each agent
+ * gets a content hash over its files and the image recipe; that hash tags its image.
+ */
+import { createHash } from 'node:crypto';
+import { lstat, readdir, readFile } from 'node:fs/promises';
+import path from 'node:path';
+import { parse as parseToml } from 'smol-toml';
+import { ManifestError } from './errors.js';
+import { ManifestSchema, type AgentManifest } from './manifest.js';
+import { GO_BUILD_FLAGS, RECIPE_VERSION } from './recipe.js';
+import type { LoadedAgent } from './types.js';
+
+export const MANIFEST_FILE = 'agent.toml';
+/** An agent folder is sources and a manifest; anything near this is a mistake (a binary, a dataset). */
+const MAX_SOURCE_BYTES = 4 * 1024 * 1024;
+const MAX_SOURCE_FILES = 256;
+
+export interface LoadAgentsOptions {
+  /** true (default): any broken agent fails the whole load. false: broken ones are skipped and reported. */
+  strict?: boolean;
+  onProblem?: (problem: ManifestError) => void;
+}
+
+/** Reads every `<dir>/<name>/agent.toml`; folder name and manifest name must agree; names are unique. */
+export async function loadAgents(dirs: string[], opts: LoadAgentsOptions = {}): Promise<LoadedAgent[]> {
+  const strict = opts.strict ?? true;
+  const problems: ManifestError[] = [];
+  const byName = new Map<string, LoadedAgent>();
+  for (const dir of dirs) {
+    let entries: string[];
+    try {
+      entries = (await readdir(dir, { withFileTypes: true })).filter((e) => e.isDirectory()).map((e) => e.name);
+    } catch (err) {
+      problems.push(new ManifestError(`agent directory ${dir} cannot be read; create it or remove it from agents.dirs in helix.toml`, { cause: err }));
+      continue;
+    }
+    for (const name of entries.sort()) {
+      const agentDir = path.join(dir, name);
+      if (!(await exists(path.join(agentDir, MANIFEST_FILE)))) continue;
+      try {
+        const agent = await loadAgent(agentDir);
+        const other = byName.get(agent.manifest.name);
+        if (other) {
+          throw new ManifestError(`agent "${agent.manifest.name}" is defined twice: ${other.dir} and ${agentDir}; rename or remove one`);
+        }
+        byName.set(agent.manifest.name, agent);
+      } catch (err) {
+        problems.push(err instanceof ManifestError ? err : new ManifestError(`agent in ${agentDir} cannot be loaded`, { cause: err }));
+      }
+    }
+  }
+  for (const p of problems) opts.onProblem?.(p);
+  if (strict && problems.length > 0) {
+    if (problems.length === 1) throw problems[0];
+    throw new ManifestError(`${problems.length} agents cannot be loaded:\n${problems.map((p) => `  - ${p.message}`).join('\n')}`);
+  }
+  return [...byName.values()];
+}
+
+/** Loads one agent folder. */
+export async function loadAgent(agentDir: string): Promise<LoadedAgent> {
+  const manifestPath = path.join(agentDir, MANIFEST_FILE);
+  const manifest = parseManifest(await readFile(manifestPath, 'utf8'), manifestPath);
+  const folder = path.basename(agentDir);
+  if (manifest.name !== folder) {
+    throw new ManifestError(`${manifestPath}: name = "${manifest.name}" but the folder is "${folder}"; make them the same`);
+  }
+  const { hash } = await snapshotSources(agentDir);
+  return { manifest, dir: agentDir, hash };
+}
+
+/**
+ * The agent's files (relative path -> content) and their hash, read once, so that an image is
+ * always built from exactly the bytes its tag names.
+ */
+export async function snapshotSources(agentDir: string): Promise<{ files: Map<string, Buffer>; hash: string }> {
+  const names = await listSources(agentDir);
+  if (!names.some((f) => f.endsWith('.go') && !f.includes('/'))) {
+    throw new ManifestError(`${agentDir} has no .go file; an agent is a main.go (Go standard library) next to its agent.toml`);
+  }
+  const files = new Map<string, Buffer>();
+  const h = createHash('sha256');
+  h.update(`${RECIPE_VERSION}\n${GO_BUILD_FLAGS.join(' ')}\n`);
+  for (const rel of names) {
+    const content = await readFile(path.join(agentDir, rel));
+    files.set(rel, content);
+    h.update(`${rel}\0${content.length}\0`);
+    h.update(content);
+  }
+  return { files, hash: h.digest('hex') };
+}
+
+/** Parses and validates agent.toml text; errors name the file, the key and what is allowed. */
+export function parseManifest(text: string, source = MANIFEST_FILE): AgentManifest {
+  let raw: unknown;
+  try {
+    raw = parseToml(text);
+  } catch (err) {
+    throw new ManifestError(`${source} is not valid TOML: ${(err as Error).message.split('\n')[0]}`, { cause: err });
+  }
+  const parsed = ManifestSchema.safeParse(raw);
+  if (!parsed.success) {
+    const lines = parsed.error.issues.map((i) => `${i.path.join('.') || '(top level)'}: ${i.message}`);
+    throw new ManifestError(`${source} is invalid: ${lines.join('; ')}`);
+  }
+  return parsed.data;
+}
+
+/** Relative paths (with "/") of the regular files an agent is made of; dotfiles and links are ignored. */
+async function listSources(root: string): Promise<string[]> {
+  const out: string[] = [];
+  let total = 0;
+  async function walk(rel: string): Promise<void> {
+    for (const entry of await readdir(path.join(root, rel), { withFileTypes: true })) {
+      if (entry.name.startsWith('.')) continue;
+      const relPath = rel ? `${rel}/${entry.name}` : entry.name;
+      if (entry.isDirectory()) await walk(relPath);
+      else if (entry.isFile()) {
+        total += (await lstat(path.join(root, relPath))).size;
+        out.push(relPath);
+        if (total > MAX_SOURCE_BYTES || out.length > MAX_SOURCE_FILES) {
+          throw new ManifestError(`${root} holds more than ${MAX_SOURCE_FILES} files or ${MAX_SOURCE_BYTES >> 20} MiB; an agent folder holds only its sources and agent.toml`);
+        }
+      }
+    }
+  }
+  await walk('');
+  return out.sort();
+}
+
+async function exists(p: string): Promise<boolean> {
+  try {
+    await lstat(p);
+    return true;
+  } catch {
+    return false;
+  }
+}
