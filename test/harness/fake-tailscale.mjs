@@ -22,12 +22,18 @@
  */
 import { createHash } from 'node:crypto';
 import { appendFileSync, readFileSync } from 'node:fs';
+import process from 'node:process';
 
 const DAEMON_DOWN =
-  'failed to connect to local tailscaled; it doesn\'t appear to be running (sudo systemctl start tailscaled ?)';
-const USAGE = 'USAGE\n  tailscale [flags] <subcommand> [command flags]\n\nFor help on subcommands, add --help after: "tailscale status --help".';
+  "failed to connect to local tailscaled; it doesn't appear to be running (sudo systemctl start tailscaled ?)";
+const USAGE =
+  'USAGE\n  tailscale [flags] <subcommand> [command flags]\n\nFor help on subcommands, add --help after: "tailscale status --help".';
 const ZERO_TIME = '0001-01-01T00:00:00Z';
-const TAGGED_DEVICES = { ID: 2147455555, LoginName: 'tagged-devices', DisplayName: 'Tagged Devices' };
+const TAGGED_DEVICES = {
+  ID: 2147455555,
+  LoginName: 'tagged-devices',
+  DisplayName: 'Tagged Devices',
+};
 
 function fail(message, code = 1) {
   process.stderr.write(message.endsWith('\n') ? message : message + '\n');
@@ -43,7 +49,8 @@ function loadWorld() {
   } catch (err) {
     fail(`fake tailscale: cannot read world file ${file}: ${err.message}`);
   }
-  if (!world || typeof world !== 'object' || !world.self) fail(`fake tailscale: world file ${file} has no "self"`);
+  if (!world || typeof world !== 'object' || !world.self)
+    fail(`fake tailscale: world file ${file} has no "self"`);
   if (world.daemonDown) fail(DAEMON_DOWN);
   return world;
 }
@@ -56,7 +63,8 @@ function sha256hex(text) {
 function identity(node) {
   const seed = `${node.name}|${node.ip}`;
   const hex = node.nodeKey ?? sha256hex(`node:${seed}`);
-  const numericId = node.id ?? (parseInt(sha256hex(`id:${seed}`).slice(0, 12), 16) % 9_000_000_000_000) + 1_000_000;
+  const numericId =
+    node.id ?? (parseInt(sha256hex(`id:${seed}`).slice(0, 12), 16) % 9_000_000_000_000) + 1_000_000;
   const stableId = node.stableId ?? `n${sha256hex(`stable:${seed}`).slice(0, 10)}CNTRL`;
   return { hex, numericId, stableId };
 }
@@ -86,7 +94,9 @@ function userIdOf(node) {
 function createdAt(node) {
   const { numericId } = identity(node);
   // A fixed, node-specific registration time in 2024 so repeated calls agree.
-  return new Date(Date.UTC(2024, 0, 1) + (numericId % 300) * 86_400_000).toISOString().replace('.000Z', 'Z');
+  return new Date(Date.UTC(2024, 0, 1) + (numericId % 300) * 86_400_000)
+    .toISOString()
+    .replace('.000Z', 'Z');
 }
 
 function peerStatus(world, node, { self }) {
@@ -119,17 +129,23 @@ function peerStatus(world, node, { self }) {
     ExitNode: false,
     ExitNodeOption: false,
     Active: false,
-    PeerAPIURL: [`http://${node.ip}:${40000 + (identity(node).numericId % 20000)}`, `http://[${ipv6Of(node)}]:${40000 + (identity(node).numericId % 20000)}`],
+    PeerAPIURL: [
+      `http://${node.ip}:${40000 + (identity(node).numericId % 20000)}`,
+      `http://[${ipv6Of(node)}]:${40000 + (identity(node).numericId % 20000)}`,
+    ],
     InNetworkMap: true,
     InMagicSock: !self,
     InEngine: !self,
   });
   if (self) {
-    ps.Capabilities = ['HTTPS://TAILSCALE.COM/s/DEPRECATED-NODE-CAPS#see-https://github.com/tailscale/tailscale/issues/11508', 'https', 'https://tailscale.com/cap/file-sharing'];
+    ps.Capabilities = ['https', 'https://tailscale.com/cap/file-sharing'];
     ps.CapMap = { https: null, 'https://tailscale.com/cap/file-sharing': null };
   }
   // Tagged nodes have key expiry disabled; everyone else shows theirs.
-  if (!isTagged(node)) ps.KeyExpiry = new Date(Date.parse(created) + 180 * 86_400_000).toISOString().replace('.000Z', 'Z');
+  if (!isTagged(node))
+    ps.KeyExpiry = new Date(Date.parse(created) + 180 * 86_400_000)
+      .toISOString()
+      .replace('.000Z', 'Z');
   return ps;
 }
 
@@ -186,7 +202,10 @@ function buildStatus(world) {
             InMagicSock: false,
             InEngine: false,
           },
-      Health: state === 'NeedsLogin' ? ['You are logged out. The last login error was: ...'] : ['Tailscale is stopped.'],
+      Health:
+        state === 'NeedsLogin'
+          ? ['You are logged out. The last login error was: ...']
+          : ['Tailscale is stopped.'],
       MagicDNSSuffix: '',
       CurrentTailnet: null,
       CertDomains: null,
@@ -197,7 +216,8 @@ function buildStatus(world) {
   }
   const peers = Array.isArray(world.peers) ? world.peers : [];
   const peerMap = {};
-  for (const p of peers) peerMap[`nodekey:${identity(p).hex}`] = peerStatus(world, p, { self: false });
+  for (const p of peers)
+    peerMap[`nodekey:${identity(p).hex}`] = peerStatus(world, p, { self: false });
   const users = {};
   for (const n of [world.self, ...peers]) {
     const up = userProfile(n);
@@ -234,7 +254,9 @@ function buildWhois(world, node) {
     Name: `${node.name}.${suffixOf(world)}.`,
     User: userIdOf(node),
     Key: `nodekey:${hex}`,
-    KeyExpiry: isTagged(node) ? ZERO_TIME : new Date(Date.parse(created) + 180 * 86_400_000).toISOString().replace('.000Z', 'Z'),
+    KeyExpiry: isTagged(node)
+      ? ZERO_TIME
+      : new Date(Date.parse(created) + 180 * 86_400_000).toISOString().replace('.000Z', 'Z'),
     Machine: `mkey:${sha256hex(`machine:${hex}`)}`,
     DiscoKey: `discokey:${sha256hex(`disco:${hex}`)}`,
     Addresses: [`${node.ip}/32`, `${v6}/128`],
@@ -262,7 +284,7 @@ function parseFlags(args, known) {
     if (m && m[1] in known) {
       flags[m[1]] = m[2] === undefined ? true : m[2] !== 'false';
     } else if (m) {
-      fail(`flag provided but not defined: -${m[1]}\n${USAGE}`, 2);
+      fail(`flag provided but not defined: -${m[1]}\n${USAGE}`);
     } else {
       rest.push(arg);
     }
@@ -304,7 +326,9 @@ function cmdStatus(args) {
       fail(`unexpected state: ${st.BackendState}`);
   }
   const line = (ps) => {
-    const owner = ps.Tags ? 'tagged-devices' : (st.User[String(ps.UserID)]?.LoginName ?? '').split('@')[0] + '@';
+    const owner = ps.Tags
+      ? 'tagged-devices'
+      : (st.User[String(ps.UserID)]?.LoginName ?? '').split('@')[0] + '@';
     const state = ps.Online ? '-' : `offline`;
     return `${ps.TailscaleIPs[0].padEnd(16)}${ps.HostName.padEnd(20)}${owner.padEnd(16)}${ps.OS.padEnd(8)}${state}\n`;
   };
@@ -358,7 +382,8 @@ function cmdWhois(args) {
   }
   let out = `Machine:\n  Name:          ${node.name}.${suffixOf(world)}\n  ID:            ${who.Node.StableID}\n  Addresses:     [${who.Node.Addresses.join(' ')}]\n`;
   if (who.Node.Tags) out += `  Tags:          ${who.Node.Tags.join(', ')}\n`;
-  else out += `User:\n  Name:          ${who.UserProfile.LoginName}\n  ID:            ${who.UserProfile.ID}\n`;
+  else
+    out += `User:\n  Name:          ${who.UserProfile.LoginName}\n  ID:            ${who.UserProfile.ID}\n`;
   process.stdout.write(out);
 }
 
@@ -371,19 +396,25 @@ function cmdVersion(args) {
     printJson({ majorMinorPatch: short, short, long, unstableBranch: false, cap: 106 });
     return;
   }
-  process.stdout.write(`${short}\n  tailscale commit: 8d0f0b1a9\n  other commit: 1a2b3c4d5\n  go version: go1.23.4\n`);
+  process.stdout.write(
+    `${short}\n  tailscale commit: 8d0f0b1a9\n  other commit: 1a2b3c4d5\n  go version: go1.23.4\n`,
+  );
 }
 
 function main(argv) {
   if (process.env.HELIX_FAKE_TAILSCALE_LOG) {
     try {
-      appendFileSync(process.env.HELIX_FAKE_TAILSCALE_LOG, JSON.stringify({ argv, at: Date.now() }) + '\n');
+      appendFileSync(
+        process.env.HELIX_FAKE_TAILSCALE_LOG,
+        JSON.stringify({ argv, at: Date.now() }) + '\n',
+      );
     } catch {
       // logging is best effort; the answer matters more
     }
   }
-  // Global flags the real CLI accepts before the subcommand.
-  while (argv[0] && /^--socket(=|$)/.test(argv[0])) argv.shift() && !argv[0]?.includes('=') && argv.shift();
+  // The one global flag the real CLI takes before the subcommand.
+  if (argv[0]?.startsWith('--socket=')) argv.shift();
+  else if (argv[0] === '--socket') argv.splice(0, 2);
   const [sub, ...rest] = argv;
   switch (sub) {
     case 'status':
@@ -401,7 +432,7 @@ function main(argv) {
       fail(USAGE, 0);
       break;
     default:
-      fail(`tailscale: unknown subcommand: ${sub}\n${USAGE}`, 2);
+      fail(`tailscale: unknown subcommand: ${sub}\n${USAGE}`);
   }
 }
 

@@ -1,0 +1,750 @@
+/**
+ * MeshHarness: N HelixOS nodes, each in its own network namespace with a 100.64.x address, its
+ * own state dir and helix.toml, and (on a tailnet) a stand-in `tailscale` first on its PATH that
+ * lists the other nodes. Tests start, kill, pause and partition nodes and read each node's view
+ * through `helix-node status --json` run inside that node's namespace.
+ *
+ *   const mesh = new MeshHarness({ nodes: 3 });
+ *   await mesh.start();
+ *   for (let i = 0; i < 3; i++) mesh.startNode(i);
+ *   await mesh.waitForConvergence({ timeoutMs: 20_000 });
+ *   mesh.kill(1, 'SIGKILL');
+ *   await mesh.waitForState([0, 2], 1, 'dead', { timeoutMs: 20_000 });
+ *   await mesh.cleanup();
+ */
+import {
+  createWriteStream,
+  mkdirSync,
+  mkdtempSync,
+  readFileSync,
+  renameSync,
+  rmSync,
+  symlinkSync,
+  writeFileSync,
+  type WriteStream,
+} from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import type { ChildProcess } from 'node:child_process';
+import { stringify as stringifyToml } from 'smol-toml';
+import { z } from 'zod';
+import { ConfigSchema } from '../../node/config/index.js';
+import { killGroup, MAX_NODES, NetnsLab, type ExecOptions, type RunResult } from './netns.js';
+import {
+  DEFAULT_USER,
+  FAKE_TAILSCALE,
+  nodeKeyFor,
+  type BackendState,
+  type FakeTailnetNode,
+  type FakeTailnetWorld,
+  type TailnetUser,
+} from './tailnet.js';
+
+export const REPO_ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
+
+type Tree = Record<string, unknown>;
+
+/** Per-node choices; everything optional. */
+export interface MeshNodeSpec {
+  /** default `node<i>` */
+  name?: string;
+  /** tailnet owner; default DEFAULT_USER (all nodes the same user) */
+  user?: TailnetUser;
+  /** ACL tags, e.g. ["tag:helix"]; a tagged node belongs to "tagged-devices" in tailscale's eyes */
+  tags?: string[];
+  /** how the other nodes' tailscale lists this node; default true */
+  online?: boolean;
+  /** this node's own tailscale backend state; default "Running" */
+  backendState?: BackendState;
+  /** whether this node is on the tailnet (fake tailscale on its PATH, listed by the others); default MeshHarnessOptions.tailnet */
+  tailnet?: boolean;
+  /** merged (deeply) into this node's helix.toml, after MeshHarnessOptions.config */
+  config?: Tree;
+  /** extra environment for this node's processes */
+  env?: Record<string, string>;
+}
+
+/** Everything the harness knows about one node. */
+export interface MeshNodeInfo {
+  index: number;
+  name: string;
+  address: string;
+  namespace: string;
+  /** the node's temp dir: state/, helix.toml, tailscale.json, daemon.log */
+  dir: string;
+  stateDir: string;
+  configPath: string;
+  /** the fake tailscale's world file for this node */
+  worldPath: string;
+  logPath: string;
+  /** one JSON line per fake `tailscale` call this node made */
+  tailscaleCallsPath: string;
+  onTailnet: boolean;
+  /** the environment its processes run with */
+  env: NodeJS.ProcessEnv;
+}
+
+/** How to start a node and how to run its CLI; argv[0] is the program. */
+export interface MeshCommand {
+  start(node: MeshNodeInfo, extraArgs: string[]): string[];
+  cli(node: MeshNodeInfo, args: string[]): string[];
+}
+
+/** `node --import tsx node/cli/main.ts …`, run from the repository root. */
+export const helixNodeCommand: MeshCommand = {
+  start: (n, extra) => [
+    process.execPath,
+    '--import',
+    'tsx',
+    'node/cli/main.ts',
+    'join',
+    '--state-dir',
+    n.stateDir,
+    '--config',
+    n.configPath,
+    ...extra,
+  ],
+  cli: (n, args) => [
+    process.execPath,
+    '--import',
+    'tsx',
+    'node/cli/main.ts',
+    ...args,
+    '--state-dir',
+    n.stateDir,
+    '--config',
+    n.configPath,
+  ],
+};
+
+export interface MeshHarnessOptions {
+  /** 1..10 */
+  nodes: number;
+  /** nodes share a tailnet (fake tailscale on PATH); default true */
+  tailnet?: boolean;
+  /** three octets inside 100.64.0.0/10; node i gets `<subnet>.<i+1>`; default "100.64.50" */
+  subnet?: string;
+  /** per node: an array (index i) or a function of i */
+  node?: MeshNodeSpec[] | ((i: number) => MeshNodeSpec);
+  /** merged into every node's helix.toml (snake_case keys as in the file) */
+  config?: Tree;
+  /** list every other node in discovery.static_peers; default false */
+  staticPeers?: boolean;
+  /** default helixNodeCommand */
+  command?: MeshCommand;
+  /** working directory of node processes; default the repository root */
+  cwd?: string;
+  /** log.level in helix.toml; default "debug" */
+  logLevel?: string;
+  tailnetName?: string;
+  magicDNSSuffix?: string;
+  /** how `status()` asks: run the CLI in the namespace (default) or call the control socket directly (cheap; for benchmarks) */
+  statusVia?: 'cli' | 'control';
+  /** keep the temp dir after cleanup (also env HXT_KEEP=1) */
+  keepTemp?: boolean;
+}
+
+export type PeerState = 'alive' | 'suspect' | 'dead' | 'left';
+
+/** The part of `helix-node status --json` the harness relies on (extra fields pass through). */
+export const StatusViewSchema = z.looseObject({
+  self: z.looseObject({ id: z.string(), name: z.string() }),
+  nodes: z.array(
+    z.looseObject({
+      id: z.string(),
+      name: z.string(),
+      state: z.enum(['alive', 'suspect', 'dead', 'left']),
+      addresses: z.array(z.string()),
+      capabilities: z.unknown(),
+      load: z.unknown(),
+      rttMs: z.number().nullable(),
+    }),
+  ),
+});
+export type StatusView = z.infer<typeof StatusViewSchema>;
+
+/** kill/pause target: the node's own process, or every process in its namespace (a whole machine). */
+export type SignalScope = 'process' | 'namespace';
+
+export interface WaitOptions {
+  timeoutMs: number;
+  intervalMs?: number;
+  signal?: AbortSignal;
+  /** what is awaited, for the timeout message */
+  what?: string;
+}
+
+interface RunningNode {
+  child: ChildProcess;
+  exited: Promise<{ code: number | null; signal: NodeJS.Signals | null }>;
+  startedAt: number;
+}
+
+function isTree(v: unknown): v is Tree {
+  return typeof v === 'object' && v !== null && !Array.isArray(v);
+}
+
+function deepMerge(base: Tree, over: Tree): Tree {
+  const out: Tree = { ...base };
+  for (const [k, v] of Object.entries(over))
+    out[k] = isTree(v) && isTree(out[k]) ? deepMerge(out[k] as Tree, v) : v;
+  return out;
+}
+
+/** Poll `probe` until it returns something truthy; throws after timeoutMs with the last value or error. */
+export async function waitFor<T>(
+  probe: () => Promise<T> | T,
+  opts: WaitOptions,
+): Promise<NonNullable<T>> {
+  const deadline = Date.now() + opts.timeoutMs;
+  const interval = opts.intervalMs ?? 200;
+  let last: unknown;
+  for (;;) {
+    opts.signal?.throwIfAborted();
+    try {
+      const value = await probe();
+      if (value) return value as NonNullable<T>;
+      last = value;
+    } catch (err) {
+      last = err;
+    }
+    if (Date.now() >= deadline) {
+      const detail = last instanceof Error ? last.message : JSON.stringify(last);
+      throw new Error(
+        `timed out after ${opts.timeoutMs} ms waiting for ${opts.what ?? 'a condition'}; last: ${detail}`,
+      );
+    }
+    await new Promise((r) => setTimeout(r, Math.min(interval, Math.max(0, deadline - Date.now()))));
+  }
+}
+
+async function mapLimit<T, R>(
+  items: T[],
+  limit: number,
+  fn: (item: T) => Promise<R>,
+): Promise<R[]> {
+  const out = new Array<R>(items.length);
+  let next = 0;
+  const workers = Array.from({ length: Math.min(limit, items.length) }, async () => {
+    while (next < items.length) {
+      const i = next++;
+      out[i] = await fn(items[i]!);
+    }
+  });
+  await Promise.all(workers);
+  return out;
+}
+
+export class MeshHarness {
+  readonly opts: MeshHarnessOptions;
+  private lab: NetnsLab | null = null;
+  private root = '';
+  private infos: MeshNodeInfo[] = [];
+  private specs: MeshNodeSpec[] = [];
+  private logs: WriteStream[] = [];
+  private readonly running = new Map<number, RunningNode>();
+  private readonly command: MeshCommand;
+
+  constructor(opts: MeshHarnessOptions) {
+    if (!Number.isInteger(opts.nodes) || opts.nodes < 1 || opts.nodes > MAX_NODES) {
+      throw new RangeError(`nodes must be an integer from 1 to ${MAX_NODES}; got ${opts.nodes}`);
+    }
+    this.opts = opts;
+    this.command = opts.command ?? helixNodeCommand;
+  }
+
+  get size(): number {
+    return this.opts.nodes;
+  }
+
+  /** The namespaces (the harness keeps them for partition/heal and ad-hoc commands). */
+  get netns(): NetnsLab {
+    if (!this.lab) throw new Error('MeshHarness.start() has not run');
+    return this.lab;
+  }
+
+  /** Create namespaces, temp dir, per-node state dir, helix.toml, world file and PATH. Starts no process. */
+  async start(): Promise<void> {
+    if (this.lab) throw new Error('MeshHarness.start() ran already');
+    const n = this.opts.nodes;
+    const specOf = this.opts.node;
+    this.specs = Array.from({ length: n }, (_, i) =>
+      typeof specOf === 'function' ? specOf(i) : (specOf?.[i] ?? {}),
+    );
+    const names = this.specs.map((s, i) => s.name ?? `node${i}`);
+    if (new Set(names).size !== names.length)
+      throw new Error(`node names must be unique; got ${names.join(', ')}`);
+
+    this.lab = NetnsLab.create({ nodes: n, subnet: this.opts.subnet });
+    try {
+      this.root = mkdtempSync(path.join(os.tmpdir(), `hxt-${this.lab.runId}-`));
+      const binDir = path.join(this.root, 'bin');
+      mkdirSync(binDir);
+      symlinkSync(FAKE_TAILSCALE, path.join(binDir, 'tailscale'));
+      const inherited = Object.fromEntries(
+        Object.entries(process.env).filter(([k]) => !k.startsWith('HELIX_')),
+      );
+
+      this.infos = this.specs.map((spec, i) => {
+        const labNode = this.lab!.node(i);
+        const dir = path.join(this.root, `node${i}`);
+        const onTailnet = spec.tailnet ?? this.opts.tailnet ?? true;
+        const info: MeshNodeInfo = {
+          index: i,
+          name: names[i]!,
+          address: labNode.address,
+          namespace: labNode.namespace,
+          dir,
+          stateDir: path.join(dir, 'state'),
+          configPath: path.join(dir, 'helix.toml'),
+          worldPath: path.join(dir, 'tailscale.json'),
+          logPath: path.join(dir, 'daemon.log'),
+          tailscaleCallsPath: path.join(dir, 'tailscale-calls.log'),
+          onTailnet,
+          env: {},
+        };
+        info.env = {
+          ...inherited,
+          PATH: onTailnet ? `${binDir}:${process.env.PATH ?? ''}` : (process.env.PATH ?? ''),
+          HELIX_FAKE_TAILSCALE: info.worldPath,
+          HELIX_FAKE_TAILSCALE_LOG: info.tailscaleCallsPath,
+          NO_COLOR: '1',
+          ...spec.env,
+        };
+        mkdirSync(info.stateDir, { recursive: true, mode: 0o700 });
+        return info;
+      });
+      for (const info of this.infos) {
+        writeFileSync(info.configPath, this.renderConfig(info.index));
+        this.writeWorld(info.index);
+        this.logs.push(createWriteStream(info.logPath, { flags: 'a' }));
+      }
+    } catch (err) {
+      await this.cleanup();
+      throw err;
+    }
+  }
+
+  info(i: number): MeshNodeInfo {
+    const info = this.infos[i];
+    if (!info)
+      throw new RangeError(
+        `no node ${i}; the mesh has nodes 0..${this.infos.length - 1} (did start() run?)`,
+      );
+    return info;
+  }
+
+  get nodes(): readonly MeshNodeInfo[] {
+    return this.infos;
+  }
+
+  /** The helix.toml tree for node i: harness defaults, then options.config, then the node's config. */
+  configTree(i: number): Tree {
+    const info = this.info(i);
+    const base: Tree = {
+      node: { name: info.name, state_dir: info.stateDir },
+      mesh: { address: info.address },
+      // Keep discovery to the mechanism under test: tailscale on a tailnet, mDNS off it.
+      discovery: {
+        mdns: !info.onTailnet,
+        static_peers: this.opts.staticPeers
+          ? this.infos.filter((o) => o.index !== i).map((o) => o.address)
+          : [],
+      },
+      log: { level: this.opts.logLevel ?? 'debug' },
+    };
+    return deepMerge(deepMerge(base, this.opts.config ?? {}), this.specs[i]?.config ?? {});
+  }
+
+  private renderConfig(i: number): string {
+    const tree = this.configTree(i);
+    const parsed = ConfigSchema.safeParse(tree);
+    if (!parsed.success) {
+      const issues = parsed.error.issues.map((x) => `${x.path.join('.')}: ${x.message}`).join('; ');
+      throw new Error(
+        `helix.toml for node ${i} is invalid (${issues}); fix MeshHarnessOptions.config or node[${i}].config`,
+      );
+    }
+    return `# written by test/harness/mesh.ts for ${this.info(i).name}\n${stringifyToml(tree)}\n`;
+  }
+
+  private tailnetEntry(i: number): FakeTailnetNode {
+    const info = this.info(i);
+    const spec = this.specs[i] ?? {};
+    const user = spec.user ?? DEFAULT_USER;
+    return {
+      name: info.name,
+      ip: info.address,
+      userId: user.id,
+      loginName: user.loginName,
+      displayName: user.displayName,
+      tags: spec.tags,
+      online: spec.online ?? true,
+      nodeKey: nodeKeyFor(this.netns.runId, info.name),
+    };
+  }
+
+  /** Node i's world: itself plus every other node on the tailnet. */
+  world(i: number): FakeTailnetWorld {
+    return {
+      tailnetName: this.opts.tailnetName ?? (this.specs[i]?.user ?? DEFAULT_USER).loginName,
+      magicDNSSuffix: this.opts.magicDNSSuffix ?? 'tailnet-hxt.ts.net',
+      self: { ...this.tailnetEntry(i), backendState: this.specs[i]?.backendState ?? 'Running' },
+      peers: this.infos
+        .filter((o) => o.index !== i && o.onTailnet)
+        .map((o) => this.tailnetEntry(o.index)),
+    };
+  }
+
+  private writeWorld(i: number): void {
+    const info = this.info(i);
+    // Write then rename, so a concurrent `tailscale status` never reads half a file.
+    const tmp = `${info.worldPath}.tmp`;
+    writeFileSync(tmp, JSON.stringify(this.world(i), null, 2));
+    renameSync(tmp, info.worldPath);
+  }
+
+  /**
+   * Change how the tailnet sees node i (online, tags, user, its own backend state) and rewrite every
+   * world file; the fake tailscale reads them on each call, so the change is live.
+   */
+  setTailnet(
+    i: number,
+    patch: Pick<MeshNodeSpec, 'online' | 'tags' | 'user' | 'backendState'>,
+  ): void {
+    this.specs[i] = { ...this.specs[i], ...patch };
+    for (const info of this.infos) this.writeWorld(info.index);
+  }
+
+  /** Spawn node i's daemon in its namespace; stdout and stderr go to its log file. Returns the pid. */
+  startNode(i: number, extraArgs: string[] = []): number {
+    const info = this.info(i);
+    if (this.running.has(i))
+      throw new Error(`node ${i} (${info.name}) is already running; stop or kill it first`);
+    const [cmd, ...args] = this.command.start(info, extraArgs);
+    if (!cmd) throw new Error('MeshCommand.start returned an empty argv');
+    const log = this.logs[i]!;
+    log.write(`--- ${new Date().toISOString()} start: ${[cmd, ...args].join(' ')}\n`);
+    const child = this.netns.exec(i, cmd, args, { env: info.env, cwd: this.opts.cwd ?? REPO_ROOT });
+    child.stdout?.pipe(log, { end: false });
+    child.stderr?.pipe(log, { end: false });
+    const exited = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>(
+      (resolve) => {
+        child.once('error', (err) => {
+          log.write(`--- spawn failed: ${err.message}\n`);
+          this.running.delete(i);
+          resolve({ code: null, signal: null });
+        });
+        child.once('exit', (code, signal) => {
+          log.write(`--- ${new Date().toISOString()} exit: code=${code} signal=${signal}\n`);
+          if (this.running.get(i)?.child === child) this.running.delete(i);
+          resolve({ code, signal });
+        });
+      },
+    );
+    this.running.set(i, { child, exited, startedAt: Date.now() });
+    return child.pid ?? -1;
+  }
+
+  isRunning(i: number): boolean {
+    return this.running.has(i);
+  }
+
+  pid(i: number): number | undefined {
+    return this.running.get(i)?.child.pid;
+  }
+
+  /** Indices of nodes whose process is running. */
+  runningNodes(): number[] {
+    return [...this.running.keys()].sort((a, b) => a - b);
+  }
+
+  /** Resolves when node i's current process exits (immediately if none runs). */
+  async exited(
+    i: number,
+    { timeoutMs }: { timeoutMs: number },
+  ): Promise<{ code: number | null; signal: NodeJS.Signals | null } | 'timeout'> {
+    const r = this.running.get(i);
+    if (!r) return { code: null, signal: null };
+    let timer: NodeJS.Timeout | undefined;
+    const timeout = new Promise<'timeout'>(
+      (resolve) => (timer = setTimeout(() => resolve('timeout'), timeoutMs)),
+    );
+    const result = await Promise.race([r.exited, timeout]);
+    clearTimeout(timer);
+    return result;
+  }
+
+  /**
+   * Send a signal to node i. scope "process" (default): the daemon process only, like `kill -9 <pid>`;
+   * "namespace": every process in the node's namespace (its nats-server too), like a power cut.
+   */
+  kill(i: number, signal: NodeJS.Signals = 'SIGKILL', scope: SignalScope = 'process'): void {
+    const info = this.info(i);
+    if (scope === 'namespace') {
+      for (const pid of this.netns.pids(i)) {
+        try {
+          process.kill(pid, signal);
+        } catch {
+          // raced with its exit
+        }
+      }
+      return;
+    }
+    const r = this.running.get(i);
+    if (!r?.child.pid) throw new Error(`node ${i} (${info.name}) is not running`);
+    this.logs[i]!.write(`--- ${new Date().toISOString()} harness sends ${signal}\n`);
+    process.kill(r.child.pid, signal);
+  }
+
+  /** SIGSTOP: by default every process in the namespace (a laptop lid closing); "process" for the daemon alone. */
+  pause(i: number, scope: SignalScope = 'namespace'): void {
+    this.kill(i, 'SIGSTOP', scope);
+  }
+
+  /** SIGCONT, the same scope as pause. */
+  resume(i: number, scope: SignalScope = 'namespace'): void {
+    this.kill(i, 'SIGCONT', scope);
+  }
+
+  /**
+   * Stop node i cleanly: SIGTERM, wait up to timeoutMs, then SIGKILL its process group. Processes
+   * still left in its namespace afterwards (an orphaned nats-server) are reported and killed, so
+   * a restart finds its ports free.
+   */
+  async stopNode(
+    i: number,
+    { timeoutMs = 8000 }: { timeoutMs?: number } = {},
+  ): Promise<{
+    code: number | null;
+    signal: NodeJS.Signals | null;
+    forced: boolean;
+    leftovers: number[];
+  }> {
+    const r = this.running.get(i);
+    let result: { code: number | null; signal: NodeJS.Signals | null } = {
+      code: null,
+      signal: null,
+    };
+    let forced = false;
+    if (r) {
+      // A paused node cannot handle SIGTERM; wake it first.
+      this.resume(i, 'namespace');
+      this.kill(i, 'SIGTERM');
+      const first = await this.exited(i, { timeoutMs });
+      if (first === 'timeout') {
+        forced = true;
+        killGroup(r.child, 'SIGKILL');
+        result = await r.exited;
+      } else {
+        result = first;
+      }
+    }
+    const leftovers = this.netns.pids(i);
+    this.netns.killAllIn(i);
+    return { ...result, forced, leftovers };
+  }
+
+  /** Stop every running node (in parallel). */
+  async stopAll(opts: { timeoutMs?: number } = {}): Promise<void> {
+    await Promise.all(this.runningNodes().map((i) => this.stopNode(i, opts)));
+  }
+
+  partition(i: number): void {
+    this.logs[i]?.write(`--- ${new Date().toISOString()} harness: partition (link down)\n`);
+    this.netns.partition(i);
+  }
+
+  heal(i: number): void {
+    this.logs[i]?.write(`--- ${new Date().toISOString()} harness: heal (link up)\n`);
+    this.netns.heal(i);
+  }
+
+  /** Spawn any command in node i's namespace with the node's environment (not tracked as the node). */
+  exec(i: number, cmd: string, args: string[] = [], opts: ExecOptions = {}): ChildProcess {
+    return this.netns.exec(i, cmd, args, {
+      cwd: this.opts.cwd ?? REPO_ROOT,
+      ...opts,
+      env: { ...this.info(i).env, ...opts.env },
+    });
+  }
+
+  /** Run a command to completion in node i's namespace with the node's environment. */
+  run(
+    i: number,
+    cmd: string,
+    args: string[] = [],
+    opts: ExecOptions & { timeoutMs?: number; input?: string } = {},
+  ): Promise<RunResult> {
+    return this.netns.run(i, cmd, args, {
+      cwd: this.opts.cwd ?? REPO_ROOT,
+      ...opts,
+      env: { ...this.info(i).env, ...opts.env },
+    });
+  }
+
+  /** Run the node CLI (`helix-node <args> --state-dir … --config …`) in node i's namespace. */
+  cli(
+    i: number,
+    args: string[],
+    opts: { timeoutMs?: number; env?: Record<string, string> } = {},
+  ): Promise<RunResult> {
+    const [cmd, ...rest] = this.command.cli(this.info(i), args);
+    if (!cmd) throw new Error('MeshCommand.cli returned an empty argv');
+    return this.run(i, cmd, rest, { timeoutMs: opts.timeoutMs ?? 20_000, env: opts.env });
+  }
+
+  /** Node i's view of the mesh, from `status --json` (or the control socket with statusVia "control"). */
+  async status(
+    i: number,
+    { timeoutMs = 20_000 }: { timeoutMs?: number } = {},
+  ): Promise<StatusView> {
+    if (this.opts.statusVia === 'control') return this.statusViaControl(i, timeoutMs);
+    const res = await this.cli(i, ['status', '--json'], { timeoutMs });
+    if (res.code !== 0) {
+      throw new Error(
+        `status of node ${i} (${this.info(i).name}) failed (exit ${res.code ?? res.signal}${res.timedOut ? ', timed out' : ''}): ${(res.stderr || res.stdout).trim().slice(0, 500)}`,
+      );
+    }
+    return parseStatus(res.stdout, i);
+  }
+
+  private async statusViaControl(i: number, timeoutMs: number): Promise<StatusView> {
+    // Resolved at run time: the control module belongs to the daemon and may not exist yet.
+    const specifier = path.join(REPO_ROOT, 'node/control/index.ts');
+    const mod = (await import(specifier)) as {
+      controlCall: (
+        stateDir: string,
+        pathname: string,
+        opts?: { timeoutMs?: number },
+      ) => Promise<unknown>;
+    };
+    const report = await mod.controlCall(this.info(i).stateDir, '/v1/status', { timeoutMs });
+    return parseStatus(JSON.stringify(report), i);
+  }
+
+  /** status(i), or null when the node does not answer. */
+  async tryStatus(i: number, opts: { timeoutMs?: number } = {}): Promise<StatusView | null> {
+    try {
+      return await this.status(i, opts);
+    } catch {
+      return null;
+    }
+  }
+
+  /** Views of several nodes (default: every running node), at most 2 status commands at a time. */
+  async views(
+    indices: number[] = this.runningNodes(),
+    opts: { timeoutMs?: number } = {},
+  ): Promise<Map<number, StatusView | null>> {
+    const limit = this.opts.statusVia === 'control' ? indices.length : 2;
+    const results = await mapLimit(indices, Math.max(1, limit), (i) => this.tryStatus(i, opts));
+    return new Map(indices.map((i, k) => [i, results[k] ?? null]));
+  }
+
+  /** The state node `target` has in a view, or "absent". */
+  stateIn(view: StatusView, target: number): PeerState | 'absent' {
+    return view.nodes.find((n) => n.name === this.info(target).name)?.state ?? 'absent';
+  }
+
+  /** Poll until `probe` returns something truthy. */
+  waitFor<T>(probe: () => Promise<T> | T, opts: WaitOptions): Promise<NonNullable<T>> {
+    return waitFor(probe, opts);
+  }
+
+  /** Wait until every node in `observers` sees `target` in `state` ("absent": not listed at all). */
+  async waitForState(
+    observers: number[],
+    target: number,
+    state: PeerState | 'absent',
+    opts: Omit<WaitOptions, 'what'>,
+  ): Promise<Map<number, StatusView | null>> {
+    return waitFor(
+      async () => {
+        const views = await this.views(observers);
+        for (const v of views.values()) if (!v || this.stateIn(v, target) !== state) return null;
+        return views;
+      },
+      { ...opts, what: `nodes ${observers.join(',')} to see ${this.info(target).name} ${state}` },
+    );
+  }
+
+  /** Wait until each node in `members` (default: every running node) sees every other member alive. */
+  async waitForConvergence(
+    opts: Omit<WaitOptions, 'what'> & { members?: number[] },
+  ): Promise<Map<number, StatusView | null>> {
+    const members = opts.members ?? this.runningNodes();
+    return waitFor(
+      async () => {
+        const views = await this.views(members);
+        return members.every((m) => {
+          const v = views.get(m);
+          return v && members.every((o) => o === m || this.stateIn(v, o) === 'alive');
+        })
+          ? views
+          : null;
+      },
+      { ...opts, what: `nodes ${members.join(',')} to see each other alive` },
+    );
+  }
+
+  /** Node i's log (daemon stdout and stderr, with harness markers). */
+  log(i: number): string {
+    try {
+      return readFileSync(this.info(i).logPath, 'utf8');
+    } catch {
+      return '';
+    }
+  }
+
+  /** Print the last lines of every node's log to stderr (call when a test fails). */
+  printLogs({ tailLines = 80 }: { tailLines?: number } = {}): void {
+    for (const info of this.infos) {
+      const lines = this.log(info.index).trimEnd().split('\n');
+      const shown = lines.slice(-tailLines).join('\n');
+      process.stderr.write(
+        `\n===== ${info.name} (${info.namespace}, ${info.address}) ${info.logPath} — last ${Math.min(tailLines, lines.length)} of ${lines.length} lines =====\n${shown}\n`,
+      );
+    }
+  }
+
+  /**
+   * Stop every node, remove every namespace and process, close the logs and delete the temp dir
+   * (kept with keepTemp or HXT_KEEP=1). Safe to call twice and after a failed start().
+   */
+  async cleanup({ stopTimeoutMs = 3000 }: { stopTimeoutMs?: number } = {}): Promise<void> {
+    if (this.lab) {
+      await Promise.all(
+        this.runningNodes().map(async (i) => {
+          const r = this.running.get(i)!;
+          this.resume(i, 'namespace');
+          killGroup(r.child, 'SIGTERM');
+          if ((await this.exited(i, { timeoutMs: stopTimeoutMs })) === 'timeout')
+            killGroup(r.child, 'SIGKILL');
+        }),
+      );
+      await this.lab.cleanup();
+    }
+    await Promise.all(this.logs.map((s) => new Promise<void>((resolve) => s.end(resolve))));
+    this.logs = [];
+    if (this.root && !(this.opts.keepTemp || process.env.HXT_KEEP === '1'))
+      rmSync(this.root, { recursive: true, force: true });
+  }
+}
+
+function parseStatus(text: string, i: number): StatusView {
+  let json: unknown;
+  try {
+    json = JSON.parse(text);
+  } catch {
+    throw new Error(`status of node ${i} printed no JSON: ${text.slice(0, 300)}`);
+  }
+  const parsed = StatusViewSchema.safeParse(json);
+  if (!parsed.success) {
+    throw new Error(
+      `status of node ${i} does not match the status schema: ${parsed.error.issues.map((x) => `${x.path.join('.')}: ${x.message}`).join('; ')}`,
+    );
+  }
+  return parsed.data;
+}
