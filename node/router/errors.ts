@@ -19,13 +19,7 @@ export class GrammarError extends HelixError {
 }
 
 export type OllamaFailure =
-  | 'unreachable'
-  | 'model-missing'
-  | 'bad-request'
-  | 'busy'
-  | 'timeout'
-  | 'server'
-  | 'protocol';
+  'unreachable' | 'model-missing' | 'bad-request' | 'busy' | 'timeout' | 'server' | 'protocol';
 
 /** Any failure talking to Ollama; `failure` says which. */
 export class OllamaError extends HelixError {

@@ -1,0 +1,158 @@
+/**
+ * The phrase grammar of agent manifests (pure):
+ *   "turn (on|off) [the] {room} lights"
+ * "(a|b)" alternatives, "[x]" optional words (also "[a|b]"), "{slot}" an argument; groups nest.
+ * Words are normalised like transcripts (see normalise.ts). A written "the" is optional, since
+ * people and speech recognisers drop it.
+ */
+import { HelixError } from '../errors.js';
+import { tokenize } from './normalise.js';
+
+export type PhraseNode =
+  | { kind: 'word'; word: string }
+  | { kind: 'slot'; name: string }
+  | { kind: 'choice'; options: PhraseNode[][]; optional: boolean };
+
+/** A phrase that does not parse; the message says where. */
+export class PhraseSyntaxError extends HelixError {
+  override readonly exitCode = 65;
+  constructor(
+    readonly phrase: string,
+    readonly at: number,
+    readonly problem: string,
+  ) {
+    super(`${problem} at character ${at + 1} of ${JSON.stringify(phrase)}`);
+  }
+}
+
+const SLOT_NAME = /^[a-z][a-z0-9_-]{0,31}$/;
+const OPTIONAL_WORDS = new Set(['the']);
+
+/** Parse one phrase into a node sequence. Throws PhraseSyntaxError. */
+export function parsePhrase(phrase: string): PhraseNode[] {
+  let pos = 0;
+
+  const fail = (problem: string, at = pos): never => {
+    throw new PhraseSyntaxError(phrase, at, problem);
+  };
+
+  const parseAlternatives = (close: ')' | ']' | null): PhraseNode[][] => {
+    const options: PhraseNode[][] = [parseSequence()];
+    while (phrase[pos] === '|') {
+      pos += 1;
+      options.push(parseSequence());
+    }
+    if (close === null) {
+      if (pos < phrase.length) fail(`unexpected "${phrase[pos]}"`);
+    } else if (phrase[pos] !== close) {
+      fail(`missing "${close}"`);
+    } else {
+      pos += 1;
+    }
+    if (options.some((o) => o.length === 0)) fail('empty alternative');
+    return options;
+  };
+
+  const parseSequence = (): PhraseNode[] => {
+    const nodes: PhraseNode[] = [];
+    while (pos < phrase.length) {
+      const c = phrase[pos] as string;
+      if (c === '|' || c === ')' || c === ']') break;
+      if (/\s/.test(c)) {
+        pos += 1;
+      } else if (c === '(' || c === '[') {
+        const open = pos;
+        pos += 1;
+        const options = parseAlternatives(c === '(' ? ')' : ']');
+        if (options.length === 0) fail('empty group', open);
+        nodes.push({ kind: 'choice', options, optional: c === '[' });
+      } else if (c === '{') {
+        const end = phrase.indexOf('}', pos);
+        if (end < 0) fail('missing "}"');
+        const name = phrase.slice(pos + 1, end).trim();
+        if (!SLOT_NAME.test(name))
+          fail(`bad slot name "${name}" (lower-case letters, digits, "-", "_")`);
+        nodes.push({ kind: 'slot', name });
+        pos = end + 1;
+      } else if (c === '}') {
+        fail('unexpected "}"');
+      } else {
+        const start = pos;
+        while (pos < phrase.length && !/[\s()[\]{}|]/.test(phrase[pos] as string)) pos += 1;
+        for (const t of tokenize(phrase.slice(start, pos))) {
+          const word: PhraseNode = { kind: 'word', word: t.norm };
+          nodes.push(
+            OPTIONAL_WORDS.has(t.norm)
+              ? { kind: 'choice', options: [[word]], optional: true }
+              : word,
+          );
+        }
+      }
+    }
+    return nodes;
+  };
+
+  const options = parseAlternatives(null);
+  const nodes =
+    options.length === 1
+      ? (options[0] as PhraseNode[])
+      : [{ kind: 'choice' as const, options, optional: false }];
+  if (nodes.length === 0) fail('is empty', 0);
+  return nodes;
+}
+
+/** Slot names used in a parsed phrase, in order of first use. */
+export function slotNames(nodes: readonly PhraseNode[]): string[] {
+  const names: string[] = [];
+  const walk = (seq: readonly PhraseNode[]): void => {
+    for (const n of seq) {
+      if (n.kind === 'slot') {
+        if (!names.includes(n.name)) names.push(n.name);
+      } else if (n.kind === 'choice') {
+        n.options.forEach(walk);
+      }
+    }
+  };
+  walk(nodes);
+  return names;
+}
+
+/**
+ * Slots that some path through the phrase uses twice ("{a} and {a}"): a match could not say
+ * which value the argument has.
+ */
+export function repeatedSlots(nodes: readonly PhraseNode[]): string[] {
+  const repeated = new Set<string>();
+  // Count, per path, the most times each slot can occur; alternatives take the max.
+  const count = (seq: readonly PhraseNode[]): Map<string, number> => {
+    const total = new Map<string, number>();
+    for (const n of seq) {
+      let part: Map<string, number>;
+      if (n.kind === 'slot') part = new Map([[n.name, 1]]);
+      else if (n.kind === 'choice') {
+        part = new Map();
+        for (const o of n.options)
+          for (const [k, v] of count(o)) part.set(k, Math.max(part.get(k) ?? 0, v));
+      } else continue;
+      for (const [k, v] of part) total.set(k, (total.get(k) ?? 0) + v);
+    }
+    return total;
+  };
+  for (const [k, v] of count(nodes)) if (v > 1) repeated.add(k);
+  return [...repeated];
+}
+
+/** Words that every match of the phrase must contain (used to skip phrases quickly). */
+export function requiredWords(nodes: readonly PhraseNode[]): string[] {
+  const words: string[] = [];
+  for (const n of nodes) {
+    if (n.kind === 'word') words.push(n.word);
+    else if (n.kind === 'choice' && !n.optional) {
+      // A word is required through a choice only if every option requires it.
+      const perOption = n.options.map((o) => new Set(requiredWords(o)));
+      const [first, ...rest] = perOption;
+      for (const w of first ?? []) if (rest.every((s) => s.has(w))) words.push(w);
+    }
+  }
+  return [...new Set(words)];
+}

@@ -1,0 +1,158 @@
+/**
+ * Sentences the warm agents' grammars accept, with the intent each should yield (pure).
+ * For tests and benchmarks (the fast matcher, the phrase recogniser, spoken test utterances).
+ */
+import type { AgentManifest, ArgSpec } from '../agents/manifest.js';
+import { parsePhrase, type PhraseNode } from './grammar.js';
+import { allowedValues } from './schema.js';
+import type { ArgValue, SlotValues } from './types.js';
+
+export interface PhraseSample {
+  text: string;
+  agent: string;
+  intent: string;
+  args: Record<string, ArgValue>;
+  /** the grammar phrase it came from */
+  phrase: string;
+}
+
+export interface SampleOptions {
+  /** most sentences per phrase (default 24) */
+  perPhrase?: number;
+  /** spell numbers as words ("twenty five") instead of digits */
+  numberWords?: boolean;
+  /** the text a free-text slot gets (default "hello world") */
+  freeText?: string;
+}
+
+const ONES = [
+  'zero',
+  'one',
+  'two',
+  'three',
+  'four',
+  'five',
+  'six',
+  'seven',
+  'eight',
+  'nine',
+  'ten',
+  'eleven',
+  'twelve',
+  'thirteen',
+  'fourteen',
+  'fifteen',
+  'sixteen',
+  'seventeen',
+  'eighteen',
+  'nineteen',
+];
+const TENS = ['', '', 'twenty', 'thirty', 'forty', 'fifty', 'sixty', 'seventy', 'eighty', 'ninety'];
+
+/** English words for a whole number from -9999 to 9999 ("twenty five"); digits beyond that. */
+export function numberToWords(n: number): string {
+  if (!Number.isInteger(n) || Math.abs(n) > 9999) return String(n);
+  if (n < 0) return `minus ${numberToWords(-n)}`;
+  if (n < 20) return ONES[n] as string;
+  if (n < 100) return `${TENS[Math.floor(n / 10)]}${n % 10 ? ` ${ONES[n % 10]}` : ''}`;
+  if (n < 1000)
+    return `${ONES[Math.floor(n / 100)]} hundred${n % 100 ? ` ${numberToWords(n % 100)}` : ''}`;
+  return `${numberToWords(Math.floor(n / 1000))} thousand${n % 1000 ? ` ${numberToWords(n % 1000)}` : ''}`;
+}
+
+function slotFills(
+  spec: ArgSpec,
+  slotValues: SlotValues,
+  opts: SampleOptions,
+): { say: string; value: ArgValue }[] {
+  switch (spec.type) {
+    case 'boolean':
+      return [
+        { say: 'on', value: true },
+        { say: 'off', value: false },
+      ];
+    case 'integer':
+    case 'number': {
+      const lo = spec.min ?? 0;
+      const hi = spec.max ?? Math.max(lo + 100, 100);
+      const picks = [
+        ...new Set([lo, Math.round((lo + hi) / 2), hi, Math.min(hi, Math.max(lo, 25))]),
+      ].filter(Number.isInteger);
+      return picks.map((v) => ({ say: opts.numberWords ? numberToWords(v) : String(v), value: v }));
+    }
+    case 'string': {
+      const values = allowedValues(spec, slotValues);
+      if (values) return values.map((v) => ({ say: v, value: v }));
+      const text = opts.freeText ?? 'hello world';
+      return [{ say: text, value: text }];
+    }
+  }
+}
+
+type Partial = { words: string[]; args: Record<string, ArgValue> };
+
+function expand(
+  nodes: readonly PhraseNode[],
+  specs: Record<string, ArgSpec>,
+  slotValues: SlotValues,
+  opts: SampleOptions,
+  limit: number,
+): Partial[] {
+  let acc: Partial[] = [{ words: [], args: {} }];
+  for (const node of nodes) {
+    const parts: Partial[] = [];
+    if (node.kind === 'word') parts.push({ words: [node.word], args: {} });
+    else if (node.kind === 'slot') {
+      const spec = specs[node.name];
+      if (spec)
+        for (const f of slotFills(spec, slotValues, opts))
+          parts.push({ words: [f.say], args: { [node.name]: f.value } });
+    } else {
+      for (const o of node.options) parts.push(...expand(o, specs, slotValues, opts, limit));
+      if (node.optional) parts.push({ words: [], args: {} });
+    }
+    const next: Partial[] = [];
+    // Interleave so a small limit still covers every alternative at least once.
+    for (let i = 0; next.length < limit && i < Math.max(acc.length, parts.length); i++) {
+      for (let j = 0; j <= i && next.length < limit; j++) {
+        const a = acc[j];
+        const p = parts[i - j];
+        if (a && p) next.push({ words: [...a.words, ...p.words], args: { ...a.args, ...p.args } });
+      }
+    }
+    for (let i = 0; next.length < limit && i < acc.length * parts.length; i++) {
+      const a = acc[i % acc.length] as Partial;
+      const p = parts[Math.floor(i / acc.length)] as Partial;
+      if (!next.some((n) => n.words.join(' ') === [...a.words, ...p.words].join(' '))) {
+        next.push({ words: [...a.words, ...p.words], args: { ...a.args, ...p.args } });
+      }
+    }
+    acc = next;
+  }
+  return acc;
+}
+
+/** Sentences accepted by the warm agents' phrases, each with the intent and args it means. */
+export function samplePhrases(
+  manifests: readonly AgentManifest[],
+  slotValues: SlotValues = {},
+  opts: SampleOptions = {},
+): PhraseSample[] {
+  const limit = opts.perPhrase ?? 24;
+  const out: PhraseSample[] = [];
+  for (const m of manifests) {
+    if (m.tier !== 'warm') continue;
+    for (const intent of m.intents) {
+      for (const phrase of intent.phrases) {
+        const seen = new Set<string>();
+        for (const s of expand(parsePhrase(phrase), intent.args, slotValues, opts, limit)) {
+          const text = s.words.join(' ');
+          if (seen.has(text)) continue;
+          seen.add(text);
+          out.push({ text, agent: m.name, intent: intent.name, args: s.args, phrase });
+        }
+      }
+    }
+  }
+  return out;
+}
