@@ -342,7 +342,7 @@ export class NatsSupervisor {
     const cmdline = await readFile(`/proc/${pid}/cmdline`, 'utf8').catch(() => '');
     if (!cmdline.split('\0').includes(this.confPath)) return;
     this.logger.warn({ pid }, 'ending a nats-server left over from an earlier run');
-    const gone = (): boolean => !processAlive(pid);
+    const gone = async (): Promise<boolean> => !(await processAlive(pid));
     signalPid(pid, 'SIGTERM');
     if (!(await pollUntil(gone, this.o.stopTimeoutMs))) {
       signalPid(pid, 'SIGKILL');
@@ -412,22 +412,24 @@ function settlesWithin(promise: Promise<unknown>, ms: number): Promise<boolean> 
   });
 }
 
-async function pollUntil(check: () => boolean, timeoutMs: number): Promise<boolean> {
+async function pollUntil(check: () => Promise<boolean>, timeoutMs: number): Promise<boolean> {
   const deadline = Date.now() + timeoutMs;
-  while (!check()) {
+  while (!(await check())) {
     if (Date.now() >= deadline) return false;
     await new Promise((r) => setTimeout(r, 50));
   }
   return true;
 }
 
-function processAlive(pid: number): boolean {
+async function processAlive(pid: number): Promise<boolean> {
   try {
     process.kill(pid, 0);
-    return true;
   } catch (err) {
     return (err as NodeJS.ErrnoException).code === 'EPERM';
   }
+  // a zombie waits for its new parent (init) to reap it; it runs nothing and holds no port
+  const status = await readFile(`/proc/${pid}/status`, 'utf8').catch(() => '');
+  return !/^State:\s+Z/m.test(status);
 }
 
 function signalPid(pid: number, signal: NodeJS.Signals): void {

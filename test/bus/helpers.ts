@@ -4,6 +4,7 @@
  * Addresses: 127.0.1.1-127.0.1.20 only; ports: each file passes its own base in 14000-14999.
  */
 import { randomBytes } from 'node:crypto';
+import { readFileSync } from 'node:fs';
 import { mkdtemp, readdir, readFile, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -56,16 +57,14 @@ export class BusHarness {
     return dir;
   }
 
-  /** A supervisor for a node at `host` with credentials derived from `secret`; not started. */
-  async node(
+  /** Options for a node at `host` with credentials derived from `secret` (fresh ports and dir). */
+  async options(
     host: string,
     secret: Uint8Array,
     extra: Partial<NatsSupervisorOptions> = {},
-  ): Promise<TestNode> {
-    const clientPort = this.port();
+  ): Promise<NatsSupervisorOptions> {
     const clusterPort = this.port();
-    const clientCreds = natsCredentials(secret, 'nats-client');
-    const sup = new NatsSupervisor({
+    return {
       natsServerPath: 'nats-server',
       confDir: await this.tempDir(),
       logger: testLogger,
@@ -73,14 +72,27 @@ export class BusHarness {
       serverName: `test-${host.replace(/\./g, '-')}-${clusterPort}`,
       clusterName: 'helix-test',
       clientHost: '127.0.0.1',
-      clientPort,
-      clientCreds,
+      clientPort: this.port(),
+      clientCreds: natsCredentials(secret, 'nats-client'),
       monitorPort: this.port(),
       clusterHost: host,
       clusterPort,
       routeCreds: natsCredentials(secret, 'nats-route'),
       ...extra,
-    });
+    };
+  }
+
+  /** A supervisor for a node at `host` with credentials derived from `secret`; not started. */
+  async node(
+    host: string,
+    secret: Uint8Array,
+    extra: Partial<NatsSupervisorOptions> = {},
+  ): Promise<TestNode> {
+    const o = await this.options(host, secret, extra);
+    const sup = new NatsSupervisor(o);
+    const clientPort = o.clientPort;
+    const clusterPort = o.clusterPort;
+    const clientCreds = o.clientCreds;
     this.supervisors.push(sup);
     const pids: number[] = [];
     sup.on((e) => {
@@ -149,12 +161,17 @@ export function signal(pid: number, sig: NodeJS.Signals): boolean {
   }
 }
 
+/** Running (a zombie, which runs nothing and holds no port, counts as gone). */
 export function isAlive(pid: number): boolean {
   try {
     process.kill(pid, 0);
-    return true;
   } catch (err) {
     return (err as NodeJS.ErrnoException).code === 'EPERM';
+  }
+  try {
+    return !/^State:\s+Z/m.test(readFileSync(`/proc/${pid}/status`, 'utf8'));
+  } catch {
+    return false;
   }
 }
 
