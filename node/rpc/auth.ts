@@ -40,7 +40,8 @@ export const UNAUTHENTICATED_METHODS: readonly string[] = ['/helix.v1.Mesh/Join'
 
 export const DEFAULT_MAX_SKEW_MS = 60_000;
 
-const JOIN_HINT = 'join the mesh first with `helix-node join` (tailnet) or `helix-node join --invite CODE`';
+const JOIN_HINT =
+  'join the mesh first with `helix-node join` (tailnet) or `helix-node join --invite CODE`';
 
 /** The derived key that signs and checks call proofs. */
 export function grpcKey(meshSecret: Uint8Array): Buffer {
@@ -70,7 +71,11 @@ export function signCall(
 
 export type ProofCheck =
   | { ok: true; nodeId: string }
-  | { ok: false; kind: 'missing' | 'malformed' | 'wrong' | 'stale' | 'replayed' | 'busy'; reason: string };
+  | {
+      ok: false;
+      kind: 'missing' | 'malformed' | 'wrong' | 'stale' | 'replayed' | 'busy';
+      reason: string;
+    };
 
 export interface ProofVerifierOptions {
   maxSkewMs?: number;
@@ -111,10 +116,23 @@ export class ProofVerifier {
     const nonce = get(PROOF_HEADERS.nonce);
     const proof = get(PROOF_HEADERS.proof);
     if (!nodeId || !ts || !nonce || !proof) {
-      return { ok: false, kind: 'missing', reason: `call to ${path} carries no proof of the mesh secret; ${JOIN_HINT}` };
+      return {
+        ok: false,
+        kind: 'missing',
+        reason: `call to ${path} carries no proof of the mesh secret; ${JOIN_HINT}`,
+      };
     }
-    if (!/^\d{1,16}$/.test(ts) || !/^[0-9a-f]{32}$/.test(nonce) || !/^[0-9a-f]{64}$/.test(proof) || nodeId.length > 256) {
-      return { ok: false, kind: 'malformed', reason: `call to ${path} carries a malformed mesh proof; update helix-node on the caller` };
+    if (
+      !/^\d{1,16}$/.test(ts) ||
+      !/^[0-9a-f]{32}$/.test(nonce) ||
+      !/^[0-9a-f]{64}$/.test(proof) ||
+      nodeId.length > 256
+    ) {
+      return {
+        ok: false,
+        kind: 'malformed',
+        reason: `call to ${path} carries a malformed mesh proof; update helix-node on the caller`,
+      };
     }
     const expected = mac(this.key, path, nodeId, ts, nonce);
     if (!timingSafeEqual(expected, Buffer.from(proof, 'hex'))) {
@@ -135,10 +153,18 @@ export class ProofVerifier {
     }
     this.sweep(now);
     if (this.seen.has(nonce)) {
-      return { ok: false, kind: 'replayed', reason: `call to ${path} from node ${nodeId} replays a proof already used; each call needs a fresh proof` };
+      return {
+        ok: false,
+        kind: 'replayed',
+        reason: `call to ${path} from node ${nodeId} replays a proof already used; each call needs a fresh proof`,
+      };
     }
     if (this.seen.size >= this.maxNonces) {
-      return { ok: false, kind: 'busy', reason: `too many calls in the last ${this.maxSkewMs / 1000} s; retry shortly` };
+      return {
+        ok: false,
+        kind: 'busy',
+        reason: `too many calls in the last ${this.maxSkewMs / 1000} s; retry shortly`,
+      };
     }
     this.seen.set(nonce, Number(ts) + this.maxSkewMs);
     return { ok: true, nodeId };
@@ -159,7 +185,10 @@ export interface AuthInterceptorOptions {
 }
 
 /** Server side: refuses calls without a valid proof with UNAUTHENTICATED before any handler runs. */
-export function meshAuthServerInterceptor(verifier: ProofVerifier, opts: AuthInterceptorOptions = {}): ServerInterceptor {
+export function meshAuthServerInterceptor(
+  verifier: ProofVerifier,
+  opts: AuthInterceptorOptions = {},
+): ServerInterceptor {
   const open = new Set(opts.openMethods ?? UNAUTHENTICATED_METHODS);
   return (method, call) => {
     if (open.has(method.path)) return new ServerInterceptingCall(call);
@@ -181,7 +210,11 @@ export function meshAuthServerInterceptor(verifier: ProofVerifier, opts: AuthInt
 }
 
 /** Client side: signs every call with a fresh proof. */
-export function meshAuthClientInterceptor(meshSecret: Uint8Array, nodeId: string, now: () => number = Date.now): Interceptor {
+export function meshAuthClientInterceptor(
+  meshSecret: Uint8Array,
+  nodeId: string,
+  now: () => number = Date.now,
+): Interceptor {
   const key = grpcKey(meshSecret);
   return (options, nextCall) =>
     new InterceptingCall(nextCall(options), {

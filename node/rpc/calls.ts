@@ -2,7 +2,14 @@
  * Deadlines, cancellation and errors for client calls. Every call gets a deadline; an AbortSignal
  * cancels it; grpc-js ServiceErrors become RpcCallError, whose message names the peer and the fix.
  */
-import { Metadata, status, type CallOptions, type ClientReadableStream, type ClientUnaryCall, type ServiceError } from '@grpc/grpc-js';
+import {
+  Metadata,
+  status,
+  type CallOptions,
+  type ClientReadableStream,
+  type ClientUnaryCall,
+  type ServiceError,
+} from '@grpc/grpc-js';
 import { HelixError } from '../errors.js';
 
 export interface CallScope {
@@ -20,7 +27,10 @@ export interface CallScope {
  * Metadata and options with a deadline. ts-proto clients only take options after a metadata
  * argument, so a fresh Metadata is always returned with them.
  */
-export function callOptions(timeoutMs: number, metadata: Metadata = new Metadata()): { metadata: Metadata; options: Partial<CallOptions> } {
+export function callOptions(
+  timeoutMs: number,
+  metadata: Metadata = new Metadata(),
+): { metadata: Metadata; options: Partial<CallOptions> } {
   return { metadata, options: { deadline: Date.now() + timeoutMs } };
 }
 
@@ -31,20 +41,36 @@ type UnaryMethod<Req, Res> = (
   callback: (error: ServiceError | null, response: Res) => void,
 ) => ClientUnaryCall;
 
-type ServerStreamMethod<Req, Res> = (request: Req, metadata?: Metadata, options?: Partial<CallOptions>) => ClientReadableStream<Res>;
+type ServerStreamMethod<Req, Res> = (
+  request: Req,
+  metadata?: Metadata,
+  options?: Partial<CallOptions>,
+) => ClientReadableStream<Res>;
 
 /** A unary call as a promise: `await unaryCall(client.ping.bind(client), req, { timeoutMs: 2000 })`. */
-export function unaryCall<Req, Res>(method: UnaryMethod<Req, Res>, request: Req, scope: CallScope): Promise<Res> {
+export function unaryCall<Req, Res>(
+  method: UnaryMethod<Req, Res>,
+  request: Req,
+  scope: CallScope,
+): Promise<Res> {
   const { metadata, options } = callOptions(scope.timeoutMs, scope.metadata);
   const name = methodName(method);
   return new Promise<Res>((resolve, reject) => {
     if (scope.signal?.aborted) {
-      reject(new RpcCallError(status.CANCELLED, `${name} was cancelled before it started`, scope.target, name));
+      reject(
+        new RpcCallError(
+          status.CANCELLED,
+          `${name} was cancelled before it started`,
+          scope.target,
+          name,
+        ),
+      );
       return;
     }
     const call = method(request, metadata, options, (err, res) => {
       scope.signal?.removeEventListener('abort', onAbort);
-      if (err) reject(toRpcError(err, { target: scope.target, method: name, timeoutMs: scope.timeoutMs }));
+      if (err)
+        reject(toRpcError(err, { target: scope.target, method: name, timeoutMs: scope.timeoutMs }));
       else resolve(res);
     });
     const onAbort = () => call.cancel();
@@ -56,7 +82,11 @@ export function unaryCall<Req, Res>(method: UnaryMethod<Req, Res>, request: Req,
  * A server-streaming call as an async iterable. Leaving the `for await` loop early, or aborting
  * the signal, cancels the call (for AgentHost.Run that stops the run).
  */
-export async function* serverStream<Req, Res>(method: ServerStreamMethod<Req, Res>, request: Req, scope: CallScope): AsyncGenerator<Res> {
+export async function* serverStream<Req, Res>(
+  method: ServerStreamMethod<Req, Res>,
+  request: Req,
+  scope: CallScope,
+): AsyncGenerator<Res> {
   const { metadata, options } = callOptions(scope.timeoutMs, scope.metadata);
   const name = methodName(method);
   const call = method(request, metadata, options);
@@ -87,16 +117,28 @@ export class RpcCallError extends HelixError {
     options?: ErrorOptions,
   ) {
     super(message, options);
-    this.exitCode = code === status.UNAUTHENTICATED || code === status.PERMISSION_DENIED ? 77 : code === status.INVALID_ARGUMENT ? 65 : 69;
+    this.exitCode =
+      code === status.UNAUTHENTICATED || code === status.PERMISSION_DENIED
+        ? 77
+        : code === status.INVALID_ARGUMENT
+          ? 65
+          : 69;
   }
 }
 
 export function isServiceError(err: unknown): err is ServiceError {
-  return err instanceof Error && typeof (err as Partial<ServiceError>).code === 'number' && 'metadata' in err;
+  return (
+    err instanceof Error &&
+    typeof (err as Partial<ServiceError>).code === 'number' &&
+    'metadata' in err
+  );
 }
 
 /** A grpc-js error -> RpcCallError with a message that says what to do. Other errors pass through. */
-export function toRpcError(err: unknown, ctx: { target?: string; method?: string; timeoutMs?: number } = {}): unknown {
+export function toRpcError(
+  err: unknown,
+  ctx: { target?: string; method?: string; timeoutMs?: number } = {},
+): unknown {
   if (err instanceof RpcCallError || !isServiceError(err)) return err;
   const peer = ctx.target ?? 'the peer';
   const what = ctx.method ? `${ctx.method} on ${peer}` : `call to ${peer}`;

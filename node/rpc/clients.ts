@@ -3,7 +3,13 @@
  * call signed with the mesh proof. Keepalive pings run while calls (streams) are open, so a peer
  * that vanished mid-stream is noticed in ~20 s rather than at the TCP timeout.
  */
-import { Channel, credentials, type ChannelOptions, type Client, type Interceptor } from '@grpc/grpc-js';
+import {
+  Channel,
+  credentials,
+  type ChannelOptions,
+  type Client,
+  type Interceptor,
+} from '@grpc/grpc-js';
 import { AgentHostClient } from './gen/helix/v1/agent.js';
 import { ImageStoreClient } from './gen/helix/v1/image.js';
 import { MeshClient } from './gen/helix/v1/mesh.js';
@@ -34,7 +40,11 @@ export const DEFAULT_CHANNEL_OPTIONS: ChannelOptions = {
   'grpc.max_receive_message_length': 8 * 1024 * 1024,
 };
 
-type ClientCtor<C> = new (address: string, creds: ReturnType<typeof credentials.createInsecure>, options?: object) => C;
+type ClientCtor<C> = new (
+  address: string,
+  creds: ReturnType<typeof credentials.createInsecure>,
+  options?: object,
+) => C;
 
 export class RpcClients {
   private readonly channels = new Map<string, Channel>();

@@ -2,9 +2,29 @@
  * rpc: proto-generated types, the node's gRPC server, typed clients to peers, per-call mesh
  * proof, deadlines. Generated code lives in ./gen (run `npm run generate`); import it from here.
  */
-export { RpcServer, listenHosts, joinHostPort, type RpcServerOptions } from './server.js';
-export { RpcClients, targetKey, DEFAULT_CHANNEL_OPTIONS, type RpcClientsOptions, type RpcTarget } from './clients.js';
-export { callOptions, unaryCall, serverStream, toRpcError, isServiceError, RpcCallError, type CallScope } from './calls.js';
+export {
+  RpcServer,
+  listenHosts,
+  joinHostPort,
+  routeGrpcLogs,
+  type RpcServerOptions,
+} from './server.js';
+export {
+  RpcClients,
+  targetKey,
+  DEFAULT_CHANNEL_OPTIONS,
+  type RpcClientsOptions,
+  type RpcTarget,
+} from './clients.js';
+export {
+  callOptions,
+  unaryCall,
+  serverStream,
+  toRpcError,
+  isServiceError,
+  RpcCallError,
+  type CallScope,
+} from './calls.js';
 export {
   ProofVerifier,
   meshAuthServerInterceptor,
@@ -56,7 +76,14 @@ export {
   RunEvent_Result,
   RunEvent_Error,
 } from './gen/helix/v1/agent.js';
-export { ImageStoreService, ImageStoreClient, type ImageStoreServer, ImageRef, ImageMeta, ImageChunk } from './gen/helix/v1/image.js';
+export {
+  ImageStoreService,
+  ImageStoreClient,
+  type ImageStoreServer,
+  ImageRef,
+  ImageMeta,
+  ImageChunk,
+} from './gen/helix/v1/image.js';
 export {
   TranscriberService,
   TranscriberClient,
@@ -66,4 +93,12 @@ export {
   TranscriptSegment,
   TranscriptEvent,
 } from './gen/helix/v1/transcriber.js';
-export { RouterService, RouterClient, type RouterServer, RouteRequest, RouteReply, Intent, NotUnderstood } from './gen/helix/v1/router.js';
+export {
+  RouterService,
+  RouterClient,
+  type RouterServer,
+  RouteRequest,
+  RouteReply,
+  Intent,
+  NotUnderstood,
+} from './gen/helix/v1/router.js';

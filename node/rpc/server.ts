@@ -3,9 +3,13 @@
  * rpc port — never a wildcard address — with the mesh-proof interceptor in front of every service.
  */
 import { isIP } from 'node:net';
+import { format } from 'node:util';
 import {
   Server,
   ServerCredentials,
+  setLogger,
+  setLogVerbosity,
+  logVerbosity,
   type ServiceDefinition,
   type UntypedServiceImplementation,
 } from '@grpc/grpc-js';
@@ -33,7 +37,10 @@ export interface RpcServerOptions {
 const LOOPBACK = '127.0.0.1';
 
 export class RpcServer {
-  private readonly services: Array<{ definition: ServiceDefinition; implementation: UntypedServiceImplementation }> = [];
+  private readonly services: Array<{
+    definition: ServiceDefinition;
+    implementation: UntypedServiceImplementation;
+  }> = [];
   private readonly hosts: string[];
   private readonly log: Logger;
   private readonly verifier: ProofVerifier;
@@ -47,8 +54,14 @@ export class RpcServer {
   }
 
   /** Register a service (a ts-proto `XxxService` definition and its `XxxServer` implementation) before start(). */
-  addService<I extends UntypedServiceImplementation>(definition: ServiceDefinition<I>, implementation: I): this {
-    if (this.server) throw new StateError('RpcServer.addService called after start(); register every service before starting the server');
+  addService<I extends UntypedServiceImplementation>(
+    definition: ServiceDefinition<I>,
+    implementation: I,
+  ): this {
+    if (this.server)
+      throw new StateError(
+        'RpcServer.addService called after start(); register every service before starting the server',
+      );
     this.services.push({ definition: definition as ServiceDefinition, implementation });
     return this;
   }
@@ -70,7 +83,11 @@ export class RpcServer {
       interceptors: [
         meshAuthServerInterceptor(this.verifier, {
           openMethods: this.opts.openMethods ?? UNAUTHENTICATED_METHODS,
-          onRefused: (path, peer, check) => this.log.warn({ path, peer, kind: check.kind }, 'refused call without a valid mesh proof'),
+          onRefused: (path, peer, check) =>
+            this.log.warn(
+              { path, peer, kind: check.kind },
+              'refused call without a valid mesh proof',
+            ),
         }),
       ],
       // Pings from the server find clients that vanished mid-stream (a laptop that slept).
@@ -119,10 +136,18 @@ export function listenHosts(addresses: readonly string[]): string[] {
   for (const raw of [...addresses, LOOPBACK]) {
     const host = raw.replace(/^\[(.*)\]$/, '$1');
     if (isIP(host) === 0) {
-      throw new ConfigError('mesh.address', raw, 'an IPv4 or IPv6 address of this machine (gRPC binds to it by address, not by name)');
+      throw new ConfigError(
+        'mesh.address',
+        raw,
+        'an IPv4 or IPv6 address of this machine (gRPC binds to it by address, not by name)',
+      );
     }
     if (host === '0.0.0.0' || host === '::' || host === '::0') {
-      throw new ConfigError('mesh.address', raw, 'a specific address of this machine; HelixOS never listens on all interfaces');
+      throw new ConfigError(
+        'mesh.address',
+        raw,
+        'a specific address of this machine; HelixOS never listens on all interfaces',
+      );
     }
     if (!hosts.includes(host)) hosts.push(host);
   }
@@ -141,12 +166,26 @@ function bind(server: Server, host: string, port: number): Promise<number> {
         resolve(bound);
         return;
       }
-      const key = /EADDRNOTAVAIL|Cannot assign/i.test(err.message) ? 'mesh.address' : 'mesh.rpc_port';
+      // grpc-js wraps the socket error: "No address added out of total 1 resolved errors: [listen EADDRINUSE: ...]".
+      const reason = /\[(listen [^\]]+)\]/.exec(err.message)?.[1] ?? err.message;
+      const key = /EADDRNOTAVAIL|Cannot assign/i.test(reason) ? 'mesh.address' : 'mesh.rpc_port';
       const fix =
         key === 'mesh.address'
-          ? `cannot listen on ${target}: ${err.message}; set mesh.address to an address this machine has (\`ip -4 addr\`)`
-          : `cannot listen on ${target}: ${err.message}; stop the process using the port or choose another mesh.rpc_port`;
+          ? `cannot listen on ${target} (${reason}); set mesh.address to an address this machine has (\`ip -4 addr\`)`
+          : `cannot listen on ${target} (${reason}); stop the process using the port or choose another mesh.rpc_port`;
       reject(new ConfigError(key, key === 'mesh.address' ? host : port, fix, { cause: err }));
     });
+  });
+}
+
+/**
+ * Send grpc-js's own diagnostics (it writes "E ..." lines to stderr by default) to the node's
+ * logger at debug level; the errors that matter reach callers as RpcCallError/ConfigError anyway.
+ * Process-wide, so the daemon calls it once.
+ */
+export function routeGrpcLogs(logger: Logger): void {
+  setLogVerbosity(logVerbosity.ERROR);
+  setLogger({
+    error: (...args: unknown[]) => logger.debug({ component: 'grpc-js' }, format(...args)),
   });
 }

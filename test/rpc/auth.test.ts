@@ -32,19 +32,35 @@ describe('gRPC calls carry proof of the mesh secret', () => {
 
   const mesh: MeshServer = {
     join: (_call, cb) => cb({ code: GrpcStatus.UNIMPLEMENTED, details: 'not in this test' }),
-    ping: (call, cb) => cb(null, { nodeId: 'server', name: 'srv', meshId: 'm', sentAtMs: call.request.sentAtMs, receivedAtMs: Date.now() }),
+    ping: (call, cb) =>
+      cb(null, {
+        nodeId: 'server',
+        name: 'srv',
+        meshId: 'm',
+        sentAtMs: call.request.sentAtMs,
+        receivedAtMs: Date.now(),
+      }),
   };
   const router: RouterServer = {
     route: (call, cb) => {
       // "hang" never answers: the caller's deadline has to end the call.
       if (call.request.text === 'hang') return;
-      cb(null, { result: { $case: 'notUnderstood', value: { reason: 'echo' } }, model: callerNodeId(call) ?? '' });
+      cb(null, {
+        result: { $case: 'notUnderstood', value: { reason: 'echo' } },
+        model: callerNodeId(call) ?? '',
+      });
     },
   };
   const agentHost: AgentHostServer = {
     run: (call) => {
-      call.write({ event: { $case: 'accepted', value: { hostNode: 'server', hostName: 'srv', warm: true } } });
-      const timer = setInterval(() => call.write({ event: { $case: 'progress', value: { message: 'working', percent: -1 } } }), 20);
+      call.write({
+        event: { $case: 'accepted', value: { hostNode: 'server', hostName: 'srv', warm: true } },
+      });
+      const timer = setInterval(
+        () =>
+          call.write({ event: { $case: 'progress', value: { message: 'working', percent: -1 } } }),
+        20,
+      );
       call.on('cancelled', () => {
         clearInterval(timer);
         runCancelled.push(call.request.traceId);
@@ -59,7 +75,10 @@ describe('gRPC calls carry proof of the mesh secret', () => {
   };
 
   beforeAll(async () => {
-    server.addService(MeshService, mesh).addService(RouterService, router).addService(AgentHostService, agentHost);
+    server
+      .addService(MeshService, mesh)
+      .addService(RouterService, router)
+      .addService(AgentHostService, agentHost);
     await server.start();
   });
   afterAll(async () => {
@@ -69,13 +88,21 @@ describe('gRPC calls carry proof of the mesh secret', () => {
 
   it('accepts a call signed with the mesh secret and tells the handler who called', async () => {
     const r = clients({ secret, nodeId: 'node-a' }).router(target);
-    const reply = await unaryCall(r.route.bind(r), { traceId: 't1', text: 'hello', language: 'en' }, { timeoutMs: 5000, target });
+    const reply = await unaryCall(
+      r.route.bind(r),
+      { traceId: 't1', text: 'hello', language: 'en' },
+      { timeoutMs: 5000, target },
+    );
     expect(reply.model).toBe('node-a');
   });
 
   it('refuses a call without proof with UNAUTHENTICATED and says to join the mesh', async () => {
     const m = clients().mesh(target);
-    const err = await unaryCall(m.ping.bind(m), { nodeId: 'x', sentAtMs: Date.now() }, { timeoutMs: 5000, target }).catch((e: unknown) => e);
+    const err = await unaryCall(
+      m.ping.bind(m),
+      { nodeId: 'x', sentAtMs: Date.now() },
+      { timeoutMs: 5000, target },
+    ).catch((e: unknown) => e);
     expect(err).toBeInstanceOf(RpcCallError);
     expect((err as RpcCallError).code).toBe(GrpcStatus.UNAUTHENTICATED);
     expect((err as RpcCallError).message).toMatch(/join the mesh/);
@@ -83,7 +110,11 @@ describe('gRPC calls carry proof of the mesh secret', () => {
 
   it('refuses a proof made with another mesh secret', async () => {
     const r = clients({ secret: meshSecret() }).router(target);
-    const err = await unaryCall(r.route.bind(r), { traceId: 't', text: 'x', language: '' }, { timeoutMs: 5000, target }).catch((e: unknown) => e);
+    const err = await unaryCall(
+      r.route.bind(r),
+      { traceId: 't', text: 'x', language: '' },
+      { timeoutMs: 5000, target },
+    ).catch((e: unknown) => e);
     expect((err as RpcCallError).code).toBe(GrpcStatus.UNAUTHENTICATED);
     expect((err as RpcCallError).message).toMatch(/different mesh secret/);
   });
@@ -92,7 +123,12 @@ describe('gRPC calls carry proof of the mesh secret', () => {
     // A client without the interceptor sends the same captured proof twice.
     const r = clients().router(target);
     const captured = signCall(grpcKey(secret), RouterService.route.path, 'node-a', new Metadata());
-    const call = () => unaryCall(r.route.bind(r), { traceId: 't', text: 'x', language: '' }, { timeoutMs: 5000, target, metadata: captured.clone() });
+    const call = () =>
+      unaryCall(
+        r.route.bind(r),
+        { traceId: 't', text: 'x', language: '' },
+        { timeoutMs: 5000, target, metadata: captured.clone() },
+      );
     await expect(call()).resolves.toMatchObject({ model: 'node-a' });
     const err = await call().catch((e: unknown) => e);
     expect((err as RpcCallError).code).toBe(GrpcStatus.UNAUTHENTICATED);
@@ -102,25 +138,39 @@ describe('gRPC calls carry proof of the mesh secret', () => {
   it('refuses a proof for one method used on another', async () => {
     const r = clients().router(target);
     const forPing = signCall(grpcKey(secret), MeshService.ping.path, 'node-a', new Metadata());
-    const err = await unaryCall(r.route.bind(r), { traceId: 't', text: 'x', language: '' }, { timeoutMs: 5000, target, metadata: forPing }).catch(
-      (e: unknown) => e,
-    );
+    const err = await unaryCall(
+      r.route.bind(r),
+      { traceId: 't', text: 'x', language: '' },
+      { timeoutMs: 5000, target, metadata: forPing },
+    ).catch((e: unknown) => e);
     expect((err as RpcCallError).code).toBe(GrpcStatus.UNAUTHENTICATED);
   });
 
   it('refuses a proof stamped two minutes in the past and says to fix the clock', async () => {
     const r = clients().router(target);
-    const old = signCall(grpcKey(secret), RouterService.route.path, 'node-a', new Metadata(), Date.now() - 120_000);
-    const err = await unaryCall(r.route.bind(r), { traceId: 't', text: 'x', language: '' }, { timeoutMs: 5000, target, metadata: old }).catch(
-      (e: unknown) => e,
+    const old = signCall(
+      grpcKey(secret),
+      RouterService.route.path,
+      'node-a',
+      new Metadata(),
+      Date.now() - 120_000,
     );
+    const err = await unaryCall(
+      r.route.bind(r),
+      { traceId: 't', text: 'x', language: '' },
+      { timeoutMs: 5000, target, metadata: old },
+    ).catch((e: unknown) => e);
     expect((err as RpcCallError).code).toBe(GrpcStatus.UNAUTHENTICATED);
     expect((err as RpcCallError).message).toMatch(/clock/);
   });
 
   it('reports an exceeded deadline as DEADLINE_EXCEEDED naming the peer', async () => {
     const r = clients({ secret }).router(target);
-    const err = await unaryCall(r.route.bind(r), { traceId: 't', text: 'hang', language: '' }, { timeoutMs: 200, target }).catch((e: unknown) => e);
+    const err = await unaryCall(
+      r.route.bind(r),
+      { traceId: 't', text: 'hang', language: '' },
+      { timeoutMs: 200, target },
+    ).catch((e: unknown) => e);
     expect(err).toBeInstanceOf(RpcCallError);
     expect((err as RpcCallError).code).toBe(GrpcStatus.DEADLINE_EXCEEDED);
     expect((err as RpcCallError).message).toContain(target);
@@ -129,7 +179,15 @@ describe('gRPC calls carry proof of the mesh secret', () => {
   it('streams run events, and leaving the stream cancels the run on the host', async () => {
     const a = clients({ secret }).agentHost(target);
     const seen: string[] = [];
-    const request = { traceId: 'run-1', agent: 'echo', intent: 'say', argsJson: '{}', callerNode: 'client-node', deadlineMs: 0, imageHash: '' };
+    const request = {
+      traceId: 'run-1',
+      agent: 'echo',
+      intent: 'say',
+      argsJson: '{}',
+      callerNode: 'client-node',
+      deadlineMs: 0,
+      imageHash: '',
+    };
     for await (const ev of serverStream(a.run.bind(a), request, { timeoutMs: 10_000, target })) {
       seen.push(ev.event?.$case ?? 'none');
       if (seen.length === 3) break;
@@ -141,7 +199,11 @@ describe('gRPC calls carry proof of the mesh secret', () => {
   it('aborting the signal cancels a unary call', async () => {
     const r = clients({ secret }).router(target);
     const ac = new AbortController();
-    const pending = unaryCall(r.route.bind(r), { traceId: 't', text: 'hang', language: '' }, { timeoutMs: 10_000, target, signal: ac.signal });
+    const pending = unaryCall(
+      r.route.bind(r),
+      { traceId: 't', text: 'hang', language: '' },
+      { timeoutMs: 10_000, target, signal: ac.signal },
+    );
     ac.abort();
     const err = await pending.catch((e: unknown) => e);
     expect((err as RpcCallError).code).toBe(GrpcStatus.CANCELLED);

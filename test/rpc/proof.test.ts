@@ -9,7 +9,12 @@ const T0 = 1_700_000_000_000;
 describe('ProofVerifier', () => {
   const secret = meshSecret();
   const cases: Array<{ name: string; metadata: () => Metadata; now: number; expect: string }> = [
-    { name: 'a fresh proof', metadata: () => signCall(grpcKey(secret), PATH, 'n1', new Metadata(), T0), now: T0 + 500, expect: 'ok' },
+    {
+      name: 'a fresh proof',
+      metadata: () => signCall(grpcKey(secret), PATH, 'n1', new Metadata(), T0),
+      now: T0 + 500,
+      expect: 'ok',
+    },
     { name: 'no metadata', metadata: () => new Metadata(), now: T0, expect: 'missing' },
     {
       name: 'a proof without nonce',
@@ -31,8 +36,18 @@ describe('ProofVerifier', () => {
       now: T0,
       expect: 'malformed',
     },
-    { name: 'another secret', metadata: () => signCall(grpcKey(meshSecret()), PATH, 'n1', new Metadata(), T0), now: T0, expect: 'wrong' },
-    { name: 'another method', metadata: () => signCall(grpcKey(secret), '/helix.v1.Mesh/Ping', 'n1', new Metadata(), T0), now: T0, expect: 'wrong' },
+    {
+      name: 'another secret',
+      metadata: () => signCall(grpcKey(meshSecret()), PATH, 'n1', new Metadata(), T0),
+      now: T0,
+      expect: 'wrong',
+    },
+    {
+      name: 'another method',
+      metadata: () => signCall(grpcKey(secret), '/helix.v1.Mesh/Ping', 'n1', new Metadata(), T0),
+      now: T0,
+      expect: 'wrong',
+    },
     {
       name: 'a node id swapped after signing',
       metadata: () => {
@@ -43,9 +58,24 @@ describe('ProofVerifier', () => {
       now: T0,
       expect: 'wrong',
     },
-    { name: '61 s old', metadata: () => signCall(grpcKey(secret), PATH, 'n1', new Metadata(), T0), now: T0 + 61_000, expect: 'stale' },
-    { name: '61 s in the future', metadata: () => signCall(grpcKey(secret), PATH, 'n1', new Metadata(), T0 + 61_000), now: T0, expect: 'stale' },
-    { name: '59 s old', metadata: () => signCall(grpcKey(secret), PATH, 'n1', new Metadata(), T0), now: T0 + 59_000, expect: 'ok' },
+    {
+      name: '61 s old',
+      metadata: () => signCall(grpcKey(secret), PATH, 'n1', new Metadata(), T0),
+      now: T0 + 61_000,
+      expect: 'stale',
+    },
+    {
+      name: '61 s in the future',
+      metadata: () => signCall(grpcKey(secret), PATH, 'n1', new Metadata(), T0 + 61_000),
+      now: T0,
+      expect: 'stale',
+    },
+    {
+      name: '59 s old',
+      metadata: () => signCall(grpcKey(secret), PATH, 'n1', new Metadata(), T0),
+      now: T0 + 59_000,
+      expect: 'ok',
+    },
   ];
   for (const c of cases) {
     it(`judges ${c.name}: ${c.expect}`, () => {
@@ -70,7 +100,10 @@ describe('ProofVerifier', () => {
 
   it('refuses calls once the nonce memory is full instead of forgetting live nonces', () => {
     const v = new ProofVerifier(secret, { now: () => T0, maxNonces: 2 });
-    for (let i = 0; i < 2; i++) expect(v.check(PATH, signCall(grpcKey(secret), PATH, 'n1', new Metadata(), T0)).ok).toBe(true);
+    for (let i = 0; i < 2; i++)
+      expect(v.check(PATH, signCall(grpcKey(secret), PATH, 'n1', new Metadata(), T0)).ok).toBe(
+        true,
+      );
     const third = v.check(PATH, signCall(grpcKey(secret), PATH, 'n1', new Metadata(), T0));
     expect(third.ok ? 'ok' : third.kind).toBe('busy');
   });
