@@ -1,0 +1,13 @@
+/** Placement: pure functions that pick the transcriber, the router and the agent host from the view. */
+export {
+  pickAgentHost,
+  sameImageHash,
+  minBy,
+  LOAD_STEP,
+  IMAGE_MISSING_COST,
+  IMAGE_HASH_DIGITS,
+  type AgentPlacementRequest,
+  type AgentPlacement,
+} from './agents.js';
+export { pickTranscriber, type TranscriberPlacement } from './transcriber.js';
+export { pickRouterPeer, noRouterLlmMessage, sameModel } from './router.js';
