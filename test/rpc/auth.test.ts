@@ -3,6 +3,10 @@ import { Metadata } from '@grpc/grpc-js';
 import {
   AgentHostService,
   GrpcStatus,
+  TranscriberService,
+  callOptions,
+  type TranscriberServer,
+  type TranscriptEvent,
   MeshService,
   RouterService,
   RpcCallError,
@@ -74,11 +78,24 @@ describe('gRPC calls carry proof of the mesh secret', () => {
     return c;
   };
 
+  const transcriber: TranscriberServer = {
+    transcribe: (call) => {
+      let bytes = 0;
+      call.on('data', (chunk: { pcm: Buffer; end: boolean }) => {
+        bytes += chunk.pcm.length;
+        const value = { text: `${bytes} bytes`, confidence: 1, language: 'en', segments: [] };
+        call.write({ event: chunk.end ? { $case: 'final', value } : { $case: 'partial', value } });
+        if (chunk.end) call.end();
+      });
+    },
+  };
+
   beforeAll(async () => {
     server
       .addService(MeshService, mesh)
       .addService(RouterService, router)
-      .addService(AgentHostService, agentHost);
+      .addService(AgentHostService, agentHost)
+      .addService(TranscriberService, transcriber);
     await server.start();
   });
   afterAll(async () => {
@@ -207,5 +224,50 @@ describe('gRPC calls carry proof of the mesh secret', () => {
     ac.abort();
     const err = await pending.catch((e: unknown) => e);
     expect((err as RpcCallError).code).toBe(GrpcStatus.CANCELLED);
+  });
+
+  it('authenticates bidirectional streams: audio in, partials and a final out', async () => {
+    const t = clients({ secret }).transcriber(target);
+    const { metadata, options } = callOptions(5000);
+    const call = t.transcribe(metadata, options);
+    const events: TranscriptEvent[] = [];
+    const done = new Promise<void>((resolve, reject) => {
+      call.on('data', (ev: TranscriptEvent) => events.push(ev));
+      call.on('end', resolve);
+      call.on('error', reject);
+    });
+    call.write({
+      traceId: 't',
+      sampleRate: 16000,
+      pcm: Buffer.alloc(320),
+      end: false,
+      language: 'en',
+    });
+    call.write({ traceId: '', sampleRate: 0, pcm: Buffer.alloc(320), end: true, language: '' });
+    call.end();
+    await done;
+    expect(events.map((e) => [e.event?.$case, e.event?.value.text])).toEqual([
+      ['partial', '320 bytes'],
+      ['final', '640 bytes'],
+    ]);
+  });
+
+  it('refuses a bidirectional stream without proof', async () => {
+    const t = clients().transcriber(target);
+    const { metadata, options } = callOptions(5000);
+    const call = t.transcribe(metadata, options);
+    const err = await new Promise<unknown>((resolve) => {
+      call.on('error', resolve);
+      call.on('data', () => resolve(new Error('got data without proof')));
+      call.write({
+        traceId: 't',
+        sampleRate: 16000,
+        pcm: Buffer.alloc(320),
+        end: true,
+        language: '',
+      });
+      call.end();
+    });
+    expect((err as { code?: number }).code).toBe(GrpcStatus.UNAUTHENTICATED);
   });
 });
