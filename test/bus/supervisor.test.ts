@@ -211,9 +211,7 @@ describe('setRoutes', () => {
 describe('when the node process dies', () => {
   const fixture = fileURLToPath(new URL('./fixtures/superviseInChild.ts', import.meta.url));
 
-  async function nodeProcess(
-    opts: object,
-  ): Promise<{
+  async function nodeProcess(opts: object): Promise<{
     pid: number;
     natsPid: number;
     send: (line: string) => void;
