@@ -86,7 +86,9 @@ const interfaces: InterfaceTable = {
 };
 
 const started: Discovery[] = [];
-function discovery(opts: Partial<DiscoveryOptions> & { config?: object } = {}): Discovery {
+function discovery(
+  opts: Omit<Partial<DiscoveryOptions>, 'config'> & { config?: object } = {},
+): Discovery {
   const { config, ...rest } = opts;
   const d = new Discovery({
     config: parseConfig(config ?? {}),
