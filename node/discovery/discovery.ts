@@ -176,9 +176,12 @@ export class Discovery implements DiscoveryEvents {
     if (client) {
       // bounded by the poll interval as well as the client's own timeout: polls never pile up
       const limit = Math.max(500, Math.min(this.config.discovery.poll_interval_ms, 10_000));
-      const signal = AbortSignal.any([this.stopController.signal, AbortSignal.timeout(limit)]);
+      const deadline = AbortSignal.timeout(limit);
+      const signal = AbortSignal.any([this.stopController.signal, deadline]);
       try {
-        const parsed = parseTailscaleStatus(await client.status(signal), {
+        // raced against the signal too, so even a client that ignores it cannot stall polling
+        const status = await Promise.race([client.status(signal), rejectOnAbort(signal)]);
+        const parsed = parseTailscaleStatus(status, {
           tag: this.config.discovery.tailscale_tag || undefined,
         });
         this.setState(parsed.state);
@@ -187,7 +190,10 @@ export class Discovery implements DiscoveryEvents {
         this.tailscalePeers = parsed.peers;
       } catch (err) {
         if (this.stopController.signal.aborted) return this.state;
-        this.setState({ kind: 'unavailable', reason: describeError(err) });
+        const reason = deadline.aborted
+          ? `tailscale status did not answer within ${limit} ms; is tailscaled stuck? try \`systemctl restart tailscaled\``
+          : describeError(err);
+        this.setState({ kind: 'unavailable', reason });
         this.tailscalePeers = [];
       }
     }
@@ -336,6 +342,15 @@ export class Discovery implements DiscoveryEvents {
       }
     }
   }
+}
+
+function rejectOnAbort(signal: AbortSignal): Promise<never> {
+  return new Promise((_resolve, reject) => {
+    const fail = () =>
+      reject(signal.reason instanceof Error ? signal.reason : new Error('aborted'));
+    if (signal.aborted) fail();
+    else signal.addEventListener('abort', fail, { once: true });
+  });
 }
 
 function canonical(c: PeerCandidate): unknown[] {

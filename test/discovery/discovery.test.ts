@@ -25,7 +25,7 @@ const fixture = (name: string): unknown =>
 /** A TailscaleClient as a plain object: answers with whatever `next` holds. */
 class FakeTailscale implements TailscaleClient {
   calls = 0;
-  next: unknown | Error | 'hang' = fixture('status-running.json');
+  next: unknown | Error | 'hang' | 'ignore-signal' = fixture('status-running.json');
   private waiters: (() => void)[] = [];
 
   async status(signal?: AbortSignal): Promise<unknown> {
@@ -37,6 +37,7 @@ class FakeTailscale implements TailscaleClient {
         signal?.addEventListener('abort', () => reject(signal.reason), { once: true }),
       );
     }
+    if (next === 'ignore-signal') return new Promise(() => {});
     if (next instanceof Error) throw next;
     return structuredClone(next);
   }
@@ -222,13 +223,19 @@ describe('Discovery', () => {
     expect(d.candidates()).toEqual([]);
   });
 
-  it('bounds a poll that never answers and reports tailscale unavailable', async () => {
-    const tailscale = new FakeTailscale();
-    tailscale.next = 'hang';
-    const d = discovery({ tailscale, config: { discovery: { poll_interval_ms: 100 } } });
-    const state = await d.refresh();
-    expect(state.kind).toBe('unavailable');
-  });
+  it.each(['hang', 'ignore-signal'] as const)(
+    'bounds a poll that never answers (%s) and reports tailscale unavailable',
+    async (behaviour) => {
+      const tailscale = new FakeTailscale();
+      tailscale.next = behaviour;
+      const d = discovery({ tailscale, config: { discovery: { poll_interval_ms: 100 } } });
+      const state = await d.refresh();
+      expect(state).toEqual({
+        kind: 'unavailable',
+        reason: expect.stringContaining('did not answer within 500 ms'),
+      });
+    },
+  );
 
   it('never asks tailscale when discovery.tailscale is off', async () => {
     const tailscale = new FakeTailscale();
