@@ -1,7 +1,8 @@
 #!/usr/bin/env node
 /**
  * A stand-in `tailscale` CLI for tests. It answers `status [--json]`, `ip [-4|-6]`,
- * `whois [--json] <ip>` and `version` from a world file named by $HELIX_FAKE_TAILSCALE,
+ * `whois [--json] <ip>` and `version` from a world file named by $HXT_FAKE_TAILSCALE
+ * ($HELIX_FAKE_TAILSCALE also works, but the daemon rejects unknown HELIX_* variables),
  * printing the JSON shapes of tailscale's ipn/ipnstate.Status and apitype.WhoIsResponse
  * (field names, Go zero values, omitempty fields absent, DNSName with its trailing dot).
  *
@@ -17,7 +18,7 @@
  *   node = { "name", "ip" (100.x), "ip6"?, "userId", "loginName", "displayName"?, "tags"?: ["tag:x"],
  *            "online"?: true, "os"?: "linux", "nodeKey"?: "<64 hex>", "id"?: 123, "stableId"?: "n..CNTRL" }
  *
- * $HELIX_FAKE_TAILSCALE_LOG, when set, gets one JSON line per invocation ({ argv, at }).
+ * $HXT_FAKE_TAILSCALE_LOG, when set, gets one JSON line per invocation ({ argv, at }).
  * Standard library only: it runs wherever node does, without the repository's node_modules.
  */
 import { createHash } from 'node:crypto';
@@ -41,7 +42,7 @@ function fail(message, code = 1) {
 }
 
 function loadWorld() {
-  const file = process.env.HELIX_FAKE_TAILSCALE;
+  const file = process.env.HXT_FAKE_TAILSCALE ?? process.env.HELIX_FAKE_TAILSCALE;
   if (!file) fail(DAEMON_DOWN);
   let world;
   try {
@@ -402,10 +403,10 @@ function cmdVersion(args) {
 }
 
 function main(argv) {
-  if (process.env.HELIX_FAKE_TAILSCALE_LOG) {
+  if (process.env.HXT_FAKE_TAILSCALE_LOG) {
     try {
       appendFileSync(
-        process.env.HELIX_FAKE_TAILSCALE_LOG,
+        process.env.HXT_FAKE_TAILSCALE_LOG,
         JSON.stringify({ argv, at: Date.now() }) + '\n',
       );
     } catch {

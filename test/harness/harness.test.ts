@@ -9,39 +9,14 @@ import os from 'node:os';
 import path from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { z } from 'zod';
-import { MeshHarness, REPO_ROOT, waitFor, type MeshCommand } from './mesh.js';
+import { MeshHarness, NodeExitedError, REPO_ROOT, waitFor } from './mesh.js';
 import { IP_BIN, listHxtNamespaces, NetnsLab, sweepStale } from './netns.js';
 import { FAKE_TAILSCALE } from './tailnet.js';
+import { natsServerCommand, toyNodeCommand } from './toy.js';
 import { useMeshHarness } from './vitest.js';
 
-const NATS = 'nats-server';
-const natsAvailable = spawnSync(NATS, ['--version'], { timeout: 5000 }).status === 0;
-
-/** Each node runs nats-server: clients and monitoring on loopback, cluster routes on the mesh address. */
-const natsCommand: MeshCommand = {
-  start: (n, extra) => [
-    NATS,
-    '-a',
-    '127.0.0.1',
-    '-p',
-    '4222',
-    '-m',
-    '8222',
-    '-n',
-    n.name,
-    '--cluster_name',
-    'hxt',
-    '--cluster',
-    `nats://${n.address}:6222`,
-    '--routes',
-    extra.join(','),
-  ],
-  cli: (_n, args) => ['echo', ...args],
-};
-
-function routesOf(mesh: MeshHarness, i: number): string[] {
-  return mesh.nodes.filter((o) => o.index !== i).map((o) => `nats://${o.address}:6222`);
-}
+const natsAvailable = spawnSync('nats-server', ['--version'], { timeout: 5000 }).status === 0;
+const natsCommand = natsServerCommand();
 
 async function numRoutes(mesh: MeshHarness, i: number): Promise<number> {
   const body = await mesh.netns.httpGet(i, 'http://127.0.0.1:8222/routez', { timeoutMs: 1500 });
@@ -341,7 +316,7 @@ describe.skipIf(!natsAvailable)('nodes as processes (nats-server cluster)', () =
 
   it('starts a process per namespace and the cluster forms over the 100.64 addresses', async () => {
     const m = mesh();
-    for (const n of m.nodes) m.startNode(n.index, routesOf(m, n.index));
+    for (const n of m.nodes) m.startNode(n.index);
     for (const n of m.nodes) {
       await waitFor(async () => (await numRoutes(m, n.index)) === 2, {
         timeoutMs: 20_000,
@@ -368,7 +343,7 @@ describe.skipIf(!natsAvailable)('nodes as processes (nats-server cluster)', () =
         timeoutMs: 20_000,
         what: `node${i} to drop node2's route`,
       });
-    m.startNode(2, routesOf(m, 2));
+    m.startNode(2);
     for (const i of [0, 1, 2])
       await waitFor(async () => (await numRoutes(m, i)) === 2, {
         timeoutMs: 30_000,
@@ -417,6 +392,87 @@ describe.skipIf(!natsAvailable)('nodes as processes (nats-server cluster)', () =
   });
 });
 
+describe('views, kills, pauses and partitions (toy nodes)', () => {
+  const mesh = useMeshHarness(() => new MeshHarness({ nodes: 3, command: toyNodeCommand() }));
+  const all = [0, 1, 2];
+
+  it('converges: every node sees every other alive', async () => {
+    const m = mesh();
+    for (const i of all) m.startNode(i);
+    const views = await m.waitForConvergence({ timeoutMs: 20_000 });
+    expect([...views.keys()]).toEqual(all);
+    for (const [i, v] of views) {
+      expect(v?.self.name).toBe(m.info(i).name);
+      expect(v?.nodes.map((n) => n.name).sort()).toEqual(['node0', 'node1', 'node2']);
+    }
+  });
+
+  it('sees a node killed with SIGKILL go dead, and alive with the same id after a restart', async () => {
+    const m = mesh();
+    const before = await m.status(1);
+    m.kill(1, 'SIGKILL');
+    await m.waitForState([0, 2], 1, 'dead', { timeoutMs: 20_000 });
+    await expect(m.status(1)).rejects.toThrow(/status of node 1 \(node1\) failed/);
+    m.startNode(1);
+    const views = await m.waitForState([0, 2], 1, 'alive', { timeoutMs: 20_000 });
+    const idSeenBy0 = views.get(0)?.nodes.find((n) => n.name === 'node1')?.id;
+    expect(idSeenBy0).toBe(before.self.id);
+    await m.waitForConvergence({ timeoutMs: 20_000 });
+  });
+
+  it('sees a paused node go silent and come back after SIGCONT', async () => {
+    const m = mesh();
+    m.pause(2);
+    await m.waitForState([0, 1], 2, 'dead', { timeoutMs: 20_000 });
+    expect(await m.tryStatus(2)).toBeNull();
+    m.resume(2);
+    await m.waitForConvergence({ timeoutMs: 20_000 });
+  });
+
+  it('splits a partitioned node from the rest and rejoins it on heal', async () => {
+    const m = mesh();
+    m.partition(0);
+    try {
+      await m.waitForState([1, 2], 0, 'dead', { timeoutMs: 20_000 });
+      // the partitioned node keeps running and sees the others dead
+      await m.waitForState([0], 1, 'dead', { timeoutMs: 20_000 });
+    } finally {
+      m.heal(0);
+    }
+    await m.waitForConvergence({ timeoutMs: 20_000 });
+  });
+
+  it('sees a node stopped with SIGTERM as left', async () => {
+    const m = mesh();
+    const stopped = await m.stopNode(2);
+    expect(stopped).toMatchObject({ code: 0, forced: false, leftovers: [] });
+    await m.waitForState([0, 1], 2, 'left', { timeoutMs: 20_000 });
+  });
+
+  it('ends a wait at once when a node it depends on has exited', async () => {
+    const m = mesh();
+    await expect(m.waitForConvergence({ timeoutMs: 60_000, members: all })).rejects.toThrow(
+      NodeExitedError,
+    );
+    await expect(m.waitForStatus(2, { timeoutMs: 60_000 })).rejects.toThrow(
+      /node 2 \(node2\) exited \(code 0/,
+    );
+  });
+
+  it('writes each node its own helix.toml with its mesh address', () => {
+    const m = mesh();
+    for (const n of m.nodes) {
+      const toml = readFileSync(n.configPath, 'utf8');
+      expect(toml).toContain(`address = "${n.address}"`);
+      expect(toml).toContain(`name = "${n.name}"`);
+      expect(m.configTree(n.index)).toMatchObject({
+        mesh: { address: n.address },
+        discovery: { mdns: false },
+      });
+    }
+  });
+});
+
 describe('cleanup', () => {
   const tmp = mkdtempSync(path.join(os.tmpdir(), 'hxt-selftest-'));
   afterAll(() => rmSync(tmp, { recursive: true, force: true }));
@@ -424,7 +480,7 @@ describe('cleanup', () => {
   it.skipIf(!natsAvailable)('leaves no namespace, no process and no temp dir behind', async () => {
     const m = new MeshHarness({ nodes: 3, command: natsCommand });
     await m.start();
-    for (const n of m.nodes) m.startNode(n.index, routesOf(m, n.index));
+    for (const n of m.nodes) m.startNode(n.index);
     m.pause(2);
     await waitFor(async () => (await numRoutes(m, 0)) >= 1, {
       timeoutMs: 20_000,
@@ -516,5 +572,15 @@ setInterval(() => {}, 1000);
   it('refuses more than 10 nodes', () => {
     expect(() => new MeshHarness({ nodes: 11 })).toThrow(/1 to 10/);
     expect(() => NetnsLab.create({ nodes: 0 })).toThrow(/1 to 10/);
+  });
+
+  it('rejects a config override the schema does not allow, and leaves nothing behind', async () => {
+    const m = new MeshHarness({
+      nodes: 2,
+      command: toyNodeCommand(),
+      config: { mesh: { adress: 'x' } },
+    });
+    await expect(m.start()).rejects.toThrow(/helix.toml for node 0 is invalid/);
+    expect(listHxtNamespaces().filter((n) => n.startsWith(`hxt${m.netns.runId}`))).toEqual([]);
   });
 });

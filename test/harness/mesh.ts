@@ -85,9 +85,9 @@ export interface MeshNodeInfo {
   env: NodeJS.ProcessEnv;
 }
 
-/** How to start a node and how to run its CLI; argv[0] is the program. */
+/** How to start a node and how to run its CLI; argv[0] is the program. `all` lists every node. */
 export interface MeshCommand {
-  start(node: MeshNodeInfo, extraArgs: string[]): string[];
+  start(node: MeshNodeInfo, extraArgs: string[], all: readonly MeshNodeInfo[]): string[];
   cli(node: MeshNodeInfo, args: string[]): string[];
 }
 
@@ -192,7 +192,20 @@ function deepMerge(base: Tree, over: Tree): Tree {
   return out;
 }
 
-/** Poll `probe` until it returns something truthy; throws after timeoutMs with the last value or error. */
+/** Thrown by a probe to end a wait at once (waitFor retries every other error until its timeout). */
+export class FatalWaitError extends Error {
+  override name = 'FatalWaitError';
+}
+
+/** A node the wait depends on is not running (it exited, or was never started). */
+export class NodeExitedError extends FatalWaitError {
+  override name = 'NodeExitedError';
+}
+
+/**
+ * Poll `probe` until it returns something truthy; throws after timeoutMs with the last value or
+ * error, or at once when the probe throws a FatalWaitError.
+ */
 export async function waitFor<T>(
   probe: () => Promise<T> | T,
   opts: WaitOptions,
@@ -207,6 +220,7 @@ export async function waitFor<T>(
       if (value) return value as NonNullable<T>;
       last = value;
     } catch (err) {
+      if (err instanceof FatalWaitError) throw err;
       last = err;
     }
     if (Date.now() >= deadline) {
@@ -244,6 +258,10 @@ export class MeshHarness {
   private specs: MeshNodeSpec[] = [];
   private logs: WriteStream[] = [];
   private readonly running = new Map<number, RunningNode>();
+  private readonly lastExit = new Map<
+    number,
+    { code: number | null; signal: NodeJS.Signals | null }
+  >();
   private readonly command: MeshCommand;
 
   constructor(opts: MeshHarnessOptions) {
@@ -307,8 +325,8 @@ export class MeshHarness {
         info.env = {
           ...inherited,
           PATH: onTailnet ? `${binDir}:${process.env.PATH ?? ''}` : (process.env.PATH ?? ''),
-          HELIX_FAKE_TAILSCALE: info.worldPath,
-          HELIX_FAKE_TAILSCALE_LOG: info.tailscaleCallsPath,
+          HXT_FAKE_TAILSCALE: info.worldPath,
+          HXT_FAKE_TAILSCALE_LOG: info.tailscaleCallsPath,
           NO_COLOR: '1',
           ...spec.env,
         };
@@ -422,7 +440,7 @@ export class MeshHarness {
     const info = this.info(i);
     if (this.running.has(i))
       throw new Error(`node ${i} (${info.name}) is already running; stop or kill it first`);
-    const [cmd, ...args] = this.command.start(info, extraArgs);
+    const [cmd, ...args] = this.command.start(info, extraArgs, this.infos);
     if (!cmd) throw new Error('MeshCommand.start returned an empty argv');
     const log = this.logs[i]!;
     log.write(`--- ${new Date().toISOString()} start: ${[cmd, ...args].join(' ')}\n`);
@@ -438,6 +456,7 @@ export class MeshHarness {
         });
         child.once('exit', (code, signal) => {
           log.write(`--- ${new Date().toISOString()} exit: code=${code} signal=${signal}\n`);
+          this.lastExit.set(i, { code, signal });
           if (this.running.get(i)?.child === child) this.running.delete(i);
           resolve({ code, signal });
         });
@@ -648,6 +667,30 @@ export class MeshHarness {
     return view.nodes.find((n) => n.name === this.info(target).name)?.state ?? 'absent';
   }
 
+  /** Throw a NodeExitedError (ending any wait) unless node i's process is running. */
+  requireRunning(i: number): void {
+    if (this.running.has(i)) return;
+    const info = this.info(i);
+    const exit = this.lastExit.get(i);
+    const tail = this.log(i).trimEnd().split('\n').slice(-8).join('\n');
+    throw new NodeExitedError(
+      exit
+        ? `node ${i} (${info.name}) exited (code ${exit.code}, signal ${exit.signal}); last log lines:\n${tail}`
+        : `node ${i} (${info.name}) was never started`,
+    );
+  }
+
+  /** Wait until node i answers status; fails at once if its process exits. */
+  async waitForStatus(i: number, opts: Omit<WaitOptions, 'what'>): Promise<StatusView> {
+    return waitFor(
+      () => {
+        this.requireRunning(i);
+        return this.tryStatus(i, { timeoutMs: Math.min(20_000, opts.timeoutMs) });
+      },
+      { ...opts, what: `node ${i} (${this.info(i).name}) to answer status` },
+    );
+  }
+
   /** Poll until `probe` returns something truthy. */
   waitFor<T>(probe: () => Promise<T> | T, opts: WaitOptions): Promise<NonNullable<T>> {
     return waitFor(probe, opts);
@@ -662,6 +705,7 @@ export class MeshHarness {
   ): Promise<Map<number, StatusView | null>> {
     return waitFor(
       async () => {
+        for (const i of observers) this.requireRunning(i);
         const views = await this.views(observers);
         for (const v of views.values()) if (!v || this.stateIn(v, target) !== state) return null;
         return views;
@@ -677,6 +721,7 @@ export class MeshHarness {
     const members = opts.members ?? this.runningNodes();
     return waitFor(
       async () => {
+        for (const i of members) this.requireRunning(i);
         const views = await this.views(members);
         return members.every((m) => {
           const v = views.get(m);
