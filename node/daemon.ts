@@ -9,11 +9,12 @@ import { createLogger, type Logger } from './log.js';
 import { VERSION } from './version.js';
 import { describeError, MeshAccessError } from './errors.js';
 import { loadOrCreateIdentity, readMesh, writeMesh, createMesh, natsCredentials, type NodeIdentity, type MeshMembership } from './identity/index.js';
-import { Discovery, TailscaleCli, resolveMeshAddress } from './discovery/index.js';
+import { Discovery, TailscaleCli, resolveMeshAddress, type TailscaleClient } from './discovery/index.js';
 import { CapabilityProber, readLoad } from './capabilities/index.js';
 import { NatsSupervisor, connectBus, type Bus } from './bus/index.js';
 import { MembershipService } from './membership/index.js';
-import { RpcServer, JoinService, requestJoin, createInvite } from './rpc-join.js';
+import { RpcServer, RpcClients, routeGrpcLogs } from './rpc/index.js';
+import { JoinService, requestJoin, createInvite, type TailnetIdentity } from './join/index.js';
 import { ControlServer, controlSocketPath, type StatusReport } from './control/index.js';
 import type { Output } from './cli/output.js';
 import type { PeerCandidate, PeerView } from './types.js';
@@ -81,6 +82,7 @@ export class Daemon {
       mdnsEnabled: config.discovery.mdns && this.meshAddress !== '127.0.0.1',
       selfAddresses: [this.meshAddress],
     });
+    if (this.pendingMembers.length > 0) this.discovery.setExtraCandidates('invite', this.pendingMembers);
     await this.discovery.start();
     this.push('discovery', () => this.discovery.stop());
 
@@ -102,6 +104,9 @@ export class Daemon {
       routeCreds: natsCredentials(this.mesh.secret, 'nats-route'),
       backoffMs: config.bus.restart_backoff_ms,
       logger: log,
+    });
+    this.nats.on((event) => {
+      if (event.type === 'restarted') this.natsRestarts += 1;
     });
     await this.nats.start();
     this.push('nats-server', () => this.nats.stop());
@@ -147,13 +152,18 @@ export class Daemon {
     const offView = this.membership.onChange(() => this.discovery.setExtraCandidates('advert', this.advertCandidates()));
     this.push('advert-candidates', async () => offView());
 
+    routeGrpcLogs(log);
     const rpc = new RpcServer({ addresses: [this.meshAddress], port: config.mesh.rpc_port, secret: this.mesh.secret, selfId: this.identity.id, logger: log });
+    this.clients = new RpcClients({ nodeId: this.identity.id, secret: this.mesh.secret });
+    this.push('rpc-clients', async () => this.clients.close());
     const join = new JoinService({
+      self: { id: this.identity.id, name: this.identity.name },
       stateDir,
       meshId: this.mesh.meshId,
       secret: this.mesh.secret,
       allowedTags: config.join.allowed_tags,
-      tailscale,
+      tailnet: tailscale ? this.tailnetIdentity(tailscale) : null,
+      onAdmitted: (n) => log.info({ peer: n.name, via: n.via, ip: n.ip }, 'admitted a node to the mesh'),
       members: () => this.memberList(),
       logger: log,
     });
@@ -162,7 +172,7 @@ export class Daemon {
     this.push('rpc', () => rpc.stop());
 
     const control = new ControlServer(controlSocketPath(stateDir), log);
-    control.route('GET', '/v1/status', async () => this.status());
+    control.route('GET', '/v1/status', () => this.status());
     control.route('POST', '/v1/invite', async (body) => {
       const ttlS = Number((body as { ttlS?: unknown }).ttlS ?? config.join.invite_ttl_s);
       return createInvite(stateDir, { ttlS, memberAddress: this.meshAddress, rpcPort: config.mesh.rpc_port });
@@ -184,7 +194,8 @@ export class Daemon {
     this.stack.length = 0;
   }
 
-  status(): StatusReport {
+  async status(): Promise<StatusReport> {
+    const routez = await this.nats.routez({ signal: AbortSignal.timeout(1000) }).catch(() => null);
     const nodes = this.membership.view().map((n: PeerView) => ({ ...n, shortId: n.id.slice(-8) }));
     return {
       schema: 'helix.status/v1',
@@ -198,7 +209,10 @@ export class Daemon {
         startedAt: new Date(this.startedAt).toISOString(),
       },
       tailnet: this.discovery.tailnet(),
-      bus: { routes: this.nats.routes(), restarts: this.nats.restarts() },
+      bus: {
+        routes: (routez?.routes ?? []).map((r) => ({ address: `${r.ip}:${r.port}`, name: r.remote_name ?? null })),
+        restarts: this.natsRestarts,
+      },
       drops: this.membership.drops(),
       nodes,
     };
@@ -234,7 +248,7 @@ export class Daemon {
         timeoutMs: 5000,
       });
       if (result) {
-        const mesh: MeshMembership = { meshId: result.meshId, secret: Buffer.from(result.secret), joinedAt: new Date().toISOString(), via: result.via };
+        const mesh: MeshMembership = { meshId: result.meshId, secret: result.secret, joinedAt: new Date().toISOString(), via: result.via };
         writeMesh(this.stateDir, mesh);
         log.info({ mesh: mesh.meshId, via: result.via }, 'joined mesh');
         if (result.members.length > 0) {
@@ -251,6 +265,19 @@ export class Daemon {
   }
 
   private pendingMembers: PeerCandidate[] = [];
+  private natsRestarts = 0;
+  private clients!: RpcClients;
+
+  /** `tailscale whois` reduced to what the join check needs. */
+  private tailnetIdentity(tailscale: TailscaleClient): TailnetIdentity {
+    return {
+      whois: async (ip, signal) => {
+        const w = await tailscale.whois(ip, signal);
+        return { userId: w.node.userId, tags: w.node.tags };
+      },
+      selfUserId: async () => this.discovery.tailnetSelf().userId,
+    };
+  }
 }
 
 /** `helix-node join`: run until SIGINT/SIGTERM, then leave cleanly. */
