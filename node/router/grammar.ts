@@ -92,6 +92,7 @@ export function parsePhrase(phrase: string): PhraseNode[] {
     return nodes;
   };
 
+  if (phrase.trim() === '') fail('is empty', 0);
   const options = parseAlternatives(null);
   const nodes =
     options.length === 1

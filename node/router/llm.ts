@@ -82,7 +82,7 @@ export class LlmRouter {
       think: false,
       stream: false,
       logger: silentLogger,
-      ...opts,
+      ...definedOnly(opts),
     };
     this.schema = buildIntentSchema(opts.manifests, this.opts.slotValues);
     this.systemPrompt = buildSystemPrompt(opts.manifests, this.opts.slotValues);
@@ -232,4 +232,8 @@ export class LlmRouter {
     if (think) request.think = this.opts.think;
     return request;
   }
+}
+
+function definedOnly<T extends object>(o: T): T {
+  return Object.fromEntries(Object.entries(o).filter(([, v]) => v !== undefined)) as T;
 }

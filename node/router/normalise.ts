@@ -18,11 +18,16 @@ const TOKEN_RE = /\d+(?:\.\d+)?|[\p{L}\p{N}]+(?:['’][\p{L}\p{N}]+)*|%/gu;
 
 export function tokenize(text: string): Token[] {
   const tokens: Token[] = [];
-  for (const m of text.matchAll(TOKEN_RE)) {
-    const raw = m[0];
-    const start = m.index;
-    const norm = raw === '%' ? 'percent' : raw.toLowerCase().replace(/['’]/g, '');
-    tokens.push({ norm, start, end: start + raw.length });
+  // Lower-case once up front unless that moves offsets (a few letters, e.g. "İ", grow).
+  const lower = text.toLowerCase();
+  const source = lower.length === text.length ? lower : text;
+  TOKEN_RE.lastIndex = 0;
+  for (let m = TOKEN_RE.exec(source); m !== null; m = TOKEN_RE.exec(source)) {
+    const raw = source === lower ? m[0] : m[0].toLowerCase();
+    let norm = raw;
+    if (raw === '%') norm = 'percent';
+    else if (raw.includes("'") || raw.includes('’')) norm = raw.replace(/['’]/g, '');
+    tokens.push({ norm, start: m.index, end: m.index + m[0].length });
   }
   return tokens;
 }

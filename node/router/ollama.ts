@@ -86,6 +86,8 @@ const NETWORK_CODES = new Set([
   'UND_ERR_CONNECT_TIMEOUT',
 ]);
 
+const STALE_CONNECTION_CODES = new Set(['UND_ERR_SOCKET', 'ECONNRESET', 'EPIPE']);
+
 export class OllamaHttpClient implements OllamaApi {
   readonly url: string;
   private readonly timeoutMs: number;
@@ -231,14 +233,23 @@ export class OllamaHttpClient implements OllamaApi {
     timeoutMs: number,
     model: string | undefined,
   ): Promise<Response> {
-    let res: Response;
-    try {
-      res = await this.fetchFn(this.url + path, {
+    const attempt = () =>
+      this.fetchFn(this.url + path, {
         method,
         headers: body === undefined ? {} : { 'content-type': 'application/json' },
         body: body === undefined ? undefined : JSON.stringify(body),
         signal,
       });
+    let res: Response;
+    try {
+      try {
+        res = await attempt();
+      } catch (err) {
+        // A pooled keep-alive connection that Ollama closed (a restart) fails before any reply;
+        // every call here is safe to send again, once, on a fresh connection.
+        if (signal.aborted || !STALE_CONNECTION_CODES.has(networkCode(err) ?? '')) throw err;
+        res = await attempt();
+      }
     } catch (err) {
       throw this.mapFailure(err, callerSignal, deadline, timeoutMs);
     }

@@ -141,6 +141,7 @@ export function checkArg(
             `has no allowed values: ${spec.enum_from ?? 'enum'} is empty; add entries to [${spec.enum_from ?? ''}] in helix.toml`,
           );
         }
+        if (values.includes(text)) return { ok: true, value: text };
         const key = normaliseWords(text).join(' ');
         const hit = values.find((v) => normaliseWords(v).join(' ') === key);
         if (hit === undefined)

@@ -23,7 +23,11 @@ function peer(
     ollama:
       opts.ollama === undefined || opts.ollama === null
         ? null
-        : { url: 'http://127.0.0.1:11434', models: opts.ollama.models, loaded: opts.ollama.loaded ?? [] },
+        : {
+            url: 'http://127.0.0.1:11434',
+            models: opts.ollama.models,
+            loaded: opts.ollama.loaded ?? [],
+          },
     tts: [],
     go: false,
     cpus: 4,
@@ -52,17 +56,30 @@ describe('pickRouterPeer', () => {
     ['no peer with Ollama', [peer('pi'), peer('laptop')], null],
     [
       'GPU with the model loaded beats GPU with it on disk',
-      [peer('desk', { gpu: true, ollama: { models: ['llama3:latest'] }, rttMs: 1 }), peer('tower', { gpu: true, ollama: { models: ['llama3:latest'], loaded: ['llama3:latest'] }, rttMs: 40 })],
+      [
+        peer('desk', { gpu: true, ollama: { models: ['llama3:latest'] }, rttMs: 1 }),
+        peer('tower', {
+          gpu: true,
+          ollama: { models: ['llama3:latest'], loaded: ['llama3:latest'] },
+          rttMs: 40,
+        }),
+      ],
       'tower',
     ],
     [
       'GPU with the model beats a CPU peer with it loaded',
-      [peer('laptop', { ollama: { models: ['llama3'], loaded: ['llama3'] }, rttMs: 1 }), peer('desk', { gpu: true, ollama: { models: ['llama3:latest'] }, rttMs: 30 })],
+      [
+        peer('laptop', { ollama: { models: ['llama3'], loaded: ['llama3'] }, rttMs: 1 }),
+        peer('desk', { gpu: true, ollama: { models: ['llama3:latest'] }, rttMs: 30 }),
+      ],
       'desk',
     ],
     [
       'a CPU peer with the model beats a GPU peer without it',
-      [peer('desk', { gpu: true, ollama: { models: ['mistral:latest'] } }), peer('laptop', { ollama: { models: ['llama3:latest'] } })],
+      [
+        peer('desk', { gpu: true, ollama: { models: ['mistral:latest'] } }),
+        peer('laptop', { ollama: { models: ['llama3:latest'] } }),
+      ],
       'laptop',
     ],
     [
@@ -72,32 +89,55 @@ describe('pickRouterPeer', () => {
     ],
     [
       'lowest RTT among equals',
-      [peer('a', { gpu: true, ollama: { models: ['llama3'] }, rttMs: 20 }), peer('b', { gpu: true, ollama: { models: ['llama3'] }, rttMs: 3 })],
+      [
+        peer('a', { gpu: true, ollama: { models: ['llama3'] }, rttMs: 20 }),
+        peer('b', { gpu: true, ollama: { models: ['llama3'] }, rttMs: 3 }),
+      ],
       'b',
     ],
     [
       'self counts as zero RTT',
-      [peer('a', { gpu: true, ollama: { models: ['llama3'] }, rttMs: 1 }), peer('me', { self: true, gpu: true, ollama: { models: ['llama3'] }, rttMs: null })],
+      [
+        peer('a', { gpu: true, ollama: { models: ['llama3'] }, rttMs: 1 }),
+        peer('me', { self: true, gpu: true, ollama: { models: ['llama3'] }, rttMs: null }),
+      ],
       'me',
     ],
     [
       'lower load among equal RTT',
-      [peer('a', { gpu: true, ollama: { models: ['llama3'] }, loadPerCore: 0.9 }), peer('b', { gpu: true, ollama: { models: ['llama3'] }, loadPerCore: 0.2 })],
+      [
+        peer('a', { gpu: true, ollama: { models: ['llama3'] }, loadPerCore: 0.9 }),
+        peer('b', { gpu: true, ollama: { models: ['llama3'] }, loadPerCore: 0.2 }),
+      ],
       'b',
     ],
     [
       'unknown RTT after known RTT',
-      [peer('a', { gpu: true, ollama: { models: ['llama3'] }, rttMs: null }), peer('b', { gpu: true, ollama: { models: ['llama3'] }, rttMs: 80 })],
+      [
+        peer('a', { gpu: true, ollama: { models: ['llama3'] }, rttMs: null }),
+        peer('b', { gpu: true, ollama: { models: ['llama3'] }, rttMs: 80 }),
+      ],
       'b',
     ],
     [
       'suspect and dead peers are skipped',
-      [peer('a', { gpu: true, ollama: { models: ['llama3'], loaded: ['llama3'] }, state: 'suspect' }), peer('b', { gpu: true, ollama: { models: ['llama3'] }, state: 'dead' }), peer('c', { ollama: { models: [] } })],
+      [
+        peer('a', {
+          gpu: true,
+          ollama: { models: ['llama3'], loaded: ['llama3'] },
+          state: 'suspect',
+        }),
+        peer('b', { gpu: true, ollama: { models: ['llama3'] }, state: 'dead' }),
+        peer('c', { ollama: { models: [] } }),
+      ],
       'c',
     ],
     [
       'another tag is another model',
-      [peer('a', { gpu: true, ollama: { models: ['llama3:70b'] }, rttMs: 1 }), peer('b', { ollama: { models: ['llama3:latest'] }, rttMs: 9 })],
+      [
+        peer('a', { gpu: true, ollama: { models: ['llama3:70b'] }, rttMs: 1 }),
+        peer('b', { ollama: { models: ['llama3:latest'] }, rttMs: 9 }),
+      ],
       'b',
     ],
   ])('%s', (_name, view, expected) => {
@@ -105,7 +145,9 @@ describe('pickRouterPeer', () => {
   });
 
   it('says what to install when there is no router LLM', () => {
-    expect(noRouterLlmMessage('llama3')).toContain('no router LLM in the mesh: install Ollama on a GPU machine and run `ollama pull llama3`');
+    expect(noRouterLlmMessage('llama3')).toContain(
+      'no router LLM in the mesh: install Ollama on a GPU machine and run `ollama pull llama3`',
+    );
   });
 
   it.each([

@@ -40,6 +40,8 @@ export interface ChatScript {
   rawBody?: string;
   /** stream some content, then an {"error": …} line (a model crashing mid-answer) */
   streamError?: string;
+  /** close the connection without a reply (a restarted server, a stale keep-alive socket) */
+  dropConnection?: boolean;
 }
 
 export interface FakeOllamaOptions {
@@ -82,13 +84,17 @@ export const FAKE_PORT_LAST = 18199;
 
 const fullName = (m: string) => (m.includes(':') ? m : `${m}:latest`);
 
-/** Listen on the first free port of 18100-18199 (this helper's range). */
+/** Listen on a free port of 18100-18199 (this helper's range). */
 export async function listenInRange(
   server: Server,
   first = FAKE_PORT_FIRST,
   last = FAKE_PORT_LAST,
 ): Promise<number> {
-  for (let port = first; port <= last; port++) {
+  const span = last - first + 1;
+  // A random start keeps consecutive tests off the port the previous test's server just left.
+  const offset = Math.floor(Math.random() * span);
+  for (let i = 0; i < span; i++) {
+    const port = first + ((offset + i) % span);
     const ok = await new Promise<boolean>((resolve, reject) => {
       const onError = (err: NodeJS.ErrnoException) => {
         server.off('listening', onListening);
@@ -197,8 +203,14 @@ export async function startFakeOllama(opts: FakeOllamaOptions = {}): Promise<Fak
     close: async () => {
       for (const t of timers) clearTimeout(t);
       timers.clear();
+      const closing = [...sockets].map(
+        (s) => new Promise<void>((resolve) => s.once('close', () => resolve())),
+      );
       for (const s of sockets) s.destroy();
-      await new Promise<void>((resolve) => server.close(() => resolve()));
+      await Promise.all([
+        new Promise<void>((resolve) => server.close(() => resolve())),
+        ...closing,
+      ]);
     },
   };
 
@@ -208,6 +220,7 @@ export async function startFakeOllama(opts: FakeOllamaOptions = {}): Promise<Fak
     const script = queue.shift() ?? fake.fallback(body);
     later(req, script.delayMs ?? 0, () => {
       if (res.destroyed) return;
+      if (script.dropConnection) return void req.socket.destroy();
       if (script.status !== undefined)
         return sendJson(res, script.status, { error: script.error ?? 'error' });
       if (model === undefined)
