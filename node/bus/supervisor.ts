@@ -84,6 +84,8 @@ export class NatsSupervisor {
   private nextDelayMs: number;
   private restartAttempt = 0;
   private routeChain: Promise<unknown> = Promise.resolve();
+  /** the routes in the config the running server has loaded */
+  private loadedRoutes = '';
   private writeSeq = 0;
   private readonly killOnExit = (): void => {
     this.child?.kill('SIGKILL');
@@ -105,7 +107,7 @@ export class NatsSupervisor {
     this.pidFile = this.o.pidFile;
     this.nextDelayMs = opts.backoffMs;
     // fail on bad options now, not on the first restart
-    this.render();
+    this.render([]);
   }
 
   get state(): NatsSupervisorState {
@@ -148,7 +150,10 @@ export class NatsSupervisor {
       const launch = this.launch();
       this.launching = launch;
       const child = await launch;
-      if (this.phase === 'starting') this.phase = 'running';
+      if (this.phase === 'starting') {
+        this.phase = 'running';
+        this.resyncRoutesAfterLaunch();
+      }
       this.logger.info(
         { pid: child.pid, port: this.o.clientPort, routes: this.current.length },
         'nats-server running',
@@ -201,20 +206,29 @@ export class NatsSupervisor {
   }
 
   private async applyRoutes(next: RouteTarget[]): Promise<boolean> {
-    if (JSON.stringify(next) === JSON.stringify(this.current)) return false;
+    if (routesKey(next) === routesKey(this.current)) return false;
     const previous = this.current;
     this.current = next;
-    if (this.phase === 'idle' || this.phase === 'stopped') return true;
     try {
-      await this.writeConfig();
+      await this.syncRoutes();
     } catch (err) {
+      // a later setRoutes with the same peers tries again
       this.current = previous;
       throw err;
     }
+    return true;
+  }
+
+  /** Brings the config file and the running server in line with `current`. */
+  private async syncRoutes(): Promise<void> {
+    if (this.phase === 'idle' || this.phase === 'stopped' || this.phase === 'stopping') return;
+    const routes = this.current;
+    await this.writeConfig(routes);
     const child = this.child;
     const pid = child?.pid;
-    // restarting/starting: the launch in progress or the next one reads the new file
-    if (this.phase !== 'running' || !child || child.exit || pid === undefined) return true;
+    // starting/restarting: start() and restart() call us again once it runs
+    if (this.phase !== 'running' || !child || child.exit || pid === undefined) return;
+    if (routesKey(routes) === this.loadedRoutes) return;
     const outcome = child.waitForLine(
       /Reloaded server configuration|Failed to reload/,
       this.o.reloadTimeoutMs,
@@ -224,7 +238,7 @@ export class NatsSupervisor {
     try {
       line = await outcome;
     } catch (err) {
-      if (child.exit) return true; // it died; the restart loads the new config
+      if (child.exit) return; // it died; the restart loads the new file
       throw err;
     }
     if (/Failed to reload/.test(line)) {
@@ -232,16 +246,26 @@ export class NatsSupervisor {
         line,
       ]);
     }
+    this.loadedRoutes = routesKey(routes);
     this.logger.info(
-      { pid, routes: next.map((r) => `${r.host}:${r.port}`) },
+      { pid, routes: routes.map((r) => `${r.host}:${r.port}`) },
       'nats-server routes reloaded',
     );
-    this.emit({ type: 'reloaded', pid, routes: next.map((r) => ({ ...r })) });
-    return true;
+    this.emit({ type: 'reloaded', pid, routes: routes.map((r) => ({ ...r })) });
+  }
+
+  /** After a (re)start: routes set while it was starting reached the file, not the server. */
+  private resyncRoutesAfterLaunch(): void {
+    if (routesKey(this.current) === this.loadedRoutes) return;
+    const op = this.routeChain.then(() => this.syncRoutes());
+    this.routeChain = op.catch((err: unknown) =>
+      this.logger.warn({ err: String(err) }, 'nats-server routes not reloaded'),
+    );
   }
 
   private async launch(): Promise<NatsChild> {
-    await this.writeConfig();
+    const routes = this.current;
+    await this.writeConfig(routes);
     const child = NatsChild.spawn(
       this.binary ?? this.o.natsServerPath,
       ['-c', this.confPath],
@@ -268,6 +292,7 @@ export class NatsSupervisor {
       );
     }
     const pid = child.pid as number;
+    this.loadedRoutes = routesKey(routes);
     this.emit({ type: 'started', pid });
     return child;
   }
@@ -310,6 +335,7 @@ export class NatsSupervisor {
       const child = await launch;
       if (this.phase !== 'restarting') return; // stop() won the race and ends it
       this.phase = 'running';
+      this.resyncRoutesAfterLaunch();
       this.logger.info({ pid: child.pid, attempt }, 'nats-server restarted');
       this.emit({ type: 'restarted', attempt, pid: child.pid as number });
     } catch (err) {
@@ -350,13 +376,13 @@ export class NatsSupervisor {
     }
   }
 
-  private render(): string {
-    return renderNatsConfig({ ...this.o, routes: this.current });
+  private render(routes: RouteTarget[]): string {
+    return renderNatsConfig({ ...this.o, routes });
   }
 
   /** Atomic: a reload or a start never reads a half-written file. Mode 0600: it holds secrets. */
-  private async writeConfig(): Promise<void> {
-    const text = this.render();
+  private async writeConfig(routes: RouteTarget[]): Promise<void> {
+    const text = this.render(routes);
     await mkdir(this.o.confDir, { recursive: true, mode: 0o700 });
     const tmp = `${this.confPath}.${process.pid}.${++this.writeSeq}.tmp`;
     try {
@@ -400,6 +426,10 @@ export async function findExecutable(nameOrPath: string): Promise<string> {
     ? `nats-server (${nameOrPath})`
     : `nats-server ("${nameOrPath}" on PATH)`;
   throw new DependencyMissingError(where, INSTALL_FIX);
+}
+
+function routesKey(routes: RouteTarget[]): string {
+  return routes.map((r) => `${r.host}:${r.port}`).join(',');
 }
 
 function settlesWithin(promise: Promise<unknown>, ms: number): Promise<boolean> {

@@ -242,6 +242,7 @@ export async function publishUntil(
   payload: string,
   received: () => boolean,
   timeoutMs = 15_000,
+  intervalMs = 100,
 ): Promise<void> {
   await waitFor(
     `"${payload}" on ${subject} to arrive`,
@@ -255,6 +256,6 @@ export async function publishUntil(
       return received();
     },
     timeoutMs,
-    100,
+    intervalMs,
   );
 }

@@ -1,5 +1,6 @@
 /** NatsSupervisor against real nats-server processes. */
 import { spawn } from 'node:child_process';
+import { existsSync } from 'node:fs';
 import { stat } from 'node:fs/promises';
 import { createServer, type Server } from 'node:net';
 import { createInterface } from 'node:readline';
@@ -122,7 +123,14 @@ describe('restarts', () => {
     expect(n.sup.pid).toBe(event.pid);
     expect(n.sup.state).toBe('running');
 
-    await publishUntil(bus, 'test.resume', 'after', () => inbox.messages.includes('after'));
+    await publishUntil(
+      bus,
+      'test.resume',
+      'after',
+      () => inbox.messages.includes('after'),
+      15_000,
+      10,
+    );
     const deliveredMs = performance.now() - killedAt;
     console.log(
       `[measure] kill -9 -> nats-server restarted: ${restartMs.toFixed(0)} ms (backoff 100 ms); -> bus delivering again: ${deliveredMs.toFixed(0)} ms`,
@@ -205,6 +213,21 @@ describe('setRoutes', () => {
     await b.sup.start();
     const aId = await serverId(a);
     await waitFor('b to route to a', async () => (await routedIds(b)).includes(aId));
+  });
+
+  test('routes set while the server is starting reach it', async () => {
+    const secret = newSecret();
+    const a = await h.started('127.0.1.4', secret);
+    const b = await h.node('127.0.1.5', secret);
+    const starting = b.sup.start();
+    // the first config is on disk: the server is being spawned with no routes
+    await waitFor('the first config', () => existsSync(b.sup.confPath), 10_000, 1);
+    expect(b.sup.state).toBe('starting');
+    expect(await b.sup.setRoutes([a.cluster])).toBe(true);
+    await starting;
+    const aId = await serverId(a);
+    await waitFor('b to route to a', async () => (await routedIds(b)).includes(aId));
+    expect(b.pids).toHaveLength(1);
   });
 });
 
