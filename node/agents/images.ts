@@ -14,6 +14,7 @@ import { silentLogger, type Logger } from '../log.js';
 import { ImageBuildError } from './errors.js';
 import { snapshotSources } from './loader.js';
 import { DEFAULT_IMAGE_PREFIX, GO_BUILD_FLAGS, dockerfile, goArchFor, imageTag } from './recipe.js';
+import type { ImageRemover } from './registry.js';
 import type { LoadedAgent } from './types.js';
 
 /** DESIGN.md §6: an agent image stays under 10 MB (a hello agent is ~1.5 MB). */
@@ -77,7 +78,8 @@ export async function buildImage(agent: LoadedAgent, opts: BuildOptions): Promis
 
   let output: NodeJS.ReadableStream;
   try {
-    output = await docker.buildImage(context, {
+    // tar-stream's pack is a streamx Readable: pipeable, which is all the engine client needs.
+    output = await docker.buildImage(context as unknown as NodeJS.ReadableStream, {
       t: tag,
       rm: true,
       forcerm: true,
@@ -113,7 +115,7 @@ export async function inspectImage(docker: Docker, tag: string): Promise<{ id: s
 /** Throws DependencyMissingError (with the fix) when no Docker engine answers. */
 export async function checkDocker(docker: Docker, signal?: AbortSignal): Promise<void> {
   try {
-    await docker.ping({ abortSignal: signal ?? AbortSignal.timeout(5000) });
+    await pingEngine(docker, signal ?? AbortSignal.timeout(5000));
   } catch (err) {
     const socket = (docker.modem as { socketPath?: string }).socketPath ?? 'the Docker socket';
     throw new DependencyMissingError(
@@ -122,6 +124,24 @@ export async function checkDocker(docker: Docker, signal?: AbortSignal): Promise
       { cause: err },
     );
   }
+}
+
+/** The registry's eviction, done by the engine: an image already gone counts as removed. */
+export function dockerImageRemover(docker: Docker): ImageRemover {
+  return {
+    async removeImage(tag) {
+      try {
+        await docker.getImage(tag).remove();
+      } catch (err) {
+        if ((err as { statusCode?: number }).statusCode !== 404) throw err;
+      }
+    },
+  };
+}
+
+/** GET /_ping, bounded (dockerode takes the signal; its type declarations do not say so). */
+export function pingEngine(docker: Docker, signal: AbortSignal): Promise<unknown> {
+  return (docker as unknown as { ping(opts: { abortSignal: AbortSignal }): Promise<unknown> }).ping({ abortSignal: signal });
 }
 
 export function formatSize(bytes: number): string {

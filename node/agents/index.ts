@@ -1,9 +1,35 @@
-/** The agents module's public face. */
+/** The agents module's public face: manifests, images, runs (warm pool, cold), registry, protocol. */
 export * from './manifest.js';
 export * from './protocol.js';
 export * from './types.js';
 export * from './errors.js';
 export { loadAgents, loadAgent, parseManifest, MANIFEST_FILE } from './loader.js';
-export { buildImage, inspectImage, checkDocker, formatSize, IMAGE_SIZE_LIMIT_BYTES } from './images.js';
+export type { LoadAgentsOptions } from './loader.js';
+export {
+  buildImage,
+  inspectImage,
+  checkDocker,
+  dockerImageRemover,
+  formatSize,
+  IMAGE_SIZE_LIMIT_BYTES,
+} from './images.js';
 export type { BuildOptions, BuiltImage } from './images.js';
-export { imageTag, DEFAULT_IMAGE_PREFIX } from './recipe.js';
+export { imageTag, DEFAULT_IMAGE_PREFIX, AGENT_USER } from './recipe.js';
+export { sandboxSpec, sandboxRunFlags } from './sandbox.js';
+export type { SandboxOptions } from './sandbox.js';
+export { validateArgs, pickContext, configValue, tableKeys } from './args.js';
+export type { ArgsCheck, ConfigTree } from './args.js';
+export { dispatchCall } from './calls.js';
+export type { HostCalls, CallContext, CallOutcome } from './calls.js';
+export { createMqttPublisher } from './mqtt.js';
+export type { MqttPublisher, MqttPublisherOptions } from './mqtt.js';
+export { createHttpFetch, isPrivateAddress, EgressRefusedError } from './http-fetch.js';
+export type { HttpFetchOptions } from './http-fetch.js';
+export { AgentRunner, ImageMissingError } from './runner.js';
+export type { AgentRunnerOptions } from './runner.js';
+export { WarmPool, PoolUnavailableError } from './pool.js';
+export type { WarmPoolOptions, WarmLease } from './pool.js';
+export { AgentContainer } from './container.js';
+export type { ContainerDeps, ExitInfo, ExitReason } from './container.js';
+export { Registry, pickEvictions, REGISTRY_FILE } from './registry.js';
+export type { ImageRecord, ImageRemover, ImageUsage, RegistryOptions } from './registry.js';

@@ -47,7 +47,16 @@ export type RunEvent =
     }
   | { type: 'progress'; message: string; percent?: number }
   | { type: 'result'; text: string; data: unknown }
-  | { type: 'error'; code: RunErrorCode; message: string; retryable: boolean };
+  | {
+      type: 'error';
+      code: RunErrorCode;
+      /** for a person: what went wrong and what to do */
+      message: string;
+      /** placing the run again (elsewhere) may succeed */
+      retryable: boolean;
+      /** the agent's own code, for code "agent_error" (e.g. "unknown_room") */
+      agentCode?: string;
+    };
 
 export type RunErrorEvent = Extract<RunEvent, { type: 'error' }>;
 

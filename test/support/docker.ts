@@ -137,7 +137,9 @@ export async function removeNetworks(docker: Docker, prefix = TEST_PREFIX): Prom
 
 async function answers(docker: Docker): Promise<boolean> {
   try {
-    await docker.ping({ abortSignal: AbortSignal.timeout(2000) });
+    await (docker as unknown as { ping(o: { abortSignal: AbortSignal }): Promise<unknown> }).ping({
+      abortSignal: AbortSignal.timeout(2000),
+    });
     return true;
   } catch {
     return false;

@@ -1,0 +1,373 @@
+/**
+ * One running agent container and the conversation with it: created with the sandbox, attached
+ * (stdin + multiplexed stdout/stderr over one hijacked connection), started; stdout lines are
+ * parsed and routed to the task in flight or, for calls between tasks, answered directly.
+ * Anything that breaks the protocol ends the task and the container, never the host.
+ */
+import type { Duplex } from 'node:stream';
+import type Docker from 'dockerode';
+import type { Logger } from '../log.js';
+import { dispatchCall, type HostCalls } from './calls.js';
+import { DockerDemuxer, LineSplitter } from './framing.js';
+import {
+  encodeHostMessage,
+  parseAgentLine,
+  type AgentMessage,
+  type CallMessage,
+  type HostMessage,
+  type TaskMessage,
+} from './protocol.js';
+import { AsyncQueue } from './queue.js';
+import { sandboxSpec } from './sandbox.js';
+import { runError, type LoadedAgent, type RunEvent } from './types.js';
+
+export interface ContainerDeps {
+  docker: Docker;
+  handlers: Partial<HostCalls>;
+  log: Logger;
+  maxLineBytes: number;
+  egressNetwork: string;
+}
+
+export type ExitReason = 'exited' | 'oom' | 'timeout' | 'cancelled' | 'protocol' | 'stopped';
+
+export interface ExitInfo {
+  reason: ExitReason;
+  /** the process's exit status, when the engine said */
+  statusCode: number | null;
+  /** for a protocol violation: what was wrong */
+  detail: string;
+  /** the last lines the agent wrote on stderr */
+  stderrTail: string[];
+}
+
+type TaskInput =
+  | { kind: 'message'; message: AgentMessage }
+  | { kind: 'violation'; reason: string }
+  | { kind: 'exit' };
+
+const STDERR_TAIL_LINES = 20;
+/** How long a background call (between tasks) may take. */
+const BACKGROUND_CALL_TIMEOUT_MS = 30_000;
+
+export class AgentContainer {
+  readonly exited: Promise<ExitInfo>;
+  private killReason: ExitReason | null = null;
+  private violation: string | null = null;
+  private gone = false;
+  private readyWaiters: Array<() => void> = [];
+  private isReady = false;
+  private current: { id: string; queue: AsyncQueue<TaskInput>; calls: AbortController } | null = null;
+  private lastCaller: { node?: string; traceId?: string } = {};
+  private readonly stderrTail: string[] = [];
+  private readonly backgroundCalls = new AbortController();
+
+  private constructor(
+    private readonly deps: ContainerDeps,
+    readonly agent: LoadedAgent,
+    readonly name: string,
+    readonly id: string,
+    private readonly stream: Duplex,
+    waitExit: Promise<number | null>,
+    startedAt: number,
+  ) {
+    const streamEnded = new Promise<void>((resolve) => {
+      stream.once('end', resolve);
+      stream.once('close', resolve);
+      stream.once('error', () => resolve());
+    });
+    this.exited = this.watchExit(waitExit, streamEnded, startedAt);
+  }
+
+  /** Creates, attaches and starts a sandboxed container of `image` for `agent`. */
+  static async start(
+    deps: ContainerDeps,
+    agent: LoadedAgent,
+    image: string,
+    opts: { name: string; labels?: Record<string, string> },
+  ): Promise<AgentContainer> {
+    const { docker } = deps;
+    const spec = sandboxSpec(agent.manifest, { image, name: opts.name, egressNetwork: deps.egressNetwork, labels: opts.labels });
+    const container = await docker.createContainer(spec);
+    try {
+      const stream = (await container.attach({ stream: true, stdin: true, stdout: true, stderr: true, hijack: true })) as Duplex;
+      // Registered before start, so even an agent that exits at once is seen exiting.
+      const waitExit = container
+        .wait({ condition: 'next-exit' })
+        .then((r: { StatusCode?: number }) => r.StatusCode ?? null)
+        .catch(() => null);
+      const startedAt = Date.now();
+      const self = new AgentContainer(deps, agent, opts.name, container.id, stream, waitExit, startedAt);
+      self.wire();
+      await container.start();
+      return self;
+    } catch (err) {
+      await container.remove({ force: true }).catch(() => undefined);
+      throw err;
+    }
+  }
+
+  get alive(): boolean {
+    return !this.gone;
+  }
+
+  /** Alive and not condemned (a kill or a protocol violation on the way): may take another task. */
+  get reusable(): boolean {
+    return !this.gone && this.killReason === null && this.violation === null;
+  }
+
+  /** True once the agent said "ready" (warm agents say it on start). */
+  get ready(): boolean {
+    return this.isReady;
+  }
+
+  /** Resolves on "ready"; rejects if the container dies or `timeoutMs` passes first. */
+  waitReady(timeoutMs: number): Promise<void> {
+    if (this.isReady) return Promise.resolve();
+    return new Promise((resolve, reject) => {
+      const timer = setTimeout(() => {
+        reject(new Error(`${this.agent.manifest.name} did not say "ready" within ${timeoutMs} ms`));
+      }, timeoutMs);
+      this.readyWaiters.push(() => {
+        clearTimeout(timer);
+        resolve();
+      });
+      void this.exited.then((info) => {
+        clearTimeout(timer);
+        reject(new Error(`${this.agent.manifest.name} exited before it was ready: ${describeExit(this.agent, info)}`));
+      });
+    });
+  }
+
+  /**
+   * Sends one task and yields its progress and exactly one terminal event (result or error).
+   * The container is killed on timeout, on cancel, or when the consumer stops listening early.
+   */
+  async *runTask(task: TaskMessage, opts: { signal?: AbortSignal; deadlineMs: number }): AsyncGenerator<RunEvent> {
+    if (this.current) throw new Error(`${this.name} is already running task ${this.current.id}`);
+    if (this.gone) {
+      yield runError('crashed', `${this.agent.manifest.name}'s container is gone`, true);
+      return;
+    }
+    const queue = new AsyncQueue<TaskInput>();
+    const current = { id: task.id, queue, calls: new AbortController() };
+    this.current = current;
+    this.lastCaller = { node: task.context.node, traceId: task.context.trace_id };
+    const timer = setTimeout(() => void this.kill('timeout'), Math.max(0, opts.deadlineMs - Date.now()));
+    const onAbort = (): void => void this.kill('cancelled');
+    opts.signal?.addEventListener('abort', onAbort, { once: true });
+    let finished = false;
+    try {
+      if (opts.signal?.aborted) {
+        void this.kill('cancelled');
+      } else {
+        this.send(task);
+      }
+      for (;;) {
+        const input = await queue.next();
+        if (input.kind === 'violation') {
+          finished = true;
+          yield runError('protocol', `${this.agent.manifest.name} broke the agent protocol: ${input.reason}; the task was ended and the container stopped`);
+          return;
+        }
+        if (input.kind === 'exit') {
+          finished = true;
+          yield exitError(this.agent, await this.exited);
+          return;
+        }
+        const m = input.message;
+        if (m.type === 'progress') {
+          yield m.percent === undefined ? { type: 'progress', message: m.message } : { type: 'progress', message: m.message, percent: m.percent };
+        } else if (m.type === 'result') {
+          finished = true;
+          yield { type: 'result', text: m.text, data: m.data ?? null };
+          return;
+        } else if (m.type === 'error') {
+          finished = true;
+          yield { ...runError('agent_error', m.message), ...(m.code ? { agentCode: m.code } : {}) };
+          return;
+        }
+      }
+    } finally {
+      clearTimeout(timer);
+      opts.signal?.removeEventListener('abort', onAbort);
+      current.calls.abort();
+      this.current = null;
+      if (!finished) void this.kill('cancelled');
+    }
+  }
+
+  /** Closes the agent's stdin: a well-behaved agent finishes and exits. */
+  endInput(): void {
+    if (!this.stream.writableEnded) this.stream.end();
+  }
+
+  /** Stops the container now (SIGKILL); the exit is reported with `reason`. */
+  async kill(reason: ExitReason): Promise<void> {
+    if (this.gone) return;
+    this.killReason ??= reason;
+    try {
+      await this.deps.docker.getContainer(this.id).kill({ signal: 'SIGKILL' });
+    } catch {
+      // already exiting or removed
+    }
+  }
+
+  /** Stops the container and waits until it is gone (AutoRemove removes it). */
+  async stop(reason: ExitReason = 'stopped'): Promise<ExitInfo> {
+    await this.kill(reason);
+    const info = await this.exited;
+    await this.deps.docker
+      .getContainer(this.id)
+      .remove({ force: true })
+      .catch(() => undefined);
+    return info;
+  }
+
+  private send(message: HostMessage): void {
+    if (this.gone || this.stream.writableEnded) return;
+    this.stream.write(encodeHostMessage(message));
+  }
+
+  private wire(): void {
+    const name = this.agent.manifest.name;
+    const lines = new LineSplitter(
+      this.deps.maxLineBytes,
+      (line) => this.onLine(line),
+      (size) => this.taint(`a line longer than ${this.deps.maxLineBytes} bytes (${size} bytes and counting)`),
+    );
+    const stderr = new LineSplitter(
+      64 * 1024,
+      (line) => {
+        this.stderrTail.push(line);
+        if (this.stderrTail.length > STDERR_TAIL_LINES) this.stderrTail.shift();
+        this.deps.log.debug({ agent: name, container: this.name, stderr: line }, 'agent stderr');
+      },
+      () => undefined,
+    );
+    const demux = new DockerDemuxer(
+      (chunk) => lines.push(chunk),
+      (chunk) => stderr.push(chunk),
+    );
+    this.stream.on('data', (chunk: Buffer) => demux.push(chunk));
+    this.stream.once('end', () => {
+      lines.end();
+      stderr.end();
+    });
+    // A write after the container died must not take the host down.
+    this.stream.on('error', (err) => this.deps.log.debug({ agent: name, container: this.name, err: err.message }, 'attach stream error'));
+  }
+
+  private onLine(line: string): void {
+    if (this.violation) return;
+    const parsed = parseAgentLine(line);
+    if (!parsed.ok) return this.taint(parsed.reason);
+    const m = parsed.message;
+    if (m.type === 'ready') {
+      if (!this.isReady) {
+        this.isReady = true;
+        for (const w of this.readyWaiters.splice(0)) w();
+      }
+      return;
+    }
+    if (m.type === 'call' && m.id === undefined) return void this.answerCall(m, null);
+    const current = this.current;
+    if (!current || m.id !== current.id) {
+      return this.taint(`a "${m.type}" line for task ${JSON.stringify(m.id)}, which is not the task in flight (${current ? JSON.stringify(current.id) : 'none'})`);
+    }
+    if (m.type === 'call') return void this.answerCall(m, current);
+    current.queue.push({ kind: 'message', message: m });
+  }
+
+  private async answerCall(call: CallMessage, task: { id: string; calls: AbortController } | null): Promise<void> {
+    const signal = task ? task.calls.signal : AbortSignal.any([this.backgroundCalls.signal, AbortSignal.timeout(BACKGROUND_CALL_TIMEOUT_MS)]);
+    const outcome = await dispatchCall(
+      this.deps.handlers,
+      call,
+      {
+        agent: this.agent.manifest,
+        taskId: task?.id,
+        callerNode: this.lastCaller.node,
+        traceId: this.lastCaller.traceId,
+        signal,
+      },
+      this.deps.log,
+    );
+    // The task may have ended meanwhile (timeout, cancel): its calls' replies go nowhere.
+    if (signal.aborted && task) return;
+    const base = { v: 1 as const, type: 'reply' as const, call_id: call.call_id, ...(call.id ? { id: call.id } : {}) };
+    this.send(outcome.ok ? { ...base, ok: true, result: outcome.result } : { ...base, ok: false, error: outcome.error });
+  }
+
+  /** The agent broke the protocol: end the task in flight and the container. */
+  private taint(reason: string): void {
+    if (this.violation) return;
+    this.violation = reason;
+    this.deps.log.warn({ agent: this.agent.manifest.name, container: this.name, reason }, 'agent protocol violation');
+    this.current?.queue.push({ kind: 'violation', reason });
+    void this.kill('protocol');
+  }
+
+  private async watchExit(waitExit: Promise<number | null>, streamEnded: Promise<void>, startedAt: number): Promise<ExitInfo> {
+    // Either signal means the process is gone; give the other a moment to agree.
+    await Promise.race([waitExit, streamEnded]);
+    const statusCode = await Promise.race([waitExit, delay(3000).then(() => null)]);
+    await Promise.race([streamEnded, delay(1000)]);
+    this.gone = true;
+    this.backgroundCalls.abort();
+    let reason: ExitReason = this.killReason ?? 'exited';
+    if (reason === 'exited' && (statusCode === 137 || statusCode === null) && (await this.oomKilled(startedAt))) reason = 'oom';
+    const info: ExitInfo = { reason, statusCode, detail: this.violation ?? '', stderrTail: [...this.stderrTail] };
+    this.deps.log.debug({ agent: this.agent.manifest.name, container: this.name, reason, statusCode }, 'agent container exited');
+    this.current?.queue.push({ kind: 'exit' });
+    return info;
+  }
+
+  /** The engine's "oom" event for this container (the container itself is auto-removed). */
+  private async oomKilled(startedAt: number): Promise<boolean> {
+    try {
+      // A fractional `until` (now) makes the engine answer from its event log and close.
+      const events = await this.deps.docker.getEvents({
+        since: Math.floor(startedAt / 1000) - 1,
+        until: (Date.now() / 1000 + 0.2).toFixed(3),
+        filters: { container: [this.id], event: ['oom'] },
+        abortSignal: AbortSignal.timeout(3000),
+      } as unknown as Parameters<Docker['getEvents']>[0]);
+      let text = '';
+      for await (const chunk of events) text += chunk.toString();
+      return text.includes('"oom"');
+    } catch {
+      return false;
+    }
+  }
+}
+
+export function exitError(agent: LoadedAgent, info: ExitInfo): RunEvent {
+  const code = info.reason === 'exited' || info.reason === 'stopped' ? 'crashed' : info.reason;
+  return runError(code, describeExit(agent, info), info.reason === 'exited');
+}
+
+export function describeExit(agent: LoadedAgent, info: ExitInfo): string {
+  const m = agent.manifest;
+  switch (info.reason) {
+    case 'timeout':
+      return `${m.name} did not finish within its ${m.timeout_s} s timeout (timeout_s in agent.toml) and was killed`;
+    case 'oom':
+      return `${m.name} ran out of memory: it used more than its ${m.memory_mb} MB (memory_mb in agent.toml) and was killed`;
+    case 'cancelled':
+      return `the run of ${m.name} was cancelled and its container stopped`;
+    case 'protocol':
+      return `${m.name} broke the agent protocol: ${info.detail}`;
+    case 'stopped':
+      return `${m.name}'s container was stopped`;
+    case 'exited': {
+      const status = info.statusCode === null ? 'exited' : `exited with status ${info.statusCode}`;
+      const last = info.stderrTail.slice(-3).join(' | ');
+      return `${m.name} ${status} before answering${last ? `; its last words on stderr: ${last}` : ''}`;
+    }
+  }
+}
+
+function delay(ms: number): Promise<void> {
+  return new Promise((resolve) => setTimeout(resolve, ms).unref());
+}

@@ -1,0 +1,104 @@
+/**
+ * The `mqtt.publish` host call over a real broker (the `mqtt` package). One connection per
+ * node, opened on first use and kept (reconnecting) until close().
+ */
+import mqtt, { type MqttClient } from 'mqtt';
+import { UnreachableError, describeError } from '../errors.js';
+import { silentLogger, type Logger } from '../log.js';
+import type { CallContext } from './calls.js';
+import type { MqttPublishParams } from './protocol.js';
+
+export interface MqttPublisherOptions {
+  /** config mqtt.url, e.g. "mqtt://127.0.0.1:1883" */
+  url: string;
+  username?: string;
+  password?: string;
+  /** agents may publish only under "<topicPrefix>/" (config mqtt.base_topic); unset: anywhere */
+  topicPrefix?: string;
+  connectTimeoutMs?: number;
+  clientId?: string;
+  log?: Logger;
+}
+
+export interface MqttPublisher {
+  publish(params: MqttPublishParams, ctx?: Pick<CallContext, 'signal'>): Promise<{ topic: string; bytes: number }>;
+  close(): Promise<void>;
+}
+
+export function createMqttPublisher(opts: MqttPublisherOptions): MqttPublisher {
+  const log = opts.log ?? silentLogger;
+  const connectTimeoutMs = opts.connectTimeoutMs ?? 5000;
+  let client: MqttClient | null = null;
+  let lastError: Error | null = null;
+
+  const connection = (): MqttClient => {
+    if (client) return client;
+    client = mqtt.connect(opts.url, {
+      username: opts.username,
+      password: opts.password,
+      clientId: opts.clientId ?? `helix-${Math.random().toString(16).slice(2, 10)}`,
+      connectTimeout: connectTimeoutMs,
+      reconnectPeriod: 1000,
+    });
+    client.on('connect', () => {
+      lastError = null;
+      log.info({ broker: redact(opts.url) }, 'mqtt connected');
+    });
+    client.on('error', (err) => {
+      lastError = err;
+      log.debug({ broker: redact(opts.url), err: err.message }, 'mqtt error');
+    });
+    return client;
+  };
+
+  const connected = (c: MqttClient, signal?: AbortSignal): Promise<void> => {
+    if (c.connected) return Promise.resolve();
+    return new Promise((resolve, reject) => {
+      const fail = (why: string): void => {
+        cleanup();
+        reject(
+          new UnreachableError(
+            `the MQTT broker at ${redact(opts.url)} is not reachable (${why}); check [mqtt] url and credentials in helix.toml`,
+          ),
+        );
+      };
+      const onConnect = (): void => {
+        cleanup();
+        resolve();
+      };
+      const onAbort = (): void => fail('cancelled');
+      const timer = setTimeout(() => fail(lastError ? describeError(lastError) : `no answer in ${connectTimeoutMs} ms`), connectTimeoutMs);
+      const cleanup = (): void => {
+        clearTimeout(timer);
+        c.off('connect', onConnect);
+        signal?.removeEventListener('abort', onAbort);
+      };
+      c.on('connect', onConnect);
+      signal?.addEventListener('abort', onAbort, { once: true });
+    });
+  };
+
+  return {
+    async publish(params, ctx) {
+      if (opts.topicPrefix && !params.topic.startsWith(`${opts.topicPrefix}/`)) {
+        throw new Error(`agents may publish only under "${opts.topicPrefix}/" (mqtt.base_topic), not to "${params.topic}"`);
+      }
+      const c = connection();
+      await connected(c, ctx?.signal);
+      const payload = typeof params.payload === 'string' ? params.payload : JSON.stringify(params.payload);
+      await c.publishAsync(params.topic, payload, { qos: params.qos, retain: params.retain });
+      log.debug({ topic: params.topic, bytes: Buffer.byteLength(payload) }, 'mqtt published');
+      return { topic: params.topic, bytes: Buffer.byteLength(payload) };
+    },
+    async close() {
+      const c = client;
+      client = null;
+      if (c) await c.endAsync(true);
+    },
+  };
+}
+
+/** The broker URL without credentials, for messages and logs. */
+function redact(url: string): string {
+  return url.replace(/\/\/[^@/]*@/, '//');
+}
