@@ -22,11 +22,12 @@ import { parseArgs } from 'node:util';
 import {
   helixNodeCommand,
   MeshHarness,
+  natsServerCommand,
+  toyNodeCommand,
   waitFor,
   type MeshCommand,
   type SignalScope,
-} from '../../test/harness/mesh.js';
-import { natsServerCommand, toyNodeCommand } from '../../test/harness/toy.js';
+} from '../../test/harness/index.js';
 
 interface RunResult {
   nodes: number;
@@ -206,6 +207,7 @@ async function main(): Promise<void> {
       );
     }
     report.push({
+      command: toy ? 'toy' : 'helix',
       nodes: n,
       runs,
       statusVia,

@@ -28,8 +28,9 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { ChildProcess } from 'node:child_process';
 import { stringify as stringifyToml } from 'smol-toml';
-import { z } from 'zod';
 import { ConfigSchema } from '../../node/config/index.js';
+import { parseStatus, type PeerState, type StatusView } from './status-view.js';
+import { mapLimit, NodeExitedError, waitFor, type WaitOptions } from './wait.js';
 import { killGroup, MAX_NODES, NetnsLab, type ExecOptions, type RunResult } from './netns.js';
 import {
   DEFAULT_USER,
@@ -145,35 +146,8 @@ export interface MeshHarnessOptions {
   keepTemp?: boolean;
 }
 
-export type PeerState = 'alive' | 'suspect' | 'dead' | 'left';
-
-/** The part of `helix-node status --json` the harness relies on (extra fields pass through). */
-export const StatusViewSchema = z.looseObject({
-  self: z.looseObject({ id: z.string(), name: z.string() }),
-  nodes: z.array(
-    z.looseObject({
-      id: z.string(),
-      name: z.string(),
-      state: z.enum(['alive', 'suspect', 'dead', 'left']),
-      addresses: z.array(z.string()),
-      capabilities: z.unknown(),
-      load: z.unknown(),
-      rttMs: z.number().nullable(),
-    }),
-  ),
-});
-export type StatusView = z.infer<typeof StatusViewSchema>;
-
 /** kill/pause target: the node's own process, or every process in its namespace (a whole machine). */
 export type SignalScope = 'process' | 'namespace';
-
-export interface WaitOptions {
-  timeoutMs: number;
-  intervalMs?: number;
-  signal?: AbortSignal;
-  /** what is awaited, for the timeout message */
-  what?: string;
-}
 
 interface RunningNode {
   child: ChildProcess;
@@ -189,64 +163,6 @@ function deepMerge(base: Tree, over: Tree): Tree {
   const out: Tree = { ...base };
   for (const [k, v] of Object.entries(over))
     out[k] = isTree(v) && isTree(out[k]) ? deepMerge(out[k] as Tree, v) : v;
-  return out;
-}
-
-/** Thrown by a probe to end a wait at once (waitFor retries every other error until its timeout). */
-export class FatalWaitError extends Error {
-  override name = 'FatalWaitError';
-}
-
-/** A node the wait depends on is not running (it exited, or was never started). */
-export class NodeExitedError extends FatalWaitError {
-  override name = 'NodeExitedError';
-}
-
-/**
- * Poll `probe` until it returns something truthy; throws after timeoutMs with the last value or
- * error, or at once when the probe throws a FatalWaitError.
- */
-export async function waitFor<T>(
-  probe: () => Promise<T> | T,
-  opts: WaitOptions,
-): Promise<NonNullable<T>> {
-  const deadline = Date.now() + opts.timeoutMs;
-  const interval = opts.intervalMs ?? 200;
-  let last: unknown;
-  for (;;) {
-    opts.signal?.throwIfAborted();
-    try {
-      const value = await probe();
-      if (value) return value as NonNullable<T>;
-      last = value;
-    } catch (err) {
-      if (err instanceof FatalWaitError) throw err;
-      last = err;
-    }
-    if (Date.now() >= deadline) {
-      const detail = last instanceof Error ? last.message : JSON.stringify(last);
-      throw new Error(
-        `timed out after ${opts.timeoutMs} ms waiting for ${opts.what ?? 'a condition'}; last: ${detail}`,
-      );
-    }
-    await new Promise((r) => setTimeout(r, Math.min(interval, Math.max(0, deadline - Date.now()))));
-  }
-}
-
-async function mapLimit<T, R>(
-  items: T[],
-  limit: number,
-  fn: (item: T) => Promise<R>,
-): Promise<R[]> {
-  const out = new Array<R>(items.length);
-  let next = 0;
-  const workers = Array.from({ length: Math.min(limit, items.length) }, async () => {
-    while (next < items.length) {
-      const i = next++;
-      out[i] = await fn(items[i]!);
-    }
-  });
-  await Promise.all(workers);
   return out;
 }
 
@@ -776,20 +692,4 @@ export class MeshHarness {
     if (this.root && !(this.opts.keepTemp || process.env.HXT_KEEP === '1'))
       rmSync(this.root, { recursive: true, force: true });
   }
-}
-
-function parseStatus(text: string, i: number): StatusView {
-  let json: unknown;
-  try {
-    json = JSON.parse(text);
-  } catch {
-    throw new Error(`status of node ${i} printed no JSON: ${text.slice(0, 300)}`);
-  }
-  const parsed = StatusViewSchema.safeParse(json);
-  if (!parsed.success) {
-    throw new Error(
-      `status of node ${i} does not match the status schema: ${parsed.error.issues.map((x) => `${x.path.join('.')}: ${x.message}`).join('; ')}`,
-    );
-  }
-  return parsed.data;
 }
