@@ -118,15 +118,16 @@ export class LlmRouter {
    */
   async modelCapabilities(opts: RouteOptions = {}): Promise<readonly string[] | null> {
     if (this.capabilitiesCache === null) {
+      // Shared by concurrent routes, so bounded by the deadline only, not by one caller's signal.
       const pending = this.opts.api
-        .show(this.opts.model, { signal: opts.signal, timeoutMs: this.opts.timeoutMs })
+        .show(this.opts.model, { timeoutMs: this.opts.timeoutMs })
         .then((show) => show.capabilities ?? null);
       this.capabilitiesCache = pending;
       pending.catch(() => {
         if (this.capabilitiesCache === pending) this.capabilitiesCache = null;
       });
     }
-    return this.capabilitiesCache;
+    return untilAborted(this.capabilitiesCache, opts.signal);
   }
 
   /** Route one transcript. Throws only the caller's abort reason. */
@@ -236,4 +237,24 @@ export class LlmRouter {
 
 function definedOnly<T extends object>(o: T): T {
   return Object.fromEntries(Object.entries(o).filter(([, v]) => v !== undefined)) as T;
+}
+
+/** `promise`, or the signal's reason as soon as it aborts. */
+function untilAborted<T>(promise: Promise<T>, signal: AbortSignal | undefined): Promise<T> {
+  if (signal === undefined) return promise;
+  if (signal.aborted) return Promise.reject(signal.reason);
+  return new Promise<T>((resolve, reject) => {
+    const onAbort = () => reject(signal.reason);
+    signal.addEventListener('abort', onAbort, { once: true });
+    promise.then(
+      (v) => {
+        signal.removeEventListener('abort', onAbort);
+        resolve(v);
+      },
+      (e) => {
+        signal.removeEventListener('abort', onAbort);
+        reject(e);
+      },
+    );
+  });
 }

@@ -117,7 +117,25 @@ export function buildIntentSchema(
       branch(NO_AGENT, NO_AGENT, { type: 'object', properties: {}, additionalProperties: false }),
     );
   }
-  return { type: 'object', anyOf: branches };
+  const agents = branches.map(
+    (b) => (b.properties as { agent: { enum: string[] } }).agent.enum[0] as string,
+  );
+  const intents = branches.map(
+    (b) => (b.properties as { intent: { enum: string[] } }).intent.enum[0] as string,
+  );
+  // llama.cpp's converter (what Ollama uses) reads anyOf first and ignores the rest; the
+  // top-level properties state the overall shape for any other JSON Schema reader.
+  return {
+    type: 'object',
+    properties: {
+      agent: { type: 'string', enum: [...new Set(agents)] },
+      intent: { type: 'string', enum: [...new Set(intents)] },
+      args: { type: 'object' },
+      confidence: CONFIDENCE_SCHEMA,
+    },
+    required: ['agent', 'intent', 'args', 'confidence'],
+    anyOf: branches,
+  };
 }
 
 /** Check one argument value; returns the canonical value or a problem. */

@@ -352,6 +352,18 @@ describe('LLM router over Ollama', () => {
     await expect(pending).rejects.toThrow('person walked away');
   });
 
+  it('lets concurrent routes share /api/show without one caller’s abort failing the others', async () => {
+    const { fake, router } = await setup();
+    fake.scriptChat({ content: answer(KITCHEN_ON) });
+    const ac = new AbortController();
+    const first = router.route('x', { signal: ac.signal });
+    const second = router.route('kitchen lights on');
+    ac.abort(new Error('first caller gone'));
+    await expect(first).rejects.toThrow('first caller gone');
+    expect((await second).kind).toBe('intent');
+    expect(fake.requests.filter((r) => r.path === '/api/show')).toHaveLength(1);
+  });
+
   it('does not call Ollama for an empty transcript', async () => {
     const { fake, router } = await setup();
     expectNotUnderstood(await router.route('   '), '', 'nothing was said');

@@ -28,6 +28,14 @@ describe('intent JSON schema', () => {
     expect(got).toEqual([...pairs, `${NO_AGENT}.${NO_AGENT}`]);
   });
 
+  it('states enums of all agent and intent names at the top', () => {
+    expect(props(schema).agent?.enum).toEqual([...MANIFESTS.map((m) => m.name), NO_AGENT]);
+    expect(props(schema).intent?.enum).toEqual([
+      ...new Set([...MANIFESTS.flatMap((m) => m.intents.map((i) => i.name)), NO_AGENT]),
+    ]);
+    expect(schema.required).toEqual(['agent', 'intent', 'args', 'confidence']);
+  });
+
   it('requires every field of every branch and allows no others', () => {
     for (const b of branches) {
       expect(b.type).toBe('object');
