@@ -43,7 +43,7 @@ export const NATS_PING_MAX = 3;
 export const NATS_IMPLICIT_ROUTE_RETRIES = 5;
 const AUTH_TIMEOUT_S = 2;
 
-const NAME = /^[A-Za-z0-9][A-Za-z0-9_.-]{0,62}$/;
+const NAME = /^[A-Za-z0-9][A-Za-z0-9_.-]{0,127}$/;
 const USER = /^[A-Za-z0-9_.-]{1,64}$/;
 // printable ASCII, no spaces: credentials end up in a quoted conf string and in a URL
 const PASSWORD = /^[!-~]{1,256}$/;
@@ -122,9 +122,9 @@ function quote(value: string): string {
 
 function validate(o: NatsConfigOptions): void {
   if (!NAME.test(o.serverName))
-    bad('serverName', o.serverName, 'letters, digits, "-", "_" or ".", 1-63 chars');
+    bad('serverName', o.serverName, 'letters, digits, "-", "_" or ".", 1-128 chars');
   if (!NAME.test(o.clusterName))
-    bad('clusterName', o.clusterName, 'letters, digits, "-", "_" or ".", 1-63 chars');
+    bad('clusterName', o.clusterName, 'letters, digits, "-", "_" or ".", 1-128 chars');
   if (!isLoopback(o.clientHost))
     bad('clientHost', o.clientHost, 'a loopback address such as 127.0.0.1');
   checkHost('clusterHost', o.clusterHost, { allowHostname: false });

@@ -91,6 +91,7 @@ describe('renderNatsConfig', () => {
     ['a wildcard client address', { clientHost: '0.0.0.0' }, /clientHost.*loopback/],
     ['a server name with spaces', { serverName: 'my node' }, /serverName/],
     ['a server name that injects config', { serverName: 'a"\nhttp: "0.0.0.0:1' }, /serverName/],
+    ['a 129-character server name', { serverName: 'a'.repeat(129) }, /serverName/],
     ['an empty cluster name', { clusterName: '' }, /clusterName/],
     ['a port out of range', { clientPort: 70000 }, /clientPort.*1-65535/],
     ['a fractional port', { clusterPort: 6222.5 }, /clusterPort/],
