@@ -1,0 +1,179 @@
+/**
+ * The receiving side of ImageStore.Fetch: stream a peer's `docker save` tar into a temporary file
+ * while hashing it, check the digest, the size and the tag the tar carries, and only then
+ * `docker load` it. A mismatch anywhere is an ImageTransferError and nothing reaches the engine.
+ */
+import { createHash } from 'node:crypto';
+import { createReadStream, createWriteStream } from 'node:fs';
+import { mkdtemp, rm } from 'node:fs/promises';
+import { once } from 'node:events';
+import os from 'node:os';
+import path from 'node:path';
+import tar from 'tar-stream';
+import { DEFAULT_IMAGE_PREFIX, imageTag } from '../agents/index.js';
+import { describeError } from '../errors.js';
+import { serverStream, targetKey, type RpcClients, type RpcTarget } from '../rpc/index.js';
+import { ImageTransferError } from './errors.js';
+import type { ImageEngine } from './types.js';
+
+export interface FetchImageOptions {
+  clients: RpcClients;
+  /** the peer that holds the image */
+  peer: RpcTarget;
+  /** the peer's name, for messages */
+  peerName?: string;
+  agent: string;
+  hash: string;
+  /** this node's engine, where the image is loaded */
+  engine: ImageEngine;
+  imagePrefix?: string;
+  /** refuse larger images (default 256 MiB) */
+  maxBytes?: number;
+  /** the whole transfer, load included (default 120 s) */
+  timeoutMs?: number;
+  signal?: AbortSignal;
+  tmpDir?: string;
+  onProgress?: (receivedBytes: number, totalBytes: number) => void;
+}
+
+export interface FetchedImage {
+  tag: string;
+  digest: string;
+  sizeBytes: number;
+}
+
+export const DEFAULT_MAX_IMAGE_BYTES = 256 * 1024 * 1024;
+
+/** Fetches `agent:hash` from `peer` and loads it into `engine`. */
+export async function fetchImage(opts: FetchImageOptions): Promise<FetchedImage> {
+  const tag = imageTag(opts.agent, opts.hash, opts.imagePrefix ?? DEFAULT_IMAGE_PREFIX);
+  const from = opts.peerName ?? targetKey(opts.peer);
+  const maxBytes = opts.maxBytes ?? DEFAULT_MAX_IMAGE_BYTES;
+  const timeoutMs = opts.timeoutMs ?? 120_000;
+  const signal = opts.signal
+    ? AbortSignal.any([opts.signal, AbortSignal.timeout(timeoutMs)])
+    : AbortSignal.timeout(timeoutMs);
+  const fail = (why: string, cause?: unknown) =>
+    new ImageTransferError(
+      `fetching ${tag} from ${from} failed: ${why}; nothing was loaded`,
+      cause === undefined ? undefined : { cause },
+    );
+
+  const dir = await mkdtemp(path.join(opts.tmpDir ?? os.tmpdir(), 'helix-image-in-'));
+  try {
+    const file = path.join(dir, 'image.tar');
+    const out = createWriteStream(file);
+    const hash = createHash('sha256');
+    let meta: { image: string; digest: string; sizeBytes: number } | undefined;
+    let received = 0;
+    try {
+      const client = opts.clients.imageStore(opts.peer);
+      const chunks = serverStream(
+        client.fetch.bind(client),
+        { agent: opts.agent, hash: opts.hash },
+        { timeoutMs, signal, target: targetKey(opts.peer) },
+      );
+      for await (const chunk of chunks) {
+        if (!meta) {
+          if (!chunk.meta)
+            throw fail('the first chunk carries no image description (digest, size)');
+          meta = chunk.meta;
+          if (meta.image !== tag)
+            throw fail(`the peer offered ${JSON.stringify(meta.image)} instead`);
+          if (!/^sha256:[0-9a-f]{64}$/.test(meta.digest))
+            throw fail(`the digest ${JSON.stringify(meta.digest)} is not "sha256:<64 hex>"`);
+          if (meta.sizeBytes > maxBytes)
+            throw fail(`it is ${meta.sizeBytes} bytes, over this node's limit of ${maxBytes}`);
+        } else if (chunk.meta) {
+          throw fail('a later chunk repeats the image description');
+        }
+        received += chunk.data.length;
+        if (received > meta.sizeBytes)
+          throw fail(`the peer sent more than the ${meta.sizeBytes} bytes it announced`);
+        hash.update(chunk.data);
+        if (!out.write(chunk.data)) await once(out, 'drain', { signal });
+        opts.onProgress?.(received, meta.sizeBytes);
+      }
+    } catch (err) {
+      if (err instanceof ImageTransferError) throw err;
+      throw fail(describeError(err), err);
+    } finally {
+      out.end();
+      await once(out, 'close').catch(() => undefined);
+    }
+    if (!meta) throw fail('the peer sent nothing');
+    if (received !== meta.sizeBytes)
+      throw fail(`the stream ended after ${received} of ${meta.sizeBytes} bytes`);
+    const digest = `sha256:${hash.digest('hex')}`;
+    if (digest !== meta.digest)
+      throw fail(
+        `digest mismatch: the peer announced ${meta.digest} but the bytes hash to ${digest}`,
+      );
+
+    const tags = await tarRepoTags(file).catch((err: unknown) => {
+      throw fail(`the tar is not a docker save archive (${describeError(err)})`, err);
+    });
+    const foreign = tags.filter((t) => t !== tag);
+    if (tags.length === 0 || foreign.length > 0) {
+      throw fail(
+        `the archive would tag ${foreign.length ? foreign.join(', ') : 'nothing'}, not just ${tag}`,
+      );
+    }
+    try {
+      await opts.engine.load(createReadStream(file), signal);
+    } catch (err) {
+      throw fail(describeError(err), err);
+    }
+    if (!(await opts.engine.has(tag, signal)))
+      throw fail(`docker load finished but ${tag} is not in the engine`);
+    return { tag, digest, sizeBytes: received };
+  } finally {
+    await rm(dir, { recursive: true, force: true });
+  }
+}
+
+/** Every RepoTag that `docker load` of this archive would create (manifest.json and the legacy `repositories`). */
+export async function tarRepoTags(file: string): Promise<string[]> {
+  const extract = tar.extract();
+  const tags: string[] = [];
+  let sawManifest = false;
+  const done = new Promise<void>((resolve, reject) => {
+    extract.on('entry', (header, stream, next) => {
+      const name = header.name.replace(/^\.\//, '');
+      if (name !== 'manifest.json' && name !== 'repositories') {
+        stream.on('end', next);
+        stream.resume();
+        return;
+      }
+      const parts: Buffer[] = [];
+      stream.on('data', (b: unknown) => parts.push(b as Buffer));
+      stream.on('end', () => {
+        try {
+          const json: unknown = JSON.parse(Buffer.concat(parts).toString('utf8'));
+          if (name === 'manifest.json') {
+            sawManifest = true;
+            for (const entry of json as Array<{ RepoTags?: string[] | null }>)
+              tags.push(...(entry.RepoTags ?? []));
+          } else {
+            for (const [repo, byTag] of Object.entries(
+              json as Record<string, Record<string, string>>,
+            )) {
+              for (const t of Object.keys(byTag)) tags.push(`${repo}:${t}`);
+            }
+          }
+          next();
+        } catch (err) {
+          reject(err instanceof Error ? err : new Error(String(err)));
+        }
+      });
+    });
+    extract.on('finish', resolve);
+    extract.on('error', reject);
+  });
+  createReadStream(file)
+    .on('error', (e) => extract.destroy(e))
+    .pipe(extract);
+  await done;
+  if (!sawManifest) throw new Error('no manifest.json');
+  return [...new Set(tags)];
+}

@@ -1,0 +1,312 @@
+import { afterEach, describe, expect, it } from 'vitest';
+import { agentHostService, type ImageProvisioner } from '../../node/agenthost/index.js';
+import {
+  AgentHostService,
+  GrpcStatus,
+  RpcCallError,
+  RpcClients,
+  RpcServer,
+  serverStream,
+  type RunEvent,
+  type RunRequest,
+} from '../../node/rpc/index.js';
+import {
+  ScriptedExecutor,
+  accepted,
+  collect,
+  hanging,
+  manifest,
+  meshSecret,
+  portRange,
+  quick,
+  until,
+  type Script,
+} from './helpers.js';
+
+const nextPort = portRange(16500);
+const ADDRESS = '127.0.5.1';
+
+function request(over: Partial<RunRequest> = {}): RunRequest {
+  return {
+    traceId: 'trace-1',
+    agent: 'lights',
+    intent: 'on',
+    argsJson: '{"room":"kitchen"}',
+    callerNode: 'id-pi',
+    deadlineMs: 0,
+    imageHash: '',
+    ...over,
+  };
+}
+
+describe('AgentHost.Run over gRPC', () => {
+  const cleanups: Array<() => Promise<void> | void> = [];
+  afterEach(async () => {
+    for (const c of cleanups.splice(0).reverse()) await c();
+  });
+
+  async function host(script: Script, opts: { images?: ImageProvisioner; secret?: Buffer } = {}) {
+    const secret = opts.secret ?? meshSecret();
+    const executor = new ScriptedExecutor(
+      [manifest(), manifest({ name: 'timer', tier: 'warm', intents: [{ name: 'set' }] })],
+      script,
+    );
+    const server = new RpcServer({
+      addresses: [ADDRESS],
+      port: nextPort(),
+      secret,
+      shutdownTimeoutMs: 200,
+    });
+    server.addService(
+      AgentHostService,
+      agentHostService({
+        executor,
+        images: opts.images,
+        self: { id: 'id-desk', name: 'desk' },
+        nodeName: (id) => (id === 'id-pi' ? 'pi' : undefined),
+      }),
+    );
+    await server.start();
+    cleanups.push(() => server.stop());
+    const clients = new RpcClients({ nodeId: 'id-pi', secret });
+    cleanups.push(() => clients.close());
+    const target = `${ADDRESS}:${server.port}`;
+    const client = clients.agentHost(target);
+    const run = (req: RunRequest, scope: { timeoutMs?: number; signal?: AbortSignal } = {}) =>
+      serverStream(client.run.bind(client), req, {
+        timeoutMs: scope.timeoutMs ?? 10_000,
+        signal: scope.signal,
+        target,
+      });
+    return { executor, server, run, target, secret };
+  }
+
+  const kinds = (events: RunEvent[]) => events.map((e) => e.event?.$case);
+
+  it('streams Accepted with the host, then progress, then the result', async () => {
+    const h = await host(quick('desk', 'kitchen lights on'));
+    const events = await collect(h.run(request()));
+    expect(kinds(events)).toEqual(['accepted', 'progress', 'result']);
+    expect(events[0]!.event).toEqual({
+      $case: 'accepted',
+      value: { hostNode: 'id-desk', hostName: 'desk', warm: true },
+    });
+    expect(events[1]!.event).toEqual({
+      $case: 'progress',
+      value: { message: 'working', percent: 50 },
+    });
+    expect(events[2]!.event).toEqual({
+      $case: 'result',
+      value: { text: 'kitchen lights on (desk)', dataJson: '{"host":"desk"}' },
+    });
+    expect(h.executor.runs[0]!.request).toMatchObject({
+      agent: 'lights',
+      intent: 'on',
+      args: { room: 'kitchen' },
+      traceId: 'trace-1',
+      callerNode: 'pi',
+    });
+  });
+
+  it('refuses a call without proof of the mesh secret with UNAUTHENTICATED, before the executor sees it', async () => {
+    const h = await host(quick('desk'));
+    const outsider = new RpcClients({ nodeId: 'id-stranger' });
+    cleanups.push(() => outsider.close());
+    const client = outsider.agentHost(h.target);
+    const err = await collect(
+      serverStream(client.run.bind(client), request(), { timeoutMs: 5000, target: h.target }),
+    ).catch((e: unknown) => e);
+    expect(err).toBeInstanceOf(RpcCallError);
+    expect((err as RpcCallError).code).toBe(GrpcStatus.UNAUTHENTICATED);
+    expect((err as RpcCallError).message).toMatch(/no proof of the mesh secret/);
+    expect(h.executor.runs).toHaveLength(0);
+  });
+
+  it('refuses a call signed with another mesh secret', async () => {
+    const h = await host(quick('desk'));
+    const other = new RpcClients({ nodeId: 'id-pi', secret: meshSecret() });
+    cleanups.push(() => other.close());
+    const client = other.agentHost(h.target);
+    const err = await collect(
+      serverStream(client.run.bind(client), request(), { timeoutMs: 5000 }),
+    ).catch((e: unknown) => e);
+    expect((err as RpcCallError).code).toBe(GrpcStatus.UNAUTHENTICATED);
+    expect(h.executor.runs).toHaveLength(0);
+  });
+
+  it.each([
+    [
+      'an unknown agent',
+      { agent: 'kettle' },
+      GrpcStatus.NOT_FOUND,
+      /no agent "kettle" on desk; agents here: lights, timer/,
+    ],
+    [
+      'an unknown intent',
+      { intent: 'explode' },
+      GrpcStatus.NOT_FOUND,
+      /lights has no intent "explode"; it serves: on, off/,
+    ],
+    [
+      'args that are not JSON',
+      { argsJson: '{room:' },
+      GrpcStatus.INVALID_ARGUMENT,
+      /args_json is not valid JSON/,
+    ],
+    [
+      'args that are a JSON array',
+      { argsJson: '["kitchen"]' },
+      GrpcStatus.INVALID_ARGUMENT,
+      /must be a JSON object, not an array/,
+    ],
+    [
+      'another version of the agent',
+      { imageHash: 'b'.repeat(64) },
+      GrpcStatus.FAILED_PRECONDITION,
+      /desk has lights version aaaaaaaaaaaaaaaa, the caller expects bbbbbbbbbbbbbbbb/,
+    ],
+    [
+      'a deadline already past',
+      { deadlineMs: Date.now() - 1000 },
+      GrpcStatus.DEADLINE_EXCEEDED,
+      /deadline for lights.on has passed/,
+    ],
+  ])('ends the call for %s with a status and runs nothing', async (_what, over, code, message) => {
+    const h = await host(quick('desk'));
+    const err = await collect(h.run(request(over))).catch((e: unknown) => e);
+    expect(err).toBeInstanceOf(RpcCallError);
+    expect((err as RpcCallError).code).toBe(code);
+    // what the host said (the client's message wraps it, except for deadlines)
+    expect(((err as RpcCallError).cause as { details: string }).details).toMatch(message);
+    expect(h.executor.runs).toHaveLength(0);
+  });
+
+  it("turns the executor's own argument check into INVALID_ARGUMENT", async () => {
+    const h = await host(async function* () {
+      yield {
+        type: 'error',
+        code: 'invalid_args',
+        message: 'lights.on: room "attic" is not one of kitchen, hall',
+        retryable: false,
+      };
+    });
+    const err = await collect(h.run(request({ argsJson: '{"room":"attic"}' }))).catch(
+      (e: unknown) => e,
+    );
+    expect((err as RpcCallError).code).toBe(GrpcStatus.INVALID_ARGUMENT);
+    expect((err as RpcCallError).message).toMatch(/room "attic" is not one of/);
+  });
+
+  it('passes an agent error through as the final Error event', async () => {
+    const h = await host(async function* () {
+      yield accepted(false);
+      yield {
+        type: 'error',
+        code: 'agent_error',
+        message: 'the bridge did not answer',
+        retryable: false,
+      };
+    });
+    const events = await collect(h.run(request()));
+    expect(kinds(events)).toEqual(['accepted', 'error']);
+    expect(events[1]!.event).toEqual({
+      $case: 'error',
+      value: { code: 'agent_error', message: 'the bridge did not answer', retryable: false },
+    });
+  });
+
+  it('says so when the executor ends without a result', async () => {
+    const h = await host(async function* () {
+      yield accepted();
+    });
+    const events = await collect(h.run(request()));
+    expect(kinds(events)).toEqual(['accepted', 'error']);
+    expect(events[1]!.event).toMatchObject({
+      $case: 'error',
+      value: { code: 'crashed', message: expect.stringMatching(/ended without a result/) },
+    });
+  });
+
+  it('cancelling the call aborts the run on the host', async () => {
+    let started = false;
+    const h = await host(hanging(() => (started = true)));
+    const cancel = new AbortController();
+    const events: RunEvent[] = [];
+    const done = (async () => {
+      for await (const e of h.run(request(), { signal: cancel.signal })) events.push(e);
+    })().catch((e: unknown) => e);
+    await until(() => started, 5000, 'the run to start');
+    expect(h.executor.runs[0]!.aborted).toBe(false);
+    cancel.abort();
+    const err = await done;
+    expect((err as RpcCallError).code).toBe(GrpcStatus.CANCELLED);
+    await until(() => h.executor.runs[0]!.aborted, 5000, 'the executor to see the cancel');
+    expect(kinds(events)).toEqual(['accepted']);
+  });
+
+  it("ends a run at the request's deadline with Error{timeout} and aborts it", async () => {
+    const h = await host(hanging());
+    const events = await collect(
+      h.run(request({ deadlineMs: Date.now() + 400 }), { timeoutMs: 10_000 }),
+    );
+    expect(kinds(events)).toEqual(['accepted', 'error']);
+    expect(events[1]!.event).toMatchObject({
+      $case: 'error',
+      value: {
+        code: 'timeout',
+        retryable: false,
+        message: expect.stringMatching(/lights.on did not finish before its deadline on desk/),
+      },
+    });
+    expect(h.executor.runs[0]!.aborted).toBe(true);
+    expect(h.executor.runs[0]!.request.deadlineMs).toBeGreaterThan(0);
+  });
+
+  it("honours the call's own gRPC deadline when the request names none", async () => {
+    const h = await host(hanging());
+    const events = await collect(h.run(request(), { timeoutMs: 1500 }));
+    expect(kinds(events)).toEqual(['accepted', 'error']);
+    expect(events[1]!.event).toMatchObject({ $case: 'error', value: { code: 'timeout' } });
+  });
+
+  it('fetches a missing image before running and streams what it does', async () => {
+    const ensured: string[] = [];
+    const images: ImageProvisioner = {
+      has: async () => ensured.length > 0,
+      ensure: async (agent, { onProgress }) => {
+        onProgress?.(`fetching image of ${agent.manifest.name} from laptop`);
+        ensured.push(agent.manifest.name);
+      },
+    };
+    const h = await host(quick('desk'), { images });
+    const events = await collect(h.run(request()));
+    expect(kinds(events)).toEqual(['accepted', 'progress', 'progress', 'result']);
+    expect(events[0]!.event).toMatchObject({ $case: 'accepted', value: { warm: false } });
+    expect(events[1]!.event).toEqual({
+      $case: 'progress',
+      value: { message: 'fetching image of lights from laptop', percent: -1 },
+    });
+    expect(ensured).toEqual(['lights']);
+  });
+
+  it('says why when the image can be neither fetched nor built, as a retryable error', async () => {
+    const images: ImageProvisioner = {
+      has: async () => false,
+      ensure: async () => {
+        throw new Error('no alive peer offers it, and this node has no Go toolchain');
+      },
+    };
+    const h = await host(quick('desk'), { images });
+    const events = await collect(h.run(request()));
+    expect(kinds(events)).toEqual(['accepted', 'error']);
+    expect(events[1]!.event).toMatchObject({
+      $case: 'error',
+      value: {
+        code: 'image_missing',
+        retryable: true,
+        message: expect.stringMatching(/no Go toolchain/),
+      },
+    });
+    expect(h.executor.runs).toHaveLength(0);
+  });
+});
