@@ -49,9 +49,13 @@ export class NatsChild {
     }
   }
 
-  /** Spawns `binary args` in our process group (so a terminal's Ctrl-C reaches it too). */
+  /**
+   * Spawns `binary args` in its own process group: a terminal's Ctrl-C (or `timeout`) signals the
+   * whole foreground group, and the server must outlive the node's first moments of shutdown so
+   * the node's bye still reaches its peers. The node stops it itself (and on process exit).
+   */
   static spawn(binary: string, args: string[], logger: Logger): NatsChild {
-    const proc = spawn(binary, args, { stdio: ['ignore', 'pipe', 'pipe'], detached: false });
+    const proc = spawn(binary, args, { stdio: ['ignore', 'pipe', 'pipe'], detached: true });
     return new NatsChild(proc, logger.child({ pid: proc.pid }));
   }
 
