@@ -1,0 +1,63 @@
+/** Transcript <-> wire (proto) Transcript, and PCM <-> 64 ms AudioChunks. Pure. */
+import type { AudioChunk, Transcript as WireTranscript } from '../rpc/index.js';
+import { CHUNK_SAMPLES, SAMPLE_RATE, type Transcript } from './types.js';
+
+export function toWireTranscript(t: Transcript): WireTranscript {
+  return {
+    text: t.text,
+    confidence: clamp01(t.confidence),
+    language: t.language,
+    segments: t.segments.map((s) => ({
+      startMs: Math.max(0, Math.round(s.start * 1000)),
+      endMs: Math.max(0, Math.round(s.end * 1000)),
+      text: s.text,
+      confidence: clamp01(t.confidence),
+    })),
+  };
+}
+
+export function fromWireTranscript(t: WireTranscript): Transcript {
+  return {
+    text: t.text.trim(),
+    confidence: clamp01(t.confidence),
+    language: t.language,
+    segments: t.segments.map((s) => ({
+      start: s.startMs / 1000,
+      end: s.endMs / 1000,
+      text: s.text,
+    })),
+  };
+}
+
+/**
+ * One utterance as AudioChunks of CHUNK_SAMPLES (the last may be shorter). The first carries the
+ * trace id, rate and language; the last has `end`. An empty utterance is one empty `end` chunk.
+ */
+export function* audioChunks(
+  pcm: Int16Array,
+  meta: { traceId: string; language?: string },
+  chunkSamples: number = CHUNK_SAMPLES,
+): Generator<AudioChunk> {
+  const count = Math.max(1, Math.ceil(pcm.length / chunkSamples));
+  for (let i = 0; i < count; i++) {
+    const part = pcm.subarray(i * chunkSamples, (i + 1) * chunkSamples);
+    yield {
+      traceId: i === 0 ? meta.traceId : '',
+      sampleRate: i === 0 ? SAMPLE_RATE : 0,
+      language: i === 0 ? (meta.language ?? '') : '',
+      pcm: Buffer.from(part.buffer, part.byteOffset, part.byteLength),
+      end: i === count - 1,
+    };
+  }
+}
+
+/** Little-endian 16-bit bytes -> samples (copied: the Buffer may be pooled or unaligned). */
+export function bytesToInt16(bytes: Uint8Array): Int16Array {
+  const out = new Int16Array(bytes.length >> 1);
+  Buffer.from(out.buffer).set(bytes.subarray(0, out.length * 2));
+  return out;
+}
+
+function clamp01(x: number): number {
+  return Number.isFinite(x) ? Math.min(1, Math.max(0, x)) : 0;
+}
