@@ -5,7 +5,9 @@ import { fileURLToPath } from 'node:url';
 
 const compiled = new URL('../dist/node/cli/main.js', import.meta.url);
 if (!existsSync(fileURLToPath(compiled))) {
-  process.stderr.write('helix-node: not built yet; run `npm ci` (or `npm run build`) in the repository first\n');
+  process.stderr.write(
+    'helix-node: not built yet; run `npm ci` (or `npm run build`) in the repository first\n',
+  );
   process.exit(69);
 }
 const { main } = await import(compiled.href);

@@ -8,8 +8,21 @@ import type { LoadedConfig } from './config/index.js';
 import { createLogger, type Logger } from './log.js';
 import { VERSION } from './version.js';
 import { describeError, MeshAccessError } from './errors.js';
-import { loadOrCreateIdentity, readMesh, writeMesh, createMesh, natsCredentials, type NodeIdentity, type MeshMembership } from './identity/index.js';
-import { Discovery, TailscaleCli, resolveMeshAddress, type TailscaleClient } from './discovery/index.js';
+import {
+  loadOrCreateIdentity,
+  readMesh,
+  writeMesh,
+  createMesh,
+  natsCredentials,
+  type NodeIdentity,
+  type MeshMembership,
+} from './identity/index.js';
+import {
+  Discovery,
+  TailscaleCli,
+  resolveMeshAddress,
+  type TailscaleClient,
+} from './discovery/index.js';
 import { CapabilityProber, readLoad } from './capabilities/index.js';
 import { NatsSupervisor, connectBus, type Bus } from './bus/index.js';
 import { MembershipService } from './membership/index.js';
@@ -67,11 +80,17 @@ export class Daemon {
     const log = logger.child({ node: this.identity.name, id: this.identity.shortId });
 
     // Discovery first: the tailnet decides the mesh address and who to ask for the secret.
-    const tailscale = config.discovery.tailscale ? new TailscaleCli({ bin: config.discovery.tailscale_bin, timeoutMs: 3000 }) : null;
+    const tailscale = config.discovery.tailscale
+      ? new TailscaleCli({ bin: config.discovery.tailscale_bin, timeoutMs: 3000 })
+      : null;
     const probeDiscovery = new Discovery({ config, tailscale, logger: log, mdnsEnabled: false });
     await probeDiscovery.refresh();
     this.meshAddress = resolveMeshAddress(config, probeDiscovery.tailnet());
-    this.mesh = await this.ensureMesh(probeDiscovery.candidates(), probeDiscovery.tailnet().kind === 'running', log);
+    this.mesh = await this.ensureMesh(
+      probeDiscovery.candidates(),
+      probeDiscovery.tailnet().kind === 'running',
+      log,
+    );
 
     this.discovery = new Discovery({
       config,
@@ -82,7 +101,8 @@ export class Daemon {
       mdnsEnabled: config.discovery.mdns && this.meshAddress !== '127.0.0.1',
       selfAddresses: [this.meshAddress],
     });
-    if (this.pendingMembers.length > 0) this.discovery.setExtraCandidates('invite', this.pendingMembers);
+    if (this.pendingMembers.length > 0)
+      this.discovery.setExtraCandidates('invite', this.pendingMembers);
     await this.discovery.start();
     this.push('discovery', () => this.discovery.stop());
 
@@ -112,8 +132,15 @@ export class Daemon {
     this.push('nats-server', () => this.nats.stop());
     const applyRoutes = (candidates: PeerCandidate[]) =>
       void this.nats
-        .setRoutes(candidates.map((c) => ({ host: c.address, port: c.clusterPort ?? config.mesh.cluster_port })))
-        .catch((err: unknown) => log.warn({ err: describeError(err) }, 'could not update NATS routes'));
+        .setRoutes(
+          candidates.map((c) => ({
+            host: c.address,
+            port: c.clusterPort ?? config.mesh.cluster_port,
+          })),
+        )
+        .catch((err: unknown) =>
+          log.warn({ err: describeError(err) }, 'could not update NATS routes'),
+        );
     applyRoutes(this.discovery.candidates());
     const offCandidates = this.discovery.onCandidates(applyRoutes);
     this.push('routes', async () => offCandidates());
@@ -149,11 +176,19 @@ export class Daemon {
     await this.membership.start();
     this.push('membership', () => this.membership.stop());
     // Peers learned from adverts become route candidates too: the mesh heals from any one link.
-    const offView = this.membership.onChange(() => this.discovery.setExtraCandidates('advert', this.advertCandidates()));
+    const offView = this.membership.onChange(() =>
+      this.discovery.setExtraCandidates('advert', this.advertCandidates()),
+    );
     this.push('advert-candidates', async () => offView());
 
     routeGrpcLogs(log);
-    const rpc = new RpcServer({ addresses: [this.meshAddress], port: config.mesh.rpc_port, secret: this.mesh.secret, selfId: this.identity.id, logger: log });
+    const rpc = new RpcServer({
+      addresses: [this.meshAddress],
+      port: config.mesh.rpc_port,
+      secret: this.mesh.secret,
+      selfId: this.identity.id,
+      logger: log,
+    });
     this.clients = new RpcClients({ nodeId: this.identity.id, secret: this.mesh.secret });
     this.push('rpc-clients', async () => this.clients.close());
     const join = new JoinService({
@@ -163,7 +198,8 @@ export class Daemon {
       secret: this.mesh.secret,
       allowedTags: config.join.allowed_tags,
       tailnet: tailscale ? this.tailnetIdentity(tailscale) : null,
-      onAdmitted: (n) => log.info({ peer: n.name, via: n.via, ip: n.ip }, 'admitted a node to the mesh'),
+      onAdmitted: (n) =>
+        log.info({ peer: n.name, via: n.via, ip: n.ip }, 'admitted a node to the mesh'),
       members: () => this.memberList(),
       logger: log,
     });
@@ -175,7 +211,11 @@ export class Daemon {
     control.route('GET', '/v1/status', () => this.status());
     control.route('POST', '/v1/invite', async (body) => {
       const ttlS = Number((body as { ttlS?: unknown }).ttlS ?? config.join.invite_ttl_s);
-      return createInvite(stateDir, { ttlS, memberAddress: this.meshAddress, rpcPort: config.mesh.rpc_port });
+      return createInvite(stateDir, {
+        ttlS,
+        memberAddress: this.meshAddress,
+        rpcPort: config.mesh.rpc_port,
+      });
     });
     await control.start();
     this.push('control', () => control.stop());
@@ -210,7 +250,10 @@ export class Daemon {
       },
       tailnet: this.discovery.tailnet(),
       bus: {
-        routes: (routez?.routes ?? []).map((r) => ({ address: `${r.ip}:${r.port}`, name: r.remote_name ?? null })),
+        routes: (routez?.routes ?? []).map((r) => ({
+          address: `${r.ip}:${r.port}`,
+          name: r.remote_name ?? null,
+        })),
         restarts: this.natsRestarts,
       },
       drops: this.membership.drops(),
@@ -222,41 +265,78 @@ export class Daemon {
     return this.membership
       .view()
       .filter((p) => !p.self && p.state !== 'left')
-      .flatMap((p) => p.addresses.map((address) => ({ address, source: 'advert' as const, name: p.name, clusterPort: p.ports.cluster, rpcPort: p.ports.rpc })));
+      .flatMap((p) =>
+        p.addresses.map((address) => ({
+          address,
+          source: 'advert' as const,
+          name: p.name,
+          clusterPort: p.ports.cluster,
+          rpcPort: p.ports.rpc,
+        })),
+      );
   }
 
   private memberList() {
     return this.membership
       .view()
       .filter((p) => p.state === 'alive')
-      .map((p) => ({ id: p.id, name: p.name, address: p.addresses[0] ?? '', rpcPort: p.ports.rpc, clusterPort: p.ports.cluster }));
+      .map((p) => ({
+        id: p.id,
+        name: p.name,
+        address: p.addresses[0] ?? '',
+        rpcPort: p.ports.rpc,
+        clusterPort: p.ports.cluster,
+      }));
   }
 
   /** Existing membership, else join through an invite or a tailnet peer, else create a new mesh. */
-  private async ensureMesh(candidates: PeerCandidate[], onTailnet: boolean, log: Logger): Promise<MeshMembership> {
+  private async ensureMesh(
+    candidates: PeerCandidate[],
+    onTailnet: boolean,
+    log: Logger,
+  ): Promise<MeshMembership> {
     const existing = readMesh(this.stateDir);
     if (existing && !this.opts.invite) return existing;
     if (existing && this.opts.invite) {
-      throw new MeshAccessError(`this node already belongs to ${existing.meshId}; to move it, remove ${path.join(this.stateDir, 'mesh.json')} first`);
+      throw new MeshAccessError(
+        `this node already belongs to ${existing.meshId}; to move it, remove ${path.join(this.stateDir, 'mesh.json')} first`,
+      );
     }
     if (this.opts.invite || (onTailnet && candidates.length > 0)) {
       const result = await requestJoin({
         invite: this.opts.invite,
-        candidates: candidates.map((c) => ({ address: c.address, rpcPort: c.rpcPort ?? this.config.mesh.rpc_port })),
+        candidates: candidates.map((c) => ({
+          address: c.address,
+          rpcPort: c.rpcPort ?? this.config.mesh.rpc_port,
+        })),
         nodeId: this.identity.id,
         name: this.identity.name,
         timeoutMs: 5000,
       });
       if (result) {
-        const mesh: MeshMembership = { meshId: result.meshId, secret: result.secret, joinedAt: new Date().toISOString(), via: result.via };
+        const mesh: MeshMembership = {
+          meshId: result.meshId,
+          secret: result.secret,
+          joinedAt: new Date().toISOString(),
+          via: result.via,
+        };
         writeMesh(this.stateDir, mesh);
         log.info({ mesh: mesh.meshId, via: result.via }, 'joined mesh');
         if (result.members.length > 0) {
-          this.pendingMembers = result.members.map((m) => ({ address: m.address, source: 'invite' as const, name: m.name, clusterPort: m.clusterPort, rpcPort: m.rpcPort }));
+          this.pendingMembers = result.members.map((m) => ({
+            address: m.address,
+            source: 'invite' as const,
+            name: m.name,
+            clusterPort: m.clusterPort,
+            rpcPort: m.rpcPort,
+          }));
         }
         return mesh;
       }
-      if (this.opts.invite) throw new MeshAccessError('the member named in the invite did not answer; check it is running and reachable, or ask for a new code');
+      if (this.opts.invite)
+        throw new MeshAccessError(
+          'the member named in the invite did not answer; check it is running and reachable, or ask for a new code',
+        );
     }
     const mesh = createMesh();
     writeMesh(this.stateDir, mesh);

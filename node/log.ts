@@ -6,8 +6,14 @@ import { pino, destination, type Logger } from 'pino';
 
 export type { Logger };
 
-export function createLogger(level: string = process.env.HELIX_LOG_LEVEL ?? 'info', bindings: Record<string, unknown> = {}): Logger {
-  return pino({ level, base: bindings, redact: ['secret', 'meshSecret', '*.secret', '*.meshSecret'] }, destination(2));
+export function createLogger(
+  level: string = process.env.HELIX_LOG_LEVEL ?? 'info',
+  bindings: Record<string, unknown> = {},
+): Logger {
+  return pino(
+    { level, base: bindings, redact: ['secret', 'meshSecret', '*.secret', '*.meshSecret'] },
+    destination(2),
+  );
 }
 
 /** A logger that drops everything (tests, pure modules' defaults). */

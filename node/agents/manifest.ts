@@ -5,10 +5,21 @@
  */
 import { z } from 'zod';
 
-export const HOST_CALLS = ['mqtt.publish', 'http.fetch', 'llm.generate', 'mesh.status', 'notify'] as const;
+export const HOST_CALLS = [
+  'mqtt.publish',
+  'http.fetch',
+  'llm.generate',
+  'mesh.status',
+  'notify',
+] as const;
 export type HostCall = (typeof HOST_CALLS)[number];
 
-const ident = z.string().regex(/^[a-z][a-z0-9_-]{0,31}$/, 'lower-case letters, digits, "-" or "_", starting with a letter, at most 32 chars');
+const ident = z
+  .string()
+  .regex(
+    /^[a-z][a-z0-9_-]{0,31}$/,
+    'lower-case letters, digits, "-" or "_", starting with a letter, at most 32 chars',
+  );
 
 export const ArgSchema = z.strictObject({
   type: z.enum(['string', 'integer', 'number', 'boolean']),
@@ -17,7 +28,10 @@ export const ArgSchema = z.strictObject({
   /** allowed values (strings) */
   enum: z.array(z.string().min(1).max(64)).max(256).optional(),
   /** take the allowed values from a config table's keys, e.g. "lights.rooms" */
-  enum_from: z.string().regex(/^[a-z_]+\.[a-z_]+$/).optional(),
+  enum_from: z
+    .string()
+    .regex(/^[a-z_]+\.[a-z_]+$/)
+    .optional(),
   min: z.number().optional(),
   max: z.number().optional(),
   max_length: z.number().int().min(1).max(4096).default(256),
@@ -60,7 +74,10 @@ export const ManifestSchema = z
         z
           .string()
           .regex(/^[a-z_]+\.[a-z_]+$/, '"<section>.<key>" as in helix.toml')
-          .refine((k) => !/(password|secret|username|token)/.test(k), 'credentials are never handed to agents'),
+          .refine(
+            (k) => !/(password|secret|username|token)/.test(k),
+            'credentials are never handed to agents',
+          ),
       )
       .max(32)
       .default([]),
@@ -69,11 +86,20 @@ export const ManifestSchema = z
   .superRefine((m, ctx) => {
     const seen = new Set<string>();
     m.intents.forEach((intent, i) => {
-      if (seen.has(intent.name)) ctx.addIssue({ code: 'custom', path: ['intents', i, 'name'], message: `duplicate intent "${intent.name}"` });
+      if (seen.has(intent.name))
+        ctx.addIssue({
+          code: 'custom',
+          path: ['intents', i, 'name'],
+          message: `duplicate intent "${intent.name}"`,
+        });
       seen.add(intent.name);
     });
     // Fetches go out through the host, and only for agents whose manifest asks for egress.
     if (m.calls.includes('http.fetch') && m.network !== 'egress')
-      ctx.addIssue({ code: 'custom', path: ['calls'], message: 'http.fetch needs network = "egress"' });
+      ctx.addIssue({
+        code: 'custom',
+        path: ['calls'],
+        message: 'http.fetch needs network = "egress"',
+      });
   });
 export type AgentManifest = z.infer<typeof ManifestSchema>;

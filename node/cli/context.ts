@@ -16,6 +16,9 @@ export function cliContext(cmd: Command, overrides: Record<string, unknown> = {}
     stateDir: globals.stateDir,
     overrides: { 'log.level': globals.logLevel, ...overrides },
   });
-  const o = createOutput({ json: globals.json ?? false, color: globals.color === false ? false : undefined });
+  const o = createOutput({
+    json: globals.json ?? false,
+    color: globals.color === false ? false : undefined,
+  });
   return { ...loaded, o, globals };
 }

@@ -22,13 +22,28 @@ export interface GlobalOptions {
 
 export function buildProgram(): Command {
   const program = new Command('helix-node')
-    .description('HelixOS node: one daemon per device; together they make a private voice-and-agent mesh')
+    .description(
+      'HelixOS node: one daemon per device; together they make a private voice-and-agent mesh',
+    )
     .version(VERSION, '-V, --version')
-    .option('--state-dir <dir>', 'where this node keeps its key, mesh membership and caches (env HELIX_STATE_DIR)')
-    .option('--config <file>', 'helix.toml to read (default: ./helix.toml, else the state dir\'s)')
+    .option(
+      '--state-dir <dir>',
+      'where this node keeps its key, mesh membership and caches (env HELIX_STATE_DIR)',
+    )
+    .option('--config <file>', "helix.toml to read (default: ./helix.toml, else the state dir's)")
     .option('--json', 'machine-readable output')
     .option('--no-color', 'no colours (also NO_COLOR=1)')
-    .addOption(new Option('--log-level <level>', 'log level').choices(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']))
+    .addOption(
+      new Option('--log-level <level>', 'log level').choices([
+        'fatal',
+        'error',
+        'warn',
+        'info',
+        'debug',
+        'trace',
+        'silent',
+      ]),
+    )
     .showHelpAfterError('(run with --help for usage)')
     .exitOverride();
   registerMeshCommands(program);
@@ -47,13 +62,17 @@ export async function main(argv: string[]): Promise<number> {
       return err.exitCode === 0 ? 0 : 64;
     }
     const o = createOutput({ json: program.opts<GlobalOptions>().json ?? false });
-    if (o.json) o.printJson({ error: { name: err instanceof Error ? err.name : 'Error', message: describeError(err) } });
+    if (o.json)
+      o.printJson({
+        error: { name: err instanceof Error ? err.name : 'Error', message: describeError(err) },
+      });
     else o.err(`helix-node: ${describeError(err)}`);
     return err instanceof HelixError ? err.exitCode : 1;
   }
 }
 
-const isEntry = process.argv[1] !== undefined && fileURLToPath(import.meta.url) === path.resolve(process.argv[1]);
+const isEntry =
+  process.argv[1] !== undefined && fileURLToPath(import.meta.url) === path.resolve(process.argv[1]);
 if (isEntry) {
   main(process.argv).then(
     (code) => process.exit(code),

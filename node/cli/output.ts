@@ -9,7 +9,10 @@ export interface Output {
 
 export function createOutput(opts: { json?: boolean; color?: boolean } = {}): Output {
   const color =
-    opts.color ?? (process.stdout.isTTY === true && !('NO_COLOR' in process.env && process.env.NO_COLOR !== '') && process.env.TERM !== 'dumb');
+    opts.color ??
+    (process.stdout.isTTY === true &&
+      !('NO_COLOR' in process.env && process.env.NO_COLOR !== '') &&
+      process.env.TERM !== 'dumb');
   return {
     color,
     json: opts.json ?? false,
@@ -28,8 +31,11 @@ export function paint(o: Pick<Output, 'color'>, colour: Colour, text: string): s
 
 /** Render rows as aligned columns. Widths ignore ANSI escapes. */
 export function table(headers: string[], rows: string[][]): string {
+  // eslint-disable-next-line no-control-regex -- stripping ANSI colour escapes on purpose
   const visible = (s: string) => s.replace(/\u001b\[[0-9;]*m/g, '').length;
-  const widths = headers.map((h, i) => Math.max(visible(h), ...rows.map((r) => visible(r[i] ?? ''))));
+  const widths = headers.map((h, i) =>
+    Math.max(visible(h), ...rows.map((r) => visible(r[i] ?? ''))),
+  );
   const line = (cells: string[]) =>
     cells
       .map((c, i) => (i === cells.length - 1 ? c : c + ' '.repeat(widths[i]! - visible(c))))

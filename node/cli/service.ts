@@ -12,10 +12,9 @@ export interface UnitOptions {
 }
 
 export function binPath(): string {
-  return path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', '..', 'bin', 'helix-node.js').replace(
-    `${path.sep}dist${path.sep}bin`,
-    `${path.sep}bin`,
-  );
+  return path
+    .resolve(path.dirname(fileURLToPath(import.meta.url)), '..', '..', 'bin', 'helix-node.js')
+    .replace(`${path.sep}dist${path.sep}bin`, `${path.sep}bin`);
 }
 
 export function renderUnit(opts: UnitOptions): string {
@@ -44,7 +43,9 @@ WantedBy=${opts.system ? 'multi-user.target' : 'default.target'}
 }
 
 export function unitPath(system: boolean): string {
-  return system ? '/etc/systemd/system/helix-node.service' : path.join(os.homedir(), '.config', 'systemd', 'user', 'helix-node.service');
+  return system
+    ? '/etc/systemd/system/helix-node.service'
+    : path.join(os.homedir(), '.config', 'systemd', 'user', 'helix-node.service');
 }
 
 export function installUnit(unit: string, system: boolean): { path: string; next: string } {
@@ -52,7 +53,10 @@ export function installUnit(unit: string, system: boolean): { path: string; next
   mkdirSync(path.dirname(file), { recursive: true });
   writeFileSync(file, unit, { mode: 0o644 });
   const ctl = system ? 'systemctl' : 'systemctl --user';
-  return { path: file, next: `${ctl} daemon-reload && ${ctl} enable --now helix-node${existsSync('/run/systemd/system') ? '' : '  (systemd is not running here)'}` };
+  return {
+    path: file,
+    next: `${ctl} daemon-reload && ${ctl} enable --now helix-node${existsSync('/run/systemd/system') ? '' : '  (systemd is not running here)'}`,
+  };
 }
 
 function quote(s: string): string {

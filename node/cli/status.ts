@@ -21,9 +21,12 @@ export function renderStatus(o: Output, report: StatusReport): string {
     n.version,
   ]);
   lines.push('');
-  lines.push(table(['NAME', 'ID', 'ADDRESSES', 'STATE', 'RTT', 'CAPABILITIES', 'LOAD', 'VERSION'], rows));
+  lines.push(
+    table(['NAME', 'ID', 'ADDRESSES', 'STATE', 'RTT', 'CAPABILITIES', 'LOAD', 'VERSION'], rows),
+  );
   const drops = Object.entries(report.drops).filter(([, n]) => n > 0);
-  if (drops.length > 0) lines.push('', `dropped adverts: ${drops.map(([k, n]) => `${k}=${n}`).join(' ')}`);
+  if (drops.length > 0)
+    lines.push('', `dropped adverts: ${drops.map(([k, n]) => `${k}=${n}`).join(' ')}`);
   return lines.join('\n');
 }
 

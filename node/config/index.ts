@@ -1,2 +1,8 @@
 export { ConfigSchema, type Config, type ConfigInput } from './schema.js';
-export { loadConfig, parseConfig, defaultStateDir, type LoadOptions, type LoadedConfig } from './load.js';
+export {
+  loadConfig,
+  parseConfig,
+  defaultStateDir,
+  type LoadOptions,
+  type LoadedConfig,
+} from './load.js';

@@ -51,7 +51,11 @@ export function loadConfig(opts: LoadOptions = {}): LoadedConfig {
   if (explicitPath) {
     configPath = path.resolve(cwd, explicitPath);
     if (!existsSync(configPath)) {
-      throw new ConfigError('--config', explicitPath, 'the file does not exist; pass an existing helix.toml');
+      throw new ConfigError(
+        '--config',
+        explicitPath,
+        'the file does not exist; pass an existing helix.toml',
+      );
     }
   } else {
     for (const candidate of [path.join(cwd, 'helix.toml'), path.join(stateDir, 'helix.toml')]) {
@@ -87,15 +91,22 @@ function readToml(file: string): Tree {
   try {
     text = readFileSync(file, 'utf8');
   } catch (err) {
-    throw new ConfigError('--config', file, 'the file cannot be read; check its permissions', { cause: err });
+    throw new ConfigError('--config', file, 'the file cannot be read; check its permissions', {
+      cause: err,
+    });
   }
   try {
     return parseToml(text) as Tree;
   } catch (err) {
     const where = err instanceof TomlError ? ` at line ${err.line}, column ${err.column}` : '';
-    throw new ConfigError(file, '(file)', `not valid TOML${where}: ${(err as Error).message.split('\n')[0]}`, {
-      cause: err,
-    });
+    throw new ConfigError(
+      file,
+      '(file)',
+      `not valid TOML${where}: ${(err as Error).message.split('\n')[0]}`,
+      {
+        cause: err,
+      },
+    );
   }
 }
 
@@ -106,7 +117,11 @@ function mergeEnv(tree: Tree, env: NodeJS.ProcessEnv): void {
     const rest = name.slice('HELIX_'.length).toLowerCase();
     const section = SECTIONS.find((s) => rest.startsWith(`${s}_`));
     if (!section) {
-      throw new ConfigError(name, raw, `unknown variable; use HELIX_<SECTION>_<KEY> with a section of ${SECTIONS.join(', ')}`);
+      throw new ConfigError(
+        name,
+        raw,
+        `unknown variable; use HELIX_<SECTION>_<KEY> with a section of ${SECTIONS.join(', ')}`,
+      );
     }
     setDotted(tree, `${section}.${rest.slice(section.length + 1)}`, parseEnvValue(raw));
   }
@@ -148,7 +163,11 @@ function toConfigError(error: z.ZodError, tree: unknown, source: string): Config
     const bad = issue.keys[0]!;
     const key = [...parent, bad].join('.');
     const sectionShape = parent.length === 0 ? SECTIONS : Object.keys(getShape(parent[0]!));
-    return new ConfigError(key, getPath(tree, [...issue.path, bad]), `unknown key in ${source}; allowed: ${sectionShape.join(', ')}`);
+    return new ConfigError(
+      key,
+      getPath(tree, [...issue.path, bad]),
+      `unknown key in ${source}; allowed: ${sectionShape.join(', ')}`,
+    );
   }
   const key = issue.path.map(String).join('.') || '(root)';
   return new ConfigError(key, getPath(tree, issue.path), issue.message);
@@ -156,7 +175,20 @@ function toConfigError(error: z.ZodError, tree: unknown, source: string): Config
 
 function getShape(section: string): Record<string, unknown> {
   const schema = (ConfigSchema.shape as Record<string, unknown>)[section] as
-    | { shape?: Record<string, unknown>; def?: { innerType?: { shape?: Record<string, unknown>; def?: { schema?: { shape?: Record<string, unknown> } } } } }
+    | {
+        shape?: Record<string, unknown>;
+        def?: {
+          innerType?: {
+            shape?: Record<string, unknown>;
+            def?: { schema?: { shape?: Record<string, unknown> } };
+          };
+        };
+      }
     | undefined;
-  return schema?.shape ?? schema?.def?.innerType?.shape ?? schema?.def?.innerType?.def?.schema?.shape ?? {};
+  return (
+    schema?.shape ??
+    schema?.def?.innerType?.shape ??
+    schema?.def?.innerType?.def?.schema?.shape ??
+    {}
+  );
 }

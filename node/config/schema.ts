@@ -69,7 +69,9 @@ export const MembershipSection = z
 
 export const JoinSection = z.strictObject({
   /** on a tailnet, peers owned by another user are admitted only if they carry one of these tags */
-  allowed_tags: z.array(z.string().regex(/^tag:[A-Za-z0-9-]+$/, '"tag:<name>"')).default(['tag:helix']),
+  allowed_tags: z
+    .array(z.string().regex(/^tag:[A-Za-z0-9-]+$/, '"tag:<name>"'))
+    .default(['tag:helix']),
   invite_ttl_s: z.number().int().min(10).max(86_400).default(600),
 });
 
@@ -89,7 +91,10 @@ export const AgentsSection = z.strictObject({
 });
 
 export const MqttSection = z.strictObject({
-  url: z.string().regex(/^mqtts?:\/\/.+/, 'an mqtt:// or mqtts:// URL').default('mqtt://127.0.0.1:1883'),
+  url: z
+    .string()
+    .regex(/^mqtts?:\/\/.+/, 'an mqtt:// or mqtts:// URL')
+    .default('mqtt://127.0.0.1:1883'),
   username: z.string().optional(),
   password: z.string().optional(),
   base_topic: z.string().min(1).default('zigbee2mqtt'),

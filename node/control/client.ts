@@ -19,7 +19,11 @@ export interface ControlCallOptions {
   signal?: AbortSignal;
 }
 
-function request(stateDir: string, pathname: string, opts: ControlCallOptions): Promise<http.IncomingMessage> {
+function request(
+  stateDir: string,
+  pathname: string,
+  opts: ControlCallOptions,
+): Promise<http.IncomingMessage> {
   const socketPath = controlSocketPath(stateDir);
   const payload = opts.body === undefined ? undefined : JSON.stringify(opts.body);
   return new Promise((resolve, reject) => {
@@ -28,13 +32,19 @@ function request(stateDir: string, pathname: string, opts: ControlCallOptions): 
         socketPath,
         path: pathname,
         method: opts.method ?? 'GET',
-        headers: payload ? { 'content-type': 'application/json', 'content-length': Buffer.byteLength(payload) } : {},
+        headers: payload
+          ? { 'content-type': 'application/json', 'content-length': Buffer.byteLength(payload) }
+          : {},
         timeout: opts.timeoutMs ?? 10_000,
         signal: opts.signal,
       },
       resolve,
     );
-    req.on('timeout', () => req.destroy(new UnreachableError(`the node's daemon did not answer on ${socketPath} in time`)));
+    req.on('timeout', () =>
+      req.destroy(
+        new UnreachableError(`the node's daemon did not answer on ${socketPath} in time`),
+      ),
+    );
     req.on('error', (err: NodeJS.ErrnoException) => {
       if (err.code === 'ENOENT' || err.code === 'ECONNREFUSED') {
         reject(
@@ -57,12 +67,17 @@ async function readAll(res: http.IncomingMessage): Promise<string> {
 }
 
 function throwIfError(value: unknown): void {
-  const err = (value as { error?: { name: string; message: string; exitCode?: number } } | null)?.error;
+  const err = (value as { error?: { name: string; message: string; exitCode?: number } } | null)
+    ?.error;
   if (err) throw new RemoteError(err.name, err.message, err.exitCode ?? 1);
 }
 
 /** One JSON answer. */
-export async function controlCall<T>(stateDir: string, pathname: string, opts: ControlCallOptions = {}): Promise<T> {
+export async function controlCall<T>(
+  stateDir: string,
+  pathname: string,
+  opts: ControlCallOptions = {},
+): Promise<T> {
   const res = await request(stateDir, pathname, opts);
   const text = await readAll(res);
   const value = JSON.parse(text) as unknown;
@@ -71,7 +86,11 @@ export async function controlCall<T>(stateDir: string, pathname: string, opts: C
 }
 
 /** A stream of NDJSON events (agent runs, transcripts); an error event throws. */
-export async function* controlStream<T>(stateDir: string, pathname: string, opts: ControlCallOptions = {}): AsyncGenerator<T> {
+export async function* controlStream<T>(
+  stateDir: string,
+  pathname: string,
+  opts: ControlCallOptions = {},
+): AsyncGenerator<T> {
   const res = await request(stateDir, pathname, { ...opts, timeoutMs: opts.timeoutMs ?? 600_000 });
   if (!(res.headers['content-type'] ?? '').includes('ndjson')) {
     const value = JSON.parse(await readAll(res)) as unknown;

@@ -1,3 +1,8 @@
-export { ControlServer, controlSocketPath, type ControlHandler, type ControlResponse } from './server.js';
+export {
+  ControlServer,
+  controlSocketPath,
+  type ControlHandler,
+  type ControlResponse,
+} from './server.js';
 export { controlCall, controlStream, RemoteError, type ControlCallOptions } from './client.js';
 export type { StatusReport } from './types.js';

@@ -9,7 +9,11 @@ import path from 'node:path';
 import type { Logger } from '../log.js';
 import { HelixError, describeError } from '../errors.js';
 
-export type ControlHandler = (body: unknown, req: http.IncomingMessage, res: ControlResponse) => Promise<unknown>;
+export type ControlHandler = (
+  body: unknown,
+  req: http.IncomingMessage,
+  res: ControlResponse,
+) => Promise<unknown>;
 
 /** A handler may stream newline-delimited JSON events instead of returning one value. */
 export interface ControlResponse {
@@ -60,12 +64,15 @@ export class ControlServer {
     const url = new URL(req.url ?? '/', 'http://local');
     const handler = this.routes.get(`${req.method} ${url.pathname}`);
     if (!handler) {
-      sendJson(res, 404, { error: { name: 'NotFound', message: `no such control route ${req.method} ${url.pathname}` } });
+      sendJson(res, 404, {
+        error: { name: 'NotFound', message: `no such control route ${req.method} ${url.pathname}` },
+      });
       return;
     }
     let streaming = false;
     try {
-      const body = req.method === 'POST' ? await readBody(req) : Object.fromEntries(url.searchParams);
+      const body =
+        req.method === 'POST' ? await readBody(req) : Object.fromEntries(url.searchParams);
       const response: ControlResponse = {
         stream(event) {
           if (!streaming) {
@@ -96,7 +103,10 @@ export class ControlServer {
 
 function sendJson(res: http.ServerResponse, status: number, value: unknown): void {
   const body = JSON.stringify(value);
-  res.writeHead(status, { 'content-type': 'application/json', 'content-length': Buffer.byteLength(body) });
+  res.writeHead(status, {
+    'content-type': 'application/json',
+    'content-length': Buffer.byteLength(body),
+  });
   res.end(body);
 }
 

@@ -4,7 +4,15 @@ import type { PeerView } from '../types.js';
 /** What `helix-node status --json` prints. Documented in docs/status-json.md; keep it stable. */
 export interface StatusReport {
   schema: 'helix.status/v1';
-  self: { id: string; shortId: string; name: string; meshId: string; version: string; address: string; startedAt: string };
+  self: {
+    id: string;
+    shortId: string;
+    name: string;
+    meshId: string;
+    version: string;
+    address: string;
+    startedAt: string;
+  };
   tailnet: TailnetState;
   bus: { routes: Array<{ address: string; name: string | null }>; restarts: number };
   /** adverts dropped since start, by reason (malformed, oversized, forged, wrong-mesh, …) */

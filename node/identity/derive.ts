@@ -11,6 +11,12 @@ export function deriveKey(meshSecret: Uint8Array, purpose: SecretPurpose): Buffe
 }
 
 /** Credentials nats-server checks: routes between mesh members, and local clients on loopback. */
-export function natsCredentials(meshSecret: Uint8Array, purpose: 'nats-route' | 'nats-client'): { user: string; pass: string } {
-  return { user: purpose === 'nats-route' ? 'helix-route' : 'helix', pass: deriveKey(meshSecret, purpose).toString('hex') };
+export function natsCredentials(
+  meshSecret: Uint8Array,
+  purpose: 'nats-route' | 'nats-client',
+): { user: string; pass: string } {
+  return {
+    user: purpose === 'nats-route' ? 'helix-route' : 'helix',
+    pass: deriveKey(meshSecret, purpose).toString('hex'),
+  };
 }

@@ -1,6 +1,15 @@
 /** Small, safe file helpers for the state dir: atomic writes (tmp + fsync + rename), mode 0600. */
 import { randomBytes } from 'node:crypto';
-import { mkdirSync, openSync, writeSync, fsyncSync, closeSync, renameSync, readFileSync, rmSync } from 'node:fs';
+import {
+  mkdirSync,
+  openSync,
+  writeSync,
+  fsyncSync,
+  closeSync,
+  renameSync,
+  readFileSync,
+  rmSync,
+} from 'node:fs';
 import path from 'node:path';
 import { StateError } from '../errors.js';
 
@@ -8,7 +17,9 @@ export function ensureDir(dir: string): void {
   try {
     mkdirSync(dir, { recursive: true, mode: 0o700 });
   } catch (err) {
-    throw new StateError(`cannot create state dir ${dir}; choose another with --state-dir`, { cause: err });
+    throw new StateError(`cannot create state dir ${dir}; choose another with --state-dir`, {
+      cause: err,
+    });
   }
 }
 
@@ -28,8 +39,13 @@ export function writeFileAtomic(file: string, data: string | Uint8Array, mode = 
   } catch (err) {
     rmSync(tmp, { force: true });
     const code = (err as NodeJS.ErrnoException).code;
-    const hint = code === 'ENOSPC' ? 'the disk is full; free some space' : 'check the permissions of the state dir';
-    throw new StateError(`cannot write ${file}: ${(err as Error).message}; ${hint}`, { cause: err });
+    const hint =
+      code === 'ENOSPC'
+        ? 'the disk is full; free some space'
+        : 'check the permissions of the state dir';
+    throw new StateError(`cannot write ${file}: ${(err as Error).message}; ${hint}`, {
+      cause: err,
+    });
   }
 }
 
@@ -39,8 +55,11 @@ export function readFileOrNull(file: string): Buffer | null {
     return readFileSync(file);
   } catch (err) {
     if ((err as NodeJS.ErrnoException).code === 'ENOENT') return null;
-    throw new StateError(`cannot read ${file}: ${(err as Error).message}; check the permissions of the state dir`, {
-      cause: err,
-    });
+    throw new StateError(
+      `cannot read ${file}: ${(err as Error).message}; check the permissions of the state dir`,
+      {
+        cause: err,
+      },
+    );
   }
 }

@@ -49,7 +49,10 @@ export function shortId(id: string): string {
 }
 
 /** Load the node key and name, creating them on first use. A name from config wins and is stored. */
-export async function loadOrCreateIdentity(stateDir: string, configuredName?: string): Promise<NodeIdentity> {
+export async function loadOrCreateIdentity(
+  stateDir: string,
+  configuredName?: string,
+): Promise<NodeIdentity> {
   const f = files(stateDir);
   let privateKey: PrivateKey;
   const keyBytes = readFileOrNull(f.key);
@@ -57,7 +60,10 @@ export async function loadOrCreateIdentity(stateDir: string, configuredName?: st
     try {
       privateKey = privateKeyFromProtobuf(keyBytes);
     } catch (err) {
-      throw new StateError(`node key ${f.key} is corrupt; move it away to make a new identity (the node will rejoin as a new node)`, { cause: err });
+      throw new StateError(
+        `node key ${f.key} is corrupt; move it away to make a new identity (the node will rejoin as a new node)`,
+        { cause: err },
+      );
     }
   } else {
     privateKey = await generateKeyPair('Ed25519');
@@ -67,7 +73,8 @@ export async function loadOrCreateIdentity(stateDir: string, configuredName?: st
   const nodeBytes = readFileOrNull(f.node);
   const stored = nodeBytes ? NodeFileSchema.safeParse(safeJson(nodeBytes)) : null;
   if (!name) name = stored?.success ? stored.data.name : defaultName();
-  if (!stored?.success || stored.data.name !== name) writeFileAtomic(f.node, JSON.stringify({ name }, null, 2) + '\n');
+  if (!stored?.success || stored.data.name !== name)
+    writeFileAtomic(f.node, JSON.stringify({ name }, null, 2) + '\n');
   const id = peerIdFromPrivateKey(privateKey).toString();
   return { id, shortId: shortId(id), name, privateKey };
 }
@@ -87,23 +94,42 @@ export function readMesh(stateDir: string): MeshMembership | null {
   if (!bytes) return null;
   const parsed = MeshFileSchema.safeParse(safeJson(bytes));
   if (!parsed.success) {
-    throw new StateError(`${files(stateDir).mesh} is corrupt; remove it and join the mesh again with \`helix-node join\``);
+    throw new StateError(
+      `${files(stateDir).mesh} is corrupt; remove it and join the mesh again with \`helix-node join\``,
+    );
   }
   const secret = Buffer.from(parsed.data.secret, 'base64');
-  if (secret.length !== 32) throw new StateError(`${files(stateDir).mesh} holds a secret of the wrong size; remove it and join again`);
+  if (secret.length !== 32)
+    throw new StateError(
+      `${files(stateDir).mesh} holds a secret of the wrong size; remove it and join again`,
+    );
   return { ...parsed.data, secret };
 }
 
 export function writeMesh(stateDir: string, mesh: MeshMembership): void {
   writeFileAtomic(
     files(stateDir).mesh,
-    JSON.stringify({ meshId: mesh.meshId, secret: mesh.secret.toString('base64'), joinedAt: mesh.joinedAt, via: mesh.via }, null, 2) + '\n',
+    JSON.stringify(
+      {
+        meshId: mesh.meshId,
+        secret: mesh.secret.toString('base64'),
+        joinedAt: mesh.joinedAt,
+        via: mesh.via,
+      },
+      null,
+      2,
+    ) + '\n',
   );
 }
 
 /** A new mesh: random id (for people and for scoping adverts) and a 256-bit secret. */
 export function createMesh(): MeshMembership {
-  return { meshId: `mesh-${randomBytes(6).toString('hex')}`, secret: randomBytes(32), joinedAt: new Date().toISOString(), via: 'created' };
+  return {
+    meshId: `mesh-${randomBytes(6).toString('hex')}`,
+    secret: randomBytes(32),
+    joinedAt: new Date().toISOString(),
+    via: 'created',
+  };
 }
 
 function defaultName(): string {

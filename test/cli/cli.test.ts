@@ -22,7 +22,8 @@ describe('helix-node CLI conventions', () => {
   it('prints help with every mesh command and exits 0', () => {
     const r = cli(['--help']);
     expect(r.code).toBe(0);
-    for (const c of ['join', 'status', 'invite', 'doctor', 'service']) expect(r.stdout).toContain(c);
+    for (const c of ['join', 'status', 'invite', 'doctor', 'service'])
+      expect(r.stdout).toContain(c);
   });
 
   it('exits 64 on an unknown command or option', () => {
@@ -57,10 +58,15 @@ describe('helix-node CLI conventions', () => {
   });
 
   it('doctor reports each dependency with a fix for what is missing', () => {
-    const r = cli(['doctor', '--json', '--state-dir', stateDir], { HELIX_DISCOVERY_TAILSCALE_BIN: '/nonexistent/tailscale' });
-    const { checks } = JSON.parse(r.stdout) as { checks: Array<{ name: string; ok: boolean; fix?: string }> };
+    const r = cli(['doctor', '--json', '--state-dir', stateDir], {
+      HELIX_DISCOVERY_TAILSCALE_BIN: '/nonexistent/tailscale',
+    });
+    const { checks } = JSON.parse(r.stdout) as {
+      checks: Array<{ name: string; ok: boolean; fix?: string }>;
+    };
     const names = checks.map((c) => c.name);
-    for (const n of ['nats-server', 'docker', 'tailscale', 'ollama', 'arecord', 'stt-model']) expect(names).toContain(n);
+    for (const n of ['nats-server', 'docker', 'tailscale', 'ollama', 'arecord', 'stt-model'])
+      expect(names).toContain(n);
     expect(checks.find((c) => c.name === 'nats-server')!.ok).toBe(true);
     const ts = checks.find((c) => c.name === 'tailscale')!;
     expect(ts.ok).toBe(false);

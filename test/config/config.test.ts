@@ -28,7 +28,11 @@ describe('config', () => {
     [{ mesh: { bogus: 1 } }, 'mesh.bogus', /allowed: address, rpc_port, cluster_port/],
     [{ bogus: {} }, 'bogus', /allowed: node, mesh/],
     [{ mesh: { address: '0.0.0.0.1' } }, 'mesh.address', /IPv4/i],
-    [{ membership: { suspect_after_ms: 20000 } }, 'membership.suspect_after_ms', /less than dead_after_ms/],
+    [
+      { membership: { suspect_after_ms: 20000 } },
+      'membership.suspect_after_ms',
+      /less than dead_after_ms/,
+    ],
     [{ discovery: { static_peers: ['a b'] } }, 'discovery.static_peers.0', /host or IP/],
     [{ discovery: { tailscale_tag: 'helix' } }, 'discovery.tailscale_tag', /tag:/],
     [{ stt: { engine: 'foo' } }, 'stt.engine', /whisper/],
@@ -54,7 +58,11 @@ describe('config', () => {
     writeFileSync(file, '[mesh]\nrpc_port = 7001\ncluster_port = 7002\n[log]\nlevel = "warn"\n');
     const { config, configPath } = loadConfig({
       configPath: file,
-      env: { HELIX_MESH_CLUSTER_PORT: '7003', HELIX_LOG_LEVEL: 'debug', HELIX_DISCOVERY_STATIC_PEERS: '["100.64.0.9"]' },
+      env: {
+        HELIX_MESH_CLUSTER_PORT: '7003',
+        HELIX_LOG_LEVEL: 'debug',
+        HELIX_DISCOVERY_STATIC_PEERS: '["100.64.0.9"]',
+      },
       overrides: { 'log.level': 'error' },
     });
     expect(configPath).toBe(file);
@@ -65,7 +73,9 @@ describe('config', () => {
   });
 
   it('rejects an unknown HELIX_ variable and a TOML syntax error with its line', () => {
-    expect(() => loadConfig({ env: { HELIX_NOPE_X: '1' } })).toThrow(/HELIX_NOPE_X.*HELIX_<SECTION>_<KEY>/);
+    expect(() => loadConfig({ env: { HELIX_NOPE_X: '1' } })).toThrow(
+      /HELIX_NOPE_X.*HELIX_<SECTION>_<KEY>/,
+    );
     const dir = tmp();
     const file = path.join(dir, 'helix.toml');
     writeFileSync(file, '[mesh]\nrpc_port = = 1\n');
@@ -73,7 +83,9 @@ describe('config', () => {
   });
 
   it('fails clearly when --config names a missing file', () => {
-    expect(() => loadConfig({ configPath: '/nonexistent/helix.toml', env: {} })).toThrow(/does not exist/);
+    expect(() => loadConfig({ configPath: '/nonexistent/helix.toml', env: {} })).toThrow(
+      /does not exist/,
+    );
   });
 
   it('takes the state dir from the flag, the environment, or the file', () => {
@@ -81,7 +93,9 @@ describe('config', () => {
     const file = path.join(dir, 'helix.toml');
     writeFileSync(file, '[node]\nstate_dir = "state"\n');
     expect(loadConfig({ configPath: file, env: {} }).stateDir).toBe(path.join(dir, 'state'));
-    expect(loadConfig({ configPath: file, env: { HELIX_STATE_DIR: '/x/y' } }).stateDir).toBe('/x/y');
+    expect(loadConfig({ configPath: file, env: { HELIX_STATE_DIR: '/x/y' } }).stateDir).toBe(
+      '/x/y',
+    );
     expect(loadConfig({ configPath: file, stateDir: '/a/b', env: {} }).stateDir).toBe('/a/b');
   });
 });

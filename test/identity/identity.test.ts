@@ -3,7 +3,14 @@ import os from 'node:os';
 import path from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { peerIdFromString } from '@libp2p/peer-id';
-import { createMesh, loadOrCreateIdentity, readMesh, writeMesh, deriveKey, natsCredentials } from '../../node/identity/index.js';
+import {
+  createMesh,
+  loadOrCreateIdentity,
+  readMesh,
+  writeMesh,
+  deriveKey,
+  natsCredentials,
+} from '../../node/identity/index.js';
 import { StateError } from '../../node/errors.js';
 
 const dirs: string[] = [];
@@ -56,7 +63,9 @@ describe('identity', () => {
 
   it('derives distinct keys per purpose and never the secret itself', () => {
     const secret = createMesh().secret;
-    const keys = (['nats-route', 'nats-client', 'grpc', 'advert'] as const).map((p) => deriveKey(secret, p).toString('hex'));
+    const keys = (['nats-route', 'nats-client', 'grpc', 'advert'] as const).map((p) =>
+      deriveKey(secret, p).toString('hex'),
+    );
     expect(new Set(keys).size).toBe(4);
     expect(keys).not.toContain(secret.toString('hex'));
     expect(natsCredentials(secret, 'nats-route').pass).toBe(keys[0]);

@@ -9,10 +9,18 @@ import { renderStatus } from '../status.js';
 export function registerMeshCommands(program: Command): void {
   program
     .command('join')
-    .description('run this node in the foreground: create a mesh on the first device, join it on the others (Ctrl-C leaves)')
-    .option('--invite <code>', 'one-time code from `helix-node invite` on a member (plain LAN, no shared tailnet)')
+    .description(
+      'run this node in the foreground: create a mesh on the first device, join it on the others (Ctrl-C leaves)',
+    )
+    .option(
+      '--invite <code>',
+      'one-time code from `helix-node invite` on a member (plain LAN, no shared tailnet)',
+    )
     .option('--name <name>', 'node name (default: host name)')
-    .option('--address <ipv4>', 'mesh address to listen on (default: Tailscale IPv4, else the first LAN IPv4)')
+    .option(
+      '--address <ipv4>',
+      'mesh address to listen on (default: Tailscale IPv4, else the first LAN IPv4)',
+    )
     .action(async (opts: { invite?: string; name?: string; address?: string }, cmd: Command) => {
       const ctx = cliContext(cmd, { 'node.name': opts.name, 'mesh.address': opts.address });
       const { runDaemon } = await import('../../daemon.js');
@@ -31,19 +39,30 @@ export function registerMeshCommands(program: Command): void {
 
   program
     .command('invite')
-    .description('print a one-time code another device on the LAN uses with `helix-node join --invite CODE`')
-    .option('--ttl <duration>', 'how long the code is valid, e.g. 10m, 1h (default: join.invite_ttl_s)')
+    .description(
+      'print a one-time code another device on the LAN uses with `helix-node join --invite CODE`',
+    )
+    .option(
+      '--ttl <duration>',
+      'how long the code is valid, e.g. 10m, 1h (default: join.invite_ttl_s)',
+    )
     .action(async (opts: { ttl?: string }, cmd: Command) => {
       const ctx = cliContext(cmd);
       const ttlS = opts.ttl ? parseDuration(opts.ttl) : ctx.config.join.invite_ttl_s;
-      const answer = await controlCall<{ code: string; expiresAt: string }>(ctx.stateDir, '/v1/invite', {
-        method: 'POST',
-        body: { ttlS },
-      });
+      const answer = await controlCall<{ code: string; expiresAt: string }>(
+        ctx.stateDir,
+        '/v1/invite',
+        {
+          method: 'POST',
+          body: { ttlS },
+        },
+      );
       if (ctx.o.json) ctx.o.printJson(answer);
       else {
         ctx.o.out(answer.code);
-        ctx.o.err(`valid once, until ${answer.expiresAt}; on the new device run: helix-node join --invite ${answer.code}`);
+        ctx.o.err(
+          `valid once, until ${answer.expiresAt}; on the new device run: helix-node join --invite ${answer.code}`,
+        );
       }
     });
 
@@ -57,7 +76,9 @@ export function registerMeshCommands(program: Command): void {
       if (ctx.o.json) ctx.o.printJson({ checks });
       else {
         for (const c of checks) {
-          ctx.o.out(`${c.ok ? paint(ctx.o, 'green', 'OK  ') : paint(ctx.o, 'red', 'MISS')} ${c.name}: ${c.detail}`);
+          ctx.o.out(
+            `${c.ok ? paint(ctx.o, 'green', 'OK  ') : paint(ctx.o, 'red', 'MISS')} ${c.name}: ${c.detail}`,
+          );
           if (!c.ok && c.fix) ctx.o.out(`     fix: ${c.fix}`);
         }
       }
@@ -94,7 +115,10 @@ export function registerMeshCommands(program: Command): void {
 
 export function parseDuration(text: string): number {
   const m = /^(\d+)(s|m|h)?$/.exec(text.trim());
-  if (!m) throw new UsageError(`--ttl ${JSON.stringify(text)} is not a duration; use e.g. 90s, 10m or 1h`);
+  if (!m)
+    throw new UsageError(
+      `--ttl ${JSON.stringify(text)} is not a duration; use e.g. 90s, 10m or 1h`,
+    );
   const n = Number(m[1]);
   return m[2] === 'h' ? n * 3600 : m[2] === 'm' ? n * 60 : n;
 }
