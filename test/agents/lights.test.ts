@@ -1,0 +1,151 @@
+import { spawn, execFile, type ChildProcess } from 'node:child_process';
+import { chmod, mkdtemp, rm, writeFile } from 'node:fs/promises';
+import net from 'node:net';
+import os from 'node:os';
+import path from 'node:path';
+import { promisify } from 'node:util';
+import type Docker from 'dockerode';
+import mqtt, { type MqttClient } from 'mqtt';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { AgentRunner, createMqttPublisher, type MqttPublisher } from '../../node/agents/index.js';
+import { ensureDockerEngine, removeContainers, removeImages } from '../support/docker.js';
+import { buildAgents, collect, CONTAINER_PREFIX, IMAGE_PREFIX, outcome, until } from './helpers.js';
+
+const USER = 'helix';
+const PASSWORD = 'lights-test-password';
+
+/** A free port in this suite's range (18000-18099). */
+async function freePort(): Promise<number> {
+  for (let port = 18000; port < 18100; port++) {
+    const free = await new Promise<boolean>((resolve) => {
+      const srv = net.createServer();
+      srv.once('error', () => resolve(false));
+      srv.listen(port, '127.0.0.1', () => srv.close(() => resolve(true)));
+    });
+    if (free) return port;
+  }
+  throw new Error('no free port in 18000-18099');
+}
+
+describe('lights agent over a real MQTT broker', () => {
+  let docker: Docker;
+  let dir: string;
+  let broker: ChildProcess;
+  let port: number;
+  let subscriber: MqttClient;
+  let publisher: MqttPublisher;
+  let runner: AgentRunner;
+  const received: Array<{ topic: string; payload: unknown }> = [];
+  const prefix = `${CONTAINER_PREFIX}lights-`;
+
+  beforeAll(async () => {
+    docker = await ensureDockerEngine();
+    dir = await mkdtemp(path.join(os.tmpdir(), 'helix-test-mqtt-'));
+    port = await freePort();
+    // mosquitto started as root drops to its own user, which must be able to read its files.
+    await chmod(dir, 0o755);
+    await writeFile(path.join(dir, 'passwd'), `${USER}:${PASSWORD}\n`);
+    await promisify(execFile)('mosquitto_passwd', ['-U', path.join(dir, 'passwd')], { timeout: 10_000 });
+    await chmod(path.join(dir, 'passwd'), 0o644);
+    await writeFile(
+      path.join(dir, 'mosquitto.conf'),
+      [`listener ${port} 127.0.0.1`, 'allow_anonymous false', `password_file ${path.join(dir, 'passwd')}`, 'persistence false', ''].join('\n'),
+    );
+    broker = spawn('mosquitto', ['-c', path.join(dir, 'mosquitto.conf')], { stdio: ['ignore', 'ignore', 'pipe'] });
+    let brokerLog = '';
+    broker.stderr?.on('data', (d: Buffer) => (brokerLog += d.toString()));
+    broker.once('exit', (code) => {
+      if (code) console.error(`mosquitto exited with ${code}: ${brokerLog}`);
+    });
+    const url = `mqtt://127.0.0.1:${port}`;
+    subscriber = mqtt.connect(url, { username: USER, password: PASSWORD, reconnectPeriod: 200, connectTimeout: 5000 });
+    await until(() => subscriber.connected, 15_000, 'mosquitto');
+    await subscriber.subscribeAsync('zigbee2mqtt/#', { qos: 1 });
+    subscriber.on('message', (topic, payload) => received.push({ topic, payload: JSON.parse(payload.toString()) }));
+
+    publisher = createMqttPublisher({ url, username: USER, password: PASSWORD, topicPrefix: 'zigbee2mqtt' });
+    const agents = await buildAgents(docker, ['lights']);
+    runner = new AgentRunner({
+      docker,
+      agents,
+      host: 'lights-test',
+      imagePrefix: IMAGE_PREFIX,
+      containerPrefix: prefix,
+      config: {
+        mqtt: { base_topic: 'zigbee2mqtt', password: PASSWORD },
+        lights: { rooms: { kitchen: ['kitchen_ceiling', 'kitchen_counter'], 'living room': ['lounge_lamp'] } },
+      },
+      handlers: { 'mqtt.publish': (params, ctx) => publisher.publish(params, ctx) },
+    });
+    await runner.start();
+  });
+
+  afterAll(async () => {
+    await runner?.stop();
+    await publisher?.close();
+    await subscriber?.endAsync(true);
+    broker?.kill('SIGTERM');
+    await removeContainers(docker, prefix);
+    await removeImages(docker, IMAGE_PREFIX);
+    if (dir) await rm(dir, { recursive: true, force: true });
+  });
+
+  const take = async (n: number) => {
+    await until(() => received.length >= n, 10_000, `${n} MQTT messages`);
+    return received.splice(0, received.length);
+  };
+
+  it('turns a room on and off in zigbee2mqtt convention, for every device in the room', async () => {
+    const on = await collect(runner.run({ agent: 'lights', intent: 'on', args: { room: 'Kitchen' } }));
+    expect(outcome(on)).toMatchObject({ type: 'result', text: 'Turned on the kitchen lights.' });
+    expect(await take(2)).toEqual([
+      { topic: 'zigbee2mqtt/kitchen_ceiling/set', payload: { state: 'ON' } },
+      { topic: 'zigbee2mqtt/kitchen_counter/set', payload: { state: 'ON' } },
+    ]);
+
+    const off = await collect(runner.run({ agent: 'lights', intent: 'off', args: { room: 'living room' } }));
+    expect(outcome(off)).toMatchObject({ type: 'result', text: 'Turned off the living room lights.' });
+    expect(await take(1)).toEqual([{ topic: 'zigbee2mqtt/lounge_lamp/set', payload: { state: 'OFF' } }]);
+  });
+
+  it.each([
+    [100, 254],
+    [40, 102],
+    [0, 0],
+  ])('dims to %i percent as brightness %i of 254', async (level, brightness) => {
+    const dim = await collect(runner.run({ agent: 'lights', intent: 'dim', args: { room: 'kitchen', level } }));
+    expect(outcome(dim)).toMatchObject({ type: 'result', text: `Dimmed the kitchen lights to ${level} percent.` });
+    expect((await take(2)).map((m) => m.payload)).toEqual([{ brightness }, { brightness }]);
+  });
+
+  it('refuses a room that helix.toml does not list, naming the rooms it has', async () => {
+    const events = await collect(runner.run({ agent: 'lights', intent: 'on', args: { room: 'garage' } }));
+    expect(outcome(events)).toMatchObject({ type: 'error', code: 'invalid_args' });
+    expect((outcome(events) as { message: string }).message).toMatch(/"room" must be one of kitchen, living room, not "garage"/);
+  });
+
+  it('reports an unreachable broker as the agent\'s clear error', async () => {
+    const down = createMqttPublisher({ url: 'mqtt://127.0.0.1:18099', connectTimeoutMs: 1000 });
+    const r = new AgentRunner({
+      docker,
+      agents: runner.list(),
+      host: 'lights-down',
+      imagePrefix: IMAGE_PREFIX,
+      containerPrefix: `${prefix}down-`,
+      warmPoolSize: 0,
+      config: { lights: { rooms: { kitchen: ['k1'] } } },
+      handlers: { 'mqtt.publish': (p, ctx) => down.publish(p, ctx) },
+    });
+    const events = await collect(r.run({ agent: 'lights', intent: 'on', args: { room: 'kitchen' } }));
+    await r.stop();
+    await down.close();
+    expect(outcome(events)).toMatchObject({ type: 'error', code: 'agent_error', agentCode: 'publish_failed' });
+    expect((outcome(events) as { message: string }).message).toMatch(/MQTT broker at mqtt:\/\/127\.0\.0\.1:18099 is not reachable/);
+  });
+
+  it('keeps agents to the base topic', async () => {
+    await expect(publisher.publish({ topic: 'homeassistant/switch/set', payload: 'ON', qos: 1, retain: false })).rejects.toThrow(
+      /only under "zigbee2mqtt\/"/,
+    );
+  });
+});

@@ -1,0 +1,112 @@
+import { describe, expect, it } from 'vitest';
+import { dispatchCall, parseAgentLine, parseManifest, type CallMessage, type HostCalls } from '../../node/agents/index.js';
+import { DockerDemuxer, LineSplitter } from '../../node/agents/framing.js';
+
+describe('parsing agent lines', () => {
+  it.each([
+    ['{"v":1,"type":"ready"}', { type: 'ready' }],
+    ['{"v":1,"type":"progress","id":"t","message":"half","percent":50}', { type: 'progress', percent: 50 }],
+    ['{"v":1,"type":"result","id":"t","text":"Done.","data":{"n":1}}', { type: 'result', text: 'Done.', data: { n: 1 } }],
+    ['{"v":1,"type":"error","id":"t","message":"No.","code":"unknown_room"}', { type: 'error', code: 'unknown_room' }],
+    ['{"v":1,"type":"call","id":"t","call_id":"c1","method":"notify","params":{"text":"hi"}}', { type: 'call', method: 'notify' }],
+    ['{"v":1,"type":"call","call_id":"c2","method":"notify"}', { type: 'call', params: {} }],
+  ])('accepts %s', (line, expected) => {
+    const parsed = parseAgentLine(line);
+    expect(parsed.ok).toBe(true);
+    expect(parsed.ok && parsed.message).toMatchObject(expected);
+  });
+
+  it.each([
+    ['{"v":1,"type":"result","id":"t","text":', /^not valid JSON: /],
+    ['[1,2]', /^not a JSON object/],
+    ['{"v":1,"type":"teleport"}', /^unknown message type "teleport"/],
+    ['{"v":1}', /^unknown message type null/],
+    ['{"v":2,"type":"ready"}', /^protocol version 2 is not supported \(this host speaks v1\)/],
+    ['{"type":"ready"}', /^protocol version null is not supported/],
+    ['{"v":1,"type":"result","id":"t"}', /^invalid "result" message: text: /],
+    ['{"v":1,"type":"progress","id":"t","message":"x","percent":150}', /^invalid "progress" message: percent: /],
+    ['{"v":1,"type":"error","id":"t","message":"x","code":"Not A Code"}', /^invalid "error" message: code: /],
+  ])('refuses %s, saying why', (line, reason) => {
+    const parsed = parseAgentLine(line);
+    expect(parsed.ok).toBe(false);
+    expect(!parsed.ok && parsed.reason).toMatch(reason);
+  });
+});
+
+describe('framing', () => {
+  const frame = (stream: number, text: string): Buffer => {
+    const payload = Buffer.from(text);
+    const header = Buffer.alloc(8);
+    header[0] = stream;
+    header.writeUInt32BE(payload.length, 4);
+    return Buffer.concat([header, payload]);
+  };
+
+  it('splits a multiplexed stream into stdout and stderr, across chunk boundaries', () => {
+    const out: string[] = [];
+    const err: string[] = [];
+    const demux = new DockerDemuxer(
+      (b) => out.push(b.toString()),
+      (b) => err.push(b.toString()),
+    );
+    const bytes = Buffer.concat([frame(1, 'hello '), frame(2, 'oops'), frame(1, 'world')]);
+    for (let i = 0; i < bytes.length; i += 3) demux.push(bytes.subarray(i, i + 3));
+    expect(out.join('')).toBe('hello world');
+    expect(err.join('')).toBe('oops');
+  });
+
+  it.each([
+    [['a\nb\n'], 10, ['a', 'b'], 0],
+    [['a', 'b\nc', '\n'], 10, ['ab', 'c'], 0],
+    [['x'.repeat(11), '\nok\n'], 10, ['ok'], 1],
+    [['x'.repeat(6), 'x'.repeat(6), 'y\nok\n'], 10, ['ok'], 1],
+    [['\r\n', 'crlf\r\n'], 10, ['crlf'], 0],
+    [['tail-without-newline'], 100, ['tail-without-newline'], 0],
+  ])('splits %j into lines of at most %i bytes', (chunks, max, lines, tooLong) => {
+    const got: string[] = [];
+    let overflows = 0;
+    const splitter = new LineSplitter(max, (l) => got.push(l), () => overflows++);
+    for (const c of chunks) splitter.push(Buffer.from(c));
+    splitter.end();
+    expect(got).toEqual(lines);
+    expect(overflows).toBe(tooLong);
+  });
+});
+
+describe('host call dispatch', () => {
+  const manifest = parseManifest(
+    'name = "x"\ntier = "warm"\nnetwork = "egress"\ncalls = ["notify", "http.fetch", "mesh.status"]\n[[intents]]\nname = "go"\n',
+  );
+  const noEgress = { ...manifest, network: 'none' as const };
+  const seen: unknown[] = [];
+  const handlers: Partial<HostCalls> = {
+    async notify(params) {
+      seen.push(params);
+      return { said: true };
+    },
+    async 'mesh.status'() {
+      throw new Error('view not ready');
+    },
+  };
+  const call = (method: string, params: unknown = {}): CallMessage => ({ v: 1, type: 'call', call_id: 'c', method, params });
+  const ctx = (agent = manifest) => ({ agent, callerNode: 'pi-kitchen', signal: new AbortController().signal });
+
+  it.each([
+    ['an unknown method', call('shell.exec'), ctx(), /unknown call "shell\.exec"; the host offers mqtt\.publish, http\.fetch/],
+    ['an undeclared call', call('llm.generate', { prompt: 'hi' }), ctx(), /call "llm\.generate" is not declared in x's agent\.toml; add it to calls/],
+    ['http.fetch without egress', call('http.fetch', { url: 'https://example.com' }), ctx(noEgress), /only for agents with network = "egress"/],
+    ['bad params', call('notify', { text: '' }), ctx(), /invalid params for notify: text: /],
+    ['a call this node does not provide', call('http.fetch', { url: 'https://example.com' }), ctx(), /this node does not provide http\.fetch/],
+    ['a failing handler', call('mesh.status'), ctx(), /view not ready/],
+  ])('refuses %s with an error reply', async (_what, message, context, error) => {
+    const outcome = await dispatchCall(handlers, message, context);
+    expect(outcome.ok).toBe(false);
+    expect(!outcome.ok && outcome.error).toMatch(error);
+  });
+
+  it('runs a declared call and sends notify to the asking node by default', async () => {
+    const outcome = await dispatchCall(handlers, call('notify', { text: 'Tea is ready.' }), ctx());
+    expect(outcome).toEqual({ ok: true, result: { said: true } });
+    expect(seen.at(-1)).toEqual({ text: 'Tea is ready.', node: 'pi-kitchen' });
+  });
+});
