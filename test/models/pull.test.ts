@@ -62,7 +62,7 @@ describe.skipIf(!TEST_MODEL)(
           return;
         }
         const body = Buffer.from(bytes);
-        if (behaviour === 'corrupt') body[body.length >> 1] ^= 0xff;
+        if (behaviour === 'corrupt') body[body.length >> 1]! ^= 0xff;
         res.writeHead(200, {
           'content-length': body.length,
           'content-type': 'application/octet-stream',
@@ -143,7 +143,7 @@ describe.skipIf(!TEST_MODEL)(
       await pullModel(TEST_SPEC, { dir: models, baseUrl });
       const file = path.join(models, TEST_SPEC.file);
       const damaged = readFileSync(file);
-      damaged[1000] ^= 0x01;
+      damaged[1000]! ^= 0x01;
       writeFileSync(file, damaged);
 
       const [check] = await checkModels({ dir: models, known: [TEST_SPEC] });
