@@ -157,7 +157,8 @@ describe('image transfer between two Docker engines', () => {
           let announced = digest;
           if (lie === 'digest')
             announced = `sha256:${createHash('sha256').update('something else').digest('hex')}`;
-          if (lie === 'bytes') bytes[Math.floor(bytes.length / 2)] ^= 0xff;
+          if (lie === 'bytes')
+            bytes.writeUInt8(bytes.readUInt8(bytes.length >> 1) ^ 0xff, bytes.length >> 1);
           const half = Math.floor(bytes.length / 2);
           call.write({
             meta: { image: tag, digest: announced, sizeBytes },
