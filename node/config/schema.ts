@@ -116,6 +116,14 @@ export const VoiceSection = z.strictObject({
   /** speech when Silero's probability is at least this */
   vad_threshold: z.number().min(0.05).max(0.95).default(0.5),
   debug_capture_dir: z.string().optional(),
+  /** reply speech: "auto" = piper when installed with a voice model, else espeak-ng, else none */
+  tts: z.enum(['auto', 'espeak-ng', 'piper', 'none']).default('auto'),
+  /** espeak-ng voice (-v), e.g. "en-us"; empty: the engine's default */
+  tts_voice: z.string().default(''),
+  /** piper voice model (.onnx, with its .onnx.json beside it) */
+  piper_model: z.string().default(''),
+  /** ALSA playback device for aplay (-D) */
+  playback_device: z.string().min(1).default('default'),
 });
 
 export const SttSection = z.strictObject({
