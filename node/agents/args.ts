@@ -7,15 +7,22 @@ import type { ArgSpec, IntentSpec } from './manifest.js';
 /** A config tree shaped like helix.toml (Config or any part of it). */
 export type ConfigTree = Record<string, unknown>;
 
-export type ArgsCheck = { ok: true; args: Record<string, unknown> } | { ok: false; problems: string[] };
+export type ArgsCheck =
+  { ok: true; args: Record<string, unknown> } | { ok: false; problems: string[] };
 
-export function validateArgs(intent: IntentSpec, args: Record<string, unknown>, config: ConfigTree = {}): ArgsCheck {
+export function validateArgs(
+  intent: IntentSpec,
+  args: Record<string, unknown>,
+  config: ConfigTree = {},
+): ArgsCheck {
   const problems: string[] = [];
   const out: Record<string, unknown> = {};
   for (const name of Object.keys(args)) {
     if (!(name in intent.args)) {
       const known = Object.keys(intent.args);
-      problems.push(`unknown argument "${name}" (${known.length ? `${intent.name} takes ${known.join(', ')}` : `${intent.name} takes none`})`);
+      problems.push(
+        `unknown argument "${name}" (${known.length ? `${intent.name} takes ${known.join(', ')}` : `${intent.name} takes none`})`,
+      );
     }
   }
   for (const [name, spec] of Object.entries(intent.args)) {
@@ -31,16 +38,23 @@ export function validateArgs(intent: IntentSpec, args: Record<string, unknown>, 
   return problems.length ? { ok: false, problems } : { ok: true, args: out };
 }
 
-function checkArg(name: string, spec: ArgSpec, value: unknown, config: ConfigTree): { value: unknown } | string {
+function checkArg(
+  name: string,
+  spec: ArgSpec,
+  value: unknown,
+  config: ConfigTree,
+): { value: unknown } | string {
   switch (spec.type) {
     case 'string': {
       if (typeof value !== 'string') return `"${name}" must be text, not ${JSON.stringify(value)}`;
-      if (value.length > spec.max_length) return `"${name}" is longer than ${spec.max_length} characters`;
+      if (value.length > spec.max_length)
+        return `"${name}" is longer than ${spec.max_length} characters`;
       const allowed = spec.enum ?? (spec.enum_from ? tableKeys(config, spec.enum_from) : undefined);
       // An empty table (no rooms configured yet) is the agent's to explain, not a bad argument.
       if (allowed && allowed.length > 0) {
         const match = allowed.find((a) => same(a, value));
-        if (match === undefined) return `"${name}" must be one of ${allowed.join(', ')}, not "${value}"`;
+        if (match === undefined)
+          return `"${name}" must be one of ${allowed.join(', ')}, not "${value}"`;
         return { value: match };
       }
       return { value };
@@ -48,10 +62,14 @@ function checkArg(name: string, spec: ArgSpec, value: unknown, config: ConfigTre
     case 'integer':
     case 'number': {
       const n = typeof value === 'string' && value.trim() !== '' ? Number(value) : value;
-      if (typeof n !== 'number' || !Number.isFinite(n)) return `"${name}" must be a number, not ${JSON.stringify(value)}`;
-      if (spec.type === 'integer' && !Number.isInteger(n)) return `"${name}" must be a whole number, not ${n}`;
-      if (spec.min !== undefined && n < spec.min) return `"${name}" must be at least ${spec.min}, not ${n}`;
-      if (spec.max !== undefined && n > spec.max) return `"${name}" must be at most ${spec.max}, not ${n}`;
+      if (typeof n !== 'number' || !Number.isFinite(n))
+        return `"${name}" must be a number, not ${JSON.stringify(value)}`;
+      if (spec.type === 'integer' && !Number.isInteger(n))
+        return `"${name}" must be a whole number, not ${n}`;
+      if (spec.min !== undefined && n < spec.min)
+        return `"${name}" must be at least ${spec.min}, not ${n}`;
+      if (spec.max !== undefined && n > spec.max)
+        return `"${name}" must be at most ${spec.max}, not ${n}`;
       return { value: n };
     }
     case 'boolean': {
@@ -89,7 +107,8 @@ export function pickContext(keys: string[], config: ConfigTree): Record<string, 
 }
 
 function same(a: string, b: string): boolean {
-  const norm = (s: string): string => s.toLowerCase().replace(/[_-]/g, ' ').replace(/\s+/g, ' ').trim();
+  const norm = (s: string): string =>
+    s.toLowerCase().replace(/[_-]/g, ' ').replace(/\s+/g, ' ').trim();
   return norm(a) === norm(b);
 }
 

@@ -68,7 +68,9 @@ export async function dispatchCall(
   const parsed = CALL_PARAM_SCHEMAS[known].safeParse(call.params);
   if (!parsed.success) {
     const issue = parsed.error.issues[0];
-    return refuse(`invalid params for ${method}: ${issue?.path.join('.') || 'params'}: ${issue?.message ?? 'invalid'}`);
+    return refuse(
+      `invalid params for ${method}: ${issue?.path.join('.') || 'params'}: ${issue?.message ?? 'invalid'}`,
+    );
   }
   const handler = handlers[known] as ((p: unknown, c: CallContext) => Promise<unknown>) | undefined;
   if (!handler) return refuse(`this node does not provide ${method}`);
@@ -82,7 +84,10 @@ export async function dispatchCall(
     log?.debug({ agent: ctx.agent.name, method, taskId: ctx.taskId }, 'call answered');
     return { ok: true, result: result ?? null };
   } catch (err) {
-    log?.info({ agent: ctx.agent.name, method, taskId: ctx.taskId, err: describeError(err) }, 'call failed');
+    log?.info(
+      { agent: ctx.agent.name, method, taskId: ctx.taskId, err: describeError(err) },
+      'call failed',
+    );
     return { ok: false, error: describeError(err) };
   }
 }

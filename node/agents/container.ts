@@ -57,7 +57,8 @@ export class AgentContainer {
   private gone = false;
   private readyWaiters: Array<() => void> = [];
   private isReady = false;
-  private current: { id: string; queue: AsyncQueue<TaskInput>; calls: AbortController } | null = null;
+  private current: { id: string; queue: AsyncQueue<TaskInput>; calls: AbortController } | null =
+    null;
   private lastCaller: { node?: string; traceId?: string } = {};
   private readonly stderrTail: string[] = [];
   private readonly backgroundCalls = new AbortController();
@@ -87,17 +88,36 @@ export class AgentContainer {
     opts: { name: string; labels?: Record<string, string> },
   ): Promise<AgentContainer> {
     const { docker } = deps;
-    const spec = sandboxSpec(agent.manifest, { image, name: opts.name, egressNetwork: deps.egressNetwork, labels: opts.labels });
+    const spec = sandboxSpec(agent.manifest, {
+      image,
+      name: opts.name,
+      egressNetwork: deps.egressNetwork,
+      labels: opts.labels,
+    });
     const container = await docker.createContainer(spec);
     try {
-      const stream = (await container.attach({ stream: true, stdin: true, stdout: true, stderr: true, hijack: true })) as Duplex;
+      const stream = (await container.attach({
+        stream: true,
+        stdin: true,
+        stdout: true,
+        stderr: true,
+        hijack: true,
+      })) as Duplex;
       // Registered before start, so even an agent that exits at once is seen exiting.
       const waitExit = container
         .wait({ condition: 'next-exit' })
         .then((r: { StatusCode?: number }) => r.StatusCode ?? null)
         .catch(() => null);
       const startedAt = Date.now();
-      const self = new AgentContainer(deps, agent, opts.name, container.id, stream, waitExit, startedAt);
+      const self = new AgentContainer(
+        deps,
+        agent,
+        opts.name,
+        container.id,
+        stream,
+        waitExit,
+        startedAt,
+      );
       self.wire();
       await container.start();
       return self;
@@ -134,7 +154,11 @@ export class AgentContainer {
       });
       void this.exited.then((info) => {
         clearTimeout(timer);
-        reject(new Error(`${this.agent.manifest.name} exited before it was ready: ${describeExit(this.agent, info)}`));
+        reject(
+          new Error(
+            `${this.agent.manifest.name} exited before it was ready: ${describeExit(this.agent, info)}`,
+          ),
+        );
       });
     });
   }
@@ -143,7 +167,10 @@ export class AgentContainer {
    * Sends one task and yields its progress and exactly one terminal event (result or error).
    * The container is killed on timeout, on cancel, or when the consumer stops listening early.
    */
-  async *runTask(task: TaskMessage, opts: { signal?: AbortSignal; deadlineMs: number }): AsyncGenerator<RunEvent> {
+  async *runTask(
+    task: TaskMessage,
+    opts: { signal?: AbortSignal; deadlineMs: number },
+  ): AsyncGenerator<RunEvent> {
     if (this.current) throw new Error(`${this.name} is already running task ${this.current.id}`);
     if (this.gone) {
       yield runError('crashed', `${this.agent.manifest.name}'s container is gone`, true);
@@ -153,7 +180,10 @@ export class AgentContainer {
     const current = { id: task.id, queue, calls: new AbortController() };
     this.current = current;
     this.lastCaller = { node: task.context.node, traceId: task.context.trace_id };
-    const timer = setTimeout(() => void this.kill('timeout'), Math.max(0, opts.deadlineMs - Date.now()));
+    const timer = setTimeout(
+      () => void this.kill('timeout'),
+      Math.max(0, opts.deadlineMs - Date.now()),
+    );
     const onAbort = (): void => void this.kill('cancelled');
     opts.signal?.addEventListener('abort', onAbort, { once: true });
     let finished = false;
@@ -167,7 +197,10 @@ export class AgentContainer {
         const input = await queue.next();
         if (input.kind === 'violation') {
           finished = true;
-          yield runError('protocol', `${this.agent.manifest.name} broke the agent protocol: ${input.reason}; the task was ended and the container stopped`);
+          yield runError(
+            'protocol',
+            `${this.agent.manifest.name} broke the agent protocol: ${input.reason}; the task was ended and the container stopped`,
+          );
           return;
         }
         if (input.kind === 'exit') {
@@ -177,7 +210,9 @@ export class AgentContainer {
         }
         const m = input.message;
         if (m.type === 'progress') {
-          yield m.percent === undefined ? { type: 'progress', message: m.message } : { type: 'progress', message: m.message, percent: m.percent };
+          yield m.percent === undefined
+            ? { type: 'progress', message: m.message }
+            : { type: 'progress', message: m.message, percent: m.percent };
         } else if (m.type === 'result') {
           finished = true;
           yield { type: 'result', text: m.text, data: m.data ?? null };
@@ -234,7 +269,10 @@ export class AgentContainer {
     const lines = new LineSplitter(
       this.deps.maxLineBytes,
       (line) => this.onLine(line),
-      (size) => this.taint(`a line longer than ${this.deps.maxLineBytes} bytes (${size} bytes and counting)`),
+      (size) =>
+        this.taint(
+          `a line longer than ${this.deps.maxLineBytes} bytes (${size} bytes and counting)`,
+        ),
     );
     const stderr = new LineSplitter(
       64 * 1024,
@@ -255,7 +293,12 @@ export class AgentContainer {
       stderr.end();
     });
     // A write after the container died must not take the host down.
-    this.stream.on('error', (err) => this.deps.log.debug({ agent: name, container: this.name, err: err.message }, 'attach stream error'));
+    this.stream.on('error', (err) =>
+      this.deps.log.debug(
+        { agent: name, container: this.name, err: err.message },
+        'attach stream error',
+      ),
+    );
   }
 
   private onLine(line: string): void {
@@ -273,14 +316,24 @@ export class AgentContainer {
     if (m.type === 'call' && m.id === undefined) return void this.answerCall(m, null);
     const current = this.current;
     if (!current || m.id !== current.id) {
-      return this.taint(`a "${m.type}" line for task ${JSON.stringify(m.id)}, which is not the task in flight (${current ? JSON.stringify(current.id) : 'none'})`);
+      return this.taint(
+        `a "${m.type}" line for task ${JSON.stringify(m.id)}, which is not the task in flight (${current ? JSON.stringify(current.id) : 'none'})`,
+      );
     }
     if (m.type === 'call') return void this.answerCall(m, current);
     current.queue.push({ kind: 'message', message: m });
   }
 
-  private async answerCall(call: CallMessage, task: { id: string; calls: AbortController } | null): Promise<void> {
-    const signal = task ? task.calls.signal : AbortSignal.any([this.backgroundCalls.signal, AbortSignal.timeout(BACKGROUND_CALL_TIMEOUT_MS)]);
+  private async answerCall(
+    call: CallMessage,
+    task: { id: string; calls: AbortController } | null,
+  ): Promise<void> {
+    const signal = task
+      ? task.calls.signal
+      : AbortSignal.any([
+          this.backgroundCalls.signal,
+          AbortSignal.timeout(BACKGROUND_CALL_TIMEOUT_MS),
+        ]);
     const outcome = await dispatchCall(
       this.deps.handlers,
       call,
@@ -295,20 +348,36 @@ export class AgentContainer {
     );
     // The task may have ended meanwhile (timeout, cancel): its calls' replies go nowhere.
     if (signal.aborted && task) return;
-    const base = { v: 1 as const, type: 'reply' as const, call_id: call.call_id, ...(call.id ? { id: call.id } : {}) };
-    this.send(outcome.ok ? { ...base, ok: true, result: outcome.result } : { ...base, ok: false, error: outcome.error });
+    const base = {
+      v: 1 as const,
+      type: 'reply' as const,
+      call_id: call.call_id,
+      ...(call.id ? { id: call.id } : {}),
+    };
+    this.send(
+      outcome.ok
+        ? { ...base, ok: true, result: outcome.result }
+        : { ...base, ok: false, error: outcome.error },
+    );
   }
 
   /** The agent broke the protocol: end the task in flight and the container. */
   private taint(reason: string): void {
     if (this.violation) return;
     this.violation = reason;
-    this.deps.log.warn({ agent: this.agent.manifest.name, container: this.name, reason }, 'agent protocol violation');
+    this.deps.log.warn(
+      { agent: this.agent.manifest.name, container: this.name, reason },
+      'agent protocol violation',
+    );
     this.current?.queue.push({ kind: 'violation', reason });
     void this.kill('protocol');
   }
 
-  private async watchExit(waitExit: Promise<number | null>, streamEnded: Promise<void>, startedAt: number): Promise<ExitInfo> {
+  private async watchExit(
+    waitExit: Promise<number | null>,
+    streamEnded: Promise<void>,
+    startedAt: number,
+  ): Promise<ExitInfo> {
     // Either signal means the process is gone; give the other a moment to agree.
     await Promise.race([waitExit, streamEnded]);
     const statusCode = await Promise.race([waitExit, delay(3000).then(() => null)]);
@@ -316,9 +385,22 @@ export class AgentContainer {
     this.gone = true;
     this.backgroundCalls.abort();
     let reason: ExitReason = this.killReason ?? 'exited';
-    if (reason === 'exited' && (statusCode === 137 || statusCode === null) && (await this.oomKilled(startedAt))) reason = 'oom';
-    const info: ExitInfo = { reason, statusCode, detail: this.violation ?? '', stderrTail: [...this.stderrTail] };
-    this.deps.log.debug({ agent: this.agent.manifest.name, container: this.name, reason, statusCode }, 'agent container exited');
+    if (
+      reason === 'exited' &&
+      (statusCode === 137 || statusCode === null) &&
+      (await this.oomKilled(startedAt))
+    )
+      reason = 'oom';
+    const info: ExitInfo = {
+      reason,
+      statusCode,
+      detail: this.violation ?? '',
+      stderrTail: [...this.stderrTail],
+    };
+    this.deps.log.debug(
+      { agent: this.agent.manifest.name, container: this.name, reason, statusCode },
+      'agent container exited',
+    );
     this.current?.queue.push({ kind: 'exit' });
     return info;
   }

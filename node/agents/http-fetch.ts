@@ -71,7 +71,9 @@ export function createHttpFetch(
 ): (params: HttpFetchParams, ctx?: Pick<CallContext, 'signal'>) => Promise<HttpFetchResult> {
   const hostCap = opts.maxBytes ?? 1024 * 1024;
   const maxRedirects = opts.maxRedirects ?? 5;
-  const resolve = opts.resolve ?? (async (host: string) => (await lookup(host, { all: true })).map((a) => a.address));
+  const resolve =
+    opts.resolve ??
+    (async (host: string) => (await lookup(host, { all: true })).map((a) => a.address));
 
   const checkUrl = async (raw: string): Promise<URL> => {
     let url: URL;
@@ -83,7 +85,8 @@ export function createHttpFetch(
     if (url.protocol !== 'http:' && url.protocol !== 'https:') {
       throw new EgressRefusedError(`only http and https URLs may be fetched, not ${url.protocol}`);
     }
-    if (url.username || url.password) throw new EgressRefusedError('URLs with credentials may not be fetched');
+    if (url.username || url.password)
+      throw new EgressRefusedError('URLs with credentials may not be fetched');
     const host = url.hostname.replace(/^\[|\]$/g, '');
     if (opts.allowedHosts && !opts.allowedHosts.some((pattern) => hostMatches(host, pattern))) {
       throw new EgressRefusedError(`${host} is not in this node's allowed egress hosts`);
@@ -91,7 +94,10 @@ export function createHttpFetch(
     if (!opts.allowPrivateAddresses) {
       const addresses = isIP(host) ? [host] : await resolve(host);
       const inside = addresses.find(isPrivateAddress);
-      if (inside) throw new EgressRefusedError(`${host} resolves to ${inside}, which is not a public address; agents may fetch only from the internet`);
+      if (inside)
+        throw new EgressRefusedError(
+          `${host} resolves to ${inside}, which is not a public address; agents may fetch only from the internet`,
+        );
     }
     return url;
   };
@@ -117,15 +123,23 @@ export function createHttpFetch(
           signal,
         });
       } catch (err) {
-        if (signal.aborted) throw new Error(`fetching ${url.href} took longer than ${timeoutMs} ms`, { cause: err });
-        throw new Error(`fetching ${url.href} failed: ${(err as Error).cause instanceof Error ? ((err as Error).cause as Error).message : (err as Error).message}`, { cause: err });
+        if (signal.aborted)
+          throw new Error(`fetching ${url.href} took longer than ${timeoutMs} ms`, { cause: err });
+        throw new Error(
+          `fetching ${url.href} failed: ${(err as Error).cause instanceof Error ? ((err as Error).cause as Error).message : (err as Error).message}`,
+          { cause: err },
+        );
       }
       const location = res.headers.get('location');
       if (res.status >= 300 && res.status < 400 && location) {
         await res.body?.cancel();
-        if (hop >= maxRedirects) throw new Error(`more than ${maxRedirects} redirects from ${params.url}`);
+        if (hop >= maxRedirects)
+          throw new Error(`more than ${maxRedirects} redirects from ${params.url}`);
         url = await checkUrl(new URL(location, url).href);
-        if (res.status === 303 || ((res.status === 301 || res.status === 302) && method === 'POST')) {
+        if (
+          res.status === 303 ||
+          ((res.status === 301 || res.status === 302) && method === 'POST')
+        ) {
           method = 'GET';
           body = undefined;
         }
@@ -143,7 +157,10 @@ export function createHttpFetch(
   };
 }
 
-async function readCapped(res: Response, limit: number): Promise<{ text: string; truncated: boolean }> {
+async function readCapped(
+  res: Response,
+  limit: number,
+): Promise<{ text: string; truncated: boolean }> {
   if (!res.body) return { text: '', truncated: false };
   const reader = res.body.getReader();
   const chunks: Uint8Array[] = [];

@@ -87,7 +87,9 @@ export async function buildImage(agent: LoadedAgent, opts: BuildOptions): Promis
       abortSignal: opts.signal,
     });
   } catch (err) {
-    throw new ImageBuildError(name, `the Docker engine refused the build: ${describeError(err)}`, { cause: err });
+    throw new ImageBuildError(name, `the Docker engine refused the build: ${describeError(err)}`, {
+      cause: err,
+    });
   }
   await followBuild(docker, output, name, say, opts.signal);
 
@@ -95,14 +97,19 @@ export async function buildImage(agent: LoadedAgent, opts: BuildOptions): Promis
   if (!made) throw new ImageBuildError(name, `the engine reported success but ${tag} is missing`);
   say(`built ${tag} (${formatSize(made.sizeBytes)})`);
   if (made.sizeBytes >= IMAGE_SIZE_LIMIT_BYTES) {
-    say(`warning: ${tag} is ${formatSize(made.sizeBytes)}, over the ${formatSize(IMAGE_SIZE_LIMIT_BYTES)} agents should stay under`);
+    say(
+      `warning: ${tag} is ${formatSize(made.sizeBytes)}, over the ${formatSize(IMAGE_SIZE_LIMIT_BYTES)} agents should stay under`,
+    );
   }
   log.info({ agent: name, tag, sizeBytes: made.sizeBytes }, 'agent image built');
   return { agent: name, hash, tag, id: made.id, sizeBytes: made.sizeBytes, built: true };
 }
 
 /** The image's id and size, or null when the engine does not have it. */
-export async function inspectImage(docker: Docker, tag: string): Promise<{ id: string; sizeBytes: number } | null> {
+export async function inspectImage(
+  docker: Docker,
+  tag: string,
+): Promise<{ id: string; sizeBytes: number } | null> {
   try {
     const info = await docker.getImage(tag).inspect();
     return { id: info.Id, sizeBytes: info.Size };
@@ -141,7 +148,9 @@ export function dockerImageRemover(docker: Docker): ImageRemover {
 
 /** GET /_ping, bounded (dockerode takes the signal; its type declarations do not say so). */
 export function pingEngine(docker: Docker, signal: AbortSignal): Promise<unknown> {
-  return (docker as unknown as { ping(opts: { abortSignal: AbortSignal }): Promise<unknown> }).ping({ abortSignal: signal });
+  return (docker as unknown as { ping(opts: { abortSignal: AbortSignal }): Promise<unknown> }).ping(
+    { abortSignal: signal },
+  );
 }
 
 export function formatSize(bytes: number): string {
@@ -164,7 +173,8 @@ async function goBuild(
       await writeFile(path.join(dir, rel), content);
     }
     // A lone main.go builds as its own module; standard library only, so nothing is downloaded.
-    if (!files.has('go.mod')) await writeFile(path.join(dir, 'go.mod'), `module helix.local/agents/${name}\n\ngo 1.19\n`);
+    if (!files.has('go.mod'))
+      await writeFile(path.join(dir, 'go.mod'), `module helix.local/agents/${name}\n\ngo 1.19\n`);
     const env: NodeJS.ProcessEnv = {
       ...process.env,
       CGO_ENABLED: '0',
@@ -195,7 +205,13 @@ function run(
     execFile(
       file,
       args,
-      { cwd: ctx.cwd, env: ctx.env, timeout: ctx.opts.goTimeoutMs ?? 180_000, signal: ctx.opts.signal, maxBuffer: 4 << 20 },
+      {
+        cwd: ctx.cwd,
+        env: ctx.env,
+        timeout: ctx.opts.goTimeoutMs ?? 180_000,
+        signal: ctx.opts.signal,
+        maxBuffer: 4 << 20,
+      },
       (err, _stdout, stderr) => {
         if (!err) return resolve();
         if ((err as NodeJS.ErrnoException).code === 'ENOENT') {
@@ -208,7 +224,11 @@ function run(
           );
         }
         const output = stderr.trim().split('\n').slice(0, 20).join('\n');
-        reject(new ImageBuildError(ctx.name, `go build: ${output || describeError(err)}`, { cause: err }));
+        reject(
+          new ImageBuildError(ctx.name, `go build: ${output || describeError(err)}`, {
+            cause: err,
+          }),
+        );
       },
     );
   });
@@ -241,7 +261,9 @@ function followBuild(
         const failed = lines?.find((l) => l.error || l.errorDetail);
         if (err || failed) {
           const why = failed?.errorDetail?.message ?? failed?.error ?? describeError(err);
-          return reject(new ImageBuildError(name, `docker build: ${why}`, { cause: err ?? undefined }));
+          return reject(
+            new ImageBuildError(name, `docker build: ${why}`, { cause: err ?? undefined }),
+          );
         }
         resolve();
       },

@@ -33,3 +33,4 @@ export { AgentContainer } from './container.js';
 export type { ContainerDeps, ExitInfo, ExitReason } from './container.js';
 export { Registry, pickEvictions, REGISTRY_FILE } from './registry.js';
 export type { ImageRecord, ImageRemover, ImageUsage, RegistryOptions } from './registry.js';
+export { DockerDemuxer, LineSplitter } from './framing.js';

@@ -23,16 +23,26 @@ export interface LoadAgentsOptions {
 }
 
 /** Reads every `<dir>/<name>/agent.toml`; folder name and manifest name must agree; names are unique. */
-export async function loadAgents(dirs: string[], opts: LoadAgentsOptions = {}): Promise<LoadedAgent[]> {
+export async function loadAgents(
+  dirs: string[],
+  opts: LoadAgentsOptions = {},
+): Promise<LoadedAgent[]> {
   const strict = opts.strict ?? true;
   const problems: ManifestError[] = [];
   const byName = new Map<string, LoadedAgent>();
   for (const dir of dirs) {
     let entries: string[];
     try {
-      entries = (await readdir(dir, { withFileTypes: true })).filter((e) => e.isDirectory()).map((e) => e.name);
+      entries = (await readdir(dir, { withFileTypes: true }))
+        .filter((e) => e.isDirectory())
+        .map((e) => e.name);
     } catch (err) {
-      problems.push(new ManifestError(`agent directory ${dir} cannot be read; create it or remove it from agents.dirs in helix.toml`, { cause: err }));
+      problems.push(
+        new ManifestError(
+          `agent directory ${dir} cannot be read; create it or remove it from agents.dirs in helix.toml`,
+          { cause: err },
+        ),
+      );
       continue;
     }
     for (const name of entries.sort()) {
@@ -42,18 +52,26 @@ export async function loadAgents(dirs: string[], opts: LoadAgentsOptions = {}): 
         const agent = await loadAgent(agentDir);
         const other = byName.get(agent.manifest.name);
         if (other) {
-          throw new ManifestError(`agent "${agent.manifest.name}" is defined twice: ${other.dir} and ${agentDir}; rename or remove one`);
+          throw new ManifestError(
+            `agent "${agent.manifest.name}" is defined twice: ${other.dir} and ${agentDir}; rename or remove one`,
+          );
         }
         byName.set(agent.manifest.name, agent);
       } catch (err) {
-        problems.push(err instanceof ManifestError ? err : new ManifestError(`agent in ${agentDir} cannot be loaded`, { cause: err }));
+        problems.push(
+          err instanceof ManifestError
+            ? err
+            : new ManifestError(`agent in ${agentDir} cannot be loaded`, { cause: err }),
+        );
       }
     }
   }
   for (const p of problems) opts.onProblem?.(p);
   if (strict && problems.length > 0) {
     if (problems.length === 1) throw problems[0];
-    throw new ManifestError(`${problems.length} agents cannot be loaded:\n${problems.map((p) => `  - ${p.message}`).join('\n')}`);
+    throw new ManifestError(
+      `${problems.length} agents cannot be loaded:\n${problems.map((p) => `  - ${p.message}`).join('\n')}`,
+    );
   }
   return [...byName.values()];
 }
@@ -64,7 +82,9 @@ export async function loadAgent(agentDir: string): Promise<LoadedAgent> {
   const manifest = parseManifest(await readFile(manifestPath, 'utf8'), manifestPath);
   const folder = path.basename(agentDir);
   if (manifest.name !== folder) {
-    throw new ManifestError(`${manifestPath}: name = "${manifest.name}" but the folder is "${folder}"; make them the same`);
+    throw new ManifestError(
+      `${manifestPath}: name = "${manifest.name}" but the folder is "${folder}"; make them the same`,
+    );
   }
   const { hash } = await snapshotSources(agentDir);
   return { manifest, dir: agentDir, hash };
@@ -74,10 +94,14 @@ export async function loadAgent(agentDir: string): Promise<LoadedAgent> {
  * The agent's files (relative path -> content) and their hash, read once, so that an image is
  * always built from exactly the bytes its tag names.
  */
-export async function snapshotSources(agentDir: string): Promise<{ files: Map<string, Buffer>; hash: string }> {
+export async function snapshotSources(
+  agentDir: string,
+): Promise<{ files: Map<string, Buffer>; hash: string }> {
   const names = await listSources(agentDir);
   if (!names.some((f) => f.endsWith('.go') && !f.includes('/'))) {
-    throw new ManifestError(`${agentDir} has no .go file; an agent is a main.go (Go standard library) next to its agent.toml`);
+    throw new ManifestError(
+      `${agentDir} has no .go file; an agent is a main.go (Go standard library) next to its agent.toml`,
+    );
   }
   const files = new Map<string, Buffer>();
   const h = createHash('sha256');
@@ -97,11 +121,16 @@ export function parseManifest(text: string, source = MANIFEST_FILE): AgentManife
   try {
     raw = parseToml(text);
   } catch (err) {
-    throw new ManifestError(`${source} is not valid TOML: ${(err as Error).message.split('\n')[0]}`, { cause: err });
+    throw new ManifestError(
+      `${source} is not valid TOML: ${(err as Error).message.split('\n')[0]}`,
+      { cause: err },
+    );
   }
   const parsed = ManifestSchema.safeParse(raw);
   if (!parsed.success) {
-    const lines = parsed.error.issues.map((i) => `${i.path.join('.') || '(top level)'}: ${i.message}`);
+    const lines = parsed.error.issues.map(
+      (i) => `${i.path.join('.') || '(top level)'}: ${i.message}`,
+    );
     throw new ManifestError(`${source} is invalid: ${lines.join('; ')}`);
   }
   return parsed.data;
@@ -120,7 +149,9 @@ async function listSources(root: string): Promise<string[]> {
         total += (await lstat(path.join(root, relPath))).size;
         out.push(relPath);
         if (total > MAX_SOURCE_BYTES || out.length > MAX_SOURCE_FILES) {
-          throw new ManifestError(`${root} holds more than ${MAX_SOURCE_FILES} files or ${MAX_SOURCE_BYTES >> 20} MiB; an agent folder holds only its sources and agent.toml`);
+          throw new ManifestError(
+            `${root} holds more than ${MAX_SOURCE_FILES} files or ${MAX_SOURCE_BYTES >> 20} MiB; an agent folder holds only its sources and agent.toml`,
+          );
         }
       }
     }

@@ -21,7 +21,10 @@ export interface MqttPublisherOptions {
 }
 
 export interface MqttPublisher {
-  publish(params: MqttPublishParams, ctx?: Pick<CallContext, 'signal'>): Promise<{ topic: string; bytes: number }>;
+  publish(
+    params: MqttPublishParams,
+    ctx?: Pick<CallContext, 'signal'>,
+  ): Promise<{ topic: string; bytes: number }>;
   close(): Promise<void>;
 }
 
@@ -67,7 +70,10 @@ export function createMqttPublisher(opts: MqttPublisherOptions): MqttPublisher {
         resolve();
       };
       const onAbort = (): void => fail('cancelled');
-      const timer = setTimeout(() => fail(lastError ? describeError(lastError) : `no answer in ${connectTimeoutMs} ms`), connectTimeoutMs);
+      const timer = setTimeout(
+        () => fail(lastError ? describeError(lastError) : `no answer in ${connectTimeoutMs} ms`),
+        connectTimeoutMs,
+      );
       const cleanup = (): void => {
         clearTimeout(timer);
         c.off('connect', onConnect);
@@ -81,11 +87,14 @@ export function createMqttPublisher(opts: MqttPublisherOptions): MqttPublisher {
   return {
     async publish(params, ctx) {
       if (opts.topicPrefix && !params.topic.startsWith(`${opts.topicPrefix}/`)) {
-        throw new Error(`agents may publish only under "${opts.topicPrefix}/" (mqtt.base_topic), not to "${params.topic}"`);
+        throw new Error(
+          `agents may publish only under "${opts.topicPrefix}/" (mqtt.base_topic), not to "${params.topic}"`,
+        );
       }
       const c = connection();
       await connected(c, ctx?.signal);
-      const payload = typeof params.payload === 'string' ? params.payload : JSON.stringify(params.payload);
+      const payload =
+        typeof params.payload === 'string' ? params.payload : JSON.stringify(params.payload);
       await c.publishAsync(params.topic, payload, { qos: params.qos, retain: params.retain });
       log.debug({ topic: params.topic, bytes: Buffer.byteLength(payload) }, 'mqtt published');
       return { topic: params.topic, bytes: Buffer.byteLength(payload) };

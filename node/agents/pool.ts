@@ -75,7 +75,17 @@ export class WarmPool {
       slot = undefined;
     }
     if (!slot) {
-      slot = { agent, image, containers: new Set(), idle: [], busy: new Set(), pending: 0, waiters: [], failures: 0, retry: null };
+      slot = {
+        agent,
+        image,
+        containers: new Set(),
+        idle: [],
+        busy: new Set(),
+        pending: 0,
+        waiters: [],
+        failures: 0,
+        retry: null,
+      };
       this.slots.set(name, slot);
     }
     await this.fill(slot);
@@ -89,7 +99,10 @@ export class WarmPool {
    * An idle container of `agent`, waiting for one until `deadlineMs`. Rejects with
    * PoolUnavailableError on timeout or shutdown, and with the signal's reason on abort.
    */
-  async acquire(agent: string, opts: { signal?: AbortSignal; deadlineMs: number }): Promise<WarmLease> {
+  async acquire(
+    agent: string,
+    opts: { signal?: AbortSignal; deadlineMs: number },
+  ): Promise<WarmLease> {
     const slot = this.slots.get(agent);
     if (!slot || this.stopping) throw new PoolUnavailableError(`no warm pool for ${agent}`);
     opts.signal?.throwIfAborted();
@@ -111,7 +124,12 @@ export class WarmPool {
         };
         const onAbort = (): void => fail(opts.signal?.reason);
         const timer = setTimeout(
-          () => fail(new PoolUnavailableError(`no warm ${agent} container became free in time (${this.describe(slot)})`)),
+          () =>
+            fail(
+              new PoolUnavailableError(
+                `no warm ${agent} container became free in time (${this.describe(slot)})`,
+              ),
+            ),
           Math.max(0, opts.deadlineMs - Date.now()),
         );
         const cleanup = (): void => {
@@ -161,7 +179,10 @@ export class WarmPool {
   private async drain(slot: Slot): Promise<void> {
     if (slot.retry) clearTimeout(slot.retry);
     slot.retry = null;
-    for (const w of slot.waiters.slice()) w.fail(new PoolUnavailableError(`the warm pool for ${slot.agent.manifest.name} is shutting down`));
+    for (const w of slot.waiters.slice())
+      w.fail(
+        new PoolUnavailableError(`the warm pool for ${slot.agent.manifest.name} is shutting down`),
+      );
     slot.idle = [];
     await Promise.all([...slot.containers].map((c) => c.stop('stopped')));
   }
@@ -196,7 +217,15 @@ export class WarmPool {
       this.log.info({ agent: slot.agent.manifest.name, container: name }, 'warm container ready');
       this.hand(slot, c);
     } catch (err) {
-      this.log.warn({ agent: slot.agent.manifest.name, container: name, err: (err as Error).message, failures: slot.failures + 1 }, 'warm container failed to start');
+      this.log.warn(
+        {
+          agent: slot.agent.manifest.name,
+          container: name,
+          err: (err as Error).message,
+          failures: slot.failures + 1,
+        },
+        'warm container failed to start',
+      );
       if (container) {
         // Its exit (onExit) counts the failure and schedules the replacement.
         await container.stop('timeout');
@@ -226,10 +255,18 @@ export class WarmPool {
     slot.busy.delete(c);
     slot.idle = slot.idle.filter((x) => x !== c);
     this.changed();
-    if (this.stopping || info.reason === 'stopped' || this.slots.get(slot.agent.manifest.name) !== slot) return;
+    if (
+      this.stopping ||
+      info.reason === 'stopped' ||
+      this.slots.get(slot.agent.manifest.name) !== slot
+    )
+      return;
     // A container that never got ready counts against the agent (backoff); one that served does not.
     if (!c.ready) slot.failures++;
-    this.log.warn({ agent: slot.agent.manifest.name, container: c.name, reason: info.reason }, `replacing warm container: ${describeExit(slot.agent, info)}`);
+    this.log.warn(
+      { agent: slot.agent.manifest.name, container: c.name, reason: info.reason },
+      `replacing warm container: ${describeExit(slot.agent, info)}`,
+    );
     this.scheduleFill(slot);
   }
 

@@ -156,7 +156,10 @@ export function parseAgentLine(line: string): ParsedLine {
   if (!parsed.success) {
     const issue = parsed.error.issues[0];
     const where = issue?.path.length ? issue.path.join('.') : type;
-    return { ok: false, reason: `invalid "${type}" message: ${where}: ${issue?.message ?? 'invalid'}` };
+    return {
+      ok: false,
+      reason: `invalid "${type}" message: ${where}: ${issue?.message ?? 'invalid'}`,
+    };
   }
   return { ok: true, message: parsed.data };
 }
@@ -237,7 +240,11 @@ export const MeshStatusSchema = z.object({
       running: z.array(z.object({ agent: z.string(), count: z.number().int().min(0) })),
       /** warm containers there */
       warm: z.array(
-        z.object({ agent: z.string(), idle: z.number().int().min(0), busy: z.number().int().min(0) }),
+        z.object({
+          agent: z.string(),
+          idle: z.number().int().min(0),
+          busy: z.number().int().min(0),
+        }),
       ),
     }),
   ),

@@ -29,7 +29,11 @@ export function dockerfile(agent: string, hash: string): string {
 export const DEFAULT_IMAGE_PREFIX = 'helix-agent-';
 
 /** Tag length: 16 hex chars of the sha256 (64 bits) is plenty for a household's agents. */
-export function imageTag(agent: string, hash: string, prefix: string = DEFAULT_IMAGE_PREFIX): string {
+export function imageTag(
+  agent: string,
+  hash: string,
+  prefix: string = DEFAULT_IMAGE_PREFIX,
+): string {
   return `${prefix}${agent}:${hash.slice(0, 16)}`;
 }
 

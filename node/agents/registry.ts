@@ -56,7 +56,11 @@ export interface RegistryOptions {
  * Which records to evict so the total fits `budgetBytes`: least recently used first, skipping
  * images in use and always keeping the most recently used one. Pure.
  */
-export function pickEvictions(records: ImageRecord[], budgetBytes: number, inUse: (tag: string) => boolean): ImageRecord[] {
+export function pickEvictions(
+  records: ImageRecord[],
+  budgetBytes: number,
+  inUse: (tag: string) => boolean,
+): ImageRecord[] {
   let total = records.reduce((sum, r) => sum + r.sizeBytes, 0);
   if (total <= budgetBytes) return [];
   const byAge = [...records].sort((a, b) => a.lastUsedAt - b.lastUsedAt || a.addedAt - b.addedAt);
@@ -96,7 +100,10 @@ export class Registry implements ImageUsage {
       text = await readFile(registry.file, 'utf8');
     } catch (err) {
       if ((err as NodeJS.ErrnoException).code !== 'ENOENT') {
-        throw new StateError(`cannot read ${registry.file}: ${(err as Error).message}; check the state directory's permissions`, { cause: err });
+        throw new StateError(
+          `cannot read ${registry.file}: ${(err as Error).message}; check the state directory's permissions`,
+          { cause: err },
+        );
       }
     }
     if (text !== null) {
@@ -107,14 +114,22 @@ export class Registry implements ImageUsage {
       } else {
         const aside = `${registry.file}.corrupt-${Date.now()}`;
         await rename(registry.file, aside).catch(() => undefined);
-        registry.log.warn({ file: registry.file, aside }, 'image registry was unreadable; starting empty');
+        registry.log.warn(
+          { file: registry.file, aside },
+          'image registry was unreadable; starting empty',
+        );
       }
     }
     return registry;
   }
 
   /** Adds an image (after a build or a fetch) or updates its size; then evicts past the budget. */
-  async record(image: { agent: string; hash: string; tag: string; sizeBytes: number }): Promise<void> {
+  async record(image: {
+    agent: string;
+    hash: string;
+    tag: string;
+    sizeBytes: number;
+  }): Promise<void> {
     const at = this.now();
     const old = this.records.get(image.tag);
     this.records.set(image.tag, {
@@ -138,12 +153,15 @@ export class Registry implements ImageUsage {
   }
 
   find(agent: string, hash: string): ImageRecord | undefined {
-    for (const r of this.records.values()) if (r.agent === agent && r.hash === hash) return { ...r };
+    for (const r of this.records.values())
+      if (r.agent === agent && r.hash === hash) return { ...r };
     return undefined;
   }
 
   list(): ImageRecord[] {
-    return [...this.records.values()].map((r) => ({ ...r })).sort((a, b) => a.agent.localeCompare(b.agent) || b.lastUsedAt - a.lastUsedAt);
+    return [...this.records.values()]
+      .map((r) => ({ ...r }))
+      .sort((a, b) => a.agent.localeCompare(b.agent) || b.lastUsedAt - a.lastUsedAt);
   }
 
   totalBytes(): number {
@@ -154,7 +172,12 @@ export class Registry implements ImageUsage {
 
   /** What the heartbeat advert says this node holds; shareable only after a successful run. */
   held(): ImageHeld[] {
-    return this.list().map((r) => ({ agent: r.agent, hash: r.hash, sizeBytes: r.sizeBytes, shareable: r.successes > 0 }));
+    return this.list().map((r) => ({
+      agent: r.agent,
+      hash: r.hash,
+      sizeBytes: r.sizeBytes,
+      shareable: r.successes > 0,
+    }));
   }
 
   acquire(tag: string): () => void {
@@ -235,7 +258,10 @@ export class Registry implements ImageUsage {
         await this.opts.remover?.removeImage(r.tag);
         this.records.delete(r.tag);
         gone.push({ ...r });
-        this.log.info({ agent: r.agent, tag: r.tag, sizeBytes: r.sizeBytes }, 'evicted agent image (least recently used, over budget)');
+        this.log.info(
+          { agent: r.agent, tag: r.tag, sizeBytes: r.sizeBytes },
+          'evicted agent image (least recently used, over budget)',
+        );
       } catch (err) {
         this.log.warn({ tag: r.tag, err: (err as Error).message }, 'could not evict agent image');
       }
@@ -255,7 +281,10 @@ export class Registry implements ImageUsage {
           await this.writeNow();
         }
       } catch (err) {
-        this.log.error({ file: this.file, err: (err as Error).message }, 'cannot write the image registry');
+        this.log.error(
+          { file: this.file, err: (err as Error).message },
+          'cannot write the image registry',
+        );
       } finally {
         this.writing = null;
       }

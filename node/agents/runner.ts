@@ -71,7 +71,8 @@ export class AgentRunner {
     this.log = opts.log ?? silentLogger;
     this.host = opts.host ?? 'localhost';
     this.prefix = opts.containerPrefix ?? 'helix-';
-    const configured = (opts.config?.agents as { warm_pool_size?: number } | undefined)?.warm_pool_size;
+    const configured = (opts.config?.agents as { warm_pool_size?: number } | undefined)
+      ?.warm_pool_size;
     this.poolSize = opts.warmPoolSize ?? configured ?? 1;
     this.deps = {
       docker: opts.docker,
@@ -98,7 +99,8 @@ export class AgentRunner {
    */
   async start(): Promise<void> {
     await this.removeLeftovers();
-    if ([...this.agents.values()].some((a) => a.manifest.network === 'egress')) await this.ensureEgressNetwork();
+    if ([...this.agents.values()].some((a) => a.manifest.network === 'egress'))
+      await this.ensureEgressNetwork();
     if (this.poolSize <= 0) return;
     const warm: Array<{ agent: LoadedAgent; image: string }> = [];
     for (const agent of this.agents.values()) {
@@ -106,7 +108,10 @@ export class AgentRunner {
       try {
         warm.push({ agent, image: await this.image(agent) });
       } catch (err) {
-        this.log.warn({ agent: agent.manifest.name, err: describeError(err) }, 'warm agent has no image; it will run cold once it has one');
+        this.log.warn(
+          { agent: agent.manifest.name, err: describeError(err) },
+          'warm agent has no image; it will run cold once it has one',
+        );
       }
     }
     await this.pool.start(warm);
@@ -128,7 +133,9 @@ export class AgentRunner {
 
   /** Runs per agent right now (the advert's load). */
   running(): Array<{ agent: string; count: number }> {
-    return [...this.active.entries()].filter(([, n]) => n > 0).map(([agent, count]) => ({ agent, count }));
+    return [...this.active.entries()]
+      .filter(([, n]) => n > 0)
+      .map(([agent, count]) => ({ agent, count }));
   }
 
   runningCount(): number {
@@ -145,13 +152,19 @@ export class AgentRunner {
   async *run(req: RunRequest, opts: { signal?: AbortSignal } = {}): AsyncGenerator<RunEvent> {
     const agent = this.agents.get(req.agent);
     if (!agent) {
-      yield runError('unknown_agent', `this node has no agent "${req.agent}"; it has ${[...this.agents.keys()].sort().join(', ') || 'none'}`);
+      yield runError(
+        'unknown_agent',
+        `this node has no agent "${req.agent}"; it has ${[...this.agents.keys()].sort().join(', ') || 'none'}`,
+      );
       return;
     }
     const m = agent.manifest;
     const intent = m.intents.find((i) => i.name === req.intent);
     if (!intent) {
-      yield runError('unknown_intent', `${m.name} has no intent "${req.intent}"; it has ${m.intents.map((i) => i.name).join(', ')}`);
+      yield runError(
+        'unknown_intent',
+        `${m.name} has no intent "${req.intent}"; it has ${m.intents.map((i) => i.name).join(', ')}`,
+      );
       return;
     }
     const checked = validateArgs(intent, req.args ?? {}, this.opts.config ?? {});
@@ -206,7 +219,8 @@ export class AgentRunner {
       const image = used.image;
       if (image && outcome) {
         if (outcome.type === 'result') this.opts.registry?.markSuccess(image);
-        else if (!['cancelled', 'unavailable', 'image_missing'].includes(outcome.code)) this.opts.registry?.markFailure(image);
+        else if (!['cancelled', 'unavailable', 'image_missing'].includes(outcome.code))
+          this.opts.registry?.markFailure(image);
       }
     }
   }
@@ -223,14 +237,31 @@ export class AgentRunner {
     try {
       lease = await this.pool.acquire(name, { signal, deadlineMs });
     } catch (err) {
-      if (signal?.aborted) yield runError('cancelled', `the run of ${name} was cancelled while it waited for a warm container`);
-      else if (err instanceof PoolUnavailableError) yield runError('unavailable', `${err.message}; try again, or raise agents.warm_pool_size`, true);
+      if (signal?.aborted)
+        yield runError(
+          'cancelled',
+          `the run of ${name} was cancelled while it waited for a warm container`,
+        );
+      else if (err instanceof PoolUnavailableError)
+        yield runError(
+          'unavailable',
+          `${err.message}; try again, or raise agents.warm_pool_size`,
+          true,
+        );
       else yield runError('unavailable', describeError(err), true);
       return;
     }
     try {
       used.image = lease.image;
-      yield { type: 'accepted', agent: name, intent: task.intent, taskId: task.id, host: this.host, warm: true, container: lease.container.name };
+      yield {
+        type: 'accepted',
+        agent: name,
+        intent: task.intent,
+        taskId: task.id,
+        host: this.host,
+        warm: true,
+        container: lease.container.name,
+      };
       yield* lease.container.runTask(task, { signal, deadlineMs });
     } finally {
       lease.release();
@@ -254,7 +285,15 @@ export class AgentRunner {
     }
     const containerName = `${this.prefix}${name}-cold-${randomBytes(3).toString('hex')}`;
     used.image = image;
-    yield { type: 'accepted', agent: name, intent: task.intent, taskId: task.id, host: this.host, warm: false, container: containerName };
+    yield {
+      type: 'accepted',
+      agent: name,
+      intent: task.intent,
+      taskId: task.id,
+      host: this.host,
+      warm: false,
+      container: containerName,
+    };
     const release = this.opts.registry?.acquire(image);
     let container: AgentContainer;
     try {
@@ -264,7 +303,11 @@ export class AgentRunner {
       });
     } catch (err) {
       release?.();
-      yield runError('unavailable', `the Docker engine could not start ${name}: ${describeError(err)}`, true);
+      yield runError(
+        'unavailable',
+        `the Docker engine could not start ${name}: ${describeError(err)}`,
+        true,
+      );
       return;
     }
     try {
@@ -274,7 +317,10 @@ export class AgentRunner {
       // container that lingers is killed. Done in the background so the result is not held up.
       container.endInput();
       const cleanup = (async () => {
-        const exited = await Promise.race([container.exited.then(() => true), delay(3000).then(() => false)]);
+        const exited = await Promise.race([
+          container.exited.then(() => true),
+          delay(3000).then(() => false),
+        ]);
         if (!exited) await container.stop('stopped');
         release?.();
       })();
@@ -285,14 +331,25 @@ export class AgentRunner {
 
   private async image(agent: LoadedAgent, signal?: AbortSignal): Promise<string> {
     if (this.opts.resolveImage) return this.opts.resolveImage(agent, signal);
-    const tag = imageTag(agent.manifest.name, agent.hash, this.opts.imagePrefix ?? DEFAULT_IMAGE_PREFIX);
+    const tag = imageTag(
+      agent.manifest.name,
+      agent.hash,
+      this.opts.imagePrefix ?? DEFAULT_IMAGE_PREFIX,
+    );
     if (this.knownImages.get(agent.manifest.name) === tag) return tag;
     const found = await inspectImage(this.opts.docker, tag);
     if (!found) {
-      throw new ImageMissingError(`the image ${tag} of ${agent.manifest.name} is not on this node; build it with \`helix-node agents build ${agent.manifest.name}\``);
+      throw new ImageMissingError(
+        `the image ${tag} of ${agent.manifest.name} is not on this node; build it with \`helix-node agents build ${agent.manifest.name}\``,
+      );
     }
     this.knownImages.set(agent.manifest.name, tag);
-    await this.opts.registry?.record?.({ agent: agent.manifest.name, hash: agent.hash, tag, sizeBytes: found.sizeBytes });
+    await this.opts.registry?.record?.({
+      agent: agent.manifest.name,
+      hash: agent.hash,
+      tag,
+      sizeBytes: found.sizeBytes,
+    });
     return tag;
   }
 
@@ -317,7 +374,10 @@ export class AgentRunner {
 
   /** Containers this node left behind (a crash of the node process): same prefix and node label. */
   private async removeLeftovers(): Promise<void> {
-    const all = await this.opts.docker.listContainers({ all: true, filters: { label: [`helix.node=${this.host}`] } });
+    const all = await this.opts.docker.listContainers({
+      all: true,
+      filters: { label: [`helix.node=${this.host}`] },
+    });
     await Promise.all(
       all
         .filter((c) => c.Names.some((n) => n.replace(/^\//, '').startsWith(this.prefix)))

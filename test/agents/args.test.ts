@@ -16,9 +16,18 @@ const config = { lights: { rooms: { kitchen: ['k'], 'living room': ['l'] } } };
 
 describe('task arguments against the manifest', () => {
   it.each([
-    [{ room: 'kitchen', level: 40 }, { room: 'kitchen', level: 40 }],
-    [{ room: 'Living_Room', level: '40' }, { room: 'living room', level: 40 }],
-    [{ room: 'kitchen', level: 0, ratio: '0.5', fade: 'true', mode: 'soft' }, { room: 'kitchen', level: 0, ratio: 0.5, fade: true, mode: 'soft' }],
+    [
+      { room: 'kitchen', level: 40 },
+      { room: 'kitchen', level: 40 },
+    ],
+    [
+      { room: 'Living_Room', level: '40' },
+      { room: 'living room', level: 40 },
+    ],
+    [
+      { room: 'kitchen', level: 0, ratio: '0.5', fade: 'true', mode: 'soft' },
+      { room: 'kitchen', level: 0, ratio: 0.5, fade: true, mode: 'soft' },
+    ],
   ])('accepts %j as %j', (args, expected) => {
     expect(validateArgs(intent, args, config)).toEqual({ ok: true, args: expected });
   });
@@ -32,7 +41,10 @@ describe('task arguments against the manifest', () => {
     [{ room: 'kitchen', level: 1, fade: 'yes' }, /"fade" must be true or false/],
     [{ room: 'kitchen', level: 1, mode: 'medium' }, /"mode" must be one of soft, hard/],
     [{ room: 'kitchen', level: 1, note: 'toolong' }, /"note" is longer than 5 characters/],
-    [{ room: 'kitchen', level: 1, colour: 'red' }, /unknown argument "colour" \(dim takes room, level/],
+    [
+      { room: 'kitchen', level: 1, colour: 'red' },
+      /unknown argument "colour" \(dim takes room, level/,
+    ],
     [{ room: 7, level: 1 }, /"room" must be text/],
   ])('refuses %j', (args, problem) => {
     const checked = validateArgs(intent, args, config);
@@ -41,6 +53,9 @@ describe('task arguments against the manifest', () => {
   });
 
   it('leaves an unconfigured room table to the agent to explain', () => {
-    expect(validateArgs(intent, { room: 'attic', level: 1 }, {})).toEqual({ ok: true, args: { room: 'attic', level: 1 } });
+    expect(validateArgs(intent, { room: 'attic', level: 1 }, {})).toEqual({
+      ok: true,
+      args: { room: 'attic', level: 1 },
+    });
   });
 });

@@ -1,7 +1,12 @@
 /** Shared setup of the agents tests: real Docker, real images, events collected from runs. */
 import path from 'node:path';
 import type Docker from 'dockerode';
-import { buildImage, loadAgents, type LoadedAgent, type RunEvent } from '../../node/agents/index.js';
+import {
+  buildImage,
+  loadAgents,
+  type LoadedAgent,
+  type RunEvent,
+} from '../../node/agents/index.js';
 
 /** Every image and container these tests create starts with these (and is removed after). */
 export const IMAGE_PREFIX = 'helix-test-agent-';
@@ -38,7 +43,11 @@ export function outcome(events: RunEvent[]): RunEvent {
   return terminal[0] as RunEvent;
 }
 
-export async function until(check: () => boolean | Promise<boolean>, timeoutMs = 20_000, what = 'condition'): Promise<void> {
+export async function until(
+  check: () => boolean | Promise<boolean>,
+  timeoutMs = 20_000,
+  what = 'condition',
+): Promise<void> {
   const deadline = Date.now() + timeoutMs;
   while (Date.now() < deadline) {
     if (await check()) return;
@@ -50,5 +59,7 @@ export async function until(check: () => boolean | Promise<boolean>, timeoutMs =
 /** Names of running containers with the prefix. */
 export async function liveContainers(docker: Docker, prefix = CONTAINER_PREFIX): Promise<string[]> {
   const list = await docker.listContainers({ all: true });
-  return list.flatMap((c) => c.Names.map((n) => n.replace(/^\//, ''))).filter((n) => n.startsWith(prefix));
+  return list
+    .flatMap((c) => c.Names.map((n) => n.replace(/^\//, '')))
+    .filter((n) => n.startsWith(prefix));
 }

@@ -1,7 +1,12 @@
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { createHttpFetch, EgressRefusedError, HttpFetchParamsSchema, isPrivateAddress } from '../../node/agents/index.js';
+import {
+  createHttpFetch,
+  EgressRefusedError,
+  HttpFetchParamsSchema,
+  isPrivateAddress,
+} from '../../node/agents/index.js';
 
 describe('egress address policy', () => {
   it.each([
@@ -54,13 +59,20 @@ describe('http.fetch through the host', () => {
     server.close();
   });
 
-  const params = (url: string, extra: Record<string, unknown> = {}) => HttpFetchParamsSchema.parse({ url, ...extra });
+  const params = (url: string, extra: Record<string, unknown> = {}) =>
+    HttpFetchParamsSchema.parse({ url, ...extra });
 
   it('refuses loopback, LAN and tailnet hosts by default, before connecting', async () => {
-    const fetch = createHttpFetch({ resolve: async (host) => (host === 'nas.home' ? ['192.168.1.5'] : ['93.184.216.34']) });
-    await expect(fetch(params(`${base}/small`))).rejects.toThrow(/127\.0\.0\.1 resolves to 127\.0\.0\.1, which is not a public address/);
+    const fetch = createHttpFetch({
+      resolve: async (host) => (host === 'nas.home' ? ['192.168.1.5'] : ['93.184.216.34']),
+    });
+    await expect(fetch(params(`${base}/small`))).rejects.toThrow(
+      /127\.0\.0\.1 resolves to 127\.0\.0\.1, which is not a public address/,
+    );
     await expect(fetch(params('http://nas.home/admin'))).rejects.toThrow(EgressRefusedError);
-    await expect(fetch(params('http://100.101.102.103:7700/'))).rejects.toThrow(/not a public address/);
+    await expect(fetch(params('http://100.101.102.103:7700/'))).rejects.toThrow(
+      /not a public address/,
+    );
   });
 
   it.each([
@@ -73,12 +85,20 @@ describe('http.fetch through the host', () => {
 
   it('keeps to an allow-list of hosts when one is set', async () => {
     const fetch = createHttpFetch({ allowPrivateAddresses: true, allowedHosts: ['*.example.com'] });
-    await expect(fetch(params(`${base}/small`))).rejects.toThrow(/not in this node's allowed egress hosts/);
+    await expect(fetch(params(`${base}/small`))).rejects.toThrow(
+      /not in this node's allowed egress hosts/,
+    );
   });
 
   it('fetches, follows redirects, and caps the body at the smaller of the two limits', async () => {
     const fetch = createHttpFetch({ allowPrivateAddresses: true, maxBytes: 50_000 });
-    expect(await fetch(params(`${base}/hop`))).toEqual({ url: `${base}/small`, status: 200, content_type: 'text/plain', body: 'small page', truncated: false });
+    expect(await fetch(params(`${base}/hop`))).toEqual({
+      url: `${base}/small`,
+      status: 200,
+      content_type: 'text/plain',
+      body: 'small page',
+      truncated: false,
+    });
     const big = await fetch(params(`${base}/big`));
     expect(big.body).toHaveLength(50_000);
     expect(big.truncated).toBe(true);

@@ -20,10 +20,20 @@ describe('agent images', () => {
 
   it('builds every shipped agent into a scratch image under 10 MB that runs as nobody, and a rebuild is a no-op', async () => {
     const agents = await loadAgents([shipped]);
-    expect(agents.map((a) => a.manifest.name).sort()).toEqual(['echo', 'lights', 'mesh', 'research', 'timer']);
+    expect(agents.map((a) => a.manifest.name).sort()).toEqual([
+      'echo',
+      'lights',
+      'mesh',
+      'research',
+      'timer',
+    ]);
     for (const agent of agents) {
       const progress: string[] = [];
-      const first = await buildImage(agent, { docker, imagePrefix: PREFIX, onProgress: (l) => progress.push(l) });
+      const first = await buildImage(agent, {
+        docker,
+        imagePrefix: PREFIX,
+        onProgress: (l) => progress.push(l),
+      });
       expect(first.built).toBe(true);
       expect(first.tag).toBe(`${PREFIX}${agent.manifest.name}:${agent.hash.slice(0, 16)}`);
       expect(first.sizeBytes).toBeGreaterThan(0);
@@ -42,7 +52,9 @@ describe('agent images', () => {
   });
 
   it('says how to install Go when the toolchain is missing', async () => {
-    const [echo] = await loadAgents([shipped]).then((as) => as.filter((a) => a.manifest.name === 'echo'));
+    const [echo] = await loadAgents([shipped]).then((as) =>
+      as.filter((a) => a.manifest.name === 'echo'),
+    );
     await expect(
       buildImage(echo!, { docker, imagePrefix: `${PREFIX}nogo-`, go: '/nonexistent/go' }),
     ).rejects.toThrow(DependencyMissingError);

@@ -45,25 +45,47 @@ describe('lights agent over a real MQTT broker', () => {
     // mosquitto started as root drops to its own user, which must be able to read its files.
     await chmod(dir, 0o755);
     await writeFile(path.join(dir, 'passwd'), `${USER}:${PASSWORD}\n`);
-    await promisify(execFile)('mosquitto_passwd', ['-U', path.join(dir, 'passwd')], { timeout: 10_000 });
+    await promisify(execFile)('mosquitto_passwd', ['-U', path.join(dir, 'passwd')], {
+      timeout: 10_000,
+    });
     await chmod(path.join(dir, 'passwd'), 0o644);
     await writeFile(
       path.join(dir, 'mosquitto.conf'),
-      [`listener ${port} 127.0.0.1`, 'allow_anonymous false', `password_file ${path.join(dir, 'passwd')}`, 'persistence false', ''].join('\n'),
+      [
+        `listener ${port} 127.0.0.1`,
+        'allow_anonymous false',
+        `password_file ${path.join(dir, 'passwd')}`,
+        'persistence false',
+        '',
+      ].join('\n'),
     );
-    broker = spawn('mosquitto', ['-c', path.join(dir, 'mosquitto.conf')], { stdio: ['ignore', 'ignore', 'pipe'] });
+    broker = spawn('mosquitto', ['-c', path.join(dir, 'mosquitto.conf')], {
+      stdio: ['ignore', 'ignore', 'pipe'],
+    });
     let brokerLog = '';
     broker.stderr?.on('data', (d: Buffer) => (brokerLog += d.toString()));
     broker.once('exit', (code) => {
       if (code) console.error(`mosquitto exited with ${code}: ${brokerLog}`);
     });
     const url = `mqtt://127.0.0.1:${port}`;
-    subscriber = mqtt.connect(url, { username: USER, password: PASSWORD, reconnectPeriod: 200, connectTimeout: 5000 });
+    subscriber = mqtt.connect(url, {
+      username: USER,
+      password: PASSWORD,
+      reconnectPeriod: 200,
+      connectTimeout: 5000,
+    });
     await until(() => subscriber.connected, 15_000, 'mosquitto');
     await subscriber.subscribeAsync('zigbee2mqtt/#', { qos: 1 });
-    subscriber.on('message', (topic, payload) => received.push({ topic, payload: JSON.parse(payload.toString()) }));
+    subscriber.on('message', (topic, payload) =>
+      received.push({ topic, payload: JSON.parse(payload.toString()) }),
+    );
 
-    publisher = createMqttPublisher({ url, username: USER, password: PASSWORD, topicPrefix: 'zigbee2mqtt' });
+    publisher = createMqttPublisher({
+      url,
+      username: USER,
+      password: PASSWORD,
+      topicPrefix: 'zigbee2mqtt',
+    });
     const agents = await buildAgents(docker, ['lights']);
     runner = new AgentRunner({
       docker,
@@ -73,7 +95,12 @@ describe('lights agent over a real MQTT broker', () => {
       containerPrefix: prefix,
       config: {
         mqtt: { base_topic: 'zigbee2mqtt', password: PASSWORD },
-        lights: { rooms: { kitchen: ['kitchen_ceiling', 'kitchen_counter'], 'living room': ['lounge_lamp'] } },
+        lights: {
+          rooms: {
+            kitchen: ['kitchen_ceiling', 'kitchen_counter'],
+            'living room': ['lounge_lamp'],
+          },
+        },
       },
       handlers: { 'mqtt.publish': (params, ctx) => publisher.publish(params, ctx) },
     });
@@ -96,16 +123,25 @@ describe('lights agent over a real MQTT broker', () => {
   };
 
   it('turns a room on and off in zigbee2mqtt convention, for every device in the room', async () => {
-    const on = await collect(runner.run({ agent: 'lights', intent: 'on', args: { room: 'Kitchen' } }));
+    const on = await collect(
+      runner.run({ agent: 'lights', intent: 'on', args: { room: 'Kitchen' } }),
+    );
     expect(outcome(on)).toMatchObject({ type: 'result', text: 'Turned on the kitchen lights.' });
     expect(await take(2)).toEqual([
       { topic: 'zigbee2mqtt/kitchen_ceiling/set', payload: { state: 'ON' } },
       { topic: 'zigbee2mqtt/kitchen_counter/set', payload: { state: 'ON' } },
     ]);
 
-    const off = await collect(runner.run({ agent: 'lights', intent: 'off', args: { room: 'living room' } }));
-    expect(outcome(off)).toMatchObject({ type: 'result', text: 'Turned off the living room lights.' });
-    expect(await take(1)).toEqual([{ topic: 'zigbee2mqtt/lounge_lamp/set', payload: { state: 'OFF' } }]);
+    const off = await collect(
+      runner.run({ agent: 'lights', intent: 'off', args: { room: 'living room' } }),
+    );
+    expect(outcome(off)).toMatchObject({
+      type: 'result',
+      text: 'Turned off the living room lights.',
+    });
+    expect(await take(1)).toEqual([
+      { topic: 'zigbee2mqtt/lounge_lamp/set', payload: { state: 'OFF' } },
+    ]);
   });
 
   it.each([
@@ -113,18 +149,27 @@ describe('lights agent over a real MQTT broker', () => {
     [40, 102],
     [0, 0],
   ])('dims to %i percent as brightness %i of 254', async (level, brightness) => {
-    const dim = await collect(runner.run({ agent: 'lights', intent: 'dim', args: { room: 'kitchen', level } }));
-    expect(outcome(dim)).toMatchObject({ type: 'result', text: `Dimmed the kitchen lights to ${level} percent.` });
+    const dim = await collect(
+      runner.run({ agent: 'lights', intent: 'dim', args: { room: 'kitchen', level } }),
+    );
+    expect(outcome(dim)).toMatchObject({
+      type: 'result',
+      text: `Dimmed the kitchen lights to ${level} percent.`,
+    });
     expect((await take(2)).map((m) => m.payload)).toEqual([{ brightness }, { brightness }]);
   });
 
   it('refuses a room that helix.toml does not list, naming the rooms it has', async () => {
-    const events = await collect(runner.run({ agent: 'lights', intent: 'on', args: { room: 'garage' } }));
+    const events = await collect(
+      runner.run({ agent: 'lights', intent: 'on', args: { room: 'garage' } }),
+    );
     expect(outcome(events)).toMatchObject({ type: 'error', code: 'invalid_args' });
-    expect((outcome(events) as { message: string }).message).toMatch(/"room" must be one of kitchen, living room, not "garage"/);
+    expect((outcome(events) as { message: string }).message).toMatch(
+      /"room" must be one of kitchen, living room, not "garage"/,
+    );
   });
 
-  it('reports an unreachable broker as the agent\'s clear error', async () => {
+  it("reports an unreachable broker as the agent's clear error", async () => {
     const down = createMqttPublisher({ url: 'mqtt://127.0.0.1:18099', connectTimeoutMs: 1000 });
     const r = new AgentRunner({
       docker,
@@ -136,16 +181,29 @@ describe('lights agent over a real MQTT broker', () => {
       config: { lights: { rooms: { kitchen: ['k1'] } } },
       handlers: { 'mqtt.publish': (p, ctx) => down.publish(p, ctx) },
     });
-    const events = await collect(r.run({ agent: 'lights', intent: 'on', args: { room: 'kitchen' } }));
+    const events = await collect(
+      r.run({ agent: 'lights', intent: 'on', args: { room: 'kitchen' } }),
+    );
     await r.stop();
     await down.close();
-    expect(outcome(events)).toMatchObject({ type: 'error', code: 'agent_error', agentCode: 'publish_failed' });
-    expect((outcome(events) as { message: string }).message).toMatch(/MQTT broker at mqtt:\/\/127\.0\.0\.1:18099 is not reachable/);
+    expect(outcome(events)).toMatchObject({
+      type: 'error',
+      code: 'agent_error',
+      agentCode: 'publish_failed',
+    });
+    expect((outcome(events) as { message: string }).message).toMatch(
+      /MQTT broker at mqtt:\/\/127\.0\.0\.1:18099 is not reachable/,
+    );
   });
 
   it('keeps agents to the base topic', async () => {
-    await expect(publisher.publish({ topic: 'homeassistant/switch/set', payload: 'ON', qos: 1, retain: false })).rejects.toThrow(
-      /only under "zigbee2mqtt\/"/,
-    );
+    await expect(
+      publisher.publish({
+        topic: 'homeassistant/switch/set',
+        payload: 'ON',
+        qos: 1,
+        retain: false,
+      }),
+    ).rejects.toThrow(/only under "zigbee2mqtt\/"/);
   });
 });

@@ -9,21 +9,38 @@ import { BREAKERS_DIR, SHIPPED_DIR } from './helpers.js';
 describe('shipped agent manifests', () => {
   it('load, and every phrase parses with slots that are arguments of its intent', async () => {
     const agents = await loadAgents([SHIPPED_DIR, BREAKERS_DIR]);
-    expect(agents.map((a) => a.manifest.name).sort()).toEqual(['echo', 'lights', 'mesh', 'protocol-breaker', 'research', 'sandbox-breaker', 'timer']);
+    expect(agents.map((a) => a.manifest.name).sort()).toEqual([
+      'echo',
+      'lights',
+      'mesh',
+      'protocol-breaker',
+      'research',
+      'sandbox-breaker',
+      'timer',
+    ]);
     for (const { manifest } of agents) {
       for (const intent of manifest.intents) {
         for (const phrase of intent.phrases) {
           const slots = slotNames(parsePhrase(phrase));
-          for (const slot of slots) expect(Object.keys(intent.args), `${manifest.name}.${intent.name}: "${phrase}"`).toContain(slot);
+          for (const slot of slots)
+            expect(
+              Object.keys(intent.args),
+              `${manifest.name}.${intent.name}: "${phrase}"`,
+            ).toContain(slot);
         }
       }
-      if (manifest.tier === 'cold') expect(manifest.intents.every((i) => i.phrases.length === 0)).toBe(true);
+      if (manifest.tier === 'cold')
+        expect(manifest.intents.every((i) => i.phrases.length === 0)).toBe(true);
     }
   });
 
   it('declare the calls and sandbox their work needs', async () => {
-    const byName = new Map((await loadAgents([SHIPPED_DIR])).map((a) => [a.manifest.name, a.manifest]));
-    expect([...byName.entries()].map(([n, m]) => [n, m.tier, m.network, m.calls.join(',')]).sort()).toEqual([
+    const byName = new Map(
+      (await loadAgents([SHIPPED_DIR])).map((a) => [a.manifest.name, a.manifest]),
+    );
+    expect(
+      [...byName.entries()].map(([n, m]) => [n, m.tier, m.network, m.calls.join(',')]).sort(),
+    ).toEqual([
       ['echo', 'warm', 'none', ''],
       ['lights', 'warm', 'none', 'mqtt.publish'],
       ['mesh', 'warm', 'none', 'mesh.status'],
@@ -39,9 +56,21 @@ describe('agent.toml validation', () => {
     ['not TOML', 'name = ', /is not valid TOML/],
     ['a missing tier', 'name = "x"\n[[intents]]\nname = "go"\n', /tier: /],
     ['an unknown key', `${base}colour = "red"\n`, /Unrecognized key|unrecognized/i],
-    ['an unknown call', base.replace('tier = "warm"', 'tier = "warm"\ncalls = ["shell.exec"]'), /calls\.0/],
-    ['http.fetch without egress', base.replace('tier = "warm"', 'tier = "warm"\ncalls = ["http.fetch"]'), /http\.fetch needs network = "egress"/],
-    ['a credential in context', base.replace('tier = "warm"', 'tier = "warm"\ncontext = ["mqtt.password"]'), /credentials are never handed to agents/],
+    [
+      'an unknown call',
+      base.replace('tier = "warm"', 'tier = "warm"\ncalls = ["shell.exec"]'),
+      /calls\.0/,
+    ],
+    [
+      'http.fetch without egress',
+      base.replace('tier = "warm"', 'tier = "warm"\ncalls = ["http.fetch"]'),
+      /http\.fetch needs network = "egress"/,
+    ],
+    [
+      'a credential in context',
+      base.replace('tier = "warm"', 'tier = "warm"\ncontext = ["mqtt.password"]'),
+      /credentials are never handed to agents/,
+    ],
     ['duplicate intents', `${base}[[intents]]\nname = "go"\n`, /duplicate intent "go"/],
   ])('rejects %s with a message naming the key', (_what, text, message) => {
     expect(() => parseManifest(text, 'x/agent.toml')).toThrow(ManifestError);
@@ -49,8 +78,14 @@ describe('agent.toml validation', () => {
   });
 
   it('hands an agent only the helix.toml keys its manifest lists', () => {
-    const config = { mqtt: { base_topic: 'z2m', password: 'hunter2', url: 'mqtt://x' }, lights: { rooms: { kitchen: ['k'] } } };
-    expect(pickContext(['lights.rooms', 'mqtt.base_topic'], config)).toEqual({ 'lights.rooms': { kitchen: ['k'] }, 'mqtt.base_topic': 'z2m' });
+    const config = {
+      mqtt: { base_topic: 'z2m', password: 'hunter2', url: 'mqtt://x' },
+      lights: { rooms: { kitchen: ['k'] } },
+    };
+    expect(pickContext(['lights.rooms', 'mqtt.base_topic'], config)).toEqual({
+      'lights.rooms': { kitchen: ['k'] },
+      'mqtt.base_topic': 'z2m',
+    });
     expect(pickContext(['lights.missing'], config)).toEqual({});
   });
 });
@@ -64,10 +99,16 @@ describe('loading agent folders', () => {
     await rm(dir, { recursive: true, force: true });
   });
 
-  const agent = async (root: string, folder: string, toml: string, files: Record<string, string> = { 'main.go': 'package main\nfunc main() {}\n' }) => {
+  const agent = async (
+    root: string,
+    folder: string,
+    toml: string,
+    files: Record<string, string> = { 'main.go': 'package main\nfunc main() {}\n' },
+  ) => {
     await mkdir(path.join(root, folder), { recursive: true });
     await writeFile(path.join(root, folder, 'agent.toml'), toml);
-    for (const [name, text] of Object.entries(files)) await writeFile(path.join(root, folder, name), text);
+    for (const [name, text] of Object.entries(files))
+      await writeFile(path.join(root, folder, name), text);
   };
 
   it('hashes sources and manifest: a change to either changes the hash', async () => {
@@ -76,7 +117,10 @@ describe('loading agent folders', () => {
     const [first] = await loadAgents([root]);
     await writeFile(path.join(root, 'a', 'main.go'), 'package main\nfunc main() { println() }\n');
     const [second] = await loadAgents([root]);
-    await writeFile(path.join(root, 'a', 'agent.toml'), 'name = "a"\ntier = "cold"\ntimeout_s = 9\n[[intents]]\nname = "go"\n');
+    await writeFile(
+      path.join(root, 'a', 'agent.toml'),
+      'name = "a"\ntier = "cold"\ntimeout_s = 9\n[[intents]]\nname = "go"\n',
+    );
     const [third] = await loadAgents([root]);
     const [again] = await loadAgents([root]);
     expect(new Set([first!.hash, second!.hash, third!.hash]).size).toBe(3);
@@ -92,12 +136,17 @@ describe('loading agent folders', () => {
     const err = await loadAgents([root, SHIPPED_DIR, other]).catch((e: Error) => e);
     expect(err).toBeInstanceOf(ManifestError);
     expect((err as Error).message).toMatch(/3 agents cannot be loaded/);
-    expect((err as Error).message).toMatch(/name = "two" but the folder is "one"; make them the same/);
+    expect((err as Error).message).toMatch(
+      /name = "two" but the folder is "one"; make them the same/,
+    );
     expect((err as Error).message).toMatch(/nogo has no \.go file/);
     expect((err as Error).message).toMatch(/agent "echo" is defined twice/);
 
     const problems: string[] = [];
-    const lenient = await loadAgents([root, SHIPPED_DIR, other], { strict: false, onProblem: (p) => problems.push(p.message) });
+    const lenient = await loadAgents([root, SHIPPED_DIR, other], {
+      strict: false,
+      onProblem: (p) => problems.push(p.message),
+    });
     expect(problems).toHaveLength(3);
     expect(lenient.map((a) => a.manifest.name)).toContain('lights');
   });

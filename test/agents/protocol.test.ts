@@ -1,14 +1,32 @@
 import { describe, expect, it } from 'vitest';
-import { dispatchCall, parseAgentLine, parseManifest, type CallMessage, type HostCalls } from '../../node/agents/index.js';
+import {
+  dispatchCall,
+  parseAgentLine,
+  parseManifest,
+  type CallMessage,
+  type HostCalls,
+} from '../../node/agents/index.js';
 import { DockerDemuxer, LineSplitter } from '../../node/agents/framing.js';
 
 describe('parsing agent lines', () => {
   it.each([
     ['{"v":1,"type":"ready"}', { type: 'ready' }],
-    ['{"v":1,"type":"progress","id":"t","message":"half","percent":50}', { type: 'progress', percent: 50 }],
-    ['{"v":1,"type":"result","id":"t","text":"Done.","data":{"n":1}}', { type: 'result', text: 'Done.', data: { n: 1 } }],
-    ['{"v":1,"type":"error","id":"t","message":"No.","code":"unknown_room"}', { type: 'error', code: 'unknown_room' }],
-    ['{"v":1,"type":"call","id":"t","call_id":"c1","method":"notify","params":{"text":"hi"}}', { type: 'call', method: 'notify' }],
+    [
+      '{"v":1,"type":"progress","id":"t","message":"half","percent":50}',
+      { type: 'progress', percent: 50 },
+    ],
+    [
+      '{"v":1,"type":"result","id":"t","text":"Done.","data":{"n":1}}',
+      { type: 'result', text: 'Done.', data: { n: 1 } },
+    ],
+    [
+      '{"v":1,"type":"error","id":"t","message":"No.","code":"unknown_room"}',
+      { type: 'error', code: 'unknown_room' },
+    ],
+    [
+      '{"v":1,"type":"call","id":"t","call_id":"c1","method":"notify","params":{"text":"hi"}}',
+      { type: 'call', method: 'notify' },
+    ],
     ['{"v":1,"type":"call","call_id":"c2","method":"notify"}', { type: 'call', params: {} }],
   ])('accepts %s', (line, expected) => {
     const parsed = parseAgentLine(line);
@@ -24,8 +42,14 @@ describe('parsing agent lines', () => {
     ['{"v":2,"type":"ready"}', /^protocol version 2 is not supported \(this host speaks v1\)/],
     ['{"type":"ready"}', /^protocol version null is not supported/],
     ['{"v":1,"type":"result","id":"t"}', /^invalid "result" message: text: /],
-    ['{"v":1,"type":"progress","id":"t","message":"x","percent":150}', /^invalid "progress" message: percent: /],
-    ['{"v":1,"type":"error","id":"t","message":"x","code":"Not A Code"}', /^invalid "error" message: code: /],
+    [
+      '{"v":1,"type":"progress","id":"t","message":"x","percent":150}',
+      /^invalid "progress" message: percent: /,
+    ],
+    [
+      '{"v":1,"type":"error","id":"t","message":"x","code":"Not A Code"}',
+      /^invalid "error" message: code: /,
+    ],
   ])('refuses %s, saying why', (line, reason) => {
     const parsed = parseAgentLine(line);
     expect(parsed.ok).toBe(false);
@@ -65,7 +89,11 @@ describe('framing', () => {
   ])('splits %j into lines of at most %i bytes', (chunks, max, lines, tooLong) => {
     const got: string[] = [];
     let overflows = 0;
-    const splitter = new LineSplitter(max, (l) => got.push(l), () => overflows++);
+    const splitter = new LineSplitter(
+      max,
+      (l) => got.push(l),
+      () => overflows++,
+    );
     for (const c of chunks) splitter.push(Buffer.from(c));
     splitter.end();
     expect(got).toEqual(lines);
@@ -88,15 +116,45 @@ describe('host call dispatch', () => {
       throw new Error('view not ready');
     },
   };
-  const call = (method: string, params: unknown = {}): CallMessage => ({ v: 1, type: 'call', call_id: 'c', method, params });
-  const ctx = (agent = manifest) => ({ agent, callerNode: 'pi-kitchen', signal: new AbortController().signal });
+  const call = (method: string, params: unknown = {}): CallMessage => ({
+    v: 1,
+    type: 'call',
+    call_id: 'c',
+    method,
+    params,
+  });
+  const ctx = (agent = manifest) => ({
+    agent,
+    callerNode: 'pi-kitchen',
+    signal: new AbortController().signal,
+  });
 
   it.each([
-    ['an unknown method', call('shell.exec'), ctx(), /unknown call "shell\.exec"; the host offers mqtt\.publish, http\.fetch/],
-    ['an undeclared call', call('llm.generate', { prompt: 'hi' }), ctx(), /call "llm\.generate" is not declared in x's agent\.toml; add it to calls/],
-    ['http.fetch without egress', call('http.fetch', { url: 'https://example.com' }), ctx(noEgress), /only for agents with network = "egress"/],
+    [
+      'an unknown method',
+      call('shell.exec'),
+      ctx(),
+      /unknown call "shell\.exec"; the host offers mqtt\.publish, http\.fetch/,
+    ],
+    [
+      'an undeclared call',
+      call('llm.generate', { prompt: 'hi' }),
+      ctx(),
+      /call "llm\.generate" is not declared in x's agent\.toml; add it to calls/,
+    ],
+    [
+      'http.fetch without egress',
+      call('http.fetch', { url: 'https://example.com' }),
+      ctx(noEgress),
+      /only for agents with network = "egress"/,
+    ],
     ['bad params', call('notify', { text: '' }), ctx(), /invalid params for notify: text: /],
-    ['a call this node does not provide', call('http.fetch', { url: 'https://example.com' }), ctx(), /this node does not provide http\.fetch/],
+    [
+      'a call this node does not provide',
+      call('http.fetch', { url: 'https://example.com' }),
+      ctx(),
+      /this node does not provide http\.fetch/,
+    ],
     ['a failing handler', call('mesh.status'), ctx(), /view not ready/],
   ])('refuses %s with an error reply', async (_what, message, context, error) => {
     const outcome = await dispatchCall(handlers, message, context);

@@ -37,7 +37,9 @@ describe('choosing images to evict', () => {
     ['never the most recent, even over budget', 1, [], ['a:1', 'c:1', 'b:1']],
     ['nothing when all older ones are in use', 1, ['a:1', 'b:1', 'c:1'], []],
   ])('%s', (_what, budgetMb, inUse, expected) => {
-    expect(pickEvictions(records, budgetMb * MB, (t) => inUse.includes(t)).map((r) => r.tag)).toEqual(expected);
+    expect(
+      pickEvictions(records, budgetMb * MB, (t) => inUse.includes(t)).map((r) => r.tag),
+    ).toEqual(expected);
   });
 });
 
@@ -54,8 +56,18 @@ describe('image registry', () => {
     const stateDir = path.join(dir, 'restart');
     let clock = 1000;
     const registry = await Registry.open({ stateDir, budgetMb: 100, now: () => clock });
-    await registry.record({ agent: 'echo', hash: 'h1', tag: 'helix-agent-echo:h1', sizeBytes: 2 * MB });
-    await registry.record({ agent: 'lights', hash: 'h2', tag: 'helix-agent-lights:h2', sizeBytes: 3 * MB });
+    await registry.record({
+      agent: 'echo',
+      hash: 'h1',
+      tag: 'helix-agent-echo:h1',
+      sizeBytes: 2 * MB,
+    });
+    await registry.record({
+      agent: 'lights',
+      hash: 'h2',
+      tag: 'helix-agent-lights:h2',
+      sizeBytes: 3 * MB,
+    });
     clock = 2000;
     registry.markSuccess('helix-agent-echo:h1');
     registry.markFailure('helix-agent-lights:h2');
@@ -66,7 +78,12 @@ describe('image registry', () => {
     await registry.flush();
 
     const reopened = await Registry.open({ stateDir, budgetMb: 100 });
-    expect(reopened.get('helix-agent-echo:h1')).toMatchObject({ successes: 1, failures: 0, lastUsedAt: 2000, sizeBytes: 2 * MB });
+    expect(reopened.get('helix-agent-echo:h1')).toMatchObject({
+      successes: 1,
+      failures: 0,
+      lastUsedAt: 2000,
+      sizeBytes: 2 * MB,
+    });
     expect(reopened.get('helix-agent-lights:h2')).toMatchObject({ successes: 0, failures: 1 });
     // Atomic writes leave no temporary files behind.
     expect(await readdir(stateDir)).toEqual([REGISTRY_FILE]);
@@ -78,7 +95,9 @@ describe('image registry', () => {
     await writeFile(path.join(stateDir, REGISTRY_FILE), '{"v":1,"images":[{"agent":');
     const registry = await Registry.open({ stateDir, budgetMb: 100 });
     expect(registry.list()).toEqual([]);
-    expect((await readdir(stateDir)).some((f) => f.startsWith(`${REGISTRY_FILE}.corrupt-`))).toBe(true);
+    expect((await readdir(stateDir)).some((f) => f.startsWith(`${REGISTRY_FILE}.corrupt-`))).toBe(
+      true,
+    );
   });
 
   it('evicts least recently used images past the budget, never one in use', async () => {
@@ -101,7 +120,12 @@ describe('image registry', () => {
     releaseA();
     await registry.record({ agent: 'e', hash: 'e', tag: 'e:1', sizeBytes: 4 * MB });
     expect(removed).toEqual(['b:1', 'c:1', 'a:1']);
-    expect(registry.list().map((r) => r.tag).sort()).toEqual(['d:1', 'e:1']);
+    expect(
+      registry
+        .list()
+        .map((r) => r.tag)
+        .sort(),
+    ).toEqual(['d:1', 'e:1']);
     const onDisk = JSON.parse(await readFile(path.join(stateDir, REGISTRY_FILE), 'utf8'));
     expect(onDisk.images.map((r: ImageRecord) => r.tag).sort()).toEqual(['d:1', 'e:1']);
   });
@@ -121,7 +145,11 @@ describe('image registry with a real Docker engine', () => {
 
   it('removes the least recently used agent image from the engine when over budget', async () => {
     const [echo, mesh] = await buildAgents(docker, ['echo', 'mesh']);
-    const registry = await Registry.open({ stateDir: dir, budgetMb: 2, remover: dockerImageRemover(docker) });
+    const registry = await Registry.open({
+      stateDir: dir,
+      budgetMb: 2,
+      remover: dockerImageRemover(docker),
+    });
     const echoImage = await buildImage(echo!, { docker, imagePrefix: IMAGE_PREFIX });
     await registry.record(echoImage);
     expect(await inspectImage(docker, echoImage.tag)).not.toBeNull();

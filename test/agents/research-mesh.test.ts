@@ -9,8 +9,20 @@ import {
   type LoadedAgent,
   type MeshStatus,
 } from '../../node/agents/index.js';
-import { ensureDockerEngine, removeContainers, removeImages, removeNetworks } from '../support/docker.js';
-import { buildAgents, collect, CONTAINER_PREFIX, EGRESS_NETWORK, IMAGE_PREFIX, outcome } from './helpers.js';
+import {
+  ensureDockerEngine,
+  removeContainers,
+  removeImages,
+  removeNetworks,
+} from '../support/docker.js';
+import {
+  buildAgents,
+  collect,
+  CONTAINER_PREFIX,
+  EGRESS_NETWORK,
+  IMAGE_PREFIX,
+  outcome,
+} from './helpers.js';
 
 const PAGE = `<!doctype html><html><head><title>Kettles &amp; Tea</title><style>body{color:red}</style></head>
 <body><script>var secret = "do not read";</script><h1>Brewing</h1><p>Green tea brews best at 80 &deg;C for two minutes.</p></body></html>`;
@@ -19,8 +31,23 @@ const MESH: MeshStatus = {
   self: 'laptop',
   nodes: [
     { name: 'pi-kitchen', state: 'alive', roles: ['mic', 'speaker'], running: [], warm: [] },
-    { name: 'laptop', state: 'alive', roles: ['mic', 'docker'], running: [], warm: [{ agent: 'lights', idle: 1, busy: 0 }, { agent: 'timer', idle: 1, busy: 0 }] },
-    { name: 'desk', state: 'alive', roles: ['docker', 'gpu', 'ollama'], running: [{ agent: 'research', count: 1 }], warm: [] },
+    {
+      name: 'laptop',
+      state: 'alive',
+      roles: ['mic', 'docker'],
+      running: [],
+      warm: [
+        { agent: 'lights', idle: 1, busy: 0 },
+        { agent: 'timer', idle: 1, busy: 0 },
+      ],
+    },
+    {
+      name: 'desk',
+      state: 'alive',
+      roles: ['docker', 'gpu', 'ollama'],
+      running: [{ agent: 'research', count: 1 }],
+      warm: [],
+    },
     { name: 'old-pi', state: 'suspect', roles: [], running: [], warm: [] },
     { name: 'gone', state: 'dead', roles: [], running: [], warm: [] },
   ],
@@ -81,16 +108,24 @@ describe('research and mesh agents', () => {
     const runner = runnerWith({ allowPrivateAddresses: true }, 'lab');
     await runner.start();
     const since = Math.floor(Date.now() / 1000) - 1;
-    const events = await collect(runner.run({ agent: 'research', intent: 'ask', args: { question: 'How do I brew green tea?', urls: `${base}/tea` } }));
+    const events = await collect(
+      runner.run({
+        agent: 'research',
+        intent: 'ask',
+        args: { question: 'How do I brew green tea?', urls: `${base}/tea` },
+      }),
+    );
     await runner.stop();
 
     expect(events[0]).toMatchObject({ type: 'accepted', warm: false });
-    expect(events.filter((e) => e.type === 'progress').map((e) => (e as { message: string }).message)).toEqual([
-      `fetching 1 of 1: ${base}/tea`,
-      'summarising',
-    ]);
+    expect(
+      events.filter((e) => e.type === 'progress').map((e) => (e as { message: string }).message),
+    ).toEqual([`fetching 1 of 1: ${base}/tea`, 'summarising']);
     const end = outcome(events) as { type: string; text: string; data: { sources: unknown[] } };
-    expect(end).toMatchObject({ type: 'result', text: 'Green tea brews best at 80 degrees for two minutes.' });
+    expect(end).toMatchObject({
+      type: 'result',
+      text: 'Green tea brews best at 80 degrees for two minutes.',
+    });
     expect(end.data.sources).toEqual([{ url: `${base}/tea`, title: 'Kettles & Tea', status: 200 }]);
 
     const prompt = prompts.at(-1)!.prompt;
@@ -107,16 +142,32 @@ describe('research and mesh agents', () => {
     } as unknown as Parameters<Docker['getEvents']>[0]);
     let text = '';
     for await (const chunk of joined) text += chunk.toString();
-    const containers = text.trim().split('\n').filter(Boolean).map((l) => JSON.parse(l).Actor.Attributes.container as string);
+    const containers = text
+      .trim()
+      .split('\n')
+      .filter(Boolean)
+      .map((l) => JSON.parse(l).Actor.Attributes.container as string);
     expect(containers).toHaveLength(1);
   });
 
   it('is refused pages on the LAN or loopback by the default egress policy, and says why', async () => {
     const runner = runnerWith({}, 'strict');
-    const events = await collect(runner.run({ agent: 'research', intent: 'ask', args: { question: 'Tea?', urls: `${base}/tea` } }));
+    const events = await collect(
+      runner.run({
+        agent: 'research',
+        intent: 'ask',
+        args: { question: 'Tea?', urls: `${base}/tea` },
+      }),
+    );
     await runner.stop();
-    expect(outcome(events)).toMatchObject({ type: 'error', code: 'agent_error', agentCode: 'fetch_failed' });
-    expect((outcome(events) as { message: string }).message).toMatch(/127\.0\.0\.1 resolves to 127\.0\.0\.1, which is not a public address/);
+    expect(outcome(events)).toMatchObject({
+      type: 'error',
+      code: 'agent_error',
+      agentCode: 'fetch_failed',
+    });
+    expect((outcome(events) as { message: string }).message).toMatch(
+      /127\.0\.0\.1 resolves to 127\.0\.0\.1, which is not a public address/,
+    );
   });
 
   it.each([

@@ -2,7 +2,15 @@ import type Docker from 'dockerode';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { AgentRunner, type LoadedAgent, type NotifyParams } from '../../node/agents/index.js';
 import { ensureDockerEngine, removeContainers, removeImages } from '../support/docker.js';
-import { buildAgents, collect, CONTAINER_PREFIX, IMAGE_PREFIX, liveContainers, outcome, until } from './helpers.js';
+import {
+  buildAgents,
+  collect,
+  CONTAINER_PREFIX,
+  IMAGE_PREFIX,
+  liveContainers,
+  outcome,
+  until,
+} from './helpers.js';
 
 describe('agent runner', () => {
   let docker: Docker;
@@ -38,7 +46,12 @@ describe('agent runner', () => {
   });
 
   it('starts one ready warm container per warm agent and reports it in the pool state', () => {
-    expect(runner.poolState().map((e) => [e.agent, e.idle, e.busy]).sort()).toEqual([
+    expect(
+      runner
+        .poolState()
+        .map((e) => [e.agent, e.idle, e.busy])
+        .sort(),
+    ).toEqual([
       ['echo', 1, 0],
       ['protocol-breaker', 1, 0],
       ['timer', 1, 0],
@@ -46,35 +59,72 @@ describe('agent runner', () => {
   });
 
   it('round-trips echo through a warm container, reusing it', async () => {
-    const first = await collect(runner.run({ agent: 'echo', intent: 'echo', args: { text: 'hello' }, callerNode: 'pi-kitchen' }));
-    expect(first[0]).toMatchObject({ type: 'accepted', agent: 'echo', warm: true, host: 'test-host' });
+    const first = await collect(
+      runner.run({
+        agent: 'echo',
+        intent: 'echo',
+        args: { text: 'hello' },
+        callerNode: 'pi-kitchen',
+      }),
+    );
+    expect(first[0]).toMatchObject({
+      type: 'accepted',
+      agent: 'echo',
+      warm: true,
+      host: 'test-host',
+    });
     expect(first).toContainEqual({ type: 'progress', message: 'echoing' });
     const result = outcome(first);
     expect(result).toMatchObject({ type: 'result', text: 'hello' });
     const data = (result as { data: { context: { node: string; host: string } } }).data;
     expect(data.context).toMatchObject({ node: 'pi-kitchen', host: 'test-host' });
 
-    const second = await collect(runner.run({ agent: 'echo', intent: 'echo', args: { text: 'again' } }));
+    const second = await collect(
+      runner.run({ agent: 'echo', intent: 'echo', args: { text: 'again' } }),
+    );
     expect(outcome(second)).toMatchObject({ type: 'result', text: 'again' });
-    expect((second[0] as { container: string }).container).toBe((first[0] as { container: string }).container);
+    expect((second[0] as { container: string }).container).toBe(
+      (first[0] as { container: string }).container,
+    );
   });
 
   it('round-trips echo through a cold container that is removed afterwards', async () => {
-    const cold = new AgentRunner({ docker, agents, host: 'cold-host', imagePrefix: IMAGE_PREFIX, containerPrefix: `${CONTAINER_PREFIX}cold-`, warmPoolSize: 0 });
-    const events = await collect(cold.run({ agent: 'echo', intent: 'echo', args: { text: 'cold hello' } }));
+    const cold = new AgentRunner({
+      docker,
+      agents,
+      host: 'cold-host',
+      imagePrefix: IMAGE_PREFIX,
+      containerPrefix: `${CONTAINER_PREFIX}cold-`,
+      warmPoolSize: 0,
+    });
+    const events = await collect(
+      cold.run({ agent: 'echo', intent: 'echo', args: { text: 'cold hello' } }),
+    );
     expect(events[0]).toMatchObject({ type: 'accepted', warm: false });
     expect(outcome(events)).toMatchObject({ type: 'result', text: 'cold hello' });
     await cold.stop();
     const name = (events[0] as { container: string }).container;
-    await until(async () => !(await liveContainers(docker)).includes(name), 10_000, 'cold container removal');
+    await until(
+      async () => !(await liveContainers(docker)).includes(name),
+      10_000,
+      'cold container removal',
+    );
   });
 
   it('refuses unknown agents, unknown intents and arguments that fail the manifest', async () => {
     const cases = [
       [{ agent: 'nope', intent: 'x', args: {} }, 'unknown_agent', /no agent "nope"/],
-      [{ agent: 'echo', intent: 'shout', args: {} }, 'unknown_intent', /has no intent "shout"; it has echo/],
+      [
+        { agent: 'echo', intent: 'shout', args: {} },
+        'unknown_intent',
+        /has no intent "shout"; it has echo/,
+      ],
       [{ agent: 'echo', intent: 'echo', args: {} }, 'invalid_args', /"text" is required/],
-      [{ agent: 'timer', intent: 'set', args: { minutes: 'soon' } }, 'invalid_args', /"minutes" must be a number/],
+      [
+        { agent: 'timer', intent: 'set', args: { minutes: 'soon' } },
+        'invalid_args',
+        /"minutes" must be a number/,
+      ],
     ] as const;
     for (const [req, code, message] of cases) {
       const events = await collect(runner.run(req));
@@ -89,7 +139,11 @@ describe('agent runner', () => {
       ['invalid_json', 'protocol', /not valid JSON/],
       ['too_long', 'protocol', /longer than 1048576 bytes/],
       ['unknown_type', 'protocol', /unknown message type "teleport"/],
-      ['undeclared_call', 'agent_error', /call "mqtt\.publish" is not declared in protocol-breaker's agent\.toml/],
+      [
+        'undeclared_call',
+        'agent_error',
+        /call "mqtt\.publish" is not declared in protocol-breaker's agent\.toml/,
+      ],
     ] as const;
     for (const [intent, code, message] of cases) {
       const events = await collect(runner.run({ agent: 'protocol-breaker', intent, args: {} }));
@@ -104,21 +158,29 @@ describe('agent runner', () => {
 
   it('replaces a warm container that crashes, reporting the crash with its last stderr line', async () => {
     const before = await collect(runner.run({ agent: 'protocol-breaker', intent: 'ok', args: {} }));
-    const crashed = await collect(runner.run({ agent: 'protocol-breaker', intent: 'crash', args: {} }));
+    const crashed = await collect(
+      runner.run({ agent: 'protocol-breaker', intent: 'crash', args: {} }),
+    );
     const end = outcome(crashed);
     expect(end).toMatchObject({ type: 'error', code: 'crashed' });
-    expect((end as { message: string }).message).toMatch(/exited with status 3 before answering.*crashing on purpose/);
+    expect((end as { message: string }).message).toMatch(
+      /exited with status 3 before answering.*crashing on purpose/,
+    );
 
     await until(() => runner.pool.idle('protocol-breaker') === 1, 20_000, 'replacement container');
     const after = await collect(runner.run({ agent: 'protocol-breaker', intent: 'ok', args: {} }));
     expect(outcome(after)).toMatchObject({ type: 'result' });
-    expect((after[0] as { container: string }).container).not.toBe((before[0] as { container: string }).container);
+    expect((after[0] as { container: string }).container).not.toBe(
+      (before[0] as { container: string }).container,
+    );
   });
 
   it('kills a warm container that hangs past its timeout and replaces it', async () => {
     const hung = await collect(runner.run({ agent: 'protocol-breaker', intent: 'hang', args: {} }));
     expect(outcome(hung)).toMatchObject({ type: 'error', code: 'timeout' });
-    expect((outcome(hung) as { message: string }).message).toMatch(/did not finish within its 3 s timeout/);
+    expect((outcome(hung) as { message: string }).message).toMatch(
+      /did not finish within its 3 s timeout/,
+    );
     await until(() => runner.pool.idle('protocol-breaker') === 1, 20_000, 'replacement container');
   });
 
@@ -126,7 +188,10 @@ describe('agent runner', () => {
     const controller = new AbortController();
     const events: string[] = [];
     let container = '';
-    for await (const ev of runner.run({ agent: 'protocol-breaker', intent: 'hang', args: {} }, { signal: controller.signal })) {
+    for await (const ev of runner.run(
+      { agent: 'protocol-breaker', intent: 'hang', args: {} },
+      { signal: controller.signal },
+    )) {
       events.push(ev.type === 'error' ? `error:${ev.code}` : ev.type);
       if (ev.type === 'accepted') {
         container = ev.container;
@@ -134,15 +199,28 @@ describe('agent runner', () => {
       }
     }
     expect(events).toEqual(['accepted', 'error:cancelled']);
-    await until(async () => !(await liveContainers(docker)).includes(container), 10_000, 'cancelled container removal');
+    await until(
+      async () => !(await liveContainers(docker)).includes(container),
+      10_000,
+      'cancelled container removal',
+    );
     await until(() => runner.pool.idle('protocol-breaker') === 1, 20_000, 'replacement container');
   });
 
   it('lets a warm timer tell the asking node when it fires, between tasks', async () => {
-    const set = await collect(runner.run({ agent: 'timer', intent: 'set', args: { seconds: 2, label: 'tea' }, callerNode: 'pi-kitchen' }));
+    const set = await collect(
+      runner.run({
+        agent: 'timer',
+        intent: 'set',
+        args: { seconds: 2, label: 'tea' },
+        callerNode: 'pi-kitchen',
+      }),
+    );
     expect(outcome(set)).toMatchObject({ type: 'result', text: 'Tea timer set for 2 seconds.' });
     const listed = await collect(runner.run({ agent: 'timer', intent: 'list', args: {} }));
-    expect((outcome(listed) as { text: string }).text).toMatch(/^You have one timer: the tea timer with [12] seconds? left\.$/);
+    expect((outcome(listed) as { text: string }).text).toMatch(
+      /^You have one timer: the tea timer with [12] seconds? left\.$/,
+    );
 
     await until(() => notified.length > 0, 10_000, 'timer notification');
     expect(notified[0]).toMatchObject({ node: 'pi-kitchen', text: 'Your tea timer is done.' });

@@ -1,18 +1,37 @@
 import type Docker from 'dockerode';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { AgentRunner, parseManifest, sandboxSpec, type LoadedAgent } from '../../node/agents/index.js';
+import {
+  AgentRunner,
+  parseManifest,
+  sandboxSpec,
+  type LoadedAgent,
+} from '../../node/agents/index.js';
 import { ensureDockerEngine, removeContainers, removeImages } from '../support/docker.js';
-import { buildAgents, collect, CONTAINER_PREFIX, IMAGE_PREFIX, liveContainers, outcome, until } from './helpers.js';
+import {
+  buildAgents,
+  collect,
+  CONTAINER_PREFIX,
+  IMAGE_PREFIX,
+  liveContainers,
+  outcome,
+  until,
+} from './helpers.js';
 
 describe('sandbox policy', () => {
   const manifest = (network: string): ReturnType<typeof parseManifest> =>
-    parseManifest(`name = "x"\ntier = "cold"\nmemory_mb = 48\ncpus = 0.5\npids = 20\nnetwork = "${network}"\n[[intents]]\nname = "go"\n`);
+    parseManifest(
+      `name = "x"\ntier = "cold"\nmemory_mb = 48\ncpus = 0.5\npids = 20\nnetwork = "${network}"\n[[intents]]\nname = "go"\n`,
+    );
 
   it.each([
     ['none', 'none'],
     ['egress', 'helix-egress'],
   ])('gives every container the same locks (network = %s -> %s)', (network, mode) => {
-    const spec = sandboxSpec(manifest(network), { image: 'i', name: 'helix-x', egressNetwork: 'helix-egress' });
+    const spec = sandboxSpec(manifest(network), {
+      image: 'i',
+      name: 'helix-x',
+      egressNetwork: 'helix-egress',
+    });
     expect(spec.User).toBe('65534:65534');
     expect(spec.HostConfig).toMatchObject({
       ReadonlyRootfs: true,
@@ -39,15 +58,32 @@ describe('sandbox, proven by an agent that tries to break it', () => {
     const events = await collect(r.run({ agent: 'sandbox-breaker', intent, args }));
     const name = (events[0] as { container?: string }).container;
     // Whatever happened inside, the container is gone afterwards.
-    if (name) await until(async () => !(await liveContainers(docker, prefix)).includes(name), 15_000, `${name} removed`);
-    return outcome(events) as { type: string; code?: string; message?: string; text?: string; data?: unknown };
+    if (name)
+      await until(
+        async () => !(await liveContainers(docker, prefix)).includes(name),
+        15_000,
+        `${name} removed`,
+      );
+    return outcome(events) as {
+      type: string;
+      code?: string;
+      message?: string;
+      text?: string;
+      data?: unknown;
+    };
   };
 
   beforeAll(async () => {
     docker = await ensureDockerEngine();
     await removeContainers(docker, prefix);
-    [breaker] = await buildAgents(docker, ['sandbox-breaker']);
-    runner = new AgentRunner({ docker, agents: [breaker!], imagePrefix: IMAGE_PREFIX, containerPrefix: prefix, host: 'sandbox-test' });
+    breaker = (await buildAgents(docker, ['sandbox-breaker']))[0]!;
+    runner = new AgentRunner({
+      docker,
+      agents: [breaker!],
+      imagePrefix: IMAGE_PREFIX,
+      containerPrefix: prefix,
+      host: 'sandbox-test',
+    });
     await runner.start();
   });
 
@@ -60,7 +96,13 @@ describe('sandbox, proven by an agent that tries to break it', () => {
   it('runs as nobody with no capabilities and no way to gain privileges', async () => {
     const end = await run('identity');
     expect(end.type).toBe('result');
-    expect(end.data).toMatchObject({ uid: 65534, gid: 65534, cap_eff: '0000000000000000', cap_bnd: '0000000000000000', no_new_privs: '1' });
+    expect(end.data).toMatchObject({
+      uid: 65534,
+      gid: 65534,
+      cap_eff: '0000000000000000',
+      cap_bnd: '0000000000000000',
+      no_new_privs: '1',
+    });
   });
 
   it('cannot write to its root filesystem', async () => {
@@ -80,7 +122,9 @@ describe('sandbox, proven by an agent that tries to break it', () => {
     expect(end.type).toBe('error');
     // Either the agent saw fork fail, or the Go runtime died unable to make a thread: both contained.
     if (end.code === 'agent_error') {
-      expect(end.message).toMatch(/starting process \d+ failed: .*resource temporarily unavailable/);
+      expect(end.message).toMatch(
+        /starting process \d+ failed: .*resource temporarily unavailable/,
+      );
       const started = Number(/starting process (\d+)/.exec(end.message ?? '')?.[1]);
       expect(started).toBeLessThanOrEqual(16);
     } else {
@@ -91,13 +135,17 @@ describe('sandbox, proven by an agent that tries to break it', () => {
   it('kills an agent that sleeps past its timeout', async () => {
     const end = await run('sleep');
     expect(end).toMatchObject({ type: 'error', code: 'timeout' });
-    expect(end.message).toMatch(/did not finish within its 3 s timeout \(timeout_s in agent\.toml\) and was killed/);
+    expect(end.message).toMatch(
+      /did not finish within its 3 s timeout \(timeout_s in agent\.toml\) and was killed/,
+    );
   });
 
   it('OOM-kills an agent that allocates past its memory limit, and says so', async () => {
     const end = await run('allocate', { mb: 64 });
     expect(end).toMatchObject({ type: 'error', code: 'oom' });
-    expect(end.message).toMatch(/ran out of memory: it used more than its 16 MB \(memory_mb in agent\.toml\)/);
+    expect(end.message).toMatch(
+      /ran out of memory: it used more than its 16 MB \(memory_mb in agent\.toml\)/,
+    );
     // The same agent within its limit is fine: the limit, not the agent, stopped it.
     const small = await run('allocate', { mb: 2 });
     expect(small).toMatchObject({ type: 'result', text: 'allocated 2 MB' });

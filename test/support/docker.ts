@@ -58,11 +58,16 @@ export async function startDockerd(
   const child = spawn(
     'dockerd',
     [
-      '--data-root', path.join(dir, 'data'),
-      '--exec-root', path.join(dir, 'exec'),
-      '--pidfile', path.join(dir, 'dockerd.pid'),
-      '-H', `unix://${socketPath}`,
-      '--bridge', 'none',
+      '--data-root',
+      path.join(dir, 'data'),
+      '--exec-root',
+      path.join(dir, 'exec'),
+      '--pidfile',
+      path.join(dir, 'dockerd.pid'),
+      '-H',
+      `unix://${socketPath}`,
+      '--bridge',
+      'none',
       '--iptables=false',
       ...(opts.extraArgs ?? []),
     ],
@@ -146,14 +151,21 @@ async function answers(docker: Docker): Promise<boolean> {
   }
 }
 
-async function waitForPing(docker: Docker, child: ChildProcess, timeoutMs: number, logPath: string): Promise<void> {
+async function waitForPing(
+  docker: Docker,
+  child: ChildProcess,
+  timeoutMs: number,
+  logPath: string,
+): Promise<void> {
   const deadline = Date.now() + timeoutMs;
   while (Date.now() < deadline) {
     if (await answers(docker)) return;
     await new Promise((r) => setTimeout(r, 200));
   }
   const exited = child.exitCode !== null ? ` (dockerd exited with ${child.exitCode})` : '';
-  throw new Error(`no Docker engine answered within ${timeoutMs} ms${exited}; dockerd log:\n${tail(logPath)}`);
+  throw new Error(
+    `no Docker engine answered within ${timeoutMs} ms${exited}; dockerd log:\n${tail(logPath)}`,
+  );
 }
 
 function tail(file: string): string {
