@@ -252,9 +252,11 @@ export class AgentContainer {
   async stop(reason: ExitReason = 'stopped'): Promise<ExitInfo> {
     await this.kill(reason);
     const info = await this.exited;
-    await this.deps.docker
-      .getContainer(this.id)
-      .remove({ force: true })
+    const container = this.deps.docker.getContainer(this.id);
+    await container.remove({ force: true }).catch(() => undefined);
+    // Removal (AutoRemove's or ours) finishes after the exit; wait for it, bounded.
+    await container
+      .wait({ condition: 'removed', abortSignal: AbortSignal.timeout(5000) })
       .catch(() => undefined);
     return info;
   }

@@ -88,6 +88,34 @@ describe('agent runner', () => {
     );
   });
 
+  it('keeps N warm containers per agent, spreads concurrent tasks over them, and removes them on stop', async () => {
+    const prefix = `${CONTAINER_PREFIX}pool2-`;
+    const echo = agents.filter((a) => a.manifest.name === 'echo');
+    const pool2 = new AgentRunner({
+      docker,
+      agents: echo,
+      host: 'pool2',
+      imagePrefix: IMAGE_PREFIX,
+      containerPrefix: prefix,
+      warmPoolSize: 2,
+    });
+    await pool2.start();
+    expect(pool2.poolState()).toEqual([
+      expect.objectContaining({ agent: 'echo', idle: 2, busy: 0 }),
+    ]);
+    expect(await liveContainers(docker, prefix)).toHaveLength(2);
+    const runs = await Promise.all(
+      [1, 2].map((i) =>
+        collect(pool2.run({ agent: 'echo', intent: 'echo', args: { text: `n${i}` } })),
+      ),
+    );
+    const used = new Set(runs.map((r) => (r[0] as { container: string }).container));
+    expect(used.size).toBe(2);
+    expect(runs.map((r) => (outcome(r) as { text: string }).text).sort()).toEqual(['n1', 'n2']);
+    await pool2.stop();
+    expect(await liveContainers(docker, prefix)).toEqual([]);
+  });
+
   it('round-trips echo through a cold container that is removed afterwards', async () => {
     const cold = new AgentRunner({
       docker,
