@@ -1,4 +1,7 @@
 import type { Command } from 'commander';
+import { registerAgentCommands } from './agents.js';
 
 /** Commands of the agents and voice modules register here as they land. */
-export function registerExtraCommands(_program: Command): void {}
+export function registerExtraCommands(program: Command): void {
+  registerAgentCommands(program);
+}

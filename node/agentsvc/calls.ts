@@ -1,0 +1,61 @@
+/**
+ * The effects this node offers its agents (node/agents' HostCalls): MQTT with config [mqtt],
+ * fetches under the egress policy, completions from the mesh's LLM, the mesh as this node sees
+ * it, and notes to a node. The dispatcher in node/agents has already checked the manifest.
+ */
+import {
+  createHttpFetch,
+  createMqttPublisher,
+  type HostCalls,
+  type HttpFetchOptions,
+  type MqttPublisher,
+} from '../agents/index.js';
+import type { Bus } from '../bus/index.js';
+import type { Config } from '../config/index.js';
+import type { Logger } from '../log.js';
+import type { OllamaApi } from '../router/index.js';
+import type { PeerView } from '../types.js';
+import { createLlmGenerate } from './llm.js';
+import { meshStatus, type SelfRuns } from './mesh-status.js';
+import type { Notifier } from './notify.js';
+
+export interface HostCallDeps {
+  config: Config;
+  view: () => readonly PeerView[];
+  bus: Bus | null;
+  self: { id: string; name: string };
+  /** this node's own runs and warm pool, for mesh.status */
+  selfRuns: () => SelfRuns;
+  notifier: Notifier;
+  ollama: OllamaApi;
+  egress?: HttpFetchOptions;
+  log: Logger;
+}
+
+export function createHostCalls(d: HostCallDeps): { handlers: HostCalls; close(): Promise<void> } {
+  const mqtt: MqttPublisher = createMqttPublisher({
+    url: d.config.mqtt.url,
+    username: d.config.mqtt.username,
+    password: d.config.mqtt.password,
+    topicPrefix: d.config.mqtt.base_topic,
+    clientId: `helix-${d.self.name}-${d.self.id.slice(-8)}`,
+    log: d.log,
+  });
+  const fetch = createHttpFetch(d.egress ?? {});
+  const llm = createLlmGenerate({
+    router: d.config.router,
+    view: d.view,
+    bus: d.bus,
+    selfId: d.self.id,
+    local: d.ollama,
+    log: d.log,
+  });
+  const handlers: HostCalls = {
+    'mqtt.publish': (params, ctx) => mqtt.publish(params, ctx),
+    'http.fetch': (params, ctx) => fetch(params, ctx),
+    'llm.generate': (params, ctx) => llm(params, ctx),
+    'mesh.status': async () => meshStatus(d.view(), d.selfRuns()),
+    notify: (params, ctx) => d.notifier.handler(params, ctx),
+  };
+  return { handlers, close: () => mqtt.close() };
+}

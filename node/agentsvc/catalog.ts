@@ -1,0 +1,224 @@
+/**
+ * The agents this node knows and their images: list, inspect, build (with progress) and remove.
+ * Behind the control routes of `helix-node agents …`.
+ */
+import type Docker from 'dockerode';
+import {
+  checkDocker,
+  imageTag,
+  inspectImage,
+  IMAGE_SIZE_LIMIT_BYTES,
+  type BuiltImage,
+  type LoadedAgent,
+  type Registry,
+} from '../agents/index.js';
+import { describeError } from '../errors.js';
+import { sameImageHash } from '../placement/index.js';
+import type { PeerView, WarmPoolEntry } from '../types.js';
+import { ImageInUseError, UnknownAgentError } from './errors.js';
+import type {
+  AgentDetail,
+  AgentImageInfo,
+  AgentList,
+  AgentSummary,
+  BuildEvent,
+  RemoveResult,
+} from './types.js';
+
+export interface CatalogDeps {
+  node: string;
+  agents: ReadonlyMap<string, LoadedAgent>;
+  docker: Docker;
+  registry: Registry;
+  imagePrefix: string;
+  view: () => readonly PeerView[];
+  warmPool: () => WarmPoolEntry[];
+  /** builds one agent's image (buildImage with this node's settings) and records it */
+  build: (
+    agent: LoadedAgent,
+    opts: { onProgress: (line: string) => void; signal?: AbortSignal },
+  ) => Promise<BuiltImage>;
+}
+
+export function unknownAgentMessage(name: string, known: Iterable<string>): string {
+  const names = [...known].sort();
+  return `no agent ${JSON.stringify(name)} on this node; agents: ${names.join(', ') || 'none'} (\`helix-node agents list\` shows them; add one as a folder under agents/ or in a directory named in agents.dirs)`;
+}
+
+export class AgentCatalog {
+  private building: Promise<unknown> = Promise.resolve();
+
+  constructor(private readonly d: CatalogDeps) {}
+
+  /** The agent, or UnknownAgentError listing the ones there are. */
+  agent(name: string): LoadedAgent {
+    const agent = this.d.agents.get(name);
+    if (!agent) throw new UnknownAgentError(unknownAgentMessage(name, this.d.agents.keys()));
+    return agent;
+  }
+
+  tag(agent: LoadedAgent): string {
+    return imageTag(agent.manifest.name, agent.hash, this.d.imagePrefix);
+  }
+
+  async list(): Promise<AgentList> {
+    const docker = await this.dockerUp();
+    const agents = [...this.d.agents.values()].sort((a, b) =>
+      a.manifest.name.localeCompare(b.manifest.name),
+    );
+    const summaries = await Promise.all(agents.map((a) => this.summary(a, docker)));
+    return { node: this.d.node, docker, agents: summaries };
+  }
+
+  async inspect(name: string): Promise<AgentDetail> {
+    const agent = this.agent(name);
+    return { ...(await this.summary(agent, await this.dockerUp())), manifest: agent.manifest };
+  }
+
+  /**
+   * Builds the named agent's image, or every agent's, one at a time (builds are serialised:
+   * `go build` takes a core). Failures are reported as events; the others still build.
+   */
+  async build(
+    name: string | undefined,
+    emit: (ev: BuildEvent) => void,
+    signal?: AbortSignal,
+  ): Promise<void> {
+    const agents = name
+      ? [this.agent(name)]
+      : [...this.d.agents.values()].sort((a, b) => a.manifest.name.localeCompare(b.manifest.name));
+    await checkDocker(this.d.docker, AbortSignal.timeout(5000));
+    const run = this.building.then(async () => {
+      let built = 0;
+      let upToDate = 0;
+      let failed = 0;
+      for (const agent of agents) {
+        const n = agent.manifest.name;
+        if (signal?.aborted) break;
+        try {
+          const image = await this.d.build(agent, {
+            signal,
+            onProgress: (message) => emit({ type: 'progress', agent: n, message }),
+          });
+          if (image.built) built++;
+          else upToDate++;
+          emit({
+            type: 'built',
+            agent: n,
+            tag: image.tag,
+            sizeBytes: image.sizeBytes,
+            built: image.built,
+            overLimit: image.sizeBytes >= IMAGE_SIZE_LIMIT_BYTES,
+          });
+        } catch (err) {
+          failed++;
+          emit({ type: 'failed', agent: n, message: describeError(err) });
+        }
+      }
+      emit({ type: 'done', built, upToDate, failed });
+    });
+    this.building = run.catch(() => undefined);
+    await run;
+  }
+
+  /** Removes every image of the agent from this node (engine and registry). */
+  async remove(name: string): Promise<RemoveResult> {
+    const agent = this.agent(name);
+    await checkDocker(this.d.docker, AbortSignal.timeout(5000));
+    const tags = new Set(
+      this.d.registry
+        .list()
+        .filter((r) => r.agent === name)
+        .map((r) => r.tag),
+    );
+    const repo = `${this.d.imagePrefix}${name}:`;
+    const images = await this.d.docker.listImages({ filters: { label: [`helix.agent=${name}`] } });
+    for (const img of images)
+      for (const t of img.RepoTags ?? []) if (t.startsWith(repo)) tags.add(t);
+    const busy = [...tags].filter((t) => this.d.registry.inUse(t));
+    if (busy.length > 0) {
+      throw new ImageInUseError(
+        `${busy.join(', ')} ${busy.length === 1 ? 'is' : 'are'} in use by ${name}'s warm containers or a run; set agents.warm_pool_size = 0 in helix.toml and restart helix-node, then remove it`,
+      );
+    }
+    const removed: RemoveResult['removed'] = [];
+    for (const tag of [...tags].sort()) {
+      const size =
+        this.d.registry.get(tag)?.sizeBytes ??
+        (await inspectImage(this.d.docker, tag))?.sizeBytes ??
+        0;
+      try {
+        await this.d.docker.getImage(tag).remove();
+        removed.push({ tag, sizeBytes: size });
+      } catch (err) {
+        const status = (err as { statusCode?: number }).statusCode;
+        if (status === 409) {
+          throw new ImageInUseError(
+            `the Docker engine keeps ${tag}: a container uses it (${describeError(err)}); try again when ${agent.manifest.name} is idle`,
+            { cause: err },
+          );
+        }
+        if (status !== 404) throw err;
+      }
+      this.d.registry.forget(tag);
+    }
+    await this.d.registry.flush();
+    return { agent: name, removed, freedBytes: removed.reduce((s, r) => s + r.sizeBytes, 0) };
+  }
+
+  private async summary(agent: LoadedAgent, docker: boolean): Promise<AgentSummary> {
+    const m = agent.manifest;
+    const tag = this.tag(agent);
+    const found = docker ? await inspectImage(this.d.docker, tag).catch(() => null) : null;
+    const record = this.d.registry.get(tag);
+    const image: AgentImageInfo = {
+      tag,
+      hash: agent.hash,
+      held: found !== null,
+      sizeBytes: found?.sizeBytes ?? record?.sizeBytes ?? null,
+      shareable: (record?.successes ?? 0) > 0,
+      successes: record?.successes ?? 0,
+      failures: record?.failures ?? 0,
+      addedAt: record ? new Date(record.addedAt).toISOString() : null,
+      lastUsedAt: record ? new Date(record.lastUsedAt).toISOString() : null,
+    };
+    const pool = this.d.warmPool().filter((e) => e.agent === m.name);
+    const warm =
+      pool.length > 0
+        ? { idle: pool.reduce((s, e) => s + e.idle, 0), busy: pool.reduce((s, e) => s + e.busy, 0) }
+        : null;
+    const heldBy = this.d
+      .view()
+      .filter(
+        (p) =>
+          !p.self &&
+          p.state === 'alive' &&
+          p.images.some(
+            (i) => i.agent === m.name && i.shareable && sameImageHash(i.hash, agent.hash),
+          ),
+      )
+      .map((p) => p.name)
+      .sort();
+    return {
+      name: m.name,
+      description: m.description,
+      tier: m.tier,
+      idempotent: m.idempotent,
+      network: m.network,
+      intents: m.intents.map((i) => i.name),
+      dir: agent.dir,
+      image,
+      warm,
+      heldBy,
+    };
+  }
+
+  private async dockerUp(): Promise<boolean> {
+    try {
+      await checkDocker(this.d.docker, AbortSignal.timeout(3000));
+      return true;
+    } catch {
+      return false;
+    }
+  }
+}

@@ -1,0 +1,107 @@
+/**
+ * Control routes of the agent services (the local socket `helix-node agents …` and
+ * `helix-node run` talk to):
+ *
+ *   GET  /v1/agents                   AgentList
+ *   GET  /v1/agents/inspect?name=N    AgentDetail
+ *   POST /v1/agents/build {name?}     NDJSON BuildEvent…
+ *   POST /v1/agents/rm {name}         RemoveResult
+ *   POST /v1/run {agent, intent, args?, onNode?, traceId?}   NDJSON RemoteRunEvent…
+ *
+ * A run stops when the client goes away (Ctrl-C on `helix-node run`).
+ */
+import type { IncomingMessage } from 'node:http';
+import { z } from 'zod';
+import type { RemoteRunEvent } from '../agenthost/index.js';
+import type { ControlServer } from '../control/index.js';
+import { UsageError } from '../errors.js';
+import type { AgentCatalog } from './catalog.js';
+import { UnknownAgentError } from './errors.js';
+import type { RunCheck } from './run.js';
+import type { RunIntentRequest } from './types.js';
+
+const NameBody = z.object({ name: z.string().min(1).max(64) });
+const BuildBody = z.object({ name: z.string().min(1).max(64).optional() });
+const RunBody = z.object({
+  agent: z.string().min(1).max(64),
+  intent: z.string().min(1).max(64),
+  args: z.record(z.string(), z.unknown()).default({}),
+  onNode: z.string().min(1).max(128).optional(),
+  traceId: z.string().min(1).max(128).optional(),
+});
+
+export interface RouteDeps {
+  catalog: AgentCatalog;
+  checkRun: (req: RunIntentRequest) => RunCheck;
+  runIntent: (
+    req: RunIntentRequest,
+    opts: { signal: AbortSignal },
+  ) => AsyncIterable<RemoteRunEvent>;
+}
+
+export function addAgentRoutes(control: ControlServer, d: RouteDeps): void {
+  control.route('GET', '/v1/agents', () => d.catalog.list());
+
+  control.route('GET', '/v1/agents/inspect', async (query) => {
+    const { name } = parse(NameBody, query, 'GET /v1/agents/inspect?name=AGENT');
+    return d.catalog.inspect(name);
+  });
+
+  control.route('POST', '/v1/agents/build', async (body, req, res) => {
+    const { name } = parse(BuildBody, body, 'POST /v1/agents/build {"name"?: AGENT}');
+    if (name) d.catalog.agent(name);
+    const gone = clientGone(req);
+    try {
+      await d.catalog.build(name, (ev) => res.stream(ev), gone.signal);
+    } finally {
+      gone.done();
+    }
+    return undefined;
+  });
+
+  control.route('POST', '/v1/agents/rm', async (body) => {
+    const { name } = parse(NameBody, body, 'POST /v1/agents/rm {"name": AGENT}');
+    return d.catalog.remove(name);
+  });
+
+  control.route('POST', '/v1/run', async (body, req, res) => {
+    const request = parse(RunBody, body, 'POST /v1/run {"agent", "intent", "args"?, "onNode"?}');
+    // Refused before anything streams, so the CLI exits 64 with the message.
+    const checked = d.checkRun(request);
+    if (!checked.ok) {
+      if (checked.code === 'unknown_agent') throw new UnknownAgentError(checked.message);
+      throw new UsageError(checked.message);
+    }
+    const gone = clientGone(req);
+    try {
+      for await (const ev of d.runIntent(request, { signal: gone.signal })) res.stream(ev);
+    } finally {
+      gone.done();
+    }
+    return undefined;
+  });
+}
+
+function parse<T>(schema: z.ZodType<T>, body: unknown, usage: string): T {
+  const r = schema.safeParse(body);
+  if (!r.success) {
+    const issue = r.error.issues[0];
+    throw new UsageError(
+      `${usage}: ${issue?.path.join('.') || 'body'}: ${issue?.message ?? 'invalid'}`,
+    );
+  }
+  return r.data;
+}
+
+/**
+ * A signal aborted when the client's connection closes before the answer is complete; done()
+ * stops watching (the socket may outlive this request with keep-alive).
+ */
+function clientGone(req: IncomingMessage): { signal: AbortSignal; done(): void } {
+  const ac = new AbortController();
+  const socket = req.socket;
+  const onClose = () => ac.abort(new Error('the client went away'));
+  if (socket.destroyed) onClose();
+  else socket.once('close', onClose);
+  return { signal: ac.signal, done: () => socket.off('close', onClose) };
+}

@@ -1,0 +1,395 @@
+/**
+ * The daemon side of agents (DESIGN.md §6): loads the agents (the repository's agents/ and
+ * config agents.dirs), keeps the image registry, registers the AgentHost and ImageStore gRPC
+ * services, offers agents their host calls, serves this node's control routes for agents, and —
+ * when the node has Docker — builds or fetches the warm agents' images and starts their pools in
+ * the background (progress in the log), so the node joins the mesh without waiting for `go build`.
+ *
+ * Call startAgentServices before rpc.start(): gRPC services cannot be added to a running server.
+ */
+import path from 'node:path';
+import Docker from 'dockerode';
+import {
+  AgentRunner,
+  DEFAULT_IMAGE_PREFIX,
+  Registry,
+  buildImage,
+  checkDocker,
+  dockerImageRemover,
+  imageTag,
+  inspectImage,
+  loadAgents,
+  type BuiltImage,
+  type HttpFetchOptions,
+  type LoadedAgent,
+} from '../agents/index.js';
+import {
+  PeerImageProvisioner,
+  agentHostService,
+  dockerImageEngine,
+  imageStoreService,
+  type ImageEngine,
+  type ImageProvisioner,
+  type RemoteRunEvent,
+} from '../agenthost/index.js';
+import type { Bus, Subscription } from '../bus/index.js';
+import type { Config } from '../config/index.js';
+import type { ControlServer } from '../control/index.js';
+import { describeError } from '../errors.js';
+import type { Logger } from '../log.js';
+import { OllamaHttpClient, type OllamaApi } from '../router/index.js';
+import {
+  AgentHostService,
+  ImageStoreService,
+  type RpcClients,
+  type RpcServer,
+} from '../rpc/index.js';
+import type { PeerView } from '../types.js';
+import { createHostCalls } from './calls.js';
+import { AgentCatalog } from './catalog.js';
+import { serveLlmOnBus } from './llm.js';
+import { agentDirs } from './locate.js';
+import { Notifier, type NotifyListener } from './notify.js';
+import { addAgentRoutes } from './routes.js';
+import { checkRun, runIntent } from './run.js';
+import type { AgentAdvert, RunIntentRequest } from './types.js';
+
+export interface AgentServicesComponents {
+  config: Config;
+  stateDir: string;
+  identity: { id: string; name: string };
+  /** not started yet: the AgentHost and ImageStore services are added to it */
+  rpc: RpcServer;
+  clients: RpcClients;
+  /** the live view of the mesh (membership), this node included */
+  view: () => readonly PeerView[];
+  /** for notify and llm.generate between nodes; null: this node only */
+  bus: Bus | null;
+  logger: Logger;
+  /** routes are added to it (or later with addControlRoutes) */
+  control?: ControlServer;
+  /** default: the engine at config capabilities.docker_socket */
+  docker?: Docker;
+  /** default: the repository's agents/ and config agents.dirs */
+  agentDirs?: string[];
+  /** image repositories start with this (default "helix-agent-"; tests "helix-test-…") */
+  imagePrefix?: string;
+  /** container names start with this (default "helix-") */
+  containerPrefix?: string;
+  /** bridge network for egress agents (default "helix-egress") */
+  egressNetwork?: string;
+  /** http.fetch policy (default: public addresses only) */
+  egress?: HttpFetchOptions;
+  /** this node's Ollama (default: config router.ollama_url) */
+  ollama?: OllamaApi;
+  /** the warm pool changed (the next heartbeat carries it anyway) */
+  onAdvertChange?: () => void;
+}
+
+export interface AgentServices {
+  /** the agents this node knows, by name */
+  readonly agents: ReadonlyMap<string, LoadedAgent>;
+  /** what the heartbeat advert carries: warm pool, images held, runs in progress */
+  advert(): AgentAdvert;
+  /** runs an intent anywhere in the mesh; ends with exactly one result or error */
+  runIntent(req: RunIntentRequest, opts?: { signal?: AbortSignal }): AsyncGenerator<RemoteRunEvent>;
+  addControlRoutes(control: ControlServer): void;
+  /** notes agents sent to this node (a timer went off) */
+  onNotify(listener: NotifyListener): () => void;
+  /** resolves once the warm-up (images, warm pools) has finished or given up */
+  ready(): Promise<void>;
+  stop(): Promise<void>;
+}
+
+/** How long stop() waits for a warm-up still building images. */
+const STOP_WAIT_MS = 5000;
+
+export async function startAgentServices(c: AgentServicesComponents): Promise<AgentServices> {
+  const log = c.logger.child({ component: 'agents' });
+  const self = { id: c.identity.id, name: c.identity.name };
+  const dirs = c.agentDirs ?? agentDirs(c.config.agents.dirs);
+  const loaded = await loadAgents(dirs, {
+    strict: false,
+    onProblem: (p) => log.warn({ err: p.message }, 'agent skipped'),
+  });
+  const agents: ReadonlyMap<string, LoadedAgent> = new Map(loaded.map((a) => [a.manifest.name, a]));
+  log.info({ agents: [...agents.keys()], dirs }, 'agents loaded');
+
+  const imagePrefix = c.imagePrefix ?? DEFAULT_IMAGE_PREFIX;
+  const docker = c.docker ?? new Docker({ socketPath: c.config.capabilities.docker_socket });
+  const registry = await Registry.open({
+    stateDir: c.stateDir,
+    budgetMb: c.config.agents.image_budget_mb,
+    remover: dockerImageRemover(docker),
+    log,
+  });
+  const tagOf = (agent: { manifest: { name: string }; hash: string }) =>
+    imageTag(agent.manifest.name, agent.hash, imagePrefix);
+
+  const build = async (
+    agent: LoadedAgent,
+    o: { onProgress: (line: string) => void; signal?: AbortSignal },
+  ): Promise<BuiltImage> => {
+    const image = await buildImage(agent, {
+      docker,
+      go: c.config.agents.go,
+      imagePrefix,
+      onProgress: o.onProgress,
+      signal: o.signal,
+      goCacheDir: path.join(c.stateDir, 'go-cache'),
+      log,
+    });
+    await registry.record({
+      agent: image.agent,
+      hash: image.hash,
+      tag: image.tag,
+      sizeBytes: image.sizeBytes,
+    });
+    if (image.hash !== agent.hash) {
+      o.onProgress(
+        `${agent.manifest.name} changed on disk since helix-node started; restart helix-node to run the new version`,
+      );
+    }
+    return image;
+  };
+
+  const engine = explainedEngine(dockerImageEngine(docker), docker);
+  const provisioner = new PeerImageProvisioner({
+    engine,
+    view: c.view,
+    clients: c.clients,
+    imagePrefix,
+    build: async (hosted, o) => {
+      const agent = agents.get(hosted.manifest.name);
+      if (!agent) throw new Error(`no agent ${hosted.manifest.name} on this node`);
+      await build(agent, o);
+    },
+    log,
+  });
+  // AgentHost asks `has` first: an engine that does not answer means "not here", and ensure()
+  // then fails with the reason, as a retryable image_missing the caller places elsewhere.
+  const hostImages: ImageProvisioner = {
+    has: (agent, signal) => provisioner.has(agent, signal).catch(() => false),
+    ensure: (agent, o) => provisioner.ensure(agent, o),
+  };
+  const recordHeld = async (agent: LoadedAgent, tag: string): Promise<void> => {
+    if (registry.get(tag)) return;
+    const found = await inspectImage(docker, tag);
+    if (found)
+      await registry.record({
+        agent: agent.manifest.name,
+        hash: agent.hash,
+        tag,
+        sizeBytes: found.sizeBytes,
+      });
+  };
+
+  const notifier = new Notifier({ bus: c.bus, view: c.view, self, log });
+  const ollama =
+    c.ollama ??
+    new OllamaHttpClient({
+      url: c.config.router.ollama_url,
+      timeoutMs: c.config.router.timeout_ms,
+    });
+  let runner: AgentRunner | null = null;
+  const calls = createHostCalls({
+    config: c.config,
+    view: c.view,
+    bus: c.bus,
+    self,
+    selfRuns: () => ({
+      name: self.name,
+      running: runner?.running() ?? [],
+      warmPool: runner?.poolState() ?? [],
+    }),
+    notifier,
+    ollama,
+    egress: c.egress,
+    log,
+  });
+  runner = new AgentRunner({
+    docker,
+    agents: loaded,
+    handlers: calls.handlers,
+    host: self.name,
+    config: c.config,
+    warmPoolSize: c.config.agents.warm_pool_size,
+    imagePrefix,
+    containerPrefix: c.containerPrefix,
+    egressNetwork: c.egressNetwork,
+    registry,
+    resolveImage: async (agent, signal) => {
+      const tag = tagOf(agent);
+      await provisioner.ensure(agent, {
+        signal: signal ?? AbortSignal.timeout(300_000),
+        onProgress: (line) => log.info({ agent: agent.manifest.name }, line),
+      });
+      await recordHeld(agent, tag);
+      return tag;
+    },
+    onPoolChange: c.onAdvertChange,
+    log,
+  });
+  const running = runner;
+
+  c.rpc.addService(
+    AgentHostService,
+    agentHostService({
+      executor: {
+        agent: (name) => running.agent(name),
+        agentNames: () => running.list().map((a) => a.manifest.name),
+        run: (request, opts) => running.run(request, opts),
+      },
+      images: hostImages,
+      self,
+      nodeName: (id) => c.view().find((p) => p.id === id)?.name,
+      log,
+    }),
+  );
+  c.rpc.addService(
+    ImageStoreService,
+    imageStoreService({ engine, images: () => registry.held(), imagePrefix, log }),
+  );
+
+  notifier.start();
+  const subs: Subscription[] = [];
+  if (c.bus)
+    subs.push(
+      serveLlmOnBus({
+        router: c.config.router,
+        view: c.view,
+        bus: c.bus,
+        selfId: self.id,
+        local: ollama,
+        log,
+      }),
+    );
+
+  const catalog = new AgentCatalog({
+    node: self.name,
+    agents,
+    docker,
+    registry,
+    imagePrefix,
+    view: c.view,
+    warmPool: () => running.poolState(),
+    build: async (agent, o) => {
+      const image = await build(agent, o);
+      // A warm agent built after start gets its pool now rather than at its first run.
+      if (
+        agent.manifest.tier === 'warm' &&
+        image.hash === agent.hash &&
+        !running.pool.serves(agent.manifest.name) &&
+        c.config.agents.warm_pool_size > 0
+      ) {
+        void running.pool
+          .add(agent, image.tag)
+          .catch((err: unknown) =>
+            log.warn(
+              { agent: agent.manifest.name, err: describeError(err) },
+              'warm pool did not start',
+            ),
+          );
+      }
+      return image;
+    },
+  });
+  const routeDeps = {
+    catalog,
+    checkRun: (req: RunIntentRequest) => checkRun(agents, req),
+    runIntent: (req: RunIntentRequest, o: { signal: AbortSignal }) => handle.runIntent(req, o),
+  };
+  if (c.control) addAgentRoutes(c.control, routeDeps);
+
+  const warming = warmUp(running, docker, registry, agents, tagOf, log);
+
+  const handle: AgentServices = {
+    agents,
+    advert: () => ({
+      warmPool: running.poolState().slice(0, 64),
+      images: registry.held().slice(0, 256),
+      runningAgents: running.runningCount(),
+    }),
+    runIntent: (req, o = {}) =>
+      runIntent({ agents, view: c.view, clients: c.clients, selfId: self.id, log }, req, o),
+    addControlRoutes: (control) => addAgentRoutes(control, routeDeps),
+    onNotify: (listener) => notifier.onNotify(listener),
+    ready: () => warming,
+    stop: async () => {
+      notifier.stop();
+      for (const s of subs.splice(0)) s.unsubscribe();
+      await running.stop();
+      await Promise.race([warming, new Promise((r) => setTimeout(r, STOP_WAIT_MS).unref())]);
+      await calls
+        .close()
+        .catch((err: unknown) => log.debug({ err: describeError(err) }, 'mqtt close failed'));
+      await registry.flush();
+      log.info('agents stopped');
+    },
+  };
+  return handle;
+}
+
+/**
+ * With Docker: the runner removes containers a crashed node left, builds or fetches the warm
+ * agents' images and fills their pools; the registry forgets images the engine no longer has and
+ * learns the agents' images it has. Without Docker this node runs nothing and places runs on peers.
+ */
+async function warmUp(
+  runner: AgentRunner,
+  docker: Docker,
+  registry: Registry,
+  agents: ReadonlyMap<string, LoadedAgent>,
+  tagOf: (a: LoadedAgent) => string,
+  log: Logger,
+): Promise<void> {
+  try {
+    await checkDocker(docker, AbortSignal.timeout(5000));
+  } catch (err) {
+    log.info(
+      { err: describeError(err) },
+      'no Docker engine: this node runs no agents itself and places them on peers',
+    );
+    return;
+  }
+  try {
+    await runner.start();
+    const images = await docker.listImages({ filters: { label: ['helix.agent'] } });
+    const present = new Set(images.flatMap((i) => i.RepoTags ?? []));
+    registry.reconcile(present);
+    for (const agent of agents.values()) {
+      const tag = tagOf(agent);
+      if (!present.has(tag) || registry.get(tag)) continue;
+      const found = await inspectImage(docker, tag);
+      if (found)
+        await registry.record({
+          agent: agent.manifest.name,
+          hash: agent.hash,
+          tag,
+          sizeBytes: found.sizeBytes,
+        });
+    }
+    log.info({ warm: runner.poolState().map((e) => `${e.agent}: ${e.idle} idle`) }, 'agents ready');
+  } catch (err) {
+    log.warn(
+      { err: describeError(err) },
+      'starting the agents failed; runs will start them on demand',
+    );
+  }
+}
+
+/** The engine's `has`, with "Docker is not running" said as such rather than as a socket error. */
+function explainedEngine(engine: ImageEngine, docker: Docker): ImageEngine {
+  return {
+    ...engine,
+    has: async (tag, signal) => {
+      try {
+        return await engine.has(tag, signal);
+      } catch (err) {
+        signal?.throwIfAborted();
+        await checkDocker(docker, AbortSignal.timeout(3000));
+        throw err;
+      }
+    },
+  };
+}
