@@ -1,0 +1,194 @@
+/**
+ * The daemon's control routes for the voice commands (the CLI's `say`, `transcribe`, `listen`,
+ * `trace`, `models pull --router`). Commands stream NDJSON: `{ type: "event", event }` lines while
+ * they run, then one `{ type: "result", ... }`.
+ */
+import path from 'node:path';
+import { z } from 'zod';
+import type { ControlServer } from '../control/index.js';
+import { InputError, UsageError } from '../errors.js';
+import { readWavFile } from '../voice/index.js';
+import type { VoiceLoop } from './listen.js';
+import type { Pipeline, PipelineEvent } from './pipeline.js';
+import type { TraceStore } from './traces.js';
+
+export interface VoiceControlDeps {
+  pipeline: Pipeline;
+  traces: TraceStore;
+  selfId: string;
+  /** the mic loop; null on nodes without a mic (listen then says so) */
+  voice: VoiceLoop | null;
+  /** router.model */
+  routerModel: string;
+  /** models.pullRouterModel bound to the daemon's view, bus and local Ollama */
+  pullRouterModel?: (opts: {
+    model: string;
+    on?: string;
+    signal: AbortSignal;
+    onProgress: (p: { status: string; completedBytes?: number; totalBytes?: number }) => void;
+  }) => Promise<{ node: string }>;
+}
+
+/** What the CLI gets back at the end of a command stream. */
+export interface CommandResultLine {
+  type: 'result';
+  traceId: string;
+  ok: boolean;
+  transcript: string;
+  reply: string;
+  failedStage?: string;
+  intent?: unknown;
+  node?: string;
+}
+
+export type CommandStreamLine =
+  | {
+      type: 'event';
+      event:
+        | PipelineEvent
+        | { type: 'pull'; status: string; completedBytes?: number; totalBytes?: number };
+    }
+  | CommandResultLine;
+
+const SayBody = z.object({ text: z.string().min(1).max(2000), speak: z.boolean().optional() });
+const TranscribeBody = z.object({ path: z.string().min(1), on: z.string().max(256).optional() });
+const ListenBody = z.object({ timeoutMs: z.number().int().min(1000).max(600_000).optional() });
+const PullBody = z.object({
+  model: z.string().min(1).max(200).optional(),
+  on: z.string().max(256).optional(),
+});
+
+function parse<T>(schema: z.ZodType<T>, body: unknown, route: string): T {
+  const r = schema.safeParse(body);
+  if (!r.success)
+    throw new UsageError(
+      `bad request to ${route}: ${r.error.issues.map((i) => `${i.path.join('.')}: ${i.message}`).join('; ')}`,
+    );
+  return r.data;
+}
+
+/** An AbortSignal that fires when the CLI goes away (Ctrl-C): the command is cancelled. */
+function clientGone(req: { socket: { once(ev: 'close', fn: () => void): unknown } }): AbortSignal {
+  const abort = new AbortController();
+  req.socket.once('close', () => abort.abort(new Error('the CLI disconnected')));
+  return abort.signal;
+}
+
+export function registerVoiceControlRoutes(control: ControlServer, deps: VoiceControlDeps): void {
+  control.route('POST', '/v1/say', async (body, req, res) => {
+    const { text, speak } = parse(SayBody, body, '/v1/say');
+    const result = await deps.pipeline.handleText(text, {
+      speak,
+      signal: clientGone(req),
+      onEvent: (event) => res.stream({ type: 'event', event }),
+    });
+    const line: CommandResultLine = {
+      type: 'result',
+      traceId: result.traceId,
+      ok: result.ok,
+      transcript: result.transcript,
+      reply: result.reply,
+      ...(result.failedStage ? { failedStage: result.failedStage } : {}),
+      ...(result.intent ? { intent: result.intent } : {}),
+    };
+    res.stream(line);
+    return undefined;
+  });
+
+  control.route('POST', '/v1/transcribe', async (body, req, res) => {
+    const { path: file, on } = parse(TranscribeBody, body, '/v1/transcribe');
+    if (!path.isAbsolute(file)) throw new InputError(`${file}: give the daemon an absolute path`);
+    const clip = await readWavFile(file);
+    const signal = clientGone(req);
+    const result = await deps.pipeline.transcribe(clip.pcm, {
+      on,
+      signal,
+      onEvent: (event) => res.stream({ type: 'event', event }),
+    });
+    res.stream({
+      type: 'result',
+      traceId: result.traceId,
+      ok: result.ok,
+      transcript: result.transcript.text,
+      reply: result.ok ? result.transcript.text : (result.error ?? ''),
+      node: result.node,
+      ...(result.ok ? {} : { failedStage: 'stt' }),
+      segments: result.transcript.segments,
+      language: result.transcript.language,
+      confidence: result.transcript.confidence,
+      durationS: clip.pcm.length / 16_000,
+    });
+    return undefined;
+  });
+
+  control.route('POST', '/v1/listen', async (body, req, res) => {
+    const { timeoutMs } = parse(ListenBody, body, '/v1/listen');
+    if (!deps.voice) {
+      throw new UsageError(
+        'this node does not listen: set voice.enabled = true (and voice.device) in helix.toml on a node with a mic, and make sure the Silero VAD model is installed (`helix-node models pull silero`)',
+      );
+    }
+    const result = await deps.voice.once({
+      signal: clientGone(req),
+      timeoutMs: timeoutMs ?? 30_000,
+      onEvent: (event) => res.stream({ type: 'event', event }),
+    });
+    if (!result) {
+      res.stream({
+        type: 'result',
+        traceId: '',
+        ok: false,
+        transcript: '',
+        reply: 'I heard no speech.',
+        failedStage: 'vad',
+      });
+      return undefined;
+    }
+    res.stream({
+      type: 'result',
+      traceId: result.traceId,
+      ok: result.ok,
+      transcript: result.transcript,
+      reply: result.reply,
+      ...(result.failedStage ? { failedStage: result.failedStage } : {}),
+      ...(result.intent ? { intent: result.intent } : {}),
+    });
+    return undefined;
+  });
+
+  control.route('GET', '/v1/trace', async (query) => {
+    const q = query as { id?: string; last?: string };
+    const trace = q.id
+      ? deps.traces.get(q.id)
+      : deps.traces.last(q.last === 'mine' ? deps.selfId : undefined);
+    if (!trace) {
+      throw new InputError(
+        q.id
+          ? `no trace ${q.id} on this node (it keeps the last ${deps.traces.capacity}, and only while it runs); run \`helix-node trace --last\``
+          : 'no command has run since this node started',
+      );
+    }
+    return trace;
+  });
+
+  control.route('POST', '/v1/models/pull-router', async (body, req, res) => {
+    const { model, on } = parse(PullBody, body, '/v1/models/pull-router');
+    if (!deps.pullRouterModel) throw new UsageError('this daemon cannot pull router models');
+    const wanted = model ?? deps.routerModel;
+    const { node } = await deps.pullRouterModel({
+      model: wanted,
+      on,
+      signal: clientGone(req),
+      onProgress: (p) => res.stream({ type: 'event', event: { type: 'pull', ...p } }),
+    });
+    res.stream({
+      type: 'result',
+      traceId: '',
+      ok: true,
+      transcript: '',
+      reply: `${wanted} is ready on ${node}`,
+      node,
+    });
+    return undefined;
+  });
+}

@@ -1,0 +1,54 @@
+/**
+ * pipeline: utterance -> transcript -> intent -> run -> reply, with a trace of every hop; the
+ * Router gRPC service; the mic loop; the daemon's control routes for the voice commands.
+ */
+export {
+  Pipeline,
+  type PipelineDeps,
+  type PipelineEvent,
+  type PipelineResult,
+  type TranscriptionResult,
+  type CommandOptions,
+  type UtteranceOptions,
+  type RouteRemote,
+  type LocalLlmRouter,
+  type RunIntent,
+  type Speak,
+} from './pipeline.js';
+export {
+  STAGES,
+  TraceSchema,
+  TraceHopSchema,
+  TraceRecorder,
+  TRACE_SUBJECT_PREFIX,
+  traceSubject,
+  newTraceId,
+  type Stage,
+  type Trace,
+  type TraceHop,
+  type TraceIntent,
+  type TraceSource,
+} from './trace.js';
+export { TraceStore, DEFAULT_TRACE_CAPACITY, busTracePublisher, collectTraces } from './traces.js';
+export { replies, sentence } from './replies.js';
+export {
+  routerService,
+  registerRouter,
+  createRouteRemote,
+  type RouterServiceOptions,
+} from './router-service.js';
+export { createRunIntent, type RunIntentDeps } from './run.js';
+export {
+  VoiceLoop,
+  captureUtterance,
+  utterances,
+  type VoiceLoopOptions,
+  type CaptureOptions,
+  type CapturedUtterance,
+} from './listen.js';
+export {
+  registerVoiceControlRoutes,
+  type VoiceControlDeps,
+  type CommandResultLine,
+  type CommandStreamLine,
+} from './control.js';

@@ -1,0 +1,230 @@
+/**
+ * The mic side: audio frames (arecord, or a file paced like a mic) -> VAD -> utterances -> the
+ * pipeline. VoiceLoop runs while `helix-node join` runs with voice.enabled; `listen --once`
+ * either takes the next command the running loop hears, or captures one utterance itself.
+ * Utterances that end while a command is still being handled are dropped (logged): the person
+ * hears the reply first, as with a voice assistant.
+ */
+import { describeError } from '../errors.js';
+import { silentLogger, type Logger } from '../log.js';
+import {
+  segmentStream,
+  UtteranceSegmenter,
+  type AudioSource,
+  type SegmenterOptions,
+  type SpeechDetector,
+} from '../voice/index.js';
+import type { Pipeline, PipelineEvent, PipelineResult } from './pipeline.js';
+
+export interface CapturedUtterance {
+  /** 16 kHz mono, with pre-roll */
+  pcm: Float32Array;
+  /** wall clock (epoch ms) when the VAD saw speech start, and when it decided speech had ended */
+  speechStartAt: number;
+  speechEndAt: number;
+  truncated: boolean;
+}
+
+export interface CaptureOptions {
+  source: AudioSource;
+  /** a fresh detector per stream (a SileroVad over the loaded model) */
+  detector: () => SpeechDetector;
+  segmenter?: SegmenterOptions;
+  logger?: Logger;
+}
+
+/** Captures until one utterance ends; null when the source ends first or `timeoutMs` passes without one. */
+export async function captureUtterance(
+  opts: CaptureOptions & { signal?: AbortSignal; timeoutMs?: number },
+): Promise<CapturedUtterance | null> {
+  const stop = new AbortController();
+  const timer = opts.timeoutMs
+    ? setTimeout(() => stop.abort(new Error('no speech')), opts.timeoutMs)
+    : undefined;
+  const signal = opts.signal ? AbortSignal.any([opts.signal, stop.signal]) : stop.signal;
+  try {
+    for await (const u of utterances(opts, signal)) return u;
+    return null;
+  } catch (err) {
+    if (stop.signal.aborted && !opts.signal?.aborted) return null;
+    throw err;
+  } finally {
+    clearTimeout(timer);
+    stop.abort();
+  }
+}
+
+/** Utterances from a source, as they end. Ends with the source or the signal. */
+export async function* utterances(
+  opts: CaptureOptions,
+  signal: AbortSignal,
+): AsyncGenerator<CapturedUtterance> {
+  const segmenter = new UtteranceSegmenter(opts.detector(), opts.segmenter);
+  let speechStartAt = 0;
+  try {
+    for await (const e of segmentStream(opts.source.frames({ signal }), segmenter, { signal })) {
+      if (e.type === 'speech-start') speechStartAt = Date.now();
+      else if (e.type === 'speech-discarded')
+        opts.logger?.debug({ ms: e.durationMs }, 'too short for speech; ignored');
+      else {
+        const now = Date.now();
+        yield {
+          pcm: e.utterance.pcm,
+          speechStartAt:
+            speechStartAt || now - (e.utterance.speechEnd - e.utterance.speechStart) * 1000,
+          speechEndAt: now,
+          truncated: e.utterance.truncated,
+        };
+        speechStartAt = 0;
+      }
+    }
+  } catch (err) {
+    if (signal.aborted) return;
+    throw err;
+  }
+}
+
+export interface VoiceLoopOptions extends CaptureOptions {
+  pipeline: Pipeline;
+  /** every finished command (the daemon prints the reply) */
+  onResult?: (result: PipelineResult) => void;
+  /** a capture failure (mic unplugged, arecord missing); the loop retries after `retryMs` */
+  onError?: (err: unknown) => void;
+  retryMs?: number;
+}
+
+type Waiter = { resolve: (r: PipelineResult) => void; onEvent?: (e: PipelineEvent) => void };
+
+/** Listens on the mic while the node runs; every utterance becomes a command. */
+export class VoiceLoop {
+  private abort: AbortController | null = null;
+  private running: Promise<void> | null = null;
+  private busy = false;
+  private readonly waiters = new Set<Waiter>();
+  private readonly log: Logger;
+
+  constructor(private readonly opts: VoiceLoopOptions) {
+    this.log = (opts.logger ?? silentLogger).child({ component: 'voice' });
+  }
+
+  get listening(): boolean {
+    return this.running !== null;
+  }
+
+  start(): void {
+    if (this.running) return;
+    const abort = new AbortController();
+    this.abort = abort;
+    this.running = this.loop(abort.signal).finally(() => {
+      this.running = null;
+    });
+    this.log.info('listening on the mic');
+  }
+
+  async stop(): Promise<void> {
+    this.abort?.abort();
+    await this.running;
+    this.abort = null;
+  }
+
+  /**
+   * `listen --once`: the next command this loop handles, with its events; or, when the loop is
+   * not running, capture one utterance now and handle it. Null when nothing was heard in time.
+   */
+  async once(
+    opts: { signal?: AbortSignal; timeoutMs?: number; onEvent?: (e: PipelineEvent) => void } = {},
+  ): Promise<PipelineResult | null> {
+    if (this.running) {
+      return new Promise<PipelineResult | null>((resolve) => {
+        const waiter: Waiter = {
+          resolve: (r) => {
+            cleanup();
+            resolve(r);
+          },
+          onEvent: opts.onEvent,
+        };
+        const timer = opts.timeoutMs ? setTimeout(() => done(), opts.timeoutMs) : undefined;
+        const done = () => {
+          cleanup();
+          resolve(null);
+        };
+        const cleanup = () => {
+          clearTimeout(timer);
+          this.waiters.delete(waiter);
+          opts.signal?.removeEventListener('abort', done);
+        };
+        opts.signal?.addEventListener('abort', done, { once: true });
+        this.waiters.add(waiter);
+      });
+    }
+    const u = await captureUtterance({
+      ...this.opts,
+      signal: opts.signal,
+      timeoutMs: opts.timeoutMs,
+    });
+    if (!u) return null;
+    return this.opts.pipeline.handleUtterance(u.pcm, {
+      source: 'mic',
+      capture: { speechStartAt: u.speechStartAt, speechEndAt: u.speechEndAt },
+      signal: opts.signal,
+      onEvent: opts.onEvent,
+    });
+  }
+
+  private async loop(signal: AbortSignal): Promise<void> {
+    while (!signal.aborted) {
+      try {
+        for await (const u of utterances(this.opts, signal)) {
+          if (this.busy) {
+            this.log.info('an utterance ended while the last command was still running; ignored');
+            continue;
+          }
+          this.busy = true;
+          void this.handle(u, signal).finally(() => {
+            this.busy = false;
+          });
+        }
+        if (signal.aborted) return;
+        this.log.warn('the audio source ended; restarting capture');
+      } catch (err) {
+        if (signal.aborted) return;
+        this.log.warn({ err: describeError(err) }, 'capture failed; retrying');
+        this.opts.onError?.(err);
+      }
+      await sleep(this.opts.retryMs ?? 5000, signal);
+    }
+  }
+
+  private async handle(u: CapturedUtterance, signal: AbortSignal): Promise<void> {
+    const waiters = [...this.waiters];
+    try {
+      const result = await this.opts.pipeline.handleUtterance(u.pcm, {
+        source: 'mic',
+        capture: {
+          speechStartAt: u.speechStartAt,
+          speechEndAt: u.speechEndAt,
+          ...(u.truncated ? { detail: 'cut at the longest utterance' } : {}),
+        },
+        signal,
+        onEvent: (e) => waiters.forEach((w) => w.onEvent?.(e)),
+      });
+      this.opts.onResult?.(result);
+      waiters.forEach((w) => w.resolve(result));
+    } catch (err) {
+      this.log.error({ err: describeError(err) }, 'command failed unexpectedly');
+    }
+  }
+}
+
+function sleep(ms: number, signal: AbortSignal): Promise<void> {
+  return new Promise((resolve) => {
+    if (signal.aborted) return resolve();
+    const timer = setTimeout(done, ms);
+    function done() {
+      clearTimeout(timer);
+      signal.removeEventListener('abort', done);
+      resolve();
+    }
+    signal.addEventListener('abort', done, { once: true });
+  });
+}

@@ -1,0 +1,653 @@
+/**
+ * The pipeline of one command, owned end to end by the node where it entered (DESIGN.md §1):
+ * utterance -> stt (here when this node can, else the nearest STT peer) -> intent (fast matcher
+ * here, else the router LLM on the peer placement picks) -> run (the agent host placement picks)
+ * -> reply (printed by the caller, spoken here when a TTS engine is present). Every hop is traced;
+ * every failure becomes a reply that says what failed and where. Outside systems come in as
+ * functions (PipelineDeps), so tests wire real gRPC or plain objects.
+ */
+import type { RemoteRunEvent } from '../agenthost/index.js';
+import { describeError } from '../errors.js';
+import { silentLogger, type Logger } from '../log.js';
+import { noRouterLlmMessage, pickRouterPeer, pickTranscriber } from '../placement/index.js';
+import type { FastMatcher, Intent, RouteOutcome } from '../router/index.js';
+import type { SttEngine, Transcript, TranscribeRemote } from '../transcribe/index.js';
+import type { PeerView } from '../types.js';
+import { floatToInt16, int16ToFloat } from '../voice/index.js';
+import { isUnreachable, replies, sentence } from './replies.js';
+import {
+  newTraceId,
+  TraceRecorder,
+  type Stage,
+  type Trace,
+  type TraceIntent,
+  type TraceSource,
+} from './trace.js';
+import type { TraceStore } from './traces.js';
+
+/** Router.Route on a peer (see createRouteRemote). Throws RpcCallError when the peer fails. */
+export type RouteRemote = (
+  peer: PeerView,
+  text: string,
+  opts: { traceId: string; signal?: AbortSignal; language?: string; timeoutMs?: number },
+) => Promise<RouteOutcome>;
+
+/** This node's own LLM router (LlmRouter), used when placement picks this node. */
+export interface LocalLlmRouter {
+  route(text: string, opts: { signal?: AbortSignal; traceId?: string }): Promise<RouteOutcome>;
+}
+
+/** Runs an intent wherever placement puts it (see createRunIntent over agenthost's runAnywhere). */
+export type RunIntent = (
+  intent: Intent,
+  opts: { traceId: string; signal?: AbortSignal },
+) => AsyncIterable<RemoteRunEvent>;
+
+/** Speaks a reply on this node; resolves with the engine used, or null when there is none. */
+export type Speak = (
+  text: string,
+  opts: { signal?: AbortSignal },
+) => Promise<{ engine: string } | null>;
+
+export interface PipelineDeps {
+  selfId: string;
+  /** the live view of the mesh (membership) */
+  view: () => readonly PeerView[];
+  /** this node's STT engine, when it has a working one (audio then never leaves the node) */
+  stt: SttEngine | null;
+  transcribeRemote: TranscribeRemote | null;
+  fastMatcher: FastMatcher | null;
+  routeRemote: RouteRemote | null;
+  localLlmRouter: LocalLlmRouter | null;
+  /** router.model */
+  routerModel: string;
+  runIntent: RunIntent;
+  speak?: Speak | null;
+  publishTrace?: (trace: Trace) => void;
+  traces?: TraceStore;
+  logger?: Logger;
+  /** stt.language */
+  language?: string;
+  /** per-stage deadlines: transcription (default 30 s), routing (default 30 s) */
+  sttTimeoutMs?: number;
+  routeTimeoutMs?: number;
+}
+
+/** Progress while a command runs (streamed to `helix-node say` / `listen`). */
+export type PipelineEvent =
+  | { type: 'hop'; hop: Trace['hops'][number] }
+  | { type: 'partial'; text: string }
+  | { type: 'transcript'; text: string; node: string }
+  | { type: 'intent'; intent: TraceIntent }
+  | { type: 'progress'; message: string; node?: string };
+
+export interface CommandOptions {
+  signal?: AbortSignal;
+  traceId?: string;
+  /** speak the reply here (default: true for mic utterances, false otherwise) */
+  speak?: boolean;
+  onEvent?: (e: PipelineEvent) => void;
+}
+
+export interface UtteranceOptions extends CommandOptions {
+  source: 'mic' | 'file';
+  /** transcribe on this node (name or id) instead of the one placement picks */
+  transcribeOn?: string;
+  /**
+   * The VAD's view of the utterance (mic): when speech started and when its end was detected,
+   * epoch ms. Becomes the trace's first hop, so the trace covers end of speech -> action.
+   */
+  capture?: { speechStartAt: number; speechEndAt: number; detail?: string };
+}
+
+export interface PipelineResult {
+  traceId: string;
+  transcript: string;
+  intent?: TraceIntent;
+  reply: string;
+  ok: boolean;
+  failedStage?: Stage;
+  trace: Trace;
+}
+
+export interface TranscriptionResult {
+  traceId: string;
+  transcript: Transcript;
+  /** name of the node that transcribed */
+  node: string;
+  ok: boolean;
+  /** set when it failed: what to tell the person */
+  error?: string;
+  trace: Trace;
+}
+
+class StageFailure extends Error {
+  constructor(
+    readonly stage: Stage,
+    readonly reply: string,
+  ) {
+    super(reply);
+  }
+}
+
+export class Pipeline {
+  private readonly log: Logger;
+
+  constructor(private readonly deps: PipelineDeps) {
+    this.log = (deps.logger ?? silentLogger).child({ component: 'pipeline' });
+  }
+
+  /** One utterance (16 kHz mono) through the whole pipeline. */
+  async handleUtterance(
+    pcm: Float32Array | Int16Array,
+    opts: UtteranceOptions,
+  ): Promise<PipelineResult> {
+    const rec = this.recorder(opts.source, opts.traceId, opts.capture);
+    if (opts.capture) {
+      const { speechStartAt, speechEndAt, detail } = opts.capture;
+      rec.add({
+        node: this.selfName(),
+        stage: 'vad',
+        startMs: 0,
+        durationMs: Math.max(0, speechEndAt - speechStartAt),
+        ok: true,
+        detail: detail ?? `utterance of ${(pcmLength(pcm) / 16).toFixed(0)} ms`,
+      });
+    }
+    let transcript = '';
+    try {
+      const heard = await this.transcribeStage(rec, pcm, opts);
+      transcript = heard.text;
+      return await this.fromTranscript(rec, transcript, {
+        ...opts,
+        speak: opts.speak ?? opts.source === 'mic',
+      });
+    } catch (err) {
+      return this.fail(rec, err, transcript, opts);
+    }
+  }
+
+  /** Text in (`helix-node say`): the same pipeline from routing on. */
+  async handleText(text: string, opts: CommandOptions = {}): Promise<PipelineResult> {
+    const rec = this.recorder('text', opts.traceId);
+    try {
+      return await this.fromTranscript(rec, text.trim(), { ...opts, speak: opts.speak ?? false });
+    } catch (err) {
+      return this.fail(rec, err, text.trim(), opts);
+    }
+  }
+
+  /** Transcription only (`helix-node transcribe FILE.wav [--on NODE]`), traced like a command. */
+  async transcribe(
+    pcm: Float32Array | Int16Array,
+    opts: CommandOptions & { on?: string } = {},
+  ): Promise<TranscriptionResult> {
+    const rec = this.recorder('file', opts.traceId);
+    try {
+      const { transcript, node } = await this.runStt(rec, pcm, { ...opts, transcribeOn: opts.on });
+      const trace = this.publish(
+        rec.finish({ transcript: transcript.text, reply: transcript.text, ok: true }),
+      );
+      return { traceId: rec.traceId, transcript, node, ok: true, trace };
+    } catch (err) {
+      const reply = err instanceof StageFailure ? err.reply : sentence(describeError(err));
+      const trace = this.publish(rec.finish({ reply, ok: false, failedStage: 'stt' }));
+      const empty: Transcript = { text: '', segments: [], language: '', confidence: 0 };
+      const node = trace.hops.find((h) => h.stage === 'stt')?.node ?? this.selfName();
+      return { traceId: rec.traceId, transcript: empty, node, ok: false, error: reply, trace };
+    }
+  }
+
+  private recorder(
+    source: TraceSource,
+    traceId?: string,
+    capture?: UtteranceOptions['capture'],
+  ): TraceRecorder {
+    const ago = capture ? Math.max(0, Date.now() - capture.speechStartAt) : 0;
+    return new TraceRecorder(
+      traceId ?? newTraceId(),
+      { id: this.deps.selfId, name: this.selfName() },
+      source,
+      ago,
+    );
+  }
+
+  private selfName(): string {
+    return (
+      this.deps.view().find((p) => p.self || p.id === this.deps.selfId)?.name ?? this.deps.selfId
+    );
+  }
+
+  // ---- stt ----------------------------------------------------------------------------------
+
+  private async transcribeStage(
+    rec: TraceRecorder,
+    pcm: Float32Array | Int16Array,
+    opts: UtteranceOptions,
+  ): Promise<{ text: string }> {
+    const { transcript } = await this.runStt(rec, pcm, opts);
+    const text = transcript.text.trim();
+    if (text === '') {
+      throw new StageFailure(
+        'stt',
+        transcript.rejected ? replies.uncertain(transcript.rejected) : replies.nothingHeard(),
+      );
+    }
+    return { text };
+  }
+
+  private async runStt(
+    rec: TraceRecorder,
+    pcm: Float32Array | Int16Array,
+    opts: CommandOptions & { transcribeOn?: string },
+  ): Promise<{ transcript: Transcript; node: string }> {
+    const where = this.pickStt(opts.transcribeOn);
+    const started = rec.now();
+    const timeoutMs = this.deps.sttTimeoutMs ?? 30_000;
+    if (where.kind === 'none') {
+      rec.record('stt', this.selfName(), started, false, where.reason);
+      throw new StageFailure('stt', replies.noTranscriber(where.reason));
+    }
+    const seconds = (pcmLength(pcm) / 16_000).toFixed(1);
+    try {
+      let transcript: Transcript;
+      if (where.kind === 'local') {
+        const engine = where.engine;
+        transcript = await engine.transcribe(
+          pcm instanceof Float32Array ? pcm : int16ToFloat(pcm),
+          {
+            signal: withTimeout(opts.signal, timeoutMs),
+          },
+        );
+        rec.record(
+          'stt',
+          this.selfName(),
+          started,
+          true,
+          `${engine.name} ${engine.model} here (${seconds} s of audio; it never left this node)`,
+        );
+      } else {
+        const remote = this.deps.transcribeRemote!;
+        transcript = await remote(where.peer, pcm instanceof Int16Array ? pcm : floatToInt16(pcm), {
+          traceId: rec.traceId,
+          signal: opts.signal,
+          timeoutMs,
+          language: this.deps.language,
+          onPartial: (t) => opts.onEvent?.({ type: 'partial', text: t.text }),
+        });
+        rec.record(
+          'stt',
+          where.peer.name,
+          started,
+          true,
+          `${seconds} s of audio streamed in 64 ms chunks (${where.reason})`,
+        );
+      }
+      const node = where.kind === 'local' ? this.selfName() : where.peer.name;
+      this.emitHop(rec, opts);
+      opts.onEvent?.({ type: 'transcript', text: transcript.text, node });
+      return { transcript, node };
+    } catch (err) {
+      opts.signal?.throwIfAborted();
+      const node = where.kind === 'local' ? this.selfName() : where.peer.name;
+      rec.record('stt', node, started, false, errorText(err));
+      this.emitHop(rec, opts);
+      this.log.warn(
+        { traceId: rec.traceId, node, err: describeError(err) },
+        'transcription failed',
+      );
+      if (where.kind === 'remote' && isUnreachable(err)) {
+        throw new StageFailure('stt', replies.transcriberUnreachable(node, err));
+      }
+      throw new StageFailure('stt', replies.transcriberFailed(node, err));
+    }
+  }
+
+  private pickStt(
+    on?: string,
+  ):
+    | { kind: 'local'; engine: SttEngine }
+    | { kind: 'remote'; peer: PeerView; reason: string }
+    | { kind: 'none'; reason: string } {
+    const view = this.deps.view();
+    if (on) {
+      const peer = view.find((p) => p.name === on || p.id === on);
+      if (!peer)
+        return {
+          kind: 'none',
+          reason: `no node named ${on} in the mesh (\`helix-node status\` lists them)`,
+        };
+      if (peer.self || peer.id === this.deps.selfId) {
+        return this.deps.stt
+          ? { kind: 'local', engine: this.deps.stt }
+          : { kind: 'none', reason: `${peer.name} has no speech recognition engine` };
+      }
+      if (peer.capabilities.stt === null)
+        return { kind: 'none', reason: `${peer.name} has no speech recognition engine` };
+      return this.deps.transcribeRemote
+        ? { kind: 'remote', peer, reason: `--on ${peer.name}` }
+        : { kind: 'none', reason: 'this node cannot call transcribers' };
+    }
+    // Nearest-mic rule (DESIGN.md §4): this node transcribes its own audio when it can.
+    if (this.deps.stt) return { kind: 'local', engine: this.deps.stt };
+    const placement = pickTranscriber(view, this.deps.selfId);
+    if ('error' in placement) return { kind: 'none', reason: placement.error };
+    if (placement.local || placement.node.id === this.deps.selfId) {
+      return {
+        kind: 'none',
+        reason: `${placement.node.name} advertises speech recognition but its engine is not loaded; run \`helix-node doctor\` there`,
+      };
+    }
+    if (!this.deps.transcribeRemote)
+      return { kind: 'none', reason: 'this node cannot call transcribers' };
+    return { kind: 'remote', peer: placement.node, reason: placement.reason };
+  }
+
+  // ---- intent, run, reply -------------------------------------------------------------------
+
+  private async fromTranscript(
+    rec: TraceRecorder,
+    transcript: string,
+    opts: CommandOptions & { speak: boolean },
+  ): Promise<PipelineResult> {
+    if (transcript === '') throw new StageFailure('intent', replies.nothingHeard());
+    const intent = await this.intentStage(rec, transcript, opts);
+    opts.onEvent?.({ type: 'intent', intent });
+    const answer = await this.runStage(rec, intent, opts);
+    const reply = answer.trim() === '' ? replies.done() : answer.trim();
+    await this.replyStage(rec, reply, opts);
+    const trace = this.publish(rec.finish({ transcript, intent, reply, ok: true }));
+    this.log.info(
+      { traceId: rec.traceId, agent: intent.agent, intent: intent.intent, ms: trace.totalMs },
+      'command done',
+    );
+    return { traceId: rec.traceId, transcript, intent, reply, ok: true, trace };
+  }
+
+  private async intentStage(
+    rec: TraceRecorder,
+    text: string,
+    opts: CommandOptions,
+  ): Promise<TraceIntent> {
+    const self = this.selfName();
+    const fastStart = rec.now();
+    const hit = this.deps.fastMatcher?.match(text) ?? null;
+    if (this.deps.fastMatcher) {
+      rec.record(
+        'intent',
+        self,
+        fastStart,
+        hit !== null,
+        hit
+          ? `fast matcher: ${hit.agent}.${hit.intent} ("${hit.phrase}")`
+          : 'fast matcher: no phrase matched',
+      );
+      this.emitHop(rec, opts);
+    }
+    if (hit) {
+      return {
+        agent: hit.agent,
+        intent: hit.intent,
+        args: hit.args,
+        confidence: hit.confidence,
+        via: 'fast',
+      };
+    }
+
+    const route = this.pickRouter();
+    const started = rec.now();
+    if (route.kind === 'none') {
+      rec.record('intent', self, started, false, route.reason);
+      this.emitHop(rec, opts);
+      throw new StageFailure('intent', replies.noRouter(route.reason));
+    }
+    const node = route.kind === 'local' ? self : route.peer.name;
+    const timeoutMs = this.deps.routeTimeoutMs ?? 30_000;
+    let outcome: RouteOutcome;
+    try {
+      outcome =
+        route.kind === 'local'
+          ? await this.deps.localLlmRouter!.route(text, {
+              signal: withTimeout(opts.signal, timeoutMs),
+              traceId: rec.traceId,
+            })
+          : await this.deps.routeRemote!(route.peer, text, {
+              traceId: rec.traceId,
+              signal: opts.signal,
+              timeoutMs,
+              language: this.deps.language,
+            });
+    } catch (err) {
+      opts.signal?.throwIfAborted();
+      rec.record('intent', node, started, false, `router LLM: ${errorText(err)}`);
+      this.emitHop(rec, opts);
+      throw new StageFailure(
+        'intent',
+        route.kind === 'remote' && isUnreachable(err)
+          ? replies.routerUnreachable(node, err)
+          : replies.routerFailed(node, err),
+      );
+    }
+    if (outcome.kind === 'intent') {
+      const i = outcome.intent;
+      rec.record(
+        'intent',
+        node,
+        started,
+        true,
+        `router LLM ${this.deps.routerModel}: ${i.agent}.${i.intent} (confidence ${i.confidence.toFixed(2)})`,
+      );
+      this.emitHop(rec, opts);
+      return {
+        agent: i.agent,
+        intent: i.intent,
+        args: i.args,
+        confidence: i.confidence,
+        via: outcome.via,
+      };
+    }
+    if (outcome.kind === 'not-understood') {
+      rec.record('intent', node, started, false, `not understood: ${outcome.reason}`);
+      this.emitHop(rec, opts);
+      throw new StageFailure('intent', replies.notUnderstood(text, outcome.reason));
+    }
+    rec.record('intent', node, started, false, `router unavailable: ${outcome.reason}`);
+    this.emitHop(rec, opts);
+    throw new StageFailure(
+      'intent',
+      sentence(`The router on ${node} is unavailable: ${outcome.reason}`),
+    );
+  }
+
+  private pickRouter():
+    { kind: 'local' } | { kind: 'remote'; peer: PeerView } | { kind: 'none'; reason: string } {
+    const view = this.deps.view();
+    const peer = pickRouterPeer(view, this.deps.routerModel);
+    if (peer && (peer.self || peer.id === this.deps.selfId)) {
+      if (this.deps.localLlmRouter) return { kind: 'local' };
+    } else if (peer && this.deps.routeRemote) {
+      return { kind: 'remote', peer };
+    }
+    // no view yet (or this node's Ollama is not advertised): a local router still works
+    if (this.deps.localLlmRouter && (!peer || !this.deps.routeRemote)) return { kind: 'local' };
+    return { kind: 'none', reason: noRouterLlmMessage(this.deps.routerModel) };
+  }
+
+  private async runStage(
+    rec: TraceRecorder,
+    intent: TraceIntent,
+    opts: CommandOptions,
+  ): Promise<string> {
+    const what = `${intent.agent}.${intent.intent}`;
+    const started = rec.now();
+    let host: string | undefined;
+    let placed = '';
+    let warm: boolean | undefined;
+    try {
+      for await (const e of this.deps.runIntent(
+        {
+          agent: intent.agent,
+          intent: intent.intent,
+          args: intent.args,
+          confidence: intent.confidence,
+        },
+        { traceId: rec.traceId, signal: opts.signal },
+      )) {
+        switch (e.type) {
+          case 'placed':
+            host = e.node;
+            warm = e.warm;
+            placed = e.reason;
+            break;
+          case 'accepted':
+            host = e.hostName || host;
+            warm = e.warm;
+            break;
+          case 'progress':
+            opts.onEvent?.({ type: 'progress', message: e.message, node: host });
+            break;
+          case 'host_lost':
+            opts.onEvent?.({
+              type: 'progress',
+              message: `lost ${e.node} (${e.reason})${e.retrying ? '; placing it again' : ''}`,
+              node: e.node,
+            });
+            break;
+          case 'result':
+            rec.record(
+              'run',
+              e.hostName || host || '?',
+              started,
+              true,
+              `${what} ${warm === false ? 'cold' : 'warm'}${placed ? ` (${placed})` : ''}`,
+            );
+            this.emitHop(rec, opts);
+            return e.text;
+          case 'error':
+            rec.record(
+              'run',
+              e.node ?? host ?? this.selfName(),
+              started,
+              false,
+              `${what}: ${e.code}: ${e.message}`,
+            );
+            this.emitHop(rec, opts);
+            throw new StageFailure(
+              'run',
+              e.code === 'no_host'
+                ? replies.noHost(intent.agent, e.message)
+                : replies.runFailed(intent.agent, e.node ?? host, e.message),
+            );
+        }
+      }
+      rec.record(
+        'run',
+        host ?? this.selfName(),
+        started,
+        false,
+        `${what}: the run ended without a result`,
+      );
+      throw new StageFailure(
+        'run',
+        replies.runFailed(intent.agent, host, 'the run ended without a result'),
+      );
+    } catch (err) {
+      if (err instanceof StageFailure) throw err;
+      opts.signal?.throwIfAborted();
+      rec.record('run', host ?? this.selfName(), started, false, `${what}: ${errorText(err)}`);
+      throw new StageFailure('run', replies.runFailed(intent.agent, host, describeError(err)));
+    }
+  }
+
+  private async replyStage(
+    rec: TraceRecorder,
+    reply: string,
+    opts: CommandOptions & { speak?: boolean },
+  ): Promise<void> {
+    const started = rec.now();
+    if (!opts.speak || !this.deps.speak) {
+      rec.record('reply', this.selfName(), started, true, 'printed');
+      this.emitHop(rec, opts);
+      return;
+    }
+    try {
+      const spoken = await this.deps.speak(reply, { signal: withTimeout(opts.signal, 30_000) });
+      rec.record(
+        'reply',
+        this.selfName(),
+        started,
+        true,
+        spoken ? `printed and spoken with ${spoken.engine}` : 'printed (no TTS engine here)',
+      );
+    } catch (err) {
+      // the reply still reaches the person in print; a broken speaker must not fail the command
+      rec.record(
+        'reply',
+        this.selfName(),
+        started,
+        false,
+        `printed; speaking failed: ${describeError(err)}`,
+      );
+    }
+    this.emitHop(rec, opts);
+  }
+
+  private async fail(
+    rec: TraceRecorder,
+    err: unknown,
+    transcript: string,
+    opts: CommandOptions & { speak?: boolean; source?: string },
+  ): Promise<PipelineResult> {
+    let stage: Stage;
+    let reply: string;
+    if (err instanceof StageFailure) {
+      stage = err.stage;
+      reply = err.reply;
+    } else if (opts.signal?.aborted) {
+      stage = rec.hops.at(-1)?.stage ?? 'stt';
+      reply = replies.cancelled(stage);
+    } else {
+      stage = rec.hops.at(-1)?.stage ?? 'stt';
+      reply = sentence(`Something went wrong on ${this.selfName()}: ${describeError(err)}`);
+      this.log.error({ traceId: rec.traceId, err: describeError(err) }, 'pipeline bug');
+    }
+    if (!opts.signal?.aborted) {
+      await this.replyStage(rec, reply, { ...opts, speak: opts.speak ?? opts.source === 'mic' });
+    }
+    const trace = this.publish(
+      rec.finish({ ...(transcript ? { transcript } : {}), reply, ok: false, failedStage: stage }),
+    );
+    this.log.info({ traceId: rec.traceId, stage, reply }, 'command failed');
+    return { traceId: rec.traceId, transcript, reply, ok: false, failedStage: stage, trace };
+  }
+
+  private emitHop(rec: TraceRecorder, opts: CommandOptions): void {
+    const hop = rec.hops.at(-1);
+    if (hop) opts.onEvent?.({ type: 'hop', hop });
+  }
+
+  private publish(trace: Trace): Trace {
+    this.deps.traces?.add(trace);
+    try {
+      this.deps.publishTrace?.(trace);
+    } catch (err) {
+      this.log.debug({ err: describeError(err) }, 'trace publish failed');
+    }
+    return trace;
+  }
+}
+
+/** The error's own message (the hop detail), without the cause chain describeError adds. */
+function errorText(err: unknown): string {
+  return err instanceof Error ? err.message : String(err);
+}
+
+function pcmLength(pcm: Float32Array | Int16Array): number {
+  return pcm.length;
+}
+
+/** The caller's signal plus a stage deadline. */
+function withTimeout(signal: AbortSignal | undefined, ms: number): AbortSignal {
+  const timeout = AbortSignal.timeout(ms);
+  return signal ? AbortSignal.any([signal, timeout]) : timeout;
+}

@@ -1,0 +1,141 @@
+/**
+ * The trace of one command: every hop the pipeline made (node, stage, start, duration, detail),
+ * like Home Assistant's pipeline run object. One trace id per command; the owning node (where the
+ * utterance or text entered) records it, keeps it in its TraceStore and publishes it on
+ * `helix.v1.trace.<traceId>`. Pure: no I/O.
+ */
+import { randomBytes } from 'node:crypto';
+import { z } from 'zod';
+
+/** Stages, named for what they do. */
+export const STAGES = ['vad', 'stt', 'intent', 'run', 'reply'] as const;
+export type Stage = (typeof STAGES)[number];
+
+export type TraceSource = 'mic' | 'file' | 'text';
+
+const shortText = z.string().max(2000);
+
+export const TraceHopSchema = z.object({
+  /** name of the node the stage ran on */
+  node: z.string().max(256),
+  stage: z.enum(STAGES),
+  /** ms after the trace started */
+  startMs: z.number(),
+  durationMs: z.number().min(0),
+  ok: z.boolean(),
+  detail: shortText.optional(),
+});
+export type TraceHop = z.infer<typeof TraceHopSchema>;
+
+export const TraceIntentSchema = z.object({
+  agent: z.string().max(256),
+  intent: z.string().max(256),
+  args: z.record(z.string(), z.union([z.string(), z.number(), z.boolean()])),
+  confidence: z.number(),
+  via: z.enum(['fast', 'llm']),
+});
+
+/** What `helix.v1.trace.<id>` carries and `helix-node trace --json` prints. */
+export const TraceSchema = z.object({
+  schema: z.literal('helix.trace/v1'),
+  traceId: z.string().regex(/^[A-Za-z0-9_-]{1,64}$/),
+  /** the node that owned the command */
+  owner: z.string().max(256),
+  ownerId: z.string().max(256),
+  source: z.enum(['mic', 'file', 'text']),
+  /** ISO time of the first hop's start */
+  startedAt: z.string(),
+  transcript: shortText.optional(),
+  intent: TraceIntentSchema.optional(),
+  reply: shortText,
+  ok: z.boolean(),
+  failedStage: z.enum(STAGES).optional(),
+  totalMs: z.number().min(0),
+  hops: z.array(TraceHopSchema).max(64),
+});
+export type Trace = z.infer<typeof TraceSchema>;
+export type TraceIntent = z.infer<typeof TraceIntentSchema>;
+
+export const TRACE_SUBJECT_PREFIX = 'helix.v1.trace';
+
+export function traceSubject(traceId: string): string {
+  return `${TRACE_SUBJECT_PREFIX}.${traceId}`;
+}
+
+/** 16 hex characters: short enough to type after `helix-node trace`, unique enough for a home. */
+export function newTraceId(): string {
+  return randomBytes(8).toString('hex');
+}
+
+/** Records hops as the pipeline makes them. Times are monotonic (performance.now()). */
+export class TraceRecorder {
+  readonly hops: TraceHop[] = [];
+  /** epoch ms of the trace start */
+  readonly startedAtEpoch: number;
+  private readonly startedAt: number;
+
+  constructor(
+    readonly traceId: string,
+    readonly owner: { id: string; name: string },
+    readonly source: TraceSource,
+    /** the trace starts earlier than now (the VAD hop began at speech start) */
+    startedAgoMs = 0,
+  ) {
+    this.startedAt = performance.now() - startedAgoMs;
+    this.startedAtEpoch = Date.now() - startedAgoMs;
+  }
+
+  /** ms since the trace started */
+  now(): number {
+    return performance.now() - this.startedAt;
+  }
+
+  /** Adds a hop that started at `startMs` (trace time) and ends now. */
+  record(stage: Stage, node: string, startMs: number, ok: boolean, detail?: string): TraceHop {
+    const hop: TraceHop = {
+      node,
+      stage,
+      startMs: round(startMs),
+      durationMs: round(Math.max(0, this.now() - startMs)),
+      ok,
+      ...(detail ? { detail: detail.slice(0, 2000) } : {}),
+    };
+    this.hops.push(hop);
+    return hop;
+  }
+
+  /** Adds a hop with explicit times (e.g. the VAD's, measured before the trace existed). */
+  add(hop: TraceHop): void {
+    this.hops.push({ ...hop, startMs: round(hop.startMs), durationMs: round(hop.durationMs) });
+  }
+
+  finish(outcome: {
+    transcript?: string;
+    intent?: TraceIntent;
+    reply: string;
+    ok: boolean;
+    failedStage?: Stage;
+  }): Trace {
+    return {
+      schema: 'helix.trace/v1',
+      traceId: this.traceId,
+      owner: this.owner.name,
+      ownerId: this.owner.id,
+      source: this.source,
+      startedAt: new Date(this.startedAtEpoch).toISOString(),
+      ...(outcome.transcript !== undefined
+        ? { transcript: outcome.transcript.slice(0, 2000) }
+        : {}),
+      ...(outcome.intent ? { intent: outcome.intent } : {}),
+      reply: outcome.reply.slice(0, 2000),
+      ok: outcome.ok,
+      ...(outcome.failedStage ? { failedStage: outcome.failedStage } : {}),
+      totalMs: round(this.now()),
+      hops: this.hops.slice(0, 64),
+    };
+  }
+}
+
+function round(ms: number): number {
+  return Math.round(ms * 10) / 10;
+}
