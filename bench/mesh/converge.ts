@@ -36,6 +36,13 @@ interface RunResult {
   deadMs: number;
 }
 
+/** A run that did not finish: the reason, and where its logs were kept. */
+interface RunFailure {
+  nodes: number;
+  failed: string;
+  logsIn: string;
+}
+
 const POLL_MS = 100;
 
 function percentile(sorted: number[], p: number): number {
@@ -63,7 +70,7 @@ async function oneRun(
     timeoutMs: number;
     command: MeshCommand;
   },
-): Promise<RunResult> {
+): Promise<RunResult | RunFailure> {
   const mesh = new MeshHarness({
     nodes,
     statusVia: opts.statusVia,
@@ -71,6 +78,7 @@ async function oneRun(
     command: opts.command,
   });
   await mesh.start();
+  let failed: RunFailure | null = null;
   try {
     mesh.startNode(0);
     await mesh.waitForStatus(0, { timeoutMs: opts.timeoutMs, intervalMs: POLL_MS });
@@ -102,10 +110,14 @@ async function oneRun(
     const deadMs = performance.now() - t1;
     return { nodes, convergeMs, suspectMs, deadMs };
   } catch (err) {
-    mesh.printLogs({ tailLines: 40 });
-    throw err;
+    failed = {
+      nodes,
+      failed: (err as Error).message,
+      logsIn: mesh.info(0).dir.replace(/\/node0$/, ''),
+    };
+    return failed;
   } finally {
-    await mesh.cleanup();
+    await mesh.cleanup({ keepTemp: failed !== null });
   }
 }
 
@@ -175,8 +187,14 @@ async function main(): Promise<void> {
   );
   for (const n of sizes) {
     const results: RunResult[] = [];
+    const failures: RunFailure[] = [];
     for (let r = 0; r < runs; r++) {
       const res = await oneRun(n, { statusVia, crash, timeoutMs, command });
+      if ('failed' in res) {
+        failures.push(res);
+        console.log(`  ${n} nodes, run ${r + 1}: FAILED: ${res.failed} (logs in ${res.logsIn})`);
+        continue;
+      }
       results.push(res);
       console.log(
         `  ${n} nodes, run ${r + 1}: converge ${fmt(res.convergeMs)}, suspect ${fmt(res.suspectMs ?? NaN)}, dead ${fmt(res.deadMs)}`,
@@ -188,7 +206,8 @@ async function main(): Promise<void> {
     const susp = summary(results.flatMap((r) => (r.suspectMs === null ? [] : [r.suspectMs])));
     const dead = summary(results.map((r) => r.deadMs));
     const natsRoutes = baseline ? summary(base) : null;
-    console.log(`${n} nodes (${runs} runs)            median      p90      max`);
+    const title = `${n} nodes (${results.length} of ${runs} runs completed)`;
+    console.log(`${title}\n                              median      p90      max`);
     console.log(
       `  converge (all alive)      ${fmt(conv.median).padStart(8)} ${fmt(conv.p90).padStart(8)} ${fmt(conv.max).padStart(8)}`,
     );
@@ -203,13 +222,19 @@ async function main(): Promise<void> {
         `  baseline: nats routes     ${fmt(natsRoutes.median).padStart(8)} ${fmt(natsRoutes.p90).padStart(8)} ${fmt(natsRoutes.max).padStart(8)}`,
       );
       console.log(
-        `  converge / nats baseline  ${(conv.median / natsRoutes.median).toFixed(1)}x (median)`,
+        `  converge / nats baseline  ${(conv.median / natsRoutes.median).toFixed(1)}x (medians)`,
+      );
+    }
+    if (failures.length) {
+      console.log(
+        `  ${failures.length} of ${runs} runs failed; their timings are not in the figures above`,
       );
     }
     report.push({
       command: toy ? 'toy' : 'helix',
       nodes: n,
       runs,
+      failures: failures.map((f) => f.failed),
       statusVia,
       crash,
       convergeMs: conv,
@@ -222,6 +247,7 @@ async function main(): Promise<void> {
     console.log(
       JSON.stringify({ bench: 'mesh/converge', at: new Date().toISOString(), results: report }),
     );
+  if (report.some((r) => (r.failures as string[]).length > 0)) process.exitCode = 1;
 }
 
 main().catch((err: unknown) => {

@@ -618,14 +618,15 @@ export class MeshHarness {
     target: number,
     state: PeerState | 'absent',
     opts: Omit<WaitOptions, 'what'>,
-  ): Promise<Map<number, StatusView | null>> {
+  ): Promise<Map<number, StatusView>> {
     return waitFor(
-      async () => {
-        for (const i of observers) this.requireRunning(i);
-        const views = await this.views(observers);
-        for (const v of views.values()) if (!v || this.stateIn(v, target) !== state) return null;
-        return views;
-      },
+      () =>
+        this.viewsWhere(observers, (i, v) => {
+          const seen = this.stateIn(v, target);
+          return seen === state
+            ? null
+            : `${this.info(i).name} sees ${this.info(target).name} ${seen}`;
+        }),
       { ...opts, what: `nodes ${observers.join(',')} to see ${this.info(target).name} ${state}` },
     );
   }
@@ -633,21 +634,45 @@ export class MeshHarness {
   /** Wait until each node in `members` (default: every running node) sees every other member alive. */
   async waitForConvergence(
     opts: Omit<WaitOptions, 'what'> & { members?: number[] },
-  ): Promise<Map<number, StatusView | null>> {
+  ): Promise<Map<number, StatusView>> {
     const members = opts.members ?? this.runningNodes();
     return waitFor(
-      async () => {
-        for (const i of members) this.requireRunning(i);
-        const views = await this.views(members);
-        return members.every((m) => {
-          const v = views.get(m);
-          return v && members.every((o) => o === m || this.stateIn(v, o) === 'alive');
-        })
-          ? views
-          : null;
-      },
+      () =>
+        this.viewsWhere(members, (i, v) => {
+          const off = members.filter((o) => o !== i && this.stateIn(v, o) !== 'alive');
+          const names = off.map((o) => `${this.info(o).name} ${this.stateIn(v, o)}`);
+          return off.length ? `${this.info(i).name} sees ${names.join(', ')}` : null;
+        }),
       { ...opts, what: `nodes ${members.join(',')} to see each other alive` },
     );
+  }
+
+  /**
+   * One poll for the waits: the views of `nodes` if `mismatch` finds nothing wrong in any, else
+   * throws (and the wait retries) with what is wrong, so a timeout says who missed whom.
+   */
+  private async viewsWhere(
+    nodes: number[],
+    mismatch: (i: number, view: StatusView) => string | null,
+  ): Promise<Map<number, StatusView>> {
+    for (const i of nodes) this.requireRunning(i);
+    const limit = this.opts.statusVia === 'control' ? nodes.length : 2;
+    const results = await mapLimit(nodes, Math.max(1, limit), (i) =>
+      this.status(i).catch((err: unknown) => (err instanceof Error ? err : new Error(String(err)))),
+    );
+    const problems: string[] = [];
+    const views = new Map<number, StatusView>();
+    nodes.forEach((i, k) => {
+      const r = results[k]!;
+      if (r instanceof Error) problems.push(r.message);
+      else {
+        views.set(i, r);
+        const m = mismatch(i, r);
+        if (m) problems.push(m);
+      }
+    });
+    if (problems.length) throw new Error(problems.join('; '));
+    return views;
   }
 
   /** Node i's log (daemon stdout and stderr, with harness markers). */
@@ -672,9 +697,13 @@ export class MeshHarness {
 
   /**
    * Stop every node, remove every namespace and process, close the logs and delete the temp dir
-   * (kept with keepTemp or HXT_KEEP=1). Safe to call twice and after a failed start().
+   * (kept with keepTemp, here or in the options, or HXT_KEEP=1). Safe to call twice and after a
+   * failed start().
    */
-  async cleanup({ stopTimeoutMs = 3000 }: { stopTimeoutMs?: number } = {}): Promise<void> {
+  async cleanup({
+    stopTimeoutMs = 3000,
+    keepTemp = this.opts.keepTemp || process.env.HXT_KEEP === '1',
+  }: { stopTimeoutMs?: number; keepTemp?: boolean } = {}): Promise<void> {
     if (this.lab) {
       await Promise.all(
         this.runningNodes().map(async (i) => {
@@ -689,7 +718,6 @@ export class MeshHarness {
     }
     await Promise.all(this.logs.map((s) => new Promise<void>((resolve) => s.end(resolve))));
     this.logs = [];
-    if (this.root && !(this.opts.keepTemp || process.env.HXT_KEEP === '1'))
-      rmSync(this.root, { recursive: true, force: true });
+    if (this.root && !keepTemp) rmSync(this.root, { recursive: true, force: true });
   }
 }
