@@ -212,6 +212,8 @@ async function* runOn(
   const what = `${opts.manifest.name}.${opts.intent}`;
 
   let accepted = false;
+  /** the result or error has been passed on; what follows is only the call's status */
+  let finished = false;
   try {
     const timeoutMs = Math.max(1, deadline + CALL_GRACE_MS - Date.now());
     for await (const message of serverStream(client.run.bind(client), request, {
@@ -239,25 +241,32 @@ async function* runOn(
           };
           break;
         case 'result':
+          if (finished) break;
+          finished = true;
           yield {
             type: 'result',
             text: ev.value.text,
             data: parseData(ev.value.dataJson),
             hostName: host.name,
           };
-          return { kind: 'done' };
+          // Read on to the call's OK status (it follows at once): leaving early would cancel the call.
+          break;
         case 'error': {
+          if (finished) break;
           const { code, message: text, retryable } = ev.value;
           // The host could not start the agent (no image, no container): another host may.
           if (retryable && (code === 'image_missing' || code === 'unavailable'))
             return { kind: 'not_started', code, reason: text };
+          finished = true;
           yield { type: 'error', code, message: text, retryable, node: host.name };
-          return { kind: 'done' };
+          break;
         }
       }
     }
+    if (finished) return { kind: 'done' };
     return { kind: 'lost', reason: `${host.name} ended the call without a result` };
   } catch (err) {
+    if (finished) return { kind: 'done' };
     if (opts.signal?.aborted) {
       yield {
         type: 'error',
