@@ -101,6 +101,9 @@ export interface AgentServices {
   stop(): Promise<void>;
 }
 
+/** The engine's build chatter between steps: layer ids and intermediate containers. */
+const ENGINE_NOISE = /^(--->|Running in |Removing intermediate container|Successfully built )/;
+
 /** How long stop() waits for a warm-up still building images. */
 const STOP_WAIT_MS = 5000;
 
@@ -134,7 +137,9 @@ export async function startAgentServices(c: AgentServicesComponents): Promise<Ag
       docker,
       go: c.config.agents.go,
       imagePrefix,
-      onProgress: o.onProgress,
+      onProgress: (line) => {
+        if (!ENGINE_NOISE.test(line)) o.onProgress(line);
+      },
       signal: o.signal,
       goCacheDir: path.join(c.stateDir, 'go-cache'),
       log,
