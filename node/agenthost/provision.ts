@@ -32,8 +32,16 @@ export interface PeerImageProvisionerOptions {
   log?: Logger;
 }
 
+/**
+ * How long a confirmed image is taken as present without asking the engine again. An image
+ * evicted in that window makes the container start fail, which the run reports as retryable.
+ */
+const PRESENT_TTL_MS = 30_000;
+
 export class PeerImageProvisioner implements ImageProvisioner {
   private readonly inFlight = new Map<string, Promise<void>>();
+  /** tag -> when the engine last confirmed it; spares warm runs an engine call each */
+  private readonly present = new Map<string, number>();
   private readonly log: Logger;
 
   constructor(private readonly opts: PeerImageProvisionerOptions) {
@@ -55,8 +63,14 @@ export class PeerImageProvisioner implements ImageProvisioner {
     return this.tag(agent);
   }
 
-  has(agent: HostedAgent, signal?: AbortSignal): Promise<boolean> {
-    return this.opts.engine.has(this.tag(agent), signal);
+  async has(agent: HostedAgent, signal?: AbortSignal): Promise<boolean> {
+    const tag = this.tag(agent);
+    const seen = this.present.get(tag);
+    if (seen !== undefined && Date.now() - seen < PRESENT_TTL_MS) return true;
+    const here = await this.opts.engine.has(tag, signal);
+    if (here) this.present.set(tag, Date.now());
+    else this.present.delete(tag);
+    return here;
   }
 
   ensure(
@@ -64,6 +78,8 @@ export class PeerImageProvisioner implements ImageProvisioner {
     opts: { signal: AbortSignal; onProgress?: (message: string) => void },
   ): Promise<void> {
     const tag = this.tag(agent);
+    const seen = this.present.get(tag);
+    if (seen !== undefined && Date.now() - seen < PRESENT_TTL_MS) return Promise.resolve();
     let pending = this.inFlight.get(tag);
     if (!pending) {
       // Not tied to the first caller's signal: a second run may still want the image.
@@ -77,7 +93,10 @@ export class PeerImageProvisioner implements ImageProvisioner {
 
   private async provide(agent: HostedAgent, tag: string, say: (m: string) => void): Promise<void> {
     const signal = AbortSignal.timeout(this.opts.fetchTimeoutMs ?? 300_000);
-    if (await this.opts.engine.has(tag, signal)) return;
+    if (await this.opts.engine.has(tag, signal)) {
+      this.present.set(tag, Date.now());
+      return;
+    }
     const name = agent.manifest.name;
     const holders = this.opts
       .view()
@@ -117,6 +136,7 @@ export class PeerImageProvisioner implements ImageProvisioner {
           'image fetched from a peer',
         );
         say(`fetched ${tag} from ${peer.name} (${(got.sizeBytes / 1e6).toFixed(1)} MB)`);
+        this.present.set(tag, Date.now());
         return;
       } catch (err) {
         this.log.warn({ tag, from: peer.name, err: describeError(err) }, 'image fetch failed');
