@@ -25,7 +25,7 @@ export interface ModelPullProgress {
 export interface PullModelOptions {
   /** <stateDir>/models */
   dir: string;
-  /** default https://huggingface.co, or env HELIX_MODELS_BASE_URL (mirrors, tests) */
+  /** default https://huggingface.co (`models pull --mirror URL`: a mirror with the same layout) */
   baseUrl?: string;
   fetch?: typeof fetch;
   signal?: AbortSignal;
@@ -75,7 +75,7 @@ export async function pullModel(spec: ModelSpec, opts: PullModelOptions): Promis
       };
     }
   }
-  const base = opts.baseUrl ?? process.env.HELIX_MODELS_BASE_URL ?? HUGGING_FACE;
+  const base = opts.baseUrl ?? HUGGING_FACE;
   const url = modelUrl(spec, base);
   const host = safeHost(url);
   const doFetch = opts.fetch ?? fetch;
