@@ -207,7 +207,7 @@ describe.skipIf(!espeak)(
       const r = await cli('models', 'check');
       expect(r.code).toBe(65);
       expect(r.out).toMatch(
-        /BAD  tiny\.en: corrupt or not the published file: size \d+ bytes, expected 77704715/,
+        /BAD {2}tiny\.en: corrupt or not the published file: size \d+ bytes, expected 77704715/,
       );
       expect(r.out).toMatch(/fix: run `helix-node models pull tiny\.en --force`/);
     });
