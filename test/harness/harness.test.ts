@@ -507,9 +507,15 @@ describe('cleanup', () => {
     writeFileSync(
       script,
       `import { NetnsLab } from ${JSON.stringify(path.join(REPO_ROOT, 'test/harness/netns.ts'))};
+import { mkdirSync } from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
 const lab = NetnsLab.create({ nodes: 2 });
+const dir = path.join(os.tmpdir(), \`hxt-\${lab.runId}-selftest\`);
+mkdirSync(dir);
+lab.removeOnCleanup(dir);
 lab.exec(0, 'sleep', ['300']);
-setTimeout(() => console.log(JSON.stringify({ ns: lab.nodes.map((n) => n.namespace).concat(lab.hubNamespace), pids: lab.pids(0) })), 300);
+setTimeout(() => console.log(JSON.stringify({ ns: lab.nodes.map((n) => n.namespace).concat(lab.hubNamespace), pids: lab.pids(0), dir })), 300);
 setInterval(() => {}, 1000);
 `,
     );
@@ -521,42 +527,46 @@ setInterval(() => {}, 1000);
 
   async function readyOf(
     child: ReturnType<typeof spawn>,
-  ): Promise<{ ns: string[]; pids: number[] }> {
+  ): Promise<{ ns: string[]; pids: number[]; dir: string }> {
     let out = '';
     return waitFor(
       () => {
         out += child.stdout?.read()?.toString() ?? '';
         return out.includes('\n')
-          ? (JSON.parse(out.split('\n')[0]!) as { ns: string[]; pids: number[] })
+          ? (JSON.parse(out.split('\n')[0]!) as { ns: string[]; pids: number[]; dir: string })
           : null;
       },
       { timeoutMs: 20_000, intervalMs: 50, what: 'the lab process to be ready' },
     );
   }
 
-  it('removes its namespaces and processes when its process gets SIGTERM', async () => {
+  it('removes its namespaces, processes and temp dir when its process gets SIGTERM', async () => {
     const child = labProcess();
-    const { ns, pids } = await readyOf(child);
+    const { ns, pids, dir } = await readyOf(child);
     expect(listHxtNamespaces()).toEqual(expect.arrayContaining(ns));
     expect(pids.length).toBe(1);
+    expect(existsSync(dir)).toBe(true);
     child.kill('SIGTERM');
     await new Promise((r) => child.once('exit', r));
     const left = listHxtNamespaces();
     for (const n of ns) expect(left).not.toContain(n);
+    expect(existsSync(dir)).toBe(false);
     await waitFor(() => !alive(pids[0]!), { timeoutMs: 5000, what: 'sleep to die' });
   });
 
-  it('sweeps the namespaces and processes a crashed run left behind', async () => {
+  it('sweeps the namespaces, processes and temp dir a crashed run left behind', async () => {
     const child = labProcess();
-    const { ns, pids } = await readyOf(child);
+    const { ns, pids, dir } = await readyOf(child);
     child.kill('SIGKILL'); // no exit handler runs: this is the crash
     await new Promise((r) => child.once('exit', r));
     expect(listHxtNamespaces()).toEqual(expect.arrayContaining(ns));
     expect(alive(pids[0]!)).toBe(true);
+    expect(existsSync(dir)).toBe(true);
     const removed = sweepStale();
     expect(removed).toEqual(expect.arrayContaining(ns));
     const left = listHxtNamespaces();
     for (const n of ns) expect(left).not.toContain(n);
+    expect(existsSync(dir)).toBe(false);
     await waitFor(() => !alive(pids[0]!), { timeoutMs: 5000, what: 'the orphaned sleep to die' });
   });
 

@@ -213,6 +213,7 @@ export class MeshHarness {
     this.lab = NetnsLab.create({ nodes: n, subnet: this.opts.subnet });
     try {
       this.root = mkdtempSync(path.join(os.tmpdir(), `hxt-${this.lab.runId}-`));
+      this.lab.removeOnCleanup(this.root);
       const binDir = path.join(this.root, 'bin');
       mkdirSync(binDir);
       symlinkSync(FAKE_TAILSCALE, path.join(binDir, 'tailscale'));
@@ -714,6 +715,8 @@ export class MeshHarness {
             killGroup(r.child, 'SIGKILL');
         }),
       );
+      // The lab removes the temp dir with the namespaces (also on exit or a signal) unless kept.
+      this.lab.removeOnCleanup(this.root, keepTemp);
       await this.lab.cleanup();
     }
     await Promise.all(this.logs.map((s) => new Promise<void>((resolve) => s.end(resolve))));

@@ -13,6 +13,7 @@
  */
 import { spawn, spawnSync, type ChildProcess, type StdioOptions } from 'node:child_process';
 import { existsSync, mkdirSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
+import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 
@@ -138,7 +139,7 @@ function deleteNamespaces(names: string[]): void {
 
 /**
  * Remove `hxt*` namespaces left by runs whose process is gone (a crash, a SIGKILLed test worker),
- * killing whatever still runs inside them. Namespaces of live runs are left alone, so two
+ * killing whatever still runs inside them, and those runs' temp dirs. Namespaces of live runs are left alone, so two
  * harnesses can run side by side. Returns the names removed.
  */
 export function sweepStale(): string[] {
@@ -151,7 +152,14 @@ export function sweepStale(): string[] {
   if (existsSync(OWNER_DIR)) {
     for (const file of readdirSync(OWNER_DIR)) {
       const run = file.replace(/\.owner$/, '');
-      if (!ownerAlive(run)) rmSync(path.join(OWNER_DIR, file), { force: true });
+      if (ownerAlive(run)) continue;
+      // A crashed run also left its temp dir (MeshHarness names it hxt-<run>-*); a run that
+      // cleaned up removed its owner file first, so a temp dir it chose to keep stays.
+      for (const dir of readdirSync(os.tmpdir())) {
+        if (dir.startsWith(`hxt-${run}-`))
+          rmSync(path.join(os.tmpdir(), dir), { recursive: true, force: true });
+      }
+      rmSync(path.join(OWNER_DIR, file), { force: true });
     }
   }
   return stale;
@@ -191,6 +199,7 @@ export class NetnsLab {
   readonly bridge: string;
   readonly nodes: readonly LabNode[];
   private readonly children = new Set<ChildProcess>();
+  private readonly paths = new Set<string>();
   private cleaned = false;
 
   private constructor(runId: string, nodes: LabNode[]) {
@@ -399,6 +408,12 @@ export class NetnsLab {
     return [...this.children].map((c) => c.pid).filter((p): p is number => typeof p === 'number');
   }
 
+  /** Remove this file or directory at cleanup too (also on exit or a signal); `keep` undoes it. */
+  removeOnCleanup(p: string, keep = false): void {
+    if (keep) this.paths.delete(p);
+    else this.paths.add(p);
+  }
+
   /** Kill everything in node i's namespace with SIGKILL: a power cut for that machine. */
   killAllIn(i: number): void {
     killAll(this.pids(i));
@@ -432,6 +447,7 @@ export class NetnsLab {
     const namespaces = [this.hubNamespace, ...this.nodes.map((n) => n.namespace)];
     for (const ns of namespaces) killAll(pidsIn(ns));
     deleteNamespaces(namespaces);
+    for (const p of this.paths) rmSync(p, { recursive: true, force: true });
     rmSync(ownerFile(this.runId), { force: true });
     this.cleaned = true;
     untrackLab(this);
