@@ -43,7 +43,7 @@ describe('agent services on a real Docker engine', () => {
     await removeContainers(docker, CONTAINER_PREFIX);
     node = await startTestNode({
       docker,
-      agents: ['echo', 'mesh', 'timer', 'shout'],
+      agents: ['echo', 'mesh', 'timer', 'shout', 'nap'],
       address: '127.0.7.1',
       port: nextPort(),
       name: 'desk',
@@ -131,11 +131,41 @@ describe('agent services on a real Docker engine', () => {
     expect(notes[0]!.text).toMatch(/tea/i);
   });
 
+  it('stops the container when the client goes away mid-run (Ctrl-C on helix-node run)', async () => {
+    const abort = new AbortController();
+    const seen: RemoteRunEvent[] = [];
+    const napping = async () =>
+      (await docker.listContainers({ all: true })).some((c) =>
+        c.Names.some((n) => n.includes(`${CONTAINER_PREFIX}nap-cold`)),
+      );
+    let wasNapping = false;
+    await (async () => {
+      for await (const ev of controlStream<RemoteRunEvent>(node.stateDir, '/v1/run', {
+        method: 'POST',
+        body: { agent: 'nap', intent: 'nap', args: { seconds: 60 } },
+        signal: abort.signal,
+      })) {
+        seen.push(ev);
+        if (ev.type === 'progress' && ev.message === 'napping') {
+          wasNapping = await napping();
+          abort.abort();
+        }
+      }
+    })().catch(() => undefined);
+    expect(wasNapping).toBe(true);
+    expect(seen.at(-1)).toMatchObject({ type: 'progress', message: 'napping' });
+    expect(seen.some((e) => e.type === 'result' || e.type === 'error')).toBe(false);
+    await until(async () => !(await napping()), 15_000, 'the nap container to be removed');
+    await until(() => node.svc.advert().runningAgents === 0, 5000, 'no runs left');
+  }, 120_000);
+
   it('refuses an unknown agent with the agents it has (exit 64), before running anything', async () => {
     const err = await run({ agent: 'kettle', intent: 'boil' }).catch((e: unknown) => e);
     expect(err).toBeInstanceOf(RemoteError);
     expect((err as RemoteError).exitCode).toBe(64);
-    expect((err as RemoteError).message).toMatch(/no agent "kettle".*echo, mesh, shout, timer/);
+    expect((err as RemoteError).message).toMatch(
+      /no agent "kettle".*echo, mesh, nap, shout, timer/,
+    );
   });
 
   it('refuses an unknown intent and bad arguments with what is allowed', async () => {
@@ -163,7 +193,7 @@ describe('agent services on a real Docker engine', () => {
   it('lists agents with tier, intents, image size, held and warm containers', async () => {
     const list = await controlCall<AgentList>(node.stateDir, '/v1/agents');
     expect(list.docker).toBe(true);
-    expect(list.agents.map((a) => a.name)).toEqual(['echo', 'mesh', 'shout', 'timer']);
+    expect(list.agents.map((a) => a.name)).toEqual(['echo', 'mesh', 'nap', 'shout', 'timer']);
     const echo = list.agents.find((a) => a.name === 'echo')!;
     expect(echo).toMatchObject({ tier: 'warm', intents: ['echo'], warm: { idle: 1, busy: 0 } });
     expect(echo.image).toMatchObject({ held: true, shareable: true });

@@ -115,7 +115,7 @@ describe('helix-node agents and run against a running node', () => {
     expect(r.stdout).toMatch(
       new RegExp(`^echo  ${IMAGE_PREFIX}echo:[0-9a-f]{16}  [\\d.]+ MB  up to date$`, 'm'),
     );
-    expect(r.stdout).toMatch(/^shout  .*  up to date$/m);
+    expect(r.stdout).toMatch(/^shout {2}.* {2}up to date$/m);
     expect(r.stderr).toContain('0 built, 2 up to date, 0 failed');
   });
 

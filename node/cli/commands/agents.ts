@@ -122,17 +122,17 @@ export function registerAgentCommands(program: Command): void {
     .argument('<agent>', 'the agent, e.g. lights')
     .argument('<intent>', 'its intent, e.g. on')
     .description('run an intent anywhere in the mesh and stream its progress and result')
-    .option(
-      '--arg <key=value>',
-      'an argument (repeat for more), e.g. --arg room=kitchen',
-      collect,
-      [],
-    )
+    .option('--arg <key=value>', 'an argument (repeat for more), e.g. --arg room=kitchen', collect)
     .option('--on <node>', 'run it on this node (name or id) instead of the one placement picks')
     .action(
-      async (agent: string, intent: string, opts: { arg: string[]; on?: string }, cmd: Command) => {
+      async (
+        agent: string,
+        intent: string,
+        opts: { arg?: string[]; on?: string },
+        cmd: Command,
+      ) => {
         const ctx = cliContext(cmd);
-        const args = parseArgs(opts.arg);
+        const args = parseArgs(opts.arg ?? []);
         const abort = new AbortController();
         const onSigint = () => abort.abort();
         process.once('SIGINT', onSigint);
@@ -169,8 +169,8 @@ export function registerAgentCommands(program: Command): void {
     );
 }
 
-function collect(value: string, previous: string[]): string[] {
-  return [...previous, value];
+function collect(value: string, previous: string[] | undefined): string[] {
+  return [...(previous ?? []), value];
 }
 
 /** ["room=kitchen", "level=40"] -> { room: "kitchen", level: "40" } (the host reads the types). */
