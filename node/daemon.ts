@@ -133,7 +133,7 @@ export class Daemon {
     const applyRoutes = (candidates: PeerCandidate[]) =>
       void this.nats
         .setRoutes(
-          candidates.map((c) => ({
+          routeTargets(candidates, this.meshAddress).map((c) => ({
             host: c.address,
             port: c.clusterPort ?? config.mesh.cluster_port,
           })),
@@ -175,6 +175,8 @@ export class Daemon {
     });
     await this.membership.start();
     this.push('membership', () => this.membership.stop());
+    const stopWatch = this.watchRoutes(log);
+    this.push('route-watch', async () => stopWatch());
     // Peers learned from adverts become route candidates too: the mesh heals from any one link.
     const offView = this.membership.onChange(() =>
       this.discovery.setExtraCandidates('advert', this.advertCandidates()),
@@ -348,6 +350,37 @@ export class Daemon {
   private natsRestarts = 0;
   private clients!: RpcClients;
 
+  /**
+   * Poll the local server's routes; when the set of connected servers changes, re-assert the
+   * membership subscriptions once the routes have settled (see MembershipService.reassertInterest).
+   */
+  private watchRoutes(log: Logger): () => void {
+    let lastKey = '';
+    let settle: NodeJS.Timeout | null = null;
+    const poll = async () => {
+      const routez = await this.nats
+        .routez({ signal: AbortSignal.timeout(1000) })
+        .catch(() => null);
+      if (!routez) return;
+      const key = routez.routes
+        .map((r) => r.remote_id)
+        .sort()
+        .join(',');
+      if (key === lastKey) return;
+      lastKey = key;
+      if (settle) clearTimeout(settle);
+      settle = setTimeout(() => {
+        log.debug({ routes: routez.routes.length }, 'routes changed; re-asserting interest');
+        this.membership.reassertInterest();
+      }, ROUTE_SETTLE_MS);
+    };
+    const timer = setInterval(() => void poll(), ROUTE_POLL_MS);
+    return () => {
+      clearInterval(timer);
+      if (settle) clearTimeout(settle);
+    };
+  }
+
   /** `tailscale whois` reduced to what the join check needs. */
   private tailnetIdentity(tailscale: TailscaleClient): TailnetIdentity {
     return {
@@ -358,6 +391,28 @@ export class Daemon {
       selfUserId: async () => this.discovery.tailnetSelf().userId,
     };
   }
+}
+
+const ROUTE_POLL_MS = 1000;
+const ROUTE_SETTLE_MS = 500;
+
+/**
+ * Which candidates this node dials. Symmetric sources (tailscale, mDNS, adverts) are dialled only
+ * towards lower mesh addresses, so each pair of nodes has one solicited route instead of two
+ * racing ones (nats-server 2.9 prunes the duplicate, and interest can be lost in the race).
+ * Static peers and the member named in an invite are one-sided knowledge: always dialled.
+ */
+export function routeTargets(candidates: PeerCandidate[], selfAddress: string): PeerCandidate[] {
+  return candidates.filter(
+    (c) =>
+      c.source === 'static' || c.source === 'invite' || compareIPv4(c.address, selfAddress) < 0,
+  );
+}
+
+function compareIPv4(a: string, b: string): number {
+  const num = (ip: string) =>
+    ip.split('.').reduce((acc, part) => acc * 256 + (Number(part) || 0), 0);
+  return num(a) - num(b);
 }
 
 /** `helix-node join`: run until SIGINT/SIGTERM, then leave cleanly. */

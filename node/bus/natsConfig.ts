@@ -62,9 +62,11 @@ export function renderNatsConfig(opts: NatsConfigOptions): string {
     '# Written by helix-node on every start and route change; edits here are lost.',
     `server_name: ${quote(opts.serverName)}`,
     `listen: ${quote(hostPort(opts.clientHost, opts.clientPort))}`,
+    // The users-list form, not `user:`/`password:`: nats-server 2.9.10 disconnects every client on
+    // each SIGHUP reload when the single-user form is used (even unchanged), and the reconnect's
+    // re-subscriptions race the route changes being reloaded (interest lost; seen in the mesh soak).
     'authorization {',
-    `  user: ${quote(opts.clientCreds.user)}`,
-    `  password: ${quote(opts.clientCreds.pass)}`,
+    `  users: [ { user: ${quote(opts.clientCreds.user)}, password: ${quote(opts.clientCreds.pass)} } ]`,
     `  timeout: ${AUTH_TIMEOUT_S}`,
     '}',
     `http: ${quote(hostPort('127.0.0.1', opts.monitorPort))}`,

@@ -106,8 +106,33 @@ export class MembershipService {
     if (this.#running) return;
     if (this.#stopping)
       throw new StateError('membership is stopping; wait for stop() before starting again');
-    const { bus, selfId } = this.#opts;
+    const { selfId } = this.#opts;
     this.#running = true;
+    this.#subscribe();
+    this.#beat();
+    this.#timers = [
+      setInterval(() => this.#beat(), this.#opts.config.heartbeat_ms),
+      setInterval(() => this.#view.tick(this.#opts.clock()), this.#opts.tickMs),
+      setInterval(() => this.#pingPeers(), this.#opts.pingIntervalMs),
+    ];
+    this.#log.info({ node: selfId }, 'membership started');
+  }
+
+  /**
+   * Re-assert this node's interest to the cluster: unsubscribe, then subscribe again, so the
+   * local nats-server sends RS- then RS+ over every route. nats-server 2.9 can lose a route's
+   * interest when duplicate routes between two servers are pruned while subscriptions are in
+   * flight (seen in the mesh soak: routes up, heartbeats not forwarded); the daemon calls this
+   * when the set of routes changes.
+   */
+  reassertInterest(): void {
+    if (!this.#running) return;
+    for (const sub of this.#subs) sub.unsubscribe();
+    this.#subscribe();
+  }
+
+  #subscribe(): void {
+    const { bus, selfId } = this.#opts;
     this.#subs = [
       bus.subscribe(heartbeatSubject('*'), (msg) => this.#onHeartbeat(msg.subject, msg.data)),
       bus.subscribe(byeSubject('*'), (msg) => this.#onBye(msg.subject, msg.data)),
@@ -119,13 +144,6 @@ export class MembershipService {
         }
       }),
     ];
-    this.#beat();
-    this.#timers = [
-      setInterval(() => this.#beat(), this.#opts.config.heartbeat_ms),
-      setInterval(() => this.#view.tick(this.#opts.clock()), this.#opts.tickMs),
-      setInterval(() => this.#pingPeers(), this.#opts.pingIntervalMs),
-    ];
-    this.#log.info({ node: selfId }, 'membership started');
   }
 
   /** Announce a clean leave (bye, flushed), then stop listening. Safe to call twice. */

@@ -29,7 +29,7 @@ describe('renderNatsConfig', () => {
 
   test.each([
     ['clients listen on loopback only', 'listen: "127.0.0.1:4222"'],
-    ['clients need the client user', '  user: "helix"\n  password: "c0ffee"'],
+    ['clients need the client user', '  users: [ { user: "helix", password: "c0ffee" } ]'],
     ['monitoring is bound to 127.0.0.1', 'http: "127.0.0.1:8222"'],
     ['routes listen on the mesh address', '  listen: "100.64.0.2:6222"'],
     ['the cluster advertises the mesh address', '  advertise: "100.64.0.2:6222"'],

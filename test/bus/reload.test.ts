@@ -1,0 +1,30 @@
+/** A route reload must not disturb local clients (their re-subscriptions race route changes). */
+import { connect } from '@nats-io/transport-node';
+import { afterEach, expect, test } from 'vitest';
+import { BusHarness, newSecret } from './helpers.js';
+
+const h = new BusHarness(14900, 14989);
+afterEach(() => h.cleanup());
+
+test('setRoutes reloads routes without disconnecting the node’s NATS clients', async () => {
+  const n = await h.started('127.0.1.14', newSecret());
+  const nc = await connect({
+    servers: `127.0.0.1:${n.clientPort}`,
+    user: n.clientCreds.user,
+    pass: n.clientCreds.pass,
+    maxReconnectAttempts: -1,
+  });
+  const events: string[] = [];
+  void (async () => {
+    for await (const s of nc.status()) events.push(s.type);
+  })();
+  try {
+    expect(await n.sup.setRoutes([{ host: '127.0.1.15', port: 14988 }])).toBe(true);
+    expect(await n.sup.setRoutes([{ host: '127.0.1.16', port: 14987 }])).toBe(true);
+    await nc.flush();
+    await new Promise((r) => setTimeout(r, 500));
+    expect(events.filter((e) => e === 'disconnect' || e === 'reconnect')).toEqual([]);
+  } finally {
+    await nc.close();
+  }
+});
