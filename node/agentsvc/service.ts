@@ -168,7 +168,8 @@ export async function startAgentServices(c: AgentServicesComponents): Promise<Ag
       if (!agent) throw new Error(`no agent ${hosted.manifest.name} on this node`);
       await build(agent, o);
     },
-    log,
+    // agenthost's parts name their own component
+    log: c.logger,
   });
   // AgentHost asks `has` first: an engine that does not answer means "not here", and ensure()
   // then fails with the reason, as a retryable image_missing the caller places elsewhere.
@@ -247,12 +248,12 @@ export async function startAgentServices(c: AgentServicesComponents): Promise<Ag
       images: hostImages,
       self,
       nodeName: (id) => c.view().find((p) => p.id === id)?.name,
-      log,
+      log: c.logger,
     }),
   );
   c.rpc.addService(
     ImageStoreService,
-    imageStoreService({ engine, images: () => registry.held(), imagePrefix, log }),
+    imageStoreService({ engine, images: () => registry.held(), imagePrefix, log: c.logger }),
   );
 
   notifier.start();
@@ -315,7 +316,11 @@ export async function startAgentServices(c: AgentServicesComponents): Promise<Ag
       runningAgents: running.runningCount(),
     }),
     runIntent: (req, o = {}) =>
-      runIntent({ agents, view: c.view, clients: c.clients, selfId: self.id, log }, req, o),
+      runIntent(
+        { agents, view: c.view, clients: c.clients, selfId: self.id, log: c.logger },
+        req,
+        o,
+      ),
     addControlRoutes: (control) => addAgentRoutes(control, routeDeps),
     onNotify: (listener) => notifier.onNotify(listener),
     ready: () => warming,

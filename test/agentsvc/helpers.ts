@@ -1,5 +1,6 @@
 /**
- * Shared by the agentsvc tests: ports 19000-19499 (each file its own hundred), loopback
+ * Shared by the agentsvc tests: ports 19000-19499 (service 19000, cli 19100, research 19200,
+ * transfer 19250, no-docker 19300, bus 19400; at most 50 each), loopback
  * addresses 127.0.7.x, image and container names "helix-test-svc-…", and a daemon-like node:
  * RpcServer + ControlServer + startAgentServices on a real Docker engine, with a view that
  * holds this node as membership would (its advert read live).
@@ -28,11 +29,11 @@ export const testLogger = process.env.HELIX_TEST_LOG
   ? createLogger(process.env.HELIX_TEST_LOG)
   : silentLogger;
 
-/** Ports [base, base + 99] for one test file. */
+/** Ports [base, base + 49] for one test file. */
 export function portRange(base: number): () => number {
   let next = base;
   return () => {
-    if (next >= base + 100 || next > 19499) throw new Error('test port range exhausted');
+    if (next >= base + 50 || next > 19499) throw new Error('test port range exhausted');
     return next++;
   };
 }
@@ -60,6 +61,8 @@ export interface TestNodeOptions {
   capabilities?: Partial<Capabilities>;
   /** other nodes in this node's view */
   peers?: () => PeerView[];
+  /** the mesh secret (nodes of one test mesh share it) */
+  secret?: Buffer;
   extra?: Partial<AgentServicesComponents>;
 }
 
@@ -72,6 +75,8 @@ export interface TestNode {
   clients: RpcClients;
   control: ControlServer;
   view: () => PeerView[];
+  /** this node as a peer sees it in its view */
+  asPeer: () => PeerView;
   stop(): Promise<void>;
 }
 
@@ -81,7 +86,7 @@ export async function startTestNode(o: TestNodeOptions): Promise<TestNode> {
   const id = `12D3KooWtest${name}${randomBytes(4).toString('hex')}`;
   const stateDir = await mkdtemp(path.join(os.tmpdir(), 'helix-svc-state-'));
   const dir = await agentsDir(o.agents);
-  const secret = randomBytes(32);
+  const secret = o.secret ?? randomBytes(32);
   const rpc = new RpcServer({
     addresses: [o.address],
     port: o.port,
@@ -151,6 +156,7 @@ export async function startTestNode(o: TestNodeOptions): Promise<TestNode> {
     clients,
     control,
     view,
+    asPeer: () => ({ ...self(), self: false, rttMs: 1 }),
     async stop() {
       await control.stop();
       await started.stop();

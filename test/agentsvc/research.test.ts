@@ -64,13 +64,19 @@ describe('research through the node: egress fetch and the mesh LLM', () => {
         gpu: [{ index: 0, name: 'RTX', vramTotalMiB: 8192 }],
         ollama: { url: fake.url, models: ['llama3:latest'], loaded: ['llama3:latest'] },
       },
-      extra: { ...common.extra, ollama: new OllamaHttpClient({ url: fake.url }) },
+      extra: {
+        ...common.extra,
+        ollama: new OllamaHttpClient({ url: fake.url }),
+        // Two nodes on one engine: each its own network, or both create one of the same name.
+        egressNetwork: `${EGRESS_NETWORK}-desk`,
+      },
     });
     withoutLlm = await startTestNode({
       ...common,
       address: '127.0.7.5',
       port: nextPort(),
       name: 'laptop',
+      extra: { ...common.extra, egressNetwork: `${EGRESS_NETWORK}-laptop` },
     });
     await Promise.all([withLlm.svc.ready(), withoutLlm.svc.ready()]);
   }, 240_000);

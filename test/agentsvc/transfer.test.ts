@@ -1,0 +1,101 @@
+/**
+ * The ImageStore service as the node registers it: a node whose own Docker engine lacks an
+ * agent's image fetches it from a peer that ran it successfully (docker save → verify → docker
+ * load) before running it, and then advertises it too. Each node has its own dockerd.
+ */
+import { randomBytes } from 'node:crypto';
+import { mkdtemp } from 'node:fs/promises';
+import os from 'node:os';
+import path from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import type { RemoteRunEvent } from '../../node/agenthost/index.js';
+import type { PeerView } from '../../node/types.js';
+import {
+  ensureDockerEngine,
+  removeContainers,
+  removeImages,
+  startDockerd,
+  type PrivateDockerd,
+} from '../support/docker.js';
+import {
+  CONTAINER_PREFIX,
+  IMAGE_PREFIX,
+  collect,
+  portRange,
+  startTestNode,
+  type TestNode,
+} from './helpers.js';
+
+const nextPort = portRange(19250);
+
+describe('agent images between nodes through ImageStore', () => {
+  let privateEngine: PrivateDockerd;
+  let desk: TestNode;
+  let laptop: TestNode;
+  let peersOfDesk: () => PeerView[] = () => [];
+  let peersOfLaptop: () => PeerView[] = () => [];
+
+  beforeAll(async () => {
+    const shared = await ensureDockerEngine();
+    await removeContainers(shared, CONTAINER_PREFIX);
+    privateEngine = await startDockerd(await mkdtemp(path.join(os.tmpdir(), 'helix-svc-dockerd-')));
+    const secret = randomBytes(32);
+    const common = { agents: ['shout'], secret, config: { agents: { warm_pool_size: 0 } } };
+    desk = await startTestNode({
+      ...common,
+      docker: shared,
+      address: '127.0.7.7',
+      port: nextPort(),
+      name: 'desk',
+      peers: () => peersOfDesk(),
+    });
+    laptop = await startTestNode({
+      ...common,
+      docker: privateEngine.docker,
+      address: '127.0.7.8',
+      port: nextPort(),
+      name: 'laptop',
+      peers: () => peersOfLaptop(),
+    });
+    peersOfDesk = () => [laptop.asPeer()];
+    peersOfLaptop = () => [desk.asPeer()];
+    await Promise.all([desk.svc.ready(), laptop.svc.ready()]);
+  }, 240_000);
+
+  afterAll(async () => {
+    await laptop?.stop();
+    await desk?.stop();
+    await privateEngine?.stop();
+    const shared = await ensureDockerEngine();
+    await removeContainers(shared, CONTAINER_PREFIX);
+    await removeImages(shared, IMAGE_PREFIX);
+  }, 60_000);
+
+  it('fetches the image from the peer that ran it, then runs it and offers it in turn', async () => {
+    // desk builds and runs shout once: its image becomes shareable.
+    const first = await collect(
+      desk.svc.runIntent({ agent: 'shout', intent: 'say', args: { text: 'one' }, onNode: 'desk' }),
+    );
+    expect(first.at(-1)).toMatchObject({ type: 'result', text: 'ONE' });
+    expect(desk.svc.advert().images).toMatchObject([{ agent: 'shout', shareable: true }]);
+    expect(laptop.svc.advert().images).toEqual([]);
+
+    const events: RemoteRunEvent[] = await collect(
+      laptop.svc.runIntent({
+        agent: 'shout',
+        intent: 'say',
+        args: { text: 'two' },
+        onNode: 'laptop',
+      }),
+    );
+    const progress = events.filter((e) => e.type === 'progress').map((e) => e.message);
+    expect(
+      progress.some((m) => /^fetching image helix-test-svc-shout:\w{16} from desk$/.test(m)),
+    ).toBe(true);
+    expect(progress.some((m) => /^building image/.test(m))).toBe(false);
+    expect(events.at(-1)).toMatchObject({ type: 'result', text: 'TWO', hostName: 'laptop' });
+    const held = laptop.svc.advert().images;
+    expect(held).toMatchObject([{ agent: 'shout', shareable: true }]);
+    expect(held[0]!.hash).toBe(desk.svc.advert().images[0]!.hash);
+  }, 120_000);
+});
