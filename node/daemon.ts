@@ -28,6 +28,7 @@ import { NatsSupervisor, connectBus, type Bus } from './bus/index.js';
 import { MembershipService } from './membership/index.js';
 import { RpcServer, RpcClients, routeGrpcLogs } from './rpc/index.js';
 import { JoinService, requestJoin, createInvite, type TailnetIdentity } from './join/index.js';
+import { startAgentServices, type AgentServices } from './agentsvc/index.js';
 import { ControlServer, controlSocketPath, type StatusReport } from './control/index.js';
 import type { Output } from './cli/output.js';
 import type { PeerCandidate, PeerView } from './types.js';
@@ -56,7 +57,7 @@ export class Daemon {
   private bus!: Bus;
   private membership!: MembershipService;
   private readonly startedAt = Date.now();
-  private runningAgents = 0;
+  private agents: AgentServices | null = null;
 
   constructor(private readonly opts: DaemonOptions) {
     this.logger = opts.logger ?? createLogger(opts.loaded.config.log.level);
@@ -168,9 +169,9 @@ export class Daemon {
         addresses: [this.meshAddress],
         ports: { rpc: config.mesh.rpc_port, cluster: config.mesh.cluster_port },
         capabilities: this.prober.current(),
-        load: readLoad(this.runningAgents),
-        warmPool: [],
-        images: [],
+        load: readLoad(this.agents?.advert().runningAgents ?? 0),
+        warmPool: this.agents?.advert().warmPool ?? [],
+        images: this.agents?.advert().images ?? [],
       }),
     });
     await this.membership.start();
@@ -206,6 +207,20 @@ export class Daemon {
       logger: log,
     });
     join.register(rpc);
+    // Agent services add their gRPC services, so they come before rpc.start(); image builds and
+    // warm pools fill in the background so the node joins without waiting for `go build`.
+    const agents = await startAgentServices({
+      config,
+      stateDir,
+      identity: this.identity,
+      rpc,
+      clients: this.clients,
+      view: () => this.membership.view(),
+      bus: this.bus,
+      logger: log,
+    });
+    this.agents = agents;
+    this.push('agents', () => agents.stop());
     await rpc.start();
     this.push('rpc', () => rpc.stop());
 
@@ -219,10 +234,16 @@ export class Daemon {
         rpcPort: config.mesh.rpc_port,
       });
     });
+    agents.addControlRoutes(control);
     await control.start();
     this.push('control', () => control.stop());
 
     log.info({ mesh: this.mesh.meshId, address: this.meshAddress, version: VERSION }, 'node is up');
+  }
+
+  /** Agent services, once started (null on a node that has not started yet). */
+  get agentServices(): AgentServices | null {
+    return this.agents;
   }
 
   async stop(): Promise<void> {
@@ -427,6 +448,8 @@ export async function runDaemon(opts: DaemonOptions & { output: Output }): Promi
   process.once('SIGTERM', onSignal);
   try {
     await daemon.start();
+    // Timers and other agents tell the node that asked; say it on this node's terminal.
+    daemon.agentServices?.onNotify((n) => opts.output.err(`${n.from}/${n.agent}: ${n.text}`));
     if (!opts.output.json) opts.output.err(`helix-node ${VERSION} is running; Ctrl-C to leave`);
     if (!stopping.signal.aborted) await once(stopping.signal, 'abort');
   } finally {
