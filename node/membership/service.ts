@@ -129,6 +129,8 @@ export class MembershipService {
     if (!this.#running) return;
     for (const sub of this.#subs) sub.unsubscribe();
     this.#subscribe();
+    // new routes: tell the new peers about this node now rather than at the next beat
+    this.#beat();
   }
 
   #subscribe(): void {
