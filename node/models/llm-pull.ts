@@ -10,7 +10,7 @@
  */
 import { randomBytes } from 'node:crypto';
 import { z } from 'zod';
-import type { Bus, Subscription } from '../bus/types.js';
+import type { Bus, Subscription } from '../bus/index.js';
 import { describeError, HelixError, UnreachableError } from '../errors.js';
 import { silentLogger, type Logger } from '../log.js';
 import { pickRouterPeer } from '../placement/index.js';

@@ -52,3 +52,4 @@ export {
   type CommandResultLine,
   type CommandStreamLine,
 } from './control.js';
+export { startVoiceServices, type VoiceServices, type VoiceServicesComponents } from './service.js';

@@ -5,9 +5,12 @@
  * Utterances that end while a command is still being handled are dropped (logged): the person
  * hears the reply first, as with a voice assistant.
  */
+import { mkdir, writeFile } from 'node:fs/promises';
+import path from 'node:path';
 import { describeError } from '../errors.js';
 import { silentLogger, type Logger } from '../log.js';
 import {
+  encodeWav16,
   segmentStream,
   UtteranceSegmenter,
   type AudioSource,
@@ -91,6 +94,8 @@ export interface VoiceLoopOptions extends CaptureOptions {
   /** a capture failure (mic unplugged, arecord missing); the loop retries after `retryMs` */
   onError?: (err: unknown) => void;
   retryMs?: number;
+  /** voice.debug_capture_dir: keep each utterance as <dir>/<time>-mic.wav (never otherwise) */
+  debugCaptureDir?: string;
 }
 
 type Waiter = { resolve: (r: PipelineResult) => void; onEvent?: (e: PipelineEvent) => void };
@@ -197,6 +202,7 @@ export class VoiceLoop {
 
   private async handle(u: CapturedUtterance, signal: AbortSignal): Promise<void> {
     const waiters = [...this.waiters];
+    if (this.opts.debugCaptureDir) await this.capture(this.opts.debugCaptureDir, u.pcm);
     try {
       const result = await this.opts.pipeline.handleUtterance(u.pcm, {
         source: 'mic',
@@ -212,6 +218,16 @@ export class VoiceLoop {
       waiters.forEach((w) => w.resolve(result));
     } catch (err) {
       this.log.error({ err: describeError(err) }, 'command failed unexpectedly');
+    }
+  }
+
+  private async capture(dir: string, pcm: Float32Array): Promise<void> {
+    try {
+      await mkdir(dir, { recursive: true });
+      const name = `${new Date().toISOString().replace(/[:.]/g, '-')}-mic.wav`;
+      await writeFile(path.join(dir, name), encodeWav16(pcm, 16_000));
+    } catch (err) {
+      this.log.warn({ dir, err: describeError(err) }, 'could not write the debug capture');
     }
   }
 }

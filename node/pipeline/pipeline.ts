@@ -352,6 +352,7 @@ export class Pipeline {
   ): Promise<PipelineResult> {
     if (transcript === '') throw new StageFailure('intent', replies.nothingHeard());
     const intent = await this.intentStage(rec, transcript, opts);
+    rec.intent = intent;
     opts.onEvent?.({ type: 'intent', intent });
     const answer = await this.runStage(rec, intent, opts);
     const reply = answer.trim() === '' ? replies.done() : answer.trim();
@@ -468,8 +469,9 @@ export class Pipeline {
     } else if (peer && this.deps.routeRemote) {
       return { kind: 'remote', peer };
     }
-    // no view yet (or this node's Ollama is not advertised): a local router still works
-    if (this.deps.localLlmRouter && (!peer || !this.deps.routeRemote)) return { kind: 'local' };
+    // before membership has a view (it lists at least this node once up), a local router still
+    // gets its chance; with a view, no Ollama anywhere means "install it", not "Ollama is down"
+    if (this.deps.localLlmRouter && view.length === 0) return { kind: 'local' };
     return { kind: 'none', reason: noRouterLlmMessage(this.deps.routerModel) };
   }
 
@@ -614,11 +616,26 @@ export class Pipeline {
     if (!opts.signal?.aborted) {
       await this.replyStage(rec, reply, { ...opts, speak: opts.speak ?? opts.source === 'mic' });
     }
+    const intent = rec.intent;
     const trace = this.publish(
-      rec.finish({ ...(transcript ? { transcript } : {}), reply, ok: false, failedStage: stage }),
+      rec.finish({
+        ...(transcript ? { transcript } : {}),
+        ...(intent ? { intent } : {}),
+        reply,
+        ok: false,
+        failedStage: stage,
+      }),
     );
     this.log.info({ traceId: rec.traceId, stage, reply }, 'command failed');
-    return { traceId: rec.traceId, transcript, reply, ok: false, failedStage: stage, trace };
+    return {
+      traceId: rec.traceId,
+      transcript,
+      ...(intent ? { intent } : {}),
+      reply,
+      ok: false,
+      failedStage: stage,
+      trace,
+    };
   }
 
   private emitHop(rec: TraceRecorder, opts: CommandOptions): void {

@@ -70,6 +70,8 @@ export function newTraceId(): string {
 /** Records hops as the pipeline makes them. Times are monotonic (performance.now()). */
 export class TraceRecorder {
   readonly hops: TraceHop[] = [];
+  /** the intent, once the intent stage found one (kept when a later stage fails) */
+  intent?: TraceIntent;
   /** epoch ms of the trace start */
   readonly startedAtEpoch: number;
   private readonly startedAt: number;

@@ -3,7 +3,7 @@
  * heard peers publish, so `helix-node trace ID` works from any node while the trace is recent),
  * and the bus subject they travel on. Nothing is written to disk.
  */
-import type { Bus, Subscription } from '../bus/types.js';
+import type { Bus, Subscription } from '../bus/index.js';
 import { silentLogger, type Logger } from '../log.js';
 import { TRACE_SUBJECT_PREFIX, TraceSchema, traceSubject, type Trace } from './trace.js';
 

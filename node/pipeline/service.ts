@@ -1,0 +1,206 @@
+/**
+ * The daemon side of voice, wired in one place: the Transcriber (when this node has an STT
+ * engine) and Router gRPC services, router-model pulls for peers, traces on the bus, reply
+ * speech, the pipeline, and the mic loop (voice.enabled). The daemon calls startVoiceServices
+ * before rpc.start(), addControlRoutes before control.start(), and startListening once the node
+ * is up; stop() undoes it all.
+ */
+import path from 'node:path';
+import type { AgentManifest } from '../agents/index.js';
+import type { RemoteRunEvent } from '../agenthost/index.js';
+import type { Bus, Subscription } from '../bus/index.js';
+import type { Config } from '../config/index.js';
+import type { ControlServer } from '../control/index.js';
+import { describeError } from '../errors.js';
+import type { Logger } from '../log.js';
+import { pullRouterModel, servePullRequests } from '../models/index.js';
+import type { RpcClients, RpcServer } from '../rpc/index.js';
+import {
+  compileFastMatcher,
+  LlmRouter,
+  OllamaHttpClient,
+  resolveSlotValues,
+} from '../router/index.js';
+import {
+  createTranscribeRemote,
+  registerTranscriber,
+  type SttEngine,
+} from '../transcribe/index.js';
+import { createSpeaker, speakerOptionsFromConfig, type Speaker } from '../tts/index.js';
+import type { PeerView } from '../types.js';
+import {
+  arecordSource,
+  loadSileroModel,
+  segmenterOptionsFromConfig,
+  SileroVad,
+  type AudioSource,
+} from '../voice/index.js';
+import { registerVoiceControlRoutes } from './control.js';
+import { VoiceLoop } from './listen.js';
+import { Pipeline, type PipelineResult } from './pipeline.js';
+import { registerRouter, createRouteRemote } from './router-service.js';
+import { busTracePublisher, collectTraces, TraceStore } from './traces.js';
+
+export interface VoiceServicesComponents {
+  config: Config;
+  stateDir: string;
+  identity: { id: string; name: string };
+  /** the node's gRPC server, not started yet */
+  rpc: RpcServer;
+  clients: RpcClients;
+  view: () => readonly PeerView[];
+  bus: Bus;
+  /** the agents this node knows (agentsvc's AgentServices fits) */
+  agents: {
+    readonly agents: ReadonlyMap<string, { manifest: AgentManifest; hash: string }>;
+    runIntent(
+      req: { agent: string; intent: string; args?: Record<string, unknown>; traceId?: string },
+      opts?: { signal?: AbortSignal },
+    ): AsyncIterable<RemoteRunEvent>;
+  };
+  /** this node's STT engine (node/stt, per stt.engine), or null when it has none */
+  stt: SttEngine | null;
+  logger: Logger;
+  /** the mic; default arecord on voice.device */
+  audioSource?: AudioSource;
+}
+
+export interface VoiceServices {
+  readonly pipeline: Pipeline;
+  readonly traces: TraceStore;
+  /** the mic loop, when voice.enabled and the VAD model loaded */
+  readonly voice: VoiceLoop | null;
+  readonly speaker: Speaker;
+  /** POST /v1/say, /v1/transcribe, /v1/listen, /v1/models/pull-router; GET /v1/trace */
+  addControlRoutes(control: ControlServer): void;
+  /** starts the mic loop (no-op without one); every command's result goes to onResult */
+  startListening(onResult?: (r: PipelineResult) => void): void;
+  stop(): Promise<void>;
+}
+
+export async function startVoiceServices(c: VoiceServicesComponents): Promise<VoiceServices> {
+  const log = c.logger.child({ component: 'voice' });
+  const { config } = c;
+  const manifests = [...c.agents.agents.values()].map((a) => a.manifest);
+  const slotValues = resolveSlotValues(manifests, config);
+  const subs: Subscription[] = [];
+
+  // Router: every node serves Router.Route over its own Ollama; placement only sends requests to
+  // nodes that advertise Ollama, and one without it answers "unavailable" with what to do.
+  const ollama = new OllamaHttpClient({
+    url: config.router.ollama_url,
+    timeoutMs: config.router.timeout_ms,
+  });
+  const llm = LlmRouter.fromConfig(config.router, manifests, slotValues, { logger: log });
+  registerRouter(c.rpc, {
+    router: llm,
+    model: config.router.model,
+    selfName: c.identity.name,
+    logger: log,
+  });
+  if (c.stt) {
+    registerTranscriber(c.rpc, {
+      engine: c.stt,
+      selfName: c.identity.name,
+      logger: log,
+      debugCaptureDir: config.voice.debug_capture_dir,
+    });
+  }
+  subs.push(
+    servePullRequests({
+      bus: c.bus,
+      selfId: c.identity.id,
+      selfName: c.identity.name,
+      api: ollama,
+      logger: log,
+    }),
+  );
+
+  const traces = new TraceStore();
+  subs.push(collectTraces(c.bus, traces, { selfId: c.identity.id, logger: log }));
+
+  let speaker: Speaker;
+  try {
+    speaker = await createSpeaker(speakerOptionsFromConfig(config.voice));
+  } catch (err) {
+    log.warn({ err: describeError(err) }, 'reply speech is off');
+    speaker = await createSpeaker({ engine: 'none' });
+  }
+
+  const pipeline = new Pipeline({
+    selfId: c.identity.id,
+    view: c.view,
+    stt: c.stt,
+    transcribeRemote: createTranscribeRemote(c.clients),
+    fastMatcher: compileFastMatcher(manifests, slotValues),
+    routeRemote: createRouteRemote(c.clients, { timeoutMs: config.router.timeout_ms }),
+    localLlmRouter: llm,
+    routerModel: config.router.model,
+    runIntent: (intent, opts) =>
+      c.agents.runIntent(
+        { agent: intent.agent, intent: intent.intent, args: intent.args, traceId: opts.traceId },
+        { signal: opts.signal },
+      ),
+    speak: speaker.engine ? (text, opts) => speaker.speak(text, opts) : null,
+    publishTrace: busTracePublisher(c.bus, log),
+    traces,
+    logger: log,
+    language: config.stt.language,
+    routeTimeoutMs: config.router.timeout_ms,
+  });
+
+  let onResult: ((r: PipelineResult) => void) | undefined;
+  let voice: VoiceLoop | null = null;
+  if (config.voice.enabled) {
+    const vadPath =
+      config.voice.vad_model || path.join(c.stateDir, 'models', 'ggml-silero-v6.2.0.bin');
+    try {
+      const model = await loadSileroModel(vadPath);
+      voice = new VoiceLoop({
+        source: c.audioSource ?? arecordSource({ device: config.voice.device }),
+        detector: () => new SileroVad(model),
+        segmenter: segmenterOptionsFromConfig(config.voice),
+        pipeline,
+        logger: log,
+        debugCaptureDir: config.voice.debug_capture_dir,
+        onResult: (r) => onResult?.(r),
+        onError: (err) => log.warn({ err: describeError(err) }, 'the mic is not working'),
+      });
+    } catch (err) {
+      log.warn({ err: describeError(err) }, 'voice.enabled, but this node cannot listen');
+    }
+  }
+
+  return {
+    pipeline,
+    traces,
+    voice,
+    speaker,
+    addControlRoutes(control) {
+      registerVoiceControlRoutes(control, {
+        pipeline,
+        traces,
+        selfId: c.identity.id,
+        voice,
+        routerModel: config.router.model,
+        pullRouterModel: ({ model, on, signal, onProgress }) =>
+          pullRouterModel({
+            model,
+            on,
+            view: c.view(),
+            bus: c.bus,
+            localApi: ollama,
+            pull: { signal, onProgress },
+          }),
+      });
+    },
+    startListening(listener) {
+      onResult = listener;
+      voice?.start();
+    },
+    async stop() {
+      await voice?.stop();
+      for (const s of subs) s.unsubscribe();
+    },
+  };
+}
