@@ -19,8 +19,10 @@ for p in "${PACKAGES[@]}"; do
 done
 if [ "${#missing[@]}" -gt 0 ]; then
   echo "==> installing Debian packages: ${missing[*]}"
-  $SUDO apt-get update -qq
-  DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+  # wait for another apt (unattended-upgrades, a parallel install) rather than fail
+  APT_OPTS=(-o DPkg::Lock::Timeout=600)
+  $SUDO apt-get "${APT_OPTS[@]}" update -qq
+  DEBIAN_FRONTEND=noninteractive $SUDO apt-get "${APT_OPTS[@]}" install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
 fi
 
 echo "==> installing npm packages and building (npm ci)"
