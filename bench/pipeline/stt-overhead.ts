@@ -5,18 +5,18 @@
  *             proof on loopback (what a mic node without STT pays to use a peer)
  *   pipeline  Pipeline.handleUtterance from end of speech to the agent's result and reply: stt over
  *             gRPC, fast matcher, AgentHost.Run over gRPC to a host whose executor answers at once
- * Engines: "null" (default; answers at once, so what is measured is the transport and the pipeline
- * alone), "whisper" (smart-whisper on --model; default the shared whisper.cpp test model, which
- * runs the whole inference path with no weights; seconds per run on 2 cores, so use --runs 5).
+ * Engines (node/stt): "null" (default; answers at once, so what is measured is the transport and
+ * the pipeline alone), "whisper" (WhisperEngine on --model; default the shared whisper.cpp test
+ * model, which runs the whole inference path with no weights: about a second a run on 2 cores, so
+ * use --runs 10), "phrase" (the pocketsphinx phrase recogniser over the shipped agents' grammars).
  * In the pipeline the engine's answer is replaced by the known words of the utterance after the
  * engine has run, so later stages run while the engine's cost stays in.
  *
- *   npx tsx bench/pipeline/stt-overhead.ts [--engine null|whisper] [--model FILE] [--runs 200] [--json]
+ *   npx tsx bench/pipeline/stt-overhead.ts [--engine null|whisper|phrase] [--model FILE] [--runs 200] [--json]
  */
 import { existsSync } from 'node:fs';
 import path from 'node:path';
 import { parseArgs } from 'node:util';
-import { Whisper } from 'smart-whisper';
 import { loadAgents, type RunEvent, type RunRequest } from '../../node/agents/index.js';
 import {
   agentHostService,
@@ -26,12 +26,12 @@ import {
 import { createRunIntent, Pipeline, type Trace } from '../../node/pipeline/index.js';
 import { AgentHostService, RpcClients, RpcServer } from '../../node/rpc/index.js';
 import { compileFastMatcher } from '../../node/router/index.js';
+import { PhraseRecogniser, WhisperEngine } from '../../node/stt/index.js';
 import {
   createTranscribeRemote,
   registerTranscriber,
   transcribeWith,
   type SttEngine,
-  type Transcript,
 } from '../../node/transcribe/index.js';
 import { createSpeaker } from '../../node/tts/index.js';
 import type { Capabilities, PeerView } from '../../node/types.js';
@@ -70,33 +70,17 @@ function percentiles(samples: number[]): Percentiles {
   };
 }
 
-async function whisperEngine(model: string): Promise<SttEngine> {
-  if (!existsSync(model)) throw new Error(`no model at ${model}; pass --model or --engine null`);
-  const whisper = new Whisper(model, { gpu: false });
-  await whisper.load();
-  return {
-    name: 'whisper',
-    model: path.basename(model),
-    async transcribe(pcm: Float32Array): Promise<Transcript> {
-      const task = await whisper.transcribe(pcm, {
-        language: 'en',
-        n_threads: 2,
-        format: 'simple',
-      });
-      const segments = await task.result;
-      const text = segments
-        .map((s) => s.text)
-        .join(' ')
-        .trim();
-      return {
-        text,
-        language: 'en',
-        confidence: 1,
-        segments: segments.map((s) => ({ start: s.from / 1000, end: s.to / 1000, text: s.text })),
-      };
-    },
-    close: () => whisper.free(),
-  };
+async function benchEngine(name: string, model: string): Promise<SttEngine> {
+  if (name === 'null') return nullEngine;
+  if (name === 'whisper') {
+    if (!existsSync(model)) throw new Error(`no model at ${model}; pass --model or --engine null`);
+    return WhisperEngine.create({ model, threads: 2, language: 'en' });
+  }
+  if (name === 'phrase') {
+    const manifests = (await loadAgents([path.join(ROOT, 'agents')])).map((a) => a.manifest);
+    return PhraseRecogniser.create({ manifests, slotValues: { 'lights.rooms': ['kitchen'] } });
+  }
+  throw new Error(`--engine ${name}: use null, whisper or phrase`);
 }
 
 const nullEngine: SttEngine = {
@@ -201,7 +185,7 @@ async function time(fn: () => Promise<unknown>): Promise<number> {
 }
 
 async function main() {
-  const engine = args.engine === 'null' ? nullEngine : await whisperEngine(args.model);
+  const engine = await benchEngine(args.engine, args.model);
   const speaker = await createSpeaker({ engine: 'espeak-ng' });
   const spoken = await speaker.synthesize('turn on the kitchen lights');
   const command = floatToInt16(resample(int16ToFloat(spoken.pcm), spoken.sampleRate, 16000));
