@@ -4,7 +4,7 @@
 # npm 11 gates install scripts (package.json "allowScripts" approves smart-whisper); the plain
 # install builds ggml without SIMD flags. This rebuilds it with -march=native-style flags, about
 # 9x faster inference (DESIGN.md §7). Idempotent: a stamp records the flags of the last build, so
-# a second run with the same flags returns at once. Usage: scripts/build-smart-whisper.sh [--force]
+# a second run with the same flags returns at once. Usage: scripts/build-native.sh [--force]
 # Env: HELIX_WHISPER_CFLAGS (default "-O3 -march=native -mtune=native"; set e.g. "-O3 -mcpu=native"
 # or a portable "-O3 -mavx2 -mfma -mf16c" when the binary must run on other machines).
 set -euo pipefail

@@ -1,0 +1,57 @@
+/**
+ * Speech-to-text engines behind one interface: Whisper (smart-whisper, in process) and the
+ * constrained phrase recogniser (pocketsphinx with a grammar from the agents' phrases).
+ */
+
+export interface TranscriptSegment {
+  /** seconds from the start of the audio */
+  start: number;
+  end: number;
+  text: string;
+}
+
+export interface Transcript {
+  /** what was heard; empty when nothing was, or when the engine rejected an uncertain result */
+  text: string;
+  segments: TranscriptSegment[];
+  /** ISO 639-1 code */
+  language: string;
+  /** 0..1 */
+  confidence: number;
+  /** set when the engine heard something but would rather not guess ("I didn't catch that") */
+  rejected?: string;
+}
+
+export interface TranscribeOptions {
+  signal?: AbortSignal;
+}
+
+export interface SttEngine {
+  /** "whisper" or "phrase" */
+  readonly name: string;
+  /** model file or model description */
+  readonly model: string;
+  /** 16 kHz mono PCM in [-1, 1] */
+  transcribe(pcm: Float32Array, opts?: TranscribeOptions): Promise<Transcript>;
+  close(): Promise<void>;
+}
+
+/** Rejects with the signal's reason as soon as it aborts; the work itself may run on. */
+export function abortable<T>(work: Promise<T>, signal?: AbortSignal): Promise<T> {
+  if (!signal) return work;
+  signal.throwIfAborted();
+  return new Promise<T>((resolve, reject) => {
+    const onAbort = () => reject(signal.reason);
+    signal.addEventListener('abort', onAbort, { once: true });
+    work.then(
+      (v) => {
+        signal.removeEventListener('abort', onAbort);
+        resolve(v);
+      },
+      (e: unknown) => {
+        signal.removeEventListener('abort', onAbort);
+        reject(e);
+      },
+    );
+  });
+}

@@ -1,0 +1,29 @@
+/** stt: speech-to-text engines behind one interface (Whisper, the constrained phrase recogniser). */
+export type { SttEngine, Transcript, TranscriptSegment, TranscribeOptions } from './engine.js';
+export { createSttEngine, slotValuesFromConfig, type SttDeps } from './create.js';
+export { WhisperEngine, type WhisperOptions } from './whisper.js';
+export {
+  PhraseRecogniser,
+  loadDictionaryWords,
+  DEFAULT_MIN_FIT,
+  DEFAULT_WARPS,
+  type PhraseRecogniserOptions,
+  type PhraseTranscript,
+} from './phrase.js';
+export {
+  buildPhraseGrammar,
+  spokenNumber,
+  readSpokenNumbers,
+  type PhraseGrammar,
+  type PhraseGrammarOptions,
+  type PhraseInterpretation,
+  type SkippedPhrase,
+} from './phrase-grammar.js';
+export {
+  decodeWithGrammar,
+  parseHypseg,
+  parseNbest,
+  DEBIAN_MODEL_DIR,
+  type PocketsphinxConfig,
+  type PsResult,
+} from './pocketsphinx.js';

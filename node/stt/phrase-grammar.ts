@@ -1,0 +1,518 @@
+/**
+ * The constrained recogniser's grammar: the warm agents' phrase grammars ("turn (on|off) [the]
+ * {room} lights") compiled to one JSGF grammar for pocketsphinx, and the way back from a
+ * recognised word string to agent, intent and slot values. Pure.
+ *
+ * Slots become closed word lists: an arg's `enum`, the config table named by `enum_from`
+ * (e.g. lights.rooms), or spoken numbers for integer args with min/max. A phrase with a
+ * free-text slot cannot be heard by a closed grammar and is left out (listed in `skipped`);
+ * such requests need the Whisper engine.
+ */
+import type { AgentManifest, ArgSpec } from '../agents/manifest.js';
+
+type Node =
+  | { kind: 'word'; word: string }
+  | { kind: 'slot'; name: string }
+  | { kind: 'choice'; options: Node[][]; optional: boolean };
+
+export type SlotValue = string | number;
+
+export interface PhraseInterpretation {
+  agent: string;
+  intent: string;
+  args: Record<string, SlotValue>;
+  /** the manifest phrase it matched */
+  phrase: string;
+}
+
+export interface SkippedPhrase {
+  agent: string;
+  intent: string;
+  phrase: string;
+  reason: string;
+}
+
+export interface PhraseGrammar {
+  /** JSGF text with one public rule <command> */
+  jsgf: string;
+  /** every word the grammar can produce (all must be in the recogniser's dictionary) */
+  words: Set<string>;
+  /** phrases included */
+  phraseCount: number;
+  skipped: SkippedPhrase[];
+  /** agent/intent/args for a recognised sentence, or null when it is not one the grammar accepts */
+  interpret(text: string): PhraseInterpretation | null;
+  /** sentences the grammar accepts with what they mean (tests, benchmarks): `perPhrase` each, deterministic */
+  samples(perPhrase: number, seed?: number): (PhraseInterpretation & { text: string })[];
+}
+
+export interface PhraseGrammarOptions {
+  /** values of enum_from tables, keyed by path: { "lights.rooms": ["kitchen", "living room"] } */
+  slotValues?: Readonly<Record<string, readonly string[]>>;
+  /** leave out phrases using a word this returns false for (not in the pronunciation dictionary) */
+  knownWord?: (word: string) => boolean;
+  /**
+   * Words offered beside every enum slot's values (default DECOY_SLOT_VALUES): said in place of a
+   * configured room ("turn on the garage lights"), they win over the nearest real value
+   * ("office") and the sentence is rejected instead of acted on.
+   */
+  decoyValues?: readonly string[];
+  /**
+   * Whole sentences beside the commands (default DECOY_SENTENCES): everyday requests that are
+   * not commands. Short ones ("who are you") were left out: they caught real commands too.
+   */
+  decoySentences?: readonly string[];
+  /** largest spoken number in a number slot (default 120: larger ranges swell the search, ~0.2 s per utterance at 9999) */
+  maxNumber?: number;
+}
+
+interface SlotMatcher {
+  /** JSGF rule body */
+  rule: string;
+  words: string[];
+  /** values to say in samples, with their words */
+  examples: { value: SlotValue; say: string }[];
+  /** ways to read a slot value from words[pos...]: value and words consumed */
+  read(words: string[], pos: number): { value: SlotValue; next: number }[];
+}
+
+interface CompiledPhrase {
+  agent: string;
+  intent: string;
+  phrase: string;
+  nodes: Node[];
+  slots: Map<string, SlotMatcher>;
+}
+
+/** Builds the grammar from manifests (warm agents only). */
+export function buildPhraseGrammar(
+  manifests: readonly AgentManifest[],
+  options: PhraseGrammarOptions = {},
+): PhraseGrammar {
+  const knownWord = options.knownWord ?? (() => true);
+  const skipped: SkippedPhrase[] = [];
+  const compiled: CompiledPhrase[] = [];
+  const slotRules = new Map<string, string>();
+  const ruleNames = new Map<SlotMatcher, string>();
+  const words = new Set<string>();
+
+  for (const m of manifests) {
+    if (m.tier !== 'warm') continue;
+    for (const intent of m.intents) {
+      for (const phrase of intent.phrases) {
+        const skip = (reason: string) =>
+          skipped.push({ agent: m.name, intent: intent.name, phrase, reason });
+        let nodes: Node[];
+        try {
+          nodes = parsePhrase(phrase);
+        } catch (err) {
+          skip((err as Error).message);
+          continue;
+        }
+        const slots = new Map<string, SlotMatcher>();
+        let problem: string | undefined;
+        for (const name of slotNamesOf(nodes)) {
+          const spec = intent.args[name];
+          const matcher = spec ? slotMatcher(spec, options, knownWord) : undefined;
+          if (!spec) problem = `slot {${name}} has no argument of that name`;
+          else if (typeof matcher === 'string') problem = `slot {${name}}: ${matcher}`;
+          else if (matcher) slots.set(name, matcher);
+          if (problem) break;
+        }
+        const unknown = literalWords(nodes).filter((w) => !knownWord(w));
+        if (!problem && unknown.length)
+          problem = `words not in the pronunciation dictionary: ${unknown.join(', ')}`;
+        if (problem) {
+          skip(problem);
+          continue;
+        }
+        compiled.push({ agent: m.name, intent: intent.name, phrase, nodes, slots });
+        literalWords(nodes).forEach((w) => words.add(w));
+        for (const s of slots.values()) {
+          s.words.forEach((w) => words.add(w));
+          if (!ruleNames.has(s)) {
+            const name = `slot${ruleNames.size}`;
+            ruleNames.set(s, name);
+            slotRules.set(name, s.rule);
+          }
+        }
+      }
+    }
+  }
+
+  const render = (c: CompiledPhrase): string =>
+    toJsgf(c.nodes, (slot) => `<${ruleNames.get(c.slots.get(slot)!)}>`);
+  const assemble = (bodies: { body: string; note: string }[]): string =>
+    [
+      '#JSGF V1.0;',
+      'grammar helix;',
+      bodies.length
+        ? `public <command> = ${[...bodies.map((_, i) => `<p${i}>`), ...(decoys.length ? ['<decoy>'] : [])].join(' | ')};`
+        : 'public <command> = <VOID>;',
+      ...(decoys.length && bodies.length ? [`<decoy> = ${decoys.join(' | ')};`] : []),
+      ...bodies.map((b, i) => `<p${i}> = ${b.body}; // ${b.note}`),
+      ...[...slotRules].map(([name, body]) => `<${name}> = ${body};`),
+      '',
+    ].join('\n');
+  const decoys = (options.decoySentences ?? DECOY_SENTENCES)
+    .map((d) => d.toLowerCase().split(/\s+/).filter(Boolean))
+    .filter((ws) => ws.length > 0 && ws.every((w) => /^[a-z']+$/.test(w) && knownWord(w)))
+    .map((ws) => ws.join(' '))
+    .filter((d) => !interpretWith(compiled, d));
+  decoys.forEach((d) => d.split(' ').forEach((w) => words.add(w)));
+  const note = (c: CompiledPhrase) => `${c.agent}.${c.intent}: ${c.phrase.replace(/[\r\n]/g, ' ')}`;
+  const jsgf = assemble(compiled.map((c) => ({ body: render(c), note: note(c) })));
+
+  return {
+    jsgf,
+    words,
+    phraseCount: compiled.length,
+    skipped,
+    interpret: (text) => interpretWith(compiled, text),
+    samples(perPhrase, seed = 1) {
+      let state = seed >>> 0 || 1;
+      const rand = (n: number) => {
+        state = (Math.imul(state, 1664525) + 1013904223) >>> 0;
+        return state % n;
+      };
+      const out: (PhraseInterpretation & { text: string })[] = [];
+      for (const c of compiled) {
+        const seen = new Set<string>();
+        for (let k = 0; k < perPhrase * 4 && seen.size < perPhrase; k++) {
+          const args: Record<string, SlotValue> = {};
+          const say = (nodes: Node[]): string[] =>
+            nodes.flatMap((n) => {
+              if (n.kind === 'word') return [n.word];
+              if (n.kind === 'slot') {
+                const ex = c.slots.get(n.name)!.examples;
+                const pick = ex[(k + rand(ex.length)) % ex.length]!;
+                args[n.name] = pick.value;
+                return [pick.say];
+              }
+              const i = rand(n.options.length + (n.optional ? 1 : 0));
+              return i < n.options.length ? say(n.options[i]!) : [];
+            });
+          const text = say(c.nodes).join(' ');
+          if (seen.has(text)) continue;
+          seen.add(text);
+          out.push({ text, agent: c.agent, intent: c.intent, args, phrase: c.phrase });
+        }
+      }
+      return out;
+    },
+  };
+}
+
+function interpretWith(compiled: CompiledPhrase[], text: string): PhraseInterpretation | null {
+  const ws = text.toLowerCase().split(/\s+/).filter(Boolean);
+  for (const c of compiled) {
+    const args: Record<string, SlotValue> = {};
+    if (matchNodes(c.nodes, ws, 0, args, c.slots, (pos) => pos === ws.length)) {
+      return { agent: c.agent, intent: c.intent, args: { ...args }, phrase: c.phrase };
+    }
+  }
+  return null;
+}
+
+/** Parses "(a|b) [x] {slot} word" into nodes; throws Error saying where it is malformed. */
+function parsePhrase(phrase: string): Node[] {
+  const tokens = phrase.toLowerCase().match(/[()[\]|]|\{[^}]*\}|[^\s()[\]{}|]+/g) ?? [];
+  let pos = 0;
+  const sequence = (): Node[] => {
+    const out: Node[] = [];
+    while (pos < tokens.length) {
+      const t = tokens[pos]!;
+      if (t === '|' || t === ')' || t === ']') break;
+      pos++;
+      if (t === '(' || t === '[') {
+        const options = [sequence()];
+        while (tokens[pos] === '|') {
+          pos++;
+          options.push(sequence());
+        }
+        const close = t === '(' ? ')' : ']';
+        if (tokens[pos] !== close)
+          throw new Error(`missing "${close}" in ${JSON.stringify(phrase)}`);
+        pos++;
+        out.push({ kind: 'choice', options, optional: t === '[' });
+      } else if (t.startsWith('{')) {
+        out.push({ kind: 'slot', name: t.slice(1, -1).trim() });
+      } else {
+        const word = t.replace(/[^a-z0-9']/g, '');
+        if (word) out.push({ kind: 'word', word });
+      }
+    }
+    return out;
+  };
+  const nodes = sequence();
+  if (pos < tokens.length)
+    throw new Error(`unexpected "${tokens[pos]}" in ${JSON.stringify(phrase)}`);
+  return nodes;
+}
+
+function slotNamesOf(nodes: Node[]): string[] {
+  return nodes.flatMap((n) =>
+    n.kind === 'slot' ? [n.name] : n.kind === 'choice' ? n.options.flatMap(slotNamesOf) : [],
+  );
+}
+
+function literalWords(nodes: Node[]): string[] {
+  return nodes.flatMap((n) =>
+    n.kind === 'word' ? [n.word] : n.kind === 'choice' ? n.options.flatMap(literalWords) : [],
+  );
+}
+
+function toJsgf(nodes: Node[], slotRef: (name: string) => string): string {
+  const parts = nodes.map((n) => {
+    if (n.kind === 'word') return n.word;
+    if (n.kind === 'slot') return slotRef(n.name);
+    const alts = n.options.map((o) => toJsgf(o, slotRef)).join(' | ');
+    return n.optional ? `[${alts}]` : `(${alts})`;
+  });
+  return parts.join(' ') || '<NULL>';
+}
+
+function matchNodes(
+  nodes: Node[],
+  words: string[],
+  pos: number,
+  args: Record<string, SlotValue>,
+  slots: Map<string, SlotMatcher>,
+  rest: (pos: number) => boolean,
+): boolean {
+  if (nodes.length === 0) return rest(pos);
+  const [head, ...tail] = nodes as [Node, ...Node[]];
+  const next = (p: number) => matchNodes(tail, words, p, args, slots, rest);
+  if (head.kind === 'word') return words[pos] === head.word && next(pos + 1);
+  if (head.kind === 'slot') {
+    for (const r of slots.get(head.name)!.read(words, pos)) {
+      args[head.name] = r.value;
+      if (next(r.next)) return true;
+      delete args[head.name];
+    }
+    return false;
+  }
+  for (const option of head.options) {
+    if (matchNodes(option, words, pos, args, slots, next)) return true;
+  }
+  return head.optional && next(pos);
+}
+
+// Slot matchers are shared between phrases with the same values, so the JSGF has one rule each.
+const matcherCache = new Map<string, SlotMatcher>();
+
+function slotMatcher(
+  spec: ArgSpec,
+  options: PhraseGrammarOptions,
+  knownWord: (w: string) => boolean,
+): SlotMatcher | string {
+  let values: readonly string[] | undefined = spec.enum;
+  if (!values && spec.enum_from) {
+    values = options.slotValues?.[spec.enum_from];
+    if (!values?.length) return `no values for ${spec.enum_from} in the configuration`;
+  }
+  if (values) {
+    const usable = values
+      .map((v) => ({
+        value: v,
+        words: v
+          .toLowerCase()
+          .split(/[\s_-]+/)
+          .filter(Boolean),
+      }))
+      .filter(
+        (v) => v.words.length > 0 && v.words.every((w) => /^[a-z']+$/.test(w) && knownWord(w)),
+      );
+    if (!usable.length) return 'none of its values can be spoken with the dictionary';
+    const taken = new Set(usable.map((u) => u.words.join(' ')));
+    const decoys = (options.decoyValues ?? DECOY_SLOT_VALUES)
+      .map((d) => d.toLowerCase())
+      .filter(
+        (d) => !taken.has(d) && d.split(' ').every((w) => /^[a-z']+$/.test(w) && knownWord(w)),
+      );
+    const key = `enum:${JSON.stringify(usable.map((u) => u.value))}:${JSON.stringify(decoys)}`;
+    const cached = matcherCache.get(key);
+    if (cached) return cached;
+    const m: SlotMatcher = {
+      rule: [...usable.map((u) => u.words.join(' ')), ...decoys].join(' | '),
+      words: [...usable.flatMap((u) => u.words), ...decoys.flatMap((d) => d.split(' '))],
+      examples: usable.map((u) => ({ value: u.value, say: u.words.join(' ') })),
+      read: (ws, pos) =>
+        usable
+          .filter((u) => u.words.every((w, i) => ws[pos + i] === w))
+          .map((u) => ({ value: u.value, next: pos + u.words.length })),
+    };
+    matcherCache.set(key, m);
+    return m;
+  }
+  if (spec.type === 'integer' && spec.min !== undefined && spec.max !== undefined) {
+    const lo = Math.max(0, Math.ceil(spec.min));
+    const hi = Math.min(Math.floor(spec.max), options.maxNumber ?? 120);
+    if (lo > hi) return `range ${spec.min}..${spec.max} has no speakable whole numbers`;
+    return numberMatcher(lo, hi);
+  }
+  return spec.type === 'string'
+    ? 'free text cannot be heard by a closed grammar (use the whisper engine)'
+    : `a ${spec.type} argument needs enum values or min/max`;
+}
+
+/** Household places and things that are not configured values; see PhraseGrammarOptions.decoyValues. */
+export const DECOY_SLOT_VALUES = [
+  'garage',
+  'bathroom',
+  'hallway',
+  'garden',
+  'basement',
+  'attic',
+  'dining room',
+  'nursery',
+  'laundry',
+  'patio',
+  'balcony',
+  'upstairs',
+  'downstairs',
+  'closet',
+  'lounge',
+  'cellar',
+  'guest room',
+  'playroom',
+  'driveway',
+  'library',
+  'staircase',
+  'television',
+  'everything',
+];
+
+/** Everyday requests that no agent serves; see PhraseGrammarOptions.decoySentences. */
+export const DECOY_SENTENCES = [
+  'what is the weather like',
+  'what is the weather today',
+  'play some music',
+  'play the next song',
+  'tell me a joke',
+  'set an alarm for tomorrow',
+  'wake me up tomorrow morning',
+  'call my mother',
+  'send a message',
+  'what day is it today',
+  'turn up the volume',
+  'turn down the volume',
+];
+
+const ONES = [
+  'zero',
+  'one',
+  'two',
+  'three',
+  'four',
+  'five',
+  'six',
+  'seven',
+  'eight',
+  'nine',
+  'ten',
+  'eleven',
+  'twelve',
+  'thirteen',
+  'fourteen',
+  'fifteen',
+  'sixteen',
+  'seventeen',
+  'eighteen',
+  'nineteen',
+];
+const TENS = ['', '', 'twenty', 'thirty', 'forty', 'fifty', 'sixty', 'seventy', 'eighty', 'ninety'];
+
+/** English words for 0..9999 ("two hundred five"). */
+export function spokenNumber(n: number): string {
+  if (n < 20) return ONES[n]!;
+  if (n < 100) return `${TENS[Math.floor(n / 10)]}${n % 10 ? ` ${ONES[n % 10]}` : ''}`;
+  if (n < 1000)
+    return `${ONES[Math.floor(n / 100)]} hundred${n % 100 ? ` ${spokenNumber(n % 100)}` : ''}`;
+  return `${spokenNumber(Math.floor(n / 1000))} thousand${n % 1000 ? ` ${spokenNumber(n % 1000)}` : ''}`;
+}
+
+/**
+ * Numbers lo..hi: small ranges as an explicit list (the tightest grammar); larger ones
+ * compositionally up to hi's order of magnitude, with the range checked on the way back.
+ */
+function numberMatcher(lo: number, hi: number): SlotMatcher {
+  const key = `num:${lo}:${hi}`;
+  const cached = matcherCache.get(key);
+  if (cached) return cached;
+  const explicit = hi <= 100 || hi - lo <= 120;
+  let rule: string;
+  if (explicit) {
+    rule = range(lo, hi).map(spokenNumber).join(' | ');
+  } else {
+    const units = range(1, 9).map(spokenNumber).join(' | ');
+    const under100 = range(1, 99).map(spokenNumber).join(' | ');
+    const alts = [`(${under100})`];
+    if (lo === 0) alts.push('zero');
+    alts.push(`(${units}) hundred [[and] (${under100})]`);
+    if (hi >= 1000) alts.push(`(${units}) thousand [(${units}) hundred] [[and] (${under100})]`);
+    rule = alts.join(' | ');
+  }
+  const words = [...new Set(rule.split(/[\s()[\]|]+/).filter(Boolean))];
+  const picks = [
+    ...new Set([
+      lo,
+      hi,
+      Math.round((lo + hi) / 2),
+      Math.min(hi, lo + 5),
+      Math.min(hi, 25),
+      Math.min(hi, 90),
+    ]),
+  ].filter((n) => n >= lo && n <= hi);
+  const m: SlotMatcher = {
+    rule,
+    words,
+    examples: picks.map((n) => ({ value: n, say: spokenNumber(n) })),
+    read: (ws, pos) => readSpokenNumbers(ws, pos).filter((r) => r.value >= lo && r.value <= hi),
+  };
+  matcherCache.set(key, m);
+  return m;
+}
+
+/** Every reading of a spoken number starting at words[pos] (longest first). */
+export function readSpokenNumbers(words: string[], pos: number): { value: number; next: number }[] {
+  const out: { value: number; next: number }[] = [];
+  const small = (p: number): { value: number; next: number }[] => {
+    const w = words[p];
+    if (w === undefined) return [];
+    const one = ONES.indexOf(w);
+    if (one >= 1) return [{ value: one, next: p + 1 }];
+    const ten = TENS.indexOf(w);
+    if (ten >= 2) {
+      const u = ONES.indexOf(words[p + 1] ?? '');
+      const res = [{ value: ten * 10, next: p + 1 }];
+      if (u >= 1 && u <= 9) res.unshift({ value: ten * 10 + u, next: p + 2 });
+      return res;
+    }
+    return [];
+  };
+  const below1000 = (p: number): { value: number; next: number }[] => {
+    const res: { value: number; next: number }[] = [];
+    const u = ONES.indexOf(words[p] ?? '');
+    if (u >= 1 && u <= 9 && words[p + 1] === 'hundred') {
+      const after = words[p + 2] === 'and' ? p + 3 : p + 2;
+      for (const s of small(after)) res.push({ value: u * 100 + s.value, next: s.next });
+      res.push({ value: u * 100, next: p + 2 });
+    }
+    res.push(...small(p));
+    return res;
+  };
+  if (words[pos] === 'zero') out.push({ value: 0, next: pos + 1 });
+  const u = ONES.indexOf(words[pos] ?? '');
+  if (u >= 1 && u <= 9 && words[pos + 1] === 'thousand') {
+    const after = words[pos + 2] === 'and' ? pos + 3 : pos + 2;
+    for (const r of below1000(after)) out.push({ value: u * 1000 + r.value, next: r.next });
+    out.push({ value: u * 1000, next: pos + 2 });
+  }
+  out.push(...below1000(pos));
+  return out;
+}
+
+function range(lo: number, hi: number): number[] {
+  return Array.from({ length: hi - lo + 1 }, (_, i) => lo + i);
+}

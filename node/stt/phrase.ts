@@ -1,0 +1,190 @@
+/**
+ * The constrained command recogniser for weak devices (like Home Assistant's speech-to-phrase):
+ * pocketsphinx decodes against a grammar of the warm agents' phrases, so it only ever hears
+ * sentences that mean something; uncertain results are rejected rather than guessed.
+ *
+ * Rejection (measured with espeak-ng speech, bench/stt/phrases.ts): a plain grammar decode
+ * heard ~5 % of commands as another command, "turn ... off" as "... on", "five" as "nine".
+ * Two checks bring that down:
+ *  - agreement: the utterance is decoded three times, plain and with the vocal tract length
+ *    warped by 0.88 and 1.12 (VTLN); a meaning that flips under the warps is not trusted;
+ *  - fit: the best path's acoustic score per 10 ms frame; audio that matches no phrase well
+ *    (another accent, another sentence) is forced onto some phrase with a poor fit.
+ */
+import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
+import { existsSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import type { AgentManifest } from '../agents/manifest.js';
+import { DependencyMissingError } from '../errors.js';
+import { abortable, type SttEngine, type TranscribeOptions, type Transcript } from './engine.js';
+import {
+  buildPhraseGrammar,
+  type PhraseGrammar,
+  type PhraseInterpretation,
+} from './phrase-grammar.js';
+import {
+  DEBIAN_MODEL_DIR,
+  decodeWithGrammar,
+  type PocketsphinxConfig,
+  type PsResult,
+} from './pocketsphinx.js';
+import { floatToInt16 } from '../voice/index.js';
+
+export interface PhraseRecogniserOptions {
+  manifests: readonly AgentManifest[];
+  /** values of enum_from tables, e.g. { "lights.rooms": ["kitchen", "living room"] } */
+  slotValues?: Readonly<Record<string, readonly string[]>>;
+  pocketsphinx?: PocketsphinxConfig;
+  /** VTLN warp factors decoded besides the plain decode; all must agree (default [0.88, 1.12]) */
+  warps?: number[];
+  /** lowest acceptable acoustic score per frame (default -80; right answers measured -40..-75) */
+  minFit?: number;
+  /** largest number a number slot can be spoken as (default 120) */
+  maxNumber?: number;
+}
+
+/** A transcript plus what the recogniser understood. */
+export interface PhraseTranscript extends Transcript {
+  /** agent, intent and slot values, when accepted */
+  meaning: PhraseInterpretation | null;
+  /** acoustic score per frame of the best path */
+  fit: number;
+  /** the sentence each decode heard (plain first, then one per warp) */
+  votes: string[];
+}
+
+export const DEFAULT_WARPS = [0.88, 1.12];
+export const DEFAULT_MIN_FIT = -80;
+
+export class PhraseRecogniser implements SttEngine {
+  readonly name = 'phrase';
+  readonly model: string;
+  private closed = false;
+
+  private constructor(
+    readonly grammar: PhraseGrammar,
+    private readonly dir: string,
+    private readonly jsgfPath: string,
+    private readonly options: PhraseRecogniserOptions,
+  ) {
+    this.model = `pocketsphinx en-us, ${grammar.phraseCount} phrases`;
+  }
+
+  /** Builds the grammar from the manifests and checks pocketsphinx's dictionary is there. */
+  static async create(options: PhraseRecogniserOptions): Promise<PhraseRecogniser> {
+    const dictPath = options.pocketsphinx?.dict ?? join(DEBIAN_MODEL_DIR, 'cmudict-en-us.dict');
+    if (!existsSync(dictPath)) {
+      throw new DependencyMissingError(
+        `pocketsphinx dictionary ${dictPath}`,
+        'install the recogniser with `apt-get install pocketsphinx pocketsphinx-en-us`',
+      );
+    }
+    const dict = await loadDictionaryWords(dictPath);
+    const grammar = buildPhraseGrammar(options.manifests, {
+      slotValues: options.slotValues,
+      knownWord: (w) => dict.has(w),
+      maxNumber: options.maxNumber,
+    });
+    const dir = await mkdtemp(join(tmpdir(), 'helix-phrase-'));
+    const jsgfPath = join(dir, 'commands.jsgf');
+    await writeFile(jsgfPath, grammar.jsgf);
+    return new PhraseRecogniser(grammar, dir, jsgfPath, options);
+  }
+
+  async transcribe(pcm: Float32Array, opts: TranscribeOptions = {}): Promise<PhraseTranscript> {
+    const [result] = await this.recogniseMany([pcm], opts);
+    return result!;
+  }
+
+  /** Decodes several utterances in one pocketsphinx run per decode (tests, benchmarks). */
+  async recogniseMany(
+    clips: readonly Float32Array[],
+    opts: TranscribeOptions = {},
+  ): Promise<PhraseTranscript[]> {
+    if (this.closed) throw new Error('phrase recogniser is closed');
+    const pcm16 = clips.map(floatToInt16);
+    const ps = this.options.pocketsphinx ?? {};
+    const warps = this.options.warps ?? DEFAULT_WARPS;
+    const decodes = [
+      decodeWithGrammar(this.jsgfPath, pcm16, ps, opts.signal),
+      ...warps.map((w) =>
+        decodeWithGrammar(
+          this.jsgfPath,
+          pcm16,
+          {
+            ...ps,
+            extraArgs: [
+              ...(ps.extraArgs ?? []),
+              '-warp_type',
+              'inverse_linear',
+              '-warp_params',
+              String(w),
+            ],
+          },
+          opts.signal,
+        ),
+      ),
+    ];
+    const runs = await abortable(Promise.all(decodes), opts.signal);
+    return clips.map((_, i) => this.decide(runs.map((r) => r[i]!)));
+  }
+
+  private decide(votes: PsResult[]): PhraseTranscript {
+    const best = votes[0]!;
+    const minFit = this.options.minFit ?? DEFAULT_MIN_FIT;
+    const first = best.words[0];
+    const last = best.words.at(-1);
+    const frames = first && last ? Math.max(1, Math.round((last.end - first.start) * 100)) : 1;
+    const fit = Number.isFinite(best.acoustic) ? best.acoustic / frames : -Infinity;
+    const meanings = votes.map((v) => this.grammar.interpret(v.text));
+    const meaning = meanings[0] ?? null;
+    const base = {
+      segments: best.words.length
+        ? [{ start: best.words[0]!.start, end: best.words.at(-1)!.end, text: best.text }]
+        : [],
+      language: 'en',
+      fit,
+      votes: votes.map((v) => v.text),
+    };
+    const reject = (why: string): PhraseTranscript => ({
+      ...base,
+      text: '',
+      confidence: 0,
+      meaning: null,
+      rejected: why,
+    });
+    if (!best.text) return reject('nothing in the grammar matched');
+    if (!meaning) return reject(`"${best.text}" is not a command`);
+    const key = (m: PhraseInterpretation | null) =>
+      m ? `${m.agent}.${m.intent} ${JSON.stringify(m.args)}` : '';
+    if (meanings.some((m) => key(m) !== key(meaning))) {
+      return reject(
+        `uncertain: heard ${[...new Set(votes.map((v) => JSON.stringify(v.text)))].join(' or ')}`,
+      );
+    }
+    if (fit < minFit)
+      return reject(
+        `uncertain: "${best.text}" fits the audio poorly (${fit.toFixed(0)} < ${minFit})`,
+      );
+    // 0.5 at the threshold, ~0.95 at the typical fit of clear speech (-45)
+    const confidence = 1 / (1 + Math.exp(-(fit - minFit) / 12));
+    return { ...base, text: best.text, confidence, meaning };
+  }
+
+  async close(): Promise<void> {
+    this.closed = true;
+    await rm(this.dir, { recursive: true, force: true });
+  }
+}
+
+/** The words of a CMU-format dictionary ("word PH ON ES", alternates as "word(2)"). */
+export async function loadDictionaryWords(path: string): Promise<Set<string>> {
+  const text = await readFile(path, 'utf8');
+  const words = new Set<string>();
+  for (const line of text.split('\n')) {
+    const sp = line.indexOf(' ');
+    if (sp > 0) words.add(line.slice(0, sp).replace(/\(\d+\)$/, ''));
+  }
+  return words;
+}

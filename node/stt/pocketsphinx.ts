@@ -1,0 +1,240 @@
+/**
+ * Debian's pocketsphinx (`apt-get install pocketsphinx pocketsphinx-en-us`) as a child process.
+ * `pocketsphinx_batch` decodes a list of utterances with a JSGF grammar and writes the best
+ * path with per-word scores (-hypseg) and an N-best list per utterance (-nbestdir).
+ *
+ * Audio goes to files because batch CMN (cepstral mean over the whole utterance) only works on
+ * seekable input: fed through a pipe, "turn off" came out as "turn on" where the file decoded
+ * right. The files live in a tmpfs (/dev/shm) when there is one, so utterances never reach a
+ * disk, and are deleted as soon as the decoder is done.
+ */
+import { execFile } from 'node:child_process';
+import { existsSync } from 'node:fs';
+import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { DependencyMissingError, HelixError } from '../errors.js';
+
+export const DEBIAN_MODEL_DIR = '/usr/share/pocketsphinx/model/en-us';
+
+export interface PocketsphinxConfig {
+  /** default "pocketsphinx_batch" on PATH */
+  bin?: string;
+  /** acoustic model directory (-hmm) */
+  hmm?: string;
+  /** pronunciation dictionary (-dict) */
+  dict?: string;
+  /** where utterance files are written briefly; default /dev/shm, else the OS temp dir */
+  workDir?: string;
+  /** N-best list length (default 0: none; with wide beams N-best search is slow) */
+  nbest?: number;
+  timeoutMs?: number;
+  /** extra decoder options, e.g. ["-lw", "2"] */
+  extraArgs?: string[];
+}
+
+export interface PsWord {
+  word: string;
+  /** seconds */
+  start: number;
+  end: number;
+  acoustic: number;
+}
+
+export interface PsHypothesis {
+  text: string;
+  score: number;
+}
+
+export interface PsResult {
+  /** best path (empty text when nothing was decoded) */
+  text: string;
+  /** total path score (log base 1.0001, scaled); -Infinity when the search found no complete path */
+  score: number;
+  /** acoustic part of the score */
+  acoustic: number;
+  words: PsWord[];
+  nbest: PsHypothesis[];
+}
+
+const FRAME_S = 0.01;
+const FILLERS = new Set(['<s>', '</s>', '<sil>', '(NULL)', '[noise]', '++noise++', '++breath++']);
+
+/** Decodes utterances (16 kHz mono Int16) against a JSGF grammar file; one result per clip. */
+export async function decodeWithGrammar(
+  jsgfPath: string,
+  clips: readonly Int16Array[],
+  config: PocketsphinxConfig = {},
+  signal?: AbortSignal,
+): Promise<PsResult[]> {
+  if (clips.length === 0) return [];
+  const bin = config.bin ?? 'pocketsphinx_batch';
+  const hmm = config.hmm ?? join(DEBIAN_MODEL_DIR, 'en-us');
+  const dict = config.dict ?? join(DEBIAN_MODEL_DIR, 'cmudict-en-us.dict');
+  const nbest = config.nbest ?? 0;
+  if (!existsSync(hmm) || !existsSync(dict)) {
+    throw new DependencyMissingError(
+      `pocketsphinx en-us model (${hmm}, ${dict})`,
+      'install it with `apt-get install pocketsphinx-en-us`',
+    );
+  }
+  const dir = await mkdtemp(join(config.workDir ?? defaultWorkDir(), 'helix-ps-'));
+  try {
+    const ids = clips.map((_, i) => `u${i}`);
+    await Promise.all(
+      clips.map((pcm, i) =>
+        writeFile(
+          join(dir, `${ids[i]}.raw`),
+          new Uint8Array(pcm.buffer, pcm.byteOffset, pcm.byteLength),
+        ),
+      ),
+    );
+    await writeFile(join(dir, 'ctl'), ids.join('\n') + '\n');
+    const args = [
+      ['-ctl', join(dir, 'ctl')],
+      ['-cepdir', dir],
+      ['-cepext', '.raw'],
+      ['-adcin', 'yes'],
+      ['-adchdr', '0'],
+      ['-samprate', '16000'],
+      // digital silence (exact zeros, as from a TTS engine or a muted mic) gives log(0) energies
+      // that empty the search; a fixed-seed dither keeps it deterministic
+      ['-dither', 'yes'],
+      ['-seed', '1'],
+      ['-hmm', hmm],
+      ['-dict', dict],
+      ...(jsgfPath ? [['-jsgf', jsgfPath]] : []),
+      ['-bestpath', 'yes'],
+      // wider beams than the defaults (1e-48/1e-48/7e-29): with them a third of the British-voice
+      // test utterances ended with no complete path through the grammar; cost ~20 % more CPU
+      ['-beam', '1e-80'],
+      ['-pbeam', '1e-80'],
+      ['-wbeam', '1e-60'],
+      ['-hypseg', join(dir, 'hypseg')],
+      ...(nbest > 0
+        ? [
+            ['-nbest', String(nbest)],
+            ['-nbestdir', dir],
+            ['-nbestext', '.nbest'],
+          ]
+        : []),
+      ['-logfn', join(dir, 'log')],
+      config.extraArgs ?? [],
+    ].flat();
+    await run(bin, args, config.timeoutMs ?? 30_000 + clips.length * 2000, dir, signal);
+    const hypseg = parseHypseg(await readFile(join(dir, 'hypseg'), 'utf8').catch(() => ''));
+    return Promise.all(
+      ids.map(async (id) => {
+        const best = hypseg.get(id) ?? {
+          text: '',
+          score: -Infinity,
+          acoustic: -Infinity,
+          words: [],
+        };
+        const nb = parseNbest(await readFile(join(dir, `${id}.nbest`), 'utf8').catch(() => ''));
+        return { ...best, nbest: nb };
+      }),
+    );
+  } finally {
+    await rm(dir, { recursive: true, force: true });
+  }
+}
+
+function run(
+  bin: string,
+  args: string[],
+  timeout: number,
+  dir: string,
+  signal?: AbortSignal,
+): Promise<void> {
+  return new Promise((resolve, reject) => {
+    execFile(bin, args, { timeout, signal, maxBuffer: 4 * 1024 * 1024 }, (err) => {
+      if (!err) return resolve();
+      const e = err as NodeJS.ErrnoException & { killed?: boolean };
+      if (e.code === 'ENOENT') {
+        return reject(
+          new DependencyMissingError(
+            `${bin} (pocketsphinx)`,
+            'install it with `apt-get install pocketsphinx pocketsphinx-en-us`',
+            {
+              cause: err,
+            },
+          ),
+        );
+      }
+      if (e.name === 'AbortError') return reject(signal?.reason ?? err);
+      readFile(join(dir, 'log'), 'utf8')
+        .catch(() => '')
+        .then((log) => {
+          const detail = log
+            .split('\n')
+            .filter((l) => /ERROR|FATAL/.test(l))
+            .slice(-3)
+            .join('; ');
+          reject(
+            new HelixError(
+              `${bin} failed${e.killed ? ` (killed after ${timeout} ms)` : ''}: ${detail || err.message}`,
+              { cause: err },
+            ),
+          );
+        }, reject);
+    });
+  });
+}
+
+/** `uttid S scale T total A ascr L lscr (sf ascr lscr word)* ef` per line. */
+export function parseHypseg(text: string): Map<string, Omit<PsResult, 'nbest'>> {
+  const out = new Map<string, Omit<PsResult, 'nbest'>>();
+  for (const line of text.split('\n')) {
+    const f = line.trim().split(/\s+/);
+    if (f.length < 8 || f[1] !== 'S' || f[3] !== 'T') continue;
+    const id = f[0]!;
+    const words: PsWord[] = [];
+    let i = 9;
+    while (i + 3 < f.length) {
+      const start = Number(f[i]);
+      const acoustic = Number(f[i + 1]);
+      const word = f[i + 3]!;
+      const end = Number(f[i + 4] ?? start);
+      if (!FILLERS.has(word))
+        words.push({
+          word: word.replace(/\(\d+\)$/, ''),
+          start: start * FRAME_S,
+          end: end * FRAME_S,
+          acoustic,
+        });
+      i += 4;
+    }
+    // an empty best path (S 0 T 0 A 0) means no complete path through the grammar
+    const empty = f.length <= 10;
+    out.set(id, {
+      text: words.map((w) => w.word).join(' '),
+      score: empty ? -Infinity : Number(f[4]),
+      acoustic: empty ? -Infinity : Number(f[6]),
+      words,
+    });
+  }
+  return out;
+}
+
+/** N-best lines: `words... score`; fillers dropped, duplicates (same words) kept once. */
+export function parseNbest(text: string): PsHypothesis[] {
+  const seen = new Set<string>();
+  const out: PsHypothesis[] = [];
+  for (const line of text.split('\n')) {
+    const f = line.trim().split(/\s+/);
+    if (f.length < 1 || f[0] === '') continue;
+    const score = Number(f.pop());
+    if (!Number.isFinite(score)) continue;
+    const words = f.filter((w) => !FILLERS.has(w)).map((w) => w.replace(/\(\d+\)$/, ''));
+    const key = words.join(' ');
+    if (seen.has(key)) continue;
+    seen.add(key);
+    out.push({ text: key, score });
+  }
+  return out;
+}
+
+function defaultWorkDir(): string {
+  return existsSync('/dev/shm') ? '/dev/shm' : tmpdir();
+}

@@ -1,0 +1,166 @@
+import { describe, expect, it } from 'vitest';
+import { ManifestSchema } from '../../node/agents/manifest.js';
+import { buildPhraseGrammar, readSpokenNumbers, spokenNumber } from '../../node/stt/index.js';
+
+const lights = ManifestSchema.parse({
+  name: 'lights',
+  tier: 'warm',
+  intents: [
+    {
+      name: 'on',
+      phrases: ['turn on [the] {room} lights', '[turn] lights on in [the] {room}'],
+      args: { room: { type: 'string', enum_from: 'lights.rooms' } },
+    },
+    {
+      name: 'off',
+      phrases: ['turn off [the] {room} lights'],
+      args: { room: { type: 'string', enum_from: 'lights.rooms' } },
+    },
+    {
+      name: 'dim',
+      phrases: ['dim [the] {room} lights to {level} percent'],
+      args: {
+        room: { type: 'string', enum_from: 'lights.rooms' },
+        level: { type: 'integer', min: 0, max: 100 },
+      },
+    },
+  ],
+});
+const timer = ManifestSchema.parse({
+  name: 'timer',
+  tier: 'warm',
+  intents: [
+    {
+      name: 'set',
+      phrases: ['set a timer for {minutes} minutes', 'set a {label} timer for {minutes} minutes'],
+      args: { minutes: { type: 'integer', min: 1, max: 1440 }, label: { type: 'string' } },
+    },
+    { name: 'list', phrases: ['(list|show) [my] timers'] },
+  ],
+});
+const research = ManifestSchema.parse({
+  name: 'research',
+  tier: 'cold',
+  intents: [{ name: 'ask', phrases: ['research {q}'] }],
+});
+
+const grammar = buildPhraseGrammar([lights, timer, research], {
+  slotValues: { 'lights.rooms': ['kitchen', 'living room'] },
+});
+
+describe('buildPhraseGrammar', () => {
+  it.each([
+    {
+      text: 'turn on the kitchen lights',
+      meaning: { agent: 'lights', intent: 'on', args: { room: 'kitchen' } },
+    },
+    {
+      text: 'turn on living room lights',
+      meaning: { agent: 'lights', intent: 'on', args: { room: 'living room' } },
+    },
+    {
+      text: 'lights on in the kitchen',
+      meaning: { agent: 'lights', intent: 'on', args: { room: 'kitchen' } },
+    },
+    {
+      text: 'turn off the living room lights',
+      meaning: { agent: 'lights', intent: 'off', args: { room: 'living room' } },
+    },
+    {
+      text: 'dim the kitchen lights to twenty five percent',
+      meaning: { agent: 'lights', intent: 'dim', args: { room: 'kitchen', level: 25 } },
+    },
+    {
+      text: 'dim kitchen lights to one hundred percent',
+      meaning: { agent: 'lights', intent: 'dim', args: { room: 'kitchen', level: 100 } },
+    },
+    {
+      text: 'set a timer for ninety minutes',
+      meaning: { agent: 'timer', intent: 'set', args: { minutes: 90 } },
+    },
+    { text: 'show timers', meaning: { agent: 'timer', intent: 'list', args: {} } },
+    { text: 'list my timers', meaning: { agent: 'timer', intent: 'list', args: {} } },
+  ])('reads "$text" back as its intent and slots', ({ text, meaning }) => {
+    expect(grammar.interpret(text)).toMatchObject(meaning);
+  });
+
+  it.each([
+    'turn on the garage lights',
+    'turn on the kitchen',
+    'dim the kitchen lights to one hundred one percent',
+    'set a timer for zero minutes',
+    'set a timer for two hundred minutes',
+    'research cats',
+  ])('refuses "%s", which the grammar does not accept', (text) => {
+    expect(grammar.interpret(text)).toBeNull();
+  });
+
+  it('writes one JSGF rule per phrase and one per distinct slot', () => {
+    expect(grammar.jsgf).toMatch(
+      /^#JSGF V1\.0;\ngrammar helix;\npublic <command> = <p0> \| <p1> \|/,
+    );
+    expect(grammar.jsgf).toContain('= turn on [the] <slot0> lights;');
+    expect(grammar.jsgf).toContain('<slot0> = kitchen | living room | garage | bathroom');
+    expect(grammar.jsgf).toMatch(/<decoy> = what time is it \| /);
+    // numbers stop at 120 by default: bigger ranges swell the search
+    expect(grammar.jsgf).toContain('| one hundred twenty;');
+    expect(grammar.jsgf).not.toContain('one hundred twenty one');
+    expect(grammar.jsgf).toContain('= (list | show) [my] timers;');
+    expect(grammar.phraseCount).toBe(6);
+  });
+
+  it('leaves out phrases it cannot hear, saying why', () => {
+    expect(grammar.skipped).toEqual([
+      expect.objectContaining({
+        agent: 'timer',
+        phrase: 'set a {label} timer for {minutes} minutes',
+        reason: expect.stringMatching(/free text/),
+      }),
+    ]);
+    const noRooms = buildPhraseGrammar([lights]);
+    expect(noRooms.phraseCount).toBe(0);
+    expect(noRooms.skipped[0]!.reason).toMatch(/no values for lights\.rooms/);
+    const unknownWord = buildPhraseGrammar([lights], {
+      slotValues: { 'lights.rooms': ['kitchen'] },
+      knownWord: (w) => w !== 'dim',
+    });
+    expect(unknownWord.skipped).toEqual([
+      expect.objectContaining({ intent: 'dim', reason: expect.stringMatching(/dictionary: dim/) }),
+    ]);
+  });
+
+  it('samples sentences that it reads back as the meaning they were made from', () => {
+    const samples = grammar.samples(3);
+    expect(samples.length).toBeGreaterThanOrEqual(12);
+    for (const s of samples)
+      expect(grammar.interpret(s.text)).toMatchObject({
+        agent: s.agent,
+        intent: s.intent,
+        args: s.args,
+      });
+  });
+});
+
+describe('spoken numbers', () => {
+  it.each([
+    [0, 'zero'],
+    [7, 'seven'],
+    [25, 'twenty five'],
+    [100, 'one hundred'],
+    [105, 'one hundred five'],
+    [1440, 'one thousand four hundred forty'],
+  ])('says %i as "%s" and reads it back', (n, words) => {
+    expect(spokenNumber(n)).toBe(words);
+    expect(readSpokenNumbers(words.split(' '), 0)[0]).toEqual({
+      value: n,
+      next: words.split(' ').length,
+    });
+  });
+
+  it('reads "one hundred and five"', () => {
+    expect(readSpokenNumbers('one hundred and five'.split(' '), 0)[0]).toEqual({
+      value: 105,
+      next: 4,
+    });
+  });
+});

@@ -1,0 +1,131 @@
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { PhraseRecogniser, type PhraseTranscript } from '../../node/stt/index.js';
+import { loadTestManifests, TEST_ROOMS } from './manifests.js';
+import { hasProgram, speakAll, TEST_SPEEDS, TEST_VOICES, type SpokenUtterance } from './speech.js';
+
+const missing = [
+  !hasProgram('espeak-ng') && 'espeak-ng (apt-get install espeak-ng)',
+  !hasProgram('pocketsphinx_batch', []) &&
+    'pocketsphinx_batch (apt-get install pocketsphinx pocketsphinx-en-us)',
+].filter(Boolean);
+const skip = missing.length > 0;
+const why = skip ? ` (skipped: ${missing.join(', ')} not installed)` : '';
+
+interface Expected {
+  text: string;
+  /** null: not a command the grammar holds; it must be rejected */
+  meaning: { agent: string; intent: string; args: Record<string, string | number> } | null;
+}
+
+type Outcome = 'right' | 'rejected' | 'wrong';
+
+function outcome(expected: Expected, heard: PhraseTranscript): Outcome {
+  if (!heard.meaning) return 'rejected';
+  const m = heard.meaning;
+  const e = expected.meaning;
+  const same =
+    e &&
+    m.agent === e.agent &&
+    m.intent === e.intent &&
+    JSON.stringify(m.args) === JSON.stringify(e.args);
+  return same ? 'right' : 'wrong';
+}
+
+describe.skipIf(skip)(`phrase recogniser on espeak-ng speech${why}`, () => {
+  let recogniser: PhraseRecogniser;
+  let spoken: SpokenUtterance<Expected>[];
+  let heard: PhraseTranscript[];
+
+  beforeAll(async () => {
+    recogniser = await PhraseRecogniser.create({
+      manifests: loadTestManifests(),
+      slotValues: { 'lights.rooms': TEST_ROOMS },
+    });
+    const commands: Expected[] = recogniser.grammar
+      .samples(1)
+      .map((s) => ({ text: s.text, meaning: s }));
+    // not commands: free text (echo), rooms that are not configured, other requests; none of
+    // these words are among the grammar's decoys
+    const others: Expected[] = [
+      'echo hello world',
+      'turn on the sauna lights',
+      'turn off the workshop lights',
+      'what is the capital of france',
+      'remind me to buy milk',
+    ].map((text) => ({ text, meaning: null }));
+    spoken = await speakAll([...commands, ...others]);
+    heard = await recogniser.recogniseMany(spoken.map((s) => s.pcm));
+  }, 600_000);
+
+  afterAll(async () => {
+    await recogniser?.close();
+  });
+
+  it('covers every warm command intent with at least 4 voices x 2 speeds', () => {
+    expect(TEST_VOICES.length).toBeGreaterThanOrEqual(4);
+    expect(TEST_SPEEDS.length).toBeGreaterThanOrEqual(2);
+    const intents = new Set(
+      spoken.flatMap((s) =>
+        s.item.meaning ? [`${s.item.meaning.agent}.${s.item.meaning.intent}`] : [],
+      ),
+    );
+    for (const expected of [
+      'lights.on',
+      'lights.off',
+      'lights.dim',
+      'timer.set',
+      'timer.list',
+      'mesh.online',
+    ]) {
+      if (recogniser.grammar.samples(1).some((s) => `${s.agent}.${s.intent}` === expected))
+        expect(intents).toContain(expected);
+    }
+  });
+
+  it('takes a wrong action on at most 5 % of utterances, and gets most commands right', () => {
+    const counts: Record<Outcome, number> = { right: 0, rejected: 0, wrong: 0 };
+    const wrong: string[] = [];
+    let commands = 0;
+    let commandsRight = 0;
+    spoken.forEach((s, i) => {
+      const o = outcome(s.item, heard[i]!);
+      counts[o]++;
+      if (s.item.meaning) commands++;
+      if (s.item.meaning && o === 'right') commandsRight++;
+      if (o === 'wrong') wrong.push(`${s.voice}@${s.speed} "${s.text}" -> "${heard[i]!.text}"`);
+    });
+    const n = spoken.length;
+    const pct = (x: number, of: number) => `${((100 * x) / of).toFixed(1)} %`;
+    console.info(
+      `phrase recogniser, ${n} utterances (${commands} commands): right ${pct(counts.right, n)}, rejected ${pct(counts.rejected, n)}, wrong ${pct(counts.wrong, n)}; commands right ${pct(commandsRight, commands)}` +
+        (wrong.length ? `\n  wrong: ${wrong.join('\n  wrong: ')}` : ''),
+    );
+    expect(counts.wrong / n).toBeLessThanOrEqual(0.05);
+    // a recogniser that rejects everything would pass the line above
+    expect(commandsRight / commands).toBeGreaterThanOrEqual(0.75);
+  });
+
+  it('rejects speech that is not a command rather than guessing', () => {
+    const offGrammar = spoken
+      .map((s, i) => ({ s, h: heard[i]! }))
+      .filter(({ s }) => s.item.meaning === null);
+    expect(offGrammar.length).toBeGreaterThan(0);
+    const accepted = offGrammar.filter(({ h }) => h.meaning !== null);
+    expect(accepted.length / offGrammar.length).toBeLessThanOrEqual(0.25);
+    for (const { h } of offGrammar.filter(({ h }) => h.meaning === null)) {
+      expect(h).toMatchObject({ text: '', confidence: 0, rejected: expect.any(String) });
+    }
+  });
+
+  it('returns well-formed transcripts for accepted commands', () => {
+    const accepted = heard.filter((h) => h.meaning);
+    expect(accepted.length).toBeGreaterThan(0);
+    for (const h of accepted) {
+      expect(h.text.length).toBeGreaterThan(0);
+      expect(h.language).toBe('en');
+      expect(h.confidence).toBeGreaterThan(0.5);
+      expect(h.confidence).toBeLessThanOrEqual(1);
+      expect(h.segments[0]!.end).toBeGreaterThan(h.segments[0]!.start);
+    }
+  });
+});
