@@ -101,7 +101,7 @@ describe('buildPhraseGrammar', () => {
     );
     expect(grammar.jsgf).toContain('= turn on [the] <slot0> lights;');
     expect(grammar.jsgf).toContain('<slot0> = kitchen | living room | garage | bathroom');
-    expect(grammar.jsgf).toMatch(/<decoy> = what time is it \| /);
+    expect(grammar.jsgf).toMatch(/<decoy> = what is the weather like \| /);
     // numbers stop at 120 by default: bigger ranges swell the search
     expect(grammar.jsgf).toContain('| one hundred twenty;');
     expect(grammar.jsgf).not.toContain('one hundred twenty one');
