@@ -95,6 +95,8 @@ describe.skipIf(!espeak)(
         voice: null,
         routerModel: 'llama3',
       });
+      // the part of `status` that `models` reads: the mesh view
+      control.route('GET', '/v1/status', async () => ({ nodes: mesh.view }));
       await control.start();
     });
     afterAll(async () => {
@@ -183,8 +185,18 @@ describe.skipIf(!espeak)(
       const list = await cli('--json', 'models', 'list');
       const listed = JSON.parse(list.out) as {
         models: Array<{ name: string; installed: boolean }>;
+        router: { model: string; nodes: Array<{ node: string; has: boolean; loaded: boolean }> };
       };
       expect(listed.models.find((m) => m.name === 'base.en')).toMatchObject({ installed: false });
+      // the router model as the mesh view has it: desk's Ollama holds llama3 and has it loaded
+      expect(listed.router).toEqual({
+        model: 'llama3',
+        nodes: [{ node: 'desk', url: fake.url, has: true, loaded: true }],
+      });
+      const shown = await cli('models', 'list');
+      expect(shown.out).toMatch(
+        /router LLM llama3:\nNODE +OLLAMA +STATE\ndesk +http:\S+ +installed, loaded/,
+      );
 
       const pull = await cli(
         'models',
@@ -210,6 +222,7 @@ describe.skipIf(!espeak)(
         /BAD {2}tiny\.en: corrupt or not the published file: size \d+ bytes, expected 77704715/,
       );
       expect(r.out).toMatch(/fix: run `helix-node models pull tiny\.en --force`/);
+      expect(r.out).toMatch(/OK +router llama3: on desk \(loaded\)/);
     });
   },
 );

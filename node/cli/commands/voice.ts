@@ -11,7 +11,8 @@
  */
 import path from 'node:path';
 import type { Command } from 'commander';
-import { controlCall, controlStream } from '../../control/index.js';
+import { hasOllamaModel } from '../../capabilities/index.js';
+import { controlCall, controlStream, type StatusReport } from '../../control/index.js';
 import { UsageError } from '../../errors.js';
 import {
   checkModels,
@@ -99,7 +100,9 @@ function registerModelCommands(program: Command): void {
     .action(async (_opts: unknown, cmd: Command) => {
       const ctx = cliContext(cmd);
       const entries = await listModels(storeOptions(ctx));
-      if (ctx.o.json) return ctx.o.printJson({ dir: modelsDir(ctx.stateDir), models: entries });
+      const router = await routerModelStatus(ctx);
+      if (ctx.o.json)
+        return ctx.o.printJson({ dir: modelsDir(ctx.stateDir), models: entries, router });
       ctx.o.out(
         table(
           ['MODEL', 'KIND', 'SIZE', 'STATE', 'ABOUT'],
@@ -113,6 +116,8 @@ function registerModelCommands(program: Command): void {
         ),
       );
       ctx.o.err(`\n* in use (stt.model / voice.vad_model). Directory: ${modelsDir(ctx.stateDir)}`);
+      ctx.o.out('');
+      ctx.o.out(renderRouterStatus(ctx, router));
     });
 
   models
@@ -123,6 +128,29 @@ function registerModelCommands(program: Command): void {
       const ctx = cliContext(cmd);
       const only = name ? (findModel(name)?.name ?? name) : undefined;
       const results = await checkModels({ ...storeOptions(ctx), only });
+      const router = name ? null : await routerModelStatus(ctx);
+      if (router?.nodes) {
+        const holders = router.nodes.filter((n) => n.has);
+        results.push({
+          name: `router ${router.model}`,
+          path: '(Ollama)',
+          ok: holders.length > 0,
+          detail:
+            holders.length > 0
+              ? `on ${holders.map((n) => `${n.node}${n.loaded ? ' (loaded)' : ''}`).join(', ')}`
+              : router.nodes.length > 0
+                ? `no node with Ollama has it (${router.nodes.map((n) => n.node).join(', ')})`
+                : 'no node in the mesh runs Ollama',
+          ...(holders.length > 0
+            ? {}
+            : {
+                fix:
+                  router.nodes.length > 0
+                    ? 'run `helix-node models pull --router`'
+                    : 'install Ollama on a GPU machine (https://ollama.com/download), then `helix-node models pull --router`',
+              }),
+        });
+      }
       if (ctx.o.json) ctx.o.printJson({ checks: results });
       else if (results.length === 0)
         ctx.o.out(name ? `${name} is not installed` : 'no model files installed');
@@ -187,6 +215,51 @@ function registerModelCommands(program: Command): void {
           );
       },
     );
+}
+
+interface RouterModelStatus {
+  model: string;
+  /** null when no daemon runs here (the mesh view comes from it) */
+  nodes: Array<{ node: string; url: string; has: boolean; loaded: boolean }> | null;
+}
+
+/** Which nodes' Ollama hold router.model, from the running daemon's view of the mesh. */
+async function routerModelStatus(ctx: CliContext): Promise<RouterModelStatus> {
+  const model = ctx.config.router.model;
+  try {
+    const status = await controlCall<StatusReport>(ctx.stateDir, '/v1/status', { timeoutMs: 3000 });
+    const nodes = status.nodes
+      .filter((n) => n.capabilities.ollama !== null && n.state !== 'dead' && n.state !== 'left')
+      .map((n) => ({
+        node: n.name,
+        url: n.capabilities.ollama!.url,
+        has: hasOllamaModel(n.capabilities.ollama!.models, model),
+        loaded: hasOllamaModel(n.capabilities.ollama!.loaded, model),
+      }));
+    return { model, nodes };
+  } catch {
+    return { model, nodes: null };
+  }
+}
+
+function renderRouterStatus(ctx: CliContext, r: RouterModelStatus): string {
+  if (r.nodes === null)
+    return `router LLM ${r.model}: start helix-node (\`helix-node join\`) to see which nodes have it`;
+  if (r.nodes.length === 0)
+    return `router LLM ${r.model}: no node in the mesh runs Ollama (install it on a GPU machine)`;
+  return [
+    `router LLM ${r.model}:`,
+    table(
+      ['NODE', 'OLLAMA', 'STATE'],
+      r.nodes.map((n) => [
+        n.node,
+        n.url,
+        n.has
+          ? paint(ctx.o, 'green', n.loaded ? 'installed, loaded' : 'installed')
+          : paint(ctx.o, 'dim', 'not pulled (helix-node models pull --router)'),
+      ]),
+    ),
+  ].join('\n');
 }
 
 function storeOptions(ctx: CliContext) {
