@@ -1,0 +1,178 @@
+/**
+ * The constrained phrase recogniser on espeak-ng speech: the three outcome rates (right intent
+ * and slots, rejected, wrong action) per voice and overall, over every warm agent's commands
+ * plus sentences that are not commands; then the recogniser's cost per utterance against the
+ * engine alone, measured in the same run on the same audio:
+ *   engine      one bare `pocketsphinx_batch` decode of the utterance with the same grammar
+ *   recogniser  PhraseRecogniser.transcribe: three decodes (plain + two VTLN warps) run side by
+ *               side, agreement and fit checks, grammar read-back
+ * Aim: >= 90 % right, <= 1 % wrong.
+ *
+ *   npx tsx bench/stt/phrases.ts [--per-phrase 1] [--runs 20] [--json]
+ */
+import { execFile } from 'node:child_process';
+import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { parseArgs } from 'node:util';
+import { promisify } from 'node:util';
+import { DEBIAN_MODEL_DIR, PhraseRecogniser, type PhraseTranscript } from '../../node/stt/index.js';
+import { floatToInt16 } from '../../node/voice/index.js';
+import { loadTestManifests, TEST_ROOMS } from '../../test/stt/manifests.js';
+import { speakAll, TEST_SPEEDS, TEST_VOICES } from '../../test/stt/speech.js';
+
+const run = promisify(execFile);
+const { values: args } = parseArgs({
+  options: {
+    'per-phrase': { type: 'string', default: '1' },
+    runs: { type: 'string', default: '20' },
+    json: { type: 'boolean', default: false },
+  },
+});
+
+const NOT_COMMANDS = [
+  'echo hello world',
+  'turn on the sauna lights',
+  'turn off the workshop lights',
+  'what is the capital of france',
+  'remind me to buy milk',
+];
+
+type Outcome = 'right' | 'rejected' | 'wrong';
+
+const recogniser = await PhraseRecogniser.create({
+  manifests: loadTestManifests(),
+  slotValues: { 'lights.rooms': TEST_ROOMS },
+});
+try {
+  const commands = recogniser.grammar.samples(Number(args['per-phrase']));
+  const items = [
+    ...commands.map((c) => ({ text: c.text, meaning: c as PhraseTranscript['meaning'] })),
+    ...NOT_COMMANDS.map((text) => ({ text, meaning: null })),
+  ];
+  const spoken = await speakAll(items);
+  const t0 = performance.now();
+  const heard = await recogniser.recogniseMany(spoken.map((s) => s.pcm));
+  const batchMs = performance.now() - t0;
+
+  const tally = () => ({ right: 0, rejected: 0, wrong: 0, n: 0 });
+  const overall = tally();
+  const commandsOnly = tally();
+  const byVoice = new Map<string, ReturnType<typeof tally>>();
+  const wrong: string[] = [];
+  spoken.forEach((s, i) => {
+    const h = heard[i]!;
+    const e = s.item.meaning;
+    const o: Outcome = !h.meaning
+      ? 'rejected'
+      : e &&
+          h.meaning.agent === e.agent &&
+          h.meaning.intent === e.intent &&
+          JSON.stringify(h.meaning.args) === JSON.stringify(e.args)
+        ? 'right'
+        : 'wrong';
+    const v = byVoice.get(s.voice) ?? tally();
+    byVoice.set(s.voice, v);
+    for (const t of [overall, v, ...(e ? [commandsOnly] : [])]) {
+      t[o]++;
+      t.n++;
+    }
+    if (o === 'wrong') wrong.push(`${s.voice}@${s.speed} "${s.text}" -> "${h.text}"`);
+  });
+
+  // latency: the recogniser against one bare decode of the same utterance
+  const dir = await mkdtemp(join(tmpdir(), 'helix-bench-ps-'));
+  const engineMs: number[] = [];
+  const recogniserMs: number[] = [];
+  try {
+    await writeFile(join(dir, 'g.jsgf'), recogniser.grammar.jsgf);
+    const runs = Math.min(Number(args.runs), spoken.length);
+    for (let i = 0; i < runs; i++) {
+      const s = spoken[Math.floor((i * spoken.length) / runs)]!;
+      await writeFile(join(dir, 'u.raw'), floatToInt16(s.pcm));
+      await writeFile(join(dir, 'ctl'), 'u\n');
+      let t = performance.now();
+      await run('pocketsphinx_batch', [
+        '-ctl',
+        join(dir, 'ctl'),
+        '-cepdir',
+        dir,
+        '-cepext',
+        '.raw',
+        '-adcin',
+        'yes',
+        '-adchdr',
+        '0',
+        '-hmm',
+        join(DEBIAN_MODEL_DIR, 'en-us'),
+        '-dict',
+        join(DEBIAN_MODEL_DIR, 'cmudict-en-us.dict'),
+        '-jsgf',
+        join(dir, 'g.jsgf'),
+        '-hyp',
+        join(dir, 'hyp'),
+        '-logfn',
+        '/dev/null',
+      ]);
+      engineMs.push(performance.now() - t);
+      t = performance.now();
+      await recogniser.transcribe(s.pcm);
+      recogniserMs.push(performance.now() - t);
+    }
+  } finally {
+    await rm(dir, { recursive: true, force: true });
+  }
+
+  const pct = (x: number, n: number) => (n ? (100 * x) / n : 0);
+  const q = (xs: number[], p: number) =>
+    [...xs].sort((a, b) => a - b)[Math.min(xs.length - 1, Math.floor(p * xs.length))] ?? NaN;
+  const report = {
+    voices: TEST_VOICES,
+    speeds: TEST_SPEEDS,
+    utterances: overall.n,
+    commands: commandsOnly.n,
+    overall: {
+      right: pct(overall.right, overall.n),
+      rejected: pct(overall.rejected, overall.n),
+      wrong: pct(overall.wrong, overall.n),
+    },
+    commandsOnly: {
+      right: pct(commandsOnly.right, commandsOnly.n),
+      rejected: pct(commandsOnly.rejected, commandsOnly.n),
+      wrong: pct(commandsOnly.wrong, commandsOnly.n),
+    },
+    byVoice: Object.fromEntries(
+      [...byVoice].map(([v, t]) => [
+        v,
+        { right: pct(t.right, t.n), rejected: pct(t.rejected, t.n), wrong: pct(t.wrong, t.n) },
+      ]),
+    ),
+    wrong,
+    batchMsPerUtterance: batchMs / overall.n,
+    latencyMs: {
+      engine: { p50: q(engineMs, 0.5), p95: q(engineMs, 0.95) },
+      recogniser: { p50: q(recogniserMs, 0.5), p95: q(recogniserMs, 0.95) },
+      ratioP50: q(recogniserMs, 0.5) / q(engineMs, 0.5),
+    },
+  };
+  if (args.json) {
+    console.log(JSON.stringify(report, null, 2));
+  } else {
+    const f = (r: { right: number; rejected: number; wrong: number }) =>
+      `right ${r.right.toFixed(1)} %  rejected ${r.rejected.toFixed(1)} %  wrong ${r.wrong.toFixed(1)} %`;
+    console.log(
+      `phrase recogniser: ${overall.n} utterances (${commandsOnly.n} commands, ${TEST_VOICES.length} voices x ${TEST_SPEEDS.length} speeds)`,
+    );
+    console.log(`  all           ${f(report.overall)}`);
+    console.log(`  commands      ${f(report.commandsOnly)}   (aim: >= 90 % right, <= 1 % wrong)`);
+    for (const [v, r] of Object.entries(report.byVoice)) console.log(`  ${v.padEnd(14)}${f(r)}`);
+    for (const w of wrong) console.log(`  wrong: ${w}`);
+    const l = report.latencyMs;
+    console.log(
+      `per utterance (${engineMs.length} runs): engine alone p50 ${l.engine.p50.toFixed(0)} ms p95 ${l.engine.p95.toFixed(0)} ms; recogniser p50 ${l.recogniser.p50.toFixed(0)} ms p95 ${l.recogniser.p95.toFixed(0)} ms; ratio ${l.ratioP50.toFixed(2)}x`,
+    );
+    console.log(`batch decoding: ${report.batchMsPerUtterance.toFixed(0)} ms per utterance`);
+  }
+} finally {
+  await recogniser.close();
+}
