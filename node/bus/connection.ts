@@ -27,6 +27,8 @@ export interface ConnectBusOptions {
 }
 
 const CLOSE_TIMEOUT_MS = 2_000;
+const NO_RESPONDERS_GRACE_MS = 1_000;
+const NO_RESPONDERS_RETRY_MS = 50;
 
 /**
  * Connects to the local nats-server, waiting for it if it is not listening yet. Resolves once
@@ -118,22 +120,33 @@ class NatsBus implements Bus {
     data: Uint8Array,
     opts: { timeoutMs: number },
   ): Promise<Uint8Array> {
-    try {
-      const reply = await this.nc.request(subject, data, { timeout: opts.timeoutMs });
-      return reply.data;
-    } catch (err) {
-      if (err instanceof natsErrors.RequestError && err.isNoResponders()) {
-        throw new UnreachableError(
-          `nothing on the bus answers ${subject}; is the service running on some node?`,
-          { cause: err },
-        );
+    const deadline = Date.now() + opts.timeoutMs;
+    // Interest crosses routes asynchronously: just after a peer subscribes (or restarts), this
+    // server may not know yet. "No responders" is retried briefly before it counts.
+    const noRespondersUntil = Date.now() + Math.min(NO_RESPONDERS_GRACE_MS, opts.timeoutMs);
+    for (;;) {
+      try {
+        const timeout = Math.max(1, deadline - Date.now());
+        const reply = await this.nc.request(subject, data, { timeout });
+        return reply.data;
+      } catch (err) {
+        if (err instanceof natsErrors.RequestError && err.isNoResponders()) {
+          if (Date.now() + NO_RESPONDERS_RETRY_MS < noRespondersUntil) {
+            await new Promise((r) => setTimeout(r, NO_RESPONDERS_RETRY_MS));
+            continue;
+          }
+          throw new UnreachableError(
+            `nothing on the bus answers ${subject}; is the service running on some node?`,
+            { cause: err },
+          );
+        }
+        if (err instanceof natsErrors.TimeoutError) {
+          throw new UnreachableError(`no reply on ${subject} within ${opts.timeoutMs} ms`, {
+            cause: err,
+          });
+        }
+        throw err;
       }
-      if (err instanceof natsErrors.TimeoutError) {
-        throw new UnreachableError(`no reply on ${subject} within ${opts.timeoutMs} ms`, {
-          cause: err,
-        });
-      }
-      throw err;
     }
   }
 
