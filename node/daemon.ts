@@ -29,6 +29,8 @@ import { MembershipService } from './membership/index.js';
 import { RpcServer, RpcClients, routeGrpcLogs } from './rpc/index.js';
 import { JoinService, requestJoin, createInvite, type TailnetIdentity } from './join/index.js';
 import { startAgentServices, type AgentServices } from './agentsvc/index.js';
+import { createSttEngine, type SttEngine } from './stt/index.js';
+import { startVoiceServices, type VoiceServices } from './pipeline/index.js';
 import { ControlServer, controlSocketPath, type StatusReport } from './control/index.js';
 import type { Output } from './cli/output.js';
 import type { PeerCandidate, PeerView } from './types.js';
@@ -58,6 +60,7 @@ export class Daemon {
   private membership!: MembershipService;
   private readonly startedAt = Date.now();
   private agents: AgentServices | null = null;
+  private voice: VoiceServices | null = null;
 
   constructor(private readonly opts: DaemonOptions) {
     this.logger = opts.logger ?? createLogger(opts.loaded.config.log.level);
@@ -221,6 +224,25 @@ export class Daemon {
     });
     this.agents = agents;
     this.push('agents', () => agents.stop());
+
+    // Voice: this node's STT engine (if its model/recogniser works), the Transcriber and Router
+    // services, traces, reply speech and, with voice.enabled, the mic loop.
+    const stt = await this.createStt(agents, log);
+    if (stt) this.push('stt', async () => stt.close());
+    const voice = await startVoiceServices({
+      config,
+      stateDir,
+      identity: this.identity,
+      rpc,
+      clients: this.clients,
+      view: () => this.membership.view(),
+      bus: this.bus,
+      agents,
+      stt,
+      logger: log,
+    });
+    this.voice = voice;
+    this.push('voice', () => voice.stop());
     await rpc.start();
     this.push('rpc', () => rpc.stop());
 
@@ -235,10 +257,32 @@ export class Daemon {
       });
     });
     agents.addControlRoutes(control);
+    voice.addControlRoutes(control);
     await control.start();
     this.push('control', () => control.stop());
 
     log.info({ mesh: this.mesh.meshId, address: this.meshAddress, version: VERSION }, 'node is up');
+  }
+
+  /** Voice services, once started (the mic loop, pipeline, traces). */
+  get voiceServices(): VoiceServices | null {
+    return this.voice;
+  }
+
+  /** A node whose engine or model is missing runs without STT; `doctor` says how to get one. */
+  private async createStt(agents: AgentServices, log: Logger): Promise<SttEngine | null> {
+    try {
+      const manifests = [...agents.agents.values()].map((a) => a.manifest);
+      const engine = await createSttEngine(this.config.stt, { manifests, config: this.config });
+      if (engine) log.info({ engine: engine.name, model: engine.model }, 'speech-to-text ready');
+      return engine;
+    } catch (err) {
+      log.warn(
+        { err: describeError(err) },
+        'no speech-to-text on this node (run `helix-node doctor`)',
+      );
+      return null;
+    }
   }
 
   /** Agent services, once started (null on a node that has not started yet). */
@@ -450,6 +494,8 @@ export async function runDaemon(opts: DaemonOptions & { output: Output }): Promi
     await daemon.start();
     // Timers and other agents tell the node that asked; say it on this node's terminal.
     daemon.agentServices?.onNotify((n) => opts.output.err(`${n.from}/${n.agent}: ${n.text}`));
+    // Every spoken command's reply is printed here (and spoken where a TTS engine is present).
+    daemon.voiceServices?.startListening((r) => opts.output.err(r.reply));
     if (!opts.output.json) opts.output.err(`helix-node ${VERSION} is running; Ctrl-C to leave`);
     if (!stopping.signal.aborted) await once(stopping.signal, 'abort');
   } finally {

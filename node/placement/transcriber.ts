@@ -32,7 +32,7 @@ export function pickTranscriber(
   if (!best) {
     const where = mic ? mic.name : `node ${micNodeId}`;
     return {
-      error: `no node in the mesh can transcribe speech from ${where}; install an STT engine on this node or a faster one (\`helix-node models pull whisper-base\`) and restart helix-node there`,
+      error: `no node in the mesh can transcribe speech from ${where}; get a Whisper model on this node or a faster one (\`helix-node models pull base.en\`, then set stt.model) or use stt.engine = "phrase", and restart helix-node there`,
     };
   }
   const rtt = best.self
