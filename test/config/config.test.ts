@@ -1,8 +1,8 @@
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
-import { loadConfig, parseConfig } from '../../node/config/index.js';
+import { ConfigSchema, loadConfig, parseConfig } from '../../node/config/index.js';
 import { ConfigError } from '../../node/errors.js';
 
 const repoRoot = path.resolve(import.meta.dirname, '..', '..');
@@ -20,6 +20,26 @@ describe('config', () => {
   it('the example helix.toml documents exactly the defaults', () => {
     const fromFile = loadConfig({ configPath: path.join(repoRoot, 'helix.toml'), env: {} }).config;
     expect(fromFile).toEqual(parseConfig({}));
+  });
+
+  it('the example helix.toml mentions every key of every section', () => {
+    const text = readFileSync(path.join(repoRoot, 'helix.toml'), 'utf8');
+    const missing: string[] = [];
+    for (const [section, schema] of Object.entries(ConfigSchema.shape)) {
+      if (!text.includes(`[${section}`)) missing.push(`[${section}]`);
+      const inner = (
+        schema as unknown as {
+          def: { innerType: { shape?: object; def?: { in?: { shape?: object } } } };
+        }
+      ).def.innerType;
+      const shape = inner.shape ?? inner.def?.in?.shape ?? {};
+      for (const key of Object.keys(shape)) {
+        const mentioned =
+          new RegExp(`^#? ?${key} = `, 'm').test(text) || text.includes(`[${section}.${key}]`);
+        if (!mentioned) missing.push(`${section}.${key}`);
+      }
+    }
+    expect(missing).toEqual([]);
   });
 
   it.each([
