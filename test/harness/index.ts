@@ -5,6 +5,7 @@
 export {
   helixNodeCommand,
   MeshHarness,
+  NO_DOCKER_SOCKET,
   REPO_ROOT,
   type MeshCommand,
   type MeshHarnessOptions,

@@ -166,6 +166,9 @@ function deepMerge(base: Tree, over: Tree): Tree {
   return out;
 }
 
+/** A socket path that never exists: the node probes no Docker engine and hosts no agents. */
+export const NO_DOCKER_SOCKET = '/nonexistent/helix-harness-no-docker.sock';
+
 export class MeshHarness {
   readonly opts: MeshHarnessOptions;
   private lab: NetnsLab | null = null;
@@ -288,6 +291,9 @@ export class MeshHarness {
           : [],
       },
       log: { level: this.opts.logLevel ?? 'debug' },
+      // No Docker unless a test gives a node an engine (capabilities.docker_socket): mesh tests
+      // must not fill the shared engine with every node's warm pools.
+      capabilities: { docker_socket: NO_DOCKER_SOCKET },
     };
     return deepMerge(deepMerge(base, this.opts.config ?? {}), this.specs[i]?.config ?? {});
   }
