@@ -6,6 +6,7 @@ export {
   helixNodeCommand,
   MeshHarness,
   NO_DOCKER_SOCKET,
+  cliEntry,
   REPO_ROOT,
   type MeshCommand,
   type MeshHarnessOptions,
