@@ -98,7 +98,9 @@ describe.skipIf(!meshAvailable)('mesh access on a tailnet', () => {
     console.log(
       `[mesh] refused join, as the node prints it: ${log.split('\n').find((l) => l.startsWith('helix-node:'))}`,
     );
-    expect(log).toMatch(/^helix-node: no member admitted this node: .*belongs to tailnet user 2002/m);
+    expect(log).toMatch(
+      /^helix-node: no member admitted this node: .*belongs to tailnet user 2002/m,
+    );
     expect(log).toMatch(/tag:helix/);
     expect(log).toMatch(/helix-node invite/);
     expect(existsSync(path.join(mesh().info(STRANGER).stateDir, 'mesh.json'))).toBe(false);
@@ -119,7 +121,9 @@ describe.skipIf(!meshAvailable)('mesh access on a tailnet', () => {
       intervalMs: 200,
     });
     const admitted = MEMBERS.flatMap((i) =>
-      logEntries(mesh(), i).filter((e) => e.msg === 'admitted node to the mesh' && e.name === 'node3'),
+      logEntries(mesh(), i).filter(
+        (e) => e.msg === 'admitted node to the mesh' && e.name === 'node3',
+      ),
     );
     expect(admitted.map((e) => e.detail)).toEqual(['tag tag:helix']);
   }, 60_000);

@@ -19,12 +19,11 @@ const NODES = [0, 1, 2];
 
 describe.skipIf(!meshAvailable)('faults on a three-node mesh (suspect 1 s, dead 3 s)', () => {
   const mesh = useMeshHarness(
-    () =>
-      daemonMesh({ nodes: 3, subnet: '100.64.61', config: { membership: FAST_MEMBERSHIP } }),
+    () => daemonMesh({ nodes: 3, subnet: '100.64.61', config: { membership: FAST_MEMBERSHIP } }),
     { tailLines: 60 },
   );
 
-  it('converges', async () => {
+  it('starts three nodes that see each other alive', async () => {
     await startMesh(mesh(), NODES, { timeoutMs: 30_000 });
     await mesh().waitForConvergence({ timeoutMs: 30_000, intervalMs: 100 });
   }, 70_000);
@@ -38,7 +37,9 @@ describe.skipIf(!meshAvailable)('faults on a three-node mesh (suspect 1 s, dead 
     mesh().pause(paused); // daemon and nats-server, like a laptop lid closing
     try {
       await mesh().waitForState(observers, paused, 'dead', { timeoutMs: 20_000, intervalMs: 100 });
-      console.log(`[mesh] SIGSTOP of node2: dead in both views after ${secs(performance.now() - t0)}`);
+      console.log(
+        `[mesh] SIGSTOP of node2: dead in both views after ${secs(performance.now() - t0)}`,
+      );
     } finally {
       mesh().resume(paused);
     }
@@ -47,8 +48,9 @@ describe.skipIf(!meshAvailable)('faults on a three-node mesh (suspect 1 s, dead 
     console.log(`[mesh] SIGCONT of node2: all alive again after ${secs(performance.now() - t1)}`);
     observers.forEach((i, k) => {
       const seq = transitionsAbout(mesh(), i, 'node2', marks[k]);
-      // Down through suspect (silence), then back to alive as the same process (not a restart).
-      expect(seq[0]).toBe('alive->suspect');
+      // Down through silence (suspect, or straight to dead when the observer's tick comes late
+      // on a loaded machine), then back to alive as the same process (not a restart).
+      expect(seq[0]).toMatch(/^alive->(suspect|dead)$/);
       expect(seq).toContain('suspect->dead');
       expect(seq.at(-1)).toMatch(/->alive$/);
     });
@@ -66,7 +68,9 @@ describe.skipIf(!meshAvailable)('faults on a three-node mesh (suspect 1 s, dead 
     try {
       // The others see it go; it, still running, sees them go.
       await mesh().waitForState(others, cut, 'dead', { timeoutMs: 20_000, intervalMs: 100 });
-      console.log(`[mesh] partition of node1: dead in the others' views after ${secs(performance.now() - t0)}`);
+      console.log(
+        `[mesh] partition of node1: dead in the others' views after ${secs(performance.now() - t0)}`,
+      );
       // Only membership is asserted here: NATS keeps a route over a cut link until its write
       // deadline (seen: 20 s and more), so routes are checked after the heal instead.
       await mesh().waitFor(
@@ -78,7 +82,9 @@ describe.skipIf(!meshAvailable)('faults on a three-node mesh (suspect 1 s, dead 
         },
         { timeoutMs: 20_000, intervalMs: 100, what: 'node1 to see node0 and node2 dead' },
       );
-      console.log(`[mesh] partition of node1: both sides see the split after ${secs(performance.now() - t0)}`);
+      console.log(
+        `[mesh] partition of node1: both sides see the split after ${secs(performance.now() - t0)}`,
+      );
       // The two on the connected side keep each other.
       await mesh().waitForConvergence({ members: others, timeoutMs: 10_000 });
     } finally {
@@ -96,7 +102,9 @@ describe.skipIf(!meshAvailable)('faults on a three-node mesh (suspect 1 s, dead 
       },
       { timeoutMs: 20_000, intervalMs: 200, what: 'the full route mesh after heal' },
     );
-    console.log(`[mesh] heal of node1: all alive with full routes after ${secs(performance.now() - t1)}`);
+    console.log(
+      `[mesh] heal of node1: all alive with full routes after ${secs(performance.now() - t1)}`,
+    );
     expect(mesh().runningNodes()).toEqual(NODES);
   }, 90_000);
 });

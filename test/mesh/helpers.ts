@@ -111,6 +111,13 @@ export function transitionsAbout(
     .map((e) => `${String(e.from)}->${String(e.to)}`);
 }
 
+/** Wall-clock ms (the daemon's log `time`) of node i's last "node is up", or null. */
+export function upAt(mesh: MeshHarness, i: number): number | null {
+  const up = logEntries(mesh, i).filter((e) => e.msg === 'node is up');
+  const t = up.at(-1)?.time;
+  return typeof t === 'number' ? t : null;
+}
+
 /** Current length of node i's log, to read what comes after. */
 export function logMark(mesh: MeshHarness, i: number): number {
   return mesh.log(i).length;

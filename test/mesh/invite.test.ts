@@ -19,10 +19,9 @@ import {
 } from './helpers.js';
 
 describe.skipIf(!meshAvailable)('joining on a plain LAN with an invite code', () => {
-  const mesh = useMeshHarness(
-    () => daemonMesh({ nodes: 3, subnet: '100.64.63', tailnet: false }),
-    { tailLines: 40 },
-  );
+  const mesh = useMeshHarness(() => daemonMesh({ nodes: 3, subnet: '100.64.63', tailnet: false }), {
+    tailLines: 40,
+  });
   let code = '';
 
   it('admits a node that joins with a code from `helix-node invite`, and it comes up alive', async () => {
@@ -40,7 +39,9 @@ describe.skipIf(!meshAvailable)('joining on a plain LAN with an invite code', ()
       timeoutMs: 40_000,
       intervalMs: 200,
     });
-    console.log(`[mesh] invite join: node1 alive in both views ${secs(performance.now() - t0)} after its start`);
+    console.log(
+      `[mesh] invite join: node1 alive in both views ${secs(performance.now() - t0)} after its start`,
+    );
     expect(views.get(1)!.self).toMatchObject({
       meshId: (views.get(0)!.self as { meshId?: string }).meshId,
     });
@@ -56,7 +57,11 @@ describe.skipIf(!meshAvailable)('joining on a plain LAN with an invite code', ()
   it('refuses a second join with the same code, saying it was used', async () => {
     mesh().startNode(2, ['--invite', code]);
     const exit = await mesh().exited(2, { timeoutMs: 30_000 });
-    const said = mesh().log(2).split('\n').find((l) => l.startsWith('helix-node:')) ?? '';
+    const said =
+      mesh()
+        .log(2)
+        .split('\n')
+        .find((l) => l.startsWith('helix-node:')) ?? '';
     console.log(`[mesh] reused invite, as the node prints it: ${said}`);
     expect(exit).toEqual({ code: 77, signal: null });
     expect(said).toMatch(/already used .* by node .*helix-node invite/);
