@@ -2,7 +2,7 @@
  * Runs an intent anywhere in the mesh (DESIGN.md §4): place it with pickAgentHost on the live
  * view, call AgentHost.Run on that peer and stream its events back.
  *
- * When a run moves (at most once, never to the same host):
+ * When a run moves (at most once, never to the same host; never when pinned with `--on`):
  *  - the host never started it (unreachable before the call reached it, it does not know the
  *    agent or has another version, or it could not get the image) → placed again, whatever the
  *    manifest says, as the agent did not run;
@@ -124,14 +124,19 @@ export async function* runAnywhere(opts: RunAnywhereOptions): AsyncGenerator<Rem
     if (outcome.kind === 'done') return;
 
     const what = `${manifest.name}.${opts.intent}`;
-    const canMove = attempt === 1 && (outcome.kind === 'not_started' || manifest.idempotent);
+    // A run pinned with --on stays on its node: placing it elsewhere is not what was asked.
+    const pinned = opts.onNode !== undefined;
+    const canMove =
+      attempt === 1 && !pinned && (outcome.kind === 'not_started' || manifest.idempotent);
     log.warn(
       { host: host.name, outcome: outcome.kind, reason: outcome.reason, moving: canMove },
       'run did not complete on its host',
     );
     if (!canMove) {
       if (outcome.kind === 'not_started') {
-        const detail = previous ? `${previous.reason}; then ${outcome.reason}` : outcome.reason;
+        const detail = previous
+          ? `${previous.reason}; then ${outcome.reason}`
+          : `${host.name} could not run ${what} (${outcome.reason})`;
         yield {
           type: 'error',
           code: outcome.code,
@@ -147,9 +152,11 @@ export async function* runAnywhere(opts: RunAnywhereOptions): AsyncGenerator<Rem
           reason: outcome.reason,
           retrying: false,
         };
-        const why = manifest.idempotent
-          ? `it was already placed again once`
-          : `${manifest.name} is not idempotent, so it was not run again; check whether it took effect before retrying`;
+        const why = !manifest.idempotent
+          ? `${manifest.name} is not idempotent, so it was not run again; check whether it took effect before retrying`
+          : pinned
+            ? `it was pinned there with --on, so it was not placed elsewhere; run it again without --on or on another node`
+            : `it was already placed again once`;
         yield {
           type: 'error',
           code: 'host_lost',
