@@ -9,7 +9,7 @@ import type { ControlServer } from '../control/index.js';
 import { InputError, UsageError } from '../errors.js';
 import { readWavFile } from '../voice/index.js';
 import type { VoiceLoop } from './listen.js';
-import type { Pipeline, PipelineEvent } from './pipeline.js';
+import type { Pipeline, PipelineEvent, PipelineResult } from './pipeline.js';
 import type { TraceStore } from './traces.js';
 
 export interface VoiceControlDeps {
@@ -18,6 +18,14 @@ export interface VoiceControlDeps {
   selfId: string;
   /** the mic loop; null on nodes without a mic (listen then says so) */
   voice: VoiceLoop | null;
+  /**
+   * `listen --once --file X.wav`: one command from a WAV file fed through the VAD like the mic
+   * (the daemon binds it to its VAD model and pipeline); absent: files are refused
+   */
+  listenFile?: (
+    file: string,
+    opts: { signal: AbortSignal; timeoutMs: number; onEvent: (e: PipelineEvent) => void },
+  ) => Promise<PipelineResult | null>;
   /** router.model */
   routerModel: string;
   /** models.pullRouterModel bound to the daemon's view, bus and local Ollama */
@@ -52,7 +60,11 @@ export type CommandStreamLine =
 
 const SayBody = z.object({ text: z.string().min(1).max(2000), speak: z.boolean().optional() });
 const TranscribeBody = z.object({ path: z.string().min(1), on: z.string().max(256).optional() });
-const ListenBody = z.object({ timeoutMs: z.number().int().min(1000).max(600_000).optional() });
+const ListenBody = z.object({
+  timeoutMs: z.number().int().min(1000).max(600_000).optional(),
+  /** a WAV file to take the utterance from instead of the mic (absolute path) */
+  file: z.string().min(1).optional(),
+});
 const PullBody = z.object({
   model: z.string().min(1).max(200).optional(),
   on: z.string().max(256).optional(),
@@ -122,24 +134,30 @@ export function registerVoiceControlRoutes(control: ControlServer, deps: VoiceCo
   });
 
   control.route('POST', '/v1/listen', async (body, req, res) => {
-    const { timeoutMs } = parse(ListenBody, body, '/v1/listen');
-    if (!deps.voice) {
+    const { timeoutMs, file } = parse(ListenBody, body, '/v1/listen');
+    if (file !== undefined && !path.isAbsolute(file))
+      throw new InputError(`${file}: give the daemon an absolute path`);
+    if (file !== undefined && !deps.listenFile)
+      throw new UsageError('this daemon cannot take utterances from files');
+    if (file === undefined && !deps.voice) {
       throw new UsageError(
-        'this node does not listen: set voice.enabled = true (and voice.device) in helix.toml on a node with a mic, and make sure the Silero VAD model is installed (`helix-node models pull silero`)',
+        'this node does not listen: set voice.enabled = true (and voice.device) in helix.toml on a node with a mic, and make sure the Silero VAD model is installed (`helix-node models pull silero`); or give a recording with --file',
       );
     }
-    const result = await deps.voice.once({
+    const opts = {
       signal: clientGone(req),
       timeoutMs: timeoutMs ?? 30_000,
-      onEvent: (event) => res.stream({ type: 'event', event }),
-    });
+      onEvent: (event: PipelineEvent) => res.stream({ type: 'event', event }),
+    };
+    const result =
+      file !== undefined ? await deps.listenFile!(file, opts) : await deps.voice!.once(opts);
     if (!result) {
       res.stream({
         type: 'result',
         traceId: '',
         ok: false,
         transcript: '',
-        reply: 'I heard no speech.',
+        reply: file !== undefined ? `I heard no speech in ${file}.` : 'I heard no speech.',
         failedStage: 'vad',
       });
       return undefined;

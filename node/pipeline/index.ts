@@ -41,6 +41,7 @@ export { createRunIntent, type RunIntentDeps } from './run.js';
 export {
   VoiceLoop,
   captureUtterance,
+  listenToFile,
   utterances,
   type VoiceLoopOptions,
   type CaptureOptions,

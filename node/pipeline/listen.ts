@@ -3,7 +3,8 @@
  * pipeline. VoiceLoop runs while `helix-node join` runs with voice.enabled; `listen --once`
  * either takes the next command the running loop hears, or captures one utterance itself.
  * Utterances that end while a command is still being handled are dropped (logged): the person
- * hears the reply first, as with a voice assistant.
+ * hears the reply first, as with a voice assistant. `listen --once --file X.wav` feeds a WAV file
+ * through the same VAD, paced like a mic, on nodes with or without one (listenToFile).
  */
 import { mkdir, writeFile } from 'node:fs/promises';
 import path from 'node:path';
@@ -11,6 +12,7 @@ import { describeError } from '../errors.js';
 import { silentLogger, type Logger } from '../log.js';
 import {
   encodeWav16,
+  pcmSource,
   segmentStream,
   UtteranceSegmenter,
   type AudioSource,
@@ -85,6 +87,37 @@ export async function* utterances(
     if (signal.aborted) return;
     throw err;
   }
+}
+
+/**
+ * One command from audio already in memory (a WAV file), as if spoken into the mic: the frames are
+ * paced in real time through the VAD, so the trace's vad hop and its end of speech mean what they
+ * mean for the mic. Null when the VAD finds no speech in it.
+ */
+export async function listenToFile(
+  pcm: Float32Array | Int16Array,
+  opts: Omit<CaptureOptions, 'source'> & {
+    pipeline: Pipeline;
+    signal?: AbortSignal;
+    timeoutMs?: number;
+    onEvent?: (e: PipelineEvent) => void;
+  },
+): Promise<PipelineResult | null> {
+  const u = await captureUtterance({
+    ...opts,
+    source: pcmSource(pcm, { realtime: true }),
+  });
+  if (!u) return null;
+  return opts.pipeline.handleUtterance(u.pcm, {
+    source: 'file',
+    capture: {
+      speechStartAt: u.speechStartAt,
+      speechEndAt: u.speechEndAt,
+      detail: `utterance of ${Math.round(u.pcm.length / 16)} ms from a file, paced like a mic${u.truncated ? ', cut at the longest utterance' : ''}`,
+    },
+    signal: opts.signal,
+    onEvent: opts.onEvent,
+  });
 }
 
 export interface VoiceLoopOptions extends CaptureOptions {

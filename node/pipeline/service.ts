@@ -31,12 +31,14 @@ import type { PeerView } from '../types.js';
 import {
   arecordSource,
   loadSileroModel,
+  readWavFile,
   segmenterOptionsFromConfig,
   SileroVad,
   type AudioSource,
+  type SileroModel,
 } from '../voice/index.js';
-import { registerVoiceControlRoutes } from './control.js';
-import { VoiceLoop } from './listen.js';
+import { registerVoiceControlRoutes, type VoiceControlDeps } from './control.js';
+import { listenToFile, VoiceLoop } from './listen.js';
 import { Pipeline, type PipelineResult } from './pipeline.js';
 import { registerRouter, createRouteRemote } from './router-service.js';
 import { busTracePublisher, collectTraces, TraceStore } from './traces.js';
@@ -151,9 +153,9 @@ export async function startVoiceServices(c: VoiceServicesComponents): Promise<Vo
 
   let onResult: ((r: PipelineResult) => void) | undefined;
   let voice: VoiceLoop | null = null;
+  const vadPath =
+    config.voice.vad_model || path.join(c.stateDir, 'models', 'ggml-silero-v6.2.0.bin');
   if (config.voice.enabled) {
-    const vadPath =
-      config.voice.vad_model || path.join(c.stateDir, 'models', 'ggml-silero-v6.2.0.bin');
     try {
       const model = await loadSileroModel(vadPath);
       voice = new VoiceLoop({
@@ -171,6 +173,24 @@ export async function startVoiceServices(c: VoiceServicesComponents): Promise<Vo
     }
   }
 
+  // `listen --once --file`: loaded on first use, so nodes without a mic need the model only then.
+  let vadModel: Promise<SileroModel> | null = null;
+  const listenFile: VoiceControlDeps['listenFile'] = async (file, opts) => {
+    vadModel ??= loadSileroModel(vadPath).catch((err: unknown) => {
+      vadModel = null;
+      throw err;
+    });
+    const model = await vadModel;
+    const clip = await readWavFile(file, { signal: opts.signal });
+    return listenToFile(clip.pcm, {
+      pipeline,
+      detector: () => new SileroVad(model),
+      segmenter: segmenterOptionsFromConfig(config.voice),
+      logger: log,
+      ...opts,
+    });
+  };
+
   return {
     pipeline,
     traces,
@@ -182,6 +202,7 @@ export async function startVoiceServices(c: VoiceServicesComponents): Promise<Vo
         traces,
         selfId: c.identity.id,
         voice,
+        listenFile,
         routerModel: config.router.model,
         pullRouterModel: ({ model, on, signal, onProgress }) =>
           pullRouterModel({

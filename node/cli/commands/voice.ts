@@ -3,7 +3,7 @@
  * for model files, over node/models directly (they need no daemon):
  *   helix-node say TEXT… [--speak]
  *   helix-node transcribe FILE.wav [--on NODE] [--json]
- *   helix-node listen --once [--timeout SECONDS]
+ *   helix-node listen --once [--timeout SECONDS] [--file X.wav]
  *   helix-node trace ID | --last
  *   helix-node models list | check [NAME] | pull NAME [--force] | pull --router [MODEL] [--on NODE]
  * Progress goes to stderr, the reply or transcript to stdout; --json prints the daemon's NDJSON
@@ -58,7 +58,11 @@ export function registerVoiceCommands(program: Command): void {
     .description('take one command from the mic of this node')
     .option('--once', 'one utterance, then exit')
     .option('--timeout <seconds>', 'give up when nobody speaks for this long', '30')
-    .action(async (opts: { once?: boolean; timeout: string }, cmd: Command) => {
+    .option(
+      '--file <wav>',
+      'take the utterance from a WAV file instead of the mic (through the VAD, paced like speech)',
+    )
+    .action(async (opts: { once?: boolean; timeout: string; file?: string }, cmd: Command) => {
       if (!opts.once) {
         throw new UsageError(
           'listening all the time is what `helix-node join` does with voice.enabled = true; use `helix-node listen --once` for one command',
@@ -68,8 +72,12 @@ export function registerVoiceCommands(program: Command): void {
       if (!Number.isFinite(seconds) || seconds < 1 || seconds > 600)
         throw new UsageError(`--timeout ${opts.timeout}: give 1 to 600 seconds`);
       const ctx = cliContext(cmd);
-      if (!ctx.o.json) ctx.o.err('listening… (speak now)');
-      await streamCommand(ctx, '/v1/listen', { timeoutMs: Math.round(seconds * 1000) });
+      if (!ctx.o.json)
+        ctx.o.err(opts.file ? `listening to ${opts.file}…` : 'listening… (speak now)');
+      await streamCommand(ctx, '/v1/listen', {
+        timeoutMs: Math.round(seconds * 1000),
+        ...(opts.file ? { file: path.resolve(opts.file) } : {}),
+      });
     });
 
   program
