@@ -195,14 +195,32 @@ export async function waitForView(
   );
 }
 
-/** The NDJSON lines `run --json` printed, as events (other lines are left out). */
+/**
+ * The NDJSON lines `run --json` printed, as events. Lines that are not one JSON object each are
+ * left out: the CLI's own failure (cancelled, no daemon) follows as an indented JSON document.
+ */
 export function parseEvents(stdout: string): RemoteRunEvent[] {
   const out: RemoteRunEvent[] = [];
   for (const line of stdout.split('\n')) {
-    if (!line.startsWith('{')) continue;
-    out.push(JSON.parse(line) as RemoteRunEvent);
+    if (!line.startsWith('{') || !line.endsWith('}')) continue;
+    try {
+      out.push(JSON.parse(line) as RemoteRunEvent);
+    } catch {
+      // not an event line
+    }
   }
   return out;
+}
+
+/** The `{"error": {name, message}}` document the CLI prints with --json when it fails itself. */
+export function cliError(stdout: string): { name: string; message: string } | undefined {
+  const at = stdout.lastIndexOf('\n{\n');
+  const doc = at >= 0 ? stdout.slice(at + 1) : stdout.startsWith('{\n') ? stdout : '';
+  try {
+    return (JSON.parse(doc) as { error?: { name: string; message: string } }).error;
+  } catch {
+    return undefined;
+  }
 }
 
 export interface RunOutcome {
@@ -348,4 +366,33 @@ export class LiveRun {
 /** A node's running agents as `viewer` sees them in its view. */
 export function runningAgentsOf(view: readonly PeerView[], name: string): number | undefined {
   return view.find((p) => p.name === name)?.load.runningAgents;
+}
+
+/**
+ * `helix-node agents build AGENT` on each node (nodes in parallel), then waits until node
+ * `viewer` sees every one of them hold every image, so placement weighs load alone.
+ */
+export async function buildOn(
+  m: AgentMesh,
+  nodes: string[],
+  agents: string[],
+  { viewer = 0, timeoutMs = 90_000 }: { viewer?: number; timeoutMs?: number } = {},
+): Promise<void> {
+  await Promise.all(
+    nodes.map(async (name) => {
+      for (const agent of agents) {
+        const res = await m.mesh.cli(m.index(name), ['agents', 'build', agent], { timeoutMs });
+        if (res.code !== 0)
+          throw new Error(`agents build ${agent} on ${name} exited ${res.code}: ${res.stderr}`);
+      }
+    }),
+  );
+  await waitForView(m.mesh, viewer, (view) => {
+    const missing = nodes.flatMap((name) =>
+      agents
+        .filter((a) => !view.find((p) => p.name === name)?.images.some((i) => i.agent === a))
+        .map((a) => `${name} lacks ${a}`),
+    );
+    return missing.length ? missing.join(', ') : true;
+  });
 }
