@@ -27,7 +27,14 @@ import { CapabilityProber, readLoad } from './capabilities/index.js';
 import { NatsSupervisor, connectBus, type Bus } from './bus/index.js';
 import { MembershipService } from './membership/index.js';
 import { RpcServer, RpcClients, routeGrpcLogs } from './rpc/index.js';
-import { JoinService, requestJoin, createInvite, type TailnetIdentity } from './join/index.js';
+import {
+  JoinService,
+  MemberGate,
+  verifyMember,
+  requestJoin,
+  createInvite,
+  type TailnetIdentity,
+} from './join/index.js';
 import { startAgentServices, type AgentServices } from './agentsvc/index.js';
 import { createSttEngine, type SttEngine } from './stt/index.js';
 import { startVoiceServices, type VoiceServices } from './pipeline/index.js';
@@ -134,10 +141,28 @@ export class Daemon {
     });
     await this.nats.start();
     this.push('nats-server', () => this.nats.stop());
+    this.clients = new RpcClients({ nodeId: this.identity.id, secret: this.mesh.secret });
+    this.push('rpc-clients', async () => this.clients.close());
+    // A route carries the route password and would hand a non-member every message on the bus:
+    // only members (proved over Mesh.Ping, or learned from the mesh itself) are dialled.
+    const gate = new MemberGate({
+      verify: (c) =>
+        verifyMember({
+          clients: this.clients,
+          address: c.address,
+          rpcPort: c.rpcPort ?? config.mesh.rpc_port,
+          secret: this.mesh.secret,
+          selfId: this.identity.id,
+          timeoutMs: 2000,
+        }),
+      onChange: () => applyRoutes(this.discovery.candidates()),
+    });
+    gate.start();
+    this.push('member-gate', async () => gate.stop());
     const applyRoutes = (candidates: PeerCandidate[]) =>
       void this.nats
         .setRoutes(
-          routeTargets(candidates, this.meshAddress).map((c) => ({
+          gate.filter(routeTargets(candidates, this.meshAddress)).map((c) => ({
             host: c.address,
             port: c.clusterPort ?? config.mesh.cluster_port,
           })),
@@ -195,10 +220,9 @@ export class Daemon {
       selfId: this.identity.id,
       logger: log,
     });
-    this.clients = new RpcClients({ nodeId: this.identity.id, secret: this.mesh.secret });
-    this.push('rpc-clients', async () => this.clients.close());
     const join = new JoinService({
       self: { id: this.identity.id, name: this.identity.name },
+      selfAddress: this.meshAddress,
       stateDir,
       meshId: this.mesh.meshId,
       secret: this.mesh.secret,

@@ -1,6 +1,8 @@
 /**
  * join: how a node obtains the mesh secret. Members run JoinService (Mesh.Join + Mesh.Ping on the
- * RpcServer); a new node calls requestJoin; `helix-node invite` calls createInvite.
+ * RpcServer); a new node calls bootstrapMesh (which uses requestJoin for an invite, and
+ * settles who creates the mesh when fresh nodes start together); `helix-node invite` calls
+ * createInvite.
  */
 export {
   JoinService,
@@ -28,3 +30,24 @@ export {
   type InviteRecord,
 } from './invites.js';
 export { parseInviteCode, formatInviteCode, INVITE_PREFIX, type InviteCode } from './code.js';
+export { memberProof, verifyMember, MemberGate, type VerifiedMember } from './member.js';
+export { bootstrapMesh, type BootstrapMeshOptions, type MeshBootstrap } from './bootstrap.js';
+export {
+  BootstrapEndpoint,
+  BOOTSTRAP_HEADERS,
+  announcementMetadata,
+  announcementOf,
+  readAnnouncement,
+  type BootstrapEndpointOptions,
+} from './bootstrap-endpoint.js';
+export {
+  BootstrapView,
+  DEFAULT_BOOTSTRAP_TIMINGS,
+  compareNodes,
+  compareMeshAddresses,
+  type BootstrapAnnouncement,
+  type BootstrapPeer,
+  type BootstrapPhase,
+  type BootstrapTimings,
+  type BootstrapDecision,
+} from './bootstrap-view.js';

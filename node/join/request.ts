@@ -8,6 +8,7 @@ import { silentLogger, type Logger } from '../log.js';
 import {
   GrpcStatus,
   JoinGrant,
+  Metadata,
   RpcCallError,
   RpcClients,
   targetKey,
@@ -70,7 +71,7 @@ export async function requestJoin(opts: RequestJoinOptions): Promise<JoinResult 
       const code = parseInviteCode(opts.invite);
       const target = targetKey({ address: code.address, port: code.port });
       try {
-        return await attempt(clients, target, opts, code.token, opts.timeoutMs);
+        return await askMember(clients, target, opts, code.token, opts.timeoutMs);
       } catch (err) {
         if (err instanceof RpcCallError && !isRefusal(err.code)) {
           throw new UnreachableError(
@@ -92,7 +93,7 @@ export async function requestJoin(opts: RequestJoinOptions): Promise<JoinResult 
       const left = deadline - Date.now();
       if (left <= 0 || opts.signal?.aborted) break;
       try {
-        return await attempt(
+        return await askMember(
           clients,
           target,
           opts,
@@ -120,7 +121,8 @@ export async function requestJoin(opts: RequestJoinOptions): Promise<JoinResult 
   }
 }
 
-function isRefusal(code: GrpcStatus): boolean {
+/** A member's deliberate no (as opposed to a peer that did not answer). */
+export function isRefusal(code: GrpcStatus): boolean {
   return (
     code === GrpcStatus.PERMISSION_DENIED ||
     code === GrpcStatus.UNAUTHENTICATED ||
@@ -128,7 +130,7 @@ function isRefusal(code: GrpcStatus): boolean {
   );
 }
 
-function refusal(target: string, err: unknown): MeshAccessError {
+export function refusal(target: string, err: unknown): MeshAccessError {
   if (err instanceof MeshAccessError) return err;
   if (err instanceof RpcCallError) return new MeshAccessError(err.message, { cause: err });
   return new MeshAccessError(`joining through ${target} failed: ${describeError(err)}`, {
@@ -136,12 +138,17 @@ function refusal(target: string, err: unknown): MeshAccessError {
   });
 }
 
-async function attempt(
+/**
+ * One Join call to `target` (with an invite token or on tailnet grounds) and the grant opened.
+ * Throws RpcCallError when the call fails, MeshAccessError when the grant cannot be used.
+ */
+export async function askMember(
   clients: RpcClients,
   target: string,
-  opts: RequestJoinOptions,
+  opts: Pick<RequestJoinOptions, 'nodeId' | 'name' | 'signal'>,
   token: Buffer | null,
   timeoutMs: number,
+  metadata?: Metadata,
 ): Promise<JoinResult> {
   const own = ephemeralX25519();
   const nonce = randomBytes(NONCE_BYTES);
@@ -157,7 +164,7 @@ async function attempt(
         ? signInviteProof(token, nonce, own.publicKey, opts.nodeId)
         : Buffer.alloc(0),
     },
-    { timeoutMs, signal: opts.signal, target },
+    { timeoutMs, signal: opts.signal, target, metadata },
   );
   let grant: JoinGrant;
   try {

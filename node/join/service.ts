@@ -6,6 +6,7 @@
  * source address as owned by the same user as this member or carrying an allowed tag. Admitted
  * nodes get the mesh id, secret and member list sealed to their ephemeral key (crypto.ts).
  */
+import { memberProof } from './member.js';
 import { isIP } from 'node:net';
 import {
   GrpcStatus,
@@ -41,6 +42,8 @@ export interface TailnetIdentity {
 export interface JoinServiceOptions {
   /** this member, answered by Ping */
   self: { id: string; name: string };
+  /** this member's mesh address: Ping signs challenges with it (see member.ts) */
+  selfAddress?: string;
   stateDir: string;
   meshId: string;
   secret: Uint8Array;
@@ -114,6 +117,10 @@ export class JoinService {
           meshId: this.opts.meshId,
           sentAtMs: call.request.sentAtMs,
           receivedAtMs: this.now(),
+          memberProof:
+            call.request.challenge.length > 0 && this.opts.selfAddress
+              ? memberProof(this.opts.secret, call.request.challenge, this.opts.selfAddress)
+              : Buffer.alloc(0),
         };
         callback(null, response);
       },

@@ -192,7 +192,7 @@ describe('joining a mesh', () => {
       const mesh = clients.mesh({ address: m.address, port: m.port });
       const err = await unaryCall(
         mesh.ping.bind(mesh),
-        { nodeId: 'outsider', sentAtMs: 0 },
+        { nodeId: 'outsider', sentAtMs: 0, challenge: Buffer.alloc(0) },
         { timeoutMs: 5000 },
       ).catch((e: unknown) => e);
       expect((err as RpcCallError).code).toBe(GrpcStatus.UNAUTHENTICATED);
@@ -228,7 +228,7 @@ describe('joining a mesh', () => {
       const mesh = clients.mesh(joined!.via);
       const pong = await unaryCall(
         mesh.ping.bind(mesh),
-        { nodeId: 'pinger', sentAtMs: 7 },
+        { nodeId: 'pinger', sentAtMs: 7, challenge: Buffer.alloc(0) },
         { timeoutMs: 5000 },
       );
       expect(pong).toMatchObject({

@@ -43,6 +43,7 @@ describe('gRPC calls carry proof of the mesh secret', () => {
         meshId: 'm',
         sentAtMs: call.request.sentAtMs,
         receivedAtMs: Date.now(),
+        memberProof: Buffer.alloc(0),
       }),
   };
   const router: RouterServer = {
@@ -117,7 +118,7 @@ describe('gRPC calls carry proof of the mesh secret', () => {
     const m = clients().mesh(target);
     const err = await unaryCall(
       m.ping.bind(m),
-      { nodeId: 'x', sentAtMs: Date.now() },
+      { nodeId: 'x', sentAtMs: Date.now(), challenge: Buffer.alloc(0) },
       { timeoutMs: 5000, target },
     ).catch((e: unknown) => e);
     expect(err).toBeInstanceOf(RpcCallError);

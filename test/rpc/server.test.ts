@@ -26,6 +26,7 @@ const mesh: MeshServer = {
       meshId: 'm',
       sentAtMs: call.request.sentAtMs,
       receivedAtMs: Date.now(),
+      memberProof: Buffer.alloc(0),
     }),
 };
 
@@ -163,7 +164,7 @@ describe('RpcClients', () => {
       const m = clients.mesh(target);
       const pong = await unaryCall(
         m.ping.bind(m),
-        { nodeId: 'c', sentAtMs: 42 },
+        { nodeId: 'c', sentAtMs: 42, challenge: Buffer.alloc(0) },
         { timeoutMs: 5000 },
       );
       expect(pong.sentAtMs).toBe(42);
@@ -180,7 +181,7 @@ describe('RpcClients', () => {
       const m = clients.mesh(target);
       const err = await unaryCall(
         m.ping.bind(m),
-        { nodeId: 'c', sentAtMs: 0 },
+        { nodeId: 'c', sentAtMs: 0, challenge: Buffer.alloc(0) },
         { timeoutMs: 3000, target },
       ).catch((e: unknown) => e);
       expect((err as RpcCallError).code).toBe(GrpcStatus.UNAVAILABLE);
