@@ -1,4 +1,5 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { compileFastMatcher, type FastMatcher } from '../../node/router/index.js';
 import { PhraseRecogniser, type PhraseTranscript } from '../../node/stt/index.js';
 import { loadTestManifests, TEST_ROOMS } from './manifests.js';
 import { hasProgram, speakAll, TEST_SPEEDS, TEST_VOICES, type SpokenUtterance } from './speech.js';
@@ -35,10 +36,13 @@ describe.skipIf(skip)(`phrase recogniser on espeak-ng speech${why}`, () => {
   let recogniser: PhraseRecogniser;
   let spoken: SpokenUtterance<Expected>[];
   let heard: PhraseTranscript[];
+  let matcher: FastMatcher;
 
   beforeAll(async () => {
+    const manifests = loadTestManifests();
+    matcher = compileFastMatcher(manifests, { 'lights.rooms': TEST_ROOMS });
     recogniser = await PhraseRecogniser.create({
-      manifests: loadTestManifests(),
+      manifests,
       slotValues: { 'lights.rooms': TEST_ROOMS },
     });
     const commands: Expected[] = recogniser.grammar
@@ -103,6 +107,20 @@ describe.skipIf(skip)(`phrase recogniser on espeak-ng speech${why}`, () => {
     expect(counts.wrong / n).toBeLessThanOrEqual(0.05);
     // a recogniser that rejects everything would pass the line above
     expect(commandsRight / commands).toBeGreaterThanOrEqual(0.8);
+  });
+
+  it('hands the fast matcher transcripts that mean to it what the recogniser understood', () => {
+    const accepted = heard.filter((h) => h.meaning);
+    expect(accepted.length).toBeGreaterThan(0);
+    for (const h of accepted) {
+      const m = matcher.match(h.text);
+      expect({ text: h.text, agent: m?.agent, intent: m?.intent, args: m?.args }).toEqual({
+        text: h.text,
+        agent: h.meaning!.agent,
+        intent: h.meaning!.intent,
+        args: h.meaning!.args,
+      });
+    }
   });
 
   it('rejects speech that is not a command rather than guessing', () => {
