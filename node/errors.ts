@@ -73,8 +73,16 @@ function formatValue(value: unknown): string {
 /** A one-line description of any thrown value, with causes. */
 export function describeError(err: unknown): string {
   if (err instanceof Error) {
-    const cause = err.cause !== undefined ? ` (cause: ${describeError(err.cause)})` : '';
-    return `${err.message}${cause}`;
+    if (err.cause === undefined) return err.message;
+    const cause = describeError(err.cause);
+    // Wrappers often quote their cause already; say each thing once.
+    return err.message.includes(cause) || err.message.includes(causeMessage(err.cause))
+      ? err.message
+      : `${err.message} (cause: ${cause})`;
   }
   return String(err);
+}
+
+function causeMessage(cause: unknown): string {
+  return cause instanceof Error ? cause.message : String(cause);
 }

@@ -6,6 +6,7 @@ export {
   routeUrl,
   NATS_PING_INTERVAL,
   NATS_PING_MAX,
+  NATS_WRITE_DEADLINE,
   type NatsConfigOptions,
   type RouteTarget,
 } from './natsConfig.js';

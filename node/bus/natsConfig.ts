@@ -36,8 +36,12 @@ export interface NatsConfigOptions {
  * interval and 3 pings outstanding a silent peer (SIGSTOP, sleeping laptop, cut link) loses its
  * route after ~3-4 s (measured 3.3 s with ping_max 2 on 2.9.10), inside membership's 10 s "dead".
  * A peer whose process dies loses its route at once: its kernel closes the socket.
+ * A cut link is different: the server keeps writing into the dead TCP connection until the
+ * write deadline (default 10 s) fires, then counts it a slow consumer (seen in the partition
+ * test: the route lingered 21-25 s). A short write deadline drops it with the pings.
  */
 export const NATS_PING_INTERVAL = '1s';
+export const NATS_WRITE_DEADLINE = '2s';
 export const NATS_PING_MAX = 3;
 /** gossiped (implicit) routes are retried this many times after a drop, then left to gossip */
 export const NATS_IMPLICIT_ROUTE_RETRIES = 5;
@@ -73,6 +77,7 @@ export function renderNatsConfig(opts: NatsConfigOptions): string {
     `pid_file: ${quote(opts.pidFile)}`,
     `ping_interval: ${quote(NATS_PING_INTERVAL)}`,
     `ping_max: ${NATS_PING_MAX}`,
+    `write_deadline: ${quote(NATS_WRITE_DEADLINE)}`,
     '# Core NATS only: no JetStream (no per-key TTL in 2.9; quorum breaks when laptops sleep).',
     'cluster {',
     `  name: ${quote(opts.clusterName)}`,

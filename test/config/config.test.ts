@@ -119,3 +119,17 @@ describe('config', () => {
     expect(loadConfig({ configPath: file, stateDir: '/a/b', env: {} }).stateDir).toBe('/a/b');
   });
 });
+
+describe('describeError', () => {
+  it('names each cause once, skipping causes the message already quotes', async () => {
+    const { describeError } = await import('../../node/errors.js');
+    const inner = new Error('7 PERMISSION_DENIED: invite already used');
+    const quoted = new Error('join refused: 7 PERMISSION_DENIED: invite already used', {
+      cause: inner,
+    });
+    expect(describeError(new Error('helix-node could not join', { cause: quoted }))).toBe(
+      'helix-node could not join (cause: join refused: 7 PERMISSION_DENIED: invite already used)',
+    );
+    expect(describeError(new Error('a', { cause: new Error('b') }))).toBe('a (cause: b)');
+  });
+});
