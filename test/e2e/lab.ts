@@ -14,6 +14,7 @@ import { chmodSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { promisify } from 'node:util';
+import { controlCall } from '../../node/control/index.js';
 import type { CommandStreamLine, Trace } from '../../node/pipeline/index.js';
 import { IP_BIN, MeshHarness, killGroup } from '../harness/index.js';
 import { sharedFile } from '../voice/shared-data.js';
@@ -185,11 +186,18 @@ export class VoiceLab {
     return { ...res, lines, result: result?.type === 'result' ? result : undefined };
   }
 
-  /** `helix-node trace ID --json` on mic-a. */
+  /**
+   * mic-a's trace `id`, straight from its control socket (what `helix-node trace ID --json`
+   * prints, without starting a CLI process on a loaded machine).
+   */
   async trace(id: string): Promise<Trace> {
-    const res = await this.mesh.cli(MIC, ['--json', 'trace', id]);
-    if (res.code !== 0) throw new Error(`trace ${id} failed: ${res.stderr || res.stdout}`);
-    return JSON.parse(res.stdout) as Trace;
+    return controlCall<Trace>(
+      this.mesh.info(MIC).stateDir,
+      `/v1/trace?id=${encodeURIComponent(id)}`,
+      {
+        timeoutMs: 10_000,
+      },
+    );
   }
 }
 

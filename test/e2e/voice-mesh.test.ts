@@ -7,6 +7,8 @@
  * publishes to a real mosquitto on docker-c's loopback; the reply returns to mic-a and the trace
  * on mic-a shows every hop. Packet captures on every node's link show the audio went to stt-b only.
  * Then stt-b is killed, and the same utterance gets a reply saying so, with nothing run.
+ * Bounded: set-up at most 62 s, each test at most 28 s (about 55 s in all on a loaded 2-core
+ * machine); the lab stops its daemons, dockerd, mosquitto and tcpdumps, the harness its namespaces.
  */
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import {
@@ -39,7 +41,7 @@ describe.skipIf(unavailable !== null)(
       lab = new VoiceLab({ subnet: SUBNET });
       const started = Date.now();
       try {
-        await lab.start({ timeoutMs: 75_000 });
+        await lab.start({ timeoutMs: 55_000 });
       } catch (err) {
         lab.mesh.printLogs({ tailLines: 40 });
         throw err;
@@ -48,7 +50,7 @@ describe.skipIf(unavailable !== null)(
       console.log(
         `[e2e] mesh, dockerd, broker and warm lights ready in ${Date.now() - started} ms`,
       );
-    }, 90_000);
+    }, 62_000);
 
     afterEach((ctx) => {
       if (ctx.task.result?.state === 'fail') lab?.mesh.printLogs({ tailLines: 60 });
@@ -90,8 +92,17 @@ describe.skipIf(unavailable !== null)(
       // The trace on mic-a: every hop, on the node it ran on, with its duration.
       const trace = await lab.trace(heard.result!.traceId);
       const table = await lab.mesh.cli(MIC, ['trace', '--last']);
+      expect(table.code, table.stderr).toBe(0);
       console.log(`[e2e] helix-node trace --last on mic-a:\n${table.stdout}`);
       expect(table.stdout).toContain(heard.result!.traceId);
+      for (const hop of [
+        'vad +mic-a',
+        'stt +stt-b',
+        'intent +mic-a',
+        'run +docker-c',
+        'reply +mic-a',
+      ])
+        expect(table.stdout).toMatch(new RegExp(`^${hop} +[\\d.]+ m?s +[\\d.]+ m?s +ok `, 'm'));
       expect(trace).toMatchObject({ owner: 'mic-a', ok: true, source: 'file' });
       expect(trace.intent).toMatchObject({
         agent: 'lights',
@@ -152,7 +163,7 @@ describe.skipIf(unavailable !== null)(
       const intoHost = payloadBytes(wire.links.get(HOST) ?? [], (p) => p.dst === address(HOST));
       expect(intoHost).toBeLessThan(audioSized);
       expect(delivered.get(`mic-a -> docker-c:${RPC_PORT}`) ?? 0).toBeGreaterThan(0);
-    }, 45_000);
+    }, 28_000);
 
     it('with the STT peer killed, the same utterance gets a reply that no transcriber can be reached, and nothing runs', async () => {
       const from = lab.watch!.messages.length;
@@ -190,6 +201,6 @@ describe.skipIf(unavailable !== null)(
         expect(trace.intent).toBeUndefined();
       }
       expect(lab.watch!.messages.slice(from)).toEqual([]);
-    }, 45_000);
+    }, 28_000);
   },
 );
