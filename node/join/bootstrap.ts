@@ -51,7 +51,7 @@ export interface BootstrapMeshOptions {
   timings?: Partial<BootstrapTimings>;
   /** pause between rounds, drawn uniformly (default 300-700 ms) */
   roundPauseMs?: { min: number; max: number };
-  /** the most one Join call may take (default 1 s) */
+  /** the most one Join call may take (default 3 s: a member runs `tailscale whois` first) */
   attemptTimeoutMs?: number;
   /** how often the phase logs who it waits for (default 5 s) */
   progressEveryMs?: number;
@@ -209,7 +209,7 @@ async function askAll(
             target,
             opts,
             null,
-            opts.attemptTimeoutMs ?? 1000,
+            opts.attemptTimeoutMs ?? 3000,
             announcementMetadata(self),
           );
           round.joined ??= joined;
