@@ -62,10 +62,13 @@ export async function main(argv: string[]): Promise<number> {
       return err.exitCode === 0 ? 0 : 64;
     }
     const o = createOutput({ json: program.opts<GlobalOptions>().json ?? false });
+    // One compact line, so a consumer reading NDJSON events (run --json) can parse it too.
     if (o.json)
-      o.printJson({
-        error: { name: err instanceof Error ? err.name : 'Error', message: describeError(err) },
-      });
+      o.out(
+        JSON.stringify({
+          error: { name: err instanceof Error ? err.name : 'Error', message: describeError(err) },
+        }),
+      );
     else o.err(`helix-node: ${describeError(err)}`);
     return err instanceof HelixError ? err.exitCode : 1;
   }
