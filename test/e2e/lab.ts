@@ -10,7 +10,16 @@
  * stopped by its own stop(); the harness removes the namespaces. No vitest (the bench imports it).
  */
 import { execFile, spawn, spawnSync, type ChildProcess } from 'node:child_process';
-import { chmodSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import {
+  chmodSync,
+  closeSync,
+  mkdirSync,
+  mkdtempSync,
+  openSync,
+  readFileSync,
+  rmSync,
+  writeFileSync,
+} from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { promisify } from 'node:util';
@@ -18,7 +27,7 @@ import { controlCall } from '../../node/control/index.js';
 import type { CommandStreamLine, Trace } from '../../node/pipeline/index.js';
 import { IP_BIN, MeshHarness, killGroup } from '../harness/index.js';
 import { sharedFile } from '../voice/shared-data.js';
-import { startDockerd, type PrivateDockerd } from '../support/docker.js';
+import Docker from 'dockerode';
 
 const run = promisify(execFile);
 
@@ -73,7 +82,7 @@ export interface VoiceLabOptions {
 export class VoiceLab {
   readonly dir: string;
   readonly mesh: MeshHarness;
-  private dockerd: PrivateDockerd | null = null;
+  private dockerd: NamespacedDockerd | null = null;
   private broker: ChildProcess | null = null;
   watch: MqttWatch | null = null;
 
@@ -115,7 +124,7 @@ export class VoiceLab {
     return path.join(this.dir, 'dockerd');
   }
 
-  get docker(): PrivateDockerd {
+  get docker(): NamespacedDockerd {
     if (!this.dockerd) throw new Error('the lab has not started');
     return this.dockerd;
   }
@@ -124,7 +133,9 @@ export class VoiceLab {
   async start({ timeoutMs = 90_000 }: { timeoutMs?: number } = {}): Promise<void> {
     const deadline = Date.now() + timeoutMs;
     await this.mesh.start();
-    this.dockerd = await startDockerd(this.dockerDir, { timeoutMs: 60_000 });
+    this.dockerd = await startNamespacedDockerd(this.mesh, HOST, this.dockerDir, {
+      timeoutMs: 45_000,
+    });
     this.broker = await startBroker(this.mesh, HOST, this.dir);
     this.watch = await MqttWatch.start(this.mesh, HOST, 'zigbee2mqtt/#');
     // mic-a creates the mesh; the others join it through the fake tailnet
@@ -163,12 +174,25 @@ export class VoiceLab {
 
   async stop(): Promise<void> {
     // Daemons first, so docker-c removes its own warm containers while its engine still runs.
-    await this.mesh.stopAll({ timeoutMs: 8000 }).catch(() => undefined);
+    // (Not mesh.stopAll: it kills whatever else runs in the namespaces, dockerd included.)
+    await Promise.all(
+      this.mesh.runningNodes().map(async (i) => {
+        this.mesh.kill(i, 'SIGTERM');
+        if ((await this.mesh.exited(i, { timeoutMs: 10_000 })) === 'timeout')
+          this.mesh.kill(i, 'SIGKILL');
+      }),
+    );
     await this.watch?.stop();
     if (this.broker) await stopChild(this.broker, 'SIGTERM');
     await this.dockerd?.stop().catch(() => undefined);
     await this.mesh.cleanup();
-    if (!this.opts.keepTemp) rmSync(this.dir, { recursive: true, force: true });
+    if (this.opts.keepTemp || process.env.HXT_KEEP === '1') return;
+    try {
+      rmSync(this.dir, { recursive: true, force: true });
+    } catch (err) {
+      // an engine that had to be killed can leave overlay mounts under its data root
+      console.error(`could not remove ${this.dir}: ${(err as Error).message}`);
+    }
   }
 
   /** `helix-node listen --once --file WAV --json` on mic-a: the streamed events and the result. */
@@ -207,6 +231,78 @@ interface PeerFacts {
   state: string;
   capabilities: { stt: { engine: string } | null; docker: unknown };
   warmPool?: Array<{ agent: string; idle: number }>;
+}
+
+// ---- docker-c's engine --------------------------------------------------------------------------
+
+export interface NamespacedDockerd {
+  docker: Docker;
+  socketPath: string;
+  /** stops the engine (its containers with it); the lab removes its directory */
+  stop(): Promise<void>;
+}
+
+/**
+ * A dockerd of node i's own in its network namespace (data root, exec root, pidfile and socket
+ * under `dir`; the socket is a file, so the daemon and this process reach it from anywhere). In
+ * the node's namespace its bridge networks (the agents' egress network) are checked for overlap
+ * against that namespace's routes only: in the host namespace, where other engines and test runs
+ * hold most of Docker's default address pools, creating one failed under load ("could not find
+ * an available, non-overlapping IPv4 address pool"), and the warm pools with it. nsenter enters
+ * the network namespace alone: `ip netns exec` also remounts /sys, hiding the cgroup mounts
+ * dockerd needs ("Devices cgroup isn't mounted").
+ */
+export async function startNamespacedDockerd(
+  mesh: MeshHarness,
+  i: number,
+  dir: string,
+  { timeoutMs }: { timeoutMs: number },
+): Promise<NamespacedDockerd> {
+  mkdirSync(dir, { recursive: true });
+  const socketPath = path.join(dir, 'docker.sock');
+  const logPath = path.join(dir, 'dockerd.log');
+  const logFd = openSync(logPath, 'a');
+  const child = spawn(
+    'nsenter',
+    [
+      `--net=/run/netns/${mesh.info(i).namespace}`,
+      'dockerd',
+      '--data-root',
+      path.join(dir, 'data'),
+      '--exec-root',
+      path.join(dir, 'exec'),
+      '--pidfile',
+      path.join(dir, 'dockerd.pid'),
+      '-H',
+      `unix://${socketPath}`,
+      '--bridge',
+      'none',
+      '--iptables=false',
+    ],
+    { stdio: ['ignore', logFd, logFd] },
+  );
+  closeSync(logFd);
+  const docker = new Docker({ socketPath });
+  // dockerd alone (nsenter execs it): it stops its containers and its containerd itself
+  const stop = () => stopChild(child, 'SIGTERM', 20_000, { group: false });
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    try {
+      await (docker as unknown as { ping(o: { abortSignal: AbortSignal }): Promise<unknown> }).ping(
+        { abortSignal: AbortSignal.timeout(2000) },
+      );
+      return { docker, socketPath, stop };
+    } catch {
+      if (child.exitCode !== null || Date.now() > deadline) {
+        await stop();
+        const tail = readFileSync(logPath, 'utf8').trim().split('\n').slice(-5).join('\n');
+        throw new Error(
+          `dockerd in ${mesh.info(i).name}'s namespace did not answer within ${timeoutMs} ms (exit ${child.exitCode}):\n${tail}`,
+        );
+      }
+      await new Promise((r) => setTimeout(r, 250));
+    }
+  }
 }
 
 // ---- speech -------------------------------------------------------------------------------------
@@ -520,12 +616,18 @@ function waitForOutput(
   });
 }
 
-/** Signal a child we spawned (its process group) and wait for it; SIGKILL after 5 s. */
-async function stopChild(child: ChildProcess, signal: NodeJS.Signals): Promise<void> {
+/** Signal a child we spawned (by default its process group) and wait for it; SIGKILL (the group) after `graceMs`. */
+async function stopChild(
+  child: ChildProcess,
+  signal: NodeJS.Signals,
+  graceMs = 5000,
+  { group = true }: { group?: boolean } = {},
+): Promise<void> {
   if (child.exitCode !== null || child.signalCode !== null) return;
   const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
-  killGroup(child, signal);
-  const timer = setTimeout(() => killGroup(child, 'SIGKILL'), 5000);
+  if (group) killGroup(child, signal);
+  else child.kill(signal);
+  const timer = setTimeout(() => killGroup(child, 'SIGKILL'), graceMs);
   await exited;
   clearTimeout(timer);
 }
