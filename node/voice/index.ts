@@ -36,4 +36,5 @@ export {
   type WavInfo,
   type ParseWavOptions,
 } from './wav.js';
-export { segmenterOptionsFromConfig } from './config.js';
+export { segmenterOptionsFromConfig, vadModelPath, SILERO_MODEL_FILE } from './config.js';
+export { listen, listenOnce, type ListenOptions } from './listen.js';

@@ -1,7 +1,13 @@
 import { execFileSync } from 'node:child_process';
 import { describe, expect, it } from 'vitest';
 import { DependencyMissingError } from '../../node/errors.js';
-import { captureArecord, pcmSource } from '../../node/voice/index.js';
+import {
+  arecordSource,
+  captureArecord,
+  listen,
+  pcmSource,
+  type SpeechDetector,
+} from '../../node/voice/index.js';
 
 function hasArecord(): boolean {
   try {
@@ -33,6 +39,30 @@ describe('captureArecord', () => {
       expect(frames.every((f) => f.length === 512)).toBe(true);
     },
   );
+
+  it.skipIf(!arecord)('feeds real arecord audio through the segmenter until aborted', async () => {
+    // the null device is digital silence; a detector that counts windows proves frames flowed
+    let windows = 0;
+    const detector: SpeechDetector = {
+      windowSize: 512,
+      process: () => (windows++, 0),
+      reset: () => {},
+    };
+    const ac = new AbortController();
+    const events: string[] = [];
+    const done = (async () => {
+      for await (const e of listen({
+        source: arecordSource({ device: 'null' }),
+        detector,
+        signal: ac.signal,
+      }))
+        events.push(e.type);
+    })();
+    while (windows < 50) await new Promise((r) => setTimeout(r, 5));
+    ac.abort();
+    await expect(done).rejects.toThrow();
+    expect(events).toEqual([]);
+  });
 
   it('says how to install arecord when it is missing', async () => {
     const gen = captureArecord({ device: 'default', arecord: '/nonexistent/arecord' });

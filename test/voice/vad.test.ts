@@ -2,10 +2,14 @@ import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
+import { parseConfig } from '../../node/config/index.js';
 import { DependencyMissingError, InputError } from '../../node/errors.js';
 import {
   detectSpeechSegments,
+  listenOnce,
   loadSileroModel,
+  segmenterOptionsFromConfig,
+  vadModelPath,
   readWavFile,
   segmentStream,
   pcmSource,
@@ -216,9 +220,39 @@ describe('Silero VAD on real speech', () => {
     },
   );
 
+  it.skipIf(skip)('listens for one utterance from a source and stops there', async () => {
+    const u = await listenOnce({
+      source: pcmSource(pcm),
+      detector: new SileroVad(model),
+      prerollMs: 300,
+    });
+    expect(u).not.toBeNull();
+    expect(Math.abs(u!.speechStart - 0.32)).toBeLessThanOrEqual(0.15);
+    expect(Math.abs(u!.speechEnd - 2.27)).toBeLessThanOrEqual(0.15);
+    expect(u!.pcm.length).toBe(Math.round((u!.speechEnd - 0.03 + 0.2 - u!.start) * 16000));
+  });
+
   it.skipIf(skip)('hears no speech in silence and low noise', () => {
     const noise = new Float32Array(16000 * 3).map(() => (Math.random() - 0.5) * 0.002);
     expect(detectSpeechSegments(noise, new SileroVad(model))).toEqual([]);
+  });
+});
+
+describe('voice config', () => {
+  it('takes the VAD model from voice.vad_model, else the state directory', () => {
+    expect(vadModelPath({ vad_model: '/opt/vad.bin' }, '/var/lib/helix')).toBe('/opt/vad.bin');
+    expect(vadModelPath({ vad_model: '' }, '/var/lib/helix')).toBe(
+      '/var/lib/helix/models/ggml-silero-v6.2.0.bin',
+    );
+  });
+
+  it('maps silence_ms, preroll_ms and vad_threshold onto the segmenter', () => {
+    const { voice } = parseConfig({ voice: { silence_ms: 900, preroll_ms: 250 } });
+    expect(segmenterOptionsFromConfig(voice)).toEqual({
+      silenceMs: 900,
+      prerollMs: 250,
+      threshold: 0.5,
+    });
   });
 });
 
