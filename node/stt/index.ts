@@ -1,6 +1,7 @@
 /** stt: speech-to-text engines behind one interface (Whisper, the constrained phrase recogniser). */
 export type { SttEngine, Transcript, TranscriptSegment, TranscribeOptions } from './engine.js';
 export { createSttEngine, slotValuesFromConfig, type SttDeps } from './create.js';
+export { probeStt, type SttProbe } from './probe.js';
 export { WhisperEngine, type WhisperOptions } from './whisper.js';
 export {
   PhraseRecogniser,

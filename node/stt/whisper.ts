@@ -112,7 +112,7 @@ export class WhisperEngine implements SttEngine {
  * whisper.cpp does not report a missing or malformed model to the caller (it logs and the
  * load callback never fires), so the file is checked here first.
  */
-async function checkModelFile(path: string): Promise<void> {
+export async function checkModelFile(path: string): Promise<void> {
   const pull =
     '`helix-node models pull base.en` (or tiny.en on small devices), or set stt.model in helix.toml';
   if (!path)

@@ -4,7 +4,7 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { parseConfig } from '../../node/config/index.js';
 import { DependencyMissingError, InputError } from '../../node/errors.js';
-import { createSttEngine, WhisperEngine } from '../../node/stt/index.js';
+import { createSttEngine, probeStt, WhisperEngine } from '../../node/stt/index.js';
 import { readWavFile } from '../../node/voice/index.js';
 import { missingReason, sharedFile } from '../voice/shared-data.js';
 
@@ -105,5 +105,41 @@ describe('Whisper engine model checks', () => {
 
   it('makes no engine for stt.engine = "none"', async () => {
     expect(await createSttEngine(parseConfig({ stt: { engine: 'none' } }).stt)).toBeNull();
+  });
+});
+
+describe('probeStt', () => {
+  it.skipIf(!!skipReason)('finds the Whisper engine usable with the test model', async () => {
+    const model = modelPath!;
+    const p = await probeStt(parseConfig({ stt: { engine: 'whisper', model } }).stt);
+    expect(p).toEqual({ engine: 'whisper', available: true, model });
+  });
+
+  it('reports a missing Whisper model with the fix', async () => {
+    const p = await probeStt(
+      parseConfig({ stt: { engine: 'whisper', model: '/nonexistent/ggml.bin' } }).stt,
+    );
+    expect(p).toMatchObject({
+      engine: 'whisper',
+      available: false,
+      problem: expect.stringMatching(/\/nonexistent\/ggml\.bin.*helix-node models pull/),
+    });
+  });
+
+  it('reports a missing pocketsphinx with the apt-get line', async () => {
+    const p = await probeStt(parseConfig({ stt: { engine: 'phrase' } }).stt, {
+      pocketsphinxBin: '/nonexistent/pocketsphinx_batch',
+    });
+    expect(p).toMatchObject({
+      engine: 'phrase',
+      available: false,
+      problem: expect.stringMatching(/apt-get install pocketsphinx pocketsphinx-en-us/),
+    });
+  });
+
+  it('says an engine of "none" is not available', async () => {
+    expect(await probeStt(parseConfig({ stt: { engine: 'none' } }).stt)).toMatchObject({
+      available: false,
+    });
   });
 });
