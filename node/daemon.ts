@@ -94,31 +94,30 @@ export class Daemon {
     const tailscale = config.discovery.tailscale
       ? new TailscaleCli({ bin: config.discovery.tailscale_bin, timeoutMs: 3000 })
       : null;
-    const probeDiscovery = new Discovery({ config, tailscale, logger: log, mdnsEnabled: false });
-    await probeDiscovery.refresh();
-    this.meshAddress = resolveMeshAddress(config, probeDiscovery.tailnet());
-    this.mesh = await this.ensureMesh(
-      probeDiscovery.candidates(),
-      probeDiscovery.tailnet().kind === 'running',
-      log,
-    );
-
+    // One discovery, started first: its first tailscale poll decides the mesh address and whom
+    // to ask for the mesh secret, and it keeps finding peers while the join runs.
     this.discovery = new Discovery({
       config,
       tailscale,
       logger: log,
       privateKey: this.identity.privateKey,
-      listenAddress: this.meshAddress,
-      mdnsEnabled: config.discovery.mdns && this.meshAddress !== '127.0.0.1',
-      selfAddresses: [this.meshAddress],
+      listenAddress: config.mesh.address,
     });
-    if (this.pendingMembers.length > 0)
-      this.discovery.setExtraCandidates('invite', this.pendingMembers);
     await this.discovery.start();
     this.push('discovery', () => this.discovery.stop());
+    this.meshAddress = resolveMeshAddress(config, this.discovery.tailnet());
+    this.mesh = await this.ensureMesh(
+      this.discovery.candidates(),
+      this.discovery.tailnet().kind === 'running',
+      log,
+    );
+    if (this.pendingMembers.length > 0)
+      this.discovery.setExtraCandidates('invite', this.pendingMembers);
 
     this.prober = new CapabilityProber({ config, logger: log });
-    await this.prober.start();
+    // Probes (arecord, nvidia-smi, Docker, Ollama…) finish in the background; adverts carry the
+    // baseline until then, so the node is not held up by a slow probe.
+    void this.prober.start();
     this.push('capabilities', () => this.prober.stop());
 
     this.nats = new NatsSupervisor({
