@@ -163,9 +163,9 @@ try {
     console.log(
       `phrase recogniser: ${overall.n} utterances (${commandsOnly.n} commands, ${TEST_VOICES.length} voices x ${TEST_SPEEDS.length} speeds)`,
     );
-    console.log(`  all           ${f(report.overall)}`);
-    console.log(`  commands      ${f(report.commandsOnly)}   (aim: >= 90 % right, <= 1 % wrong)`);
-    for (const [v, r] of Object.entries(report.byVoice)) console.log(`  ${v.padEnd(14)}${f(r)}`);
+    console.log(`  all             ${f(report.overall)}`);
+    console.log(`  commands        ${f(report.commandsOnly)}   (aim: >= 90 % right, <= 1 % wrong)`);
+    for (const [v, r] of Object.entries(report.byVoice)) console.log(`  ${v.padEnd(16)}${f(r)}`);
     for (const w of wrong) console.log(`  wrong: ${w}`);
     const l = report.latencyMs;
     console.log(
