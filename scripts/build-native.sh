@@ -2,8 +2,9 @@
 # Build smart-whisper's bundled whisper.cpp for this CPU.
 #
 # npm 11 gates install scripts (package.json "allowScripts" approves smart-whisper); the plain
-# install builds ggml without SIMD flags. This rebuilds it with -march=native-style flags, about
-# 9x faster inference (DESIGN.md §7). Idempotent: a stamp records the flags of the last build, so
+# install builds ggml without SIMD flags. This rebuilds it with -march=native-style flags (DESIGN.md
+# §7 says ~9x; here, 11 s of jfk.wav on the empty test model: ~14 s plain vs ~4 s native, 2 busy
+# cores). Build time on 2 cores: ~25 s idle, ~160 s under heavy load (plain: ~260 s under load). Idempotent: a stamp records the flags of the last build, so
 # a second run with the same flags returns at once. Usage: scripts/build-native.sh [--force]
 # Env: HELIX_WHISPER_CFLAGS (default "-O3 -march=native -mtune=native"; set e.g. "-O3 -mcpu=native"
 # or a portable "-O3 -mavx2 -mfma -mf16c" when the binary must run on other machines).
