@@ -97,13 +97,16 @@ async function measureMesh(lab: VoiceLab, list: Utterance[]): Promise<RunSample[
     const from = lab.watch!.messages.length;
     const heard = await lab.listen(u.path);
     const r = heard.result;
-    if (!r?.ok || r.transcript !== u.text) {
-      samples.push({
-        utterance: label,
-        ok: false,
-        problem: r ? `${r.failedStage ?? 'heard'}: ${r.reply}` : `no result: ${heard.stderr}`,
-      });
-      log(`  run ${i + 1}/${list.length}: ${label}: not counted (${samples.at(-1)!.problem})`);
+    const problem = !r
+      ? `no result: ${heard.stderr.trim().slice(-300)}`
+      : !r.ok
+        ? `rejected at ${r.failedStage ?? '?'}: ${r.reply}`
+        : r.transcript !== u.text
+          ? `WRONG ACTION: heard "${r.transcript}", replied "${r.reply}"`
+          : null;
+    if (problem || !r) {
+      samples.push({ utterance: label, ok: false, problem: problem ?? 'no result' });
+      log(`  run ${i + 1}/${list.length}: ${label}: not counted (${problem})`);
       continue;
     }
     const message = await lab
@@ -111,6 +114,7 @@ async function measureMesh(lab: VoiceLab, list: Utterance[]): Promise<RunSample[
       .catch(() => null);
     if (!message || JSON.parse(message.payload).state !== want) {
       samples.push({ utterance: label, ok: false, problem: `MQTT: ${message?.payload ?? 'none'}` });
+      log(`  run ${i + 1}/${list.length}: ${label}: not counted (${samples.at(-1)!.problem})`);
       continue;
     }
     const trace: Trace = await lab.trace(r.traceId);
@@ -226,7 +230,7 @@ async function main(): Promise<void> {
     const engineP = report.baselines.engineAloneMs;
     const stdioP = report.baselines.bareStdioRoundTripMs;
     console.log(
-      `\nvoice warm path on a 3-node harness mesh: ${good.length} of ${mesh.length} runs counted (the others: rejected or not acted on)`,
+      `\nvoice warm path on a 3-node harness mesh: ${good.length} of ${mesh.length} runs counted (right transcript, right MQTT message); ${mesh.filter((s) => s.problem?.startsWith('rejected')).length} rejected, ${mesh.filter((s) => s.problem?.startsWith('WRONG')).length} wrong actions`,
     );
     for (const n of report.notCounted) console.log(`  not counted: ${n}`);
     console.log(

@@ -134,7 +134,7 @@ export class VoiceLab {
     const deadline = Date.now() + timeoutMs;
     await this.mesh.start();
     this.dockerd = await startNamespacedDockerd(this.mesh, HOST, this.dockerDir, {
-      timeoutMs: 45_000,
+      timeoutMs: Math.min(45_000, deadline - Date.now()),
     });
     this.broker = await startBroker(this.mesh, HOST, this.dir);
     this.watch = await MqttWatch.start(this.mesh, HOST, 'zigbee2mqtt/#');
