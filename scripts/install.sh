@@ -25,11 +25,15 @@ if [ "${#missing[@]}" -gt 0 ]; then
   DEBIAN_FRONTEND=noninteractive $SUDO apt-get "${APT_OPTS[@]}" install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
 fi
 
-echo "==> installing npm packages and building (npm ci)"
-npm ci --no-audit --no-fund
+echo "==> installing npm packages (npm ci)"
+# Install scripts are run below, once: the only native module (smart-whisper's whisper.cpp) is
+# built by build-native.sh with -march=native flags rather than a plain build that gets redone.
+npm ci --no-audit --no-fund --ignore-scripts
 
-if [ -x scripts/build-native.sh ]; then
-  echo "==> building native modules (whisper.cpp with -march=native)"
-  scripts/build-native.sh
-fi
+echo "==> building: gRPC code generation and TypeScript (npm run build)"
+npm run -s build
+
+echo "==> building native modules (whisper.cpp with -march=native)"
+scripts/build-native.sh
+
 echo "==> done: run \`npx helix-node join\` to start this node"
