@@ -56,7 +56,8 @@ export async function buildImage(agent: LoadedAgent, opts: BuildOptions): Promis
   const log = opts.log ?? silentLogger;
   await checkDocker(docker, opts.signal);
 
-  // Hash and build from one snapshot of the sources, so the tag always names what was built.
+  // Hash and build from one snapshot of the sources (the agent's folder plus the agent SDK,
+  // agents/sdk/helix.go), so the tag always names what was built.
   const { files, hash } = await snapshotSources(agent.dir);
   const tag = imageTag(name, hash, opts.imagePrefix ?? DEFAULT_IMAGE_PREFIX);
   const existing = await inspectImage(docker, tag);

@@ -1,14 +1,17 @@
 /**
- * Finds agents on disk: every folder with an agent.toml under the given directories. Each agent
- * gets a content hash over its files and the image recipe; that hash tags its image.
+ * Finds agents on disk: every folder with an agent.toml under the given directories (a folder
+ * without one, such as agents/sdk/, is not an agent). Each agent gets a content hash over its
+ * files, the agent SDK and the image recipe; that hash tags its image.
  */
 import { createHash } from 'node:crypto';
+import { existsSync } from 'node:fs';
 import { lstat, readdir, readFile } from 'node:fs/promises';
 import path from 'node:path';
+import { fileURLToPath } from 'node:url';
 import { parse as parseToml } from 'smol-toml';
 import { ManifestError } from './errors.js';
 import { ManifestSchema, type AgentManifest } from './manifest.js';
-import { GO_BUILD_FLAGS, RECIPE_VERSION } from './recipe.js';
+import { AGENT_SDK_FILE, AGENT_SDK_PATH, GO_BUILD_FLAGS, RECIPE_VERSION } from './recipe.js';
 import type { LoadedAgent } from './types.js';
 
 export const MANIFEST_FILE = 'agent.toml';
@@ -91,11 +94,13 @@ export async function loadAgent(agentDir: string): Promise<LoadedAgent> {
 }
 
 /**
- * The agent's files (relative path -> content) and their hash, read once, so that an image is
- * always built from exactly the bytes its tag names.
+ * The agent's files (relative path -> content) plus the agent SDK (as helix.go), and their hash,
+ * read once, so that an image is always built from exactly the bytes its tag names. The SDK is
+ * part of every agent's hash: changing it rebuilds every agent.
  */
 export async function snapshotSources(
   agentDir: string,
+  sdkPath: string = agentSdkPath(),
 ): Promise<{ files: Map<string, Buffer>; hash: string }> {
   const names = await listSources(agentDir);
   if (!names.some((f) => f.endsWith('.go') && !f.includes('/'))) {
@@ -103,16 +108,50 @@ export async function snapshotSources(
       `${agentDir} has no .go file; an agent is a main.go (Go standard library) next to its agent.toml`,
     );
   }
+  if (names.includes(AGENT_SDK_FILE)) {
+    throw new ManifestError(
+      `${agentDir} has its own ${AGENT_SDK_FILE}, the name the agent SDK (${AGENT_SDK_PATH}) is built in under; rename that file`,
+    );
+  }
+  let sdk: Buffer;
+  try {
+    sdk = await readFile(sdkPath);
+  } catch (err) {
+    throw new ManifestError(
+      `the agent SDK ${sdkPath} cannot be read; every agent is built with it (reinstall HelixOS or restore ${AGENT_SDK_PATH})`,
+      { cause: err },
+    );
+  }
   const files = new Map<string, Buffer>();
   const h = createHash('sha256');
   h.update(`${RECIPE_VERSION}\n${GO_BUILD_FLAGS.join(' ')}\n`);
+  h.update(`sdk\0${sdk.length}\0`);
+  h.update(sdk);
   for (const rel of names) {
     const content = await readFile(path.join(agentDir, rel));
     files.set(rel, content);
     h.update(`${rel}\0${content.length}\0`);
     h.update(content);
   }
+  files.set(AGENT_SDK_FILE, sdk);
   return { files, hash: h.digest('hex') };
+}
+
+/**
+ * The repository's agents/sdk/helix.go, found next to the package.json above this file (source
+ * or compiled). Agents in any directory (agents.dirs, tests) are built with this one file.
+ */
+export function agentSdkPath(from: string = fileURLToPath(import.meta.url)): string {
+  let dir = path.dirname(from);
+  for (let i = 0; i < 6; i++) {
+    const candidate = path.join(dir, AGENT_SDK_PATH);
+    if (existsSync(path.join(dir, 'package.json')) && existsSync(candidate)) return candidate;
+    const up = path.dirname(dir);
+    if (up === dir) break;
+    dir = up;
+  }
+  // Not found: snapshotSources names this path in its error.
+  return path.resolve(path.dirname(from), '..', '..', AGENT_SDK_PATH);
 }
 
 /** Parses and validates agent.toml text; errors name the file, the key and what is allowed. */

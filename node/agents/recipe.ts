@@ -12,6 +12,14 @@ export const AGENT_BINARY = '/agent';
 /** uid/gid of "nobody": agents never run as root. */
 export const AGENT_USER = '65534:65534';
 
+/**
+ * The agent SDK: the host <-> agent protocol in Go (`package main`), kept once in the repository's
+ * agents/sdk/ and added to every agent's build context (and content hash) under this name.
+ */
+export const AGENT_SDK_FILE = 'helix.go';
+/** Where the SDK lives, relative to the repository root. */
+export const AGENT_SDK_PATH = `agents/sdk/${AGENT_SDK_FILE}`;
+
 export const GO_BUILD_FLAGS = ['-trimpath', '-buildvcs=false', '-ldflags', '-s -w'] as const;
 
 export function dockerfile(agent: string, hash: string): string {

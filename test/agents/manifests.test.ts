@@ -1,8 +1,9 @@
-import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { copyFile, mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { loadAgents, ManifestError, parseManifest, pickContext } from '../../node/agents/index.js';
+import { agentSdkPath, snapshotSources } from '../../node/agents/loader.js';
 import { parsePhrase, slotNames } from '../../node/router/index.js';
 import { BREAKERS_DIR, SHIPPED_DIR } from './helpers.js';
 
@@ -125,6 +126,32 @@ describe('loading agent folders', () => {
     const [again] = await loadAgents([root]);
     expect(new Set([first!.hash, second!.hash, third!.hash]).size).toBe(3);
     expect(again!.hash).toBe(third!.hash);
+  });
+
+  it('builds every agent with the SDK: its bytes are in every hash, agents/sdk is no agent', async () => {
+    const problems: string[] = [];
+    const shipped = await loadAgents([SHIPPED_DIR], {
+      strict: false,
+      onProblem: (p) => problems.push(p.message),
+    });
+    expect(problems).toEqual([]);
+    expect(shipped.map((a) => a.manifest.name)).not.toContain('sdk');
+    expect(agentSdkPath()).toBe(path.join(SHIPPED_DIR, 'sdk', 'helix.go'));
+
+    const root = path.join(dir, 'sdk');
+    await agent(root, 'a', 'name = "a"\ntier = "cold"\n[[intents]]\nname = "go"\n');
+    const sdk = path.join(root, 'helix.go');
+    await copyFile(agentSdkPath(), sdk);
+    const first = await snapshotSources(path.join(root, 'a'), sdk);
+    expect(first.files.get('helix.go')?.toString()).toMatch(/func \(h \*host\) serve/);
+    expect((await snapshotSources(path.join(root, 'a'), sdk)).hash).toBe(first.hash);
+    await writeFile(sdk, `${first.files.get('helix.go')!.toString()}\n// changed\n`);
+    expect((await snapshotSources(path.join(root, 'a'), sdk)).hash).not.toBe(first.hash);
+
+    await writeFile(path.join(root, 'a', 'helix.go'), 'package main\n');
+    await expect(snapshotSources(path.join(root, 'a'), sdk)).rejects.toThrow(
+      /has its own helix\.go.*rename that file/,
+    );
   });
 
   it('names the folder and the fix for a folder/name mismatch, a missing main.go and a duplicate', async () => {
