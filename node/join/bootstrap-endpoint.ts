@@ -5,6 +5,10 @@
  * carries a random secret: Join is the only method callable without proof, so nothing else is
  * reachable. Askers put their own announcement in the request metadata, so a node also learns
  * about peers its tailnet view does not list yet.
+ *
+ * Askers also mark their Join as a probe: a member (JoinService) then answers FAILED_PRECONDITION
+ * with `phase: member` instead of admitting, so a node asking every peer at once is admitted by
+ * one member (asked next, in candidate order), not by all of them.
  */
 import { randomBytes } from 'node:crypto';
 import { isIP } from 'node:net';
@@ -21,6 +25,8 @@ import { silentLogger, type Logger } from '../log.js';
 import type { BootstrapAnnouncement, BootstrapPhase } from './bootstrap-view.js';
 
 export const BOOTSTRAP_HEADERS = {
+  /** on a Join: "1" asks who answers without being admitted */
+  probe: 'helix-join-probe',
   phase: 'helix-bootstrap-phase',
   node: 'helix-bootstrap-node',
   address: 'helix-bootstrap-address',
@@ -34,8 +40,15 @@ const AnnouncementSchema = z.object({
   rpcPort: z.coerce.number().int().min(1).max(65535),
 });
 
-/** An announcement as gRPC metadata (request headers of an asker, trailers of an endpoint). */
-export function announcementMetadata(a: BootstrapAnnouncement, into = new Metadata()): Metadata {
+/**
+ * An announcement as gRPC metadata (request headers of an asker, trailers of an endpoint);
+ * `probe` marks an asker's Join as a probe.
+ */
+export function announcementMetadata(
+  a: BootstrapAnnouncement,
+  { probe = false, into = new Metadata() }: { probe?: boolean; into?: Metadata } = {},
+): Metadata {
+  if (probe) into.set(BOOTSTRAP_HEADERS.probe, '1');
   into.set(BOOTSTRAP_HEADERS.phase, a.phase);
   into.set(BOOTSTRAP_HEADERS.node, a.nodeId);
   into.set(BOOTSTRAP_HEADERS.address, a.address);
@@ -60,9 +73,44 @@ export function readAnnouncement(metadata: Metadata): BootstrapAnnouncement | nu
 
 /** The announcement a failed Join carries (a bootstrap endpoint's answer), else null. */
 export function announcementOf(err: unknown): BootstrapAnnouncement | null {
-  const cause = err instanceof Error && isServiceError(err.cause) ? err.cause : err;
-  if (!isServiceError(cause) || cause.code !== GrpcStatus.UNAVAILABLE) return null;
+  const cause = serviceError(err);
+  if (!cause || cause.code !== GrpcStatus.UNAVAILABLE) return null;
   return readAnnouncement(cause.metadata);
+}
+
+/** Whether a Join asks only who answers (see memberProbeAnswer). */
+export function isJoinProbe(metadata: Metadata): boolean {
+  return metadata.get(BOOTSTRAP_HEADERS.probe)[0] === '1';
+}
+
+/** What a member answers a probing Join: "a mesh is here; ask again without the probe". */
+export function memberProbeAnswer(self: { id: string; name: string }): {
+  code: GrpcStatus;
+  details: string;
+  metadata: Metadata;
+} {
+  const metadata = new Metadata();
+  metadata.set(BOOTSTRAP_HEADERS.phase, 'member');
+  metadata.set(BOOTSTRAP_HEADERS.node, self.id);
+  return {
+    code: GrpcStatus.FAILED_PRECONDITION,
+    details: `helix member ${self.name}: ask again without ${BOOTSTRAP_HEADERS.probe} to be admitted`,
+    metadata,
+  };
+}
+
+/** The member's node id when a failed Join is a member's answer to a probe, else null. */
+export function probedMemberOf(err: unknown): string | null {
+  const cause = serviceError(err);
+  if (!cause || cause.code !== GrpcStatus.FAILED_PRECONDITION) return null;
+  if (cause.metadata.get(BOOTSTRAP_HEADERS.phase)[0] !== 'member') return null;
+  const id = cause.metadata.get(BOOTSTRAP_HEADERS.node)[0];
+  return typeof id === 'string' && id.length > 0 && id.length <= 128 ? id : null;
+}
+
+function serviceError(err: unknown) {
+  const cause = err instanceof Error && isServiceError(err.cause) ? err.cause : err;
+  return isServiceError(cause) ? cause : null;
 }
 
 export interface BootstrapEndpointOptions {

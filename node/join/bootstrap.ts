@@ -3,7 +3,8 @@
  *
  * With an invite: ask the invite's member only. With no candidates (off a tailnet): create at
  * once. Otherwise a bootstrap phase: serve a stand-in Join on the rpc port (bootstrap-endpoint.ts)
- * and ask every candidate's Join every 300-700 ms. A member's grant ends the phase (joined); a
+ * and probe every candidate's Join every 300-700 ms; members found that way are then asked in
+ * candidate order to admit this node. A member's grant ends the phase (joined); a
  * member's refusal is an error (never a second mesh); peers answering "bootstrapping"/"starting"
  * are helix nodes without a running mesh; silent peers (phones, nodes not started) never block
  * anyone. BootstrapView decides when the lowest address creates. The endpoint keeps the port and
@@ -16,7 +17,12 @@ import { describeError, MeshAccessError, UnreachableError } from '../errors.js';
 import { createMesh, type MeshMembership } from '../identity/index.js';
 import { silentLogger, type Logger } from '../log.js';
 import { RpcCallError, RpcClients, targetKey } from '../rpc/index.js';
-import { announcementMetadata, announcementOf, BootstrapEndpoint } from './bootstrap-endpoint.js';
+import {
+  announcementMetadata,
+  announcementOf,
+  BootstrapEndpoint,
+  probedMemberOf,
+} from './bootstrap-endpoint.js';
 import {
   BootstrapView,
   type BootstrapAnnouncement,
@@ -186,42 +192,65 @@ async function rounds(
 }
 
 interface Round {
+  /** the grant of the earliest candidate in the list that admitted this node */
   joined: JoinResult | null;
   refusals: string[];
   announced: BootstrapAnnouncement[];
 }
 
-/** Ask every target at once on fresh channels (a cached channel would sit in reconnect backoff). */
+/**
+ * Ask every target at once whether it is a member, a bootstrapping node or nothing (a probing
+ * Join: members answer without admitting), then ask the members in candidate order, one at a
+ * time, to admit this node: one member admits it, not all of them. Fresh channels every round
+ * (a cached channel to a peer that was not up yet would sit in reconnect backoff).
+ */
 async function askAll(
   targets: JoinCandidate[],
   self: BootstrapAnnouncement,
   opts: BootstrapMeshOptions,
 ): Promise<Round> {
   const clients = new RpcClients({ nodeId: opts.nodeId });
+  const timeoutMs = opts.attemptTimeoutMs ?? 3000;
   const round: Round = { joined: null, refusals: [], announced: [] };
+  const refused = (target: string, err: unknown) => {
+    if (!(err instanceof RpcCallError) || isRefusal(err.code))
+      round.refusals.push(refusal(target, err).message);
+    // Anything else: nothing that speaks helix there (yet), or a member that just went away.
+  };
+  // A member too old to know the probe admits (or refuses) at once: its grant counts in place.
+  const grants: Array<JoinResult | undefined> = [];
+  const members: Array<string | undefined> = [];
   try {
     await Promise.all(
-      targets.map(async (c) => {
+      targets.map(async (c, i) => {
         const target = targetKey({ address: c.address, port: c.rpcPort });
         try {
-          const joined = await askMember(
+          grants[i] = await askMember(
             clients,
             target,
             opts,
             null,
-            opts.attemptTimeoutMs ?? 3000,
-            announcementMetadata(self),
+            timeoutMs,
+            announcementMetadata(self, { probe: true }),
           );
-          round.joined ??= joined;
         } catch (err) {
           const peer = announcementOf(err);
           if (peer) round.announced.push(peer);
-          else if (!(err instanceof RpcCallError) || isRefusal(err.code))
-            round.refusals.push(refusal(target, err).message);
-          // Anything else: nothing that speaks helix there (yet).
+          else if (probedMemberOf(err) !== null) members[i] = target;
+          else refused(target, err);
         }
       }),
     );
+    for (let i = 0; i < targets.length && !round.joined; i++) {
+      round.joined = grants[i] ?? null;
+      const member = members[i];
+      if (round.joined || !member) continue;
+      try {
+        round.joined = await askMember(clients, member, opts, null, timeoutMs);
+      } catch (err) {
+        refused(member, err);
+      }
+    }
   } finally {
     clients.close();
   }

@@ -38,6 +38,9 @@ export {
   announcementMetadata,
   announcementOf,
   readAnnouncement,
+  isJoinProbe,
+  memberProbeAnswer,
+  probedMemberOf,
   type BootstrapEndpointOptions,
 } from './bootstrap-endpoint.js';
 export {

@@ -22,6 +22,7 @@ import { describeError, HelixError, MeshAccessError } from '../errors.js';
 import { silentLogger, type Logger } from '../log.js';
 import { ephemeralX25519, grantKey, KEY_BYTES, NONCE_BYTES, seal, sharedSecret } from './crypto.js';
 import { consumeInvite } from './invites.js';
+import { isJoinProbe, memberProbeAnswer } from './bootstrap-endpoint.js';
 
 /** A mesh member as handed to a joiner. */
 export interface JoinMember {
@@ -89,6 +90,11 @@ export class JoinService {
     this.now = opts.now ?? Date.now;
     this.implementation = {
       join: (call, callback) => {
+        // A node looking for a mesh asks every peer at once; one member, asked next, admits it.
+        if (isJoinProbe(call.metadata)) {
+          callback(memberProbeAnswer(this.opts.self));
+          return;
+        }
         this.admit(call.request, peerIp(call.getPeer())).then(
           (response) => callback(null, response),
           (err: unknown) => {

@@ -35,9 +35,12 @@ const nextPort = portRange(16400);
 routeGrpcLogs(silentLogger);
 
 /** Every caller belongs to the member's owner (or, with `refuse`, to someone else). */
-function tailnet(refuse = false): TailnetIdentity {
+function tailnet(refuse = false, whoisDelayMs = 0): TailnetIdentity {
   return {
-    whois: async () => ({ userId: refuse ? 2 : 1, tags: [] }),
+    whois: async () => {
+      await new Promise((r) => setTimeout(r, whoisDelayMs));
+      return { userId: refuse ? 2 : 1, tags: [] };
+    },
     selfUserId: async () => 1,
   };
 }
@@ -159,31 +162,60 @@ describe('bootstrapping a mesh', () => {
     expect(await listeningAddresses(n.port)).toEqual([]);
   });
 
-  it('a member that refuses is an error, not a reason to create a second mesh, and the port is freed', async () => {
-    const member = testNode('127.0.8.20');
+  /** A running member of its own mesh (`whoisDelayMs` makes it answer late). */
+  async function member(
+    n: TestNode,
+    meshId: string,
+    opts: { refuse?: boolean; whoisDelayMs?: number; admitted?: string[] } = {},
+  ): Promise<void> {
     const { dir, remove } = tempDir('bootstrap-member');
     cleanups.push(remove);
-    const secret = Buffer.alloc(32, 7);
+    const secret = Buffer.alloc(32, meshId.length);
     const server = new RpcServer({
-      addresses: [member.address],
-      port: member.port,
+      addresses: [n.address],
+      port: n.port,
       secret,
       shutdownTimeoutMs: 500,
     });
     new JoinService({
-      self: { id: member.id, name: 'desk' },
+      self: { id: n.id, name: n.address },
       stateDir: dir,
-      meshId: 'mesh-refusing',
+      meshId,
       secret,
       allowedTags: [],
-      tailnet: tailnet(true),
+      tailnet: tailnet(opts.refuse, opts.whoisDelayMs),
       members: () => [],
+      onAdmitted: (a) => opts.admitted?.push(`${a.name} by ${n.address}`),
     }).register(server);
     await server.start();
     cleanups.push(() => server.stop());
+  }
+
+  it('when members of two meshes answer, joins the first candidate\u2019s, not the fastest', async () => {
+    const slow = testNode('127.0.8.80');
+    const fast = testNode('127.0.8.81');
+    await member(slow, 'mesh-first-listed', { whoisDelayMs: 300 });
+    await member(fast, 'mesh-stale');
+    const b = await bootstrap(testNode('127.0.8.82'), [at(slow), at(fast)]);
+    expect('joined' in b && b.joined.meshId).toBe('mesh-first-listed');
+  });
+
+  it('is admitted by one member of a running mesh, the first candidate, not by every member', async () => {
+    const admitted: string[] = [];
+    const members = [testNode('127.0.8.90'), testNode('127.0.8.91'), testNode('127.0.8.92')];
+    for (const m of members) await member(m, 'mesh-running', { admitted });
+    const joiner = testNode('127.0.8.93');
+    const b = await bootstrap(joiner, [members[1]!, members[0]!, members[2]!].map(at));
+    expect('joined' in b && b.joined.meshId).toBe('mesh-running');
+    expect(admitted).toEqual(['127.0.8.93 by 127.0.8.91']);
+  });
+
+  it('a member that refuses is an error, not a reason to create a second mesh, and the port is freed', async () => {
+    const refusing = testNode('127.0.8.20');
+    await member(refusing, 'mesh-refusing', { refuse: true });
 
     const joiner = testNode('127.0.8.21');
-    const err = await bootstrap(joiner, [at(member)]).catch((e: unknown) => e);
+    const err = await bootstrap(joiner, [at(refusing)]).catch((e: unknown) => e);
     expect(err).toBeInstanceOf(MeshAccessError);
     expect((err as Error).message).toMatch(
       /no member admitted this node: .*belongs to tailnet user 2/,
