@@ -52,6 +52,9 @@ export type ChangeListener = (transition: Transition) => void;
 const SUBJECT_TOKEN = /^[A-Za-z0-9_-]{1,128}$/;
 const MAX_PING_ECHO_BYTES = 256;
 
+/** at most one out-of-turn advert per this interval (see #onHeartbeat) */
+const EAGER_BEAT_MIN_GAP_MS = 200;
+
 export class MembershipService {
   readonly #opts: Required<Omit<MembershipServiceOptions, 'maxMessageBytes'>>;
   readonly #codec: AdvertCodec;
@@ -65,6 +68,7 @@ export class MembershipService {
   #timers: NodeJS.Timeout[] = [];
   #seq = 0;
   #running = false;
+  #lastEagerBeat = -Infinity;
   #stopping: Promise<void> | null = null;
 
   constructor(options: MembershipServiceOptions) {
@@ -251,7 +255,16 @@ export class MembershipService {
       );
       return;
     }
-    this.#view.observeAdvert(decoded.ok, this.#opts.clock());
+    const outcome = this.#view.observeAdvert(decoded.ok, this.#opts.clock());
+    // A node we had not seen (or that came back) learns about us now, not at our next beat:
+    // this takes up to a heartbeat off convergence. Rate-limited so a crowd cannot make us chatty.
+    if (outcome === 'joined' || outcome === 'revived' || outcome === 'restarted') {
+      const now = this.#opts.clock();
+      if (now - this.#lastEagerBeat >= EAGER_BEAT_MIN_GAP_MS) {
+        this.#lastEagerBeat = now;
+        this.#beat();
+      }
+    }
   }
 
   #onBye(subject: string, data: Uint8Array): void {
