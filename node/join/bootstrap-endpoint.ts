@@ -145,7 +145,8 @@ export class BootstrapEndpoint {
       // Nobody can prove this secret, so only the open method (Join) answers.
       secret: randomBytes(32),
       selfId: opts.nodeId,
-      logger: log,
+      // Members' route gates ping every peer with their proof; refusing them here is expected.
+      logger: log.levelVal >= 50 ? log : log.child({}, { level: 'error' }),
       shutdownTimeoutMs: 1000,
     });
     const endpoint = new BootstrapEndpoint(opts, server);
