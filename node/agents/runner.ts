@@ -99,8 +99,16 @@ export class AgentRunner {
    */
   async start(): Promise<void> {
     await this.removeLeftovers();
-    if ([...this.agents.values()].some((a) => a.manifest.network === 'egress'))
-      await this.ensureEgressNetwork();
+    // A network that cannot be made (say, Docker's address pools are used up) costs only the
+    // egress agents, not every warm pool: they try again when they run.
+    if ([...this.agents.values()].some((a) => a.manifest.network === 'egress')) {
+      await this.ensureEgressNetwork().catch((err: unknown) =>
+        this.log.warn(
+          { network: this.deps.egressNetwork, err: describeError(err) },
+          'could not create the egress network; agents with network = "egress" cannot run until it can be',
+        ),
+      );
+    }
     if (this.poolSize <= 0) return;
     const warm: Array<{ agent: LoadedAgent; image: string }> = [];
     for (const agent of this.agents.values()) {
@@ -282,6 +290,18 @@ export class AgentRunner {
     } catch (err) {
       yield runError('image_missing', describeError(err), true);
       return;
+    }
+    if (agent.manifest.network === 'egress') {
+      try {
+        await this.ensureEgressNetwork();
+      } catch (err) {
+        yield runError(
+          'unavailable',
+          `cannot create the Docker network ${this.deps.egressNetwork} for ${name}'s egress: ${describeError(err)}; free Docker address pools (docker network prune) or set default-address-pools in /etc/docker/daemon.json`,
+          true,
+        );
+        return;
+      }
     }
     const containerName = `${this.prefix}${name}-cold-${randomBytes(3).toString('hex')}`;
     used.image = image;
