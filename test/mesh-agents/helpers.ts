@@ -214,13 +214,16 @@ export function parseEvents(stdout: string): RemoteRunEvent[] {
 
 /** The `{"error": {name, message}}` document the CLI prints with --json when it fails itself. */
 export function cliError(stdout: string): { name: string; message: string } | undefined {
-  const at = stdout.lastIndexOf('\n{\n');
-  const doc = at >= 0 ? stdout.slice(at + 1) : stdout.startsWith('{\n') ? stdout : '';
-  try {
-    return (JSON.parse(doc) as { error?: { name: string; message: string } }).error;
-  } catch {
-    return undefined;
+  // The CLI prints a failure under --json as one {"error": …} line after any NDJSON events.
+  for (const line of stdout.trim().split('\n').reverse()) {
+    try {
+      const error = (JSON.parse(line) as { error?: { name: string; message: string } }).error;
+      if (error) return error;
+    } catch {
+      // not a JSON line
+    }
   }
+  return undefined;
 }
 
 export interface RunOutcome {
