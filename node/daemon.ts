@@ -12,7 +12,6 @@ import {
   loadOrCreateIdentity,
   readMesh,
   writeMesh,
-  createMesh,
   natsCredentials,
   type NodeIdentity,
   type MeshMembership,
@@ -31,7 +30,7 @@ import {
   JoinService,
   MemberGate,
   verifyMember,
-  requestJoin,
+  bootstrapMesh,
   createInvite,
   type TailnetIdentity,
 } from './join/index.js';
@@ -85,7 +84,7 @@ export class Daemon {
     this.stack.push({ name, stop });
   }
 
-  async start(): Promise<void> {
+  async start(signal?: AbortSignal): Promise<void> {
     const { config, stateDir, logger } = this;
     this.identity = await loadOrCreateIdentity(stateDir, config.node.name);
     const log = logger.child({ node: this.identity.name, id: this.identity.shortId });
@@ -106,11 +105,7 @@ export class Daemon {
     await this.discovery.start();
     this.push('discovery', () => this.discovery.stop());
     this.meshAddress = resolveMeshAddress(config, this.discovery.tailnet());
-    this.mesh = await this.ensureMesh(
-      this.discovery.candidates(),
-      this.discovery.tailnet().kind === 'running',
-      log,
-    );
+    this.mesh = await this.ensureMesh(this.discovery.tailnet().kind === 'running', log, signal);
     if (this.pendingMembers.length > 0)
       this.discovery.setExtraCandidates('invite', this.pendingMembers);
 
@@ -266,6 +261,7 @@ export class Daemon {
     });
     this.voice = voice;
     this.push('voice', () => voice.stop());
+    await this.releaseBootstrap();
     await rpc.start();
     this.push('rpc', () => rpc.stop());
 
@@ -381,9 +377,9 @@ export class Daemon {
 
   /** Existing membership, else join through an invite or a tailnet peer, else create a new mesh. */
   private async ensureMesh(
-    candidates: PeerCandidate[],
     onTailnet: boolean,
     log: Logger,
+    signal?: AbortSignal,
   ): Promise<MeshMembership> {
     const existing = readMesh(this.stateDir);
     if (existing && !this.opts.invite) return existing;
@@ -392,48 +388,53 @@ export class Daemon {
         `this node already belongs to ${existing.meshId}; to move it, remove ${path.join(this.stateDir, 'mesh.json')} first`,
       );
     }
-    if (this.opts.invite || (onTailnet && candidates.length > 0)) {
-      const result = await requestJoin({
-        invite: this.opts.invite,
-        candidates: candidates.map((c) => ({
+    const boot = await bootstrapMesh({
+      invite: this.opts.invite,
+      // Off a tailnet nobody is asked (an invite, or create at once); on it, a fresh
+      // `tailscale status` every round.
+      candidates: async () => {
+        if (!onTailnet) return [];
+        await this.discovery.refresh();
+        return this.discovery.candidates().map((c) => ({
           address: c.address,
           rpcPort: c.rpcPort ?? this.config.mesh.rpc_port,
-        })),
-        nodeId: this.identity.id,
-        name: this.identity.name,
-        timeoutMs: 5000,
-      });
-      if (result) {
-        const mesh: MeshMembership = {
-          meshId: result.meshId,
-          secret: result.secret,
-          joinedAt: new Date().toISOString(),
-          via: result.via,
-        };
-        writeMesh(this.stateDir, mesh);
-        log.info({ mesh: mesh.meshId, via: result.via }, 'joined mesh');
-        if (result.members.length > 0) {
-          this.pendingMembers = result.members.map((m) => ({
-            address: m.address,
-            source: 'invite' as const,
-            name: m.name,
-            clusterPort: m.clusterPort,
-            rpcPort: m.rpcPort,
-          }));
-        }
-        return mesh;
-      }
-      if (this.opts.invite)
-        throw new MeshAccessError(
-          'the member named in the invite did not answer; check it is running and reachable, or ask for a new code',
-        );
+        }));
+      },
+      selfAddress: this.meshAddress,
+      rpcPort: this.config.mesh.rpc_port,
+      nodeId: this.identity.id,
+      name: this.identity.name,
+      logger: log,
+      signal,
+    });
+    // The stand-in Join holds the rpc port (answering "starting") until the real server binds it.
+    this.releaseBootstrap = boot.release;
+    this.push('bootstrap-endpoint', boot.release);
+    if ('created' in boot) {
+      writeMesh(this.stateDir, boot.created);
+      log.info({ mesh: boot.created.meshId }, 'created a new mesh');
+      return boot.created;
     }
-    const mesh = createMesh();
+    const result = boot.joined;
+    const mesh: MeshMembership = {
+      meshId: result.meshId,
+      secret: result.secret,
+      joinedAt: new Date().toISOString(),
+      via: result.via,
+    };
     writeMesh(this.stateDir, mesh);
-    log.info({ mesh: mesh.meshId }, 'created a new mesh (no member answered)');
+    log.info({ mesh: mesh.meshId, via: result.via }, 'joined mesh');
+    this.pendingMembers = result.members.map((m) => ({
+      address: m.address,
+      source: 'invite' as const,
+      name: m.name,
+      clusterPort: m.clusterPort,
+      rpcPort: m.rpcPort,
+    }));
     return mesh;
   }
 
+  private releaseBootstrap: () => Promise<void> = async () => undefined;
   private pendingMembers: PeerCandidate[] = [];
   private natsRestarts = 0;
   private clients!: RpcClients;
@@ -514,7 +515,13 @@ export async function runDaemon(opts: DaemonOptions & { output: Output }): Promi
   process.once('SIGINT', onSignal);
   process.once('SIGTERM', onSignal);
   try {
-    await daemon.start();
+    try {
+      await daemon.start(stopping.signal);
+    } catch (err) {
+      // Ctrl-C while still looking for a mesh: a clean exit, not an error.
+      if (stopping.signal.aborted) return;
+      throw err;
+    }
     // Timers and other agents tell the node that asked; say it on this node's terminal.
     daemon.agentServices?.onNotify((n) => opts.output.err(`${n.from}/${n.agent}: ${n.text}`));
     // Every spoken command's reply is printed here (and spoken where a TTS engine is present).
