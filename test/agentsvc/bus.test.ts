@@ -91,6 +91,7 @@ describe('host calls between nodes over the bus', () => {
 
   it("answers llm.generate with the router peer's Ollama, asked through that peer's daemon", async () => {
     const generate = mesh();
+    await busB.flush(); // the serving subscription is registered before the request
     fake.scriptChat({ content: '<think>the user wants tea facts</think>Green tea likes 80 °C.' });
     const before = fake.chatBodies().length;
     const answer = await generate(
@@ -110,6 +111,7 @@ describe('host calls between nodes over the bus', () => {
 
   it("passes the peer's Ollama failure back to the agent with what to do", async () => {
     const generate = mesh();
+    await busB.flush(); // the serving subscription is registered before the request
     fake.scriptChat({ status: 404, error: 'model "llama3" not found, try pulling it first' });
     const err = await generate({ prompt: 'hi' }, { signal: AbortSignal.timeout(10_000) }).catch(
       (e: unknown) => e as Error,
