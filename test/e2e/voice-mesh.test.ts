@@ -22,9 +22,7 @@ import {
   WireCapture,
   labUnavailable,
   makeUtterance,
-  payloadBytes,
   type CaptureResult,
-  type Packet,
   type Utterance,
 } from './lab.js';
 
@@ -138,15 +136,25 @@ describe.skipIf(unavailable !== null)(
       expect(utteranceMs).toBeGreaterThan(1000);
       const audioBytes = utteranceMs * 32;
       const audioSized = audioBytes / 4;
-      const delivered = new Map<string, number>();
+      // Each flow is seen twice: leaving its sender's link and arriving on its receiver's. Both
+      // sides are summed separately and the larger counts, so one capture that missed packets
+      // under load (seen once in CI) can neither hide audio nor fail the run-request check.
+      const bySide = { sent: new Map<string, number>(), delivered: new Map<string, number>() };
       for (const [i, packets] of wire.links) {
-        for (const p of packets.filter((x: Packet) => x.dst === address(i))) {
+        for (const p of packets) {
+          const side =
+            p.dst === address(i) ? bySide.delivered : p.src === address(i) ? bySide.sent : null;
+          if (!side) continue;
           const flow =
             p.dport === RPC_PORT
               ? `${nameOf(p.src)} -> ${nameOf(p.dst)}:${RPC_PORT}`
               : `${nameOf(p.src)}:${RPC_PORT} -> ${nameOf(p.dst)}`;
-          delivered.set(flow, (delivered.get(flow) ?? 0) + p.bytes);
+          side.set(flow, (side.get(flow) ?? 0) + p.bytes);
         }
+      }
+      const delivered = new Map<string, number>();
+      for (const flow of new Set([...bySide.sent.keys(), ...bySide.delivered.keys()])) {
+        delivered.set(flow, Math.max(bySide.sent.get(flow) ?? 0, bySide.delivered.get(flow) ?? 0));
       }
       console.log(
         `[e2e] utterance ${utteranceMs} ms = ${audioBytes} bytes of audio; TCP payload bytes per flow on port ${RPC_PORT}:\n` +
@@ -160,7 +168,9 @@ describe.skipIf(unavailable !== null)(
       for (const [flow, bytes] of delivered) {
         if (flow !== toStt) expect(bytes, flow).toBeLessThan(audioSized);
       }
-      const intoHost = payloadBytes(wire.links.get(HOST) ?? [], (p) => p.dst === address(HOST));
+      const intoHost = [...delivered]
+        .filter(([flow]) => flow.includes(`-> docker-c`))
+        .reduce((sum, [, bytes]) => sum + bytes, 0);
       expect(intoHost).toBeLessThan(audioSized);
       expect(delivered.get(`mic-a -> docker-c:${RPC_PORT}`) ?? 0).toBeGreaterThan(0);
     }, 28_000);
