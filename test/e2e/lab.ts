@@ -624,7 +624,9 @@ async function stopChild(
   { group = true }: { group?: boolean } = {},
 ): Promise<void> {
   if (child.exitCode !== null || child.signalCode !== null) return;
-  const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
+  // 'close', not 'exit': close comes after the child's stdout has been read to the end (tcpdump
+  // prints its last packets as it exits, and 'exit' can come first).
+  const exited = new Promise<void>((resolve) => child.once('close', () => resolve()));
   if (group) killGroup(child, signal);
   else child.kill(signal);
   const timer = setTimeout(() => killGroup(child, 'SIGKILL'), graceMs);

@@ -87,6 +87,9 @@ export async function startDockerd(
     pid: child.pid ?? -1,
     async stop() {
       if (child.exitCode === null) {
+        // Networks an engine made (agents' egress bridges) outlive it as br-* links in the
+        // namespace and use up Docker's address pools run after run: remove them first.
+        await removeEngineNetworks(docker);
         const exited = new Promise((resolve) => child.once('exit', resolve));
         child.kill('SIGTERM');
         const timer = setTimeout(() => child.kill('SIGKILL'), 15_000);
@@ -133,6 +136,23 @@ export async function removeImages(docker: Docker, prefix = TEST_PREFIX): Promis
 export async function removeNetworks(docker: Docker, prefix = TEST_PREFIX): Promise<void> {
   const networks = await docker.listNetworks();
   for (const n of networks.filter((n) => n.Name.startsWith(prefix))) {
+    await docker
+      .getNetwork(n.Id)
+      .remove()
+      .catch(() => undefined);
+  }
+}
+
+/** Every user-defined network of an engine (its containers must be gone or stopping). */
+async function removeEngineNetworks(docker: Docker): Promise<void> {
+  const networks = await docker.listNetworks().catch(() => []);
+  for (const n of networks.filter((n) => !['bridge', 'host', 'none'].includes(n.Name))) {
+    for (const id of Object.keys(n.Containers ?? {})) {
+      await docker
+        .getContainer(id)
+        .remove({ force: true })
+        .catch(() => undefined);
+    }
     await docker
       .getNetwork(n.Id)
       .remove()
