@@ -6,6 +6,7 @@ import type { AgentManifest, ArgSpec } from '../agents/manifest.js';
 import { parsePhrase, type PhraseNode } from './grammar.js';
 import { allowedValues } from './schema.js';
 import type { ArgValue, SlotValues } from './types.js';
+import { numberToWords } from '../text/numbers.js';
 
 export interface PhraseSample {
   text: string;
@@ -25,40 +26,7 @@ export interface SampleOptions {
   freeText?: string;
 }
 
-const ONES = [
-  'zero',
-  'one',
-  'two',
-  'three',
-  'four',
-  'five',
-  'six',
-  'seven',
-  'eight',
-  'nine',
-  'ten',
-  'eleven',
-  'twelve',
-  'thirteen',
-  'fourteen',
-  'fifteen',
-  'sixteen',
-  'seventeen',
-  'eighteen',
-  'nineteen',
-];
-const TENS = ['', '', 'twenty', 'thirty', 'forty', 'fifty', 'sixty', 'seventy', 'eighty', 'ninety'];
-
-/** English words for a whole number from -9999 to 9999 ("twenty five"); digits beyond that. */
-export function numberToWords(n: number): string {
-  if (!Number.isInteger(n) || Math.abs(n) > 9999) return String(n);
-  if (n < 0) return `minus ${numberToWords(-n)}`;
-  if (n < 20) return ONES[n] as string;
-  if (n < 100) return `${TENS[Math.floor(n / 10)]}${n % 10 ? ` ${ONES[n % 10]}` : ''}`;
-  if (n < 1000)
-    return `${ONES[Math.floor(n / 100)]} hundred${n % 100 ? ` ${numberToWords(n % 100)}` : ''}`;
-  return `${numberToWords(Math.floor(n / 1000))} thousand${n % 1000 ? ` ${numberToWords(n % 1000)}` : ''}`;
-}
+export { numberToWords };
 
 function slotFills(
   spec: ArgSpec,

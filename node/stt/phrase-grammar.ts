@@ -9,6 +9,7 @@
  * such requests need the Whisper engine.
  */
 import type { AgentManifest, ArgSpec } from '../agents/manifest.js';
+import { numberToWords, ONES, TENS } from '../text/numbers.js';
 
 type Node =
   | { kind: 'word'; word: string }
@@ -399,37 +400,9 @@ export const DECOY_SENTENCES = [
   'turn down the volume',
 ];
 
-const ONES = [
-  'zero',
-  'one',
-  'two',
-  'three',
-  'four',
-  'five',
-  'six',
-  'seven',
-  'eight',
-  'nine',
-  'ten',
-  'eleven',
-  'twelve',
-  'thirteen',
-  'fourteen',
-  'fifteen',
-  'sixteen',
-  'seventeen',
-  'eighteen',
-  'nineteen',
-];
-const TENS = ['', '', 'twenty', 'thirty', 'forty', 'fifty', 'sixty', 'seventy', 'eighty', 'ninety'];
-
-/** English words for 0..9999 ("two hundred five"). */
+/** English words for 0..9999 ("two hundred five"): the same words the fast matcher reads back. */
 export function spokenNumber(n: number): string {
-  if (n < 20) return ONES[n]!;
-  if (n < 100) return `${TENS[Math.floor(n / 10)]}${n % 10 ? ` ${ONES[n % 10]}` : ''}`;
-  if (n < 1000)
-    return `${ONES[Math.floor(n / 100)]} hundred${n % 100 ? ` ${spokenNumber(n % 100)}` : ''}`;
-  return `${spokenNumber(Math.floor(n / 1000))} thousand${n % 1000 ? ` ${spokenNumber(n % 1000)}` : ''}`;
+  return numberToWords(n);
 }
 
 /**
