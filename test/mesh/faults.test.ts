@@ -46,6 +46,14 @@ describe.skipIf(!meshAvailable)('faults on a three-node mesh (suspect 1 s, dead 
     const t1 = performance.now();
     const views = await mesh().waitForConvergence({ timeoutMs: 30_000, intervalMs: 100 });
     console.log(`[mesh] SIGCONT of node2: all alive again after ${secs(performance.now() - t1)}`);
+    // The views are alive; the logs that record it may reach their files a moment later.
+    await mesh().waitFor(
+      () =>
+        observers.every((i, k) =>
+          /->alive$/.test(transitionsAbout(mesh(), i, 'node2', marks[k]).at(-1) ?? ''),
+        ),
+      { timeoutMs: 5000, intervalMs: 100, what: 'the revival to be logged' },
+    );
     observers.forEach((i, k) => {
       const seq = transitionsAbout(mesh(), i, 'node2', marks[k]);
       // Down through silence (suspect, or straight to dead when the observer's tick comes late
