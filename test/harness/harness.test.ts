@@ -355,8 +355,15 @@ describe.skipIf(!natsAvailable)('nodes as processes (nats-server cluster)', () =
   it('pauses a node (SIGSTOP) so it stops answering, and resumes it (SIGCONT)', async () => {
     const m = mesh();
     m.pause(1);
-    const state = readFileSync(`/proc/${m.pid(1)}/stat`, 'utf8');
-    expect(state.slice(state.lastIndexOf(')') + 2, state.lastIndexOf(')') + 3)).toBe('T');
+    // SIGSTOP takes effect when the kernel next schedules the process, not when kill() returns.
+    const procState = (): string => {
+      const stat = readFileSync(`/proc/${m.pid(1)}/stat`, 'utf8');
+      return stat.slice(stat.lastIndexOf(')') + 2, stat.lastIndexOf(')') + 3);
+    };
+    await waitFor(async () => procState() === 'T', {
+      timeoutMs: 2_000,
+      what: `node1 (pid ${m.pid(1)}) to show state T (stopped)`,
+    });
     await expect(
       m.netns.httpGet(1, 'http://127.0.0.1:8222/varz', { timeoutMs: 800 }),
     ).rejects.toThrow();
