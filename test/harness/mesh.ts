@@ -190,6 +190,8 @@ export class MeshHarness {
   private infos: MeshNodeInfo[] = [];
   private specs: MeshNodeSpec[] = [];
   private logs: WriteStream[] = [];
+  /** Every child started, running or not, so cleanup can detach their pipes from the logs. */
+  private spawned: ChildProcess[] = [];
   private readonly running = new Map<number, RunningNode>();
   private readonly lastExit = new Map<
     number,
@@ -384,6 +386,7 @@ export class MeshHarness {
     const child = this.netns.exec(i, cmd, args, { env: info.env, cwd: this.opts.cwd ?? REPO_ROOT });
     child.stdout?.pipe(log, { end: false });
     child.stderr?.pipe(log, { end: false });
+    this.spawned.push(child);
     const exited = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>(
       (resolve) => {
         child.once('error', (err) => {
@@ -738,6 +741,14 @@ export class MeshHarness {
       // The lab removes the temp dir with the namespaces (also on exit or a signal) unless kept.
       this.lab.removeOnCleanup(this.root, keepTemp);
       await this.lab.cleanup();
+    }
+    // A child's pipes can still deliver output after its exit (or from a grandchild holding
+    // them): detach every pipe before the logs end, or the late bytes are a write after end.
+    for (const child of this.spawned.splice(0)) {
+      for (const out of [child.stdout, child.stderr]) {
+        out?.unpipe();
+        out?.destroy();
+      }
     }
     await Promise.all(this.logs.map((s) => new Promise<void>((resolve) => s.end(resolve))));
     this.logs = [];
