@@ -122,6 +122,23 @@ describe('runAnywhere', () => {
           : e.type,
     );
 
+  /** runAnywhere over this view with fresh clients: lights on in the kitchen unless overridden. */
+  const run = (
+    view: PeerView[] | (() => PeerView[]),
+    opts: Partial<Omit<Parameters<typeof runAnywhere>[0], 'view' | 'clients'>> = {},
+  ) =>
+    collect(
+      runAnywhere({
+        view: typeof view === 'function' ? view : () => view,
+        clients: clients(),
+        manifest: lights,
+        intent: 'on',
+        args: { room: 'kitchen' },
+        traceId: 't',
+        ...opts,
+      }),
+    );
+
   it('runs a warm agent on the peer with an idle warm container and streams its events', async () => {
     const laptop = await host('laptop', 1, quick('laptop'));
     const desk = await host('desk', 2, quick('desk', 'kitchen lights on'), {
@@ -129,16 +146,9 @@ describe('runAnywhere', () => {
       running: 2,
     });
     const view = [self(), laptop.peer, desk.peer];
-    const events = await collect(
-      runAnywhere({
-        view: () => view,
-        clients: clients(),
-        manifest: lights,
-        intent: 'on',
-        args: { room: 'kitchen' },
-        traceId: 'tr-1',
-      }),
-    );
+    const events = await run(view, {
+      traceId: 'tr-1',
+    });
     expect(summary(events)).toEqual(['placed:desk', 'accepted:desk', 'progress', 'result']);
     expect(events[0]).toMatchObject({
       warm: true,
@@ -164,17 +174,10 @@ describe('runAnywhere', () => {
     const laptop = await host('laptop', 1, quick('laptop'), { running: 5 });
     const desk = await host('desk', 2, quick('desk'), { warm: { lights: 1 } });
     const view = [self(), laptop.peer, desk.peer];
-    const events = await collect(
-      runAnywhere({
-        view: () => view,
-        clients: clients(),
-        manifest: lights,
-        intent: 'on',
-        args: { room: 'hall' },
-        traceId: 't',
-        onNode: 'laptop',
-      }),
-    );
+    const events = await run(view, {
+      args: { room: 'hall' },
+      onNode: 'laptop',
+    });
     expect(summary(events)).toEqual(['placed:laptop', 'accepted:laptop', 'progress', 'result']);
     expect(desk.executor.runs).toHaveLength(0);
   });
@@ -183,19 +186,12 @@ describe('runAnywhere', () => {
     const desk = await childHost('desk', 3, { warm: { lights: 1 } });
     const laptop = await host('laptop', 4, quick('laptop', 'kitchen lights on'));
     const view = [self(), desk.peer, laptop.peer];
-    const run = collect(
-      runAnywhere({
-        view: () => view,
-        clients: clients(),
-        manifest: lights,
-        intent: 'on',
-        args: { room: 'kitchen' },
-        traceId: 'tr-2',
-      }),
-    );
+    const pending = run(view, {
+      traceId: 'tr-2',
+    });
     await until(desk.started, 10_000, 'the run to start on desk');
     await desk.kill();
-    const events = await run;
+    const events = await pending;
     expect(summary(events)).toEqual([
       'placed:desk',
       'accepted:desk',
@@ -223,19 +219,14 @@ describe('runAnywhere', () => {
     const desk = await childHost('desk', 5);
     const laptop = await host('laptop', 6, quick('laptop'), { running: 3 });
     const view = [self(), desk.peer, laptop.peer];
-    const run = collect(
-      runAnywhere({
-        view: () => view,
-        clients: clients(),
-        manifest: door,
-        intent: 'open',
-        args: {},
-        traceId: 't',
-      }),
-    );
+    const pending = run(view, {
+      manifest: door,
+      intent: 'open',
+      args: {},
+    });
     await until(desk.started, 10_000, 'the run to start on desk');
     await desk.kill();
-    const events = await run;
+    const events = await pending;
     expect(summary(events)).toEqual(['placed:desk', 'accepted:desk', 'host_lost:desk', 'error']);
     expect(events.at(-1)).toMatchObject({
       type: 'error',
@@ -259,20 +250,13 @@ describe('runAnywhere', () => {
     );
     const laptop = await host('laptop', 8, quick('laptop'));
     let view = [self(), desk.peer, laptop.peer];
-    const run = collect(
-      runAnywhere({
-        view: () => view,
-        clients: clients(),
-        manifest: lights,
-        intent: 'on',
-        args: { room: 'hall' },
-        traceId: 't',
-        watchIntervalMs: 50,
-      }),
-    );
+    const pending = run(() => view, {
+      args: { room: 'hall' },
+      watchIntervalMs: 50,
+    });
     await until(() => started, 5000, 'the run to start on desk');
     view = [self(), { ...desk.peer, state: 'dead' }, laptop.peer];
-    const events = await run;
+    const events = await pending;
     expect(summary(events)).toEqual([
       'placed:desk',
       'accepted:desk',
@@ -292,16 +276,11 @@ describe('runAnywhere', () => {
     const gone = hostPeer({ name: 'desk', address: '127.0.5.9', port });
     const laptop = await host('laptop', 10, quick('laptop', 'door open'), { running: 2 });
     const view = [self(), gone, laptop.peer];
-    const events = await collect(
-      runAnywhere({
-        view: () => view,
-        clients: clients(),
-        manifest: door,
-        intent: 'open',
-        args: {},
-        traceId: 't',
-      }),
-    );
+    const events = await run(view, {
+      manifest: door,
+      intent: 'open',
+      args: {},
+    });
     expect(summary(events)).toEqual([
       'placed:desk',
       'placed:laptop',
@@ -316,16 +295,11 @@ describe('runAnywhere', () => {
     const desk = await host('desk', 11, quick('desk'), {}, [lights]);
     const laptop = await host('laptop', 12, quick('laptop'), { running: 2 });
     const view = [self(), desk.peer, laptop.peer];
-    const events = await collect(
-      runAnywhere({
-        view: () => view,
-        clients: clients(),
-        manifest: door,
-        intent: 'open',
-        args: {},
-        traceId: 't',
-      }),
-    );
+    const events = await run(view, {
+      manifest: door,
+      intent: 'open',
+      args: {},
+    });
     expect(summary(events)).toEqual([
       'placed:desk',
       'placed:laptop',
@@ -341,16 +315,9 @@ describe('runAnywhere', () => {
     const b = hostPeer({ name: 'laptop', address: '127.0.5.14', port: nextPort(), running: 1 });
     const nas = await host('nas', 15, quick('nas'), { running: 2 });
     const view = [self(), a, b, nas.peer];
-    const events = await collect(
-      runAnywhere({
-        view: () => view,
-        clients: clients(),
-        manifest: lights,
-        intent: 'on',
-        args: { room: 'x' },
-        traceId: 't',
-      }),
-    );
+    const events = await run(view, {
+      args: { room: 'x' },
+    });
     expect(summary(events)).toEqual(['placed:desk', 'placed:laptop', 'error']);
     expect(events.at(-1)).toMatchObject({
       type: 'error',
@@ -363,16 +330,9 @@ describe('runAnywhere', () => {
 
   it('says why when no node can host the run', async () => {
     const view = [self(), hostPeer({ name: 'tv', docker: false, address: '127.0.5.16', port: 1 })];
-    const events = await collect(
-      runAnywhere({
-        view: () => view,
-        clients: clients(),
-        manifest: lights,
-        intent: 'on',
-        args: {},
-        traceId: 't',
-      }),
-    );
+    const events = await run(view, {
+      args: {},
+    });
     expect(events).toEqual([
       {
         type: 'error',
@@ -393,20 +353,13 @@ describe('runAnywhere', () => {
     );
     const view = [self(), desk.peer];
     const cancel = new AbortController();
-    const run = collect(
-      runAnywhere({
-        view: () => view,
-        clients: clients(),
-        manifest: lights,
-        intent: 'on',
-        args: {},
-        traceId: 't',
-        signal: cancel.signal,
-      }),
-    );
+    const pending = run(view, {
+      args: {},
+      signal: cancel.signal,
+    });
     await until(() => started, 5000, 'the run to start');
     cancel.abort();
-    const events = await run;
+    const events = await pending;
     expect(summary(events)).toEqual(['placed:desk', 'accepted:desk', 'error']);
     expect(events.at(-1)).toMatchObject({ code: 'cancelled' });
     await until(() => desk.executor.runs[0]!.aborted, 5000, 'desk to stop the run');
