@@ -13,6 +13,7 @@ import {
 import type { AgentExecutor, HostedAgent } from '../../node/agenthost/index.js';
 import type { PeerView } from '../../node/types.js';
 import { peer, type PeerSpec } from '../placement/peers.js';
+export { collect, until } from '../support/wait.js';
 
 export function meshSecret(): Buffer {
   return randomBytes(32);
@@ -112,23 +113,4 @@ export function hanging(onStarted?: () => void): Script {
 export function hostPeer(spec: PeerSpec & { address: string; port: number }): PeerView {
   const p = peer(spec);
   return { ...p, addresses: [spec.address], ports: { rpc: spec.port, cluster: 0 } };
-}
-
-export async function collect<T>(events: AsyncIterable<T>): Promise<T[]> {
-  const out: T[] = [];
-  for await (const e of events) out.push(e);
-  return out;
-}
-
-export async function until(
-  check: () => boolean | Promise<boolean>,
-  timeoutMs = 20_000,
-  what = 'condition',
-): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (Date.now() < deadline) {
-    if (await check()) return;
-    await new Promise((r) => setTimeout(r, 25));
-  }
-  throw new Error(`timed out waiting for ${what}`);
 }

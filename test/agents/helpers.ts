@@ -7,6 +7,7 @@ import {
   type LoadedAgent,
   type RunEvent,
 } from '../../node/agents/index.js';
+export { collect, until } from '../support/wait.js';
 
 /** Every image and container these tests create starts with these (and is removed after). */
 export const IMAGE_PREFIX = 'helix-test-agent-';
@@ -28,12 +29,6 @@ export async function buildAgents(docker: Docker, names: string[]): Promise<Load
   return picked;
 }
 
-export async function collect(events: AsyncIterable<RunEvent>): Promise<RunEvent[]> {
-  const out: RunEvent[] = [];
-  for await (const ev of events) out.push(ev);
-  return out;
-}
-
 /** The run's last event, which must be its only result or error. */
 export function outcome(events: RunEvent[]): RunEvent {
   const terminal = events.filter((e) => e.type === 'result' || e.type === 'error');
@@ -41,19 +36,6 @@ export function outcome(events: RunEvent[]): RunEvent {
     throw new Error(`expected exactly one terminal event, last: ${JSON.stringify(events)}`);
   }
   return terminal[0] as RunEvent;
-}
-
-export async function until(
-  check: () => boolean | Promise<boolean>,
-  timeoutMs = 20_000,
-  what = 'condition',
-): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (Date.now() < deadline) {
-    if (await check()) return;
-    await new Promise((r) => setTimeout(r, 50));
-  }
-  throw new Error(`timed out waiting for ${what}`);
 }
 
 /** Names of running containers with the prefix. */

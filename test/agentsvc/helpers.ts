@@ -21,6 +21,7 @@ import { ControlServer, controlSocketPath } from '../../node/control/index.js';
 import { createLogger, silentLogger } from '../../node/log.js';
 import { RpcClients, RpcServer } from '../../node/rpc/index.js';
 import type { Capabilities, PeerView } from '../../node/types.js';
+export { collect, until } from '../support/wait.js';
 
 export const IMAGE_PREFIX = 'helix-test-svc-';
 export const CONTAINER_PREFIX = 'helix-test-svc-';
@@ -166,23 +167,4 @@ export async function startTestNode(o: TestNodeOptions): Promise<TestNode> {
       await rm(dir, { recursive: true, force: true });
     },
   };
-}
-
-export async function collect<T>(events: AsyncIterable<T>): Promise<T[]> {
-  const out: T[] = [];
-  for await (const e of events) out.push(e);
-  return out;
-}
-
-export async function until(
-  check: () => boolean | Promise<boolean>,
-  timeoutMs = 30_000,
-  what = 'condition',
-): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (Date.now() < deadline) {
-    if (await check()) return;
-    await new Promise((r) => setTimeout(r, 50));
-  }
-  throw new Error(`timed out waiting for ${what}`);
 }
