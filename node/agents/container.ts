@@ -20,6 +20,7 @@ import {
 import { AsyncQueue } from './queue.js';
 import { sandboxSpec } from './sandbox.js';
 import { runError, type LoadedAgent, type RunEvent } from './types.js';
+import { delay } from '../async.js';
 
 export interface ContainerDeps {
   docker: Docker;
@@ -450,8 +451,4 @@ export function describeExit(agent: LoadedAgent, info: ExitInfo): string {
       return `${m.name} ${status} before answering${last ? `; its last words on stderr: ${last}` : ''}`;
     }
   }
-}
-
-function delay(ms: number): Promise<void> {
-  return new Promise((resolve) => setTimeout(resolve, ms).unref());
 }

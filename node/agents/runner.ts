@@ -18,6 +18,7 @@ import { PoolUnavailableError, WarmPool } from './pool.js';
 import { DEFAULT_IMAGE_PREFIX, imageTag } from './recipe.js';
 import type { ImageUsage, Registry } from './registry.js';
 import { runError, type LoadedAgent, type RunEvent, type RunRequest } from './types.js';
+import { delay } from '../async.js';
 
 export interface AgentRunnerOptions {
   docker: Docker;
@@ -409,8 +410,4 @@ export class AgentRunner {
         ),
     );
   }
-}
-
-function delay(ms: number): Promise<void> {
-  return new Promise((resolve) => setTimeout(resolve, ms).unref());
 }

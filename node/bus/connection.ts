@@ -12,6 +12,7 @@ import {
 import { UnreachableError } from '../errors.js';
 import type { Logger } from '../log.js';
 import type { Bus, BusMessage, NatsCredentials, Subscription } from './types.js';
+import { untilAborted } from '../async.js';
 
 export interface ConnectBusOptions {
   /** the local nats-server's client port (on 127.0.0.1) */
@@ -61,7 +62,7 @@ export async function connectBus(opts: ConnectBusOptions): Promise<Bus> {
   });
   let nc: NatsConnection;
   try {
-    nc = await abortable(pending, signal);
+    nc = await untilAborted(pending, signal);
   } catch (err) {
     // if the dial loop still succeeds later, hang up at once
     void pending.then((late) => late.close()).catch(() => undefined);
@@ -201,22 +202,4 @@ async function logStatus(nc: NatsConnection, logger: Logger): Promise<void> {
         logger.trace({ status: s.type }, 'bus status');
     }
   }
-}
-
-function abortable<T>(promise: Promise<T>, signal: AbortSignal | undefined): Promise<T> {
-  if (!signal) return promise;
-  return new Promise<T>((resolve, reject) => {
-    const onAbort = (): void => reject(signal.reason);
-    signal.addEventListener('abort', onAbort, { once: true });
-    promise.then(
-      (v) => {
-        signal.removeEventListener('abort', onAbort);
-        resolve(v);
-      },
-      (e) => {
-        signal.removeEventListener('abort', onAbort);
-        reject(e);
-      },
-    );
-  });
 }

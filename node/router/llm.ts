@@ -13,6 +13,7 @@ import type { ChatRequest } from './ollama-wire.js';
 import { buildSystemPrompt } from './prompt.js';
 import { buildIntentSchema, validateIntent, type JsonSchema } from './schema.js';
 import type { RouteOutcome, SlotValues } from './types.js';
+import { untilAborted } from '../async.js';
 
 export interface LlmRouterOptions {
   api: OllamaApi;
@@ -237,24 +238,4 @@ export class LlmRouter {
 
 function definedOnly<T extends object>(o: T): T {
   return Object.fromEntries(Object.entries(o).filter(([, v]) => v !== undefined)) as T;
-}
-
-/** `promise`, or the signal's reason as soon as it aborts. */
-function untilAborted<T>(promise: Promise<T>, signal: AbortSignal | undefined): Promise<T> {
-  if (signal === undefined) return promise;
-  if (signal.aborted) return Promise.reject(signal.reason);
-  return new Promise<T>((resolve, reject) => {
-    const onAbort = () => reject(signal.reason);
-    signal.addEventListener('abort', onAbort, { once: true });
-    promise.then(
-      (v) => {
-        signal.removeEventListener('abort', onAbort);
-        resolve(v);
-      },
-      (e) => {
-        signal.removeEventListener('abort', onAbort);
-        reject(e);
-      },
-    );
-  });
 }
