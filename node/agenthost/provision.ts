@@ -7,7 +7,7 @@
 import { DEFAULT_IMAGE_PREFIX, imageTag } from '../agents/index.js';
 import { describeError } from '../errors.js';
 import { silentLogger, type Logger } from '../log.js';
-import { sameImageHash } from '../placement/index.js';
+import { peersSharingImage } from '../placement/index.js';
 import type { RpcClients } from '../rpc/index.js';
 import type { PeerView } from '../types.js';
 import { ImageUnavailableError } from './errors.js';
@@ -98,16 +98,7 @@ export class PeerImageProvisioner implements ImageProvisioner {
       return;
     }
     const name = agent.manifest.name;
-    const holders = this.opts
-      .view()
-      .filter(
-        (p) =>
-          !p.self &&
-          p.state === 'alive' &&
-          p.images.some(
-            (i) => i.agent === name && i.shareable && sameImageHash(i.hash, agent.hash),
-          ),
-      )
+    const holders = peersSharingImage(this.opts.view(), name, agent.hash)
       .sort(
         (a, b) =>
           (a.rttMs ?? Infinity) - (b.rttMs ?? Infinity) ||

@@ -13,7 +13,7 @@ import {
   type Registry,
 } from '../agents/index.js';
 import { describeError } from '../errors.js';
-import { sameImageHash } from '../placement/index.js';
+import { peersSharingImage } from '../placement/index.js';
 import type { PeerView, WarmPoolEntry } from '../types.js';
 import { ImageInUseError, UnknownAgentError } from './errors.js';
 import type {
@@ -187,16 +187,7 @@ export class AgentCatalog {
       pool.length > 0
         ? { idle: pool.reduce((s, e) => s + e.idle, 0), busy: pool.reduce((s, e) => s + e.busy, 0) }
         : null;
-    const heldBy = this.d
-      .view()
-      .filter(
-        (p) =>
-          !p.self &&
-          p.state === 'alive' &&
-          p.images.some(
-            (i) => i.agent === m.name && i.shareable && sameImageHash(i.hash, agent.hash),
-          ),
-      )
+    const heldBy = peersSharingImage(this.d.view(), m.name, agent.hash)
       .map((p) => p.name)
       .sort();
     return {

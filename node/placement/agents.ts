@@ -42,6 +42,20 @@ export function sameImageHash(a: string, b: string): boolean {
   return a.length > 0 && a.slice(0, IMAGE_HASH_DIGITS) === b.slice(0, IMAGE_HASH_DIGITS);
 }
 
+/** The other alive peers that offer this image (same agent, same content hash) to the mesh. */
+export function peersSharingImage(
+  view: readonly PeerView[],
+  agent: string,
+  hash: string,
+): PeerView[] {
+  return view.filter(
+    (p) =>
+      !p.self &&
+      p.state === 'alive' &&
+      p.images.some((i) => i.agent === agent && i.shareable && sameImageHash(i.hash, hash)),
+  );
+}
+
 /** The peer that should run the agent, whether a warm container takes it, and why; or why none can. */
 export function pickAgentHost(
   view: readonly PeerView[],

@@ -2,6 +2,7 @@
 export {
   pickAgentHost,
   sameImageHash,
+  peersSharingImage,
   minBy,
   LOAD_STEP,
   IMAGE_MISSING_COST,

@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import {
+  peersSharingImage,
   pickAgentHost,
   sameImageHash,
   type AgentPlacementRequest,
@@ -345,4 +346,31 @@ describe('sameImageHash', () => {
   ])('%s ~ %s is %s', (a, b, want) => {
     expect(sameImageHash(a, b)).toBe(want);
   });
+});
+
+describe('peersSharingImage', () => {
+  const view = [
+    peer({ name: 'me', self: true, images: [`lights@${HASH_A}`] }),
+    peer({ name: 'desk', images: [`lights@${HASH_A.slice(0, 16)}`] }),
+    peer({ name: 'old', images: [`lights@${HASH_B}`] }),
+    peer({ name: 'gone', state: 'dead', images: [`lights@${HASH_A}`] }),
+    peer({ name: 'quiet', state: 'suspect', images: [`lights@${HASH_A}`] }),
+    peer({ name: 'other', images: [`timer@${HASH_A}`] }),
+    {
+      ...peer({ name: 'private' }),
+      images: [{ agent: 'lights', hash: HASH_A, sizeBytes: 1, shareable: false }],
+    },
+  ];
+  it.each([
+    ['lights', HASH_A, ['desk']],
+    ['lights', HASH_B, ['old']],
+    ['timer', HASH_A, ['other']],
+    ['timer', HASH_B, []],
+    ['echo', HASH_A, []],
+  ])(
+    '%s@%s is shared by %j (not self, not dead or suspect, not unshareable)',
+    (agent, hash, want) => {
+      expect(peersSharingImage(view, agent, hash).map((p) => p.name)).toEqual(want);
+    },
+  );
 });
