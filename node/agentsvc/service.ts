@@ -16,7 +16,6 @@ import {
   buildImage,
   dockerImageRemover,
   imageTag,
-  inspectImage,
   loadAgents,
   type BuiltImage,
   type HttpFetchOptions,
@@ -50,7 +49,7 @@ import { agentDirs } from './locate.js';
 import { Notifier, type NotifyListener } from './notify.js';
 import { addAgentRoutes } from './routes.js';
 import { checkRun, runIntent } from './run.js';
-import { explainedEngine, warmUp } from './warmup.js';
+import { explainedEngine, recordHeld, warmUp } from './warmup.js';
 import type { AgentAdvert, RunIntentRequest } from './types.js';
 
 export interface AgentServicesComponents {
@@ -177,17 +176,6 @@ export async function startAgentServices(c: AgentServicesComponents): Promise<Ag
     has: (agent, signal) => provisioner.has(agent, signal).catch(() => false),
     ensure: (agent, o) => provisioner.ensure(agent, o),
   };
-  const recordHeld = async (agent: LoadedAgent, tag: string): Promise<void> => {
-    if (registry.get(tag)) return;
-    const found = await inspectImage(docker, tag);
-    if (found)
-      await registry.record({
-        agent: agent.manifest.name,
-        hash: agent.hash,
-        tag,
-        sizeBytes: found.sizeBytes,
-      });
-  };
 
   const notifier = new Notifier({ bus: c.bus, view: c.view, self, log });
   const ollama =
@@ -229,7 +217,7 @@ export async function startAgentServices(c: AgentServicesComponents): Promise<Ag
         signal: signal ?? AbortSignal.timeout(300_000),
         onProgress: (line) => log.info({ agent: agent.manifest.name }, line),
       });
-      await recordHeld(agent, tag);
+      await recordHeld(docker, registry, agent, tag);
       return tag;
     },
     onPoolChange: c.onAdvertChange,

@@ -44,15 +44,7 @@ export async function warmUp(
     registry.reconcile(present);
     for (const agent of agents.values()) {
       const tag = tagOf(agent);
-      if (!present.has(tag) || registry.get(tag)) continue;
-      const found = await inspectImage(docker, tag);
-      if (found)
-        await registry.record({
-          agent: agent.manifest.name,
-          hash: agent.hash,
-          tag,
-          sizeBytes: found.sizeBytes,
-        });
+      if (present.has(tag)) await recordHeld(docker, registry, agent, tag);
     }
     log.info({ warm: runner.poolState().map((e) => `${e.agent}: ${e.idle} idle`) }, 'agents ready');
   } catch (err) {
@@ -61,6 +53,24 @@ export async function warmUp(
       'starting the agents failed; runs will start them on demand',
     );
   }
+}
+
+/** Record the agent's image in the registry if the engine holds it and the registry does not know it. */
+export async function recordHeld(
+  docker: Docker,
+  registry: Registry,
+  agent: LoadedAgent,
+  tag: string,
+): Promise<void> {
+  if (registry.get(tag)) return;
+  const found = await inspectImage(docker, tag);
+  if (found)
+    await registry.record({
+      agent: agent.manifest.name,
+      hash: agent.hash,
+      tag,
+      sizeBytes: found.sizeBytes,
+    });
 }
 
 /** The engine's `has`, with "Docker is not running" said as such rather than as a socket error. */
