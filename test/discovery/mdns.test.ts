@@ -46,80 +46,49 @@ function waitFor<T>(
   });
 }
 
+/** A node on a loopback address with this process's mDNS: its handle, its id and what it found. */
+async function mdnsNode(
+  listenAddress: string,
+  serviceTag: string,
+  extra: Partial<Parameters<typeof startMdns>[0]> = {},
+): Promise<{ handle: MdnsHandle; id: string; found: MdnsCandidate[] }> {
+  const privateKey = await generateKeyPair('Ed25519');
+  const found: MdnsCandidate[] = [];
+  const handle = await startMdns({
+    privateKey,
+    listenAddress,
+    serviceTag,
+    intervalMs: 200,
+    onPeer: (c) => found.push(c),
+    ...extra,
+  });
+  cleanup.push(() => handle.stop());
+  return { handle, id: peerIdFromPrivateKey(privateKey).toString(), found };
+}
+
 describe('startMdns', () => {
   it('lets two nodes on one machine find each other with their node ids and IPv4 addresses', async () => {
     const tag = serviceTag();
-    const [keyA, keyB] = await Promise.all([
-      generateKeyPair('Ed25519'),
-      generateKeyPair('Ed25519'),
-    ]);
-    const foundByA: MdnsCandidate[] = [];
-    const foundByB: MdnsCandidate[] = [];
-    const a: MdnsHandle = await startMdns({
-      privateKey: keyA,
-      listenAddress: '127.0.2.1',
-      serviceTag: tag,
-      intervalMs: 200,
-      onPeer: (c) => foundByA.push(c),
-    });
-    cleanup.push(() => a.stop());
-    const b: MdnsHandle = await startMdns({
-      privateKey: keyB,
-      listenAddress: '127.0.2.2',
-      serviceTag: tag,
-      intervalMs: 200,
-      onPeer: (c) => foundByB.push(c),
-    });
-    cleanup.push(() => b.stop());
-
-    const idA = peerIdFromPrivateKey(keyA).toString();
-    const idB = peerIdFromPrivateKey(keyB).toString();
-    expect(a.peerId).toBe(idA);
-    const seenB = await waitFor('A to find B', () => foundByA.find((c) => c.peerId === idB));
-    const seenA = await waitFor('B to find A', () => foundByB.find((c) => c.peerId === idA));
-    expect(seenB).toEqual({ address: '127.0.2.2', source: 'mdns', peerId: idB });
-    expect(seenA).toEqual({ address: '127.0.2.1', source: 'mdns', peerId: idA });
+    const a = await mdnsNode('127.0.2.1', tag);
+    const b = await mdnsNode('127.0.2.2', tag);
+    expect(a.handle.peerId).toBe(a.id);
+    const seenB = await waitFor('A to find B', () => a.found.find((c) => c.peerId === b.id));
+    const seenA = await waitFor('B to find A', () => b.found.find((c) => c.peerId === a.id));
+    expect(seenB).toEqual({ address: '127.0.2.2', source: 'mdns', peerId: b.id });
+    expect(seenA).toEqual({ address: '127.0.2.1', source: 'mdns', peerId: a.id });
     // neither reports itself
-    expect(foundByA.some((c) => c.peerId === idA)).toBe(false);
+    expect(a.found.some((c) => c.peerId === a.id)).toBe(false);
   });
 
   it('does not hear nodes announcing another service name', async () => {
-    const [keyA, keyB] = await Promise.all([
-      generateKeyPair('Ed25519'),
-      generateKeyPair('Ed25519'),
-    ]);
-    const foundByA: MdnsCandidate[] = [];
-    const foundByC: MdnsCandidate[] = [];
     const tag = serviceTag();
-    const a = await startMdns({
-      privateKey: keyA,
-      listenAddress: '127.0.2.3',
-      serviceTag: tag,
-      intervalMs: 200,
-      onPeer: (c) => foundByA.push(c),
-    });
-    cleanup.push(() => a.stop());
-    const b = await startMdns({
-      privateKey: keyB,
-      listenAddress: '127.0.2.4',
-      serviceTag: serviceTag(),
-      intervalMs: 200,
-      onPeer: () => {},
-    });
-    cleanup.push(() => b.stop());
+    const a = await mdnsNode('127.0.2.3', tag);
+    await mdnsNode('127.0.2.4', serviceTag());
     // a third node on A's service proves queries flow, so A's silence about B means something
-    const keyC = await generateKeyPair('Ed25519');
-    const c = await startMdns({
-      privateKey: keyC,
-      listenAddress: '127.0.2.5',
-      serviceTag: tag,
-      intervalMs: 200,
-      onPeer: (x) => foundByC.push(x),
-    });
-    cleanup.push(() => c.stop());
-    await waitFor('A to find C', () => foundByA.find((x) => x.address === '127.0.2.5'));
-    await waitFor('C to find A', () => foundByC.find((x) => x.address === '127.0.2.3'));
-    expect(foundByA.some((x) => x.address === '127.0.2.4')).toBe(false);
+    const c = await mdnsNode('127.0.2.5', tag);
+    await waitFor('A to find C', () => a.found.find((x) => x.address === '127.0.2.5'));
+    await waitFor('C to find A', () => c.found.find((x) => x.address === '127.0.2.3'));
+    expect(a.found.some((x) => x.address === '127.0.2.4')).toBe(false);
   });
 
   it('refuses to listen on 0.0.0.0', async () => {
@@ -174,33 +143,15 @@ describe('Discovery with mDNS', () => {
 describe('startMdns announcements', () => {
   it('tells peers the node name and ports it was given', async () => {
     const tag = serviceTag();
-    const [keyA, keyB] = await Promise.all([
-      generateKeyPair('Ed25519'),
-      generateKeyPair('Ed25519'),
-    ]);
-    const foundByA: MdnsCandidate[] = [];
-    const a = await startMdns({
-      privateKey: keyA,
-      listenAddress: '127.0.2.8',
-      serviceTag: tag,
-      intervalMs: 200,
-      onPeer: (c) => foundByA.push(c),
-    });
-    cleanup.push(() => a.stop());
-    const b = await startMdns({
-      privateKey: keyB,
-      listenAddress: '127.0.2.9',
-      serviceTag: tag,
-      intervalMs: 200,
+    const a = await mdnsNode('127.0.2.8', tag);
+    const b = await mdnsNode('127.0.2.9', tag, {
       announce: { name: 'pi-kitchen', clusterPort: 6250, rpcPort: 7450 },
-      onPeer: () => {},
     });
-    cleanup.push(() => b.stop());
-    const seen = await waitFor('A to find B', () => foundByA.find((c) => c.peerId === b.peerId));
+    const seen = await waitFor('A to find B', () => a.found.find((c) => c.peerId === b.id));
     expect(seen).toEqual({
       address: '127.0.2.9',
       source: 'mdns',
-      peerId: peerIdFromPrivateKey(keyB).toString(),
+      peerId: b.id,
       name: 'pi-kitchen',
       clusterPort: 6250,
       rpcPort: 7450,
