@@ -86,18 +86,23 @@ describe('joining a mesh', () => {
       m = await member('127.0.3.12', null);
     });
 
+    /** A fresh invite to m, valid for 10 minutes. */
+    const invite = async (opts: { now?: number } = {}) =>
+      (
+        await createInvite(m.stateDir, {
+          ttlS: 600,
+          memberAddress: m.address,
+          rpcPort: m.port,
+          ...opts,
+        })
+      ).code;
+    /** Ask m to admit a node with the code. */
+    const join = (code: string, nodeId: string, name = 'x') =>
+      requestJoin({ invite: code, nodeId, name, timeoutMs: 5000 });
+
     it('admits the node once: it gets the mesh secret and members, and the code cannot be used again', async () => {
-      const { code } = await createInvite(m.stateDir, {
-        ttlS: 600,
-        memberAddress: m.address,
-        rpcPort: m.port,
-      });
-      const joined = await requestJoin({
-        invite: code,
-        nodeId: 'new-node',
-        name: 'pi-kitchen',
-        timeoutMs: 5000,
-      });
+      const code = await invite();
+      const joined = await join(code, 'new-node', 'pi-kitchen');
       expect(joined).not.toBeNull();
       expect(joined!.secret.equals(m.secret)).toBe(true);
       expect(joined!.meshId).toBe('mesh-test');
@@ -105,29 +110,14 @@ describe('joining a mesh', () => {
       expect(joined!.via).toBe(`${m.address}:${m.port}`);
       expect(joined!.member).toEqual({ id: `member-at-${m.address}`, name: 'desk' });
 
-      const again = await requestJoin({
-        invite: code,
-        nodeId: 'other-node',
-        name: 'x',
-        timeoutMs: 5000,
-      }).catch((e: unknown) => e);
+      const again = await join(code, 'other-node').catch((e: unknown) => e);
       expect(again).toBeInstanceOf(MeshAccessError);
       expect((again as Error).message).toMatch(/already used .* by node new-node/);
     });
 
     it('refuses an expired invite and says to make a new one', async () => {
-      const { code } = await createInvite(m.stateDir, {
-        ttlS: 600,
-        memberAddress: m.address,
-        rpcPort: m.port,
-        now: Date.now() - 601_000,
-      });
-      const err = await requestJoin({
-        invite: code,
-        nodeId: 'late-node',
-        name: 'x',
-        timeoutMs: 5000,
-      }).catch((e: unknown) => e);
+      const code = await invite({ now: Date.now() - 601_000 });
+      const err = await join(code, 'late-node').catch((e: unknown) => e);
       expect(err).toBeInstanceOf(MeshAccessError);
       expect((err as Error).message).toMatch(/expired at .*helix-node invite/);
     });
@@ -140,22 +130,13 @@ describe('joining a mesh', () => {
         memberAddress: m.address,
         rpcPort: m.port,
       });
-      const err = await requestJoin({
-        invite: code,
-        nodeId: 'n',
-        name: 'x',
-        timeoutMs: 5000,
-      }).catch((e: unknown) => e);
+      const err = await join(code, 'n').catch((e: unknown) => e);
       expect(err).toBeInstanceOf(MeshAccessError);
       expect((err as Error).message).toMatch(/not one this member issued/);
     });
 
     it('keeps only a verifier on disk: invites.json is mode 0600 and holds no token', async () => {
-      const { code } = await createInvite(m.stateDir, {
-        ttlS: 600,
-        memberAddress: m.address,
-        rpcPort: m.port,
-      });
+      const code = await invite();
       const token = parseInviteCode(code).token;
       const file = invitesFile(m.stateDir);
       expect(statSync(file).mode & 0o777).toBe(0o600);
@@ -212,17 +193,8 @@ describe('joining a mesh', () => {
     });
 
     it('a node that joined can Ping with the secret it received', async () => {
-      const { code } = await createInvite(m.stateDir, {
-        ttlS: 600,
-        memberAddress: m.address,
-        rpcPort: m.port,
-      });
-      const joined = await requestJoin({
-        invite: code,
-        nodeId: 'pinger',
-        name: 'x',
-        timeoutMs: 5000,
-      });
+      const code = await invite();
+      const joined = await join(code, 'pinger');
       const clients = new RpcClients({ nodeId: 'pinger', secret: joined!.secret });
       cleanups.push(() => clients.close());
       const mesh = clients.mesh(joined!.via);
