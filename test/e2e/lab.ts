@@ -10,24 +10,15 @@
  * stopped by its own stop(); the harness removes the namespaces. No vitest (the bench imports it).
  */
 import { execFile, spawn, spawnSync, type ChildProcess } from 'node:child_process';
-import {
-  chmodSync,
-  closeSync,
-  mkdirSync,
-  mkdtempSync,
-  openSync,
-  readFileSync,
-  rmSync,
-  writeFileSync,
-} from 'node:fs';
+import { chmodSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { promisify } from 'node:util';
 import { controlCall } from '../../node/control/index.js';
 import type { CommandStreamLine, Trace } from '../../node/pipeline/index.js';
 import { IP_BIN, MeshHarness, killGroup } from '../harness/index.js';
+import { startDockerd, type PrivateDockerd } from '../support/docker.js';
 import { sharedFile } from '../voice/shared-data.js';
-import Docker from 'dockerode';
 
 const run = promisify(execFile);
 
@@ -82,7 +73,7 @@ export interface VoiceLabOptions {
 export class VoiceLab {
   readonly dir: string;
   readonly mesh: MeshHarness;
-  private dockerd: NamespacedDockerd | null = null;
+  private dockerd: PrivateDockerd | null = null;
   private broker: ChildProcess | null = null;
   watch: MqttWatch | null = null;
 
@@ -124,7 +115,7 @@ export class VoiceLab {
     return path.join(this.dir, 'dockerd');
   }
 
-  get docker(): NamespacedDockerd {
+  get docker(): PrivateDockerd {
     if (!this.dockerd) throw new Error('the lab has not started');
     return this.dockerd;
   }
@@ -133,7 +124,8 @@ export class VoiceLab {
   async start({ timeoutMs = 90_000 }: { timeoutMs?: number } = {}): Promise<void> {
     const deadline = Date.now() + timeoutMs;
     await this.mesh.start();
-    this.dockerd = await startNamespacedDockerd(this.mesh, HOST, this.dockerDir, {
+    this.dockerd = await startDockerd(this.dockerDir, {
+      netns: this.mesh.info(HOST).namespace,
       timeoutMs: Math.min(45_000, deadline - Date.now()),
     });
     this.broker = await startBroker(this.mesh, HOST, this.dir);
@@ -234,76 +226,6 @@ interface PeerFacts {
 }
 
 // ---- docker-c's engine --------------------------------------------------------------------------
-
-export interface NamespacedDockerd {
-  docker: Docker;
-  socketPath: string;
-  /** stops the engine (its containers with it); the lab removes its directory */
-  stop(): Promise<void>;
-}
-
-/**
- * A dockerd of node i's own in its network namespace (data root, exec root, pidfile and socket
- * under `dir`; the socket is a file, so the daemon and this process reach it from anywhere). In
- * the node's namespace its bridge networks (the agents' egress network) are checked for overlap
- * against that namespace's routes only: in the host namespace, where other engines and test runs
- * hold most of Docker's default address pools, creating one failed under load ("could not find
- * an available, non-overlapping IPv4 address pool"), and the warm pools with it. nsenter enters
- * the network namespace alone: `ip netns exec` also remounts /sys, hiding the cgroup mounts
- * dockerd needs ("Devices cgroup isn't mounted").
- */
-export async function startNamespacedDockerd(
-  mesh: MeshHarness,
-  i: number,
-  dir: string,
-  { timeoutMs }: { timeoutMs: number },
-): Promise<NamespacedDockerd> {
-  mkdirSync(dir, { recursive: true });
-  const socketPath = path.join(dir, 'docker.sock');
-  const logPath = path.join(dir, 'dockerd.log');
-  const logFd = openSync(logPath, 'a');
-  const child = spawn(
-    'nsenter',
-    [
-      `--net=/run/netns/${mesh.info(i).namespace}`,
-      'dockerd',
-      '--data-root',
-      path.join(dir, 'data'),
-      '--exec-root',
-      path.join(dir, 'exec'),
-      '--pidfile',
-      path.join(dir, 'dockerd.pid'),
-      '-H',
-      `unix://${socketPath}`,
-      '--bridge',
-      'none',
-      '--iptables=false',
-    ],
-    { stdio: ['ignore', logFd, logFd] },
-  );
-  closeSync(logFd);
-  const docker = new Docker({ socketPath });
-  // dockerd alone (nsenter execs it): it stops its containers and its containerd itself
-  const stop = () => stopChild(child, 'SIGTERM', 20_000, { group: false });
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    try {
-      await (docker as unknown as { ping(o: { abortSignal: AbortSignal }): Promise<unknown> }).ping(
-        { abortSignal: AbortSignal.timeout(2000) },
-      );
-      return { docker, socketPath, stop };
-    } catch {
-      if (child.exitCode !== null || Date.now() > deadline) {
-        await stop();
-        const tail = readFileSync(logPath, 'utf8').trim().split('\n').slice(-5).join('\n');
-        throw new Error(
-          `dockerd in ${mesh.info(i).name}'s namespace did not answer within ${timeoutMs} ms (exit ${child.exitCode}):\n${tail}`,
-        );
-      }
-      await new Promise((r) => setTimeout(r, 250));
-    }
-  }
-}
 
 // ---- speech -------------------------------------------------------------------------------------
 
@@ -522,6 +444,11 @@ export class WireCapture {
             '-q',
             '-tt',
             '-l',
+            // Hand each packet over as it arrives. Without it the kernel delivers packets in
+            // blocks (TPACKET_V3, up to a second apart), and the packets of the last block are
+            // lost, uncounted, when SIGINT stops tcpdump: the run request to docker-c, sent last,
+            // went missing from every capture that way in a CI run.
+            '--immediate-mode',
             '-s',
             '128',
             filter,

@@ -46,18 +46,30 @@ export interface PrivateDockerd {
 /**
  * A dockerd of its own under `dir` (data root, exec root, pidfile, socket), beside any other.
  * No default bridge and no iptables rules, so it does not fight the shared engine over docker0.
+ *
+ * With `netns` it runs in that network namespace (the socket is a file, so the daemon and this
+ * process reach it from anywhere). There its bridge networks (the agents' egress network) are
+ * checked for overlap against that namespace's routes only: in the host namespace, where other
+ * engines and test runs hold most of Docker's default address pools, creating one failed under
+ * load ("could not find an available, non-overlapping IPv4 address pool"). nsenter enters the
+ * network namespace alone and execs dockerd: `ip netns exec` also remounts /sys, hiding the cgroup
+ * mounts dockerd needs ("Devices cgroup isn't mounted").
  */
 export async function startDockerd(
   dir: string,
-  opts: { timeoutMs?: number; extraArgs?: string[] } = {},
+  opts: { timeoutMs?: number; extraArgs?: string[]; netns?: string } = {},
 ): Promise<PrivateDockerd> {
   await mkdir(dir, { recursive: true });
   const socketPath = path.join(dir, 'docker.sock');
   const logPath = path.join(dir, 'dockerd.log');
   const logFd = openSync(logPath, 'a');
+  const [cmd, ...prefix] = opts.netns
+    ? ['nsenter', `--net=/run/netns/${opts.netns}`, 'dockerd']
+    : ['dockerd'];
   const child = spawn(
-    'dockerd',
+    cmd!,
     [
+      ...prefix,
       '--data-root',
       path.join(dir, 'data'),
       '--exec-root',
