@@ -1,6 +1,5 @@
-import { existsSync, readFileSync } from 'node:fs';
+import { existsSync } from 'node:fs';
 import path from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from 'vitest';
 import { parseConfig } from '../../node/config/index.js';
 import {
@@ -10,11 +9,10 @@ import {
   type DoctorCheck,
   type DoctorDeps,
 } from '../../node/capabilities/index.js';
+import { tailscaleFixtureText } from '../fixtures/tailscale.js';
 
-const here = path.dirname(fileURLToPath(import.meta.url));
-const fixtures = path.join(here, '..', 'fixtures', 'tailscale');
-const statusRunning = readFileSync(path.join(fixtures, 'status-running.json'), 'utf8');
-const statusNeedsLogin = readFileSync(path.join(fixtures, 'status-needs-login.json'), 'utf8');
+const statusRunning = tailscaleFixtureText('status-running.json');
+const statusNeedsLogin = tailscaleFixtureText('status-needs-login.json');
 
 function errno(code: string): Error {
   return Object.assign(new Error(`connect ${code} /var/run/docker.sock`), { code });

@@ -1,6 +1,3 @@
-import { readFileSync } from 'node:fs';
-import path from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { pino } from 'pino';
 import { afterEach, describe, expect, it } from 'vitest';
 import { parseConfig } from '../../node/config/index.js';
@@ -12,15 +9,9 @@ import {
   type TailscaleClient,
 } from '../../node/discovery/index.js';
 import type { PeerCandidate } from '../../node/types.js';
+import { tailscaleFixture } from '../fixtures/tailscale.js';
 
-const fixtures = path.join(
-  path.dirname(fileURLToPath(import.meta.url)),
-  '..',
-  'fixtures',
-  'tailscale',
-);
-const fixture = (name: string): unknown =>
-  JSON.parse(readFileSync(path.join(fixtures, name), 'utf8'));
+const fixture = tailscaleFixture;
 
 /** A TailscaleClient as a plain object: answers with whatever `next` holds. */
 class FakeTailscale implements TailscaleClient {

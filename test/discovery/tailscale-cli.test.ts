@@ -1,7 +1,6 @@
 import { chmodSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { DependencyMissingError, InputError } from '../../node/errors.js';
 import {
@@ -9,13 +8,9 @@ import {
   TailscaleCommandError,
   parseTailscaleStatus,
 } from '../../node/discovery/index.js';
+import { TAILSCALE_FIXTURES } from '../fixtures/tailscale.js';
 
-const fixtures = path.join(
-  path.dirname(fileURLToPath(import.meta.url)),
-  '..',
-  'fixtures',
-  'tailscale',
-);
+const fixtures = TAILSCALE_FIXTURES;
 
 /**
  * Stand-in `tailscale` executables: real child processes printing the real CLI's output

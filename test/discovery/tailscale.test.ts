@@ -1,6 +1,3 @@
-import { readFileSync } from 'node:fs';
-import path from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from 'vitest';
 import { InputError } from '../../node/errors.js';
 import {
@@ -8,15 +5,9 @@ import {
   parseTailscaleStatus,
   parseTailscaleWhois,
 } from '../../node/discovery/index.js';
+import { tailscaleFixture, tailscaleFixtureText } from '../fixtures/tailscale.js';
 
-const fixtures = path.join(
-  path.dirname(fileURLToPath(import.meta.url)),
-  '..',
-  'fixtures',
-  'tailscale',
-);
-const fixture = (name: string): unknown =>
-  JSON.parse(readFileSync(path.join(fixtures, name), 'utf8'));
+const fixture = tailscaleFixture;
 
 describe('parseTailscaleStatus', () => {
   it.each([
@@ -144,7 +135,7 @@ describe('parseTailscaleWhois', () => {
 
 describe('parseTailscaleIp4', () => {
   it.each([
-    { text: readFileSync(path.join(fixtures, 'ip4.txt'), 'utf8'), expected: ['100.101.1.1'] },
+    { text: tailscaleFixtureText('ip4.txt'), expected: ['100.101.1.1'] },
     { text: '100.64.0.1\n100.64.0.2\n', expected: ['100.64.0.1', '100.64.0.2'] },
     { text: '', expected: [] },
   ])('reads $expected', ({ text, expected }) => {
