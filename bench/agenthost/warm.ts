@@ -31,6 +31,7 @@ import {
   runnerExecutor,
   type RemoteRunEvent,
 } from '../../node/agenthost/index.js';
+import { hostOnlyCapabilities } from '../../node/capabilities/index.js';
 import { AgentHostService, RpcClients, RpcServer } from '../../node/rpc/index.js';
 import type { PeerView } from '../../node/types.js';
 import { ensureDockerEngine, removeContainers, removeImages } from '../../test/support/docker.js';
@@ -213,17 +214,7 @@ function meshView(runner: AgentRunner): PeerView[] {
     lastSeenMs: 0,
     warmPool: [],
     images: [],
-    capabilities: {
-      mic: null,
-      gpu: [],
-      docker: null,
-      stt: null,
-      ollama: null,
-      tts: [],
-      go: false,
-      cpus: os.cpus().length,
-      memTotalMiB: 1024,
-    },
+    capabilities: hostOnlyCapabilities({ cpus: os.cpus().length, memTotalMiB: 1024 }),
     load: { runningAgents: 0, loadAvg1: 0, loadPerCore: 0, memFreeMiB: 1024 },
   } satisfies Partial<PeerView>;
   return [

@@ -18,6 +18,7 @@ import { existsSync } from 'node:fs';
 import path from 'node:path';
 import { parseArgs } from 'node:util';
 import { loadAgents, type RunEvent, type RunRequest } from '../../node/agents/index.js';
+import { hostOnlyCapabilities } from '../../node/capabilities/index.js';
 import {
   agentHostService,
   type AgentExecutor,
@@ -142,18 +143,7 @@ function peer(
     self,
     addresses: [HOST],
     version: 'bench',
-    capabilities: {
-      mic: null,
-      gpu: [],
-      docker: null,
-      stt: null,
-      ollama: null,
-      tts: [],
-      go: false,
-      cpus: 2,
-      memTotalMiB: 4096,
-      ...caps,
-    },
+    capabilities: hostOnlyCapabilities({ cpus: 2, memTotalMiB: 4096 }, caps),
     load: { runningAgents: 0, loadAvg1: 0, loadPerCore: 0, memFreeMiB: 2048 },
     warmPool: warm,
     images: [],

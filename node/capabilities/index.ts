@@ -4,6 +4,7 @@ export {
   probeCapabilities,
   readLoad,
   baselineCapabilities,
+  hostOnlyCapabilities,
   cpuCount,
   type CapabilityProberOptions,
   type CapabilitiesListener,

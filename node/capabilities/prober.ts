@@ -24,8 +24,11 @@ export function cpuCount(): number {
 
 const MiB = 1024 * 1024;
 
-/** Only the host facts; every optional capability absent. What a node claims before probing. */
-export function baselineCapabilities(): Capabilities {
+/** The given host facts with every optional capability absent, then `extra` on top. */
+export function hostOnlyCapabilities(
+  host: Pick<Capabilities, 'cpus' | 'memTotalMiB'>,
+  extra: Partial<Capabilities> = {},
+): Capabilities {
   return {
     mic: null,
     gpu: [],
@@ -34,9 +37,14 @@ export function baselineCapabilities(): Capabilities {
     ollama: null,
     tts: [],
     go: false,
-    cpus: cpuCount(),
-    memTotalMiB: Math.round(os.totalmem() / MiB),
+    ...host,
+    ...extra,
   };
+}
+
+/** This host's facts only; every optional capability absent. What a node claims before probing. */
+export function baselineCapabilities(): Capabilities {
+  return hostOnlyCapabilities({ cpus: cpuCount(), memTotalMiB: Math.round(os.totalmem() / MiB) });
 }
 
 /** Run every probe at once, each bounded by capabilities.probe_timeout_ms. Never throws. */

@@ -1,5 +1,6 @@
 /** PeerView builders for placement tables: a peer is a name plus only what the case is about. */
-import type { Capabilities, ImageHeld, Load, PeerView, WarmPoolEntry } from '../../node/types.js';
+import { hostOnlyCapabilities } from '../../node/capabilities/index.js';
+import type { ImageHeld, Load, PeerView, WarmPoolEntry } from '../../node/types.js';
 
 export interface PeerSpec {
   name: string;
@@ -19,17 +20,13 @@ export interface PeerSpec {
 }
 
 export function peer(spec: PeerSpec): PeerView {
-  const capabilities: Capabilities = {
-    mic: null,
-    gpu: [],
-    docker: spec.docker === false ? null : { version: '20.10.24' },
-    stt: spec.stt ? { engine: 'whisper', model: 'base.en' } : null,
-    ollama: null,
-    tts: [],
-    go: false,
-    cpus: 4,
-    memTotalMiB: 8192,
-  };
+  const capabilities = hostOnlyCapabilities(
+    { cpus: 4, memTotalMiB: 8192 },
+    {
+      docker: spec.docker === false ? null : { version: '20.10.24' },
+      stt: spec.stt ? { engine: 'whisper', model: 'base.en' } : null,
+    },
+  );
   const load: Load = {
     runningAgents: spec.running ?? 0,
     loadAvg1: (spec.loadPerCore ?? 0) * 4,

@@ -1,4 +1,5 @@
 import type { AdvertContent } from '../../../node/membership/index.js';
+import { hostOnlyCapabilities } from '../../../node/capabilities/index.js';
 import { PROTOCOL_VERSION, type NodeAdvert } from '../../../node/types.js';
 
 export const MESH_ID = 'mesh-test-1';
@@ -12,17 +13,7 @@ export function advertContent(overrides: Partial<AdvertContent> & { id: string }
     startedAt: 1_000,
     addresses: ['100.64.0.1'],
     ports: { rpc: 7700, cluster: 6222 },
-    capabilities: {
-      mic: null,
-      gpu: [],
-      docker: null,
-      stt: null,
-      ollama: null,
-      tts: [],
-      go: false,
-      cpus: 2,
-      memTotalMiB: 4096,
-    },
+    capabilities: hostOnlyCapabilities({ cpus: 2, memTotalMiB: 4096 }),
     load: { runningAgents: 0, loadAvg1: 0.1, loadPerCore: 0.05, memFreeMiB: 2048 },
     warmPool: [],
     images: [],

@@ -13,6 +13,7 @@ import type {
   RunRequest,
 } from '../../../node/agents/index.js';
 import { loadAgents } from '../../../node/agents/index.js';
+import { hostOnlyCapabilities } from '../../../node/capabilities/index.js';
 import {
   agentHostService,
   type AgentExecutor,
@@ -126,18 +127,6 @@ export class RecordingExecutor implements AgentExecutor {
   }
 }
 
-const baseCaps: Capabilities = {
-  mic: null,
-  gpu: [],
-  docker: null,
-  stt: null,
-  ollama: null,
-  tts: [],
-  go: false,
-  cpus: 4,
-  memTotalMiB: 8192,
-};
-
 export function peerView(p: {
   name: string;
   host: string;
@@ -154,7 +143,7 @@ export function peerView(p: {
     self: p.self ?? false,
     addresses: [p.host],
     version: '0.1.0',
-    capabilities: { ...baseCaps, ...p.caps },
+    capabilities: hostOnlyCapabilities({ cpus: 4, memTotalMiB: 8192 }, p.caps),
     load: { runningAgents: 0, loadAvg1: 0, loadPerCore: 0, memFreeMiB: 4096 },
     warmPool: (p.warm ?? []).map((w) => ({
       agent: w.agent,
