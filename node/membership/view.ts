@@ -116,35 +116,20 @@ export class MembershipView {
     const from = entry.state;
     entry.advert = advert;
     entry.lastSeenMs = nowMs;
-    if (restarted) {
-      // A new incarnation: nothing measured about the old one still holds.
-      entry.rttMs = null;
-      entry.state = 'alive';
-      entry.stateSinceMs = nowMs;
-      this.#emit({
-        id: advert.id,
-        name: advert.name,
-        from,
-        to: 'alive',
-        reason: 'restart',
-        atMs: nowMs,
-      });
-      return 'restarted';
-    }
-    if (from !== 'alive') {
-      entry.state = 'alive';
-      entry.stateSinceMs = nowMs;
-      this.#emit({
-        id: advert.id,
-        name: advert.name,
-        from,
-        to: 'alive',
-        reason: 'advert',
-        atMs: nowMs,
-      });
-      return 'revived';
-    }
-    return 'updated';
+    if (!restarted && from === 'alive') return 'updated';
+    // A new incarnation: nothing measured about the old one still holds.
+    if (restarted) entry.rttMs = null;
+    entry.state = 'alive';
+    entry.stateSinceMs = nowMs;
+    this.#emit({
+      id: advert.id,
+      name: advert.name,
+      from,
+      to: 'alive',
+      reason: restarted ? 'restart' : 'advert',
+      atMs: nowMs,
+    });
+    return restarted ? 'restarted' : 'revived';
   }
 
   /**

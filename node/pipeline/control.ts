@@ -49,6 +49,19 @@ export interface CommandResultLine {
   node?: string;
 }
 
+/** The last line of a say / listen stream: the pipeline's result. */
+function resultLine(result: PipelineResult): CommandResultLine {
+  return {
+    type: 'result',
+    traceId: result.traceId,
+    ok: result.ok,
+    transcript: result.transcript,
+    reply: result.reply,
+    ...(result.failedStage ? { failedStage: result.failedStage } : {}),
+    ...(result.intent ? { intent: result.intent } : {}),
+  };
+}
+
 export type CommandStreamLine =
   | {
       type: 'event';
@@ -94,16 +107,7 @@ export function registerVoiceControlRoutes(control: ControlServer, deps: VoiceCo
       signal: clientGone(req),
       onEvent: (event) => res.stream({ type: 'event', event }),
     });
-    const line: CommandResultLine = {
-      type: 'result',
-      traceId: result.traceId,
-      ok: result.ok,
-      transcript: result.transcript,
-      reply: result.reply,
-      ...(result.failedStage ? { failedStage: result.failedStage } : {}),
-      ...(result.intent ? { intent: result.intent } : {}),
-    };
-    res.stream(line);
+    res.stream(resultLine(result));
     return undefined;
   });
 
@@ -162,15 +166,7 @@ export function registerVoiceControlRoutes(control: ControlServer, deps: VoiceCo
       });
       return undefined;
     }
-    res.stream({
-      type: 'result',
-      traceId: result.traceId,
-      ok: result.ok,
-      transcript: result.transcript,
-      reply: result.reply,
-      ...(result.failedStage ? { failedStage: result.failedStage } : {}),
-      ...(result.intent ? { intent: result.intent } : {}),
-    });
+    res.stream(resultLine(result));
     return undefined;
   });
 
