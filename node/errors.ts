@@ -86,3 +86,23 @@ export function describeError(err: unknown): string {
 function causeMessage(cause: unknown): string {
   return cause instanceof Error ? cause.message : String(cause);
 }
+
+/**
+ * What to do about a failed file write, by the errno code of the error or of any error in its
+ * cause chain; null when the code says nothing a person could act on.
+ */
+export function fileProblemHint(err: unknown): string | null {
+  for (let e: unknown = err, depth = 0; e instanceof Error && depth < 5; e = e.cause, depth++) {
+    switch ((e as NodeJS.ErrnoException).code) {
+      case 'ENOSPC':
+      case 'EDQUOT':
+        return 'the disk is full; free some space and try again';
+      case 'EROFS':
+        return 'the file system is read-only; point the state dir at a writable one';
+      case 'EACCES':
+      case 'EPERM':
+        return 'permission denied; check the owner and mode of the directory';
+    }
+  }
+  return null;
+}

@@ -9,9 +9,10 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import { once } from 'node:events';
 import os from 'node:os';
 import path from 'node:path';
+import type { Writable } from 'node:stream';
 import tar from 'tar-stream';
 import { DEFAULT_IMAGE_PREFIX, imageTag } from '../agents/index.js';
-import { describeError } from '../errors.js';
+import { describeError, fileProblemHint } from '../errors.js';
 import { serverStream, targetKey, type RpcClients, type RpcTarget } from '../rpc/index.js';
 import { ImageTransferError } from './errors.js';
 import type { ImageEngine } from './types.js';
@@ -63,6 +64,9 @@ export async function fetchImage(opts: FetchImageOptions): Promise<FetchedImage>
   try {
     const file = path.join(dir, 'image.tar');
     const out = createWriteStream(file);
+    // A write that fails (a full disk) must end this fetch, never the node: keep the error.
+    let writeError: Error | null = null;
+    out.on('error', (err) => (writeError ??= err));
     const hash = createHash('sha256');
     let meta: { image: string; digest: string; sizeBytes: number } | undefined;
     let received = 0;
@@ -91,16 +95,18 @@ export async function fetchImage(opts: FetchImageOptions): Promise<FetchedImage>
         if (received > meta.sizeBytes)
           throw fail(`the peer sent more than the ${meta.sizeBytes} bytes it announced`);
         hash.update(chunk.data);
-        if (!out.write(chunk.data)) await once(out, 'drain', { signal });
+        if (!out.write(chunk.data)) await drainedOrClosed(out, signal);
+        if (writeError) throw writeError;
         opts.onProgress?.(received, meta.sizeBytes);
       }
     } catch (err) {
       if (err instanceof ImageTransferError) throw err;
-      throw fail(describeError(err), err);
+      throw fail(writeProblem(writeError ?? err, file), err);
     } finally {
       out.end();
-      await once(out, 'close').catch(() => undefined);
+      if (!out.closed) await once(out, 'close').catch(() => undefined);
     }
+    if (writeError) throw fail(writeProblem(writeError, file), writeError);
     if (!meta) throw fail('the peer sent nothing');
     if (received !== meta.sizeBytes)
       throw fail(`the stream ended after ${received} of ${meta.sizeBytes} bytes`);
@@ -176,4 +182,32 @@ export async function tarRepoTags(file: string): Promise<string[]> {
   await done;
   if (!sawManifest) throw new Error('no manifest.json');
   return [...new Set(tags)];
+}
+
+/** A failed write of the image file said with what to do (a full disk), else the error itself. */
+function writeProblem(err: unknown, file: string): string {
+  const hint = fileProblemHint(err);
+  return hint === null
+    ? describeError(err)
+    : `cannot write ${file}: ${hint} (${describeError(err)})`;
+}
+
+/** Resolves when the stream can take more, or has closed (after an error); rejects on abort. */
+function drainedOrClosed(out: Writable, signal: AbortSignal): Promise<void> {
+  if (out.destroyed) return Promise.resolve();
+  return new Promise((resolve, reject) => {
+    const finish = (err?: unknown) => {
+      out.off('drain', onDone);
+      out.off('close', onDone);
+      signal.removeEventListener('abort', onAbort);
+      if (err === undefined) resolve();
+      else reject(err);
+    };
+    const onDone = () => finish();
+    const onAbort = () => finish(signal.reason);
+    if (signal.aborted) return onAbort();
+    out.on('drain', onDone);
+    out.on('close', onDone);
+    signal.addEventListener('abort', onAbort, { once: true });
+  });
 }

@@ -16,7 +16,7 @@ import path from 'node:path';
 import { Transform } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { DEFAULT_IMAGE_PREFIX, imageTag } from '../agents/index.js';
-import { describeError } from '../errors.js';
+import { describeError, fileProblemHint } from '../errors.js';
 import { silentLogger, type Logger } from '../log.js';
 import { sameImageHash } from '../placement/index.js';
 import {
@@ -103,7 +103,11 @@ async function serveFetch(
       await c.engine.save(tag, abort.signal),
       file,
       abort.signal,
-    );
+    ).catch((err: unknown) => {
+      const hint = fileProblemHint(err);
+      if (hint === null) throw err;
+      throw new Error(`the sending node cannot write ${file}: ${hint}`, { cause: err });
+    });
     log.debug({ tag, digest, sizeBytes }, 'sending image');
     let first = true;
     for await (const data of createReadStream(file, {

@@ -8,7 +8,7 @@ import { randomBytes } from 'node:crypto';
 import { mkdir, open, readFile, rename, rm } from 'node:fs/promises';
 import path from 'node:path';
 import { z } from 'zod';
-import { StateError } from '../errors.js';
+import { StateError, fileProblemHint } from '../errors.js';
 import { silentLogger, type Logger } from '../log.js';
 import type { ImageHeld } from '../types.js';
 
@@ -281,8 +281,9 @@ export class Registry implements ImageUsage {
           await this.writeNow();
         }
       } catch (err) {
+        // The records stay in memory and the next change writes them all again.
         this.log.error(
-          { file: this.file, err: (err as Error).message },
+          { file: this.file, err: (err as Error).message, fix: fileProblemHint(err) ?? undefined },
           'cannot write the image registry',
         );
       } finally {

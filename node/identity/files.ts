@@ -11,7 +11,7 @@ import {
   rmSync,
 } from 'node:fs';
 import path from 'node:path';
-import { StateError } from '../errors.js';
+import { StateError, fileProblemHint } from '../errors.js';
 
 export function ensureDir(dir: string): void {
   try {
@@ -38,11 +38,7 @@ export function writeFileAtomic(file: string, data: string | Uint8Array, mode = 
     renameSync(tmp, file);
   } catch (err) {
     rmSync(tmp, { force: true });
-    const code = (err as NodeJS.ErrnoException).code;
-    const hint =
-      code === 'ENOSPC'
-        ? 'the disk is full; free some space'
-        : 'check the permissions of the state dir';
+    const hint = fileProblemHint(err) ?? 'check the permissions of the state dir';
     throw new StateError(`cannot write ${file}: ${(err as Error).message}; ${hint}`, {
       cause: err,
     });

@@ -11,6 +11,7 @@ import path from 'node:path';
 import { Readable, Transform } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import type { ReadableStream as WebReadableStream } from 'node:stream/web';
+import { fileProblemHint } from '../errors.js';
 import { checksumProblem, DigestStream, hashFile } from './checksum.js';
 import { ModelChecksumError, ModelDownloadError, ModelHostUnreachableError } from './errors.js';
 import { HUGGING_FACE, modelUrl, type ModelSpec } from './registry.js';
@@ -147,6 +148,12 @@ export async function pullModel(spec: ModelSpec, opts: PullModelOptions): Promis
       opts.signal?.throwIfAborted();
       const reason = abort.signal.reason;
       if (reason instanceof ModelDownloadError) throw reason;
+      const local = fileProblemHint(err);
+      if (local !== null)
+        throw new ModelDownloadError(
+          `cannot write ${spec.file} in ${opts.dir} after ${digest.length} of ${total ?? 'unknown'} bytes: ${local} (${describe(err)}); nothing was installed`,
+          { cause: err },
+        );
       throw new ModelDownloadError(
         `download of ${spec.file} from ${host} broke off after ${digest.length} bytes (${describe(err)}); run the pull again`,
         { cause: err },

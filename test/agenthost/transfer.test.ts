@@ -3,6 +3,7 @@
  * dockerd with its own data root, exec root, pidfile and socket (node "laptop").
  */
 import { createHash } from 'node:crypto';
+import { readdirSync } from 'node:fs';
 import { mkdtemp, readFile, rm } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
@@ -43,6 +44,7 @@ import {
   startDockerd,
   type PrivateDockerd,
 } from '../support/docker.js';
+import { canMount, mountTinyFs } from '../support/tmpfs.js';
 import { collect, hostPeer, meshSecret, portRange } from './helpers.js';
 
 const nextPort = portRange(16800);
@@ -198,6 +200,70 @@ describe('image transfer between two Docker engines', () => {
     expect(await laptop.has(tag)).toBe(false);
     expect(await laptop.has(imageTag('sleeper', sleeper.hash, IMAGE_PREFIX))).toBe(false);
   });
+
+  it.skipIf(!canMount)(
+    'on a full disk says so, loads nothing, and the node keeps running',
+    async () => {
+      await removeFromLaptop(tag);
+      const { clients, target } = await deskServer();
+      const fs = mountTinyFs(256); // the echo image is about 1.6 MB
+      try {
+        const err = await fetchImage({
+          clients,
+          peer: target,
+          peerName: 'desk',
+          agent: 'echo',
+          hash: echo.hash,
+          engine: laptop,
+          imagePrefix: IMAGE_PREFIX,
+          tmpDir: fs.dir,
+        }).catch((e: unknown) => e);
+        expect(err).toBeInstanceOf(ImageTransferError);
+        expect((err as Error).message).toMatch(
+          /from desk failed: cannot write .*image\.tar: the disk is full; free some space and try again \(ENOSPC[^)]*\); nothing was loaded/,
+        );
+        expect(await laptop.has(tag)).toBe(false);
+        expect(readdirSync(fs.dir)).toEqual([]);
+      } finally {
+        fs.unmount();
+      }
+    },
+  );
+
+  it.skipIf(!canMount)(
+    'a sender with a full disk says so, and the receiver loads nothing',
+    async () => {
+      await removeFromLaptop(tag);
+      const fs = mountTinyFs(256);
+      try {
+        const { clients, target } = await deskServer(
+          imageStoreService({
+            engine: desk,
+            images: () => held,
+            imagePrefix: IMAGE_PREFIX,
+            tmpDir: fs.dir,
+          }),
+        );
+        const err = await fetchImage({
+          clients,
+          peer: target,
+          peerName: 'desk',
+          agent: 'echo',
+          hash: echo.hash,
+          engine: laptop,
+          imagePrefix: IMAGE_PREFIX,
+        }).catch((e: unknown) => e);
+        expect(err).toBeInstanceOf(ImageTransferError);
+        expect((err as Error).message).toMatch(
+          /from desk failed: .*the sending node cannot write .*image\.tar: the disk is full/,
+        );
+        expect(await laptop.has(tag)).toBe(false);
+        expect(readdirSync(fs.dir)).toEqual([]);
+      } finally {
+        fs.unmount();
+      }
+    },
+  );
 
   it('does not offer an image that has not yet run successfully', async () => {
     const { clients, target } = await deskServer(

@@ -12,6 +12,7 @@ import {
   natsCredentials,
 } from '../../node/identity/index.js';
 import { StateError } from '../../node/errors.js';
+import { canMount, mountTinyFs } from '../support/tmpfs.js';
 
 const dirs: string[] = [];
 const tmp = () => {
@@ -70,5 +71,28 @@ describe('identity', () => {
     expect(keys).not.toContain(secret.toString('hex'));
     expect(natsCredentials(secret, 'nats-route').pass).toBe(keys[0]);
     expect(natsCredentials(createMesh().secret, 'nats-route').pass).not.toBe(keys[0]);
+  });
+});
+
+describe.skipIf(!canMount)('identity on a full disk (a 64 KiB tmpfs)', () => {
+  it('says the disk is full and keeps the mesh file it had, with no temp file left', () => {
+    const fs = mountTinyFs(64);
+    try {
+      const mesh = createMesh();
+      writeMesh(fs.dir, mesh);
+      fs.fill();
+      let err: unknown;
+      try {
+        writeMesh(fs.dir, createMesh());
+      } catch (e) {
+        err = e;
+      }
+      expect(err).toBeInstanceOf(StateError);
+      expect((err as Error).message).toMatch(/mesh\.json.*the disk is full; free some space/);
+      expect(readMesh(fs.dir)!.secret.equals(mesh.secret)).toBe(true);
+      expect(readdirSync(fs.dir).filter((f) => f.endsWith('.tmp'))).toEqual([]);
+    } finally {
+      fs.unmount();
+    }
   });
 });

@@ -19,6 +19,7 @@ import {
   type ModelSpec,
 } from '../../node/models/index.js';
 import { HOST, portRange, tempDir } from '../pipeline/support/net.js';
+import { canMount, mountTinyFs } from '../support/tmpfs.js';
 import { sharedFile } from '../voice/shared-data.js';
 
 const nextPort = portRange(17900);
@@ -175,6 +176,24 @@ describe.skipIf(!TEST_MODEL)(
       expect((err as Error).message).toMatch(/broke off after \d+ bytes/);
       expect(readdirSync(models)).toEqual([]);
     });
+
+    it.skipIf(!canMount)(
+      'on a full disk says so, and leaves neither a partial file nor a model behind',
+      async () => {
+        const fs = mountTinyFs(256); // the model is 573 KiB
+        try {
+          const models = path.join(fs.dir, 'models');
+          const err = await pullModel(TEST_SPEC, { dir: models, baseUrl }).catch((e: unknown) => e);
+          expect(err).toBeInstanceOf(ModelDownloadError);
+          expect((err as Error).message).toMatch(
+            /cannot write ggml-for-tests-tiny\.en\.bin in .* after \d+ of 586836 bytes: the disk is full; free some space and try again \(ENOSPC[^)]*\); nothing was installed/,
+          );
+          expect(readdirSync(models)).toEqual([]);
+        } finally {
+          fs.unmount();
+        }
+      },
+    );
 
     it('lists known models, installed or not, and files it does not know', async () => {
       const models = dir();
