@@ -11,7 +11,7 @@
 import { constants as fsConstants } from 'node:fs';
 import { access, chmod, mkdir, readFile, rename, rm, writeFile } from 'node:fs/promises';
 import { delimiter, isAbsolute, join } from 'node:path';
-import { DependencyMissingError } from '../errors.js';
+import { DependencyMissingError, StateError, fileProblemHint } from '../errors.js';
 import type { Logger } from '../log.js';
 import { describeExit, NatsChild, waitReady, type ChildExit } from './child.js';
 import { NatsServerError } from './errors.js';
@@ -383,15 +383,19 @@ export class NatsSupervisor {
   /** Atomic: a reload or a start never reads a half-written file. Mode 0600: it holds secrets. */
   private async writeConfig(routes: RouteTarget[]): Promise<void> {
     const text = this.render(routes);
-    await mkdir(this.o.confDir, { recursive: true, mode: 0o700 });
     const tmp = `${this.confPath}.${process.pid}.${++this.writeSeq}.tmp`;
     try {
+      await mkdir(this.o.confDir, { recursive: true, mode: 0o700 });
       await writeFile(tmp, text, { mode: 0o600 });
       await chmod(tmp, 0o600);
       await rename(tmp, this.confPath);
     } catch (err) {
       await rm(tmp, { force: true });
-      throw err;
+      const hint = fileProblemHint(err);
+      if (hint === null) throw err;
+      throw new StateError(`cannot write the nats-server config ${this.confPath}: ${hint}`, {
+        cause: err,
+      });
     }
   }
 

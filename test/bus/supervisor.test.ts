@@ -5,9 +5,11 @@ import { stat } from 'node:fs/promises';
 import { createServer, type Server } from 'node:net';
 import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
+import path from 'node:path';
 import { afterEach, describe, expect, test } from 'vitest';
 import { NatsServerError, NatsSupervisor, type NatsSupervisorEvent } from '../../node/bus/index.js';
-import { DependencyMissingError } from '../../node/errors.js';
+import { DependencyMissingError, StateError } from '../../node/errors.js';
+import { canMount, mountTinyFs } from '../support/tmpfs.js';
 import {
   BusHarness,
   collect,
@@ -103,6 +105,22 @@ describe('start and stop', () => {
     await expect(started).rejects.toThrow(/bus\.client_port/);
     expect(sup.state).toBe('stopped');
     expect(await pidsWithArg(sup.confPath)).toEqual([]);
+  });
+});
+
+describe.skipIf(!canMount)('a full disk', () => {
+  test('refuses to start with the config path and "the disk is full", and leaves no process', async () => {
+    const fs = mountTinyFs(64);
+    try {
+      fs.fill();
+      const n = await h.node('127.0.1.1', newSecret(), { confDir: path.join(fs.dir, 'nats') });
+      const started = n.sup.start();
+      await expect(started).rejects.toThrow(StateError);
+      await expect(started).rejects.toThrow(/nats\.conf: the disk is full; free some space/);
+      expect(n.pids).toEqual([]);
+    } finally {
+      fs.unmount();
+    }
   });
 });
 
