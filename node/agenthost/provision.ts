@@ -14,6 +14,7 @@ import { ImageUnavailableError } from './errors.js';
 import { fetchImage } from './fetch.js';
 import { peerTarget } from './target.js';
 import type { HostedAgent, ImageEngine, ImageProvisioner } from './types.js';
+import { untilAborted } from '../async.js';
 
 export interface PeerImageProvisionerOptions {
   engine: ImageEngine;
@@ -88,7 +89,7 @@ export class PeerImageProvisioner implements ImageProvisioner {
       );
       this.inFlight.set(tag, pending);
     }
-    return abortable(pending, opts.signal);
+    return untilAborted(pending, opts.signal);
   }
 
   private async provide(agent: HostedAgent, tag: string, say: (m: string) => void): Promise<void> {
@@ -151,13 +152,4 @@ export class PeerImageProvisioner implements ImageProvisioner {
       );
     }
   }
-}
-
-function abortable<T>(p: Promise<T>, signal: AbortSignal): Promise<T> {
-  if (signal.aborted) return Promise.reject(signal.reason);
-  return new Promise<T>((resolve, reject) => {
-    const onAbort = () => reject(signal.reason);
-    signal.addEventListener('abort', onAbort, { once: true });
-    p.then(resolve, reject).finally(() => signal.removeEventListener('abort', onAbort));
-  });
 }

@@ -20,6 +20,7 @@ import { silentLogger, type Logger } from '../log.js';
 import { pickRouterPeer } from '../placement/index.js';
 import { answerText, keepAliveValue, type OllamaApi } from '../router/index.js';
 import type { PeerView } from '../types.js';
+import { untilAborted } from '../async.js';
 
 export function llmSubject(nodeId: string): string {
   return `helix.v1.llm.${nodeId}.generate`;
@@ -65,7 +66,7 @@ export function createLlmGenerate(
     if (!o.bus) throw new Error(`the bus is not connected, so ${peer.name}'s LLM cannot be asked`);
     log.debug({ peer: peer.name, model }, 'llm.generate on a peer');
     const request: LlmBusRequest = { ...params, model };
-    const data = await abortable(
+    const data = await untilAborted(
       o.bus.request(llmSubject(peer.id), encode(request), {
         timeoutMs: o.router.timeout_ms + BUS_GRACE_MS,
       }),
@@ -119,15 +120,6 @@ async function generateLocally(
     { signal, timeoutMs: router.timeout_ms },
   );
   return { text: answerText(result.content), model: result.model };
-}
-
-function abortable<T>(p: Promise<T>, signal: AbortSignal): Promise<T> {
-  if (signal.aborted) return Promise.reject(signal.reason as Error);
-  return new Promise<T>((resolve, reject) => {
-    const onAbort = () => reject(signal.reason as Error);
-    signal.addEventListener('abort', onAbort, { once: true });
-    p.then(resolve, reject).finally(() => signal.removeEventListener('abort', onAbort));
-  });
 }
 
 export function encode(value: unknown): Uint8Array {

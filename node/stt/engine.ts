@@ -35,23 +35,3 @@ export interface SttEngine {
   transcribe(pcm: Float32Array, opts?: TranscribeOptions): Promise<Transcript>;
   close(): Promise<void>;
 }
-
-/** Rejects with the signal's reason as soon as it aborts; the work itself may run on. */
-export function abortable<T>(work: Promise<T>, signal?: AbortSignal): Promise<T> {
-  if (!signal) return work;
-  signal.throwIfAborted();
-  return new Promise<T>((resolve, reject) => {
-    const onAbort = () => reject(signal.reason);
-    signal.addEventListener('abort', onAbort, { once: true });
-    work.then(
-      (v) => {
-        signal.removeEventListener('abort', onAbort);
-        resolve(v);
-      },
-      (e: unknown) => {
-        signal.removeEventListener('abort', onAbort);
-        reject(e);
-      },
-    );
-  });
-}

@@ -21,7 +21,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { AgentManifest } from '../agents/manifest.js';
 import { DependencyMissingError } from '../errors.js';
-import { abortable, type SttEngine, type TranscribeOptions, type Transcript } from './engine.js';
+import { untilAborted } from '../async.js';
+import type { SttEngine, TranscribeOptions, Transcript } from './engine.js';
 import {
   buildPhraseGrammar,
   type PhraseGrammar,
@@ -130,7 +131,7 @@ export class PhraseRecogniser implements SttEngine {
         ),
       ),
     ];
-    const runs = await abortable(Promise.all(decodes), opts.signal);
+    const runs = await untilAborted(Promise.all(decodes), opts.signal);
     return clips.map((_, i) => this.decide(runs.map((r) => r[i]!)));
   }
 

@@ -5,7 +5,8 @@
  */
 import { open } from 'node:fs/promises';
 import { DependencyMissingError, InputError } from '../errors.js';
-import { abortable, type SttEngine, type TranscribeOptions, type Transcript } from './engine.js';
+import { untilAborted } from '../async.js';
+import type { SttEngine, TranscribeOptions, Transcript } from './engine.js';
 
 export interface WhisperOptions {
   /** ggml model file (stt.model) */
@@ -81,7 +82,7 @@ export class WhisperEngine implements SttEngine {
       });
       return task.result;
     })();
-    const segments = await abortable(work, opts.signal);
+    const segments = await untilAborted(work, opts.signal);
     const texts = segments.map((s) => ({
       start: s.from / 1000,
       end: s.to / 1000,

@@ -35,6 +35,7 @@ import {
   RpcClients,
   RpcServer,
   type ImageStoreServer,
+  type RpcTarget,
 } from '../../node/rpc/index.js';
 import type { ImageHeld } from '../../node/types.js';
 import {
@@ -114,6 +115,24 @@ describe('image transfer between two Docker engines', () => {
     return { server, clients, target: { address: DESK, port: server.port } };
   }
 
+  /** laptop fetches the echo image from desk's server at `target`. */
+  function fetchEcho(
+    clients: RpcClients,
+    target: RpcTarget,
+    extra: Partial<Parameters<typeof fetchImage>[0]> = {},
+  ) {
+    return fetchImage({
+      clients,
+      peer: target,
+      peerName: 'desk',
+      agent: 'echo',
+      hash: echo.hash,
+      engine: laptop,
+      imagePrefix: IMAGE_PREFIX,
+      ...extra,
+    });
+  }
+
   async function removeFromLaptop(t: string) {
     await dockerd2!.docker
       .getImage(t)
@@ -126,15 +145,7 @@ describe('image transfer between two Docker engines', () => {
     expect(await laptop.has(tag)).toBe(false);
     const { clients, target } = await deskServer();
     const progress: number[] = [];
-    const got = await fetchImage({
-      clients,
-      peer: target,
-      agent: 'echo',
-      hash: echo.hash,
-      engine: laptop,
-      imagePrefix: IMAGE_PREFIX,
-      onProgress: (n) => progress.push(n),
-    });
+    const got = await fetchEcho(clients, target, { onProgress: (n) => progress.push(n) });
     expect(got.tag).toBe(tag);
     expect(got.digest).toMatch(/^sha256:[0-9a-f]{64}$/);
     expect(got.sizeBytes).toBe(progress.at(-1));
@@ -185,15 +196,7 @@ describe('image transfer between two Docker engines', () => {
     await removeFromLaptop(tag);
     await removeFromLaptop(imageTag('sleeper', sleeper.hash, IMAGE_PREFIX));
     const { clients, target } = await deskServer(lyingStore(lie));
-    const err = await fetchImage({
-      clients,
-      peer: target,
-      peerName: 'desk',
-      agent: 'echo',
-      hash: echo.hash,
-      engine: laptop,
-      imagePrefix: IMAGE_PREFIX,
-    }).catch((e: unknown) => e);
+    const err = await fetchEcho(clients, target).catch((e: unknown) => e);
     expect(err).toBeInstanceOf(ImageTransferError);
     expect((err as Error).message).toMatch(message);
     expect((err as Error).message).toMatch(/from desk .*nothing was loaded/);
@@ -208,16 +211,7 @@ describe('image transfer between two Docker engines', () => {
       const { clients, target } = await deskServer();
       const fs = mountTinyFs(256); // the echo image is about 1.6 MB
       try {
-        const err = await fetchImage({
-          clients,
-          peer: target,
-          peerName: 'desk',
-          agent: 'echo',
-          hash: echo.hash,
-          engine: laptop,
-          imagePrefix: IMAGE_PREFIX,
-          tmpDir: fs.dir,
-        }).catch((e: unknown) => e);
+        const err = await fetchEcho(clients, target, { tmpDir: fs.dir }).catch((e: unknown) => e);
         expect(err).toBeInstanceOf(ImageTransferError);
         expect((err as Error).message).toMatch(
           /from desk failed: cannot write .*image\.tar: the disk is full; free some space and try again \(ENOSPC[^)]*\); nothing was loaded/,
@@ -244,15 +238,7 @@ describe('image transfer between two Docker engines', () => {
             tmpDir: fs.dir,
           }),
         );
-        const err = await fetchImage({
-          clients,
-          peer: target,
-          peerName: 'desk',
-          agent: 'echo',
-          hash: echo.hash,
-          engine: laptop,
-          imagePrefix: IMAGE_PREFIX,
-        }).catch((e: unknown) => e);
+        const err = await fetchEcho(clients, target).catch((e: unknown) => e);
         expect(err).toBeInstanceOf(ImageTransferError);
         expect((err as Error).message).toMatch(
           /from desk failed: .*the sending node cannot write .*image\.tar: the disk is full/,
@@ -273,14 +259,7 @@ describe('image transfer between two Docker engines', () => {
         imagePrefix: IMAGE_PREFIX,
       }),
     );
-    const err = await fetchImage({
-      clients,
-      peer: target,
-      agent: 'echo',
-      hash: echo.hash,
-      engine: laptop,
-      imagePrefix: IMAGE_PREFIX,
-    }).catch((e: unknown) => e);
+    const err = await fetchEcho(clients, target).catch((e: unknown) => e);
     expect(err).toBeInstanceOf(ImageTransferError);
     expect((err as Error).message).toMatch(/has not run successfully here yet/);
   });
