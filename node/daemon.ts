@@ -24,7 +24,7 @@ import {
 } from './discovery/index.js';
 import { CapabilityProber, readLoad } from './capabilities/index.js';
 import { NatsSupervisor, connectBus, type Bus } from './bus/index.js';
-import { MembershipService } from './membership/index.js';
+import { MembershipService, UnheardPeersCheck } from './membership/index.js';
 import { RpcServer, RpcClients, routeGrpcLogs } from './rpc/index.js';
 import {
   JoinService,
@@ -446,11 +446,19 @@ export class Daemon {
   private watchRoutes(log: Logger): () => void {
     let lastKey = '';
     let settle: NodeJS.Timeout | null = null;
+    const unheard = new UnheardPeersCheck(UNHEARD_REASSERT_MS);
+    const checkHeard = (routes: number) => {
+      const alive = this.membership.view().filter((p) => !p.self && p.state === 'alive').length;
+      if (!unheard.observe(routes, alive, Date.now())) return;
+      log.info({ routes, alive }, 'a routed peer is not heard; re-asserting interest');
+      this.membership.reassertInterest();
+    };
     const poll = async () => {
       const routez = await this.nats
         .routez({ signal: AbortSignal.timeout(1000) })
         .catch(() => null);
       if (!routez) return;
+      checkHeard(routez.routes.length);
       const key = routez.routes
         .map((r) => r.remote_id)
         .sort()
@@ -484,6 +492,8 @@ export class Daemon {
 
 const ROUTE_POLL_MS = 1000;
 const ROUTE_SETTLE_MS = 500;
+/** how long a routed peer may go unheard before interest is re-asserted (and then at most this often) */
+const UNHEARD_REASSERT_MS = 4000;
 
 /**
  * Which candidates this node dials. Symmetric sources (tailscale, mDNS, adverts) are dialled only

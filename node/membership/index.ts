@@ -31,3 +31,4 @@ export {
   type ChangeListener,
   type MembershipServiceOptions,
 } from './service.js';
+export { UnheardPeersCheck } from './unheard.js';
