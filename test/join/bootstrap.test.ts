@@ -162,12 +162,15 @@ describe('bootstrapping a mesh', () => {
     expect(await listeningAddresses(n.port)).toEqual([]);
   });
 
-  /** A running member of its own mesh (`whoisDelayMs` makes it answer late). */
+  /**
+   * A running member of its own mesh (`whoisDelayMs` makes it answer late; `lan`: no tailnet, so
+   * only invites admit). Returns its state dir, where invites are made.
+   */
   async function member(
     n: TestNode,
     meshId: string,
-    opts: { refuse?: boolean; whoisDelayMs?: number; admitted?: string[] } = {},
-  ): Promise<void> {
+    opts: { refuse?: boolean; whoisDelayMs?: number; admitted?: string[]; lan?: boolean } = {},
+  ): Promise<string> {
     const { dir, remove } = tempDir('bootstrap-member');
     cleanups.push(remove);
     const secret = Buffer.alloc(32, meshId.length);
@@ -183,12 +186,13 @@ describe('bootstrapping a mesh', () => {
       meshId,
       secret,
       allowedTags: [],
-      tailnet: tailnet(opts.refuse, opts.whoisDelayMs),
+      tailnet: opts.lan ? null : tailnet(opts.refuse, opts.whoisDelayMs),
       members: () => [],
       onAdmitted: (a) => opts.admitted?.push(`${a.name} by ${n.address}`),
     }).register(server);
     await server.start();
     cleanups.push(() => server.stop());
+    return dir;
   }
 
   it('when members of two meshes answer, joins the first candidate\u2019s, not the fastest', async () => {
@@ -257,31 +261,12 @@ describe('bootstrapping a mesh', () => {
   });
 
   it('with an invite, asks the invite\u2019s member only', async () => {
-    const member = testNode('127.0.8.50');
-    const { dir, remove } = tempDir('bootstrap-invite');
-    cleanups.push(remove);
-    const secret = Buffer.alloc(32, 9);
-    const server = new RpcServer({
-      addresses: [member.address],
-      port: member.port,
-      secret,
-      shutdownTimeoutMs: 500,
-    });
-    new JoinService({
-      self: { id: member.id, name: 'desk' },
-      stateDir: dir,
-      meshId: 'mesh-invite',
-      secret,
-      allowedTags: [],
-      tailnet: null,
-      members: () => [],
-    }).register(server);
-    await server.start();
-    cleanups.push(() => server.stop());
+    const desk = testNode('127.0.8.50');
+    const dir = await member(desk, 'mesh-invite', { lan: true });
     const { code } = await createInvite(dir, {
       ttlS: 600,
-      memberAddress: member.address,
-      rpcPort: member.port,
+      memberAddress: desk.address,
+      rpcPort: desk.port,
     });
     const unrelated = testNode('127.0.8.52');
     const b = await bootstrap(testNode('127.0.8.51'), [at(unrelated)], { invite: code });
