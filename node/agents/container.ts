@@ -408,24 +408,38 @@ export class AgentContainer {
     return info;
   }
 
-  /** The engine's "oom" event for this container (the container itself is auto-removed). */
+  /**
+   * Whether the engine saw an "oom" event for this container (auto-removed, so there is no
+   * State.OOMKilled to inspect). The engine can hand out the exit before the OOM event (seen
+   * under load in CI), so the answer waits up to OOM_EVENT_GRACE_MS for it: a `since` in the
+   * past replays what was logged, an `until` in the future keeps the stream open for what comes
+   * late, and the first "oom" ends the wait.
+   */
   private async oomKilled(startedAt: number): Promise<boolean> {
+    const stop = new AbortController();
+    const timer = setTimeout(() => stop.abort(), OOM_EVENT_GRACE_MS + 2000);
     try {
-      // A fractional `until` (now) makes the engine answer from its event log and close.
       const events = await this.deps.docker.getEvents({
         since: Math.floor(startedAt / 1000) - 1,
-        until: (Date.now() / 1000 + 0.2).toFixed(3),
+        until: ((Date.now() + OOM_EVENT_GRACE_MS) / 1000).toFixed(3),
         filters: { container: [this.id], event: ['oom'] },
-        abortSignal: AbortSignal.timeout(3000),
+        abortSignal: stop.signal,
       } as unknown as Parameters<Docker['getEvents']>[0]);
-      let text = '';
-      for await (const chunk of events) text += chunk.toString();
-      return text.includes('"oom"');
+      for await (const chunk of events) {
+        if (chunk.toString().includes('"oom"')) return true;
+      }
+      return false;
     } catch {
       return false;
+    } finally {
+      clearTimeout(timer);
+      stop.abort();
     }
   }
 }
+
+/** How long an exit by SIGKILL that we did not send waits for the engine's late "oom" event. */
+const OOM_EVENT_GRACE_MS = 2500;
 
 export function exitError(agent: LoadedAgent, info: ExitInfo): RunEvent {
   const code = info.reason === 'exited' || info.reason === 'stopped' ? 'crashed' : info.reason;

@@ -142,7 +142,7 @@ describe('sandbox, proven by an agent that tries to break it', () => {
 
   it('OOM-kills an agent that allocates past its memory limit, and says so', async () => {
     const end = await run('allocate', { mb: 64 });
-    expect(end).toMatchObject({ type: 'error', code: 'oom' });
+    expect(end, JSON.stringify(end)).toMatchObject({ type: 'error', code: 'oom' });
     expect(end.message).toMatch(
       /ran out of memory: it used more than its 16 MB \(memory_mb in agent\.toml\)/,
     );
