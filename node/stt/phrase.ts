@@ -15,9 +15,8 @@
  *  - fit: the best path's acoustic score per 10 ms frame; audio that matches no phrase well
  *    (another accent, another sentence) is forced onto some phrase with a poor fit.
  */
-import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
+import { readFile } from 'node:fs/promises';
 import { existsSync } from 'node:fs';
-import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { AgentManifest } from '../agents/manifest.js';
 import { DependencyMissingError } from '../errors.js';
@@ -69,8 +68,6 @@ export class PhraseRecogniser implements SttEngine {
 
   private constructor(
     readonly grammar: PhraseGrammar,
-    private readonly dir: string,
-    private readonly jsgfPath: string,
     private readonly options: PhraseRecogniserOptions,
   ) {
     this.model = `pocketsphinx en-us, ${grammar.phraseCount} phrases`;
@@ -91,10 +88,7 @@ export class PhraseRecogniser implements SttEngine {
       knownWord: (w) => dict.has(w),
       maxNumber: options.maxNumber,
     });
-    const dir = await mkdtemp(join(tmpdir(), 'helix-phrase-'));
-    const jsgfPath = join(dir, 'commands.jsgf');
-    await writeFile(jsgfPath, grammar.jsgf);
-    return new PhraseRecogniser(grammar, dir, jsgfPath, options);
+    return new PhraseRecogniser(grammar, options);
   }
 
   async transcribe(pcm: Float32Array, opts: TranscribeOptions = {}): Promise<PhraseTranscript> {
@@ -112,10 +106,10 @@ export class PhraseRecogniser implements SttEngine {
     const ps = this.options.pocketsphinx ?? {};
     const warps = this.options.warps ?? DEFAULT_WARPS;
     const decodes = [
-      decodeWithGrammar(this.jsgfPath, pcm16, ps, opts.signal),
+      decodeWithGrammar(this.grammar.jsgf, pcm16, ps, opts.signal),
       ...warps.map((w) =>
         decodeWithGrammar(
-          this.jsgfPath,
+          this.grammar.jsgf,
           pcm16,
           {
             ...ps,
@@ -179,7 +173,6 @@ export class PhraseRecogniser implements SttEngine {
 
   async close(): Promise<void> {
     this.closed = true;
-    await rm(this.dir, { recursive: true, force: true });
   }
 }
 

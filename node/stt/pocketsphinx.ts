@@ -60,9 +60,13 @@ export interface PsResult {
 const FRAME_S = 0.01;
 const FILLERS = new Set(['<s>', '</s>', '<sil>', '(NULL)', '[noise]', '++noise++', '++breath++']);
 
-/** Decodes utterances (16 kHz mono Int16) against a JSGF grammar file; one result per clip. */
+/**
+ * Decodes utterances (16 kHz mono Int16) against a JSGF grammar (its text; written beside the
+ * audio and removed with it, so a node killed mid-decode leaves at most one tmpfs dir); one
+ * result per clip.
+ */
 export async function decodeWithGrammar(
-  jsgfPath: string,
+  jsgf: string,
   clips: readonly Int16Array[],
   config: PocketsphinxConfig = {},
   signal?: AbortSignal,
@@ -90,6 +94,7 @@ export async function decodeWithGrammar(
       ),
     );
     await writeFile(join(dir, 'ctl'), ids.join('\n') + '\n');
+    await writeFile(join(dir, 'grammar.jsgf'), jsgf);
     const args = [
       ['-ctl', join(dir, 'ctl')],
       ['-cepdir', dir],
@@ -103,7 +108,7 @@ export async function decodeWithGrammar(
       ['-seed', '1'],
       ['-hmm', hmm],
       ['-dict', dict],
-      ...(jsgfPath ? [['-jsgf', jsgfPath]] : []),
+      ['-jsgf', join(dir, 'grammar.jsgf')],
       ['-bestpath', 'yes'],
       // wider beams than the defaults (1e-48/1e-48/7e-29): with them a third of the British-voice
       // test utterances ended with no complete path through the grammar; cost ~20 % more CPU

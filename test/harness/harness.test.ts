@@ -7,7 +7,7 @@ import { spawn, spawnSync } from 'node:child_process';
 import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { afterAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { z } from 'zod';
 import { MeshHarness, REPO_ROOT } from './mesh.js';
 import { NodeExitedError, waitFor } from './wait.js';
@@ -482,7 +482,12 @@ describe('views, kills, pauses and partitions (toy nodes)', () => {
 });
 
 describe('cleanup', () => {
-  const tmp = mkdtempSync(path.join(os.tmpdir(), 'hxt-selftest-'));
+  // Made in beforeAll, not at collection: a run filtered with -t collects this block without
+  // running its hooks, and would leave the dir behind.
+  let tmp = '';
+  beforeAll(() => {
+    tmp = mkdtempSync(path.join(os.tmpdir(), 'hxt-selftest-'));
+  });
   afterAll(() => rmSync(tmp, { recursive: true, force: true }));
 
   it.skipIf(!natsAvailable)('leaves no namespace, no process and no temp dir behind', async () => {
