@@ -135,6 +135,14 @@ export class Daemon {
     });
     await this.nats.start();
     this.push('nats-server', () => this.nats.stop());
+    // Connected before the first route reload: a reload closes a client still in its handshake.
+    this.bus = await connectBus({
+      port: config.bus.client_port,
+      creds: natsCredentials(this.mesh.secret, 'nats-client'),
+      name: this.identity.name,
+      logger: log,
+    });
+    this.push('bus', () => this.bus.close());
     this.clients = new RpcClients({ nodeId: this.identity.id, secret: this.mesh.secret });
     this.push('rpc-clients', async () => this.clients.close());
     // A route carries the route password and would hand a non-member every message on the bus:
@@ -167,14 +175,6 @@ export class Daemon {
     applyRoutes(this.discovery.candidates());
     const offCandidates = this.discovery.onCandidates(applyRoutes);
     this.push('routes', async () => offCandidates());
-
-    this.bus = await connectBus({
-      port: config.bus.client_port,
-      creds: natsCredentials(this.mesh.secret, 'nats-client'),
-      name: this.identity.name,
-      logger: log,
-    });
-    this.push('bus', () => this.bus.close());
 
     this.membership = new MembershipService({
       bus: this.bus,

@@ -25,9 +25,18 @@ export interface ConnectBusOptions {
   signal?: AbortSignal;
   /** between reconnect attempts; default 250 ms */
   reconnectTimeWaitMs?: number;
+  /** how long one connection attempt may take before it is abandoned; default 3 s */
+  attemptTimeoutMs?: number;
 }
 
 const CLOSE_TIMEOUT_MS = 2_000;
+/**
+ * One attempt on loopback takes milliseconds. nats.js waits 20 s by default, and an attempt can
+ * stall: a server reload (every route change) closes each client that has not sent CONNECT yet
+ * with "Authorization Violation", and nats.js, in the middle of its first dial, never notices the
+ * close. A node starting while its routes were reloaded sat 20 s before its bus came up.
+ */
+const ATTEMPT_TIMEOUT_MS = 3_000;
 const NO_RESPONDERS_GRACE_MS = 1_000;
 const NO_RESPONDERS_RETRY_MS = 50;
 
@@ -48,6 +57,7 @@ export async function connectBus(opts: ConnectBusOptions): Promise<Bus> {
     maxReconnectAttempts: -1,
     reconnectTimeWait: opts.reconnectTimeWaitMs ?? 250,
     reconnectJitter: 50,
+    timeout: opts.attemptTimeoutMs ?? ATTEMPT_TIMEOUT_MS,
     waitOnFirstConnect: true,
     // the server sets no_advertise; this keeps the client on its own node's server regardless
     ignoreClusterUpdates: true,
