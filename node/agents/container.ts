@@ -416,24 +416,20 @@ export class AgentContainer {
    * late, and the first "oom" ends the wait.
    */
   private async oomKilled(startedAt: number): Promise<boolean> {
-    const stop = new AbortController();
-    const timer = setTimeout(() => stop.abort(), OOM_EVENT_GRACE_MS + 2000);
     try {
       const events = await this.deps.docker.getEvents({
         since: Math.floor(startedAt / 1000) - 1,
         until: ((Date.now() + OOM_EVENT_GRACE_MS) / 1000).toFixed(3),
         filters: { container: [this.id], event: ['oom'] },
-        abortSignal: stop.signal,
+        abortSignal: AbortSignal.timeout(OOM_EVENT_GRACE_MS + 2000),
       } as unknown as Parameters<Docker['getEvents']>[0]);
+      // Leaving the loop early destroys the stream.
       for await (const chunk of events) {
         if (chunk.toString().includes('"oom"')) return true;
       }
       return false;
     } catch {
       return false;
-    } finally {
-      clearTimeout(timer);
-      stop.abort();
     }
   }
 }

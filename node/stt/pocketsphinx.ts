@@ -85,16 +85,16 @@ export async function decodeWithGrammar(
   const dir = await mkdtemp(join(config.workDir ?? defaultWorkDir(), 'helix-ps-'));
   try {
     const ids = clips.map((_, i) => `u${i}`);
-    await Promise.all(
-      clips.map((pcm, i) =>
+    await Promise.all([
+      ...clips.map((pcm, i) =>
         writeFile(
           join(dir, `${ids[i]}.raw`),
           new Uint8Array(pcm.buffer, pcm.byteOffset, pcm.byteLength),
         ),
       ),
-    );
-    await writeFile(join(dir, 'ctl'), ids.join('\n') + '\n');
-    await writeFile(join(dir, 'grammar.jsgf'), jsgf);
+      writeFile(join(dir, 'ctl'), ids.join('\n') + '\n'),
+      writeFile(join(dir, 'grammar.jsgf'), jsgf),
+    ]);
     const args = [
       ['-ctl', join(dir, 'ctl')],
       ['-cepdir', dir],
