@@ -6,34 +6,151 @@
  * Tests name every container and image repository they create "helix-test-…" and remove them.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
-import { closeSync, openSync, readFileSync } from 'node:fs';
+import { closeSync, mkdirSync, openSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { mkdir, rm } from 'node:fs/promises';
+import os from 'node:os';
 import path from 'node:path';
 import Docker from 'dockerode';
 
 export const DEFAULT_DOCKER_SOCKET = '/var/run/docker.sock';
 export const TEST_PREFIX = 'helix-test-';
 const DOCKERD_LOG = '/tmp/helix-test-dockerd.log';
+/** dockerd's default pidfile, and the one of the containerd it starts and supervises. */
+const DOCKERD_PIDFILE = '/var/run/docker.pid';
+const CONTAINERD_PIDFILE = '/var/run/docker/containerd/containerd.pid';
+/** Held (a directory, with its owner inside) by the test worker that is starting dockerd. */
+const START_LOCK = path.join(os.tmpdir(), 'helix-test-dockerd.lock');
 
 /** The engine on `socketPath`, started with `dockerd` if nothing answers there. */
 export async function ensureDockerEngine(
   opts: { socketPath?: string; timeoutMs?: number } = {},
 ): Promise<Docker> {
   const socketPath = opts.socketPath ?? DEFAULT_DOCKER_SOCKET;
+  const timeoutMs = opts.timeoutMs ?? 60_000;
   const docker = new Docker({ socketPath });
   if (await answers(docker)) return docker;
 
-  // Another test run may be starting one at the same moment: a second dockerd refuses to start
-  // over the first one's pidfile and exits, and we wait for the first one all the same.
-  const logFd = openSync(DOCKERD_LOG, 'a');
-  const child = spawn('dockerd', ['-H', `unix://${socketPath}`], {
-    detached: true,
-    stdio: ['ignore', logFd, logFd],
+  // Test files run in parallel workers: one starts the engine while the others wait on the lock,
+  // then find it answering.
+  return withLock(START_LOCK, timeoutMs + 30_000, async () => {
+    if (await answers(docker)) return docker;
+    // A dockerd that was killed (-9, or with the session that started it) leaves its pidfile.
+    // dockerd refuses to start while the pid in it exists, whatever that process now is: pids
+    // are reused (pid_max is 32768 here), and a CI run once failed every Docker test because a
+    // long-lived process of its own had been given the dead engine's pid.
+    const engine = pidfileHolder(DOCKERD_PIDFILE, 'dockerd');
+    if (engine.kind === 'live') {
+      // A real dockerd: it may still be starting. Wait for it; never start a second one.
+      await waitForPing(docker, null, timeoutMs, DOCKERD_LOG, engine.describe);
+      return docker;
+    }
+    if (engine.kind === 'stale') rmSync(DOCKERD_PIDFILE, { force: true });
+    // Likewise containerd's: dockerd would take a live stranger there for its containerd, wait
+    // for it to answer, and end by killing it.
+    if (pidfileHolder(CONTAINERD_PIDFILE, 'containerd').kind === 'stale')
+      rmSync(CONTAINERD_PIDFILE, { force: true });
+
+    const logFd = openSync(DOCKERD_LOG, 'a');
+    const child = spawn('dockerd', ['-H', `unix://${socketPath}`], {
+      detached: true,
+      stdio: ['ignore', logFd, logFd],
+    });
+    closeSync(logFd);
+    child.unref();
+    // Another test run may have started one at the same moment: ours then exits (pidfile
+    // found) and we wait for theirs.
+    await waitForPing(
+      docker,
+      child,
+      timeoutMs,
+      DOCKERD_LOG,
+      '',
+      () => pidfileHolder(DOCKERD_PIDFILE, 'dockerd').kind === 'live',
+    );
+    return docker;
   });
-  closeSync(logFd);
-  child.unref();
-  await waitForPing(docker, child, opts.timeoutMs ?? 60_000, DOCKERD_LOG);
-  return docker;
+}
+
+export type PidfileHolder =
+  | { kind: 'none' }
+  | { kind: 'stale'; why: string }
+  | { kind: 'live'; pid: number; describe: string };
+
+/**
+ * Who the pid in `file` names: nobody (no file), a stale entry (no such process, a zombie, or a
+ * process that is not `comm`), or a live `comm` process (with its state, for error messages).
+ */
+export function pidfileHolder(file: string, comm: string): PidfileHolder {
+  let text: string;
+  try {
+    text = readFileSync(file, 'utf8');
+  } catch {
+    return { kind: 'none' };
+  }
+  const pid = Number(text.trim());
+  if (!Number.isInteger(pid) || pid <= 0) return { kind: 'stale', why: `no pid in ${file}` };
+  let stat: string;
+  try {
+    stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+  } catch {
+    return { kind: 'stale', why: `pid ${pid} is not running` };
+  }
+  // "pid (comm) state …": comm may hold spaces and parentheses; the state follows the last ")".
+  const name = stat.slice(stat.indexOf('(') + 1, stat.lastIndexOf(')'));
+  const state = stat.slice(stat.lastIndexOf(')') + 2).split(' ')[0] ?? '?';
+  if (name !== comm) return { kind: 'stale', why: `pid ${pid} is now "${name}", not ${comm}` };
+  if (state === 'Z' || state === 'X') return { kind: 'stale', why: `${comm} ${pid} is a zombie` };
+  return {
+    kind: 'live',
+    pid,
+    describe: `${comm} ${pid} (state ${state}, from ${file}) does not answer: stop it (kill ${pid}) and run the tests again`,
+  };
+}
+
+/**
+ * Runs `fn` holding a lock shared by every process on this machine: a directory made with
+ * mkdir, holding its owner's pid and start time, taken over when that owner is gone.
+ */
+async function withLock<T>(dir: string, timeoutMs: number, fn: () => Promise<T>): Promise<T> {
+  const deadline = Date.now() + timeoutMs;
+  const owner = path.join(dir, 'owner');
+  for (;;) {
+    try {
+      mkdirSync(dir);
+      writeFileSync(owner, `${process.pid} ${processStartTime(process.pid)}`);
+      break;
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code !== 'EEXIST') throw err;
+    }
+    let holder = '';
+    try {
+      holder = readFileSync(owner, 'utf8');
+    } catch {
+      // made, owner not written yet (or just removed): look again
+    }
+    const [pid, start] = holder.trim().split(' ');
+    if (holder && processStartTime(Number(pid)) !== start) {
+      rmSync(dir, { recursive: true, force: true });
+      continue;
+    }
+    if (Date.now() > deadline)
+      throw new Error(`${dir} is still held by pid ${pid ?? '?'} after ${timeoutMs} ms`);
+    await new Promise((r) => setTimeout(r, 200));
+  }
+  try {
+    return await fn();
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+}
+
+function processStartTime(pid: number): string | null {
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+    return stat.slice(stat.lastIndexOf(')') + 2).split(' ')[19] ?? null;
+  } catch {
+    return null;
+  }
 }
 
 export interface PrivateDockerd {
@@ -185,18 +302,22 @@ async function answers(docker: Docker): Promise<boolean> {
 
 async function waitForPing(
   docker: Docker,
-  child: ChildProcess,
+  child: ChildProcess | null,
   timeoutMs: number,
   logPath: string,
+  why = '',
+  /** whether an engine may still come up once `child` has exited (default: no) */
+  another: () => boolean = () => false,
 ): Promise<void> {
   const deadline = Date.now() + timeoutMs;
   while (Date.now() < deadline) {
     if (await answers(docker)) return;
+    if (child && child.exitCode !== null && !another()) break;
     await new Promise((r) => setTimeout(r, 200));
   }
-  const exited = child.exitCode !== null ? ` (dockerd exited with ${child.exitCode})` : '';
+  const exited = child && child.exitCode !== null ? ` (dockerd exited with ${child.exitCode})` : '';
   throw new Error(
-    `no Docker engine answered within ${timeoutMs} ms${exited}; dockerd log:\n${tail(logPath)}`,
+    `no Docker engine answered${child && child.exitCode !== null ? '' : ` within ${timeoutMs} ms`}${exited}${why ? `: ${why}` : ''}; dockerd log:\n${tail(logPath)}`,
   );
 }
 
