@@ -3,7 +3,8 @@
  * and slots, rejected, wrong action) per voice and overall, over every warm agent's commands
  * plus sentences that are not commands; then the recogniser's cost per utterance against the
  * engine alone, measured in the same run on the same audio:
- *   engine      one bare `pocketsphinx_batch` decode of the utterance with the same grammar
+ *   engine      one bare `pocketsphinx_batch` decode of the utterance with the same grammar,
+ *               dictionary (the grammar's words) and -topn
  *   recogniser  PhraseRecogniser.transcribe: three decodes (plain + two VTLN warps) run side by
  *               side, agreement and fit checks, grammar read-back
  * Aim: >= 90 % right, <= 1 % wrong.
@@ -16,7 +17,14 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { promisify } from 'node:util';
-import { DEBIAN_MODEL_DIR, PhraseRecogniser, type PhraseTranscript } from '../../node/stt/index.js';
+import {
+  DEBIAN_MODEL_DIR,
+  DEFAULT_TOPN,
+  grammarDictionary,
+  loadDictionary,
+  PhraseRecogniser,
+  type PhraseTranscript,
+} from '../../node/stt/index.js';
 import { floatToInt16 } from '../../node/voice/index.js';
 import { loadTestManifests, TEST_ROOMS } from '../../test/stt/manifests.js';
 import { speakAll, TEST_SPEEDS, TEST_VOICES } from '../../test/stt/speech.js';
@@ -86,6 +94,8 @@ try {
   const recogniserMs: number[] = [];
   try {
     await writeFile(join(dir, 'g.jsgf'), recogniser.grammar.jsgf);
+    const dictionary = await loadDictionary(join(DEBIAN_MODEL_DIR, 'cmudict-en-us.dict'));
+    await writeFile(join(dir, 'g.dict'), grammarDictionary(recogniser.grammar.jsgf, dictionary));
     const runs = Math.min(Number(args.runs), spoken.length);
     for (let i = 0; i < runs; i++) {
       const s = spoken[Math.floor((i * spoken.length) / runs)]!;
@@ -106,9 +116,11 @@ try {
         '-hmm',
         join(DEBIAN_MODEL_DIR, 'en-us'),
         '-dict',
-        join(DEBIAN_MODEL_DIR, 'cmudict-en-us.dict'),
+        join(dir, 'g.dict'),
         '-jsgf',
         join(dir, 'g.jsgf'),
+        '-topn',
+        String(DEFAULT_TOPN),
         '-hyp',
         join(dir, 'hyp'),
         '-logfn',

@@ -5,7 +5,7 @@ export { probeStt, type SttProbe } from './probe.js';
 export { WhisperEngine, type WhisperOptions } from './whisper.js';
 export {
   PhraseRecogniser,
-  loadDictionaryWords,
+  loadDictionary,
   DEFAULT_MIN_FIT,
   DEFAULT_WARPS,
   type PhraseRecogniserOptions,
@@ -22,9 +22,12 @@ export {
 } from './phrase-grammar.js';
 export {
   decodeWithGrammar,
+  grammarDictionary,
+  DEFAULT_TOPN,
   parseHypseg,
   parseNbest,
   DEBIAN_MODEL_DIR,
+  type DecodeGrammar,
   type PocketsphinxConfig,
   type PsResult,
 } from './pocketsphinx.js';
