@@ -16,6 +16,7 @@ import { existsSync, mkdirSync, readFileSync, readdirSync, rmSync, writeFileSync
 import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { processStartTime } from '../support/proc.js';
 
 export const NETNS_PREFIX = 'hxt';
 export const MAX_NODES = 10;
@@ -92,16 +93,6 @@ function pidsIn(namespace: string): number[] {
     .split('\n')
     .map((s) => Number(s.trim()))
     .filter((n) => Number.isInteger(n) && n > 0);
-}
-
-function processStartTime(pid: number): string | null {
-  try {
-    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
-    // Fields after the parenthesised command; starttime is field 22 overall, 20th after ")".
-    return stat.slice(stat.lastIndexOf(')') + 2).split(' ')[19] ?? null;
-  } catch {
-    return null;
-  }
 }
 
 function ownerFile(runId: string): string {

@@ -11,6 +11,7 @@ import { mkdir, rm } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import Docker from 'dockerode';
+import { processStartTime } from './proc.js';
 
 export const DEFAULT_DOCKER_SOCKET = '/var/run/docker.sock';
 export const TEST_PREFIX = 'helix-test-';
@@ -141,15 +142,6 @@ async function withLock<T>(dir: string, timeoutMs: number, fn: () => Promise<T>)
     return await fn();
   } finally {
     rmSync(dir, { recursive: true, force: true });
-  }
-}
-
-function processStartTime(pid: number): string | null {
-  try {
-    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
-    return stat.slice(stat.lastIndexOf(')') + 2).split(' ')[19] ?? null;
-  } catch {
-    return null;
   }
 }
 
