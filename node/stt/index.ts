@@ -7,7 +7,8 @@ export {
   PhraseRecogniser,
   loadDictionary,
   DEFAULT_MIN_FIT,
-  DEFAULT_WARPS,
+  DEFAULT_VARIANTS,
+  type DecodeVariant,
   type PhraseRecogniserOptions,
   type PhraseTranscript,
 } from './phrase.js';
@@ -24,6 +25,7 @@ export {
   decodeWithGrammar,
   grammarDictionary,
   DEFAULT_TOPN,
+  withLiveCmn,
   parseHypseg,
   parseNbest,
   DEBIAN_MODEL_DIR,

@@ -9,17 +9,23 @@
  * to ~1 %:
  *  - decoys in the grammar (phrase-grammar.ts): unconfigured rooms and everyday non-commands
  *    can win the search, and a decoy result is rejected;
- *  - agreement: the utterance is decoded three times, plain and with the vocal tract length
- *    warped by 0.9 and 1.1 (VTLN); a meaning that flips under the warps is not trusted (of the
- *    sweep 0.85-1.15, +-10 % kept the most right answers for the fewest wrong ones);
+ *  - agreement: the utterance is decoded three times, and a meaning that changes between the
+ *    decodes is not trusted. Beside the plain decode, one warps the vocal tract length by 0.9
+ *    (VTLN) and one normalises the cepstral mean live, from a running estimate, where the others
+ *    take the mean of the whole utterance. The two VTLN warps used before (0.9 and 1.1) often
+ *    agreed on the same mistake ("ninety" heard as "twenty" by all three); a decode that differs
+ *    in its front end errs differently;
  *  - fit: the best path's acoustic score per 10 ms frame; audio that matches no phrase well
  *    (another accent, another sentence) is forced onto some phrase with a poor fit.
  * Each decode scores 8 Gaussians per frame (-topn, pocketsphinx.ts) and loads only the grammar's
- * words from the dictionary. On the bench set: 93.3 % of commands right, 5.8 % rejected, 0.8 %
- * wrong; p50 171 ms per utterance on 2 cores. On a set the settings were not chosen on (5 voices,
- * 160 and 210 words a minute, 2 phrasings each: 530 commands) 90.0 % right and 4.0 % wrong:
- * "ninety" heard as "twenty" and "off" as "on" by all three decodes alike, which no check here
- * catches.
+ * words from the dictionary. Commands right / wrong (bench/stt/phrases.ts; the other two sets
+ * through the same code with other voices, speeds and phrasings):
+ *   bench set, 4 voices x 140/185 wpm, 240 commands        93.3 % / 0.8 %
+ *   + en-us+m3, 160/210 wpm, two phrasings, 530 commands   89.4 % / 2.5 %  (warps 0.9+1.1: 4.0 %)
+ *   4 other voices (RP, West Midlands, Caribbean, US f2),
+ *     150/175 wpm, three phrasings, 560 commands           80.0 % / 1.6 %  (warps 0.9+1.1: 3.2 %)
+ * p50 ~200 ms per utterance on 2 cores. What still goes wrong is mostly "off" heard as "on" and
+ * one number for another, by all three decodes alike.
  */
 import { readFile } from 'node:fs/promises';
 import { existsSync } from 'node:fs';
@@ -48,12 +54,20 @@ export interface PhraseRecogniserOptions {
   /** values of enum_from tables, e.g. { "lights.rooms": ["kitchen", "living room"] } */
   slotValues?: Readonly<Record<string, readonly string[]>>;
   pocketsphinx?: PocketsphinxConfig;
-  /** VTLN warp factors decoded besides the plain decode; all must agree (default [0.9, 1.1]) */
-  warps?: number[];
+  /** decodes besides the plain one; all must agree (default DEFAULT_VARIANTS) */
+  variants?: readonly DecodeVariant[];
   /** lowest acceptable acoustic score per frame (default -90; clear speech measures -40..-75) */
   minFit?: number;
   /** largest number a number slot can be spoken as (default 120) */
   maxNumber?: number;
+}
+
+/** How one extra decode of an utterance differs from the plain one. */
+export interface DecodeVariant {
+  /** vocal tract length warp factor (VTLN, -warp_type inverse_linear) */
+  warp?: number;
+  /** cepstral mean normalisation: a running estimate, as a live stream is decoded */
+  cmn?: 'live';
 }
 
 /** A transcript plus what the recogniser understood. */
@@ -62,11 +76,12 @@ export interface PhraseTranscript extends Transcript {
   meaning: PhraseInterpretation | null;
   /** acoustic score per frame of the best path */
   fit: number;
-  /** the sentence each decode heard (plain first, then one per warp) */
+  /** the sentence each decode heard (plain first, then one per variant) */
   votes: string[];
 }
 
-export const DEFAULT_WARPS = [0.9, 1.1];
+/** The vocal tract warped by 0.9, and a live-CMN decode (see the header for how they were chosen). */
+export const DEFAULT_VARIANTS: readonly DecodeVariant[] = [{ warp: 0.9 }, { cmn: 'live' }];
 export const DEFAULT_MIN_FIT = -90;
 
 export class PhraseRecogniser implements SttEngine {
@@ -117,27 +132,24 @@ export class PhraseRecogniser implements SttEngine {
     if (this.closed) throw new Error('phrase recogniser is closed');
     const pcm16 = clips.map(floatToInt16);
     const ps = this.options.pocketsphinx ?? {};
-    const warps = this.options.warps ?? DEFAULT_WARPS;
-    const decodes = [
-      decodeWithGrammar(this.search, pcm16, ps, opts.signal),
-      ...warps.map((w) =>
-        decodeWithGrammar(
-          this.search,
-          pcm16,
-          {
-            ...ps,
-            extraArgs: [
-              ...(ps.extraArgs ?? []),
-              '-warp_type',
-              'inverse_linear',
-              '-warp_params',
-              String(w),
-            ],
-          },
-          opts.signal,
-        ),
+    const variants = this.options.variants ?? DEFAULT_VARIANTS;
+    const decodes = [{}, ...variants].map((v: DecodeVariant) =>
+      decodeWithGrammar(
+        this.search,
+        pcm16,
+        {
+          ...ps,
+          cmn: v.cmn ?? ps.cmn,
+          extraArgs: [
+            ...(ps.extraArgs ?? []),
+            ...(v.warp !== undefined
+              ? ['-warp_type', 'inverse_linear', '-warp_params', String(v.warp)]
+              : []),
+          ],
+        },
+        opts.signal,
       ),
-    ];
+    );
     const runs = await untilAborted(Promise.all(decodes), opts.signal);
     return clips.map((_, i) => this.decide(runs.map((r) => r[i]!)));
   }

@@ -34,6 +34,12 @@ export interface PocketsphinxConfig {
    * 16 94.2 %, 32 94.6 %, wrong 0.8-1.3 % throughout; per utterance p50 149, 174, 214, 281 ms.
    */
   topn?: number;
+  /**
+   * Cepstral mean normalisation: the model's own (Debian's en-us: 'batch', the mean of the whole
+   * utterance) or 'live' (a running estimate from the model's initial mean). The model's
+   * feat.params overrides -cmn on the command line, so 'live' decodes with an edited copy of it.
+   */
+  cmn?: 'live';
   timeoutMs?: number;
   /** extra decoder options, e.g. ["-lw", "2"] */
   extraArgs?: string[];
@@ -112,6 +118,9 @@ export async function decodeWithGrammar(
       writeFile(join(dir, 'ctl'), ids.join('\n') + '\n'),
       writeFile(join(dir, 'grammar.jsgf'), grammar.jsgf),
       ...(grammar.dict !== undefined ? [writeFile(join(dir, 'grammar.dict'), grammar.dict)] : []),
+      ...(config.cmn === 'live'
+        ? [writeFile(join(dir, 'feat.params'), withLiveCmn(await readFeatParams(hmm)))]
+        : []),
     ]);
     const args = [
       ['-ctl', join(dir, 'ctl')],
@@ -128,6 +137,7 @@ export async function decodeWithGrammar(
       ['-dict', grammar.dict !== undefined ? join(dir, 'grammar.dict') : dict],
       ['-jsgf', join(dir, 'grammar.jsgf')],
       ['-topn', String(config.topn ?? DEFAULT_TOPN)],
+      config.cmn === 'live' ? ['-featparams', join(dir, 'feat.params')] : [],
       ['-bestpath', 'yes'],
       // wider beams than the defaults (1e-48/1e-48/7e-29): with them a third of the British-voice
       // test utterances ended with no complete path through the grammar; cost ~20 % more CPU
@@ -278,6 +288,17 @@ export function grammarDictionary(jsgf: string, dictionary: ReadonlyMap<string, 
   const lines: string[] = [];
   for (const w of [...words].sort()) lines.push(...(dictionary.get(w) ?? []));
   return lines.join('\n') + '\n';
+}
+
+async function readFeatParams(hmm: string): Promise<string> {
+  return readFile(join(hmm, 'feat.params'), 'utf8').catch(() => '');
+}
+
+/** feat.params text with `-cmn live` in place of its own -cmn line (or added). */
+export function withLiveCmn(featParams: string): string {
+  const lines = featParams.split('\n').filter((l) => !/^-cmn\s/.test(l.trim()));
+  while (lines.length && lines.at(-1) === '') lines.pop();
+  return [...lines, '-cmn live', ''].join('\n');
 }
 
 function defaultWorkDir(): string {
