@@ -119,7 +119,11 @@ export async function decodeWithGrammar(
       writeFile(join(dir, 'grammar.jsgf'), grammar.jsgf),
       ...(grammar.dict !== undefined ? [writeFile(join(dir, 'grammar.dict'), grammar.dict)] : []),
       ...(config.cmn === 'live'
-        ? [writeFile(join(dir, 'feat.params'), withLiveCmn(await readFeatParams(hmm)))]
+        ? [
+            readFeatParams(hmm).then((text) =>
+              writeFile(join(dir, 'feat.params'), withLiveCmn(text)),
+            ),
+          ]
         : []),
     ]);
     const args = [
@@ -290,8 +294,14 @@ export function grammarDictionary(jsgf: string, dictionary: ReadonlyMap<string, 
   return lines.join('\n') + '\n';
 }
 
+/** The model's feature parameters; none (pocketsphinx's defaults) when it has no feat.params. */
 async function readFeatParams(hmm: string): Promise<string> {
-  return readFile(join(hmm, 'feat.params'), 'utf8').catch(() => '');
+  try {
+    return await readFile(join(hmm, 'feat.params'), 'utf8');
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code === 'ENOENT') return '';
+    throw err;
+  }
 }
 
 /** feat.params text with `-cmn live` in place of its own -cmn line (or added). */

@@ -6,7 +6,15 @@
  * Tests name every container and image repository they create "helix-test-…" and remove them.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
-import { closeSync, mkdirSync, openSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import {
+  appendFileSync,
+  closeSync,
+  mkdirSync,
+  openSync,
+  readFileSync,
+  rmSync,
+  writeFileSync,
+} from 'node:fs';
 import { mkdir, rm } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
@@ -31,8 +39,8 @@ export async function ensureDockerEngine(
   const docker = new Docker({ socketPath });
   if (await answers(docker)) return docker;
 
-  // Test files run in parallel workers: one starts the engine while the others wait on the lock,
-  // then find it answering.
+  // Test runs side by side (two `npm test`, or parallel workers): one starts the engine while
+  // the others wait on the lock, then find it answering.
   return withLock(START_LOCK, timeoutMs + 30_000, async () => {
     if (await answers(docker)) return docker;
     // A dockerd that was killed (-9, or with the session that started it) leaves its pidfile.
@@ -45,11 +53,17 @@ export async function ensureDockerEngine(
       await waitForPing(docker, null, timeoutMs, DOCKERD_LOG, engine.describe);
       return docker;
     }
-    if (engine.kind === 'stale') rmSync(DOCKERD_PIDFILE, { force: true });
     // Likewise containerd's: dockerd would take a live stranger there for its containerd, wait
     // for it to answer, and end by killing it.
-    if (pidfileHolder(CONTAINERD_PIDFILE, 'containerd').kind === 'stale')
-      rmSync(CONTAINERD_PIDFILE, { force: true });
+    const containerd = pidfileHolder(CONTAINERD_PIDFILE, 'containerd');
+    for (const [file, holder] of [
+      [DOCKERD_PIDFILE, engine],
+      [CONTAINERD_PIDFILE, containerd],
+    ] as const) {
+      if (holder.kind !== 'stale') continue;
+      rmSync(file, { force: true });
+      appendFileSync(DOCKERD_LOG, `helix tests: removed stale ${file} (${holder.why})\n`);
+    }
 
     const logFd = openSync(DOCKERD_LOG, 'a');
     const child = spawn('dockerd', ['-H', `unix://${socketPath}`], {
