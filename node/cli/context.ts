@@ -1,7 +1,15 @@
 import type { Command } from 'commander';
 import { loadConfig, type LoadedConfig } from '../config/index.js';
 import { createOutput, type Output } from './output.js';
-import type { GlobalOptions } from './main.js';
+
+/** The options every command takes (set on the program in main.ts). */
+export interface GlobalOptions {
+  stateDir?: string;
+  config?: string;
+  json?: boolean;
+  color?: boolean;
+  logLevel?: string;
+}
 
 export interface CliContext extends LoadedConfig {
   o: Output;

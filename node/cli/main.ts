@@ -9,16 +9,9 @@ import { Command, CommanderError, Option } from 'commander';
 import { describeError, HelixError } from '../errors.js';
 import { VERSION } from '../version.js';
 import { createOutput } from './output.js';
+import type { GlobalOptions } from './context.js';
 import { registerMeshCommands } from './commands/mesh.js';
 import { registerExtraCommands } from './commands/index.js';
-
-export interface GlobalOptions {
-  stateDir?: string;
-  config?: string;
-  json?: boolean;
-  color?: boolean;
-  logLevel?: string;
-}
 
 export function buildProgram(): Command {
   const program = new Command('helix-node')
