@@ -20,9 +20,9 @@ import {
 } from '../../node/agenthost/index.js';
 import { AgentHostService, RpcClients, RpcServer } from '../../node/rpc/index.js';
 import { ensureDockerEngine, removeContainers, removeImages } from '../support/docker.js';
-import { collect, hostPeer, meshSecret, portRange, until } from './helpers.js';
+import { collect, hostPeer, meshSecret, until } from './helpers.js';
+import { freePort } from '../support/ports.js';
 
-const nextPort = portRange(16700);
 const IMAGE_PREFIX = 'helix-test-ahimg-';
 const CONTAINER_PREFIX = 'helix-test-ah-';
 const ADDRESS = '127.0.5.30';
@@ -56,7 +56,7 @@ describe('AgentHost with the agent runner on a real Docker engine', () => {
     const secret = meshSecret();
     server = new RpcServer({
       addresses: [ADDRESS],
-      port: nextPort(),
+      port: await freePort(),
       secret,
       shutdownTimeoutMs: 500,
     });

@@ -13,13 +13,12 @@ import {
   hostPeer,
   manifest,
   meshSecret,
-  portRange,
   quick,
   until,
   type Script,
 } from './helpers.js';
+import { freePort } from '../support/ports.js';
 
-const nextPort = portRange(16600);
 const FIXTURE = path.resolve('test/agenthost/fixtures/host.ts');
 
 const lights = manifest();
@@ -56,7 +55,7 @@ describe('runAnywhere', () => {
     const address = `127.0.5.${n}`;
     const server = new RpcServer({
       addresses: [address],
-      port: nextPort(),
+      port: await freePort(),
       secret,
       shutdownTimeoutMs: 200,
     });
@@ -72,7 +71,7 @@ describe('runAnywhere', () => {
   /** A host in a child process that hangs in every run until killed. */
   async function childHost(name: string, n: number, spec: Partial<PeerSpec> = {}) {
     const address = `127.0.5.${n}`;
-    const port = nextPort();
+    const port = await freePort();
     const child: ChildProcess = spawn(process.execPath, ['--import', 'tsx', FIXTURE], {
       env: {
         ...process.env,
@@ -272,7 +271,7 @@ describe('runAnywhere', () => {
   });
 
   it('moves even a non-idempotent run off a host it never reached', async () => {
-    const port = nextPort(); // nothing listens here
+    const port = await freePort(); // nothing listens here
     const gone = hostPeer({ name: 'desk', address: '127.0.5.9', port });
     const laptop = await host('laptop', 10, quick('laptop', 'door open'), { running: 2 });
     const view = [self(), gone, laptop.peer];
@@ -311,8 +310,13 @@ describe('runAnywhere', () => {
   });
 
   it('moves a run at most once and then says what happened on both hosts', async () => {
-    const a = hostPeer({ name: 'desk', address: '127.0.5.13', port: nextPort() });
-    const b = hostPeer({ name: 'laptop', address: '127.0.5.14', port: nextPort(), running: 1 });
+    const a = hostPeer({ name: 'desk', address: '127.0.5.13', port: await freePort() });
+    const b = hostPeer({
+      name: 'laptop',
+      address: '127.0.5.14',
+      port: await freePort(),
+      running: 1,
+    });
     const nas = await host('nas', 15, quick('nas'), { running: 2 });
     const view = [self(), a, b, nas.peer];
     const events = await run(view, {

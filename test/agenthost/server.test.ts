@@ -17,13 +17,12 @@ import {
   hanging,
   manifest,
   meshSecret,
-  portRange,
   quick,
   until,
   type Script,
 } from './helpers.js';
+import { freePort } from '../support/ports.js';
 
-const nextPort = portRange(16500);
 const ADDRESS = '127.0.5.1';
 
 function request(over: Partial<RunRequest> = {}): RunRequest {
@@ -53,7 +52,7 @@ describe('AgentHost.Run over gRPC', () => {
     );
     const server = new RpcServer({
       addresses: [ADDRESS],
-      port: nextPort(),
+      port: await freePort(),
       secret,
       shutdownTimeoutMs: 200,
     });

@@ -1,6 +1,5 @@
 import { spawn, execFile, type ChildProcess } from 'node:child_process';
 import { chmod, mkdtemp, rm, writeFile } from 'node:fs/promises';
-import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 import { promisify } from 'node:util';
@@ -10,22 +9,10 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { AgentRunner, createMqttPublisher, type MqttPublisher } from '../../node/agents/index.js';
 import { ensureDockerEngine, removeContainers, removeImages } from '../support/docker.js';
 import { buildAgents, collect, CONTAINER_PREFIX, IMAGE_PREFIX, outcome, until } from './helpers.js';
+import { freePort } from '../support/ports.js';
 
 const USER = 'helix';
 const PASSWORD = 'lights-test-password';
-
-/** A free port in this suite's range (18000-18099). */
-async function freePort(): Promise<number> {
-  for (let port = 18000; port < 18100; port++) {
-    const free = await new Promise<boolean>((resolve) => {
-      const srv = net.createServer();
-      srv.once('error', () => resolve(false));
-      srv.listen(port, '127.0.0.1', () => srv.close(() => resolve(true)));
-    });
-    if (free) return port;
-  }
-  throw new Error('no free port in 18000-18099');
-}
 
 describe('lights agent over a real MQTT broker', () => {
   let docker: Docker;
@@ -170,7 +157,11 @@ describe('lights agent over a real MQTT broker', () => {
   });
 
   it("reports an unreachable broker as the agent's clear error", async () => {
-    const down = createMqttPublisher({ url: 'mqtt://127.0.0.1:18099', connectTimeoutMs: 1000 });
+    const downPort = await freePort(); // nothing listens here
+    const down = createMqttPublisher({
+      url: `mqtt://127.0.0.1:${downPort}`,
+      connectTimeoutMs: 1000,
+    });
     const r = new AgentRunner({
       docker,
       agents: runner.list(),
@@ -192,7 +183,7 @@ describe('lights agent over a real MQTT broker', () => {
       agentCode: 'publish_failed',
     });
     expect((outcome(events) as { message: string }).message).toMatch(
-      /MQTT broker at mqtt:\/\/127\.0\.0\.1:18099 is not reachable/,
+      new RegExp(`MQTT broker at mqtt://127\\.0\\.0\\.1:${downPort} is not reachable`),
     );
   });
 

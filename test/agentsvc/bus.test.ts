@@ -40,7 +40,7 @@ function withOllama(p: PeerView, url: string): PeerView {
 }
 
 describe('host calls between nodes over the bus', () => {
-  const harness = new BusHarness(19400, 19499);
+  const harness = new BusHarness();
   let busA: Bus;
   let busB: Bus;
   let fake: FakeOllama;

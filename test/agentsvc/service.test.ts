@@ -25,13 +25,11 @@ import {
   EGRESS_NETWORK,
   IMAGE_PREFIX,
   collect,
-  portRange,
   startTestNode,
   until,
   type TestNode,
 } from './helpers.js';
-
-const nextPort = portRange(19000);
+import { freePort } from '../support/ports.js';
 
 describe('agent services on a real Docker engine', () => {
   let docker: Docker;
@@ -45,7 +43,7 @@ describe('agent services on a real Docker engine', () => {
       docker,
       agents: ['echo', 'mesh', 'timer', 'shout', 'nap'],
       address: '127.0.7.1',
-      port: nextPort(),
+      port: await freePort(),
       name: 'desk',
     });
     node.svc.onNotify((n) => notes.push(n));

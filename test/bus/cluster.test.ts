@@ -12,7 +12,7 @@ import {
   type TestNode,
 } from './helpers.js';
 
-const h = new BusHarness(14400, 14799);
+const h = new BusHarness();
 afterEach(() => h.cleanup());
 
 /** Three nodes; b and c know only a (the seed). Resolves once every node routes to both others. */

@@ -17,7 +17,7 @@ import {
 } from './helpers.js';
 
 const run = promisify(execFile);
-const h = new BusHarness(14000, 14099);
+const h = new BusHarness();
 afterEach(() => h.cleanup());
 
 async function configTest(opts: NatsConfigOptions): Promise<{ ok: boolean; output: string }> {

@@ -2,8 +2,9 @@
 import { connect } from '@nats-io/transport-node';
 import { afterEach, expect, test } from 'vitest';
 import { BusHarness, newSecret } from './helpers.js';
+import { freePort } from '../support/ports.js';
 
-const h = new BusHarness(14900, 14989);
+const h = new BusHarness();
 afterEach(() => h.cleanup());
 
 test('setRoutes reloads routes without disconnecting the node’s NATS clients', async () => {
@@ -19,8 +20,8 @@ test('setRoutes reloads routes without disconnecting the node’s NATS clients',
     for await (const s of nc.status()) events.push(s.type);
   })();
   try {
-    expect(await n.sup.setRoutes([{ host: '127.0.1.15', port: 14988 }])).toBe(true);
-    expect(await n.sup.setRoutes([{ host: '127.0.1.16', port: 14987 }])).toBe(true);
+    expect(await n.sup.setRoutes([{ host: '127.0.1.15', port: await freePort() }])).toBe(true);
+    expect(await n.sup.setRoutes([{ host: '127.0.1.16', port: await freePort() }])).toBe(true);
     await nc.flush();
     await new Promise((r) => setTimeout(r, 500));
     expect(events.filter((e) => e === 'disconnect' || e === 'reconnect')).toEqual([]);

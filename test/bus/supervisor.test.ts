@@ -24,7 +24,7 @@ import {
   waitFor,
 } from './helpers.js';
 
-const h = new BusHarness(14100, 14399);
+const h = new BusHarness();
 const servers: Server[] = [];
 afterEach(async () => {
   await Promise.all(servers.splice(0).map((s) => new Promise((r) => s.close(r))));

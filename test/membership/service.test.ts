@@ -1,5 +1,5 @@
 /**
- * MembershipService over two real, clustered nats-server processes (127.0.4.x, ports 15000+).
+ * MembershipService over two real, clustered nats-server processes (127.0.4.x, ports from the OS).
  */
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import type { Bus } from '../../node/bus/types.js';
@@ -21,6 +21,7 @@ import {
   waitFor,
   type RunningNatsServer,
 } from './support/nats.js';
+import { freePorts } from '../support/ports.js';
 
 const FAST: MembershipTiming = {
   heartbeat_ms: 100,
@@ -28,9 +29,6 @@ const FAST: MembershipTiming = {
   dead_after_ms: 1000,
   forget_after_ms: 60_000,
 };
-
-// Each test takes a fresh block of 10 ports so a slow-to-close listener never collides.
-let nextPortBlock = 15000;
 
 let cleanups: (() => Promise<void>)[] = [];
 const onCleanup = (fn: () => Promise<void>) => cleanups.push(fn);
@@ -55,24 +53,23 @@ interface Cluster {
 
 /** Two nats-servers on 127.0.4.1 and 127.0.4.2, routed to each other. */
 async function startCluster(): Promise<Cluster> {
-  const base = nextPortBlock;
-  nextPortBlock += 10;
+  const [c1, r1, m1, c2, r2, m2] = await freePorts(6);
   const temp = await makeTempDir();
   onCleanup(temp.remove);
   const specs = [
     {
       name: 'm1',
       host: '127.0.4.1',
-      clientPort: base,
-      clusterPort: base + 1,
-      monitorPort: base + 2,
+      clientPort: c1!,
+      clusterPort: r1!,
+      monitorPort: m1!,
     },
     {
       name: 'm2',
       host: '127.0.4.2',
-      clientPort: base + 3,
-      clusterPort: base + 4,
-      monitorPort: base + 5,
+      clientPort: c2!,
+      clusterPort: r2!,
+      monitorPort: m2!,
     },
   ] as const;
   const servers: RunningNatsServer[] = [];

@@ -30,9 +30,9 @@ import { BusHarness, newSecret, waitFor } from '../bus/helpers.js';
 import { startFakeOllama, type FakeOllama } from '../support/fake-ollama.js';
 import { repoRoot, sharedFile } from '../voice/shared-data.js';
 import { DictationEngine, peerView } from './support/mesh.js';
-import { portRange, tempDir } from './support/net.js';
+import { tempDir } from './support/net.js';
+import { freePort } from '../support/ports.js';
 
-const nextPort = portRange(17700);
 const HOST = '127.0.6.51';
 const JFK = sharedFile('jfk.wav');
 const SILERO = sharedFile('for-tests-silero-v6.2.0-ggml.bin');
@@ -40,7 +40,7 @@ const SILERO = sharedFile('for-tests-silero-v6.2.0-ggml.bin');
 describe.skipIf(!JFK || !SILERO)(
   'voice services wired as in the daemon (needs ../shared/data)',
   () => {
-    const harness = new BusHarness(17750, 17799);
+    const harness = new BusHarness();
     const state = tempDir('voice-svc');
     const secret = newSecret();
     let fake: FakeOllama;
@@ -60,7 +60,7 @@ describe.skipIf(!JFK || !SILERO)(
         seenOnBus.push(JSON.parse(new TextDecoder().decode(m.data)) as Trace),
       );
       agents = await loadAgents([path.join(repoRoot, 'agents')]);
-      const port = nextPort();
+      const port = await freePort();
       rpc = new RpcServer({ addresses: [HOST], port, secret, shutdownTimeoutMs: 300 });
       const self = peerView({
         name: 'desk',

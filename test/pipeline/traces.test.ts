@@ -59,7 +59,7 @@ describe('the trace ring', () => {
 });
 
 describe('traces on the bus', () => {
-  const harness = new BusHarness(17800, 17849);
+  const harness = new BusHarness();
   afterAll(() => harness.cleanup());
 
   it("a trace published by one node lands in another node's ring; malformed ones do not", async () => {

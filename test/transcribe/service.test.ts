@@ -24,10 +24,10 @@ import {
   type Transcript,
 } from '../../node/transcribe/index.js';
 import { floatToInt16, parseWav, readWavFile } from '../../node/voice/index.js';
-import { HOST, meshSecret, portRange, tempDir } from '../pipeline/support/net.js';
+import { HOST, meshSecret, tempDir } from '../pipeline/support/net.js';
 import { sharedFile } from '../voice/shared-data.js';
+import { freePort } from '../support/ports.js';
 
-const nextPort = portRange(17500);
 const JFK = sharedFile('jfk.wav');
 
 function fingerprint(pcm: Int16Array): string {
@@ -69,23 +69,22 @@ function speechLike(samples: number): Int16Array {
   return out;
 }
 
+const [port, capturingPort, partialPort] = [await freePort(), await freePort(), await freePort()];
+
 describe('Transcriber service over gRPC', () => {
   const secret = meshSecret();
   const engine = new FingerprintEngine();
   const calls: TranscribeCallInfo[] = [];
   const capture = tempDir('capture');
   const captureDir = path.join(capture.dir, 'debug');
-  const port = nextPort();
   const target = `${HOST}:${port}`;
   const server = new RpcServer({ addresses: [HOST], port, secret, shutdownTimeoutMs: 500 });
-  const capturingPort = nextPort();
   const capturing = new RpcServer({
     addresses: [HOST],
     port: capturingPort,
     secret,
     shutdownTimeoutMs: 500,
   });
-  const partialPort = nextPort();
   const partialServer = new RpcServer({
     addresses: [HOST],
     port: partialPort,
