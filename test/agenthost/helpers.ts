@@ -13,7 +13,7 @@ import {
 import type { AgentExecutor, HostedAgent } from '../../node/agenthost/index.js';
 import type { PeerView } from '../../node/types.js';
 import { peer, type PeerSpec } from '../placement/peers.js';
-export { collect, until } from '../support/wait.js';
+export { collect } from '../support/wait.js';
 
 export function meshSecret(): Buffer {
   return randomBytes(32);

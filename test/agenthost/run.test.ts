@@ -14,10 +14,10 @@ import {
   manifest,
   meshSecret,
   quick,
-  until,
   type Script,
 } from './helpers.js';
 import { freePort } from '../support/ports.js';
+import { waitFor } from '../support/wait.js';
 
 const FIXTURE = path.resolve('test/agenthost/fixtures/host.ts');
 
@@ -90,7 +90,10 @@ describe('runAnywhere', () => {
     });
     let out = '';
     child.stdout!.on('data', (b: Buffer) => (out += b.toString()));
-    await until(() => out.includes('listening'), 20_000, `${name} to listen`);
+    await waitFor(() => out.includes('listening'), {
+      timeoutMs: 20_000,
+      what: `${name} to listen`,
+    });
     return {
       peer: hostPeer({ name, address, port, ...spec }),
       started: () => out.includes('started'),
@@ -188,7 +191,7 @@ describe('runAnywhere', () => {
     const pending = run(view, {
       traceId: 'tr-2',
     });
-    await until(desk.started, 10_000, 'the run to start on desk');
+    await waitFor(desk.started, { timeoutMs: 10_000, what: 'the run to start on desk' });
     await desk.kill();
     const events = await pending;
     expect(summary(events)).toEqual([
@@ -223,7 +226,7 @@ describe('runAnywhere', () => {
       intent: 'open',
       args: {},
     });
-    await until(desk.started, 10_000, 'the run to start on desk');
+    await waitFor(desk.started, { timeoutMs: 10_000, what: 'the run to start on desk' });
     await desk.kill();
     const events = await pending;
     expect(summary(events)).toEqual(['placed:desk', 'accepted:desk', 'host_lost:desk', 'error']);
@@ -253,7 +256,7 @@ describe('runAnywhere', () => {
       args: { room: 'hall' },
       watchIntervalMs: 50,
     });
-    await until(() => started, 5000, 'the run to start on desk');
+    await waitFor(() => started, { timeoutMs: 5000, what: 'the run to start on desk' });
     view = [self(), { ...desk.peer, state: 'dead' }, laptop.peer];
     const events = await pending;
     expect(summary(events)).toEqual([
@@ -267,7 +270,10 @@ describe('runAnywhere', () => {
     ]);
     expect(events[2]).toMatchObject({ reason: 'the mesh reports desk dead', retrying: true });
     // the abandoned call was cancelled, so the (still running) host stopped the run
-    await until(() => desk.executor.runs[0]!.aborted, 5000, 'desk to stop the abandoned run');
+    await waitFor(() => desk.executor.runs[0]!.aborted, {
+      timeoutMs: 5000,
+      what: 'desk to stop the abandoned run',
+    });
   });
 
   it('moves even a non-idempotent run off a host it never reached', async () => {
@@ -361,11 +367,14 @@ describe('runAnywhere', () => {
       args: {},
       signal: cancel.signal,
     });
-    await until(() => started, 5000, 'the run to start');
+    await waitFor(() => started, { timeoutMs: 5000, what: 'the run to start' });
     cancel.abort();
     const events = await pending;
     expect(summary(events)).toEqual(['placed:desk', 'accepted:desk', 'error']);
     expect(events.at(-1)).toMatchObject({ code: 'cancelled' });
-    await until(() => desk.executor.runs[0]!.aborted, 5000, 'desk to stop the run');
+    await waitFor(() => desk.executor.runs[0]!.aborted, {
+      timeoutMs: 5000,
+      what: 'desk to stop the run',
+    });
   });
 });

@@ -8,8 +8,9 @@ import mqtt, { type MqttClient } from 'mqtt';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { AgentRunner, createMqttPublisher, type MqttPublisher } from '../../node/agents/index.js';
 import { ensureDockerEngine, removeContainers, removeImages } from '../support/docker.js';
-import { buildAgents, collect, CONTAINER_PREFIX, IMAGE_PREFIX, outcome, until } from './helpers.js';
+import { buildAgents, collect, CONTAINER_PREFIX, IMAGE_PREFIX, outcome } from './helpers.js';
 import { freePort } from '../support/ports.js';
+import { waitFor } from '../support/wait.js';
 
 const USER = 'helix';
 const PASSWORD = 'lights-test-password';
@@ -61,7 +62,7 @@ describe('lights agent over a real MQTT broker', () => {
       reconnectPeriod: 200,
       connectTimeout: 5000,
     });
-    await until(() => subscriber.connected, 15_000, 'mosquitto');
+    await waitFor(() => subscriber.connected, { timeoutMs: 15_000, what: 'mosquitto' });
     await subscriber.subscribeAsync('zigbee2mqtt/#', { qos: 1 });
     subscriber.on('message', (topic, payload) =>
       received.push({ topic, payload: JSON.parse(payload.toString()) }),
@@ -105,7 +106,7 @@ describe('lights agent over a real MQTT broker', () => {
   });
 
   const take = async (n: number) => {
-    await until(() => received.length >= n, 10_000, `${n} MQTT messages`);
+    await waitFor(() => received.length >= n, { timeoutMs: 10_000, what: `${n} MQTT messages` });
     return received.splice(0, received.length);
   };
 

@@ -20,7 +20,7 @@ import { ControlServer, controlSocketPath } from '../../node/control/index.js';
 import { createLogger, silentLogger } from '../../node/log.js';
 import { RpcClients, RpcServer } from '../../node/rpc/index.js';
 import type { Capabilities, PeerView } from '../../node/types.js';
-export { collect, until } from '../support/wait.js';
+export { collect } from '../support/wait.js';
 
 export const IMAGE_PREFIX = 'helix-test-svc-';
 export const CONTAINER_PREFIX = 'helix-test-svc-';

@@ -18,6 +18,7 @@ import {
 import { natsCredentials } from '../../node/identity/derive.js';
 import { silentLogger, createLogger, type Logger } from '../../node/log.js';
 import { freePort } from '../support/ports.js';
+import { waitFor } from '../support/wait.js';
 
 export const testLogger: Logger = process.env.HELIX_TEST_LOG
   ? createLogger(process.env.HELIX_TEST_LOG)
@@ -178,30 +179,6 @@ export async function pidsWithArg(needle: string): Promise<number[]> {
   return found;
 }
 
-/** Polls `check` until it returns a value other than undefined/false; throws after timeoutMs. */
-export async function waitFor<T>(
-  what: string,
-  check: () => Promise<T | undefined | false> | T | undefined | false,
-  timeoutMs = 15_000,
-  intervalMs = 50,
-): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  let lastError: unknown;
-  for (;;) {
-    try {
-      const value = await check();
-      if (value !== undefined && value !== false) return value;
-    } catch (err) {
-      lastError = err;
-    }
-    if (Date.now() >= deadline) {
-      const why = lastError instanceof Error ? ` (last error: ${lastError.message})` : '';
-      throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}${why}`);
-    }
-    await new Promise((r) => setTimeout(r, intervalMs));
-  }
-}
-
 /** Server ids of the peers this node has a route to right now. */
 export async function routedIds(n: TestNode): Promise<string[]> {
   const routez = await n.sup.routez();
@@ -235,7 +212,6 @@ export async function publishUntil(
   intervalMs = 100,
 ): Promise<void> {
   await waitFor(
-    `"${payload}" on ${subject} to arrive`,
     async () => {
       bus.publish(subject, enc(payload));
       // a flush waits for the server; while reconnecting that could be long
@@ -245,7 +221,6 @@ export async function publishUntil(
       ]);
       return received();
     },
-    timeoutMs,
-    intervalMs,
+    { timeoutMs, intervalMs, what: `"${payload}" on ${subject} to arrive` },
   );
 }

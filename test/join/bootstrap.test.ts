@@ -31,6 +31,7 @@ import {
 import { silentLogger } from '../../node/log.js';
 import { listeningAddresses, tempDir } from '../rpc/helpers.js';
 import { freePort } from '../support/ports.js';
+import { waitFor } from '../support/wait.js';
 
 routeGrpcLogs(silentLogger);
 
@@ -241,11 +242,13 @@ describe('bootstrapping a mesh', () => {
     const { logger, lines } = capturingLogger();
     const joining = bootstrap(late, [at(creator)], { logger, progressEveryMs: 200 });
     // Wait until it has waited past the settle window (2 s) for the starting creator.
-    await waitFor(() =>
-      lines.some((l) => {
-        const e = JSON.parse(l) as { msg: string; waitedS?: number };
-        return e.msg.includes('which has a mesh and is starting') && (e.waitedS ?? 0) >= 3;
-      }),
+    await waitFor(
+      () =>
+        lines.some((l) => {
+          const e = JSON.parse(l) as { msg: string; waitedS?: number };
+          return e.msg.includes('which has a mesh and is starting') && (e.waitedS ?? 0) >= 3;
+        }),
+      { timeoutMs: 15_000 },
     );
     expect(lines.join('\n')).not.toMatch(/creating the mesh/);
 
@@ -291,7 +294,7 @@ describe('bootstrapping a mesh', () => {
     cleanups.push(() => endpoint.stop());
     const abort = new AbortController();
     const run = bootstrap(n, [at(blocker)], { signal: abort.signal }).catch((e: unknown) => e);
-    await waitFor(async () => (await listeningAddresses(n.port)).length > 0);
+    await waitFor(async () => (await listeningAddresses(n.port)).length > 0, { timeoutMs: 15_000 });
     abort.abort();
     const err = await run;
     expect((err as Error).name).toBe('AbortError');
@@ -358,11 +361,3 @@ describe('the stand-in Join endpoint', () => {
     }
   });
 });
-
-async function waitFor(check: () => boolean | Promise<boolean>, timeoutMs = 15_000): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (!(await check())) {
-    if (Date.now() > deadline) throw new Error(`condition not met within ${timeoutMs} ms`);
-    await new Promise((r) => setTimeout(r, 50));
-  }
-}

@@ -27,6 +27,7 @@ import { floatToInt16, parseWav, readWavFile } from '../../node/voice/index.js';
 import { HOST, meshSecret, tempDir } from '../pipeline/support/net.js';
 import { sharedFile } from '../voice/shared-data.js';
 import { freePort } from '../support/ports.js';
+import { waitFor } from '../support/wait.js';
 
 const JFK = sharedFile('jfk.wav');
 
@@ -213,11 +214,11 @@ describe('Transcriber service over gRPC', () => {
         target,
         signal: abort.signal,
       }).catch((e: unknown) => e);
-      await waitFor(() => engine.calls.at(-1)?.samples === 5000);
+      await waitFor(() => engine.calls.at(-1)?.samples === 5000, { timeoutMs: 5000 });
       abort.abort();
       const err = await pending;
       expect((err as RpcCallError).code).toBe(GrpcStatus.CANCELLED);
-      await waitFor(() => calls.length === 1);
+      await waitFor(() => calls.length === 1, { timeoutMs: 5000 });
       expect(engine.calls.at(-1)?.aborted).toBe(true);
       expect(calls[0]).toMatchObject({ traceId: 'cancel', ok: false });
     } finally {
@@ -321,12 +322,4 @@ async function rawCall(
   for (const c of chunks) call.write(c);
   call.end();
   return { events, error: await done };
-}
-
-async function waitFor(cond: () => boolean, timeoutMs = 5000): Promise<void> {
-  const until = Date.now() + timeoutMs;
-  while (!cond()) {
-    if (Date.now() > until) throw new Error('condition not met in time');
-    await new Promise((r) => setTimeout(r, 10));
-  }
 }
