@@ -15,7 +15,7 @@ import {
 } from '../../node/membership/index.js';
 import { MESH_ID, SECRET, advert, advertContent } from './support/advert.js';
 import { MemoryBus } from './support/memoryBus.js';
-import { waitFor } from '../support/wait.js';
+import { happensWithin, waitFor } from '../support/wait.js';
 
 const TIMING: MembershipTiming = {
   heartbeat_ms: 20,
@@ -84,7 +84,7 @@ describe('MembershipService (in-process bus)', () => {
     expect(decodeBye(last!.data, opts)).toMatchObject({ ok: { id: 'self', meshId: MESH_ID } });
     expect(bus.subscriptions()).toEqual([]);
     const count = bus.published.length;
-    await new Promise((r) => setTimeout(r, 60));
+    await happensWithin(60, () => bus.published.length !== count);
     expect(bus.published.length).toBe(count);
   });
 

@@ -80,3 +80,19 @@ export async function mapLimit<T, R>(
   await Promise.all(workers);
   return out;
 }
+
+/**
+ * For negative checks ("X does not happen"): watch `happened` for up to `forMs` and say whether it
+ * held. It returns as soon as X happens, so a failing check fails at once, and a passing one
+ * watches for exactly its bound instead of sleeping blind. Assert on the outcome afterwards.
+ */
+export async function happensWithin(
+  forMs: number,
+  happened: () => boolean | Promise<boolean>,
+  intervalMs = 20,
+): Promise<boolean> {
+  return waitFor(happened, { timeoutMs: forMs, intervalMs }).then(
+    () => true,
+    () => false,
+  );
+}
