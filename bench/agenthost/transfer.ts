@@ -30,10 +30,11 @@ import {
   startDockerd,
 } from '../../test/support/docker.js';
 import { percentiles, type Percentiles } from '../agents/baseline.js';
+import { freePort } from '../../test/support/ports.js';
 
 const PREFIX = 'helix-bench-ahx-';
 const ADDRESS = '127.0.5.50';
-const PORT = 16953;
+const PORT = await freePort();
 
 const { values } = parseArgs({
   options: {

@@ -36,11 +36,12 @@ import { AgentHostService, RpcClients, RpcServer } from '../../node/rpc/index.js
 import type { PeerView } from '../../node/types.js';
 import { ensureDockerEngine, removeContainers, removeImages } from '../../test/support/docker.js';
 import { measureBareRoundTrip, percentiles, type Percentiles } from '../agents/baseline.js';
+import { freePort } from '../../test/support/ports.js';
 
 const PREFIX = 'helix-bench-ah-';
 const HOST_ADDRESS = '127.0.5.51';
-const RPC_PORT = 16951;
-const MQTT_PORT = 16952;
+const RPC_PORT = await freePort();
+const MQTT_PORT = await freePort();
 
 const { values } = parseArgs({
   options: {

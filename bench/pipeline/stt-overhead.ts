@@ -37,9 +37,10 @@ import {
 import { createSpeaker } from '../../node/tts/index.js';
 import type { Capabilities, PeerView } from '../../node/types.js';
 import { floatToInt16, int16ToFloat, readWavFile, resample } from '../../node/voice/index.js';
+import { freePort } from '../../test/support/ports.js';
 
 const HOST = '127.0.6.41';
-const PORTS = { transcriber: 17960, host: 17961 };
+const PORTS = { transcriber: await freePort(), host: await freePort() };
 const ROOT = path.resolve(path.dirname(new URL(import.meta.url).pathname), '../..');
 const SHARED = path.resolve(ROOT, '../shared/data');
 

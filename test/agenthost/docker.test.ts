@@ -20,9 +20,10 @@ import {
 } from '../../node/agenthost/index.js';
 import { AgentHostService, RpcClients, RpcServer } from '../../node/rpc/index.js';
 import { ensureDockerEngine, removeContainers, removeImages } from '../support/docker.js';
-import { collect, hostPeer, meshSecret, portRange, until } from './helpers.js';
+import { collect, hostPeer, meshSecret } from './helpers.js';
+import { freePort } from '../support/ports.js';
+import { waitFor } from '../support/wait.js';
 
-const nextPort = portRange(16700);
 const IMAGE_PREFIX = 'helix-test-ahimg-';
 const CONTAINER_PREFIX = 'helix-test-ah-';
 const ADDRESS = '127.0.5.30';
@@ -56,7 +57,7 @@ describe('AgentHost with the agent runner on a real Docker engine', () => {
     const secret = meshSecret();
     server = new RpcServer({
       addresses: [ADDRESS],
-      port: nextPort(),
+      port: await freePort(),
       secret,
       shutdownTimeoutMs: 500,
     });
@@ -141,22 +142,20 @@ describe('AgentHost with the agent runner on a real Docker engine', () => {
         events.push(e);
       }
     })();
-    await until(
-      () => events.some((e) => e.type === 'progress'),
-      20_000,
-      'the sleeper to start sleeping',
-    );
+    await waitFor(() => events.some((e) => e.type === 'progress'), {
+      timeoutMs: 20_000,
+      what: 'the sleeper to start sleeping',
+    });
     const sleeping = await sleeperContainers();
     expect(sleeping).toHaveLength(1);
     cancel.abort();
     await done;
     expect(events.at(-1)).toMatchObject({ type: 'error', code: 'cancelled' });
     // it sleeps 600 s unless killed
-    await until(
-      async () => (await sleeperContainers()).length === 0,
-      20_000,
-      'the container to be removed',
-    );
+    await waitFor(async () => (await sleeperContainers()).length === 0, {
+      timeoutMs: 20_000,
+      what: 'the container to be removed',
+    });
   });
 
   async function sleeperContainers(): Promise<string[]> {

@@ -1,5 +1,5 @@
 /**
- * Shared by the agenthost tests: ports 16500-16999 (each file its own hundred), loopback
+ * Shared by the agenthost tests (ports come from test/support/ports.ts): loopback
  * addresses 127.0.5.x, a scripted executor for the gRPC plumbing, and peer views that point at
  * real servers.
  */
@@ -13,19 +13,10 @@ import {
 import type { AgentExecutor, HostedAgent } from '../../node/agenthost/index.js';
 import type { PeerView } from '../../node/types.js';
 import { peer, type PeerSpec } from '../placement/peers.js';
-export { collect, until } from '../support/wait.js';
+export { collect } from '../support/wait.js';
 
 export function meshSecret(): Buffer {
   return randomBytes(32);
-}
-
-/** Ports [base, base + 99] for one test file. */
-export function portRange(base: number): () => number {
-  let next = base;
-  return () => {
-    if (next >= base + 100 || next > 16999) throw new Error('test port range exhausted');
-    return next++;
-  };
 }
 
 export function manifest(over: Partial<Record<string, unknown>> = {}): AgentManifest {

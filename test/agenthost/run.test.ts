@@ -13,13 +13,12 @@ import {
   hostPeer,
   manifest,
   meshSecret,
-  portRange,
   quick,
-  until,
   type Script,
 } from './helpers.js';
+import { freePort } from '../support/ports.js';
+import { waitFor } from '../support/wait.js';
 
-const nextPort = portRange(16600);
 const FIXTURE = path.resolve('test/agenthost/fixtures/host.ts');
 
 const lights = manifest();
@@ -56,7 +55,7 @@ describe('runAnywhere', () => {
     const address = `127.0.5.${n}`;
     const server = new RpcServer({
       addresses: [address],
-      port: nextPort(),
+      port: await freePort(),
       secret,
       shutdownTimeoutMs: 200,
     });
@@ -72,7 +71,7 @@ describe('runAnywhere', () => {
   /** A host in a child process that hangs in every run until killed. */
   async function childHost(name: string, n: number, spec: Partial<PeerSpec> = {}) {
     const address = `127.0.5.${n}`;
-    const port = nextPort();
+    const port = await freePort();
     const child: ChildProcess = spawn(process.execPath, ['--import', 'tsx', FIXTURE], {
       env: {
         ...process.env,
@@ -91,7 +90,10 @@ describe('runAnywhere', () => {
     });
     let out = '';
     child.stdout!.on('data', (b: Buffer) => (out += b.toString()));
-    await until(() => out.includes('listening'), 20_000, `${name} to listen`);
+    await waitFor(() => out.includes('listening'), {
+      timeoutMs: 20_000,
+      what: `${name} to listen`,
+    });
     return {
       peer: hostPeer({ name, address, port, ...spec }),
       started: () => out.includes('started'),
@@ -189,7 +191,7 @@ describe('runAnywhere', () => {
     const pending = run(view, {
       traceId: 'tr-2',
     });
-    await until(desk.started, 10_000, 'the run to start on desk');
+    await waitFor(desk.started, { timeoutMs: 10_000, what: 'the run to start on desk' });
     await desk.kill();
     const events = await pending;
     expect(summary(events)).toEqual([
@@ -224,7 +226,7 @@ describe('runAnywhere', () => {
       intent: 'open',
       args: {},
     });
-    await until(desk.started, 10_000, 'the run to start on desk');
+    await waitFor(desk.started, { timeoutMs: 10_000, what: 'the run to start on desk' });
     await desk.kill();
     const events = await pending;
     expect(summary(events)).toEqual(['placed:desk', 'accepted:desk', 'host_lost:desk', 'error']);
@@ -254,7 +256,7 @@ describe('runAnywhere', () => {
       args: { room: 'hall' },
       watchIntervalMs: 50,
     });
-    await until(() => started, 5000, 'the run to start on desk');
+    await waitFor(() => started, { timeoutMs: 5000, what: 'the run to start on desk' });
     view = [self(), { ...desk.peer, state: 'dead' }, laptop.peer];
     const events = await pending;
     expect(summary(events)).toEqual([
@@ -268,11 +270,14 @@ describe('runAnywhere', () => {
     ]);
     expect(events[2]).toMatchObject({ reason: 'the mesh reports desk dead', retrying: true });
     // the abandoned call was cancelled, so the (still running) host stopped the run
-    await until(() => desk.executor.runs[0]!.aborted, 5000, 'desk to stop the abandoned run');
+    await waitFor(() => desk.executor.runs[0]!.aborted, {
+      timeoutMs: 5000,
+      what: 'desk to stop the abandoned run',
+    });
   });
 
   it('moves even a non-idempotent run off a host it never reached', async () => {
-    const port = nextPort(); // nothing listens here
+    const port = await freePort(); // nothing listens here
     const gone = hostPeer({ name: 'desk', address: '127.0.5.9', port });
     const laptop = await host('laptop', 10, quick('laptop', 'door open'), { running: 2 });
     const view = [self(), gone, laptop.peer];
@@ -311,8 +316,13 @@ describe('runAnywhere', () => {
   });
 
   it('moves a run at most once and then says what happened on both hosts', async () => {
-    const a = hostPeer({ name: 'desk', address: '127.0.5.13', port: nextPort() });
-    const b = hostPeer({ name: 'laptop', address: '127.0.5.14', port: nextPort(), running: 1 });
+    const a = hostPeer({ name: 'desk', address: '127.0.5.13', port: await freePort() });
+    const b = hostPeer({
+      name: 'laptop',
+      address: '127.0.5.14',
+      port: await freePort(),
+      running: 1,
+    });
     const nas = await host('nas', 15, quick('nas'), { running: 2 });
     const view = [self(), a, b, nas.peer];
     const events = await run(view, {
@@ -357,11 +367,14 @@ describe('runAnywhere', () => {
       args: {},
       signal: cancel.signal,
     });
-    await until(() => started, 5000, 'the run to start');
+    await waitFor(() => started, { timeoutMs: 5000, what: 'the run to start' });
     cancel.abort();
     const events = await pending;
     expect(summary(events)).toEqual(['placed:desk', 'accepted:desk', 'error']);
     expect(events.at(-1)).toMatchObject({ code: 'cancelled' });
-    await until(() => desk.executor.runs[0]!.aborted, 5000, 'desk to stop the run');
+    await waitFor(() => desk.executor.runs[0]!.aborted, {
+      timeoutMs: 5000,
+      what: 'desk to stop the run',
+    });
   });
 });

@@ -17,13 +17,12 @@ import {
   hanging,
   manifest,
   meshSecret,
-  portRange,
   quick,
-  until,
   type Script,
 } from './helpers.js';
+import { freePort } from '../support/ports.js';
+import { waitFor } from '../support/wait.js';
 
-const nextPort = portRange(16500);
 const ADDRESS = '127.0.5.1';
 
 function request(over: Partial<RunRequest> = {}): RunRequest {
@@ -53,7 +52,7 @@ describe('AgentHost.Run over gRPC', () => {
     );
     const server = new RpcServer({
       addresses: [ADDRESS],
-      port: nextPort(),
+      port: await freePort(),
       secret,
       shutdownTimeoutMs: 200,
     });
@@ -235,12 +234,15 @@ describe('AgentHost.Run over gRPC', () => {
     const done = (async () => {
       for await (const e of h.run(request(), { signal: cancel.signal })) events.push(e);
     })().catch((e: unknown) => e);
-    await until(() => started, 5000, 'the run to start');
+    await waitFor(() => started, { timeoutMs: 5000, what: 'the run to start' });
     expect(h.executor.runs[0]!.aborted).toBe(false);
     cancel.abort();
     const err = await done;
     expect((err as RpcCallError).code).toBe(GrpcStatus.CANCELLED);
-    await until(() => h.executor.runs[0]!.aborted, 5000, 'the executor to see the cancel');
+    await waitFor(() => h.executor.runs[0]!.aborted, {
+      timeoutMs: 5000,
+      what: 'the executor to see the cancel',
+    });
     expect(kinds(events)).toEqual(['accepted']);
   });
 

@@ -46,9 +46,9 @@ import {
   type PrivateDockerd,
 } from '../support/docker.js';
 import { canMount, mountTinyFs } from '../support/tmpfs.js';
-import { collect, hostPeer, meshSecret, portRange } from './helpers.js';
+import { collect, hostPeer, meshSecret } from './helpers.js';
+import { freePort } from '../support/ports.js';
 
-const nextPort = portRange(16800);
 const IMAGE_PREFIX = 'helix-test-ahx-';
 const CONTAINER_PREFIX = 'helix-test-ahx-';
 const DESK = '127.0.5.40';
@@ -101,7 +101,7 @@ describe('image transfer between two Docker engines', () => {
   ) {
     const server = new RpcServer({
       addresses: [DESK],
-      port: nextPort(),
+      port: await freePort(),
       secret,
       shutdownTimeoutMs: 500,
     });
@@ -294,7 +294,7 @@ describe('image transfer between two Docker engines', () => {
     cleanups.push(() => runner.stop());
     const laptopRpc = new RpcServer({
       addresses: [LAPTOP],
-      port: nextPort(),
+      port: await freePort(),
       secret,
       shutdownTimeoutMs: 500,
     });

@@ -7,7 +7,7 @@ import {
   type LoadedAgent,
   type RunEvent,
 } from '../../node/agents/index.js';
-export { collect, until } from '../support/wait.js';
+export { collect } from '../support/wait.js';
 
 /** Every image and container these tests create starts with these (and is removed after). */
 export const IMAGE_PREFIX = 'helix-test-agent-';

@@ -1,6 +1,5 @@
 import { spawn, execFile, type ChildProcess } from 'node:child_process';
 import { chmod, mkdtemp, rm, writeFile } from 'node:fs/promises';
-import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 import { promisify } from 'node:util';
@@ -9,23 +8,12 @@ import mqtt, { type MqttClient } from 'mqtt';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { AgentRunner, createMqttPublisher, type MqttPublisher } from '../../node/agents/index.js';
 import { ensureDockerEngine, removeContainers, removeImages } from '../support/docker.js';
-import { buildAgents, collect, CONTAINER_PREFIX, IMAGE_PREFIX, outcome, until } from './helpers.js';
+import { buildAgents, collect, CONTAINER_PREFIX, IMAGE_PREFIX, outcome } from './helpers.js';
+import { freePort } from '../support/ports.js';
+import { waitFor } from '../support/wait.js';
 
 const USER = 'helix';
 const PASSWORD = 'lights-test-password';
-
-/** A free port in this suite's range (18000-18099). */
-async function freePort(): Promise<number> {
-  for (let port = 18000; port < 18100; port++) {
-    const free = await new Promise<boolean>((resolve) => {
-      const srv = net.createServer();
-      srv.once('error', () => resolve(false));
-      srv.listen(port, '127.0.0.1', () => srv.close(() => resolve(true)));
-    });
-    if (free) return port;
-  }
-  throw new Error('no free port in 18000-18099');
-}
 
 describe('lights agent over a real MQTT broker', () => {
   let docker: Docker;
@@ -74,7 +62,7 @@ describe('lights agent over a real MQTT broker', () => {
       reconnectPeriod: 200,
       connectTimeout: 5000,
     });
-    await until(() => subscriber.connected, 15_000, 'mosquitto');
+    await waitFor(() => subscriber.connected, { timeoutMs: 15_000, what: 'mosquitto' });
     await subscriber.subscribeAsync('zigbee2mqtt/#', { qos: 1 });
     subscriber.on('message', (topic, payload) =>
       received.push({ topic, payload: JSON.parse(payload.toString()) }),
@@ -118,7 +106,7 @@ describe('lights agent over a real MQTT broker', () => {
   });
 
   const take = async (n: number) => {
-    await until(() => received.length >= n, 10_000, `${n} MQTT messages`);
+    await waitFor(() => received.length >= n, { timeoutMs: 10_000, what: `${n} MQTT messages` });
     return received.splice(0, received.length);
   };
 
@@ -170,7 +158,11 @@ describe('lights agent over a real MQTT broker', () => {
   });
 
   it("reports an unreachable broker as the agent's clear error", async () => {
-    const down = createMqttPublisher({ url: 'mqtt://127.0.0.1:18099', connectTimeoutMs: 1000 });
+    const downPort = await freePort(); // nothing listens here
+    const down = createMqttPublisher({
+      url: `mqtt://127.0.0.1:${downPort}`,
+      connectTimeoutMs: 1000,
+    });
     const r = new AgentRunner({
       docker,
       agents: runner.list(),
@@ -192,7 +184,7 @@ describe('lights agent over a real MQTT broker', () => {
       agentCode: 'publish_failed',
     });
     expect((outcome(events) as { message: string }).message).toMatch(
-      /MQTT broker at mqtt:\/\/127\.0\.0\.1:18099 is not reachable/,
+      new RegExp(`MQTT broker at mqtt://127\\.0\\.0\\.1:${downPort} is not reachable`),
     );
   });
 

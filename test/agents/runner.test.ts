@@ -9,8 +9,8 @@ import {
   IMAGE_PREFIX,
   liveContainers,
   outcome,
-  until,
 } from './helpers.js';
+import { waitFor } from '../support/wait.js';
 
 describe('agent runner', () => {
   let docker: Docker;
@@ -132,11 +132,10 @@ describe('agent runner', () => {
     expect(outcome(events)).toMatchObject({ type: 'result', text: 'cold hello' });
     await cold.stop();
     const name = (events[0] as { container: string }).container;
-    await until(
-      async () => !(await liveContainers(docker)).includes(name),
-      10_000,
-      'cold container removal',
-    );
+    await waitFor(async () => !(await liveContainers(docker)).includes(name), {
+      timeoutMs: 10_000,
+      what: 'cold container removal',
+    });
   });
 
   it('refuses unknown agents, unknown intents and arguments that fail the manifest', async () => {
@@ -195,7 +194,10 @@ describe('agent runner', () => {
       /exited with status 3 before answering.*crashing on purpose/,
     );
 
-    await until(() => runner.pool.idle('protocol-breaker') === 1, 20_000, 'replacement container');
+    await waitFor(() => runner.pool.idle('protocol-breaker') === 1, {
+      timeoutMs: 20_000,
+      what: 'replacement container',
+    });
     const after = await collect(runner.run({ agent: 'protocol-breaker', intent: 'ok', args: {} }));
     expect(outcome(after)).toMatchObject({ type: 'result' });
     expect((after[0] as { container: string }).container).not.toBe(
@@ -209,7 +211,10 @@ describe('agent runner', () => {
     expect((outcome(hung) as { message: string }).message).toMatch(
       /did not finish within its 3 s timeout/,
     );
-    await until(() => runner.pool.idle('protocol-breaker') === 1, 20_000, 'replacement container');
+    await waitFor(() => runner.pool.idle('protocol-breaker') === 1, {
+      timeoutMs: 20_000,
+      what: 'replacement container',
+    });
   });
 
   it('cancels a run when its signal aborts, killing the container', async () => {
@@ -227,12 +232,14 @@ describe('agent runner', () => {
       }
     }
     expect(events).toEqual(['accepted', 'error:cancelled']);
-    await until(
-      async () => !(await liveContainers(docker)).includes(container),
-      10_000,
-      'cancelled container removal',
-    );
-    await until(() => runner.pool.idle('protocol-breaker') === 1, 20_000, 'replacement container');
+    await waitFor(async () => !(await liveContainers(docker)).includes(container), {
+      timeoutMs: 10_000,
+      what: 'cancelled container removal',
+    });
+    await waitFor(() => runner.pool.idle('protocol-breaker') === 1, {
+      timeoutMs: 20_000,
+      what: 'replacement container',
+    });
   });
 
   it('lets a warm timer tell the asking node when it fires, between tasks', async () => {
@@ -250,7 +257,7 @@ describe('agent runner', () => {
       /^You have one timer: the tea timer with [12] seconds? left\.$/,
     );
 
-    await until(() => notified.length > 0, 10_000, 'timer notification');
+    await waitFor(() => notified.length > 0, { timeoutMs: 10_000, what: 'timer notification' });
     expect(notified[0]).toMatchObject({ node: 'pi-kitchen', text: 'Your tea timer is done.' });
     const after = await collect(runner.run({ agent: 'timer', intent: 'list', args: {} }));
     expect(outcome(after)).toMatchObject({ type: 'result', text: 'There are no timers.' });

@@ -14,8 +14,8 @@ import {
   IMAGE_PREFIX,
   liveContainers,
   outcome,
-  until,
 } from './helpers.js';
+import { waitFor } from '../support/wait.js';
 
 describe('sandbox policy', () => {
   const manifest = (network: string): ReturnType<typeof parseManifest> =>
@@ -59,11 +59,10 @@ describe('sandbox, proven by an agent that tries to break it', () => {
     const name = (events[0] as { container?: string }).container;
     // Whatever happened inside, the container is gone afterwards.
     if (name)
-      await until(
-        async () => !(await liveContainers(docker, prefix)).includes(name),
-        15_000,
-        `${name} removed`,
-      );
+      await waitFor(async () => !(await liveContainers(docker, prefix)).includes(name), {
+        timeoutMs: 15_000,
+        what: `${name} removed`,
+      });
     return outcome(events) as {
       type: string;
       code?: string;

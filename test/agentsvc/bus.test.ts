@@ -18,7 +18,7 @@ import type { PeerView } from '../../node/types.js';
 import { BusHarness, newSecret } from '../bus/helpers.js';
 import { peer } from '../placement/peers.js';
 import { startFakeOllama, type FakeOllama } from '../support/fake-ollama.js';
-import { until } from './helpers.js';
+import { waitFor } from '../support/wait.js';
 
 const router = parseConfig({ router: { model: 'llama3', timeout_ms: 5000 } }).router;
 const timerManifest = ManifestSchema.parse({
@@ -40,7 +40,7 @@ function withOllama(p: PeerView, url: string): PeerView {
 }
 
 describe('host calls between nodes over the bus', () => {
-  const harness = new BusHarness(19400, 19499);
+  const harness = new BusHarness();
   let busA: Bus;
   let busB: Bus;
   let fake: FakeOllama;
@@ -156,7 +156,7 @@ describe('host calls between nodes over the bus', () => {
     ).resolves.toEqual({
       node: 'pi',
     });
-    await until(() => got.length > 0, 5000, 'the notification on pi');
+    await waitFor(() => got.length > 0, { timeoutMs: 5000, what: 'the notification on pi' });
     expect(got[0]).toMatchObject({
       from: 'desk',
       agent: 'timer',

@@ -1,6 +1,5 @@
 /**
- * Shared by the agentsvc tests: ports 19000-19499 (service 19000, cli 19100, research 19200,
- * transfer 19250, no-docker 19300, bus 19400; at most 50 each), loopback
+ * Shared by the agentsvc tests (ports come from test/support/ports.ts): loopback
  * addresses 127.0.7.x, image and container names "helix-test-svc-…", and a daemon-like node:
  * RpcServer + ControlServer + startAgentServices on a real Docker engine, with a view that
  * holds this node as membership would (its advert read live).
@@ -21,7 +20,7 @@ import { ControlServer, controlSocketPath } from '../../node/control/index.js';
 import { createLogger, silentLogger } from '../../node/log.js';
 import { RpcClients, RpcServer } from '../../node/rpc/index.js';
 import type { Capabilities, PeerView } from '../../node/types.js';
-export { collect, until } from '../support/wait.js';
+export { collect } from '../support/wait.js';
 
 export const IMAGE_PREFIX = 'helix-test-svc-';
 export const CONTAINER_PREFIX = 'helix-test-svc-';
@@ -29,15 +28,6 @@ export const EGRESS_NETWORK = 'helix-test-svc-egress';
 export const testLogger = process.env.HELIX_TEST_LOG
   ? createLogger(process.env.HELIX_TEST_LOG)
   : silentLogger;
-
-/** Ports [base, base + 49] for one test file. */
-export function portRange(base: number): () => number {
-  let next = base;
-  return () => {
-    if (next >= base + 50 || next > 19499) throw new Error('test port range exhausted');
-    return next++;
-  };
-}
 
 /** A temp folder holding copies of the named agents (shipped ones and this folder's fixtures). */
 export async function agentsDir(names: string[]): Promise<string> {

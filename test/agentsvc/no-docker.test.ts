@@ -7,9 +7,8 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { RemoteRunEvent } from '../../node/agenthost/index.js';
 import type { AgentList } from '../../node/agentsvc/index.js';
 import { controlCall, controlStream, RemoteError } from '../../node/control/index.js';
-import { collect, portRange, startTestNode, type TestNode } from './helpers.js';
-
-const nextPort = portRange(19300);
+import { collect, startTestNode, type TestNode } from './helpers.js';
+import { freePort } from '../support/ports.js';
 
 describe('agent services on a node without Docker', () => {
   let node: TestNode;
@@ -19,7 +18,7 @@ describe('agent services on a node without Docker', () => {
       docker: new Docker({ socketPath: '/nonexistent/helix-test/docker.sock' }),
       agents: ['echo', 'shout'],
       address: '127.0.7.6',
-      port: nextPort(),
+      port: await freePort(),
       name: 'pi-kitchen',
       capabilities: { docker: null },
     });

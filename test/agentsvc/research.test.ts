@@ -20,12 +20,11 @@ import {
   EGRESS_NETWORK,
   IMAGE_PREFIX,
   collect,
-  portRange,
   startTestNode,
   type TestNode,
 } from './helpers.js';
+import { freePort } from '../support/ports.js';
 
-const nextPort = portRange(19200);
 const PAGE_HOST = '127.0.7.3';
 const PAGE =
   '<html><head><title>Kettles</title></head><body><p>Green tea: 80 °C, two minutes.</p></body></html>';
@@ -46,7 +45,7 @@ describe('research through the node: egress fetch and the mesh LLM', () => {
       res.writeHead(200, { 'content-type': 'text/html; charset=utf-8' });
       res.end(PAGE);
     });
-    const port = nextPort();
+    const port = await freePort();
     await new Promise<void>((resolve) => pages.listen(port, PAGE_HOST, resolve));
     pageUrl = `http://${PAGE_HOST}:${port}/tea`;
     const common = {
@@ -58,7 +57,7 @@ describe('research through the node: egress fetch and the mesh LLM', () => {
     withLlm = await startTestNode({
       ...common,
       address: '127.0.7.4',
-      port: nextPort(),
+      port: await freePort(),
       name: 'desk',
       capabilities: {
         gpu: [{ index: 0, name: 'RTX', vramTotalMiB: 8192 }],
@@ -74,7 +73,7 @@ describe('research through the node: egress fetch and the mesh LLM', () => {
     withoutLlm = await startTestNode({
       ...common,
       address: '127.0.7.5',
-      port: nextPort(),
+      port: await freePort(),
       name: 'laptop',
       extra: { ...common.extra, egressNetwork: `${EGRESS_NETWORK}-laptop` },
     });

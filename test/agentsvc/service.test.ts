@@ -25,13 +25,11 @@ import {
   EGRESS_NETWORK,
   IMAGE_PREFIX,
   collect,
-  portRange,
   startTestNode,
-  until,
   type TestNode,
 } from './helpers.js';
-
-const nextPort = portRange(19000);
+import { freePort } from '../support/ports.js';
+import { waitFor } from '../support/wait.js';
 
 describe('agent services on a real Docker engine', () => {
   let docker: Docker;
@@ -45,7 +43,7 @@ describe('agent services on a real Docker engine', () => {
       docker,
       agents: ['echo', 'mesh', 'timer', 'shout', 'nap'],
       address: '127.0.7.1',
-      port: nextPort(),
+      port: await freePort(),
       name: 'desk',
     });
     node.svc.onNotify((n) => notes.push(n));
@@ -88,24 +86,22 @@ describe('agent services on a real Docker engine', () => {
     expect(result.text).toBe('hello mesh');
     expect(result.hostName).toBe('desk');
     // A success makes the image shareable.
-    await until(
-      () => node.svc.advert().images.some((i) => i.agent === 'echo' && i.shareable),
-      5000,
-      'echo shareable',
-    );
+    await waitFor(() => node.svc.advert().images.some((i) => i.agent === 'echo' && i.shareable), {
+      timeoutMs: 5000,
+      what: 'echo shareable',
+    });
   });
 
   it('runs a cold agent in a container of its own and removes it afterwards', async () => {
     const events = await run({ agent: 'shout', intent: 'say', args: { text: 'tea is ready' } });
     expect(events.at(-1)).toMatchObject({ type: 'result', text: 'TEA IS READY' });
     expect(events.find((e) => e.type === 'accepted')).toMatchObject({ warm: false });
-    await until(
+    await waitFor(
       async () =>
         !(await docker.listContainers({ all: true })).some((c) =>
           c.Names.some((n) => n.includes(`${CONTAINER_PREFIX}shout-cold`)),
         ),
-      15_000,
-      'the cold container to go',
+      { timeoutMs: 15_000, what: 'the cold container to go' },
     );
   });
 
@@ -126,7 +122,7 @@ describe('agent services on a real Docker engine', () => {
       args: { seconds: '1', label: 'tea' },
     });
     expect(events.at(-1)?.type).toBe('result');
-    await until(() => notes.length > 0, 10_000, 'the timer notification');
+    await waitFor(() => notes.length > 0, { timeoutMs: 10_000, what: 'the timer notification' });
     expect(notes[0]).toMatchObject({ agent: 'timer', from: 'desk' });
     expect(notes[0]!.text).toMatch(/tea/i);
   });
@@ -155,8 +151,14 @@ describe('agent services on a real Docker engine', () => {
     expect(wasNapping).toBe(true);
     expect(seen.at(-1)).toMatchObject({ type: 'progress', message: 'napping' });
     expect(seen.some((e) => e.type === 'result' || e.type === 'error')).toBe(false);
-    await until(async () => !(await napping()), 15_000, 'the nap container to be removed');
-    await until(() => node.svc.advert().runningAgents === 0, 5000, 'no runs left');
+    await waitFor(async () => !(await napping()), {
+      timeoutMs: 15_000,
+      what: 'the nap container to be removed',
+    });
+    await waitFor(() => node.svc.advert().runningAgents === 0, {
+      timeoutMs: 5000,
+      what: 'no runs left',
+    });
   }, 120_000);
 
   it('refuses an unknown agent with the agents it has (exit 64), before running anything', async () => {

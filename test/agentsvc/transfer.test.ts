@@ -21,12 +21,10 @@ import {
   CONTAINER_PREFIX,
   IMAGE_PREFIX,
   collect,
-  portRange,
   startTestNode,
   type TestNode,
 } from './helpers.js';
-
-const nextPort = portRange(19250);
+import { freePort } from '../support/ports.js';
 
 describe('agent images between nodes through ImageStore', () => {
   let privateEngine: PrivateDockerd;
@@ -45,7 +43,7 @@ describe('agent images between nodes through ImageStore', () => {
       ...common,
       docker: shared,
       address: '127.0.7.7',
-      port: nextPort(),
+      port: await freePort(),
       name: 'desk',
       peers: () => peersOfDesk(),
     });
@@ -53,7 +51,7 @@ describe('agent images between nodes through ImageStore', () => {
       ...common,
       docker: privateEngine.docker,
       address: '127.0.7.8',
-      port: nextPort(),
+      port: await freePort(),
       name: 'laptop',
       peers: () => peersOfLaptop(),
     });

@@ -8,11 +8,11 @@ import {
   routedIds,
   serverId,
   signal,
-  waitFor,
   type TestNode,
 } from './helpers.js';
+import { waitFor } from '../support/wait.js';
 
-const h = new BusHarness(14400, 14799);
+const h = new BusHarness();
 afterEach(() => h.cleanup());
 
 /** Three nodes; b and c know only a (the seed). Resolves once every node routes to both others. */
@@ -22,13 +22,16 @@ async function meshOfThree(secret = newSecret()): Promise<{ nodes: TestNode[]; i
   const c = await h.started('127.0.1.9', secret, [a.cluster]);
   const nodes = [a, b, c];
   const ids = await Promise.all(nodes.map(serverId));
-  await waitFor('every node to route to both others', async () => {
-    for (const [i, n] of nodes.entries()) {
-      const want = ids.filter((_, j) => j !== i).sort();
-      expect(await routedIds(n)).toEqual(want);
-    }
-    return true;
-  });
+  await waitFor(
+    async () => {
+      for (const [i, n] of nodes.entries()) {
+        const want = ids.filter((_, j) => j !== i).sort();
+        expect(await routedIds(n)).toEqual(want);
+      }
+      return true;
+    },
+    { timeoutMs: 15_000, what: 'every node to route to both others' },
+  );
   return { nodes, ids };
 }
 
@@ -67,10 +70,14 @@ describe('a mesh of nats-servers', () => {
       m.respond(new TextEncoder().encode(`echo:${new TextDecoder().decode(m.data)}`)),
     );
     await busC.flush();
-    const reply = await waitFor('the echo service to be reachable from a', async () =>
-      new TextDecoder().decode(
-        await busA.request('helix.test.echo', new TextEncoder().encode('hi'), { timeoutMs: 1000 }),
-      ),
+    const reply = await waitFor(
+      async () =>
+        new TextDecoder().decode(
+          await busA.request('helix.test.echo', new TextEncoder().encode('hi'), {
+            timeoutMs: 1000,
+          }),
+        ),
+      { timeoutMs: 15_000, what: 'the echo service to be reachable from a' },
     );
     expect(reply).toBe('echo:hi');
     await expect(
@@ -92,15 +99,17 @@ describe('a mesh of nats-servers', () => {
     ];
 
     // both directions were tried and refused
-    await waitFor('a to refuse x', () =>
-      a.sup.recentLog().some((l) => /authentication error/.test(l)),
-    );
-    await waitFor('x to refuse a', () =>
-      x.sup.recentLog().some((l) => /authentication error/.test(l)),
-    );
+    await waitFor(() => a.sup.recentLog().some((l) => /authentication error/.test(l)), {
+      timeoutMs: 15_000,
+      what: 'a to refuse x',
+    });
+    await waitFor(() => x.sup.recentLog().some((l) => /authentication error/.test(l)), {
+      timeoutMs: 15_000,
+      what: 'x to refuse a',
+    });
     await waitFor(
-      'a and b to route to each other',
       async () => (await routedIds(a)).includes(bId) && (await routedIds(b)).includes(aId),
+      { timeoutMs: 15_000, what: 'a and b to route to each other' },
     );
 
     const [busA, busB, busX] = await Promise.all([h.bus(a), h.bus(b), h.bus(x)]);
@@ -129,25 +138,25 @@ describe('a mesh of nats-servers', () => {
     const cId = ids[2] as string;
     const killedAt = performance.now();
     signal(c.sup.pid as number, 'SIGKILL');
-    await waitFor(
-      'a to drop its route to c',
-      async () => !(await routedIds(a)).includes(cId),
-      30_000,
-      20,
-    );
+    await waitFor(async () => !(await routedIds(a)).includes(cId), {
+      timeoutMs: 30_000,
+      intervalMs: 20,
+      what: 'a to drop its route to c',
+    });
     console.log(
       `[measure] kill -9 of a peer's nats-server -> its route gone from routez: ${(performance.now() - killedAt).toFixed(0)} ms`,
     );
     // c's supervisor restarts it (a new server id) and it rejoins through its seed
     const restarted = await waitFor(
-      'c to run a new nats-server',
       () => c.sup.state === 'running' && c.sup.pid !== c.pids[0] && c.sup.pid,
+      { timeoutMs: 15_000, what: 'c to run a new nats-server' },
     );
     expect(c.pids).toEqual([c.pids[0], restarted]);
     const newCId = await serverId(c);
-    await waitFor('a to route to the restarted c', async () =>
-      (await routedIds(a)).includes(newCId),
-    );
+    await waitFor(async () => (await routedIds(a)).includes(newCId), {
+      timeoutMs: 15_000,
+      what: 'a to route to the restarted c',
+    });
   });
 
   test('the route to a frozen (SIGSTOPped) peer is dropped by pings', async () => {
@@ -158,12 +167,11 @@ describe('a mesh of nats-servers', () => {
     const stoppedAt = performance.now();
     signal(pid, 'SIGSTOP');
     try {
-      await waitFor(
-        'a to drop its route to b',
-        async () => !(await routedIds(a)).includes(bId),
-        30_000,
-        20,
-      );
+      await waitFor(async () => !(await routedIds(a)).includes(bId), {
+        timeoutMs: 30_000,
+        intervalMs: 20,
+        what: 'a to drop its route to b',
+      });
       console.log(
         `[measure] SIGSTOP of a peer's nats-server -> its route gone from routez: ${(performance.now() - stoppedAt).toFixed(0)} ms (ping_interval 1s, ping_max 3)`,
       );
@@ -171,6 +179,9 @@ describe('a mesh of nats-servers', () => {
       signal(pid, 'SIGCONT');
     }
     // thawed, it is routed again (b dials its seed a again)
-    await waitFor('a to route to b again', async () => (await routedIds(a)).includes(bId));
+    await waitFor(async () => (await routedIds(a)).includes(bId), {
+      timeoutMs: 15_000,
+      what: 'a to route to b again',
+    });
   });
 });

@@ -4,8 +4,9 @@ import { afterEach, describe, expect, test } from 'vitest';
 import { connectBus } from '../../node/bus/index.js';
 import { UnreachableError } from '../../node/errors.js';
 import { BusHarness, collect, dec, enc, newSecret, publishUntil, testLogger } from './helpers.js';
+import { freePort } from '../support/ports.js';
 
-const h = new BusHarness(14800, 14899);
+const h = new BusHarness();
 afterEach(() => h.cleanup());
 
 describe('connectBus', () => {
@@ -34,7 +35,7 @@ describe('connectBus', () => {
         signal: AbortSignal.timeout(15_000),
       });
       await proxy.firstHeld;
-      await n.sup.setRoutes([{ host: '127.0.1.14', port: h.port() }]);
+      await n.sup.setRoutes([{ host: '127.0.1.14', port: await freePort() }]);
       expect(await proxy.firstFromServer).toContain("-ERR 'Authorization Violation'");
       const bus = await connecting;
       expect(proxy.connections()).toBeGreaterThanOrEqual(2);
@@ -47,7 +48,7 @@ describe('connectBus', () => {
   }, 15_000);
 
   test('gives up waiting when its signal aborts, with an error that says what it waited for', async () => {
-    const port = h.port(); // nothing listens here
+    const port = await freePort(); // nothing listens here
     const attempt = connectBus({
       port,
       creds: { user: 'helix', pass: 'x' },

@@ -1,7 +1,7 @@
 /**
  * Test scaffolding for real nats-server processes. Every supervisor, bus, pid and temp dir made
  * here is tracked and removed by cleanup(), which each test file calls from afterEach.
- * Addresses: 127.0.1.1-127.0.1.20 only; ports: each file passes its own base in 14000-14999.
+ * Addresses: 127.0.1.1-127.0.1.20 only; ports come from the OS (test/support/ports.ts).
  */
 import { randomBytes } from 'node:crypto';
 import { readFileSync } from 'node:fs';
@@ -17,6 +17,8 @@ import {
 } from '../../node/bus/index.js';
 import { natsCredentials } from '../../node/identity/derive.js';
 import { silentLogger, createLogger, type Logger } from '../../node/log.js';
+import { freePort } from '../support/ports.js';
+import { waitFor } from '../support/wait.js';
 
 export const testLogger: Logger = process.env.HELIX_TEST_LOG
   ? createLogger(process.env.HELIX_TEST_LOG)
@@ -32,24 +34,10 @@ export interface TestNode {
 }
 
 export class BusHarness {
-  private nextPort: number;
   private readonly supervisors: NatsSupervisor[] = [];
   private readonly buses: Bus[] = [];
   private readonly dirs: string[] = [];
   private readonly pids = new Set<number>();
-
-  constructor(
-    private readonly firstPort: number,
-    private readonly lastPort: number,
-  ) {
-    this.nextPort = firstPort;
-  }
-
-  port(): number {
-    if (this.nextPort > this.lastPort)
-      throw new Error(`test ports ${this.firstPort}-${this.lastPort} used up`);
-    return this.nextPort++;
-  }
 
   async tempDir(): Promise<string> {
     const dir = await mkdtemp(join(tmpdir(), 'helix-bus-test-'));
@@ -63,7 +51,11 @@ export class BusHarness {
     secret: Uint8Array,
     extra: Partial<NatsSupervisorOptions> = {},
   ): Promise<NatsSupervisorOptions> {
-    const clusterPort = this.port();
+    const [clusterPort, clientPort, monitorPort] = [
+      await freePort(),
+      await freePort(),
+      await freePort(),
+    ];
     return {
       natsServerPath: 'nats-server',
       confDir: await this.tempDir(),
@@ -72,9 +64,9 @@ export class BusHarness {
       serverName: `test-${host.replace(/\./g, '-')}-${clusterPort}`,
       clusterName: 'helix-test',
       clientHost: '127.0.0.1',
-      clientPort: this.port(),
+      clientPort,
       clientCreds: natsCredentials(secret, 'nats-client'),
-      monitorPort: this.port(),
+      monitorPort,
       clusterHost: host,
       clusterPort,
       routeCreds: natsCredentials(secret, 'nats-route'),
@@ -144,7 +136,6 @@ export class BusHarness {
     await Promise.allSettled(
       this.dirs.splice(0).map((d) => rm(d, { recursive: true, force: true })),
     );
-    this.nextPort = this.firstPort;
   }
 }
 
@@ -188,30 +179,6 @@ export async function pidsWithArg(needle: string): Promise<number[]> {
   return found;
 }
 
-/** Polls `check` until it returns a value other than undefined/false; throws after timeoutMs. */
-export async function waitFor<T>(
-  what: string,
-  check: () => Promise<T | undefined | false> | T | undefined | false,
-  timeoutMs = 15_000,
-  intervalMs = 50,
-): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  let lastError: unknown;
-  for (;;) {
-    try {
-      const value = await check();
-      if (value !== undefined && value !== false) return value;
-    } catch (err) {
-      lastError = err;
-    }
-    if (Date.now() >= deadline) {
-      const why = lastError instanceof Error ? ` (last error: ${lastError.message})` : '';
-      throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}${why}`);
-    }
-    await new Promise((r) => setTimeout(r, intervalMs));
-  }
-}
-
 /** Server ids of the peers this node has a route to right now. */
 export async function routedIds(n: TestNode): Promise<string[]> {
   const routez = await n.sup.routez();
@@ -245,7 +212,6 @@ export async function publishUntil(
   intervalMs = 100,
 ): Promise<void> {
   await waitFor(
-    `"${payload}" on ${subject} to arrive`,
     async () => {
       bus.publish(subject, enc(payload));
       // a flush waits for the server; while reconnecting that could be long
@@ -255,7 +221,6 @@ export async function publishUntil(
       ]);
       return received();
     },
-    timeoutMs,
-    intervalMs,
+    { timeoutMs, intervalMs, what: `"${payload}" on ${subject} to arrive` },
   );
 }

@@ -6,18 +6,11 @@ import { promisify } from 'node:util';
 import { afterEach, describe, expect, test } from 'vitest';
 import { renderNatsConfig, type NatsConfigOptions } from '../../node/bus/index.js';
 import { natsCredentials } from '../../node/identity/derive.js';
-import {
-  BusHarness,
-  collect,
-  newSecret,
-  publishUntil,
-  routedIds,
-  serverId,
-  waitFor,
-} from './helpers.js';
+import { BusHarness, collect, newSecret, publishUntil, routedIds, serverId } from './helpers.js';
+import { waitFor } from '../support/wait.js';
 
 const run = promisify(execFile);
-const h = new BusHarness(14000, 14099);
+const h = new BusHarness();
 afterEach(() => h.cleanup());
 
 async function configTest(opts: NatsConfigOptions): Promise<{ ok: boolean; output: string }> {
@@ -107,7 +100,10 @@ describe('rendered config on a running server', () => {
     const a = await h.started('127.0.1.1', secret, [], { routeCreds });
     const b = await h.started('127.0.1.2', secret, [a.cluster], { routeCreds });
     const aId = await serverId(a);
-    await waitFor('b to route to a', async () => (await routedIds(b)).includes(aId));
+    await waitFor(async () => (await routedIds(b)).includes(aId), {
+      timeoutMs: 15_000,
+      what: 'b to route to a',
+    });
     const busA = await h.bus(a);
     const busB = await h.bus(b);
     const inbox = collect(busB, 'test.escaped-route');

@@ -2,8 +2,10 @@
 import { connect } from '@nats-io/transport-node';
 import { afterEach, expect, test } from 'vitest';
 import { BusHarness, newSecret } from './helpers.js';
+import { freePort } from '../support/ports.js';
+import { happensWithin } from '../support/wait.js';
 
-const h = new BusHarness(14900, 14989);
+const h = new BusHarness();
 afterEach(() => h.cleanup());
 
 test('setRoutes reloads routes without disconnecting the node’s NATS clients', async () => {
@@ -19,10 +21,11 @@ test('setRoutes reloads routes without disconnecting the node’s NATS clients',
     for await (const s of nc.status()) events.push(s.type);
   })();
   try {
-    expect(await n.sup.setRoutes([{ host: '127.0.1.15', port: 14988 }])).toBe(true);
-    expect(await n.sup.setRoutes([{ host: '127.0.1.16', port: 14987 }])).toBe(true);
+    expect(await n.sup.setRoutes([{ host: '127.0.1.15', port: await freePort() }])).toBe(true);
+    expect(await n.sup.setRoutes([{ host: '127.0.1.16', port: await freePort() }])).toBe(true);
     await nc.flush();
-    await new Promise((r) => setTimeout(r, 500));
+    // the reload would show as a status event: watch for one (up to 500 ms)
+    await happensWithin(500, () => events.some((e) => e === 'disconnect' || e === 'reconnect'));
     expect(events.filter((e) => e === 'disconnect' || e === 'reconnect')).toEqual([]);
   } finally {
     await nc.close();

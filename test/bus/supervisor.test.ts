@@ -21,10 +21,10 @@ import {
   serverId,
   signal,
   testLogger,
-  waitFor,
 } from './helpers.js';
+import { waitFor } from '../support/wait.js';
 
-const h = new BusHarness(14100, 14399);
+const h = new BusHarness();
 const servers: Server[] = [];
 afterEach(async () => {
   await Promise.all(servers.splice(0).map((s) => new Promise((r) => s.close(r))));
@@ -211,14 +211,20 @@ describe('setRoutes', () => {
 
     expect(await b.sup.setRoutes([a.cluster])).toBe(true);
     expect((await reloaded).routes).toEqual([a.cluster]);
-    await waitFor('b to route to a', async () => (await routedIds(b)).includes(aId));
+    await waitFor(async () => (await routedIds(b)).includes(aId), {
+      timeoutMs: 15_000,
+      what: 'b to route to a',
+    });
     expect(b.sup.pid).toBe(pid);
     expect(b.pids).toHaveLength(1);
 
     expect(await b.sup.setRoutes([{ ...a.cluster }])).toBe(false);
 
     expect(await b.sup.setRoutes([])).toBe(true);
-    await waitFor('the route to a to go', async () => !(await routedIds(b)).includes(aId));
+    await waitFor(async () => !(await routedIds(b)).includes(aId), {
+      timeoutMs: 15_000,
+      what: 'the route to a to go',
+    });
     expect(b.sup.pid).toBe(pid);
   });
 
@@ -230,7 +236,10 @@ describe('setRoutes', () => {
     expect(b.sup.routes).toEqual([a.cluster]);
     await b.sup.start();
     const aId = await serverId(a);
-    await waitFor('b to route to a', async () => (await routedIds(b)).includes(aId));
+    await waitFor(async () => (await routedIds(b)).includes(aId), {
+      timeoutMs: 15_000,
+      what: 'b to route to a',
+    });
   });
 
   test('routes set while the server is starting reach it', async () => {
@@ -239,12 +248,19 @@ describe('setRoutes', () => {
     const b = await h.node('127.0.1.5', secret);
     const starting = b.sup.start();
     // the first config is on disk: the server is being spawned with no routes
-    await waitFor('the first config', () => existsSync(b.sup.confPath), 10_000, 1);
+    await waitFor(() => existsSync(b.sup.confPath), {
+      timeoutMs: 10_000,
+      intervalMs: 1,
+      what: 'the first config',
+    });
     expect(b.sup.state).toBe('starting');
     expect(await b.sup.setRoutes([a.cluster])).toBe(true);
     await starting;
     const aId = await serverId(a);
-    await waitFor('b to route to a', async () => (await routedIds(b)).includes(aId));
+    await waitFor(async () => (await routedIds(b)).includes(aId), {
+      timeoutMs: 15_000,
+      what: 'b to route to a',
+    });
     expect(b.pids).toHaveLength(1);
   });
 });
@@ -267,7 +283,6 @@ describe('when the node process dies', () => {
     const exited = new Promise((r) => child.once('exit', r));
     const lines = createInterface({ input: child.stdout });
     const natsPid = await waitFor(
-      'the node process to start nats-server',
       () =>
         new Promise<number | undefined>((resolve) => {
           lines.once('line', (l) =>
@@ -277,7 +292,7 @@ describe('when the node process dies', () => {
           );
           child.once('exit', () => resolve(undefined));
         }),
-      20_000,
+      { timeoutMs: 20_000, what: 'the node process to start nats-server' },
     ).catch((err: Error) => {
       throw new Error(`${err.message}; its stderr: ${stderr}`);
     });
@@ -295,7 +310,10 @@ describe('when the node process dies', () => {
     expect(isAlive(node.natsPid)).toBe(true);
     node.send(how);
     await node.exited;
-    await waitFor('nats-server to be gone', () => !isAlive(node.natsPid), 5_000);
+    await waitFor(() => !isAlive(node.natsPid), {
+      timeoutMs: 5_000,
+      what: 'nats-server to be gone',
+    });
   });
 
   test('a nats-server orphaned by a kill -9ed node is ended by the next start', async () => {
@@ -313,7 +331,10 @@ describe('when the node process dies', () => {
     try {
       await sup.start();
       expect(sup.pid).not.toBe(node.natsPid);
-      await waitFor('the orphan to be gone', () => !isAlive(node.natsPid), 5_000);
+      await waitFor(() => !isAlive(node.natsPid), {
+        timeoutMs: 5_000,
+        what: 'the orphan to be gone',
+      });
       expect(await pidsWithArg(sup.confPath)).toEqual([sup.pid]);
     } finally {
       await sup.stop();

@@ -3,6 +3,7 @@ import { afterEach, describe, expect, it } from 'vitest';
 import { parseConfig } from '../../node/config/index.js';
 import { CapabilityProber, baselineCapabilities, readLoad } from '../../node/capabilities/index.js';
 import { LoadSchema, type Capabilities } from '../../node/types.js';
+import { happensWithin } from '../support/wait.js';
 
 /** A probe that answers from a script of results, one per call (the last one repeats). */
 function scriptedProbe(results: (Capabilities | Error)[]) {
@@ -78,7 +79,8 @@ describe('CapabilityProber', () => {
     expect(p.current()).toEqual(withMic);
     await p.stop();
     const after = script.calls;
-    await new Promise((resolve) => setTimeout(resolve, 1200));
+    // longer than probe_interval_s: a probe after stop() would show at once
+    await happensWithin(1200, () => script.calls !== after);
     expect(script.calls).toBe(after);
   });
 

@@ -16,6 +16,7 @@ import {
   probeTts,
 } from '../../node/capabilities/index.js';
 import { CapabilitiesSchema } from '../../node/types.js';
+import { freePort } from '../support/ports.js';
 
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', '..');
 const sharedData = path.resolve(root, '..', 'shared', 'data');
@@ -24,9 +25,10 @@ const ggufModel = path.join(sharedData, 'llama-2-tiny-random.gguf');
 const nvidiaQueryCsv = path.join(sharedData, 'nvidia-smi', 'nvidia-smi-query.csv');
 
 const HOST = '127.0.2.10';
-const OLLAMA_PORT = 17010;
-const OLLAMA_OLD_PORT = 17011;
-const SILENT_PORT = 17012;
+const OLLAMA_PORT = await freePort(HOST);
+const OLLAMA_OLD_PORT = await freePort(HOST);
+const SILENT_PORT = await freePort(HOST);
+const UNUSED_PORT = await freePort(HOST); // nothing listens here
 const timeoutMs = 1500;
 
 let dir: string;
@@ -213,7 +215,7 @@ describe('probeOllama', () => {
   });
 
   it.each([
-    { name: 'nothing listening', url: `http://${HOST}:17013` },
+    { name: 'nothing listening', url: `http://${HOST}:${UNUSED_PORT}` },
     { name: 'a server that never answers', url: `http://${HOST}:${SILENT_PORT}` },
     { name: 'a server that is not Ollama', url: `http://${HOST}:${OLLAMA_PORT}/not-ollama/` },
   ])('says not capable for $name', async ({ url }) => {

@@ -9,14 +9,13 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import {
   CONTAINER_PREFIX,
   IMAGE_PREFIX,
-  portRange,
   startTestNode,
   type TestNode,
 } from '../agentsvc/helpers.js';
 import { ensureDockerEngine, removeContainers, removeImages } from '../support/docker.js';
+import { freePort } from '../support/ports.js';
 
 const repoRoot = path.resolve(import.meta.dirname, '..', '..');
-const nextPort = portRange(19100);
 
 /** The CLI in a child process (async: this process serves its control socket meanwhile). */
 function cli(args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
@@ -45,7 +44,7 @@ describe('helix-node agents and run against a running node', () => {
       docker,
       agents: ['echo', 'shout'],
       address: '127.0.7.2',
-      port: nextPort(),
+      port: await freePort(),
       name: 'laptop',
     });
     await node.svc.ready();

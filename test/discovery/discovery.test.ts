@@ -10,6 +10,7 @@ import {
 } from '../../node/discovery/index.js';
 import type { PeerCandidate } from '../../node/types.js';
 import { tailscaleFixture } from '../fixtures/tailscale.js';
+import { happensWithin } from '../support/wait.js';
 
 const fixture = tailscaleFixture;
 
@@ -243,7 +244,8 @@ describe('Discovery', () => {
     await tailscale.polls(2);
     await d.stop();
     const after = tailscale.calls;
-    await new Promise((resolve) => setTimeout(resolve, 100));
+    // ten poll intervals: a poll after stop() would show at once
+    await happensWithin(100, () => tailscale.calls !== after);
     expect(tailscale.calls).toBe(after);
   });
 

@@ -21,6 +21,7 @@ import {
 } from '../../node/discovery/index.js';
 import type { PeerCandidate } from '../../node/types.js';
 import { NetnsLab, REPO_ROOT } from '../harness/index.js';
+import { waitFor } from '../support/wait.js';
 
 // A service name per test run, so other mDNS traffic on this machine never mixes in.
 const serviceTag = () => `_helix-test-${process.pid}-${Math.floor(Math.random() * 1e6)}._udp.local`;
@@ -29,22 +30,6 @@ const cleanup: (() => Promise<void>)[] = [];
 afterEach(async () => {
   await Promise.all(cleanup.splice(0).map((stop) => stop()));
 });
-
-function waitFor<T>(
-  what: string,
-  check: () => T | undefined,
-  signal = AbortSignal.timeout(10_000),
-): Promise<T> {
-  return new Promise((resolve, reject) => {
-    const tick = () => {
-      const value = check();
-      if (value !== undefined) return resolve(value);
-      if (signal.aborted) return reject(new Error(`timed out waiting for ${what}`));
-      setTimeout(tick, 20);
-    };
-    tick();
-  });
-}
 
 /** A node on a loopback address with this process's mDNS: its handle, its id and what it found. */
 async function mdnsNode(
@@ -72,8 +57,12 @@ describe('startMdns', () => {
     const a = await mdnsNode('127.0.2.1', tag);
     const b = await mdnsNode('127.0.2.2', tag);
     expect(a.handle.peerId).toBe(a.id);
-    const seenB = await waitFor('A to find B', () => a.found.find((c) => c.peerId === b.id));
-    const seenA = await waitFor('B to find A', () => b.found.find((c) => c.peerId === a.id));
+    const seenB = await waitFor(() => a.found.find((c) => c.peerId === b.id), {
+      what: 'A to find B',
+    });
+    const seenA = await waitFor(() => b.found.find((c) => c.peerId === a.id), {
+      what: 'B to find A',
+    });
     expect(seenB).toEqual({ address: '127.0.2.2', source: 'mdns', peerId: b.id });
     expect(seenA).toEqual({ address: '127.0.2.1', source: 'mdns', peerId: a.id });
     // neither reports itself
@@ -86,8 +75,8 @@ describe('startMdns', () => {
     await mdnsNode('127.0.2.4', serviceTag());
     // a third node on A's service proves queries flow, so A's silence about B means something
     const c = await mdnsNode('127.0.2.5', tag);
-    await waitFor('A to find C', () => a.found.find((x) => x.address === '127.0.2.5'));
-    await waitFor('C to find A', () => c.found.find((x) => x.address === '127.0.2.3'));
+    await waitFor(() => a.found.find((x) => x.address === '127.0.2.5'), { what: 'A to find C' });
+    await waitFor(() => c.found.find((x) => x.address === '127.0.2.3'), { what: 'C to find A' });
     expect(a.found.some((x) => x.address === '127.0.2.4')).toBe(false);
   });
 
@@ -132,8 +121,12 @@ describe('Discovery with mDNS', () => {
     const b = await make('127.0.2.7');
     const changes: PeerCandidate[][] = [];
     a.onCandidates((c) => changes.push(c));
-    await waitFor('A to list B', () => a.candidates().find((c) => c.address === '127.0.2.7'));
-    await waitFor('B to list A', () => b.candidates().find((c) => c.address === '127.0.2.6'));
+    await waitFor(() => a.candidates().find((c) => c.address === '127.0.2.7'), {
+      what: 'A to list B',
+    });
+    await waitFor(() => b.candidates().find((c) => c.address === '127.0.2.6'), {
+      what: 'B to list A',
+    });
     expect(a.candidates()).toEqual([{ address: '127.0.2.7', source: 'mdns' }]);
     expect(changes.at(-1)).toEqual([{ address: '127.0.2.7', source: 'mdns' }]);
     expect(a.mdnsPeerId()).toMatch(/^12D3KooW/);
@@ -147,7 +140,9 @@ describe('startMdns announcements', () => {
     const b = await mdnsNode('127.0.2.9', tag, {
       announce: { name: 'pi-kitchen', clusterPort: 6250, rpcPort: 7450 },
     });
-    const seen = await waitFor('A to find B', () => a.found.find((c) => c.peerId === b.id));
+    const seen = await waitFor(() => a.found.find((c) => c.peerId === b.id), {
+      what: 'A to find B',
+    });
     expect(seen).toEqual({
       address: '127.0.2.9',
       source: 'mdns',
@@ -248,10 +243,13 @@ describe('mDNS sockets', () => {
       expect(handle.peerId).not.toBeNull();
     }
     // both share 224.0.0.251:5353 (SO_REUSEADDR) and still hear each other
-    await waitFor('the nodes to find each other', () =>
-      found.some((c) => c.address === '127.0.2.10') && found.some((c) => c.address === '127.0.2.11')
-        ? true
-        : undefined,
+    await waitFor(
+      () =>
+        found.some((c) => c.address === '127.0.2.10') &&
+        found.some((c) => c.address === '127.0.2.11')
+          ? true
+          : undefined,
+      { what: 'the nodes to find each other' },
     );
     const sockets = ownSockets();
     console.log(`[mdns] sockets of pid ${process.pid}: ${sockets.map(show).join(', ')}`);
@@ -339,19 +337,18 @@ describe.runIf(canNetns)('mDNS across a LAN link (network namespaces)', () => {
     }
     const [a, b] = [net.node(0).address, net.node(1).address];
     const ids = await waitFor(
-      'both nodes to start',
       () => {
         const started = lines.map((l) => l.find((x) => 'started' in x)?.started);
         return started.every((id) => typeof id === 'string') ? started : undefined;
       },
-      AbortSignal.timeout(20_000),
+      { timeoutMs: 20_000, what: 'both nodes to start' },
     );
-    const seenB = await waitFor('node 0 to find node 1', () =>
-      lines[0]!.find((x) => x.found?.address === b),
-    );
-    const seenA = await waitFor('node 1 to find node 0', () =>
-      lines[1]!.find((x) => x.found?.address === a),
-    );
+    const seenB = await waitFor(() => lines[0]!.find((x) => x.found?.address === b), {
+      what: 'node 0 to find node 1',
+    });
+    const seenA = await waitFor(() => lines[1]!.find((x) => x.found?.address === a), {
+      what: 'node 1 to find node 0',
+    });
     expect(seenB.found).toEqual({ address: b, source: 'mdns', peerId: ids[1], name: `ns-${b}` });
     expect(seenA.found).toEqual({ address: a, source: 'mdns', peerId: ids[0], name: `ns-${a}` });
 

@@ -10,7 +10,7 @@ import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { z } from 'zod';
 import { MeshHarness, REPO_ROOT } from './mesh.js';
-import { NodeExitedError, waitFor } from './wait.js';
+import { NodeExitedError, waitFor } from '../support/wait.js';
 import { IP_BIN, listHxtNamespaces, NetnsLab, sweepStale } from './netns.js';
 import { FAKE_TAILSCALE } from './tailnet.js';
 import { natsServerCommand, toyNodeCommand } from './toy.js';
@@ -147,6 +147,7 @@ describe('network namespaces', () => {
     m.heal(1);
     expect(m.netns.isLinkUp(1)).toBe(true);
     await waitFor(() => m.netns.reach(0, m.info(1).address), {
+      intervalMs: 200,
       timeoutMs: 10_000,
       what: 'node1 reachable after heal',
     });
@@ -320,6 +321,7 @@ describe.skipIf(!natsAvailable)('nodes as processes (nats-server cluster)', () =
     for (const n of m.nodes) m.startNode(n.index);
     for (const n of m.nodes) {
       await waitFor(async () => (await numRoutes(m, n.index)) === 2, {
+        intervalMs: 200,
         timeoutMs: 20_000,
         what: `${n.name} to have 2 routes`,
       });
@@ -341,12 +343,14 @@ describe.skipIf(!natsAvailable)('nodes as processes (nats-server cluster)', () =
     expect(m.isRunning(2)).toBe(false);
     for (const i of [0, 1])
       await waitFor(async () => (await numRoutes(m, i)) === 1, {
+        intervalMs: 200,
         timeoutMs: 20_000,
         what: `node${i} to drop node2's route`,
       });
     m.startNode(2);
     for (const i of [0, 1, 2])
       await waitFor(async () => (await numRoutes(m, i)) === 2, {
+        intervalMs: 200,
         timeoutMs: 30_000,
         what: `node${i} to have 2 routes again`,
       });
@@ -361,6 +365,7 @@ describe.skipIf(!natsAvailable)('nodes as processes (nats-server cluster)', () =
       return stat.slice(stat.lastIndexOf(')') + 2, stat.lastIndexOf(')') + 3);
     };
     await waitFor(async () => procState() === 'T', {
+      intervalMs: 200,
       timeoutMs: 2_000,
       what: `node1 (pid ${m.pid(1)}) to show state T (stopped)`,
     });
@@ -369,6 +374,7 @@ describe.skipIf(!natsAvailable)('nodes as processes (nats-server cluster)', () =
     ).rejects.toThrow();
     m.resume(1);
     await waitFor(async () => (await numRoutes(m, 1)) >= 1, {
+      intervalMs: 200,
       timeoutMs: 10_000,
       what: 'node1 to answer after SIGCONT',
     });
@@ -386,6 +392,7 @@ describe.skipIf(!natsAvailable)('nodes as processes (nats-server cluster)', () =
       m.heal(0);
     }
     await waitFor(() => m.netns.reach(1, m.info(0).address), {
+      intervalMs: 200,
       timeoutMs: 10_000,
       what: 'node0 reachable after heal',
     });
@@ -496,6 +503,7 @@ describe('cleanup', () => {
     for (const n of m.nodes) m.startNode(n.index);
     m.pause(2);
     await waitFor(async () => (await numRoutes(m, 0)) >= 1, {
+      intervalMs: 200,
       timeoutMs: 20_000,
       what: 'a route on node0',
     });
@@ -563,7 +571,11 @@ setInterval(() => {}, 1000);
     const left = listHxtNamespaces();
     for (const n of ns) expect(left).not.toContain(n);
     expect(existsSync(dir)).toBe(false);
-    await waitFor(() => !alive(pids[0]!), { timeoutMs: 5000, what: 'sleep to die' });
+    await waitFor(() => !alive(pids[0]!), {
+      intervalMs: 200,
+      timeoutMs: 5000,
+      what: 'sleep to die',
+    });
   });
 
   it('sweeps the namespaces, processes and temp dir a crashed run left behind', async () => {
@@ -579,7 +591,11 @@ setInterval(() => {}, 1000);
     const left = listHxtNamespaces();
     for (const n of ns) expect(left).not.toContain(n);
     expect(existsSync(dir)).toBe(false);
-    await waitFor(() => !alive(pids[0]!), { timeoutMs: 5000, what: 'the orphaned sleep to die' });
+    await waitFor(() => !alive(pids[0]!), {
+      intervalMs: 200,
+      timeoutMs: 5000,
+      what: 'the orphaned sleep to die',
+    });
   });
 
   it('does not sweep the namespaces of a live run', () => {

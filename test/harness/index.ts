@@ -15,7 +15,7 @@ export {
   type SignalScope,
 } from './mesh.js';
 export { parseStatus, StatusViewSchema, type PeerState, type StatusView } from './status-view.js';
-export { FatalWaitError, NodeExitedError, waitFor, type WaitOptions } from './wait.js';
+export { FatalWaitError, NodeExitedError, waitFor, type WaitOptions } from '../support/wait.js';
 export {
   IP_BIN,
   killGroup,

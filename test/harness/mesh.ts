@@ -33,7 +33,17 @@ import type { ChildProcess } from 'node:child_process';
 import { stringify as stringifyToml } from 'smol-toml';
 import { ConfigSchema } from '../../node/config/index.js';
 import { parseStatus, type PeerState, type StatusView } from './status-view.js';
-import { mapLimit, NodeExitedError, waitFor, type WaitOptions } from './wait.js';
+import {
+  mapLimit,
+  NodeExitedError,
+  waitFor,
+  type Truthy,
+  type WaitOptions as AnyWait,
+} from '../support/wait.js';
+
+/** Harness waits always say how long they may take, and poll every 200 ms unless told otherwise. */
+type WaitOptions = AnyWait & { timeoutMs: number };
+const POLL = { intervalMs: 200 };
 import { killGroup, MAX_NODES, NetnsLab, type ExecOptions, type RunResult } from './netns.js';
 import {
   DEFAULT_USER,
@@ -627,13 +637,13 @@ export class MeshHarness {
         this.requireRunning(i);
         return this.tryStatus(i, { timeoutMs: Math.min(20_000, opts.timeoutMs) });
       },
-      { ...opts, what: `node ${i} (${this.info(i).name}) to answer status` },
+      { ...POLL, ...opts, what: `node ${i} (${this.info(i).name}) to answer status` },
     );
   }
 
   /** Poll until `probe` returns something truthy. */
-  waitFor<T>(probe: () => Promise<T> | T, opts: WaitOptions): Promise<NonNullable<T>> {
-    return waitFor(probe, opts);
+  waitFor<T>(probe: () => Promise<T> | T, opts: WaitOptions): Promise<Truthy<T>> {
+    return waitFor(probe, { ...POLL, ...opts });
   }
 
   /** Wait until every node in `observers` sees `target` in `state` ("absent": not listed at all). */
@@ -651,7 +661,11 @@ export class MeshHarness {
             ? null
             : `${this.info(i).name} sees ${this.info(target).name} ${seen}`;
         }),
-      { ...opts, what: `nodes ${observers.join(',')} to see ${this.info(target).name} ${state}` },
+      {
+        ...POLL,
+        ...opts,
+        what: `nodes ${observers.join(',')} to see ${this.info(target).name} ${state}`,
+      },
     );
   }
 
@@ -667,7 +681,7 @@ export class MeshHarness {
           const names = off.map((o) => `${this.info(o).name} ${this.stateIn(v, o)}`);
           return off.length ? `${this.info(i).name} sees ${names.join(', ')}` : null;
         }),
-      { ...opts, what: `nodes ${members.join(',')} to see each other alive` },
+      { ...POLL, ...opts, what: `nodes ${members.join(',')} to see each other alive` },
     );
   }
 

@@ -1,5 +1,5 @@
 /**
- * The bootstrap phase over real gRPC on loopback addresses 127.0.8.x (ports 16400-16499): fresh
+ * The bootstrap phase over real gRPC on loopback addresses 127.0.8.x: fresh
  * nodes started together, a lone node, a refusing member, a late lower node, a one-sided view.
  * Each "node" does what the daemon does: bootstrapMesh, then release() and its real Mesh service
  * (RpcServer + JoinService) on the same address and port.
@@ -29,9 +29,10 @@ import {
   unaryCall,
 } from '../../node/rpc/index.js';
 import { silentLogger } from '../../node/log.js';
-import { listeningAddresses, portRange, tempDir } from '../rpc/helpers.js';
+import { listeningAddresses, tempDir } from '../rpc/helpers.js';
+import { freePort } from '../support/ports.js';
+import { waitFor } from '../support/wait.js';
 
-const nextPort = portRange(16400);
 routeGrpcLogs(silentLogger);
 
 /** Every caller belongs to the member's owner (or, with `refuse`, to someone else). */
@@ -57,8 +58,8 @@ interface TestNode {
   id: string;
 }
 
-function testNode(address: string): TestNode {
-  return { address, port: nextPort(), id: `node-${address}` };
+async function testNode(address: string): Promise<TestNode> {
+  return { address, port: await freePort(), id: `node-${address}` };
 }
 
 function at(n: TestNode): JoinCandidate {
@@ -133,7 +134,7 @@ describe('bootstrapping a mesh', () => {
   }
 
   it('three nodes started at the same moment end in one mesh: the lowest address creates it, the others join', async () => {
-    const nodes = ['127.0.8.3', '127.0.8.1', '127.0.8.2'].map(testNode);
+    const nodes = await Promise.all(['127.0.8.3', '127.0.8.1', '127.0.8.2'].map(testNode));
     const results = await Promise.all(
       nodes.map((n) => runNode(n, nodes.filter((o) => o !== n).map(at))),
     );
@@ -145,8 +146,8 @@ describe('bootstrapping a mesh', () => {
   });
 
   it('a node whose peers never answer (phones, nodes without helix) creates the mesh after the settle window', async () => {
-    const lone = testNode('127.0.8.10');
-    const silent = [testNode('127.0.8.11'), testNode('127.0.8.12')].map(at);
+    const lone = await testNode('127.0.8.10');
+    const silent = [await testNode('127.0.8.11'), await testNode('127.0.8.12')].map(at);
     const { logger, lines } = capturingLogger();
     const b = await bootstrap(lone, silent, { logger });
     expect('created' in b).toBe(true);
@@ -156,7 +157,7 @@ describe('bootstrapping a mesh', () => {
   });
 
   it('creates at once, binding nothing, when there is no peer to ask (off a tailnet)', async () => {
-    const n = testNode('127.0.8.13');
+    const n = await testNode('127.0.8.13');
     const b = await bootstrap(n, []);
     expect('created' in b).toBe(true);
     expect(await listeningAddresses(n.port)).toEqual([]);
@@ -196,29 +197,33 @@ describe('bootstrapping a mesh', () => {
   }
 
   it('when members of two meshes answer, joins the first candidate\u2019s, not the fastest', async () => {
-    const slow = testNode('127.0.8.80');
-    const fast = testNode('127.0.8.81');
+    const slow = await testNode('127.0.8.80');
+    const fast = await testNode('127.0.8.81');
     await member(slow, 'mesh-first-listed', { whoisDelayMs: 300 });
     await member(fast, 'mesh-stale');
-    const b = await bootstrap(testNode('127.0.8.82'), [at(slow), at(fast)]);
+    const b = await bootstrap(await testNode('127.0.8.82'), [at(slow), at(fast)]);
     expect('joined' in b && b.joined.meshId).toBe('mesh-first-listed');
   });
 
   it('is admitted by one member of a running mesh, the first candidate, not by every member', async () => {
     const admitted: string[] = [];
-    const members = [testNode('127.0.8.90'), testNode('127.0.8.91'), testNode('127.0.8.92')];
+    const members = [
+      await testNode('127.0.8.90'),
+      await testNode('127.0.8.91'),
+      await testNode('127.0.8.92'),
+    ];
     for (const m of members) await member(m, 'mesh-running', { admitted });
-    const joiner = testNode('127.0.8.93');
+    const joiner = await testNode('127.0.8.93');
     const b = await bootstrap(joiner, [members[1]!, members[0]!, members[2]!].map(at));
     expect('joined' in b && b.joined.meshId).toBe('mesh-running');
     expect(admitted).toEqual(['127.0.8.93 by 127.0.8.91']);
   });
 
   it('a member that refuses is an error, not a reason to create a second mesh, and the port is freed', async () => {
-    const refusing = testNode('127.0.8.20');
+    const refusing = await testNode('127.0.8.20');
     await member(refusing, 'mesh-refusing', { refuse: true });
 
-    const joiner = testNode('127.0.8.21');
+    const joiner = await testNode('127.0.8.21');
     const err = await bootstrap(joiner, [at(refusing)]).catch((e: unknown) => e);
     expect(err).toBeInstanceOf(MeshAccessError);
     expect((err as Error).message).toMatch(
@@ -228,8 +233,8 @@ describe('bootstrapping a mesh', () => {
   });
 
   it('a lower node arriving after the mesh was created waits while its creator starts, then joins it', async () => {
-    const creator = testNode('127.0.8.31');
-    const late = testNode('127.0.8.30');
+    const creator = await testNode('127.0.8.31');
+    const late = await testNode('127.0.8.30');
     const created = await bootstrap(creator, [at(late)]);
     expect('created' in created).toBe(true);
 
@@ -237,11 +242,13 @@ describe('bootstrapping a mesh', () => {
     const { logger, lines } = capturingLogger();
     const joining = bootstrap(late, [at(creator)], { logger, progressEveryMs: 200 });
     // Wait until it has waited past the settle window (2 s) for the starting creator.
-    await waitFor(() =>
-      lines.some((l) => {
-        const e = JSON.parse(l) as { msg: string; waitedS?: number };
-        return e.msg.includes('which has a mesh and is starting') && (e.waitedS ?? 0) >= 3;
-      }),
+    await waitFor(
+      () =>
+        lines.some((l) => {
+          const e = JSON.parse(l) as { msg: string; waitedS?: number };
+          return e.msg.includes('which has a mesh and is starting') && (e.waitedS ?? 0) >= 3;
+        }),
+      { timeoutMs: 15_000 },
     );
     expect(lines.join('\n')).not.toMatch(/creating the mesh/);
 
@@ -252,31 +259,31 @@ describe('bootstrapping a mesh', () => {
 
   it('a node that hears of a lower one only through its Join request still lets it create, and joins', async () => {
     // `upper` does not list `lower` (its tailnet view lags); `lower` lists `upper`.
-    const lower = testNode('127.0.8.40');
-    const upper = testNode('127.0.8.41');
-    const unseen = testNode('127.0.8.42');
+    const lower = await testNode('127.0.8.40');
+    const upper = await testNode('127.0.8.41');
+    const unseen = await testNode('127.0.8.42');
     const [l, u] = await Promise.all([runNode(lower, [at(upper)]), runNode(upper, [at(unseen)])]);
     expect('created' in l).toBe(true);
     expect('joined' in u && u.joined.meshId).toBe(meshOf(l).meshId);
   });
 
   it('with an invite, asks the invite\u2019s member only', async () => {
-    const desk = testNode('127.0.8.50');
+    const desk = await testNode('127.0.8.50');
     const dir = await member(desk, 'mesh-invite', { lan: true });
     const { code } = await createInvite(dir, {
       ttlS: 600,
       memberAddress: desk.address,
       rpcPort: desk.port,
     });
-    const unrelated = testNode('127.0.8.52');
-    const b = await bootstrap(testNode('127.0.8.51'), [at(unrelated)], { invite: code });
+    const unrelated = await testNode('127.0.8.52');
+    const b = await bootstrap(await testNode('127.0.8.51'), [at(unrelated)], { invite: code });
     expect('joined' in b && b.joined.meshId).toBe('mesh-invite');
   });
 
   it('stops when its signal is aborted (Ctrl-C) and frees the port', async () => {
-    const n = testNode('127.0.8.60');
+    const n = await testNode('127.0.8.60');
     // A lower bootstrapping node that never creates keeps `n` waiting.
-    const blocker = testNode('127.0.8.59');
+    const blocker = await testNode('127.0.8.59');
     const endpoint = await BootstrapEndpoint.start({
       address: blocker.address,
       port: blocker.port,
@@ -287,7 +294,7 @@ describe('bootstrapping a mesh', () => {
     cleanups.push(() => endpoint.stop());
     const abort = new AbortController();
     const run = bootstrap(n, [at(blocker)], { signal: abort.signal }).catch((e: unknown) => e);
-    await waitFor(async () => (await listeningAddresses(n.port)).length > 0);
+    await waitFor(async () => (await listeningAddresses(n.port)).length > 0, { timeoutMs: 15_000 });
     abort.abort();
     const err = await run;
     expect((err as Error).name).toBe('AbortError');
@@ -297,7 +304,7 @@ describe('bootstrapping a mesh', () => {
 
 describe('the stand-in Join endpoint', () => {
   it('answers Join UNAVAILABLE as a helix node without a mesh, learns the asker, and refuses Ping', async () => {
-    const n = testNode('127.0.8.70');
+    const n = await testNode('127.0.8.70');
     const asked: BootstrapAnnouncement[] = [];
     const endpoint = await BootstrapEndpoint.start({
       address: n.address,
@@ -354,11 +361,3 @@ describe('the stand-in Join endpoint', () => {
     }
   });
 });
-
-async function waitFor(check: () => boolean | Promise<boolean>, timeoutMs = 15_000): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (!(await check())) {
-    if (Date.now() > deadline) throw new Error(`condition not met within ${timeoutMs} ms`);
-    await new Promise((r) => setTimeout(r, 50));
-  }
-}

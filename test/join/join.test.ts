@@ -19,9 +19,9 @@ import {
   routeGrpcLogs,
 } from '../../node/rpc/index.js';
 import { silentLogger } from '../../node/log.js';
-import { meshSecret, portRange, tempDir } from '../rpc/helpers.js';
+import { meshSecret, tempDir } from '../rpc/helpers.js';
+import { freePort } from '../support/ports.js';
 
-const nextPort = portRange(16200);
 routeGrpcLogs(silentLogger);
 
 const MEMBERS: JoinMember[] = [
@@ -64,7 +64,7 @@ describe('joining a mesh', () => {
     const { dir, remove } = tempDir('join');
     cleanups.push(remove);
     const secret = meshSecret();
-    const port = nextPort();
+    const port = await freePort();
     const server = new RpcServer({ addresses: [address], port, secret, shutdownTimeoutMs: 500 });
     new JoinService({
       self: { id: `member-at-${address}`, name: 'desk' },
@@ -155,7 +155,7 @@ describe('joining a mesh', () => {
       const { code } = await createInvite(m.stateDir, {
         ttlS: 600,
         memberAddress: '127.0.3.13',
-        rpcPort: nextPort(),
+        rpcPort: await freePort(),
       });
       const err = await requestJoin({
         invite: code,
@@ -264,7 +264,7 @@ describe('joining a mesh', () => {
 
     it('tries candidates in order, skipping ones that do not answer', async () => {
       tailnet.owners.set('127.0.0.1', { userId: ME, tags: [] });
-      const dead = { address: '127.0.3.15', rpcPort: nextPort() };
+      const dead = { address: '127.0.3.15', rpcPort: await freePort() };
       const joined = await requestJoin({
         candidates: [dead, { address: m.address, rpcPort: m.port }],
         nodeId: 'n',
@@ -276,8 +276,8 @@ describe('joining a mesh', () => {
 
     it('returns null when no candidate answers at all', async () => {
       const dead = [
-        { address: '127.0.3.15', rpcPort: nextPort() },
-        { address: '127.0.3.16', rpcPort: nextPort() },
+        { address: '127.0.3.15', rpcPort: await freePort() },
+        { address: '127.0.3.16', rpcPort: await freePort() },
       ];
       expect(
         await requestJoin({ candidates: dead, nodeId: 'n', name: 'x', timeoutMs: 4000 }),

@@ -3,9 +3,9 @@ import { afterAll, describe, expect, it } from 'vitest';
 import { JoinService, MemberGate, verifyMember } from '../../node/join/index.js';
 import { RpcClients, RpcServer, routeGrpcLogs } from '../../node/rpc/index.js';
 import { silentLogger } from '../../node/log.js';
-import { meshSecret, portRange, tempDir } from '../rpc/helpers.js';
+import { meshSecret, tempDir } from '../rpc/helpers.js';
+import { freePort } from '../support/ports.js';
 
-const nextPort = portRange(16450);
 routeGrpcLogs(silentLogger);
 const cleanups: Array<() => unknown> = [];
 afterAll(async () => {
@@ -15,7 +15,7 @@ afterAll(async () => {
 async function memberAt(address: string, secret: Buffer, selfAddress = address) {
   const { dir, remove } = tempDir('member');
   cleanups.push(remove);
-  const port = nextPort();
+  const port = await freePort();
   const server = new RpcServer({ addresses: [address], port, secret, shutdownTimeoutMs: 500 });
   new JoinService({
     self: { id: `id-${address}`, name: `node-${address}` },
@@ -58,7 +58,7 @@ describe('proving membership before routing', () => {
   });
 
   it('nothing listening is simply not a member', async () => {
-    expect(await verify('127.0.3.33', nextPort())).toBeNull();
+    expect(await verify('127.0.3.33', await freePort())).toBeNull();
   });
 });
 

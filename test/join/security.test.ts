@@ -26,9 +26,9 @@ import {
   type MeshServer,
 } from '../../node/rpc/index.js';
 import { silentLogger } from '../../node/log.js';
-import { meshSecret, portRange, tempDir } from '../rpc/helpers.js';
+import { meshSecret, tempDir } from '../rpc/helpers.js';
+import { freePort } from '../support/ports.js';
 
-const nextPort = portRange(16300);
 routeGrpcLogs(silentLogger);
 
 describe('join protocol security', () => {
@@ -142,7 +142,7 @@ describe('join protocol security', () => {
       },
       ping: (_c, cb) => cb({ code: GrpcStatus.UNIMPLEMENTED }),
     };
-    const port = nextPort();
+    const port = await freePort();
     const server = new RpcServer({ addresses: ['127.0.3.18'], port, secret: meshSecret() });
     server.addService(MeshService, impostor);
     await server.start();

@@ -15,7 +15,7 @@ import {
 } from '../../node/membership/index.js';
 import { MESH_ID, SECRET, advert, advertContent } from './support/advert.js';
 import { MemoryBus } from './support/memoryBus.js';
-import { waitFor } from './support/nats.js';
+import { happensWithin, waitFor } from '../support/wait.js';
 
 const TIMING: MembershipTiming = {
   heartbeat_ms: 20,
@@ -58,7 +58,7 @@ describe('MembershipService (in-process bus)', () => {
     const bus = new MemoryBus();
     const svc = make(bus, () => advertContent({ id: 'self', name: 'desk' }));
     await svc.start();
-    await waitFor('three beats', () => bus.published.length >= 3);
+    await waitFor(() => bus.published.length >= 3, { what: 'three beats' });
     const beats = bus.published.filter((m) => m.subject === heartbeatSubject('self'));
     const decoded = beats.map((m) => decodeAdvert(m.data, opts));
     const seqs = decoded.map((d) => ('ok' in d ? d.ok.seq : -1));
@@ -84,7 +84,7 @@ describe('MembershipService (in-process bus)', () => {
     expect(decodeBye(last!.data, opts)).toMatchObject({ ok: { id: 'self', meshId: MESH_ID } });
     expect(bus.subscriptions()).toEqual([]);
     const count = bus.published.length;
-    await new Promise((r) => setTimeout(r, 60));
+    await happensWithin(60, () => bus.published.length !== count);
     expect(bus.published.length).toBe(count);
   });
 
@@ -105,7 +105,7 @@ describe('MembershipService (in-process bus)', () => {
       return advertContent({ id: 'self' });
     });
     await svc.start();
-    await waitFor('a beat after the failures', () => bus.published.length >= 1);
+    await waitFor(() => bus.published.length >= 1, { what: 'a beat after the failures' });
     expect(call).toBeGreaterThanOrEqual(3);
     for (const m of bus.published) expect(decodeAdvert(m.data, opts)).toHaveProperty('ok');
   });
@@ -132,10 +132,9 @@ describe('MembershipService (in-process bus)', () => {
     await b.start();
     // a peer that beats but never answers pings
     bus.publish(heartbeatSubject('mute'), encodeAdvert(advert({ id: 'mute' }), SECRET));
-    await waitFor(
-      'alpha to measure bravo',
-      () => a.view().find((p) => p.id === 'bravo')?.rttMs != null,
-    );
+    await waitFor(() => a.view().find((p) => p.id === 'bravo')?.rttMs != null, {
+      what: 'alpha to measure bravo',
+    });
     expect(a.view().find((p) => p.id === 'mute')?.rttMs).toBeNull();
   });
 
@@ -157,10 +156,13 @@ describe('MembershipService (in-process bus)', () => {
     };
     let seq = 0;
     beat(seq++);
-    await waitFor('an RTT for every peer', () => {
-      beat(seq++); // keep them alive
-      return svc.view().filter((p) => !p.self && p.rttMs !== null).length === ids.length;
-    });
+    await waitFor(
+      () => {
+        beat(seq++); // keep them alive
+        return svc.view().filter((p) => !p.self && p.rttMs !== null).length === ids.length;
+      },
+      { what: 'an RTT for every peer' },
+    );
     expect([...answered.keys()].sort()).toEqual(ids);
   });
 

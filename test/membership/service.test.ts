@@ -1,5 +1,5 @@
 /**
- * MembershipService over two real, clustered nats-server processes (127.0.4.x, ports 15000+).
+ * MembershipService over two real, clustered nats-server processes (127.0.4.x, ports from the OS).
  */
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import type { Bus } from '../../node/bus/types.js';
@@ -18,9 +18,10 @@ import {
   makeTempDir,
   routeCount,
   startNatsServer,
-  waitFor,
   type RunningNatsServer,
 } from './support/nats.js';
+import { freePorts } from '../support/ports.js';
+import { waitFor } from '../support/wait.js';
 
 const FAST: MembershipTiming = {
   heartbeat_ms: 100,
@@ -28,9 +29,6 @@ const FAST: MembershipTiming = {
   dead_after_ms: 1000,
   forget_after_ms: 60_000,
 };
-
-// Each test takes a fresh block of 10 ports so a slow-to-close listener never collides.
-let nextPortBlock = 15000;
 
 let cleanups: (() => Promise<void>)[] = [];
 const onCleanup = (fn: () => Promise<void>) => cleanups.push(fn);
@@ -55,24 +53,23 @@ interface Cluster {
 
 /** Two nats-servers on 127.0.4.1 and 127.0.4.2, routed to each other. */
 async function startCluster(): Promise<Cluster> {
-  const base = nextPortBlock;
-  nextPortBlock += 10;
+  const [c1, r1, m1, c2, r2, m2] = await freePorts(6);
   const temp = await makeTempDir();
   onCleanup(temp.remove);
   const specs = [
     {
       name: 'm1',
       host: '127.0.4.1',
-      clientPort: base,
-      clusterPort: base + 1,
-      monitorPort: base + 2,
+      clientPort: c1!,
+      clusterPort: r1!,
+      monitorPort: m1!,
     },
     {
       name: 'm2',
       host: '127.0.4.2',
-      clientPort: base + 3,
-      clusterPort: base + 4,
-      monitorPort: base + 5,
+      clientPort: c2!,
+      clusterPort: r2!,
+      monitorPort: m2!,
     },
   ] as const;
   const servers: RunningNatsServer[] = [];
@@ -86,10 +83,9 @@ async function startCluster(): Promise<Cluster> {
     servers.push(server);
   }
   const [s1, s2] = servers as [RunningNatsServer, RunningNatsServer];
-  await waitFor(
-    'the two servers to route to each other',
-    async () => (await routeCount(s1)) >= 1 && (await routeCount(s2)) >= 1,
-  );
+  await waitFor(async () => (await routeCount(s1)) >= 1 && (await routeCount(s2)) >= 1, {
+    what: 'the two servers to route to each other',
+  });
   return {
     servers: [s1, s2],
     async bus(i) {
@@ -147,14 +143,20 @@ describe('MembershipService on a two-server NATS cluster', () => {
     await a.start();
     await b.start();
 
-    const bOnA = await waitFor('alpha to see bravo alive with an RTT', () => {
-      const p = peer(a, 'bravo');
-      return p?.state === 'alive' && p.rttMs !== null ? p : undefined;
-    });
-    const aOnB = await waitFor('bravo to see alpha alive with an RTT', () => {
-      const p = peer(b, 'alpha');
-      return p?.state === 'alive' && p.rttMs !== null ? p : undefined;
-    });
+    const bOnA = await waitFor(
+      () => {
+        const p = peer(a, 'bravo');
+        return p?.state === 'alive' && p.rttMs !== null ? p : undefined;
+      },
+      { what: 'alpha to see bravo alive with an RTT' },
+    );
+    const aOnB = await waitFor(
+      () => {
+        const p = peer(b, 'alpha');
+        return p?.state === 'alive' && p.rttMs !== null ? p : undefined;
+      },
+      { what: 'bravo to see alpha alive with an RTT' },
+    );
     expect(bOnA).toMatchObject({ name: 'node-bravo', self: false, addresses: ['100.64.0.1'] });
     expect(bOnA.rttMs).toBeGreaterThan(0);
     expect(aOnB).toMatchObject({ name: 'node-alpha', self: false });
@@ -173,10 +175,10 @@ describe('MembershipService on a two-server NATS cluster', () => {
     const bOnA = record(a, 'bravo');
     await a.start();
     await b.start();
-    await waitFor('alpha to see bravo', () => peer(a, 'bravo')?.state === 'alive');
+    await waitFor(() => peer(a, 'bravo')?.state === 'alive', { what: 'alpha to see bravo' });
 
     await b.stop();
-    await waitFor('alpha to see bravo left', () => peer(a, 'bravo')?.state === 'left');
+    await waitFor(() => peer(a, 'bravo')?.state === 'left', { what: 'alpha to see bravo left' });
     expect(bOnA).toEqual(['new->alive(advert)', 'alive->left(bye)']);
     expect(peer(a, 'bravo')?.rttMs).toBeNull();
   });
@@ -187,10 +189,10 @@ describe('MembershipService on a two-server NATS cluster', () => {
     const bOnA = record(a, 'bravo');
     await a.start();
     await b.start();
-    await waitFor('alpha to see bravo', () => peer(a, 'bravo')?.state === 'alive');
+    await waitFor(() => peer(a, 'bravo')?.state === 'alive', { what: 'alpha to see bravo' });
 
     await cluster.servers[1].kill();
-    await waitFor('alpha to see bravo dead', () => peer(a, 'bravo')?.state === 'dead');
+    await waitFor(() => peer(a, 'bravo')?.state === 'dead', { what: 'alpha to see bravo dead' });
     expect(bOnA).toEqual([
       'new->alive(advert)',
       'alive->suspect(silence)',
@@ -207,13 +209,15 @@ describe('MembershipService on a two-server NATS cluster', () => {
     await a.start();
     const first = service(busB, 'bravo', { startedAt: 1000 });
     await first.start();
-    await waitFor('alpha to see bravo with an RTT', () => peer(a, 'bravo')?.rttMs != null);
+    await waitFor(() => peer(a, 'bravo')?.rttMs != null, {
+      what: 'alpha to see bravo with an RTT',
+    });
     await first.stop();
-    await waitFor('alpha to see bravo left', () => peer(a, 'bravo')?.state === 'left');
+    await waitFor(() => peer(a, 'bravo')?.state === 'left', { what: 'alpha to see bravo left' });
 
     const second = service(busB, 'bravo', { startedAt: 2000 });
     await second.start();
-    await waitFor('alpha to see bravo back', () => peer(a, 'bravo')?.state === 'alive');
+    await waitFor(() => peer(a, 'bravo')?.state === 'alive', { what: 'alpha to see bravo back' });
     expect(bOnA).toEqual(['new->alive(advert)', 'alive->left(bye)', 'left->alive(restart)']);
   });
 
@@ -222,8 +226,8 @@ describe('MembershipService on a two-server NATS cluster', () => {
     const b = service(await cluster.bus(1), 'bravo');
     await a.start();
     await b.start();
-    await waitFor('alpha to see bravo', () => peer(a, 'bravo')?.state === 'alive');
-    await waitFor('bravo to see alpha', () => peer(b, 'alpha')?.state === 'alive');
+    await waitFor(() => peer(a, 'bravo')?.state === 'alive', { what: 'alpha to see bravo' });
+    await waitFor(() => peer(b, 'alpha')?.state === 'alive', { what: 'bravo to see alpha' });
 
     const rogue = await cluster.bus(1);
     const other = new TextEncoder().encode('not this mesh secret at all........');
@@ -247,10 +251,13 @@ describe('MembershipService on a two-server NATS cluster', () => {
       'subject-mismatch': 1,
     };
     for (const svc of [a, b]) {
-      await waitFor(`${svc.selfId} to count every drop`, () => {
-        const d = svc.drops();
-        return Object.entries(expected).every(([k, n]) => d[k as keyof typeof d] === n);
-      });
+      await waitFor(
+        () => {
+          const d = svc.drops();
+          return Object.entries(expected).every(([k, n]) => d[k as keyof typeof d] === n);
+        },
+        { what: `${svc.selfId} to count every drop` },
+      );
       expect(svc.drops().schema).toBe(0);
       expect(svc.running).toBe(true);
       expect(
@@ -263,7 +270,7 @@ describe('MembershipService on a two-server NATS cluster', () => {
 
     // The same path accepts a correctly signed advert, so the drops above were the checks' doing.
     rogue.publish(heartbeatSubject('charlie'), encodeAdvert(advert({ id: 'charlie' }), SECRET));
-    await waitFor('alpha to see charlie', () => peer(a, 'charlie')?.state === 'alive');
+    await waitFor(() => peer(a, 'charlie')?.state === 'alive', { what: 'alpha to see charlie' });
     expect(peer(b, 'bravo')?.state).toBe('alive');
   });
 });

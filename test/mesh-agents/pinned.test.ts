@@ -19,9 +19,9 @@ import {
   manifest,
   meshSecret,
   quick,
-  until,
   type Script,
 } from '../agenthost/helpers.js';
+import { waitFor } from '../support/wait.js';
 
 const sleeper = manifest({ name: 'sleeper', tier: 'cold', intents: [{ name: 'sleep' }] });
 
@@ -100,7 +100,7 @@ describe('runs pinned with --on', () => {
         onNode: 'laptop',
       }),
     );
-    await until(() => started, 10_000, 'the run to start on laptop');
+    await waitFor(() => started, { timeoutMs: 10_000, what: 'the run to start on laptop' });
     // The server cancels the call in flight after its 100 ms shutdown grace: the host is gone.
     await laptop.server.stop();
     const events = await run;

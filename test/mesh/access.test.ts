@@ -10,6 +10,7 @@ import path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { useMeshHarness } from '../harness/vitest.js';
 import { daemonMesh, logEntries, meshAvailable, routeHosts, startMesh } from './helpers.js';
+import { happensWithin } from '../support/wait.js';
 
 const BOB = { id: 2002, loginName: 'bob@example.net', displayName: 'Bob' };
 const MEMBERS = [0, 1];
@@ -54,8 +55,16 @@ describe.skipIf(!meshAvailable)('mesh access on a tailnet', () => {
     // The intruder never even dials the members: its member gate asks each to prove the secret
     // over Mesh.Ping first, which fails both ways (the members refuse its call proof, and they
     // cannot sign its challenge under its secret), so no route password is sent. Give it a few
-    // gate cycles (retry every 3 s), then sample every view for a while.
-    await new Promise((r) => setTimeout(r, 4000));
+    // gate cycles (retry every 3 s), watching for a member to list it, then sample every view
+    // for a while.
+    await happensWithin(
+      4000,
+      async () => {
+        const views = await mesh().views(MEMBERS);
+        return MEMBERS.some((i) => views.get(i)!.nodes.some((n) => n.id === intruderId));
+      },
+      500,
+    );
     const deadline = Date.now() + 5000;
     let samples = 0;
     while (Date.now() < deadline) {

@@ -19,6 +19,7 @@ import {
   transitionsAbout,
   upAt,
 } from './helpers.js';
+import { happensWithin } from '../support/wait.js';
 
 const NODES = [0, 1, 2];
 
@@ -161,8 +162,13 @@ describe.skipIf(!meshAvailable)('a three-node mesh on one tailnet (default timin
     observers.forEach((i, k) => {
       expect(transitionsAbout(mesh(), i, 'node1', marks[k])).toEqual(['alive->left']);
     });
-    // And it stays left (silence does not turn a leaver into suspect or dead).
-    await new Promise((r) => setTimeout(r, 4000));
+    // And it stays left (silence does not turn a leaver into suspect or dead): watch for 4 s.
+    const leftState = async (i: number) => mesh().stateIn(await mesh().status(i), leaver);
+    await happensWithin(
+      4000,
+      async () => (await Promise.all(observers.map(leftState))).some((s) => s !== 'left'),
+      500,
+    );
     for (const i of observers) expect(mesh().stateIn(await mesh().status(i), leaver)).toBe('left');
     expect(mesh().netns.pids(leaver)).toEqual([]);
   }, 40_000);

@@ -5,6 +5,7 @@
 import { describe, expect, it } from 'vitest';
 import { useMeshHarness } from '../harness/vitest.js';
 import { daemonMesh, meshAvailable, startMesh } from './helpers.js';
+import { happensWithin } from '../support/wait.js';
 
 const BOB = { id: 2002, loginName: 'bob@example.net', displayName: 'Bob' };
 
@@ -45,12 +46,14 @@ describe.runIf(meshAvailable)('NATS routes only to servers that prove the mesh s
     ]);
     await startMesh(mesh(), [1, 2], { timeoutMs: 30_000 });
     await mesh().waitForConvergence({ members: [1, 2], timeoutMs: 40_000, intervalMs: 200 });
-    // Give the members' route dialling a few rounds.
-    await new Promise((r) => setTimeout(r, 4000));
+    const strangerRoutes = async () =>
+      JSON.parse(
+        await mesh().netns.httpGet(0, 'http://127.0.0.1:8222/routez', { timeoutMs: 2000 }),
+      ) as { num_routes: number; routes?: { ip: string }[] };
+    // Give the members' route dialling a few rounds, watching for a route to the stranger.
+    await happensWithin(4000, async () => (await strangerRoutes()).num_routes > 0, 500);
 
-    const routez = JSON.parse(
-      await mesh().netns.httpGet(0, 'http://127.0.0.1:8222/routez', { timeoutMs: 2000 }),
-    ) as { num_routes: number; routes?: { ip: string }[] };
+    const routez = await strangerRoutes();
     const heard = await mesh().run(
       0,
       process.execPath,

@@ -110,7 +110,7 @@ async function untilTaken<T>(pull: () => Promise<T>): Promise<T> {
 }
 
 describe('pulling the router model on the GPU peer over the bus', () => {
-  const harness = new BusHarness(17850, 17899);
+  const harness = new BusHarness();
   afterAll(() => harness.cleanup());
 
   it("asks the peer's daemon, which pulls with its Ollama and streams progress back", async () => {

@@ -18,11 +18,11 @@ import {
   type ModelPullProgress,
   type ModelSpec,
 } from '../../node/models/index.js';
-import { HOST, portRange, tempDir } from '../pipeline/support/net.js';
+import { HOST, tempDir } from '../pipeline/support/net.js';
 import { canMount, mountTinyFs } from '../support/tmpfs.js';
 import { sharedFile } from '../voice/shared-data.js';
+import { freePort } from '../support/ports.js';
 
-const nextPort = portRange(17900);
 const TEST_MODEL = sharedFile('for-tests-ggml-tiny.en.bin');
 
 /** The shared test model as if it were a registry entry (sha256 from ../shared/data/README.md). */
@@ -83,7 +83,7 @@ describe.skipIf(!TEST_MODEL)(
         };
         next();
       });
-      const port = nextPort();
+      const port = await freePort();
       await new Promise<void>((resolve) => server.listen(port, HOST, resolve));
       baseUrl = `http://${HOST}:${port}`;
     });
@@ -244,7 +244,7 @@ describe('pulling without a way to the model host', () => {
   });
 
   it('treats a refused connection as unreachable', async () => {
-    const port = portRange(17950)();
+    const port = await freePort();
     const err = await pullModel(findModel('tiny.en')!, {
       dir: dir(),
       baseUrl: `http://${HOST}:${port}`,

@@ -14,10 +14,10 @@ import { silentLogger } from '../../node/log.js';
 import { registerVoiceControlRoutes } from '../../node/pipeline/index.js';
 import { encodeWav16, int16ToFloat } from '../../node/voice/index.js';
 import { startFakeOllama, type FakeOllama } from '../support/fake-ollama.js';
-import { HOST, meshSecret, portRange, tempDir } from './support/net.js';
+import { HOST, meshSecret, tempDir } from './support/net.js';
 import { speech, startMesh, type TestMesh } from './support/mesh.js';
+import { freePort } from '../support/ports.js';
 
-const nextPort = portRange(17650);
 const espeak = await findOnPath('espeak-ng');
 
 interface Run {
@@ -80,7 +80,7 @@ describe.skipIf(!espeak)(
       mesh = await startMesh({
         secret: meshSecret(),
         hosts: { kitchen: HOST, desk: '127.0.6.2', laptop: '127.0.6.3' },
-        ports: { kitchen: nextPort(), desk: nextPort(), laptop: nextPort() },
+        ports: { kitchen: await freePort(), desk: await freePort(), laptop: await freePort() },
         ollamaUrl: fake.url,
       });
       const pcm = await speech('turn on the kitchen lights');

@@ -7,10 +7,10 @@ import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { findOnPath } from '../../node/capabilities/index.js';
 import type { Trace } from '../../node/pipeline/index.js';
 import { startFakeOllama, type FakeOllama } from '../support/fake-ollama.js';
-import { HOST, meshSecret, portRange } from './support/net.js';
+import { HOST, meshSecret } from './support/net.js';
 import { speech, startMesh, type TestMesh } from './support/mesh.js';
+import { freePort } from '../support/ports.js';
 
-const nextPort = portRange(17550);
 const espeak = await findOnPath('espeak-ng');
 
 const hosts = { kitchen: HOST, desk: '127.0.6.2', laptop: '127.0.6.3' };
@@ -30,7 +30,7 @@ describe.skipIf(!espeak)('the voice pipeline over real gRPC hops (needs espeak-n
     mesh = await startMesh({
       secret: meshSecret(),
       hosts,
-      ports: { kitchen: nextPort(), desk: nextPort(), laptop: nextPort() },
+      ports: { kitchen: await freePort(), desk: await freePort(), laptop: await freePort() },
       ollamaUrl: fake.url,
     });
     kitchenOn.pcm = await speech('turn on the kitchen lights');
@@ -158,7 +158,7 @@ describe.skipIf(!espeak)('the voice pipeline over real gRPC hops (needs espeak-n
   });
 
   it('transcriber unreachable: the reply names the node and the stage', async () => {
-    const deadPort = nextPort();
+    const deadPort = await freePort();
     const view = mesh.view.map((p) =>
       p.name === 'desk' ? { ...p, ports: { ...p.ports, rpc: deadPort } } : p,
     );

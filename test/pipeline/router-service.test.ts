@@ -8,13 +8,13 @@ import { loadAgents } from '../../node/agents/index.js';
 import { createRouteRemote, registerRouter } from '../../node/pipeline/index.js';
 import { GrpcStatus, RpcCallError, RpcClients, RpcServer } from '../../node/rpc/index.js';
 import { LlmRouter, OllamaHttpClient } from '../../node/router/index.js';
-import { startFakeOllama, unusedPort, type FakeOllama } from '../support/fake-ollama.js';
+import { startFakeOllama, type FakeOllama } from '../support/fake-ollama.js';
 import { repoRoot } from '../voice/shared-data.js';
-import { meshSecret, portRange } from './support/net.js';
+import { meshSecret } from './support/net.js';
 import { peerView, SLOT_VALUES } from './support/mesh.js';
 import path from 'node:path';
+import { freePort } from '../support/ports.js';
 
-const nextPort = portRange(17600);
 const HOST = '127.0.6.21';
 
 describe('Router.Route over gRPC', () => {
@@ -27,7 +27,7 @@ describe('Router.Route over gRPC', () => {
 
   async function routerNode(name: string, ollamaUrl: string, model: string) {
     const manifests = (await loadAgents([path.join(repoRoot, 'agents')])).map((a) => a.manifest);
-    const port = nextPort();
+    const port = await freePort();
     const server = new RpcServer({ addresses: [HOST], port, secret, shutdownTimeoutMs: 300 });
     registerRouter(server, {
       router: new LlmRouter({
@@ -49,7 +49,7 @@ describe('Router.Route over gRPC', () => {
     fake = await startFakeOllama({ models: [{ name: 'llama3:latest' }] });
     await routerNode('desk', fake.url, 'llama3');
     await routerNode('no-model', fake.url, 'qwen3:8b');
-    await routerNode('ollama-down', `http://127.0.0.1:${await unusedPort()}`, 'llama3');
+    await routerNode('ollama-down', `http://127.0.0.1:${await freePort()}`, 'llama3');
   });
   afterAll(async () => {
     clients.close();
@@ -109,7 +109,7 @@ describe('Router.Route over gRPC', () => {
   });
 
   it('throws UNAVAILABLE naming the address when the router node itself is gone', async () => {
-    const gone = peerView({ name: 'gone', host: HOST, port: nextPort() });
+    const gone = peerView({ name: 'gone', host: HOST, port: await freePort() });
     const err = await routeRemote(gone, 'make it cosy', { traceId: 'r5' }).catch((e: unknown) => e);
     expect(err).toBeInstanceOf(RpcCallError);
     expect((err as RpcCallError).code).toBe(GrpcStatus.UNAVAILABLE);

@@ -26,13 +26,14 @@ import {
 import { RpcClients, RpcServer } from '../../node/rpc/index.js';
 import { transcribeWith } from '../../node/transcribe/index.js';
 import { floatToInt16, pcmSource, readWavFile } from '../../node/voice/index.js';
-import { BusHarness, newSecret, waitFor } from '../bus/helpers.js';
+import { BusHarness, newSecret } from '../bus/helpers.js';
 import { startFakeOllama, type FakeOllama } from '../support/fake-ollama.js';
 import { repoRoot, sharedFile } from '../voice/shared-data.js';
 import { DictationEngine, peerView } from './support/mesh.js';
-import { portRange, tempDir } from './support/net.js';
+import { tempDir } from './support/net.js';
+import { freePort } from '../support/ports.js';
+import { waitFor } from '../support/wait.js';
 
-const nextPort = portRange(17700);
 const HOST = '127.0.6.51';
 const JFK = sharedFile('jfk.wav');
 const SILERO = sharedFile('for-tests-silero-v6.2.0-ggml.bin');
@@ -40,7 +41,7 @@ const SILERO = sharedFile('for-tests-silero-v6.2.0-ggml.bin');
 describe.skipIf(!JFK || !SILERO)(
   'voice services wired as in the daemon (needs ../shared/data)',
   () => {
-    const harness = new BusHarness(17750, 17799);
+    const harness = new BusHarness();
     const state = tempDir('voice-svc');
     const secret = newSecret();
     let fake: FakeOllama;
@@ -60,7 +61,7 @@ describe.skipIf(!JFK || !SILERO)(
         seenOnBus.push(JSON.parse(new TextDecoder().decode(m.data)) as Trace),
       );
       agents = await loadAgents([path.join(repoRoot, 'agents')]);
-      const port = nextPort();
+      const port = await freePort();
       rpc = new RpcServer({ addresses: [HOST], port, secret, shutdownTimeoutMs: 300 });
       const self = peerView({
         name: 'desk',
@@ -161,7 +162,10 @@ describe.skipIf(!JFK || !SILERO)(
         intent: { agent: 'lights', intent: 'on' },
       });
       expect(result.reply).toMatch(/^I can't run lights anywhere/);
-      await waitFor('trace on the bus', () => seenOnBus.find((t) => t.traceId === result.traceId));
+      await waitFor(() => seenOnBus.find((t) => t.traceId === result.traceId), {
+        timeoutMs: 15_000,
+        what: 'trace on the bus',
+      });
       const trace = await controlCall<Trace>(state.dir, `/v1/trace?id=${result.traceId}`);
       expect(trace.hops.map((h) => h.stage)).toEqual(['intent', 'run', 'reply']);
       expect(traceSubject(trace.traceId)).toBe(`helix.v1.trace.${result.traceId}`);
@@ -184,7 +188,10 @@ describe.skipIf(!JFK || !SILERO)(
         failedStage: 'stt',
         reply: "I didn't hear any words.",
       });
-      await waitFor('loop result', () => results.includes(result.traceId));
+      await waitFor(() => results.includes(result.traceId), {
+        timeoutMs: 15_000,
+        what: 'loop result',
+      });
       const trace = await controlCall<Trace>(state.dir, `/v1/trace?id=${result.traceId}`);
       expect(trace.hops[0]).toMatchObject({ stage: 'vad', node: 'desk' });
     });

@@ -8,7 +8,8 @@ import {
   traceSubject,
   type Trace,
 } from '../../node/pipeline/index.js';
-import { BusHarness, newSecret, waitFor } from '../bus/helpers.js';
+import { BusHarness, newSecret } from '../bus/helpers.js';
+import { waitFor } from '../support/wait.js';
 
 function trace(id: string, ownerId = 'id-a'): Trace {
   const rec = new TraceRecorder(id, { id: ownerId, name: ownerId.slice(3) }, 'text');
@@ -59,7 +60,7 @@ describe('the trace ring', () => {
 });
 
 describe('traces on the bus', () => {
-  const harness = new BusHarness(17800, 17849);
+  const harness = new BusHarness();
   afterAll(() => harness.cleanup());
 
   it("a trace published by one node lands in another node's ring; malformed ones do not", async () => {
@@ -75,13 +76,11 @@ describe('traces on the bus', () => {
       const t = trace('0123456789abcdef', 'id-a');
       // routes take a moment to form: publish until it arrives
       await waitFor(
-        'trace to cross the route',
         () => {
           publish(t);
           return storeB.get(t.traceId) !== undefined;
         },
-        15_000,
-        200,
+        { timeoutMs: 15_000, intervalMs: 200, what: 'trace to cross the route' },
       );
       expect(storeB.get(t.traceId)).toEqual(t);
 
@@ -94,7 +93,10 @@ describe('traces on the bus', () => {
       busA.publish(traceSubject(own.traceId), new TextEncoder().encode(JSON.stringify(own)));
       const marker = trace('ffffeeeeddddcccc', 'id-a');
       publish(marker);
-      await waitFor('marker trace', () => storeB.get(marker.traceId) !== undefined);
+      await waitFor(() => storeB.get(marker.traceId) !== undefined, {
+        timeoutMs: 15_000,
+        what: 'marker trace',
+      });
       expect(storeB.get('bad0bad0bad0bad0')).toBeUndefined();
       // a trace must travel on its own subject
       expect(storeB.get('0000111122223333')).toBeUndefined();

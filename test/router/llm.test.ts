@@ -15,11 +15,11 @@ import {
 } from '../../node/router/index.js';
 import {
   startFakeOllama,
-  unusedPort,
   type FakeOllama,
   type FakeOllamaOptions,
 } from '../support/fake-ollama.js';
 import { MANIFESTS, SLOT_VALUES } from './fixtures.js';
+import { freePort } from '../support/ports.js';
 
 const MODEL = 'llama3';
 const answer = (o: Record<string, unknown>) => JSON.stringify(o);
@@ -304,7 +304,7 @@ describe('LLM router over Ollama', () => {
   });
 
   it('reports a refused connection with how to start Ollama', async () => {
-    const port = await unusedPort();
+    const port = await freePort();
     const router = new LlmRouter({
       api: new OllamaHttpClient({ url: `http://127.0.0.1:${port}` }),
       model: MODEL,

@@ -21,14 +21,14 @@ import {
   type MeshServer,
   type RouterServer,
 } from '../../node/rpc/index.js';
-import { meshSecret, portRange } from './helpers.js';
+import { meshSecret } from './helpers.js';
+import { freePort } from '../support/ports.js';
 
-const nextPort = portRange(16000);
 const HOST = '127.0.3.1';
+const port = await freePort();
 
 describe('gRPC calls carry proof of the mesh secret', () => {
   const secret = meshSecret();
-  const port = nextPort();
   const target = `${HOST}:${port}`;
   const server = new RpcServer({ addresses: [HOST], port, secret, shutdownTimeoutMs: 500 });
   const runCancelled: string[] = [];

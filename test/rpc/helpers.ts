@@ -1,4 +1,4 @@
-/** Shared by the rpc and join tests: temp dirs, ports in 16000-16999, addresses in 127.0.3.1-20. */
+/** Shared by the rpc and join tests: temp dirs, addresses in 127.0.3.1-20 (ports: test/support/ports.ts). */
 import { randomBytes } from 'node:crypto';
 import { mkdtempSync, rmSync } from 'node:fs';
 import os from 'node:os';
@@ -10,15 +10,6 @@ const run = promisify(execFile);
 
 export function meshSecret(): Buffer {
   return randomBytes(32);
-}
-
-/** Ports for one test file: [base, base + 99]. */
-export function portRange(base: number): () => number {
-  let next = base;
-  return () => {
-    if (next >= base + 100 || next > 16999) throw new Error('test port range exhausted');
-    return next++;
-  };
 }
 
 export function tempDir(prefix: string): { dir: string; remove: () => void } {

@@ -13,9 +13,8 @@ import {
   type AgentHostServer,
   type MeshServer,
 } from '../../node/rpc/index.js';
-import { listeningAddresses, meshSecret, portRange } from './helpers.js';
-
-const nextPort = portRange(16100);
+import { listeningAddresses, meshSecret } from './helpers.js';
+import { freePort } from '../support/ports.js';
 
 const mesh: MeshServer = {
   join: (_call, cb) => cb({ code: GrpcStatus.UNIMPLEMENTED, details: 'not in this test' }),
@@ -49,7 +48,7 @@ describe('RpcServer', () => {
   }
 
   it('listens on the mesh address and loopback, never on a wildcard address', async () => {
-    const port = nextPort();
+    const port = await freePort();
     const server = await started({ addresses: ['127.0.3.2'], port });
     expect(server.boundAddresses).toEqual([`127.0.3.2:${port}`, `127.0.0.1:${port}`]);
     const listening = await listeningAddresses(port);
@@ -60,7 +59,7 @@ describe('RpcServer', () => {
   });
 
   it('binds once when the mesh address is loopback itself', async () => {
-    const port = nextPort();
+    const port = await freePort();
     const server = await started({ addresses: ['127.0.0.1'], port });
     expect(server.boundAddresses).toEqual([`127.0.0.1:${port}`]);
     expect(await listeningAddresses(port)).toEqual([`127.0.0.1:${port}`]);
@@ -83,7 +82,7 @@ describe('RpcServer', () => {
   );
 
   it('says which key to change when the port is taken', async () => {
-    const port = nextPort();
+    const port = await freePort();
     await started({ addresses: ['127.0.3.4'], port });
     const second = new RpcServer({ addresses: ['127.0.3.4'], port, secret: meshSecret() });
     const err = await second.start().catch((e: unknown) => e);
@@ -97,12 +96,12 @@ describe('RpcServer', () => {
   });
 
   it('refuses services added after start', async () => {
-    const server = await started({ addresses: ['127.0.3.5'], port: nextPort() });
+    const server = await started({ addresses: ['127.0.3.5'], port: await freePort() });
     expect(() => server.addService(MeshService, mesh)).toThrow(/before starting/);
   });
 
   it('stop() cancels calls still running after the shutdown timeout and frees the port', async () => {
-    const port = nextPort();
+    const port = await freePort();
     const secret = meshSecret();
     const endless: AgentHostServer = {
       run: (call) =>
@@ -147,7 +146,7 @@ describe('RpcServer', () => {
 describe('RpcClients', () => {
   it('shares one channel per host:port across services and reconnects after drop()', async () => {
     const secret = meshSecret();
-    const port = nextPort();
+    const port = await freePort();
     const server = new RpcServer({ addresses: ['127.0.3.7'], port, secret });
     server.addService(MeshService, mesh);
     await server.start();
@@ -177,7 +176,7 @@ describe('RpcClients', () => {
   it('reports an unreachable peer as UNAVAILABLE with what to check', async () => {
     const clients = new RpcClients({ nodeId: 'c', secret: meshSecret() });
     try {
-      const target = `127.0.3.8:${nextPort()}`;
+      const target = `127.0.3.8:${await freePort()}`;
       const m = clients.mesh(target);
       const err = await unaryCall(
         m.ping.bind(m),

@@ -10,7 +10,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { pidfileHolder } from './docker.js';
-import { until } from './wait.js';
+import { waitFor } from './wait.js';
 
 describe('pidfileHolder', () => {
   let dir: string;
@@ -60,14 +60,13 @@ describe('pidfileHolder', () => {
     // `sleep 0` exits under a parent (the exec'd `sleep 30`) that never reaps it.
     const parent = start('sh', ['-c', 'sleep 0 & exec sleep 30']);
     let zombie = 0;
-    await until(
+    await waitFor(
       () => {
         const kids = readFileSync(`/proc/${parent.pid}/task/${parent.pid}/children`, 'utf8');
         zombie = Number(kids.trim().split(' ')[0]);
         return !!zombie && /\) Z /.test(readFileSync(`/proc/${zombie}/stat`, 'utf8'));
       },
-      5000,
-      'a zombie child of sleep',
+      { timeoutMs: 5000, what: 'a zombie child of sleep' },
     );
     expect(pidfileHolder(pidfile(`${zombie}\n`), 'sleep')).toEqual({
       kind: 'stale',

@@ -7,8 +7,8 @@
  * in message.thinking (or, in legacy mode, inline as <think>…</think> in content).
  * Each test scripts the chat answers it needs.
  */
-import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
-import type { Socket } from 'node:net';
+import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
+import type { AddressInfo, Socket } from 'node:net';
 
 export interface FakeModel {
   /** "llama3:latest"; "llama3" is read as "llama3:latest" */
@@ -79,48 +79,7 @@ export interface FakeOllama {
   close(): Promise<void>;
 }
 
-export const FAKE_PORT_FIRST = 18100;
-export const FAKE_PORT_LAST = 18199;
-
 const fullName = (m: string) => (m.includes(':') ? m : `${m}:latest`);
-
-/** Listen on a free port of 18100-18199 (this helper's range). */
-export async function listenInRange(
-  server: Server,
-  first = FAKE_PORT_FIRST,
-  last = FAKE_PORT_LAST,
-): Promise<number> {
-  const span = last - first + 1;
-  // A random start keeps consecutive tests off the port the previous test's server just left.
-  const offset = Math.floor(Math.random() * span);
-  for (let i = 0; i < span; i++) {
-    const port = first + ((offset + i) % span);
-    const ok = await new Promise<boolean>((resolve, reject) => {
-      const onError = (err: NodeJS.ErrnoException) => {
-        server.off('listening', onListening);
-        if (err.code === 'EADDRINUSE') resolve(false);
-        else reject(err);
-      };
-      const onListening = () => {
-        server.off('error', onError);
-        resolve(true);
-      };
-      server.once('error', onError);
-      server.once('listening', onListening);
-      server.listen(port, '127.0.0.1');
-    });
-    if (ok) return port;
-  }
-  throw new Error(`no free port in ${first}-${last}`);
-}
-
-/** A port in the range that nothing listens on right now (connection refused tests). */
-export async function unusedPort(): Promise<number> {
-  const server = createServer();
-  const port = await listenInRange(server);
-  await new Promise<void>((resolve) => server.close(() => resolve()));
-  return port;
-}
 
 function digestOf(name: string): string {
   let h = 0x811c9dc5;
@@ -407,7 +366,12 @@ export async function startFakeOllama(opts: FakeOllamaOptions = {}): Promise<Fak
     sockets.add(s);
     s.on('close', () => sockets.delete(s));
   });
-  const port = await listenInRange(server);
+  // port 0: the OS picks a free port, so no fixed port or range can collide
+  await new Promise<void>((resolve, reject) => {
+    server.once('error', reject);
+    server.listen(0, '127.0.0.1', () => resolve());
+  });
+  const { port } = server.address() as AddressInfo;
   Object.assign(fake, { port, url: `http://127.0.0.1:${port}` });
   return fake;
 }

@@ -18,10 +18,10 @@ import {
 } from '../../node/transcribe/index.js';
 import { existsSync } from 'node:fs';
 import { speech } from '../pipeline/support/mesh.js';
-import { meshSecret, portRange } from '../pipeline/support/net.js';
+import { meshSecret } from '../pipeline/support/net.js';
 import { repoRoot, sharedFile } from '../voice/shared-data.js';
+import { freePort } from '../support/ports.js';
 
-const nextPort = portRange(17525);
 const HOST = '127.0.6.61';
 const TEST_MODEL = sharedFile('for-tests-ggml-tiny.en.bin');
 const espeak = await findOnPath('espeak-ng');
@@ -31,7 +31,7 @@ const pocketsphinx =
 
 async function serve(engine: SttEngine, calls: TranscribeCallInfo[]) {
   const secret = meshSecret();
-  const port = nextPort();
+  const port = await freePort();
   const server = new RpcServer({ addresses: [HOST], port, secret, shutdownTimeoutMs: 500 });
   registerTranscriber(server, { engine, selfName: 'desk', onCall: (i) => calls.push(i) });
   await server.start();

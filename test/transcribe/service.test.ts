@@ -24,10 +24,11 @@ import {
   type Transcript,
 } from '../../node/transcribe/index.js';
 import { floatToInt16, parseWav, readWavFile } from '../../node/voice/index.js';
-import { HOST, meshSecret, portRange, tempDir } from '../pipeline/support/net.js';
+import { HOST, meshSecret, tempDir } from '../pipeline/support/net.js';
 import { sharedFile } from '../voice/shared-data.js';
+import { freePort } from '../support/ports.js';
+import { waitFor } from '../support/wait.js';
 
-const nextPort = portRange(17500);
 const JFK = sharedFile('jfk.wav');
 
 function fingerprint(pcm: Int16Array): string {
@@ -69,23 +70,22 @@ function speechLike(samples: number): Int16Array {
   return out;
 }
 
+const [port, capturingPort, partialPort] = [await freePort(), await freePort(), await freePort()];
+
 describe('Transcriber service over gRPC', () => {
   const secret = meshSecret();
   const engine = new FingerprintEngine();
   const calls: TranscribeCallInfo[] = [];
   const capture = tempDir('capture');
   const captureDir = path.join(capture.dir, 'debug');
-  const port = nextPort();
   const target = `${HOST}:${port}`;
   const server = new RpcServer({ addresses: [HOST], port, secret, shutdownTimeoutMs: 500 });
-  const capturingPort = nextPort();
   const capturing = new RpcServer({
     addresses: [HOST],
     port: capturingPort,
     secret,
     shutdownTimeoutMs: 500,
   });
-  const partialPort = nextPort();
   const partialServer = new RpcServer({
     addresses: [HOST],
     port: partialPort,
@@ -214,11 +214,11 @@ describe('Transcriber service over gRPC', () => {
         target,
         signal: abort.signal,
       }).catch((e: unknown) => e);
-      await waitFor(() => engine.calls.at(-1)?.samples === 5000);
+      await waitFor(() => engine.calls.at(-1)?.samples === 5000, { timeoutMs: 5000 });
       abort.abort();
       const err = await pending;
       expect((err as RpcCallError).code).toBe(GrpcStatus.CANCELLED);
-      await waitFor(() => calls.length === 1);
+      await waitFor(() => calls.length === 1, { timeoutMs: 5000 });
       expect(engine.calls.at(-1)?.aborted).toBe(true);
       expect(calls[0]).toMatchObject({ traceId: 'cancel', ok: false });
     } finally {
@@ -322,12 +322,4 @@ async function rawCall(
   for (const c of chunks) call.write(c);
   call.end();
   return { events, error: await done };
-}
-
-async function waitFor(cond: () => boolean, timeoutMs = 5000): Promise<void> {
-  const until = Date.now() + timeoutMs;
-  while (!cond()) {
-    if (Date.now() > until) throw new Error('condition not met in time');
-    await new Promise((r) => setTimeout(r, 10));
-  }
 }

@@ -8,6 +8,7 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { connect, type NatsConnection } from '@nats-io/transport-node';
 import type { Bus, BusMessage, Subscription } from '../../../node/bus/types.js';
+import { waitFor } from '../../support/wait.js';
 
 export interface NatsServerSpec {
   name: string;
@@ -78,7 +79,10 @@ export async function startNatsServer(
   try {
     await Promise.race([
       spawnError,
-      waitFor(`${spec.name} ready`, () => out.includes('Server is ready'), { timeoutMs: 10_000 }),
+      waitFor(() => out.includes('Server is ready'), {
+        timeoutMs: 10_000,
+        what: `${spec.name} ready`,
+      }),
       exited.then(() => {
         throw new Error(`nats-server ${spec.name} exited early:\n${out}`);
       }),
@@ -135,27 +139,4 @@ export async function connectTestBus(url: string): Promise<Bus & { connection: N
 export async function makeTempDir(): Promise<{ dir: string; remove(): Promise<void> }> {
   const dir = await mkdtemp(path.join(tmpdir(), 'helix-membership-'));
   return { dir, remove: () => rm(dir, { recursive: true, force: true }) };
-}
-
-/** Poll until `check` is truthy (sync or async); throws, naming `what`, after timeoutMs. */
-export async function waitFor<T>(
-  what: string,
-  check: () => T | Promise<T>,
-  { timeoutMs = 10_000, intervalMs = 25 }: { timeoutMs?: number; intervalMs?: number } = {},
-): Promise<Exclude<T, false | null | undefined | 0 | ''>> {
-  const deadline = Date.now() + timeoutMs;
-  let lastError: unknown;
-  for (;;) {
-    try {
-      const value = await check();
-      if (value) return value as Exclude<T, false | null | undefined | 0 | ''>;
-    } catch (err) {
-      lastError = err;
-    }
-    if (Date.now() > deadline) {
-      const cause = lastError instanceof Error ? `: ${lastError.message}` : '';
-      throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}${cause}`);
-    }
-    await new Promise((r) => setTimeout(r, intervalMs));
-  }
 }

@@ -1,6 +1,6 @@
 /**
- * Ports and addresses for the voice-pipeline tests (pipeline, transcribe, models, tts):
- * ports 17500-17999 on 127.0.6.x, so they never meet other suites running at the same time.
+ * Addresses for the voice-pipeline tests (pipeline, transcribe, models, tts): 127.0.6.x; ports
+ * come from the OS (test/support/ports.ts), so they never meet other suites or a running node.
  */
 import { randomBytes } from 'node:crypto';
 import { mkdtempSync, rmSync } from 'node:fs';
@@ -8,17 +8,6 @@ import os from 'node:os';
 import path from 'node:path';
 
 export const HOST = '127.0.6.1';
-
-/** Ports for one test file: [base, base + 49], inside 17500-17999. */
-export function portRange(base: number): () => number {
-  if (base < 17500 || base + 49 > 17999)
-    throw new Error(`port base ${base} is outside 17500-17999`);
-  let next = base;
-  return () => {
-    if (next > base + 49) throw new Error('test port range exhausted');
-    return next++;
-  };
-}
 
 export function meshSecret(): Buffer {
   return randomBytes(32);
