@@ -11,6 +11,7 @@ import path from 'node:path';
 import Docker from 'dockerode';
 import {
   AgentRunner,
+  DockerRuntime,
   DEFAULT_IMAGE_PREFIX,
   Registry,
   buildImage,
@@ -201,7 +202,7 @@ export async function startAgentServices(c: AgentServicesComponents): Promise<Ag
     log,
   });
   runner = new AgentRunner({
-    docker,
+    runtime: new DockerRuntime({ docker, egressNetwork: c.egressNetwork, log }),
     agents: loaded,
     handlers: calls.handlers,
     host: self.name,
@@ -209,7 +210,6 @@ export async function startAgentServices(c: AgentServicesComponents): Promise<Ag
     warmPoolSize: c.config.agents.warm_pool_size,
     imagePrefix,
     containerPrefix: c.containerPrefix,
-    egressNetwork: c.egressNetwork,
     registry,
     resolveImage: async (agent, signal) => {
       const tag = tagOf(agent);

@@ -7,7 +7,12 @@ import { promisify } from 'node:util';
 import type Docker from 'dockerode';
 import mqtt, { type MqttClient } from 'mqtt';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { AgentRunner, createMqttPublisher, type MqttPublisher } from '../../node/agents/index.js';
+import {
+  AgentRunner,
+  DockerRuntime,
+  createMqttPublisher,
+  type MqttPublisher,
+} from '../../node/agents/index.js';
 import { ensureDockerEngine, removeContainers, removeImages } from '../support/docker.js';
 import { buildAgents, collect, CONTAINER_PREFIX, IMAGE_PREFIX, outcome, until } from './helpers.js';
 
@@ -88,7 +93,7 @@ describe('lights agent over a real MQTT broker', () => {
     });
     const agents = await buildAgents(docker, ['lights']);
     runner = new AgentRunner({
-      docker,
+      runtime: new DockerRuntime({ docker }),
       agents,
       host: 'lights-test',
       imagePrefix: IMAGE_PREFIX,
@@ -172,7 +177,7 @@ describe('lights agent over a real MQTT broker', () => {
   it("reports an unreachable broker as the agent's clear error", async () => {
     const down = createMqttPublisher({ url: 'mqtt://127.0.0.1:18099', connectTimeoutMs: 1000 });
     const r = new AgentRunner({
-      docker,
+      runtime: new DockerRuntime({ docker }),
       agents: runner.list(),
       host: 'lights-down',
       imagePrefix: IMAGE_PREFIX,

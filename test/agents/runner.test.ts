@@ -1,6 +1,11 @@
 import type Docker from 'dockerode';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { AgentRunner, type LoadedAgent, type NotifyParams } from '../../node/agents/index.js';
+import {
+  AgentRunner,
+  DockerRuntime,
+  type LoadedAgent,
+  type NotifyParams,
+} from '../../node/agents/index.js';
 import { ensureDockerEngine, removeContainers, removeImages } from '../support/docker.js';
 import {
   buildAgents,
@@ -23,7 +28,7 @@ describe('agent runner', () => {
     await removeContainers(docker, CONTAINER_PREFIX);
     agents = await buildAgents(docker, ['echo', 'timer', 'protocol-breaker']);
     runner = new AgentRunner({
-      docker,
+      runtime: new DockerRuntime({ docker }),
       agents,
       host: 'test-host',
       imagePrefix: IMAGE_PREFIX,
@@ -92,7 +97,7 @@ describe('agent runner', () => {
     const prefix = `${CONTAINER_PREFIX}pool2-`;
     const echo = agents.filter((a) => a.manifest.name === 'echo');
     const pool2 = new AgentRunner({
-      docker,
+      runtime: new DockerRuntime({ docker }),
       agents: echo,
       host: 'pool2',
       imagePrefix: IMAGE_PREFIX,
@@ -118,7 +123,7 @@ describe('agent runner', () => {
 
   it('round-trips echo through a cold container that is removed afterwards', async () => {
     const cold = new AgentRunner({
-      docker,
+      runtime: new DockerRuntime({ docker }),
       agents,
       host: 'cold-host',
       imagePrefix: IMAGE_PREFIX,
