@@ -19,6 +19,7 @@ import { collect, until } from '../support/wait.js';
 
 interface FakeContainer extends ContainerHandle {
   spec: SandboxSpec;
+  readonly stderr: PassThrough;
   /** task lines the host wrote */
   tasks: Array<{ id: string; intent: string }>;
   say(line: object): void;

@@ -12,7 +12,7 @@ import {
   portRange,
   startTestNode,
   type TestNode,
-} from '../agentsvc/helpers.js';
+} from '../agenthost/service-helpers.js';
 import { ensureDockerEngine, removeContainers, removeImages } from '../support/docker.js';
 
 const repoRoot = path.resolve(import.meta.dirname, '..', '..');

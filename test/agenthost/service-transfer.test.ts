@@ -24,7 +24,7 @@ import {
   portRange,
   startTestNode,
   type TestNode,
-} from './helpers.js';
+} from './service-helpers.js';
 
 const nextPort = portRange(19250);
 

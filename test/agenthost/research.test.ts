@@ -23,7 +23,7 @@ import {
   portRange,
   startTestNode,
   type TestNode,
-} from './helpers.js';
+} from './service-helpers.js';
 
 const nextPort = portRange(19200);
 const PAGE_HOST = '127.0.7.3';

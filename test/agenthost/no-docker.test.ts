@@ -5,9 +5,9 @@
 import Docker from 'dockerode';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { RemoteRunEvent } from '../../node/agenthost/index.js';
-import type { AgentList } from '../../node/agentsvc/index.js';
+import type { AgentList } from '../../node/agenthost/index.js';
 import { controlCall, controlStream, RemoteError } from '../../node/control/index.js';
-import { collect, portRange, startTestNode, type TestNode } from './helpers.js';
+import { collect, portRange, startTestNode, type TestNode } from './service-helpers.js';
 
 const nextPort = portRange(19300);
 

@@ -12,7 +12,7 @@ import type {
   BuildEvent,
   Notification,
   RemoveResult,
-} from '../../node/agentsvc/index.js';
+} from '../../node/agenthost/index.js';
 import { controlCall, controlStream, RemoteError } from '../../node/control/index.js';
 import {
   ensureDockerEngine,
@@ -29,7 +29,7 @@ import {
   startTestNode,
   until,
   type TestNode,
-} from './helpers.js';
+} from './service-helpers.js';
 
 const nextPort = portRange(19000);
 

@@ -1,5 +1,5 @@
 /**
- * Shared by the agentsvc tests: ports 19000-19499 (service 19000, cli 19100, research 19200,
+ * Shared by the agent services tests: ports 19000-19499 (service 19000, cli 19100, research 19200,
  * transfer 19250, no-docker 19300, bus 19400; at most 50 each), loopback
  * addresses 127.0.7.x, image and container names "helix-test-svc-…", and a daemon-like node:
  * RpcServer + ControlServer + startAgentServices on a real Docker engine, with a view that
@@ -14,7 +14,7 @@ import {
   startAgentServices,
   type AgentServices,
   type AgentServicesComponents,
-} from '../../node/agentsvc/index.js';
+} from '../../node/agenthost/index.js';
 import type { Bus } from '../../node/bus/index.js';
 import { parseConfig, type ConfigInput } from '../../node/config/index.js';
 import { ControlServer, controlSocketPath } from '../../node/control/index.js';
@@ -44,7 +44,7 @@ export async function agentsDir(names: string[]): Promise<string> {
   const dir = await mkdtemp(path.join(os.tmpdir(), 'helix-svc-agents-'));
   for (const name of names) {
     const shipped = path.resolve('agents', name);
-    const fixture = path.resolve('test/agentsvc/agents', name);
+    const fixture = path.resolve('test/agenthost/agents', name);
     const from = ['echo', 'lights', 'mesh', 'research', 'timer'].includes(name) ? shipped : fixture;
     await cp(from, path.join(dir, name), { recursive: true });
   }
