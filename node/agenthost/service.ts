@@ -36,6 +36,7 @@ import {
   type RpcServer,
 } from '../rpc/index.js';
 import type { PeerView } from '../types.js';
+import { runnerExecutor } from './adapter.js';
 import { createHostCalls } from './calls.js';
 import { dockerImageEngine } from './engine.js';
 import { imageStoreService } from './imagestore.js';
@@ -226,13 +227,10 @@ export async function startAgentServices(c: AgentServicesComponents): Promise<Ag
   c.rpc.addService(
     AgentHostService,
     agentHostService({
-      executor: {
-        agent: (name) => running.agent(name),
-        agentNames: () => running.list().map((a) => a.manifest.name),
-        run: (request, opts) => running.run(request, opts),
-      },
+      executor: runnerExecutor(running),
       images: hostImages,
       self,
+      config: c.config,
       nodeName: (id) => c.view().find((p) => p.id === id)?.name,
       log: c.logger,
     }),

@@ -8,7 +8,7 @@ import { randomBytes, randomUUID } from 'node:crypto';
 import { describeError } from '../errors.js';
 import { silentLogger, type Logger } from '../log.js';
 import type { WarmPoolEntry } from '../types.js';
-import { pickContext, validateArgs, type ConfigTree } from './args.js';
+import { pickContext, type ConfigTree } from './args.js';
 import type { HostCalls } from './calls.js';
 import { AgentContainer, type ContainerDeps } from './container.js';
 import { AGENT_PROTOCOL_VERSION, MAX_LINE_BYTES, type TaskMessage } from './protocol.js';
@@ -162,7 +162,11 @@ export class AgentRunner {
     return this.pool.state();
   }
 
-  /** Runs one intent. Never throws: every failure is the run's final `error` event. */
+  /**
+   * Runs one intent, checked already by the host (AgentHost.Run checks the intent and the
+   * arguments against the manifest and helix.toml). Never throws: every failure is the run's
+   * final `error` event.
+   */
   async *run(req: RunRequest, opts: { signal?: AbortSignal } = {}): AsyncGenerator<RunEvent> {
     const agent = this.agents.get(req.agent);
     if (!agent) {
@@ -173,19 +177,6 @@ export class AgentRunner {
       return;
     }
     const m = agent.manifest;
-    const intent = m.intents.find((i) => i.name === req.intent);
-    if (!intent) {
-      yield runError(
-        'unknown_intent',
-        `${m.name} has no intent "${req.intent}"; it has ${m.intents.map((i) => i.name).join(', ')}`,
-      );
-      return;
-    }
-    const checked = validateArgs(intent, req.args ?? {}, this.opts.config ?? {});
-    if (!checked.ok) {
-      yield runError('invalid_args', `${m.name}.${intent.name}: ${checked.problems.join('; ')}`);
-      return;
-    }
     if (this.stopped) {
       yield runError('unavailable', 'this node is shutting down', true);
       return;
@@ -196,8 +187,8 @@ export class AgentRunner {
       v: AGENT_PROTOCOL_VERSION,
       type: 'task',
       id: taskId,
-      intent: intent.name,
-      args: checked.args,
+      intent: req.intent,
+      args: req.args ?? {},
       context: {
         node: req.callerNode || this.host,
         host: this.host,

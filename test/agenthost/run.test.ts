@@ -354,7 +354,7 @@ describe('runAnywhere', () => {
     const view = [self(), desk.peer];
     const cancel = new AbortController();
     const pending = run(view, {
-      args: {},
+      args: { room: 'kitchen' },
       signal: cancel.signal,
     });
     await until(() => started, 5000, 'the run to start');
