@@ -34,7 +34,7 @@ import {
   createInvite,
   type TailnetIdentity,
 } from './join/index.js';
-import { startAgentServices, type AgentServices } from './agentsvc/index.js';
+import { startAgentServices, type AgentServices } from './agenthost/index.js';
 import { createSttEngine, type SttEngine } from './stt/index.js';
 import { startVoiceServices, type VoiceServices } from './pipeline/index.js';
 import { ControlServer, controlSocketPath, type StatusReport } from './control/index.js';

@@ -9,7 +9,13 @@
  */
 import path from 'node:path';
 import { parseArgs } from 'node:util';
-import { AgentRunner, buildImage, loadAgents, type RunEvent } from '../../node/agents/index.js';
+import {
+  AgentRunner,
+  DockerRuntime,
+  buildImage,
+  loadAgents,
+  type RunEvent,
+} from '../../node/agents/index.js';
 import { ensureDockerEngine, removeContainers, removeImages } from '../../test/support/docker.js';
 import { measureBareDockerRun, percentiles } from '../agents/baseline.js';
 
@@ -29,7 +35,7 @@ async function main(): Promise<void> {
   const echo = { ...echoWarm, manifest: { ...echoWarm.manifest, tier: 'cold' as const } };
   const { tag } = await buildImage(echo, { docker, imagePrefix: PREFIX });
   const runner = new AgentRunner({
-    docker,
+    runtime: new DockerRuntime({ docker }),
     agents: [echo],
     host: 'bench',
     imagePrefix: PREFIX,

@@ -20,6 +20,7 @@ import path from 'node:path';
 import { parseArgs } from 'node:util';
 import {
   AgentRunner,
+  DockerRuntime,
   buildImage,
   createMqttPublisher,
   loadAgents,
@@ -102,7 +103,7 @@ async function main(): Promise<void> {
     const lights = agents.find((a) => a.manifest.name === 'lights')!;
 
     runner = new AgentRunner({
-      docker,
+      runtime: new DockerRuntime({ docker }),
       agents,
       host: 'desk',
       imagePrefix: PREFIX,

@@ -1,6 +1,8 @@
 /**
- * agenthost: the AgentHost and ImageStore gRPC services of this node, and the client side that
- * places a run on the mesh (runAnywhere) and fetches images from peers (fetchImage).
+ * agenthost: the agent side of the daemon over node/agents' container runtime — the AgentHost and
+ * ImageStore gRPC services, loading agents and their registry, warm-up, the host calls agents make
+ * (MQTT, fetch, LLM, mesh status, notify), and the client side: one runIntent for `helix-node run`
+ * and the voice pipeline, placing a run on the mesh (runAnywhere) and fetching images from peers.
  */
 export { agentHostService, type AgentHostComponents } from './server.js';
 export {
@@ -21,7 +23,36 @@ export { runAnywhere, type RunAnywhereOptions } from './run.js';
 export { dockerImageEngine } from './engine.js';
 export { runnerExecutor } from './adapter.js';
 export { peerTarget } from './target.js';
-export { ImageTransferError, ImageUnavailableError } from './errors.js';
+export {
+  ImageTransferError,
+  ImageUnavailableError,
+  UnknownAgentError,
+  ImageInUseError,
+} from './errors.js';
+export { startAgentServices, type AgentServices, type AgentServicesComponents } from './service.js';
+export { checkRun, runIntent, type RunCheck, type RunIntentDeps } from './intent.js';
+export { AgentCatalog, unknownAgentMessage, type CatalogDeps } from './catalog.js';
+export { meshStatus, roles, type SelfRuns } from './mesh-status.js';
+export { createLlmGenerate, llmService, noLlmMessage, type LlmOptions } from './llm.js';
+export {
+  Notifier,
+  NotificationSchema,
+  notifySubject,
+  type Notification,
+  type NotifyListener,
+  type NotifierOptions,
+} from './notify.js';
+export { shippedAgentsDir, agentDirs } from './locate.js';
+export type {
+  AgentAdvert,
+  AgentDetail,
+  AgentImageInfo,
+  AgentList,
+  AgentSummary,
+  BuildEvent,
+  RemoveResult,
+  RunIntentRequest,
+} from './catalog-types.js';
 export type {
   AgentExecutor,
   HostedAgent,

@@ -3,14 +3,20 @@
  * build), hands the task to the node's executor (warm pool or cold runner) and streams its events
  * back: Accepted first, then Progress, then exactly one Result or Error.
  *
- * Requests that can never run here end the call with a status before any event: an unknown agent
- * or intent → NOT_FOUND (with what this node serves), arguments that are not a JSON object or fail
- * the manifest → INVALID_ARGUMENT, another version of the agent than the caller expects →
+ * This is the host's one check of a request (the executor trusts it). Requests that can never run
+ * here end the call with a status before any event: an unknown agent or intent → NOT_FOUND (with
+ * what this node serves), arguments that are not a JSON object or fail the manifest and this
+ * node's config (tables such as lights.rooms) → INVALID_ARGUMENT, another version of the agent than the caller expects →
  * FAILED_PRECONDITION, a deadline already past → DEADLINE_EXCEEDED. Cancelling the call aborts
  * the run (the executor stops its container); the earlier of the request's deadline and the
  * call's deadline ends it with Error{timeout}.
  */
-import type { RunEvent as LocalRunEvent, RunRequest as LocalRunRequest } from '../agents/index.js';
+import {
+  validateArgs,
+  type ConfigTree,
+  type RunEvent as LocalRunEvent,
+  type RunRequest as LocalRunRequest,
+} from '../agents/index.js';
 import { describeError } from '../errors.js';
 import { silentLogger, type Logger } from '../log.js';
 import { sameImageHash } from '../placement/index.js';
@@ -29,6 +35,8 @@ export interface AgentHostComponents {
   /** fetches or builds missing images before a run; without it the executor must have them */
   images?: ImageProvisioner;
   self: { id: string; name: string };
+  /** helix.toml as parsed: the tables arguments are checked against (`enum_from`, e.g. rooms) */
+  config?: ConfigTree;
   /** node id -> name (membership); agents are told the asking node by name */
   nodeName?: (id: string) => string | undefined;
   log?: Logger;
@@ -67,7 +75,8 @@ function checkRequest(
       details: `no agent ${JSON.stringify(req.agent)} on ${here}; agents here: ${names.join(', ') || 'none'}`,
     };
   }
-  if (!agent.manifest.intents.some((i) => i.name === req.intent)) {
+  const intent = agent.manifest.intents.find((i) => i.name === req.intent);
+  if (!intent) {
     return {
       code: GrpcStatus.NOT_FOUND,
       details: `agent ${req.agent} has no intent ${JSON.stringify(req.intent)}; it serves: ${agent.manifest.intents.map((i) => i.name).join(', ')}`,
@@ -94,7 +103,14 @@ function checkRequest(
       details: `${here} has ${req.agent} version ${agent.hash.slice(0, 16)}, the caller expects ${req.imageHash.slice(0, 16)}; give both nodes the same agents (update HelixOS or copy the agent folder)`,
     };
   }
-  return { args: args as Record<string, unknown> };
+  const checked = validateArgs(intent, args as Record<string, unknown>, c.config ?? {});
+  if (!checked.ok) {
+    return {
+      code: GrpcStatus.INVALID_ARGUMENT,
+      details: `${agent.manifest.name}.${intent.name}: ${checked.problems.join('; ')}`,
+    };
+  }
+  return { args: checked.args };
 }
 
 /** Executor errors before acceptance that mean the request itself is wrong. */

@@ -1,14 +1,12 @@
 /**
- * One running agent container and the conversation with it: created with the sandbox, attached
- * (stdin + multiplexed stdout/stderr over one hijacked connection), started; stdout lines are
- * parsed and routed to the task in flight or, for calls between tasks, answered directly.
- * Anything that breaks the protocol ends the task and the container, never the host.
+ * One running agent container and the conversation with it, over any ContainerRuntime: started
+ * with the sandbox; stdout lines are parsed and routed to the task in flight or, for calls
+ * between tasks, answered directly. Anything that breaks the protocol ends the task and the
+ * container, never the host.
  */
-import type { Duplex } from 'node:stream';
-import type Docker from 'dockerode';
 import type { Logger } from '../log.js';
 import { dispatchCall, type HostCalls } from './calls.js';
-import { DockerDemuxer, LineSplitter } from './framing.js';
+import { LineSplitter } from './framing.js';
 import {
   encodeHostMessage,
   parseAgentLine,
@@ -18,16 +16,15 @@ import {
   type TaskMessage,
 } from './protocol.js';
 import { AsyncQueue } from './queue.js';
-import { sandboxSpec } from './sandbox.js';
+import type { ContainerExit, ContainerHandle, ContainerRuntime } from './runtime.js';
+import { sandboxFor } from './sandbox.js';
 import { runError, type LoadedAgent, type RunEvent } from './types.js';
-import { delay } from '../async.js';
 
 export interface ContainerDeps {
-  docker: Docker;
+  runtime: ContainerRuntime;
   handlers: Partial<HostCalls>;
   log: Logger;
   maxLineBytes: number;
-  egressNetwork: string;
 }
 
 export type ExitReason = 'exited' | 'oom' | 'timeout' | 'cancelled' | 'protocol' | 'stopped';
@@ -67,65 +64,29 @@ export class AgentContainer {
   private constructor(
     private readonly deps: ContainerDeps,
     readonly agent: LoadedAgent,
-    readonly name: string,
-    readonly id: string,
-    private readonly stream: Duplex,
-    waitExit: Promise<number | null>,
-    startedAt: number,
+    private readonly handle: ContainerHandle,
   ) {
-    const streamEnded = new Promise<void>((resolve) => {
-      stream.once('end', resolve);
-      stream.once('close', resolve);
-      stream.once('error', () => resolve());
-    });
-    this.exited = this.watchExit(waitExit, streamEnded, startedAt);
+    this.wire();
+    this.exited = handle.exit.then((exit) => this.onExit(exit));
   }
 
-  /** Creates, attaches and starts a sandboxed container of `image` for `agent`. */
+  /** Starts a sandboxed container of `image` for `agent` on the runtime. */
   static async start(
     deps: ContainerDeps,
     agent: LoadedAgent,
     image: string,
-    opts: { name: string; labels?: Record<string, string> },
+    opts: { name: string; labels?: Record<string, string>; timeoutMs?: number },
   ): Promise<AgentContainer> {
-    const { docker } = deps;
-    const spec = sandboxSpec(agent.manifest, {
-      image,
-      name: opts.name,
-      egressNetwork: deps.egressNetwork,
-      labels: opts.labels,
-    });
-    const container = await docker.createContainer(spec);
-    try {
-      const stream = (await container.attach({
-        stream: true,
-        stdin: true,
-        stdout: true,
-        stderr: true,
-        hijack: true,
-      })) as Duplex;
-      // Registered before start, so even an agent that exits at once is seen exiting.
-      const waitExit = container
-        .wait({ condition: 'next-exit' })
-        .then((r: { StatusCode?: number }) => r.StatusCode ?? null)
-        .catch(() => null);
-      const startedAt = Date.now();
-      const self = new AgentContainer(
-        deps,
-        agent,
-        opts.name,
-        container.id,
-        stream,
-        waitExit,
-        startedAt,
-      );
-      self.wire();
-      await container.start();
-      return self;
-    } catch (err) {
-      await container.remove({ force: true }).catch(() => undefined);
-      throw err;
-    }
+    const handle = await deps.runtime.start(sandboxFor(agent.manifest, { image, ...opts }));
+    return new AgentContainer(deps, agent, handle);
+  }
+
+  get name(): string {
+    return this.handle.name;
+  }
+
+  get id(): string {
+    return this.handle.id;
   }
 
   get alive(): boolean {
@@ -235,36 +196,28 @@ export class AgentContainer {
 
   /** Closes the agent's stdin: a well-behaved agent finishes and exits. */
   endInput(): void {
-    if (!this.stream.writableEnded) this.stream.end();
+    if (!this.handle.stdin.writableEnded) this.handle.stdin.end();
   }
 
   /** Stops the container now (SIGKILL); the exit is reported with `reason`. */
   async kill(reason: ExitReason): Promise<void> {
     if (this.gone) return;
     this.killReason ??= reason;
-    try {
-      await this.deps.docker.getContainer(this.id).kill({ signal: 'SIGKILL' });
-    } catch {
-      // already exiting or removed
-    }
+    await this.handle.kill(reason === 'timeout' ? 'timeout' : 'killed');
   }
 
-  /** Stops the container and waits until it is gone (AutoRemove removes it). */
+  /** Stops the container and waits until it is gone. */
   async stop(reason: ExitReason = 'stopped'): Promise<ExitInfo> {
     await this.kill(reason);
     const info = await this.exited;
-    const container = this.deps.docker.getContainer(this.id);
-    await container.remove({ force: true }).catch(() => undefined);
-    // Removal (AutoRemove's or ours) finishes after the exit; wait for it, bounded.
-    await container
-      .wait({ condition: 'removed', abortSignal: AbortSignal.timeout(5000) })
-      .catch(() => undefined);
+    await this.handle.remove();
     return info;
   }
 
   private send(message: HostMessage): void {
-    if (this.gone || this.stream.writableEnded) return;
-    this.stream.write(encodeHostMessage(message));
+    const stdin = this.handle.stdin;
+    if (this.gone || stdin.writableEnded) return;
+    stdin.write(encodeHostMessage(message));
   }
 
   private wire(): void {
@@ -286,20 +239,15 @@ export class AgentContainer {
       },
       () => undefined,
     );
-    const demux = new DockerDemuxer(
-      (chunk) => lines.push(chunk),
-      (chunk) => stderr.push(chunk),
-    );
-    this.stream.on('data', (chunk: Buffer) => demux.push(chunk));
-    this.stream.once('end', () => {
-      lines.end();
-      stderr.end();
-    });
+    this.handle.stdout.on('data', (chunk: Buffer) => lines.push(chunk));
+    this.handle.stdout.once('end', () => lines.end());
+    this.handle.stderr.on('data', (chunk: Buffer) => stderr.push(chunk));
+    this.handle.stderr.once('end', () => stderr.end());
     // A write after the container died must not take the host down.
-    this.stream.on('error', (err) =>
+    this.handle.stdin.on('error', (err) =>
       this.deps.log.debug(
         { agent: name, container: this.name, err: err.message },
-        'attach stream error',
+        'agent stdin error',
       ),
     );
   }
@@ -376,66 +324,42 @@ export class AgentContainer {
     void this.kill('protocol');
   }
 
-  private async watchExit(
-    waitExit: Promise<number | null>,
-    streamEnded: Promise<void>,
-    startedAt: number,
-  ): Promise<ExitInfo> {
-    // Either signal means the process is gone; give the other a moment to agree.
-    await Promise.race([waitExit, streamEnded]);
-    const statusCode = await Promise.race([waitExit, delay(3000).then(() => null)]);
-    await Promise.race([streamEnded, delay(1000)]);
+  private onExit(exit: ContainerExit): ExitInfo {
     this.gone = true;
     this.backgroundCalls.abort();
-    let reason: ExitReason = this.killReason ?? 'exited';
-    if (
-      reason === 'exited' &&
-      (statusCode === 137 || statusCode === null) &&
-      (await this.oomKilled(startedAt))
-    )
-      reason = 'oom';
     const info: ExitInfo = {
-      reason,
-      statusCode,
-      detail: this.violation ?? '',
+      reason: this.killReason ?? exitReason(exit),
+      statusCode: exit.statusCode,
+      detail: this.violation ?? exit.detail,
       stderrTail: [...this.stderrTail],
     };
     this.deps.log.debug(
-      { agent: this.agent.manifest.name, container: this.name, reason, statusCode },
+      {
+        agent: this.agent.manifest.name,
+        container: this.name,
+        reason: info.reason,
+        statusCode: exit.statusCode,
+      },
       'agent container exited',
     );
     this.current?.queue.push({ kind: 'exit' });
     return info;
   }
-
-  /**
-   * Whether the engine saw an "oom" event for this container (auto-removed, so there is no
-   * State.OOMKilled to inspect). The engine can hand out the exit before the OOM event (seen
-   * under load in CI), so the answer waits up to OOM_EVENT_GRACE_MS for it: a `since` in the
-   * past replays what was logged, an `until` in the future keeps the stream open for what comes
-   * late, and the first "oom" ends the wait.
-   */
-  private async oomKilled(startedAt: number): Promise<boolean> {
-    try {
-      const events = await this.deps.docker.getEvents({
-        since: Math.floor(startedAt / 1000) - 1,
-        until: ((Date.now() + OOM_EVENT_GRACE_MS) / 1000).toFixed(3),
-        filters: { container: [this.id], event: ['oom'] },
-        abortSignal: AbortSignal.timeout(OOM_EVENT_GRACE_MS + 2000),
-      } as unknown as Parameters<Docker['getEvents']>[0]);
-      // Leaving the loop early destroys the stream.
-      for await (const chunk of events) {
-        if (chunk.toString().includes('"oom"')) return true;
-      }
-      return false;
-    } catch {
-      return false;
-    }
-  }
 }
 
-/** How long an exit by SIGKILL that we did not send waits for the engine's late "oom" event. */
-const OOM_EVENT_GRACE_MS = 2500;
+/** The runtime's exit cause as the run sees it, for an exit the host did not ask for. */
+export function exitReason(exit: ContainerExit): ExitReason {
+  switch (exit.cause) {
+    case 'oom':
+      return 'oom';
+    case 'timeout':
+      return 'timeout';
+    case 'killed':
+      return 'stopped';
+    default:
+      return 'exited';
+  }
+}
 
 export function exitError(agent: LoadedAgent, info: ExitInfo): RunEvent {
   const code = info.reason === 'exited' || info.reason === 'stopped' ? 'crashed' : info.reason;

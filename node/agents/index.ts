@@ -1,4 +1,7 @@
-/** The agents module's public face: manifests, images, runs (warm pool, cold), registry, protocol. */
+/**
+ * The agents module's public face: the container runtime agents run in (ContainerRuntime; Docker
+ * first), the sandbox, warm pool and cold runs, images and their registry, the protocol.
+ */
 export * from './manifest.js';
 export * from './protocol.js';
 export * from './types.js';
@@ -15,8 +18,19 @@ export {
 } from './images.js';
 export type { BuildOptions, BuiltImage } from './images.js';
 export { imageTag, DEFAULT_IMAGE_PREFIX, AGENT_USER } from './recipe.js';
-export { sandboxSpec, sandboxRunFlags } from './sandbox.js';
+export { sandboxFor } from './sandbox.js';
 export type { SandboxOptions } from './sandbox.js';
+export type {
+  ContainerRuntime,
+  ContainerHandle,
+  ContainerExit,
+  ExitCause,
+  SandboxSpec,
+} from './runtime.js';
+export { DockerRuntime } from './docker/runtime.js';
+export type { DockerRuntimeOptions } from './docker/runtime.js';
+export { sandboxSpec, sandboxRunFlags, dockerCreateOptions } from './docker/sandbox.js';
+export { DockerDemuxer } from './docker/demux.js';
 export { validateArgs, pickContext, configValue, tableKeys } from './args.js';
 export type { ArgsCheck, ConfigTree } from './args.js';
 export { dispatchCall } from './calls.js';
@@ -29,8 +43,8 @@ export { AgentRunner, ImageMissingError } from './runner.js';
 export type { AgentRunnerOptions } from './runner.js';
 export { WarmPool, PoolUnavailableError } from './pool.js';
 export type { WarmPoolOptions, WarmLease } from './pool.js';
-export { AgentContainer } from './container.js';
+export { AgentContainer, exitReason } from './container.js';
 export type { ContainerDeps, ExitInfo, ExitReason } from './container.js';
 export { Registry, pickEvictions, REGISTRY_FILE } from './registry.js';
 export type { ImageRecord, ImageRemover, ImageUsage, RegistryOptions } from './registry.js';
-export { DockerDemuxer, LineSplitter } from './framing.js';
+export { LineSplitter } from './framing.js';

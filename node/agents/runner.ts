@@ -5,23 +5,23 @@
  * with `accepted` and ends with exactly one `result` or `error`; aborting the signal kills it.
  */
 import { randomBytes, randomUUID } from 'node:crypto';
-import type Docker from 'dockerode';
 import { describeError } from '../errors.js';
 import { silentLogger, type Logger } from '../log.js';
 import type { WarmPoolEntry } from '../types.js';
-import { pickContext, validateArgs, type ConfigTree } from './args.js';
+import { pickContext, type ConfigTree } from './args.js';
 import type { HostCalls } from './calls.js';
 import { AgentContainer, type ContainerDeps } from './container.js';
-import { inspectImage } from './images.js';
 import { AGENT_PROTOCOL_VERSION, MAX_LINE_BYTES, type TaskMessage } from './protocol.js';
 import { PoolUnavailableError, WarmPool } from './pool.js';
 import { DEFAULT_IMAGE_PREFIX, imageTag } from './recipe.js';
 import type { ImageUsage, Registry } from './registry.js';
+import type { ContainerRuntime } from './runtime.js';
 import { runError, type LoadedAgent, type RunEvent, type RunRequest } from './types.js';
 import { delay } from '../async.js';
 
 export interface AgentRunnerOptions {
-  docker: Docker;
+  /** where containers run (DockerRuntime first) */
+  runtime: ContainerRuntime;
   agents: LoadedAgent[];
   /** the effects this node offers agents (mqtt.publish, http.fetch, llm.generate, mesh.status, notify) */
   handlers?: Partial<HostCalls>;
@@ -34,8 +34,6 @@ export interface AgentRunnerOptions {
   imagePrefix?: string;
   /** container names start with this (default "helix-"; tests "helix-test-") */
   containerPrefix?: string;
-  /** bridge network for agents with network = "egress" (default "helix-egress"), created if missing */
-  egressNetwork?: string;
   maxLineBytes?: number;
   readyTimeoutMs?: number;
   /** run bookkeeping (successes, failures, in use); usually the node's Registry */
@@ -49,6 +47,9 @@ export interface AgentRunnerOptions {
   onPoolChange?: () => void;
   log?: Logger;
 }
+
+/** A cold container outlives its task's deadline by at most this before the runtime kills it. */
+const COLD_KILL_SLACK_MS = 2000;
 
 export class ImageMissingError extends Error {
   override name = 'ImageMissingError';
@@ -76,11 +77,10 @@ export class AgentRunner {
       ?.warm_pool_size;
     this.poolSize = opts.warmPoolSize ?? configured ?? 1;
     this.deps = {
-      docker: opts.docker,
+      runtime: opts.runtime,
       handlers: opts.handlers ?? {},
       log: this.log,
       maxLineBytes: opts.maxLineBytes ?? MAX_LINE_BYTES,
-      egressNetwork: opts.egressNetwork ?? 'helix-egress',
     };
     this.pool = new WarmPool({
       deps: this.deps,
@@ -99,16 +99,21 @@ export class AgentRunner {
    * it, and fills the warm pool. A warm agent whose image is missing is logged and left cold.
    */
   async start(): Promise<void> {
-    await this.removeLeftovers();
+    await this.opts.runtime.removeLeftovers({
+      label: ['helix.node', this.host],
+      namePrefix: this.prefix,
+    });
     // A network that cannot be made (say, Docker's address pools are used up) costs only the
     // egress agents, not every warm pool: they try again when they run.
     if ([...this.agents.values()].some((a) => a.manifest.network === 'egress')) {
-      await this.ensureEgressNetwork().catch((err: unknown) =>
-        this.log.warn(
-          { network: this.deps.egressNetwork, err: describeError(err) },
-          'could not create the egress network; agents with network = "egress" cannot run until it can be',
-        ),
-      );
+      await this.opts.runtime
+        .ensureEgressNetwork()
+        .catch((err: unknown) =>
+          this.log.warn(
+            { err: describeError(err) },
+            'could not create the egress network; agents with network = "egress" cannot run until it can be',
+          ),
+        );
     }
     if (this.poolSize <= 0) return;
     const warm: Array<{ agent: LoadedAgent; image: string }> = [];
@@ -157,7 +162,11 @@ export class AgentRunner {
     return this.pool.state();
   }
 
-  /** Runs one intent. Never throws: every failure is the run's final `error` event. */
+  /**
+   * Runs one intent, checked already by the host (AgentHost.Run checks the intent and the
+   * arguments against the manifest and helix.toml). Never throws: every failure is the run's
+   * final `error` event.
+   */
   async *run(req: RunRequest, opts: { signal?: AbortSignal } = {}): AsyncGenerator<RunEvent> {
     const agent = this.agents.get(req.agent);
     if (!agent) {
@@ -168,19 +177,6 @@ export class AgentRunner {
       return;
     }
     const m = agent.manifest;
-    const intent = m.intents.find((i) => i.name === req.intent);
-    if (!intent) {
-      yield runError(
-        'unknown_intent',
-        `${m.name} has no intent "${req.intent}"; it has ${m.intents.map((i) => i.name).join(', ')}`,
-      );
-      return;
-    }
-    const checked = validateArgs(intent, req.args ?? {}, this.opts.config ?? {});
-    if (!checked.ok) {
-      yield runError('invalid_args', `${m.name}.${intent.name}: ${checked.problems.join('; ')}`);
-      return;
-    }
     if (this.stopped) {
       yield runError('unavailable', 'this node is shutting down', true);
       return;
@@ -191,8 +187,8 @@ export class AgentRunner {
       v: AGENT_PROTOCOL_VERSION,
       type: 'task',
       id: taskId,
-      intent: intent.name,
-      args: checked.args,
+      intent: req.intent,
+      args: req.args ?? {},
       context: {
         node: req.callerNode || this.host,
         host: this.host,
@@ -294,13 +290,9 @@ export class AgentRunner {
     }
     if (agent.manifest.network === 'egress') {
       try {
-        await this.ensureEgressNetwork();
+        await this.opts.runtime.ensureEgressNetwork(name);
       } catch (err) {
-        yield runError(
-          'unavailable',
-          `cannot create the Docker network ${this.deps.egressNetwork} for ${name}'s egress: ${describeError(err)}; free Docker address pools (docker network prune) or set default-address-pools in /etc/docker/daemon.json`,
-          true,
-        );
+        yield runError('unavailable', describeError(err), true);
         return;
       }
     }
@@ -321,12 +313,14 @@ export class AgentRunner {
       container = await AgentContainer.start(this.deps, agent, image, {
         name: containerName,
         labels: { 'helix.tier': 'cold', 'helix.node': this.host },
+        // The runtime's own kill at the deadline, should the task's timer not get to it.
+        timeoutMs: Math.max(0, deadlineMs - Date.now()) + COLD_KILL_SLACK_MS,
       });
     } catch (err) {
       release?.();
       yield runError(
         'unavailable',
-        `the Docker engine could not start ${name}: ${describeError(err)}`,
+        `the ${this.opts.runtime.engine} engine could not start ${name}: ${describeError(err)}`,
         true,
       );
       return;
@@ -358,7 +352,7 @@ export class AgentRunner {
       this.opts.imagePrefix ?? DEFAULT_IMAGE_PREFIX,
     );
     if (this.knownImages.get(agent.manifest.name) === tag) return tag;
-    const found = await inspectImage(this.opts.docker, tag);
+    const found = await this.opts.runtime.findImage(tag);
     if (!found) {
       throw new ImageMissingError(
         `the image ${tag} of ${agent.manifest.name} is not on this node; build it with \`helix-node agents build ${agent.manifest.name}\``,
@@ -372,42 +366,5 @@ export class AgentRunner {
       sizeBytes: found.sizeBytes,
     });
     return tag;
-  }
-
-  private async ensureEgressNetwork(): Promise<void> {
-    const name = this.deps.egressNetwork;
-    const existing = await this.opts.docker.listNetworks({ filters: { name: [name] } });
-    if (existing.some((n) => n.Name === name)) return;
-    try {
-      await this.opts.docker.createNetwork({
-        Name: name,
-        Driver: 'bridge',
-        CheckDuplicate: true,
-        // Agents with egress reach the internet, not each other.
-        Options: { 'com.docker.network.bridge.enable_icc': 'false' },
-        Labels: { 'helix.role': 'agent-egress' },
-      });
-      this.log.info({ network: name }, 'created the agent egress network');
-    } catch (err) {
-      if ((err as { statusCode?: number }).statusCode !== 409) throw err;
-    }
-  }
-
-  /** Containers this node left behind (a crash of the node process): same prefix and node label. */
-  private async removeLeftovers(): Promise<void> {
-    const all = await this.opts.docker.listContainers({
-      all: true,
-      filters: { label: [`helix.node=${this.host}`] },
-    });
-    await Promise.all(
-      all
-        .filter((c) => c.Names.some((n) => n.replace(/^\//, '').startsWith(this.prefix)))
-        .map((c) =>
-          this.opts.docker
-            .getContainer(c.Id)
-            .remove({ force: true })
-            .catch(() => undefined),
-        ),
-    );
   }
 }

@@ -12,13 +12,15 @@
  */
 import type { IncomingMessage } from 'node:http';
 import { z } from 'zod';
-import type { RemoteRunEvent } from '../agenthost/index.js';
 import type { ControlServer } from '../control/index.js';
 import { UsageError } from '../errors.js';
-import type { AgentCatalog } from './catalog.js';
-import { UnknownAgentError } from './errors.js';
-import type { RunCheck } from './run.js';
-import type { RunIntentRequest } from './types.js';
+import {
+  UnknownAgentError,
+  type AgentCatalog,
+  type RemoteRunEvent,
+  type RunCheck,
+  type RunIntentRequest,
+} from '../agenthost/index.js';
 
 const NameBody = z.object({ name: z.string().min(1).max(64) });
 const BuildBody = z.object({ name: z.string().min(1).max(64).optional() });

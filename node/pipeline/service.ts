@@ -52,7 +52,7 @@ export interface VoiceServicesComponents {
   clients: RpcClients;
   view: () => readonly PeerView[];
   bus: Bus;
-  /** the agents this node knows (agentsvc's AgentServices fits) */
+  /** the agents this node knows (agenthost's AgentServices fits) */
   agents: {
     readonly agents: ReadonlyMap<string, { manifest: AgentManifest; hash: string }>;
     runIntent(

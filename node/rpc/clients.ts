@@ -12,6 +12,7 @@ import {
 } from '@grpc/grpc-js';
 import { AgentHostClient } from './gen/helix/v1/agent.js';
 import { ImageStoreClient } from './gen/helix/v1/image.js';
+import { LlmClient } from './gen/helix/v1/llm.js';
 import { MeshClient } from './gen/helix/v1/mesh.js';
 import { RouterClient } from './gen/helix/v1/router.js';
 import { TranscriberClient } from './gen/helix/v1/transcriber.js';
@@ -76,6 +77,10 @@ export class RpcClients {
 
   router(target: RpcTarget): RouterClient {
     return this.client('router', RouterClient, target);
+  }
+
+  llm(target: RpcTarget): LlmClient {
+    return this.client('llm', LlmClient, target);
   }
 
   /** Targets with an open channel. */

@@ -102,3 +102,10 @@ export {
   Intent,
   NotUnderstood,
 } from './gen/helix/v1/router.js';
+export {
+  LlmService,
+  LlmClient,
+  type LlmServer,
+  LlmGenerateRequest,
+  LlmGenerateReply,
+} from './gen/helix/v1/llm.js';

@@ -7,6 +7,7 @@ import type Docker from 'dockerode';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import {
   AgentRunner,
+  DockerRuntime,
   buildImage,
   loadAgent,
   loadAgents,
@@ -46,7 +47,7 @@ describe('AgentHost with the agent runner on a real Docker engine', () => {
     ];
     for (const a of agents) await buildImage(a, { docker, imagePrefix: IMAGE_PREFIX });
     runner = new AgentRunner({
-      docker,
+      runtime: new DockerRuntime({ docker }),
       agents,
       host: 'desk',
       imagePrefix: IMAGE_PREFIX,

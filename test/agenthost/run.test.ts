@@ -364,7 +364,7 @@ describe('runAnywhere', () => {
     const view = [self(), desk.peer];
     const cancel = new AbortController();
     const pending = run(view, {
-      args: {},
+      args: { room: 'kitchen' },
       signal: cancel.signal,
     });
     await waitFor(() => started, { timeoutMs: 5000, what: 'the run to start' });

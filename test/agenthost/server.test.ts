@@ -1,4 +1,5 @@
 import { afterEach, describe, expect, it } from 'vitest';
+import type { AgentManifest, ConfigTree } from '../../node/agents/index.js';
 import { agentHostService, type ImageProvisioner } from '../../node/agenthost/index.js';
 import {
   AgentHostService,
@@ -44,10 +45,21 @@ describe('AgentHost.Run over gRPC', () => {
     for (const c of cleanups.splice(0).reverse()) await c();
   });
 
-  async function host(script: Script, opts: { images?: ImageProvisioner; secret?: Buffer } = {}) {
+  async function host(
+    script: Script,
+    opts: {
+      images?: ImageProvisioner;
+      secret?: Buffer;
+      config?: ConfigTree;
+      manifests?: AgentManifest[];
+    } = {},
+  ) {
     const secret = opts.secret ?? meshSecret();
     const executor = new ScriptedExecutor(
-      [manifest(), manifest({ name: 'timer', tier: 'warm', intents: [{ name: 'set' }] })],
+      opts.manifests ?? [
+        manifest(),
+        manifest({ name: 'timer', tier: 'warm', intents: [{ name: 'set' }] }),
+      ],
       script,
     );
     const server = new RpcServer({
@@ -61,6 +73,7 @@ describe('AgentHost.Run over gRPC', () => {
       agentHostService({
         executor,
         images: opts.images,
+        config: opts.config,
         self: { id: 'id-desk', name: 'desk' },
         nodeName: (id) => (id === 'id-pi' ? 'pi' : undefined),
       }),
@@ -179,6 +192,42 @@ describe('AgentHost.Run over gRPC', () => {
     expect(((err as RpcCallError).cause as { details: string }).details).toMatch(message);
     expect(h.executor.runs).toHaveLength(0);
   });
+
+  it.each([
+    ['echo', 'echo', '{}', /"text" is required/],
+    ['timer', 'set', '{"minutes":"soon"}', /"minutes" must be a number/],
+    [
+      'lights',
+      'on',
+      '{"room":"garage"}',
+      /"room" must be one of kitchen, living room, not "garage"/,
+    ],
+  ])(
+    "checks %s.%s's arguments against the manifest and this node's helix.toml, once, before running",
+    async (agent, intent, argsJson, message) => {
+      const room = { type: 'string', required: true, enum_from: 'lights.rooms' };
+      const h = await host(quick('desk'), {
+        config: { lights: { rooms: { kitchen: ['k1'], 'living room': ['l1'] } } },
+        manifests: [
+          manifest({ intents: [{ name: 'on', args: { room } }] }),
+          manifest({
+            name: 'echo',
+            intents: [{ name: 'echo', args: { text: { type: 'string', required: true } } }],
+          }),
+          manifest({
+            name: 'timer',
+            intents: [{ name: 'set', args: { minutes: { type: 'integer', required: true } } }],
+          }),
+        ],
+      });
+      const err = await collect(h.run(request({ agent, intent, argsJson }))).catch(
+        (e: unknown) => e,
+      );
+      expect((err as RpcCallError).code).toBe(GrpcStatus.INVALID_ARGUMENT);
+      expect(((err as RpcCallError).cause as { details: string }).details).toMatch(message);
+      expect(h.executor.runs).toHaveLength(0);
+    },
+  );
 
   it("turns the executor's own argument check into INVALID_ARGUMENT", async () => {
     const h = await host(async function* () {

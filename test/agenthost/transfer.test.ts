@@ -11,6 +11,7 @@ import type Docker from 'dockerode';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import {
   AgentRunner,
+  DockerRuntime,
   buildImage,
   imageTag,
   loadAgent,
@@ -283,7 +284,7 @@ describe('image transfer between two Docker engines', () => {
       imagePrefix: IMAGE_PREFIX,
     });
     const runner = new AgentRunner({
-      docker: dockerd2!.docker,
+      runtime: new DockerRuntime({ docker: dockerd2!.docker }),
       agents: [echo],
       host: 'laptop',
       imagePrefix: IMAGE_PREFIX,

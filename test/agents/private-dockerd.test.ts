@@ -2,7 +2,13 @@ import { mkdtemp } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { AgentRunner, buildImage, inspectImage, loadAgents } from '../../node/agents/index.js';
+import {
+  AgentRunner,
+  DockerRuntime,
+  buildImage,
+  inspectImage,
+  loadAgents,
+} from '../../node/agents/index.js';
 import { ensureDockerEngine, startDockerd, type PrivateDockerd } from '../support/docker.js';
 import { collect, IMAGE_PREFIX, outcome, SHIPPED_DIR } from './helpers.js';
 
@@ -27,7 +33,7 @@ describe('a private Docker engine beside the shared one', () => {
     expect(await inspectImage(shared, image.tag)).toBeNull();
 
     const runner = new AgentRunner({
-      docker: engine.docker,
+      runtime: new DockerRuntime({ docker: engine.docker }),
       agents: [echo!],
       imagePrefix: `${IMAGE_PREFIX}private-`,
       containerPrefix: 'helix-test-private-',

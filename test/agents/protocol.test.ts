@@ -6,7 +6,8 @@ import {
   type CallMessage,
   type HostCalls,
 } from '../../node/agents/index.js';
-import { DockerDemuxer, LineSplitter } from '../../node/agents/framing.js';
+import { DockerDemuxer } from '../../node/agents/docker/demux.js';
+import { LineSplitter } from '../../node/agents/framing.js';
 
 describe('parsing agent lines', () => {
   it.each([

@@ -4,6 +4,7 @@ import type Docker from 'dockerode';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import {
   AgentRunner,
+  DockerRuntime,
   createHttpFetch,
   type LlmGenerateParams,
   type LoadedAgent,
@@ -63,12 +64,11 @@ describe('research and mesh agents', () => {
 
   const runnerWith = (fetchPolicy: Parameters<typeof createHttpFetch>[0], name: string) =>
     new AgentRunner({
-      docker,
+      runtime: new DockerRuntime({ docker, egressNetwork: EGRESS_NETWORK }),
       agents,
       host: name,
       imagePrefix: IMAGE_PREFIX,
       containerPrefix: `${prefix}${name}-`,
-      egressNetwork: EGRESS_NETWORK,
       handlers: {
         'http.fetch': createHttpFetch(fetchPolicy),
         async 'llm.generate'(params) {

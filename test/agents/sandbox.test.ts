@@ -2,6 +2,7 @@ import type Docker from 'dockerode';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import {
   AgentRunner,
+  DockerRuntime,
   parseManifest,
   sandboxSpec,
   type LoadedAgent,
@@ -77,7 +78,7 @@ describe('sandbox, proven by an agent that tries to break it', () => {
     await removeContainers(docker, prefix);
     breaker = (await buildAgents(docker, ['sandbox-breaker']))[0]!;
     runner = new AgentRunner({
-      docker,
+      runtime: new DockerRuntime({ docker }),
       agents: [breaker!],
       imagePrefix: IMAGE_PREFIX,
       containerPrefix: prefix,

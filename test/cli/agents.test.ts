@@ -11,7 +11,7 @@ import {
   IMAGE_PREFIX,
   startTestNode,
   type TestNode,
-} from '../agentsvc/helpers.js';
+} from '../agenthost/service-helpers.js';
 import { ensureDockerEngine, removeContainers, removeImages } from '../support/docker.js';
 import { freePort } from '../support/ports.js';
 

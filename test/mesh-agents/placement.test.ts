@@ -6,7 +6,7 @@
 import type Docker from 'dockerode';
 import { describe, expect, it } from 'vitest';
 import { RUN_EXIT_CODES } from '../../node/cli/commands/agents.js';
-import type { AgentDetail, AgentList } from '../../node/agentsvc/index.js';
+import type { AgentDetail, AgentList } from '../../node/agenthost/index.js';
 import {
   agentMeshAvailable,
   runAgent,

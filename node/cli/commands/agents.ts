@@ -1,5 +1,5 @@
 /**
- * Agent commands, thin over the running daemon's control routes (node/agentsvc):
+ * Agent commands, thin over the running daemon's control routes (node/agentsvc/routes.ts, served by node/agenthost):
  *   helix-node agents list | build [NAME] | inspect NAME | rm NAME
  *   helix-node run AGENT INTENT [--arg k=v …] [--on NODE] [--json]
  * Progress goes to stderr, results to stdout; --json prints the daemon's objects (NDJSON events
@@ -13,7 +13,7 @@ import type {
   AgentSummary,
   BuildEvent,
   RemoveResult,
-} from '../../agentsvc/index.js';
+} from '../../agenthost/index.js';
 import { controlCall, controlStream } from '../../control/index.js';
 import { HelixError, UsageError } from '../../errors.js';
 import { cliContext, type CliContext } from '../context.js';

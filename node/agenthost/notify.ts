@@ -9,7 +9,6 @@ import type { CallContext, NotifyParams } from '../agents/index.js';
 import type { Bus, Subscription } from '../bus/index.js';
 import { silentLogger, type Logger } from '../log.js';
 import type { PeerView } from '../types.js';
-import { decode, encode } from './llm.js';
 
 export function notifySubject(nodeId: string): string {
   return `helix.v1.notify.${nodeId}`;
@@ -121,5 +120,17 @@ export class Notifier {
         this.log.warn({ err: (err as Error).message }, 'notify listener failed');
       }
     }
+  }
+}
+
+function encode(value: unknown): Uint8Array {
+  return new TextEncoder().encode(JSON.stringify(value));
+}
+
+function decode(data: Uint8Array): unknown {
+  try {
+    return JSON.parse(new TextDecoder().decode(data));
+  } catch {
+    return null;
   }
 }

@@ -10,10 +10,10 @@ import {
   type HttpFetchOptions,
   type MqttPublisher,
 } from '../agents/index.js';
-import type { Bus } from '../bus/index.js';
 import type { Config } from '../config/index.js';
 import type { Logger } from '../log.js';
 import type { OllamaApi } from '../router/index.js';
+import type { RpcClients } from '../rpc/index.js';
 import type { PeerView } from '../types.js';
 import { createLlmGenerate } from './llm.js';
 import { meshStatus, type SelfRuns } from './mesh-status.js';
@@ -22,7 +22,8 @@ import type { Notifier } from './notify.js';
 export interface HostCallDeps {
   config: Config;
   view: () => readonly PeerView[];
-  bus: Bus | null;
+  /** gRPC clients to peers (llm.generate on the router peer) */
+  clients: RpcClients;
   self: { id: string; name: string };
   /** this node's own runs and warm pool, for mesh.status */
   selfRuns: () => SelfRuns;
@@ -45,7 +46,7 @@ export function createHostCalls(d: HostCallDeps): { handlers: HostCalls; close()
   const llm = createLlmGenerate({
     router: d.config.router,
     view: d.view,
-    bus: d.bus,
+    clients: d.clients,
     selfId: d.self.id,
     local: d.ollama,
     log: d.log,

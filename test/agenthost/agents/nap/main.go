@@ -1,4 +1,4 @@
-// Nap sleeps for the asked seconds, then answers (a slow cold agent for the agentsvc tests).
+// Nap sleeps for the asked seconds, then answers (a slow cold agent for the agent services tests).
 package main
 
 import "time"

@@ -1,5 +1,5 @@
 /**
- * Shared by the agentsvc tests (ports come from test/support/ports.ts): loopback
+ * Shared by the agent services tests (ports come from test/support/ports.ts): loopback
  * addresses 127.0.7.x, image and container names "helix-test-svc-…", and a daemon-like node:
  * RpcServer + ControlServer + startAgentServices on a real Docker engine, with a view that
  * holds this node as membership would (its advert read live).
@@ -13,7 +13,7 @@ import {
   startAgentServices,
   type AgentServices,
   type AgentServicesComponents,
-} from '../../node/agentsvc/index.js';
+} from '../../node/agenthost/index.js';
 import type { Bus } from '../../node/bus/index.js';
 import { parseConfig, type ConfigInput } from '../../node/config/index.js';
 import { ControlServer, controlSocketPath } from '../../node/control/index.js';
@@ -34,7 +34,7 @@ export async function agentsDir(names: string[]): Promise<string> {
   const dir = await mkdtemp(path.join(os.tmpdir(), 'helix-svc-agents-'));
   for (const name of names) {
     const shipped = path.resolve('agents', name);
-    const fixture = path.resolve('test/agentsvc/agents', name);
+    const fixture = path.resolve('test/agenthost/agents', name);
     const from = ['echo', 'lights', 'mesh', 'research', 'timer'].includes(name) ? shipped : fixture;
     await cp(from, path.join(dir, name), { recursive: true });
   }

@@ -11,6 +11,7 @@ import path from 'node:path';
 import Docker from 'dockerode';
 import {
   AgentRunner,
+  DockerRuntime,
   DEFAULT_IMAGE_PREFIX,
   Registry,
   buildImage,
@@ -21,15 +22,7 @@ import {
   type HttpFetchOptions,
   type LoadedAgent,
 } from '../agents/index.js';
-import {
-  PeerImageProvisioner,
-  agentHostService,
-  dockerImageEngine,
-  imageStoreService,
-  type ImageProvisioner,
-  type RemoteRunEvent,
-} from '../agenthost/index.js';
-import type { Bus, Subscription } from '../bus/index.js';
+import type { Bus } from '../bus/index.js';
 import type { Config } from '../config/index.js';
 import type { ControlServer } from '../control/index.js';
 import { describeError } from '../errors.js';
@@ -38,19 +31,26 @@ import { OllamaHttpClient, type OllamaApi } from '../router/index.js';
 import {
   AgentHostService,
   ImageStoreService,
+  LlmService,
   type RpcClients,
   type RpcServer,
 } from '../rpc/index.js';
 import type { PeerView } from '../types.js';
+import { runnerExecutor } from './adapter.js';
 import { createHostCalls } from './calls.js';
+import { dockerImageEngine } from './engine.js';
+import { imageStoreService } from './imagestore.js';
+import { PeerImageProvisioner } from './provision.js';
+import { agentHostService } from './server.js';
+import type { ImageProvisioner, RemoteRunEvent } from './types.js';
 import { AgentCatalog } from './catalog.js';
-import { serveLlmOnBus } from './llm.js';
+import { llmService } from './llm.js';
 import { agentDirs } from './locate.js';
 import { Notifier, type NotifyListener } from './notify.js';
-import { addAgentRoutes } from './routes.js';
-import { checkRun, runIntent } from './run.js';
+import { addAgentRoutes } from '../agentsvc/routes.js';
+import { checkRun, runIntent } from './intent.js';
 import { explainedEngine, recordHeld, warmUp } from './warmup.js';
-import type { AgentAdvert, RunIntentRequest } from './types.js';
+import type { AgentAdvert, RunIntentRequest } from './catalog-types.js';
 
 export interface AgentServicesComponents {
   config: Config;
@@ -188,7 +188,7 @@ export async function startAgentServices(c: AgentServicesComponents): Promise<Ag
   const calls = createHostCalls({
     config: c.config,
     view: c.view,
-    bus: c.bus,
+    clients: c.clients,
     self,
     selfRuns: () => ({
       name: self.name,
@@ -201,7 +201,7 @@ export async function startAgentServices(c: AgentServicesComponents): Promise<Ag
     log,
   });
   runner = new AgentRunner({
-    docker,
+    runtime: new DockerRuntime({ docker, egressNetwork: c.egressNetwork, log }),
     agents: loaded,
     handlers: calls.handlers,
     host: self.name,
@@ -209,7 +209,6 @@ export async function startAgentServices(c: AgentServicesComponents): Promise<Ag
     warmPoolSize: c.config.agents.warm_pool_size,
     imagePrefix,
     containerPrefix: c.containerPrefix,
-    egressNetwork: c.egressNetwork,
     registry,
     resolveImage: async (agent, signal) => {
       const tag = tagOf(agent);
@@ -228,13 +227,10 @@ export async function startAgentServices(c: AgentServicesComponents): Promise<Ag
   c.rpc.addService(
     AgentHostService,
     agentHostService({
-      executor: {
-        agent: (name) => running.agent(name),
-        agentNames: () => running.list().map((a) => a.manifest.name),
-        run: (request, opts) => running.run(request, opts),
-      },
+      executor: runnerExecutor(running),
       images: hostImages,
       self,
+      config: c.config,
       nodeName: (id) => c.view().find((p) => p.id === id)?.name,
       log: c.logger,
     }),
@@ -245,18 +241,7 @@ export async function startAgentServices(c: AgentServicesComponents): Promise<Ag
   );
 
   notifier.start();
-  const subs: Subscription[] = [];
-  if (c.bus)
-    subs.push(
-      serveLlmOnBus({
-        router: c.config.router,
-        view: c.view,
-        bus: c.bus,
-        selfId: self.id,
-        local: ollama,
-        log,
-      }),
-    );
+  c.rpc.addService(LlmService, llmService({ router: c.config.router, local: ollama, log }));
 
   const catalog = new AgentCatalog({
     node: self.name,
@@ -305,7 +290,13 @@ export async function startAgentServices(c: AgentServicesComponents): Promise<Ag
     }),
     runIntent: (req, o = {}) =>
       runIntent(
-        { agents, view: c.view, clients: c.clients, selfId: self.id, log: c.logger },
+        {
+          agent: (name) => agents.get(name),
+          view: c.view,
+          clients: c.clients,
+          selfId: self.id,
+          log: c.logger,
+        },
         req,
         o,
       ),
@@ -314,7 +305,6 @@ export async function startAgentServices(c: AgentServicesComponents): Promise<Ag
     ready: () => warming,
     stop: async () => {
       notifier.stop();
-      for (const s of subs.splice(0)) s.unsubscribe();
       await running.stop();
       await Promise.race([warming, new Promise((r) => setTimeout(r, STOP_WAIT_MS).unref())]);
       await calls

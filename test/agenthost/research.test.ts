@@ -22,7 +22,7 @@ import {
   collect,
   startTestNode,
   type TestNode,
-} from './helpers.js';
+} from './service-helpers.js';
 import { freePort } from '../support/ports.js';
 
 const PAGE_HOST = '127.0.7.3';

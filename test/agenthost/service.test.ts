@@ -12,7 +12,7 @@ import type {
   BuildEvent,
   Notification,
   RemoveResult,
-} from '../../node/agentsvc/index.js';
+} from '../../node/agenthost/index.js';
 import { controlCall, controlStream, RemoteError } from '../../node/control/index.js';
 import {
   ensureDockerEngine,
@@ -27,7 +27,7 @@ import {
   collect,
   startTestNode,
   type TestNode,
-} from './helpers.js';
+} from './service-helpers.js';
 import { freePort } from '../support/ports.js';
 import { waitFor } from '../support/wait.js';
 

@@ -23,7 +23,7 @@ import type {
   AgentSummary,
   BuildEvent,
   RemoveResult,
-} from './types.js';
+} from './catalog-types.js';
 
 export interface CatalogDeps {
   node: string;

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { meshStatus, roles } from '../../node/agentsvc/index.js';
+import { meshStatus, roles } from '../../node/agenthost/index.js';
 import type { PeerView } from '../../node/types.js';
 import { peer } from '../placement/peers.js';
 

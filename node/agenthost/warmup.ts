@@ -11,7 +11,7 @@ import {
   type LoadedAgent,
   type Registry,
 } from '../agents/index.js';
-import type { ImageEngine } from '../agenthost/index.js';
+import type { ImageEngine } from './types.js';
 import { describeError } from '../errors.js';
 import type { Logger } from '../log.js';
 

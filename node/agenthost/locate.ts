@@ -4,8 +4,8 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 
 /**
- * The agents/ folder next to the package.json above this file: node/agentsvc/ when run from
- * source (tsx), dist/node/agentsvc/ when compiled. Null when it cannot be found (an odd install).
+ * The agents/ folder next to the package.json above this file: node/agenthost/ when run from
+ * source (tsx), dist/node/agenthost/ when compiled. Null when it cannot be found (an odd install).
  */
 export function shippedAgentsDir(from: string = fileURLToPath(import.meta.url)): string | null {
   let dir = path.dirname(from);

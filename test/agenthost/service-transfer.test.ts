@@ -23,7 +23,7 @@ import {
   collect,
   startTestNode,
   type TestNode,
-} from './helpers.js';
+} from './service-helpers.js';
 import { freePort } from '../support/ports.js';
 
 describe('agent images between nodes through ImageStore', () => {

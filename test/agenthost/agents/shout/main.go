@@ -1,4 +1,4 @@
-// Shout answers each task with its text in capitals (a cold agent for the agentsvc tests).
+// Shout answers each task with its text in capitals (a cold agent for the agent services tests).
 package main
 
 import "strings"

@@ -1,24 +1,29 @@
 /**
- * Runs an intent anywhere in the mesh for this node (`helix-node run`, the voice pipeline):
- * checks it against the local manifest first, so a typo fails here with what there is, then
- * places it with runAnywhere (which moves it once if its host is lost and it is idempotent).
+ * The one way this node runs an intent anywhere in the mesh, for `helix-node run` (the control
+ * route) and for the voice pipeline alike: the request was checked where it entered (checkRun at
+ * the control route; the router's schema for a spoken command) and is checked once more by the
+ * host that runs it (AgentHost.Run). runIntent only looks the agent up for its manifest and image
+ * hash and places the run with runAnywhere (which moves it once if its host is lost and it is
+ * idempotent).
  */
 import { randomUUID } from 'node:crypto';
-import { validateArgs, type LoadedAgent } from '../agents/index.js';
-import { runAnywhere, type RemoteRunEvent } from '../agenthost/index.js';
+import { validateArgs, type AgentManifest, type LoadedAgent } from '../agents/index.js';
 import type { Logger } from '../log.js';
 import type { RpcClients } from '../rpc/index.js';
 import type { PeerView } from '../types.js';
 import { unknownAgentMessage } from './catalog.js';
-import type { RunIntentRequest } from './types.js';
+import type { RunIntentRequest } from './catalog-types.js';
+import { runAnywhere } from './run.js';
+import type { RemoteRunEvent } from './types.js';
 
 export type RunCheck =
   | { ok: true; agent: LoadedAgent; args: Record<string, unknown> }
   | { ok: false; code: 'unknown_agent' | 'unknown_intent' | 'invalid_args'; message: string };
 
 /**
- * The request against this node's manifests. Arguments are checked for names, types and fixed
- * choices only: tables from helix.toml (rooms) are the host's to check, as its config decides.
+ * The entry check of `helix-node run`: the request against this node's manifests, so a typo
+ * fails here with what there is. Arguments are checked for names, types and fixed choices only:
+ * tables from helix.toml (rooms) are the host's to check, as its config decides.
  */
 export function checkRun(
   agents: ReadonlyMap<string, LoadedAgent>,
@@ -52,11 +57,12 @@ export function checkRun(
 }
 
 export interface RunIntentDeps {
-  agents: ReadonlyMap<string, LoadedAgent>;
+  /** the installed agent of that name: its manifest and the content hash of its image */
+  agent: (name: string) => { manifest: AgentManifest; hash?: string } | undefined;
   view: () => readonly PeerView[];
   clients: RpcClients;
   selfId: string;
-  log: Logger;
+  log?: Logger;
 }
 
 /** Every stream ends with exactly one `result` or `error`. */
@@ -65,19 +71,24 @@ export async function* runIntent(
   req: RunIntentRequest,
   opts: { signal?: AbortSignal } = {},
 ): AsyncGenerator<RemoteRunEvent> {
-  const checked = checkRun(d.agents, req);
-  if (!checked.ok) {
-    yield { type: 'error', code: checked.code, message: checked.message, retryable: false };
+  const agent = d.agent(req.agent);
+  if (!agent) {
+    yield {
+      type: 'error',
+      code: 'refused',
+      message: `no agent named ${req.agent} is installed on this node; add it to agents/ (or agents.dirs) and restart helix-node`,
+      retryable: false,
+    };
     return;
   }
   yield* runAnywhere({
     view: d.view,
     clients: d.clients,
-    manifest: checked.agent.manifest,
+    manifest: agent.manifest,
     intent: req.intent,
-    args: checked.args,
+    args: req.args ?? {},
     traceId: req.traceId ?? randomUUID(),
-    imageHash: checked.agent.hash,
+    imageHash: agent.hash,
     onNode: req.onNode,
     callerNode: d.selfId,
     signal: opts.signal,

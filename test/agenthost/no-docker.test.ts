@@ -5,9 +5,9 @@
 import Docker from 'dockerode';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { RemoteRunEvent } from '../../node/agenthost/index.js';
-import type { AgentList } from '../../node/agentsvc/index.js';
+import type { AgentList } from '../../node/agenthost/index.js';
 import { controlCall, controlStream, RemoteError } from '../../node/control/index.js';
-import { collect, startTestNode, type TestNode } from './helpers.js';
+import { collect, startTestNode, type TestNode } from './service-helpers.js';
 import { freePort } from '../support/ports.js';
 
 describe('agent services on a node without Docker', () => {

@@ -1,0 +1,224 @@
+/**
+ * ContainerRuntime over a Docker engine (dockerode): create with the sandbox, attach (stdin +
+ * multiplexed stdout/stderr over one hijacked connection), start; the exit's cause comes from
+ * the wait status, our own kills and the engine's "oom" event.
+ */
+import { PassThrough, type Duplex } from 'node:stream';
+import type Docker from 'dockerode';
+import { delay } from '../../async.js';
+import { describeError } from '../../errors.js';
+import { silentLogger, type Logger } from '../../log.js';
+import { inspectImage } from '../images.js';
+import type { ContainerExit, ContainerHandle, ContainerRuntime, SandboxSpec } from '../runtime.js';
+import { DockerDemuxer } from './demux.js';
+import { dockerCreateOptions } from './sandbox.js';
+
+export interface DockerRuntimeOptions {
+  docker: Docker;
+  /** bridge network for agents with network = "egress" (default "helix-egress"), created if missing */
+  egressNetwork?: string;
+  log?: Logger;
+}
+
+/** How long an exit by SIGKILL that we did not send waits for the engine's late "oom" event. */
+const OOM_EVENT_GRACE_MS = 2500;
+
+export class DockerRuntime implements ContainerRuntime {
+  readonly engine = 'Docker';
+  readonly docker: Docker;
+  readonly egressNetwork: string;
+  private readonly log: Logger;
+
+  constructor(opts: DockerRuntimeOptions) {
+    this.docker = opts.docker;
+    this.egressNetwork = opts.egressNetwork ?? 'helix-egress';
+    this.log = opts.log ?? silentLogger;
+  }
+
+  async start(spec: SandboxSpec): Promise<ContainerHandle> {
+    const container = await this.docker.createContainer(
+      dockerCreateOptions(spec, this.egressNetwork),
+    );
+    try {
+      const stream = (await container.attach({
+        stream: true,
+        stdin: true,
+        stdout: true,
+        stderr: true,
+        hijack: true,
+      })) as Duplex;
+      // Registered before start, so even an agent that exits at once is seen exiting.
+      const waitExit = container
+        .wait({ condition: 'next-exit' })
+        .then((r: { StatusCode?: number }) => r.StatusCode ?? null)
+        .catch(() => null);
+      const handle = new DockerContainer(this, spec.name, container.id, stream, waitExit);
+      await container.start();
+      handle.started(spec.timeoutMs);
+      return handle;
+    } catch (err) {
+      await container.remove({ force: true }).catch(() => undefined);
+      throw err;
+    }
+  }
+
+  async findImage(tag: string): Promise<{ sizeBytes: number } | null> {
+    const found = await inspectImage(this.docker, tag);
+    return found ? { sizeBytes: found.sizeBytes } : null;
+  }
+
+  async ensureEgressNetwork(forAgent?: string): Promise<void> {
+    const name = this.egressNetwork;
+    try {
+      const existing = await this.docker.listNetworks({ filters: { name: [name] } });
+      if (existing.some((n) => n.Name === name)) return;
+      await this.docker.createNetwork({
+        Name: name,
+        Driver: 'bridge',
+        CheckDuplicate: true,
+        // Agents with egress reach the internet, not each other.
+        Options: { 'com.docker.network.bridge.enable_icc': 'false' },
+        Labels: { 'helix.role': 'agent-egress' },
+      });
+      this.log.info({ network: name }, 'created the agent egress network');
+    } catch (err) {
+      if ((err as { statusCode?: number }).statusCode === 409) return;
+      throw new Error(
+        `cannot create the Docker network ${name}${forAgent ? ` for ${forAgent}'s egress` : ''}: ${describeError(err)}; free Docker address pools (docker network prune) or set default-address-pools in /etc/docker/daemon.json`,
+        { cause: err },
+      );
+    }
+  }
+
+  async removeLeftovers(opts: { label: [string, string]; namePrefix: string }): Promise<void> {
+    const all = await this.docker.listContainers({
+      all: true,
+      filters: { label: [`${opts.label[0]}=${opts.label[1]}`] },
+    });
+    await Promise.all(
+      all
+        .filter((c) => c.Names.some((n) => n.replace(/^\//, '').startsWith(opts.namePrefix)))
+        .map((c) =>
+          this.docker
+            .getContainer(c.Id)
+            .remove({ force: true })
+            .catch(() => undefined),
+        ),
+    );
+  }
+
+  /** @internal */
+  debug(fields: Record<string, unknown>, message: string): void {
+    this.log.debug(fields, message);
+  }
+}
+
+class DockerContainer implements ContainerHandle {
+  readonly stdout = new PassThrough();
+  readonly stderr = new PassThrough();
+  readonly exit: Promise<ContainerExit>;
+  private killCause: 'timeout' | 'killed' | null = null;
+  private gone = false;
+  private readonly startedAt = Date.now();
+  private timer: NodeJS.Timeout | undefined;
+
+  constructor(
+    private readonly runtime: DockerRuntime,
+    readonly name: string,
+    readonly id: string,
+    private readonly stream: Duplex,
+    waitExit: Promise<number | null>,
+  ) {
+    const demux = new DockerDemuxer(
+      (chunk) => this.stdout.write(chunk),
+      (chunk) => this.stderr.write(chunk),
+    );
+    stream.on('data', (chunk: Buffer) => demux.push(chunk));
+    const streamEnded = new Promise<void>((resolve) => {
+      stream.once('end', resolve);
+      stream.once('close', resolve);
+      stream.once('error', () => resolve());
+    });
+    void streamEnded.then(() => {
+      this.stdout.end();
+      this.stderr.end();
+    });
+    // A write after the container died must not take the host down.
+    stream.on('error', (err) =>
+      runtime.debug({ container: name, err: err.message }, 'attach stream error'),
+    );
+    this.exit = this.watchExit(waitExit, streamEnded);
+  }
+
+  get stdin(): Duplex {
+    return this.stream;
+  }
+
+  started(timeoutMs: number | undefined): void {
+    if (timeoutMs !== undefined) {
+      this.timer = setTimeout(() => void this.kill('timeout'), timeoutMs);
+      this.timer.unref();
+    }
+  }
+
+  async kill(cause: 'timeout' | 'killed'): Promise<void> {
+    if (this.gone) return;
+    this.killCause ??= cause;
+    try {
+      await this.runtime.docker.getContainer(this.id).kill({ signal: 'SIGKILL' });
+    } catch {
+      // already exiting or removed
+    }
+  }
+
+  async remove(): Promise<void> {
+    const container = this.runtime.docker.getContainer(this.id);
+    await container.remove({ force: true }).catch(() => undefined);
+    // Removal (AutoRemove's or ours) finishes after the exit; wait for it, bounded.
+    await container
+      .wait({ condition: 'removed', abortSignal: AbortSignal.timeout(5000) })
+      .catch(() => undefined);
+  }
+
+  private async watchExit(
+    waitExit: Promise<number | null>,
+    streamEnded: Promise<void>,
+  ): Promise<ContainerExit> {
+    // Either signal means the process is gone; give the other a moment to agree.
+    await Promise.race([waitExit, streamEnded]);
+    const statusCode = await Promise.race([waitExit, delay(3000).then(() => null)]);
+    await Promise.race([streamEnded, delay(1000)]);
+    this.gone = true;
+    clearTimeout(this.timer);
+    if (this.killCause) return { cause: this.killCause, statusCode, detail: '' };
+    if ((statusCode === 137 || statusCode === null) && (await this.oomKilled())) {
+      return { cause: 'oom', statusCode, detail: 'the engine reported an "oom" event' };
+    }
+    return { cause: statusCode === 0 ? 'normal' : 'crash', statusCode, detail: '' };
+  }
+
+  /**
+   * Whether the engine saw an "oom" event for this container (auto-removed, so there is no
+   * State.OOMKilled to inspect). The engine can hand out the exit before the OOM event (seen
+   * under load in CI), so the answer waits up to OOM_EVENT_GRACE_MS for it: a `since` in the
+   * past replays what was logged, an `until` in the future keeps the stream open for what comes
+   * late, and the first "oom" ends the wait.
+   */
+  private async oomKilled(): Promise<boolean> {
+    try {
+      const events = await this.runtime.docker.getEvents({
+        since: Math.floor(this.startedAt / 1000) - 1,
+        until: ((Date.now() + OOM_EVENT_GRACE_MS) / 1000).toFixed(3),
+        filters: { container: [this.id], event: ['oom'] },
+        abortSignal: AbortSignal.timeout(OOM_EVENT_GRACE_MS + 2000),
+      } as unknown as Parameters<Docker['getEvents']>[0]);
+      // Leaving the loop early destroys the stream.
+      for await (const chunk of events) {
+        if (chunk.toString().includes('"oom"')) return true;
+      }
+      return false;
+    } catch {
+      return false;
+    }
+  }
+}

@@ -1,0 +1,208 @@
+/**
+ * The runner, the warm pool and the protocol over a plain-object ContainerRuntime (no Docker):
+ * the runtime's exit causes (OOM, timeout, crash) become the run's errors, and a warm container
+ * that dies is replaced.
+ */
+import { PassThrough } from 'node:stream';
+import { describe, expect, it } from 'vitest';
+import {
+  AgentRunner,
+  parseManifest,
+  type ContainerExit,
+  type ContainerHandle,
+  type ContainerRuntime,
+  type LoadedAgent,
+  type RunEvent,
+  type SandboxSpec,
+} from '../../node/agents/index.js';
+import { collect, waitFor } from '../support/wait.js';
+
+interface FakeContainer extends ContainerHandle {
+  spec: SandboxSpec;
+  readonly stderr: PassThrough;
+  /** task lines the host wrote */
+  tasks: Array<{ id: string; intent: string }>;
+  say(line: object): void;
+  exitWith(exit: ContainerExit): void;
+  killedWith: string | null;
+}
+
+/** Each started container is handed to `behave`, which plays the agent. */
+function fakeRuntime(behave: (c: FakeContainer) => void): {
+  runtime: ContainerRuntime;
+  started: FakeContainer[];
+} {
+  const started: FakeContainer[] = [];
+  const runtime: ContainerRuntime = {
+    engine: 'Fake',
+    async start(spec) {
+      let settle!: (exit: ContainerExit) => void;
+      const exit = new Promise<ContainerExit>((resolve) => (settle = resolve));
+      const stdin = new PassThrough();
+      const stdout = new PassThrough();
+      const stderr = new PassThrough();
+      let gone = false;
+      const c: FakeContainer = {
+        id: `id-${started.length}`,
+        name: spec.name,
+        spec,
+        stdin,
+        stdout,
+        stderr,
+        exit,
+        tasks: [],
+        killedWith: null,
+        say: (line) => stdout.write(`${JSON.stringify(line)}\n`),
+        exitWith: (e) => {
+          if (gone) return;
+          gone = true;
+          stdout.end();
+          stderr.end();
+          settle(e);
+        },
+        async kill(cause) {
+          c.killedWith ??= cause;
+          c.exitWith({ cause, statusCode: 137, detail: '' });
+        },
+        async remove() {},
+      };
+      let buffered = '';
+      stdin.on('data', (chunk: Buffer) => {
+        buffered += chunk.toString();
+        for (let at = buffered.indexOf('\n'); at >= 0; at = buffered.indexOf('\n')) {
+          c.tasks.push(JSON.parse(buffered.slice(0, at)));
+          buffered = buffered.slice(at + 1);
+          behave(c);
+        }
+      });
+      // A well-behaved agent exits when its stdin closes.
+      stdin.on('end', () => c.exitWith({ cause: 'normal', statusCode: 0, detail: '' }));
+      started.push(c);
+      queueMicrotask(() => behave(c));
+      return c;
+    },
+    findImage: async () => ({ sizeBytes: 1 }),
+    ensureEgressNetwork: async () => {},
+    removeLeftovers: async () => {},
+  };
+  return { runtime, started };
+}
+
+const agent = (tier: 'warm' | 'cold', timeout = 30): LoadedAgent => ({
+  manifest: parseManifest(
+    `name = "fake"\ntier = "${tier}"\nmemory_mb = 32\ntimeout_s = ${timeout}\n[[intents]]\nname = "go"\n`,
+  ),
+  dir: '/nonexistent',
+  hash: 'f'.repeat(64),
+});
+
+function runnerOn(runtime: ContainerRuntime, a: LoadedAgent): AgentRunner {
+  return new AgentRunner({
+    runtime,
+    agents: [a],
+    host: 'fake-host',
+    resolveImage: async () => 'fake:1',
+  });
+}
+
+const last = (events: RunEvent[]): RunEvent | undefined => events.at(-1);
+
+describe('runner and warm pool over a fake ContainerRuntime', () => {
+  it('gives the runtime the sandbox and answers a cold run from the agent', async () => {
+    const { runtime, started } = fakeRuntime((c) => {
+      const task = c.tasks.at(-1);
+      if (task) c.say({ v: 1, type: 'result', id: task.id, text: 'done' });
+    });
+    const runner = runnerOn(runtime, agent('cold'));
+    const events = await collect(runner.run({ agent: 'fake', intent: 'go', args: {} }));
+    expect(events[0]).toMatchObject({ type: 'accepted', warm: false, host: 'fake-host' });
+    expect(last(events)).toMatchObject({ type: 'result', text: 'done' });
+    expect(started[0]!.spec).toMatchObject({
+      image: 'fake:1',
+      user: '65534:65534',
+      memoryBytes: 32 * 1024 * 1024,
+      network: 'none',
+      readOnlyRoot: true,
+      dropAllCapabilities: true,
+      noNewPrivileges: true,
+      labels: { 'helix.agent': 'fake', 'helix.tier': 'cold', 'helix.node': 'fake-host' },
+    });
+    expect(started[0]!.spec.timeoutMs).toBeGreaterThan(0);
+    await runner.stop();
+  });
+
+  it.each([
+    [
+      'oom',
+      { cause: 'oom', statusCode: 137, detail: '' },
+      /fake ran out of memory: it used more than its 32 MB/,
+    ],
+    [
+      'timeout',
+      { cause: 'timeout', statusCode: 137, detail: '' },
+      /fake did not finish within its 30 s timeout/,
+    ],
+    [
+      'crashed',
+      { cause: 'crash', statusCode: 3, detail: '' },
+      /fake exited with status 3 before answering; its last words on stderr: panic: boom/,
+    ],
+  ] as const)('maps the runtime exit cause to a %s error', async (code, exit, message) => {
+    const { runtime } = fakeRuntime((c) => {
+      if (c.tasks.length === 0) return;
+      c.stderr.write('panic: boom\n');
+      setTimeout(() => c.exitWith({ ...exit }), 10);
+    });
+    const runner = runnerOn(runtime, agent('cold'));
+    const events = await collect(runner.run({ agent: 'fake', intent: 'go', args: {} }));
+    expect(last(events)).toMatchObject({ type: 'error', code });
+    expect((last(events) as { message: string }).message).toMatch(message);
+    await runner.stop();
+  });
+
+  it("kills a container that outlives the task's deadline, and says it timed out", async () => {
+    const { runtime, started } = fakeRuntime(() => undefined);
+    const runner = runnerOn(runtime, agent('cold', 1));
+    const events = await collect(runner.run({ agent: 'fake', intent: 'go', args: {} }));
+    expect(last(events)).toMatchObject({ type: 'error', code: 'timeout' });
+    expect(started[0]!.killedWith).toBe('timeout');
+    await runner.stop();
+  });
+
+  it('replaces a warm container the runtime reports killed for memory, and runs on the new one', async () => {
+    const { runtime, started } = fakeRuntime((c) => {
+      if (c.tasks.length === 0) return c.say({ v: 1, type: 'ready' });
+      const task = c.tasks.at(-1)!;
+      c.say({ v: 1, type: 'result', id: task.id, text: `from ${c.id}` });
+    });
+    const runner = runnerOn(runtime, agent('warm'));
+    await runner.start();
+    expect(runner.poolState()).toEqual([{ agent: 'fake', image: 'fake:1', idle: 1, busy: 0 }]);
+    started[0]!.exitWith({ cause: 'oom', statusCode: 137, detail: '' });
+    await waitFor(() => started.length === 2 && runner.pool.idle('fake') === 1, {
+      timeoutMs: 5000,
+      what: 'replacement',
+    });
+    const events = await collect(runner.run({ agent: 'fake', intent: 'go', args: {} }));
+    expect(events[0]).toMatchObject({ type: 'accepted', warm: true, container: started[1]!.name });
+    expect(last(events)).toMatchObject({ type: 'result', text: 'from id-1' });
+    await runner.stop();
+  });
+
+  it('ends a warm task whose container dies mid-task with the cause, and keeps serving', async () => {
+    const { runtime, started } = fakeRuntime((c) => {
+      if (c.tasks.length === 0) return c.say({ v: 1, type: 'ready' });
+      if (c.id === 'id-0') return c.exitWith({ cause: 'crash', statusCode: 2, detail: '' });
+      c.say({ v: 1, type: 'result', id: c.tasks.at(-1)!.id, text: 'ok' });
+    });
+    const runner = runnerOn(runtime, agent('warm'));
+    await runner.start();
+    const first = await collect(runner.run({ agent: 'fake', intent: 'go', args: {} }));
+    expect(last(first)).toMatchObject({ type: 'error', code: 'crashed', retryable: true });
+    await waitFor(() => runner.pool.idle('fake') === 1, { timeoutMs: 5000, what: 'replacement' });
+    const second = await collect(runner.run({ agent: 'fake', intent: 'go', args: {} }));
+    expect(last(second)).toMatchObject({ type: 'result', text: 'ok' });
+    expect(started).toHaveLength(2);
+    await runner.stop();
+  });
+});
