@@ -33,6 +33,12 @@ export const SETTINGS_FILE = 'settings.json';
 const FILE_VERSION = 1;
 /** A value larger than this would not fit in one replication message (64 KiB). */
 const MAX_ENTRY_BYTES = 48 * 1024;
+/**
+ * Writes from peers are saved in one go shortly after they arrive: a full state of 300 rooms
+ * arrives as 300 deltas or a few chunks, and an fsync per write took 4 s for it (14 ms each).
+ * Losing them to a crash costs nothing: the peers send them again on the next digest.
+ */
+const REMOTE_SAVE_DELAY_MS = 100;
 
 export interface SettingsChange {
   /** keys whose value changed (set or deleted), sorted */
@@ -62,8 +68,9 @@ export class SettingsStore {
   readonly #listeners = new Set<SettingsChangeListener>();
   #state: SettingsState = new Map();
   #loaded = false;
-  /** a merge from a peer that could not be written yet (disk full); retried on the next change */
+  /** merged writes from peers not on disk yet (saved within REMOTE_SAVE_DELAY_MS, or retried) */
   #unsaved = false;
+  #saveTimer: NodeJS.Timeout | null = null;
 
   constructor(private readonly options: SettingsStoreOptions) {
     this.#file = path.join(options.stateDir, SETTINGS_FILE);
@@ -92,6 +99,7 @@ export class SettingsStore {
   }
 
   async stop(): Promise<void> {
+    this.#clearSaveTimer();
     if (this.#unsaved) this.#tryPersist();
     this.#loaded = false;
   }
@@ -166,7 +174,10 @@ export class SettingsStore {
     const won = applyEntries(this.#state, accepted);
     if (won.length > 0) {
       this.#unsaved = true;
-      this.#tryPersist();
+      this.#saveTimer ??= setTimeout(() => {
+        this.#saveTimer = null;
+        if (this.#unsaved) this.#tryPersist();
+      }, REMOTE_SAVE_DELAY_MS);
       this.#emit({ keys: sortedKeys(won), origin: 'remote', entries: won });
     }
     return { won, refused };
@@ -189,8 +200,14 @@ export class SettingsStore {
     this.#persist(next); // throws: memory stays as it was
     this.#state = next;
     this.#unsaved = false;
+    this.#clearSaveTimer();
     this.#emit({ keys: [entry.key], origin: 'local', entries: [entry] });
     return entry;
+  }
+
+  #clearSaveTimer(): void {
+    if (this.#saveTimer) clearTimeout(this.#saveTimer);
+    this.#saveTimer = null;
   }
 
   #tryPersist(): void {

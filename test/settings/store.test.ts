@@ -90,6 +90,19 @@ describe('settings store', () => {
     ]);
   });
 
+  it('saves writes merged from peers in one go, shortly after they arrive', async () => {
+    const dir = await tempDir();
+    const store = await started(dir);
+    const hlc = (i: number) => ({ wall: 1_000 + i, logical: 0, node: 'node-b' });
+    for (let i = 0; i < 50; i++)
+      store.merge([{ key: `rooms.r${i}`, value: { lights: [] }, hlc: hlc(i) }]);
+    await new Promise((r) => setTimeout(r, 300));
+    const onDisk = JSON.parse(await readFile(path.join(dir, SETTINGS_FILE), 'utf8')) as {
+      entries: unknown[];
+    };
+    expect(onDisk.entries).toHaveLength(50);
+  });
+
   it('refuses an invalid value and keeps the state as it was', async () => {
     const store = await started(await tempDir());
     store.set('lights.backend', 'zigbee2mqtt');
