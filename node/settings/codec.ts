@@ -76,7 +76,8 @@ const BodySchema = z.discriminatedUnion('kind', [
 
 export type SettingsMessage = z.infer<typeof BodySchema>;
 export type MessageKind = SettingsMessage['kind'];
-export type Decoded = { ok: SettingsMessage } | { drop: DropReason };
+/** A drop carries the sender the body claims, when it could be read (for the log line only). */
+export type Decoded = { ok: SettingsMessage } | { drop: DropReason; claimedFrom?: string };
 
 const encoder = new TextEncoder();
 const strictUtf8 = new TextDecoder('utf-8', { fatal: true });
@@ -177,18 +178,20 @@ export class SettingsCodec {
     if (body === null || typeof body !== 'object' || Array.isArray(body)) {
       return { drop: 'malformed' };
     }
-    if (!macPart) return { drop: 'unsigned' };
+    const from = (body as Record<string, unknown>).from;
+    const claimed = typeof from === 'string' ? { claimedFrom: from.slice(0, 128) } : {};
+    if (!macPart) return { drop: 'unsigned', ...claimed };
     // A node of another mesh signs with another secret: say so rather than "forged".
     const claimedMesh = (body as Record<string, unknown>).meshId;
     if (typeof claimedMesh === 'string' && claimedMesh !== this.#meshId) {
-      return { drop: 'wrong-mesh' };
+      return { drop: 'wrong-mesh', ...claimed };
     }
     const macHex = Buffer.from(macPart).toString('latin1');
     const given = /^[0-9a-f]{64}$/.test(macHex) ? Buffer.from(macHex, 'hex') : null;
     const expected = createHmac('sha256', this.#key).update(bodyBytes).digest();
-    if (!given || !timingSafeEqual(given, expected)) return { drop: 'forged' };
+    if (!given || !timingSafeEqual(given, expected)) return { drop: 'forged', ...claimed };
     const parsed = BodySchema.safeParse(body);
-    if (!parsed.success) return { drop: 'schema' };
+    if (!parsed.success) return { drop: 'schema', ...claimed };
     if (parsed.data.meshId !== this.#meshId) return { drop: 'wrong-mesh' };
     if (parsed.data.kind !== kind) return { drop: 'wrong-subject' };
     return { ok: parsed.data };

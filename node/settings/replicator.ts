@@ -62,6 +62,8 @@ export interface ReplicationStats {
   drops: Record<DropReason, number>;
 }
 
+const DROP_WARNING_GAP_MS = 60_000;
+
 /** Node ids travel as one NATS subject token. */
 const SUBJECT_TOKEN = /^[A-Za-z0-9_-]{1,128}$/;
 
@@ -79,6 +81,7 @@ export class SettingsReplicator {
   #offChange: (() => void) | null = null;
   #running = false;
   #ownDigest: string | null = null;
+  readonly #lastDropWarning = new Map<DropReason, number>();
   #stats = { deltasSent: 0, digestsSent: 0, statesSent: 0, writesMerged: 0 };
 
   constructor(options: SettingsReplicatorOptions) {
@@ -185,7 +188,7 @@ export class SettingsReplicator {
     if (!this.#running) return;
     const decoded = this.#codec.decode(data, kind);
     if ('drop' in decoded) {
-      this.#log.debug({ subject, reason: decoded.drop }, 'settings message dropped');
+      this.#logDrop(subject, decoded.drop, decoded.claimedFrom);
       return;
     }
     const msg = decoded.ok;
@@ -194,6 +197,21 @@ export class SettingsReplicator {
     else if (msg.kind === 'state' && msg.to !== this.#selfId)
       this.#codec.countDrop('wrong-subject');
     else this.#merge(msg.from, msg.entries);
+  }
+
+  /**
+   * A warning names the first drop of each reason per minute (subject, claimed sender, count so
+   * far): a bad peer or a wrong secret shows in the log without a flood letting it fill the disk.
+   */
+  #logDrop(subject: string, reason: DropReason, claimedFrom: string | undefined): void {
+    const now = Date.now();
+    const fields = { subject, reason, claimedFrom, dropped: this.#codec.drops()[reason] };
+    if (now - (this.#lastDropWarning.get(reason) ?? -Infinity) >= DROP_WARNING_GAP_MS) {
+      this.#lastDropWarning.set(reason, now);
+      this.#log.warn(fields, `settings message dropped (${reason})`);
+    } else {
+      this.#log.debug(fields, 'settings message dropped');
+    }
   }
 
   #merge(from: string, entries: SettingEntry[]): void {

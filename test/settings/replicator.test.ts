@@ -3,6 +3,8 @@
  * OS). Digests every 250 ms here (1 s by default) so the partition and late-join cases are quick.
  */
 import { createHmac } from 'node:crypto';
+import { Writable } from 'node:stream';
+import { pino } from 'pino';
 import { afterEach, describe, expect, it } from 'vitest';
 import { deriveKey } from '../../node/identity/index.js';
 import { DELTA_SUBJECT, REDACTED, stateSubject } from '../../node/settings/index.js';
@@ -138,7 +140,14 @@ describe('settings replication over clustered nats-servers', () => {
   });
 
   it('drops and counts unsigned and wrongly signed updates from the bus, and keeps its state', async () => {
-    mesh = new SettingsMesh();
+    const lines: string[] = [];
+    const sink = new Writable({
+      write(chunk: Buffer, _enc, done) {
+        lines.push(chunk.toString());
+        done();
+      },
+    });
+    mesh = new SettingsMesh({ logger: pino({ level: 'info' }, sink) });
     const [s0, s1] = await mesh.cluster(2);
     const a = await mesh.node('node-a', s0!);
     const b = await mesh.node('node-b', s1!);
@@ -175,6 +184,16 @@ describe('settings replication over clustered nats-servers', () => {
         b.service.replicator.drops().unsigned === 3 && b.service.replicator.drops().forged === 6,
     );
     expect(a.service.replicator.drops()).toMatchObject({ unsigned: 3, forged: 3 });
+    // one warning per reason (not one per message), naming the subject and the claimed sender
+    const warnings = lines
+      .map((l) => JSON.parse(l) as Record<string, unknown>)
+      .filter((l) => l.level === 40);
+    expect(
+      warnings.filter((w) => w.claimedFrom === 'intruder' && w.reason === 'forged'),
+    ).toHaveLength(2);
+    expect(warnings.filter((w) => w.reason === 'unsigned')).toHaveLength(2);
+    expect(warnings.every((w) => typeof w.subject === 'string')).toBe(true);
+    expect(lines.join('')).not.toContain('home_assistant"');
     for (const n of [a, b]) expect(n.service.store.get('lights.backend')).toBe('zigbee2mqtt');
   });
 });
