@@ -27,7 +27,7 @@ export const DROP_REASONS = [
   'schema',
   /** a signed body whose kind differs from its subject's */
   'wrong-subject',
-  /** one write in a valid message: its key or value is refused (counted per write) */
+  /** one write in a valid message: its key is malformed (counted per write) */
   'invalid-entry',
 ] as const;
 export type DropReason = (typeof DROP_REASONS)[number];

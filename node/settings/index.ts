@@ -46,6 +46,7 @@ export {
   publicView,
   specFor,
   validateSetting,
+  valueAllowed,
   type MeshSettings,
   type PublicSetting,
   type SettingSpec,

@@ -221,7 +221,7 @@ export class SettingsReplicator {
       this.#codec.countDrop('invalid-entry', refused.length);
       this.#log.warn(
         { peer: from, keys: refused.map((e) => e.key) },
-        'settings writes refused: key or value not allowed',
+        'settings writes refused: malformed key',
       );
     }
     if (won.length > 0) {

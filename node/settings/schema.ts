@@ -154,15 +154,20 @@ export function validateSetting(key: string, value: unknown): JsonValue {
 }
 
 /**
- * Whether a write received from a peer may enter the state. A key this version does not know is
- * kept (a newer node may know it, and every node must hold the same state to converge); a known
- * key with a value its schema refuses is not.
+ * Whether a write received from a peer may enter the state: any well-formed key. Values are not
+ * judged here: a newer node may allow a value this one does not (a new lights backend), and a
+ * node refusing what its peers hold would never converge with them (their digests would differ
+ * for ever, and each would resend its whole state every interval). A value this version does
+ * not allow is kept and reads as unset (see valueAllowed).
  */
 export function acceptsRemote(entry: SettingEntry): boolean {
-  if (!KEY_SHAPE.test(entry.key) || entry.key.length > 256) return false;
-  if (entry.deleted) return true;
-  const s = specFor(entry.key);
-  return s === undefined || s.schema.safeParse(entry.value).success;
+  return KEY_SHAPE.test(entry.key) && entry.key.length <= 256;
+}
+
+/** Whether this version allows the value for the key (a key it does not know: yes). */
+export function valueAllowed(key: string, value: unknown): boolean {
+  const s = specFor(key);
+  return s === undefined || s.schema.safeParse(value).success;
 }
 
 /** A setting as anyone may see it: secrets show as REDACTED. */
@@ -174,6 +179,8 @@ export interface PublicSetting {
   writer: string;
   /** wall-clock ms of the write (the writer's, as carried by its clock) */
   writtenAt: number;
+  /** false: a peer (of a newer version?) wrote a value this version does not allow; it reads as unset */
+  allowed: boolean;
 }
 
 export function publicView(entries: Iterable<SettingEntry>): PublicSetting[] {
@@ -187,6 +194,7 @@ export function publicView(entries: Iterable<SettingEntry>): PublicSetting[] {
       secret,
       writer: e.hlc.node,
       writtenAt: e.hlc.wall,
+      allowed: valueAllowed(e.key, e.value),
     });
   }
   return out.sort((a, b) => (a.key < b.key ? -1 : a.key > b.key ? 1 : 0));
@@ -219,8 +227,7 @@ export function meshSettings(entries: Iterable<SettingEntry>): MeshSettings {
   };
   for (const e of entries) {
     if (e.deleted) continue;
-    const s = specFor(e.key);
-    if (!s || !s.schema.safeParse(e.value).success) continue;
+    if (!specFor(e.key) || !valueAllowed(e.key, e.value)) continue;
     const [head, mid, tail] = splitKey(e.key);
     const v = e.value as never;
     if (head === 'rooms') out.rooms[mid] = v;

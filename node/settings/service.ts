@@ -27,8 +27,17 @@ export class SettingsService {
   readonly replicator: SettingsReplicator;
 
   constructor(options: SettingsServiceOptions) {
-    this.store = new SettingsStore(options);
-    this.replicator = new SettingsReplicator({ ...options, store: this.store });
+    const { stateDir, selfId, logger, clock } = options;
+    this.store = new SettingsStore({ stateDir, selfId, logger, clock });
+    this.replicator = new SettingsReplicator({
+      bus: options.bus,
+      store: this.store,
+      meshId: options.meshId,
+      secret: options.secret,
+      logger,
+      digestIntervalMs: options.digestIntervalMs,
+      maxMessageBytes: options.maxMessageBytes,
+    });
   }
 
   async start(signal?: AbortSignal): Promise<void> {

@@ -25,6 +25,7 @@ import {
   meshSettings,
   publicView,
   validateSetting,
+  valueAllowed,
   type MeshSettings,
   type PublicSetting,
 } from './schema.js';
@@ -104,10 +105,13 @@ export class SettingsStore {
     this.#loaded = false;
   }
 
-  /** The value of a key (secrets included: for the components that use them), or undefined. */
+  /**
+   * The value of a key (secrets included: for the components that use them), or undefined when
+   * unset, deleted, or holding a value this version does not allow (written by a newer peer).
+   */
   get(key: string): JsonValue | undefined {
     const e = this.#state.get(key);
-    return e && !e.deleted ? e.value : undefined;
+    return e && !e.deleted && valueAllowed(key, e.value) ? e.value : undefined;
   }
 
   /** The current write of a key, tombstones included. */
@@ -162,8 +166,8 @@ export class SettingsStore {
   }
 
   /**
-   * Merge writes from a peer: those the schema refuses are left out (returned as `refused`), the
-   * rest merge by clock. Persists and emits a 'remote' change when anything won.
+   * Merge writes from a peer: those with a malformed key are left out (returned as `refused`),
+   * the rest merge by clock. Persists and emits a 'remote' change when anything won.
    */
   merge(incoming: readonly SettingEntry[]): { won: SettingEntry[]; refused: SettingEntry[] } {
     this.#assertLoaded();

@@ -110,15 +110,23 @@ describe('settings store', () => {
     expect(store.get('lights.backend')).toBe('zigbee2mqtt');
   });
 
-  it('keeps writes from peers that this version does not know, but not refused values of known keys', async () => {
+  it("keeps peers' writes it cannot use (so states converge), reading them as unset", async () => {
     const store = await started(await tempDir());
     const hlc = { wall: 1, logical: 0, node: 'node-b' };
     const { won, refused } = store.merge([
       { key: 'future.setting', value: 1, hlc },
-      { key: 'lights.backend', value: 'hue', hlc },
+      { key: 'lights.backend', value: 'hue', hlc }, // a backend of a newer version
+      { key: 'bad..key', value: 1, hlc },
     ]);
-    expect(won.map((e) => e.key)).toEqual(['future.setting']);
-    expect(refused.map((e) => e.key)).toEqual(['lights.backend']);
+    expect(won.map((e) => e.key)).toEqual(['future.setting', 'lights.backend']);
+    expect(refused.map((e) => e.key)).toEqual(['bad..key']);
+    expect(store.get('lights.backend')).toBeUndefined();
+    expect(store.settings().lights.backend).toBe('zigbee2mqtt');
+    expect(store.list().find((s) => s.key === 'lights.backend')).toMatchObject({
+      value: 'hue',
+      allowed: false,
+    });
+    expect(store.get('future.setting')).toBe(1);
   });
 
   it('redacts secrets in list() and never logs a value', async () => {
