@@ -1,0 +1,54 @@
+/**
+ * Mesh-wide settings: signed, clocked, merged the same on every node (docs/settings.md).
+ * The daemon builds a SettingsService after the bus and before the components that read
+ * settings (home, router), and stops it before the bus.
+ */
+export { SettingsService, type SettingsServiceOptions } from './service.js';
+export {
+  SettingsStore,
+  SETTINGS_FILE,
+  type SettingsChange,
+  type SettingsChangeListener,
+  type SettingsStoreOptions,
+} from './store.js';
+export {
+  SettingsReplicator,
+  DELTA_SUBJECT,
+  DIGEST_SUBJECT,
+  SETTINGS_SUBJECT_PREFIX,
+  stateSubject,
+  type ReplicationStats,
+  type SettingsReplicatorOptions,
+} from './replicator.js';
+export {
+  SettingsCodec,
+  DROP_REASONS,
+  DEFAULT_MAX_MESSAGE_BYTES,
+  SETTINGS_PROTOCOL_VERSION,
+  stateDigest,
+  type DropReason,
+  type SettingsMessage,
+} from './codec.js';
+export { HybridClock, compareHlc, formatHlc, type Hlc } from './clock.js';
+export {
+  applyEntries,
+  compareEntries,
+  mergeStates,
+  type JsonValue,
+  type SettingEntry,
+  type SettingsState,
+} from './merge.js';
+export {
+  SETTINGS,
+  REDACTED,
+  isSecretKey,
+  meshSettings,
+  publicView,
+  specFor,
+  validateSetting,
+  valueAllowed,
+  type MeshSettings,
+  type PublicSetting,
+  type SettingSpec,
+} from './schema.js';
+export { InvalidSettingError, UnknownSettingError } from './errors.js';

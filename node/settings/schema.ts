@@ -1,0 +1,247 @@
+/**
+ * The known mesh-wide settings: one key per thing a person sets, each with a zod schema, a line
+ * saying what is allowed, and whether it is secret. Keys name one value each (one room, one
+ * node's room) rather than one big map, so two people adding two rooms on two nodes at once both
+ * keep their room: the merge is per key. Pure: no I/O.
+ */
+import { z } from 'zod';
+import { InvalidSettingError, UnknownSettingError } from './errors.js';
+import type { JsonValue, SettingEntry } from './merge.js';
+
+/** What `list()` shows instead of a secret's value. */
+export const REDACTED = '••• set';
+
+const LIGHTS_BACKENDS = ['zigbee2mqtt', 'home_assistant', 'both'] as const;
+const PREFERRED_BACKENDS = ['zigbee2mqtt', 'home_assistant'] as const;
+
+/** Room names are what people say: lower-case words ("living room"), spaces allowed. */
+const ROOM_NAME = /^[a-z0-9](?:[a-z0-9 _-]{0,62}[a-z0-9])?$/;
+/** Node ids are one NATS subject token (the libp2p peer id is). */
+const NODE_ID = /^[A-Za-z0-9_-]{1,128}$/;
+
+const roomName = z
+  .string()
+  .regex(ROOM_NAME, 'lower-case letters, digits, spaces, "-" or "_", 1-64 chars');
+const lightName = z.string().min(1).max(256);
+
+const urlWith = (protocols: readonly string[]) =>
+  z
+    .string()
+    .max(2048)
+    .refine(
+      (s) => {
+        try {
+          return protocols.includes(new URL(s).protocol);
+        } catch {
+          return false;
+        }
+      },
+      `a URL starting with ${protocols.map((p) => `${p}//`).join(' or ')}`,
+    )
+    // A password in a URL travels wherever the URL does (agents' context, logs): keep it out.
+    .refine((s) => {
+      try {
+        const u = new URL(s);
+        return u.username === '' && u.password === '';
+      } catch {
+        return true;
+      }
+    }, 'no user or password inside the URL (set them as their own settings)');
+
+export interface SettingSpec {
+  /** the key, or a pattern with `<room>` / `<node>` for a family of keys */
+  pattern: string;
+  match: RegExp;
+  schema: z.ZodType<JsonValue>;
+  /** what is allowed, for error messages and `settings list --help` */
+  allowed: string;
+  secret: boolean;
+  description: string;
+}
+
+const spec = (
+  pattern: string,
+  schema: z.ZodType<JsonValue>,
+  allowed: string,
+  description: string,
+  secret = false,
+): SettingSpec => ({
+  pattern,
+  match: new RegExp(
+    `^${pattern
+      .replace(/\./g, '\\.')
+      .replace('<room>', `(${ROOM_NAME.source.slice(1, -1)})`)
+      .replace('<node>', `(${NODE_ID.source.slice(1, -1)})`)}$`,
+  ),
+  schema,
+  allowed,
+  secret,
+  description,
+});
+
+export const SETTINGS: readonly SettingSpec[] = [
+  spec(
+    'rooms.<room>',
+    z.strictObject({ lights: z.array(lightName).max(256) }),
+    '{"lights": [light names]} (zigbee2mqtt friendly names or Home Assistant entity ids)',
+    'a room and the lights in it',
+  ),
+  spec('nodes.<node>.room', roomName, 'a room name', 'the room a node (its mic and speaker) is in'),
+  spec(
+    'nodes.<node>.name',
+    z.string().regex(/^[A-Za-z0-9][A-Za-z0-9_.-]{0,62}$/),
+    'letters, digits, "-", "_" or ".", 1-63 chars',
+    'the name a node shows in the mesh',
+  ),
+  spec(
+    'lights.backend',
+    z.enum(LIGHTS_BACKENDS),
+    LIGHTS_BACKENDS.join(', '),
+    'where lights are switched',
+  ),
+  spec(
+    'lights.preferred',
+    z.enum(PREFERRED_BACKENDS),
+    PREFERRED_BACKENDS.join(', '),
+    'with lights.backend = both: the backend asked first',
+  ),
+  spec('mqtt.url', urlWith(['mqtt:', 'mqtts:', 'ws:', 'wss:']), 'mqtt://host:1883', 'the broker'),
+  spec('mqtt.username', z.string().min(1).max(256), 'a user name', 'the broker user'),
+  spec('mqtt.password', z.string().min(1).max(1024), 'a password', 'the broker password', true),
+  spec(
+    'home_assistant.url',
+    urlWith(['http:', 'https:', 'ws:', 'wss:']),
+    'http://homeassistant.local:8123',
+    'Home Assistant',
+  ),
+  spec(
+    'home_assistant.token',
+    z.string().min(1).max(4096),
+    'a long-lived access token',
+    'Home Assistant long-lived access token',
+    true,
+  ),
+];
+
+const KEY_SHAPE = /^[A-Za-z0-9_-]+(?:\.[A-Za-z0-9 _-]+)*$/;
+
+/** The spec of a key, or undefined when the key is not one this version knows. */
+export function specFor(key: string): SettingSpec | undefined {
+  return SETTINGS.find((s) => s.match.test(key));
+}
+
+export function isSecretKey(key: string): boolean {
+  return specFor(key)?.secret ?? false;
+}
+
+/**
+ * A value a person (or a program on this node) sets: the key must be known and the value must
+ * fit. Throws an error naming the key, the value (never a secret's) and what is allowed.
+ */
+export function validateSetting(key: string, value: unknown): JsonValue {
+  const s = specFor(key);
+  if (!s)
+    throw new UnknownSettingError(
+      key,
+      SETTINGS.map((x) => x.pattern),
+    );
+  const parsed = s.schema.safeParse(value);
+  if (!parsed.success) {
+    const why = parsed.error.issues.map((i) => i.message).join('; ');
+    throw new InvalidSettingError(key, s.secret ? REDACTED : value, `${s.allowed} (${why})`);
+  }
+  return parsed.data;
+}
+
+/**
+ * Whether a write received from a peer may enter the state: any well-formed key. Values are not
+ * judged here: a newer node may allow a value this one does not (a new lights backend), and a
+ * node refusing what its peers hold would never converge with them (their digests would differ
+ * for ever, and each would resend its whole state every interval). A value this version does
+ * not allow is kept and reads as unset (see valueAllowed).
+ */
+export function acceptsRemote(entry: SettingEntry): boolean {
+  return KEY_SHAPE.test(entry.key) && entry.key.length <= 256;
+}
+
+/** Whether this version allows the value for the key (a key it does not know: yes). */
+export function valueAllowed(key: string, value: unknown): boolean {
+  const s = specFor(key);
+  return s === undefined || s.schema.safeParse(value).success;
+}
+
+/** A setting as anyone may see it: secrets show as REDACTED. */
+export interface PublicSetting {
+  key: string;
+  value: JsonValue;
+  secret: boolean;
+  /** node id of the writer */
+  writer: string;
+  /** wall-clock ms of the write (the writer's, as carried by its clock) */
+  writtenAt: number;
+  /** false: a peer (of a newer version?) wrote a value this version does not allow; it reads as unset */
+  allowed: boolean;
+}
+
+export function publicView(entries: Iterable<SettingEntry>): PublicSetting[] {
+  const out: PublicSetting[] = [];
+  for (const e of entries) {
+    if (e.deleted) continue;
+    const secret = isSecretKey(e.key);
+    out.push({
+      key: e.key,
+      value: secret ? REDACTED : (e.value ?? null),
+      secret,
+      writer: e.hlc.node,
+      writtenAt: e.hlc.wall,
+      allowed: valueAllowed(e.key, e.value),
+    });
+  }
+  return out.sort((a, b) => (a.key < b.key ? -1 : a.key > b.key ? 1 : 0));
+}
+
+/** The settings as the rest of the node reads them, with defaults filled in. */
+export interface MeshSettings {
+  rooms: Record<string, { lights: string[] }>;
+  nodes: Record<string, { room?: string; name?: string }>;
+  lights: {
+    backend: (typeof LIGHTS_BACKENDS)[number];
+    preferred: (typeof PREFERRED_BACKENDS)[number];
+  };
+  mqtt: { url?: string; username?: string; password?: string };
+  homeAssistant: { url?: string; token?: string };
+}
+
+/**
+ * Typed settings from the entries (tombstones and values a schema refuses are skipped). Holds
+ * secrets: for the components that need them (the home backends), never for display.
+ */
+export function meshSettings(entries: Iterable<SettingEntry>): MeshSettings {
+  const out: MeshSettings = {
+    rooms: {},
+    nodes: {},
+    // zigbee2mqtt first: it needs only the broker most households already run for it
+    lights: { backend: 'zigbee2mqtt', preferred: 'zigbee2mqtt' },
+    mqtt: {},
+    homeAssistant: {},
+  };
+  for (const e of entries) {
+    if (e.deleted) continue;
+    if (!specFor(e.key) || !valueAllowed(e.key, e.value)) continue;
+    const [head, mid, tail] = splitKey(e.key);
+    const v = e.value as never;
+    if (head === 'rooms') out.rooms[mid] = v;
+    else if (head === 'nodes') (out.nodes[mid] ??= {})[tail as 'room' | 'name'] = v;
+    else if (head === 'lights') out.lights[mid as 'backend' | 'preferred'] = v;
+    else if (head === 'mqtt') out.mqtt[mid as 'url' | 'username' | 'password'] = v;
+    else if (head === 'home_assistant') out.homeAssistant[mid as 'url' | 'token'] = v;
+  }
+  return out;
+}
+
+/** `nodes.<id>.room` → ['nodes', id, 'room']; a room name may not contain dots, ids neither. */
+function splitKey(key: string): [string, string, string] {
+  const [head = '', ...rest] = key.split('.');
+  if (head === 'nodes') return [head, rest.slice(0, -1).join('.'), rest.at(-1) ?? ''];
+  return [head, rest.join('.'), ''];
+}
