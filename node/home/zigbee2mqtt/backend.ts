@@ -44,7 +44,10 @@ export function createZigbee2mqttBackend(opts: Zigbee2mqttOptions): LightsBacken
     if (topic.startsWith(`${base}/bridge/`) && payload === '') return; // a cleared retained topic
     const parsed = parseBridgeMessage(base, topic, payload);
     if (!parsed.ok) {
-      log.warn({ topic, why: parsed.why }, 'home: ignored a malformed zigbee2mqtt message; keeping the last good state');
+      log.warn(
+        { topic, why: parsed.why },
+        'home: ignored a malformed zigbee2mqtt message; keeping the last good state',
+      );
       return;
     }
     if (!parsed.update) return;
@@ -72,7 +75,10 @@ export function createZigbee2mqttBackend(opts: Zigbee2mqttOptions): LightsBacken
       t.onConnect(() => {
         // Each connect subscribes again, so a restarted broker sends its retained topics again.
         t.subscribe(bridgeTopics(base)).catch((err: unknown) =>
-          log.warn({ err: describeError(err) }, 'home: subscribing to zigbee2mqtt bridge topics failed'),
+          log.warn(
+            { err: describeError(err) },
+            'home: subscribing to zigbee2mqtt bridge topics failed',
+          ),
         );
       });
       await waitConnected(t, opts.connectTimeoutMs ?? 10_000, signal).catch(async (err) => {

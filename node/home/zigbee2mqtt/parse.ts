@@ -95,7 +95,12 @@ export function parseBridgeMessage(base: string, topic: string, payload: string)
   }
 }
 
-const KNOWN_EVENTS = new Set(['device_joined', 'device_announce', 'device_leave', 'device_interview']);
+const KNOWN_EVENTS = new Set([
+  'device_joined',
+  'device_announce',
+  'device_leave',
+  'device_interview',
+]);
 
 /** The next bridge state after one update. Retained topics replace; events patch. */
 export function applyBridgeUpdate(state: BridgeState, update: BridgeUpdate): BridgeState {
@@ -211,7 +216,9 @@ function lightOf(device: Device, expose: Expose, groups: Group[]): BridgeLight |
     g.members.some(
       (m) =>
         m.ieee_address === device.ieee_address &&
-        (!endpoint || endpointName(device, m.endpoint) === undefined || endpointName(device, m.endpoint) === endpoint),
+        (!endpoint ||
+          endpointName(device, m.endpoint) === undefined ||
+          endpointName(device, m.endpoint) === endpoint),
     ),
   );
   return {
