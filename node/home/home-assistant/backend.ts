@@ -37,7 +37,10 @@ export function createHomeAssistantBackend(opts: HomeAssistantBackendOptions): L
   const log = opts.log ?? silentLogger;
   const conn =
     opts.connection ??
-    createHomeAssistantClient(opts.client ?? { url: 'http://127.0.0.1:8123', token: '' });
+    createHomeAssistantClient({
+      log,
+      ...(opts.client ?? { url: 'http://127.0.0.1:8123', token: '' }),
+    });
   const listeners = new Listeners<Home>((err) =>
     log.warn({ err: describeError(err) }, 'home: a change listener threw'),
   );
