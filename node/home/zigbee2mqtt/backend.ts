@@ -2,7 +2,7 @@
  * zigbee2mqtt as a LightsBackend: subscribes to the bridge topics, rebuilds the Home on every
  * update, and switches lights through `<base>/<friendly_name>/set`.
  */
-import { describeError } from '../../errors.js';
+import { ConfigError, describeError } from '../../errors.js';
 import { silentLogger, type Logger } from '../../log.js';
 import { Listeners, type LightsBackend } from '../backend.js';
 import { BackendStoppedError, HomeConnectionError, UnknownLightError } from '../errors.js';
@@ -69,7 +69,14 @@ export function createZigbee2mqttBackend(opts: Zigbee2mqttOptions): LightsBacken
     name: 'zigbee2mqtt',
     async start(signal) {
       if (transport) return;
-      const t = opts.transport ?? connectMqtt({ ...opts.mqtt, url: opts.mqtt?.url ?? '' });
+      if (!opts.transport && !opts.mqtt?.url) {
+        throw new ConfigError(
+          'mqtt.url',
+          opts.mqtt?.url,
+          'the zigbee2mqtt backend needs the MQTT broker address, e.g. "mqtt://127.0.0.1:1883"',
+        );
+      }
+      const t = opts.transport ?? connectMqtt({ url: '', ...opts.mqtt });
       transport = t;
       t.onMessage(onMessage);
       t.onConnect(() => {

@@ -3,7 +3,15 @@
  * (backend.ts) feeds it MQTT messages.
  */
 import type { z } from 'zod';
-import { nameKey, roomFrom, spokenName, type Home, type Light, type Room } from '../model.js';
+import {
+  brightnessValue,
+  nameKey,
+  roomFrom,
+  spokenName,
+  type Home,
+  type Light,
+  type Room,
+} from '../model.js';
 import {
   BridgeEventSchema,
   DEFAULT_BIND_GROUP_ID,
@@ -270,10 +278,12 @@ export function setMessage(
   const payload: Record<string, unknown> = {
     [target.stateProperty]: command.on ? target.valueOn : target.valueOff,
   };
-  const b = target.light.features.brightness;
-  if (command.on && command.brightnessPct !== undefined && b && target.brightnessProperty) {
-    const pct = Math.min(100, Math.max(0, command.brightnessPct));
-    payload[target.brightnessProperty] = Math.round(b.min + ((b.max - b.min) * pct) / 100);
+  const brightness =
+    command.on && command.brightnessPct !== undefined && target.brightnessProperty
+      ? brightnessValue(target.light.features, command.brightnessPct)
+      : null;
+  if (brightness !== null && target.brightnessProperty) {
+    payload[target.brightnessProperty] = brightness;
   }
   return { topic: `${base}/${target.friendlyName}/set`, payload };
 }
