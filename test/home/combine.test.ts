@@ -1,5 +1,12 @@
 import { describe, expect, it } from 'vitest';
-import { combineHomes, type Home, type Light } from '../../node/home/index.js';
+import {
+  combineBackends,
+  combineHomes,
+  UnknownLightError,
+  type Home,
+  type Light,
+  type LightsBackend,
+} from '../../node/home/index.js';
 
 const light = (
   backend: Light['backend'],
@@ -61,6 +68,44 @@ describe('both backends with one preferred', () => {
       'home-assistant:light.desk',
       'home-assistant:light.ceiling',
       'zigbee2mqtt:0x2',
+    ]);
+  });
+});
+
+describe('combineBackends', () => {
+  const plain = (
+    name: 'zigbee2mqtt' | 'home-assistant',
+    home: Home,
+    log: string[],
+  ): LightsBackend => {
+    const listeners: Array<(h: Home) => void> = [];
+    return {
+      name,
+      start: async () => void log.push(`start ${name}`),
+      stop: async () => void log.push(`stop ${name}`),
+      home: () => home,
+      onChange: (l) => (listeners.push(l), () => listeners.splice(listeners.indexOf(l), 1)),
+      set: async (id, command) => void log.push(`set ${name} ${id} ${command.on}`),
+    };
+  };
+
+  it('starts in order, stops in reverse, and sends each command to the light’s own backend', async () => {
+    const log: string[] = [];
+    const both = combineBackends(plain('zigbee2mqtt', z2m, log), plain('home-assistant', ha, log));
+    await both.start();
+    await both.set('zigbee2mqtt:0x1', { on: true });
+    await both.set('home-assistant:light.desk', { on: false });
+    await expect(both.set('home-assistant:light.floor_lamp', { on: true })).rejects.toThrow(
+      UnknownLightError,
+    );
+    await both.stop();
+    expect(log).toEqual([
+      'start zigbee2mqtt',
+      'start home-assistant',
+      'set zigbee2mqtt zigbee2mqtt:0x1 true',
+      'set home-assistant home-assistant:light.desk false',
+      'stop home-assistant',
+      'stop zigbee2mqtt',
     ]);
   });
 });

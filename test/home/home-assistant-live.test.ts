@@ -182,6 +182,22 @@ describe('Home Assistant backend against a websocket stand-in', () => {
     expect(ha.calls).toHaveLength(1);
   });
 
+  it('keeps retrying while Home Assistant restarts, then reads everything again', async () => {
+    const b = await startBackend();
+    const port = ha.port;
+    await ha.stop();
+    await new Promise((r) => setTimeout(r, 400)); // several refused attempts
+    ha = new FakeHomeAssistant(household());
+    ha.upsertArea(area('hall', 'Hall')); // changed while we were away
+    await ha.start(port);
+    await until(
+      () => b.home().rooms.some((r) => r.key === 'hall'),
+      5000,
+      'home read after restart',
+    );
+    expect(ha.subscriptionsFor('state_changed')).toBe(1);
+  });
+
   it('logs and ignores garbage, and keeps working', async () => {
     const { log, lines } = capturingLogger();
     const b = await startBackend(ha.token, log);
