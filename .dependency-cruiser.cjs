@@ -12,9 +12,9 @@ const LAYERS = [
   // 1: what one device is (config, identity) and pure domain logic
   ['config', 'identity', 'agentspec', 'placement'],
   // 2: one outside system each (files, CLI tools, processes, sockets)
-  ['capabilities', 'discovery', 'bus', 'rpc', 'voice'],
+  ['capabilities', 'discovery', 'bus', 'rpc', 'voice', 'home'],
   // 3: services over one edge each
-  ['membership', 'join', 'agents', 'stt', 'router', 'tts'],
+  ['membership', 'settings', 'join', 'agents', 'stt', 'router', 'tts'],
   // 4: gRPC services that compose them
   ['agenthost', 'transcribe', 'models'],
   // 5: the voice pipeline: utterance -> transcript -> intent -> run -> reply
@@ -35,6 +35,8 @@ const PURE = [
   '^node/config/schema\\.ts$',
   '^node/membership/(view|unheard)\\.ts$',
   '^node/bus/route-policy\\.ts$',
+  '^node/settings/(clock|merge|schema|errors)\\.ts$',
+  '^node/home/(model|combine|zigbee2mqtt/(parse|schema)|home-assistant/(model|protocol))\\.ts$',
 ];
 
 const IO_CORE =

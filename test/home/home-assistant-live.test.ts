@@ -10,7 +10,7 @@ import {
   type LightsBackend,
 } from '../../node/home/index.js';
 import { FakeHomeAssistant } from '../support/fake-home-assistant.js';
-import { until } from '../support/wait.js';
+import { waitFor } from '../support/wait.js';
 import { area, household } from './fixtures/home-assistant.js';
 
 /** A pino logger whose lines land in `lines` (to check what was logged and why). */
@@ -116,20 +116,21 @@ describe('Home Assistant backend against a websocket stand-in', () => {
     const changes: Home[] = [];
     b.onChange((h) => changes.push(h));
     ha.upsertArea(area('study', 'Reading Room'));
-    await until(() => b.home().rooms.some((r) => r.key === 'reading room'), 3000, 'area rename');
-    await until(
+    await waitFor(() => b.home().rooms.some((r) => r.key === 'reading room'), {
+      timeoutMs: 3000,
+      what: 'area rename',
+    });
+    await waitFor(
       () =>
         b.home().lights.find((l) => l.id === 'home-assistant:light.led_strip')?.room ===
         'reading room',
-      3000,
-      'light in renamed area',
+      { timeoutMs: 3000, what: 'light in renamed area' },
     );
     ha.updateEntity('light.floor_lamp', { area_id: 'kitchen' });
-    await until(
+    await waitFor(
       () =>
         b.home().lights.find((l) => l.id === 'home-assistant:light.floor_lamp')?.room === 'kitchen',
-      3000,
-      'entity moved',
+      { timeoutMs: 3000, what: 'entity moved' },
     );
     expect(changes.length).toBeGreaterThanOrEqual(2);
   });
@@ -137,11 +138,10 @@ describe('Home Assistant backend against a websocket stand-in', () => {
   it('names a light that vanished instead of calling Home Assistant for it', async () => {
     const b = await startBackend();
     ha.removeEntity('light.led_strip');
-    await until(
-      () => !b.home().lights.some((l) => l.id === 'home-assistant:light.led_strip'),
-      3000,
-      'removal',
-    );
+    await waitFor(() => !b.home().lights.some((l) => l.id === 'home-assistant:light.led_strip'), {
+      timeoutMs: 3000,
+      what: 'removal',
+    });
     const err = await b
       .set('home-assistant:light.led_strip', { on: true })
       .catch((e: unknown) => e);
@@ -158,7 +158,10 @@ describe('Home Assistant backend against a websocket stand-in', () => {
     const inFlight = b
       .set('home-assistant:light.floor_lamp', { on: true })
       .catch((e: unknown) => e);
-    await until(() => ha.calls.length === 0 && ha.authedClients === 1, 1000, 'call sent');
+    await waitFor(() => ha.calls.length === 0 && ha.authedClients === 1, {
+      timeoutMs: 1000,
+      what: 'call sent',
+    });
     await new Promise((r) => setTimeout(r, 50));
     ha.dropConnections();
     const err = await inFlight;
@@ -168,16 +171,18 @@ describe('Home Assistant backend against a websocket stand-in', () => {
     );
 
     ha.unanswered.clear();
-    await until(() => ha.auths.length === 2, 5000, 'second auth');
-    await until(
+    await waitFor(() => ha.auths.length === 2, { timeoutMs: 5000, what: 'second auth' });
+    await waitFor(
       () => ha.authedClients === 1 && ha.subscriptionsFor('area_registry_updated') === 1,
-      5000,
-      'reconnect',
+      { timeoutMs: 5000, what: 'reconnect' },
     );
     expect(ha.auths).toEqual([true, true]);
     // Events reach the re-subscribed backend.
     ha.upsertArea(area('hall', 'Hall'));
-    await until(() => b.home().rooms.some((r) => r.key === 'hall'), 3000, 'event after reconnect');
+    await waitFor(() => b.home().rooms.some((r) => r.key === 'hall'), {
+      timeoutMs: 3000,
+      what: 'event after reconnect',
+    });
     await b.set('home-assistant:light.floor_lamp', { on: true });
     expect(ha.calls).toHaveLength(1);
   });
@@ -190,11 +195,10 @@ describe('Home Assistant backend against a websocket stand-in', () => {
     ha = new FakeHomeAssistant(household());
     ha.upsertArea(area('hall', 'Hall')); // changed while we were away
     await ha.start(port);
-    await until(
-      () => b.home().rooms.some((r) => r.key === 'hall'),
-      5000,
-      'home read after restart',
-    );
+    await waitFor(() => b.home().rooms.some((r) => r.key === 'hall'), {
+      timeoutMs: 5000,
+      what: 'home read after restart',
+    });
     expect(ha.subscriptionsFor('state_changed')).toBe(1);
   });
 
@@ -204,11 +208,10 @@ describe('Home Assistant backend against a websocket stand-in', () => {
     ha.sendRaw('this is not json');
     ha.sendRaw(JSON.stringify({ id: 'x', type: 42 }));
     ha.sendRaw(JSON.stringify({ id: 999, type: 'result', success: true, result: [] }));
-    await until(
+    await waitFor(
       () =>
         lines.filter((l) => /ignored a Home Assistant message/.test(String(l.msg))).length === 2,
-      2000,
-      'log lines',
+      { timeoutMs: 2000, what: 'log lines' },
     );
     expect(lines.find((l) => /not JSON/.test(String(l.msg)))).toMatchObject({
       source: expect.stringContaining('/api/websocket'),

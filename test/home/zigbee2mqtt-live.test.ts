@@ -8,7 +8,7 @@ import {
 } from '../../node/home/index.js';
 import { FakeZigbee2mqtt } from '../support/fake-zigbee2mqtt.js';
 import { Mosquitto } from '../support/mosquitto.js';
-import { until } from '../support/wait.js';
+import { waitFor } from '../support/wait.js';
 import * as fx from './fixtures/zigbee2mqtt.js';
 
 function capturingLogger() {
@@ -40,7 +40,10 @@ describe('zigbee2mqtt backend on a real mosquitto', () => {
       log: logger.log,
     });
     await backend.start(AbortSignal.timeout(10_000));
-    await until(() => backend.home().lights.length === 4, 5000, 'lights from retained topics');
+    await waitFor(() => backend.home().lights.length === 4, {
+      timeoutMs: 5000,
+      what: 'lights from retained topics',
+    });
   });
 
   afterEach(async () => {
@@ -64,7 +67,7 @@ describe('zigbee2mqtt backend on a real mosquitto', () => {
     await backend.set(lamp, { on: true, brightnessPct: 100 });
     await backend.set(counter, { on: true, brightnessPct: 50 });
     await backend.set('zigbee2mqtt:0xa4c138f06eb0e7a1/l1', { on: false });
-    await until(() => z2m.sets.length === 3, 3000, 'three /set messages');
+    await waitFor(() => z2m.sets.length === 3, { timeoutMs: 3000, what: 'three /set messages' });
     expect(z2m.sets).toEqual([
       { topic: 'zigbee2mqtt/living_room_lamp/set', payload: { state: 'ON', brightness: 254 } },
       { topic: 'zigbee2mqtt/kitchen_counter/set', payload: { state: 'ON' } },
@@ -88,20 +91,21 @@ describe('zigbee2mqtt backend on a real mosquitto', () => {
       interview_state: 'SUCCESSFUL',
       endpoints: fx.hueBulb.endpoints,
     });
-    await until(() => backend.home().lights.length === 5, 3000, 'interviewed light');
+    await waitFor(() => backend.home().lights.length === 5, {
+      timeoutMs: 3000,
+      what: 'interviewed light',
+    });
 
     await z2m.rename('living_room_lamp', 'reading_lamp');
-    await until(
-      () => backend.home().lights.find((l) => l.id === lamp)?.name === 'reading lamp',
-      3000,
-      'rename',
-    );
+    await waitFor(() => backend.home().lights.find((l) => l.id === lamp)?.name === 'reading lamp', {
+      timeoutMs: 3000,
+      what: 'rename',
+    });
     await backend.set(lamp, { on: true });
-    await until(
-      () => z2m.sets.some((s) => s.topic === 'zigbee2mqtt/reading_lamp/set'),
-      3000,
-      'set after rename',
-    );
+    await waitFor(() => z2m.sets.some((s) => s.topic === 'zigbee2mqtt/reading_lamp/set'), {
+      timeoutMs: 3000,
+      what: 'set after rename',
+    });
 
     await z2m.publishGroups([
       ...fx.groups,
@@ -113,17 +117,19 @@ describe('zigbee2mqtt backend on a real mosquitto', () => {
         members: [{ ieee_address: ieee, endpoint: 11 }],
       },
     ]);
-    await until(
+    await waitFor(
       () => backend.home().lights.find((l) => l.id === `zigbee2mqtt:${ieee}`)?.room === 'study',
-      3000,
-      'new room',
+      { timeoutMs: 3000, what: 'new room' },
     );
 
     await z2m.event('device_leave', {
       ieee_address: fx.onOffLight.ieee_address,
       friendly_name: 'kitchen_counter',
     });
-    await until(() => !backend.home().lights.some((l) => l.id === counter), 3000, 'device left');
+    await waitFor(() => !backend.home().lights.some((l) => l.id === counter), {
+      timeoutMs: 3000,
+      what: 'device left',
+    });
     expect(changes.length).toBeGreaterThanOrEqual(4);
     expect(changes.at(-1)).toEqual(backend.home());
   });
@@ -136,10 +142,9 @@ describe('zigbee2mqtt backend on a real mosquitto', () => {
       JSON.stringify([{ id: 'one', friendly_name: 'x', members: [] }]),
       true,
     );
-    await until(
+    await waitFor(
       () => lines.filter((l) => /malformed zigbee2mqtt/.test(String(l.msg))).length === 2,
-      3000,
-      'two log lines',
+      { timeoutMs: 3000, what: 'two log lines' },
     );
     const logged = lines.filter((l) => /malformed zigbee2mqtt/.test(String(l.msg)));
     expect(logged.map((l) => l.topic)).toEqual([
@@ -158,27 +163,24 @@ describe('zigbee2mqtt backend on a real mosquitto', () => {
       ).length;
     const readsBefore = devicesReads();
     await broker.restart();
-    await until(
-      () => devicesReads() > readsBefore,
-      10_000,
-      'bridge/devices read again after the restart',
-    );
+    await waitFor(() => devicesReads() > readsBefore, {
+      timeoutMs: 10_000,
+      what: 'bridge/devices read again after the restart',
+    });
     expect(backend.home().lights).toHaveLength(4);
     // And it keeps following: the stand-in reconnected too and renames a group.
-    await until(() => z2m.connected, 10_000, 'stand-in reconnected');
+    await waitFor(() => z2m.connected, { timeoutMs: 10_000, what: 'stand-in reconnected' });
     await z2m.publishGroups(
       fx.groups.map((g) => (g.id === 2 ? { ...g, friendly_name: 'galley_kitchen' } : g)),
     );
-    await until(
+    await waitFor(
       () => backend.home().lights.find((l) => l.id === counter)?.room === 'galley kitchen',
-      5000,
-      'room renamed after restart',
+      { timeoutMs: 5000, what: 'room renamed after restart' },
     );
     await backend.set(counter, { on: false });
-    await until(
-      () => z2m.sets.some((s) => s.topic === 'zigbee2mqtt/kitchen_counter/set'),
-      3000,
-      'set after restart',
-    );
+    await waitFor(() => z2m.sets.some((s) => s.topic === 'zigbee2mqtt/kitchen_counter/set'), {
+      timeoutMs: 3000,
+      what: 'set after restart',
+    });
   });
 });

@@ -5,7 +5,7 @@
  * publishing the device's new state on `<base>/<friendly_name>`.
  */
 import mqtt, { type MqttClient } from 'mqtt';
-import { until } from './wait.js';
+import { waitFor } from './wait.js';
 
 type Json = Record<string, unknown>;
 
@@ -36,7 +36,10 @@ export class FakeZigbee2mqtt {
       connectTimeout: 5000,
     });
     const z2m = new FakeZigbee2mqtt(client, base, devices, groups);
-    await until(() => client.connected, 10_000, 'fake zigbee2mqtt connected');
+    await waitFor(() => client.connected, {
+      timeoutMs: 10_000,
+      what: 'fake zigbee2mqtt connected',
+    });
     client.on('message', (topic, payload) => z2m.onSet(topic, payload.toString()));
     await client.subscribeAsync(`${base}/+/set`, { qos: 1 });
     await z2m.publishDevices();

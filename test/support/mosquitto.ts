@@ -7,19 +7,8 @@ import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
-import { until } from './wait.js';
-
-/** A port that was free a moment ago: bind 127.0.0.1:0, read the port, release it. */
-export async function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const srv = net.createServer();
-    srv.once('error', reject);
-    srv.listen(0, '127.0.0.1', () => {
-      const { port } = srv.address() as net.AddressInfo;
-      srv.close(() => resolve(port));
-    });
-  });
-}
+import { freePort } from './ports.js';
+import { waitFor } from './wait.js';
 
 function accepting(port: number): Promise<boolean> {
   return new Promise((resolve) => {
@@ -70,13 +59,12 @@ export class Mosquitto {
     const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
     let gone = false;
     void exited.then(() => (gone = true));
-    await until(
+    await waitFor(
       async () => {
         if (gone) throw new Error(`mosquitto exited on start: ${this.log}`);
         return accepting(this.port);
       },
-      10_000,
-      `mosquitto on port ${this.port}`,
+      { timeoutMs: 10_000, what: `mosquitto on port ${this.port}` },
     );
   }
 
