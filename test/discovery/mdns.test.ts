@@ -134,8 +134,12 @@ describe('Discovery with mDNS', () => {
     a.onCandidates((c) => changes.push(c));
     await waitFor('A to list B', () => a.candidates().find((c) => c.address === '127.0.2.7'));
     await waitFor('B to list A', () => b.candidates().find((c) => c.address === '127.0.2.6'));
-    expect(a.candidates()).toEqual([{ address: '127.0.2.7', source: 'mdns' }]);
-    expect(changes.at(-1)).toEqual([{ address: '127.0.2.7', source: 'mdns' }]);
+    expect(a.candidates()).toEqual([
+      { address: '127.0.2.7', source: 'mdns', dial: 'lower-address' },
+    ]);
+    expect(changes.at(-1)).toEqual([
+      { address: '127.0.2.7', source: 'mdns', dial: 'lower-address' },
+    ]);
     expect(a.mdnsPeerId()).toMatch(/^12D3KooW/);
   });
 });
