@@ -355,6 +355,7 @@ export class Daemon {
         p.addresses.map((address) => ({
           address,
           source: 'advert' as const,
+          dial: 'lower-address' as const,
           name: p.name,
           clusterPort: p.ports.cluster,
           rpcPort: p.ports.rpc,
@@ -427,6 +428,7 @@ export class Daemon {
     this.pendingMembers = result.members.map((m) => ({
       address: m.address,
       source: 'invite' as const,
+      dial: 'always' as const,
       name: m.name,
       clusterPort: m.clusterPort,
       rpcPort: m.rpcPort,

@@ -114,7 +114,17 @@ export interface PeerView {
 /** A candidate peer address found by discovery (tailscale, mDNS, static, adverts). */
 export interface PeerCandidate {
   address: string;
-  source: 'tailscale' | 'mdns' | 'static' | 'advert' | 'invite';
+  /**
+   * the discovery source that named it: tailscale, mdns, static, advert, invite or a plug-in's
+   * name (status and logs show it; nothing switches on it)
+   */
+  source: string;
+  /**
+   * who dials the route, set by the source: 'always' for one-sided knowledge (static peers, the
+   * member named in an invite), 'lower-address' for symmetric sources (tailscale, mDNS, adverts),
+   * where only the node with the higher address dials, so a pair has one route instead of two
+   */
+  dial: 'always' | 'lower-address';
   name?: string;
   /** cluster (NATS route) port, when known; else the configured default */
   clusterPort?: number;

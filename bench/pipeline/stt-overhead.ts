@@ -1,6 +1,6 @@
 /**
  * STT overhead and the warm path split by stage, measured in one run on the same audio:
- *   engine    the STT engine alone (in process, Float32 PCM in)
+ *   engine    the STT engine alone (in process, Pcm16 in, as the pipeline gives it)
  *   grpc      the same engine behind Transcriber.Transcribe: 64 ms chunks over gRPC with mesh
  *             proof on loopback (what a mic node without STT pays to use a peer)
  *   pipeline  Pipeline.handleUtterance from end of speech to the agent's result and reply: stt over
@@ -187,7 +187,7 @@ async function main() {
   if (existsSync(jfkPath))
     audios.push({
       name: 'jfk.wav',
-      pcm: floatToInt16((await readWavFile(jfkPath)).pcm),
+      pcm: (await readWavFile(jfkPath)).pcm,
       words: 'turn on the kitchen lights',
     });
 
@@ -261,10 +261,9 @@ async function main() {
   try {
     for (const audio of audios) {
       currentWords = audio.words;
-      const float = int16ToFloat(audio.pcm);
       const target = `${HOST}:${PORTS.transcriber}`;
       // warm up every path once (model load, channel, JIT)
-      await engine.transcribe(float);
+      await engine.transcribe(audio.pcm);
       await transcribeWith(clients.transcriber(target), audio.pcm, { traceId: 'warm', target });
       await pipeline.handleUtterance(audio.pcm, { source: 'file' });
 
@@ -273,7 +272,7 @@ async function main() {
       const pipelineMs: number[] = [];
       const stages: Record<string, number[]> = {};
       for (let i = 0; i < RUNS; i++) {
-        engineMs.push(await time(() => engine.transcribe(float)));
+        engineMs.push(await time(() => engine.transcribe(audio.pcm)));
         grpcMs.push(
           await time(() =>
             transcribeWith(clients.transcriber(target), audio.pcm, { traceId: `b${i}`, target }),

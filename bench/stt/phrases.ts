@@ -29,7 +29,7 @@ import {
   PhraseRecogniser,
   type PhraseTranscript,
 } from '../../node/stt/index.js';
-import { floatToInt16 } from '../../node/voice/index.js';
+
 import { loadTestManifests, TEST_ROOMS } from '../../test/stt/manifests.js';
 import { speakAll, TEST_SPEEDS, TEST_VOICES } from '../../test/stt/speech.js';
 
@@ -107,7 +107,7 @@ try {
     const runs = Math.min(Number(args.runs), spoken.length);
     for (let i = 0; i < runs; i++) {
       const s = spoken[Math.floor((i * spoken.length) / runs)]!;
-      await writeFile(join(dir, 'u.raw'), floatToInt16(s.pcm));
+      await writeFile(join(dir, 'u.raw'), s.pcm);
       await writeFile(join(dir, 'ctl'), 'u\n');
       let t = performance.now();
       await run('pocketsphinx_batch', [

@@ -1,80 +1,41 @@
 /**
- * Discovery: one deduplicated set of candidate peer addresses from every source — Tailscale
- * (polled), mDNS on the LAN, static peers from helix.toml, and addresses learned elsewhere
- * (adverts, invites). Nothing runs until start(); stop() ends every timer and socket.
+ * Discovery: one deduplicated set of candidate peer addresses from every source — the built-in
+ * ones (Tailscale, static peers, adverts, invites, mDNS; see sources.ts) and any plug-in passed in
+ * `sources`. Each source brings its name, rank and dial policy; Discovery starts, polls and stops
+ * them and merges their lists by address. Nothing runs until start(); stop() ends every timer and
+ * socket.
  */
 import os from 'node:os';
-import type { PrivateKey } from '@libp2p/interface';
-import type { Config } from '../config/index.js';
 import { describeError } from '../errors.js';
 import { silentLogger, type Logger } from '../log.js';
 import type { PeerCandidate } from '../types.js';
-import {
-  interfaceAddresses,
-  parseHostPort,
-  resolveMeshAddress,
-  type InterfaceTable,
-} from './addresses.js';
-import { startMdns, type MdnsCandidate, type MdnsHandle, type MdnsOptions } from './mdns.js';
-import { parseTailscaleStatus, type TailscaleClient } from './tailscale.js';
+import { interfaceAddresses, resolveMeshAddress, type InterfaceTable } from './addresses.js';
+import { MdnsSource } from './mdns-source.js';
+import { ListSource, type DiscoverySource, type FoundPeer, type SourceContext } from './source.js';
+import { builtInSources, type SourceDeps } from './sources.js';
+import { TailscaleSource } from './tailscale-source.js';
 import type { DiscoveryEvents, TailnetState } from './types.js';
 
 export type ExtraSource = 'advert' | 'invite';
 export type CandidateListener = (candidates: PeerCandidate[]) => void;
 
-export interface DiscoveryOptions {
-  config: Config;
-  /** null: Tailscale is not used (state "disabled") */
-  tailscale: TailscaleClient | null;
+export interface DiscoveryOptions extends Omit<SourceDeps, 'logger'> {
   logger?: Logger;
-  /** the node's Ed25519 key; mDNS announces its peer id. Without one mDNS uses a throwaway key. */
-  privateKey?: PrivateKey;
-  /** the mesh address mDNS listens on and announces; default: resolveMeshAddress() after the first poll */
-  listenAddress?: string;
-  /** default: config.discovery.mdns */
-  mdnsEnabled?: boolean;
   /** more addresses that are this node's own (never candidates) */
   selfAddresses?: string[];
-  /** mDNS tuning; tests use their own service tag */
-  mdns?: {
-    serviceTag?: string;
-    intervalMs?: number;
-    /** forget an mDNS peer not heard for this long */ ttlMs?: number;
-  };
   /** interface table (tests); default os.networkInterfaces() at each recompute */
   interfaces?: () => InterfaceTable;
-  /** replaceable for tests */
-  startMdns?: (opts: MdnsOptions) => Promise<MdnsHandle>;
+  /** plug-in sources, started after the built-in ones */
+  sources?: DiscoverySource[];
 }
 
-// Priority when several sources name one address: explicit config first, then what peers said
-// about themselves (it carries their ports), then discovery proper.
-const SOURCE_RANK: Record<PeerCandidate['source'], number> = {
-  static: 0,
-  advert: 1,
-  invite: 2,
-  tailscale: 3,
-  mdns: 4,
-};
-
-// mDNS records carry a 120 s TTL; a peer that stops answering is forgotten after the same time.
-const DEFAULT_MDNS_TTL_MS = 120_000;
-
 export class Discovery implements DiscoveryEvents {
-  private readonly config: Config;
-  private readonly tailscaleClient: TailscaleClient | null;
   private readonly log: Logger;
   private readonly opts: DiscoveryOptions;
   private readonly listeners = new Set<CandidateListener>();
+  private readonly sources: DiscoverySource[];
+  private readonly tailscale: TailscaleSource | undefined;
 
-  private state: TailnetState;
-  private stateKey = '';
-  private selfUserId: number | null = null;
-  private selfTags: string[] = [];
-  private tailscalePeers: PeerCandidate[] = [];
-  private readonly staticPeers: PeerCandidate[];
-  private readonly extra = new Map<ExtraSource, PeerCandidate[]>();
-  private readonly mdnsPeers = new Map<string, { candidate: MdnsCandidate; seenAt: number }>();
   private current: PeerCandidate[] = [];
   private currentKey = '[]';
 
@@ -82,31 +43,41 @@ export class Discovery implements DiscoveryEvents {
   private pollTimer: NodeJS.Timeout | null = null;
   private inFlight: Promise<TailnetState> | null = null;
   private stopController = new AbortController();
-  private mdnsHandle: MdnsHandle | null = null;
 
   constructor(opts: DiscoveryOptions) {
     this.opts = opts;
-    this.config = opts.config;
-    this.tailscaleClient = opts.config.discovery.tailscale ? opts.tailscale : null;
     this.log = (opts.logger ?? silentLogger).child({ component: 'discovery' });
-    this.state = this.tailscaleClient
-      ? { kind: 'unavailable', reason: 'not polled yet' }
-      : { kind: 'disabled' };
-    this.staticPeers = opts.config.discovery.static_peers.map((spec) => {
-      const { host, port } = parseHostPort(spec);
-      return { address: host, source: 'static' as const, ...(port ? { clusterPort: port } : {}) };
-    });
+    this.sources = [...builtInSources({ ...opts, logger: this.log }), ...(opts.sources ?? [])];
+    this.tailscale = this.sources.find((s) => s instanceof TailscaleSource);
+    for (const source of this.sources) source.onChange(() => this.recompute(true));
     this.recompute(false);
   }
 
-  /** Poll Tailscale now, start mDNS, then poll every discovery.poll_interval_ms. */
+  /** Poll every source once (Tailscale decides the mesh address), start them in order, then poll every discovery.poll_interval_ms. */
   async start(): Promise<void> {
     if (this.running) return;
     this.running = true;
     if (this.stopController.signal.aborted) this.stopController = new AbortController();
     await this.refresh();
-    if (!this.running) return;
-    if (this.opts.mdnsEnabled ?? this.config.discovery.mdns) await this.startMdns();
+    const ctx: SourceContext = {
+      signal: this.stopController.signal,
+      logger: this.log,
+      meshAddress: () =>
+        this.opts.listenAddress ??
+        resolveMeshAddress(this.opts.config, this.tailnet(), this.interfaces()),
+    };
+    for (const source of this.sources) {
+      if (!this.running) return;
+      try {
+        await source.start(ctx);
+      } catch (err) {
+        this.log.error(
+          { err: describeError(err), source: source.name },
+          'discovery source failed to start',
+        );
+      }
+    }
+    this.recompute(true);
     this.schedule();
   }
 
@@ -115,14 +86,21 @@ export class Discovery implements DiscoveryEvents {
     this.stopController.abort();
     if (this.pollTimer) clearTimeout(this.pollTimer);
     this.pollTimer = null;
-    const mdns = this.mdnsHandle;
-    this.mdnsHandle = null;
-    await mdns?.stop();
+    for (const source of [...this.sources].reverse()) {
+      await source
+        .stop()
+        .catch((err: unknown) =>
+          this.log.warn(
+            { err: describeError(err), source: source.name },
+            'discovery source failed to stop',
+          ),
+        );
+    }
     await this.inFlight?.catch(() => undefined);
   }
 
   /**
-   * Ask Tailscale once, now (also usable without start(), e.g. before the mesh address is
+   * Poll every source once, now (also usable without start(), e.g. before the mesh address is
    * known). Never throws: a failing or missing tailscale becomes the tailnet state.
    */
   refresh(): Promise<TailnetState> {
@@ -137,17 +115,18 @@ export class Discovery implements DiscoveryEvents {
   }
 
   tailnet(): TailnetState {
-    return this.state;
+    return this.tailscale?.tailnet() ?? { kind: 'disabled' };
   }
 
   /** This node's own Tailscale identity (for the join check): owner user id and ACL tags. */
   tailnetSelf(): { userId: number | null; tags: string[] } {
-    return { userId: this.selfUserId, tags: [...this.selfTags] };
+    return this.tailscale?.tailnetSelf() ?? { userId: null, tags: [] };
   }
 
   /** The peer id mDNS announces, once it runs. */
   mdnsPeerId(): string | null {
-    return this.mdnsHandle?.peerId ?? null;
+    const mdns = this.sources.find((s) => s instanceof MdnsSource);
+    return mdns?.peerId() ?? null;
   }
 
   onCandidates(listener: CandidateListener): () => void {
@@ -160,127 +139,37 @@ export class Discovery implements DiscoveryEvents {
   /** Replace every candidate learned from one outside source (adverts, invites). */
   setExtraCandidates(
     source: ExtraSource,
-    list: readonly (Omit<PeerCandidate, 'source'> & { source?: PeerCandidate['source'] })[],
+    list: readonly (Omit<FoundPeer, 'source'> & Partial<Pick<PeerCandidate, 'source' | 'dial'>>)[],
   ): void {
-    this.extra.set(
-      source,
-      list
-        .filter((c) => typeof c.address === 'string' && c.address !== '')
-        .map((c) => ({ ...c, source })),
-    );
-    this.recompute(true);
+    const target = this.sources.find((s) => s instanceof ListSource && s.name === source);
+    if (!(target instanceof ListSource)) throw new Error(`no discovery source named ${source}`);
+    target.set(list);
   }
 
   private async poll(): Promise<TailnetState> {
-    const client = this.tailscaleClient;
-    if (client) {
-      // bounded by the poll interval as well as the client's own timeout: polls never pile up
-      const limit = Math.max(500, Math.min(this.config.discovery.poll_interval_ms, 10_000));
-      const deadline = AbortSignal.timeout(limit);
-      const signal = AbortSignal.any([this.stopController.signal, deadline]);
-      try {
-        // raced against the signal too, so even a client that ignores it cannot stall polling
-        const status = await Promise.race([client.status(signal), rejectOnAbort(signal)]);
-        const parsed = parseTailscaleStatus(status, {
-          tag: this.config.discovery.tailscale_tag || undefined,
-        });
-        this.setState(parsed.state);
-        this.selfUserId = parsed.selfUserId;
-        this.selfTags = parsed.selfTags;
-        this.tailscalePeers = parsed.peers;
-      } catch (err) {
-        if (this.stopController.signal.aborted) return this.state;
-        const reason = deadline.aborted
-          ? `tailscale status did not answer within ${limit} ms; is tailscaled stuck? try \`systemctl restart tailscaled\``
-          : describeError(err);
-        this.setState({ kind: 'unavailable', reason });
-        this.tailscalePeers = [];
-      }
-    }
-    this.expireMdns();
+    const signal = this.stopController.signal;
+    await Promise.all(
+      this.sources.map((source) =>
+        source
+          .refresh?.(signal)
+          .catch((err: unknown) =>
+            this.log.warn(
+              { err: describeError(err), source: source.name },
+              'discovery poll failed',
+            ),
+          ),
+      ),
+    );
     this.recompute(true);
-    return this.state;
+    return this.tailnet();
   }
 
   private schedule(): void {
     if (!this.running) return;
     this.pollTimer = setTimeout(() => {
       void this.refresh().finally(() => this.schedule());
-    }, this.config.discovery.poll_interval_ms);
+    }, this.opts.config.discovery.poll_interval_ms);
     this.pollTimer.unref();
-  }
-
-  private async startMdns(): Promise<void> {
-    const listenAddress =
-      this.opts.listenAddress ?? resolveMeshAddress(this.config, this.state, this.interfaces());
-    try {
-      let privateKey = this.opts.privateKey;
-      if (!privateKey) {
-        const { generateKeyPair } = await import('@libp2p/crypto/keys');
-        privateKey = await generateKeyPair('Ed25519');
-      }
-      const handle = await (this.opts.startMdns ?? startMdns)({
-        privateKey,
-        listenAddress,
-        logger: this.log,
-        ...(this.opts.mdns?.serviceTag ? { serviceTag: this.opts.mdns.serviceTag } : {}),
-        ...(this.opts.mdns?.intervalMs ? { intervalMs: this.opts.mdns.intervalMs } : {}),
-        onPeer: (candidate) => this.onMdnsPeer(candidate),
-      });
-      if (!this.running) await handle.stop();
-      else this.mdnsHandle = handle;
-    } catch (err) {
-      this.log.error(
-        { err: describeError(err), address: listenAddress },
-        'mDNS discovery disabled',
-      );
-    }
-  }
-
-  private onMdnsPeer(candidate: MdnsCandidate): void {
-    const before = this.mdnsPeers.get(candidate.peerId);
-    this.mdnsPeers.set(candidate.peerId, { candidate, seenAt: Date.now() });
-    if (!before || before.candidate.address !== candidate.address) {
-      this.log.debug({ peer: candidate.peerId, address: candidate.address }, 'mDNS found a peer');
-      this.recompute(true);
-    }
-  }
-
-  private expireMdns(): void {
-    const ttl = this.opts.mdns?.ttlMs ?? DEFAULT_MDNS_TTL_MS;
-    const now = Date.now();
-    for (const [peerId, entry] of this.mdnsPeers) {
-      if (now - entry.seenAt > ttl) this.mdnsPeers.delete(peerId);
-    }
-  }
-
-  private setState(next: TailnetState): void {
-    this.state = next;
-    const key = JSON.stringify(next);
-    if (key === this.stateKey) return;
-    this.stateKey = key;
-    switch (next.kind) {
-      case 'running':
-        this.log.info(
-          { ips: next.selfIps, name: next.selfDnsName, tailnet: next.tailnet },
-          'tailnet is up',
-        );
-        break;
-      case 'not-running':
-        this.log.warn(
-          { backendState: next.backendState },
-          'tailscale is not running; run `tailscale up` to use the tailnet',
-        );
-        break;
-      case 'unavailable':
-        this.log.warn(
-          { reason: next.reason },
-          'tailscale is unavailable; discovery continues with mDNS and static peers',
-        );
-        break;
-      case 'disabled':
-        break;
-    }
   }
 
   private interfaces(): InterfaceTable {
@@ -290,41 +179,14 @@ export class Discovery implements DiscoveryEvents {
   private ownAddresses(): Set<string> {
     const own = new Set<string>(this.opts.selfAddresses ?? []);
     if (this.opts.listenAddress) own.add(this.opts.listenAddress);
-    if (this.config.mesh.address) own.add(this.config.mesh.address);
-    if (this.state.kind === 'running') for (const ip of this.state.selfIps) own.add(ip);
+    if (this.opts.config.mesh.address) own.add(this.opts.config.mesh.address);
+    for (const source of this.sources) for (const ip of source.selfAddresses?.() ?? []) own.add(ip);
     for (const ip of interfaceAddresses(this.interfaces())) own.add(ip);
     return own;
   }
 
   private recompute(notify: boolean): void {
-    const own = this.ownAddresses();
-    const all = [
-      ...this.staticPeers,
-      ...(this.extra.get('advert') ?? []),
-      ...(this.extra.get('invite') ?? []),
-      ...this.tailscalePeers,
-      ...[...this.mdnsPeers.values()].map(({ candidate }) => {
-        const { peerId: _peerId, ...rest } = candidate;
-        return rest;
-      }),
-    ].sort((a, b) => SOURCE_RANK[a.source] - SOURCE_RANK[b.source]);
-
-    const byAddress = new Map<string, PeerCandidate>();
-    for (const c of all) {
-      if (own.has(c.address)) continue;
-      const have = byAddress.get(c.address);
-      if (!have) {
-        byAddress.set(c.address, { ...c });
-        continue;
-      }
-      // the higher-priority source wins; a lower one only fills what it left open
-      have.name ??= c.name;
-      have.clusterPort ??= c.clusterPort;
-      have.rpcPort ??= c.rpcPort;
-    }
-    const next = [...byAddress.values()].sort((a, b) =>
-      a.address.localeCompare(b.address, 'en', { numeric: true }),
-    );
+    const next = mergeCandidates(this.sources, this.ownAddresses());
     const key = JSON.stringify(next.map(canonical));
     if (key === this.currentKey) return;
     this.current = next;
@@ -344,15 +206,35 @@ export class Discovery implements DiscoveryEvents {
   }
 }
 
-function rejectOnAbort(signal: AbortSignal): Promise<never> {
-  return new Promise((_resolve, reject) => {
-    const fail = () =>
-      reject(signal.reason instanceof Error ? signal.reason : new Error('aborted'));
-    if (signal.aborted) fail();
-    else signal.addEventListener('abort', fail, { once: true });
-  });
+/**
+ * Every source's candidates, one per address (never one of `own`), sorted by address. When
+ * several sources name one address the lowest rank wins (ties: the earlier source), and the
+ * others only fill the fields it left open.
+ */
+export function mergeCandidates(
+  sources: readonly Pick<DiscoverySource, 'rank' | 'candidates'>[],
+  own: ReadonlySet<string>,
+): PeerCandidate[] {
+  const ranked = [...sources].sort((a, b) => a.rank - b.rank);
+  const byAddress = new Map<string, PeerCandidate>();
+  for (const source of ranked) {
+    for (const c of source.candidates()) {
+      if (own.has(c.address)) continue;
+      const have = byAddress.get(c.address);
+      if (!have) {
+        byAddress.set(c.address, { ...c });
+        continue;
+      }
+      have.name ??= c.name;
+      have.clusterPort ??= c.clusterPort;
+      have.rpcPort ??= c.rpcPort;
+    }
+  }
+  return [...byAddress.values()].sort((a, b) =>
+    a.address.localeCompare(b.address, 'en', { numeric: true }),
+  );
 }
 
 function canonical(c: PeerCandidate): unknown[] {
-  return [c.address, c.source, c.name ?? null, c.clusterPort ?? null, c.rpcPort ?? null];
+  return [c.address, c.source, c.dial, c.name ?? null, c.clusterPort ?? null, c.rpcPort ?? null];
 }

@@ -10,9 +10,10 @@
  * Everything received is untrusted LAN input: records are checked field by field, and a peer's
  * announced address must be the address its packet came from.
  */
-import type { PeerCandidate } from '../types.js';
+import type { FoundPeer } from './source.js';
 
-export type MdnsCandidate = PeerCandidate & { peerId: string };
+/** A peer as an mDNS answer names it; the mDNS source adds how to dial it. */
+export type MdnsCandidate = FoundPeer & { peerId: string };
 
 /** What a node says about itself. */
 export interface MdnsAnnouncement {

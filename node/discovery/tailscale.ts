@@ -15,7 +15,7 @@
 import { isIPv4 } from 'node:net';
 import { z } from 'zod';
 import { InputError } from '../errors.js';
-import type { PeerCandidate } from '../types.js';
+import type { FoundPeer } from './source.js';
 import type { TailnetState } from './types.js';
 
 /** ipn.State values as strings; anything else passes as a plain string. */
@@ -133,7 +133,7 @@ export interface TailscaleClient {
 
 export interface ParsedTailscaleStatus {
   state: TailnetState;
-  peers: PeerCandidate[];
+  peers: FoundPeer[];
   selfUserId: number | null;
   selfTags: string[];
 }
@@ -170,7 +170,7 @@ export function parseTailscaleStatus(
     ...(tailnet ? { tailnet } : {}),
   };
 
-  const peers: PeerCandidate[] = [];
+  const peers: FoundPeer[] = [];
   for (const peer of Object.values(status.Peer ?? {})) {
     if (!peer.Online || peer.ShareeNode || peer.Expired) continue;
     if (opts.tag && !(peer.Tags ?? []).includes(opts.tag)) continue;

@@ -17,13 +17,14 @@ import {
   UtteranceSegmenter,
   type AudioSource,
   type SegmenterOptions,
+  type Pcm16,
   type SpeechDetector,
 } from '../voice/index.js';
 import type { Pipeline, PipelineEvent, PipelineResult } from './pipeline.js';
 
 export interface CapturedUtterance {
-  /** 16 kHz mono, with pre-roll */
-  pcm: Float32Array;
+  /** 16 kHz mono, with pre-roll, as captured */
+  pcm: Pcm16;
   /** wall clock (epoch ms) when the VAD saw speech start, and when it decided speech had ended */
   speechStartAt: number;
   speechEndAt: number;
@@ -95,7 +96,7 @@ export async function* utterances(
  * mean for the mic. Null when the VAD finds no speech in it.
  */
 export async function listenToFile(
-  pcm: Float32Array | Int16Array,
+  pcm: Pcm16,
   opts: Omit<CaptureOptions, 'source'> & {
     pipeline: Pipeline;
     signal?: AbortSignal;
@@ -254,7 +255,7 @@ export class VoiceLoop {
     }
   }
 
-  private async capture(dir: string, pcm: Float32Array): Promise<void> {
+  private async capture(dir: string, pcm: Pcm16): Promise<void> {
     try {
       await mkdir(dir, { recursive: true });
       const name = `${new Date().toISOString().replace(/[:.]/g, '-')}-mic.wav`;

@@ -13,7 +13,7 @@ import { noRouterLlmMessage, pickRouterPeer, pickTranscriber } from '../placemen
 import type { FastMatcher, Intent, RouteOutcome } from '../router/index.js';
 import type { SttEngine, Transcript, TranscribeRemote } from '../transcribe/index.js';
 import type { PeerView } from '../types.js';
-import { floatToInt16, int16ToFloat } from '../voice/index.js';
+import type { Pcm16 } from '../voice/index.js';
 import { isUnreachable, replies, sentence } from './replies.js';
 import {
   newTraceId,
@@ -137,11 +137,8 @@ export class Pipeline {
     this.log = (deps.logger ?? silentLogger).child({ component: 'pipeline' });
   }
 
-  /** One utterance (16 kHz mono) through the whole pipeline. */
-  async handleUtterance(
-    pcm: Float32Array | Int16Array,
-    opts: UtteranceOptions,
-  ): Promise<PipelineResult> {
+  /** One utterance (16 kHz mono Pcm16, as captured) through the whole pipeline. */
+  async handleUtterance(pcm: Pcm16, opts: UtteranceOptions): Promise<PipelineResult> {
     const rec = this.recorder(opts.source, opts.traceId, opts.capture);
     if (opts.capture) {
       const { speechStartAt, speechEndAt, detail } = opts.capture;
@@ -151,7 +148,7 @@ export class Pipeline {
         startMs: 0,
         durationMs: Math.max(0, speechEndAt - speechStartAt),
         ok: true,
-        detail: detail ?? `utterance of ${(pcmLength(pcm) / 16).toFixed(0)} ms`,
+        detail: detail ?? `utterance of ${(pcm.length / 16).toFixed(0)} ms`,
       });
     }
     let transcript = '';
@@ -179,7 +176,7 @@ export class Pipeline {
 
   /** Transcription only (`helix-node transcribe FILE.wav [--on NODE]`), traced like a command. */
   async transcribe(
-    pcm: Float32Array | Int16Array,
+    pcm: Pcm16,
     opts: CommandOptions & { on?: string } = {},
   ): Promise<TranscriptionResult> {
     const rec = this.recorder('file', opts.traceId);
@@ -222,7 +219,7 @@ export class Pipeline {
 
   private async transcribeStage(
     rec: TraceRecorder,
-    pcm: Float32Array | Int16Array,
+    pcm: Pcm16,
     opts: UtteranceOptions,
   ): Promise<{ text: string }> {
     const { transcript } = await this.runStt(rec, pcm, opts);
@@ -238,7 +235,7 @@ export class Pipeline {
 
   private async runStt(
     rec: TraceRecorder,
-    pcm: Float32Array | Int16Array,
+    pcm: Pcm16,
     opts: CommandOptions & { transcribeOn?: string },
   ): Promise<{ transcript: Transcript; node: string }> {
     const where = this.pickStt(opts.transcribeOn);
@@ -248,17 +245,12 @@ export class Pipeline {
       rec.record('stt', this.selfName(), started, false, where.reason);
       throw new StageFailure('stt', replies.noTranscriber(where.reason));
     }
-    const seconds = (pcmLength(pcm) / 16_000).toFixed(1);
+    const seconds = (pcm.length / 16_000).toFixed(1);
     try {
       let transcript: Transcript;
       if (where.kind === 'local') {
         const engine = where.engine;
-        transcript = await engine.transcribe(
-          pcm instanceof Float32Array ? pcm : int16ToFloat(pcm),
-          {
-            signal: withTimeout(opts.signal, timeoutMs),
-          },
-        );
+        transcript = await engine.transcribe(pcm, { signal: withTimeout(opts.signal, timeoutMs) });
         rec.record(
           'stt',
           this.selfName(),
@@ -268,7 +260,7 @@ export class Pipeline {
         );
       } else {
         const remote = this.deps.transcribeRemote!;
-        transcript = await remote(where.peer, pcm instanceof Int16Array ? pcm : floatToInt16(pcm), {
+        transcript = await remote(where.peer, pcm, {
           traceId: rec.traceId,
           signal: opts.signal,
           timeoutMs,
@@ -657,10 +649,6 @@ export class Pipeline {
 /** The error's own message (the hop detail), without the cause chain describeError adds. */
 function errorText(err: unknown): string {
   return err instanceof Error ? err.message : String(err);
-}
-
-function pcmLength(pcm: Float32Array | Int16Array): number {
-  return pcm.length;
 }
 
 /** The caller's signal plus a stage deadline. */

@@ -2,6 +2,7 @@
  * Speech-to-text engines behind one interface: Whisper (smart-whisper, in process) and the
  * constrained phrase recogniser (pocketsphinx with a grammar from the agents' phrases).
  */
+import type { Pcm16 } from '../voice/index.js';
 
 export interface TranscriptSegment {
   /** seconds from the start of the audio */
@@ -31,7 +32,7 @@ export interface SttEngine {
   readonly name: string;
   /** model file or model description */
   readonly model: string;
-  /** 16 kHz mono PCM in [-1, 1] */
-  transcribe(pcm: Float32Array, opts?: TranscribeOptions): Promise<Transcript>;
+  /** 16 kHz mono Pcm16 as captured; an engine that computes in floats converts it itself, once */
+  transcribe(pcm: Pcm16, opts?: TranscribeOptions): Promise<Transcript>;
   close(): Promise<void>;
 }

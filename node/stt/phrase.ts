@@ -47,7 +47,7 @@ import {
   type PocketsphinxConfig,
   type PsResult,
 } from './pocketsphinx.js';
-import { floatToInt16 } from '../voice/index.js';
+import type { Pcm16 } from '../voice/index.js';
 
 export interface PhraseRecogniserOptions {
   manifests: readonly AgentManifest[];
@@ -119,24 +119,23 @@ export class PhraseRecogniser implements SttEngine {
     });
   }
 
-  async transcribe(pcm: Float32Array, opts: TranscribeOptions = {}): Promise<PhraseTranscript> {
+  async transcribe(pcm: Pcm16, opts: TranscribeOptions = {}): Promise<PhraseTranscript> {
     const [result] = await this.recogniseMany([pcm], opts);
     return result!;
   }
 
   /** Decodes several utterances in one pocketsphinx run per decode (tests, benchmarks). */
   async recogniseMany(
-    clips: readonly Float32Array[],
+    clips: readonly Pcm16[],
     opts: TranscribeOptions = {},
   ): Promise<PhraseTranscript[]> {
     if (this.closed) throw new Error('phrase recogniser is closed');
-    const pcm16 = clips.map(floatToInt16);
     const ps = this.options.pocketsphinx ?? {};
     const variants = this.options.variants ?? DEFAULT_VARIANTS;
     const decodes = [{}, ...variants].map((v: DecodeVariant) =>
       decodeWithGrammar(
         this.search,
-        pcm16,
+        clips,
         {
           ...ps,
           cmn: v.cmn ?? ps.cmn,

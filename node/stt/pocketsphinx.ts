@@ -14,6 +14,7 @@ import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { DependencyMissingError, HelixError } from '../errors.js';
+import { pcm16Bytes, type Pcm16 } from '../voice/index.js';
 
 export const DEBIAN_MODEL_DIR = '/usr/share/pocketsphinx/model/en-us';
 
@@ -85,12 +86,12 @@ export interface DecodeGrammar {
 }
 
 /**
- * Decodes utterances (16 kHz mono Int16) against a grammar (written beside the audio and removed
+ * Decodes utterances (Pcm16, written as the raw bytes pocketsphinx reads: no conversion) against a grammar (written beside the audio and removed
  * with it, so a node killed mid-decode leaves at most one tmpfs dir); one result per clip.
  */
 export async function decodeWithGrammar(
   grammar: DecodeGrammar,
-  clips: readonly Int16Array[],
+  clips: readonly Pcm16[],
   config: PocketsphinxConfig = {},
   signal?: AbortSignal,
 ): Promise<PsResult[]> {
@@ -109,12 +110,7 @@ export async function decodeWithGrammar(
   try {
     const ids = clips.map((_, i) => `u${i}`);
     await Promise.all([
-      ...clips.map((pcm, i) =>
-        writeFile(
-          join(dir, `${ids[i]}.raw`),
-          new Uint8Array(pcm.buffer, pcm.byteOffset, pcm.byteLength),
-        ),
-      ),
+      ...clips.map((pcm, i) => writeFile(join(dir, `${ids[i]}.raw`), pcm16Bytes(pcm))),
       writeFile(join(dir, 'ctl'), ids.join('\n') + '\n'),
       writeFile(join(dir, 'grammar.jsgf'), grammar.jsgf),
       ...(grammar.dict !== undefined ? [writeFile(join(dir, 'grammar.dict'), grammar.dict)] : []),

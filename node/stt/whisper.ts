@@ -6,6 +6,7 @@
 import { open } from 'node:fs/promises';
 import { DependencyMissingError, InputError } from '../errors.js';
 import { untilAborted } from '../async.js';
+import { int16ToFloat, type Pcm16 } from '../voice/index.js';
 import type { SttEngine, TranscribeOptions, Transcript } from './engine.js';
 
 export interface WhisperOptions {
@@ -67,13 +68,15 @@ export class WhisperEngine implements SttEngine {
     return new WhisperEngine(options.model, whisper as unknown as WhisperBinding, options);
   }
 
-  async transcribe(pcm: Float32Array, opts: TranscribeOptions = {}): Promise<Transcript> {
+  async transcribe(pcm: Pcm16, opts: TranscribeOptions = {}): Promise<Transcript> {
     opts.signal?.throwIfAborted();
+    // the engine's edge: whisper.cpp takes floats; the one conversion on the audio's way here
+    const samples = int16ToFloat(pcm);
     const language = this.options.language ?? 'en';
     // smart-whisper cannot cancel a running inference: on abort the caller gets the abort at
     // once and the result is dropped when it arrives.
     const work = (async () => {
-      const task = await this.whisper.transcribe(pcm, {
+      const task = await this.whisper.transcribe(samples, {
         language,
         format: 'detail',
         n_threads: this.options.threads ?? 2,

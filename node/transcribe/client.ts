@@ -14,7 +14,7 @@ import {
   type TranscriptEvent,
 } from '../rpc/index.js';
 import type { PeerView } from '../types.js';
-import { floatToInt16 } from '../voice/index.js';
+import type { Pcm16 } from '../voice/index.js';
 import { audioChunks, fromWireTranscript } from './convert.js';
 import type { Transcript } from './types.js';
 
@@ -32,10 +32,9 @@ export interface RemoteTranscribeOptions {
 /** Streams one utterance to a Transcriber and resolves with its final transcript. */
 export async function transcribeWith(
   client: TranscriberClient,
-  pcm: Int16Array | Float32Array,
+  samples: Pcm16,
   opts: RemoteTranscribeOptions,
 ): Promise<Transcript> {
-  const samples = pcm instanceof Int16Array ? pcm : floatToInt16(pcm);
   const timeoutMs = opts.timeoutMs ?? 30_000;
   const ctx = { target: opts.target, method: 'Transcribe', timeoutMs };
   if (opts.signal?.aborted) {
@@ -104,7 +103,7 @@ export function rpcTarget(peer: Pick<PeerView, 'addresses' | 'ports' | 'name' | 
 
 export type TranscribeRemote = (
   peer: PeerView,
-  pcm: Int16Array | Float32Array,
+  pcm: Pcm16,
   opts: Omit<RemoteTranscribeOptions, 'target'>,
 ) => Promise<Transcript>;
 

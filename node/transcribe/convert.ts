@@ -1,5 +1,6 @@
-/** Transcript <-> wire (proto) Transcript, and PCM <-> 64 ms AudioChunks. Pure. */
+/** Transcript <-> wire (proto) Transcript, and Pcm16 -> 64 ms AudioChunks (the wire edge). Pure. */
 import type { AudioChunk, Transcript as WireTranscript } from '../rpc/index.js';
+import { pcm16Bytes, type Pcm16 } from '../voice/index.js';
 import { CHUNK_SAMPLES, SAMPLE_RATE, type Transcript } from './types.js';
 
 export function toWireTranscript(t: Transcript): WireTranscript {
@@ -34,7 +35,7 @@ export function fromWireTranscript(t: WireTranscript): Transcript {
  * trace id, rate and language; the last has `end`. An empty utterance is one empty `end` chunk.
  */
 export function* audioChunks(
-  pcm: Int16Array,
+  pcm: Pcm16,
   meta: { traceId: string; language?: string },
   chunkSamples: number = CHUNK_SAMPLES,
 ): Generator<AudioChunk> {
@@ -45,17 +46,10 @@ export function* audioChunks(
       traceId: i === 0 ? meta.traceId : '',
       sampleRate: i === 0 ? SAMPLE_RATE : 0,
       language: i === 0 ? (meta.language ?? '') : '',
-      pcm: Buffer.from(part.buffer, part.byteOffset, part.byteLength),
+      pcm: pcm16Bytes(part),
       end: i === count - 1,
     };
   }
-}
-
-/** Little-endian 16-bit bytes -> samples (copied: the Buffer may be pooled or unaligned). */
-export function bytesToInt16(bytes: Uint8Array): Int16Array {
-  const out = new Int16Array(bytes.length >> 1);
-  Buffer.from(out.buffer).set(bytes.subarray(0, out.length * 2));
-  return out;
 }
 
 function clamp01(x: number): number {

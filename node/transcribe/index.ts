@@ -10,7 +10,7 @@ export {
   type Transcript,
   type TranscriptSegment,
 } from './types.js';
-export { audioChunks, bytesToInt16, toWireTranscript, fromWireTranscript } from './convert.js';
+export { audioChunks, toWireTranscript, fromWireTranscript } from './convert.js';
 export {
   transcriberService,
   registerTranscriber,

@@ -22,8 +22,8 @@ import {
   type TranscriptEvent,
   TranscriberService,
 } from '../rpc/index.js';
-import { encodeWav16, int16ToFloat } from '../voice/index.js';
-import { bytesToInt16, toWireTranscript } from './convert.js';
+import { encodeWav16, pcm16FromBytes, type Pcm16 } from '../voice/index.js';
+import { toWireTranscript } from './convert.js';
 import { CHUNK_SAMPLES, SAMPLE_RATE, type SttEngine, type Transcript } from './types.js';
 
 export interface TranscribeCallInfo {
@@ -92,7 +92,7 @@ export function transcriberService(opts: TranscriberServiceOptions): Transcriber
         engineMs: 0,
         ok: false,
       };
-      const pieces: Int16Array[] = [];
+      const pieces: Pcm16[] = [];
       let first = true;
       let ended = false;
       let samplesAtLastPartial = 0;
@@ -126,7 +126,7 @@ export function transcriberService(opts: TranscriberServiceOptions): Transcriber
         opts.onCall?.(info);
       };
 
-      const audio = (): Int16Array => {
+      const audio = (): Pcm16 => {
         const all = new Int16Array(info.samples);
         let at = 0;
         for (const p of pieces) {
@@ -136,12 +136,12 @@ export function transcriberService(opts: TranscriberServiceOptions): Transcriber
         return all;
       };
 
-      const transcribe = (pcm: Int16Array): Promise<Transcript> =>
+      const transcribe = (pcm: Pcm16): Promise<Transcript> =>
         lane.run(async () => {
           abort.signal.throwIfAborted();
           const started = performance.now();
           try {
-            return await opts.engine.transcribe(int16ToFloat(pcm), { signal: abort.signal });
+            return await opts.engine.transcribe(pcm, { signal: abort.signal });
           } finally {
             info.engineMs += performance.now() - started;
           }
@@ -223,7 +223,7 @@ export function transcriberService(opts: TranscriberServiceOptions): Transcriber
           }
           info.chunkSamples.push(samples);
           if (samples > 0) {
-            pieces.push(bytesToInt16(chunk.pcm));
+            pieces.push(pcm16FromBytes(chunk.pcm));
             info.samples += samples;
           }
           if (chunk.end) void onEnd();
@@ -250,11 +250,11 @@ export function registerTranscriber(rpc: RpcServer, opts: TranscriberServiceOpti
   rpc.addService(TranscriberService, transcriberService(opts));
 }
 
-async function capture(dir: string, traceId: string, pcm: Int16Array, log: Logger): Promise<void> {
+async function capture(dir: string, traceId: string, pcm: Pcm16, log: Logger): Promise<void> {
   try {
     await mkdir(dir, { recursive: true });
     const name = `${new Date().toISOString().replace(/[:.]/g, '-')}-${traceId.replace(/[^A-Za-z0-9_-]/g, '') || 'untraced'}.wav`;
-    await writeFile(path.join(dir, name), encodeWav16(int16ToFloat(pcm), SAMPLE_RATE));
+    await writeFile(path.join(dir, name), encodeWav16(pcm, SAMPLE_RATE));
   } catch (err) {
     log.warn({ dir, err: describeError(err) }, 'could not write the debug capture');
   }

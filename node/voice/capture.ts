@@ -5,14 +5,14 @@
  */
 import { spawn } from 'node:child_process';
 import { DependencyMissingError, HelixError } from '../errors.js';
-import { floatToInt16 } from './wav.js';
+import { PCM16_RATE, pcm16FromBytes, type Pcm16 } from './audio.js';
 
-export const CAPTURE_RATE = 16_000;
+export const CAPTURE_RATE = PCM16_RATE;
 
 /** Where utterance audio comes from: the mic or a file. */
 export interface AudioSource {
-  /** 16 kHz mono Int16 frames until the source ends or the signal aborts */
-  frames(options?: { signal?: AbortSignal }): AsyncIterable<Int16Array>;
+  /** 16 kHz mono Pcm16 frames until the source ends or the signal aborts */
+  frames(options?: { signal?: AbortSignal }): AsyncIterable<Pcm16>;
 }
 
 export interface ArecordOptions {
@@ -32,7 +32,7 @@ export function arecordSource(options: ArecordOptions): AudioSource {
 /** Runs `arecord -D <device> -f S16_LE -r 16000 -c 1 -t raw` and yields its PCM in frames. */
 export async function* captureArecord(
   options: ArecordOptions & { signal?: AbortSignal },
-): AsyncGenerator<Int16Array> {
+): AsyncGenerator<Pcm16> {
   const { device, arecord = 'arecord', frameSamples = 512, signal } = options;
   signal?.throwIfAborted();
   const args = [
@@ -68,9 +68,8 @@ export async function* captureArecord(
       pending = pending.length ? Buffer.concat([pending, chunk]) : chunk;
       let at = 0;
       while (pending.length - at >= frameBytes) {
-        // copy: the Int16Array must not alias a pooled Buffer, and needs 2-byte alignment
-        const frame = new Int16Array(frameSamples);
-        Buffer.from(frame.buffer).set(pending.subarray(at, at + frameBytes));
+        // copied: a frame must not alias a pooled Buffer, and needs 2-byte alignment
+        const frame = pcm16FromBytes(pending.subarray(at, at + frameBytes));
         at += frameBytes;
         yield frame;
         if (signal?.aborted) return;
@@ -112,10 +111,9 @@ export async function* captureArecord(
 
 /** PCM already in memory (a decoded WAV) as a frame source; `realtime` paces frames like a mic. */
 export function pcmSource(
-  pcm: Float32Array | Int16Array,
+  samples: Pcm16,
   options: { frameSamples?: number; realtime?: boolean } = {},
 ): AudioSource {
-  const samples = pcm instanceof Int16Array ? pcm : floatToInt16(pcm);
   const frameSamples = options.frameSamples ?? 512;
   return {
     async *frames({ signal } = {}) {

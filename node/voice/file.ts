@@ -3,17 +3,18 @@ import { open, readFile } from 'node:fs/promises';
 import { DependencyMissingError, InputError } from '../errors.js';
 import { parseSileroModel, type SileroModel } from './silero.js';
 import { toMono16k, TARGET_RATE } from './resample.js';
-import { DEFAULT_MAX_WAV_BYTES, floatToInt16, parseWav, type WavInfo } from './wav.js';
+import { floatToInt16, type Pcm16 } from './audio.js';
+import { DEFAULT_MAX_WAV_BYTES, parseWav, type WavInfo } from './wav.js';
 
 export interface AudioClip {
-  /** 16 kHz mono, [-1, 1] */
-  pcm: Float32Array;
+  /** 16 kHz mono 16-bit: converted once, here, from whatever the file held */
+  pcm: Pcm16;
   sampleRate: typeof TARGET_RATE;
   /** what the file held before conversion */
   original: WavInfo;
 }
 
-/** Reads a WAV file of any common rate and channel count as 16 kHz mono. Size is checked before reading. */
+/** Reads a WAV file of any common rate and channel count as 16 kHz mono Pcm16. Size is checked before reading. */
 export async function readWavFile(
   path: string,
   options: { maxBytes?: number; signal?: AbortSignal } = {},
@@ -37,15 +38,10 @@ export async function readWavFile(
     const bytes = await handle.readFile({ signal: options.signal });
     const wav = parseWav(bytes, { source: path, maxBytes });
     const { channelData: _channels, ...original } = wav;
-    return { pcm: toMono16k(wav), sampleRate: TARGET_RATE, original };
+    return { pcm: floatToInt16(toMono16k(wav)), sampleRate: TARGET_RATE, original };
   } finally {
     await handle.close();
   }
-}
-
-/** The same clip as 16-bit samples (what arecord and the gRPC AudioChunk carry). */
-export function clipToInt16(clip: Pick<AudioClip, 'pcm'>): Int16Array {
-  return floatToInt16(clip.pcm);
 }
 
 /**

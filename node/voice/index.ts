@@ -1,4 +1,15 @@
-/** voice: capture, WAV input, resampling, Silero VAD and utterance segmentation. */
+/**
+ * voice: capture, WAV input, resampling, Silero VAD and utterance segmentation, over one audio
+ * type (Pcm16: 16 kHz mono 16-bit) from capture to the STT engine.
+ */
+export {
+  PCM16_RATE,
+  floatToInt16,
+  int16ToFloat,
+  pcm16Bytes,
+  pcm16FromBytes,
+  type Pcm16,
+} from './audio.js';
 export {
   arecordSource,
   captureArecord,
@@ -7,7 +18,7 @@ export {
   type AudioSource,
   type ArecordOptions,
 } from './capture.js';
-export { readWavFile, clipToInt16, loadSileroModel, type AudioClip } from './file.js';
+export { readWavFile, loadSileroModel, type AudioClip } from './file.js';
 export { downmix, resample, toMono16k, TARGET_RATE } from './resample.js';
 export {
   parseSileroModel,
@@ -29,8 +40,6 @@ export {
 export {
   parseWav,
   encodeWav16,
-  floatToInt16,
-  int16ToFloat,
   DEFAULT_MAX_WAV_BYTES,
   type DecodedWav,
   type WavInfo,

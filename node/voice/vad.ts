@@ -9,12 +9,13 @@
  * speech shorter than `minSpeechMs` is dropped; reported edges are padded by `speechPadMs`.
  * Pure: no I/O.
  */
-import { int16ToFloat } from './wav.js';
+import type { Pcm16 } from './audio.js';
 
 /** Gives the probability that one window of 16 kHz audio holds speech; keeps state across windows. */
 export interface SpeechDetector {
   /** samples per window (512 for Silero at 16 kHz) */
   readonly windowSize: number;
+  /** one window in [-1, 1): the segmenter converts each window once, at this edge */
   process(window: Float32Array): number;
   reset(): void;
 }
@@ -40,8 +41,8 @@ export interface SegmenterOptions {
 }
 
 export interface Utterance {
-  /** 16 kHz mono PCM from (speechStart - preroll) to (speechEnd + postroll) */
-  pcm: Float32Array;
+  /** 16 kHz mono PCM from (speechStart - preroll) to (speechEnd + postroll), as captured */
+  pcm: Pcm16;
   /** seconds since the stream started, of pcm[0] */
   start: number;
   /** seconds: padded speech edges */
@@ -76,7 +77,9 @@ const DEFAULTS = {
 export class UtteranceSegmenter {
   private readonly opts: Required<SegmenterOptions>;
   private readonly window: number;
+  /** the window being filled, as the detector takes it and as captured */
   private readonly partial: Float32Array;
+  private readonly partial16: Pcm16;
   private partialLength = 0;
   /** absolute sample index of the next window's first sample */
   private position = 0;
@@ -93,16 +96,18 @@ export class UtteranceSegmenter {
     this.opts = { ...merged, negThreshold: options.negThreshold ?? merged.threshold - 0.15 };
     this.window = detector.windowSize;
     this.partial = new Float32Array(this.window);
+    this.partial16 = new Int16Array(this.window);
   }
 
-  /** Feeds PCM (Float32 in [-1, 1] or Int16); returns the events it completed. */
-  push(frame: Float32Array | Int16Array): VadEvent[] {
-    const pcm = frame instanceof Int16Array ? int16ToFloat(frame) : frame;
+  /** Feeds PCM frames of any size; returns the events it completed. */
+  push(pcm: Pcm16): VadEvent[] {
     const events: VadEvent[] = [];
     let at = 0;
     while (at < pcm.length) {
       const take = Math.min(this.window - this.partialLength, pcm.length - at);
-      this.partial.set(pcm.subarray(at, at + take), this.partialLength);
+      // the detector's edge: each sample becomes a float once, in the window it is judged in
+      for (let i = 0; i < take; i++) this.partial[this.partialLength + i] = pcm[at + i]! / 32768;
+      this.partial16.set(pcm.subarray(at, at + take), this.partialLength);
       this.partialLength += take;
       at += take;
       if (this.partialLength === this.window) {
@@ -141,7 +146,7 @@ export class UtteranceSegmenter {
     const o = this.opts;
     const s = this.position;
     const e = s + real;
-    this.history.append(window.subarray(0, real), s);
+    this.history.append(this.partial16.subarray(0, real), s);
     const p = this.detector.process(window);
     this.position = e;
 
@@ -212,7 +217,7 @@ export class UtteranceSegmenter {
  * them: Silero's rules with 100 ms minimum silence, then neighbours closer than 200 ms merged.
  */
 export function detectSpeechSegments(
-  pcm: Float32Array,
+  pcm: Pcm16,
   detector: SpeechDetector,
   options: SegmenterOptions & { mergeGapMs?: number } = {},
 ): SpeechSegment[] {
@@ -240,7 +245,7 @@ export function detectSpeechSegments(
 
 /** Runs a frame stream through a segmenter, yielding its events until the stream ends or the signal aborts. */
 export async function* segmentStream(
-  frames: AsyncIterable<Float32Array | Int16Array>,
+  frames: AsyncIterable<Pcm16>,
   segmenter: UtteranceSegmenter,
   options: { signal?: AbortSignal } = {},
 ): AsyncGenerator<VadEvent> {
@@ -254,15 +259,15 @@ export async function* segmentStream(
 
 /** Audio seen so far, addressed by absolute sample index; grows while an utterance is open. */
 class SampleHistory {
-  private buf = new Float32Array(16_000);
+  private buf: Pcm16 = new Int16Array(16_000);
   private length = 0;
   /** absolute index of buf[0] */
   start = 0;
 
-  append(samples: Float32Array, at: number): void {
+  append(samples: Pcm16, at: number): void {
     if (this.length === 0) this.start = at;
     if (this.length + samples.length > this.buf.length) {
-      const bigger = new Float32Array(Math.max(this.buf.length * 2, this.length + samples.length));
+      const bigger = new Int16Array(Math.max(this.buf.length * 2, this.length + samples.length));
       bigger.set(this.buf.subarray(0, this.length));
       this.buf = bigger;
     }
@@ -278,7 +283,7 @@ class SampleHistory {
     this.start += n;
   }
 
-  slice(from: number, to: number): Float32Array {
+  slice(from: number, to: number): Pcm16 {
     const a = Math.max(0, from - this.start);
     const b = Math.max(a, Math.min(this.length, to - this.start));
     return this.buf.slice(a, b);

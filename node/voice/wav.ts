@@ -4,6 +4,7 @@
  * InputError that says what is wrong and what to do.
  */
 import { InputError } from '../errors.js';
+import { floatSampleToInt16, type Pcm16 } from './audio.js';
 
 /** Files larger than this are refused unless the caller raises the limit (about 6 min of 48 kHz stereo 16-bit). */
 export const DEFAULT_MAX_WAV_BYTES = 64 * 1024 * 1024;
@@ -191,12 +192,12 @@ function sampleReader(
   }
 }
 
-/** Writes mono or multi-channel PCM as a 16-bit WAV (tests, debug capture). */
+/** Writes mono or multi-channel PCM (float, or Pcm16 as it is) as a 16-bit WAV (tests, debug capture). */
 export function encodeWav16(
-  channelData: Float32Array[] | Float32Array,
+  channelData: Float32Array[] | Float32Array | Pcm16,
   sampleRate: number,
 ): Uint8Array {
-  const channels = channelData instanceof Float32Array ? [channelData] : channelData;
+  const channels = Array.isArray(channelData) ? channelData : [channelData];
   const frames = channels[0]?.length ?? 0;
   const dataBytes = frames * channels.length * 2;
   const out = new Uint8Array(44 + dataBytes);
@@ -220,28 +221,10 @@ export function encodeWav16(
   let at = 44;
   for (let f = 0; f < frames; f++) {
     for (const ch of channels) {
-      view.setInt16(at, floatSampleToInt16(ch[f]!), true);
+      const v = ch[f]!;
+      view.setInt16(at, ch instanceof Int16Array ? v : floatSampleToInt16(v), true);
       at += 2;
     }
   }
   return out;
-}
-
-/** Float [-1, 1] -> Int16, clipped. */
-export function floatToInt16(pcm: Float32Array): Int16Array {
-  const out = new Int16Array(pcm.length);
-  for (let i = 0; i < pcm.length; i++) out[i] = floatSampleToInt16(pcm[i]!);
-  return out;
-}
-
-/** Int16 -> Float [-1, 1). */
-export function int16ToFloat(pcm: Int16Array): Float32Array {
-  const out = new Float32Array(pcm.length);
-  for (let i = 0; i < pcm.length; i++) out[i] = pcm[i]! / 32768;
-  return out;
-}
-
-function floatSampleToInt16(v: number): number {
-  const s = Math.round(v * 32768);
-  return s > 32767 ? 32767 : s < -32768 ? -32768 : s;
 }

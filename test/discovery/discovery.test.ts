@@ -111,12 +111,23 @@ describe('Discovery', () => {
     });
     await d.start();
     expect(d.candidates()).toEqual<PeerCandidate[]>([
-      { address: '10.0.0.9', source: 'static' },
-      { address: '100.101.1.2', source: 'tailscale', name: 'pi-kitchen' },
+      { address: '10.0.0.9', source: 'static', dial: 'always' },
+      { address: '100.101.1.2', source: 'tailscale', dial: 'lower-address', name: 'pi-kitchen' },
       // the static entry wins and keeps its port; the tailnet fills in the name
-      { address: '100.101.1.3', source: 'static', clusterPort: 7222, name: 'laptop' },
-      { address: '100.101.1.5', source: 'tailscale', name: 'phone' },
-      { address: '100.101.1.7', source: 'tailscale', name: 'living-room-tv' },
+      {
+        address: '100.101.1.3',
+        source: 'static',
+        dial: 'always',
+        clusterPort: 7222,
+        name: 'laptop',
+      },
+      { address: '100.101.1.5', source: 'tailscale', dial: 'lower-address', name: 'phone' },
+      {
+        address: '100.101.1.7',
+        source: 'tailscale',
+        dial: 'lower-address',
+        name: 'living-room-tv',
+      },
     ]);
     expect(d.tailnet()).toMatchObject({
       kind: 'running',
@@ -143,11 +154,20 @@ describe('Discovery', () => {
     ]);
     d.setExtraCandidates('invite', [{ address: '10.0.0.3', rpcPort: 7700 }]);
     expect(d.candidates()).toEqual([
-      { address: '10.0.0.2', source: 'advert', name: 'pi', clusterPort: 6222, rpcPort: 7700 },
-      { address: '10.0.0.3', source: 'invite', rpcPort: 7700 },
+      {
+        address: '10.0.0.2',
+        source: 'advert',
+        dial: 'lower-address',
+        name: 'pi',
+        clusterPort: 6222,
+        rpcPort: 7700,
+      },
+      { address: '10.0.0.3', source: 'invite', dial: 'always', rpcPort: 7700 },
     ]);
     d.setExtraCandidates('advert', []);
-    expect(d.candidates()).toEqual([{ address: '10.0.0.3', source: 'invite', rpcPort: 7700 }]);
+    expect(d.candidates()).toEqual([
+      { address: '10.0.0.3', source: 'invite', dial: 'always', rpcPort: 7700 },
+    ]);
   });
 
   it('tells listeners only when the set really changes, until they unsubscribe', async () => {
@@ -158,7 +178,9 @@ describe('Discovery', () => {
     d.setExtraCandidates('advert', [{ address: '10.0.0.2', name: 'pi' }]);
     d.setExtraCandidates('advert', [{ address: '10.0.0.2', name: 'pi' }]);
     d.setExtraCandidates('invite', []);
-    expect(seen).toEqual([[{ address: '10.0.0.2', source: 'advert', name: 'pi' }]]);
+    expect(seen).toEqual([
+      [{ address: '10.0.0.2', source: 'advert', dial: 'lower-address', name: 'pi' }],
+    ]);
     off();
     d.setExtraCandidates('advert', []);
     expect(seen).toHaveLength(1);
@@ -186,7 +208,7 @@ describe('Discovery', () => {
       kind: 'unavailable',
       reason: expect.stringContaining('https://tailscale.com/download'),
     });
-    expect(d.candidates()).toEqual([{ address: '10.0.0.9', source: 'static' }]);
+    expect(d.candidates()).toEqual([{ address: '10.0.0.9', source: 'static', dial: 'always' }]);
     expect(lines.filter((l) => l.msg.includes('tailscale is unavailable'))).toHaveLength(1);
     expect(changes).toEqual([]);
 

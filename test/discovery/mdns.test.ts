@@ -127,8 +127,12 @@ describe('Discovery with mDNS', () => {
     await waitFor(() => b.candidates().find((c) => c.address === '127.0.2.6'), {
       what: 'B to list A',
     });
-    expect(a.candidates()).toEqual([{ address: '127.0.2.7', source: 'mdns' }]);
-    expect(changes.at(-1)).toEqual([{ address: '127.0.2.7', source: 'mdns' }]);
+    expect(a.candidates()).toEqual([
+      { address: '127.0.2.7', source: 'mdns', dial: 'lower-address' },
+    ]);
+    expect(changes.at(-1)).toEqual([
+      { address: '127.0.2.7', source: 'mdns', dial: 'lower-address' },
+    ]);
     expect(a.mdnsPeerId()).toMatch(/^12D3KooW/);
   });
 });

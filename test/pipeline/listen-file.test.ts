@@ -23,7 +23,6 @@ import { loadAgents } from '../../node/agents/index.js';
 import { compileFastMatcher } from '../../node/router/index.js';
 import {
   encodeWav16,
-  floatToInt16,
   int16ToFloat,
   loadSileroModel,
   pcmSource,
@@ -81,7 +80,7 @@ describe.skipIf(!SILERO || !espeak)(
         detector: () => new SileroVad(model),
       });
       const engine = new DictationEngine();
-      engine.learn(floatToInt16(cut!.pcm), TEXT);
+      engine.learn(cut!.pcm, TEXT);
       const manifests = (await loadAgents([path.join(repoRoot, 'agents')])).map((a) => a.manifest);
       const pipeline = new Pipeline({
         selfId: 'id-kitchen',

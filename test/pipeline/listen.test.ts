@@ -10,7 +10,6 @@ import {
   type PipelineResult,
 } from '../../node/pipeline/index.js';
 import {
-  floatToInt16,
   loadSileroModel,
   readWavFile,
   SileroVad,
@@ -62,7 +61,7 @@ describe.skipIf(!JFK || !SILERO)('listening with Silero VAD (needs ../shared/dat
 
   async function setup() {
     model ??= await loadSileroModel(SILERO!);
-    jfk ??= floatToInt16((await readWavFile(JFK!)).pcm);
+    jfk ??= (await readWavFile(JFK!)).pcm;
   }
 
   it('captures the first utterance with its pre-roll and stops there', async () => {

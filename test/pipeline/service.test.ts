@@ -25,7 +25,7 @@ import {
 } from '../../node/pipeline/index.js';
 import { RpcClients, RpcServer } from '../../node/rpc/index.js';
 import { transcribeWith } from '../../node/transcribe/index.js';
-import { floatToInt16, pcmSource, readWavFile } from '../../node/voice/index.js';
+import { pcmSource, readWavFile } from '../../node/voice/index.js';
 import { BusHarness, newSecret } from '../bus/helpers.js';
 import { startFakeOllama, type FakeOllama } from '../support/fake-ollama.js';
 import { repoRoot, sharedFile } from '../voice/shared-data.js';
@@ -80,7 +80,7 @@ describe.skipIf(!JFK || !SILERO)(
         clients,
         agent: (n) => agents.find((a) => a.manifest.name === n),
       });
-      const jfk = floatToInt16((await readWavFile(JFK!)).pcm);
+      const jfk = (await readWavFile(JFK!)).pcm;
       voice = await startVoiceServices({
         config: parseConfig({
           router: { ollama_url: fake.url, timeout_ms: 3000 },

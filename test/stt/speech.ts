@@ -8,7 +8,7 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
-import { readWavFile } from '../../node/voice/index.js';
+import { readWavFile, type Pcm16 } from '../../node/voice/index.js';
 
 const run = promisify(execFile);
 
@@ -32,7 +32,7 @@ export interface SpokenUtterance<T> {
   text: string;
   voice: string;
   speed: number;
-  pcm: Float32Array;
+  pcm: Pcm16;
 }
 
 /** Speaks every text with every voice and speed; temp files are removed before returning. */

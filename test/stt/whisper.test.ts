@@ -5,7 +5,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { parseConfig } from '../../node/config/index.js';
 import { DependencyMissingError, InputError } from '../../node/errors.js';
 import { createSttEngine, probeStt, WhisperEngine } from '../../node/stt/index.js';
-import { readWavFile } from '../../node/voice/index.js';
+import { readWavFile, type Pcm16 } from '../../node/voice/index.js';
 import { missingReason, sharedFile } from '../voice/shared-data.js';
 
 async function addonBuilt(): Promise<boolean> {
@@ -32,7 +32,7 @@ describe.skipIf(!!skipReason)(
   `Whisper engine on the empty tiny.en test model${skipReason ? ` (skipped: ${skipReason})` : ''}`,
   () => {
     let engine: WhisperEngine;
-    let speech: Float32Array;
+    let speech: Pcm16;
     beforeAll(async () => {
       engine = await WhisperEngine.create({ model: modelPath!, threads: 2, language: 'en' });
       speech = (await readWavFile(jfkPath!)).pcm;

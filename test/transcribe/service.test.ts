@@ -23,7 +23,7 @@ import {
   type TranscribeCallInfo,
   type Transcript,
 } from '../../node/transcribe/index.js';
-import { floatToInt16, parseWav, readWavFile } from '../../node/voice/index.js';
+import { floatToInt16, parseWav, readWavFile, type Pcm16 } from '../../node/voice/index.js';
 import { HOST, meshSecret, tempDir } from '../pipeline/support/net.js';
 import { sharedFile } from '../voice/shared-data.js';
 import { freePort } from '../support/ports.js';
@@ -46,13 +46,13 @@ class FingerprintEngine implements SttEngine {
   gate: Promise<void> | null = null;
   fail: Error | null = null;
 
-  async transcribe(pcm: Float32Array, opts: { signal?: AbortSignal } = {}): Promise<Transcript> {
+  async transcribe(pcm: Pcm16, opts: { signal?: AbortSignal } = {}): Promise<Transcript> {
     const call = { samples: pcm.length, aborted: false };
     this.calls.push(call);
     opts.signal?.addEventListener('abort', () => (call.aborted = true), { once: true });
     if (this.gate) await this.gate;
     if (this.fail) throw this.fail;
-    const text = `${pcm.length} samples ${fingerprint(floatToInt16(pcm))}`;
+    const text = `${pcm.length} samples ${fingerprint(pcm)}`;
     return {
       text,
       language: 'en',
@@ -112,7 +112,7 @@ describe('Transcriber service over gRPC', () => {
     'streams a real utterance in 64 ms chunks and returns the final transcript',
     async () => {
       const clip = await readWavFile(JFK!);
-      const pcm = floatToInt16(clip.pcm);
+      const pcm = clip.pcm;
       calls.length = 0;
       const t = await transcribeWith(clients.transcriber(target), pcm, {
         traceId: 'trace-jfk',

@@ -5,6 +5,8 @@ import { beforeAll, describe, expect, it } from 'vitest';
 import { parseConfig } from '../../node/config/index.js';
 import { DependencyMissingError, InputError } from '../../node/errors.js';
 import {
+  floatToInt16,
+  type Pcm16,
   detectSpeechSegments,
   listenOnce,
   loadSileroModel,
@@ -37,11 +39,11 @@ function scripted(probs: number[]): SpeechDetector {
 const run = (ms: number, p: number) => new Array(Math.round(ms / 32)).fill(p) as number[];
 
 /** Audio whose sample value encodes its own index, so utterance bounds can be checked. */
-function ramp(windows: number): Float32Array {
-  return new Float32Array(windows * 512).map((_, i) => i / (windows * 512));
+function ramp(windows: number): Pcm16 {
+  return floatToInt16(new Float32Array(windows * 512).map((_, i) => i / (windows * 512)));
 }
 
-function feed(seg: UtteranceSegmenter, pcm: Float32Array, frame = 160): VadEvent[] {
+function feed(seg: UtteranceSegmenter, pcm: Pcm16, frame = 160): VadEvent[] {
   const events: VadEvent[] = [];
   for (let at = 0; at < pcm.length; at += frame)
     events.push(...seg.push(pcm.subarray(at, at + frame)));
@@ -167,7 +169,7 @@ describe('Silero VAD on real speech', () => {
     ? missingReason('for-tests-silero-v6.2.0-ggml.bin')
     : missingReason('jfk.wav');
   let model: SileroModel;
-  let pcm: Float32Array;
+  let pcm: Pcm16;
   beforeAll(async () => {
     if (skip) return;
     model = await loadSileroModel(modelPath);
@@ -233,7 +235,9 @@ describe('Silero VAD on real speech', () => {
   });
 
   it.skipIf(skip)('hears no speech in silence and low noise', () => {
-    const noise = new Float32Array(16000 * 3).map(() => (Math.random() - 0.5) * 0.002);
+    const noise = floatToInt16(
+      new Float32Array(16000 * 3).map(() => (Math.random() - 0.5) * 0.002),
+    );
     expect(detectSpeechSegments(noise, new SileroVad(model))).toEqual([]);
   });
 });

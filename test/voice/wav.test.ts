@@ -181,7 +181,8 @@ describe('readWavFile', () => {
     expect(clip.original).toMatchObject({ sampleRate: 44100, channels: 2, frames: n });
     expect(clip.pcm.length).toBe(16000);
     const mid = clip.pcm.subarray(1000, 15000);
-    const rms = Math.sqrt(mid.reduce((a, x) => a + x * x, 0) / mid.length);
+    // Pcm16: full scale is 32768
+    const rms = Math.sqrt(mid.reduce((a, x) => a + x * x, 0) / mid.length) / 32768;
     expect(rms).toBeCloseTo(0.5 / Math.SQRT2, 2);
   });
 

@@ -42,7 +42,7 @@ import {
   type Transcript,
 } from '../../../node/transcribe/index.js';
 import type { Capabilities, PeerView } from '../../../node/types.js';
-import { floatToInt16, resample } from '../../../node/voice/index.js';
+import { floatToInt16, resample, type Pcm16 } from '../../../node/voice/index.js';
 import { createSpeaker } from '../../../node/tts/index.js';
 import { repoRoot } from '../../voice/shared-data.js';
 
@@ -68,9 +68,9 @@ export class DictationEngine implements SttEngine {
     this.known.set(fingerprint(pcm), text);
   }
 
-  async transcribe(pcm: Float32Array): Promise<Transcript> {
+  async transcribe(pcm: Pcm16): Promise<Transcript> {
     this.heard.push(pcm.length);
-    const text = this.known.get(fingerprint(floatToInt16(pcm))) ?? '';
+    const text = this.known.get(fingerprint(pcm)) ?? '';
     return {
       text,
       language: 'en',
