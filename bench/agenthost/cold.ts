@@ -9,7 +9,8 @@
  */
 import path from 'node:path';
 import { parseArgs } from 'node:util';
-import { AgentRunner, buildImage, loadAgents, type RunEvent } from '../../node/agents/index.js';
+import { AgentRunner, buildImage, loadAgents } from '../../node/agents/index.js';
+import type { RunEvent } from '../../node/agentspec/index.js';
 import { ensureDockerEngine, removeContainers, removeImages } from '../../test/support/docker.js';
 import { measureBareDockerRun, percentiles } from '../agents/baseline.js';
 

@@ -11,7 +11,7 @@
  *    the run ends with Error{host_lost} naming the node, as the agent may have acted already.
  * Every stream ends with exactly one `result` or `error` event; nothing is dropped silently.
  */
-import type { AgentManifest } from '../agents/index.js';
+import type { AgentManifest } from '../agentspec/index.js';
 import { describeError } from '../errors.js';
 import { silentLogger, type Logger } from '../log.js';
 import { pickAgentHost } from '../placement/index.js';

@@ -10,7 +10,10 @@
  * the run (the executor stops its container); the earlier of the request's deadline and the
  * call's deadline ends it with Error{timeout}.
  */
-import type { RunEvent as LocalRunEvent, RunRequest as LocalRunRequest } from '../agents/index.js';
+import type {
+  RunEvent as LocalRunEvent,
+  RunRequest as LocalRunRequest,
+} from '../agentspec/index.js';
 import { describeError } from '../errors.js';
 import { silentLogger, type Logger } from '../log.js';
 import { sameImageHash } from '../placement/index.js';

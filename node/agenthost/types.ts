@@ -8,7 +8,7 @@ import type {
   RunErrorCode,
   RunEvent as LocalRunEvent,
   RunRequest as LocalRunRequest,
-} from '../agents/index.js';
+} from '../agentspec/index.js';
 
 /** An agent this host can run: its manifest and the content hash its image is tagged with. */
 export interface HostedAgent {

@@ -16,10 +16,12 @@ import {
   type CallMessage,
   type HostMessage,
   type TaskMessage,
-} from './protocol.js';
+  runError,
+  type LoadedAgent,
+  type RunEvent,
+} from '../agentspec/index.js';
 import { AsyncQueue } from './queue.js';
 import { sandboxSpec } from './sandbox.js';
-import { runError, type LoadedAgent, type RunEvent } from './types.js';
 import { delay } from '../async.js';
 
 export interface ContainerDeps {

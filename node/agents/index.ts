@@ -1,9 +1,9 @@
-/** The agents module's public face: manifests, images, runs (warm pool, cold), registry, protocol. */
-export * from './manifest.js';
-export * from './protocol.js';
-export * from './types.js';
+/**
+ * The agents module's public face: loading agents from disk, images, runs (warm pool, cold),
+ * registry. Manifests, arguments and the protocol's types are agentspec's.
+ */
 export * from './errors.js';
-export { loadAgents, loadAgent, parseManifest, MANIFEST_FILE } from './loader.js';
+export { loadAgents, loadAgent } from './loader.js';
 export type { LoadAgentsOptions } from './loader.js';
 export {
   buildImage,
@@ -17,8 +17,6 @@ export type { BuildOptions, BuiltImage } from './images.js';
 export { imageTag, DEFAULT_IMAGE_PREFIX, AGENT_USER } from './recipe.js';
 export { sandboxSpec, sandboxRunFlags } from './sandbox.js';
 export type { SandboxOptions } from './sandbox.js';
-export { validateArgs, pickContext, configValue, tableKeys } from './args.js';
-export type { ArgsCheck, ConfigTree } from './args.js';
 export { dispatchCall } from './calls.js';
 export type { HostCalls, CallContext, CallOutcome } from './calls.js';
 export { createMqttPublisher } from './mqtt.js';

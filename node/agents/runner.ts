@@ -9,15 +9,24 @@ import type Docker from 'dockerode';
 import { describeError } from '../errors.js';
 import { silentLogger, type Logger } from '../log.js';
 import type { WarmPoolEntry } from '../types.js';
-import { pickContext, validateArgs, type ConfigTree } from './args.js';
+import {
+  pickContext,
+  validateTaskArgs,
+  type ConfigTree,
+  AGENT_PROTOCOL_VERSION,
+  MAX_LINE_BYTES,
+  type TaskMessage,
+  runError,
+  type LoadedAgent,
+  type RunEvent,
+  type RunRequest,
+} from '../agentspec/index.js';
 import type { HostCalls } from './calls.js';
 import { AgentContainer, type ContainerDeps } from './container.js';
 import { inspectImage } from './images.js';
-import { AGENT_PROTOCOL_VERSION, MAX_LINE_BYTES, type TaskMessage } from './protocol.js';
 import { PoolUnavailableError, WarmPool } from './pool.js';
 import { DEFAULT_IMAGE_PREFIX, imageTag } from './recipe.js';
 import type { ImageUsage, Registry } from './registry.js';
-import { runError, type LoadedAgent, type RunEvent, type RunRequest } from './types.js';
 import { delay } from '../async.js';
 
 export interface AgentRunnerOptions {
@@ -176,7 +185,7 @@ export class AgentRunner {
       );
       return;
     }
-    const checked = validateArgs(intent, req.args ?? {}, this.opts.config ?? {});
+    const checked = validateTaskArgs(intent, req.args ?? {}, this.opts.config ?? {});
     if (!checked.ok) {
       yield runError('invalid_args', `${m.name}.${intent.name}: ${checked.problems.join('; ')}`);
       return;

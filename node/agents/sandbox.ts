@@ -3,7 +3,7 @@
  * Pure: the same manifest always gives the same policy, and tests read it as a table.
  */
 import type { ContainerCreateOptions } from 'dockerode';
-import type { AgentManifest } from './manifest.js';
+import type { AgentManifest } from '../agentspec/index.js';
 import { AGENT_USER } from './recipe.js';
 
 export interface SandboxOptions {

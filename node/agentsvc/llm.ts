@@ -7,12 +7,12 @@
  *                                    reply   { ok: true, text, model } | { ok: false, error }
  */
 import { z } from 'zod';
+import { type CallContext } from '../agents/index.js';
 import {
   LlmGenerateParamsSchema,
-  type CallContext,
   type LlmGenerateParams,
   type LlmGenerateResult,
-} from '../agents/index.js';
+} from '../agentspec/index.js';
 import type { Bus, Subscription } from '../bus/index.js';
 import type { Config } from '../config/index.js';
 import { describeError } from '../errors.js';

@@ -4,7 +4,7 @@
  * places it with runAnywhere (which moves it once if its host is lost and it is idempotent).
  */
 import { randomUUID } from 'node:crypto';
-import { validateArgs, type LoadedAgent } from '../agents/index.js';
+import { validateTaskArgs, type LoadedAgent } from '../agentspec/index.js';
 import { runAnywhere, type RemoteRunEvent } from '../agenthost/index.js';
 import type { Logger } from '../log.js';
 import type { RpcClients } from '../rpc/index.js';
@@ -40,7 +40,7 @@ export function checkRun(
       message: `agent ${m.name} has no intent ${JSON.stringify(req.intent)}; it serves: ${m.intents.map((i) => i.name).join(', ')}`,
     };
   }
-  const checked = validateArgs(intent, req.args ?? {}, {});
+  const checked = validateTaskArgs(intent, req.args ?? {}, {});
   if (!checked.ok) {
     return {
       ok: false,

@@ -19,8 +19,8 @@ import {
   loadAgents,
   type BuiltImage,
   type HttpFetchOptions,
-  type LoadedAgent,
 } from '../agents/index.js';
+import type { LoadedAgent } from '../agentspec/index.js';
 import {
   PeerImageProvisioner,
   agentHostService,

@@ -1,5 +1,5 @@
 /** The pipeline's run stage over agenthost's runAnywhere: intent -> manifest -> placed run. */
-import type { AgentManifest } from '../agents/index.js';
+import type { AgentManifest } from '../agentspec/index.js';
 import { runAnywhere, type RemoteRunEvent } from '../agenthost/index.js';
 import type { Logger } from '../log.js';
 import type { RpcClients } from '../rpc/index.js';

@@ -7,7 +7,7 @@
  * plain grammar decode acted wrongly on ~4 % of utterances: "turn ... off" heard as "... on",
  * "five" as "nine", an unconfigured room as the nearest configured one. Three things bring that
  * to ~1 %:
- *  - decoys in the grammar (phrase-grammar.ts): unconfigured rooms and everyday non-commands
+ *  - decoys in the grammar (agentspec/jsgf.ts): unconfigured rooms and everyday non-commands
  *    can win the search, and a decoy result is rejected;
  *  - agreement: the utterance is decoded three times, and a meaning that changes between the
  *    decodes is not trusted. Beside the plain decode, one warps the vocal tract length by 0.9
@@ -30,15 +30,16 @@
 import { readFile } from 'node:fs/promises';
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
-import type { AgentManifest } from '../agents/manifest.js';
 import { DependencyMissingError } from '../errors.js';
 import { untilAborted } from '../async.js';
 import type { SttEngine, TranscribeOptions, Transcript } from './engine.js';
 import {
   buildPhraseGrammar,
+  type AgentManifest,
   type PhraseGrammar,
   type PhraseInterpretation,
-} from './phrase-grammar.js';
+  type SlotValues,
+} from '../agentspec/index.js';
 import {
   DEBIAN_MODEL_DIR,
   decodeWithGrammar,
@@ -52,7 +53,7 @@ import { floatToInt16 } from '../voice/index.js';
 export interface PhraseRecogniserOptions {
   manifests: readonly AgentManifest[];
   /** values of enum_from tables, e.g. { "lights.rooms": ["kitchen", "living room"] } */
-  slotValues?: Readonly<Record<string, readonly string[]>>;
+  slotValues?: SlotValues;
   pocketsphinx?: PocketsphinxConfig;
   /** decodes besides the plain one; all must agree (default DEFAULT_VARIANTS) */
   variants?: readonly DecodeVariant[];

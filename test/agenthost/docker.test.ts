@@ -5,13 +5,8 @@
 import path from 'node:path';
 import type Docker from 'dockerode';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import {
-  AgentRunner,
-  buildImage,
-  loadAgent,
-  loadAgents,
-  type LoadedAgent,
-} from '../../node/agents/index.js';
+import { AgentRunner, buildImage, loadAgent, loadAgents } from '../../node/agents/index.js';
+import type { LoadedAgent } from '../../node/agentspec/index.js';
 import {
   agentHostService,
   runAnywhere,

@@ -4,7 +4,7 @@
  * delivered to the node that asked.
  */
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { ManifestSchema } from '../../node/agents/index.js';
+import { ManifestSchema } from '../../node/agentspec/index.js';
 import {
   createLlmGenerate,
   Notifier,

@@ -1,5 +1,5 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { compileFastMatcher, type FastMatcher } from '../../node/router/index.js';
+import { compileFastMatcher, type ArgValue, type FastMatcher } from '../../node/agentspec/index.js';
 import { PhraseRecogniser, type PhraseTranscript } from '../../node/stt/index.js';
 import { loadTestManifests, TEST_ROOMS } from './manifests.js';
 import { hasProgram, speakAll, TEST_SPEEDS, TEST_VOICES, type SpokenUtterance } from './speech.js';
@@ -15,7 +15,7 @@ const why = skip ? ` (skipped: ${missing.join(', ')} not installed)` : '';
 interface Expected {
   text: string;
   /** null: not a command the grammar holds; it must be rejected */
-  meaning: { agent: string; intent: string; args: Record<string, string | number> } | null;
+  meaning: { agent: string; intent: string; args: Record<string, ArgValue> } | null;
 }
 
 type Outcome = 'right' | 'rejected' | 'wrong';
