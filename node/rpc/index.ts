@@ -92,6 +92,7 @@ export {
   Transcript,
   TranscriptSegment,
   TranscriptEvent,
+  Interpretation,
 } from './gen/helix/v1/transcriber.js';
 export {
   RouterService,

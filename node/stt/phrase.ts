@@ -74,7 +74,7 @@ export interface DecodeVariant {
 /** A transcript plus what the recogniser understood. */
 export interface PhraseTranscript extends Transcript {
   /** agent, intent and slot values, when accepted */
-  meaning: PhraseInterpretation | null;
+  interpretation: PhraseInterpretation | null;
   /** acoustic score per frame of the best path */
   fit: number;
   /** the sentence each decode heard (plain first, then one per variant) */
@@ -163,7 +163,7 @@ export class PhraseRecogniser implements SttEngine {
     const frames = first && last ? Math.max(1, Math.round((last.end - first.start) * 100)) : 1;
     const fit = Number.isFinite(best.acoustic) ? best.acoustic / frames : -Infinity;
     const meanings = votes.map((v) => this.grammar.interpret(v.text));
-    const meaning = meanings[0] ?? null;
+    const interpretation = meanings[0] ?? null;
     const base = {
       segments: best.words.length
         ? [{ start: best.words[0]!.start, end: best.words.at(-1)!.end, text: best.text }]
@@ -176,14 +176,14 @@ export class PhraseRecogniser implements SttEngine {
       ...base,
       text: '',
       confidence: 0,
-      meaning: null,
+      interpretation: null,
       rejected: why,
     });
     if (!best.text) return reject('nothing in the grammar matched');
-    if (!meaning) return reject(`"${best.text}" is not a command`);
+    if (!interpretation) return reject(`"${best.text}" is not a command`);
     const key = (m: PhraseInterpretation | null) =>
       m ? `${m.agent}.${m.intent} ${JSON.stringify(m.args)}` : '';
-    if (meanings.some((m) => key(m) !== key(meaning))) {
+    if (meanings.some((m) => key(m) !== key(interpretation))) {
       return reject(
         `uncertain: heard ${[...new Set(votes.map((v) => JSON.stringify(v.text)))].join(' or ')}`,
       );
@@ -194,7 +194,7 @@ export class PhraseRecogniser implements SttEngine {
       );
     // 0.5 at the threshold, ~0.98 at the typical fit of clear speech (-45)
     const confidence = 1 / (1 + Math.exp(-(fit - minFit) / 12));
-    return { ...base, text: best.text, confidence, meaning };
+    return { ...base, text: best.text, confidence, interpretation };
   }
 
   async close(): Promise<void> {
