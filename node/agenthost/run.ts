@@ -21,7 +21,7 @@ import {
   serverStream,
   targetKey,
   type RpcClients,
-  type RunRequest,
+  type WireRunRequest,
 } from '../rpc/index.js';
 import type { PeerView } from '../types.js';
 import { peerTarget } from './target.js';
@@ -195,7 +195,7 @@ async function* runOn(
   const target = peerTarget(host);
   const key = targetKey(target);
   const client = opts.clients.agentHost(target);
-  const request: RunRequest = {
+  const request: WireRunRequest = {
     traceId: opts.traceId,
     agent: opts.manifest.name,
     intent: opts.intent,

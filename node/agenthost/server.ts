@@ -10,10 +10,7 @@
  * the run (the executor stops its container); the earlier of the request's deadline and the
  * call's deadline ends it with Error{timeout}.
  */
-import type {
-  RunEvent as LocalRunEvent,
-  RunRequest as LocalRunRequest,
-} from '../agentspec/index.js';
+import type { RunEvent, RunRequest } from '../agentspec/index.js';
 import { describeError } from '../errors.js';
 import { silentLogger, type Logger } from '../log.js';
 import { sameImageHash } from '../placement/index.js';
@@ -21,8 +18,8 @@ import {
   GrpcStatus,
   callerNodeId,
   type AgentHostServer,
-  type RunEvent,
-  type RunRequest,
+  type WireRunEvent,
+  type WireRunRequest,
   type ServerWritableStream,
 } from '../rpc/index.js';
 import type { AgentExecutor, ImageProvisioner } from './types.js';
@@ -41,7 +38,7 @@ export interface AgentHostComponents {
   timeoutGraceMs?: number;
 }
 
-type Call = ServerWritableStream<RunRequest, RunEvent>;
+type Call = ServerWritableStream<WireRunRequest, WireRunEvent>;
 
 export function agentHostService(components: AgentHostComponents): AgentHostServer {
   const log = (components.log ?? silentLogger).child({ component: 'agenthost' });
@@ -59,7 +56,7 @@ export function agentHostService(components: AgentHostComponents): AgentHostServ
 /** A rejection of the request itself as a gRPC status, or its arguments when it may run here. */
 function checkRequest(
   c: AgentHostComponents,
-  req: RunRequest,
+  req: WireRunRequest,
 ): { code: GrpcStatus; details: string } | { args: Record<string, unknown> } {
   const here = c.self.name;
   const agent = c.executor.agent(req.agent);
@@ -157,7 +154,7 @@ async function serveRun(c: AgentHostComponents, call: Call, log: Logger): Promis
 
   let accepted = false;
   let ended = false;
-  const write = (event: RunEvent['event']) => {
+  const write = (event: WireRunEvent['event']) => {
     if (ended || call.cancelled) return;
     call.write({ event });
   };
@@ -202,7 +199,7 @@ async function serveRun(c: AgentHostComponents, call: Call, log: Logger): Promis
       }
     }
 
-    const request: LocalRunRequest = {
+    const request: RunRequest = {
       agent: req.agent,
       intent: req.intent,
       args: checked.args,
@@ -223,7 +220,7 @@ async function serveRun(c: AgentHostComponents, call: Call, log: Logger): Promis
             retryable: false,
           });
         }
-        const ev: LocalRunEvent = next.value;
+        const ev: RunEvent = next.value;
         switch (ev.type) {
           case 'accepted':
             accept(ev.warm);

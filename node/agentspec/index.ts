@@ -17,7 +17,7 @@ export {
   type IntentSpec,
   type AgentManifest,
 } from './manifest.js';
-export type { IntentCall, Intent, FastMatch } from './intent.js';
+export type { IntentRequest, IntentCall, Intent, FastMatch } from './intent.js';
 export {
   allowedValues,
   resolveSlotValues,

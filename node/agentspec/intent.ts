@@ -5,7 +5,14 @@
  */
 import type { ArgValue } from './slots.js';
 
-/** A request for one agent's intent. */
+/** A request for one agent's intent as it arrives (CLI, control socket, gRPC): not yet validated. */
+export interface IntentRequest {
+  agent: string;
+  intent: string;
+  args?: Record<string, unknown>;
+}
+
+/** A request for one agent's intent, its arguments validated. */
 export interface IntentCall {
   agent: string;
   intent: string;

@@ -2,16 +2,14 @@
  * Sentences the warm agents' grammars accept, with the intent each should yield (pure).
  * For tests and benchmarks (the fast matcher, the phrase recogniser, spoken test utterances).
  */
+import type { IntentCall } from './intent.js';
 import type { AgentManifest, ArgSpec } from './manifest.js';
 import { numberToWords } from './numbers.js';
 import { parsePhrase, type PhraseNode } from './phrase.js';
 import { allowedValues, type ArgValue, type SlotValues } from './slots.js';
 
-export interface PhraseSample {
+export interface PhraseSample extends IntentCall {
   text: string;
-  agent: string;
-  intent: string;
-  args: Record<string, ArgValue>;
   /** the grammar phrase it came from */
   phrase: string;
 }

@@ -6,7 +6,12 @@
  * is up; stop() undoes it all.
  */
 import path from 'node:path';
-import { type AgentManifest, compileFastMatcher, resolveSlotValues } from '../agentspec/index.js';
+import {
+  compileFastMatcher,
+  resolveSlotValues,
+  type AgentManifest,
+  type IntentRequest,
+} from '../agentspec/index.js';
 import type { RemoteRunEvent } from '../agenthost/index.js';
 import type { Bus, Subscription } from '../bus/index.js';
 import type { Config } from '../config/index.js';
@@ -51,7 +56,7 @@ export interface VoiceServicesComponents {
   agents: {
     readonly agents: ReadonlyMap<string, { manifest: AgentManifest; hash: string }>;
     runIntent(
-      req: { agent: string; intent: string; args?: Record<string, unknown>; traceId?: string },
+      req: IntentRequest & { traceId?: string },
       opts?: { signal?: AbortSignal },
     ): AsyncIterable<RemoteRunEvent>;
   };

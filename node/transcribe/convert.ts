@@ -1,10 +1,6 @@
 /** Transcript <-> wire (proto) Transcript, and PCM <-> 64 ms AudioChunks. Pure. */
 import type { ArgValue, PhraseInterpretation } from '../agentspec/index.js';
-import type {
-  AudioChunk,
-  Interpretation as WireInterpretation,
-  Transcript as WireTranscript,
-} from '../rpc/index.js';
+import type { AudioChunk, WireInterpretation, WireTranscript } from '../rpc/index.js';
 import { CHUNK_SAMPLES, SAMPLE_RATE, type Transcript } from './types.js';
 
 export function toWireTranscript(t: Transcript): WireTranscript {
