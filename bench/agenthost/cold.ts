@@ -9,13 +9,8 @@
  */
 import path from 'node:path';
 import { parseArgs } from 'node:util';
-import {
-  AgentRunner,
-  DockerRuntime,
-  buildImage,
-  loadAgents,
-  type RunEvent,
-} from '../../node/agents/index.js';
+import { AgentRunner, DockerRuntime, buildImage, loadAgents } from '../../node/agents/index.js';
+import type { RunEvent } from '../../node/agentspec/index.js';
 import { ensureDockerEngine, removeContainers, removeImages } from '../../test/support/docker.js';
 import { measureBareDockerRun, percentiles } from '../agents/baseline.js';
 

@@ -24,8 +24,8 @@ import {
   buildImage,
   createMqttPublisher,
   loadAgents,
-  type RunEvent,
 } from '../../node/agents/index.js';
+import type { RunEvent } from '../../node/agentspec/index.js';
 import {
   agentHostService,
   runAnywhere,

@@ -19,14 +19,16 @@ import {
   buildImage,
   checkDocker,
   DockerDemuxer,
-  encodeHostMessage,
   formatSize,
   loadAgents,
   sandboxRunFlags,
   sandboxSpec,
+} from '../../node/agents/index.js';
+import {
+  encodeHostMessage,
   type AgentManifest,
   type TaskMessage,
-} from '../../node/agents/index.js';
+} from '../../node/agentspec/index.js';
 
 export interface Percentiles {
   n: number;

@@ -22,10 +22,12 @@
  */
 import path from 'node:path';
 import { parseArgs } from 'node:util';
-import { loadAgents, type LoadedAgent } from '../../node/agents/index.js';
+import { loadAgents } from '../../node/agents/index.js';
+import type { LoadedAgent } from '../../node/agentspec/index.js';
 import { ConfigSchema } from '../../node/config/index.js';
 import { captureUtterance, type Trace } from '../../node/pipeline/index.js';
-import { PhraseRecogniser, slotValuesFromConfig } from '../../node/stt/index.js';
+import { PhraseRecogniser } from '../../node/stt/index.js';
+import { resolveSlotValues } from '../../node/agentspec/index.js';
 import {
   loadSileroModel,
   pcmSource,
@@ -110,7 +112,7 @@ async function baselines(lab: VoiceLab, agents: LoadedAgent[]): Promise<Baseline
   const manifests = agents.map((a) => a.manifest);
   const recogniser = await PhraseRecogniser.create({
     manifests,
-    slotValues: slotValuesFromConfig(config as unknown as Record<string, unknown>, manifests),
+    slotValues: resolveSlotValues(manifests, config),
   });
   const model = await loadSileroModel(SILERO_MODEL!);
   const echo = agents.find((a) => a.manifest.name === 'echo');

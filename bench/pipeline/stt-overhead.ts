@@ -17,7 +17,8 @@
 import { existsSync } from 'node:fs';
 import path from 'node:path';
 import { parseArgs } from 'node:util';
-import { loadAgents, type RunEvent, type RunRequest } from '../../node/agents/index.js';
+import { loadAgents } from '../../node/agents/index.js';
+import { type RunEvent, type RunRequest, compileFastMatcher } from '../../node/agentspec/index.js';
 import { hostOnlyCapabilities } from '../../node/capabilities/index.js';
 import {
   agentHostService,
@@ -26,7 +27,6 @@ import {
 } from '../../node/agenthost/index.js';
 import { createRunIntent, Pipeline, type Trace } from '../../node/pipeline/index.js';
 import { AgentHostService, RpcClients, RpcServer } from '../../node/rpc/index.js';
-import { compileFastMatcher } from '../../node/router/index.js';
 import { PhraseRecogniser, WhisperEngine } from '../../node/stt/index.js';
 import {
   createTranscribeRemote,

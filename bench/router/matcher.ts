@@ -10,16 +10,16 @@ import { existsSync } from 'node:fs';
 import path from 'node:path';
 import { parseArgs } from 'node:util';
 import { loadAgents } from '../../node/agents/index.js';
-import type { AgentManifest } from '../../node/agents/manifest.js';
 import {
+  type AgentManifest,
   compileFastMatcher,
   parsePhrase,
   resolveSlotValues,
   samplePhrases,
   type PhraseNode,
   type SlotValues,
-} from '../../node/router/index.js';
-import { MANIFESTS, SLOT_VALUES } from '../../test/router/fixtures.js';
+} from '../../node/agentspec/index.js';
+import { MANIFESTS, SLOT_VALUES } from '../../test/agentspec/fixtures.js';
 
 const NEAR_MISSES = [
   'turn on the kitchen',

@@ -61,7 +61,7 @@ const recogniser = await PhraseRecogniser.create({
 try {
   const commands = recogniser.grammar.samples(Number(args['per-phrase']));
   const items = [
-    ...commands.map((c) => ({ text: c.text, meaning: c as PhraseTranscript['meaning'] })),
+    ...commands.map((c) => ({ text: c.text, meaning: c as PhraseTranscript['interpretation'] })),
     ...NOT_COMMANDS.map((text) => ({ text, meaning: null })),
   ];
   const voices = args.voices.split(',');
@@ -79,12 +79,12 @@ try {
   spoken.forEach((s, i) => {
     const h = heard[i]!;
     const e = s.item.meaning;
-    const o: Outcome = !h.meaning
+    const o: Outcome = !h.interpretation
       ? 'rejected'
       : e &&
-          h.meaning.agent === e.agent &&
-          h.meaning.intent === e.intent &&
-          JSON.stringify(h.meaning.args) === JSON.stringify(e.args)
+          h.interpretation.agent === e.agent &&
+          h.interpretation.intent === e.intent &&
+          JSON.stringify(h.interpretation.args) === JSON.stringify(e.args)
         ? 'right'
         : 'wrong';
     const v = byVoice.get(s.voice) ?? tally();

@@ -2,7 +2,7 @@
  * What the control routes of the agent services answer (the CLI prints these; `--json` prints
  * them as they are). Runs stream node/agenthost's RemoteRunEvent.
  */
-import type { AgentManifest } from '../agents/index.js';
+import type { AgentManifest } from '../agentspec/index.js';
 import type { ImageHeld, WarmPoolEntry } from '../types.js';
 
 /** What the heartbeat advert carries about agents. */

@@ -9,9 +9,9 @@ import {
   inspectImage,
   IMAGE_SIZE_LIMIT_BYTES,
   type BuiltImage,
-  type LoadedAgent,
   type Registry,
 } from '../agents/index.js';
+import type { LoadedAgent } from '../agentspec/index.js';
 import { describeError } from '../errors.js';
 import { peersSharingImage } from '../placement/index.js';
 import type { PeerView, WarmPoolEntry } from '../types.js';

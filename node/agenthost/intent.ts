@@ -7,7 +7,7 @@
  * idempotent).
  */
 import { randomUUID } from 'node:crypto';
-import { validateArgs, type AgentManifest, type LoadedAgent } from '../agents/index.js';
+import { validateTaskArgs, type AgentManifest, type LoadedAgent } from '../agentspec/index.js';
 import type { Logger } from '../log.js';
 import type { RpcClients } from '../rpc/index.js';
 import type { PeerView } from '../types.js';
@@ -45,7 +45,7 @@ export function checkRun(
       message: `agent ${m.name} has no intent ${JSON.stringify(req.intent)}; it serves: ${m.intents.map((i) => i.name).join(', ')}`,
     };
   }
-  const checked = validateArgs(intent, req.args ?? {}, {});
+  const checked = validateTaskArgs(intent, req.args ?? {}, {});
   if (!checked.ok) {
     return {
       ok: false,

@@ -5,12 +5,12 @@
  * Llm.Generate (proto/helix/v1/llm.proto), signed with the mesh proof like every call between
  * nodes, its deadline the router's timeout plus a grace for the answer to travel back.
  */
+import type { CallContext } from '../agents/index.js';
 import {
   LlmGenerateParamsSchema,
-  type CallContext,
   type LlmGenerateParams,
   type LlmGenerateResult,
-} from '../agents/index.js';
+} from '../agentspec/index.js';
 import type { Config } from '../config/index.js';
 import { describeError } from '../errors.js';
 import { silentLogger, type Logger } from '../log.js';

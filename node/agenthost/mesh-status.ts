@@ -3,7 +3,7 @@
  * running counts come from this node's runner for itself and from busy warm containers for
  * peers (adverts carry no per-agent cold runs, only the total in their load).
  */
-import type { MeshStatus } from '../agents/index.js';
+import type { MeshStatus } from '../agentspec/index.js';
 import type { PeerView, WarmPoolEntry } from '../types.js';
 
 export interface SelfRuns {

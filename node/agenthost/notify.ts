@@ -5,7 +5,8 @@
  * it was not delivered.
  */
 import { z } from 'zod';
-import type { CallContext, NotifyParams } from '../agents/index.js';
+import type { CallContext } from '../agents/index.js';
+import type { NotifyParams } from '../agentspec/index.js';
 import type { Bus, Subscription } from '../bus/index.js';
 import { silentLogger, type Logger } from '../log.js';
 import type { PeerView } from '../types.js';

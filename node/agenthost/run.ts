@@ -11,7 +11,7 @@
  *    the run ends with Error{host_lost} naming the node, as the agent may have acted already.
  * Every stream ends with exactly one `result` or `error` event; nothing is dropped silently.
  */
-import type { AgentManifest } from '../agents/index.js';
+import type { AgentManifest } from '../agentspec/index.js';
 import { describeError } from '../errors.js';
 import { silentLogger, type Logger } from '../log.js';
 import { pickAgentHost } from '../placement/index.js';
@@ -21,7 +21,7 @@ import {
   serverStream,
   targetKey,
   type RpcClients,
-  type RunRequest,
+  type WireRunRequest,
 } from '../rpc/index.js';
 import type { PeerView } from '../types.js';
 import { peerTarget } from './target.js';
@@ -195,7 +195,7 @@ async function* runOn(
   const target = peerTarget(host);
   const key = targetKey(target);
   const client = opts.clients.agentHost(target);
-  const request: RunRequest = {
+  const request: WireRunRequest = {
     traceId: opts.traceId,
     agent: opts.manifest.name,
     intent: opts.intent,

@@ -12,11 +12,11 @@
  * call's deadline ends it with Error{timeout}.
  */
 import {
-  validateArgs,
+  validateTaskArgs,
   type ConfigTree,
-  type RunEvent as LocalRunEvent,
-  type RunRequest as LocalRunRequest,
-} from '../agents/index.js';
+  type RunEvent,
+  type RunRequest,
+} from '../agentspec/index.js';
 import { describeError } from '../errors.js';
 import { silentLogger, type Logger } from '../log.js';
 import { sameImageHash } from '../placement/index.js';
@@ -24,8 +24,8 @@ import {
   GrpcStatus,
   callerNodeId,
   type AgentHostServer,
-  type RunEvent,
-  type RunRequest,
+  type WireRunEvent,
+  type WireRunRequest,
   type ServerWritableStream,
 } from '../rpc/index.js';
 import type { AgentExecutor, ImageProvisioner } from './types.js';
@@ -46,7 +46,7 @@ export interface AgentHostComponents {
   timeoutGraceMs?: number;
 }
 
-type Call = ServerWritableStream<RunRequest, RunEvent>;
+type Call = ServerWritableStream<WireRunRequest, WireRunEvent>;
 
 export function agentHostService(components: AgentHostComponents): AgentHostServer {
   const log = (components.log ?? silentLogger).child({ component: 'agenthost' });
@@ -64,7 +64,7 @@ export function agentHostService(components: AgentHostComponents): AgentHostServ
 /** A rejection of the request itself as a gRPC status, or its arguments when it may run here. */
 function checkRequest(
   c: AgentHostComponents,
-  req: RunRequest,
+  req: WireRunRequest,
 ): { code: GrpcStatus; details: string } | { args: Record<string, unknown> } {
   const here = c.self.name;
   const agent = c.executor.agent(req.agent);
@@ -103,7 +103,7 @@ function checkRequest(
       details: `${here} has ${req.agent} version ${agent.hash.slice(0, 16)}, the caller expects ${req.imageHash.slice(0, 16)}; give both nodes the same agents (update HelixOS or copy the agent folder)`,
     };
   }
-  const checked = validateArgs(intent, args as Record<string, unknown>, c.config ?? {});
+  const checked = validateTaskArgs(intent, args, c.config ?? {});
   if (!checked.ok) {
     return {
       code: GrpcStatus.INVALID_ARGUMENT,
@@ -170,7 +170,7 @@ async function serveRun(c: AgentHostComponents, call: Call, log: Logger): Promis
 
   let accepted = false;
   let ended = false;
-  const write = (event: RunEvent['event']) => {
+  const write = (event: WireRunEvent['event']) => {
     if (ended || call.cancelled) return;
     call.write({ event });
   };
@@ -215,7 +215,7 @@ async function serveRun(c: AgentHostComponents, call: Call, log: Logger): Promis
       }
     }
 
-    const request: LocalRunRequest = {
+    const request: RunRequest = {
       agent: req.agent,
       intent: req.intent,
       args: checked.args,
@@ -236,7 +236,7 @@ async function serveRun(c: AgentHostComponents, call: Call, log: Logger): Promis
             retryable: false,
           });
         }
-        const ev: LocalRunEvent = next.value;
+        const ev: RunEvent = next.value;
         switch (ev.type) {
           case 'accepted':
             accept(ev.warm);

@@ -20,8 +20,8 @@ import {
   loadAgents,
   type BuiltImage,
   type HttpFetchOptions,
-  type LoadedAgent,
 } from '../agents/index.js';
+import type { LoadedAgent } from '../agentspec/index.js';
 import type { Bus } from '../bus/index.js';
 import type { Config } from '../config/index.js';
 import type { ControlServer } from '../control/index.js';

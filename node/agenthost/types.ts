@@ -3,12 +3,7 @@
  * (node/agents' warm pool and cold runner satisfy AgentExecutor), the Docker engine's image
  * store (ImageEngine), and the events a run streams back to the node that asked.
  */
-import type {
-  AgentManifest,
-  RunErrorCode,
-  RunEvent as LocalRunEvent,
-  RunRequest as LocalRunRequest,
-} from '../agents/index.js';
+import type { AgentManifest, RunErrorCode, RunEvent, RunRequest } from '../agentspec/index.js';
 
 /** An agent this host can run: its manifest and the content hash its image is tagged with. */
 export interface HostedAgent {
@@ -23,7 +18,7 @@ export interface HostedAgent {
 export interface AgentExecutor {
   agent(name: string): HostedAgent | undefined;
   agentNames(): string[];
-  run(request: LocalRunRequest, opts: { signal: AbortSignal }): AsyncIterable<LocalRunEvent>;
+  run(request: RunRequest, opts: { signal: AbortSignal }): AsyncIterable<RunEvent>;
 }
 
 /** The Docker engine's image store, as far as image transfer needs it. */

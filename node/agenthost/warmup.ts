@@ -4,13 +4,8 @@
  * registry reconciled with the engine.
  */
 import type Docker from 'dockerode';
-import {
-  checkDocker,
-  inspectImage,
-  type AgentRunner,
-  type LoadedAgent,
-  type Registry,
-} from '../agents/index.js';
+import { checkDocker, inspectImage, type AgentRunner, type Registry } from '../agents/index.js';
+import type { LoadedAgent } from '../agentspec/index.js';
 import type { ImageEngine } from './types.js';
 import { describeError } from '../errors.js';
 import type { Logger } from '../log.js';

@@ -5,8 +5,10 @@
  */
 import { describeError } from '../errors.js';
 import type { Logger } from '../log.js';
-import { HOST_CALLS, type AgentManifest, type HostCall } from './manifest.js';
 import {
+  HOST_CALLS,
+  type AgentManifest,
+  type HostCall,
   CALL_PARAM_SCHEMAS,
   type CallMessage,
   type HttpFetchParams,
@@ -17,7 +19,7 @@ import {
   type MeshStatusParams,
   type MqttPublishParams,
   type NotifyParams,
-} from './protocol.js';
+} from '../agentspec/index.js';
 
 export interface CallContext {
   agent: AgentManifest;

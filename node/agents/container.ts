@@ -14,11 +14,13 @@ import {
   type CallMessage,
   type HostMessage,
   type TaskMessage,
-} from './protocol.js';
+  runError,
+  type LoadedAgent,
+  type RunEvent,
+} from '../agentspec/index.js';
 import { AsyncQueue } from './queue.js';
 import type { ContainerExit, ContainerHandle, ContainerRuntime } from './runtime.js';
 import { sandboxFor } from './sandbox.js';
-import { runError, type LoadedAgent, type RunEvent } from './types.js';
 
 export interface ContainerDeps {
   runtime: ContainerRuntime;

@@ -7,7 +7,7 @@
 import { lookup } from 'node:dns/promises';
 import { BlockList, isIP } from 'node:net';
 import type { CallContext } from './calls.js';
-import type { HttpFetchParams, HttpFetchResult } from './protocol.js';
+import type { HttpFetchParams, HttpFetchResult } from '../agentspec/index.js';
 
 export interface HttpFetchOptions {
   /** host's cap on a body (default 1 MiB); an agent may ask for less */

@@ -15,7 +15,7 @@ import { ImageBuildError } from './errors.js';
 import { snapshotSources } from './loader.js';
 import { DEFAULT_IMAGE_PREFIX, GO_BUILD_FLAGS, dockerfile, goArchFor, imageTag } from './recipe.js';
 import type { ImageRemover } from './registry.js';
-import type { LoadedAgent } from './types.js';
+import type { LoadedAgent } from '../agentspec/index.js';
 
 /** DESIGN.md §6: an agent image stays under 10 MB (a hello agent is ~1.5 MB). */
 export const IMAGE_SIZE_LIMIT_BYTES = 10 * 1000 * 1000;

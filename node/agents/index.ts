@@ -1,12 +1,10 @@
 /**
  * The agents module's public face: the container runtime agents run in (ContainerRuntime; Docker
- * first), the sandbox, warm pool and cold runs, images and their registry, the protocol.
+ * first), loading agents from disk, the sandbox, warm pool and cold runs, images and their
+ * registry. Manifests, arguments and the protocol's types are agentspec's.
  */
-export * from './manifest.js';
-export * from './protocol.js';
-export * from './types.js';
 export * from './errors.js';
-export { loadAgents, loadAgent, parseManifest, MANIFEST_FILE } from './loader.js';
+export { loadAgents, loadAgent } from './loader.js';
 export type { LoadAgentsOptions } from './loader.js';
 export {
   buildImage,
@@ -31,8 +29,6 @@ export { DockerRuntime } from './docker/runtime.js';
 export type { DockerRuntimeOptions } from './docker/runtime.js';
 export { sandboxSpec, sandboxRunFlags, dockerCreateOptions } from './docker/sandbox.js';
 export { DockerDemuxer } from './docker/demux.js';
-export { validateArgs, pickContext, configValue, tableKeys } from './args.js';
-export type { ArgsCheck, ConfigTree } from './args.js';
 export { dispatchCall } from './calls.js';
 export type { HostCalls, CallContext, CallOutcome } from './calls.js';
 export { createMqttPublisher } from './mqtt.js';

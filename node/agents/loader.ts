@@ -8,13 +8,14 @@ import { existsSync } from 'node:fs';
 import { lstat, readdir, readFile } from 'node:fs/promises';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { parse as parseToml } from 'smol-toml';
-import { ManifestError } from './errors.js';
-import { ManifestSchema, type AgentManifest } from './manifest.js';
+import {
+  ManifestError,
+  MANIFEST_FILE,
+  parseManifest,
+  type LoadedAgent,
+} from '../agentspec/index.js';
 import { AGENT_SDK_FILE, AGENT_SDK_PATH, GO_BUILD_FLAGS, RECIPE_VERSION } from './recipe.js';
-import type { LoadedAgent } from './types.js';
 
-export const MANIFEST_FILE = 'agent.toml';
 /** An agent folder is sources and a manifest; anything near this is a mistake (a binary, a dataset). */
 const MAX_SOURCE_BYTES = 4 * 1024 * 1024;
 const MAX_SOURCE_FILES = 256;
@@ -152,27 +153,6 @@ export function agentSdkPath(from: string = fileURLToPath(import.meta.url)): str
   }
   // Not found: snapshotSources names this path in its error.
   return path.resolve(path.dirname(from), '..', '..', AGENT_SDK_PATH);
-}
-
-/** Parses and validates agent.toml text; errors name the file, the key and what is allowed. */
-export function parseManifest(text: string, source = MANIFEST_FILE): AgentManifest {
-  let raw: unknown;
-  try {
-    raw = parseToml(text);
-  } catch (err) {
-    throw new ManifestError(
-      `${source} is not valid TOML: ${(err as Error).message.split('\n')[0]}`,
-      { cause: err },
-    );
-  }
-  const parsed = ManifestSchema.safeParse(raw);
-  if (!parsed.success) {
-    const lines = parsed.error.issues.map(
-      (i) => `${i.path.join('.') || '(top level)'}: ${i.message}`,
-    );
-    throw new ManifestError(`${source} is invalid: ${lines.join('; ')}`);
-  }
-  return parsed.data;
 }
 
 /** Relative paths (with "/") of the regular files an agent is made of; dotfiles and links are ignored. */

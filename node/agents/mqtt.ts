@@ -6,7 +6,7 @@ import mqtt, { type MqttClient } from 'mqtt';
 import { UnreachableError, describeError } from '../errors.js';
 import { silentLogger, type Logger } from '../log.js';
 import type { CallContext } from './calls.js';
-import type { MqttPublishParams } from './protocol.js';
+import type { MqttPublishParams } from '../agentspec/index.js';
 
 export interface MqttPublisherOptions {
   /** config mqtt.url, e.g. "mqtt://127.0.0.1:1883" */

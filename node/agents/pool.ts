@@ -8,7 +8,7 @@ import { randomBytes } from 'node:crypto';
 import { silentLogger, type Logger } from '../log.js';
 import type { WarmPoolEntry } from '../types.js';
 import { AgentContainer, describeExit, type ContainerDeps, type ExitInfo } from './container.js';
-import type { LoadedAgent } from './types.js';
+import type { LoadedAgent } from '../agentspec/index.js';
 
 export interface WarmPoolOptions {
   deps: ContainerDeps;

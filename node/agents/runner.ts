@@ -8,15 +8,23 @@ import { randomBytes, randomUUID } from 'node:crypto';
 import { describeError } from '../errors.js';
 import { silentLogger, type Logger } from '../log.js';
 import type { WarmPoolEntry } from '../types.js';
-import { pickContext, type ConfigTree } from './args.js';
+import {
+  pickContext,
+  type ConfigTree,
+  AGENT_PROTOCOL_VERSION,
+  MAX_LINE_BYTES,
+  type TaskMessage,
+  runError,
+  type LoadedAgent,
+  type RunEvent,
+  type RunRequest,
+} from '../agentspec/index.js';
 import type { HostCalls } from './calls.js';
 import { AgentContainer, type ContainerDeps } from './container.js';
-import { AGENT_PROTOCOL_VERSION, MAX_LINE_BYTES, type TaskMessage } from './protocol.js';
 import { PoolUnavailableError, WarmPool } from './pool.js';
 import { DEFAULT_IMAGE_PREFIX, imageTag } from './recipe.js';
 import type { ImageUsage, Registry } from './registry.js';
 import type { ContainerRuntime } from './runtime.js';
-import { runError, type LoadedAgent, type RunEvent, type RunRequest } from './types.js';
 import { delay } from '../async.js';
 
 export interface AgentRunnerOptions {

@@ -2,7 +2,7 @@
  * The sandbox every agent container gets (DESIGN.md §6), as an engine-neutral SandboxSpec.
  * Pure: the same manifest always gives the same policy, and tests read it as a table.
  */
-import type { AgentManifest } from './manifest.js';
+import type { AgentManifest } from '../agentspec/index.js';
 import { AGENT_USER } from './recipe.js';
 import type { SandboxSpec } from './runtime.js';
 

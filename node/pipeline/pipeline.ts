@@ -10,7 +10,8 @@ import type { RemoteRunEvent } from '../agenthost/index.js';
 import { describeError } from '../errors.js';
 import { silentLogger, type Logger } from '../log.js';
 import { noRouterLlmMessage, pickRouterPeer, pickTranscriber } from '../placement/index.js';
-import type { FastMatcher, Intent, RouteOutcome } from '../router/index.js';
+import type { RouteOutcome } from '../router/index.js';
+import type { FastMatcher, Intent, PhraseInterpretation } from '../agentspec/index.js';
 import type { SttEngine, Transcript, TranscribeRemote } from '../transcribe/index.js';
 import type { PeerView } from '../types.js';
 import type { Pcm16 } from '../voice/index.js';
@@ -121,6 +122,13 @@ export interface TranscriptionResult {
   trace: Trace;
 }
 
+/** What the STT engine understood, when it hears commands only (see Transcript.interpretation). */
+interface Heard {
+  interpretation?: PhraseInterpretation | null;
+  /** name of the node that transcribed */
+  heardOn?: string;
+}
+
 class StageFailure extends Error {
   constructor(
     readonly stage: Stage,
@@ -158,6 +166,8 @@ export class Pipeline {
       return await this.fromTranscript(rec, transcript, {
         ...opts,
         speak: opts.speak ?? opts.source === 'mic',
+        interpretation: heard.interpretation,
+        heardOn: heard.node,
       });
     } catch (err) {
       return this.fail(rec, err, transcript, opts);
@@ -221,8 +231,8 @@ export class Pipeline {
     rec: TraceRecorder,
     pcm: Pcm16,
     opts: UtteranceOptions,
-  ): Promise<{ text: string }> {
-    const { transcript } = await this.runStt(rec, pcm, opts);
+  ): Promise<{ text: string; interpretation: PhraseInterpretation | null; node: string }> {
+    const { transcript, node } = await this.runStt(rec, pcm, opts);
     const text = transcript.text.trim();
     if (text === '') {
       throw new StageFailure(
@@ -230,7 +240,7 @@ export class Pipeline {
         transcript.rejected ? replies.uncertain(transcript.rejected) : replies.nothingHeard(),
       );
     }
-    return { text };
+    return { text, interpretation: transcript.interpretation ?? null, node };
   }
 
   private async runStt(
@@ -340,7 +350,7 @@ export class Pipeline {
   private async fromTranscript(
     rec: TraceRecorder,
     transcript: string,
-    opts: CommandOptions & { speak: boolean },
+    opts: CommandOptions & Heard & { speak: boolean },
   ): Promise<PipelineResult> {
     if (transcript === '') throw new StageFailure('intent', replies.nothingHeard());
     const intent = await this.intentStage(rec, transcript, opts);
@@ -360,9 +370,25 @@ export class Pipeline {
   private async intentStage(
     rec: TraceRecorder,
     text: string,
-    opts: CommandOptions,
+    opts: CommandOptions & Heard,
   ): Promise<TraceIntent> {
     const self = this.selfName();
+    const heard = opts.interpretation;
+    if (heard) {
+      // The recogniser parsed the sentence with the agents' grammars already; the host still
+      // validates the arguments before anything runs.
+      const where = opts.heardOn && opts.heardOn !== self ? ` on ${opts.heardOn}` : '';
+      rec.record(
+        'intent',
+        self,
+        rec.now(),
+        true,
+        `phrase recogniser${where}: ${heard.agent}.${heard.intent} ("${heard.phrase}")`,
+      );
+      this.emitHop(rec, opts);
+      const { agent, intent, args, confidence } = heard;
+      return { agent, intent, args, confidence, via: 'fast' };
+    }
     const fastStart = rec.now();
     const hit = this.deps.fastMatcher?.match(text) ?? null;
     if (this.deps.fastMatcher) {

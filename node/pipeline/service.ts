@@ -6,7 +6,12 @@
  * is up; stop() undoes it all.
  */
 import path from 'node:path';
-import type { AgentManifest } from '../agents/index.js';
+import {
+  compileFastMatcher,
+  resolveSlotValues,
+  type AgentManifest,
+  type IntentRequest,
+} from '../agentspec/index.js';
 import type { RemoteRunEvent } from '../agenthost/index.js';
 import type { Bus, Subscription } from '../bus/index.js';
 import type { Config } from '../config/index.js';
@@ -15,12 +20,7 @@ import { describeError } from '../errors.js';
 import type { Logger } from '../log.js';
 import { pullRouterModel, servePullRequests } from '../models/index.js';
 import type { RpcClients, RpcServer } from '../rpc/index.js';
-import {
-  compileFastMatcher,
-  LlmRouter,
-  OllamaHttpClient,
-  resolveSlotValues,
-} from '../router/index.js';
+import { LlmRouter, OllamaHttpClient } from '../router/index.js';
 import {
   createTranscribeRemote,
   registerTranscriber,
@@ -56,7 +56,7 @@ export interface VoiceServicesComponents {
   agents: {
     readonly agents: ReadonlyMap<string, { manifest: AgentManifest; hash: string }>;
     runIntent(
-      req: { agent: string; intent: string; args?: Record<string, unknown>; traceId?: string },
+      req: IntentRequest & { traceId?: string },
       opts?: { signal?: AbortSignal },
     ): AsyncIterable<RemoteRunEvent>;
   };

@@ -3,21 +3,6 @@
  */
 import { HelixError } from '../errors.js';
 
-/** A phrase grammar in an agent manifest cannot be compiled (exit 65, EX_DATAERR). */
-export class GrammarError extends HelixError {
-  override readonly exitCode = 65;
-  constructor(
-    readonly agent: string,
-    readonly intent: string,
-    readonly phrase: string,
-    problem: string,
-  ) {
-    super(
-      `agent ${agent}, intent ${intent}: phrase ${JSON.stringify(phrase)} ${problem}; fix the phrase in agents/${agent}/agent.toml`,
-    );
-  }
-}
-
 export type OllamaFailure =
   'unreachable' | 'model-missing' | 'bad-request' | 'busy' | 'timeout' | 'server' | 'protocol';
 

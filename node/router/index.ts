@@ -1,36 +1,9 @@
 /**
- * Router: the fast matcher over warm agents' phrase grammars and the LLM router over Ollama.
+ * Router: the LLM router over Ollama, and routing a transcript (the fast matcher first; it is
+ * compiled from the command language in agentspec).
  */
-export type { ArgValue, FastMatch, Intent, RouteOutcome, SlotValues } from './types.js';
-export {
-  parsePhrase,
-  slotNames,
-  requiredWords,
-  PhraseSyntaxError,
-  type PhraseNode,
-} from './grammar.js';
-export {
-  tokenize,
-  normaliseWords,
-  readNumbers,
-  type Token,
-  type NumberReading,
-} from './normalise.js';
-export { compileFastMatcher, type FastMatcher } from './matcher.js';
-export {
-  buildIntentSchema,
-  validateIntent,
-  validateArgs,
-  checkArg,
-  allowedValues,
-  resolveSlotValues,
-  NO_AGENT,
-  type JsonSchema,
-  type ValidationResult,
-  type ArgsResult,
-} from './schema.js';
+export type { RouteOutcome } from './types.js';
 export { buildSystemPrompt } from './prompt.js';
-export { samplePhrases, numberToWords, type PhraseSample, type SampleOptions } from './samples.js';
 export {
   OllamaHttpClient,
   type OllamaApi,
@@ -54,7 +27,6 @@ export {
 } from './llm.js';
 export { routeTranscript, type RouteTranscriptOptions } from './route.js';
 export {
-  GrammarError,
   OllamaError,
   OllamaUnreachableError,
   OllamaModelMissingError,

@@ -4,15 +4,20 @@
  * against the chosen agent's argument schema and held to router.min_confidence. Anything that
  * fails becomes "not understood" (nothing runs); Ollama failures become "unavailable".
  */
-import type { AgentManifest } from '../agents/manifest.js';
+import {
+  buildIntentSchema,
+  validateIntent,
+  type AgentManifest,
+  type JsonSchema,
+  type SlotValues,
+} from '../agentspec/index.js';
 import type { Config } from '../config/index.js';
 import { silentLogger, type Logger } from '../log.js';
 import { OllamaBadRequestError, OllamaError } from './errors.js';
 import { OllamaHttpClient, type ChatResult, type OllamaApi } from './ollama.js';
 import type { ChatRequest } from './ollama-wire.js';
 import { buildSystemPrompt } from './prompt.js';
-import { buildIntentSchema, validateIntent, type JsonSchema } from './schema.js';
-import type { RouteOutcome, SlotValues } from './types.js';
+import type { RouteOutcome } from './types.js';
 import { untilAborted } from '../async.js';
 
 export interface LlmRouterOptions {

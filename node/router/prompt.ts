@@ -1,9 +1,13 @@
 /**
  * The LLM router's system prompt, built from the installed manifests (pure).
  */
-import type { AgentManifest, ArgSpec } from '../agents/manifest.js';
-import { allowedValues, NO_AGENT } from './schema.js';
-import type { SlotValues } from './types.js';
+import {
+  allowedValues,
+  NO_AGENT,
+  type AgentManifest,
+  type ArgSpec,
+  type SlotValues,
+} from '../agentspec/index.js';
 
 function describeArg(name: string, spec: ArgSpec, slotValues: SlotValues): string {
   const parts: string[] = [spec.type === 'string' ? 'text' : spec.type];

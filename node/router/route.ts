@@ -2,7 +2,7 @@
  * Routing one transcript: the local fast matcher first, then the LLM router (local or a peer's
  * over gRPC, whatever `llm` is); with no LLM in the mesh, a clear "unavailable".
  */
-import type { FastMatcher } from './matcher.js';
+import type { FastMatcher } from '../agentspec/index.js';
 import type { RouteOutcome } from './types.js';
 
 export interface RouteTranscriptOptions {

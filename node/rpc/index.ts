@@ -69,8 +69,8 @@ export {
   AgentHostService,
   AgentHostClient,
   type AgentHostServer,
-  RunRequest,
-  RunEvent,
+  RunRequest as WireRunRequest,
+  RunEvent as WireRunEvent,
   RunEvent_Accepted,
   RunEvent_Progress,
   RunEvent_Result,
@@ -89,9 +89,10 @@ export {
   TranscriberClient,
   type TranscriberServer,
   AudioChunk,
-  Transcript,
+  Transcript as WireTranscript,
   TranscriptSegment,
   TranscriptEvent,
+  Interpretation as WireInterpretation,
 } from './gen/helix/v1/transcriber.js';
 export {
   RouterService,
@@ -99,7 +100,7 @@ export {
   type RouterServer,
   RouteRequest,
   RouteReply,
-  Intent,
+  Intent as WireIntent,
   NotUnderstood,
 } from './gen/helix/v1/router.js';
 export {

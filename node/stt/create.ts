@@ -1,5 +1,5 @@
 /** Picks and builds the node's STT engine from [stt] in helix.toml. */
-import type { AgentManifest } from '../agents/manifest.js';
+import { resolveSlotValues, type AgentManifest } from '../agentspec/index.js';
 import type { Config } from '../config/index.js';
 import type { SttEngine } from './engine.js';
 import { PhraseRecogniser } from './phrase.js';
@@ -25,7 +25,7 @@ export async function createSttEngine(
     case 'phrase':
       return PhraseRecogniser.create({
         manifests: deps.manifests ?? [],
-        slotValues: deps.config ? slotValuesFromConfig(deps.config, deps.manifests ?? []) : {},
+        slotValues: deps.config ? resolveSlotValues(deps.manifests ?? [], deps.config) : {},
         pocketsphinx: deps.pocketsphinx,
       });
     case 'whisper':
@@ -35,24 +35,4 @@ export async function createSttEngine(
         language: stt.language,
       });
   }
-}
-
-/** Values for every `enum_from` path the manifests use: the keys of that config table (or its items). */
-export function slotValuesFromConfig(
-  config: Record<string, unknown>,
-  manifests: readonly AgentManifest[],
-): Record<string, string[]> {
-  const out: Record<string, string[]> = {};
-  for (const m of manifests) {
-    for (const intent of m.intents) {
-      for (const arg of Object.values(intent.args)) {
-        if (!arg.enum_from || out[arg.enum_from]) continue;
-        const [section, key] = arg.enum_from.split('.') as [string, string];
-        const table = (config[section] as Record<string, unknown> | undefined)?.[key];
-        if (Array.isArray(table)) out[arg.enum_from] = table.map(String);
-        else if (table && typeof table === 'object') out[arg.enum_from] = Object.keys(table);
-      }
-    }
-  }
-  return out;
 }

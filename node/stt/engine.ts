@@ -2,6 +2,7 @@
  * Speech-to-text engines behind one interface: Whisper (smart-whisper, in process) and the
  * constrained phrase recogniser (pocketsphinx with a grammar from the agents' phrases).
  */
+import type { PhraseInterpretation } from '../agentspec/index.js';
 import type { Pcm16 } from '../voice/index.js';
 
 export interface TranscriptSegment {
@@ -21,6 +22,12 @@ export interface Transcript {
   confidence: number;
   /** set when the engine heard something but would rather not guess ("I didn't catch that") */
   rejected?: string;
+  /**
+   * What the sentence means, from an engine that hears commands only (the phrase recogniser
+   * parses what it hears with the agents' grammars anyway): the intent stage runs it instead of
+   * parsing the text again. Absent or null when the engine does not say.
+   */
+  interpretation?: PhraseInterpretation | null;
 }
 
 export interface TranscribeOptions {

@@ -1,6 +1,6 @@
 /** stt: speech-to-text engines behind one interface (Whisper, the constrained phrase recogniser). */
 export type { SttEngine, Transcript, TranscriptSegment, TranscribeOptions } from './engine.js';
-export { createSttEngine, slotValuesFromConfig, type SttDeps } from './create.js';
+export { createSttEngine, type SttDeps } from './create.js';
 export { probeStt, type SttProbe } from './probe.js';
 export { WhisperEngine, type WhisperOptions } from './whisper.js';
 export {
@@ -12,15 +12,6 @@ export {
   type PhraseRecogniserOptions,
   type PhraseTranscript,
 } from './phrase.js';
-export {
-  buildPhraseGrammar,
-  spokenNumber,
-  readSpokenNumbers,
-  type PhraseGrammar,
-  type PhraseGrammarOptions,
-  type PhraseInterpretation,
-  type SkippedPhrase,
-} from './phrase-grammar.js';
 export {
   decodeWithGrammar,
   grammarDictionary,

@@ -7,7 +7,7 @@
  * plain grammar decode acted wrongly on ~4 % of utterances: "turn ... off" heard as "... on",
  * "five" as "nine", an unconfigured room as the nearest configured one. Three things bring that
  * to ~1 %:
- *  - decoys in the grammar (phrase-grammar.ts): unconfigured rooms and everyday non-commands
+ *  - decoys in the grammar (agentspec/jsgf.ts): unconfigured rooms and everyday non-commands
  *    can win the search, and a decoy result is rejected;
  *  - agreement: the utterance is decoded three times, and a meaning that changes between the
  *    decodes is not trusted. Beside the plain decode, one warps the vocal tract length by 0.9
@@ -30,15 +30,16 @@
 import { readFile } from 'node:fs/promises';
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
-import type { AgentManifest } from '../agents/manifest.js';
 import { DependencyMissingError } from '../errors.js';
 import { untilAborted } from '../async.js';
 import type { SttEngine, TranscribeOptions, Transcript } from './engine.js';
 import {
   buildPhraseGrammar,
+  type AgentManifest,
   type PhraseGrammar,
   type PhraseInterpretation,
-} from './phrase-grammar.js';
+  type SlotValues,
+} from '../agentspec/index.js';
 import {
   DEBIAN_MODEL_DIR,
   decodeWithGrammar,
@@ -52,7 +53,7 @@ import type { Pcm16 } from '../voice/index.js';
 export interface PhraseRecogniserOptions {
   manifests: readonly AgentManifest[];
   /** values of enum_from tables, e.g. { "lights.rooms": ["kitchen", "living room"] } */
-  slotValues?: Readonly<Record<string, readonly string[]>>;
+  slotValues?: SlotValues;
   pocketsphinx?: PocketsphinxConfig;
   /** decodes besides the plain one; all must agree (default DEFAULT_VARIANTS) */
   variants?: readonly DecodeVariant[];
@@ -73,7 +74,7 @@ export interface DecodeVariant {
 /** A transcript plus what the recogniser understood. */
 export interface PhraseTranscript extends Transcript {
   /** agent, intent and slot values, when accepted */
-  meaning: PhraseInterpretation | null;
+  interpretation: PhraseInterpretation | null;
   /** acoustic score per frame of the best path */
   fit: number;
   /** the sentence each decode heard (plain first, then one per variant) */
@@ -161,7 +162,7 @@ export class PhraseRecogniser implements SttEngine {
     const frames = first && last ? Math.max(1, Math.round((last.end - first.start) * 100)) : 1;
     const fit = Number.isFinite(best.acoustic) ? best.acoustic / frames : -Infinity;
     const meanings = votes.map((v) => this.grammar.interpret(v.text));
-    const meaning = meanings[0] ?? null;
+    const interpretation = meanings[0] ?? null;
     const base = {
       segments: best.words.length
         ? [{ start: best.words[0]!.start, end: best.words.at(-1)!.end, text: best.text }]
@@ -174,14 +175,14 @@ export class PhraseRecogniser implements SttEngine {
       ...base,
       text: '',
       confidence: 0,
-      meaning: null,
+      interpretation: null,
       rejected: why,
     });
     if (!best.text) return reject('nothing in the grammar matched');
-    if (!meaning) return reject(`"${best.text}" is not a command`);
+    if (!interpretation) return reject(`"${best.text}" is not a command`);
     const key = (m: PhraseInterpretation | null) =>
       m ? `${m.agent}.${m.intent} ${JSON.stringify(m.args)}` : '';
-    if (meanings.some((m) => key(m) !== key(meaning))) {
+    if (meanings.some((m) => key(m) !== key(interpretation))) {
       return reject(
         `uncertain: heard ${[...new Set(votes.map((v) => JSON.stringify(v.text)))].join(' or ')}`,
       );
@@ -192,7 +193,7 @@ export class PhraseRecogniser implements SttEngine {
       );
     // 0.5 at the threshold, ~0.98 at the typical fit of clear speech (-45)
     const confidence = 1 / (1 + Math.exp(-(fit - minFit) / 12));
-    return { ...base, text: best.text, confidence, meaning };
+    return { ...base, text: best.text, confidence, interpretation };
   }
 
   async close(): Promise<void> {

@@ -1,5 +1,6 @@
 /** Transcript <-> wire (proto) Transcript, and Pcm16 -> 64 ms AudioChunks (the wire edge). Pure. */
-import type { AudioChunk, Transcript as WireTranscript } from '../rpc/index.js';
+import type { ArgValue, PhraseInterpretation } from '../agentspec/index.js';
+import type { AudioChunk, WireInterpretation, WireTranscript } from '../rpc/index.js';
 import { pcm16Bytes, type Pcm16 } from '../voice/index.js';
 import { CHUNK_SAMPLES, SAMPLE_RATE, type Transcript } from './types.js';
 
@@ -14,6 +15,7 @@ export function toWireTranscript(t: Transcript): WireTranscript {
       text: s.text,
       confidence: clamp01(t.confidence),
     })),
+    interpretation: t.interpretation ? toWireInterpretation(t.interpretation) : undefined,
   };
 }
 
@@ -27,7 +29,28 @@ export function fromWireTranscript(t: WireTranscript): Transcript {
       end: s.endMs / 1000,
       text: s.text,
     })),
+    ...(t.interpretation ? { interpretation: fromWireInterpretation(t.interpretation) } : {}),
   };
+}
+
+function toWireInterpretation(i: PhraseInterpretation): WireInterpretation {
+  return { agent: i.agent, intent: i.intent, argsJson: JSON.stringify(i.args), phrase: i.phrase };
+}
+
+/** The peer's interpretation, or null when it is malformed (the text is then routed as usual). */
+function fromWireInterpretation(i: WireInterpretation): PhraseInterpretation | null {
+  let args: unknown;
+  try {
+    args = JSON.parse(i.argsJson || '{}');
+  } catch {
+    return null;
+  }
+  if (typeof args !== 'object' || args === null || Array.isArray(args)) return null;
+  const values = Object.values(args as Record<string, unknown>);
+  if (!values.every((v) => ['string', 'number', 'boolean'].includes(typeof v))) return null;
+  if (!i.agent || !i.intent) return null;
+  const checked = args as Record<string, ArgValue>;
+  return { agent: i.agent, intent: i.intent, args: checked, confidence: 1, phrase: i.phrase };
 }
 
 /**

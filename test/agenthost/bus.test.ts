@@ -3,7 +3,7 @@
  * (llm.generate goes over gRPC: llm.test.ts.)
  */
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { ManifestSchema } from '../../node/agents/index.js';
+import { ManifestSchema } from '../../node/agentspec/index.js';
 import { Notifier, type Notification } from '../../node/agenthost/index.js';
 import type { Bus } from '../../node/bus/index.js';
 import { BusHarness, newSecret } from '../bus/helpers.js';

@@ -1,6 +1,7 @@
 import path from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
-import { loadAgents, type LoadedAgent } from '../../node/agents/index.js';
+import { loadAgents } from '../../node/agents/index.js';
+import type { LoadedAgent } from '../../node/agentspec/index.js';
 import { checkRun, type RunCheck } from '../../node/agenthost/index.js';
 
 describe('checkRun: a run request against the local manifests', () => {

@@ -11,8 +11,8 @@ import {
   buildImage,
   loadAgent,
   loadAgents,
-  type LoadedAgent,
 } from '../../node/agents/index.js';
+import type { LoadedAgent } from '../../node/agentspec/index.js';
 import {
   agentHostService,
   runAnywhere,

@@ -9,7 +9,7 @@ import {
   type AgentManifest,
   type RunEvent,
   type RunRequest,
-} from '../../node/agents/index.js';
+} from '../../node/agentspec/index.js';
 import type { AgentExecutor, HostedAgent } from '../../node/agenthost/index.js';
 import type { PeerView } from '../../node/types.js';
 import { peer, type PeerSpec } from '../placement/peers.js';

@@ -1,5 +1,5 @@
 import { afterEach, describe, expect, it } from 'vitest';
-import type { AgentManifest, ConfigTree } from '../../node/agents/index.js';
+import type { AgentManifest, ConfigTree } from '../../node/agentspec/index.js';
 import { agentHostService, type ImageProvisioner } from '../../node/agenthost/index.js';
 import {
   AgentHostService,
@@ -8,8 +8,8 @@ import {
   RpcClients,
   RpcServer,
   serverStream,
-  type RunEvent,
-  type RunRequest,
+  type WireRunEvent,
+  type WireRunRequest,
 } from '../../node/rpc/index.js';
 import {
   ScriptedExecutor,
@@ -26,7 +26,7 @@ import { waitFor } from '../support/wait.js';
 
 const ADDRESS = '127.0.5.1';
 
-function request(over: Partial<RunRequest> = {}): RunRequest {
+function request(over: Partial<WireRunRequest> = {}): WireRunRequest {
   return {
     traceId: 'trace-1',
     agent: 'lights',
@@ -84,7 +84,7 @@ describe('AgentHost.Run over gRPC', () => {
     cleanups.push(() => clients.close());
     const target = `${ADDRESS}:${server.port}`;
     const client = clients.agentHost(target);
-    const run = (req: RunRequest, scope: { timeoutMs?: number; signal?: AbortSignal } = {}) =>
+    const run = (req: WireRunRequest, scope: { timeoutMs?: number; signal?: AbortSignal } = {}) =>
       serverStream(client.run.bind(client), req, {
         timeoutMs: scope.timeoutMs ?? 10_000,
         signal: scope.signal,
@@ -93,7 +93,7 @@ describe('AgentHost.Run over gRPC', () => {
     return { executor, server, run, target, secret };
   }
 
-  const kinds = (events: RunEvent[]) => events.map((e) => e.event?.$case);
+  const kinds = (events: WireRunEvent[]) => events.map((e) => e.event?.$case);
 
   it('streams Accepted with the host, then progress, then the result', async () => {
     const h = await host(quick('desk', 'kitchen lights on'));
@@ -279,7 +279,7 @@ describe('AgentHost.Run over gRPC', () => {
     let started = false;
     const h = await host(hanging(() => (started = true)));
     const cancel = new AbortController();
-    const events: RunEvent[] = [];
+    const events: WireRunEvent[] = [];
     const done = (async () => {
       for await (const e of h.run(request(), { signal: cancel.signal })) events.push(e);
     })().catch((e: unknown) => e);

@@ -16,8 +16,8 @@ import {
   imageTag,
   loadAgent,
   loadAgents,
-  type LoadedAgent,
 } from '../../node/agents/index.js';
+import type { LoadedAgent } from '../../node/agentspec/index.js';
 import {
   ImageTransferError,
   PeerImageProvisioner,

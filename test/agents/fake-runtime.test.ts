@@ -7,14 +7,12 @@ import { PassThrough } from 'node:stream';
 import { describe, expect, it } from 'vitest';
 import {
   AgentRunner,
-  parseManifest,
   type ContainerExit,
   type ContainerHandle,
   type ContainerRuntime,
-  type LoadedAgent,
-  type RunEvent,
   type SandboxSpec,
 } from '../../node/agents/index.js';
+import { parseManifest, type LoadedAgent, type RunEvent } from '../../node/agentspec/index.js';
 import { collect, waitFor } from '../support/wait.js';
 
 interface FakeContainer extends ContainerHandle {

@@ -1,12 +1,8 @@
 /** Shared setup of the agents tests: real Docker, real images, events collected from runs. */
 import path from 'node:path';
 import type Docker from 'dockerode';
-import {
-  buildImage,
-  loadAgents,
-  type LoadedAgent,
-  type RunEvent,
-} from '../../node/agents/index.js';
+import { buildImage, loadAgents } from '../../node/agents/index.js';
+import type { LoadedAgent, RunEvent } from '../../node/agentspec/index.js';
 export { collect } from '../support/wait.js';
 
 /** Every image and container these tests create starts with these (and is removed after). */

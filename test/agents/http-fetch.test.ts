@@ -1,12 +1,8 @@
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import {
-  createHttpFetch,
-  EgressRefusedError,
-  HttpFetchParamsSchema,
-  isPrivateAddress,
-} from '../../node/agents/index.js';
+import { createHttpFetch, EgressRefusedError, isPrivateAddress } from '../../node/agents/index.js';
+import { HttpFetchParamsSchema } from '../../node/agentspec/index.js';
 
 describe('egress address policy', () => {
   it.each([

@@ -2,14 +2,8 @@ import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import type Docker from 'dockerode';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import {
-  AgentRunner,
-  DockerRuntime,
-  createHttpFetch,
-  type LlmGenerateParams,
-  type LoadedAgent,
-  type MeshStatus,
-} from '../../node/agents/index.js';
+import { AgentRunner, DockerRuntime, createHttpFetch } from '../../node/agents/index.js';
+import type { LlmGenerateParams, LoadedAgent, MeshStatus } from '../../node/agentspec/index.js';
 import {
   ensureDockerEngine,
   removeContainers,

@@ -1,11 +1,7 @@
 import type Docker from 'dockerode';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import {
-  AgentRunner,
-  DockerRuntime,
-  type LoadedAgent,
-  type NotifyParams,
-} from '../../node/agents/index.js';
+import { AgentRunner, DockerRuntime } from '../../node/agents/index.js';
+import type { LoadedAgent, NotifyParams } from '../../node/agentspec/index.js';
 import { ensureDockerEngine, removeContainers, removeImages } from '../support/docker.js';
 import {
   buildAgents,

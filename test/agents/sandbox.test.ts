@@ -1,12 +1,7 @@
 import type Docker from 'dockerode';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import {
-  AgentRunner,
-  DockerRuntime,
-  parseManifest,
-  sandboxSpec,
-  type LoadedAgent,
-} from '../../node/agents/index.js';
+import { AgentRunner, DockerRuntime, sandboxSpec } from '../../node/agents/index.js';
+import { parseManifest, type LoadedAgent } from '../../node/agentspec/index.js';
 import { ensureDockerEngine, removeContainers, removeImages } from '../support/docker.js';
 import {
   buildAgents,

@@ -20,7 +20,7 @@ import {
   type VoiceControlDeps,
 } from '../../node/pipeline/index.js';
 import { loadAgents } from '../../node/agents/index.js';
-import { compileFastMatcher } from '../../node/router/index.js';
+import { compileFastMatcher } from '../../node/agentspec/index.js';
 import {
   encodeWav16,
   int16ToFloat,

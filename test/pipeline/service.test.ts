@@ -5,7 +5,8 @@
  */
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { loadAgents, type LoadedAgent } from '../../node/agents/index.js';
+import { loadAgents } from '../../node/agents/index.js';
+import type { LoadedAgent } from '../../node/agentspec/index.js';
 import { parseConfig } from '../../node/config/index.js';
 import {
   controlCall,

@@ -11,7 +11,7 @@ import {
   resolveSlotValues,
   samplePhrases,
   validateIntent,
-} from '../../node/router/index.js';
+} from '../../node/agentspec/index.js';
 
 const AGENTS_DIR = path.resolve('agents');
 const present = existsSync(AGENTS_DIR);

@@ -18,7 +18,7 @@ import {
   type FakeOllama,
   type FakeOllamaOptions,
 } from '../support/fake-ollama.js';
-import { MANIFESTS, SLOT_VALUES } from './fixtures.js';
+import { MANIFESTS, SLOT_VALUES } from '../agentspec/fixtures.js';
 import { freePort } from '../support/ports.js';
 
 const MODEL = 'llama3';
@@ -237,7 +237,7 @@ describe('LLM router over Ollama', () => {
     [
       'a room that is not configured',
       { ...KITCHEN_ON, args: { room: 'garage' } },
-      '"garage" is not one of',
+      '"room" must be one of',
     ],
     [
       'an unknown argument',

@@ -1,7 +1,8 @@
 import { describe, expect, it } from 'vitest';
 import { noRouterLlmMessage } from '../../node/placement/router.js';
-import { compileFastMatcher, routeTranscript, type RouteOutcome } from '../../node/router/index.js';
-import { MANIFESTS, SLOT_VALUES } from './fixtures.js';
+import { routeTranscript, type RouteOutcome } from '../../node/router/index.js';
+import { compileFastMatcher } from '../../node/agentspec/index.js';
+import { MANIFESTS, SLOT_VALUES } from '../agentspec/fixtures.js';
 
 const fast = compileFastMatcher(MANIFESTS, SLOT_VALUES);
 

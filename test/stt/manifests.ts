@@ -2,7 +2,7 @@
 import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { parse } from 'smol-toml';
-import { ManifestSchema, type AgentManifest } from '../../node/agents/manifest.js';
+import { ManifestSchema, type AgentManifest } from '../../node/agentspec/index.js';
 import { repoRoot } from '../voice/shared-data.js';
 
 const FIXTURE = `

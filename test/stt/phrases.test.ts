@@ -1,5 +1,5 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { compileFastMatcher, type FastMatcher } from '../../node/router/index.js';
+import { compileFastMatcher, type ArgValue, type FastMatcher } from '../../node/agentspec/index.js';
 import { PhraseRecogniser, type PhraseTranscript } from '../../node/stt/index.js';
 import { loadTestManifests, TEST_ROOMS } from './manifests.js';
 import { hasProgram, speakAll, TEST_SPEEDS, TEST_VOICES, type SpokenUtterance } from './speech.js';
@@ -15,14 +15,14 @@ const why = skip ? ` (skipped: ${missing.join(', ')} not installed)` : '';
 interface Expected {
   text: string;
   /** null: not a command the grammar holds; it must be rejected */
-  meaning: { agent: string; intent: string; args: Record<string, string | number> } | null;
+  meaning: { agent: string; intent: string; args: Record<string, ArgValue> } | null;
 }
 
 type Outcome = 'right' | 'rejected' | 'wrong';
 
 function outcome(expected: Expected, heard: PhraseTranscript): Outcome {
-  if (!heard.meaning) return 'rejected';
-  const m = heard.meaning;
+  if (!heard.interpretation) return 'rejected';
+  const m = heard.interpretation;
   const e = expected.meaning;
   const same =
     e &&
@@ -110,15 +110,15 @@ describe.skipIf(skip)(`phrase recogniser on espeak-ng speech${why}`, () => {
   });
 
   it('hands the fast matcher transcripts that mean to it what the recogniser understood', () => {
-    const accepted = heard.filter((h) => h.meaning);
+    const accepted = heard.filter((h) => h.interpretation);
     expect(accepted.length).toBeGreaterThan(0);
     for (const h of accepted) {
       const m = matcher.match(h.text);
       expect({ text: h.text, agent: m?.agent, intent: m?.intent, args: m?.args }).toEqual({
         text: h.text,
-        agent: h.meaning!.agent,
-        intent: h.meaning!.intent,
-        args: h.meaning!.args,
+        agent: h.interpretation!.agent,
+        intent: h.interpretation!.intent,
+        args: h.interpretation!.args,
       });
     }
   });
@@ -128,15 +128,15 @@ describe.skipIf(skip)(`phrase recogniser on espeak-ng speech${why}`, () => {
       .map((s, i) => ({ s, h: heard[i]! }))
       .filter(({ s }) => s.item.meaning === null);
     expect(offGrammar.length).toBeGreaterThan(0);
-    const accepted = offGrammar.filter(({ h }) => h.meaning !== null);
+    const accepted = offGrammar.filter(({ h }) => h.interpretation !== null);
     expect(accepted.length / offGrammar.length).toBeLessThanOrEqual(0.25);
-    for (const { h } of offGrammar.filter(({ h }) => h.meaning === null)) {
+    for (const { h } of offGrammar.filter(({ h }) => h.interpretation === null)) {
       expect(h).toMatchObject({ text: '', confidence: 0, rejected: expect.any(String) });
     }
   });
 
   it('returns well-formed transcripts for accepted commands', () => {
-    const accepted = heard.filter((h) => h.meaning);
+    const accepted = heard.filter((h) => h.interpretation);
     expect(accepted.length).toBeGreaterThan(0);
     for (const h of accepted) {
       expect(h.text.length).toBeGreaterThan(0);

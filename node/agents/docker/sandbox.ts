@@ -1,6 +1,6 @@
 /** A SandboxSpec as Docker sees it: a create-container body, or `docker run` flags (bench baseline). */
 import type { ContainerCreateOptions } from 'dockerode';
-import type { AgentManifest } from '../manifest.js';
+import type { AgentManifest } from '../../agentspec/index.js';
 import type { SandboxSpec } from '../runtime.js';
 import { sandboxFor, type SandboxOptions } from '../sandbox.js';
 

@@ -6,12 +6,14 @@
  */
 import { createHash } from 'node:crypto';
 import path from 'node:path';
-import type {
-  AgentManifest,
-  LoadedAgent,
-  RunEvent,
-  RunRequest,
-} from '../../../node/agents/index.js';
+import {
+  type AgentManifest,
+  type LoadedAgent,
+  type RunEvent,
+  type RunRequest,
+  compileFastMatcher,
+  type SlotValues,
+} from '../../../node/agentspec/index.js';
 import { loadAgents } from '../../../node/agents/index.js';
 import { hostOnlyCapabilities } from '../../../node/capabilities/index.js';
 import {
@@ -20,12 +22,7 @@ import {
   type HostedAgent,
 } from '../../../node/agenthost/index.js';
 import { AgentHostService, RpcClients, RpcServer } from '../../../node/rpc/index.js';
-import {
-  compileFastMatcher,
-  LlmRouter,
-  OllamaHttpClient,
-  type SlotValues,
-} from '../../../node/router/index.js';
+import { LlmRouter, OllamaHttpClient } from '../../../node/router/index.js';
 import {
   createRouteRemote,
   createRunIntent,

@@ -4,8 +4,12 @@
  * with an allowed value and pass the intent's argument schema; otherwise the transcript goes
  * to the LLM router. Matching a transcript takes microseconds (bench/router/matcher.ts).
  */
-import type { AgentManifest, ArgSpec, IntentSpec } from '../agents/manifest.js';
+import { validateArgs } from './args.js';
 import { GrammarError } from './errors.js';
+import type { FastMatch } from './intent.js';
+import type { AgentManifest, ArgSpec, IntentSpec } from './manifest.js';
+import { normaliseWords, tokenize, type Token } from './normalise.js';
+import { readNumbers } from './numbers.js';
 import {
   parsePhrase,
   PhraseSyntaxError,
@@ -13,10 +17,8 @@ import {
   requiredWords,
   slotNames,
   type PhraseNode,
-} from './grammar.js';
-import { normaliseWords, readNumbers, tokenize, type Token } from './normalise.js';
-import { allowedValues, validateArgs } from './schema.js';
-import type { ArgValue, FastMatch, SlotValues } from './types.js';
+} from './phrase.js';
+import { allowedValues, type ArgValue, type SlotValues } from './slots.js';
 
 export interface FastMatcher {
   /** The best full match of the transcript, or null (then ask the LLM router). */
@@ -116,7 +118,7 @@ export function compileFastMatcher(
         st.tokens = [];
         st.text = '';
         if (!matched || score <= bestScore) continue;
-        const checked = validateArgs(p.agent, p.intent, args, slotValues);
+        const checked = validateArgs(p.intent, args, slotValues);
         if (!checked.ok) continue;
         bestScore = score;
         best = {

@@ -1,57 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import { ManifestSchema } from '../../node/agents/manifest.js';
-import {
-  buildPhraseGrammar,
-  grammarDictionary,
-  readSpokenNumbers,
-  spokenNumber,
-} from '../../node/stt/index.js';
-
-const lights = ManifestSchema.parse({
-  name: 'lights',
-  tier: 'warm',
-  intents: [
-    {
-      name: 'on',
-      phrases: ['turn on [the] {room} lights', '[turn] lights on in [the] {room}'],
-      args: { room: { type: 'string', enum_from: 'lights.rooms' } },
-    },
-    {
-      name: 'off',
-      phrases: ['turn off [the] {room} lights'],
-      args: { room: { type: 'string', enum_from: 'lights.rooms' } },
-    },
-    {
-      name: 'dim',
-      phrases: ['dim [the] {room} lights to {level} percent'],
-      args: {
-        room: { type: 'string', enum_from: 'lights.rooms' },
-        level: { type: 'integer', min: 0, max: 100 },
-      },
-    },
-  ],
-});
-const timer = ManifestSchema.parse({
-  name: 'timer',
-  tier: 'warm',
-  intents: [
-    {
-      name: 'set',
-      phrases: ['set a timer for {minutes} minutes', 'set a {label} timer for {minutes} minutes'],
-      args: { minutes: { type: 'integer', min: 1, max: 1440 }, label: { type: 'string' } },
-    },
-    { name: 'list', phrases: ['(list|show) [my] timers'] },
-  ],
-});
-const research = ManifestSchema.parse({
-  name: 'research',
-  tier: 'cold',
-  intents: [{ name: 'ask', phrases: ['research {q}'] }],
-});
-
-const grammar = buildPhraseGrammar([lights, timer, research], {
-  slotValues: { 'lights.rooms': ['kitchen', 'living room'] },
-});
+import { buildPhraseGrammar, numberToWords, readNumbers } from '../../node/agentspec/index.js';
+import { grammar, lights } from './jsgf-fixtures.js';
 
 describe('buildPhraseGrammar', () => {
   it.each([
@@ -155,64 +104,17 @@ describe('spoken numbers', () => {
     [105, 'one hundred five'],
     [1440, 'one thousand four hundred forty'],
   ])('says %i as "%s" and reads it back', (n, words) => {
-    expect(spokenNumber(n)).toBe(words);
-    expect(readSpokenNumbers(words.split(' '), 0)[0]).toEqual({
+    expect(numberToWords(n)).toBe(words);
+    expect(readNumbers(words.split(' '), 0)[0]).toEqual({
       value: n,
-      next: words.split(' ').length,
+      length: words.split(' ').length,
     });
   });
 
   it('reads "one hundred and five"', () => {
-    expect(readSpokenNumbers('one hundred and five'.split(' '), 0)[0]).toEqual({
+    expect(readNumbers('one hundred and five'.split(' '), 0)[0]).toEqual({
       value: 105,
-      next: 4,
+      length: 4,
     });
-  });
-});
-
-describe('grammarDictionary', () => {
-  const dictionary = new Map([
-    ['turn', ['turn T ER N']],
-    ['on', ['on AA N', 'on(2) AO N']],
-    ['off', ['off AO F']],
-    ['the', ['the DH AH', 'the(2) DH AH0']],
-    ['kitchen', ['kitchen K IH CH AH N']],
-    ['living', ['living L IH V IH NG']],
-    ['room', ['room R UW M']],
-    ['lights', ['lights L AY T S']],
-    ['grammar', ['grammar G R AE M ER']],
-    ['public', ['public P AH B L IH K']],
-    ['unused', ['unused AH N Y UW Z D']],
-  ]);
-
-  it('holds the lines (alternates too) of exactly the words the grammar uses', () => {
-    const jsgf = [
-      '#JSGF V1.0;',
-      'grammar helix;',
-      'public <command> = <p0> | <p1>;',
-      '<p0> = turn (on | off) [the] <room> lights; // lights.on: turn on [the] {room} lights',
-      '<p1> = /2/ turn <room> lights on;',
-      '<room> = kitchen | living room;',
-    ].join('\n');
-    expect(grammarDictionary(jsgf, dictionary).trim().split('\n')).toEqual([
-      'kitchen K IH CH AH N',
-      'lights L AY T S',
-      'living L IH V IH NG',
-      'off AO F',
-      'on AA N',
-      'on(2) AO N',
-      'room R UW M',
-      'the DH AH',
-      'the(2) DH AH0',
-      'turn T ER N',
-    ]);
-  });
-
-  it('leaves out no word of any phrase the grammar accepts', () => {
-    const words = new Set(grammar.samples(3).flatMap((s) => s.text.split(' ')));
-    const lines = grammarDictionary(grammar.jsgf, new Map([...words].map((w) => [w, [`${w} X`]])))
-      .trim()
-      .split('\n');
-    expect(lines.sort()).toEqual([...words].map((w) => `${w} X`).sort());
   });
 });

@@ -8,7 +8,7 @@ import {
   slotNames,
   tokenize,
   normaliseWords,
-} from '../../node/router/index.js';
+} from '../../node/agentspec/index.js';
 
 describe('normaliseWords', () => {
   it.each([
@@ -85,21 +85,24 @@ describe('readNumbers', () => {
 });
 
 describe('parsePhrase', () => {
+  // A word as the tree holds it: normalised for the matcher, as written for the recogniser.
+  const w = (word: string, said = word) => ({ kind: 'word', word, said });
+
   it('parses words, alternatives, optional groups and slots', () => {
     expect(parsePhrase('turn (on|off) [the] {room} lights')).toEqual([
-      { kind: 'word', word: 'turn' },
+      w('turn'),
       {
         kind: 'choice',
         optional: false,
-        options: [[{ kind: 'word', word: 'on' }], [{ kind: 'word', word: 'off' }]],
+        options: [[w('on')], [w('off')]],
       },
       {
         kind: 'choice',
         optional: true,
-        options: [[{ kind: 'choice', optional: true, options: [[{ kind: 'word', word: 'the' }]] }]],
+        options: [[{ kind: 'choice', optional: true, implicit: true, options: [[w('the')]] }]],
       },
       { kind: 'slot', name: 'room' },
-      { kind: 'word', word: 'lights' },
+      w('lights'),
     ]);
   });
 
@@ -107,8 +110,13 @@ describe('parsePhrase', () => {
     expect(parsePhrase('cancel the timer')[1]).toEqual({
       kind: 'choice',
       optional: true,
-      options: [[{ kind: 'word', word: 'the' }]],
+      implicit: true,
+      options: [[w('the')]],
     });
+  });
+
+  it('keeps the written spelling beside the normalised word', () => {
+    expect(parsePhrase("what's running where")[0]).toEqual(w('whats', "what's"));
   });
 
   it('nests groups and accepts top-level alternatives', () => {

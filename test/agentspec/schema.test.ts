@@ -1,12 +1,11 @@
 import { describe, expect, it } from 'vitest';
 import {
   buildIntentSchema,
-  buildSystemPrompt,
   NO_AGENT,
   resolveSlotValues,
   validateIntent,
   type JsonSchema,
-} from '../../node/router/index.js';
+} from '../../node/agentspec/index.js';
 import { CONFIG_LIKE, MANIFESTS, SLOT_VALUES } from './fixtures.js';
 
 const schema = buildIntentSchema(MANIFESTS, SLOT_VALUES);
@@ -65,16 +64,6 @@ describe('intent JSON schema', () => {
 
   it('is plain JSON (Ollama receives it as the request body)', () => {
     expect(JSON.parse(JSON.stringify(schema))).toEqual(schema);
-  });
-
-  it('lists agents, intents and allowed values in the system prompt', () => {
-    const prompt = buildSystemPrompt(MANIFESTS, SLOT_VALUES);
-    for (const m of MANIFESTS) {
-      expect(prompt).toContain(`- ${m.name}`);
-      for (const i of m.intents) expect(prompt).toContain(`intent ${i.name}`);
-    }
-    expect(prompt).toContain('one of: kitchen, living room, bedroom');
-    expect(prompt).toContain('min 0; max 100');
   });
 });
 
@@ -141,22 +130,22 @@ describe('validateIntent', () => {
       ok('lights', 'turn_on', { room: 'kitchen', colour: 'red' }),
       'unknown argument "colour"',
     ],
-    ['missing required argument', ok('lights', 'turn_on', {}), 'missing required argument "room"'],
+    ['missing required argument', ok('lights', 'turn_on', {}), '"room" is required'],
     [
       'room not configured',
       ok('lights', 'turn_on', { room: 'garage' }),
-      '"garage" is not one of kitchen, living room, bedroom',
+      '"room" must be one of kitchen, living room, bedroom, not "garage"',
     ],
     [
       'integer out of range',
       ok('lights', 'set_brightness', { room: 'kitchen', level: 101 }),
-      'level must be at most 100',
+      '"level" must be at most 100',
     ],
-    ['integer below range', ok('timer', 'start', { minutes: 0 }), 'minutes must be at least 1'],
+    ['integer below range', ok('timer', 'start', { minutes: 0 }), '"minutes" must be at least 1'],
     ['fraction for an integer', ok('timer', 'start', { minutes: 2.5 }), 'must be a whole number'],
     ['text for a number', ok('timer', 'start', { minutes: 'five' }), 'must be a number'],
     ['number for text', ok('echo', 'say', { text: 5 }), 'must be text'],
-    ['empty text', ok('echo', 'say', { text: '  ' }), 'text is empty'],
+    ['empty text', ok('echo', 'say', { text: '  ' }), '"text" is required'],
     ['text too long', ok('echo', 'say', { text: 'x'.repeat(101) }), 'longer than 100'],
     ['text for a boolean', ok('fan', 'power', { on: 'yes please' }), 'must be true or false'],
     [

@@ -2,17 +2,14 @@
  * Sentences the warm agents' grammars accept, with the intent each should yield (pure).
  * For tests and benchmarks (the fast matcher, the phrase recogniser, spoken test utterances).
  */
-import type { AgentManifest, ArgSpec } from '../agents/manifest.js';
-import { parsePhrase, type PhraseNode } from './grammar.js';
-import { allowedValues } from './schema.js';
-import type { ArgValue, SlotValues } from './types.js';
-import { numberToWords } from '../text/numbers.js';
+import type { IntentCall } from './intent.js';
+import type { AgentManifest, ArgSpec } from './manifest.js';
+import { numberToWords } from './numbers.js';
+import { parsePhrase, type PhraseNode } from './phrase.js';
+import { allowedValues, type ArgValue, type SlotValues } from './slots.js';
 
-export interface PhraseSample {
+export interface PhraseSample extends IntentCall {
   text: string;
-  agent: string;
-  intent: string;
-  args: Record<string, ArgValue>;
   /** the grammar phrase it came from */
   phrase: string;
 }
@@ -24,9 +21,9 @@ export interface SampleOptions {
   numberWords?: boolean;
   /** the text a free-text slot gets (default "hello world") */
   freeText?: string;
+  /** keep every written word, "the" included (what the recogniser's grammar accepts) */
+  asWritten?: boolean;
 }
-
-export { numberToWords };
 
 function slotFills(
   spec: ArgSpec,
@@ -77,7 +74,7 @@ function expand(
           parts.push({ words: [f.say], args: { [node.name]: f.value } });
     } else {
       for (const o of node.options) parts.push(...expand(o, specs, slotValues, opts, limit));
-      if (node.optional) parts.push({ words: [], args: {} });
+      if (node.optional && !(node.implicit && opts.asWritten)) parts.push({ words: [], args: {} });
     }
     const next: Partial[] = [];
     // Interleave so a small limit still covers every alternative at least once.

@@ -8,23 +8,20 @@
  * free-text slot cannot be heard by a closed grammar and is left out (listed in `skipped`);
  * such requests need the Whisper engine.
  */
-import type { AgentManifest, ArgSpec } from '../agents/manifest.js';
-import { numberToWords, ONES, TENS } from '../text/numbers.js';
+import type { FastMatch } from './intent.js';
+import type { AgentManifest, ArgSpec } from './manifest.js';
+import { numberToWords, readNumbers } from './numbers.js';
+import { parsePhrase, type PhraseNode } from './phrase.js';
+import type { ArgValue, SlotValues } from './slots.js';
 
+/** The phrase tree as the recogniser hears it: dictionary spellings, every written word said. */
 type Node =
   | { kind: 'word'; word: string }
   | { kind: 'slot'; name: string }
   | { kind: 'choice'; options: Node[][]; optional: boolean };
 
-export type SlotValue = string | number;
-
-export interface PhraseInterpretation {
-  agent: string;
-  intent: string;
-  args: Record<string, SlotValue>;
-  /** the manifest phrase it matched */
-  phrase: string;
-}
+/** What a recognised sentence means: the intent (confidence 1) and the phrase it matched. */
+export type PhraseInterpretation = FastMatch;
 
 export interface SkippedPhrase {
   agent: string;
@@ -49,7 +46,7 @@ export interface PhraseGrammar {
 
 export interface PhraseGrammarOptions {
   /** values of enum_from tables, keyed by path: { "lights.rooms": ["kitchen", "living room"] } */
-  slotValues?: Readonly<Record<string, readonly string[]>>;
+  slotValues?: SlotValues;
   /** leave out phrases using a word this returns false for (not in the pronunciation dictionary) */
   knownWord?: (word: string) => boolean;
   /**
@@ -72,9 +69,9 @@ interface SlotMatcher {
   rule: string;
   words: string[];
   /** values to say in samples, with their words */
-  examples: { value: SlotValue; say: string }[];
+  examples: { value: ArgValue; say: string }[];
   /** ways to read a slot value from words[pos...]: value and words consumed */
-  read(words: string[], pos: number): { value: SlotValue; next: number }[];
+  read(words: string[], pos: number): { value: ArgValue; next: number }[];
 }
 
 interface CompiledPhrase {
@@ -105,7 +102,7 @@ export function buildPhraseGrammar(
           skipped.push({ agent: m.name, intent: intent.name, phrase, reason });
         let nodes: Node[];
         try {
-          nodes = parsePhrase(phrase);
+          nodes = spoken(parsePhrase(phrase));
         } catch (err) {
           skip((err as Error).message);
           continue;
@@ -180,7 +177,7 @@ export function buildPhraseGrammar(
       for (const c of compiled) {
         const seen = new Set<string>();
         for (let k = 0; k < perPhrase * 4 && seen.size < perPhrase; k++) {
-          const args: Record<string, SlotValue> = {};
+          const args: Record<string, ArgValue> = {};
           const say = (nodes: Node[]): string[] =>
             nodes.flatMap((n) => {
               if (n.kind === 'word') return [n.word];
@@ -196,7 +193,14 @@ export function buildPhraseGrammar(
           const text = say(c.nodes).join(' ');
           if (seen.has(text)) continue;
           seen.add(text);
-          out.push({ text, agent: c.agent, intent: c.intent, args, phrase: c.phrase });
+          out.push({
+            text,
+            agent: c.agent,
+            intent: c.intent,
+            args,
+            confidence: 1,
+            phrase: c.phrase,
+          });
         }
       }
       return out;
@@ -207,48 +211,23 @@ export function buildPhraseGrammar(
 function interpretWith(compiled: CompiledPhrase[], text: string): PhraseInterpretation | null {
   const ws = text.toLowerCase().split(/\s+/).filter(Boolean);
   for (const c of compiled) {
-    const args: Record<string, SlotValue> = {};
+    const args: Record<string, ArgValue> = {};
     if (matchNodes(c.nodes, ws, 0, args, c.slots, (pos) => pos === ws.length)) {
-      return { agent: c.agent, intent: c.intent, args: { ...args }, phrase: c.phrase };
+      const { agent, intent, phrase } = c;
+      return { agent, intent, args: { ...args }, confidence: 1, phrase };
     }
   }
   return null;
 }
 
-/** Parses "(a|b) [x] {slot} word" into nodes; throws Error saying where it is malformed. */
-function parsePhrase(phrase: string): Node[] {
-  const tokens = phrase.toLowerCase().match(/[()[\]|]|\{[^}]*\}|[^\s()[\]{}|]+/g) ?? [];
-  let pos = 0;
-  const sequence = (): Node[] => {
-    const out: Node[] = [];
-    while (pos < tokens.length) {
-      const t = tokens[pos]!;
-      if (t === '|' || t === ')' || t === ']') break;
-      pos++;
-      if (t === '(' || t === '[') {
-        const options = [sequence()];
-        while (tokens[pos] === '|') {
-          pos++;
-          options.push(sequence());
-        }
-        const close = t === '(' ? ')' : ']';
-        if (tokens[pos] !== close)
-          throw new Error(`missing "${close}" in ${JSON.stringify(phrase)}`);
-        pos++;
-        out.push({ kind: 'choice', options, optional: t === '[' });
-      } else if (t.startsWith('{')) {
-        out.push({ kind: 'slot', name: t.slice(1, -1).trim() });
-      } else {
-        const word = t.replace(/[^a-z0-9']/g, '');
-        if (word) out.push({ kind: 'word', word });
-      }
-    }
-    return out;
-  };
-  const nodes = sequence();
-  if (pos < tokens.length)
-    throw new Error(`unexpected "${tokens[pos]}" in ${JSON.stringify(phrase)}`);
-  return nodes;
+/** The recogniser's view of a phrase: a "the" the language makes optional is said as written. */
+function spoken(nodes: readonly PhraseNode[]): Node[] {
+  return nodes.flatMap((n): Node[] => {
+    if (n.kind === 'word') return [{ kind: 'word', word: n.said }];
+    if (n.kind === 'slot') return [n];
+    if (n.implicit) return n.options.flatMap(spoken);
+    return [{ kind: 'choice', options: n.options.map(spoken), optional: n.optional }];
+  });
 }
 
 function slotNamesOf(nodes: Node[]): string[] {
@@ -277,7 +256,7 @@ function matchNodes(
   nodes: Node[],
   words: string[],
   pos: number,
-  args: Record<string, SlotValue>,
+  args: Record<string, ArgValue>,
   slots: Map<string, SlotMatcher>,
   rest: (pos: number) => boolean,
 ): boolean {
@@ -400,11 +379,6 @@ export const DECOY_SENTENCES = [
   'turn down the volume',
 ];
 
-/** English words for 0..9999 ("two hundred five"): the same words the fast matcher reads back. */
-export function spokenNumber(n: number): string {
-  return numberToWords(n);
-}
-
 /**
  * Numbers lo..hi: small ranges as an explicit list (the tightest grammar); larger ones
  * compositionally up to hi's order of magnitude, with the range checked on the way back.
@@ -416,10 +390,10 @@ function numberMatcher(lo: number, hi: number): SlotMatcher {
   const explicit = hi <= 100 || hi - lo <= 120;
   let rule: string;
   if (explicit) {
-    rule = range(lo, hi).map(spokenNumber).join(' | ');
+    rule = range(lo, hi).map(numberToWords).join(' | ');
   } else {
-    const units = range(1, 9).map(spokenNumber).join(' | ');
-    const under100 = range(1, 99).map(spokenNumber).join(' | ');
+    const units = range(1, 9).map(numberToWords).join(' | ');
+    const under100 = range(1, 99).map(numberToWords).join(' | ');
     const alts = [`(${under100})`];
     if (lo === 0) alts.push('zero');
     alts.push(`(${units}) hundred [[and] (${under100})]`);
@@ -440,50 +414,14 @@ function numberMatcher(lo: number, hi: number): SlotMatcher {
   const m: SlotMatcher = {
     rule,
     words,
-    examples: picks.map((n) => ({ value: n, say: spokenNumber(n) })),
-    read: (ws, pos) => readSpokenNumbers(ws, pos).filter((r) => r.value >= lo && r.value <= hi),
+    examples: picks.map((n) => ({ value: n, say: numberToWords(n) })),
+    read: (ws, pos) =>
+      readNumbers(ws, pos)
+        .filter((r) => Number.isInteger(r.value) && r.value >= lo && r.value <= hi)
+        .map((r) => ({ value: r.value, next: pos + r.length })),
   };
   matcherCache.set(key, m);
   return m;
-}
-
-/** Every reading of a spoken number starting at words[pos] (longest first). */
-export function readSpokenNumbers(words: string[], pos: number): { value: number; next: number }[] {
-  const out: { value: number; next: number }[] = [];
-  const small = (p: number): { value: number; next: number }[] => {
-    const w = words[p];
-    if (w === undefined) return [];
-    const one = ONES.indexOf(w);
-    if (one >= 1) return [{ value: one, next: p + 1 }];
-    const ten = TENS.indexOf(w);
-    if (ten >= 2) {
-      const u = ONES.indexOf(words[p + 1] ?? '');
-      const res = [{ value: ten * 10, next: p + 1 }];
-      if (u >= 1 && u <= 9) res.unshift({ value: ten * 10 + u, next: p + 2 });
-      return res;
-    }
-    return [];
-  };
-  const below1000 = (p: number): { value: number; next: number }[] => {
-    const res: { value: number; next: number }[] = [];
-    const u = ONES.indexOf(words[p] ?? '');
-    if (u >= 1 && u <= 9 && words[p + 1] === 'hundred') {
-      const after = words[p + 2] === 'and' ? p + 3 : p + 2;
-      for (const s of small(after)) res.push({ value: u * 100 + s.value, next: s.next });
-      res.push({ value: u * 100, next: p + 2 });
-    }
-    res.push(...small(p));
-    return res;
-  };
-  if (words[pos] === 'zero') out.push({ value: 0, next: pos + 1 });
-  const u = ONES.indexOf(words[pos] ?? '');
-  if (u >= 1 && u <= 9 && words[pos + 1] === 'thousand') {
-    const after = words[pos + 2] === 'and' ? pos + 3 : pos + 2;
-    for (const r of below1000(after)) out.push({ value: u * 1000 + r.value, next: r.next });
-    out.push({ value: u * 1000, next: pos + 2 });
-  }
-  out.push(...below1000(pos));
-  return out;
 }
 
 function range(lo: number, hi: number): number[] {

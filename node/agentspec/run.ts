@@ -2,11 +2,10 @@
  * Runs as the rest of the node sees them: a request in, an async iterable of events out
  * (the shape of AgentHost.Run's stream in proto/helix/v1/agent.proto).
  */
+import type { IntentRequest } from './intent.js';
 import type { AgentManifest } from './manifest.js';
 
-export interface RunRequest {
-  agent: string;
-  intent: string;
+export interface RunRequest extends IntentRequest {
   args: Record<string, unknown>;
   traceId?: string;
   /** name of the node that owns the request; the agent's notify calls go there */

@@ -3,7 +3,12 @@
  * grammar the fast matcher and the phrase recogniser use), and the sandbox it runs in.
  * Pure: parsing and validation only (reading the file is the caller's business).
  */
+import { parse as parseToml } from 'smol-toml';
 import { z } from 'zod';
+import { ManifestError } from './errors.js';
+
+/** The manifest's file name in an agent folder. */
+export const MANIFEST_FILE = 'agent.toml';
 
 export const HOST_CALLS = [
   'mqtt.publish',
@@ -103,3 +108,24 @@ export const ManifestSchema = z
       });
   });
 export type AgentManifest = z.infer<typeof ManifestSchema>;
+
+/** Parses and validates agent.toml text; errors name the file, the key and what is allowed. */
+export function parseManifest(text: string, source = MANIFEST_FILE): AgentManifest {
+  let raw: unknown;
+  try {
+    raw = parseToml(text);
+  } catch (err) {
+    throw new ManifestError(
+      `${source} is not valid TOML: ${(err as Error).message.split('\n')[0]}`,
+      { cause: err },
+    );
+  }
+  const parsed = ManifestSchema.safeParse(raw);
+  if (!parsed.success) {
+    const lines = parsed.error.issues.map(
+      (i) => `${i.path.join('.') || '(top level)'}: ${i.message}`,
+    );
+    throw new ManifestError(`${source} is invalid: ${lines.join('; ')}`);
+  }
+  return parsed.data;
+}

@@ -1,6 +1,10 @@
 import { describe, expect, it } from 'vitest';
-import { ManifestSchema } from '../../node/agents/manifest.js';
-import { compileFastMatcher, GrammarError, samplePhrases } from '../../node/router/index.js';
+import {
+  ManifestSchema,
+  compileFastMatcher,
+  GrammarError,
+  samplePhrases,
+} from '../../node/agentspec/index.js';
 import { MANIFESTS, SLOT_VALUES } from './fixtures.js';
 
 const matcher = compileFastMatcher(MANIFESTS, SLOT_VALUES);

@@ -1,8 +1,7 @@
 /**
- * Agent manifests for router tests and benchmarks (independent of the real agents/ folder).
+ * Agent manifests for command-language and router tests and benchmarks (independent of the real agents/ folder).
  */
-import { ManifestSchema, type AgentManifest } from '../../node/agents/manifest.js';
-import type { SlotValues } from '../../node/router/index.js';
+import { ManifestSchema, type AgentManifest, type SlotValues } from '../../node/agentspec/index.js';
 
 const room = { type: 'string', enum_from: 'lights.rooms', required: true } as const;
 

@@ -8,10 +8,26 @@
 import { HelixError } from '../errors.js';
 import { tokenize } from './normalise.js';
 
+/**
+ * The one syntax tree of the command language. The fast matcher, the recogniser's JSGF grammar,
+ * the LLM's JSON schema and the sample phrases are all compiled from it.
+ */
 export type PhraseNode =
-  | { kind: 'word'; word: string }
+  | {
+      kind: 'word';
+      /** normalised like transcripts (what the fast matcher compares) */
+      word: string;
+      /** as written, lower case, apostrophes kept ("what's"): what the recogniser's dictionary spells */
+      said: string;
+    }
   | { kind: 'slot'; name: string }
-  | { kind: 'choice'; options: PhraseNode[][]; optional: boolean };
+  | {
+      kind: 'choice';
+      options: PhraseNode[][];
+      optional: boolean;
+      /** a written word made optional by the language ("the"), not by the phrase's author */
+      implicit?: true;
+    };
 
 /** A phrase that does not parse; the message says where. */
 export class PhraseSyntaxError extends HelixError {
@@ -79,11 +95,14 @@ export function parsePhrase(phrase: string): PhraseNode[] {
       } else {
         const start = pos;
         while (pos < phrase.length && !/[\s()[\]{}|]/.test(phrase[pos] as string)) pos += 1;
-        for (const t of tokenize(phrase.slice(start, pos))) {
-          const word: PhraseNode = { kind: 'word', word: t.norm };
+        const written = phrase.slice(start, pos);
+        for (const t of tokenize(written)) {
+          const raw = written.slice(t.start, t.end).toLowerCase().replace(/’/g, "'");
+          const said = raw.replace(/[^a-z0-9']/g, '') || t.norm;
+          const word: PhraseNode = { kind: 'word', word: t.norm, said };
           nodes.push(
             OPTIONAL_WORDS.has(t.norm)
-              ? { kind: 'choice', options: [[word]], optional: true }
+              ? { kind: 'choice', options: [[word]], optional: true, implicit: true }
               : word,
           );
         }

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { IntentSchema, validateArgs } from '../../node/agents/index.js';
+import { IntentSchema, validateTaskArgs } from '../../node/agentspec/index.js';
 
 const intent = IntentSchema.parse({
   name: 'dim',
@@ -14,7 +14,7 @@ const intent = IntentSchema.parse({
 });
 const config = { lights: { rooms: { kitchen: ['k'], 'living room': ['l'] } } };
 
-describe('task arguments against the manifest', () => {
+describe('task arguments against the manifest (the host)', () => {
   it.each([
     [
       { room: 'kitchen', level: 40 },
@@ -29,7 +29,7 @@ describe('task arguments against the manifest', () => {
       { room: 'kitchen', level: 0, ratio: 0.5, fade: true, mode: 'soft' },
     ],
   ])('accepts %j as %j', (args, expected) => {
-    expect(validateArgs(intent, args, config)).toEqual({ ok: true, args: expected });
+    expect(validateTaskArgs(intent, args, config)).toEqual({ ok: true, args: expected });
   });
 
   it.each([
@@ -47,13 +47,13 @@ describe('task arguments against the manifest', () => {
     ],
     [{ room: 7, level: 1 }, /"room" must be text/],
   ])('refuses %j', (args, problem) => {
-    const checked = validateArgs(intent, args, config);
+    const checked = validateTaskArgs(intent, args, config);
     expect(checked.ok).toBe(false);
     expect(!checked.ok && checked.problems.join('; ')).toMatch(problem);
   });
 
   it('leaves an unconfigured room table to the agent to explain', () => {
-    expect(validateArgs(intent, { room: 'attic', level: 1 }, {})).toEqual({
+    expect(validateTaskArgs(intent, { room: 'attic', level: 1 }, {})).toEqual({
       ok: true,
       args: { room: 'attic', level: 1 },
     });

@@ -1,75 +1,59 @@
 /**
- * Text normalisation shared by phrase grammars and transcripts (pure).
- * Lower case, punctuation dropped, apostrophes folded ("what's" -> "whats"), hyphens split
- * ("twenty-five" -> "twenty five"), "%" read as "percent". Each token keeps its span in the
- * original text so free-text slots can return what the person said, case and all.
+ * Spoken English numbers, both ways: the one reader of number words (the fast matcher's and the
+ * recogniser's number slots) and the words to say for a number (JSGF rules, sample sentences).
+ * Pure.
  */
+export const ONES: readonly string[] = [
+  'zero',
+  'one',
+  'two',
+  'three',
+  'four',
+  'five',
+  'six',
+  'seven',
+  'eight',
+  'nine',
+  'ten',
+  'eleven',
+  'twelve',
+  'thirteen',
+  'fourteen',
+  'fifteen',
+  'sixteen',
+  'seventeen',
+  'eighteen',
+  'nineteen',
+];
+export const TENS: readonly string[] = [
+  '',
+  '',
+  'twenty',
+  'thirty',
+  'forty',
+  'fifty',
+  'sixty',
+  'seventy',
+  'eighty',
+  'ninety',
+];
 
-export interface Token {
-  /** normalised form used for matching */
-  norm: string;
-  /** [start, end) in the original text */
-  start: number;
-  end: number;
+/** English words for a whole number from -9999 to 9999 ("twenty five"); digits beyond that. */
+export function numberToWords(n: number): string {
+  if (!Number.isInteger(n) || Math.abs(n) > 9999) return String(n);
+  if (n < 0) return `minus ${numberToWords(-n)}`;
+  if (n < 20) return ONES[n]!;
+  if (n < 100) return `${TENS[Math.floor(n / 10)]}${n % 10 ? ` ${ONES[n % 10]}` : ''}`;
+  if (n < 1000)
+    return `${ONES[Math.floor(n / 100)]} hundred${n % 100 ? ` ${numberToWords(n % 100)}` : ''}`;
+  return `${numberToWords(Math.floor(n / 1000))} thousand${n % 1000 ? ` ${numberToWords(n % 1000)}` : ''}`;
 }
 
-// Decimals first so "2.5" stays one token; words may carry inner apostrophes ("what's").
-const TOKEN_RE = /\d+(?:\.\d+)?|[\p{L}\p{N}]+(?:['’][\p{L}\p{N}]+)*|%/gu;
-
-export function tokenize(text: string): Token[] {
-  const tokens: Token[] = [];
-  // Lower-case once up front unless that moves offsets (a few letters, e.g. "İ", grow).
-  const lower = text.toLowerCase();
-  const source = lower.length === text.length ? lower : text;
-  TOKEN_RE.lastIndex = 0;
-  for (let m = TOKEN_RE.exec(source); m !== null; m = TOKEN_RE.exec(source)) {
-    const raw = source === lower ? m[0] : m[0].toLowerCase();
-    let norm = raw;
-    if (raw === '%') norm = 'percent';
-    else if (raw.includes("'") || raw.includes('’')) norm = raw.replace(/['’]/g, '');
-    tokens.push({ norm, start: m.index, end: m.index + m[0].length });
-  }
-  return tokens;
-}
-
-/** The normalised words of a text, e.g. "Turn ON the Living-Room lights!" -> turn on the living room lights. */
-export function normaliseWords(text: string): string[] {
-  return tokenize(text).map((t) => t.norm);
-}
-
-const UNITS: Readonly<Record<string, number>> = {
-  zero: 0,
-  one: 1,
-  two: 2,
-  three: 3,
-  four: 4,
-  five: 5,
-  six: 6,
-  seven: 7,
-  eight: 8,
-  nine: 9,
-  ten: 10,
-  eleven: 11,
-  twelve: 12,
-  thirteen: 13,
-  fourteen: 14,
-  fifteen: 15,
-  sixteen: 16,
-  seventeen: 17,
-  eighteen: 18,
-  nineteen: 19,
-};
-
-const TENS: Readonly<Record<string, number>> = {
-  twenty: 20,
-  thirty: 30,
-  forty: 40,
+const UNITS: Readonly<Record<string, number>> = Object.fromEntries(ONES.map((w, i) => [w, i]));
+// "fourty" is a common misspelling (and what some recognisers write).
+const TENS_VALUES: Readonly<Record<string, number>> = {
+  ...Object.fromEntries(TENS.flatMap((w, i) => (w ? [[w, i * 10]] : []))),
   fourty: 40,
-  fifty: 50,
-  sixty: 60,
-  seventy: 70,
-  eighty: 80,
-  ninety: 90,
 };
 
 const DIGITS_RE = /^\d+(?:\.\d+)?$/;
@@ -107,7 +91,7 @@ export function readNumbers(words: readonly string[], pos: number): NumberReadin
   for (; i < words.length; i++) {
     const w = words[i] as string;
     const unit = UNITS[w];
-    const tens = TENS[w];
+    const tens = TENS_VALUES[w];
     if (unit !== undefined) {
       // "twenty five" and "hundred five" continue a number; "five five" or "fifteen five" do not.
       if (last === 'unit' || last === 'teen') break;
