@@ -115,6 +115,12 @@ export interface PeerView {
 export interface PeerCandidate {
   address: string;
   source: 'tailscale' | 'mdns' | 'static' | 'advert' | 'invite';
+  /**
+   * Set by the source: `always` for one-sided knowledge (a static peer, the member an invite
+   * names), `lower-address` (the default) for symmetric sources where both ends find each other
+   * (tailscale, mDNS, adverts), so only one of the pair dials (bus's routeTargets).
+   */
+  dial?: 'always' | 'lower-address';
   name?: string;
   /** cluster (NATS route) port, when known; else the configured default */
   clusterPort?: number;

@@ -6,3 +6,4 @@ export {
 } from './server.js';
 export { controlCall, controlStream, RemoteError, type ControlCallOptions } from './client.js';
 export type { StatusReport } from './types.js';
+export { statusReport, type StatusInputs } from './status.js';

@@ -94,7 +94,12 @@ export class Discovery implements DiscoveryEvents {
       : { kind: 'disabled' };
     this.staticPeers = opts.config.discovery.static_peers.map((spec) => {
       const { host, port } = parseHostPort(spec);
-      return { address: host, source: 'static' as const, ...(port ? { clusterPort: port } : {}) };
+      return {
+        address: host,
+        source: 'static' as const,
+        dial: 'always' as const,
+        ...(port ? { clusterPort: port } : {}),
+      };
     });
     this.recompute(false);
   }

@@ -110,10 +110,16 @@ describe('Discovery', () => {
     });
     await d.start();
     expect(d.candidates()).toEqual<PeerCandidate[]>([
-      { address: '10.0.0.9', source: 'static' },
+      { address: '10.0.0.9', source: 'static', dial: 'always' },
       { address: '100.101.1.2', source: 'tailscale', name: 'pi-kitchen' },
       // the static entry wins and keeps its port; the tailnet fills in the name
-      { address: '100.101.1.3', source: 'static', clusterPort: 7222, name: 'laptop' },
+      {
+        address: '100.101.1.3',
+        source: 'static',
+        dial: 'always',
+        clusterPort: 7222,
+        name: 'laptop',
+      },
       { address: '100.101.1.5', source: 'tailscale', name: 'phone' },
       { address: '100.101.1.7', source: 'tailscale', name: 'living-room-tv' },
     ]);
@@ -185,7 +191,7 @@ describe('Discovery', () => {
       kind: 'unavailable',
       reason: expect.stringContaining('https://tailscale.com/download'),
     });
-    expect(d.candidates()).toEqual([{ address: '10.0.0.9', source: 'static' }]);
+    expect(d.candidates()).toEqual([{ address: '10.0.0.9', source: 'static', dial: 'always' }]);
     expect(lines.filter((l) => l.msg.includes('tailscale is unavailable'))).toHaveLength(1);
     expect(changes).toEqual([]);
 
