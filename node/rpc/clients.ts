@@ -13,6 +13,7 @@ import {
 import { AgentHostClient } from './gen/helix/v1/agent.js';
 import { ImageStoreClient } from './gen/helix/v1/image.js';
 import { MeshClient } from './gen/helix/v1/mesh.js';
+import { ModelsClient } from './gen/helix/v1/models.js';
 import { RouterClient } from './gen/helix/v1/router.js';
 import { TranscriberClient } from './gen/helix/v1/transcriber.js';
 import { meshAuthClientInterceptor } from './auth.js';
@@ -76,6 +77,10 @@ export class RpcClients {
 
   router(target: RpcTarget): RouterClient {
     return this.client('router', RouterClient, target);
+  }
+
+  models(target: RpcTarget): ModelsClient {
+    return this.client('models', ModelsClient, target);
   }
 
   /** Targets with an open channel. */

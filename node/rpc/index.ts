@@ -102,3 +102,10 @@ export {
   Intent,
   NotUnderstood,
 } from './gen/helix/v1/router.js';
+export {
+  ModelsService,
+  ModelsClient,
+  type ModelsServer,
+  PullLlmRequest,
+  PullLlmProgress,
+} from './gen/helix/v1/models.js';
