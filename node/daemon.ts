@@ -66,7 +66,7 @@ export class Daemon {
   private bus!: Bus;
   private clients!: RpcClients;
   private gate!: MemberGate;
-  private routes!: RouteManager;
+  private routes: RouteManager | null = null;
   private membership!: MembershipService;
   private rpc!: RpcServer;
   private releaseBootstrap: () => Promise<void> = async () => undefined;
@@ -217,7 +217,8 @@ export class Daemon {
                 selfId: this.identity.id,
                 timeoutMs: 2000,
               }),
-            onChange: () => this.routes.apply(),
+            // a member proved before the route manager exists is picked up by its first apply()
+            onChange: () => this.routes?.apply(),
           });
           this.gate.start();
         },
@@ -244,7 +245,7 @@ export class Daemon {
         () => this.membership.stop(),
       ),
       this.lazy('route-health', () =>
-        this.routes.health(() => ({
+        this.routes!.health(() => ({
           alivePeers: () =>
             this.membership.view().filter((p) => !p.self && p.state === 'alive').length,
           reassertInterest: () => this.membership.reassertInterest(),
