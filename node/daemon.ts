@@ -105,6 +105,11 @@ export class Daemon {
     await this.stack.stop();
   }
 
+  /** The components running now, in start order (empty before start and after stop). */
+  get running(): string[] {
+    return this.stack.running;
+  }
+
   /** Voice services, once started (the mic loop, pipeline, traces). */
   get voiceServices(): VoiceServices | null {
     return this.voice;

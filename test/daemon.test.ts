@@ -2,8 +2,15 @@
  * The daemon's wiring: components start in order, stop in reverse, and a component that fails
  * to start stops those already started. Plain-object components stand in for the real ones.
  */
+import { existsSync, mkdtempSync, rmSync } from 'node:fs';
+import { createServer } from 'node:net';
+import os from 'node:os';
+import path from 'node:path';
 import { describe, expect, it } from 'vitest';
+import { parseConfig } from '../node/config/index.js';
+import { HelixError } from '../node/errors.js';
 import { ComponentStack, component, type Component } from '../node/lifecycle.js';
+import { silentLogger } from '../node/log.js';
 
 function recorder() {
   const log: string[] = [];
@@ -110,5 +117,46 @@ describe('the daemon component stack', () => {
     ac.abort(new Error('gone'));
     await expect(new ComponentStack().start([make('a')], ac.signal)).rejects.toThrow('gone');
     expect(log).toEqual([]);
+  });
+});
+
+/** A port the OS hands out (bound to port 0, read back, released). */
+async function freePort(): Promise<number> {
+  const server = createServer();
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  const { port } = server.address() as { port: number };
+  await new Promise((resolve) => server.close(resolve));
+  return port;
+}
+
+describe('the daemon', () => {
+  it('stops the components it started when nats-server cannot start, and the error says why', async () => {
+    const stateDir = mkdtempSync(path.join(os.tmpdir(), 'helix-daemon-'));
+    const { Daemon } = await import('../node/daemon.js');
+    const config = parseConfig({
+      node: { name: 'wiring' },
+      // nothing binds it (off a tailnet the mesh is created at once; the start fails before rpc)
+      mesh: { address: '127.0.8.60', rpc_port: await freePort() },
+      discovery: { tailscale: false, mdns: false },
+      bus: { nats_server: path.join(stateDir, 'no-such-nats-server') },
+    });
+    const daemon = new Daemon({
+      loaded: { config, configPath: null, stateDir },
+      logger: silentLogger,
+    });
+    const seen: string[][] = [];
+    try {
+      const err = await daemon.start().catch((e: unknown) => e);
+      seen.push(daemon.running);
+      expect(err).toBeInstanceOf(HelixError);
+      expect((err as Error).message).toMatch(/nats-server/);
+      // it got as far as creating a mesh (off a tailnet: at once), then undid what it started
+      expect(existsSync(path.join(stateDir, 'mesh.json'))).toBe(true);
+      expect(existsSync(path.join(stateDir, 'control.sock'))).toBe(false);
+      expect(seen).toEqual([[]]);
+    } finally {
+      await daemon.stop();
+      rmSync(stateDir, { recursive: true, force: true });
+    }
   });
 });
