@@ -1,17 +1,17 @@
 /**
- * The node daemon: builds the components in order (config → identity → discovery → mesh
- * membership → bus → membership → rpc → control) and stops them in reverse, like libp2p's
- * Startable components. Nothing starts on import.
+ * The node daemon only wires: it lists the components in order (discovery → mesh membership →
+ * capabilities → nats-server → bus → rpc clients → member gate → routes → membership → route
+ * health → services → rpc → control) and a ComponentStack starts them and stops them in reverse
+ * (js-libp2p's Startable). Nothing starts on import. `helix-node join` runs it (cli/run-daemon.ts).
  */
-import { once } from 'node:events';
+import path from 'node:path';
 import type { LoadedConfig } from './config/index.js';
 import { createLogger, type Logger } from './log.js';
 import { VERSION } from './version.js';
-import { describeError, MeshAccessError } from './errors.js';
+import { describeError } from './errors.js';
+import { component, ComponentStack, stopErrorLogger, type Component } from './lifecycle.js';
 import {
   loadOrCreateIdentity,
-  readMesh,
-  writeMesh,
   natsCredentials,
   type NodeIdentity,
   type MeshMembership,
@@ -23,24 +23,27 @@ import {
   type TailscaleClient,
 } from './discovery/index.js';
 import { CapabilityProber, readLoad } from './capabilities/index.js';
-import { NatsSupervisor, connectBus, type Bus } from './bus/index.js';
-import { MembershipService, UnheardPeersCheck } from './membership/index.js';
+import { NatsSupervisor, RouteManager, connectBus, type Bus } from './bus/index.js';
+import { MembershipService } from './membership/index.js';
 import { RpcServer, RpcClients, routeGrpcLogs } from './rpc/index.js';
 import {
   JoinService,
   MemberGate,
   verifyMember,
-  bootstrapMesh,
   createInvite,
+  ensureMesh,
   type TailnetIdentity,
 } from './join/index.js';
 import { startAgentServices, type AgentServices } from './agenthost/index.js';
 import { createSttEngine, type SttEngine } from './stt/index.js';
 import { startVoiceServices, type VoiceServices } from './pipeline/index.js';
-import { ControlServer, controlSocketPath, type StatusReport } from './control/index.js';
-import type { Output } from './cli/output.js';
-import type { PeerCandidate, PeerView } from './types.js';
-import path from 'node:path';
+import {
+  ControlServer,
+  controlSocketPath,
+  statusReport,
+  type StatusReport,
+} from './control/index.js';
+import type { PeerCandidate } from './types.js';
 
 export interface DaemonOptions {
   loaded: LoadedConfig;
@@ -48,28 +51,35 @@ export interface DaemonOptions {
   logger?: Logger;
 }
 
-interface Startable {
-  name: string;
-  stop(): Promise<void>;
-}
-
 export class Daemon {
   readonly logger: Logger;
-  private readonly stack: Startable[] = [];
+  private readonly stack: ComponentStack;
+  private log!: Logger;
   private identity!: NodeIdentity;
   private mesh!: MeshMembership;
   private meshAddress = '127.0.0.1';
+  private tailscale: TailscaleClient | null = null;
   private discovery!: Discovery;
   private prober!: CapabilityProber;
   private nats!: NatsSupervisor;
+  private natsRestarts = 0;
   private bus!: Bus;
+  private clients!: RpcClients;
+  private gate!: MemberGate;
+  private routes: RouteManager | null = null;
   private membership!: MembershipService;
+  private rpc!: RpcServer;
+  private releaseBootstrap: () => Promise<void> = async () => undefined;
   private readonly startedAt = Date.now();
   private agents: AgentServices | null = null;
+  private stt: SttEngine | null = null;
   private voice: VoiceServices | null = null;
 
   constructor(private readonly opts: DaemonOptions) {
     this.logger = opts.logger ?? createLogger(opts.loaded.config.log.level);
+    this.stack = new ComponentStack({
+      onStopError: stopErrorLogger((f, m) => this.logger.warn(f, m)),
+    });
   }
 
   private get config() {
@@ -80,44 +90,275 @@ export class Daemon {
     return this.opts.loaded.stateDir;
   }
 
-  private push(name: string, stop: () => Promise<void>): void {
-    this.stack.push({ name, stop });
+  /** Starts every component in order; one that fails stops those before it, and the error propagates. */
+  async start(signal: AbortSignal = new AbortController().signal): Promise<void> {
+    this.identity = await loadOrCreateIdentity(this.stateDir, this.config.node.name);
+    this.log = this.logger.child({ node: this.identity.name, id: this.identity.shortId });
+    await this.stack.start(this.components(), signal);
+    this.log.info(
+      { mesh: this.mesh.meshId, address: this.meshAddress, version: VERSION },
+      'node is up',
+    );
   }
 
-  async start(signal?: AbortSignal): Promise<void> {
-    const { config, stateDir, logger } = this;
-    this.identity = await loadOrCreateIdentity(stateDir, config.node.name);
-    const log = logger.child({ node: this.identity.name, id: this.identity.shortId });
+  async stop(): Promise<void> {
+    await this.stack.stop();
+  }
 
-    // Discovery first: the tailnet decides the mesh address and who to ask for the secret.
-    const tailscale = config.discovery.tailscale
-      ? new TailscaleCli({ bin: config.discovery.tailscale_bin, timeoutMs: 3000 })
-      : null;
-    // One discovery, started first: its first tailscale poll decides the mesh address and whom
-    // to ask for the mesh secret, and it keeps finding peers while the join runs.
-    this.discovery = new Discovery({
-      config,
-      tailscale,
-      logger: log,
-      privateKey: this.identity.privateKey,
-      listenAddress: config.mesh.address,
-    });
-    await this.discovery.start();
-    this.push('discovery', () => this.discovery.stop());
-    this.meshAddress = resolveMeshAddress(config, this.discovery.tailnet());
-    this.mesh = await this.ensureMesh(this.discovery.tailnet().kind === 'running', log, signal);
-    if (this.pendingMembers.length > 0)
-      this.discovery.setExtraCandidates('invite', this.pendingMembers);
+  /** The components running now, in start order (empty before start and after stop). */
+  get running(): string[] {
+    return this.stack.running;
+  }
 
-    this.prober = new CapabilityProber({ config, logger: log });
-    // Probes (arecord, nvidia-smi, Docker, Ollama…) finish in the background; adverts carry the
-    // baseline until then, so the node is not held up by a slow probe.
-    void this.prober.start();
-    this.push('capabilities', () => this.prober.stop());
+  /** Voice services, once started (the mic loop, pipeline, traces). */
+  get voiceServices(): VoiceServices | null {
+    return this.voice;
+  }
 
-    this.nats = new NatsSupervisor({
+  /** Agent services, once started (null on a node that has not started yet). */
+  get agentServices(): AgentServices | null {
+    return this.agents;
+  }
+
+  /** The components, in start order; each one's start() may use what those before it made. */
+  private components(): Component[] {
+    const { config, stateDir } = this;
+    return [
+      // Discovery first: its first tailscale poll decides the mesh address and whom to ask for
+      // the mesh secret, and it keeps finding peers while the join runs.
+      component(
+        'discovery',
+        async () => {
+          this.tailscale = config.discovery.tailscale
+            ? new TailscaleCli({ bin: config.discovery.tailscale_bin, timeoutMs: 3000 })
+            : null;
+          this.discovery = new Discovery({
+            config,
+            tailscale: this.tailscale,
+            logger: this.log,
+            privateKey: this.identity.privateKey,
+            listenAddress: config.mesh.address,
+          });
+          await this.discovery.start();
+          this.meshAddress = resolveMeshAddress(config, this.discovery.tailnet());
+        },
+        () => this.discovery.stop(),
+      ),
+      component(
+        'mesh',
+        async (signal) => {
+          const ensured = await ensureMesh({
+            stateDir,
+            invite: this.opts.invite,
+            discovery: this.discovery,
+            onTailnet: this.discovery.tailnet().kind === 'running',
+            selfAddress: this.meshAddress,
+            rpcPort: config.mesh.rpc_port,
+            nodeId: this.identity.id,
+            name: this.identity.name,
+            logger: this.log,
+            signal,
+          });
+          this.mesh = ensured.mesh;
+          this.releaseBootstrap = ensured.release;
+          if (ensured.members.length > 0)
+            this.discovery.setExtraCandidates('invite', ensured.members);
+        },
+        () => this.releaseBootstrap(),
+      ),
+      component(
+        'capabilities',
+        () => {
+          this.prober = new CapabilityProber({ config, logger: this.log });
+          // Probes (arecord, nvidia-smi, Docker, Ollama…) finish in the background; adverts
+          // carry the baseline until then, so the node is not held up by a slow probe.
+          void this.prober.start();
+        },
+        () => this.prober.stop(),
+      ),
+      component(
+        'nats-server',
+        async () => {
+          this.nats = this.natsSupervisor();
+          this.nats.on((event) => {
+            if (event.type === 'restarted') this.natsRestarts += 1;
+          });
+          await this.nats.start();
+        },
+        () => this.nats.stop(),
+      ),
+      // Connected before the first route reload: a reload closes a client still in its handshake.
+      component(
+        'bus',
+        async () => {
+          this.bus = await connectBus({
+            port: config.bus.client_port,
+            creds: natsCredentials(this.mesh.secret, 'nats-client'),
+            name: this.identity.name,
+            logger: this.log,
+          });
+        },
+        () => this.bus.close(),
+      ),
+      component(
+        'rpc-clients',
+        () => {
+          this.clients = new RpcClients({ nodeId: this.identity.id, secret: this.mesh.secret });
+        },
+        () => this.clients.close(),
+      ),
+      // A route carries the route password and would hand a non-member every message on the
+      // bus: only members (proved over Mesh.Ping, or learned from the mesh itself) are dialled.
+      component(
+        'member-gate',
+        () => {
+          this.gate = new MemberGate({
+            verify: (c) =>
+              verifyMember({
+                clients: this.clients,
+                address: c.address,
+                rpcPort: c.rpcPort ?? config.mesh.rpc_port,
+                secret: this.mesh.secret,
+                selfId: this.identity.id,
+                timeoutMs: 2000,
+              }),
+            // a member proved before the route manager exists is picked up by its first apply()
+            onChange: () => this.routes?.apply(),
+          });
+          this.gate.start();
+        },
+        () => this.gate.stop(),
+      ),
+      this.lazy(
+        'routes',
+        () =>
+          (this.routes = new RouteManager({
+            server: this.nats,
+            discovery: this.discovery,
+            selfAddress: this.meshAddress,
+            clusterPort: config.mesh.cluster_port,
+            admit: (targets) => this.gate.filter(targets),
+            logger: this.log,
+          })),
+      ),
+      component(
+        'membership',
+        async () => {
+          this.membership = this.membershipService();
+          await this.membership.start();
+        },
+        () => this.membership.stop(),
+      ),
+      this.lazy('route-health', () =>
+        this.routes!.health(() => ({
+          alivePeers: () =>
+            this.membership.view().filter((p) => !p.self && p.state === 'alive').length,
+          reassertInterest: () => this.membership.reassertInterest(),
+        })),
+      ),
+      // Peers learned from adverts become route candidates too: the mesh heals from any one link.
+      this.subscription('advert-candidates', () =>
+        this.membership.onChange(() =>
+          this.discovery.setExtraCandidates('advert', this.advertCandidates()),
+        ),
+      ),
+      component('rpc-services', () => {
+        routeGrpcLogs(this.log);
+        this.rpc = new RpcServer({
+          addresses: [this.meshAddress],
+          port: config.mesh.rpc_port,
+          secret: this.mesh.secret,
+          selfId: this.identity.id,
+          logger: this.log,
+        });
+        this.joinService().register(this.rpc);
+      }),
+      // Agent services add their gRPC services, so they come before rpc.start(); image builds and
+      // warm pools fill in the background so the node joins without waiting for `go build`.
+      component(
+        'agents',
+        async () => {
+          this.agents = await startAgentServices({
+            config,
+            stateDir,
+            identity: this.identity,
+            rpc: this.rpc,
+            clients: this.clients,
+            view: () => this.membership.view(),
+            bus: this.bus,
+            logger: this.log,
+          });
+        },
+        () => this.agents?.stop(),
+      ),
+      component(
+        'stt',
+        async () => {
+          this.stt = await this.createStt(this.agents!);
+        },
+        () => this.stt?.close(),
+      ),
+      // Voice: the Transcriber and Router services, traces, reply speech and, with
+      // voice.enabled, the mic loop.
+      component(
+        'voice',
+        async () => {
+          this.voice = await startVoiceServices({
+            config,
+            stateDir,
+            identity: this.identity,
+            rpc: this.rpc,
+            clients: this.clients,
+            view: () => this.membership.view(),
+            bus: this.bus,
+            agents: this.agents!,
+            stt: this.stt,
+            logger: this.log,
+          });
+        },
+        () => this.voice?.stop(),
+      ),
+      component(
+        'rpc',
+        async () => {
+          await this.releaseBootstrap();
+          await this.rpc.start();
+        },
+        () => this.rpc.stop(),
+      ),
+      this.lazy('control', () => this.controlServer()),
+    ];
+  }
+
+  /** A component made only when its turn comes (it needs what earlier ones made). */
+  private lazy(name: string, make: () => Component | ControlServer): Component {
+    let made: { start(signal: AbortSignal): Promise<void>; stop(): Promise<void> } | null = null;
+    return component(
+      name,
+      async (signal) => {
+        made = make();
+        await made.start(signal);
+      },
+      () => made?.stop(),
+    );
+  }
+
+  private subscription(name: string, subscribe: () => () => void): Component {
+    let off: (() => void) | null = null;
+    return component(
+      name,
+      () => {
+        off = subscribe();
+      },
+      () => off?.(),
+    );
+  }
+
+  private natsSupervisor(): NatsSupervisor {
+    const { config } = this;
+    return new NatsSupervisor({
       natsServerPath: config.bus.nats_server,
-      confDir: path.join(stateDir, 'nats'),
+      confDir: path.join(this.stateDir, 'nats'),
       serverName: `${this.identity.name}-${this.identity.shortId}`,
       clusterName: this.mesh.meshId,
       clientHost: '127.0.0.1',
@@ -128,61 +369,19 @@ export class Daemon {
       clusterPort: config.mesh.cluster_port,
       routeCreds: natsCredentials(this.mesh.secret, 'nats-route'),
       backoffMs: config.bus.restart_backoff_ms,
-      logger: log,
+      logger: this.log,
     });
-    this.nats.on((event) => {
-      if (event.type === 'restarted') this.natsRestarts += 1;
-    });
-    await this.nats.start();
-    this.push('nats-server', () => this.nats.stop());
-    // Connected before the first route reload: a reload closes a client still in its handshake.
-    this.bus = await connectBus({
-      port: config.bus.client_port,
-      creds: natsCredentials(this.mesh.secret, 'nats-client'),
-      name: this.identity.name,
-      logger: log,
-    });
-    this.push('bus', () => this.bus.close());
-    this.clients = new RpcClients({ nodeId: this.identity.id, secret: this.mesh.secret });
-    this.push('rpc-clients', async () => this.clients.close());
-    // A route carries the route password and would hand a non-member every message on the bus:
-    // only members (proved over Mesh.Ping, or learned from the mesh itself) are dialled.
-    const gate = new MemberGate({
-      verify: (c) =>
-        verifyMember({
-          clients: this.clients,
-          address: c.address,
-          rpcPort: c.rpcPort ?? config.mesh.rpc_port,
-          secret: this.mesh.secret,
-          selfId: this.identity.id,
-          timeoutMs: 2000,
-        }),
-      onChange: () => applyRoutes(this.discovery.candidates()),
-    });
-    gate.start();
-    this.push('member-gate', async () => gate.stop());
-    const applyRoutes = (candidates: PeerCandidate[]) =>
-      void this.nats
-        .setRoutes(
-          gate.filter(routeTargets(candidates, this.meshAddress)).map((c) => ({
-            host: c.address,
-            port: c.clusterPort ?? config.mesh.cluster_port,
-          })),
-        )
-        .catch((err: unknown) =>
-          log.warn({ err: describeError(err) }, 'could not update NATS routes'),
-        );
-    applyRoutes(this.discovery.candidates());
-    const offCandidates = this.discovery.onCandidates(applyRoutes);
-    this.push('routes', async () => offCandidates());
+  }
 
-    this.membership = new MembershipService({
+  private membershipService(): MembershipService {
+    const { config } = this;
+    return new MembershipService({
       bus: this.bus,
       meshId: this.mesh.meshId,
       secret: this.mesh.secret,
       selfId: this.identity.id,
       config: config.membership,
-      logger: log,
+      logger: this.log,
       advert: () => ({
         id: this.identity.id,
         name: this.identity.name,
@@ -196,76 +395,28 @@ export class Daemon {
         images: this.agents?.advert().images ?? [],
       }),
     });
-    await this.membership.start();
-    this.push('membership', () => this.membership.stop());
-    const stopWatch = this.watchRoutes(log);
-    this.push('route-watch', async () => stopWatch());
-    // Peers learned from adverts become route candidates too: the mesh heals from any one link.
-    const offView = this.membership.onChange(() =>
-      this.discovery.setExtraCandidates('advert', this.advertCandidates()),
-    );
-    this.push('advert-candidates', async () => offView());
+  }
 
-    routeGrpcLogs(log);
-    const rpc = new RpcServer({
-      addresses: [this.meshAddress],
-      port: config.mesh.rpc_port,
-      secret: this.mesh.secret,
-      selfId: this.identity.id,
-      logger: log,
-    });
-    const join = new JoinService({
+  private joinService(): JoinService {
+    const log = this.log;
+    return new JoinService({
       self: { id: this.identity.id, name: this.identity.name },
       selfAddress: this.meshAddress,
-      stateDir,
+      stateDir: this.stateDir,
       meshId: this.mesh.meshId,
       secret: this.mesh.secret,
-      allowedTags: config.join.allowed_tags,
-      tailnet: tailscale ? this.tailnetIdentity(tailscale) : null,
+      allowedTags: this.config.join.allowed_tags,
+      tailnet: this.tailscale ? this.tailnetIdentity(this.tailscale) : null,
       onAdmitted: (n) =>
         log.info({ peer: n.name, via: n.via, ip: n.ip }, 'admitted a node to the mesh'),
       members: () => this.memberList(),
       logger: log,
     });
-    join.register(rpc);
-    // Agent services add their gRPC services, so they come before rpc.start(); image builds and
-    // warm pools fill in the background so the node joins without waiting for `go build`.
-    const agents = await startAgentServices({
-      config,
-      stateDir,
-      identity: this.identity,
-      rpc,
-      clients: this.clients,
-      view: () => this.membership.view(),
-      bus: this.bus,
-      logger: log,
-    });
-    this.agents = agents;
-    this.push('agents', () => agents.stop());
+  }
 
-    // Voice: this node's STT engine (if its model/recogniser works), the Transcriber and Router
-    // services, traces, reply speech and, with voice.enabled, the mic loop.
-    const stt = await this.createStt(agents, log);
-    if (stt) this.push('stt', async () => stt.close());
-    const voice = await startVoiceServices({
-      config,
-      stateDir,
-      identity: this.identity,
-      rpc,
-      clients: this.clients,
-      view: () => this.membership.view(),
-      bus: this.bus,
-      agents,
-      stt,
-      logger: log,
-    });
-    this.voice = voice;
-    this.push('voice', () => voice.stop());
-    await this.releaseBootstrap();
-    await rpc.start();
-    this.push('rpc', () => rpc.stop());
-
-    const control = new ControlServer(controlSocketPath(stateDir), log);
+  private controlServer(): ControlServer {
+    const { config, stateDir } = this;
+    const control = new ControlServer(controlSocketPath(stateDir), this.log);
     control.route('GET', '/v1/status', () => this.status());
     control.route('POST', '/v1/invite', async (body) => {
       const ttlS = Number((body as { ttlS?: unknown }).ttlS ?? config.join.invite_ttl_s);
@@ -275,28 +426,21 @@ export class Daemon {
         rpcPort: config.mesh.rpc_port,
       });
     });
-    agents.addControlRoutes(control);
-    voice.addControlRoutes(control);
-    await control.start();
-    this.push('control', () => control.stop());
-
-    log.info({ mesh: this.mesh.meshId, address: this.meshAddress, version: VERSION }, 'node is up');
-  }
-
-  /** Voice services, once started (the mic loop, pipeline, traces). */
-  get voiceServices(): VoiceServices | null {
-    return this.voice;
+    this.agents?.addControlRoutes(control);
+    this.voice?.addControlRoutes(control);
+    return control;
   }
 
   /** A node whose engine or model is missing runs without STT; `doctor` says how to get one. */
-  private async createStt(agents: AgentServices, log: Logger): Promise<SttEngine | null> {
+  private async createStt(agents: AgentServices): Promise<SttEngine | null> {
     try {
       const manifests = [...agents.agents.values()].map((a) => a.manifest);
       const engine = await createSttEngine(this.config.stt, { manifests, config: this.config });
-      if (engine) log.info({ engine: engine.name, model: engine.model }, 'speech-to-text ready');
+      if (engine)
+        this.log.info({ engine: engine.name, model: engine.model }, 'speech-to-text ready');
       return engine;
     } catch (err) {
-      log.warn(
+      this.log.warn(
         { err: describeError(err) },
         'no speech-to-text on this node (run `helix-node doctor`)',
       );
@@ -304,47 +448,20 @@ export class Daemon {
     }
   }
 
-  /** Agent services, once started (null on a node that has not started yet). */
-  get agentServices(): AgentServices | null {
-    return this.agents;
-  }
-
-  async stop(): Promise<void> {
-    for (const component of this.stack.reverse()) {
-      try {
-        await component.stop();
-      } catch (err) {
-        this.logger.warn({ component: component.name, err: describeError(err) }, 'stop failed');
-      }
-    }
-    this.stack.length = 0;
-  }
-
   async status(): Promise<StatusReport> {
     const routez = await this.nats.routez({ signal: AbortSignal.timeout(1000) }).catch(() => null);
-    const nodes = this.membership.view().map((n: PeerView) => ({ ...n, shortId: n.id.slice(-8) }));
-    return {
-      schema: 'helix.status/v1',
-      self: {
-        id: this.identity.id,
-        shortId: this.identity.shortId,
-        name: this.identity.name,
-        meshId: this.mesh.meshId,
-        version: VERSION,
-        address: this.meshAddress,
-        startedAt: new Date(this.startedAt).toISOString(),
-      },
+    return statusReport({
+      self: this.identity,
+      meshId: this.mesh.meshId,
+      version: VERSION,
+      address: this.meshAddress,
+      startedAt: this.startedAt,
       tailnet: this.discovery.tailnet(),
-      bus: {
-        routes: (routez?.routes ?? []).map((r) => ({
-          address: `${r.ip}:${r.port}`,
-          name: r.remote_name ?? null,
-        })),
-        restarts: this.natsRestarts,
-      },
+      routes: routez?.routes ?? null,
+      natsRestarts: this.natsRestarts,
       drops: this.membership.drops(),
-      nodes,
-    };
+      view: this.membership.view(),
+    });
   }
 
   private advertCandidates(): PeerCandidate[] {
@@ -376,110 +493,6 @@ export class Daemon {
       }));
   }
 
-  /** Existing membership, else join through an invite or a tailnet peer, else create a new mesh. */
-  private async ensureMesh(
-    onTailnet: boolean,
-    log: Logger,
-    signal?: AbortSignal,
-  ): Promise<MeshMembership> {
-    const existing = readMesh(this.stateDir);
-    if (existing && !this.opts.invite) return existing;
-    if (existing && this.opts.invite) {
-      throw new MeshAccessError(
-        `this node already belongs to ${existing.meshId}; to move it, remove ${path.join(this.stateDir, 'mesh.json')} first`,
-      );
-    }
-    const boot = await bootstrapMesh({
-      invite: this.opts.invite,
-      // Off a tailnet nobody is asked (an invite, or create at once); on it, a fresh
-      // `tailscale status` every round.
-      candidates: async () => {
-        if (!onTailnet) return [];
-        await this.discovery.refresh();
-        return this.discovery.candidates().map((c) => ({
-          address: c.address,
-          rpcPort: c.rpcPort ?? this.config.mesh.rpc_port,
-        }));
-      },
-      selfAddress: this.meshAddress,
-      rpcPort: this.config.mesh.rpc_port,
-      nodeId: this.identity.id,
-      name: this.identity.name,
-      logger: log,
-      signal,
-    });
-    // The stand-in Join holds the rpc port (answering "starting") until the real server binds it.
-    this.releaseBootstrap = boot.release;
-    this.push('bootstrap-endpoint', boot.release);
-    if ('created' in boot) {
-      writeMesh(this.stateDir, boot.created);
-      log.info({ mesh: boot.created.meshId }, 'created a new mesh');
-      return boot.created;
-    }
-    const result = boot.joined;
-    const mesh: MeshMembership = {
-      meshId: result.meshId,
-      secret: result.secret,
-      joinedAt: new Date().toISOString(),
-      via: result.via,
-    };
-    writeMesh(this.stateDir, mesh);
-    log.info({ mesh: mesh.meshId, via: result.via }, 'joined mesh');
-    this.pendingMembers = result.members.map((m) => ({
-      address: m.address,
-      source: 'invite' as const,
-      dial: 'always' as const,
-      name: m.name,
-      clusterPort: m.clusterPort,
-      rpcPort: m.rpcPort,
-    }));
-    return mesh;
-  }
-
-  private releaseBootstrap: () => Promise<void> = async () => undefined;
-  private pendingMembers: PeerCandidate[] = [];
-  private natsRestarts = 0;
-  private clients!: RpcClients;
-
-  /**
-   * Poll the local server's routes; when the set of connected servers changes, re-assert the
-   * membership subscriptions once the routes have settled (see MembershipService.reassertInterest).
-   */
-  private watchRoutes(log: Logger): () => void {
-    let lastKey = '';
-    let settle: NodeJS.Timeout | null = null;
-    const unheard = new UnheardPeersCheck(UNHEARD_REASSERT_MS);
-    const checkHeard = (routes: number) => {
-      const alive = this.membership.view().filter((p) => !p.self && p.state === 'alive').length;
-      if (!unheard.observe(routes, alive, Date.now())) return;
-      log.info({ routes, alive }, 'a routed peer is not heard; re-asserting interest');
-      this.membership.reassertInterest();
-    };
-    const poll = async () => {
-      const routez = await this.nats
-        .routez({ signal: AbortSignal.timeout(1000) })
-        .catch(() => null);
-      if (!routez) return;
-      checkHeard(routez.routes.length);
-      const key = routez.routes
-        .map((r) => r.remote_id)
-        .sort()
-        .join(',');
-      if (key === lastKey) return;
-      lastKey = key;
-      if (settle) clearTimeout(settle);
-      settle = setTimeout(() => {
-        log.debug({ routes: routez.routes.length }, 'routes changed; re-asserting interest');
-        this.membership.reassertInterest();
-      }, ROUTE_SETTLE_MS);
-    };
-    const timer = setInterval(() => void poll(), ROUTE_POLL_MS);
-    return () => {
-      clearInterval(timer);
-      if (settle) clearTimeout(settle);
-    };
-  }
-
   /** `tailscale whois` reduced to what the join check needs. */
   private tailnetIdentity(tailscale: TailscaleClient): TailnetIdentity {
     return {
@@ -489,60 +502,5 @@ export class Daemon {
       },
       selfUserId: async () => this.discovery.tailnetSelf().userId,
     };
-  }
-}
-
-const ROUTE_POLL_MS = 1000;
-const ROUTE_SETTLE_MS = 500;
-/** how long a routed peer may go unheard before interest is re-asserted (and then at most this often) */
-const UNHEARD_REASSERT_MS = 4000;
-
-/**
- * Which candidates this node dials. Symmetric sources (tailscale, mDNS, adverts) are dialled only
- * towards lower mesh addresses, so each pair of nodes has one solicited route instead of two
- * racing ones (nats-server 2.9 prunes the duplicate, and interest can be lost in the race).
- * Static peers and the member named in an invite are one-sided knowledge: always dialled.
- */
-export function routeTargets(candidates: PeerCandidate[], selfAddress: string): PeerCandidate[] {
-  return candidates.filter(
-    (c) =>
-      c.source === 'static' || c.source === 'invite' || compareIPv4(c.address, selfAddress) < 0,
-  );
-}
-
-function compareIPv4(a: string, b: string): number {
-  const num = (ip: string) =>
-    ip.split('.').reduce((acc, part) => acc * 256 + (Number(part) || 0), 0);
-  return num(a) - num(b);
-}
-
-/** `helix-node join`: run until SIGINT/SIGTERM, then leave cleanly. */
-export async function runDaemon(opts: DaemonOptions & { output: Output }): Promise<void> {
-  const daemon = new Daemon(opts);
-  const stopping = new AbortController();
-  const onSignal = (signal: NodeJS.Signals) => {
-    daemon.logger.info({ signal }, 'leaving the mesh');
-    stopping.abort();
-  };
-  process.once('SIGINT', onSignal);
-  process.once('SIGTERM', onSignal);
-  try {
-    try {
-      await daemon.start(stopping.signal);
-    } catch (err) {
-      // Ctrl-C while still looking for a mesh: a clean exit, not an error.
-      if (stopping.signal.aborted) return;
-      throw err;
-    }
-    // Timers and other agents tell the node that asked; say it on this node's terminal.
-    daemon.agentServices?.onNotify((n) => opts.output.err(`${n.from}/${n.agent}: ${n.text}`));
-    // Every spoken command's reply is printed here (and spoken where a TTS engine is present).
-    daemon.voiceServices?.startListening((r) => opts.output.err(r.reply));
-    if (!opts.output.json) opts.output.err(`helix-node ${VERSION} is running; Ctrl-C to leave`);
-    if (!stopping.signal.aborted) await once(stopping.signal, 'abort');
-  } finally {
-    await daemon.stop();
-    process.off('SIGINT', onSignal);
-    process.off('SIGTERM', onSignal);
   }
 }

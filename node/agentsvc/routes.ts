@@ -8,11 +8,11 @@
  *   POST /v1/agents/rm {name}         RemoveResult
  *   POST /v1/run {agent, intent, args?, onNode?, traceId?}   NDJSON RemoteRunEvent…
  *
- * A run stops when the client goes away (Ctrl-C on `helix-node run`).
+ * Streams use control's envelope (`{"type":"event","event":…}` lines). A run stops when the
+ * client goes away (Ctrl-C on `helix-node run`).
  */
-import type { IncomingMessage } from 'node:http';
 import { z } from 'zod';
-import type { ControlServer } from '../control/index.js';
+import { parseBody as parse, type ControlServer } from '../control/index.js';
 import { UsageError } from '../errors.js';
 import {
   UnknownAgentError,
@@ -49,15 +49,10 @@ export function addAgentRoutes(control: ControlServer, d: RouteDeps): void {
     return d.catalog.inspect(name);
   });
 
-  control.route('POST', '/v1/agents/build', async (body, req, res) => {
+  control.route('POST', '/v1/agents/build', async (body, _req, res) => {
     const { name } = parse(BuildBody, body, 'POST /v1/agents/build {"name"?: AGENT}');
     if (name) d.catalog.agent(name);
-    const gone = clientGone(req);
-    try {
-      await d.catalog.build(name, (ev) => res.stream(ev), gone.signal);
-    } finally {
-      gone.done();
-    }
+    await d.catalog.build(name, (ev) => res.event(ev), res.signal);
     return undefined;
   });
 
@@ -66,7 +61,7 @@ export function addAgentRoutes(control: ControlServer, d: RouteDeps): void {
     return d.catalog.remove(name);
   });
 
-  control.route('POST', '/v1/run', async (body, req, res) => {
+  control.route('POST', '/v1/run', async (body, _req, res) => {
     const request = parse(RunBody, body, 'POST /v1/run {"agent", "intent", "args"?, "onNode"?}');
     // Refused before anything streams, so the CLI exits 64 with the message.
     const checked = d.checkRun(request);
@@ -74,36 +69,7 @@ export function addAgentRoutes(control: ControlServer, d: RouteDeps): void {
       if (checked.code === 'unknown_agent') throw new UnknownAgentError(checked.message);
       throw new UsageError(checked.message);
     }
-    const gone = clientGone(req);
-    try {
-      for await (const ev of d.runIntent(request, { signal: gone.signal })) res.stream(ev);
-    } finally {
-      gone.done();
-    }
+    for await (const ev of d.runIntent(request, { signal: res.signal })) res.event(ev);
     return undefined;
   });
-}
-
-function parse<T>(schema: z.ZodType<T>, body: unknown, usage: string): T {
-  const r = schema.safeParse(body);
-  if (!r.success) {
-    const issue = r.error.issues[0];
-    throw new UsageError(
-      `${usage}: ${issue?.path.join('.') || 'body'}: ${issue?.message ?? 'invalid'}`,
-    );
-  }
-  return r.data;
-}
-
-/**
- * A signal aborted when the client's connection closes before the answer is complete; done()
- * stops watching (the socket may outlive this request with keep-alive).
- */
-function clientGone(req: IncomingMessage): { signal: AbortSignal; done(): void } {
-  const ac = new AbortController();
-  const socket = req.socket;
-  const onClose = () => ac.abort(new Error('the client went away'));
-  if (socket.destroyed) onClose();
-  else socket.once('close', onClose);
-  return { signal: ac.signal, done: () => socket.off('close', onClose) };
 }

@@ -26,3 +26,14 @@ export {
 } from './monitor.js';
 export { connectBus, type ConnectBusOptions } from './connection.js';
 export { NatsServerError } from './errors.js';
+export {
+  RouteManager,
+  RouteHealth,
+  routeTargets,
+  type RouteManagerOptions,
+  type RouteHealthDecision,
+  type RouteServer,
+  type CandidateSource,
+  type InterestHolder,
+} from './route-manager.js';
+export { UnheardPeersCheck } from './unheard.js';

@@ -1,6 +1,7 @@
 /** CLI side of the control socket: ask the running daemon of a state dir. */
 import http from 'node:http';
 import { HelixError, UnreachableError } from '../errors.js';
+import type { StreamLine } from './envelope.js';
 import { controlSocketPath } from './server.js';
 
 export class RemoteError extends HelixError {
@@ -85,7 +86,7 @@ export async function controlCall<T>(
   return value as T;
 }
 
-/** A stream of NDJSON events (agent runs, transcripts); an error event throws. */
+/** The lines of a streamed answer (the envelope of envelope.ts); an error line throws. */
 export async function* controlStream<T>(
   stateDir: string,
   pathname: string,
@@ -110,5 +111,16 @@ export async function* controlStream<T>(
       throwIfError(value);
       yield value as T;
     }
+  }
+}
+
+/** Only the events of a streamed answer (agent runs, builds: routes without a result line). */
+export async function* controlEvents<E>(
+  stateDir: string,
+  pathname: string,
+  opts: ControlCallOptions = {},
+): AsyncGenerator<E> {
+  for await (const line of controlStream<StreamLine<E>>(stateDir, pathname, opts)) {
+    if (line.type === 'event') yield line.event;
   }
 }

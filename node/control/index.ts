@@ -4,5 +4,13 @@ export {
   type ControlHandler,
   type ControlResponse,
 } from './server.js';
-export { controlCall, controlStream, RemoteError, type ControlCallOptions } from './client.js';
+export {
+  controlCall,
+  controlStream,
+  controlEvents,
+  RemoteError,
+  type ControlCallOptions,
+} from './client.js';
+export { parseBody, clientGone, type StreamLine, type ErrorLine } from './envelope.js';
 export type { StatusReport } from './types.js';
+export { statusReport, type StatusInputs } from './status.js';

@@ -8,6 +8,7 @@ import http from 'node:http';
 import path from 'node:path';
 import type { Logger } from '../log.js';
 import { HelixError, describeError } from '../errors.js';
+import { clientGone, type ErrorLine, type StreamLine } from './envelope.js';
 
 export type ControlHandler = (
   body: unknown,
@@ -15,9 +16,16 @@ export type ControlHandler = (
   res: ControlResponse,
 ) => Promise<unknown>;
 
-/** A handler may stream newline-delimited JSON events instead of returning one value. */
+/**
+ * A handler may stream the NDJSON envelope (envelope.ts) instead of returning one value. `signal`
+ * aborts when the client goes away before the answer is complete.
+ */
 export interface ControlResponse {
-  stream(event: unknown): void;
+  readonly signal: AbortSignal;
+  /** one `{"type":"event","event":…}` line */
+  event(event: unknown): void;
+  /** the closing `{"type":"result",…}` line */
+  result(result: object): void;
 }
 
 export function controlSocketPath(stateDir: string): string {
@@ -70,24 +78,28 @@ export class ControlServer {
       return;
     }
     let streaming = false;
+    const gone = clientGone(req);
+    const write = (line: StreamLine<unknown> | ErrorLine) => {
+      if (!streaming) {
+        streaming = true;
+        res.writeHead(200, { 'content-type': 'application/x-ndjson' });
+      }
+      res.write(JSON.stringify(line) + '\n');
+    };
     try {
       const body =
         req.method === 'POST' ? await readBody(req) : Object.fromEntries(url.searchParams);
       const response: ControlResponse = {
-        stream(event) {
-          if (!streaming) {
-            streaming = true;
-            res.writeHead(200, { 'content-type': 'application/x-ndjson' });
-          }
-          res.write(JSON.stringify(event) + '\n');
-        },
+        signal: gone.signal,
+        event: (event) => write({ type: 'event', event }),
+        result: (result) => write({ type: 'result', ...result }),
       };
       const result = await handler(body, req, response);
       if (streaming) res.end();
       else sendJson(res, 200, result ?? {});
     } catch (err) {
       this.logger.debug({ err: describeError(err), route: url.pathname }, 'control request failed');
-      const payload = {
+      const payload: ErrorLine = {
         error: {
           name: err instanceof Error ? err.name : 'Error',
           message: describeError(err),
@@ -97,6 +109,8 @@ export class ControlServer {
       if (streaming) {
         res.end(JSON.stringify(payload) + '\n');
       } else sendJson(res, 500, payload);
+    } finally {
+      gone.done();
     }
   }
 }

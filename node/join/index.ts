@@ -32,6 +32,7 @@ export {
 export { parseInviteCode, formatInviteCode, INVITE_PREFIX, type InviteCode } from './code.js';
 export { memberProof, verifyMember, MemberGate, type VerifiedMember } from './member.js';
 export { bootstrapMesh, type BootstrapMeshOptions, type MeshBootstrap } from './bootstrap.js';
+export { ensureMesh, type EnsureMeshOptions, type EnsuredMesh } from './ensure-mesh.js';
 export {
   BootstrapEndpoint,
   BOOTSTRAP_HEADERS,

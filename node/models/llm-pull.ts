@@ -1,20 +1,23 @@
 /**
  * `helix-node models pull --router`: the router LLM is pulled by Ollama on the node that routes
  * (placement's pickRouterPeer: the GPU peer), not downloaded by us. On that node it is a plain
- * /api/pull; from any other node the request goes over the bus to that node's daemon, which runs
- * the pull and publishes progress back (Ollama itself listens on loopback only, so it cannot be
- * asked directly from another machine).
- *
- *   helix.v1.models.<nodeId>.pull   request { model, progressSubject } -> { accepted } | { error }
- *   <progressSubject>               { type: progress | done | error, ... } until done or error
+ * /api/pull; from any other node it is a gRPC call, Models.PullLlm, to that node's daemon, which
+ * runs the pull and streams Ollama's progress back (Ollama itself listens on loopback only, so it
+ * cannot be asked directly from another machine).
  */
-import { randomBytes } from 'node:crypto';
-import { z } from 'zod';
-import type { Bus, Subscription } from '../bus/index.js';
 import { describeError, HelixError, UnreachableError } from '../errors.js';
 import { silentLogger, type Logger } from '../log.js';
 import { pickRouterPeer } from '../placement/index.js';
 import type { OllamaApi, PullProgress } from '../router/index.js';
+import {
+  GrpcStatus,
+  ModelsService,
+  RpcCallError,
+  serverStream,
+  type ModelsServer,
+  type RpcClients,
+  type RpcServer,
+} from '../rpc/index.js';
 import type { PeerView } from '../types.js';
 
 export interface LlmPullProgress {
@@ -34,10 +37,6 @@ export interface LlmPullOptions {
 /** Raised when Ollama could not pull (offline registry, unknown model). */
 export class LlmPullError extends HelixError {
   override readonly exitCode = 69;
-}
-
-export function pullSubject(nodeId: string): string {
-  return `helix.v1.models.${nodeId}.pull`;
 }
 
 /** Pull with the Ollama on this machine. Resolves when Ollama says "success". */
@@ -92,167 +91,138 @@ export function explainPullFailure(err: unknown, model: string, where: string): 
   });
 }
 
-const PullRequestSchema = z.object({
-  model: z.string().min(1).max(200),
-  progressSubject: z.string().regex(/^helix\.v1\.pullprogress\.[a-f0-9]{16}$/),
-});
-const PullAckSchema = z.union([
-  z.object({ accepted: z.literal(true) }),
-  z.object({ error: z.string() }),
-]);
-const PullEventSchema = z.discriminatedUnion('type', [
-  z.object({
-    type: z.literal('progress'),
-    status: z.string().max(500),
-    completedBytes: z.number().optional(),
-    totalBytes: z.number().optional(),
-  }),
-  z.object({ type: z.literal('done') }),
-  z.object({ type: z.literal('error'), message: z.string().max(4000) }),
-]);
-type PullEvent = z.infer<typeof PullEventSchema>;
-
-const encode = (v: unknown) => new TextEncoder().encode(JSON.stringify(v));
-const decode = (b: Uint8Array): unknown => JSON.parse(new TextDecoder().decode(b));
-
 /**
- * Serves pull requests for this node's Ollama over the bus (the daemon of a node with Ollama
- * runs it). One pull per model at a time; a second request for the same model joins nothing and
- * gets an error saying one is running.
+ * Models.PullLlm for this node's Ollama (the daemon of a node with Ollama registers it). One pull
+ * per model at a time; a second request for the same model gets ALREADY_EXISTS. A pull keeps
+ * running when its caller goes away (the download is worth finishing).
  */
-export function servePullRequests(opts: {
-  bus: Bus;
-  selfId: string;
+export function modelsService(opts: {
   selfName: string;
   api: OllamaApi;
   logger?: Logger;
-}): Subscription {
+}): ModelsServer {
   const log = (opts.logger ?? silentLogger).child({ component: 'models' });
   const running = new Set<string>();
-  return opts.bus.subscribe(pullSubject(opts.selfId), (msg) => {
-    let req: z.infer<typeof PullRequestSchema>;
-    try {
-      req = PullRequestSchema.parse(decode(msg.data));
-    } catch {
-      msg.respond(encode({ error: 'malformed pull request' }));
-      return;
-    }
-    if (running.has(req.model)) {
-      msg.respond(
-        encode({ error: `a pull of ${req.model} is already running on ${opts.selfName}` }),
-      );
-      return;
-    }
-    running.add(req.model);
-    msg.respond(encode({ accepted: true }));
-    log.info({ model: req.model }, 'pulling the router model for a peer');
-    const send = (e: PullEvent) => opts.bus.publish(req.progressSubject, encode(e));
-    void pullWithOllama(opts.api, req.model, opts.selfName, {
-      onProgress: (p) => send({ type: 'progress', ...p }),
-    })
-      .then(
-        () => send({ type: 'done' }),
-        (err: unknown) => send({ type: 'error', message: describeError(err) }),
-      )
-      .finally(() => running.delete(req.model));
-  });
+  return {
+    pullLlm: (call) => {
+      const model = call.request.model;
+      const fail = (code: GrpcStatus, details: string) => {
+        if (!call.cancelled) call.emit('error', { code, details });
+      };
+      if (!model || model.length > 200) {
+        fail(GrpcStatus.INVALID_ARGUMENT, 'malformed pull request');
+        return;
+      }
+      if (running.has(model)) {
+        fail(
+          GrpcStatus.ALREADY_EXISTS,
+          `a pull of ${model} is already running on ${opts.selfName}`,
+        );
+        return;
+      }
+      running.add(model);
+      log.info({ model }, 'pulling the router model for a peer');
+      void pullWithOllama(opts.api, model, opts.selfName, {
+        onProgress: (p) => {
+          if (!call.cancelled) call.write(p);
+        },
+      })
+        .then(
+          () => {
+            if (!call.cancelled) call.end();
+          },
+          (err: unknown) => fail(GrpcStatus.FAILED_PRECONDITION, describeError(err)),
+        )
+        .finally(() => running.delete(model));
+    },
+  };
+}
+
+/** Adds Models to the node's gRPC server (before it starts); mesh proof is checked like every service. */
+export function registerModels(rpc: RpcServer, opts: Parameters<typeof modelsService>[0]): void {
+  rpc.addService(ModelsService, modelsService(opts));
 }
 
 /** Ask a peer's daemon to pull `model` with its Ollama; resolves when it is done. */
 export async function pullOnPeer(
-  bus: Bus,
-  peer: { id: string; name: string },
+  clients: RpcClients,
+  peer: Pick<PeerView, 'name' | 'addresses' | 'ports'>,
   model: string,
   opts: LlmPullOptions = {},
 ): Promise<void> {
   opts.signal?.throwIfAborted();
-  const progressSubject = `helix.v1.pullprogress.${randomBytes(8).toString('hex')}`;
+  const address = peer.addresses[0];
+  if (!address) throw new UnreachableError(`${peer.name} advertises no address`);
+  const target = { address, port: peer.ports.rpc };
   const idleMs = opts.idleTimeoutMs ?? 120_000;
-  let sub: Subscription | undefined;
-  const finished = new Promise<void>((resolve, reject) => {
-    let timer: NodeJS.Timeout;
-    const arm = () => {
-      clearTimeout(timer);
-      timer = setTimeout(
-        () =>
-          reject(
-            new UnreachableError(
-              `${peer.name} sent no pull progress for ${idleMs / 1000} s; check \`ollama ps\` there, or try again`,
-            ),
+  const stop = new AbortController();
+  const onAbort = () => stop.abort(opts.signal?.reason);
+  opts.signal?.addEventListener('abort', onAbort, { once: true });
+  let idle: NodeJS.Timeout | undefined;
+  const arm = () => {
+    clearTimeout(idle);
+    idle = setTimeout(
+      () =>
+        stop.abort(
+          new UnreachableError(
+            `${peer.name} sent no pull progress for ${idleMs / 1000} s; check \`ollama ps\` there, or try again`,
           ),
-        idleMs,
-      );
-    };
-    arm();
-    const onAbort = () => {
-      clearTimeout(timer);
-      reject(opts.signal?.reason);
-    };
-    opts.signal?.addEventListener('abort', onAbort, { once: true });
-    const settle = () => {
-      clearTimeout(timer);
-      opts.signal?.removeEventListener('abort', onAbort);
-    };
-    sub = bus.subscribe(progressSubject, (msg) => {
-      const parsed = PullEventSchema.safeParse(safeDecode(msg.data));
-      if (!parsed.success) return;
-      const e = parsed.data;
-      arm();
-      if (e.type === 'progress') {
-        const { type: _t, ...p } = e;
-        opts.onProgress?.(p);
-      } else if (e.type === 'done') {
-        settle();
-        resolve();
-      } else {
-        settle();
-        reject(new LlmPullError(e.message));
-      }
-    });
-  });
-  // keep an unhandled rejection from surfacing if the request below fails first
-  finished.catch(() => undefined);
-  try {
-    await bus.flush();
-    let ack: z.infer<typeof PullAckSchema>;
-    try {
-      ack = PullAckSchema.parse(
-        decode(
-          await bus.request(pullSubject(peer.id), encode({ model, progressSubject }), {
-            timeoutMs: 5000,
-          }),
         ),
-      );
-    } catch (err) {
-      throw new UnreachableError(
-        `${peer.name} did not take the pull request (${describeError(err)}); check that helix-node runs there`,
-        { cause: err },
-      );
+      idleMs,
+    );
+  };
+  arm();
+  try {
+    const client = clients.models(target);
+    for await (const p of serverStream(
+      client.pullLlm.bind(client),
+      { model },
+      // a big model takes hours on a slow line; the idle timer above catches a stalled pull
+      { timeoutMs: PULL_DEADLINE_MS, signal: stop.signal, target: `${address}:${peer.ports.rpc}` },
+    )) {
+      arm();
+      opts.onProgress?.({
+        status: p.status,
+        ...(p.completedBytes !== undefined ? { completedBytes: p.completedBytes } : {}),
+        ...(p.totalBytes !== undefined ? { totalBytes: p.totalBytes } : {}),
+      });
     }
-    if ('error' in ack) throw new LlmPullError(`${peer.name} refused the pull: ${ack.error}`);
-    await finished;
+  } catch (err) {
+    if (stop.signal.aborted) throw stop.signal.reason;
+    throw pullCallError(err, peer.name);
   } finally {
-    sub?.unsubscribe();
+    clearTimeout(idle);
+    opts.signal?.removeEventListener('abort', onAbort);
   }
 }
 
-function safeDecode(b: Uint8Array): unknown {
-  try {
-    return decode(b);
-  } catch {
-    return null;
+const PULL_DEADLINE_MS = 24 * 3600_000;
+
+/** The peer's own words for a pull that failed there; "did not take" when it could not be asked. */
+function pullCallError(err: unknown, peerName: string): Error {
+  if (err instanceof RpcCallError) {
+    const details = (err.cause as { details?: string } | undefined)?.details ?? err.message;
+    if (err.code === GrpcStatus.FAILED_PRECONDITION)
+      return new LlmPullError(details, { cause: err });
+    if (err.code === GrpcStatus.ALREADY_EXISTS || err.code === GrpcStatus.INVALID_ARGUMENT)
+      return new LlmPullError(`${peerName} refused the pull: ${details}`, { cause: err });
   }
+  return new UnreachableError(
+    `${peerName} did not take the pull request (${describeError(err)}); check that helix-node runs there`,
+    { cause: err },
+  );
 }
 
 /**
  * Pull the router model where it will run: the peer pickRouterPeer chooses (a GPU peer with
- * Ollama first). On this node that is a local /api/pull; elsewhere a request over the bus.
+ * Ollama first). On this node that is a local /api/pull; elsewhere a Models.PullLlm call.
  * Returns the node that pulled.
  */
 export async function pullRouterModel(opts: {
   model: string;
   view: readonly PeerView[];
-  bus: Bus | null;
+  /** gRPC clients to peers (null: this node only) */
+  clients: RpcClients | null;
   /** this node's Ollama (router.ollama_url), when it has one */
   localApi: OllamaApi | null;
   /** pull on this node name or id instead of the one placement picks */
@@ -278,8 +248,9 @@ export async function pullRouterModel(opts: {
     if (!opts.localApi) throw new LlmPullError('this node has no Ollama client configured');
     await pullWithOllama(opts.localApi, opts.model, target.name, opts.pull);
   } else {
-    if (!opts.bus) throw new UnreachableError('the bus is not connected; is helix-node running?');
-    await pullOnPeer(opts.bus, target, opts.model, opts.pull);
+    if (!opts.clients)
+      throw new UnreachableError('no gRPC clients to reach peers; is helix-node running?');
+    await pullOnPeer(opts.clients, target, opts.model, opts.pull);
   }
   return { node: target.name };
 }

@@ -1,11 +1,11 @@
 /**
  * The daemon's control routes for the voice commands (the CLI's `say`, `transcribe`, `listen`,
- * `trace`, `models pull --router`). Commands stream NDJSON: `{ type: "event", event }` lines while
- * they run, then one `{ type: "result", ... }`.
+ * `trace`, `models pull --router`). Commands stream control's NDJSON envelope: `{ type: "event",
+ * event }` lines while they run, then one `{ type: "result", ... }`; the CLI going away cancels.
  */
 import path from 'node:path';
 import { z } from 'zod';
-import type { ControlServer } from '../control/index.js';
+import { parseBody, type ControlServer, type StreamLine } from '../control/index.js';
 import { InputError, UsageError } from '../errors.js';
 import { readWavFile } from '../voice/index.js';
 import type { VoiceLoop } from './listen.js';
@@ -62,14 +62,10 @@ function resultLine(result: PipelineResult): CommandResultLine {
   };
 }
 
-export type CommandStreamLine =
-  | {
-      type: 'event';
-      event:
-        | PipelineEvent
-        | { type: 'pull'; status: string; completedBytes?: number; totalBytes?: number };
-    }
-  | CommandResultLine;
+export type CommandStreamLine = StreamLine<
+  PipelineEvent | { type: 'pull'; status: string; completedBytes?: number; totalBytes?: number },
+  Omit<CommandResultLine, 'type'>
+>;
 
 const SayBody = z.object({ text: z.string().min(1).max(2000), speak: z.boolean().optional() });
 const TranscribeBody = z.object({ path: z.string().min(1), on: z.string().max(256).optional() });
@@ -83,46 +79,31 @@ const PullBody = z.object({
   on: z.string().max(256).optional(),
 });
 
-function parse<T>(schema: z.ZodType<T>, body: unknown, route: string): T {
-  const r = schema.safeParse(body);
-  if (!r.success)
-    throw new UsageError(
-      `bad request to ${route}: ${r.error.issues.map((i) => `${i.path.join('.')}: ${i.message}`).join('; ')}`,
-    );
-  return r.data;
-}
-
-/** An AbortSignal that fires when the CLI goes away (Ctrl-C): the command is cancelled. */
-function clientGone(req: { socket: { once(ev: 'close', fn: () => void): unknown } }): AbortSignal {
-  const abort = new AbortController();
-  req.socket.once('close', () => abort.abort(new Error('the CLI disconnected')));
-  return abort.signal;
-}
+const parse = <T>(schema: z.ZodType<T>, body: unknown, route: string): T =>
+  parseBody(schema, body, `bad request to ${route}`);
 
 export function registerVoiceControlRoutes(control: ControlServer, deps: VoiceControlDeps): void {
-  control.route('POST', '/v1/say', async (body, req, res) => {
+  control.route('POST', '/v1/say', async (body, _req, res) => {
     const { text, speak } = parse(SayBody, body, '/v1/say');
     const result = await deps.pipeline.handleText(text, {
       speak,
-      signal: clientGone(req),
-      onEvent: (event) => res.stream({ type: 'event', event }),
+      signal: res.signal,
+      onEvent: (event) => res.event(event),
     });
-    res.stream(resultLine(result));
+    res.result(resultLine(result));
     return undefined;
   });
 
-  control.route('POST', '/v1/transcribe', async (body, req, res) => {
+  control.route('POST', '/v1/transcribe', async (body, _req, res) => {
     const { path: file, on } = parse(TranscribeBody, body, '/v1/transcribe');
     if (!path.isAbsolute(file)) throw new InputError(`${file}: give the daemon an absolute path`);
     const clip = await readWavFile(file);
-    const signal = clientGone(req);
     const result = await deps.pipeline.transcribe(clip.pcm, {
       on,
-      signal,
-      onEvent: (event) => res.stream({ type: 'event', event }),
+      signal: res.signal,
+      onEvent: (event) => res.event(event),
     });
-    res.stream({
-      type: 'result',
+    res.result({
       traceId: result.traceId,
       ok: result.ok,
       transcript: result.transcript.text,
@@ -137,7 +118,7 @@ export function registerVoiceControlRoutes(control: ControlServer, deps: VoiceCo
     return undefined;
   });
 
-  control.route('POST', '/v1/listen', async (body, req, res) => {
+  control.route('POST', '/v1/listen', async (body, _req, res) => {
     const { timeoutMs, file } = parse(ListenBody, body, '/v1/listen');
     if (file !== undefined && !path.isAbsolute(file))
       throw new InputError(`${file}: give the daemon an absolute path`);
@@ -149,15 +130,14 @@ export function registerVoiceControlRoutes(control: ControlServer, deps: VoiceCo
       );
     }
     const opts = {
-      signal: clientGone(req),
+      signal: res.signal,
       timeoutMs: timeoutMs ?? 30_000,
-      onEvent: (event: PipelineEvent) => res.stream({ type: 'event', event }),
+      onEvent: (event: PipelineEvent) => res.event(event),
     };
     const result =
       file !== undefined ? await deps.listenFile!(file, opts) : await deps.voice!.once(opts);
     if (!result) {
-      res.stream({
-        type: 'result',
+      res.result({
         traceId: '',
         ok: false,
         transcript: '',
@@ -166,7 +146,7 @@ export function registerVoiceControlRoutes(control: ControlServer, deps: VoiceCo
       });
       return undefined;
     }
-    res.stream(resultLine(result));
+    res.result(resultLine(result));
     return undefined;
   });
 
@@ -185,18 +165,17 @@ export function registerVoiceControlRoutes(control: ControlServer, deps: VoiceCo
     return trace;
   });
 
-  control.route('POST', '/v1/models/pull-router', async (body, req, res) => {
+  control.route('POST', '/v1/models/pull-router', async (body, _req, res) => {
     const { model, on } = parse(PullBody, body, '/v1/models/pull-router');
     if (!deps.pullRouterModel) throw new UsageError('this daemon cannot pull router models');
     const wanted = model ?? deps.routerModel;
     const { node } = await deps.pullRouterModel({
       model: wanted,
       on,
-      signal: clientGone(req),
-      onProgress: (p) => res.stream({ type: 'event', event: { type: 'pull', ...p } }),
+      signal: res.signal,
+      onProgress: (p) => res.event({ type: 'pull', ...p }),
     });
-    res.stream({
-      type: 'result',
+    res.result({
       traceId: '',
       ok: true,
       transcript: '',

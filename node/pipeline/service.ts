@@ -18,7 +18,7 @@ import type { Config } from '../config/index.js';
 import type { ControlServer } from '../control/index.js';
 import { describeError } from '../errors.js';
 import type { Logger } from '../log.js';
-import { pullRouterModel, servePullRequests } from '../models/index.js';
+import { pullRouterModel, registerModels } from '../models/index.js';
 import type { RpcClients, RpcServer } from '../rpc/index.js';
 import { LlmRouter, OllamaHttpClient } from '../router/index.js';
 import {
@@ -108,15 +108,7 @@ export async function startVoiceServices(c: VoiceServicesComponents): Promise<Vo
       debugCaptureDir: config.voice.debug_capture_dir,
     });
   }
-  subs.push(
-    servePullRequests({
-      bus: c.bus,
-      selfId: c.identity.id,
-      selfName: c.identity.name,
-      api: ollama,
-      logger: log,
-    }),
-  );
+  registerModels(c.rpc, { selfName: c.identity.name, api: ollama, logger: log });
 
   const traces = new TraceStore();
   subs.push(collectTraces(c.bus, traces, { selfId: c.identity.id, logger: log }));
@@ -209,7 +201,7 @@ export async function startVoiceServices(c: VoiceServicesComponents): Promise<Vo
             model,
             on,
             view: c.view(),
-            bus: c.bus,
+            clients: c.clients,
             localApi: ollama,
             pull: { signal, onProgress },
           }),

@@ -14,6 +14,7 @@ import { AgentHostClient } from './gen/helix/v1/agent.js';
 import { ImageStoreClient } from './gen/helix/v1/image.js';
 import { LlmClient } from './gen/helix/v1/llm.js';
 import { MeshClient } from './gen/helix/v1/mesh.js';
+import { ModelsClient } from './gen/helix/v1/models.js';
 import { RouterClient } from './gen/helix/v1/router.js';
 import { TranscriberClient } from './gen/helix/v1/transcriber.js';
 import { meshAuthClientInterceptor } from './auth.js';
@@ -81,6 +82,10 @@ export class RpcClients {
 
   llm(target: RpcTarget): LlmClient {
     return this.client('llm', LlmClient, target);
+  }
+
+  models(target: RpcTarget): ModelsClient {
+    return this.client('models', ModelsClient, target);
   }
 
   /** Targets with an open channel. */

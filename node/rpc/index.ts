@@ -110,3 +110,10 @@ export {
   LlmGenerateRequest,
   LlmGenerateReply,
 } from './gen/helix/v1/llm.js';
+export {
+  ModelsService,
+  ModelsClient,
+  type ModelsServer,
+  PullLlmRequest,
+  PullLlmProgress,
+} from './gen/helix/v1/models.js';

@@ -6,7 +6,7 @@ import Docker from 'dockerode';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { RemoteRunEvent } from '../../node/agenthost/index.js';
 import type { AgentList } from '../../node/agenthost/index.js';
-import { controlCall, controlStream, RemoteError } from '../../node/control/index.js';
+import { controlCall, controlEvents, RemoteError } from '../../node/control/index.js';
 import { collect, startTestNode, type TestNode } from './service-helpers.js';
 import { freePort } from '../support/ports.js';
 
@@ -44,7 +44,7 @@ describe('agent services on a node without Docker', () => {
 
   it('refuses to build with the fix for a missing Docker engine (exit 69)', async () => {
     const err = await collect(
-      controlStream(node.stateDir, '/v1/agents/build', { method: 'POST', body: {} }),
+      controlEvents(node.stateDir, '/v1/agents/build', { method: 'POST', body: {} }),
     ).catch((e: unknown) => e);
     expect(err).toBeInstanceOf(RemoteError);
     expect((err as RemoteError).exitCode).toBe(69);
@@ -53,7 +53,7 @@ describe('agent services on a node without Docker', () => {
 
   it('ends a run with no_host when no node of the mesh has Docker', async () => {
     const events = await collect(
-      controlStream<RemoteRunEvent>(node.stateDir, '/v1/run', {
+      controlEvents<RemoteRunEvent>(node.stateDir, '/v1/run', {
         method: 'POST',
         body: { agent: 'echo', intent: 'echo', args: { text: 'hi' } },
       }),

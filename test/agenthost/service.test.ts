@@ -13,7 +13,7 @@ import type {
   Notification,
   RemoveResult,
 } from '../../node/agenthost/index.js';
-import { controlCall, controlStream, RemoteError } from '../../node/control/index.js';
+import { controlCall, controlEvents, RemoteError } from '../../node/control/index.js';
 import {
   ensureDockerEngine,
   removeContainers,
@@ -60,7 +60,7 @@ describe('agent services on a real Docker engine', () => {
   }, 60_000);
 
   const run = (body: Record<string, unknown>) =>
-    collect(controlStream<RemoteRunEvent>(node.stateDir, '/v1/run', { method: 'POST', body }));
+    collect(controlEvents<RemoteRunEvent>(node.stateDir, '/v1/run', { method: 'POST', body }));
 
   it('puts every warm agent in the pool and says so in the advert', () => {
     const advert = node.svc.advert();
@@ -136,7 +136,7 @@ describe('agent services on a real Docker engine', () => {
       );
     let wasNapping = false;
     await (async () => {
-      for await (const ev of controlStream<RemoteRunEvent>(node.stateDir, '/v1/run', {
+      for await (const ev of controlEvents<RemoteRunEvent>(node.stateDir, '/v1/run', {
         method: 'POST',
         body: { agent: 'nap', intent: 'nap', args: { seconds: 60 } },
         signal: abort.signal,
@@ -216,7 +216,7 @@ describe('agent services on a real Docker engine', () => {
 
   it('build streams progress and does nothing for an image that is up to date', async () => {
     const events = await collect(
-      controlStream<BuildEvent>(node.stateDir, '/v1/agents/build', {
+      controlEvents<BuildEvent>(node.stateDir, '/v1/agents/build', {
         method: 'POST',
         body: { name: 'echo' },
       }),
@@ -249,7 +249,7 @@ describe('agent services on a real Docker engine', () => {
     await expect(docker.getImage(tag).inspect()).rejects.toMatchObject({ statusCode: 404 });
 
     const events = await collect(
-      controlStream<BuildEvent>(node.stateDir, '/v1/agents/build', {
+      controlEvents<BuildEvent>(node.stateDir, '/v1/agents/build', {
         method: 'POST',
         body: { name: 'shout' },
       }),

@@ -1,16 +1,18 @@
 /**
  * `models pull --router`: Ollama pulls the router model on the node that routes — here directly,
- * or from another node over a real two-server NATS mesh. Ollama is the stand-in server.
+ * or from another node over gRPC (Models.PullLlm, with the mesh proof). Ollama is the stand-in
+ * server.
  */
-import { afterAll, afterEach, describe, expect, it } from 'vitest';
+import { randomBytes } from 'node:crypto';
+import { afterEach, describe, expect, it } from 'vitest';
 import {
   LlmPullError,
   pullRouterModel,
-  servePullRequests,
+  registerModels,
   type LlmPullProgress,
 } from '../../node/models/index.js';
 import { OllamaHttpClient } from '../../node/router/index.js';
-import { BusHarness, newSecret } from '../bus/helpers.js';
+import { RpcClients, RpcServer } from '../../node/rpc/index.js';
 import { peerView } from '../pipeline/support/mesh.js';
 import { startFakeOllama, type FakeOllama } from '../support/fake-ollama.js';
 
@@ -44,7 +46,7 @@ describe('pulling the router model with Ollama on this node', () => {
     const done = await pullRouterModel({
       model: 'llama3',
       view: [gpuPeer('desk', fake.url, true)],
-      bus: null,
+      clients: null,
       localApi: new OllamaHttpClient({ url: fake.url }),
       pull: { onProgress: (p) => progress.push(p) },
     });
@@ -63,7 +65,7 @@ describe('pulling the router model with Ollama on this node', () => {
     const err = await pullRouterModel({
       model: 'llama3',
       view: [gpuPeer('desk', fake.url, true)],
-      bus: null,
+      clients: null,
       localApi: new OllamaHttpClient({ url: fake.url }),
     }).catch((e: unknown) => e);
     expect(err).toBeInstanceOf(LlmPullError);
@@ -77,7 +79,7 @@ describe('pulling the router model with Ollama on this node', () => {
     const err = await pullRouterModel({
       model: 'no-such-model',
       view: [gpuPeer('desk', fake.url, true)],
-      bus: null,
+      clients: null,
       localApi: new OllamaHttpClient({ url: fake.url }),
     }).catch((e: unknown) => e);
     expect((err as Error).message).toMatch(/found no model named no-such-model/);
@@ -87,7 +89,7 @@ describe('pulling the router model with Ollama on this node', () => {
     const err = await pullRouterModel({
       model: 'llama3',
       view: [peerView({ name: 'pi', host: '127.0.6.31', port: 1, self: true })],
-      bus: null,
+      clients: null,
       localApi: null,
     }).catch((e: unknown) => e);
     expect(err).toBeInstanceOf(LlmPullError);
@@ -97,74 +99,86 @@ describe('pulling the router model with Ollama on this node', () => {
   });
 });
 
-/** Retries while the peer's subscription has not reached this server yet (routes form, interest spreads). */
-async function untilTaken<T>(pull: () => Promise<T>): Promise<T> {
-  for (let attempt = 0; ; attempt++) {
-    try {
-      return await pull();
-    } catch (err) {
-      if (attempt >= 30 || !/did not take the pull request/.test(String(err))) throw err;
-      await new Promise((r) => setTimeout(r, 200));
-    }
-  }
+/** desk's daemon: a gRPC server on loopback (port 0) serving Models with the given Ollama. */
+async function deskDaemon(secret: Uint8Array, ollamaUrl: string) {
+  const server = new RpcServer({ addresses: [], port: 0, secret, shutdownTimeoutMs: 500 });
+  registerModels(server, { selfName: 'desk', api: new OllamaHttpClient({ url: ollamaUrl }) });
+  await server.start();
+  return server;
 }
 
-describe('pulling the router model on the GPU peer over the bus', () => {
-  const harness = new BusHarness();
-  afterAll(() => harness.cleanup());
-
+describe('pulling the router model on the GPU peer over gRPC', () => {
   it("asks the peer's daemon, which pulls with its Ollama and streams progress back", async () => {
-    const secret = newSecret();
-    const a = await harness.started('127.0.6.32', secret);
-    const b = await harness.started('127.0.6.33', secret, [a.cluster]);
-    const busA = await harness.bus(a, 'pi');
-    const busB = await harness.bus(b, 'desk');
+    const secret = new Uint8Array(randomBytes(32));
+    const clients = new RpcClients({ nodeId: 'id-pi', secret });
     const good = await ollama({ pullable: [{ name: 'qwen3:8b', sizeBytes: 5_000_000 }] });
-    const desk = { ...gpuPeer('desk', good.url), id: 'id-desk' };
-    const serving = servePullRequests({
-      bus: busB,
-      selfId: desk.id,
-      selfName: 'desk',
-      api: new OllamaHttpClient({ url: good.url }),
-    });
+    const server = await deskDaemon(secret, good.url);
     try {
+      const desk = { ...gpuPeer('desk', good.url), addresses: ['127.0.0.1'] };
+      desk.ports = { ...desk.ports, rpc: server.port };
       const progress: LlmPullProgress[] = [];
-      const done = await untilTaken(() =>
-        pullRouterModel({
-          model: 'qwen3:8b',
-          view: [peerView({ name: 'pi', host: '127.0.6.32', port: 1, self: true }), desk],
-          bus: busA,
-          localApi: null,
-          pull: { onProgress: (p) => progress.push(p), idleTimeoutMs: 5000 },
-        }),
-      );
+      const done = await pullRouterModel({
+        model: 'qwen3:8b',
+        view: [peerView({ name: 'pi', host: '127.0.6.32', port: 1, self: true }), desk],
+        clients,
+        localApi: null,
+        pull: { onProgress: (p) => progress.push(p), idleTimeoutMs: 5000 },
+      });
       expect(done).toEqual({ node: 'desk' });
       expect(progress.map((p) => p.status)).toContain('verifying sha256 digest');
       expect(progress.at(-1)?.status).toBe('success');
+      expect(
+        progress.some((p) => p.completedBytes === 5_000_000 && p.totalBytes === 5_000_000),
+      ).toBe(true);
       expect(good.requests.filter((r) => r.path === '/api/pull').map((r) => r.body?.model)).toEqual(
         ['qwen3:8b'],
       );
-
-      // the same peer offline: the error crosses the bus with the peer's words
-      serving.unsubscribe();
-      const offline = await ollama({ offline: true });
-      const servingOffline = servePullRequests({
-        bus: busB,
-        selfId: desk.id,
-        selfName: 'desk',
-        api: new OllamaHttpClient({ url: offline.url }),
-      });
-      try {
-        const err = await untilTaken(() =>
-          pullRouterModel({ model: 'qwen3:8b', view: [desk], bus: busA, localApi: null }),
-        ).catch((e: unknown) => e);
-        expect(err).toBeInstanceOf(LlmPullError);
-        expect((err as Error).message).toMatch(/Ollama on desk cannot reach its registry.*offline/);
-      } finally {
-        servingOffline.unsubscribe();
-      }
     } finally {
-      serving.unsubscribe();
+      await server.stop();
+      clients.close();
+    }
+  });
+
+  it("carries the peer's own words when its Ollama is offline", async () => {
+    const secret = new Uint8Array(randomBytes(32));
+    const clients = new RpcClients({ nodeId: 'id-pi', secret });
+    const offline = await ollama({ offline: true });
+    const server = await deskDaemon(secret, offline.url);
+    try {
+      const desk = { ...gpuPeer('desk', offline.url), addresses: ['127.0.0.1'] };
+      desk.ports = { ...desk.ports, rpc: server.port };
+      const err = await pullRouterModel({
+        model: 'qwen3:8b',
+        view: [desk],
+        clients,
+        localApi: null,
+      }).catch((e: unknown) => e);
+      expect(err).toBeInstanceOf(LlmPullError);
+      expect((err as Error).message).toMatch(/^Ollama on desk cannot reach its registry.*offline/);
+    } finally {
+      await server.stop();
+      clients.close();
+    }
+  });
+
+  it('is refused without the mesh secret, and says the peer did not take it', async () => {
+    const good = await ollama({ pullable: [{ name: 'qwen3:8b', sizeBytes: 1000 }] });
+    const server = await deskDaemon(new Uint8Array(randomBytes(32)), good.url);
+    const stranger = new RpcClients({ nodeId: 'id-x', secret: new Uint8Array(randomBytes(32)) });
+    try {
+      const desk = { ...gpuPeer('desk', good.url), addresses: ['127.0.0.1'] };
+      desk.ports = { ...desk.ports, rpc: server.port };
+      const err = await pullRouterModel({
+        model: 'qwen3:8b',
+        view: [desk],
+        clients: stranger,
+        localApi: null,
+      }).catch((e: unknown) => e);
+      expect((err as Error).message).toMatch(/desk did not take the pull request.*refused/);
+      expect(good.requests.filter((r) => r.path === '/api/pull')).toEqual([]);
+    } finally {
+      await server.stop();
+      stranger.close();
     }
   });
 });

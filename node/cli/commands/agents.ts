@@ -14,7 +14,7 @@ import type {
   BuildEvent,
   RemoveResult,
 } from '../../agenthost/index.js';
-import { controlCall, controlStream } from '../../control/index.js';
+import { controlCall, controlEvents } from '../../control/index.js';
 import { HelixError, UsageError } from '../../errors.js';
 import { cliContext, type CliContext } from '../context.js';
 import { paint, table } from '../output.js';
@@ -71,7 +71,7 @@ export function registerAgentCommands(program: Command): void {
     .action(async (name: string | undefined, _opts: unknown, cmd: Command) => {
       const ctx = cliContext(cmd);
       let failed = 0;
-      for await (const ev of controlStream<BuildEvent>(ctx.stateDir, '/v1/agents/build', {
+      for await (const ev of controlEvents<BuildEvent>(ctx.stateDir, '/v1/agents/build', {
         method: 'POST',
         body: name ? { name } : {},
       })) {
@@ -138,7 +138,7 @@ export function registerAgentCommands(program: Command): void {
         process.once('SIGINT', onSigint);
         let final: RemoteRunEvent | null = null;
         try {
-          for await (const ev of controlStream<RemoteRunEvent>(ctx.stateDir, '/v1/run', {
+          for await (const ev of controlEvents<RemoteRunEvent>(ctx.stateDir, '/v1/run', {
             method: 'POST',
             body: { agent, intent, args, onNode: opts.on },
             signal: abort.signal,

@@ -23,7 +23,7 @@ export function registerMeshCommands(program: Command): void {
     )
     .action(async (opts: { invite?: string; name?: string; address?: string }, cmd: Command) => {
       const ctx = cliContext(cmd, { 'node.name': opts.name, 'mesh.address': opts.address });
-      const { runDaemon } = await import('../../daemon.js');
+      const { runDaemon } = await import('../run-daemon.js');
       await runDaemon({ loaded: ctx, invite: opts.invite, output: ctx.o });
     });
 

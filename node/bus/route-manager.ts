@@ -1,0 +1,173 @@
+/**
+ * The route manager: which discovered peers this node's nats-server dials (route policy), and
+ * route health (poll /routez; when the set of routed servers changes, or a routed peer stays
+ * unheard, have membership re-assert its interest). The decisions are pure (`routeTargets`,
+ * `RouteHealth`) and tested as tables; `RouteManager` only adds timers and I/O.
+ */
+import { describeError } from '../errors.js';
+import type { Component } from '../lifecycle.js';
+import { silentLogger, type Logger } from '../log.js';
+import type { PeerCandidate } from '../types.js';
+import type { NatsRoutez } from './monitor.js';
+import type { RouteTarget } from './natsConfig.js';
+import { UnheardPeersCheck } from './unheard.js';
+
+/**
+ * Which candidates this node dials. Candidates from symmetric sources (`dial: 'lower-address'`:
+ * tailscale, mDNS, adverts) are dialled only towards lower mesh addresses, so each
+ * pair of nodes has one solicited route instead of two racing ones (nats-server 2.9 prunes the
+ * duplicate, and interest can be lost in the race). One-sided knowledge (`dial: 'always'`: static
+ * peers, the member named in an invite) is always dialled.
+ */
+export function routeTargets(
+  candidates: readonly PeerCandidate[],
+  selfAddress: string,
+): PeerCandidate[] {
+  return candidates.filter((c) => c.dial === 'always' || compareIPv4(c.address, selfAddress) < 0);
+}
+
+function compareIPv4(a: string, b: string): number {
+  const num = (ip: string) =>
+    ip.split('.').reduce((acc, part) => acc * 256 + (Number(part) || 0), 0);
+  return num(a) - num(b);
+}
+
+/** What one look at /routez asks for. */
+export interface RouteHealthDecision {
+  /** a routed peer has gone unheard too long: re-assert interest now */
+  reassertNow: boolean;
+  /** the set of routed servers changed: re-assert once the routes have settled */
+  settle: boolean;
+}
+
+/** Route health as a pure state machine over successive /routez observations. */
+export class RouteHealth {
+  private lastKey = '';
+  private readonly unheard: UnheardPeersCheck;
+
+  constructor(unheardMs = UNHEARD_REASSERT_MS) {
+    this.unheard = new UnheardPeersCheck(unheardMs);
+  }
+
+  observe(remoteIds: readonly string[], alivePeers: number, nowMs: number): RouteHealthDecision {
+    const reassertNow = this.unheard.observe(remoteIds.length, alivePeers, nowMs);
+    const key = [...remoteIds].sort().join(',');
+    const settle = key !== this.lastKey;
+    this.lastKey = key;
+    return { reassertNow, settle };
+  }
+}
+
+/** The nats-server side the manager drives (NatsSupervisor). */
+export interface RouteServer {
+  setRoutes(routes: RouteTarget[]): Promise<boolean>;
+  routez(opts: { signal?: AbortSignal }): Promise<NatsRoutez>;
+}
+
+/** Where candidates come from (Discovery). */
+export interface CandidateSource {
+  candidates(): PeerCandidate[];
+  onCandidates(listener: (candidates: PeerCandidate[]) => void): () => void;
+}
+
+/** The membership side of route health. */
+export interface InterestHolder {
+  /** peers other than this node that are alive now */
+  alivePeers(): number;
+  reassertInterest(): void;
+}
+
+export interface RouteManagerOptions {
+  server: RouteServer;
+  discovery: CandidateSource;
+  selfAddress: string;
+  /** cluster port for candidates that name none (mesh.cluster_port) */
+  clusterPort: number;
+  /** only members are dialled: a route carries the route password (MemberGate.filter) */
+  admit?: (targets: PeerCandidate[]) => PeerCandidate[];
+  logger?: Logger;
+  pollMs?: number;
+  settleMs?: number;
+  unheardMs?: number;
+}
+
+const ROUTE_POLL_MS = 1000;
+const ROUTE_SETTLE_MS = 500;
+/** how long a routed peer may go unheard before interest is re-asserted (and then at most this often) */
+const UNHEARD_REASSERT_MS = 4000;
+
+export class RouteManager implements Component {
+  readonly name = 'routes';
+  private readonly log: Logger;
+  private offCandidates: (() => void) | null = null;
+
+  constructor(private readonly opts: RouteManagerOptions) {
+    this.log = opts.logger ?? silentLogger;
+  }
+
+  /** Points nats-server at the current candidates (also when the member gate learns more). */
+  apply(candidates: readonly PeerCandidate[] = this.opts.discovery.candidates()): void {
+    const admit = this.opts.admit ?? ((t: PeerCandidate[]) => t);
+    const routes = admit(routeTargets(candidates, this.opts.selfAddress)).map((c) => ({
+      host: c.address,
+      port: c.clusterPort ?? this.opts.clusterPort,
+    }));
+    void this.opts.server
+      .setRoutes(routes)
+      .catch((err: unknown) =>
+        this.log.warn({ err: describeError(err) }, 'could not update NATS routes'),
+      );
+  }
+
+  async start(): Promise<void> {
+    this.apply();
+    this.offCandidates = this.opts.discovery.onCandidates((c) => this.apply(c));
+  }
+
+  async stop(): Promise<void> {
+    this.offCandidates?.();
+    this.offCandidates = null;
+  }
+
+  /** Route health as its own component: it needs membership, which starts after the routes. */
+  health(peers: () => InterestHolder): Component {
+    let timer: NodeJS.Timeout | null = null;
+    let settle: NodeJS.Timeout | null = null;
+    const state = new RouteHealth(this.opts.unheardMs);
+    const poll = async () => {
+      const routez = await this.opts.server
+        .routez({ signal: AbortSignal.timeout(1000) })
+        .catch(() => null);
+      if (!routez) return;
+      const holder = peers();
+      const alive = holder.alivePeers();
+      const routes = routez.routes.length;
+      const d = state.observe(
+        routez.routes.map((r) => r.remote_id),
+        alive,
+        Date.now(),
+      );
+      if (d.reassertNow) {
+        this.log.info({ routes, alive }, 'a routed peer is not heard; re-asserting interest');
+        holder.reassertInterest();
+      }
+      if (!d.settle) return;
+      if (settle) clearTimeout(settle);
+      settle = setTimeout(() => {
+        this.log.debug({ routes }, 'routes changed; re-asserting interest');
+        holder.reassertInterest();
+      }, this.opts.settleMs ?? ROUTE_SETTLE_MS);
+    };
+    return {
+      name: 'route-health',
+      start: async () => {
+        timer = setInterval(() => void poll(), this.opts.pollMs ?? ROUTE_POLL_MS);
+      },
+      stop: async () => {
+        if (timer) clearInterval(timer);
+        if (settle) clearTimeout(settle);
+        timer = settle = null;
+      },
+    };
+  }
+}

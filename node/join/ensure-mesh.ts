@@ -1,0 +1,89 @@
+/**
+ * The mesh this node belongs to, decided once at start: the membership on disk, else join through
+ * an invite or a tailnet peer, else create a new mesh (the lowest address of the bootstrap phase).
+ */
+import path from 'node:path';
+import { MeshAccessError } from '../errors.js';
+import { readMesh, writeMesh, type MeshMembership } from '../identity/index.js';
+import { silentLogger, type Logger } from '../log.js';
+import type { PeerCandidate } from '../types.js';
+import { bootstrapMesh } from './bootstrap.js';
+
+export interface EnsureMeshOptions {
+  stateDir: string;
+  /** a code from `helix-node invite` */
+  invite?: string;
+  /** where members are looked for, asked again every round (a fresh `tailscale status`) */
+  discovery: { refresh(): Promise<unknown>; candidates(): PeerCandidate[] };
+  /** off a tailnet nobody is asked: an invite, or create at once */
+  onTailnet: boolean;
+  selfAddress: string;
+  rpcPort: number;
+  nodeId: string;
+  name: string;
+  logger?: Logger;
+  signal?: AbortSignal;
+}
+
+export interface EnsuredMesh {
+  mesh: MeshMembership;
+  /** the members the joined mesh named: route candidates before any advert is heard */
+  members: PeerCandidate[];
+  /**
+   * Hands the rpc port back: the stand-in Join holds it (answering "starting") until the real
+   * server binds it. Idempotent; call it before RpcServer.start and on every stop path.
+   */
+  release(): Promise<void>;
+}
+
+export async function ensureMesh(opts: EnsureMeshOptions): Promise<EnsuredMesh> {
+  const log = opts.logger ?? silentLogger;
+  const existing = readMesh(opts.stateDir);
+  const nothingHeld = async () => undefined;
+  if (existing && !opts.invite) return { mesh: existing, members: [], release: nothingHeld };
+  if (existing && opts.invite) {
+    throw new MeshAccessError(
+      `this node already belongs to ${existing.meshId}; to move it, remove ${path.join(opts.stateDir, 'mesh.json')} first`,
+    );
+  }
+  const boot = await bootstrapMesh({
+    invite: opts.invite,
+    candidates: async () => {
+      if (!opts.onTailnet) return [];
+      await opts.discovery.refresh();
+      return opts.discovery.candidates().map((c) => ({
+        address: c.address,
+        rpcPort: c.rpcPort ?? opts.rpcPort,
+      }));
+    },
+    selfAddress: opts.selfAddress,
+    rpcPort: opts.rpcPort,
+    nodeId: opts.nodeId,
+    name: opts.name,
+    logger: log,
+    signal: opts.signal,
+  });
+  if ('created' in boot) {
+    writeMesh(opts.stateDir, boot.created);
+    log.info({ mesh: boot.created.meshId }, 'created a new mesh');
+    return { mesh: boot.created, members: [], release: boot.release };
+  }
+  const result = boot.joined;
+  const mesh: MeshMembership = {
+    meshId: result.meshId,
+    secret: result.secret,
+    joinedAt: new Date().toISOString(),
+    via: result.via,
+  };
+  writeMesh(opts.stateDir, mesh);
+  log.info({ mesh: mesh.meshId, via: result.via }, 'joined mesh');
+  const members = result.members.map((m) => ({
+    address: m.address,
+    source: 'invite' as const,
+    dial: 'always' as const,
+    name: m.name,
+    clusterPort: m.clusterPort,
+    rpcPort: m.rpcPort,
+  }));
+  return { mesh, members, release: boot.release };
+}

@@ -1,0 +1,230 @@
+/**
+ * Route policy and route health, as tables; then the RouteManager's timers and calls with
+ * plain-object stand-ins for nats-server, discovery and membership.
+ */
+import { describe, expect, it } from 'vitest';
+import {
+  RouteHealth,
+  RouteManager,
+  routeTargets,
+  type NatsRoutez,
+  type RouteServer,
+} from '../../node/bus/index.js';
+import type { RouteTarget } from '../../node/bus/index.js';
+import type { PeerCandidate } from '../../node/types.js';
+
+const c = (address: string, dial: PeerCandidate['dial'] = 'lower-address'): PeerCandidate => ({
+  address,
+  source: dial === 'always' ? 'static' : 'tailscale',
+  dial,
+});
+
+describe('routeTargets: which candidates this node dials', () => {
+  it.each<[string, PeerCandidate[], string, string[]]>([
+    [
+      'symmetric candidates only towards lower addresses',
+      [c('10.0.0.1', 'lower-address'), c('10.0.0.5', 'lower-address'), c('10.0.0.9')],
+      '10.0.0.5',
+      ['10.0.0.1'],
+    ],
+    [
+      'one-sided knowledge (static, invite) always',
+      [c('10.0.0.9', 'always'), c('10.0.0.7', 'lower-address')],
+      '10.0.0.5',
+      ['10.0.0.9'],
+    ],
+    ['no dial field counts as symmetric', [c('10.0.0.4'), c('10.0.0.6')], '10.0.0.5', ['10.0.0.4']],
+    [
+      'addresses compare as numbers, not text',
+      [c('10.0.0.10', 'lower-address'), c('10.0.0.9', 'lower-address')],
+      '10.0.0.20',
+      ['10.0.0.10', '10.0.0.9'],
+    ],
+    [
+      'the lowest node dials only its always-peers',
+      [c('100.64.0.2'), c('100.64.0.3'), c('100.64.0.4', 'always')],
+      '100.64.0.1',
+      ['100.64.0.4'],
+    ],
+    ['nothing to dial', [], '10.0.0.1', []],
+  ])('%s', (_name, candidates, self, expected) => {
+    expect(routeTargets(candidates, self).map((t) => t.address)).toEqual(expected);
+  });
+});
+
+describe('RouteHealth: when interest is re-asserted', () => {
+  // steps: [routed server ids, alive peers, at ms] -> [reassertNow, settle]
+  it.each<[string, Array<[string[], number, number]>, Array<[boolean, boolean]>]>([
+    [
+      'no routes yet: nothing to do',
+      [
+        [[], 0, 0],
+        [[], 0, 1000],
+      ],
+      [
+        [false, false],
+        [false, false],
+      ],
+    ],
+    [
+      'a new route settles once, the same set again does not',
+      [
+        [['a'], 1, 0],
+        [['a'], 1, 1000],
+        [['a', 'b'], 2, 2000],
+        [['b', 'a'], 2, 3000],
+      ],
+      [
+        [false, true],
+        [false, false],
+        [false, true],
+        [false, false],
+      ],
+    ],
+    [
+      'a route that goes away settles too',
+      [
+        [['a', 'b'], 2, 0],
+        [['a'], 1, 1000],
+      ],
+      [
+        [false, true],
+        [false, true],
+      ],
+    ],
+    [
+      'a routed peer unheard for 4 s: re-assert now, then every 4 s',
+      [
+        [['a', 'b'], 1, 0],
+        [['a', 'b'], 1, 3000],
+        [['a', 'b'], 1, 4000],
+        [['a', 'b'], 1, 5000],
+        [['a', 'b'], 1, 8000],
+      ],
+      [
+        [false, true],
+        [false, false],
+        [true, false],
+        [false, false],
+        [true, false],
+      ],
+    ],
+    [
+      'heard again before 4 s: never',
+      [
+        [['a', 'b'], 1, 0],
+        [['a', 'b'], 2, 3000],
+        [['a', 'b'], 2, 9000],
+      ],
+      [
+        [false, true],
+        [false, false],
+        [false, false],
+      ],
+    ],
+  ])('%s', (_name, steps, expected) => {
+    const health = new RouteHealth(4000);
+    expect(steps.map(([ids, alive, at]) => health.observe(ids, alive, at))).toEqual(
+      expected.map(([reassertNow, settle]) => ({ reassertNow, settle })),
+    );
+  });
+});
+
+function routez(ids: string[]): NatsRoutez {
+  return {
+    server_id: 'self',
+    now: new Date().toISOString(),
+    num_routes: ids.length,
+    routes: ids.map((id, i) => ({ rid: i, remote_id: id, ip: `10.0.0.${i + 1}`, port: 6222 })),
+  };
+}
+
+class FakeServer implements RouteServer {
+  readonly applied: RouteTarget[][] = [];
+  ids: string[] = [];
+  async setRoutes(routes: RouteTarget[]): Promise<boolean> {
+    this.applied.push(routes);
+    return true;
+  }
+  async routez(): Promise<NatsRoutez> {
+    return routez(this.ids);
+  }
+}
+
+function fakeDiscovery(initial: PeerCandidate[]) {
+  let current = initial;
+  const listeners = new Set<(c: PeerCandidate[]) => void>();
+  return {
+    candidates: () => current,
+    onCandidates(l: (c: PeerCandidate[]) => void) {
+      listeners.add(l);
+      return () => listeners.delete(l);
+    },
+    set(next: PeerCandidate[]) {
+      current = next;
+      for (const l of listeners) l(next);
+    },
+    listeners,
+  };
+}
+
+describe('RouteManager', () => {
+  it('points nats-server at the admitted targets, and again when discovery changes', async () => {
+    const server = new FakeServer();
+    const discovery = fakeDiscovery([
+      c('10.0.0.1'),
+      { ...c('10.0.0.2', 'always'), clusterPort: 7222 },
+    ]);
+    const manager = new RouteManager({
+      server,
+      discovery,
+      selfAddress: '10.0.0.5',
+      clusterPort: 6222,
+      admit: (targets) => targets.filter((t) => t.address !== '10.0.0.3'),
+    });
+    await manager.start();
+    expect(server.applied).toEqual([
+      [
+        { host: '10.0.0.1', port: 6222 },
+        { host: '10.0.0.2', port: 7222 },
+      ],
+    ]);
+    discovery.set([c('10.0.0.3'), c('10.0.0.4'), c('10.0.0.9')]);
+    expect(server.applied.at(-1)).toEqual([{ host: '10.0.0.4', port: 6222 }]);
+    await manager.stop();
+    expect(discovery.listeners.size).toBe(0);
+  });
+
+  it('re-asserts interest once the routes have settled after a change', async () => {
+    const server = new FakeServer();
+    server.ids = ['a'];
+    const manager = new RouteManager({
+      server,
+      discovery: fakeDiscovery([]),
+      selfAddress: '10.0.0.5',
+      clusterPort: 6222,
+      pollMs: 10,
+      settleMs: 20,
+    });
+    let reasserted!: () => void;
+    const done = new Promise<void>((resolve) => (reasserted = resolve));
+    let count = 0;
+    const health = manager.health(() => ({
+      alivePeers: () => 1,
+      reassertInterest: () => {
+        count += 1;
+        reasserted();
+      },
+    }));
+    await health.start(new AbortController().signal);
+    try {
+      await Promise.race([
+        done,
+        new Promise((_r, reject) => setTimeout(() => reject(new Error('never re-asserted')), 2000)),
+      ]);
+      expect(count).toBe(1);
+    } finally {
+      await health.stop();
+    }
+  });
+});
