@@ -9,8 +9,8 @@
 const LAYERS = [
   // 0: foundation shared by everything
   ['types', 'errors', 'async', 'log', 'version'],
-  // 1: what one device is (config, identity) and pure domain logic
-  ['config', 'identity', 'agentspec', 'placement'],
+  // 1: what one device is (config, identity), pure domain logic, the components' lifecycle
+  ['config', 'identity', 'agentspec', 'placement', 'lifecycle'],
   // 2: one outside system each (files, CLI tools, processes, sockets)
   ['capabilities', 'discovery', 'bus', 'rpc', 'voice', 'home'],
   // 3: services over one edge each
@@ -29,7 +29,7 @@ const LAYERS = [
 
 /** Files that hold pure logic: no I/O library, no node:fs/net/child_process. */
 const PURE = [
-  '^node/(types|errors|async)\\.ts$',
+  '^node/(types|errors|async|lifecycle)\\.ts$',
   '^node/agentspec/',
   '^node/placement/',
   '^node/config/schema\\.ts$',

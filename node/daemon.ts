@@ -43,6 +43,7 @@ import {
   statusReport,
   type StatusReport,
 } from './control/index.js';
+import { addAgentRoutes, registerVoiceControlRoutes } from './control/routes/index.js';
 import type { PeerCandidate } from './types.js';
 
 export interface DaemonOptions {
@@ -426,8 +427,8 @@ export class Daemon {
         rpcPort: config.mesh.rpc_port,
       });
     });
-    this.agents?.addControlRoutes(control);
-    this.voice?.addControlRoutes(control);
+    if (this.agents) addAgentRoutes(control, this.agents.control);
+    if (this.voice) registerVoiceControlRoutes(control, this.voice.control);
     return control;
   }
 

@@ -29,7 +29,12 @@ export {
   UnknownAgentError,
   ImageInUseError,
 } from './errors.js';
-export { startAgentServices, type AgentServices, type AgentServicesComponents } from './service.js';
+export {
+  startAgentServices,
+  type AgentControl,
+  type AgentServices,
+  type AgentServicesComponents,
+} from './service.js';
 export { checkRun, runIntent, type RunCheck, type RunIntentDeps } from './intent.js';
 export { AgentCatalog, unknownAgentMessage, type CatalogDeps } from './catalog.js';
 export { meshStatus, roles, type SelfRuns } from './mesh-status.js';

@@ -24,7 +24,6 @@ import {
 import type { LoadedAgent } from '../agentspec/index.js';
 import type { Bus } from '../bus/index.js';
 import type { Config } from '../config/index.js';
-import type { ControlServer } from '../control/index.js';
 import { describeError } from '../errors.js';
 import type { Logger } from '../log.js';
 import { OllamaHttpClient, type OllamaApi } from '../router/index.js';
@@ -47,8 +46,7 @@ import { AgentCatalog } from './catalog.js';
 import { llmService } from './llm.js';
 import { agentDirs } from './locate.js';
 import { Notifier, type NotifyListener } from './notify.js';
-import { addAgentRoutes } from '../agentsvc/routes.js';
-import { checkRun, runIntent } from './intent.js';
+import { checkRun, runIntent, type RunCheck } from './intent.js';
 import { explainedEngine, recordHeld, warmUp } from './warmup.js';
 import type { AgentAdvert, RunIntentRequest } from './catalog-types.js';
 
@@ -64,8 +62,6 @@ export interface AgentServicesComponents {
   /** for notify and llm.generate between nodes; null: this node only */
   bus: Bus | null;
   logger: Logger;
-  /** routes are added to it (or later with addControlRoutes) */
-  control?: ControlServer;
   /** default: the engine at config capabilities.docker_socket */
   docker?: Docker;
   /** default: the repository's agents/ and config agents.dirs */
@@ -84,6 +80,17 @@ export interface AgentServicesComponents {
   onAdvertChange?: () => void;
 }
 
+/** The agent services as the control socket sees them. */
+export interface AgentControl {
+  catalog: AgentCatalog;
+  /** the entry check of `helix-node run` against this node's manifests */
+  checkRun: (req: RunIntentRequest) => RunCheck;
+  runIntent: (
+    req: RunIntentRequest,
+    opts: { signal: AbortSignal },
+  ) => AsyncIterable<RemoteRunEvent>;
+}
+
 export interface AgentServices {
   /** the agents this node knows, by name */
   readonly agents: ReadonlyMap<string, LoadedAgent>;
@@ -91,7 +98,8 @@ export interface AgentServices {
   advert(): AgentAdvert;
   /** runs an intent anywhere in the mesh; ends with exactly one result or error */
   runIntent(req: RunIntentRequest, opts?: { signal?: AbortSignal }): AsyncGenerator<RemoteRunEvent>;
-  addControlRoutes(control: ControlServer): void;
+  /** what the control routes of `helix-node agents` and `helix-node run` call (control/routes) */
+  readonly control: AgentControl;
   /** notes agents sent to this node (a timer went off) */
   onNotify(listener: NotifyListener): () => void;
   /** resolves once the warm-up (images, warm pools) has finished or given up */
@@ -272,12 +280,11 @@ export async function startAgentServices(c: AgentServicesComponents): Promise<Ag
       return image;
     },
   });
-  const routeDeps = {
+  const control: AgentControl = {
     catalog,
     checkRun: (req: RunIntentRequest) => checkRun(agents, req),
     runIntent: (req: RunIntentRequest, o: { signal: AbortSignal }) => handle.runIntent(req, o),
   };
-  if (c.control) addAgentRoutes(c.control, routeDeps);
 
   const warming = warmUp(running, docker, registry, agents, tagOf, log);
 
@@ -300,7 +307,7 @@ export async function startAgentServices(c: AgentServicesComponents): Promise<Ag
         req,
         o,
       ),
-    addControlRoutes: (control) => addAgentRoutes(control, routeDeps),
+    control,
     onNotify: (listener) => notifier.onNotify(listener),
     ready: () => warming,
     stop: async () => {

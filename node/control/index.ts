@@ -14,3 +14,5 @@ export {
 export { parseBody, clientGone, type StreamLine, type ErrorLine } from './envelope.js';
 export type { StatusReport } from './types.js';
 export { statusReport, type StatusInputs } from './status.js';
+// the wire shape of the voice commands' streams, for the CLI (types only: no service is loaded)
+export type { CommandResultLine, CommandStreamLine } from './routes/voice.js';

@@ -48,9 +48,8 @@ export {
   type CapturedUtterance,
 } from './listen.js';
 export {
-  registerVoiceControlRoutes,
+  startVoiceServices,
   type VoiceControlDeps,
-  type CommandResultLine,
-  type CommandStreamLine,
-} from './control.js';
-export { startVoiceServices, type VoiceServices, type VoiceServicesComponents } from './service.js';
+  type VoiceServices,
+  type VoiceServicesComponents,
+} from './service.js';

@@ -2,7 +2,7 @@
  * The daemon side of voice, wired in one place: the Transcriber (when this node has an STT
  * engine) and Router gRPC services, router-model pulls for peers, traces on the bus, reply
  * speech, the pipeline, and the mic loop (voice.enabled). The daemon calls startVoiceServices
- * before rpc.start(), addControlRoutes before control.start(), and startListening once the node
+ * before rpc.start(), its control routes (control/routes) before control.start(), and startListening once the node
  * is up; stop() undoes it all.
  */
 import path from 'node:path';
@@ -15,7 +15,6 @@ import {
 import type { RemoteRunEvent } from '../agenthost/index.js';
 import type { Bus, Subscription } from '../bus/index.js';
 import type { Config } from '../config/index.js';
-import type { ControlServer } from '../control/index.js';
 import { describeError } from '../errors.js';
 import type { Logger } from '../log.js';
 import { pullRouterModel, registerModels } from '../models/index.js';
@@ -37,9 +36,8 @@ import {
   type AudioSource,
   type SileroModel,
 } from '../voice/index.js';
-import { registerVoiceControlRoutes, type VoiceControlDeps } from './control.js';
 import { listenToFile, VoiceLoop } from './listen.js';
-import { Pipeline, type PipelineResult } from './pipeline.js';
+import { Pipeline, type PipelineEvent, type PipelineResult } from './pipeline.js';
 import { registerRouter, createRouteRemote } from './router-service.js';
 import { busTracePublisher, collectTraces, TraceStore } from './traces.js';
 
@@ -67,14 +65,40 @@ export interface VoiceServicesComponents {
   audioSource?: AudioSource;
 }
 
+/** The voice services as the control socket sees them (control/routes/voice.ts). */
+export interface VoiceControlDeps {
+  pipeline: Pipeline;
+  traces: TraceStore;
+  selfId: string;
+  /** the mic loop; null on nodes without a mic (listen then says so) */
+  voice: VoiceLoop | null;
+  /**
+   * `listen --once --file X.wav`: one command from a WAV file fed through the VAD like the mic
+   * (the daemon binds it to its VAD model and pipeline); absent: files are refused
+   */
+  listenFile?: (
+    file: string,
+    opts: { signal: AbortSignal; timeoutMs: number; onEvent: (e: PipelineEvent) => void },
+  ) => Promise<PipelineResult | null>;
+  /** router.model */
+  routerModel: string;
+  /** models.pullRouterModel bound to the daemon's view, bus and local Ollama */
+  pullRouterModel?: (opts: {
+    model: string;
+    on?: string;
+    signal: AbortSignal;
+    onProgress: (p: { status: string; completedBytes?: number; totalBytes?: number }) => void;
+  }) => Promise<{ node: string }>;
+}
+
 export interface VoiceServices {
   readonly pipeline: Pipeline;
   readonly traces: TraceStore;
   /** the mic loop, when voice.enabled and the VAD model loaded */
   readonly voice: VoiceLoop | null;
   readonly speaker: Speaker;
-  /** POST /v1/say, /v1/transcribe, /v1/listen, /v1/models/pull-router; GET /v1/trace */
-  addControlRoutes(control: ControlServer): void;
+  /** what POST /v1/say, /v1/transcribe, /v1/listen, /v1/models/pull-router and GET /v1/trace call */
+  readonly control: VoiceControlDeps;
   /** starts the mic loop (no-op without one); every command's result goes to onResult */
   startListening(onResult?: (r: PipelineResult) => void): void;
   stop(): Promise<void>;
@@ -188,24 +212,22 @@ export async function startVoiceServices(c: VoiceServicesComponents): Promise<Vo
     traces,
     voice,
     speaker,
-    addControlRoutes(control) {
-      registerVoiceControlRoutes(control, {
-        pipeline,
-        traces,
-        selfId: c.identity.id,
-        voice,
-        listenFile,
-        routerModel: config.router.model,
-        pullRouterModel: ({ model, on, signal, onProgress }) =>
-          pullRouterModel({
-            model,
-            on,
-            view: c.view(),
-            clients: c.clients,
-            localApi: ollama,
-            pull: { signal, onProgress },
-          }),
-      });
+    control: {
+      pipeline,
+      traces,
+      selfId: c.identity.id,
+      voice,
+      listenFile,
+      routerModel: config.router.model,
+      pullRouterModel: ({ model, on, signal, onProgress }) =>
+        pullRouterModel({
+          model,
+          on,
+          view: c.view(),
+          clients: c.clients,
+          localApi: ollama,
+          pull: { signal, onProgress },
+        }),
     },
     startListening(listener) {
       onResult = listener;

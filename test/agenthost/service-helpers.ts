@@ -17,6 +17,7 @@ import {
 import type { Bus } from '../../node/bus/index.js';
 import { parseConfig, type ConfigInput } from '../../node/config/index.js';
 import { ControlServer, controlSocketPath } from '../../node/control/index.js';
+import { addAgentRoutes } from '../../node/control/routes/index.js';
 import { createLogger, silentLogger } from '../../node/log.js';
 import { RpcClients, RpcServer } from '../../node/rpc/index.js';
 import type { Capabilities, PeerView } from '../../node/types.js';
@@ -127,7 +128,6 @@ export async function startTestNode(o: TestNodeOptions): Promise<TestNode> {
     view,
     bus: o.bus ?? null,
     logger: testLogger,
-    control,
     docker: o.docker,
     agentDirs: [dir],
     imagePrefix: IMAGE_PREFIX,
@@ -136,6 +136,7 @@ export async function startTestNode(o: TestNodeOptions): Promise<TestNode> {
     ...o.extra,
   });
   const started = svc;
+  addAgentRoutes(control, started.control);
   await rpc.start();
   await control.start();
   return {

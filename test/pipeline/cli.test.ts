@@ -11,7 +11,7 @@ import { findOnPath } from '../../node/capabilities/index.js';
 import { registerVoiceCommands } from '../../node/cli/commands/voice.js';
 import { ControlServer, controlSocketPath } from '../../node/control/index.js';
 import { silentLogger } from '../../node/log.js';
-import { registerVoiceControlRoutes } from '../../node/pipeline/index.js';
+import { registerVoiceControlRoutes } from '../../node/control/routes/index.js';
 import { encodeWav16, int16ToFloat } from '../../node/voice/index.js';
 import { startFakeOllama, type FakeOllama } from '../support/fake-ollama.js';
 import { HOST, meshSecret, tempDir } from './support/net.js';

@@ -8,15 +8,19 @@ import { writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { findOnPath } from '../../node/capabilities/index.js';
-import { ControlServer, controlSocketPath, controlStream } from '../../node/control/index.js';
+import {
+  ControlServer,
+  controlSocketPath,
+  controlStream,
+  type CommandStreamLine,
+} from '../../node/control/index.js';
+import { registerVoiceControlRoutes } from '../../node/control/routes/index.js';
 import { silentLogger } from '../../node/log.js';
 import {
   captureUtterance,
   listenToFile,
   Pipeline,
-  registerVoiceControlRoutes,
   TraceStore,
-  type CommandStreamLine,
   type VoiceControlDeps,
 } from '../../node/pipeline/index.js';
 import { loadAgents } from '../../node/agents/index.js';

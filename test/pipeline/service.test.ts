@@ -13,14 +13,15 @@ import {
   controlStream,
   ControlServer,
   controlSocketPath,
+  type CommandStreamLine,
 } from '../../node/control/index.js';
+import { registerVoiceControlRoutes } from '../../node/control/routes/index.js';
 import { silentLogger } from '../../node/log.js';
 import {
   createRouteRemote,
   createRunIntent,
   startVoiceServices,
   traceSubject,
-  type CommandStreamLine,
   type Trace,
   type VoiceServices,
 } from '../../node/pipeline/index.js';
@@ -113,7 +114,7 @@ describe.skipIf(!JFK || !SILERO)(
       });
       await rpc.start();
       control = new ControlServer(controlSocketPath(state.dir), silentLogger);
-      voice.addControlRoutes(control);
+      registerVoiceControlRoutes(control, voice.control);
       await control.start();
     });
     afterAll(async () => {

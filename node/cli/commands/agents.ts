@@ -1,5 +1,5 @@
 /**
- * Agent commands, thin over the running daemon's control routes (node/agentsvc/routes.ts, served by node/agenthost):
+ * Agent commands, thin over the running daemon's control routes (node/control/routes/agents.ts over node/agenthost):
  *   helix-node agents list | build [NAME] | inspect NAME | rm NAME
  *   helix-node run AGENT INTENT [--arg k=v …] [--on NODE] [--json]
  * Progress goes to stderr, results to stdout; --json prints the daemon's objects (NDJSON events

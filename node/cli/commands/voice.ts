@@ -1,5 +1,5 @@
 /**
- * Voice commands, thin over the running daemon's control routes (node/pipeline/control.ts) and,
+ * Voice commands, thin over the running daemon's control routes (node/control/routes/voice.ts) and,
  * for model files, over node/models directly (they need no daemon):
  *   helix-node say TEXT… [--speak]
  *   helix-node transcribe FILE.wav [--on NODE] [--json]
@@ -12,7 +12,12 @@
 import path from 'node:path';
 import type { Command } from 'commander';
 import { hasOllamaModel } from '../../capabilities/index.js';
-import { controlCall, controlStream, type StatusReport } from '../../control/index.js';
+import {
+  controlCall,
+  controlStream,
+  type CommandStreamLine,
+  type StatusReport,
+} from '../../control/index.js';
 import { UsageError } from '../../errors.js';
 import {
   checkModels,
@@ -25,7 +30,7 @@ import {
   UnknownModelError,
   type ModelPullProgress,
 } from '../../models/index.js';
-import type { CommandStreamLine, PipelineEvent, Trace } from '../../pipeline/index.js';
+import type { PipelineEvent, Trace } from '../../pipeline/index.js';
 import { cliContext, type CliContext } from '../context.js';
 import { paint, table, type Output } from '../output.js';
 

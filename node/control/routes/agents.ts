@@ -12,15 +12,10 @@
  * client goes away (Ctrl-C on `helix-node run`).
  */
 import { z } from 'zod';
-import { parseBody as parse, type ControlServer } from '../control/index.js';
-import { UsageError } from '../errors.js';
-import {
-  UnknownAgentError,
-  type AgentCatalog,
-  type RemoteRunEvent,
-  type RunCheck,
-  type RunIntentRequest,
-} from '../agenthost/index.js';
+import { UsageError } from '../../errors.js';
+import { parseBody as parse } from '../envelope.js';
+import type { ControlServer } from '../server.js';
+import { UnknownAgentError, type AgentControl } from '../../agenthost/index.js';
 
 const NameBody = z.object({ name: z.string().min(1).max(64) });
 const BuildBody = z.object({ name: z.string().min(1).max(64).optional() });
@@ -32,16 +27,7 @@ const RunBody = z.object({
   traceId: z.string().min(1).max(128).optional(),
 });
 
-export interface RouteDeps {
-  catalog: AgentCatalog;
-  checkRun: (req: RunIntentRequest) => RunCheck;
-  runIntent: (
-    req: RunIntentRequest,
-    opts: { signal: AbortSignal },
-  ) => AsyncIterable<RemoteRunEvent>;
-}
-
-export function addAgentRoutes(control: ControlServer, d: RouteDeps): void {
+export function addAgentRoutes(control: ControlServer, d: AgentControl): void {
   control.route('GET', '/v1/agents', () => d.catalog.list());
 
   control.route('GET', '/v1/agents/inspect', async (query) => {

@@ -5,37 +5,11 @@
  */
 import path from 'node:path';
 import { z } from 'zod';
-import { parseBody, type ControlServer, type StreamLine } from '../control/index.js';
-import { InputError, UsageError } from '../errors.js';
-import { readWavFile } from '../voice/index.js';
-import type { VoiceLoop } from './listen.js';
-import type { Pipeline, PipelineEvent, PipelineResult } from './pipeline.js';
-import type { TraceStore } from './traces.js';
-
-export interface VoiceControlDeps {
-  pipeline: Pipeline;
-  traces: TraceStore;
-  selfId: string;
-  /** the mic loop; null on nodes without a mic (listen then says so) */
-  voice: VoiceLoop | null;
-  /**
-   * `listen --once --file X.wav`: one command from a WAV file fed through the VAD like the mic
-   * (the daemon binds it to its VAD model and pipeline); absent: files are refused
-   */
-  listenFile?: (
-    file: string,
-    opts: { signal: AbortSignal; timeoutMs: number; onEvent: (e: PipelineEvent) => void },
-  ) => Promise<PipelineResult | null>;
-  /** router.model */
-  routerModel: string;
-  /** models.pullRouterModel bound to the daemon's view, bus and local Ollama */
-  pullRouterModel?: (opts: {
-    model: string;
-    on?: string;
-    signal: AbortSignal;
-    onProgress: (p: { status: string; completedBytes?: number; totalBytes?: number }) => void;
-  }) => Promise<{ node: string }>;
-}
+import { InputError, UsageError } from '../../errors.js';
+import type { PipelineEvent, PipelineResult, VoiceControlDeps } from '../../pipeline/index.js';
+import { readWavFile } from '../../voice/index.js';
+import { parseBody, type StreamLine } from '../envelope.js';
+import type { ControlServer } from '../server.js';
 
 /** What the CLI gets back at the end of a command stream. */
 export interface CommandResultLine {

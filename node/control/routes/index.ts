@@ -1,0 +1,11 @@
+/**
+ * The daemon's control routes, one file per service: what `helix-node agents|run` (agents.ts) and
+ * `helix-node say|transcribe|listen|trace|models pull --router` (voice.ts) call on the socket.
+ * Imported by the daemon only: the CLI needs control's client (control/index.ts), not the services.
+ */
+export { addAgentRoutes } from './agents.js';
+export {
+  registerVoiceControlRoutes,
+  type CommandResultLine,
+  type CommandStreamLine,
+} from './voice.js';
