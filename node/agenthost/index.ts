@@ -22,7 +22,6 @@ export { PeerImageProvisioner, type PeerImageProvisionerOptions } from './provis
 export { runAnywhere, type RunAnywhereOptions } from './run.js';
 export { dockerImageEngine } from './engine.js';
 export { runnerExecutor } from './adapter.js';
-export { peerTarget } from './target.js';
 export {
   ImageTransferError,
   ImageUnavailableError,

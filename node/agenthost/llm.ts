@@ -17,6 +17,7 @@ import { silentLogger, type Logger } from '../log.js';
 import { pickRouterPeer } from '../placement/index.js';
 import { answerText, keepAliveValue, type OllamaApi } from '../router/index.js';
 import {
+  peerTarget,
   GrpcStatus,
   RpcCallError,
   callerNodeId,
@@ -27,7 +28,6 @@ import {
   type RpcClients,
 } from '../rpc/index.js';
 import type { PeerView } from '../types.js';
-import { peerTarget } from './target.js';
 
 /** The call outlives the Ollama call by this much, so Ollama's own timeout error arrives. */
 const CALL_GRACE_MS = 3000;

@@ -8,11 +8,10 @@ import { DEFAULT_IMAGE_PREFIX, imageTag } from '../agents/index.js';
 import { describeError } from '../errors.js';
 import { silentLogger, type Logger } from '../log.js';
 import { peersSharingImage } from '../placement/index.js';
-import type { RpcClients } from '../rpc/index.js';
+import { peerTarget, type RpcClients } from '../rpc/index.js';
 import type { PeerView } from '../types.js';
 import { ImageUnavailableError } from './errors.js';
 import { fetchImage } from './fetch.js';
-import { peerTarget } from './target.js';
 import type { HostedAgent, ImageEngine, ImageProvisioner } from './types.js';
 import { untilAborted } from '../async.js';
 

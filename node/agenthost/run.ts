@@ -16,6 +16,7 @@ import { describeError } from '../errors.js';
 import { silentLogger, type Logger } from '../log.js';
 import { pickAgentHost } from '../placement/index.js';
 import {
+  peerTarget,
   GrpcStatus,
   RpcCallError,
   serverStream,
@@ -24,7 +25,6 @@ import {
   type WireRunRequest,
 } from '../rpc/index.js';
 import type { PeerView } from '../types.js';
-import { peerTarget } from './target.js';
 import type { RemoteRunEvent } from './types.js';
 
 export interface RunAnywhereOptions {

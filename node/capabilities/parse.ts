@@ -3,6 +3,7 @@
  * /api/tags and /api/ps replies, whisper.cpp model headers. No I/O here.
  */
 import { z } from 'zod';
+import { sameModel } from '../placement/index.js';
 
 /** `arecord -l` -> capture devices as "hw:<card>,<device> <card name>". */
 export function parseArecordList(text: string): string[] {
@@ -91,51 +92,63 @@ function opt<K extends string, V>(key: K, value: V | undefined): { [P in K]?: V 
   return (value === undefined ? {} : { [key]: value }) as { [P in K]?: V };
 }
 
+/** A model's `details` in Ollama's /api/tags, /api/ps and /api/show replies. */
+export const OllamaModelDetailsSchema = z.looseObject({
+  parent_model: z.string().optional(),
+  format: z.string().optional(),
+  family: z.string().optional(),
+  families: z.array(z.string()).nullish(),
+  parameter_size: z.string().optional(),
+  quantization_level: z.string().optional(),
+});
+
 /** One model in Ollama's GET /api/tags reply. */
 export const OllamaModelSchema = z.looseObject({
   name: z.string().min(1),
   model: z.string().optional(),
+  modified_at: z.string().optional(),
   size: z.number().optional(),
   digest: z.string().optional(),
-  modified_at: z.string().optional(),
-  details: z
-    .looseObject({ family: z.string().optional(), parameter_size: z.string().optional() })
-    .optional(),
+  details: OllamaModelDetailsSchema.optional(),
 });
 
-/** GET /api/tags: the models this Ollama holds. */
-export const OllamaTagsSchema = z.looseObject({
-  models: z.array(OllamaModelSchema).nullable(),
+// An Ollama with no models answers `{"models": null}` on some versions: read as no models.
+const modelList = <S extends z.ZodType>(model: S) =>
+  z
+    .array(model)
+    .nullable()
+    .transform((models) => models ?? []);
+
+/**
+ * GET /api/tags: the models this Ollama holds. The one schema of this reply: the capability probe
+ * and the router's Ollama client both parse it with this.
+ */
+export const OllamaTagsSchema = z.looseObject({ models: modelList(OllamaModelSchema) });
+export type OllamaTags = z.infer<typeof OllamaTagsSchema>;
+
+/** One model of GET /api/ps: loaded in memory now. */
+export const OllamaLoadedModelSchema = OllamaModelSchema.extend({
+  size_vram: z.number().optional(),
+  context_length: z.number().optional(),
+  // a string on the wire (RFC 3339), not a number
+  expires_at: z.string().optional(),
 });
 
 /** GET /api/ps: the models loaded in memory now. */
-export const OllamaPsSchema = z.looseObject({
-  models: z
-    .array(
-      z.looseObject({
-        name: z.string().min(1),
-        model: z.string().optional(),
-        size: z.number().optional(),
-        size_vram: z.number().optional(),
-        // a string on the wire (RFC 3339), not a number
-        expires_at: z.string().optional(),
-      }),
-    )
-    .nullable(),
-});
+export const OllamaPsSchema = z.looseObject({ models: modelList(OllamaLoadedModelSchema) });
+export type OllamaPs = z.infer<typeof OllamaPsSchema>;
 
 export function parseOllamaTags(json: unknown): string[] {
-  return (OllamaTagsSchema.parse(json).models ?? []).map((m) => m.name);
+  return OllamaTagsSchema.parse(json).models.map((m) => m.name);
 }
 
 export function parseOllamaPs(json: unknown): string[] {
-  return (OllamaPsSchema.parse(json).models ?? []).map((m) => m.name);
+  return OllamaPsSchema.parse(json).models.map((m) => m.name);
 }
 
-/** Whether `want` ("llama3" or "llama3:8b") is among Ollama's names; an untagged name means ":latest". */
+/** Whether `want` ("llama3" or "llama3:8b") is among Ollama's names (placement's sameModel). */
 export function hasOllamaModel(models: readonly string[], want: string): boolean {
-  const full = want.includes(':') ? want : `${want}:latest`;
-  return models.some((m) => m === want || m === full);
+  return models.some((m) => sameModel(m, want));
 }
 
 // whisper.cpp models start with the uint32 0x67676d6c ("ggml") written little-endian.

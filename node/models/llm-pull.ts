@@ -10,6 +10,8 @@ import { silentLogger, type Logger } from '../log.js';
 import { pickRouterPeer } from '../placement/index.js';
 import type { OllamaApi, PullProgress } from '../router/index.js';
 import {
+  peerTarget,
+  targetKey,
   GrpcStatus,
   ModelsService,
   RpcCallError,
@@ -151,9 +153,7 @@ export async function pullOnPeer(
   opts: LlmPullOptions = {},
 ): Promise<void> {
   opts.signal?.throwIfAborted();
-  const address = peer.addresses[0];
-  if (!address) throw new UnreachableError(`${peer.name} advertises no address`);
-  const target = { address, port: peer.ports.rpc };
+  const target = peerTarget(peer);
   const idleMs = opts.idleTimeoutMs ?? 120_000;
   const stop = new AbortController();
   const onAbort = () => stop.abort(opts.signal?.reason);
@@ -178,7 +178,7 @@ export async function pullOnPeer(
       client.pullLlm.bind(client),
       { model },
       // a big model takes hours on a slow line; the idle timer above catches a stalled pull
-      { timeoutMs: PULL_DEADLINE_MS, signal: stop.signal, target: `${address}:${peer.ports.rpc}` },
+      { timeoutMs: PULL_DEADLINE_MS, signal: stop.signal, target: targetKey(target) },
     )) {
       arm();
       opts.onProgress?.({

@@ -8,6 +8,8 @@ import { z } from 'zod';
 import { describeError } from '../errors.js';
 import { silentLogger, type Logger } from '../log.js';
 import {
+  peerTarget,
+  targetKey,
   GrpcStatus,
   RouterService,
   RpcCallError,
@@ -19,7 +21,6 @@ import {
   type RpcServer,
 } from '../rpc/index.js';
 import type { RouteOutcome } from '../router/index.js';
-import { rpcTarget } from '../transcribe/index.js';
 import type { LocalLlmRouter, RouteRemote } from './pipeline.js';
 
 export interface RouterServiceOptions {
@@ -106,7 +107,7 @@ export function createRouteRemote(
   defaults: { timeoutMs?: number } = {},
 ): RouteRemote {
   return async (peer, text, opts) => {
-    const target = rpcTarget(peer);
+    const target = targetKey(peerTarget(peer));
     const client = clients.router(target);
     let reply: RouteReply;
     try {

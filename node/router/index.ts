@@ -11,13 +11,7 @@ export {
   type CallOptions,
   type OllamaHttpClientOptions,
 } from './ollama.js';
-export type {
-  ChatRequest,
-  ShowResponse,
-  TagsResponse,
-  PsResponse,
-  PullProgress,
-} from './ollama-wire.js';
+export type { ChatRequest, ShowResponse, PullProgress } from './ollama-wire.js';
 export {
   LlmRouter,
   answerText,

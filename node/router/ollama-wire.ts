@@ -4,16 +4,7 @@
  * Durations are nanoseconds; `expires_at` and `modified_at` are RFC 3339 strings.
  */
 import { z } from 'zod';
-
-export const ModelDetailsSchema = z.looseObject({
-  parent_model: z.string().optional(),
-  format: z.string().optional(),
-  family: z.string().optional(),
-  families: z.array(z.string()).nullish(),
-  parameter_size: z.string().optional(),
-  quantization_level: z.string().optional(),
-});
-export type ModelDetails = z.infer<typeof ModelDetailsSchema>;
+import { OllamaModelDetailsSchema } from '../capabilities/index.js';
 
 export const ChatMessageSchema = z.looseObject({
   role: z.string(),
@@ -44,32 +35,12 @@ export type ChatChunk = z.infer<typeof ChatChunkSchema>;
 /** What Ollama sends instead of a reply, with an HTTP error status or as a stream line. */
 export const ErrorBodySchema = z.object({ error: z.string() });
 
-export const TagsModelSchema = z.looseObject({
-  name: z.string(),
-  model: z.string().optional(),
-  modified_at: z.string().optional(),
-  size: z.number().optional(),
-  digest: z.string().optional(),
-  details: ModelDetailsSchema.optional(),
-});
-export const TagsResponseSchema = z.looseObject({ models: z.array(TagsModelSchema) });
-export type TagsResponse = z.infer<typeof TagsResponseSchema>;
-
-export const PsModelSchema = TagsModelSchema.extend({
-  /** when the model unloads; a string on the wire */
-  expires_at: z.string().optional(),
-  size_vram: z.number().optional(),
-  context_length: z.number().optional(),
-});
-export const PsResponseSchema = z.looseObject({ models: z.array(PsModelSchema) });
-export type PsResponse = z.infer<typeof PsResponseSchema>;
-
 export const ShowResponseSchema = z.looseObject({
   license: z.string().optional(),
   modelfile: z.string().optional(),
   parameters: z.string().optional(),
   template: z.string().optional(),
-  details: ModelDetailsSchema.optional(),
+  details: OllamaModelDetailsSchema.optional(),
   model_info: z.record(z.string(), z.unknown()).optional(),
   /** e.g. ["completion", "tools", "thinking"]; absent on servers before 0.6.4 */
   capabilities: z.array(z.string()).optional(),

@@ -20,17 +20,19 @@ import {
 import {
   ChatChunkSchema,
   ErrorBodySchema,
-  PsResponseSchema,
   PullProgressSchema,
   ShowResponseSchema,
-  TagsResponseSchema,
   VersionResponseSchema,
   type ChatRequest,
-  type PsResponse,
   type PullProgress,
   type ShowResponse,
-  type TagsResponse,
 } from './ollama-wire.js';
+import {
+  OllamaPsSchema,
+  OllamaTagsSchema,
+  type OllamaPs,
+  type OllamaTags,
+} from '../capabilities/index.js';
 
 export interface CallOptions {
   signal?: AbortSignal;
@@ -59,8 +61,8 @@ export interface OllamaApi {
   readonly url: string;
   chat(request: ChatRequest, opts?: CallOptions): Promise<ChatResult>;
   show(model: string, opts?: CallOptions): Promise<ShowResponse>;
-  tags(opts?: CallOptions): Promise<TagsResponse>;
-  ps(opts?: CallOptions): Promise<PsResponse>;
+  tags(opts?: CallOptions): Promise<OllamaTags>;
+  ps(opts?: CallOptions): Promise<OllamaPs>;
   version(opts?: CallOptions): Promise<string>;
   /** progress lines until "success"; `timeoutMs` is the longest silence allowed between lines */
   pull(model: string, opts?: CallOptions): AsyncIterable<PullProgress>;
@@ -143,15 +145,15 @@ export class OllamaHttpClient implements OllamaApi {
     );
   }
 
-  async tags(opts: CallOptions = {}): Promise<TagsResponse> {
+  async tags(opts: CallOptions = {}): Promise<OllamaTags> {
     return this.call('GET', '/api/tags', undefined, opts, undefined, async (res) =>
-      this.parse(TagsResponseSchema, await res.text(), 'tags reply'),
+      this.parse(OllamaTagsSchema, await res.text(), 'tags reply'),
     );
   }
 
-  async ps(opts: CallOptions = {}): Promise<PsResponse> {
+  async ps(opts: CallOptions = {}): Promise<OllamaPs> {
     return this.call('GET', '/api/ps', undefined, opts, undefined, async (res) =>
-      this.parse(PsResponseSchema, await res.text(), 'ps reply'),
+      this.parse(OllamaPsSchema, await res.text(), 'ps reply'),
     );
   }
 

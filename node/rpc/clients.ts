@@ -9,7 +9,10 @@ import {
   type ChannelOptions,
   type Client,
   type Interceptor,
+  status,
 } from '@grpc/grpc-js';
+import type { PeerView } from '../types.js';
+import { RpcCallError } from './calls.js';
 import { AgentHostClient } from './gen/helix/v1/agent.js';
 import { ImageStoreClient } from './gen/helix/v1/image.js';
 import { LlmClient } from './gen/helix/v1/llm.js';
@@ -128,6 +131,23 @@ export class RpcClients {
     this.clients.set(cacheKey, client);
     return client;
   }
+}
+
+/**
+ * How to dial a peer's gRPC server from its view entry: this node through loopback (its server
+ * always listens there), a peer at its first advertised mesh address.
+ */
+export function peerTarget(
+  peer: Pick<PeerView, 'addresses' | 'ports' | 'name'> & { self?: boolean },
+): { address: string; port: number } {
+  if (peer.self) return { address: '127.0.0.1', port: peer.ports.rpc };
+  const address = peer.addresses[0];
+  if (!address)
+    throw new RpcCallError(
+      status.UNAVAILABLE,
+      `${peer.name} advertises no address; it may be starting up (see \`helix-node status\`)`,
+    );
+  return { address, port: peer.ports.rpc };
 }
 
 /** "host:port" for a target (IPv6 in brackets). */

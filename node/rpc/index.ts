@@ -11,6 +11,7 @@ export {
 } from './server.js';
 export {
   RpcClients,
+  peerTarget,
   targetKey,
   DEFAULT_CHANNEL_OPTIONS,
   type RpcClientsOptions,

@@ -5,6 +5,8 @@
  */
 import { once } from 'node:events';
 import {
+  peerTarget,
+  targetKey,
   callOptions,
   GrpcStatus,
   RpcCallError,
@@ -92,15 +94,6 @@ export async function transcribeWith(
   }
 }
 
-/** Where a peer's gRPC server listens: loopback for this node, else its first mesh address. */
-export function rpcTarget(peer: Pick<PeerView, 'addresses' | 'ports' | 'name' | 'self'>): string {
-  if (peer.self) return `127.0.0.1:${peer.ports.rpc}`;
-  const address = peer.addresses[0];
-  if (!address)
-    throw new RpcCallError(GrpcStatus.UNAVAILABLE, `${peer.name} advertises no address`);
-  return address.includes(':') ? `[${address}]:${peer.ports.rpc}` : `${address}:${peer.ports.rpc}`;
-}
-
 export type TranscribeRemote = (
   peer: PeerView,
   pcm: Pcm16,
@@ -113,7 +106,7 @@ export function createTranscribeRemote(
   defaults: { timeoutMs?: number } = {},
 ): TranscribeRemote {
   return (peer, pcm, opts) => {
-    const target = rpcTarget(peer);
+    const target = targetKey(peerTarget(peer));
     return transcribeWith(clients.transcriber(target), pcm, {
       timeoutMs: defaults.timeoutMs,
       ...opts,

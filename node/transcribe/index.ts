@@ -20,7 +20,6 @@ export {
 export {
   transcribeWith,
   createTranscribeRemote,
-  rpcTarget,
   type TranscribeRemote,
   type RemoteTranscribeOptions,
 } from './client.js';
