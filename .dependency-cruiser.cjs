@@ -33,8 +33,8 @@ const PURE = [
   '^node/agentspec/',
   '^node/placement/',
   '^node/config/schema\\.ts$',
-  '^node/membership/(view|unheard)\\.ts$',
-  '^node/bus/route-policy\\.ts$',
+  '^node/membership/view\\.ts$',
+  '^node/bus/(route-manager|unheard)\\.ts$',
   '^node/settings/(clock|merge|schema|errors)\\.ts$',
   '^node/home/(model|combine|zigbee2mqtt/(parse|schema)|home-assistant/(model|protocol))\\.ts$',
 ];

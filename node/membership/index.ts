@@ -31,4 +31,3 @@ export {
   type ChangeListener,
   type MembershipServiceOptions,
 } from './service.js';
-export { UnheardPeersCheck } from './unheard.js';

@@ -1,6 +1,6 @@
 /**
  * pipeline: utterance -> transcript -> intent -> run -> reply, with a trace of every hop; the
- * Router gRPC service; the mic loop; the daemon's control routes for the voice commands.
+ * Router gRPC service; the mic loop; what the voice commands' control routes call (VoiceControlDeps).
  */
 export {
   Pipeline,
@@ -37,7 +37,7 @@ export {
   createRouteRemote,
   type RouterServiceOptions,
 } from './router-service.js';
-export { createRunIntent, type RunIntentDeps } from './run.js';
+export { createRunIntent, pipelineRun, type AgentRun, type RunIntentDeps } from './run.js';
 export {
   VoiceLoop,
   captureUtterance,

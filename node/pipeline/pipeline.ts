@@ -38,7 +38,7 @@ export interface LocalLlmRouter {
   route(text: string, opts: { signal?: AbortSignal; traceId?: string }): Promise<RouteOutcome>;
 }
 
-/** Runs an intent wherever placement puts it (see createRunIntent over agenthost's runAnywhere). */
+/** Runs an intent wherever placement puts it (pipelineRun over agenthost's runIntent). */
 export type RunIntent = (
   intent: Intent,
   opts: { traceId: string; signal?: AbortSignal },

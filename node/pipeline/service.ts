@@ -38,6 +38,7 @@ import {
 } from '../voice/index.js';
 import { listenToFile, VoiceLoop } from './listen.js';
 import { Pipeline, type PipelineEvent, type PipelineResult } from './pipeline.js';
+import { pipelineRun } from './run.js';
 import { registerRouter, createRouteRemote } from './router-service.js';
 import { busTracePublisher, collectTraces, TraceStore } from './traces.js';
 
@@ -154,11 +155,7 @@ export async function startVoiceServices(c: VoiceServicesComponents): Promise<Vo
     routeRemote: createRouteRemote(c.clients, { timeoutMs: config.router.timeout_ms }),
     localLlmRouter: llm,
     routerModel: config.router.model,
-    runIntent: (intent, opts) =>
-      c.agents.runIntent(
-        { agent: intent.agent, intent: intent.intent, args: intent.args, traceId: opts.traceId },
-        { signal: opts.signal },
-      ),
+    runIntent: pipelineRun((req, opts) => c.agents.runIntent(req, opts)),
     speak: speaker.engine ? (text, opts) => speaker.speak(text, opts) : null,
     publishTrace: busTracePublisher(c.bus, log),
     traces,

@@ -19,7 +19,6 @@ export {
   type LlmRouterOptions,
   type RouteOptions,
 } from './llm.js';
-export { routeTranscript, type RouteTranscriptOptions } from './route.js';
 export {
   OllamaError,
   OllamaUnreachableError,

@@ -1,7 +1,7 @@
 /**
  * Mesh-wide settings: signed, clocked, merged the same on every node (docs/settings.md).
- * The daemon builds a SettingsService after the bus and before the components that read
- * settings (home, router), and stops it before the bus.
+ * Not wired into the daemon yet (issue 9): it is to build a SettingsService after the bus and
+ * before the components that read settings (home, router), and stop it before the bus.
  */
 export { SettingsService, type SettingsServiceOptions } from './service.js';
 export {

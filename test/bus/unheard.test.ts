@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { UnheardPeersCheck } from '../../node/membership/index.js';
+import { UnheardPeersCheck } from '../../node/bus/index.js';
 
 /** Feed [routes, alive, atMs] steps; the times at which the check says "re-assert". */
 function fired(steps: Array<[number, number, number]>, afterMs = 4000): number[] {
