@@ -158,7 +158,6 @@ export class Pipeline {
         ok: true,
         detail: detail ?? `utterance of ${(pcm.length / 16).toFixed(0)} ms`,
       });
-      this.emitHop(rec, opts);
     }
     let transcript = '';
     try {
