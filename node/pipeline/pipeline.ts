@@ -290,8 +290,8 @@ export class Pipeline {
       opts.onEvent?.({ type: 'transcript', text: transcript.text, node });
       return { transcript, node };
     } catch (err) {
-      opts.signal?.throwIfAborted();
       const node = where.kind === 'local' ? this.selfName() : where.peer.name;
+      if (opts.signal?.aborted) throw this.cancelled(rec, 'stt', node, started, opts);
       rec.record('stt', node, started, false, errorText(err));
       this.emitHop(rec, opts);
       this.log.warn(
@@ -437,7 +437,7 @@ export class Pipeline {
               language: this.deps.language,
             });
     } catch (err) {
-      opts.signal?.throwIfAborted();
+      if (opts.signal?.aborted) throw this.cancelled(rec, 'intent', node, started, opts);
       rec.record('intent', node, started, false, `router LLM: ${errorText(err)}`);
       this.emitHop(rec, opts);
       throw new StageFailure(
@@ -544,6 +544,9 @@ export class Pipeline {
             this.emitHop(rec, opts);
             return e.text;
           case 'error':
+            if (opts.signal?.aborted) {
+              throw this.cancelled(rec, 'run', e.node ?? host ?? this.selfName(), started, opts);
+            }
             rec.record(
               'run',
               e.node ?? host ?? this.selfName(),
@@ -560,6 +563,9 @@ export class Pipeline {
             );
         }
       }
+      if (opts.signal?.aborted) {
+        throw this.cancelled(rec, 'run', host ?? this.selfName(), started, opts);
+      }
       rec.record(
         'run',
         host ?? this.selfName(),
@@ -567,14 +573,18 @@ export class Pipeline {
         false,
         `${what}: the run ended without a result`,
       );
+      this.emitHop(rec, opts);
       throw new StageFailure(
         'run',
         replies.runFailed(intent.agent, host, 'the run ended without a result'),
       );
     } catch (err) {
       if (err instanceof StageFailure) throw err;
-      opts.signal?.throwIfAborted();
+      if (opts.signal?.aborted) {
+        throw this.cancelled(rec, 'run', host ?? this.selfName(), started, opts);
+      }
       rec.record('run', host ?? this.selfName(), started, false, `${what}: ${errorText(err)}`);
+      this.emitHop(rec, opts);
       throw new StageFailure('run', replies.runFailed(intent.agent, host, describeError(err)));
     }
   }
@@ -654,6 +664,19 @@ export class Pipeline {
       failedStage: stage,
       trace,
     };
+  }
+
+  /** The caller gave up during `stage`: its hop says so, and nothing is said or spoken after. */
+  private cancelled(
+    rec: TraceRecorder,
+    stage: Stage,
+    node: string,
+    started: number,
+    opts: CommandOptions,
+  ): StageFailure {
+    rec.record(stage, node, started, false, 'cancelled');
+    this.emitHop(rec, opts);
+    return new StageFailure(stage, replies.cancelled(stage));
   }
 
   private emitHop(rec: TraceRecorder, opts: CommandOptions): void {

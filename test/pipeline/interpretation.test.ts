@@ -3,10 +3,9 @@
  * transcript again (plain-object dependencies: no gRPC, no speech).
  */
 import { describe, expect, it } from 'vitest';
-import type { FastMatcher, Intent, PhraseInterpretation } from '../../node/agentspec/index.js';
-import type { RemoteRunEvent } from '../../node/agenthost/index.js';
-import { Pipeline } from '../../node/pipeline/pipeline.js';
-import type { SttEngine, Transcript } from '../../node/transcribe/index.js';
+import type { PhraseInterpretation } from '../../node/agentspec/index.js';
+import type { Transcript } from '../../node/transcribe/index.js';
+import { matcher, plainPipeline, runScript, sttEngine, transcript } from './support/plain.js';
 
 const KITCHEN_ON: PhraseInterpretation = {
   agent: 'lights',
@@ -17,49 +16,25 @@ const KITCHEN_ON: PhraseInterpretation = {
 };
 
 function setup(heard: Transcript) {
-  const parsed: string[] = [];
-  const ran: Intent[] = [];
-  const stt: SttEngine = {
-    name: 'phrase',
-    model: 'test',
-    transcribe: async () => heard,
-    close: async () => {},
-  };
-  const fastMatcher: FastMatcher = {
-    phraseCount: 1,
-    match(text) {
-      parsed.push(text);
-      return { ...KITCHEN_ON, args: { room: 'parsed again' } };
-    },
-  };
-  const pipeline = new Pipeline({
-    selfId: 'n1',
-    view: () => [],
-    stt,
-    transcribeRemote: null,
-    fastMatcher,
-    routeRemote: null,
-    localLlmRouter: null,
-    routerModel: 'none',
-    async *runIntent(intent): AsyncIterable<RemoteRunEvent> {
-      ran.push(intent);
-      yield { type: 'result', text: 'Done.', data: null, hostName: 'n1' };
-    },
+  const fastMatcher = matcher({
+    'turn on the kitchen lights': { ...KITCHEN_ON, args: { room: 'parsed again' } },
   });
-  return { pipeline, parsed, ran };
+  const runIntent = runScript([{ type: 'result', text: 'Done.', data: null, hostName: 'n1' }]);
+  const { pipeline } = plainPipeline({
+    view: () => [],
+    stt: sttEngine(heard, 'phrase'),
+    fastMatcher,
+    runIntent,
+  });
+  return { pipeline, parsed: fastMatcher.asked, ran: runIntent.ran };
 }
 
-const transcript = (interpretation?: PhraseInterpretation | null): Transcript => ({
-  text: 'turn on the kitchen lights',
-  segments: [],
-  language: 'en',
-  confidence: 0.9,
-  ...(interpretation !== undefined ? { interpretation } : {}),
-});
+const heard = (interpretation?: PhraseInterpretation | null): Transcript =>
+  transcript('turn on the kitchen lights', interpretation !== undefined ? { interpretation } : {});
 
 describe('the intent stage and the recogniser interpretation', () => {
   it('runs the interpretation without parsing the transcript again', async () => {
-    const { pipeline, parsed, ran } = setup(transcript(KITCHEN_ON));
+    const { pipeline, parsed, ran } = setup(heard(KITCHEN_ON));
     const result = await pipeline.handleUtterance(new Int16Array(1600), { source: 'file' });
     expect(result.ok).toBe(true);
     expect(parsed).toEqual([]);
@@ -75,7 +50,7 @@ describe('the intent stage and the recogniser interpretation', () => {
     ['an engine that does not interpret (Whisper)', undefined],
     ['an engine that found no meaning', null],
   ])('parses the text with the fast matcher for %s', async (_what, interpretation) => {
-    const { pipeline, parsed, ran } = setup(transcript(interpretation));
+    const { pipeline, parsed, ran } = setup(heard(interpretation));
     const result = await pipeline.handleUtterance(new Int16Array(1600), { source: 'file' });
     expect(result.ok).toBe(true);
     expect(parsed).toEqual(['turn on the kitchen lights']);
