@@ -1,6 +1,6 @@
 /**
- * Starting the agents on a node with a container engine (Docker), in the background: leftover containers removed,
- * warm agents' images built or fetched (progress in the log), warm pools filled, the image
+ * Starting the agents on a node with a container engine (Docker), in the background: leftover
+ * containers removed, warm agents' images built or fetched (progress in the log), warm pools filled, the image
  * registry reconciled with the engine.
  */
 import type { AgentRunner, ImageEngine, ImageRuntime, Registry } from '../agents/index.js';

@@ -118,7 +118,7 @@ export interface ImageEngine {
 export interface ImageRuntime extends ImageEngine {
   /** the engine's name, for messages ("Docker") */
   readonly engine: string;
-  /** Throws DependencyMissingError (with the fix) when the engine does not answer (bounded: 5 s). */
+  /** DependencyMissingError (with the fix) when the engine does not answer (default bound 5 s). */
   check(signal?: AbortSignal): Promise<void>;
   /** The engine's CPU architecture as the engine names it ("amd64", "arm64", "aarch64", ...). */
   architecture(signal?: AbortSignal): Promise<string>;
@@ -126,7 +126,7 @@ export interface ImageRuntime extends ImageEngine {
   inspectImage(tag: string): Promise<ImageInfo | null>;
   /** Tags of the agent images the engine holds: every agent's, or one agent's. */
   agentImageTags(agent?: string): Promise<string[]>;
-  /** Builds and tags the recipe's image; one line of the engine's output at a time. ImageBuildError when it fails. */
+  /** Builds and tags the recipe's image, saying the engine's output line by line; ImageBuildError. */
   build(
     recipe: ImageRecipe,
     opts: { onProgress?: (line: string) => void; signal?: AbortSignal },

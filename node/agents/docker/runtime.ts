@@ -1,7 +1,8 @@
 /**
  * ContainerRuntime and ImageRuntime over a Docker engine (dockerode): create with the sandbox,
  * attach (stdin + multiplexed stdout/stderr over one hijacked connection), start; the exit's
- * cause comes from the wait status, our own kills and the engine's "oom" event. Images: ./images.ts.
+ * cause comes from the wait status, our own kills and the engine's "oom" event. The image side
+ * is ./images.ts.
  */
 import { PassThrough, type Duplex } from 'node:stream';
 import Docker from 'dockerode';
