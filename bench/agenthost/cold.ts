@@ -28,7 +28,10 @@ async function main(): Promise<void> {
   );
   if (!echoWarm) throw new Error('agents/echo not found; run from the repository root');
   const echo = { ...echoWarm, manifest: { ...echoWarm.manifest, tier: 'cold' as const } };
-  const { tag } = await buildImage(echo, { docker, imagePrefix: PREFIX });
+  const { tag } = await buildImage(echo, {
+    runtime: new DockerRuntime({ docker }),
+    imagePrefix: PREFIX,
+  });
   const runner = new AgentRunner({
     runtime: new DockerRuntime({ docker }),
     agents: [echo],

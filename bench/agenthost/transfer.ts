@@ -19,8 +19,8 @@ import path from 'node:path';
 import { parseArgs } from 'node:util';
 import type Docker from 'dockerode';
 import tar from 'tar-stream';
-import { buildImage, inspectImage, loadAgents } from '../../node/agents/index.js';
-import { dockerImageEngine, fetchImage, imageStoreService } from '../../node/agenthost/index.js';
+import { buildImage, DockerRuntime, loadAgents } from '../../node/agents/index.js';
+import { fetchImage, imageStoreService } from '../../node/agenthost/index.js';
 import { ImageStoreService, RpcClients, RpcServer } from '../../node/rpc/index.js';
 import type { ImageHeld } from '../../node/types.js';
 import {
@@ -98,19 +98,22 @@ async function main(): Promise<void> {
   server.addService(
     ImageStoreService,
     imageStoreService({
-      engine: dockerImageEngine(engineA),
+      engine: new DockerRuntime({ docker: engineA }),
       images: () => held,
       imagePrefix: PREFIX,
     }),
   );
   const clients = new RpcClients({ nodeId: 'id-b', secret });
-  const engineB = dockerImageEngine(dockerdB.docker);
+  const engineB = new DockerRuntime({ docker: dockerdB.docker });
   try {
     await server.start();
     const echo = (await loadAgents([path.resolve('agents')])).find(
       (a) => a.manifest.name === 'echo',
     )!;
-    const echoImage = await buildImage(echo, { docker: engineA, imagePrefix: PREFIX });
+    const echoImage = await buildImage(echo, {
+      runtime: new DockerRuntime({ docker: engineA }),
+      imagePrefix: PREFIX,
+    });
     const blob = await blobImage(engineA, Number(values.mb));
     const images = [
       { agent: 'echo', hash: echo.hash, tag: echoImage.tag },
@@ -125,7 +128,8 @@ async function main(): Promise<void> {
       helixMBps: number;
     }> = [];
     for (const image of images) {
-      const size = (await inspectImage(engineA, image.tag))!.sizeBytes;
+      const size = (await new DockerRuntime({ docker: engineA }).inspectImage(image.tag))!
+        .sizeBytes;
       held.push({ agent: image.agent, hash: image.hash, sizeBytes: size, shareable: true });
       const bare: number[] = [];
       const helix: number[] = [];

@@ -98,7 +98,10 @@ async function main(): Promise<void> {
     );
     const built = new Map<string, string>();
     for (const a of agents)
-      built.set(a.manifest.name, (await buildImage(a, { docker, imagePrefix: PREFIX })).tag);
+      built.set(
+        a.manifest.name,
+        (await buildImage(a, { runtime: new DockerRuntime({ docker }), imagePrefix: PREFIX })).tag,
+      );
     const echo = agents.find((a) => a.manifest.name === 'echo')!;
     const lights = agents.find((a) => a.manifest.name === 'lights')!;
 

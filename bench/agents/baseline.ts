@@ -17,7 +17,7 @@ import Docker from 'dockerode';
 import {
   AGENT_USER,
   buildImage,
-  checkDocker,
+  DockerRuntime,
   DockerDemuxer,
   formatSize,
   loadAgents,
@@ -198,11 +198,11 @@ async function main(): Promise<void> {
     },
   });
   const docker = new Docker({ socketPath: values.socket });
-  await checkDocker(docker);
+  await new DockerRuntime({ docker }).check();
   const agentsDir = path.resolve(path.dirname(new URL(import.meta.url).pathname), '../../agents');
   const echo = (await loadAgents([agentsDir])).find((a) => a.manifest.name === 'echo');
   if (!echo) throw new Error(`no echo agent in ${agentsDir}`);
-  const built = await buildImage(echo, { docker });
+  const built = await buildImage(echo, { runtime: new DockerRuntime({ docker }) });
 
   const warm = percentiles(
     await measureBareRoundTrip(docker, built.tag, echo.manifest, { runs: Number(values.runs) }),

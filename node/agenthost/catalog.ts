@@ -2,13 +2,12 @@
  * The agents this node knows and their images: list, inspect, build (with progress) and remove.
  * Behind the control routes of `helix-node agents …`.
  */
-import type Docker from 'dockerode';
 import {
-  checkDocker,
   imageTag,
-  inspectImage,
+  ImageBusyError,
   IMAGE_SIZE_LIMIT_BYTES,
   type BuiltImage,
+  type ImageRuntime,
   type Registry,
 } from '../agents/index.js';
 import type { LoadedAgent } from '../agentspec/index.js';
@@ -28,7 +27,8 @@ import type {
 export interface CatalogDeps {
   node: string;
   agents: ReadonlyMap<string, LoadedAgent>;
-  docker: Docker;
+  /** the engine's image store (the node's runtime) */
+  images: ImageRuntime;
   registry: Registry;
   imagePrefix: string;
   view: () => readonly PeerView[];
@@ -87,7 +87,7 @@ export class AgentCatalog {
     const agents = name
       ? [this.agent(name)]
       : [...this.d.agents.values()].sort((a, b) => a.manifest.name.localeCompare(b.manifest.name));
-    await checkDocker(this.d.docker, AbortSignal.timeout(5000));
+    await this.d.images.check(AbortSignal.timeout(5000));
     const run = this.building.then(async () => {
       let built = 0;
       let upToDate = 0;
@@ -124,7 +124,7 @@ export class AgentCatalog {
   /** Removes every image of the agent from this node (engine and registry). */
   async remove(name: string): Promise<RemoveResult> {
     const agent = this.agent(name);
-    await checkDocker(this.d.docker, AbortSignal.timeout(5000));
+    await this.d.images.check(AbortSignal.timeout(5000));
     const tags = new Set(
       this.d.registry
         .list()
@@ -132,9 +132,7 @@ export class AgentCatalog {
         .map((r) => r.tag),
     );
     const repo = `${this.d.imagePrefix}${name}:`;
-    const images = await this.d.docker.listImages({ filters: { label: [`helix.agent=${name}`] } });
-    for (const img of images)
-      for (const t of img.RepoTags ?? []) if (t.startsWith(repo)) tags.add(t);
+    for (const t of await this.d.images.agentImageTags(name)) if (t.startsWith(repo)) tags.add(t);
     const busy = [...tags].filter((t) => this.d.registry.inUse(t));
     if (busy.length > 0) {
       throw new ImageInUseError(
@@ -145,20 +143,18 @@ export class AgentCatalog {
     for (const tag of [...tags].sort()) {
       const size =
         this.d.registry.get(tag)?.sizeBytes ??
-        (await inspectImage(this.d.docker, tag))?.sizeBytes ??
+        (await this.d.images.inspectImage(tag))?.sizeBytes ??
         0;
       try {
-        await this.d.docker.getImage(tag).remove();
-        removed.push({ tag, sizeBytes: size });
+        if (await this.d.images.removeImage(tag)) removed.push({ tag, sizeBytes: size });
       } catch (err) {
-        const status = (err as { statusCode?: number }).statusCode;
-        if (status === 409) {
+        if (err instanceof ImageBusyError) {
           throw new ImageInUseError(
-            `the Docker engine keeps ${tag}: a container uses it (${describeError(err)}); try again when ${agent.manifest.name} is idle`,
+            `the ${this.d.images.engine} engine keeps ${tag}: a container uses it (${describeError(err)}); try again when ${agent.manifest.name} is idle`,
             { cause: err },
           );
         }
-        if (status !== 404) throw err;
+        throw err;
       }
       this.d.registry.forget(tag);
     }
@@ -169,7 +165,7 @@ export class AgentCatalog {
   private async summary(agent: LoadedAgent, docker: boolean): Promise<AgentSummary> {
     const m = agent.manifest;
     const tag = this.tag(agent);
-    const found = docker ? await inspectImage(this.d.docker, tag).catch(() => null) : null;
+    const found = docker ? await this.d.images.inspectImage(tag).catch(() => null) : null;
     const record = this.d.registry.get(tag);
     const image: AgentImageInfo = {
       tag,
@@ -206,7 +202,7 @@ export class AgentCatalog {
 
   private async dockerUp(): Promise<boolean> {
     try {
-      await checkDocker(this.d.docker, AbortSignal.timeout(3000));
+      await this.d.images.check(AbortSignal.timeout(3000));
       return true;
     } catch {
       return false;

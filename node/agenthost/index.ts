@@ -20,7 +20,6 @@ export {
 } from './fetch.js';
 export { PeerImageProvisioner, type PeerImageProvisionerOptions } from './provision.js';
 export { runAnywhere, type RunAnywhereOptions } from './run.js';
-export { dockerImageEngine } from './engine.js';
 export { runnerExecutor } from './adapter.js';
 export {
   ImageTransferError,

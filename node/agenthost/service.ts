@@ -8,16 +8,15 @@
  * Call startAgentServices before rpc.start(): gRPC services cannot be added to a running server.
  */
 import path from 'node:path';
-import Docker from 'dockerode';
 import {
   AgentRunner,
-  DockerRuntime,
   DEFAULT_IMAGE_PREFIX,
   Registry,
   buildImage,
-  dockerImageRemover,
+  createRuntime,
   imageTag,
   loadAgents,
+  type AgentRuntime,
   type BuiltImage,
   type HttpFetchOptions,
 } from '../agents/index.js';
@@ -37,7 +36,6 @@ import {
 import type { PeerView } from '../types.js';
 import { runnerExecutor } from './adapter.js';
 import { createHostCalls } from './calls.js';
-import { dockerImageEngine } from './engine.js';
 import { imageStoreService } from './imagestore.js';
 import { PeerImageProvisioner } from './provision.js';
 import { agentHostService } from './server.js';
@@ -62,15 +60,15 @@ export interface AgentServicesComponents {
   /** for notify and llm.generate between nodes; null: this node only */
   bus: Bus | null;
   logger: Logger;
-  /** default: the engine at config capabilities.docker_socket */
-  docker?: Docker;
+  /** containers and images; default: createRuntime (Docker at config capabilities.docker_socket) */
+  runtime?: AgentRuntime;
   /** default: the repository's agents/ and config agents.dirs */
   agentDirs?: string[];
   /** image repositories start with this (default "helix-agent-"; tests "helix-test-…") */
   imagePrefix?: string;
   /** container names start with this (default "helix-") */
   containerPrefix?: string;
-  /** bridge network for egress agents (default "helix-egress") */
+  /** bridge network for egress agents (default "helix-egress"); for the default runtime */
   egressNetwork?: string;
   /** http.fetch policy (default: public addresses only) */
   egress?: HttpFetchOptions;
@@ -125,11 +123,13 @@ export async function startAgentServices(c: AgentServicesComponents): Promise<Ag
   log.info({ agents: [...agents.keys()], dirs }, 'agents loaded');
 
   const imagePrefix = c.imagePrefix ?? DEFAULT_IMAGE_PREFIX;
-  const docker = c.docker ?? new Docker({ socketPath: c.config.capabilities.docker_socket });
+  const runtime =
+    c.runtime ??
+    createRuntime({ capabilities: c.config.capabilities, egressNetwork: c.egressNetwork, log });
   const registry = await Registry.open({
     stateDir: c.stateDir,
     budgetMb: c.config.agents.image_budget_mb,
-    remover: dockerImageRemover(docker),
+    remover: runtime,
     log,
   });
   const tagOf = (agent: { manifest: { name: string }; hash: string }) =>
@@ -140,7 +140,7 @@ export async function startAgentServices(c: AgentServicesComponents): Promise<Ag
     o: { onProgress: (line: string) => void; signal?: AbortSignal },
   ): Promise<BuiltImage> => {
     const image = await buildImage(agent, {
-      docker,
+      runtime,
       go: c.config.agents.go,
       imagePrefix,
       onProgress: (line) => {
@@ -164,7 +164,7 @@ export async function startAgentServices(c: AgentServicesComponents): Promise<Ag
     return image;
   };
 
-  const engine = explainedEngine(dockerImageEngine(docker), docker);
+  const engine = explainedEngine(runtime);
   const provisioner = new PeerImageProvisioner({
     engine,
     view: c.view,
@@ -209,7 +209,7 @@ export async function startAgentServices(c: AgentServicesComponents): Promise<Ag
     log,
   });
   runner = new AgentRunner({
-    runtime: new DockerRuntime({ docker, egressNetwork: c.egressNetwork, log }),
+    runtime,
     agents: loaded,
     handlers: calls.handlers,
     host: self.name,
@@ -224,7 +224,7 @@ export async function startAgentServices(c: AgentServicesComponents): Promise<Ag
         signal: signal ?? AbortSignal.timeout(300_000),
         onProgress: (line) => log.info({ agent: agent.manifest.name }, line),
       });
-      await recordHeld(docker, registry, agent, tag);
+      await recordHeld(runtime, registry, agent, tag);
       return tag;
     },
     onPoolChange: c.onAdvertChange,
@@ -254,7 +254,7 @@ export async function startAgentServices(c: AgentServicesComponents): Promise<Ag
   const catalog = new AgentCatalog({
     node: self.name,
     agents,
-    docker,
+    images: runtime,
     registry,
     imagePrefix,
     view: c.view,
@@ -286,7 +286,7 @@ export async function startAgentServices(c: AgentServicesComponents): Promise<Ag
     runIntent: (req: RunIntentRequest, o: { signal: AbortSignal }) => handle.runIntent(req, o),
   };
 
-  const warming = warmUp(running, docker, registry, agents, tagOf, log);
+  const warming = warmUp(running, runtime, registry, agents, tagOf, log);
 
   const handle: AgentServices = {
     agents,

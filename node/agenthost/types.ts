@@ -1,7 +1,7 @@
 /**
  * What the agent host needs from the rest of the node, as small interfaces: the agents it can run
- * (node/agents' warm pool and cold runner satisfy AgentExecutor), the Docker engine's image
- * store (ImageEngine), and the events a run streams back to the node that asked.
+ * (node/agents' warm pool and cold runner satisfy AgentExecutor), the engine's image store
+ * (ImageEngine, node/agents' runtime), and the events a run streams back to the node that asked.
  */
 import type { AgentManifest, RunErrorCode, RunEvent, RunRequest } from '../agentspec/index.js';
 
@@ -21,14 +21,8 @@ export interface AgentExecutor {
   run(request: RunRequest, opts: { signal: AbortSignal }): AsyncIterable<RunEvent>;
 }
 
-/** The Docker engine's image store, as far as image transfer needs it. */
-export interface ImageEngine {
-  has(tag: string, signal?: AbortSignal): Promise<boolean>;
-  /** `docker save` of one image: a tar stream. */
-  save(tag: string, signal?: AbortSignal): Promise<NodeJS.ReadableStream>;
-  /** `docker load` of a tar stream; rejects with the engine's message when it refuses. */
-  load(tar: NodeJS.ReadableStream, signal?: AbortSignal): Promise<void>;
-}
+/** The engine's image store as image transfer needs it: node/agents' runtime provides it. */
+export type { ImageEngine } from '../agents/index.js';
 
 /** Makes sure this node holds an agent's image before it runs (fetch from a peer, else build). */
 export interface ImageProvisioner {

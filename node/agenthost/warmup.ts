@@ -1,12 +1,10 @@
 /**
- * Starting the agents on a node with Docker, in the background: leftover containers removed,
- * warm agents' images built or fetched (progress in the log), warm pools filled, the image
+ * Starting the agents on a node with a container engine (Docker), in the background: leftover
+ * containers removed, warm agents' images built or fetched (progress in the log), warm pools filled, the image
  * registry reconciled with the engine.
  */
-import type Docker from 'dockerode';
-import { checkDocker, inspectImage, type AgentRunner, type Registry } from '../agents/index.js';
+import type { AgentRunner, ImageEngine, ImageRuntime, Registry } from '../agents/index.js';
 import type { LoadedAgent } from '../agentspec/index.js';
-import type { ImageEngine } from './types.js';
 import { describeError } from '../errors.js';
 import type { Logger } from '../log.js';
 
@@ -17,14 +15,14 @@ import type { Logger } from '../log.js';
  */
 export async function warmUp(
   runner: AgentRunner,
-  docker: Docker,
+  images: ImageRuntime,
   registry: Registry,
   agents: ReadonlyMap<string, LoadedAgent>,
   tagOf: (a: LoadedAgent) => string,
   log: Logger,
 ): Promise<void> {
   try {
-    await checkDocker(docker, AbortSignal.timeout(5000));
+    await images.check(AbortSignal.timeout(5000));
   } catch (err) {
     log.info(
       { err: describeError(err) },
@@ -34,12 +32,11 @@ export async function warmUp(
   }
   try {
     await runner.start();
-    const images = await docker.listImages({ filters: { label: ['helix.agent'] } });
-    const present = new Set(images.flatMap((i) => i.RepoTags ?? []));
+    const present = new Set(await images.agentImageTags());
     registry.reconcile(present);
     for (const agent of agents.values()) {
       const tag = tagOf(agent);
-      if (present.has(tag)) await recordHeld(docker, registry, agent, tag);
+      if (present.has(tag)) await recordHeld(images, registry, agent, tag);
     }
     log.info({ warm: runner.poolState().map((e) => `${e.agent}: ${e.idle} idle`) }, 'agents ready');
   } catch (err) {
@@ -52,13 +49,13 @@ export async function warmUp(
 
 /** Record the agent's image in the registry if the engine holds it and the registry does not know it. */
 export async function recordHeld(
-  docker: Docker,
+  images: ImageRuntime,
   registry: Registry,
   agent: LoadedAgent,
   tag: string,
 ): Promise<void> {
   if (registry.get(tag)) return;
-  const found = await inspectImage(docker, tag);
+  const found = await images.inspectImage(tag);
   if (found)
     await registry.record({
       agent: agent.manifest.name,
@@ -69,17 +66,18 @@ export async function recordHeld(
 }
 
 /** The engine's `has`, with "Docker is not running" said as such rather than as a socket error. */
-export function explainedEngine(engine: ImageEngine, docker: Docker): ImageEngine {
+export function explainedEngine(images: ImageRuntime): ImageEngine {
   return {
-    ...engine,
     has: async (tag, signal) => {
       try {
-        return await engine.has(tag, signal);
+        return await images.has(tag, signal);
       } catch (err) {
         signal?.throwIfAborted();
-        await checkDocker(docker, AbortSignal.timeout(3000));
+        await images.check(AbortSignal.timeout(3000));
         throw err;
       }
     },
+    save: (tag, signal) => images.save(tag, signal),
+    load: (archive, signal) => images.load(archive, signal),
   };
 }

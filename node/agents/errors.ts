@@ -12,3 +12,8 @@ export class ImageBuildError extends HelixError {
     super(`building agent ${agent} failed: ${message}`, options);
   }
 }
+
+/** The engine keeps an image because a container uses it (exit 75, EX_TEMPFAIL: try again later). */
+export class ImageBusyError extends HelixError {
+  override readonly exitCode = 75;
+}

@@ -1,27 +1,26 @@
 /**
- * Agent images: `go build` (static, stripped) -> a FROM scratch image built through the Docker
- * engine API from a tar context made in memory, tagged `<prefix><agent>:<content hash>`.
+ * Agent images: `go build` (static, stripped) -> a FROM scratch image built by the runtime's
+ * engine (ImageRuntime.build) from the recipe's context, tagged `<prefix><agent>:<content hash>`.
  * An image whose tag exists already is not built again.
  */
 import { execFile } from 'node:child_process';
 import { mkdtemp, mkdir, readFile, rm, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
-import type Docker from 'dockerode';
-import tar from 'tar-stream';
 import { DependencyMissingError, describeError } from '../errors.js';
 import { silentLogger, type Logger } from '../log.js';
 import { ImageBuildError } from './errors.js';
 import { snapshotSources } from './loader.js';
 import { DEFAULT_IMAGE_PREFIX, GO_BUILD_FLAGS, dockerfile, goArchFor, imageTag } from './recipe.js';
-import type { ImageRemover } from './registry.js';
+import type { ImageRuntime } from './runtime.js';
 import type { LoadedAgent } from '../agentspec/index.js';
 
 /** DESIGN.md §6: an agent image stays under 10 MB (a hello agent is ~1.5 MB). */
 export const IMAGE_SIZE_LIMIT_BYTES = 10 * 1000 * 1000;
 
 export interface BuildOptions {
-  docker: Docker;
+  /** the engine that builds and holds the image (DockerRuntime) */
+  runtime: ImageRuntime;
   /** the Go toolchain (config agents.go) */
   go?: string;
   /** image repository prefix; tests use "helix-test-agent-" */
@@ -50,51 +49,41 @@ export interface BuiltImage {
 
 /** Builds the agent's image unless an image with its content tag is already there. */
 export async function buildImage(agent: LoadedAgent, opts: BuildOptions): Promise<BuiltImage> {
-  const { docker } = opts;
+  const { runtime } = opts;
   const name = agent.manifest.name;
   const say = opts.onProgress ?? (() => undefined);
   const log = opts.log ?? silentLogger;
-  await checkDocker(docker, opts.signal);
+  await runtime.check(opts.signal);
 
   // Hash and build from one snapshot of the sources (the agent's folder plus the agent SDK,
   // agents/sdk/helix.go), so the tag always names what was built.
   const { files, hash } = await snapshotSources(agent.dir);
   const tag = imageTag(name, hash, opts.imagePrefix ?? DEFAULT_IMAGE_PREFIX);
-  const existing = await inspectImage(docker, tag);
+  const existing = await runtime.inspectImage(tag);
   if (existing) {
     say(`${tag} is up to date (${formatSize(existing.sizeBytes)})`);
     return { agent: name, hash, tag, id: existing.id, sizeBytes: existing.sizeBytes, built: false };
   }
 
-  const arch = goArchFor((await docker.version()).Arch);
+  const arch = goArchFor(await runtime.architecture(opts.signal));
   say(`go build ${name} (linux/${arch.GOARCH})`);
   const binary = await goBuild(name, files, arch, opts);
   say(`binary ${formatSize(binary.length)}; building image ${tag}`);
 
-  const context = tar.pack();
-  const mtime = new Date(0); // a context that does not change with the clock
-  context.entry({ name: 'Dockerfile', mode: 0o644, mtime }, dockerfile(name, hash));
-  context.entry({ name: 'agent', mode: 0o755, mtime, uid: 0, gid: 0 }, binary);
-  context.finalize();
-
-  let output: NodeJS.ReadableStream;
-  try {
-    // tar-stream's pack is a streamx Readable: pipeable, which is all the engine client needs.
-    output = await docker.buildImage(context as unknown as NodeJS.ReadableStream, {
-      t: tag,
-      rm: true,
-      forcerm: true,
+  await runtime.build(
+    {
+      agent: name,
+      tag,
       labels: { 'helix.agent': name, 'helix.hash': hash },
-      abortSignal: opts.signal,
-    });
-  } catch (err) {
-    throw new ImageBuildError(name, `the Docker engine refused the build: ${describeError(err)}`, {
-      cause: err,
-    });
-  }
-  await followBuild(docker, output, name, say, opts.signal);
+      files: [
+        { name: 'Dockerfile', mode: 0o644, content: dockerfile(name, hash) },
+        { name: 'agent', mode: 0o755, content: binary },
+      ],
+    },
+    { onProgress: say, signal: opts.signal },
+  );
 
-  const made = await inspectImage(docker, tag);
+  const made = await runtime.inspectImage(tag);
   if (!made) throw new ImageBuildError(name, `the engine reported success but ${tag} is missing`);
   say(`built ${tag} (${formatSize(made.sizeBytes)})`);
   if (made.sizeBytes >= IMAGE_SIZE_LIMIT_BYTES) {
@@ -104,54 +93,6 @@ export async function buildImage(agent: LoadedAgent, opts: BuildOptions): Promis
   }
   log.info({ agent: name, tag, sizeBytes: made.sizeBytes }, 'agent image built');
   return { agent: name, hash, tag, id: made.id, sizeBytes: made.sizeBytes, built: true };
-}
-
-/** The image's id and size, or null when the engine does not have it. */
-export async function inspectImage(
-  docker: Docker,
-  tag: string,
-): Promise<{ id: string; sizeBytes: number } | null> {
-  try {
-    const info = await docker.getImage(tag).inspect();
-    return { id: info.Id, sizeBytes: info.Size };
-  } catch (err) {
-    if ((err as { statusCode?: number }).statusCode === 404) return null;
-    throw err;
-  }
-}
-
-/** Throws DependencyMissingError (with the fix) when no Docker engine answers. */
-export async function checkDocker(docker: Docker, signal?: AbortSignal): Promise<void> {
-  try {
-    await pingEngine(docker, signal ?? AbortSignal.timeout(5000));
-  } catch (err) {
-    const socket = (docker.modem as { socketPath?: string }).socketPath ?? 'the Docker socket';
-    throw new DependencyMissingError(
-      `the Docker engine (${socket})`,
-      'start it (`sudo systemctl start docker`; on Debian install it with `apt-get install docker.io`) or set capabilities.docker_socket in helix.toml',
-      { cause: err },
-    );
-  }
-}
-
-/** The registry's eviction, done by the engine: an image already gone counts as removed. */
-export function dockerImageRemover(docker: Docker): ImageRemover {
-  return {
-    async removeImage(tag) {
-      try {
-        await docker.getImage(tag).remove();
-      } catch (err) {
-        if ((err as { statusCode?: number }).statusCode !== 404) throw err;
-      }
-    },
-  };
-}
-
-/** GET /_ping, bounded (dockerode takes the signal; its type declarations do not say so). */
-export function pingEngine(docker: Docker, signal: AbortSignal): Promise<unknown> {
-  return (docker as unknown as { ping(opts: { abortSignal: AbortSignal }): Promise<unknown> }).ping(
-    { abortSignal: signal },
-  );
 }
 
 export function formatSize(bytes: number): string {
@@ -230,47 +171,6 @@ function run(
             cause: err,
           }),
         );
-      },
-    );
-  });
-}
-
-interface BuildLine {
-  stream?: string;
-  status?: string;
-  error?: string;
-  errorDetail?: { message?: string };
-}
-
-function followBuild(
-  docker: Docker,
-  output: NodeJS.ReadableStream,
-  name: string,
-  say: (line: string) => void,
-  signal?: AbortSignal,
-): Promise<void> {
-  return new Promise((resolve, reject) => {
-    const onAbort = (): void => {
-      (output as NodeJS.ReadableStream & { destroy?: () => void }).destroy?.();
-      reject(new ImageBuildError(name, 'cancelled', { cause: signal?.reason }));
-    };
-    signal?.addEventListener('abort', onAbort, { once: true });
-    docker.modem.followProgress(
-      output,
-      (err: Error | null, lines: BuildLine[]) => {
-        signal?.removeEventListener('abort', onAbort);
-        const failed = lines?.find((l) => l.error || l.errorDetail);
-        if (err || failed) {
-          const why = failed?.errorDetail?.message ?? failed?.error ?? describeError(err);
-          return reject(
-            new ImageBuildError(name, `docker build: ${why}`, { cause: err ?? undefined }),
-          );
-        }
-        resolve();
-      },
-      (line: BuildLine) => {
-        const text = (line.stream ?? line.status ?? '').trim();
-        if (text) say(text);
       },
     );
   });

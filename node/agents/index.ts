@@ -1,30 +1,32 @@
 /**
- * The agents module's public face: the container runtime agents run in (ContainerRuntime; Docker
- * first), loading agents from disk, the sandbox, warm pool and cold runs, images and their
- * registry. Manifests, arguments and the protocol's types are agentspec's.
+ * The agents module's public face: the container runtime agents run in and its image store
+ * (ContainerRuntime + ImageRuntime; Docker first, picked by createRuntime), loading agents from
+ * disk, the sandbox, warm pool and cold runs, image builds and their registry. Manifests,
+ * arguments and the protocol's types are agentspec's.
  */
 export * from './errors.js';
 export { loadAgents, loadAgent } from './loader.js';
 export type { LoadAgentsOptions } from './loader.js';
-export {
-  buildImage,
-  inspectImage,
-  checkDocker,
-  dockerImageRemover,
-  formatSize,
-  IMAGE_SIZE_LIMIT_BYTES,
-} from './images.js';
+export { buildImage, formatSize, IMAGE_SIZE_LIMIT_BYTES } from './images.js';
 export type { BuildOptions, BuiltImage } from './images.js';
 export { imageTag, DEFAULT_IMAGE_PREFIX, AGENT_USER } from './recipe.js';
 export { sandboxFor } from './sandbox.js';
 export type { SandboxOptions } from './sandbox.js';
 export type {
+  AgentRuntime,
   ContainerRuntime,
   ContainerHandle,
   ContainerExit,
   ExitCause,
+  ImageEngine,
+  ImageFile,
+  ImageInfo,
+  ImageRecipe,
+  ImageRuntime,
   SandboxSpec,
 } from './runtime.js';
+export { createRuntime } from './create-runtime.js';
+export type { RuntimeOptions } from './create-runtime.js';
 export { DockerRuntime } from './docker/runtime.js';
 export type { DockerRuntimeOptions } from './docker/runtime.js';
 export { sandboxSpec, sandboxRunFlags, dockerCreateOptions } from './docker/sandbox.js';

@@ -30,9 +30,9 @@ export type ImageRecord = z.infer<typeof ImageRecordSchema>;
 
 const RegistryFileSchema = z.object({ v: z.literal(1), images: z.array(ImageRecordSchema) });
 
-/** Removes an image from the engine (dockerImageRemover in images.ts). */
+/** Removes an image from the engine; one already gone counts as removed (an ImageRuntime is one). */
 export interface ImageRemover {
-  removeImage(tag: string): Promise<void>;
+  removeImage(tag: string): Promise<unknown>;
 }
 
 /** What the runner and the pool need: use counting and run outcomes. */

@@ -1,9 +1,11 @@
 /**
  * The container runtime agents run in, as the warm pool, the runner and the protocol see it:
  * create a sandboxed container from a SandboxSpec, talk to it over its stdio (the JSON-lines
- * protocol's bytes), learn why it exited. Docker (./docker/) is the first implementation; a
- * Kubernetes/K3s or containerd one plugs in here without touching placement, the pool or the
- * protocol. Pure: types only.
+ * protocol's bytes), learn why it exited. Its image store, as the image builder, the catalog, the
+ * warm-up and image transfer between nodes see it (ImageRuntime): build from a recipe, inspect,
+ * list, remove, save and load. Docker (./docker/) is the first implementation, chosen in
+ * ./create-runtime.ts; a Kubernetes/K3s or containerd one plugs in here without touching
+ * placement, the pool, the agent host or the protocol. Pure: types only.
  */
 import type { Readable, Writable } from 'node:stream';
 
@@ -74,3 +76,67 @@ export interface ContainerRuntime {
   /** Removes containers left by an earlier process of this node: this label and name prefix. */
   removeLeftovers(opts: { label: [string, string]; namePrefix: string }): Promise<void>;
 }
+
+/** One file of an image's build context. */
+export interface ImageFile {
+  /** path inside the context, e.g. "Dockerfile", "agent" */
+  name: string;
+  mode: number;
+  content: Buffer | string;
+}
+
+/**
+ * What an agent image is built from (recipe.ts): a context whose root holds the Dockerfile and
+ * the static binary, tagged and labelled. Engines that do not read Dockerfiles build the same
+ * image from the same files.
+ */
+export interface ImageRecipe {
+  /** the agent's name, for messages */
+  agent: string;
+  /** e.g. "helix-agent-echo:3fa9c2d41b7e0a55" */
+  tag: string;
+  labels: Record<string, string>;
+  files: ImageFile[];
+}
+
+export interface ImageInfo {
+  /** the engine's image id, "sha256:..." */
+  id: string;
+  sizeBytes: number;
+}
+
+/** The engine's image store, as far as image transfer between nodes needs it (ImageStore). */
+export interface ImageEngine {
+  has(tag: string, signal?: AbortSignal): Promise<boolean>;
+  /** `docker save` of one image: a tar stream. */
+  save(tag: string, signal?: AbortSignal): Promise<NodeJS.ReadableStream>;
+  /** `docker load` of a tar stream; rejects with the engine's message when it refuses. */
+  load(tar: NodeJS.ReadableStream, signal?: AbortSignal): Promise<void>;
+}
+
+/** The engine's image store: what building, listing, removing and transferring images need. */
+export interface ImageRuntime extends ImageEngine {
+  /** the engine's name, for messages ("Docker") */
+  readonly engine: string;
+  /** DependencyMissingError (with the fix) when the engine does not answer (default bound 5 s). */
+  check(signal?: AbortSignal): Promise<void>;
+  /** The engine's CPU architecture as the engine names it ("amd64", "arm64", "aarch64", ...). */
+  architecture(signal?: AbortSignal): Promise<string>;
+  /** The image's id and size, or null when the engine does not hold `tag`. */
+  inspectImage(tag: string): Promise<ImageInfo | null>;
+  /** Tags of the agent images the engine holds: every agent's, or one agent's. */
+  agentImageTags(agent?: string): Promise<string[]>;
+  /** Builds and tags the recipe's image, saying the engine's output line by line; ImageBuildError. */
+  build(
+    recipe: ImageRecipe,
+    opts: { onProgress?: (line: string) => void; signal?: AbortSignal },
+  ): Promise<void>;
+  /**
+   * Removes the image; false when the engine did not hold it (that counts as removed).
+   * ImageBusyError when a container still uses it.
+   */
+  removeImage(tag: string): Promise<boolean>;
+}
+
+/** Containers and their images on one engine: what the agent host is given. */
+export type AgentRuntime = ContainerRuntime & ImageRuntime;

@@ -45,7 +45,8 @@ describe('AgentHost with the agent runner on a real Docker engine', () => {
       shipped.find((a) => a.manifest.name === 'echo')!,
       await loadAgent(path.resolve('test/agenthost/agents/sleeper')),
     ];
-    for (const a of agents) await buildImage(a, { docker, imagePrefix: IMAGE_PREFIX });
+    for (const a of agents)
+      await buildImage(a, { runtime: new DockerRuntime({ docker }), imagePrefix: IMAGE_PREFIX });
     runner = new AgentRunner({
       runtime: new DockerRuntime({ docker }),
       agents,

@@ -15,6 +15,7 @@ import {
   type AgentServicesComponents,
 } from '../../node/agenthost/index.js';
 import type { Bus } from '../../node/bus/index.js';
+import { DockerRuntime } from '../../node/agents/index.js';
 import { parseConfig, type ConfigInput } from '../../node/config/index.js';
 import { ControlServer, controlSocketPath } from '../../node/control/index.js';
 import { addAgentRoutes } from '../../node/control/routes/index.js';
@@ -128,7 +129,11 @@ export async function startTestNode(o: TestNodeOptions): Promise<TestNode> {
     view,
     bus: o.bus ?? null,
     logger: testLogger,
-    docker: o.docker,
+    runtime: new DockerRuntime({
+      docker: o.docker,
+      egressNetwork: o.extra?.egressNetwork ?? EGRESS_NETWORK,
+      log: testLogger,
+    }),
     agentDirs: [dir],
     imagePrefix: IMAGE_PREFIX,
     containerPrefix: CONTAINER_PREFIX,

@@ -22,7 +22,6 @@ import {
   ImageTransferError,
   PeerImageProvisioner,
   agentHostService,
-  dockerImageEngine,
   fetchImage,
   imageStoreService,
   runAnywhere,
@@ -72,12 +71,18 @@ describe('image transfer between two Docker engines', () => {
     engine1 = await ensureDockerEngine();
     work = await mkdtemp(path.join(os.tmpdir(), 'helix-test-ahx-'));
     dockerd2 = await startDockerd(path.join(work, 'dockerd2'));
-    desk = dockerImageEngine(engine1);
-    laptop = dockerImageEngine(dockerd2.docker);
+    desk = new DockerRuntime({ docker: engine1 });
+    laptop = new DockerRuntime({ docker: dockerd2.docker });
     echo = (await loadAgents([path.resolve('agents')])).find((a) => a.manifest.name === 'echo')!;
     sleeper = await loadAgent(path.resolve('test/agenthost/agents/sleeper'));
-    const built = await buildImage(echo, { docker: engine1, imagePrefix: IMAGE_PREFIX });
-    await buildImage(sleeper, { docker: engine1, imagePrefix: IMAGE_PREFIX });
+    const built = await buildImage(echo, {
+      runtime: new DockerRuntime({ docker: engine1 }),
+      imagePrefix: IMAGE_PREFIX,
+    });
+    await buildImage(sleeper, {
+      runtime: new DockerRuntime({ docker: engine1 }),
+      imagePrefix: IMAGE_PREFIX,
+    });
     tag = built.tag;
     held = [{ agent: 'echo', hash: echo.hash, sizeBytes: built.sizeBytes, shareable: true }];
   }, 120_000);

@@ -1,7 +1,7 @@
 /** Shared setup of the agents tests: real Docker, real images, events collected from runs. */
 import path from 'node:path';
 import type Docker from 'dockerode';
-import { buildImage, loadAgents } from '../../node/agents/index.js';
+import { buildImage, DockerRuntime, loadAgents } from '../../node/agents/index.js';
 import type { LoadedAgent, RunEvent } from '../../node/agentspec/index.js';
 export { collect } from '../support/wait.js';
 
@@ -21,7 +21,8 @@ export async function buildAgents(docker: Docker, names: string[]): Promise<Load
     if (!a) throw new Error(`no agent ${n}`);
     return a;
   });
-  for (const a of picked) await buildImage(a, { docker, imagePrefix: IMAGE_PREFIX });
+  for (const a of picked)
+    await buildImage(a, { runtime: new DockerRuntime({ docker }), imagePrefix: IMAGE_PREFIX });
   return picked;
 }
 

@@ -2,7 +2,12 @@ import path from 'node:path';
 import type Docker from 'dockerode';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { DependencyMissingError } from '../../node/errors.js';
-import { buildImage, IMAGE_SIZE_LIMIT_BYTES, loadAgents } from '../../node/agents/index.js';
+import {
+  buildImage,
+  DockerRuntime,
+  IMAGE_SIZE_LIMIT_BYTES,
+  loadAgents,
+} from '../../node/agents/index.js';
 import { ensureDockerEngine, removeImages } from '../support/docker.js';
 
 const PREFIX = 'helix-test-img-';
@@ -30,7 +35,7 @@ describe('agent images', () => {
     for (const agent of agents) {
       const progress: string[] = [];
       const first = await buildImage(agent, {
-        docker,
+        runtime: new DockerRuntime({ docker }),
         imagePrefix: PREFIX,
         onProgress: (l) => progress.push(l),
       });
@@ -46,7 +51,10 @@ describe('agent images', () => {
       expect(info.Config.Labels?.['helix.hash']).toBe(agent.hash);
       expect(info.RootFS.Layers).toHaveLength(1); // FROM scratch + one COPY
 
-      const again = await buildImage(agent, { docker, imagePrefix: PREFIX });
+      const again = await buildImage(agent, {
+        runtime: new DockerRuntime({ docker }),
+        imagePrefix: PREFIX,
+      });
       expect(again).toMatchObject({ built: false, tag: first.tag, id: first.id });
     }
   });
@@ -56,10 +64,18 @@ describe('agent images', () => {
       as.filter((a) => a.manifest.name === 'echo'),
     );
     await expect(
-      buildImage(echo!, { docker, imagePrefix: `${PREFIX}nogo-`, go: '/nonexistent/go' }),
+      buildImage(echo!, {
+        runtime: new DockerRuntime({ docker }),
+        imagePrefix: `${PREFIX}nogo-`,
+        go: '/nonexistent/go',
+      }),
     ).rejects.toThrow(DependencyMissingError);
     await expect(
-      buildImage(echo!, { docker, imagePrefix: `${PREFIX}nogo-`, go: '/nonexistent/go' }),
+      buildImage(echo!, {
+        runtime: new DockerRuntime({ docker }),
+        imagePrefix: `${PREFIX}nogo-`,
+        go: '/nonexistent/go',
+      }),
     ).rejects.toThrow(/apt-get install golang-go/);
   });
 
@@ -67,8 +83,8 @@ describe('agent images', () => {
     const Dockerode = (await import('dockerode')).default;
     const none = new Dockerode({ socketPath: '/tmp/helix-test-no-such-docker.sock' });
     const [echo] = await loadAgents([shipped]);
-    await expect(buildImage(echo!, { docker: none, imagePrefix: PREFIX })).rejects.toThrow(
-      /Docker engine.*systemctl start docker/,
-    );
+    await expect(
+      buildImage(echo!, { runtime: new DockerRuntime({ docker: none }), imagePrefix: PREFIX }),
+    ).rejects.toThrow(/Docker engine.*systemctl start docker/);
   });
 });

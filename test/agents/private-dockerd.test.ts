@@ -2,13 +2,7 @@ import { mkdtemp } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import {
-  AgentRunner,
-  DockerRuntime,
-  buildImage,
-  inspectImage,
-  loadAgents,
-} from '../../node/agents/index.js';
+import { AgentRunner, DockerRuntime, buildImage, loadAgents } from '../../node/agents/index.js';
 import { ensureDockerEngine, startDockerd, type PrivateDockerd } from '../support/docker.js';
 import { collect, IMAGE_PREFIX, outcome, SHIPPED_DIR } from './helpers.js';
 
@@ -26,11 +20,13 @@ describe('a private Docker engine beside the shared one', () => {
     const shared = await ensureDockerEngine();
     const [echo] = (await loadAgents([SHIPPED_DIR])).filter((a) => a.manifest.name === 'echo');
     const image = await buildImage(echo!, {
-      docker: engine.docker,
+      runtime: new DockerRuntime({ docker: engine.docker }),
       imagePrefix: `${IMAGE_PREFIX}private-`,
     });
-    expect(await inspectImage(engine.docker, image.tag)).not.toBeNull();
-    expect(await inspectImage(shared, image.tag)).toBeNull();
+    expect(
+      await new DockerRuntime({ docker: engine.docker }).inspectImage(image.tag),
+    ).not.toBeNull();
+    expect(await new DockerRuntime({ docker: shared }).inspectImage(image.tag)).toBeNull();
 
     const runner = new AgentRunner({
       runtime: new DockerRuntime({ docker: engine.docker }),

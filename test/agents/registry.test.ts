@@ -5,8 +5,7 @@ import type Docker from 'dockerode';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import {
   buildImage,
-  dockerImageRemover,
-  inspectImage,
+  DockerRuntime,
   pickEvictions,
   Registry,
   REGISTRY_FILE,
@@ -148,16 +147,22 @@ describe('image registry with a real Docker engine', () => {
     const registry = await Registry.open({
       stateDir: dir,
       budgetMb: 2,
-      remover: dockerImageRemover(docker),
+      remover: new DockerRuntime({ docker }),
     });
-    const echoImage = await buildImage(echo!, { docker, imagePrefix: IMAGE_PREFIX });
+    const echoImage = await buildImage(echo!, {
+      runtime: new DockerRuntime({ docker }),
+      imagePrefix: IMAGE_PREFIX,
+    });
     await registry.record(echoImage);
-    expect(await inspectImage(docker, echoImage.tag)).not.toBeNull();
+    expect(await new DockerRuntime({ docker }).inspectImage(echoImage.tag)).not.toBeNull();
     // Echo (~1.6 MB) and mesh (~1.6 MB) do not both fit in 2 MB: the older one goes.
-    const meshImage = await buildImage(mesh!, { docker, imagePrefix: IMAGE_PREFIX });
+    const meshImage = await buildImage(mesh!, {
+      runtime: new DockerRuntime({ docker }),
+      imagePrefix: IMAGE_PREFIX,
+    });
     await registry.record(meshImage);
-    expect(await inspectImage(docker, echoImage.tag)).toBeNull();
-    expect(await inspectImage(docker, meshImage.tag)).not.toBeNull();
+    expect(await new DockerRuntime({ docker }).inspectImage(echoImage.tag)).toBeNull();
+    expect(await new DockerRuntime({ docker }).inspectImage(meshImage.tag)).not.toBeNull();
     expect(registry.list().map((r) => r.agent)).toEqual(['mesh']);
   });
 });

@@ -1,20 +1,39 @@
 /**
- * ContainerRuntime over a Docker engine (dockerode): create with the sandbox, attach (stdin +
- * multiplexed stdout/stderr over one hijacked connection), start; the exit's cause comes from
- * the wait status, our own kills and the engine's "oom" event.
+ * ContainerRuntime and ImageRuntime over a Docker engine (dockerode): create with the sandbox,
+ * attach (stdin + multiplexed stdout/stderr over one hijacked connection), start; the exit's
+ * cause comes from the wait status, our own kills and the engine's "oom" event. The image side
+ * is ./images.ts.
  */
 import { PassThrough, type Duplex } from 'node:stream';
-import type Docker from 'dockerode';
+import Docker from 'dockerode';
 import { delay } from '../../async.js';
 import { describeError } from '../../errors.js';
 import { silentLogger, type Logger } from '../../log.js';
-import { inspectImage } from '../images.js';
-import type { ContainerExit, ContainerHandle, ContainerRuntime, SandboxSpec } from '../runtime.js';
+import type {
+  AgentRuntime,
+  ContainerExit,
+  ContainerHandle,
+  ImageInfo,
+  ImageRecipe,
+  SandboxSpec,
+} from '../runtime.js';
 import { DockerDemuxer } from './demux.js';
+import {
+  agentImageTags,
+  buildRecipe,
+  checkDocker,
+  inspectImage,
+  loadImage,
+  removeImage,
+  saveImage,
+} from './images.js';
 import { dockerCreateOptions } from './sandbox.js';
 
 export interface DockerRuntimeOptions {
-  docker: Docker;
+  /** the engine client; default: one for `socketPath` */
+  docker?: Docker;
+  /** the engine's socket (config capabilities.docker_socket; default /var/run/docker.sock) */
+  socketPath?: string;
   /** bridge network for agents with network = "egress" (default "helix-egress"), created if missing */
   egressNetwork?: string;
   log?: Logger;
@@ -23,14 +42,15 @@ export interface DockerRuntimeOptions {
 /** How long an exit by SIGKILL that we did not send waits for the engine's late "oom" event. */
 const OOM_EVENT_GRACE_MS = 2500;
 
-export class DockerRuntime implements ContainerRuntime {
+export class DockerRuntime implements AgentRuntime {
   readonly engine = 'Docker';
   readonly docker: Docker;
   readonly egressNetwork: string;
   private readonly log: Logger;
 
   constructor(opts: DockerRuntimeOptions) {
-    this.docker = opts.docker;
+    this.docker =
+      opts.docker ?? new Docker({ socketPath: opts.socketPath ?? '/var/run/docker.sock' });
     this.egressNetwork = opts.egressNetwork ?? 'helix-egress';
     this.log = opts.log ?? silentLogger;
   }
@@ -65,6 +85,47 @@ export class DockerRuntime implements ContainerRuntime {
   async findImage(tag: string): Promise<{ sizeBytes: number } | null> {
     const found = await inspectImage(this.docker, tag);
     return found ? { sizeBytes: found.sizeBytes } : null;
+  }
+
+  check(signal?: AbortSignal): Promise<void> {
+    return checkDocker(this.docker, signal);
+  }
+
+  async architecture(signal?: AbortSignal): Promise<string> {
+    signal?.throwIfAborted();
+    return (await this.docker.version()).Arch;
+  }
+
+  inspectImage(tag: string): Promise<ImageInfo | null> {
+    return inspectImage(this.docker, tag);
+  }
+
+  agentImageTags(agent?: string): Promise<string[]> {
+    return agentImageTags(this.docker, agent);
+  }
+
+  build(
+    recipe: ImageRecipe,
+    opts: { onProgress?: (line: string) => void; signal?: AbortSignal },
+  ): Promise<void> {
+    return buildRecipe(this.docker, recipe, opts);
+  }
+
+  removeImage(tag: string): Promise<boolean> {
+    return removeImage(this.docker, tag);
+  }
+
+  async has(tag: string, signal?: AbortSignal): Promise<boolean> {
+    signal?.throwIfAborted();
+    return (await inspectImage(this.docker, tag)) !== null;
+  }
+
+  save(tag: string, signal?: AbortSignal): Promise<NodeJS.ReadableStream> {
+    return saveImage(this.docker, tag, signal);
+  }
+
+  load(archive: NodeJS.ReadableStream, signal?: AbortSignal): Promise<void> {
+    return loadImage(this.docker, archive, signal);
   }
 
   async ensureEgressNetwork(forAgent?: string): Promise<void> {
