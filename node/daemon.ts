@@ -34,7 +34,7 @@ import {
   ensureMesh,
   type TailnetIdentity,
 } from './join/index.js';
-import { startAgentServices, type AgentServices } from './agenthost/index.js';
+import { startAgentServices, type AgentServices, type ServiceContext } from './agenthost/index.js';
 import { createSttEngine, type SttEngine } from './stt/index.js';
 import { startVoiceServices, type VoiceServices } from './pipeline/index.js';
 import {
@@ -279,16 +279,7 @@ export class Daemon {
       component(
         'agents',
         async () => {
-          this.agents = await startAgentServices({
-            config,
-            stateDir,
-            identity: this.identity,
-            rpc: this.rpc,
-            clients: this.clients,
-            view: () => this.membership.view(),
-            bus: this.bus,
-            logger: this.log,
-          });
+          this.agents = await startAgentServices(this.serviceContext());
         },
         () => this.agents?.stop(),
       ),
@@ -305,16 +296,9 @@ export class Daemon {
         'voice',
         async () => {
           this.voice = await startVoiceServices({
-            config,
-            stateDir,
-            identity: this.identity,
-            rpc: this.rpc,
-            clients: this.clients,
-            view: () => this.membership.view(),
-            bus: this.bus,
+            ...this.serviceContext(),
             agents: this.agents!,
             stt: this.stt,
-            logger: this.log,
           });
         },
         () => this.voice?.stop(),
@@ -430,6 +414,20 @@ export class Daemon {
     if (this.agents) addAgentRoutes(control, this.agents.control);
     if (this.voice) registerVoiceControlRoutes(control, this.voice.control);
     return control;
+  }
+
+  /** What the agent and voice services are built from. */
+  private serviceContext(): ServiceContext & { bus: Bus } {
+    return {
+      config: this.config,
+      stateDir: this.stateDir,
+      identity: this.identity,
+      rpc: this.rpc,
+      clients: this.clients,
+      view: () => this.membership.view(),
+      bus: this.bus,
+      logger: this.log,
+    };
   }
 
   /** A node whose engine or model is missing runs without STT; `doctor` says how to get one. */

@@ -285,7 +285,7 @@ async function main(): Promise<void> {
         perRun: good.map((g) => g.stages!.stt / g.engineMs),
       }),
     );
-    console.log(row('intent on mic-a (fast matcher)', stage('intent')));
+    console.log(row('intent on mic-a', stage('intent')));
     console.log(
       row('run on docker-c (warm)', stage('run'), {
         name: 'bare stdio round trip',

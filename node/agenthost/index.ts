@@ -32,6 +32,7 @@ export {
   type AgentControl,
   type AgentServices,
   type AgentServicesComponents,
+  type ServiceContext,
 } from './service.js';
 export { checkRun, runIntent, type RunCheck, type RunIntentDeps } from './intent.js';
 export { AgentCatalog, unknownAgentMessage, type CatalogDeps } from './catalog.js';

@@ -48,18 +48,22 @@ import { checkRun, runIntent, type RunCheck } from './intent.js';
 import { explainedEngine, recordHeld, warmUp } from './warmup.js';
 import type { AgentAdvert, RunIntentRequest } from './catalog-types.js';
 
-export interface AgentServicesComponents {
+/** What each service of the node is built from; the daemon hands the same one to each. */
+export interface ServiceContext {
   config: Config;
   stateDir: string;
   identity: { id: string; name: string };
-  /** not started yet: the AgentHost and ImageStore services are added to it */
+  /** the node's gRPC server, not started yet: services add theirs to it */
   rpc: RpcServer;
   clients: RpcClients;
   /** the live view of the mesh (membership), this node included */
   view: () => readonly PeerView[];
-  /** for notify and llm.generate between nodes; null: this node only */
+  /** the mesh bus; null: this node only (agents' notify and llm.generate stay local) */
   bus: Bus | null;
   logger: Logger;
+}
+
+export interface AgentServicesComponents extends ServiceContext {
   /** containers and images; default: createRuntime (Docker at config capabilities.docker_socket) */
   runtime?: AgentRuntime;
   /** default: the repository's agents/ and config agents.dirs */

@@ -12,13 +12,10 @@ import {
   type AgentManifest,
   type IntentRequest,
 } from '../agentspec/index.js';
-import type { RemoteRunEvent } from '../agenthost/index.js';
+import type { RemoteRunEvent, ServiceContext } from '../agenthost/index.js';
 import type { Bus, Subscription } from '../bus/index.js';
-import type { Config } from '../config/index.js';
 import { describeError } from '../errors.js';
-import type { Logger } from '../log.js';
 import { pullRouterModel, registerModels } from '../models/index.js';
-import type { RpcClients, RpcServer } from '../rpc/index.js';
 import { LlmRouter, OllamaHttpClient } from '../router/index.js';
 import {
   createTranscribeRemote,
@@ -26,7 +23,6 @@ import {
   type SttEngine,
 } from '../transcribe/index.js';
 import { createSpeaker, speakerOptionsFromConfig, type Speaker } from '../tts/index.js';
-import type { PeerView } from '../types.js';
 import {
   arecordSource,
   loadSileroModel,
@@ -42,14 +38,8 @@ import { pipelineRun } from './run.js';
 import { registerRouter, createRouteRemote } from './router-service.js';
 import { busTracePublisher, collectTraces, TraceStore } from './traces.js';
 
-export interface VoiceServicesComponents {
-  config: Config;
-  stateDir: string;
-  identity: { id: string; name: string };
-  /** the node's gRPC server, not started yet */
-  rpc: RpcServer;
-  clients: RpcClients;
-  view: () => readonly PeerView[];
+export interface VoiceServicesComponents extends ServiceContext {
+  /** traces are published on it */
   bus: Bus;
   /** the agents this node knows (agenthost's AgentServices fits) */
   agents: {
@@ -61,7 +51,6 @@ export interface VoiceServicesComponents {
   };
   /** this node's STT engine (node/stt, per stt.engine), or null when it has none */
   stt: SttEngine | null;
-  logger: Logger;
   /** the mic; default arecord on voice.device */
   audioSource?: AudioSource;
 }
