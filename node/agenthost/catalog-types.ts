@@ -2,7 +2,7 @@
  * What the control routes of the agent services answer (the CLI prints these; `--json` prints
  * them as they are). Runs stream node/agenthost's RemoteRunEvent.
  */
-import type { AgentManifest } from '../agentspec/index.js';
+import type { AgentManifest, IntentRequest } from '../agentspec/index.js';
 import type { ImageHeld, WarmPoolEntry } from '../types.js';
 
 /** What the heartbeat advert carries about agents. */
@@ -79,10 +79,7 @@ export interface RemoveResult {
 }
 
 /** `POST /v1/run` body. */
-export interface RunIntentRequest {
-  agent: string;
-  intent: string;
-  args?: Record<string, unknown>;
+export interface RunIntentRequest extends IntentRequest {
   /** a node name or id (`--on NODE`) */
   onNode?: string;
   traceId?: string;

@@ -18,6 +18,7 @@ export {
   type AgentManifest,
 } from './manifest.js';
 export type { IntentRequest, IntentCall, Intent, FastMatch } from './intent.js';
+export { IntentCallSchema } from './intent.js';
 export {
   allowedValues,
   resolveSlotValues,

@@ -3,6 +3,7 @@
  * recogniser, the fast matcher, the LLM router, the pipeline and the host all pass this; the
  * proto-generated wire types stay at the rpc edge.
  */
+import { z } from 'zod';
 import type { ArgValue } from './slots.js';
 
 /** A request for one agent's intent as it arrives (CLI, control socket, gRPC): not yet validated. */
@@ -31,3 +32,10 @@ export interface FastMatch extends Intent {
   /** the phrase as written in the manifest */
   phrase: string;
 }
+
+/** An IntentCall as data from elsewhere (a peer's trace, a stored record): parsed at the edge. */
+export const IntentCallSchema = z.object({
+  agent: z.string().max(256),
+  intent: z.string().max(256),
+  args: z.record(z.string(), z.union([z.string(), z.number(), z.boolean()])),
+}) satisfies z.ZodType<IntentCall>;

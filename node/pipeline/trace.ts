@@ -6,6 +6,7 @@
  */
 import { randomBytes } from 'node:crypto';
 import { z } from 'zod';
+import { IntentCallSchema } from '../agentspec/index.js';
 
 /** Stages, named for what they do. */
 export const STAGES = ['vad', 'stt', 'intent', 'run', 'reply'] as const;
@@ -27,10 +28,7 @@ export const TraceHopSchema = z.object({
 });
 export type TraceHop = z.infer<typeof TraceHopSchema>;
 
-export const TraceIntentSchema = z.object({
-  agent: z.string().max(256),
-  intent: z.string().max(256),
-  args: z.record(z.string(), z.union([z.string(), z.number(), z.boolean()])),
+export const TraceIntentSchema = IntentCallSchema.extend({
   confidence: z.number(),
   via: z.enum(['fast', 'llm']),
 });
