@@ -1,8 +1,9 @@
 /**
  * The node daemon only wires: it lists the components in order (discovery → mesh membership →
  * capabilities → nats-server → bus → rpc clients → member gate → routes → membership → route
- * health → settings → services → rpc → control) and a ComponentStack starts them and stops them in reverse
- * (js-libp2p's Startable). Nothing starts on import. `helix-node join` runs it (cli/run-daemon.ts).
+ * health → settings → services → rpc → control) and a ComponentStack starts them and stops them
+ * in reverse (js-libp2p's Startable). Nothing starts on import. `helix-node join` runs it
+ * (cli/run-daemon.ts).
  */
 import path from 'node:path';
 import type { LoadedConfig } from './config/index.js';
