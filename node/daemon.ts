@@ -1,8 +1,9 @@
 /**
  * The node daemon only wires: it lists the components in order (discovery → mesh membership →
  * capabilities → nats-server → bus → rpc clients → member gate → routes → membership → route
- * health → services → rpc → control) and a ComponentStack starts them and stops them in reverse
- * (js-libp2p's Startable). Nothing starts on import. `helix-node join` runs it (cli/run-daemon.ts).
+ * health → settings → services → rpc → control) and a ComponentStack starts them and stops them
+ * in reverse (js-libp2p's Startable). Nothing starts on import. `helix-node join` runs it
+ * (cli/run-daemon.ts).
  */
 import path from 'node:path';
 import type { LoadedConfig } from './config/index.js';
@@ -43,7 +44,12 @@ import {
   statusReport,
   type StatusReport,
 } from './control/index.js';
-import { addAgentRoutes, registerVoiceControlRoutes } from './control/routes/index.js';
+import {
+  addAgentRoutes,
+  addSettingsRoutes,
+  registerVoiceControlRoutes,
+} from './control/routes/index.js';
+import { SettingsService, seedRoomsFromConfig } from './settings/index.js';
 import type { PeerCandidate } from './types.js';
 
 export interface DaemonOptions {
@@ -75,6 +81,7 @@ export class Daemon {
   private agents: AgentServices | null = null;
   private stt: SttEngine | null = null;
   private voice: VoiceServices | null = null;
+  private settings: SettingsService | null = null;
 
   constructor(private readonly opts: DaemonOptions) {
     this.logger = opts.logger ?? createLogger(opts.loaded.config.log.level);
@@ -114,6 +121,14 @@ export class Daemon {
   /** Voice services, once started (the mic loop, pipeline, traces). */
   get voiceServices(): VoiceServices | null {
     return this.voice;
+  }
+
+  /**
+   * The mesh-wide settings, once started. The seam for what reads them next (issue 9): the
+   * router and the home backends are to take `settings.store` and follow `store.onChange`.
+   */
+  get settingsService(): SettingsService | null {
+    return this.settings;
   }
 
   /** Agent services, once started (null on a node that has not started yet). */
@@ -254,7 +269,10 @@ export class Daemon {
         this.routes!.health(() => ({
           alivePeers: () =>
             this.membership.view().filter((p) => !p.self && p.state === 'alive').length,
-          reassertInterest: () => this.membership.reassertInterest(),
+          reassertInterest: () => {
+            this.membership.reassertInterest();
+            this.settings?.replicator.reassertInterest();
+          },
         })),
       ),
       // Peers learned from adverts become route candidates too: the mesh heals from any one link.
@@ -274,6 +292,28 @@ export class Daemon {
         });
         this.joinService().register(this.rpc);
       }),
+      // Mesh-wide settings: after the bus (they replicate over it), before the services that will
+      // read them; stopped before the bus closes. helix.toml's [lights.rooms] seeds an empty store.
+      component(
+        'settings',
+        async (signal) => {
+          const settings = new SettingsService({
+            stateDir,
+            selfId: this.identity.id,
+            meshId: this.mesh.meshId,
+            secret: this.mesh.secret,
+            bus: this.bus,
+            logger: this.log,
+          });
+          await settings.start(signal);
+          this.settings = settings;
+          seedRoomsFromConfig(settings.store, config.lights.rooms, this.log);
+        },
+        async () => {
+          await this.settings?.stop();
+          this.settings = null;
+        },
+      ),
       // Agent services add their gRPC services, so they come before rpc.start(); image builds and
       // warm pools fill in the background so the node joins without waiting for `go build`.
       component(
@@ -411,6 +451,7 @@ export class Daemon {
         rpcPort: config.mesh.rpc_port,
       });
     });
+    if (this.settings) addSettingsRoutes(control, this.settings.store);
     if (this.agents) addAgentRoutes(control, this.agents.control);
     if (this.voice) registerVoiceControlRoutes(control, this.voice.control);
     return control;

@@ -1,7 +1,7 @@
 /**
  * Mesh-wide settings: signed, clocked, merged the same on every node (docs/settings.md).
- * Not wired into the daemon yet (issue 9): it is to build a SettingsService after the bus and
- * before the components that read settings (home, router), and stop it before the bus.
+ * The daemon builds a SettingsService after the bus and before the agent and voice services,
+ * seeds it from helix.toml's [lights.rooms] (seed.ts), and stops it before the bus.
  */
 export { SettingsService, type SettingsServiceOptions } from './service.js';
 export {
@@ -52,3 +52,4 @@ export {
   type SettingSpec,
 } from './schema.js';
 export { InvalidSettingError, UnknownSettingError } from './errors.js';
+export { seedRoomsFromConfig, ROOM_PREFIX } from './seed.js';

@@ -1,0 +1,240 @@
+/**
+ * Mesh-wide settings, thin over the daemon's control routes (node/control/routes/settings.ts):
+ *   helix-node settings list | get KEY | set KEY VALUE | delete KEY
+ *   helix-node rooms [set ROOM --lights a,b | rm ROOM]
+ *   helix-node node room NODE ROOM
+ * A change made on any node reaches every node of the mesh (docs/settings.md). --json prints the
+ * daemon's objects; a key or value the store refuses exits 64 with its message.
+ */
+import type { Command } from 'commander';
+import {
+  controlCall,
+  type SettingDeleted,
+  type SettingValue,
+  type SettingsList,
+  type StatusReport,
+} from '../../control/index.js';
+import { UsageError } from '../../errors.js';
+import { cliContext, type CliContext } from '../context.js';
+import { paint, table } from '../output.js';
+
+/** One room as `helix-node rooms --json` prints it (helix.rooms/v1). */
+export interface RoomView {
+  name: string;
+  /** its lights; null when a node is placed in a room that has no `rooms.<room>` setting */
+  lights: string[] | null;
+  nodes: { id: string; shortId: string; name: string | null }[];
+}
+
+export interface RoomsReport {
+  schema: 'helix.rooms/v1';
+  rooms: RoomView[];
+}
+
+const ROOM_KEY = /^rooms\.(.+)$/;
+const NODE_ROOM_KEY = /^nodes\.(.+)\.room$/;
+
+/** VALUE as JSON when it parses (`["a"]`, `{"lights":[]}`, `true`), else the text itself. */
+export function parseValue(text: string): unknown {
+  try {
+    return JSON.parse(text) as unknown;
+  } catch {
+    return text;
+  }
+}
+
+/** Rooms with their lights and the nodes placed in them, node names from the membership view. */
+export function roomsReport(list: SettingsList, status: StatusReport | null): RoomsReport {
+  const names = new Map((status?.nodes ?? []).map((n) => [n.id, n.name]));
+  const rooms = new Map<string, RoomView>();
+  const room = (name: string) => {
+    let r = rooms.get(name);
+    if (!r) rooms.set(name, (r = { name, lights: null, nodes: [] }));
+    return r;
+  };
+  for (const s of list.settings) {
+    if (!s.allowed) continue;
+    const r = ROOM_KEY.exec(s.key);
+    if (r) room(r[1]!).lights = [...((s.value as { lights: string[] }).lights ?? [])];
+    const n = NODE_ROOM_KEY.exec(s.key);
+    if (n && typeof s.value === 'string') {
+      const id = n[1]!;
+      room(s.value).nodes.push({ id, shortId: id.slice(-8), name: names.get(id) ?? null });
+    }
+  }
+  const sorted = [...rooms.values()].sort((a, b) => a.name.localeCompare(b.name));
+  for (const r of sorted) r.nodes.sort((a, b) => (a.name ?? a.id).localeCompare(b.name ?? b.id));
+  return { schema: 'helix.rooms/v1', rooms: sorted };
+}
+
+/** A node of the membership view by name, short id or id; a usage error names the choices. */
+export function findNode(status: StatusReport, which: string): StatusReport['nodes'][number] {
+  const byId = status.nodes.filter((n) => n.id === which || n.shortId === which);
+  const matches = byId.length > 0 ? byId : status.nodes.filter((n) => n.name === which);
+  const known = status.nodes.map((n) => `${n.name} (${n.shortId})`).join(', ');
+  if (matches.length === 0)
+    throw new UsageError(`no node ${JSON.stringify(which)} in the mesh; the nodes are: ${known}`);
+  if (matches.length > 1)
+    throw new UsageError(
+      `${matches.length} nodes are called ${JSON.stringify(which)}; give a short id: ${matches
+        .map((n) => `${n.name} (${n.shortId})`)
+        .join(', ')}`,
+    );
+  return matches[0]!;
+}
+
+const show = (value: unknown) => (typeof value === 'string' ? value : JSON.stringify(value));
+
+const setSetting = (ctx: CliContext, key: string, value: unknown) =>
+  controlCall<SettingValue>(ctx.stateDir, '/v1/settings/set', {
+    method: 'POST',
+    body: { key, value },
+  });
+
+const deleteSetting = (ctx: CliContext, key: string) =>
+  controlCall<SettingDeleted>(ctx.stateDir, '/v1/settings/delete', {
+    method: 'POST',
+    body: { key },
+  });
+
+export function registerSettingsCommands(program: Command): void {
+  const settings = program
+    .command('settings')
+    .description('mesh-wide settings: set on any node, seen by every node');
+
+  settings
+    .command('list')
+    .description('every setting with its value (secrets show as "••• set"), writer and time')
+    .action(async (_opts: unknown, cmd: Command) => {
+      const ctx = cliContext(cmd);
+      const list = await controlCall<SettingsList>(ctx.stateDir, '/v1/settings');
+      if (ctx.o.json) return ctx.o.printJson(list);
+      if (list.settings.length === 0) {
+        ctx.o.out('no settings yet; set one with: helix-node settings set KEY VALUE');
+        return;
+      }
+      const rows = list.settings.map((s) => [
+        s.key,
+        s.allowed
+          ? show(s.value)
+          : `${show(s.value)} ${paint(ctx.o, 'yellow', '(not allowed here)')}`,
+        s.writer.slice(-8),
+        new Date(s.writtenAt).toISOString(),
+      ]);
+      ctx.o.out(table(['KEY', 'VALUE', 'BY', 'WRITTEN'], rows));
+    });
+
+  settings
+    .command('get')
+    .argument('<key>', 'e.g. lights.backend, rooms.kitchen')
+    .description('one setting (a secret shows as "••• set"); prints nothing when it is not set')
+    .action(async (key: string, _opts: unknown, cmd: Command) => {
+      const ctx = cliContext(cmd);
+      const v = await controlCall<SettingValue>(
+        ctx.stateDir,
+        `/v1/settings/get?key=${encodeURIComponent(key)}`,
+      );
+      if (ctx.o.json) ctx.o.printJson(v);
+      else if (v.set) ctx.o.out(show(v.value));
+      else ctx.o.err(`${key} is not set`);
+    });
+
+  settings
+    .command('set')
+    .argument('<key>', 'e.g. lights.backend')
+    .argument('<value>', 'JSON when it parses (["a","b"], {"lights":[]}), else text')
+    .description('set a setting for the whole mesh')
+    .action(async (key: string, value: string, _opts: unknown, cmd: Command) => {
+      const ctx = cliContext(cmd);
+      const v = await setSetting(ctx, key, parseValue(value));
+      if (ctx.o.json) ctx.o.printJson(v);
+      else ctx.o.out(`${key} = ${show(v.value)}`);
+    });
+
+  settings
+    .command('delete')
+    .argument('<key>')
+    .description('remove a setting from the whole mesh')
+    .action(async (key: string, _opts: unknown, cmd: Command) => {
+      const ctx = cliContext(cmd);
+      const d = await deleteSetting(ctx, key);
+      if (ctx.o.json) ctx.o.printJson(d);
+      else ctx.o.out(d.deleted ? `deleted ${key}` : `${key} was not set`);
+    });
+
+  const rooms = program
+    .command('rooms')
+    .description('rooms with their lights and the nodes placed in them (mesh-wide)')
+    .action(async (_opts: unknown, cmd: Command) => {
+      const ctx = cliContext(cmd);
+      const [list, status] = await Promise.all([
+        controlCall<SettingsList>(ctx.stateDir, '/v1/settings'),
+        controlCall<StatusReport>(ctx.stateDir, '/v1/status'),
+      ]);
+      const report = roomsReport(list, status);
+      if (ctx.o.json) return ctx.o.printJson(report);
+      if (report.rooms.length === 0) {
+        ctx.o.out('no rooms yet; add one with: helix-node rooms set ROOM --lights LIGHT,LIGHT');
+        return;
+      }
+      const none = paint(ctx.o, 'dim', '-');
+      const rows = report.rooms.map((r) => [
+        paint(ctx.o, 'bold', r.name),
+        r.lights === null ? paint(ctx.o, 'yellow', '(no lights set)') : r.lights.join(', ') || none,
+        r.nodes.map((n) => n.name ?? n.shortId).join(', ') || none,
+      ]);
+      ctx.o.out(table(['ROOM', 'LIGHTS', 'NODES'], rows));
+    });
+
+  rooms
+    .command('set')
+    .argument('<room>', 'the name people say: lower case, spaces allowed ("living room")')
+    .requiredOption(
+      '--lights <names>',
+      'comma-separated zigbee2mqtt friendly names or Home Assistant entity ids',
+    )
+    .description('add a room or replace its lights, for the whole mesh')
+    .action(async (room: string, opts: { lights: string }, cmd: Command) => {
+      const ctx = cliContext(cmd);
+      const lights = opts.lights
+        .split(',')
+        .map((l) => l.trim())
+        .filter((l) => l !== '');
+      const v = await setSetting(ctx, `rooms.${room}`, { lights });
+      if (ctx.o.json) ctx.o.printJson(v);
+      else ctx.o.out(`${room}: ${lights.join(', ') || 'no lights'}`);
+    });
+
+  rooms
+    .command('rm')
+    .argument('<room>')
+    .description('remove a room (and its lights) from the whole mesh')
+    .action(async (room: string, _opts: unknown, cmd: Command) => {
+      const ctx = cliContext(cmd);
+      const d = await deleteSetting(ctx, `rooms.${room}`);
+      if (ctx.o.json) ctx.o.printJson(d);
+      else ctx.o.out(d.deleted ? `removed ${room}` : `there is no room ${room}`);
+    });
+
+  const node = program.command('node').description('this mesh’s nodes, set mesh-wide');
+  node
+    .command('room')
+    .argument('<node>', 'the node by name or short id (`helix-node status`)')
+    .argument('<room>', 'the room its mic and speaker are in')
+    .description('place a node in a room')
+    .action(async (which: string, room: string, _opts: unknown, cmd: Command) => {
+      const ctx = cliContext(cmd);
+      const [status, list] = await Promise.all([
+        controlCall<StatusReport>(ctx.stateDir, '/v1/status'),
+        controlCall<SettingsList>(ctx.stateDir, '/v1/settings'),
+      ]);
+      const n = findNode(status, which);
+      const v = await setSetting(ctx, `nodes.${n.id}.room`, room);
+      if (ctx.o.json) return ctx.o.printJson({ ...v, node: { id: n.id, name: n.name } });
+      ctx.o.out(`${n.name} (${n.shortId}) is in ${room}`);
+      if (!list.settings.some((s) => s.key === `rooms.${room}`))
+        ctx.o.err(
+          `note: room ${room} has no lights yet; add them with: helix-node rooms set ${JSON.stringify(room)} --lights LIGHT,LIGHT`,
+        );
+    });
+}

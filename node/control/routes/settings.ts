@@ -1,0 +1,95 @@
+/**
+ * Control routes of the mesh-wide settings (node/settings), what `helix-node settings|rooms|node
+ * room` call on the socket:
+ *
+ *   GET  /v1/settings                 SettingsList (secrets redacted, tombstones left out)
+ *   GET  /v1/settings/get?key=K       SettingValue
+ *   POST /v1/settings/set {key, value}    SettingValue (the write as stored)
+ *   POST /v1/settings/delete {key}        SettingDeleted
+ *
+ * A secret's value never leaves the daemon through these routes: it shows as `••• set`.
+ * The store's errors (unknown key, value not allowed) are UsageErrors: the CLI exits 64 with
+ * their message.
+ */
+import { z } from 'zod';
+import type { ControlServer } from '../server.js';
+import { parseBody as parse } from '../envelope.js';
+import {
+  REDACTED,
+  SETTINGS,
+  UnknownSettingError,
+  isSecretKey,
+  specFor,
+  type PublicSetting,
+  type SettingsStore,
+} from '../../settings/index.js';
+
+export interface SettingsList {
+  settings: PublicSetting[];
+}
+
+/** One key: `set: false` when it has no value (never set, deleted, or not allowed here). */
+export interface SettingValue {
+  key: string;
+  set: boolean;
+  secret: boolean;
+  value: unknown;
+  writer?: string;
+  writtenAt?: number;
+}
+
+export interface SettingDeleted {
+  key: string;
+  /** false when the key held no value */
+  deleted: boolean;
+}
+
+const KeyBody = z.object({ key: z.string().min(1).max(512) });
+const SetBody = z.object({ key: z.string().min(1).max(512), value: z.unknown() });
+
+function knownKey(key: string): void {
+  if (!specFor(key))
+    throw new UnknownSettingError(
+      key,
+      SETTINGS.map((s) => s.pattern),
+    );
+}
+
+function valueOf(store: SettingsStore, key: string): SettingValue {
+  const secret = isSecretKey(key);
+  const value = store.get(key);
+  if (value === undefined) return { key, set: false, secret, value: null };
+  const e = store.entry(key)!;
+  return {
+    key,
+    set: true,
+    secret,
+    value: secret ? REDACTED : value,
+    writer: e.hlc.node,
+    writtenAt: e.hlc.wall,
+  };
+}
+
+export function addSettingsRoutes(control: ControlServer, store: SettingsStore): void {
+  control.route('GET', '/v1/settings', async (): Promise<SettingsList> => ({
+    settings: store.list(),
+  }));
+
+  control.route('GET', '/v1/settings/get', async (query) => {
+    const { key } = parse(KeyBody, query, 'GET /v1/settings/get?key=KEY');
+    knownKey(key);
+    return valueOf(store, key);
+  });
+
+  control.route('POST', '/v1/settings/set', async (body) => {
+    const { key, value } = parse(SetBody, body, 'POST /v1/settings/set {"key", "value"}');
+    store.set(key, value);
+    return valueOf(store, key);
+  });
+
+  control.route('POST', '/v1/settings/delete', async (body): Promise<SettingDeleted> => {
+    const { key } = parse(KeyBody, body, 'POST /v1/settings/delete {"key"}');
+    knownKey(key);
+    return { key, deleted: store.delete(key) !== undefined };
+  });
+}
