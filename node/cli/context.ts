@@ -1,5 +1,6 @@
 import type { Command } from 'commander';
 import { loadConfig, type LoadedConfig } from '../config/index.js';
+import { controlCall } from '../control/index.js';
 import { createOutput, type Output } from './output.js';
 
 /** The options every command takes (set on the program in main.ts). */
@@ -29,4 +30,13 @@ export function cliContext(cmd: Command, overrides: Record<string, unknown> = {}
     color: globals.color === false ? false : undefined,
   });
   return { ...loaded, o, globals };
+}
+
+/** A command that shows one control route: the answer as JSON with --json, else `render`ed. */
+export function showAction<T>(route: string, render: (ctx: CliContext, answer: T) => string) {
+  return async (_opts: unknown, cmd: Command): Promise<void> => {
+    const ctx = cliContext(cmd);
+    const answer = await controlCall<T>(ctx.stateDir, route);
+    ctx.o.print(answer, () => render(ctx, answer));
+  };
 }

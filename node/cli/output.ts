@@ -5,6 +5,8 @@ export interface Output {
   out(line?: string): void;
   err(line: string): void;
   printJson(value: unknown): void;
+  /** A command's answer: the value as JSON with --json, else `human()` for a person. */
+  print(value: unknown, human: () => string): void;
 }
 
 export function createOutput(opts: { json?: boolean; color?: boolean } = {}): Output {
@@ -13,12 +15,17 @@ export function createOutput(opts: { json?: boolean; color?: boolean } = {}): Ou
     (process.stdout.isTTY === true &&
       !('NO_COLOR' in process.env && process.env.NO_COLOR !== '') &&
       process.env.TERM !== 'dumb');
+  const out = (line = '') => void process.stdout.write(line + '\n');
+  const printJson = (value: unknown) =>
+    void process.stdout.write(JSON.stringify(value, null, 2) + '\n');
+  const json = opts.json ?? false;
   return {
     color,
-    json: opts.json ?? false,
-    out: (line = '') => process.stdout.write(line + '\n'),
+    json,
+    out,
     err: (line) => process.stderr.write(line + '\n'),
-    printJson: (value) => process.stdout.write(JSON.stringify(value, null, 2) + '\n'),
+    printJson,
+    print: (value, human) => (json ? printJson(value) : out(human())),
   };
 }
 

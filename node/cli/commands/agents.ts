@@ -16,7 +16,7 @@ import type {
 } from '../../agenthost/index.js';
 import { controlCall, controlEvents } from '../../control/index.js';
 import { HelixError, UsageError } from '../../errors.js';
-import { cliContext, type CliContext } from '../context.js';
+import { cliContext, showAction, type CliContext } from '../context.js';
 import { paint, table } from '../output.js';
 
 /** A run that ended with an error event; exitCode follows sysexits. */
@@ -55,12 +55,7 @@ export function registerAgentCommands(program: Command): void {
   agents
     .command('list')
     .description('every agent: tier, intents, image (hash, size, held here), warm containers')
-    .action(async (_opts: unknown, cmd: Command) => {
-      const ctx = cliContext(cmd);
-      const list = await controlCall<AgentList>(ctx.stateDir, '/v1/agents');
-      if (ctx.o.json) ctx.o.printJson(list);
-      else ctx.o.out(renderList(ctx, list));
-    });
+    .action(showAction<AgentList>('/v1/agents', renderList));
 
   agents
     .command('build')
@@ -92,8 +87,7 @@ export function registerAgentCommands(program: Command): void {
         ctx.stateDir,
         `/v1/agents/inspect?name=${encodeURIComponent(name)}`,
       );
-      if (ctx.o.json) ctx.o.printJson(detail);
-      else ctx.o.out(renderDetail(ctx, detail));
+      ctx.o.print(detail, () => renderDetail(ctx, detail));
     });
 
   agents

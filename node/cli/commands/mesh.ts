@@ -2,7 +2,7 @@
 import type { Command } from 'commander';
 import { controlCall, type StatusReport } from '../../control/index.js';
 import { UsageError } from '../../errors.js';
-import { cliContext } from '../context.js';
+import { cliContext, showAction } from '../context.js';
 import { paint } from '../output.js';
 import { renderStatus } from '../status.js';
 
@@ -30,12 +30,7 @@ export function registerMeshCommands(program: Command): void {
   program
     .command('status')
     .description('every node of the mesh: state, RTT, capabilities, load')
-    .action(async (_opts: unknown, cmd: Command) => {
-      const ctx = cliContext(cmd);
-      const report = await controlCall<StatusReport>(ctx.stateDir, '/v1/status');
-      if (ctx.o.json) ctx.o.printJson(report);
-      else ctx.o.out(renderStatus(ctx.o, report));
-    });
+    .action(showAction<StatusReport>('/v1/status', (ctx, report) => renderStatus(ctx.o, report)));
 
   program
     .command('invite')
@@ -103,13 +98,11 @@ export function registerMeshCommands(program: Command): void {
         system,
       });
       if (opts.dryRun) {
-        if (ctx.o.json) ctx.o.printJson({ path: unitPath(system), unit });
-        else ctx.o.out(unit);
+        ctx.o.print({ path: unitPath(system), unit }, () => unit);
         return;
       }
       const result = installUnit(unit, system);
-      if (ctx.o.json) ctx.o.printJson(result);
-      else ctx.o.out(`wrote ${result.path}\nnext: ${result.next}`);
+      ctx.o.print(result, () => `wrote ${result.path}\nnext: ${result.next}`);
     });
 }
 

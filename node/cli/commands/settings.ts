@@ -15,7 +15,7 @@ import {
   type StatusReport,
 } from '../../control/index.js';
 import { UsageError } from '../../errors.js';
-import { cliContext, type CliContext } from '../context.js';
+import { cliContext, showAction, type CliContext } from '../context.js';
 import { paint, table } from '../output.js';
 
 /** One room as `helix-node rooms --json` prints it (helix.rooms/v1). */
@@ -97,6 +97,18 @@ const deleteSetting = (ctx: CliContext, key: string) =>
     body: { key },
   });
 
+function renderSettings(ctx: CliContext, list: SettingsList): string {
+  if (list.settings.length === 0)
+    return 'no settings yet; set one with: helix-node settings set KEY VALUE';
+  const rows = list.settings.map((s) => [
+    s.key,
+    s.allowed ? show(s.value) : `${show(s.value)} ${paint(ctx.o, 'yellow', '(not allowed here)')}`,
+    s.writer.slice(-8),
+    new Date(s.writtenAt).toISOString(),
+  ]);
+  return table(['KEY', 'VALUE', 'BY', 'WRITTEN'], rows);
+}
+
 export function registerSettingsCommands(program: Command): void {
   const settings = program
     .command('settings')
@@ -105,24 +117,7 @@ export function registerSettingsCommands(program: Command): void {
   settings
     .command('list')
     .description('every setting with its value (secrets show as "••• set"), writer and time')
-    .action(async (_opts: unknown, cmd: Command) => {
-      const ctx = cliContext(cmd);
-      const list = await controlCall<SettingsList>(ctx.stateDir, '/v1/settings');
-      if (ctx.o.json) return ctx.o.printJson(list);
-      if (list.settings.length === 0) {
-        ctx.o.out('no settings yet; set one with: helix-node settings set KEY VALUE');
-        return;
-      }
-      const rows = list.settings.map((s) => [
-        s.key,
-        s.allowed
-          ? show(s.value)
-          : `${show(s.value)} ${paint(ctx.o, 'yellow', '(not allowed here)')}`,
-        s.writer.slice(-8),
-        new Date(s.writtenAt).toISOString(),
-      ]);
-      ctx.o.out(table(['KEY', 'VALUE', 'BY', 'WRITTEN'], rows));
-    });
+    .action(showAction<SettingsList>('/v1/settings', renderSettings));
 
   settings
     .command('get')
@@ -147,8 +142,7 @@ export function registerSettingsCommands(program: Command): void {
     .action(async (key: string, value: string, _opts: unknown, cmd: Command) => {
       const ctx = cliContext(cmd);
       const v = await setSetting(ctx, key, parseValue(value));
-      if (ctx.o.json) ctx.o.printJson(v);
-      else ctx.o.out(`${key} = ${show(v.value)}`);
+      ctx.o.print(v, () => `${key} = ${show(v.value)}`);
     });
 
   settings
@@ -158,8 +152,7 @@ export function registerSettingsCommands(program: Command): void {
     .action(async (key: string, _opts: unknown, cmd: Command) => {
       const ctx = cliContext(cmd);
       const d = await deleteSetting(ctx, key);
-      if (ctx.o.json) ctx.o.printJson(d);
-      else ctx.o.out(d.deleted ? `deleted ${key}` : `${key} was not set`);
+      ctx.o.print(d, () => (d.deleted ? `deleted ${key}` : `${key} was not set`));
     });
 
   const rooms = program
@@ -201,8 +194,7 @@ export function registerSettingsCommands(program: Command): void {
         .map((l) => l.trim())
         .filter((l) => l !== '');
       const v = await setSetting(ctx, `rooms.${room}`, { lights });
-      if (ctx.o.json) ctx.o.printJson(v);
-      else ctx.o.out(`${room}: ${lights.join(', ') || 'no lights'}`);
+      ctx.o.print(v, () => `${room}: ${lights.join(', ') || 'no lights'}`);
     });
 
   rooms
@@ -212,8 +204,7 @@ export function registerSettingsCommands(program: Command): void {
     .action(async (room: string, _opts: unknown, cmd: Command) => {
       const ctx = cliContext(cmd);
       const d = await deleteSetting(ctx, `rooms.${room}`);
-      if (ctx.o.json) ctx.o.printJson(d);
-      else ctx.o.out(d.deleted ? `removed ${room}` : `there is no room ${room}`);
+      ctx.o.print(d, () => (d.deleted ? `removed ${room}` : `there is no room ${room}`));
     });
 
   const node = program.command('node').description('this mesh’s nodes, set mesh-wide');

@@ -95,8 +95,7 @@ export function registerVoiceCommands(program: Command): void {
       const ctx = cliContext(cmd);
       const query = id ? `?id=${encodeURIComponent(id)}` : '?last=1';
       const trace = await controlCall<Trace>(ctx.stateDir, `/v1/trace${query}`);
-      if (ctx.o.json) ctx.o.printJson(trace);
-      else ctx.o.out(renderTrace(ctx.o, trace));
+      ctx.o.print(trace, () => renderTrace(ctx.o, trace));
     });
 
   registerModelCommands(program);
