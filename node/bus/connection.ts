@@ -133,8 +133,15 @@ class NatsBus implements Bus {
   ): Promise<Uint8Array> {
     const deadline = Date.now() + opts.timeoutMs;
     // Interest crosses routes asynchronously: just after a peer subscribes (or restarts), this
-    // server may not know yet. "No responders" is retried briefly before it counts.
-    const noRespondersUntil = Date.now() + Math.min(NO_RESPONDERS_GRACE_MS, opts.timeoutMs);
+    // server may not know yet. "No responders" is retried briefly before it counts, within half
+    // the call's time, so the last answer still arrives before the deadline on a loaded machine.
+    const noRespondersUntil = Date.now() + Math.min(NO_RESPONDERS_GRACE_MS, opts.timeoutMs / 2);
+    let sawNoResponders = false;
+    const nobodyAnswers = (cause: unknown) =>
+      new UnreachableError(
+        `nothing on the bus answers ${subject}; is the service running on some node?`,
+        { cause },
+      );
     for (;;) {
       try {
         const timeout = Math.max(1, deadline - Date.now());
@@ -142,15 +149,15 @@ class NatsBus implements Bus {
         return reply.data;
       } catch (err) {
         if (err instanceof natsErrors.RequestError && err.isNoResponders()) {
+          sawNoResponders = true;
           if (Date.now() + NO_RESPONDERS_RETRY_MS < noRespondersUntil) {
             await new Promise((r) => setTimeout(r, NO_RESPONDERS_RETRY_MS));
             continue;
           }
-          throw new UnreachableError(
-            `nothing on the bus answers ${subject}; is the service running on some node?`,
-            { cause: err },
-          );
+          throw nobodyAnswers(err);
         }
+        // A retry that ran out of time says no more than the "no responders" before it.
+        if (err instanceof natsErrors.TimeoutError && sawNoResponders) throw nobodyAnswers(err);
         if (err instanceof natsErrors.TimeoutError) {
           throw new UnreachableError(`no reply on ${subject} within ${opts.timeoutMs} ms`, {
             cause: err,
