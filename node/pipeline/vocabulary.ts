@@ -124,12 +124,19 @@ export class Vocabulary {
       this.#rebuilds++;
       const ms = performance.now() - started;
       this.#log.info(
-        { ms: Math.round(ms * 10) / 10, phrases: matcher.phraseCount, slots: countValues(slotValues) },
+        {
+          ms: Math.round(ms * 10) / 10,
+          phrases: matcher.phraseCount,
+          slots: countValues(slotValues),
+        },
         'speech vocabulary rebuilt from the mesh settings',
       );
       this.#opts.onRebuild?.({ ms, slotValues });
     } catch (err) {
-      this.#log.error({ err: describeError(err) }, 'speech vocabulary rebuild failed; kept the old one');
+      this.#log.error(
+        { err: describeError(err) },
+        'speech vocabulary rebuild failed; kept the old one',
+      );
     }
   }
 

@@ -172,7 +172,12 @@ export class PhraseRecogniser implements SttEngine {
       ),
     );
     const runs = await untilAborted(Promise.all(decodes), opts.signal);
-    return clips.map((_, i) => this.decide(vocab.grammar, runs.map((r) => r[i]!)));
+    return clips.map((_, i) =>
+      this.decide(
+        vocab.grammar,
+        runs.map((r) => r[i]!),
+      ),
+    );
   }
 
   private decide(grammar: PhraseGrammar, votes: PsResult[]): PhraseTranscript {
