@@ -49,7 +49,7 @@ import {
   addSettingsRoutes,
   registerVoiceControlRoutes,
 } from './control/routes/index.js';
-import { SettingsService, seedRoomsFromConfig } from './settings/index.js';
+import { overlayMeshSettings, SettingsService, seedRoomsFromConfig } from './settings/index.js';
 import type { PeerCandidate } from './types.js';
 
 export interface DaemonOptions {
@@ -339,6 +339,7 @@ export class Daemon {
             ...this.serviceContext(),
             agents: this.agents!,
             stt: this.stt,
+            settings: this.settings?.store ?? null,
           });
         },
         () => this.voice?.stop(),
@@ -475,7 +476,11 @@ export class Daemon {
   private async createStt(agents: AgentServices): Promise<SttEngine | null> {
     try {
       const manifests = [...agents.agents.values()].map((a) => a.manifest);
-      const engine = await createSttEngine(this.config.stt, { manifests, config: this.config });
+      // The mesh's rooms, not helix.toml's; the voice services' vocabulary keeps them current.
+      const config = this.settings
+        ? overlayMeshSettings(this.config, this.settings.store.settings())
+        : this.config;
+      const engine = await createSttEngine(this.config.stt, { manifests, config });
       if (engine)
         this.log.info({ engine: engine.name, model: engine.model }, 'speech-to-text ready');
       return engine;

@@ -6,12 +6,7 @@
  * is up; stop() undoes it all.
  */
 import path from 'node:path';
-import {
-  compileFastMatcher,
-  resolveSlotValues,
-  type AgentManifest,
-  type IntentRequest,
-} from '../agentspec/index.js';
+import type { AgentManifest, IntentRequest } from '../agentspec/index.js';
 import type { RemoteRunEvent, ServiceContext } from '../agenthost/index.js';
 import type { Bus, Subscription } from '../bus/index.js';
 import { describeError } from '../errors.js';
@@ -37,6 +32,7 @@ import { Pipeline, type PipelineEvent, type PipelineResult } from './pipeline.js
 import { pipelineRun } from './run.js';
 import { registerRouter, createRouteRemote } from './router-service.js';
 import { busTracePublisher, collectTraces, TraceStore } from './traces.js';
+import { Vocabulary, type VocabularySettings } from './vocabulary.js';
 
 export interface VoiceServicesComponents extends ServiceContext {
   /** traces are published on it */
@@ -53,6 +49,11 @@ export interface VoiceServicesComponents extends ServiceContext {
   stt: SttEngine | null;
   /** the mic; default arecord on voice.device */
   audioSource?: AudioSource;
+  /**
+   * the mesh settings (settings.store): their rooms are what the matcher, the grammar and the
+   * LLM schema know, rebuilt when they change; absent: helix.toml's [lights.rooms]
+   */
+  settings?: VocabularySettings | null;
 }
 
 /** The voice services as the control socket sees them (control/routes/voice.ts). */
@@ -89,6 +90,8 @@ export interface VoiceServices {
   readonly speaker: Speaker;
   /** what POST /v1/say, /v1/transcribe, /v1/listen, /v1/models/pull-router and GET /v1/trace call */
   readonly control: VoiceControlDeps;
+  /** the matcher's, the grammar's and the LLM schema's slot values, following the settings */
+  readonly vocabulary: Vocabulary;
   /** starts the mic loop (no-op without one); every command's result goes to onResult */
   startListening(onResult?: (r: PipelineResult) => void): void;
   stop(): Promise<void>;
@@ -98,7 +101,6 @@ export async function startVoiceServices(c: VoiceServicesComponents): Promise<Vo
   const log = c.logger.child({ component: 'voice' });
   const { config } = c;
   const manifests = [...c.agents.agents.values()].map((a) => a.manifest);
-  const slotValues = resolveSlotValues(manifests, config);
   const subs: Subscription[] = [];
 
   // Router: every node serves Router.Route over its own Ollama; placement only sends requests to
@@ -107,7 +109,17 @@ export async function startVoiceServices(c: VoiceServicesComponents): Promise<Vo
     url: config.router.ollama_url,
     timeoutMs: config.router.timeout_ms,
   });
-  const llm = LlmRouter.fromConfig(config.router, manifests, slotValues, { logger: log });
+  const llm = LlmRouter.fromConfig(config.router, manifests, {}, { logger: log });
+  // One set of slot values for the fast matcher, the phrase grammar and the LLM schema: the
+  // mesh's rooms over helix.toml, rebuilt (debounced) when a room setting changes.
+  const vocabulary = new Vocabulary({
+    manifests,
+    config: config as unknown as Record<string, unknown>,
+    settings: c.settings,
+    users: [llm, c.stt],
+    logger: log,
+  });
+  vocabulary.start();
   registerRouter(c.rpc, {
     router: llm,
     model: config.router.model,
@@ -140,7 +152,7 @@ export async function startVoiceServices(c: VoiceServicesComponents): Promise<Vo
     view: c.view,
     stt: c.stt,
     transcribeRemote: createTranscribeRemote(c.clients),
-    fastMatcher: compileFastMatcher(manifests, slotValues),
+    fastMatcher: vocabulary.matcher,
     routeRemote: createRouteRemote(c.clients, { timeoutMs: config.router.timeout_ms }),
     localLlmRouter: llm,
     routerModel: config.router.model,
@@ -198,6 +210,7 @@ export async function startVoiceServices(c: VoiceServicesComponents): Promise<Vo
     traces,
     voice,
     speaker,
+    vocabulary,
     control: {
       pipeline,
       traces,
@@ -220,6 +233,7 @@ export async function startVoiceServices(c: VoiceServicesComponents): Promise<Vo
       voice?.start();
     },
     async stop() {
+      vocabulary.stop();
       await voice?.stop();
       for (const s of subs) s.unsubscribe();
     },

@@ -70,8 +70,8 @@ export function keepAliveValue(value: string | number): string | number {
 }
 
 export class LlmRouter {
-  readonly schema: JsonSchema;
-  readonly systemPrompt: string;
+  #schema: JsonSchema;
+  #systemPrompt: string;
   private readonly opts: Required<Omit<LlmRouterOptions, 'slotValues'>> & {
     slotValues: SlotValues;
   };
@@ -90,8 +90,30 @@ export class LlmRouter {
       logger: silentLogger,
       ...definedOnly(opts),
     };
-    this.schema = buildIntentSchema(opts.manifests, this.opts.slotValues);
-    this.systemPrompt = buildSystemPrompt(opts.manifests, this.opts.slotValues);
+    this.#schema = buildIntentSchema(opts.manifests, this.opts.slotValues);
+    this.#systemPrompt = buildSystemPrompt(opts.manifests, this.opts.slotValues);
+  }
+
+  /** The intent JSON schema sent as `format` (enum_from values included). */
+  get schema(): JsonSchema {
+    return this.#schema;
+  }
+
+  /** The system prompt (the stable prefix Ollama caches). */
+  get systemPrompt(): string {
+    return this.#systemPrompt;
+  }
+
+  /**
+   * New `enum_from` values (the mesh's rooms changed): the schema, the prompt and the answer's
+   * validation use them from now on (a route already waiting on Ollama validates with them too).
+   */
+  setSlotValues(slotValues: SlotValues): void {
+    const schema = buildIntentSchema(this.opts.manifests, slotValues);
+    const systemPrompt = buildSystemPrompt(this.opts.manifests, slotValues);
+    this.opts.slotValues = slotValues;
+    this.#schema = schema;
+    this.#systemPrompt = systemPrompt;
   }
 
   /** A router over Ollama at config.router.ollama_url with the router.* settings. */

@@ -53,3 +53,4 @@ export {
 } from './schema.js';
 export { InvalidSettingError, UnknownSettingError } from './errors.js';
 export { seedRoomsFromConfig, ROOM_PREFIX } from './seed.js';
+export { overlayMeshSettings, affectsVocabulary, VOCABULARY_KEY_PREFIXES } from './overlay.js';

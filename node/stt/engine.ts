@@ -2,7 +2,7 @@
  * Speech-to-text engines behind one interface: Whisper (smart-whisper, in process) and the
  * constrained phrase recogniser (pocketsphinx with a grammar from the agents' phrases).
  */
-import type { PhraseInterpretation } from '../agentspec/index.js';
+import type { PhraseInterpretation, SlotValues } from '../agentspec/index.js';
 import type { Pcm16 } from '../voice/index.js';
 
 export interface TranscriptSegment {
@@ -41,5 +41,11 @@ export interface SttEngine {
   readonly model: string;
   /** 16 kHz mono Pcm16 as captured; an engine that computes in floats converts it itself, once */
   transcribe(pcm: Pcm16, opts?: TranscribeOptions): Promise<Transcript>;
+  /**
+   * Engines that hear a fixed vocabulary (the phrase recogniser) take new `enum_from` values
+   * (the mesh's rooms changed) and swap their grammar; the next utterance uses it. Absent on
+   * engines that hear anything (Whisper).
+   */
+  setSlotValues?(slotValues: SlotValues): void;
   close(): Promise<void>;
 }

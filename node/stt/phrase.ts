@@ -85,18 +85,34 @@ export interface PhraseTranscript extends Transcript {
 export const DEFAULT_VARIANTS: readonly DecodeVariant[] = [{ warp: 0.9 }, { cmn: 'live' }];
 export const DEFAULT_MIN_FIT = -90;
 
+/** The grammar and what the decoder takes of it, swapped together (setSlotValues). */
+interface Vocabulary {
+  grammar: PhraseGrammar;
+  /** the grammar and the dictionary entries of its words, as the decoder takes them */
+  search: DecodeGrammar;
+}
+
 export class PhraseRecogniser implements SttEngine {
   readonly name = 'phrase';
-  readonly model: string;
   private closed = false;
+  #vocab: Vocabulary;
 
   private constructor(
-    readonly grammar: PhraseGrammar,
-    private readonly options: PhraseRecogniserOptions,
-    /** the grammar and the dictionary entries of its words, as the decoder takes them */
-    private readonly search: DecodeGrammar,
+    vocab: Vocabulary,
+    private options: PhraseRecogniserOptions,
+    /** the whole pronunciation dictionary, kept so the grammar can be rebuilt without a reload */
+    private readonly dict: Map<string, string[]>,
   ) {
-    this.model = `pocketsphinx en-us, ${grammar.phraseCount} phrases`;
+    this.#vocab = vocab;
+  }
+
+  /** The grammar decodes run against now (a rebuild swaps it). */
+  get grammar(): PhraseGrammar {
+    return this.#vocab.grammar;
+  }
+
+  get model(): string {
+    return `pocketsphinx en-us, ${this.#vocab.grammar.phraseCount} phrases`;
   }
 
   /** Builds the grammar from the manifests and checks pocketsphinx's dictionary is there. */
@@ -109,15 +125,19 @@ export class PhraseRecogniser implements SttEngine {
       );
     }
     const dict = await loadDictionary(dictPath);
-    const grammar = buildPhraseGrammar(options.manifests, {
-      slotValues: options.slotValues,
-      knownWord: (w) => dict.has(w),
-      maxNumber: options.maxNumber,
-    });
-    return new PhraseRecogniser(grammar, options, {
-      jsgf: grammar.jsgf,
-      dict: grammarDictionary(grammar.jsgf, dict),
-    });
+    return new PhraseRecogniser(buildVocabulary(options, dict), options, dict);
+  }
+
+  /**
+   * New slot values (rooms changed): the grammar is rebuilt from the kept dictionary and swapped
+   * in one assignment. pocketsphinx runs as a child per utterance with the grammar it is handed,
+   * so a decode in flight finishes on the old grammar and the next one uses the new.
+   */
+  setSlotValues(slotValues: SlotValues): void {
+    const options = { ...this.options, slotValues };
+    const vocab = buildVocabulary(options, this.dict);
+    this.options = options;
+    this.#vocab = vocab;
   }
 
   async transcribe(pcm: Pcm16, opts: TranscribeOptions = {}): Promise<PhraseTranscript> {
@@ -131,11 +151,12 @@ export class PhraseRecogniser implements SttEngine {
     opts: TranscribeOptions = {},
   ): Promise<PhraseTranscript[]> {
     if (this.closed) throw new Error('phrase recogniser is closed');
+    const vocab = this.#vocab;
     const ps = this.options.pocketsphinx ?? {};
     const variants = this.options.variants ?? DEFAULT_VARIANTS;
     const decodes = [{}, ...variants].map((v: DecodeVariant) =>
       decodeWithGrammar(
-        this.search,
+        vocab.search,
         clips,
         {
           ...ps,
@@ -151,17 +172,22 @@ export class PhraseRecogniser implements SttEngine {
       ),
     );
     const runs = await untilAborted(Promise.all(decodes), opts.signal);
-    return clips.map((_, i) => this.decide(runs.map((r) => r[i]!)));
+    return clips.map((_, i) =>
+      this.decide(
+        vocab.grammar,
+        runs.map((r) => r[i]!),
+      ),
+    );
   }
 
-  private decide(votes: PsResult[]): PhraseTranscript {
+  private decide(grammar: PhraseGrammar, votes: PsResult[]): PhraseTranscript {
     const best = votes[0]!;
     const minFit = this.options.minFit ?? DEFAULT_MIN_FIT;
     const first = best.words[0];
     const last = best.words.at(-1);
     const frames = first && last ? Math.max(1, Math.round((last.end - first.start) * 100)) : 1;
     const fit = Number.isFinite(best.acoustic) ? best.acoustic / frames : -Infinity;
-    const meanings = votes.map((v) => this.grammar.interpret(v.text));
+    const meanings = votes.map((v) => grammar.interpret(v.text));
     const interpretation = meanings[0] ?? null;
     const base = {
       segments: best.words.length
@@ -199,6 +225,18 @@ export class PhraseRecogniser implements SttEngine {
   async close(): Promise<void> {
     this.closed = true;
   }
+}
+
+function buildVocabulary(
+  options: PhraseRecogniserOptions,
+  dict: Map<string, string[]>,
+): Vocabulary {
+  const grammar = buildPhraseGrammar(options.manifests, {
+    slotValues: options.slotValues,
+    knownWord: (w) => dict.has(w),
+    maxNumber: options.maxNumber,
+  });
+  return { grammar, search: { jsgf: grammar.jsgf, dict: grammarDictionary(grammar.jsgf, dict) } };
 }
 
 /**
