@@ -6,7 +6,7 @@
  * (cli/run-daemon.ts).
  */
 import path from 'node:path';
-import type { LoadedConfig } from './config/index.js';
+import type { Config, LoadedConfig } from './config/index.js';
 import { createLogger, type Logger } from './log.js';
 import { VERSION } from './version.js';
 import { describeError } from './errors.js';
@@ -319,7 +319,10 @@ export class Daemon {
       component(
         'agents',
         async () => {
-          this.agents = await startAgentServices(this.serviceContext());
+          this.agents = await startAgentServices({
+            ...this.serviceContext(),
+            liveConfig: () => this.meshConfig(),
+          });
         },
         () => this.agents?.stop(),
       ),
@@ -472,15 +475,22 @@ export class Daemon {
     };
   }
 
+  /** helix.toml with the mesh settings (rooms) laid over it, as they are now. */
+  private meshConfig(): Config {
+    return this.settings
+      ? overlayMeshSettings(this.config, this.settings.store.settings())
+      : this.config;
+  }
+
   /** A node whose engine or model is missing runs without STT; `doctor` says how to get one. */
   private async createStt(agents: AgentServices): Promise<SttEngine | null> {
     try {
       const manifests = [...agents.agents.values()].map((a) => a.manifest);
       // The mesh's rooms, not helix.toml's; the voice services' vocabulary keeps them current.
-      const config = this.settings
-        ? overlayMeshSettings(this.config, this.settings.store.settings())
-        : this.config;
-      const engine = await createSttEngine(this.config.stt, { manifests, config });
+      const engine = await createSttEngine(this.config.stt, {
+        manifests,
+        config: this.meshConfig(),
+      });
       if (engine)
         this.log.info({ engine: engine.name, model: engine.model }, 'speech-to-text ready');
       return engine;

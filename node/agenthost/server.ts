@@ -13,7 +13,8 @@
  */
 import {
   validateTaskArgs,
-  type ConfigTree,
+  currentConfig,
+  type ConfigSource,
   type RunEvent,
   type RunRequest,
 } from '../agentspec/index.js';
@@ -35,8 +36,8 @@ export interface AgentHostComponents {
   /** fetches or builds missing images before a run; without it the executor must have them */
   images?: ImageProvisioner;
   self: { id: string; name: string };
-  /** helix.toml as parsed: the tables arguments are checked against (`enum_from`, e.g. rooms) */
-  config?: ConfigTree;
+  /** helix.toml as parsed, or the daemon's current tree: the tables arguments are checked against (`enum_from`, e.g. rooms) */
+  config?: ConfigSource;
   /** node id -> name (membership); agents are told the asking node by name */
   nodeName?: (id: string) => string | undefined;
   log?: Logger;
@@ -103,7 +104,7 @@ function checkRequest(
       details: `${here} has ${req.agent} version ${agent.hash.slice(0, 16)}, the caller expects ${req.imageHash.slice(0, 16)}; give both nodes the same agents (update HelixOS or copy the agent folder)`,
     };
   }
-  const checked = validateTaskArgs(intent, args, c.config ?? {});
+  const checked = validateTaskArgs(intent, args, currentConfig(c.config));
   if (!checked.ok) {
     return {
       code: GrpcStatus.INVALID_ARGUMENT,

@@ -20,7 +20,7 @@ import {
   type BuiltImage,
   type HttpFetchOptions,
 } from '../agents/index.js';
-import type { LoadedAgent } from '../agentspec/index.js';
+import type { ConfigTree, LoadedAgent } from '../agentspec/index.js';
 import type { Bus } from '../bus/index.js';
 import type { Config } from '../config/index.js';
 import { describeError } from '../errors.js';
@@ -64,6 +64,11 @@ export interface ServiceContext {
 }
 
 export interface AgentServicesComponents extends ServiceContext {
+  /**
+   * the tree arguments are checked against and agents' context is read from, as it is now
+   * (the daemon lays the mesh settings over helix.toml); default: config
+   */
+  liveConfig?: () => ConfigTree;
   /** containers and images; default: createRuntime (Docker at config capabilities.docker_socket) */
   runtime?: AgentRuntime;
   /** default: the repository's agents/ and config agents.dirs */
@@ -217,7 +222,7 @@ export async function startAgentServices(c: AgentServicesComponents): Promise<Ag
     agents: loaded,
     handlers: calls.handlers,
     host: self.name,
-    config: c.config,
+    config: c.liveConfig ?? c.config,
     warmPoolSize: c.config.agents.warm_pool_size,
     imagePrefix,
     containerPrefix: c.containerPrefix,
@@ -242,7 +247,7 @@ export async function startAgentServices(c: AgentServicesComponents): Promise<Ag
       executor: runnerExecutor(running),
       images: hostImages,
       self,
-      config: c.config,
+      config: c.liveConfig ?? c.config,
       nodeName: (id) => c.view().find((p) => p.id === id)?.name,
       log: c.logger,
     }),

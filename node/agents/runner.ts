@@ -10,7 +10,8 @@ import { silentLogger, type Logger } from '../log.js';
 import type { WarmPoolEntry } from '../types.js';
 import {
   pickContext,
-  type ConfigTree,
+  currentConfig,
+  type ConfigSource,
   AGENT_PROTOCOL_VERSION,
   MAX_LINE_BYTES,
   type TaskMessage,
@@ -35,8 +36,8 @@ export interface AgentRunnerOptions {
   handlers?: Partial<HostCalls>;
   /** this node's name: in `accepted` and in every task's context.host */
   host?: string;
-  /** helix.toml as parsed (Config): the keys manifests list in `context`, and `enum_from` tables */
-  config?: ConfigTree;
+  /** helix.toml as parsed (Config), or the daemon's current tree: the keys manifests list in `context` */
+  config?: ConfigSource;
   /** warm containers per warm agent (default config agents.warm_pool_size, else 1) */
   warmPoolSize?: number;
   imagePrefix?: string;
@@ -81,8 +82,9 @@ export class AgentRunner {
     this.log = opts.log ?? silentLogger;
     this.host = opts.host ?? 'localhost';
     this.prefix = opts.containerPrefix ?? 'helix-';
-    const configured = (opts.config?.agents as { warm_pool_size?: number } | undefined)
-      ?.warm_pool_size;
+    const configured = (
+      currentConfig(opts.config).agents as { warm_pool_size?: number } | undefined
+    )?.warm_pool_size;
     this.poolSize = opts.warmPoolSize ?? configured ?? 1;
     this.deps = {
       runtime: opts.runtime,
@@ -202,7 +204,7 @@ export class AgentRunner {
         host: this.host,
         trace_id: req.traceId || taskId,
         deadline_ms: deadlineMs,
-        config: pickContext(m.context, this.opts.config ?? {}),
+        config: pickContext(m.context, currentConfig(this.opts.config)),
       },
     };
 

@@ -24,9 +24,11 @@ export {
   resolveSlotValues,
   configValue,
   pickContext,
+  currentConfig,
   type ArgValue,
   type SlotValues,
   type ConfigTree,
+  type ConfigSource,
 } from './slots.js';
 export {
   validateArgs,

@@ -18,6 +18,16 @@ export type SlotValues = Readonly<Record<string, readonly string[]>>;
 export type ConfigTree = Record<string, unknown>;
 
 /**
+ * A config tree, or a function that gives the current one (the daemon's: helix.toml with the
+ * mesh settings laid over it, so a room set on any node is one the host accepts).
+ */
+export type ConfigSource = ConfigTree | (() => ConfigTree);
+
+export function currentConfig(source: ConfigSource | undefined): ConfigTree {
+  return typeof source === 'function' ? source() : (source ?? {});
+}
+
+/**
  * The allowed string values of an argument: its `enum`, or the configured values of its
  * `enum_from` (none configured: an empty list); null when free.
  */

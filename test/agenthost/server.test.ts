@@ -1,5 +1,5 @@
 import { afterEach, describe, expect, it } from 'vitest';
-import type { AgentManifest, ConfigTree } from '../../node/agentspec/index.js';
+import type { AgentManifest, ConfigSource, ConfigTree } from '../../node/agentspec/index.js';
 import { agentHostService, type ImageProvisioner } from '../../node/agenthost/index.js';
 import {
   AgentHostService,
@@ -50,7 +50,7 @@ describe('AgentHost.Run over gRPC', () => {
     opts: {
       images?: ImageProvisioner;
       secret?: Buffer;
-      config?: ConfigTree;
+      config?: ConfigSource;
       manifests?: AgentManifest[];
     } = {},
   ) {
@@ -228,6 +228,22 @@ describe('AgentHost.Run over gRPC', () => {
       expect(h.executor.runs).toHaveLength(0);
     },
   );
+
+  it('checks rooms against the config as it is at each call (a room added to the mesh is accepted)', async () => {
+    const room = { type: 'string', required: true, enum_from: 'lights.rooms' };
+    let tree: ConfigTree = { lights: { rooms: { kitchen: ['k1'] } } };
+    const h = await host(quick('desk'), {
+      config: () => tree,
+      manifests: [manifest({ intents: [{ name: 'on', args: { room } }] })],
+    });
+    const garage = request({ argsJson: '{"room":"garage"}' });
+    const refused = await collect(h.run(garage)).catch((e: unknown) => e);
+    expect((refused as RpcCallError).code).toBe(GrpcStatus.INVALID_ARGUMENT);
+    tree = { lights: { rooms: { kitchen: ['k1'], garage: ['g1'] } } };
+    const events = await collect(h.run(garage));
+    expect(kinds(events).at(-1)).toBe('result');
+    expect(h.executor.runs).toHaveLength(1);
+  });
 
   it("turns the executor's own argument check into INVALID_ARGUMENT", async () => {
     const h = await host(async function* () {
