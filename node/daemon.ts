@@ -49,7 +49,12 @@ import {
   addSettingsRoutes,
   registerVoiceControlRoutes,
 } from './control/routes/index.js';
-import { overlayMeshSettings, SettingsService, seedRoomsFromConfig } from './settings/index.js';
+import {
+  MeshHome,
+  overlayMeshSettings,
+  SettingsService,
+  seedRoomsFromConfig,
+} from './settings/index.js';
 import type { PeerCandidate } from './types.js';
 
 export interface DaemonOptions {
@@ -82,6 +87,7 @@ export class Daemon {
   private stt: SttEngine | null = null;
   private voice: VoiceServices | null = null;
   private settings: SettingsService | null = null;
+  private home: MeshHome | null = null;
 
   constructor(private readonly opts: DaemonOptions) {
     this.logger = opts.logger ?? createLogger(opts.loaded.config.log.level);
@@ -314,6 +320,23 @@ export class Daemon {
           this.settings = null;
         },
       ),
+      // The house: lights backends as the settings say, what they find written back to them.
+      component(
+        'home',
+        () => {
+          if (!this.settings) return;
+          this.home = new MeshHome({
+            store: this.settings.store,
+            mqtt: config.mqtt,
+            log: this.log,
+          });
+          this.home.start();
+        },
+        async () => {
+          await this.home?.stop();
+          this.home = null;
+        },
+      ),
       // Agent services add their gRPC services, so they come before rpc.start(); image builds and
       // warm pools fill in the background so the node joins without waiting for `go build`.
       component(
@@ -322,6 +345,7 @@ export class Daemon {
           this.agents = await startAgentServices({
             ...this.serviceContext(),
             liveConfig: () => this.meshConfig(),
+            ...(this.home && { lights: (req) => this.home!.switchLights(req) }),
           });
         },
         () => this.agents?.stop(),
@@ -455,7 +479,7 @@ export class Daemon {
         rpcPort: config.mesh.rpc_port,
       });
     });
-    if (this.settings) addSettingsRoutes(control, this.settings.store);
+    if (this.settings) addSettingsRoutes(control, this.settings.store, this.home);
     if (this.agents) addAgentRoutes(control, this.agents.control);
     if (this.voice) registerVoiceControlRoutes(control, this.voice.control);
     return control;
@@ -475,8 +499,9 @@ export class Daemon {
     };
   }
 
-  /** helix.toml with the mesh settings (rooms) laid over it, as they are now. */
+  /** helix.toml with the mesh settings (the house) laid over it, as they are now. */
   private meshConfig(): Config {
+    if (this.home) return this.home.overlay(this.config);
     return this.settings
       ? overlayMeshSettings(this.config, this.settings.store.settings())
       : this.config;

@@ -11,6 +11,8 @@ import {
   type MqttPublisher,
 } from '../agents/index.js';
 import type { Config } from '../config/index.js';
+import { HelixError } from '../errors.js';
+import type { SwitchOutcome } from '../home/index.js';
 import type { Logger } from '../log.js';
 import type { OllamaApi } from '../router/index.js';
 import type { RpcClients } from '../rpc/index.js';
@@ -30,8 +32,17 @@ export interface HostCallDeps {
   notifier: Notifier;
   ollama: OllamaApi;
   egress?: HttpFetchOptions;
+  /** switches lights (the daemon's home backends); absent: home.call_service is refused */
+  lights?: LightSwitch;
   log: Logger;
 }
+
+/** What home.call_service needs: light ids from the agent's context and what to do. */
+export type LightSwitch = (req: {
+  lights: readonly string[];
+  command: { on: boolean; brightnessPct?: number };
+  signal?: AbortSignal;
+}) => Promise<SwitchOutcome>;
 
 export function createHostCalls(d: HostCallDeps): { handlers: HostCalls; close(): Promise<void> } {
   const mqtt: MqttPublisher = createMqttPublisher({
@@ -53,6 +64,18 @@ export function createHostCalls(d: HostCallDeps): { handlers: HostCalls; close()
   });
   const handlers: HostCalls = {
     'mqtt.publish': (params, ctx) => mqtt.publish(params, ctx),
+    'home.call_service': async (params, ctx) => {
+      if (!d.lights)
+        throw new HelixError('this node cannot switch lights (no home backend is wired here)');
+      return d.lights({
+        lights: params.lights,
+        command: {
+          on: params.service === 'turn_on',
+          ...(params.brightness_pct !== undefined && { brightnessPct: params.brightness_pct }),
+        },
+        signal: ctx.signal,
+      });
+    },
     'http.fetch': (params, ctx) => fetch(params, ctx),
     'llm.generate': (params, ctx) => llm(params, ctx),
     'mesh.status': async () => meshStatus(d.view(), d.selfRuns()),

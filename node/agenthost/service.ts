@@ -35,7 +35,7 @@ import {
 } from '../rpc/index.js';
 import type { PeerView } from '../types.js';
 import { runnerExecutor } from './adapter.js';
-import { createHostCalls } from './calls.js';
+import { createHostCalls, type LightSwitch } from './calls.js';
 import { imageStoreService } from './imagestore.js';
 import { PeerImageProvisioner } from './provision.js';
 import { agentHostService } from './server.js';
@@ -85,6 +85,8 @@ export interface AgentServicesComponents extends ServiceContext {
   ollama?: OllamaApi;
   /** the warm pool changed (the next heartbeat carries it anyway) */
   onAdvertChange?: () => void;
+  /** switches lights for home.call_service (the daemon's, over its home backends); absent: refused */
+  lights?: LightSwitch;
 }
 
 /** The agent services as the control socket sees them. */
@@ -215,6 +217,7 @@ export async function startAgentServices(c: AgentServicesComponents): Promise<Ag
     notifier,
     ollama,
     egress: c.egress,
+    lights: c.lights,
     log,
   });
   runner = new AgentRunner({

@@ -18,6 +18,8 @@ import {
   type MeshStatus,
   type MeshStatusParams,
   type MqttPublishParams,
+  type HomeCallServiceParams,
+  type HomeCallServiceResult,
   type NotifyParams,
 } from '../agentspec/index.js';
 
@@ -35,6 +37,10 @@ export interface CallContext {
 /** The effects a node offers its agents. Each resolves to the `result` of the reply. */
 export interface HostCalls {
   'mqtt.publish'(params: MqttPublishParams, ctx: CallContext): Promise<unknown>;
+  'home.call_service'(
+    params: HomeCallServiceParams,
+    ctx: CallContext,
+  ): Promise<HomeCallServiceResult>;
   'http.fetch'(params: HttpFetchParams, ctx: CallContext): Promise<HttpFetchResult>;
   'llm.generate'(params: LlmGenerateParams, ctx: CallContext): Promise<LlmGenerateResult>;
   'mesh.status'(params: MeshStatusParams, ctx: CallContext): Promise<MeshStatus>;

@@ -12,6 +12,7 @@ export const MANIFEST_FILE = 'agent.toml';
 
 export const HOST_CALLS = [
   'mqtt.publish',
+  'home.call_service',
   'http.fetch',
   'llm.generate',
   'mesh.status',

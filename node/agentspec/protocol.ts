@@ -189,6 +189,29 @@ export const MqttPublishParamsSchema = z.strictObject({
 });
 export type MqttPublishParams = z.infer<typeof MqttPublishParamsSchema>;
 
+/**
+ * `home.call_service`: Home Assistant's call_service, for lights, whichever backend holds them.
+ * The host switches the lights (zigbee2mqtt over its broker, Home Assistant with its token), so
+ * credentials never reach the agent; the ids come from the agent's `home.rooms` context.
+ */
+export const HomeCallServiceParamsSchema = z.strictObject({
+  domain: z.literal('light'),
+  service: z.enum(['turn_on', 'turn_off']),
+  /** light ids as given in context `home.rooms` */
+  lights: z.array(z.string().min(1).max(300)).min(1).max(64),
+  /** turn_on only; sent only to lights that dim */
+  brightness_pct: z.number().int().min(0).max(100).optional(),
+});
+export type HomeCallServiceParams = z.infer<typeof HomeCallServiceParamsSchema>;
+
+export interface HomeCallServiceResult {
+  /** spoken names of the lights switched */
+  switched: string[];
+  /** lights switched on without the brightness asked for, because they do not dim */
+  without_brightness: string[];
+  failed: Array<{ light: string; error: string }>;
+}
+
 export const HttpFetchParamsSchema = z.strictObject({
   url: z.string().max(2048),
   method: z.enum(['GET', 'HEAD', 'POST']).default('GET'),
@@ -262,6 +285,7 @@ export type NotifyParams = z.infer<typeof NotifyParamsSchema>;
 
 export const CALL_PARAM_SCHEMAS = {
   'mqtt.publish': MqttPublishParamsSchema,
+  'home.call_service': HomeCallServiceParamsSchema,
   'http.fetch': HttpFetchParamsSchema,
   'llm.generate': LlmGenerateParamsSchema,
   'mesh.status': MeshStatusParamsSchema,

@@ -1,4 +1,5 @@
 /** The interface every source of lights implements, and a small change-listener helper. */
+import type { FoundHome } from './house.js';
 import type { BackendName, Home, LightCommand } from './model.js';
 
 export interface LightsBackend {
@@ -8,6 +9,11 @@ export interface LightsBackend {
   stop(): Promise<void>;
   /** The home as last read; never partially updated. */
   home(): Home;
+  /**
+   * The home with each light's address, once a whole read is in (zigbee2mqtt: both retained
+   * bridge topics; Home Assistant: the registries); null before. What the mesh replicates.
+   */
+  found(): FoundHome | null;
   /** Called with the new home whenever rooms or lights change; returns an unsubscribe. */
   onChange(listener: (home: Home) => void): () => void;
   /** Switch a light by its backend-qualified id; brightness only reaches lights that dim. */

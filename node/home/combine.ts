@@ -9,14 +9,15 @@
  */
 import { Listeners, type LightsBackend } from './backend.js';
 import { UnknownLightError } from './errors.js';
+import type { FoundHome } from './house.js';
 import { nameKey, type Home } from './model.js';
 
-export function combineHomes(preferred: Home, other: Home): Home {
+export function combineHomes<H extends Home>(preferred: H, other: H): H {
   const rooms = new Map(preferred.rooms.map((r) => [r.key, r]));
   for (const room of other.rooms) if (!rooms.has(room.key)) rooms.set(room.key, room);
   const taken = new Set(preferred.lights.map((l) => `${l.room ?? ''}\u0000${nameKey(l.name)}`));
   const extra = other.lights.filter((l) => !taken.has(`${l.room ?? ''}\u0000${nameKey(l.name)}`));
-  return { rooms: [...rooms.values()], lights: [...preferred.lights, ...extra] };
+  return { ...preferred, rooms: [...rooms.values()], lights: [...preferred.lights, ...extra] };
 }
 
 /** A LightsBackend over two, started together, the preferred one's lights winning by combineHomes. */
@@ -43,6 +44,12 @@ export function combineBackends(preferred: LightsBackend, other: LightsBackend):
       await preferred.stop();
     },
     home,
+    found() {
+      const a = preferred.found();
+      const b = other.found();
+      if (!a || !b) return null;
+      return combineHomes<FoundHome>(a, b);
+    },
     onChange: (listener) => listeners.add(listener),
     async set(lightId, command, opts) {
       const owner = home().lights.find((l) => l.id === lightId);

@@ -33,3 +33,27 @@ export {
   type HomeAssistantConnection,
 } from './home-assistant/client.js';
 export { homeFromRegistries, type Registries } from './home-assistant/model.js';
+export {
+  FoundHomeSchema,
+  agentView,
+  emptyHouse,
+  resolveHouse,
+  roomLights,
+  typedLightId,
+  type BackendChoice,
+  type FoundHome,
+  type FoundLight,
+  type House,
+  type HouseInput,
+  type HouseRoom,
+  type LightAddress,
+  type UserRoom,
+} from './house.js';
+export { createLightSwitch, type LightSwitchDeps, type SwitchOutcome } from './switch.js';
+export {
+  HomeService,
+  type BackendStatus,
+  type HomeServiceOptions,
+  type HomeSources,
+  type HomeStatus,
+} from './service.js';

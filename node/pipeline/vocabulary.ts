@@ -30,7 +30,7 @@ export interface SlotValuesUser {
 
 /** The part of the settings store the vocabulary reads. */
 export interface VocabularySettings {
-  settings(): Pick<MeshSettings, 'rooms'>;
+  settings(): Pick<MeshSettings, 'rooms' | 'found' | 'lights' | 'mqtt'>;
   onChange(listener: SettingsChangeListener): () => void;
 }
 

@@ -42,6 +42,7 @@ export {
   SETTINGS,
   REDACTED,
   isSecretKey,
+  isInternalKey,
   meshSettings,
   publicView,
   specFor,
@@ -53,4 +54,10 @@ export {
 } from './schema.js';
 export { InvalidSettingError, UnknownSettingError } from './errors.js';
 export { seedRoomsFromConfig, ROOM_PREFIX } from './seed.js';
-export { overlayMeshSettings, affectsVocabulary, VOCABULARY_KEY_PREFIXES } from './overlay.js';
+export {
+  overlayMeshSettings,
+  affectsVocabulary,
+  houseOf,
+  VOCABULARY_KEY_PREFIXES,
+} from './overlay.js';
+export { MeshHome, homeSources, type LocalMqttConfig, type MeshHomeOptions } from './mesh-home.js';

@@ -5,6 +5,7 @@
  * keep their room: the merge is per key. Pure: no I/O.
  */
 import { z } from 'zod';
+import { FoundHomeSchema, type FoundHome } from '../home/index.js';
 import { InvalidSettingError, UnknownSettingError } from './errors.js';
 import type { JsonValue, SettingEntry } from './merge.js';
 
@@ -57,6 +58,8 @@ export interface SettingSpec {
   allowed: string;
   secret: boolean;
   description: string;
+  /** written by the nodes themselves (what a backend found), never by `settings set` */
+  internal: boolean;
 }
 
 const spec = (
@@ -65,6 +68,7 @@ const spec = (
   allowed: string,
   description: string,
   secret = false,
+  internal = false,
 ): SettingSpec => ({
   pattern,
   match: new RegExp(
@@ -77,14 +81,15 @@ const spec = (
   allowed,
   secret,
   description,
+  internal,
 });
 
 export const SETTINGS: readonly SettingSpec[] = [
   spec(
     'rooms.<room>',
-    z.strictObject({ lights: z.array(lightName).max(256) }),
-    '{"lights": [light names]} (zigbee2mqtt friendly names or Home Assistant entity ids)',
-    'a room and the lights in it',
+    z.strictObject({ lights: z.array(lightName).max(256), hidden: z.boolean().optional() }),
+    '{"lights": [light names]} (zigbee2mqtt friendly names or Home Assistant entity ids), or {"lights": [], "hidden": true} to hide a found room',
+    'a room and the lights in it (replaces a found room of the same name)',
   ),
   spec('nodes.<node>.room', roomName, 'a room name', 'the room a node (its mic and speaker) is in'),
   spec(
@@ -106,6 +111,12 @@ export const SETTINGS: readonly SettingSpec[] = [
     'with lights.backend = both: the backend asked first',
   ),
   spec('mqtt.url', urlWith(['mqtt:', 'mqtts:', 'ws:', 'wss:']), 'mqtt://host:1883', 'the broker'),
+  spec(
+    'mqtt.base_topic',
+    z.string().regex(/^[^+#/\s][^+#\s]{0,127}$/),
+    'zigbee2mqtt',
+    "zigbee2mqtt's base_topic",
+  ),
   spec('mqtt.username', z.string().min(1).max(256), 'a user name', 'the broker user'),
   spec('mqtt.password', z.string().min(1).max(1024), 'a password', 'the broker password', true),
   spec(
@@ -121,6 +132,22 @@ export const SETTINGS: readonly SettingSpec[] = [
     'Home Assistant long-lived access token',
     true,
   ),
+  spec(
+    'home.found.zigbee2mqtt',
+    FoundHomeSchema as z.ZodType<JsonValue>,
+    'written by the nodes',
+    'rooms and lights zigbee2mqtt has (groups and light devices)',
+    false,
+    true,
+  ),
+  spec(
+    'home.found.home_assistant',
+    FoundHomeSchema as z.ZodType<JsonValue>,
+    'written by the nodes',
+    'rooms and lights Home Assistant has (areas and light entities)',
+    false,
+    true,
+  ),
 ];
 
 const KEY_SHAPE = /^[A-Za-z0-9_-]+(?:\.[A-Za-z0-9 _-]+)*$/;
@@ -132,6 +159,11 @@ export function specFor(key: string): SettingSpec | undefined {
 
 export function isSecretKey(key: string): boolean {
   return specFor(key)?.secret ?? false;
+}
+
+/** Keys the nodes write themselves (what the backends found): not for `settings set`. */
+export function isInternalKey(key: string): boolean {
+  return specFor(key)?.internal ?? false;
 }
 
 /**
@@ -186,7 +218,7 @@ export interface PublicSetting {
 export function publicView(entries: Iterable<SettingEntry>): PublicSetting[] {
   const out: PublicSetting[] = [];
   for (const e of entries) {
-    if (e.deleted) continue;
+    if (e.deleted || isInternalKey(e.key)) continue;
     const secret = isSecretKey(e.key);
     out.push({
       key: e.key,
@@ -202,14 +234,16 @@ export function publicView(entries: Iterable<SettingEntry>): PublicSetting[] {
 
 /** The settings as the rest of the node reads them, with defaults filled in. */
 export interface MeshSettings {
-  rooms: Record<string, { lights: string[] }>;
+  rooms: Record<string, { lights: string[]; hidden?: boolean }>;
   nodes: Record<string, { room?: string; name?: string }>;
   lights: {
     backend: (typeof LIGHTS_BACKENDS)[number];
     preferred: (typeof PREFERRED_BACKENDS)[number];
   };
-  mqtt: { url?: string; username?: string; password?: string };
+  mqtt: { url?: string; username?: string; password?: string; baseTopic?: string };
   homeAssistant: { url?: string; token?: string };
+  /** what the backends found, as the nodes that read them wrote it */
+  found: { zigbee2mqtt?: FoundHome; 'home-assistant'?: FoundHome };
 }
 
 /**
@@ -224,7 +258,9 @@ export function meshSettings(entries: Iterable<SettingEntry>): MeshSettings {
     lights: { backend: 'zigbee2mqtt', preferred: 'zigbee2mqtt' },
     mqtt: {},
     homeAssistant: {},
+    found: {},
   };
+  const chosen = new Set<string>();
   for (const e of entries) {
     if (e.deleted) continue;
     if (!specFor(e.key) || !valueAllowed(e.key, e.value)) continue;
@@ -233,8 +269,17 @@ export function meshSettings(entries: Iterable<SettingEntry>): MeshSettings {
     if (head === 'rooms') out.rooms[mid] = v;
     else if (head === 'nodes') (out.nodes[mid] ??= {})[tail as 'room' | 'name'] = v;
     else if (head === 'lights') out.lights[mid as 'backend' | 'preferred'] = v;
+    else if (e.key === 'mqtt.base_topic') out.mqtt.baseTopic = v;
     else if (head === 'mqtt') out.mqtt[mid as 'url' | 'username' | 'password'] = v;
+    else if (e.key === 'home.found.zigbee2mqtt') out.found.zigbee2mqtt = v;
+    else if (e.key === 'home.found.home_assistant') out.found['home-assistant'] = v;
     else if (head === 'home_assistant') out.homeAssistant[mid as 'url' | 'token'] = v;
+    if (head === 'lights') chosen.add(mid);
+  }
+  // Home Assistant set up and no backend chosen: use it, beside zigbee2mqtt's broker if any.
+  if (!chosen.has('backend') && out.homeAssistant.url && out.homeAssistant.token) {
+    out.lights.backend = 'both';
+    if (!chosen.has('preferred')) out.lights.preferred = 'home_assistant';
   }
   return out;
 }

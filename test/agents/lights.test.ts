@@ -10,8 +10,17 @@ import {
   AgentRunner,
   DockerRuntime,
   createMqttPublisher,
+  type HostCalls,
   type MqttPublisher,
 } from '../../node/agents/index.js';
+import {
+  agentView,
+  createLightSwitch,
+  resolveHouse,
+  type FoundHome,
+  type House,
+  type UserRoom,
+} from '../../node/home/index.js';
 import { ensureDockerEngine, removeContainers, removeImages } from '../support/docker.js';
 import { buildAgents, collect, CONTAINER_PREFIX, IMAGE_PREFIX, outcome } from './helpers.js';
 import { freePort } from '../support/ports.js';
@@ -19,6 +28,61 @@ import { waitFor } from '../support/wait.js';
 
 const USER = 'helix';
 const PASSWORD = 'lights-test-password';
+
+/** A switch-only zigbee2mqtt light the backend found in the hall (no brightness feature). */
+const FOUND: FoundHome = {
+  rooms: [{ key: 'hall', name: 'Hall' }],
+  lights: [
+    {
+      id: 'zigbee2mqtt:0x00124b0001/l1',
+      name: 'hall relay l1',
+      room: 'hall',
+      backend: 'zigbee2mqtt',
+      features: { onOff: true, brightness: null, colorTemp: false },
+      address: {
+        kind: 'zigbee2mqtt',
+        friendlyName: 'hall_relay',
+        stateProperty: 'state_l1',
+        valueOn: 'ON',
+        valueOff: 'OFF',
+        brightnessProperty: null,
+      },
+    },
+  ],
+};
+
+/** The house from rooms as set and FOUND, its agent view as context, and a switch over `publish`. */
+function homeFor(
+  rooms: Record<string, UserRoom>,
+  publish: (topic: string, payload: Record<string, unknown>, signal?: AbortSignal) => Promise<void>,
+): { config: Record<string, unknown>; handlers: Partial<HostCalls> } {
+  const house: House = resolveHouse({
+    userRooms: rooms,
+    found: { zigbee2mqtt: FOUND },
+    backend: 'zigbee2mqtt',
+    preferred: 'zigbee2mqtt',
+  });
+  const lights = createLightSwitch({
+    house: () => house,
+    baseTopic: () => 'zigbee2mqtt',
+    publish,
+    homeAssistant: () => null,
+  });
+  return {
+    config: { home: { rooms: agentView(house) } },
+    handlers: {
+      'home.call_service': (p, ctx) =>
+        lights({
+          lights: p.lights,
+          command: {
+            on: p.service === 'turn_on',
+            ...(p.brightness_pct !== undefined && { brightnessPct: p.brightness_pct }),
+          },
+          signal: ctx.signal,
+        }),
+    },
+  };
+}
 
 describe('lights agent over a real MQTT broker', () => {
   let docker: Docker;
@@ -80,22 +144,22 @@ describe('lights agent over a real MQTT broker', () => {
       topicPrefix: 'zigbee2mqtt',
     });
     const agents = await buildAgents(docker, ['lights']);
+    const home = homeFor(
+      {
+        kitchen: { lights: ['kitchen_ceiling', 'kitchen_counter'] },
+        living_room: { lights: ['lounge_lamp'] },
+      },
+      async (topic, payload, signal) =>
+        void (await publisher.publish({ topic, payload, qos: 1, retain: false }, signal && { signal })),
+    );
     runner = new AgentRunner({
       runtime: new DockerRuntime({ docker }),
       agents,
       host: 'lights-test',
       imagePrefix: IMAGE_PREFIX,
       containerPrefix: prefix,
-      config: {
-        mqtt: { base_topic: 'zigbee2mqtt', password: PASSWORD },
-        lights: {
-          rooms: {
-            kitchen: ['kitchen_ceiling', 'kitchen_counter'],
-            'living room': ['lounge_lamp'],
-          },
-        },
-      },
-      handlers: { 'mqtt.publish': (params, ctx) => publisher.publish(params, ctx) },
+      config: home.config,
+      handlers: home.handlers,
     });
     await runner.start();
   });
@@ -149,7 +213,51 @@ describe('lights agent over a real MQTT broker', () => {
       type: 'result',
       text: `Dimmed the kitchen lights to ${level} percent.`,
     });
-    expect((await take(2)).map((m) => m.payload)).toEqual([{ brightness }, { brightness }]);
+    expect((await take(2)).map((m) => m.payload)).toEqual([
+      { state: 'ON', brightness },
+      { state: 'ON', brightness },
+    ]);
+  });
+
+  it('switches a light that only turns on and off, and never sends it a brightness', async () => {
+    const on = await collect(runner.run({ agent: 'lights', intent: 'on', args: { room: 'hall' } }));
+    expect(outcome(on)).toMatchObject({ type: 'result', text: 'Turned on the hall lights.' });
+    expect(await take(1)).toEqual([
+      { topic: 'zigbee2mqtt/hall_relay/set', payload: { state_l1: 'ON' } },
+    ]);
+    const dim = await collect(
+      runner.run({ agent: 'lights', intent: 'dim', args: { room: 'hall', level: 50 } }),
+    );
+    expect(outcome(dim)).toMatchObject({
+      type: 'error',
+      agentCode: 'cannot_dim',
+      message: 'The hall lights cannot be dimmed; they only switch on and off.',
+    });
+    await new Promise((r) => setTimeout(r, 300));
+    expect(received).toEqual([]);
+  });
+
+  it('says which rooms exist when asked for one that does not, and sends nothing', async () => {
+    const r = await collect(
+      runner.run({ agent: 'lights', intent: 'on', args: { room: 'garage' } }),
+    );
+    expect(outcome(r)).toMatchObject({
+      type: 'error',
+      agentCode: 'unknown_room',
+      message: "I don't know a room called garage; the rooms are hall, kitchen and living room.",
+    });
+    await new Promise((res) => setTimeout(res, 300));
+    expect(received).toEqual([]);
+  });
+
+  it('turns a light on by its name', async () => {
+    const on = await collect(
+      runner.run({ agent: 'lights', intent: 'on', args: { device: 'lounge lamp' } }),
+    );
+    expect(outcome(on)).toMatchObject({ type: 'result', text: 'Turned on the lounge lamp.' });
+    expect(await take(1)).toEqual([
+      { topic: 'zigbee2mqtt/lounge_lamp/set', payload: { state: 'ON' } },
+    ]);
   });
 
   it("reports an unreachable broker as the agent's clear error", async () => {
@@ -158,6 +266,11 @@ describe('lights agent over a real MQTT broker', () => {
       url: `mqtt://127.0.0.1:${downPort}`,
       connectTimeoutMs: 1000,
     });
+    const home = homeFor(
+      { kitchen: { lights: ['k1'] } },
+      async (topic, payload, signal) =>
+        void (await down.publish({ topic, payload, qos: 1, retain: false }, signal && { signal })),
+    );
     const r = new AgentRunner({
       runtime: new DockerRuntime({ docker }),
       agents: runner.list(),
@@ -165,8 +278,8 @@ describe('lights agent over a real MQTT broker', () => {
       imagePrefix: IMAGE_PREFIX,
       containerPrefix: `${prefix}down-`,
       warmPoolSize: 0,
-      config: { lights: { rooms: { kitchen: ['k1'] } } },
-      handlers: { 'mqtt.publish': (p, ctx) => down.publish(p, ctx) },
+      config: home.config,
+      handlers: home.handlers,
     });
     const events = await collect(
       r.run({ agent: 'lights', intent: 'on', args: { room: 'kitchen' } }),
@@ -176,7 +289,7 @@ describe('lights agent over a real MQTT broker', () => {
     expect(outcome(events)).toMatchObject({
       type: 'error',
       code: 'agent_error',
-      agentCode: 'publish_failed',
+      agentCode: 'switch_failed',
     });
     expect((outcome(events) as { message: string }).message).toMatch(
       new RegExp(`MQTT broker at mqtt://127\\.0\\.0\\.1:${downPort} is not reachable`),

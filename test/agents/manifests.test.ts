@@ -43,7 +43,7 @@ describe('shipped agent manifests', () => {
       [...byName.entries()].map(([n, m]) => [n, m.tier, m.network, m.calls.join(',')]).sort(),
     ).toEqual([
       ['echo', 'warm', 'none', ''],
-      ['lights', 'warm', 'none', 'mqtt.publish'],
+      ['lights', 'warm', 'none', 'home.call_service'],
       ['mesh', 'warm', 'none', 'mesh.status'],
       ['research', 'cold', 'egress', 'http.fetch,llm.generate'],
       ['timer', 'warm', 'none', 'notify'],

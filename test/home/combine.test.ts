@@ -83,6 +83,7 @@ describe('combineBackends', () => {
       name,
       start: async () => void log.push(`start ${name}`),
       stop: async () => void log.push(`stop ${name}`),
+      found: () => null,
       home: () => home,
       onChange: (l) => (listeners.push(l), () => listeners.splice(listeners.indexOf(l), 1)),
       set: async (id, command) => void log.push(`set ${name} ${id} ${command.on}`),

@@ -35,22 +35,40 @@ function rebuilt(v: Vocabulary, after: number): Promise<void> {
   return vi.waitFor(() => expect(v.rebuilds).toBeGreaterThan(after), { timeout: 2000 });
 }
 
+const NO_FOUND = {
+  found: {},
+  lights: { backend: 'zigbee2mqtt', preferred: 'zigbee2mqtt' },
+} as const;
+
 describe('overlayMeshSettings', () => {
   it('replaces lights.rooms with the mesh rooms and keeps the rest of the tree', () => {
-    const config = { lights: { rooms: { attic: ['a1'] }, other: 1 }, mqtt: { url: 'x' } };
+    const config = {
+      lights: { rooms: { attic: ['a1'] }, other: 1 },
+      mqtt: { url: 'mqtt://broker:1883', base_topic: 'z2m' },
+    };
     const out = overlayMeshSettings(config, {
-      rooms: { 'living room': { lights: ['l1'] }, kitchen: { lights: [] } },
+      ...NO_FOUND,
+      rooms: { living_room: { lights: ['l1'] }, kitchen: { lights: [] } },
     });
     expect(out.lights.rooms).toEqual({ kitchen: [], 'living room': ['l1'] });
     expect((out.lights as unknown as { other: number }).other).toBe(1);
-    expect(out.mqtt).toBe(config.mqtt);
+    expect(out.mqtt).toEqual(config.mqtt);
     expect(config.lights.rooms).toEqual({ attic: ['a1'] });
   });
 
+  it('keeps broker credentials out of the tree agents read their context from', () => {
+    const out = overlayMeshSettings(
+      { mqtt: { url: 'mqtt://helix:hunter2@broker:1883', password: 'hunter2', base_topic: 'z' } },
+      { ...NO_FOUND, rooms: {}, mqtt: { baseTopic: 'zigbee' } },
+    );
+    expect(out).toMatchObject({ mqtt: { url: 'mqtt://broker:1883', base_topic: 'zigbee' } });
+    expect(JSON.stringify(out)).not.toContain('hunter2');
+  });
+
   it('works on a tree without a lights table', () => {
-    expect(overlayMeshSettings({}, { rooms: { den: { lights: [] } } }).lights.rooms).toEqual({
-      den: [],
-    });
+    expect(
+      overlayMeshSettings({}, { ...NO_FOUND, rooms: { den: { lights: [] } } }).lights.rooms,
+    ).toEqual({ den: [] });
   });
 });
 
@@ -96,7 +114,7 @@ describe('Vocabulary', () => {
     });
     vocabularies.push(v);
     v.start();
-    settings.set('lights.backend', 'home_assistant');
+    settings.set('mqtt.username', 'helix');
     for (const room of ['attic', 'cellar', 'den', 'hall', 'study'])
       settings.set(`rooms.${room}`, { lights: [] });
     await rebuilt(v, 0);
@@ -110,7 +128,7 @@ describe('Vocabulary', () => {
       'hall',
       'study',
     ]);
-    settings.set('lights.backend', 'zigbee2mqtt');
+    settings.set('mqtt.username', 'someone');
     await new Promise((r) => setTimeout(r, 200));
     expect(v.rebuilds).toBe(1);
   });

@@ -121,6 +121,7 @@ describe('public view (redaction)', () => {
       lights: { backend: 'zigbee2mqtt', preferred: 'zigbee2mqtt' },
       mqtt: { password: 'hunter2', username: 'helix' },
       homeAssistant: { token: 'tok-123' },
+      found: {},
     });
   });
 });

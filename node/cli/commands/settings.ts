@@ -9,6 +9,8 @@
 import type { Command } from 'commander';
 import {
   controlCall,
+  type HomeLightView,
+  type HomeReport,
   type SettingDeleted,
   type SettingValue,
   type SettingsList,
@@ -21,8 +23,12 @@ import { paint, table } from '../output.js';
 /** One room as `helix-node rooms --json` prints it (helix.rooms/v1). */
 export interface RoomView {
   name: string;
-  /** its lights; null when a node is placed in a room that has no `rooms.<room>` setting */
+  /** "settings" (set with `rooms set`), "zigbee2mqtt" (a group) or "home-assistant" (an area) */
+  source: string | null;
+  /** its lights' zigbee2mqtt friendly names or Home Assistant entity ids; null when a node is placed in a room that is not one */
   lights: string[] | null;
+  /** its lights in full: spoken name, backend, whether they dim */
+  details: HomeLightView[];
   nodes: { id: string; shortId: string; name: string | null }[];
 }
 
@@ -31,7 +37,6 @@ export interface RoomsReport {
   rooms: RoomView[];
 }
 
-const ROOM_KEY = /^rooms\.(.+)$/;
 const NODE_ROOM_KEY = /^nodes\.(.+)\.room$/;
 
 /** VALUE as JSON when it parses (`["a"]`, `{"lights":[]}`, `true`), else the text itself. */
@@ -43,24 +48,39 @@ export function parseValue(text: string): unknown {
   }
 }
 
-/** Rooms with their lights and the nodes placed in them, node names from the membership view. */
-export function roomsReport(list: SettingsList, status: StatusReport | null): RoomsReport {
+/** Room names compare as spoken words: "living_room" is "living room". */
+const roomKey = (name: string) =>
+  name
+    .replace(/[_\-./]+/g, ' ')
+    .replace(/\s+/g, ' ')
+    .trim()
+    .toLowerCase();
+
+/** The house's rooms with the nodes placed in them, node names from the membership view. */
+export function roomsReport(
+  home: HomeReport,
+  list: SettingsList,
+  status: StatusReport | null,
+): RoomsReport {
   const names = new Map((status?.nodes ?? []).map((n) => [n.id, n.name]));
   const rooms = new Map<string, RoomView>();
-  const room = (name: string) => {
-    let r = rooms.get(name);
-    if (!r) rooms.set(name, (r = { name, lights: null, nodes: [] }));
-    return r;
-  };
+  for (const r of home.rooms)
+    rooms.set(roomKey(r.name), {
+      name: r.name,
+      source: r.source,
+      lights: r.lights.map((l) => l.address),
+      details: r.lights,
+      nodes: [],
+    });
   for (const s of list.settings) {
-    if (!s.allowed) continue;
-    const r = ROOM_KEY.exec(s.key);
-    if (r) room(r[1]!).lights = [...((s.value as { lights: string[] }).lights ?? [])];
     const n = NODE_ROOM_KEY.exec(s.key);
-    if (n && typeof s.value === 'string') {
-      const id = n[1]!;
-      room(s.value).nodes.push({ id, shortId: id.slice(-8), name: names.get(id) ?? null });
-    }
+    if (!s.allowed || !n || typeof s.value !== 'string') continue;
+    const key = roomKey(s.value);
+    let r = rooms.get(key);
+    if (!r)
+      rooms.set(key, (r = { name: key, source: null, lights: null, details: [], nodes: [] }));
+    const id = n[1]!;
+    r.nodes.push({ id, shortId: id.slice(-8), name: names.get(id) ?? null });
   }
   const sorted = [...rooms.values()].sort((a, b) => a.name.localeCompare(b.name));
   for (const r of sorted) r.nodes.sort((a, b) => (a.name ?? a.id).localeCompare(b.name ?? b.id));
@@ -81,6 +101,16 @@ export function findNode(status: StatusReport, which: string): StatusReport['nod
         .join(', ')}`,
     );
   return matches[0]!;
+}
+
+/** A line per lights backend this node runs that is not connected, saying what to do. */
+function backendLines(home: HomeReport): string[] {
+  const out: string[] = [];
+  for (const [name, b] of Object.entries(home.backends ?? {})) {
+    if (b.state === 'failed' || b.state === 'connecting')
+      out.push(`note: ${name} at ${b.address ?? '?'}: ${b.error ?? 'connecting'}`);
+  }
+  return out;
 }
 
 const show = (value: unknown) => (typeof value === 'string' ? value : JSON.stringify(value));
@@ -160,23 +190,32 @@ export function registerSettingsCommands(program: Command): void {
     .description('rooms with their lights and the nodes placed in them (mesh-wide)')
     .action(async (_opts: unknown, cmd: Command) => {
       const ctx = cliContext(cmd);
-      const [list, status] = await Promise.all([
+      const [home, list, status] = await Promise.all([
+        controlCall<HomeReport>(ctx.stateDir, '/v1/home'),
         controlCall<SettingsList>(ctx.stateDir, '/v1/settings'),
         controlCall<StatusReport>(ctx.stateDir, '/v1/status'),
       ]);
-      const report = roomsReport(list, status);
+      const report = roomsReport(home, list, status);
       if (ctx.o.json) return ctx.o.printJson(report);
       if (report.rooms.length === 0) {
-        ctx.o.out('no rooms yet; add one with: helix-node rooms set ROOM --lights LIGHT,LIGHT');
+        ctx.o.out(
+          'no rooms yet; add one with: helix-node rooms set ROOM --lights LIGHT,LIGHT, or connect zigbee2mqtt (helix-node settings set mqtt.url mqtt://HOST:1883) or Home Assistant (home_assistant.url and home_assistant.token)',
+        );
         return;
       }
       const none = paint(ctx.o, 'dim', '-');
+      const light = (l: HomeLightView) =>
+        l.dims ? l.address : `${l.address} ${paint(ctx.o, 'dim', '(on/off only)')}`;
       const rows = report.rooms.map((r) => [
         paint(ctx.o, 'bold', r.name),
-        r.lights === null ? paint(ctx.o, 'yellow', '(no lights set)') : r.lights.join(', ') || none,
+        r.lights === null
+          ? paint(ctx.o, 'yellow', '(not a room with lights)')
+          : r.details.map(light).join(', ') || none,
+        r.source ?? none,
         r.nodes.map((n) => n.name ?? n.shortId).join(', ') || none,
       ]);
-      ctx.o.out(table(['ROOM', 'LIGHTS', 'NODES'], rows));
+      ctx.o.out(table(['ROOM', 'LIGHTS', 'FROM', 'NODES'], rows));
+      for (const b of backendLines(home)) ctx.o.err(b);
     });
 
   rooms
@@ -200,9 +239,22 @@ export function registerSettingsCommands(program: Command): void {
   rooms
     .command('rm')
     .argument('<room>')
-    .description('remove a room (and its lights) from the whole mesh')
+    .description(
+      'remove a room from the whole mesh; a room found in zigbee2mqtt or Home Assistant is hidden',
+    )
     .action(async (room: string, _opts: unknown, cmd: Command) => {
       const ctx = cliContext(cmd);
+      const home = await controlCall<HomeReport>(ctx.stateDir, '/v1/home');
+      const found = home.rooms.find((r) => roomKey(r.name) === roomKey(room));
+      if (found && found.source !== 'settings') {
+        const v = await setSetting(ctx, `rooms.${room}`, { lights: [], hidden: true });
+        ctx.o.print(
+          v,
+          () =>
+            `hid ${found.name} (a ${found.source} room); \`helix-node settings delete rooms.${room}\` shows it again`,
+        );
+        return;
+      }
       const d = await deleteSetting(ctx, `rooms.${room}`);
       ctx.o.print(d, () => (d.deleted ? `removed ${room}` : `there is no room ${room}`));
     });

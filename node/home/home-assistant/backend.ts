@@ -137,6 +137,16 @@ export function createHomeAssistantBackend(opts: HomeAssistantBackendOptions): L
     },
     stop: () => conn.stop(),
     home: () => current,
+    found: () =>
+      registries
+        ? {
+            rooms: current.rooms,
+            lights: current.lights.map((l) => ({
+              ...l,
+              address: { kind: 'home-assistant' as const, entityId: entityIdOf(l.id) ?? l.id },
+            })),
+          }
+        : null,
     onChange: (listener) => listeners.add(listener),
     async set(lightId: string, command: LightCommand, o) {
       const entityId = entityIdOf(lightId);

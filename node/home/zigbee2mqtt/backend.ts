@@ -11,6 +11,7 @@ import {
   applyBridgeUpdate,
   bridgeTopics,
   emptyBridgeState,
+  foundFromBridge,
   homeFromBridge,
   parseBridgeMessage,
   setMessage,
@@ -52,9 +53,11 @@ export function createZigbee2mqttBackend(opts: Zigbee2mqttOptions): LightsBacken
     }
     if (!parsed.update) return;
     log.debug({ topic, kind: parsed.update.kind }, 'home: zigbee2mqtt update');
+    const wasComplete = state.devices !== null && state.groups !== null;
     state = applyBridgeUpdate(state, parsed.update);
     const next = homeFromBridge(state);
-    const changed = !sameHome(built.home, next.home);
+    const complete = state.devices !== null && state.groups !== null;
+    const changed = !sameHome(built.home, next.home) || complete !== wasComplete;
     built = next;
     if (changed) {
       log.info(
@@ -100,6 +103,7 @@ export function createZigbee2mqttBackend(opts: Zigbee2mqttOptions): LightsBacken
       await t?.close();
     },
     home: () => built.home,
+    found: () => foundFromBridge(state, built),
     onChange: (listener) => listeners.add(listener),
     async set(lightId: string, command: LightCommand) {
       if (!transport) throw new BackendStoppedError('the zigbee2mqtt backend is not started');

@@ -3,6 +3,7 @@
  * (backend.ts) feeds it MQTT messages.
  */
 import type { z } from 'zod';
+import type { FoundHome, Zigbee2mqttAddress } from '../house.js';
 import {
   brightnessValue,
   nameKey,
@@ -264,6 +265,41 @@ function describeIssues(error: z.ZodError): string {
     .slice(0, 3)
     .map((i) => `${i.path.length ? i.path.join('.') : '(payload)'}: ${i.message}`)
     .join('; ');
+}
+
+/** The found home (with addresses) once both retained bridge topics are in; null before. */
+export function foundFromBridge(state: BridgeState, built: BridgeHome): FoundHome | null {
+  if (state.devices === null || state.groups === null) return null;
+  return {
+    rooms: built.home.rooms,
+    lights: [...built.lights.values()].map((b) => ({
+      ...b.light,
+      address: {
+        kind: 'zigbee2mqtt',
+        friendlyName: b.friendlyName,
+        stateProperty: b.stateProperty,
+        valueOn: scalar(b.valueOn, 'ON'),
+        valueOff: scalar(b.valueOff, 'OFF'),
+        brightnessProperty: b.brightnessProperty,
+      },
+    })),
+  };
+}
+
+function scalar(v: unknown, fallback: string): string | number | boolean {
+  return typeof v === 'string' || typeof v === 'number' || typeof v === 'boolean' ? v : fallback;
+}
+
+/** A typed or found zigbee2mqtt light's address as the BridgeLight setMessage takes. */
+export function bridgeLightOf(light: Light, address: Zigbee2mqttAddress): BridgeLight {
+  return {
+    light,
+    friendlyName: address.friendlyName,
+    stateProperty: address.stateProperty,
+    valueOn: address.valueOn,
+    valueOff: address.valueOff,
+    brightnessProperty: address.brightnessProperty,
+  };
 }
 
 /**
