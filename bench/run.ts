@@ -30,6 +30,10 @@ const BENCHES: Record<string, { file: string; about: string; args?: string[] }> 
     file: 'bench/e2e/voice-warm.ts',
     about: 'end of speech to action on the harness mesh',
   },
+  'settings-converge': {
+    file: 'bench/settings/converge.ts',
+    about: 'mesh-wide settings: write to last node, partition heal, late join; 3 and 8 nodes',
+  },
 };
 
 const names = process.argv.slice(2);
