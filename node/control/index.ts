@@ -16,4 +16,4 @@ export type { StatusReport } from './types.js';
 export { statusReport, type StatusInputs } from './status.js';
 // the wire shape of the voice commands' streams, for the CLI (types only: no service is loaded)
 export type { CommandResultLine, CommandStreamLine } from './routes/voice.js';
-export type { SettingDeleted, SettingValue, SettingsList } from './routes/settings.js';
+export type { NodeRenamed, SettingDeleted, SettingValue, SettingsList } from './routes/settings.js';

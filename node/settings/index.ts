@@ -51,6 +51,26 @@ export {
   type PublicSetting,
   type SettingSpec,
 } from './schema.js';
-export { InvalidSettingError, UnknownSettingError } from './errors.js';
+export {
+  InvalidSettingError,
+  NodeNameTakenError,
+  UnknownNodeError,
+  UnknownSettingError,
+} from './errors.js';
+export {
+  NODE_NAME,
+  assignNodeNames,
+  nodeIdOfNameKey,
+  nodeNameKey,
+  suffixedName,
+  type NameAssignment,
+  type NameClaim,
+} from './names.js';
+export {
+  NodeNames,
+  type KnownNode,
+  type NodeNamesOptions,
+  type NodeRenamed,
+} from './node-names.js';
 export { seedRoomsFromConfig, ROOM_PREFIX } from './seed.js';
 export { overlayMeshSettings, affectsVocabulary, VOCABULARY_KEY_PREFIXES } from './overlay.js';

@@ -6,6 +6,7 @@
  *   GET  /v1/settings/get?key=K       SettingValue
  *   POST /v1/settings/set {key, value}    SettingValue (the write as stored)
  *   POST /v1/settings/delete {key}        SettingDeleted
+ *   POST /v1/nodes/rename {node?, name}   NodeRenamed (node: id, id prefix or name; absent: this node)
  *
  * A secret's value never leaves the daemon through these routes: it shows as `••• set`.
  * The store's errors (unknown key, value not allowed) are UsageErrors: the CLI exits 64 with
@@ -20,9 +21,13 @@ import {
   UnknownSettingError,
   isSecretKey,
   specFor,
+  type NodeNames,
+  type NodeRenamed,
   type PublicSetting,
   type SettingsStore,
 } from '../../settings/index.js';
+
+export type { NodeRenamed };
 
 export interface SettingsList {
   settings: PublicSetting[];
@@ -46,6 +51,10 @@ export interface SettingDeleted {
 
 const KeyBody = z.object({ key: z.string().min(1).max(512) });
 const SetBody = z.object({ key: z.string().min(1).max(512), value: z.unknown() });
+const RenameBody = z.object({
+  node: z.string().min(1).max(256).optional(),
+  name: z.string().min(1).max(256),
+});
 
 function knownKey(key: string): void {
   if (!specFor(key))
@@ -91,5 +100,13 @@ export function addSettingsRoutes(control: ControlServer, store: SettingsStore):
     const { key } = parse(KeyBody, body, 'POST /v1/settings/delete {"key"}');
     knownKey(key);
     return { key, deleted: store.delete(key) !== undefined };
+  });
+}
+
+/** `helix-node node rename`: a name another node has is refused (UsageError, exit 64). */
+export function addNodeRoutes(control: ControlServer, names: NodeNames): void {
+  control.route('POST', '/v1/nodes/rename', async (body): Promise<NodeRenamed> => {
+    const { node, name } = parse(RenameBody, body, 'POST /v1/nodes/rename {"node"?, "name"}');
+    return names.rename(node, name);
   });
 }
