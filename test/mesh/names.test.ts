@@ -5,17 +5,49 @@
  * - `helix-node node rename` on another member renames one, every node shows it within ~2 s
  *   (the renamed node's own status and log context too), a taken name is refused (exit 64);
  * - a restart of all three keeps every name;
+ * - three started at once (no one known first) still end with distinct names that all agree on;
  * - a node with no node.name on a tailnet is called by its tailnet machine name.
  */
 import os from 'node:os';
 import { describe, expect, it } from 'vitest';
 import { controlCall, type SettingsList } from '../../node/control/index.js';
-import type { StatusView } from '../harness/index.js';
+import type { MeshHarness, StatusView } from '../harness/index.js';
 import { useMeshHarness } from '../harness/vitest.js';
 import { waitFor } from '../support/wait.js';
 import { daemonMesh, logEntries, meshAvailable, secs } from './helpers.js';
 
 const PI = 'raspberrypi';
+
+/** id → name as node i's status shows every node (null until it sees `count` nodes alive). */
+async function namesSeenBy(
+  m: MeshHarness,
+  i: number,
+  count = 3,
+): Promise<Map<string, string> | null> {
+  const v: StatusView | null = await m.status(i).catch(() => null);
+  if (!v || v.nodes.filter((n) => n.state === 'alive').length < count) return null;
+  return new Map(v.nodes.map((n) => [n.id, n.name]));
+}
+
+/** Node i's `nodes.<id>.name` setting. */
+async function nameSetting(m: MeshHarness, i: number, id: string): Promise<unknown> {
+  const list = await controlCall<SettingsList>(m.info(i).stateDir, '/v1/settings');
+  return list.settings.find((s) => s.key === `nodes.${id}.name`)?.value;
+}
+
+/** Wait until nodes 0-2 see the same three distinct names; returns id → name. */
+function agreedNames(m: MeshHarness, what: string): Promise<Map<string, string>> {
+  return waitFor(
+    async () => {
+      const seen = await Promise.all([0, 1, 2].map((i) => namesSeenBy(m, i)));
+      if (seen.some((x) => x === null)) return null;
+      const first = JSON.stringify([...seen[0]!].sort());
+      if (seen.some((x) => JSON.stringify([...x!].sort()) !== first)) return null;
+      return new Set(seen[0]!.values()).size === 3 ? seen[0]! : null;
+    },
+    { timeoutMs: 40_000, intervalMs: 250, what },
+  );
+}
 
 describe.skipIf(!meshAvailable)('node names unique in a mesh of three "raspberrypi"', () => {
   const mesh = useMeshHarness(
@@ -28,45 +60,20 @@ describe.skipIf(!meshAvailable)('node names unique in a mesh of three "raspberry
     { tailLines: 40 },
   );
 
-  /** id → name as node i's status shows every node (null until it sees `count` nodes alive). */
-  const namesSeenBy = async (i: number, count = 3): Promise<Map<string, string> | null> => {
-    const v: StatusView | null = await mesh()
-      .status(i)
-      .catch(() => null);
-    if (!v || v.nodes.filter((n) => n.state === 'alive').length < count) return null;
-    return new Map(v.nodes.map((n) => [n.id, n.name]));
-  };
-  const nameSetting = async (i: number, id: string) =>
-    (await controlCall<SettingsList>(mesh().info(i).stateDir, '/v1/settings')).settings.find(
-      (s) => s.key === `nodes.${id}.name`,
-    )?.value;
-  /** Every node sees the same three distinct names; returns id → name. */
-  const agreedNames = (what: string) =>
-    waitFor(
-      async () => {
-        const seen = await Promise.all([0, 1, 2].map((i) => namesSeenBy(i)));
-        if (seen.some((s) => s === null)) return null;
-        const first = JSON.stringify([...seen[0]!].sort());
-        if (seen.some((s) => JSON.stringify([...s!].sort()) !== first)) return null;
-        return new Set(seen[0]!.values()).size === 3 ? seen[0]! : null;
-      },
-      { timeoutMs: 40_000, intervalMs: 250, what },
-    );
-
   it('gives each a distinct name, renames live from another member, keeps names on restart', async () => {
     const m = mesh();
     // node0 first: it holds "raspberrypi" before the others arrive
     m.startNode(0);
     const v0 = await m.waitForStatus(0, { timeoutMs: 30_000, intervalMs: 200 });
     const id0 = v0.self.id;
-    await waitFor(async () => (await nameSetting(0, id0)) === PI, {
+    await waitFor(async () => (await nameSetting(m, 0, id0)) === PI, {
       timeoutMs: 15_000,
       what: `node0 to hold nodes.${id0}.name = ${PI}`,
     });
     m.startNode(1);
     m.startNode(2);
 
-    const names = await agreedNames('every node to show three distinct names');
+    const names = await agreedNames(m, 'every node to show three distinct names');
     const ids = await Promise.all([0, 1, 2].map(async (i) => (await m.status(i)).self.id));
     expect(names.get(id0)).toBe(PI);
     expect(new Set([names.get(ids[1]!), names.get(ids[2]!)])).toEqual(
@@ -81,7 +88,7 @@ describe.skipIf(!meshAvailable)('node names unique in a mesh of three "raspberry
     expect(m.log(0)).not.toMatch(/node name clash/);
     // the chosen names are settings: every node holds all three
     for (const i of [0, 1, 2])
-      for (const id of ids) expect(await nameSetting(i, id)).toBe(names.get(id));
+      for (const id of ids) expect(await nameSetting(m, i, id)).toBe(names.get(id));
 
     // node1 renames node2 (by its current name); every node shows the new name
     const target = ids[2]!;
@@ -132,10 +139,39 @@ describe.skipIf(!meshAvailable)('node names unique in a mesh of three "raspberry
     expected.set(target, 'attic');
     for (const i of [0, 1, 2]) expect((await m.stopNode(i)).code).toBe(0);
     for (const i of [0, 1, 2]) m.startNode(i);
-    const again = await agreedNames('every node to show the names again after a restart');
+    const again = await agreedNames(m, 'every node to show the names again after a restart');
     expect([...again].sort()).toEqual([...expected].sort());
     expect(m.log(0)).not.toMatch(/node name clash/);
   }, 180_000);
+});
+
+describe.skipIf(!meshAvailable)('three "raspberrypi" started at once', () => {
+  const mesh = useMeshHarness(
+    () =>
+      daemonMesh({
+        nodes: 3,
+        subnet: '100.64.78',
+        node: () => ({ config: { node: { name: PI } } }),
+      }),
+    { tailLines: 40 },
+  );
+
+  it('still end with one "raspberrypi" and two suffixed names that every node agrees on', async () => {
+    const m = mesh();
+    for (const i of [0, 1, 2]) m.startNode(i);
+    const names = await agreedNames(m, 'every node to show three distinct names');
+    const sorted = [...names.values()].sort();
+    expect(sorted[0]).toBe(PI);
+    expect(sorted.slice(1)).toEqual([
+      expect.stringMatching(/^raspberrypi-\d+$/),
+      expect.stringMatching(/^raspberrypi-\d+$/),
+    ]);
+    // settled: nothing renames itself again a few seconds later
+    await new Promise((r) => setTimeout(r, 3000));
+    expect(await agreedNames(m, 'the same names 3 s later')).toEqual(names);
+    for (const i of [0, 1, 2])
+      for (const [id, name] of names) expect(await nameSetting(m, i, id)).toBe(name);
+  }, 120_000);
 });
 
 describe.skipIf(!meshAvailable)('a node named by its tailnet', () => {
