@@ -35,7 +35,7 @@ const PURE = [
   '^node/config/schema\\.ts$',
   '^node/membership/view\\.ts$',
   '^node/bus/(route-manager|unheard)\\.ts$',
-  '^node/settings/(clock|merge|schema|errors|overlay)\\.ts$',
+  '^node/settings/(clock|merge|schema|errors|overlay|names)\\.ts$',
   '^node/home/(model|combine|zigbee2mqtt/(parse|schema)|home-assistant/(model|protocol))\\.ts$',
 ];
 

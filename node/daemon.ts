@@ -12,8 +12,10 @@ import { VERSION } from './version.js';
 import { describeError } from './errors.js';
 import { component, ComponentStack, stopErrorLogger, type Component } from './lifecycle.js';
 import {
+  hostNodeName,
   loadOrCreateIdentity,
   natsCredentials,
+  readStoredName,
   type NodeIdentity,
   type MeshMembership,
 } from './identity/index.js';
@@ -21,6 +23,7 @@ import {
   Discovery,
   TailscaleCli,
   resolveMeshAddress,
+  tailnetMachineName,
   type TailscaleClient,
 } from './discovery/index.js';
 import { CapabilityProber, readLoad } from './capabilities/index.js';
@@ -46,11 +49,13 @@ import {
 } from './control/index.js';
 import {
   addAgentRoutes,
+  addNodeRoutes,
   addSettingsRoutes,
   registerVoiceControlRoutes,
 } from './control/routes/index.js';
 import {
   MeshHome,
+  NodeNames,
   overlayMeshSettings,
   SettingsService,
   seedRoomsFromConfig,
@@ -88,6 +93,9 @@ export class Daemon {
   private voice: VoiceServices | null = null;
   private settings: SettingsService | null = null;
   private home: MeshHome | null = null;
+  private names: NodeNames | null = null;
+  /** helix.toml's node.name differs from the one node.json recorded: claim it again */
+  private reclaimName = false;
 
   constructor(private readonly opts: DaemonOptions) {
     this.logger = opts.logger ?? createLogger(opts.loaded.config.log.level);
@@ -106,8 +114,15 @@ export class Daemon {
 
   /** Starts every component in order; one that fails stops those before it, and the error propagates. */
   async start(signal: AbortSignal = new AbortController().signal): Promise<void> {
-    this.identity = await loadOrCreateIdentity(this.stateDir, this.config.node.name);
-    this.log = this.logger.child({ node: this.identity.name, id: this.identity.shortId });
+    const configured = this.config.node.name;
+    const stored = readStoredName(this.stateDir);
+    this.reclaimName = configured !== undefined && stored !== null && stored !== configured;
+    this.identity = await loadOrCreateIdentity(this.stateDir, configured);
+    // The name is read at each line, not bound once: a rename shows in the log context at once.
+    this.log = this.logger.child(
+      { id: this.identity.shortId },
+      { formatters: { log: (o) => ({ node: this.identity.name, ...o }) } },
+    );
     await this.stack.start(this.components(), signal);
     this.log.info(
       { mesh: this.mesh.meshId, address: this.meshAddress, version: VERSION },
@@ -314,8 +329,11 @@ export class Daemon {
           await settings.start(signal);
           this.settings = settings;
           seedRoomsFromConfig(settings.store, config.lights.rooms, this.log);
+          this.names = this.nodeNames(settings);
+          this.names.start();
         },
         async () => {
+          this.names?.stop();
           await this.settings?.stop();
           this.settings = null;
         },
@@ -336,6 +354,9 @@ export class Daemon {
           await this.home?.stop();
           this.home = null;
         },
+      ),
+      this.subscription('name-check', () =>
+        this.membership.onChange(() => this.names?.reconcile()),
       ),
       // Agent services add their gRPC services, so they come before rpc.start(); image builds and
       // warm pools fill in the background so the node joins without waiting for `go build`.
@@ -450,10 +471,37 @@ export class Daemon {
     });
   }
 
+  /**
+   * This node's name, unique in the mesh: its setting, else helix.toml's node.name, else the
+   * tailnet machine name, else the host name; a change shows in adverts, status and logs at once.
+   */
+  private nodeNames(settings: SettingsService): NodeNames {
+    const { config } = this;
+    return new NodeNames({
+      store: settings.store,
+      selfId: this.identity.id,
+      wish: () =>
+        config.node.name ?? tailnetMachineName(this.discovery.tailnet()) ?? hostNodeName(),
+      reclaim: this.reclaimName,
+      peers: () =>
+        this.membership
+          .view()
+          .filter((p) => !p.self)
+          .map((p) => ({ id: p.id, name: p.name })),
+      onName: (name, previous) => {
+        if (previous === null && name === this.identity.name) return;
+        const was = this.identity.name;
+        this.identity.name = name;
+        this.log.info({ previous: was }, `this node is now called ${name}`);
+      },
+      logger: this.log,
+    });
+  }
+
   private joinService(): JoinService {
     const log = this.log;
     return new JoinService({
-      self: { id: this.identity.id, name: this.identity.name },
+      self: this.identity, // not a copy: the name follows a rename
       selfAddress: this.meshAddress,
       stateDir: this.stateDir,
       meshId: this.mesh.meshId,
@@ -480,6 +528,7 @@ export class Daemon {
       });
     });
     if (this.settings) addSettingsRoutes(control, this.settings.store, this.home);
+    if (this.names) addNodeRoutes(control, this.names);
     if (this.agents) addAgentRoutes(control, this.agents.control);
     if (this.voice) registerVoiceControlRoutes(control, this.voice.control);
     return control;
@@ -540,7 +589,10 @@ export class Daemon {
       routes: routez?.routes ?? null,
       natsRestarts: this.natsRestarts,
       drops: this.membership.drops(),
-      view: this.membership.view(),
+      // names from the settings: a rename shows on every node as soon as the setting arrives
+      view: this.membership
+        .view()
+        .map((p) => ({ ...p, name: this.names?.nameOf(p.id, p.name) ?? p.name })),
     });
   }
 

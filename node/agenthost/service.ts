@@ -124,7 +124,8 @@ const STOP_WAIT_MS = 5000;
 
 export async function startAgentServices(c: AgentServicesComponents): Promise<AgentServices> {
   const log = c.logger.child({ component: 'agents' });
-  const self = { id: c.identity.id, name: c.identity.name };
+  // the identity itself, not a copy: its name follows a rename (`helix-node node rename`)
+  const self: { readonly id: string; readonly name: string } = c.identity;
   const dirs = c.agentDirs ?? agentDirs(c.config.agents.dirs);
   const loaded = await loadAgents(dirs, {
     strict: false,

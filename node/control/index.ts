@@ -19,6 +19,7 @@ export type { CommandResultLine, CommandStreamLine } from './routes/voice.js';
 export type {
   HomeLightView,
   HomeReport,
+  NodeRenamed,
   SettingDeleted,
   SettingValue,
   SettingsList,

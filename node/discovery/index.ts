@@ -33,6 +33,7 @@ export {
   parseTailscaleStatus,
   parseTailscaleWhois,
   parseTailscaleIp4,
+  tailnetMachineName,
   TailscaleStatusSchema,
   TailscalePeerStatusSchema,
   TailscaleUserProfileSchema,

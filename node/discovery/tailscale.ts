@@ -183,6 +183,16 @@ export function parseTailscaleStatus(
   return { state, peers, selfUserId, selfTags };
 }
 
+/**
+ * The tailnet machine name ("desk" for Self.DNSName "desk.tail1234.ts.net."), which Tailscale keeps
+ * unique in the tailnet: a node's default name. Null off a tailnet or without MagicDNS.
+ */
+export function tailnetMachineName(state: TailnetState): string | null {
+  if (state.kind !== 'running') return null;
+  const label = (state.selfDnsName.split('.')[0] ?? '').replace(/[^A-Za-z0-9_.-]/g, '-');
+  return /^[A-Za-z0-9]/.test(label) ? label.slice(0, 63) : null;
+}
+
 /** `tailscale whois --json <ip>` -> who owns that address. */
 export function parseTailscaleWhois(json: unknown): TailscaleWhois {
   const whois = parseWith(TailscaleWhoisSchema, json, 'tailscale whois --json');

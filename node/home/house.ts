@@ -111,7 +111,10 @@ export const FoundHomeSchema = z.strictObject({
             valueOff: scalar,
             brightnessProperty: z.string().max(64).nullable(),
           }),
-          z.strictObject({ kind: z.literal('home-assistant'), entityId: z.string().min(1).max(256) }),
+          z.strictObject({
+            kind: z.literal('home-assistant'),
+            entityId: z.string().min(1).max(256),
+          }),
         ]),
       }),
     )
@@ -188,7 +191,12 @@ export function resolveHouse(input: HouseInput): House {
       const l = lights.get(id);
       if (l && !ids.includes(id)) lights.set(id, { ...l, room: null });
     }
-    rooms.set(key, { key, name: spokenName(setName).toLowerCase(), lights: ids, source: 'settings' });
+    rooms.set(key, {
+      key,
+      name: spokenName(setName).toLowerCase(),
+      lights: ids,
+      source: 'settings',
+    });
   }
   return {
     rooms: [...rooms.values()].sort((a, b) => a.key.localeCompare(b.key)),

@@ -205,7 +205,10 @@ export class HomeService {
           const why = describeError(err);
           r.status = { state: 'failed', address: r.status.address, error: why };
           if (err instanceof HomeAssistantAuthError) {
-            log.error({ backend: which, err: why }, 'home: lights backend refused; fix the settings');
+            log.error(
+              { backend: which, err: why },
+              'home: lights backend refused; fix the settings',
+            );
             return;
           }
           if (tries === 0)

@@ -132,6 +132,21 @@ export function createMesh(): MeshMembership {
   };
 }
 
+/**
+ * The name node.json holds: the last name helix.toml's node.name gave (or the host name), so the
+ * daemon can tell that helix.toml now wishes another name. Null on a fresh state dir.
+ */
+export function readStoredName(stateDir: string): string | null {
+  const bytes = readFileOrNull(files(stateDir).node);
+  const parsed = bytes ? NodeFileSchema.safeParse(safeJson(bytes)) : null;
+  return parsed?.success ? parsed.data.name : null;
+}
+
+/** The host name as a node name (its first label, cleaned to what node names allow). */
+export function hostNodeName(): string {
+  return defaultName();
+}
+
 function defaultName(): string {
   const host = os.hostname().split('.')[0] ?? 'node';
   const clean = host.replace(/[^A-Za-z0-9_.-]/g, '-').replace(/^[^A-Za-z0-9]+/, '');

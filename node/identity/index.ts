@@ -1,6 +1,8 @@
 export {
   loadOrCreateIdentity,
   readIdentity,
+  readStoredName,
+  hostNodeName,
   readMesh,
   writeMesh,
   createMesh,

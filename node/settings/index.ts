@@ -52,7 +52,27 @@ export {
   type PublicSetting,
   type SettingSpec,
 } from './schema.js';
-export { InvalidSettingError, UnknownSettingError } from './errors.js';
+export {
+  InvalidSettingError,
+  NodeNameTakenError,
+  UnknownNodeError,
+  UnknownSettingError,
+} from './errors.js';
+export {
+  NODE_NAME,
+  assignNodeNames,
+  nodeIdOfNameKey,
+  nodeNameKey,
+  suffixedName,
+  type NameAssignment,
+  type NameClaim,
+} from './names.js';
+export {
+  NodeNames,
+  type KnownNode,
+  type NodeNamesOptions,
+  type NodeRenamed,
+} from './node-names.js';
 export { seedRoomsFromConfig, ROOM_PREFIX } from './seed.js';
 export {
   overlayMeshSettings,

@@ -48,8 +48,7 @@ export function overlayMeshSettings<T extends object>(
   const tree = config as Tree;
   const names = new Map(house.lights.map((l) => [l.id, l.name]));
   const rooms: Record<string, string[]> = {};
-  for (const room of house.rooms)
-    rooms[room.name] = room.lights.map((id) => names.get(id) ?? id);
+  for (const room of house.rooms) rooms[room.name] = room.lights.map((id) => names.get(id) ?? id);
   // Agents read their context from this tree: no broker password, in its key or inside the URL.
   const { password: _password, ...mqtt } = table(tree.mqtt);
   if (typeof mqtt.url === 'string') mqtt.url = withoutCredentials(mqtt.url);

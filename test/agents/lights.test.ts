@@ -150,7 +150,10 @@ describe('lights agent over a real MQTT broker', () => {
         living_room: { lights: ['lounge_lamp'] },
       },
       async (topic, payload, signal) =>
-        void (await publisher.publish({ topic, payload, qos: 1, retain: false }, signal && { signal })),
+        void (await publisher.publish(
+          { topic, payload, qos: 1, retain: false },
+          signal && { signal },
+        )),
     );
     runner = new AgentRunner({
       runtime: new DockerRuntime({ docker }),

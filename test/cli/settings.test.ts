@@ -9,9 +9,9 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ControlServer, controlSocketPath, statusReport } from '../../node/control/index.js';
-import { addSettingsRoutes } from '../../node/control/routes/index.js';
+import { addNodeRoutes, addSettingsRoutes } from '../../node/control/routes/index.js';
 import { silentLogger } from '../../node/log.js';
-import { REDACTED, SettingsStore } from '../../node/settings/index.js';
+import { NodeNames, REDACTED, SettingsStore } from '../../node/settings/index.js';
 import { peerView } from '../pipeline/support/mesh.js';
 
 const repoRoot = path.resolve(import.meta.dirname, '..', '..');
@@ -60,6 +60,16 @@ beforeAll(async () => {
     }),
   );
   addSettingsRoutes(control, store);
+  // not started: no claim is written, so the other tests' settings lists stay as they are
+  const names = new NodeNames({
+    store,
+    selfId: DESK,
+    wish: () => 'desk',
+    peers: () => [{ id: PI, name: 'pi' }],
+    onName: () => undefined,
+    logger: silentLogger,
+  });
+  addNodeRoutes(control, names);
   await control.start();
 });
 
@@ -204,5 +214,28 @@ describe('helix-node rooms and node room', () => {
     );
     const noLights = await cli(['rooms', 'set', 'hall']);
     expect(noLights.code).toBe(64);
+  });
+
+  it('node rename renames this node or another, and refuses a taken name or an unknown node', async () => {
+    const self = await cli(['node', 'rename', 'study']);
+    expect(self).toMatchObject({ code: 0, stdout: 'desk (desk0001) is now study\n' });
+    expect(store.get(`nodes.${DESK}.name`)).toBe('study');
+    const taken = await cli(['node', 'rename', 'pi', 'Study']);
+    expect(taken.code).toBe(64);
+    expect(taken.stderr).toMatch(/the name "Study" is taken by node study \(desk0001\)/);
+    const other = await cli(['node', 'rename', 'pi000002', 'kitchen', '--json']);
+    expect(other.code, other.stderr).toBe(0);
+    expect(JSON.parse(other.stdout)).toEqual({
+      id: PI,
+      shortId: 'pi000002',
+      name: 'kitchen',
+      previous: 'pi',
+    });
+    expect(store.get(`nodes.${PI}.name`)).toBe('kitchen');
+    const unknown = await cli(['node', 'rename', 'attic', 'x']);
+    expect(unknown.code).toBe(64);
+    expect(unknown.stderr).toMatch(
+      /no node "attic" in the mesh; the nodes are: study \(desk0001\), kitchen \(pi000002\)/,
+    );
   });
 });

@@ -4,6 +4,7 @@ import {
   parseTailscaleIp4,
   parseTailscaleStatus,
   parseTailscaleWhois,
+  tailnetMachineName,
 } from '../../node/discovery/index.js';
 import { tailscaleFixture, tailscaleFixtureText } from '../fixtures/tailscale.js';
 
@@ -165,3 +166,24 @@ function patchFirstPeer(value: unknown, patch: Record<string, unknown>): unknown
   if (!first) throw new Error('fixture has no peers');
   return { ...status, Peer: Object.fromEntries([[first[0], { ...first[1], ...patch }], ...rest]) };
 }
+
+describe('tailnetMachineName', () => {
+  it('is the first label of Self.DNSName, the name Tailscale keeps unique', () => {
+    const { state } = parseTailscaleStatus(fixture('status-running.json'));
+    expect(state.kind).toBe('running');
+    const dns = state.kind === 'running' ? state.selfDnsName : '';
+    expect(tailnetMachineName(state)).toBe(dns.split('.')[0]);
+  });
+
+  it.each([
+    [
+      { kind: 'running', selfIps: [], selfDnsName: 'raspberrypi-1.tail1234.ts.net' },
+      'raspberrypi-1',
+    ],
+    [{ kind: 'running', selfIps: [], selfDnsName: '' }, null], // no MagicDNS: the host name
+    [{ kind: 'not-running', backendState: 'Stopped' }, null],
+    [{ kind: 'disabled' }, null],
+  ] as const)('%j → %s', (state, expected) => {
+    expect(tailnetMachineName(state as never)).toBe(expected);
+  });
+});

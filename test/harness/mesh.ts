@@ -75,6 +75,8 @@ export interface MeshNodeSpec {
   tailnet?: boolean;
   /** merged (deeply) into this node's helix.toml, after MeshHarnessOptions.config */
   config?: Tree;
+  /** write node.name into helix.toml (default true); false: the node picks its default name */
+  configName?: boolean;
   /** extra environment for this node's processes */
   env?: Record<string, string>;
 }
@@ -321,7 +323,9 @@ export class MeshHarness {
       // must not fill the shared engine with every node's warm pools.
       capabilities: { docker_socket: NO_DOCKER_SOCKET },
     };
-    return deepMerge(deepMerge(base, this.opts.config ?? {}), this.specs[i]?.config ?? {});
+    const tree = deepMerge(deepMerge(base, this.opts.config ?? {}), this.specs[i]?.config ?? {});
+    if (this.specs[i]?.configName === false) delete (tree.node as Tree).name;
+    return tree;
   }
 
   private renderConfig(i: number): string {

@@ -3,6 +3,7 @@
  *   helix-node settings list | get KEY | set KEY VALUE | delete KEY
  *   helix-node rooms [set ROOM --lights a,b | rm ROOM]
  *   helix-node node room NODE ROOM
+ *   helix-node node rename [NODE] NEW
  * A change made on any node reaches every node of the mesh (docs/settings.md). --json prints the
  * daemon's objects; a key or value the store refuses exits 64 with its message.
  */
@@ -11,6 +12,7 @@ import {
   controlCall,
   type HomeLightView,
   type HomeReport,
+  type NodeRenamed,
   type SettingDeleted,
   type SettingValue,
   type SettingsList,
@@ -77,8 +79,7 @@ export function roomsReport(
     if (!s.allowed || !n || typeof s.value !== 'string') continue;
     const key = roomKey(s.value);
     let r = rooms.get(key);
-    if (!r)
-      rooms.set(key, (r = { name: key, source: null, lights: null, details: [], nodes: [] }));
+    if (!r) rooms.set(key, (r = { name: key, source: null, lights: null, details: [], nodes: [] }));
     const id = n[1]!;
     r.nodes.push({ id, shortId: id.slice(-8), name: names.get(id) ?? null });
   }
@@ -279,5 +280,24 @@ export function registerSettingsCommands(program: Command): void {
         ctx.o.err(
           `note: room ${room} has no lights yet; add them with: helix-node rooms set ${JSON.stringify(room)} --lights LIGHT,LIGHT`,
         );
+    });
+
+  node
+    .command('rename')
+    .argument('<node-or-name>', 'NEW (renames this node), or the node by name or id prefix')
+    .argument('[new]', 'the new name, when a node is given')
+    .description('rename this node, or any node of the mesh; names are unique in the mesh')
+    .action(async (first: string, second: string | undefined, _opts: unknown, cmd: Command) => {
+      const ctx = cliContext(cmd);
+      const body = second === undefined ? { name: first } : { node: first, name: second };
+      const r = await controlCall<NodeRenamed>(ctx.stateDir, '/v1/nodes/rename', {
+        method: 'POST',
+        body,
+      });
+      ctx.o.print(r, () =>
+        r.previous === r.name
+          ? `${r.name} (${r.shortId}) already has that name`
+          : `${r.previous} (${r.shortId}) is now ${r.name}`,
+      );
     });
 }

@@ -6,7 +6,9 @@
  */
 export { addAgentRoutes } from './agents.js';
 export {
+  addNodeRoutes,
   addSettingsRoutes,
+  type NodeRenamed,
   type SettingDeleted,
   type SettingValue,
   type SettingsList,

@@ -9,6 +9,7 @@
  *   GET  /v1/home                     HomeReport: the house every node resolves (found rooms and
  *                                     lights with the rooms people set over them), and this
  *                                     node's lights backends
+ *   POST /v1/nodes/rename {node?, name}   NodeRenamed (node: id, id prefix or name; absent: this node)
  *
  * A secret's value never leaves the daemon through these routes: it shows as `••• set`.
  * The store's errors (unknown key, value not allowed) are UsageErrors: the CLI exits 64 with
@@ -28,9 +29,13 @@ import {
   specFor,
   houseOf,
   type MeshHome,
+  type NodeNames,
+  type NodeRenamed,
   type PublicSetting,
   type SettingsStore,
 } from '../../settings/index.js';
+
+export type { NodeRenamed };
 
 export interface SettingsList {
   settings: PublicSetting[];
@@ -75,6 +80,10 @@ export interface HomeReport {
 
 const KeyBody = z.object({ key: z.string().min(1).max(512) });
 const SetBody = z.object({ key: z.string().min(1).max(512), value: z.unknown() });
+const RenameBody = z.object({
+  node: z.string().min(1).max(256).optional(),
+  name: z.string().min(1).max(256),
+});
 
 function knownKey(key: string): void {
   if (!specFor(key))
@@ -158,5 +167,13 @@ export function addSettingsRoutes(
     knownKey(key);
     settable(key);
     return { key, deleted: store.delete(key) !== undefined };
+  });
+}
+
+/** `helix-node node rename`: a name another node has is refused (UsageError, exit 64). */
+export function addNodeRoutes(control: ControlServer, names: NodeNames): void {
+  control.route('POST', '/v1/nodes/rename', async (body): Promise<NodeRenamed> => {
+    const { node, name } = parse(RenameBody, body, 'POST /v1/nodes/rename {"node"?, "name"}');
+    return names.rename(node, name);
   });
 }
