@@ -36,7 +36,7 @@ const PURE = [
   '^node/membership/view\\.ts$',
   '^node/bus/(route-manager|unheard)\\.ts$',
   '^node/settings/(clock|merge|schema|errors|overlay|names)\\.ts$',
-  '^node/home/(model|combine|zigbee2mqtt/(parse|schema)|home-assistant/(model|protocol))\\.ts$',
+  '^node/home/(model|combine|house|switch|zigbee2mqtt/(parse|schema)|home-assistant/(model|protocol))\\.ts$',
 ];
 
 const IO_CORE =

@@ -56,7 +56,7 @@ export {
   PhraseSyntaxError,
   type PhraseNode,
 } from './phrase.js';
-export { compileFastMatcher, type FastMatcher } from './matcher.js';
+export { compileFastMatcher, type FastMatcher, type UnknownValue } from './matcher.js';
 export {
   buildPhraseGrammar,
   DECOY_SLOT_VALUES,

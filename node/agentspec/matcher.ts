@@ -20,9 +20,31 @@ import {
 } from './phrase.js';
 import { allowedValues, type ArgValue, type SlotValues } from './slots.js';
 
+/**
+ * A sentence that fits a phrase except for the value of an `enum_from` slot ("turn on the garage
+ * lights" with no room garage): the person named something the house does not have.
+ */
+export interface UnknownValue {
+  agent: string;
+  intent: string;
+  /** the argument ("room") */
+  arg: string;
+  /** what was said in its place, as said */
+  value: string;
+  /** the enum_from path ("lights.rooms") */
+  from: string;
+  /** the values that exist */
+  allowed: readonly string[];
+}
+
 export interface FastMatcher {
   /** The best full match of the transcript, or null (then ask the LLM router). */
   match(text: string): FastMatch | null;
+  /**
+   * When match() found nothing: the phrase the sentence fits best if one `enum_from` slot may hold
+   * any one to three words, with the value that is not allowed; null when none fits so.
+   */
+  unknownValue?(text: string): UnknownValue | null;
   /** number of compiled phrases */
   readonly phraseCount: number;
 }
@@ -84,30 +106,73 @@ export function compileFastMatcher(
   slotValues: SlotValues = {},
 ): FastMatcher {
   const phrases: CompiledPhrase[] = [];
+  const relaxed: CompiledPhrase[] = [];
   for (const m of manifests) {
     if (m.tier !== 'warm') continue;
     for (const intent of m.intents) {
-      for (const phrase of intent.phrases)
+      for (const phrase of intent.phrases) {
         phrases.push(compilePhrase(m.name, intent, phrase, slotValues));
+        if (/\{/.test(phrase) && Object.values(intent.args).some((a) => a.enum_from))
+          relaxed.push(compilePhrase(m.name, intent, phrase, slotValues, true));
+      }
     }
   }
 
+  const words = (text: string): { words: string[]; tokens: Token[] } | null => {
+    const all = tokenize(text);
+    let ws = all.map((t) => t.norm);
+    const [lo, hi] = trimFillers(ws);
+    const tokens = lo === 0 && hi === all.length ? all : all.slice(lo, hi);
+    if (tokens !== all) ws = ws.slice(lo, hi);
+    return ws.length === 0 ? null : { words: ws, tokens };
+  };
+
   return {
     phraseCount: phrases.length,
+    unknownValue(text: string): UnknownValue | null {
+      const said = words(text);
+      if (!said) return null;
+      let best: UnknownValue | null = null;
+      let bestScore = -1;
+      for (const p of relaxed) {
+        if (!p.required.every((w) => said.words.includes(w))) continue;
+        const st = p.state;
+        Object.assign(st, { words: said.words, tokens: said.tokens, text, args: {} });
+        const matched = p.run(0, 0);
+        const { score, args } = st;
+        Object.assign(st, { words: [], tokens: [], text: '' });
+        if (!matched || score <= bestScore) continue;
+        for (const [arg, value] of Object.entries(args)) {
+          const spec = p.intent.args[arg];
+          if (!spec?.enum_from || typeof value !== 'string') continue;
+          const allowed = allowedValues(spec, slotValues) ?? [];
+          const key = normaliseWords(value).join(' ');
+          if (allowed.some((a) => normaliseWords(a).join(' ') === key)) continue;
+          bestScore = score;
+          best = {
+            agent: p.agent,
+            intent: p.intent.name,
+            arg,
+            value,
+            from: spec.enum_from,
+            allowed,
+          };
+          break;
+        }
+      }
+      return best;
+    },
     match(text: string): FastMatch | null {
-      const all = tokenize(text);
-      let words = all.map((t) => t.norm);
-      const [lo, hi] = trimFillers(words);
-      const tokens = lo === 0 && hi === all.length ? all : all.slice(lo, hi);
-      if (tokens !== all) words = words.slice(lo, hi);
-      if (words.length === 0) return null;
+      const said = words(text);
+      if (!said) return null;
+      const { words: ws, tokens } = said;
 
       let best: FastMatch | null = null;
       let bestScore = -1;
       for (const p of phrases) {
-        if (!p.required.every((w) => words.includes(w))) continue;
+        if (!p.required.every((w) => ws.includes(w))) continue;
         const st = p.state;
-        st.words = words;
+        st.words = ws;
         st.tokens = tokens;
         st.text = text;
         st.args = {};
@@ -165,6 +230,7 @@ function compilePhrase(
   intent: IntentSpec,
   phrase: string,
   slotValues: SlotValues,
+  relaxed = false,
 ): CompiledPhrase {
   let nodes: PhraseNode[];
   try {
@@ -207,7 +273,7 @@ function compilePhrase(
     state.score = score;
     return true;
   };
-  const run = compileSequence(nodes, end, state, intent, slotValues);
+  const run = compileSequence(nodes, end, state, intent, slotValues, relaxed);
   return { agent, intent, phrase, required: requiredWords(nodes), state, run };
 }
 
@@ -217,10 +283,11 @@ function compileSequence(
   st: State,
   intent: IntentSpec,
   slotValues: SlotValues,
+  relaxed: boolean,
 ): Step {
   let step = next;
   for (let i = nodes.length - 1; i >= 0; i--)
-    step = compileNode(nodes[i] as PhraseNode, step, st, intent, slotValues);
+    step = compileNode(nodes[i] as PhraseNode, step, st, intent, slotValues, relaxed);
   return step;
 }
 
@@ -230,6 +297,7 @@ function compileNode(
   st: State,
   intent: IntentSpec,
   slotValues: SlotValues,
+  relaxed: boolean,
 ): Step {
   switch (node.kind) {
     case 'word': {
@@ -237,16 +305,35 @@ function compileNode(
       return (pos, score) => st.words[pos] === word && next(pos + 1, score + WORD_SCORE);
     }
     case 'choice': {
-      const options = node.options.map((o) => compileSequence(o, next, st, intent, slotValues));
+      const options = node.options.map((o) =>
+        compileSequence(o, next, st, intent, slotValues, relaxed),
+      );
       const optional = node.optional;
       return (pos, score) => {
         for (const option of options) if (option(pos, score)) return true;
         return optional && next(pos, score);
       };
     }
-    case 'slot':
-      return compileSlot(node.name, intent.args[node.name] as ArgSpec, next, st, slotValues);
+    case 'slot': {
+      const spec = intent.args[node.name] as ArgSpec;
+      if (relaxed && spec.enum_from) return compileAnyWords(node.name, next, st);
+      return compileSlot(node.name, spec, next, st, slotValues);
+    }
   }
+}
+
+/** Relaxed matching: one to three words of any value, scored as nothing (literal words decide). */
+function compileAnyWords(name: string, next: Step, st: State): Step {
+  return (pos, score) => {
+    for (let end = pos + 1; end <= Math.min(st.words.length, pos + 3); end++) {
+      const first = st.tokens[pos] as Token;
+      const last = st.tokens[end - 1] as Token;
+      st.args[name] = st.text.slice(first.start, last.end);
+      if (next(end, score)) return true;
+      delete st.args[name];
+    }
+    return false;
+  };
 }
 
 function compileSlot(

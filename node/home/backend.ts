@@ -1,6 +1,5 @@
 /** The interface every source of lights implements, and a small change-listener helper. */
-import type { FoundHome } from './house.js';
-import type { BackendName, Home, LightCommand } from './model.js';
+import type { BackendName, FoundHome, Home, LightCommand } from './model.js';
 
 export interface LightsBackend {
   readonly name: BackendName | 'combined';

@@ -9,8 +9,8 @@
  */
 import { Listeners, type LightsBackend } from './backend.js';
 import { UnknownLightError } from './errors.js';
-import type { FoundHome } from './house.js';
-import { nameKey, type Home } from './model.js';
+
+import { nameKey, type FoundHome, type Home } from './model.js';
 
 export function combineHomes<H extends Home>(preferred: H, other: H): H {
   const rooms = new Map(preferred.rooms.map((r) => [r.key, r]));

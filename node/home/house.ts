@@ -18,35 +18,22 @@
  */
 import { z } from 'zod';
 import { combineHomes } from './combine.js';
-import { nameKey, spokenName, type BackendName, type Light, type Room } from './model.js';
+import {
+  nameKey,
+  spokenName,
+  type BackendName,
+  type FoundHome,
+  type FoundLight,
+  type Room,
+} from './model.js';
 
-/** Where a zigbee2mqtt light's commands go: `<base>/<friendlyName>/set` with these keys. */
-export interface Zigbee2mqttAddress {
-  kind: 'zigbee2mqtt';
-  friendlyName: string;
-  stateProperty: string;
-  valueOn: string | boolean | number;
-  valueOff: string | boolean | number;
-  brightnessProperty: string | null;
-}
-
-export interface HomeAssistantAddress {
-  kind: 'home-assistant';
-  entityId: string;
-}
-
-export type LightAddress = Zigbee2mqttAddress | HomeAssistantAddress;
-
-/** A light with what it takes to switch it, as a backend found it. */
-export interface FoundLight extends Light {
-  address: LightAddress;
-}
-
-/** What one backend found: replicated as the mesh setting `home.found.<backend>`. */
-export interface FoundHome {
-  rooms: Room[];
-  lights: FoundLight[];
-}
+export type {
+  FoundHome,
+  FoundLight,
+  HomeAssistantAddress,
+  LightAddress,
+  Zigbee2mqttAddress,
+} from './model.js';
 
 /** A room as a person set it (`helix-node rooms set`). */
 export interface UserRoom {

@@ -39,6 +39,34 @@ export interface Home {
   lights: Light[];
 }
 
+/** Where a zigbee2mqtt light's commands go: `<base>/<friendlyName>/set` with these keys. */
+export interface Zigbee2mqttAddress {
+  kind: 'zigbee2mqtt';
+  friendlyName: string;
+  stateProperty: string;
+  valueOn: string | boolean | number;
+  valueOff: string | boolean | number;
+  brightnessProperty: string | null;
+}
+
+export interface HomeAssistantAddress {
+  kind: 'home-assistant';
+  entityId: string;
+}
+
+export type LightAddress = Zigbee2mqttAddress | HomeAssistantAddress;
+
+/** A light with what it takes to switch it, as a backend found it. */
+export interface FoundLight extends Light {
+  address: LightAddress;
+}
+
+/** What one backend found: replicated as the mesh setting `home.found.<backend>`. */
+export interface FoundHome {
+  rooms: Room[];
+  lights: FoundLight[];
+}
+
 /** What `set` asks of a light; brightness is a percentage whatever the backend's scale. */
 export interface LightCommand {
   on: boolean;

@@ -391,6 +391,9 @@ export class Pipeline {
     }
     const fastStart = rec.now();
     const hit = this.deps.fastMatcher?.match(text) ?? null;
+    // A command about a room or light the house does not have: said so, with the ones that exist,
+    // rather than asked of an LLM that can only pick from the same list.
+    const unknown = hit ? null : (this.deps.fastMatcher?.unknownValue?.(text) ?? null);
     if (this.deps.fastMatcher) {
       rec.record(
         'intent',
@@ -399,7 +402,9 @@ export class Pipeline {
         hit !== null,
         hit
           ? `fast matcher: ${hit.agent}.${hit.intent} ("${hit.phrase}")`
-          : 'fast matcher: no phrase matched',
+          : unknown
+            ? `fast matcher: ${unknown.agent}.${unknown.intent}, but ${unknown.arg} "${unknown.value}" is not one of ${unknown.from} (${unknown.allowed.length} known)`
+            : 'fast matcher: no phrase matched',
       );
       this.emitHop(rec, opts);
     }
@@ -412,6 +417,7 @@ export class Pipeline {
         via: 'fast',
       };
     }
+    if (unknown) throw new StageFailure('intent', replies.unknownValue(unknown));
 
     const route = this.pickRouter();
     const started = rec.now();

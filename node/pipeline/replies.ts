@@ -37,7 +37,39 @@ export function unreachableReason(err: unknown): string {
   return 'it is not answering; check that helix-node runs there';
 }
 
+/** "a", "a and b", "a, b and c" */
+export function spokenList(items: readonly string[]): string {
+  if (items.length <= 1) return items[0] ?? '';
+  return `${items.slice(0, -1).join(', ')} and ${items.at(-1)}`;
+}
+
+/** Names as said: "living_room" -> "living room". */
+const spoken = (name: string) =>
+  name
+    .replace(/[_\-./]+/g, ' ')
+    .replace(/\s+/g, ' ')
+    .trim()
+    .toLowerCase();
+
+/** "lights.rooms" -> "room", "home.lights" -> "light": what a value of that list is called. */
+function nounOf(from: string): string {
+  const last = from.split('.').at(-1) ?? from;
+  return last.endsWith('s') ? last.slice(0, -1) : last;
+}
+
 export const replies = {
+  /** "I don't know a room called garage; the rooms are kitchen, bedroom and living room." */
+  unknownValue: (u: { value: string; from: string; allowed: readonly string[] }) => {
+    const noun = nounOf(u.from);
+    const known = [...new Set(u.allowed.map(spoken))].sort();
+    const rest =
+      known.length === 0
+        ? `no ${noun}s are set up yet (helix-node rooms set, or connect zigbee2mqtt or Home Assistant)`
+        : known.length === 1
+          ? `the only ${noun} is ${known[0]}`
+          : `the ${noun}s are ${spokenList(known)}`;
+    return `I don't know a ${noun} called ${spoken(u.value)}; ${rest}.`;
+  },
   noTranscriber: (why: string) => sentence(why),
   transcriberUnreachable: (node: string, err: unknown) =>
     sentence(`I couldn't reach the transcriber on ${node}: ${unreachableReason(err)}`),

@@ -67,6 +67,7 @@ export class Vocabulary {
     const current = (): FastMatcher => this.#matcher;
     this.matcher = {
       match: (text: string): FastMatch | null => current().match(text),
+      unknownValue: (text: string) => current().unknownValue?.(text) ?? null,
       get phraseCount(): number {
         return current().phraseCount;
       },

@@ -167,3 +167,30 @@ describe('fast matcher', () => {
     expect(compileFastMatcher([cold]).phraseCount).toBe(0);
   });
 });
+
+describe('fast matcher: a value the house does not have', () => {
+  it.each([
+    ['turn on the garage lights', 'turn_on', 'garage'],
+    ['please switch off the guest room lights', 'turn_off', 'guest room'],
+    ['set the attic lights to fifty percent', 'set_brightness', 'attic'],
+  ])('"%s" fits %s except for room "%s"', (text, intent, value) => {
+    expect(matcher.match(text)).toBeNull();
+    expect(matcher.unknownValue?.(text)).toEqual({
+      agent: 'lights',
+      intent,
+      arg: 'room',
+      value,
+      from: 'lights.rooms',
+      allowed: ['kitchen', 'living room', 'bedroom'],
+    });
+  });
+
+  it.each([
+    'turn on the kitchen lights', // a known room: match() has it
+    'turn on the lights in the whole big garage', // more than three words in the slot
+    'what is the weather',
+    'open the front door',
+  ])('finds no unknown value in "%s"', (text) => {
+    expect(matcher.unknownValue?.(text)).toBeNull();
+  });
+});

@@ -308,6 +308,34 @@ describe('the intent stage: fast matcher, router LLM, no router', () => {
     expectWellFormed(r);
   });
 
+  it('a room the house does not have is answered with the rooms it has, without the router', async () => {
+    const route = routeRemote(routed());
+    const runIntent = runScript(ranOn('Turned on.'));
+    const fastMatcher = {
+      ...fast(),
+      unknownValue: (text: string) =>
+        text === 'turn on the garage lights'
+          ? {
+              agent: 'lights',
+              intent: 'turn_on',
+              arg: 'room',
+              value: 'garage',
+              from: 'lights.rooms',
+              allowed: ['kitchen', 'living_room', 'bedroom'],
+            }
+          : null,
+    };
+    const { pipeline } = plainPipeline({ view: mesh, fastMatcher, routeRemote: route, runIntent });
+    const r = await pipeline.handleText('turn on the garage lights');
+    expect(r).toMatchObject({
+      ok: false,
+      reply: "I don't know a room called garage; the rooms are bedroom, kitchen and living room.",
+    });
+    expect(route.asked).toEqual([]);
+    expect(runIntent.ran).toEqual([]);
+    expect(r.trace.hops[0]?.detail).toMatch(/room "garage" is not one of lights\.rooms/);
+  });
+
   it('without a fast matcher the router is asked straight away', async () => {
     const route = routeRemote(routed());
     const { pipeline } = plainPipeline({ view: mesh, routeRemote: route });

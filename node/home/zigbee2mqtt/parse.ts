@@ -3,14 +3,15 @@
  * (backend.ts) feeds it MQTT messages.
  */
 import type { z } from 'zod';
-import type { FoundHome, Zigbee2mqttAddress } from '../house.js';
 import {
   brightnessValue,
   nameKey,
   roomFrom,
   spokenName,
+  type FoundHome,
   type Home,
   type Light,
+  type Zigbee2mqttAddress,
   type Room,
 } from '../model.js';
 import {
