@@ -110,10 +110,21 @@ func target(t task) (string, []light, error) {
 	sort.Strings(names)
 
 	if device := t.str("device"); device != "" {
+		// every light of the house, in a room or not: spoken name -> id, dims
+		all := map[string]light{}
+		if raw, ok := t.Context.Config["home.lights"]; ok {
+			json.Unmarshal(raw, &all)
+		}
+		for name, l := range all {
+			if normalise(name) == normalise(device) {
+				l.Name = name
+				return normalise(name), []light{l}, nil
+			}
+		}
 		for _, name := range names {
 			for _, l := range rooms[name] {
 				if normalise(l.Name) == normalise(device) {
-					return l.Name, []light{l}, nil
+					return normalise(l.Name), []light{l}, nil
 				}
 			}
 		}

@@ -154,7 +154,9 @@ export function resolveHouse(input: HouseInput): House {
   for (const room of found.rooms) {
     if (rooms.has(room.key)) continue;
     rooms.set(room.key, {
-      ...room,
+      key: room.key,
+      // as people say it: "Living Room" and "living_room" are "living room"
+      name: room.key,
       lights: found.lights.filter((l) => l.room === room.key).map((l) => l.id),
       source: sourceOf(input, room.key),
     });

@@ -8,7 +8,8 @@
  *   name the rooms of the house, not those of one device's helix.toml.
  * - `home.rooms`: room name -> its lights with id and whether they dim (agents' context; the ids
  *   go back to the host's home.call_service).
- * - `home.lights`: every light's spoken name.
+ * - `home.lights`: every light by spoken name -> its id, whether it dims and its room (null: none);
+ *   its keys are what `enum_from = "home.lights"` reads. Two lights of one name: the first by id.
  * - `mqtt.base_topic`: the mesh setting when set, else helix.toml's.
  * - `mqtt.password` is removed and `mqtt.url` loses any user and password inside it: agents list
  *   keys of this tree in their context, and a credential must never reach one.
@@ -36,6 +37,15 @@ export function houseOf(settings: Pick<MeshSettings, 'rooms' | 'found' | 'lights
 }
 
 type Tree = Record<string, unknown>;
+
+function lightTable(
+  house: House,
+): Record<string, { id: string; dims: boolean; room: string | null }> {
+  const out: Record<string, { id: string; dims: boolean; room: string | null }> = {};
+  for (const l of house.lights)
+    out[l.name] ??= { id: l.id, dims: l.features.brightness !== null, room: l.room };
+  return out;
+}
 const table = (v: unknown): Tree =>
   typeof v === 'object' && v !== null && !Array.isArray(v) ? (v as Tree) : {};
 
@@ -59,7 +69,7 @@ export function overlayMeshSettings<T extends object>(
     home: {
       ...table(tree.home),
       rooms: agentView(house),
-      lights: [...new Set(house.lights.map((l) => l.name))].sort(),
+      lights: lightTable(house),
     },
     mqtt: baseTopic ? { ...mqtt, base_topic: baseTopic } : mqtt,
   } as T & { lights: { rooms: Record<string, string[]> } };

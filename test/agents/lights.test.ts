@@ -13,8 +13,8 @@ import {
   type HostCalls,
   type MqttPublisher,
 } from '../../node/agents/index.js';
+import { overlayMeshSettings } from '../../node/settings/index.js';
 import {
-  agentView,
   createLightSwitch,
   resolveHouse,
   type FoundHome,
@@ -69,7 +69,16 @@ function homeFor(
     homeAssistant: () => null,
   });
   return {
-    config: { home: { rooms: agentView(house) } },
+    // the tree the daemon gives agents: the house laid over a (here empty) helix.toml
+    config: overlayMeshSettings(
+      {},
+      {
+        rooms: rooms as Record<string, { lights: string[] }>,
+        found: { zigbee2mqtt: FOUND },
+        lights: { backend: 'zigbee2mqtt', preferred: 'zigbee2mqtt' },
+      },
+      house,
+    ),
     handlers: {
       'home.call_service': (p, ctx) =>
         lights({

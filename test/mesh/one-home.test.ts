@@ -236,6 +236,10 @@ describe.skipIf(missing !== null)(
       const before = watch!.messages.length;
       const unknown = await sayOn(B, 'turn on the garage lights');
       expect(unknown.result?.ok, JSON.stringify(unknown.result)).toBe(false);
+      // the reply says the room is unknown and names the rooms there are (none yet)
+      expect(unknown.result?.reply).toMatch(
+        /^I don't know a room called garage; no rooms are set up yet/,
+      );
       console.log(`[one-home] before the room exists, home-b replies: ${unknown.result?.reply}`);
 
       // home-b is polled from before the write; the write's own time (home-a's wall clock, the
