@@ -12,6 +12,9 @@ import { createOutput } from './output.js';
 import type { GlobalOptions } from './context.js';
 import { registerMeshCommands } from './commands/mesh.js';
 import { registerExtraCommands } from './commands/index.js';
+import { exitWhenDrained } from './exit.js';
+
+export { exitWhenDrained } from './exit.js';
 
 export function buildProgram(): Command {
   const program = new Command('helix-node')
@@ -71,10 +74,10 @@ const isEntry =
   process.argv[1] !== undefined && fileURLToPath(import.meta.url) === path.resolve(process.argv[1]);
 if (isEntry) {
   main(process.argv).then(
-    (code) => process.exit(code),
+    (code) => exitWhenDrained(code),
     (err: unknown) => {
       process.stderr.write(`helix-node: ${describeError(err)}\n`);
-      process.exitCode = 1;
+      return exitWhenDrained(1);
     },
   );
 }
