@@ -8,7 +8,7 @@ import { fileURLToPath } from 'node:url';
 import { Command, CommanderError, Option } from 'commander';
 import { describeError, HelixError } from '../errors.js';
 import { VERSION } from '../version.js';
-import { createOutput } from './output.js';
+import { createOutput, safeText } from './output.js';
 import type { GlobalOptions } from './context.js';
 import { registerMeshCommands } from './commands/mesh.js';
 import { registerExtraCommands } from './commands/index.js';
@@ -65,7 +65,8 @@ export async function main(argv: string[]): Promise<number> {
           error: { name: err instanceof Error ? err.name : 'Error', message: describeError(err) },
         }),
       );
-    else o.err(`helix-node: ${describeError(err)}`);
+    // An error may carry an agent's or a peer's words (a failed run's message).
+    else o.err(`helix-node: ${safeText(describeError(err))}`);
     return err instanceof HelixError ? err.exitCode : 1;
   }
 }
@@ -76,7 +77,7 @@ if (isEntry) {
   main(process.argv).then(
     (code) => exitWhenDrained(code),
     (err: unknown) => {
-      process.stderr.write(`helix-node: ${describeError(err)}\n`);
+      process.stderr.write(`helix-node: ${safeText(describeError(err))}\n`);
       return exitWhenDrained(1);
     },
   );
