@@ -177,8 +177,16 @@ export function parseArgs(pairs: readonly string[]): Record<string, string> {
       throw new UsageError(
         `--arg ${JSON.stringify(pair)} is not key=value; e.g. --arg room=kitchen`,
       );
-    if (key in out) throw new UsageError(`--arg ${key} is given twice; give each argument once`);
-    out[key] = pair.slice(at + 1);
+    // Own properties only: --arg constructor=… or --arg __proto__=… is a name like any other
+    // (the host refuses names the intent does not take), not an inherited property.
+    if (Object.hasOwn(out, key))
+      throw new UsageError(`--arg ${key} is given twice; give each argument once`);
+    Object.defineProperty(out, key, {
+      value: pair.slice(at + 1),
+      enumerable: true,
+      writable: true,
+      configurable: true,
+    });
   }
   return out;
 }
