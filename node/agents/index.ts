@@ -32,6 +32,7 @@ export type { DockerRuntimeOptions } from './docker/runtime.js';
 export { sandboxSpec, sandboxRunFlags, dockerCreateOptions } from './docker/sandbox.js';
 export { DockerDemuxer } from './docker/demux.js';
 export { dispatchCall } from './calls.js';
+export { CallRateLimiter, TokenBucket, CALL_RATE_LIMITS, type RateLimit } from './limits.js';
 export type { HostCalls, CallContext, CallOutcome } from './calls.js';
 export { createMqttPublisher } from './mqtt.js';
 export type { MqttPublisher, MqttPublisherOptions } from './mqtt.js';
