@@ -34,7 +34,7 @@ export { DockerDemuxer } from './docker/demux.js';
 export { dispatchCall } from './calls.js';
 export { CallRateLimiter, TokenBucket, CALL_RATE_LIMITS, type RateLimit } from './limits.js';
 export type { HostCalls, CallContext, CallOutcome } from './calls.js';
-export { createMqttPublisher } from './mqtt.js';
+export { createMqttPublisher, publishTopicProblem } from './mqtt.js';
 export type { MqttPublisher, MqttPublisherOptions } from './mqtt.js';
 export { createHttpFetch, isPrivateAddress, EgressRefusedError } from './http-fetch.js';
 export type { HttpFetchOptions } from './http-fetch.js';
