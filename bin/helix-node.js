@@ -10,5 +10,6 @@ if (!existsSync(fileURLToPath(compiled))) {
   );
   process.exit(69);
 }
-const { main } = await import(compiled.href);
-process.exit(await main(process.argv));
+const { main, exitWhenDrained } = await import(compiled.href);
+// Not process.exit(): output still queued for a pipe would be lost (node/cli/exit.ts).
+await exitWhenDrained(await main(process.argv));

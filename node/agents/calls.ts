@@ -4,6 +4,7 @@
  * The handlers themselves (MQTT, fetch, LLM, mesh view, notify) are injected by the daemon.
  */
 import { describeError } from '../errors.js';
+import type { CallRateLimiter } from './limits.js';
 import type { Logger } from '../log.js';
 import {
   HOST_CALLS,
@@ -32,6 +33,8 @@ export interface CallContext {
   traceId?: string;
   /** aborted when the task ends or the container goes away */
   signal: AbortSignal;
+  /** the task's rate limits (node/agents/limits.ts); none: unlimited */
+  limiter?: CallRateLimiter;
 }
 
 /** The effects a node offers its agents. Each resolves to the `result` of the reply. */
@@ -82,6 +85,9 @@ export async function dispatchCall(
   }
   const handler = handlers[known] as ((p: unknown, c: CallContext) => Promise<unknown>) | undefined;
   if (!handler) return refuse(`this node does not provide ${method}`);
+  const overLimit = ctx.limiter?.check(known);
+  // Not logged one by one: a flood would flood the log too; the task's count is logged at its end.
+  if (overLimit) return { ok: false, error: overLimit };
   let params: unknown = parsed.data;
   if (known === 'notify') {
     const p = parsed.data as NotifyParams;

@@ -18,6 +18,7 @@ import {
   type LoadedAgent,
   type RunEvent,
 } from '../agentspec/index.js';
+import { CallRateLimiter } from './limits.js';
 import { AsyncQueue } from './queue.js';
 import type { ContainerExit, ContainerHandle, ContainerRuntime } from './runtime.js';
 import { sandboxFor } from './sandbox.js';
@@ -57,11 +58,17 @@ export class AgentContainer {
   private gone = false;
   private readyWaiters: Array<() => void> = [];
   private isReady = false;
-  private current: { id: string; queue: AsyncQueue<TaskInput>; calls: AbortController } | null =
-    null;
+  private current: {
+    id: string;
+    queue: AsyncQueue<TaskInput>;
+    calls: AbortController;
+    limiter: CallRateLimiter;
+  } | null = null;
   private lastCaller: { node?: string; traceId?: string } = {};
   private readonly stderrTail: string[] = [];
   private readonly backgroundCalls = new AbortController();
+  /** rate limits for calls between tasks (a timer firing later), for the container's life */
+  private readonly backgroundLimiter = new CallRateLimiter();
 
   private constructor(
     private readonly deps: ContainerDeps,
@@ -141,7 +148,12 @@ export class AgentContainer {
       return;
     }
     const queue = new AsyncQueue<TaskInput>();
-    const current = { id: task.id, queue, calls: new AbortController() };
+    const current = {
+      id: task.id,
+      queue,
+      calls: new AbortController(),
+      limiter: new CallRateLimiter(),
+    };
     this.current = current;
     this.lastCaller = { node: task.context.node, traceId: task.context.trace_id };
     const timer = setTimeout(
@@ -192,6 +204,11 @@ export class AgentContainer {
       opts.signal?.removeEventListener('abort', onAbort);
       current.calls.abort();
       this.current = null;
+      if (current.limiter.refusedTotal > 0)
+        this.deps.log.warn(
+          { agent: this.agent.manifest.name, taskId: current.id, refused: current.limiter.refused },
+          `refused ${current.limiter.refusedTotal} host calls over their rate limit`,
+        );
       if (!finished) void this.kill('cancelled');
     }
   }
@@ -279,7 +296,7 @@ export class AgentContainer {
 
   private async answerCall(
     call: CallMessage,
-    task: { id: string; calls: AbortController } | null,
+    task: { id: string; calls: AbortController; limiter: CallRateLimiter } | null,
   ): Promise<void> {
     const signal = task
       ? task.calls.signal
@@ -296,6 +313,7 @@ export class AgentContainer {
         callerNode: this.lastCaller.node,
         traceId: this.lastCaller.traceId,
         signal,
+        limiter: task ? task.limiter : this.backgroundLimiter,
       },
       this.deps.log,
     );
@@ -329,6 +347,11 @@ export class AgentContainer {
   private onExit(exit: ContainerExit): ExitInfo {
     this.gone = true;
     this.backgroundCalls.abort();
+    if (this.backgroundLimiter.refusedTotal > 0)
+      this.deps.log.warn(
+        { agent: this.agent.manifest.name, refused: this.backgroundLimiter.refused },
+        `refused ${this.backgroundLimiter.refusedTotal} host calls between tasks over their rate limit`,
+      );
     const info: ExitInfo = {
       reason: this.killReason ?? exitReason(exit),
       statusCode: exit.statusCode,

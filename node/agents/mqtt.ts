@@ -86,11 +86,8 @@ export function createMqttPublisher(opts: MqttPublisherOptions): MqttPublisher {
 
   return {
     async publish(params, ctx) {
-      if (opts.topicPrefix && !params.topic.startsWith(`${opts.topicPrefix}/`)) {
-        throw new Error(
-          `agents may publish only under "${opts.topicPrefix}/" (mqtt.base_topic), not to "${params.topic}"`,
-        );
-      }
+      const refused = publishTopicProblem(params.topic, opts.topicPrefix);
+      if (refused) throw new Error(refused);
       const c = connection();
       await connected(c, ctx?.signal);
       const payload =
@@ -105,6 +102,27 @@ export function createMqttPublisher(opts: MqttPublisherOptions): MqttPublisher {
       if (c) await c.endAsync(true);
     },
   };
+}
+
+/**
+ * Why an agent may not publish to `topic`, or null when it may. Agents publish to devices under
+ * "<base>/" (config mqtt.base_topic, e.g. zigbee2mqtt/kitchen-1/set), never:
+ * - outside "<base>/" (another bridge's or service's topics; "$SYS" and the like),
+ * - to the bridge itself, "<base>/bridge" and everything under it: zigbee2mqtt's
+ *   "<base>/bridge/request/..." topics permit joining devices, remove them, rename them, change
+ *   the bridge's options and restart it;
+ * - with a wildcard (+, #), which a broker may reject or mishandle in a publish, or a NUL.
+ */
+export function publishTopicProblem(topic: string, base?: string): string | null {
+  if (/[+#\0]/.test(topic))
+    return `agents may not publish to "${topic}": a publish topic has no wildcards (+, #)`;
+  if (!base) return null;
+  if (!topic.startsWith(`${base}/`) || topic.length === base.length + 1)
+    return `agents may publish only under "${base}/" (mqtt.base_topic), not to "${topic}"; publish to a device, e.g. "${base}/DEVICE/set"`;
+  const first = topic.slice(base.length + 1).split('/')[0];
+  if (first === 'bridge')
+    return `agents may not publish to "${topic}": "${base}/bridge/..." are the Zigbee bridge's own control topics (pairing, removing and renaming devices, restarting the bridge); publish to a device, e.g. "${base}/DEVICE/set"`;
+  return null;
 }
 
 /** The broker URL without credentials, for messages and logs. */

@@ -30,7 +30,10 @@ export interface ValidateArgsOptions {
 /**
  * Check an intent's arguments: unknown arguments are refused, required ones must be there,
  * every value must fit its type, enum and bounds. null, undefined and blank text count as
- * absent. Every problem is reported, each naming the argument.
+ * absent. Every problem is reported, each naming the argument. Names are looked up as own
+ * properties only: "constructor", "toString" or "__proto__" is an argument like any other name,
+ * unknown unless the intent declares it (a manifest may declare "constructor"), never a property
+ * every object inherits.
  */
 export function validateArgs(
   intent: IntentSpec,
@@ -45,7 +48,7 @@ export function validateArgs(
   const args: Record<string, ArgValue> = {};
   // Values in the order given (a match's args read in phrase order), then what is missing.
   for (const [name, value] of Object.entries(raw)) {
-    const spec = intent.args[name];
+    const spec = Object.hasOwn(intent.args, name) ? intent.args[name] : undefined;
     if (spec === undefined) {
       const known = Object.keys(intent.args);
       problems.push(
@@ -55,11 +58,18 @@ export function validateArgs(
     }
     if (absent(value)) continue;
     const checked = checkArg(name, spec, value, slotValues, opts);
-    if (checked.ok) args[name] = checked.value;
+    // defineProperty: an own property even for "__proto__", which `args[name] =` would drop.
+    if (checked.ok)
+      Object.defineProperty(args, name, {
+        value: checked.value,
+        enumerable: true,
+        writable: true,
+        configurable: true,
+      });
     else problems.push(checked.problem);
   }
   for (const [name, spec] of Object.entries(intent.args)) {
-    if (spec.required && absent(raw[name]))
+    if (spec.required && absent(Object.hasOwn(raw, name) ? raw[name] : undefined))
       problems.push(`"${name}" is required (${spec.description || spec.type})`);
   }
   return problems.length ? { ok: false, problems } : { ok: true, args };

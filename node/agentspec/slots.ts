@@ -33,7 +33,8 @@ export function currentConfig(source: ConfigSource | undefined): ConfigTree {
  */
 export function allowedValues(spec: ArgSpec, slotValues: SlotValues): readonly string[] | null {
   if (spec.enum) return spec.enum;
-  if (spec.enum_from !== undefined) return slotValues[spec.enum_from] ?? [];
+  if (spec.enum_from !== undefined)
+    return Object.hasOwn(slotValues, spec.enum_from) ? (slotValues[spec.enum_from] ?? []) : [];
   return null;
 }
 
@@ -51,7 +52,7 @@ export function resolveSlotValues(
     for (const intent of m.intents) {
       for (const spec of Object.values(intent.args)) {
         const from = spec.enum_from;
-        if (from === undefined || from in out) continue;
+        if (from === undefined || Object.hasOwn(out, from)) continue;
         const node = configValue(config, from);
         if (Array.isArray(node)) out[from] = node.filter((v): v is string => typeof v === 'string');
         else if (isRecord(node)) out[from] = Object.keys(node);
@@ -65,7 +66,9 @@ export function resolveSlotValues(
 /** The value of a dotted helix.toml key, e.g. "mqtt.base_topic". */
 export function configValue(config: unknown, key: string): unknown {
   let node: unknown = config;
-  for (const part of key.split('.')) node = isRecord(node) ? node[part] : undefined;
+  // Own keys only: "constructor" or "toString" is not a key of a table that does not have it.
+  for (const part of key.split('.'))
+    node = isRecord(node) && Object.hasOwn(node, part) ? node[part] : undefined;
   return node;
 }
 

@@ -31,8 +31,30 @@ export class CommandError extends Error {
   }
 }
 
+/**
+ * A signal for one command that follows `outer` and lets go of it when `release` is called.
+ * execFile given a caller's long-lived signal adds an abort listener to it and removes it only on
+ * the child's 'exit', which a child that never started (ENOENT: no nvidia-smi) does not emit: a
+ * node without nvidia-smi added one listener every 30 s until MaxListenersExceededWarning.
+ */
+function perCallSignal(outer: AbortSignal | undefined): {
+  signal: AbortSignal | undefined;
+  release: () => void;
+} {
+  if (!outer) return { signal: undefined, release: () => {} };
+  const own = new AbortController();
+  if (outer.aborted) {
+    own.abort(outer.reason);
+    return { signal: own.signal, release: () => {} };
+  }
+  const onAbort = () => own.abort(outer.reason);
+  outer.addEventListener('abort', onAbort, { once: true });
+  return { signal: own.signal, release: () => outer.removeEventListener('abort', onAbort) };
+}
+
 export function runCommand(bin: string, args: string[], opts: RunOptions): Promise<CommandResult> {
   const command = [bin, ...args].join(' ');
+  const { signal, release } = perCallSignal(opts.signal);
   return new Promise((resolve, reject) => {
     execFile(
       bin,
@@ -42,11 +64,12 @@ export function runCommand(bin: string, args: string[], opts: RunOptions): Promi
         killSignal: 'SIGKILL',
         maxBuffer: 4 * 1024 * 1024,
         encoding: 'utf8',
-        signal: opts.signal,
+        signal,
         // C locale: the parsers read English output
         env: { ...(opts.env ?? process.env), LC_ALL: 'C' },
       },
       (err, stdout, stderr) => {
+        release();
         if (!err) return resolve({ stdout, stderr });
         const e = err as NodeJS.ErrnoException & {
           code?: string | number;

@@ -8,10 +8,13 @@ import { fileURLToPath } from 'node:url';
 import { Command, CommanderError, Option } from 'commander';
 import { describeError, HelixError } from '../errors.js';
 import { VERSION } from '../version.js';
-import { createOutput } from './output.js';
+import { createOutput, safeText } from './output.js';
 import type { GlobalOptions } from './context.js';
 import { registerMeshCommands } from './commands/mesh.js';
 import { registerExtraCommands } from './commands/index.js';
+import { exitWhenDrained } from './exit.js';
+
+export { exitWhenDrained } from './exit.js';
 
 export function buildProgram(): Command {
   const program = new Command('helix-node')
@@ -62,7 +65,8 @@ export async function main(argv: string[]): Promise<number> {
           error: { name: err instanceof Error ? err.name : 'Error', message: describeError(err) },
         }),
       );
-    else o.err(`helix-node: ${describeError(err)}`);
+    // An error may carry an agent's or a peer's words (a failed run's message).
+    else o.err(`helix-node: ${safeText(describeError(err))}`);
     return err instanceof HelixError ? err.exitCode : 1;
   }
 }
@@ -71,10 +75,10 @@ const isEntry =
   process.argv[1] !== undefined && fileURLToPath(import.meta.url) === path.resolve(process.argv[1]);
 if (isEntry) {
   main(process.argv).then(
-    (code) => process.exit(code),
+    (code) => exitWhenDrained(code),
     (err: unknown) => {
-      process.stderr.write(`helix-node: ${describeError(err)}\n`);
-      process.exitCode = 1;
+      process.stderr.write(`helix-node: ${safeText(describeError(err))}\n`);
+      return exitWhenDrained(1);
     },
   );
 }

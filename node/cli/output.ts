@@ -1,4 +1,8 @@
-/** Terminal output: colours only on a TTY and without NO_COLOR (https://no-color.org), plain tables. */
+/**
+ * Terminal output: colours only on a TTY and without NO_COLOR (https://no-color.org), plain tables.
+ * Everything printed goes through safeText, so no control character that came from an agent or a
+ * peer reaches the terminal raw.
+ */
 export interface Output {
   color: boolean;
   json: boolean;
@@ -15,18 +19,56 @@ export function createOutput(opts: { json?: boolean; color?: boolean } = {}): Ou
     (process.stdout.isTTY === true &&
       !('NO_COLOR' in process.env && process.env.NO_COLOR !== '') &&
       process.env.TERM !== 'dumb');
-  const out = (line = '') => void process.stdout.write(line + '\n');
+  // Our own colours (paint) survive only when colours are on; an agent's are made visible
+  // where it is printed (safeText without keepColour), so at most paint's few codes get through.
+  const keepColour = color;
+  const out = (line = '') => void process.stdout.write(safeText(line, { keepColour }) + '\n');
+  // JSON escapes C0 itself; safeText escapes C1 and bidi controls the same \uXXXX way.
   const printJson = (value: unknown) =>
-    void process.stdout.write(JSON.stringify(value, null, 2) + '\n');
+    void process.stdout.write(safeText(JSON.stringify(value, null, 2)) + '\n');
   const json = opts.json ?? false;
   return {
     color,
     json,
     out,
-    err: (line) => process.stderr.write(line + '\n'),
+    err: (line) => process.stderr.write(safeText(line, { keepColour }) + '\n'),
     printJson,
     print: (value, human) => (json ? printJson(value) : out(human())),
   };
+}
+
+/**
+ * Characters a terminal acts on instead of showing: C0 controls but newline and tab (ESC starts
+ * CSI colour/erase/cursor sequences, OSC title changes and OSC 8 links; BEL, BS and CR rewrite
+ * what is shown), DEL, C1 controls (U+009B is a one-character CSI, U+009D an OSC), and the
+ * bidirectional overrides and marks that make text read other than it is stored (Trojan Source).
+ */
+const UNSAFE =
+  // eslint-disable-next-line no-control-regex -- matching control characters is the point
+  /[\u0000-\u0008\u000b-\u001f\u007f-\u009f\u061c\u200e\u200f\u202a-\u202e\u2066-\u2069]/g;
+/** The exact colour codes paint() writes. */
+// eslint-disable-next-line no-control-regex -- paint's own SGR sequences
+const OWN_SGR = /\u001b\[(?:0|1|2|3[1-4])m/g;
+
+const escapeChar = (c: string) => `\\u${c.charCodeAt(0).toString(16).padStart(4, '0')}`;
+
+/**
+ * Text from an agent or a peer (progress, results, stderr, errors, names) made safe to print:
+ * every control character but newline and tab becomes visible as `\uXXXX`, so an escape
+ * sequence arrives as inert text (`\u001b]0;title\u0007`) and cannot retitle the window, plant a
+ * link or erase lines. The `\uXXXX` form is also JSON's own escape, so a JSON text stays valid
+ * JSON with the same value. `keepColour` leaves paint()'s own colour codes alone (Output uses it
+ * when colours are on); call it without on anything an agent or a peer wrote.
+ */
+export function safeText(text: string, opts: { keepColour?: boolean } = {}): string {
+  if (!opts.keepColour) return text.replace(UNSAFE, escapeChar);
+  let out = '';
+  let last = 0;
+  for (const m of text.matchAll(OWN_SGR)) {
+    out += text.slice(last, m.index).replace(UNSAFE, escapeChar) + m[0];
+    last = m.index + m[0].length;
+  }
+  return out + text.slice(last).replace(UNSAFE, escapeChar);
 }
 
 const CODES = { red: 31, green: 32, yellow: 33, blue: 34, dim: 2, bold: 1 } as const;

@@ -2,7 +2,7 @@
 import { once } from 'node:events';
 import { Daemon, type DaemonOptions } from '../daemon.js';
 import { VERSION } from '../version.js';
-import type { Output } from './output.js';
+import { safeText, type Output } from './output.js';
 
 export async function runDaemon(opts: DaemonOptions & { output: Output }): Promise<void> {
   const daemon = new Daemon(opts);
@@ -22,9 +22,11 @@ export async function runDaemon(opts: DaemonOptions & { output: Output }): Promi
       throw err;
     }
     // Timers and other agents tell the node that asked; say it on this node's terminal.
-    daemon.agentServices?.onNotify((n) => opts.output.err(`${n.from}/${n.agent}: ${n.text}`));
+    daemon.agentServices?.onNotify((n) =>
+      opts.output.err(`${safeText(n.from)}/${safeText(n.agent)}: ${safeText(n.text)}`),
+    );
     // Every spoken command's reply is printed here (and spoken where a TTS engine is present).
-    daemon.voiceServices?.startListening((r) => opts.output.err(r.reply));
+    daemon.voiceServices?.startListening((r) => opts.output.err(safeText(r.reply)));
     if (!opts.output.json) opts.output.err(`helix-node ${VERSION} is running; Ctrl-C to leave`);
     if (!stopping.signal.aborted) await once(stopping.signal, 'abort');
   } finally {

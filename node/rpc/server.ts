@@ -7,6 +7,8 @@ import { format } from 'node:util';
 import {
   Server,
   ServerCredentials,
+  status,
+  type ServerDuplexStream,
   setLogger,
   setLogVerbosity,
   logVerbosity,
@@ -95,6 +97,10 @@ export class RpcServer {
       'grpc.keepalive_timeout_ms': 10_000,
     });
     for (const s of this.services) server.addService(s.definition, s.implementation);
+    if (!authenticateUnknownMethods(server))
+      this.log.warn(
+        'this grpc-js answers calls to methods this node does not serve before checking the mesh proof; update node/rpc/server.ts authenticateUnknownMethods',
+      );
     let port = this.opts.port;
     try {
       for (const host of this.hosts) {
@@ -128,6 +134,47 @@ export class RpcServer {
     });
     this.boundPort = 0;
   }
+}
+
+/** What grpc-js's Server keeps per method (its private handler table, read by _retrieveHandler). */
+interface GrpcHandler {
+  func: (call: ServerDuplexStream<Buffer, Buffer>) => void;
+  serialize: (value: Buffer) => Buffer;
+  deserialize: (bytes: Buffer) => Buffer;
+  type: 'bidi';
+  path: string;
+}
+
+/**
+ * Calls to a method this node does not serve go through the interceptors too, so the mesh proof
+ * is checked before anything else is said. grpc-js answers UNIMPLEMENTED for an unknown method
+ * before its interceptors run, which told an outsider without the mesh secret which services a
+ * node runs (issue 11: Transcriber on STT nodes only). Every unknown path gets a handler that,
+ * once the proof is good, answers UNIMPLEMENTED naming the method; a bidi handler fits any call
+ * shape, and reads no messages. False when this grpc-js's Server has no _retrieveHandler (a
+ * private method; test/rpc/auth.test.ts fails then).
+ */
+export function authenticateUnknownMethods(server: Server): boolean {
+  const internals = server as unknown as { _retrieveHandler?: (path: string) => unknown };
+  const retrieve = internals._retrieveHandler;
+  if (typeof retrieve !== 'function') return false;
+  internals._retrieveHandler = function (this: Server, path: string): unknown {
+    const handler: unknown = retrieve.call(this, path);
+    if (handler) return handler;
+    const unknown: GrpcHandler = {
+      type: 'bidi',
+      path,
+      serialize: (value) => value,
+      deserialize: (bytes) => bytes,
+      func: (call) =>
+        call.emit('error', {
+          code: status.UNIMPLEMENTED,
+          details: `this node does not serve ${path}`,
+        }),
+    };
+    return unknown;
+  };
+  return true;
 }
 
 /** The hosts to bind: the given mesh addresses plus loopback, deduplicated; wildcards refused. */

@@ -18,7 +18,7 @@ export {
   type AudioSource,
   type ArecordOptions,
 } from './capture.js';
-export { readWavFile, loadSileroModel, type AudioClip } from './file.js';
+export { readWavFile, readRegularFile, loadSileroModel, type AudioClip } from './file.js';
 export { downmix, resample, toMono16k, TARGET_RATE } from './resample.js';
 export {
   parseSileroModel,

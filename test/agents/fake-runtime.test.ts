@@ -204,3 +204,61 @@ describe('runner and warm pool over a fake ContainerRuntime', () => {
     await runner.stop();
   });
 });
+
+describe('host call limits per task', () => {
+  it('answers a notify flood from a running task with refusals past the burst', async () => {
+    const notes: string[] = [];
+    const flood = 200;
+    const replies: Array<{ ok: boolean; error?: string }> = [];
+    const { runtime } = fakeRuntime((c) => {
+      const line = c.tasks.at(-1) as unknown as
+        | { type: 'task'; id: string }
+        | { type: 'reply'; ok: boolean; error?: string; id: string }
+        | undefined;
+      if (!line) return;
+      if (line.type === 'task') {
+        for (let i = 0; i < flood; i++)
+          c.say({
+            v: 1,
+            type: 'call',
+            id: line.id,
+            call_id: `n${i}`,
+            method: 'notify',
+            params: { text: `ding ${i}` },
+          });
+      } else if (line.type === 'reply') {
+        replies.push(line);
+        if (replies.length === flood) c.say({ v: 1, type: 'result', id: line.id, text: 'done' });
+      }
+    });
+    const a: LoadedAgent = {
+      manifest: parseManifest(
+        'name = "fake"\ntier = "cold"\nmemory_mb = 32\ncalls = ["notify"]\n[[intents]]\nname = "go"\n',
+      ),
+      dir: '/nonexistent',
+      hash: 'f'.repeat(64),
+    };
+    const runner = new AgentRunner({
+      runtime,
+      agents: [a],
+      host: 'fake-host',
+      resolveImage: async () => 'fake:1',
+      handlers: {
+        async notify(p) {
+          notes.push(p.text);
+          return { node: 'fake-host' };
+        },
+      },
+    });
+    const events = await collect(runner.run({ agent: 'fake', intent: 'go', args: {} }));
+    expect(last(events)).toMatchObject({ type: 'result', text: 'done' });
+    // a burst of 10, and 5 a second after it: the flood takes well under a second here
+    expect(notes.length).toBeGreaterThanOrEqual(10);
+    expect(notes.length).toBeLessThanOrEqual(15);
+    expect(replies.filter((r) => r.ok)).toHaveLength(notes.length);
+    expect(replies.find((r) => !r.ok)?.error).toMatch(
+      /^notify refused: over its limit of 5 calls a second/,
+    );
+    await runner.stop();
+  });
+});

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { dispatchCall, type HostCalls } from '../../node/agents/index.js';
+import { CallRateLimiter, dispatchCall, type HostCalls } from '../../node/agents/index.js';
 import { parseManifest, type CallMessage } from '../../node/agentspec/index.js';
 import { DockerDemuxer } from '../../node/agents/docker/demux.js';
 import { LineSplitter } from '../../node/agents/framing.js';
@@ -113,5 +113,45 @@ describe('host call dispatch', () => {
     const outcome = await dispatchCall(handlers, call('notify', { text: 'Tea is ready.' }), ctx());
     expect(outcome).toEqual({ ok: true, result: { said: true } });
     expect(seen.at(-1)).toEqual({ text: 'Tea is ready.', node: 'pi-kitchen' });
+  });
+
+  // issue 11: notify had no limit (3000 notes in 2.7 s).
+  it('refuses notify over 5 a second (bursts of 10) per task, with the limit, and counts it', async () => {
+    let now = 0;
+    const limiter = new CallRateLimiter(undefined, () => now);
+    const before = seen.length;
+    const outcomes = [];
+    for (let i = 0; i < 3000; i++)
+      outcomes.push(
+        await dispatchCall(handlers, call('notify', { text: `note ${i}` }), {
+          ...ctx(),
+          limiter,
+        }),
+      );
+    expect(outcomes.filter((o) => o.ok)).toHaveLength(10);
+    expect(seen.length - before).toBe(10);
+    const refused = outcomes.at(-1)!;
+    expect(!refused.ok && refused.error).toMatch(
+      /^notify refused: over its limit of 5 calls a second \(bursts of 10\) per task; 2990 refused in this task so far/,
+    );
+    expect(limiter.refused).toEqual({ notify: 2990 });
+    // a second later: 5 more
+    now += 1000;
+    const later = [];
+    for (let i = 0; i < 8; i++)
+      later.push(
+        await dispatchCall(handlers, call('notify', { text: 'x' }), { ...ctx(), limiter }),
+      );
+    expect(later.map((o) => o.ok)).toEqual([true, true, true, true, true, false, false, false]);
+    // another task has its own bucket; other calls are not limited by notify's
+    const other = new CallRateLimiter(undefined, () => now);
+    expect(
+      (await dispatchCall(handlers, call('notify', { text: 'y' }), { ...ctx(), limiter: other }))
+        .ok,
+    ).toBe(true);
+    expect((await dispatchCall(handlers, call('mesh.status'), { ...ctx(), limiter })).ok).toBe(
+      false,
+    ); // fails in its handler ('view not ready'), not for notify's rate
+    expect(limiter.refused).toEqual({ notify: 2993 });
   });
 });

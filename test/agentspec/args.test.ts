@@ -59,3 +59,55 @@ describe('task arguments against the manifest (the host)', () => {
     });
   });
 });
+
+// issue 11: names every object inherits were looked up on the prototype: "constructor" or
+// "toString" crashed the check or passed and was dropped, and a required "constructor" was never
+// missing.
+describe('argument names that are also Object.prototype properties', () => {
+  it.each([
+    [{ room: 'kitchen', level: 40, constructor: 'x' }, 'constructor'],
+    [{ room: 'kitchen', level: 40, toString: 'x' }, 'toString'],
+    [{ room: 'kitchen', level: 40, hasOwnProperty: 1 }, 'hasOwnProperty'],
+    [
+      JSON.parse('{"room":"kitchen","level":40,"__proto__":{"mode":"hard"}}') as object,
+      '__proto__',
+    ],
+  ])('refuses %j as an unknown argument', (args, name) => {
+    const r = validateTaskArgs(intent, args, config);
+    expect(r).toEqual({
+      ok: false,
+      problems: [`unknown argument "${name}" (dim takes room, level, ratio, fade, mode, note)`],
+    });
+  });
+
+  const odd = IntentSchema.parse({
+    name: 'build',
+    args: { constructor: { type: 'string', required: true }, valueof: { type: 'integer' } },
+  });
+
+  it('takes a declared argument named constructor as an own property', () => {
+    const r = validateTaskArgs(odd, { constructor: 'bob', valueof: '3' });
+    expect(r.ok).toBe(true);
+    if (!r.ok) return;
+    expect(Object.hasOwn(r.args, 'constructor')).toBe(true);
+    expect(r.args).toEqual({ constructor: 'bob', valueof: 3 });
+    expect(JSON.parse(JSON.stringify(r.args))).toEqual({ constructor: 'bob', valueof: 3 });
+  });
+
+  it('says a required constructor is missing when it is', () => {
+    expect(validateTaskArgs(odd, {})).toEqual({
+      ok: false,
+      problems: ['"constructor" is required (string)'],
+    });
+  });
+
+  it('reads no inherited property as an enum_from table', () => {
+    const table = IntentSchema.parse({
+      name: 'pick',
+      args: { what: { type: 'string', enum_from: 'lights.constructor', required: true } },
+    });
+    expect(validateTaskArgs(table, { what: 'x' }, { lights: {} }).ok).toBe(true); // unconfigured
+    const r = validateTaskArgs(table, { what: 'Function' }, { lights: { constructor: ['bob'] } });
+    expect(r).toMatchObject({ ok: false });
+  });
+});

@@ -1,3 +1,4 @@
+import { getEventListeners } from 'node:events';
 import { chmodSync, existsSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import http from 'node:http';
 import os from 'node:os';
@@ -381,6 +382,43 @@ describe('probeCapabilities', () => {
     });
     if (existsSync(ggmlModel))
       expect(caps.stt).toEqual({ engine: 'whisper', model: 'for-tests-ggml-tiny.en.bin' });
+  });
+
+  // issue 11: execFile removes its listener from the caller's signal only on the child's 'exit',
+  // which a command that is not there never emits; the prober's signal lives as long as the node.
+  it("adds no lasting listener to the caller's signal, however often it probes", async () => {
+    const config = parseConfig({
+      capabilities: {
+        docker_socket: path.join(dir, 'docker.sock'),
+        nvidia_smi: path.join(binDir, 'no-nvidia-smi'),
+        probe_timeout_ms: timeoutMs,
+      },
+      router: { ollama_url: `http://${HOST}:${OLLAMA_PORT}` },
+      stt: { engine: 'whisper', model: '' },
+      agents: { go: path.join(binDir, 'no-go') },
+    });
+    const controller = new AbortController();
+    const warnings: Error[] = [];
+    const onWarning = (w: Error) => warnings.push(w);
+    process.on('warning', onWarning);
+    try {
+      for (let i = 0; i < 30; i++) {
+        expect(
+          await probeGpu({
+            nvidiaSmi: config.capabilities.nvidia_smi,
+            timeoutMs,
+            signal: controller.signal,
+          }),
+        ).toEqual([]);
+      }
+      for (let i = 0; i < 12; i++)
+        await probeCapabilities(config, controller.signal, { PATH: binDir });
+      expect(getEventListeners(controller.signal, 'abort')).toHaveLength(0);
+      await new Promise((r) => setImmediate(r));
+      expect(warnings.filter((w) => w.name === 'MaxListenersExceededWarning')).toEqual([]);
+    } finally {
+      process.off('warning', onWarning);
+    }
   });
 
   it('finishes within its bound when the caller aborts', async () => {

@@ -3,6 +3,7 @@
  * registerVoiceCommands talks to a ControlServer with registerVoiceControlRoutes, whose pipeline
  * makes real gRPC hops (support/mesh.ts). Output is captured from process.stdout/stderr.
  */
+import { execFileSync } from 'node:child_process';
 import { writeFileSync, mkdirSync } from 'node:fs';
 import path from 'node:path';
 import { Command } from 'commander';
@@ -172,6 +173,26 @@ describe.skipIf(!espeak)(
     it('transcribe says clearly when the file is not there', async () => {
       const r = await cli('transcribe', path.join(state.dir, 'nope.wav'));
       expect(r.error?.message).toMatch(/cannot read audio file .*nope\.wav: no such file/);
+    });
+
+    // issue 11: /dev/zero grew the daemon without bound, a FIFO held a file thread, a
+    // directory gave a raw EISDIR; each is refused at once now, saying what it is.
+    it('transcribe refuses a directory, /dev/zero and a FIFO at once, saying what each is', async () => {
+      const fifo = path.join(state.dir, 'audio.fifo');
+      execFileSync('mkfifo', [fifo]);
+      const started = Date.now();
+      for (const [file, kind] of [
+        [state.dir, 'a directory'],
+        ['/dev/zero', 'a character device'],
+        [fifo, 'a FIFO \\(named pipe\\)'],
+      ] as const) {
+        const r = await cli('transcribe', file);
+        expect((r.error as { exitCode?: number } | undefined)?.exitCode).toBe(65);
+        expect(r.error?.message).toMatch(
+          new RegExp(`is ${kind}, not a regular file; pass a WAV file of the utterance`),
+        );
+      }
+      expect(Date.now() - started).toBeLessThan(5000);
     });
 
     it('listen --once on a node that does not listen says how to turn the mic on', async () => {

@@ -1,4 +1,5 @@
-import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { execFileSync } from 'node:child_process';
+import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -8,6 +9,7 @@ import {
   floatToInt16,
   int16ToFloat,
   parseWav,
+  readRegularFile,
   readWavFile,
 } from '../../node/voice/index.js';
 import { missingReason, sharedFile } from './shared-data.js';
@@ -184,6 +186,63 @@ describe('readWavFile', () => {
     // Pcm16: full scale is 32768
     const rms = Math.sqrt(mid.reduce((a, x) => a + x * x, 0) / mid.length) / 32768;
     expect(rms).toBeCloseTo(0.5 / Math.SQRT2, 2);
+  });
+
+  // issue 11: the size cap read stat's size (0 for devices), so /dev/zero grew the daemon to
+  // 24 GB; opening a FIFO held a file thread until a writer came; a directory gave a raw EISDIR.
+  it('refuses /dev/zero at once as a character device, saying what to pass', async () => {
+    const err = await readWavFile('/dev/zero').catch((e: unknown) => e);
+    expect(err).toBeInstanceOf(InputError);
+    expect((err as Error).message).toMatch(
+      /^\/dev\/zero is a character device, not a regular file; pass a WAV file/,
+    );
+  });
+
+  it('refuses FIFOs at once, and they hold no file thread', async () => {
+    const fifos = await Promise.all(
+      [0, 1, 2, 3, 4, 5].map(async (i) => {
+        const p = join(dir, `fifo${i}`);
+        execFileSync('mkfifo', [p]);
+        return p;
+      }),
+    );
+    // More FIFOs than libuv has file threads (4): a blocking open of each would hang them all.
+    const errs = await Promise.all(fifos.map((p) => readWavFile(p).catch((e: unknown) => e)));
+    for (const [i, err] of errs.entries()) {
+      expect(err).toBeInstanceOf(InputError);
+      expect((err as Error).message).toContain(
+        `${fifos[i]} is a FIFO (named pipe), not a regular file`,
+      );
+    }
+    const ok = join(dir, 'after-fifos.wav');
+    await writeFile(ok, encodeWav16(new Float32Array(1600), 16000));
+    expect((await readWavFile(ok)).pcm.length).toBe(1600);
+  }, 5000);
+
+  it('refuses a directory with what it is, not a raw EISDIR', async () => {
+    const sub = join(dir, 'clips');
+    await mkdir(sub);
+    const err = await readWavFile(sub).catch((e: unknown) => e);
+    expect(err).toBeInstanceOf(InputError);
+    expect((err as Error).message).toMatch(/clips is a directory, not a regular file; pass a WAV/);
+    expect((err as Error).message).not.toContain('EISDIR');
+  });
+
+  it('caps the bytes it reads, not the size the file claims', async () => {
+    // /proc files are regular files whose stat size is 0 whatever they hold.
+    const err = await readRegularFile('/proc/self/status', {
+      maxBytes: 100,
+      what: 'a test file',
+      instead: 'pass a smaller one',
+    }).catch((e: unknown) => e);
+    expect(err).toBeInstanceOf(InputError);
+    expect((err as Error).message).toMatch(/more than 100 bytes is over the 100-byte limit/);
+    const whole = await readRegularFile('/proc/self/status', {
+      maxBytes: 1 << 20,
+      what: 'a test file',
+      instead: 'pass a smaller one',
+    });
+    expect(whole.toString()).toMatch(/^Name:/);
   });
 
   const jfk = sharedFile('jfk.wav');

@@ -17,7 +17,7 @@ import type {
 import { controlCall, controlEvents } from '../../control/index.js';
 import { HelixError, UsageError } from '../../errors.js';
 import { cliContext, showAction, type CliContext } from '../context.js';
-import { paint, table } from '../output.js';
+import { paint, safeText, table } from '../output.js';
 
 /** A run that ended with an error event; exitCode follows sysexits. */
 export class RunFailedError extends HelixError {
@@ -177,8 +177,16 @@ export function parseArgs(pairs: readonly string[]): Record<string, string> {
       throw new UsageError(
         `--arg ${JSON.stringify(pair)} is not key=value; e.g. --arg room=kitchen`,
       );
-    if (key in out) throw new UsageError(`--arg ${key} is given twice; give each argument once`);
-    out[key] = pair.slice(at + 1);
+    // Own properties only: --arg constructor=… or --arg __proto__=… is a name like any other
+    // (the host refuses names the intent does not take), not an inherited property.
+    if (Object.hasOwn(out, key))
+      throw new UsageError(`--arg ${key} is given twice; give each argument once`);
+    Object.defineProperty(out, key, {
+      value: pair.slice(at + 1),
+      enumerable: true,
+      writable: true,
+      configurable: true,
+    });
   }
   return out;
 }
@@ -207,19 +215,21 @@ function printRunEvent(ctx: CliContext, ev: RemoteRunEvent): void {
       );
       break;
     case 'progress':
-      o.err(`  ${ev.message}${ev.percent !== undefined ? ` (${Math.round(ev.percent)}%)` : ''}`);
+      o.err(
+        `  ${safeText(ev.message)}${ev.percent !== undefined ? ` (${Math.round(ev.percent)}%)` : ''}`,
+      );
       break;
     case 'host_lost':
       o.err(
         paint(
           o,
           'yellow',
-          `lost ${ev.node}: ${ev.reason}${ev.retrying ? '; placing it again' : ''}`,
+          `lost ${safeText(ev.node)}: ${safeText(ev.reason)}${ev.retrying ? '; placing it again' : ''}`,
         ),
       );
       break;
     case 'result':
-      o.out(ev.text || JSON.stringify(ev.data));
+      o.out(safeText(ev.text || JSON.stringify(ev.data)));
       break;
     case 'error':
       break; // thrown by the caller with its exit status
@@ -230,7 +240,7 @@ function printBuildEvent(ctx: CliContext, ev: BuildEvent): void {
   const { o } = ctx;
   switch (ev.type) {
     case 'progress':
-      o.err(paint(o, 'dim', `[${ev.agent}] ${ev.message}`));
+      o.err(paint(o, 'dim', `[${ev.agent}] ${safeText(ev.message)}`));
       break;
     case 'built':
       o.out(
@@ -246,7 +256,7 @@ function printBuildEvent(ctx: CliContext, ev: BuildEvent): void {
         );
       break;
     case 'failed':
-      o.err(paint(o, 'red', `${ev.agent}: ${ev.message}`));
+      o.err(paint(o, 'red', `${ev.agent}: ${safeText(ev.message)}`));
       break;
     case 'done':
       o.err(`${ev.built} built, ${ev.upToDate} up to date, ${ev.failed} failed`);
@@ -291,7 +301,7 @@ function renderDetail(ctx: CliContext, d: AgentDetail): string {
     ? `${img.shareable ? 'offered to peers' : 'not offered to peers yet'}; ${img.successes} ok, ${img.failures} failed; last used ${img.lastUsedAt}`
     : 'no record on this node';
   const lines = [
-    `${paint(o, 'bold', m.name)} ${m.version}: ${m.description}`,
+    `${paint(o, 'bold', m.name)} ${m.version}: ${safeText(m.description)}`,
     `  tier       ${m.tier}${m.idempotent ? ' (idempotent)' : ''}`,
     `  sandbox    ${m.memory_mb} MB memory, ${m.cpus} CPUs, ${m.pids} pids, network ${m.network}, timeout ${m.timeout_s} s`,
     `  calls      ${m.calls.join(', ') || 'none'}`,
@@ -305,7 +315,7 @@ function renderDetail(ctx: CliContext, d: AgentDetail): string {
   ];
   for (const intent of m.intents) {
     lines.push(
-      `  ${paint(o, 'bold', intent.name)}${intent.description ? `  ${intent.description}` : ''}`,
+      `  ${paint(o, 'bold', intent.name)}${intent.description ? `  ${safeText(intent.description)}` : ''}`,
     );
     for (const [name, spec] of Object.entries(intent.args)) {
       const choices = spec.enum
@@ -314,7 +324,7 @@ function renderDetail(ctx: CliContext, d: AgentDetail): string {
           ? ` one of [${spec.enum_from}]`
           : '';
       lines.push(
-        `    --arg ${name}=…  ${spec.type}${spec.required ? ', required' : ''}${choices}${spec.description ? ` — ${spec.description}` : ''}`,
+        `    --arg ${name}=…  ${spec.type}${spec.required ? ', required' : ''}${safeText(choices)}${spec.description ? ` — ${safeText(spec.description)}` : ''}`,
       );
     }
     if (intent.phrases.length)

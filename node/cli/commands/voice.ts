@@ -32,7 +32,7 @@ import {
 } from '../../models/index.js';
 import type { PipelineEvent, Trace } from '../../pipeline/index.js';
 import { cliContext, type CliContext } from '../context.js';
-import { paint, table, type Output } from '../output.js';
+import { paint, safeText, table, type Output } from '../output.js';
 
 export function registerVoiceCommands(program: Command): void {
   program
@@ -298,7 +298,7 @@ async function streamCommand(ctx: CliContext, route: string, body: unknown): Pro
   }
   if (!result) throw new UsageError(`the daemon ended ${route} without a result; see its log`);
   if (!ctx.o.json) {
-    ctx.o.out(result.reply);
+    ctx.o.out(safeText(result.reply));
     if (result.traceId)
       ctx.o.err(
         paint(ctx.o, 'dim', `trace ${result.traceId}  (helix-node trace ${result.traceId})`),
@@ -315,12 +315,12 @@ function printEvent(o: Output, e: AnyEvent): void {
     case 'hop': {
       const mark = e.hop.ok ? paint(o, 'green', 'ok ') : paint(o, 'red', 'err');
       o.err(
-        `  ${mark} ${e.hop.stage.padEnd(6)} ${e.hop.node.padEnd(12)} ${formatMs(e.hop.durationMs).padStart(8)}  ${paint(o, 'dim', e.hop.detail ?? '')}`,
+        `  ${mark} ${e.hop.stage.padEnd(6)} ${e.hop.node.padEnd(12)} ${formatMs(e.hop.durationMs).padStart(8)}  ${paint(o, 'dim', safeText(e.hop.detail ?? ''))}`,
       );
       break;
     }
     case 'transcript':
-      o.err(`  heard: "${e.text}" (on ${e.node})`);
+      o.err(`  heard: "${safeText(e.text)}" (on ${safeText(e.node)})`);
       break;
     case 'intent':
       o.err(
@@ -328,7 +328,7 @@ function printEvent(o: Output, e: AnyEvent): void {
       );
       break;
     case 'progress':
-      o.err(`  … ${e.message}`);
+      o.err(`  … ${safeText(e.message)}`);
       break;
     case 'pull':
       o.err(
@@ -344,11 +344,11 @@ function printEvent(o: Output, e: AnyEvent): void {
 export function renderTrace(o: Pick<Output, 'color'>, t: Trace): string {
   const head = `trace ${t.traceId}  owner ${t.owner}  ${t.source}  ${t.startedAt}  ${t.ok ? paint(o, 'green', 'ok') : paint(o, 'red', `failed at ${t.failedStage ?? '?'}`)}  ${formatMs(t.totalMs)}`;
   const what = [
-    t.transcript !== undefined ? `heard:  "${t.transcript}"` : null,
+    t.transcript !== undefined ? `heard:  "${safeText(t.transcript)}"` : null,
     t.intent
       ? `intent: ${t.intent.agent}.${t.intent.intent} ${JSON.stringify(t.intent.args)} (${t.intent.via}, confidence ${t.intent.confidence.toFixed(2)})`
       : null,
-    `reply:  ${t.reply}`,
+    `reply:  ${safeText(t.reply)}`,
   ].filter((l): l is string => l !== null);
   const rows = t.hops.map((h) => [
     h.stage,
@@ -356,7 +356,7 @@ export function renderTrace(o: Pick<Output, 'color'>, t: Trace): string {
     formatMs(h.startMs),
     formatMs(h.durationMs),
     h.ok ? 'ok' : paint(o, 'red', 'failed'),
-    h.detail ?? '',
+    safeText(h.detail ?? ''),
   ]);
   return [
     head,

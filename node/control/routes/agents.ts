@@ -19,10 +19,19 @@ import { UnknownAgentError, type AgentControl } from '../../agenthost/index.js';
 
 const NameBody = z.object({ name: z.string().min(1).max(64) });
 const BuildBody = z.object({ name: z.string().min(1).max(64).optional() });
+/**
+ * The run's arguments exactly as sent: validateArgs (node/agentspec) judges every name. Not
+ * z.record, which copies the object and silently drops a "__proto__" key.
+ */
+const RunArgs = z.custom<Record<string, unknown>>(
+  (v) => typeof v === 'object' && v !== null && !Array.isArray(v),
+  { message: 'args must be an object of name: value' },
+);
+
 const RunBody = z.object({
   agent: z.string().min(1).max(64),
   intent: z.string().min(1).max(64),
-  args: z.record(z.string(), z.unknown()).default({}),
+  args: RunArgs.default({}),
   onNode: z.string().min(1).max(128).optional(),
   traceId: z.string().min(1).max(128).optional(),
 });

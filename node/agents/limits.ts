@@ -1,0 +1,76 @@
+/**
+ * Per-task rate limits on host calls with an effect outside the container (issue 11: one agent
+ * sent 3000 notes in 2.7 s). A token bucket per call per task: `burst` calls at once, then
+ * `perSecond`. A call over the limit is answered as an error to the agent, saying the limit, and
+ * counted; the host logs the count when the task ends.
+ */
+import type { HostCall } from '../agentspec/index.js';
+
+export interface RateLimit {
+  perSecond: number;
+  burst: number;
+}
+
+/**
+ * notify: a person hears or reads each note, so a handful a second is already too many.
+ * mqtt.publish: a scene sets every light in the house, one message each, so a larger burst.
+ */
+export const CALL_RATE_LIMITS: Partial<Record<HostCall, RateLimit>> = {
+  notify: { perSecond: 5, burst: 10 },
+  'mqtt.publish': { perSecond: 20, burst: 100 },
+};
+
+export class TokenBucket {
+  private tokens: number;
+  private last: number;
+
+  constructor(
+    readonly limit: RateLimit,
+    private readonly now: () => number = () => performance.now(),
+  ) {
+    this.tokens = limit.burst;
+    this.last = now();
+  }
+
+  /** Takes a token if there is one. */
+  take(): boolean {
+    const t = this.now();
+    this.tokens = Math.min(
+      this.limit.burst,
+      this.tokens + ((t - this.last) / 1000) * this.limit.perSecond,
+    );
+    this.last = t;
+    if (this.tokens < 1) return false;
+    this.tokens -= 1;
+    return true;
+  }
+}
+
+/** The buckets of one task (or of a container's calls between tasks), and what they refused. */
+export class CallRateLimiter {
+  private readonly buckets = new Map<HostCall, TokenBucket>();
+  /** calls refused for their rate, by method */
+  readonly refused: Partial<Record<HostCall, number>> = {};
+
+  constructor(
+    private readonly limits: Partial<Record<HostCall, RateLimit>> = CALL_RATE_LIMITS,
+    private readonly now: () => number = () => performance.now(),
+  ) {}
+
+  /** null when the call may go ahead, else the error for the agent. */
+  check(method: HostCall): string | null {
+    const limit = this.limits[method];
+    if (!limit) return null;
+    let bucket = this.buckets.get(method);
+    if (!bucket) this.buckets.set(method, (bucket = new TokenBucket(limit, this.now)));
+    if (bucket.take()) return null;
+    const n = (this.refused[method] ?? 0) + 1;
+    this.refused[method] = n;
+    return `${method} refused: over its limit of ${limit.perSecond} calls a second (bursts of ${limit.burst}) per task; ${n} refused in this task so far; make fewer calls (e.g. one note that sums up)`;
+  }
+
+  /** How many calls were refused, all methods together. */
+  get refusedTotal(): number {
+    return Object.values(this.refused).reduce((a, b) => a + b, 0);
+  }
+}
