@@ -189,7 +189,10 @@ export function resolveHouse(input: HouseInput): House {
   }
   return {
     rooms: [...rooms.values()].sort((a, b) => a.key.localeCompare(b.key)),
-    lights: [...lights.values()].sort((a, b) => a.id.localeCompare(b.id)),
+    // names as said and as replied: "Kitchen ceiling" is "kitchen ceiling"
+    lights: [...lights.values()]
+      .map((l) => ({ ...l, name: nameKey(l.name) }))
+      .sort((a, b) => a.id.localeCompare(b.id)),
   };
 }
 
