@@ -32,7 +32,7 @@ export const DROP_REASONS = [
 ] as const;
 export type DropReason = (typeof DROP_REASONS)[number];
 
-export const DEFAULT_MAX_MESSAGE_BYTES = 256 * 1024;
+export const DEFAULT_MAX_MESSAGE_BYTES = 896 * 1024;
 
 const HlcSchema = z.strictObject({
   wall: z.number().int().nonnegative(),
@@ -92,7 +92,7 @@ export function stateDigest(state: ReadonlyMap<string, SettingEntry>): string {
 export interface SettingsCodecOptions {
   meshId: string;
   secret: Uint8Array;
-  /** default 256 KiB */
+  /** default 896 KiB (nats-server's max_payload is 1 MiB) */
   maxBytes?: number;
 }
 

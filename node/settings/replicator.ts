@@ -50,7 +50,7 @@ export interface SettingsReplicatorOptions {
    * so a node asked by many digests at once answers each asker once
    */
   answerGapMs?: number;
-  /** largest message sent or accepted (default 256 KiB, room for a found home of ~500 lights; nats-server's default limit is 1 MiB) */
+  /** largest message sent or accepted (default 896 KiB, room for a found home of ~2000 lights; nats-server's default limit is 1 MiB) */
   maxMessageBytes?: number;
 }
 

@@ -32,8 +32,8 @@ import {
 
 export const SETTINGS_FILE = 'settings.json';
 const FILE_VERSION = 1;
-/** A value larger than this would not fit in one replication message (256 KiB). */
-const MAX_ENTRY_BYTES = 192 * 1024;
+/** A value larger than this would not fit in one replication message (896 KiB). */
+const MAX_ENTRY_BYTES = 800 * 1024;
 /**
  * Writes from peers are saved in one go shortly after they arrive: a full state of 300 rooms
  * arrives as 300 deltas or a few chunks, and an fsync per write took 4 s for it (14 ms each).

@@ -70,7 +70,7 @@ describe('settings codec', () => {
       reason: 'malformed',
     },
     { name: 'not UTF-8', bytes: () => new Uint8Array([0xff, 0xfe, 0x7b]), reason: 'malformed' },
-    { name: 'too large', bytes: () => new Uint8Array(300 * 1024), reason: 'oversized' },
+    { name: 'too large', bytes: () => new Uint8Array(1000 * 1024), reason: 'oversized' },
     {
       name: 'from another mesh',
       bytes: () => signed({ ...delta, meshId: 'other' }),

@@ -84,7 +84,7 @@ describe('settings replication over clustered nats-servers', () => {
   });
 
   it('a node that starts late receives the full state, in chunks when it is large', async () => {
-    mesh = new SettingsMesh();
+    mesh = new SettingsMesh({ maxMessageBytes: 64 * 1024 });
     const [s0, s1, s2] = await mesh.cluster(3);
     const a = await mesh.node('node-a', s0!);
     const b = await mesh.node('node-b', s1!);

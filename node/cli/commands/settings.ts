@@ -268,15 +268,16 @@ export function registerSettingsCommands(program: Command): void {
     .description('place a node in a room')
     .action(async (which: string, room: string, _opts: unknown, cmd: Command) => {
       const ctx = cliContext(cmd);
-      const [status, list] = await Promise.all([
+      const [status, home] = await Promise.all([
         controlCall<StatusReport>(ctx.stateDir, '/v1/status'),
-        controlCall<SettingsList>(ctx.stateDir, '/v1/settings'),
+        controlCall<HomeReport>(ctx.stateDir, '/v1/home'),
       ]);
       const n = findNode(status, which);
       const v = await setSetting(ctx, `nodes.${n.id}.room`, room);
       if (ctx.o.json) return ctx.o.printJson({ ...v, node: { id: n.id, name: n.name } });
       ctx.o.out(`${n.name} (${n.shortId}) is in ${room}`);
-      if (!list.settings.some((s) => s.key === `rooms.${room}`))
+      const known = home.rooms.find((r) => roomKey(r.name) === roomKey(room));
+      if (!known || known.lights.length === 0)
         ctx.o.err(
           `note: room ${room} has no lights yet; add them with: helix-node rooms set ${JSON.stringify(room)} --lights LIGHT,LIGHT`,
         );

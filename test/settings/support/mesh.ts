@@ -42,7 +42,9 @@ export class SettingsMesh {
   #dir: string | null = null;
   #children = new Set<ChildProcess>();
 
-  constructor(readonly options: { digestIntervalMs?: number; logger?: Logger } = {}) {}
+  constructor(
+    readonly options: { digestIntervalMs?: number; logger?: Logger; maxMessageBytes?: number } = {},
+  ) {}
 
   async dir(): Promise<string> {
     this.#dir ??= await mkdtemp(path.join(tmpdir(), 'helix-settings-mesh-'));
@@ -141,6 +143,7 @@ export class SettingsMesh {
       bus,
       logger,
       digestIntervalMs: this.options.digestIntervalMs ?? 250,
+      ...(this.options.maxMessageBytes && { maxMessageBytes: this.options.maxMessageBytes }),
     });
     await service.start();
     const node = { id, server, bus, service, stateDir: dir };
