@@ -175,27 +175,44 @@ describe('helix-node rooms and node room', () => {
     const rooms = await cli(['rooms']);
     expect(rooms.code, rooms.stderr).toBe(0);
     expect(rooms.stdout.split('\n')).toEqual([
-      'ROOM         LIGHTS                            NODES',
-      'kitchen      kitchen_ceiling, kitchen_counter  pi',
-      'living room  (no lights set)                   desk',
-      'study        desk_lamp                         -',
+      'ROOM         LIGHTS                            FROM      NODES',
+      'kitchen      kitchen_ceiling, kitchen_counter  settings  pi',
+      'living room  (no lights set)                   -         desk',
+      'study        desk_lamp                         settings  -',
       '',
     ]);
     const json = await cli(['rooms', '--json']);
+    const typed = (friendly: string) => ({
+      id: `zigbee2mqtt:name/${friendly}`,
+      name: friendly.replace(/_/g, ' '),
+      backend: 'zigbee2mqtt',
+      dims: true,
+      address: friendly,
+    });
     expect(JSON.parse(json.stdout)).toEqual({
       schema: 'helix.rooms/v1',
       rooms: [
         {
           name: 'kitchen',
+          source: 'settings',
           lights: ['kitchen_ceiling', 'kitchen_counter'],
+          details: [typed('kitchen_ceiling'), typed('kitchen_counter')],
           nodes: [{ id: PI, shortId: 'pi000002', name: 'pi' }],
         },
         {
           name: 'living room',
+          source: null,
           lights: null,
+          details: [],
           nodes: [{ id: DESK, shortId: 'desk0001', name: 'desk' }],
         },
-        { name: 'study', lights: ['desk_lamp'], nodes: [] },
+        {
+          name: 'study',
+          source: 'settings',
+          lights: ['desk_lamp'],
+          details: [typed('desk_lamp')],
+          nodes: [],
+        },
       ],
     });
   });

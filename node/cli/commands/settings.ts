@@ -210,7 +210,7 @@ export function registerSettingsCommands(program: Command): void {
       const rows = report.rooms.map((r) => [
         paint(ctx.o, 'bold', r.name),
         r.lights === null
-          ? paint(ctx.o, 'yellow', '(not a room with lights)')
+          ? paint(ctx.o, 'yellow', '(no lights set)')
           : r.details.map(light).join(', ') || none,
         r.source ?? none,
         r.nodes.map((n) => n.name ?? n.shortId).join(', ') || none,
