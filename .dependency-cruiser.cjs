@@ -32,6 +32,7 @@ const PURE = [
   '^node/(types|errors|async|lifecycle)\\.ts$',
   '^node/agentspec/',
   '^node/placement/',
+  '^node/agents/egress-policy\\.ts$',
   '^node/config/schema\\.ts$',
   '^node/membership/view\\.ts$',
   '^node/bus/(route-manager|unheard)\\.ts$',

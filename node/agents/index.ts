@@ -36,7 +36,15 @@ export { CallRateLimiter, TokenBucket, CALL_RATE_LIMITS, type RateLimit } from '
 export type { HostCalls, CallContext, CallOutcome } from './calls.js';
 export { createMqttPublisher, publishTopicProblem } from './mqtt.js';
 export type { MqttPublisher, MqttPublisherOptions } from './mqtt.js';
-export { createHttpFetch, isPrivateAddress, EgressRefusedError } from './http-fetch.js';
+export { createHttpFetch, EgressRefusedError, interfaceAddresses } from './http-fetch.js';
+export {
+  checkEgressAddress,
+  isPrivateAddress,
+  parseAddress,
+  IPV4_SPECIAL,
+  IPV6_SPECIAL,
+} from './egress-policy.js';
+export type { AddressPolicyOptions, AddressVerdict } from './egress-policy.js';
 export type { HttpFetchOptions } from './http-fetch.js';
 export { AgentRunner, ImageMissingError } from './runner.js';
 export type { AgentRunnerOptions } from './runner.js';

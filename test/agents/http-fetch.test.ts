@@ -1,39 +1,22 @@
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { createHttpFetch, EgressRefusedError, isPrivateAddress } from '../../node/agents/index.js';
+import {
+  createHttpFetch,
+  EgressRefusedError,
+  interfaceAddresses,
+} from '../../node/agents/index.js';
 import { HttpFetchParamsSchema } from '../../node/agentspec/index.js';
-
-describe('egress address policy', () => {
-  it.each([
-    ['127.0.0.1', true],
-    ['10.1.2.3', true],
-    ['172.20.0.1', true],
-    ['192.168.1.20', true],
-    ['169.254.169.254', true],
-    ['100.64.0.7', true],
-    ['100.127.255.1', true],
-    ['0.0.0.0', true],
-    ['::1', true],
-    ['fd7a:115c:a1e0::1', true],
-    ['fe80::1', true],
-    ['::ffff:192.168.0.1', true],
-    ['not-an-ip', true],
-    ['93.184.216.34', false],
-    ['100.128.0.1', false],
-    ['1.1.1.1', false],
-    ['2606:4700:4700::1111', false],
-    ['::ffff:8.8.8.8', false],
-  ])('%s is private: %s', (ip, expected) => {
-    expect(isPrivateAddress(ip)).toBe(expected);
-  });
-});
 
 describe('http.fetch through the host', () => {
   let server: Server;
+  let other: Server;
+  let port: number;
   let base: string;
+  const seen: Array<{ server: string; host: string }> = [];
   beforeAll(async () => {
     server = createServer((req, res) => {
+      seen.push({ server: 'a', host: req.headers.host ?? '' });
       if (req.url === '/big') {
         res.writeHead(200, { 'content-type': 'text/plain' });
         res.end('x'.repeat(100_000));
@@ -48,11 +31,20 @@ describe('http.fetch through the host', () => {
       }
     });
     await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-    base = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+    port = (server.address() as AddressInfo).port;
+    base = `http://127.0.0.1:${port}`;
+    // The address a rebinding resolver answers the second time.
+    other = createServer((req, res) => {
+      seen.push({ server: 'b', host: req.headers.host ?? '' });
+      res.end('rebound');
+    });
+    await new Promise<void>((resolve) => other.listen(port, '127.0.0.2', resolve));
   });
   afterAll(() => {
-    server.closeAllConnections();
-    server.close();
+    for (const s of [server, other]) {
+      s.closeAllConnections();
+      s.close();
+    }
   });
 
   const params = (url: string, extra: Record<string, unknown> = {}) =>
@@ -69,6 +61,71 @@ describe('http.fetch through the host', () => {
     await expect(fetch(params('http://100.101.102.103:7700/'))).rejects.toThrow(
       /not a public address/,
     );
+  });
+
+  it("refuses the host's own addresses, public or not, and TEST-NET, before connecting", async () => {
+    // 93.184.216.34 stands for a host with a public address.
+    const fetch = createHttpFetch({ hostAddresses: () => ['93.184.216.34'] });
+    await expect(fetch(params('http://93.184.216.34/'))).rejects.toThrow(
+      /93\.184\.216\.34 resolves to 93\.184\.216\.34, which is not a public address \(it is this host's own\)/,
+    );
+    // By default, every interface's address (this test machine's eth0 is on TEST-NET-1).
+    const own = interfaceAddresses().find((a) => !a.startsWith('127.') && a.includes('.'));
+    if (own) {
+      await expect(createHttpFetch()(params(`http://${own}:${port}/`))).rejects.toThrow(
+        EgressRefusedError,
+      );
+    }
+    await expect(createHttpFetch()(params('http://192.0.2.77/'))).rejects.toThrow(
+      /192\.0\.2\.77, which is not a public address \(documentation, TEST-NET-1/,
+    );
+    await expect(
+      createHttpFetch({ resolve: async () => ['93.184.216.34', '198.51.100.1'] })(
+        params('http://mixed.example/'),
+      ),
+    ).rejects.toThrow(/resolves to 198\.51\.100\.1/);
+  });
+
+  it('connects to the address it checked, resolving once per hop (no DNS rebinding)', async () => {
+    let calls = 0;
+    // First answer 127.0.0.1 (server a), then 127.0.0.2 (server b): a second lookup would rebind.
+    const resolve = async (host: string) => {
+      expect(host).toBe('rebind.test');
+      return [calls++ === 0 ? '127.0.0.1' : '127.0.0.2'];
+    };
+    seen.length = 0;
+    const fetch = createHttpFetch({ allowPrivateAddresses: true, resolve });
+    const got = await fetch(params(`http://rebind.test:${port}/small`));
+    expect(got).toMatchObject({ status: 200, body: 'small page' });
+    expect(calls).toBe(1);
+    expect(seen).toEqual([{ server: 'a', host: `rebind.test:${port}` }]);
+
+    // Under the policy: the checked (public) answer is where it connects, never the loopback
+    // one a second lookup would give.
+    calls = 0;
+    seen.length = 0;
+    const strict = createHttpFetch({
+      resolve: async () => [calls++ === 0 ? '192.0.3.1' : '127.0.0.1'],
+      timeoutMs: 500,
+    });
+    await expect(strict(params(`http://rebind.test:${port}/small`))).rejects.toThrow(
+      /fetching http:\/\/rebind\.test:\d+\/small (failed|took longer)/,
+    );
+    expect(calls).toBe(1);
+    expect(seen).toEqual([]);
+  });
+
+  it('checks every redirect hop the same way', async () => {
+    const hops: string[] = [];
+    const fetch = createHttpFetch({
+      allowPrivateAddresses: true,
+      resolve: async (host) => {
+        hops.push(host);
+        return ['127.0.0.1'];
+      },
+    });
+    await fetch(params(`http://first.test:${port}/hop`));
+    expect(hops).toEqual(['first.test', 'first.test']);
   });
 
   it.each([

@@ -19,6 +19,7 @@ import { mkdir, rm } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import Docker from 'dockerode';
+import { removeEgressFirewall } from '../../node/agents/docker/egress-firewall.js';
 import { processStartTime } from './proc.js';
 
 export const DEFAULT_DOCKER_SOCKET = '/var/run/docker.sock';
@@ -168,7 +169,8 @@ export interface PrivateDockerd {
 
 /**
  * A dockerd of its own under `dir` (data root, exec root, pidfile, socket), beside any other.
- * No default bridge and no iptables rules, so it does not fight the shared engine over docker0.
+ * No default bridge and no iptables rules, so it does not fight the shared engine over docker0
+ * (`iptables: true`, with `netns`, gives it its own NAT and forwarding rules in that namespace).
  *
  * With `netns` it runs in that network namespace (the socket is a file, so the daemon and this
  * process reach it from anywhere). There its bridge networks (the agents' egress network) are
@@ -180,7 +182,7 @@ export interface PrivateDockerd {
  */
 export async function startDockerd(
   dir: string,
-  opts: { timeoutMs?: number; extraArgs?: string[]; netns?: string } = {},
+  opts: { timeoutMs?: number; extraArgs?: string[]; netns?: string; iptables?: boolean } = {},
 ): Promise<PrivateDockerd> {
   await mkdir(dir, { recursive: true });
   const socketPath = path.join(dir, 'docker.sock');
@@ -203,7 +205,7 @@ export async function startDockerd(
       `unix://${socketPath}`,
       '--bridge',
       'none',
-      '--iptables=false',
+      `--iptables=${opts.iptables === true}`,
       ...(opts.extraArgs ?? []),
     ],
     { stdio: ['ignore', logFd, logFd] },
@@ -224,7 +226,10 @@ export async function startDockerd(
       if (child.exitCode === null) {
         // Networks an engine made (agents' egress bridges) outlive it as br-* links in the
         // namespace and use up Docker's address pools run after run: remove them first.
-        await removeEngineNetworks(docker);
+        await removeEngineNetworks(
+          docker,
+          opts.netns ? ['nsenter', `--net=/run/netns/${opts.netns}`] : [],
+        );
         const exited = new Promise((resolve) => child.once('exit', resolve));
         child.kill('SIGTERM');
         const timer = setTimeout(() => child.kill('SIGKILL'), 15_000);
@@ -267,10 +272,18 @@ export async function removeImages(docker: Docker, prefix = TEST_PREFIX): Promis
   }
 }
 
-/** Removes the networks whose name starts with `prefix`. */
-export async function removeNetworks(docker: Docker, prefix = TEST_PREFIX): Promise<void> {
+/**
+ * Removes the networks whose name starts with `prefix`, and the egress firewall rules the agents'
+ * runtime installed for them (in this process's network namespace, or `firewallPrefix`'s).
+ */
+export async function removeNetworks(
+  docker: Docker,
+  prefix = TEST_PREFIX,
+  firewallPrefix: string[] = [],
+): Promise<void> {
   const networks = await docker.listNetworks();
   for (const n of networks.filter((n) => n.Name.startsWith(prefix))) {
+    await removeFirewallOf(n, firewallPrefix);
     await docker
       .getNetwork(n.Id)
       .remove()
@@ -278,10 +291,20 @@ export async function removeNetworks(docker: Docker, prefix = TEST_PREFIX): Prom
   }
 }
 
+async function removeFirewallOf(
+  n: { Id: string; Labels?: Record<string, string>; Options?: Record<string, string> },
+  firewallPrefix: string[],
+): Promise<void> {
+  if (n.Labels?.['helix.role'] !== 'agent-egress') return;
+  const bridge = n.Options?.['com.docker.network.bridge.name'] ?? `br-${n.Id.slice(0, 12)}`;
+  await removeEgressFirewall(bridge, { prefix: firewallPrefix }).catch(() => undefined);
+}
+
 /** Every user-defined network of an engine (its containers must be gone or stopping). */
-async function removeEngineNetworks(docker: Docker): Promise<void> {
+async function removeEngineNetworks(docker: Docker, firewallPrefix: string[]): Promise<void> {
   const networks = await docker.listNetworks().catch(() => []);
   for (const n of networks.filter((n) => !['bridge', 'host', 'none'].includes(n.Name))) {
+    await removeFirewallOf(n, firewallPrefix);
     for (const id of Object.keys(n.Containers ?? {})) {
       await docker
         .getContainer(id)

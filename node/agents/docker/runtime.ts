@@ -27,6 +27,7 @@ import {
   removeImage,
   saveImage,
 } from './images.js';
+import { IptablesEgressFirewall, type EgressFirewall } from './egress-firewall.js';
 import { dockerCreateOptions } from './sandbox.js';
 
 export interface DockerRuntimeOptions {
@@ -36,6 +37,11 @@ export interface DockerRuntimeOptions {
   socketPath?: string;
   /** bridge network for agents with network = "egress" (default "helix-egress"), created if missing */
   egressNetwork?: string;
+  /**
+   * the egress network's firewall (./egress-firewall.ts), installed in the engine's network
+   * namespace; default: iptables in this process's namespace (where a node's engine runs)
+   */
+  egressFirewall?: EgressFirewall;
   log?: Logger;
 }
 
@@ -47,12 +53,17 @@ export class DockerRuntime implements AgentRuntime {
   readonly docker: Docker;
   readonly egressNetwork: string;
   private readonly log: Logger;
+  private readonly firewall: EgressFirewall;
+  /** the egress network (id) whose firewall is installed, and the install in flight */
+  private firewalled: string | null = null;
+  private egressLock: Promise<unknown> = Promise.resolve();
 
   constructor(opts: DockerRuntimeOptions) {
     this.docker =
       opts.docker ?? new Docker({ socketPath: opts.socketPath ?? '/var/run/docker.sock' });
     this.egressNetwork = opts.egressNetwork ?? 'helix-egress';
     this.log = opts.log ?? silentLogger;
+    this.firewall = opts.egressFirewall ?? new IptablesEgressFirewall();
   }
 
   async start(spec: SandboxSpec): Promise<ContainerHandle> {
@@ -128,26 +139,65 @@ export class DockerRuntime implements AgentRuntime {
     return loadImage(this.docker, archive, signal);
   }
 
-  async ensureEgressNetwork(forAgent?: string): Promise<void> {
+  /**
+   * Finds or creates the egress network and makes its firewall hold before any container joins
+   * it: without the firewall no egress agent runs (deny by default).
+   */
+  ensureEgressNetwork(forAgent?: string): Promise<void> {
+    // One at a time: two runs starting together must not fill the chain twice.
+    const next = this.egressLock.then(() => this.ensureEgressNetworkNow(forAgent));
+    this.egressLock = next.catch(() => undefined);
+    return next;
+  }
+
+  private async ensureEgressNetworkNow(forAgent?: string): Promise<void> {
     const name = this.egressNetwork;
+    let id: string;
     try {
-      const existing = await this.docker.listNetworks({ filters: { name: [name] } });
-      if (existing.some((n) => n.Name === name)) return;
-      await this.docker.createNetwork({
+      id = (await this.findNetwork(name)) ?? (await this.createEgressNetwork(name));
+    } catch (err) {
+      throw new Error(
+        `cannot create the Docker network ${name}${forAgent ? ` for ${forAgent}'s egress` : ''}: ${describeError(err)}; free Docker address pools (docker network prune) or set default-address-pools in /etc/docker/daemon.json`,
+        { cause: err },
+      );
+    }
+    if (this.firewalled === id) return;
+    const info = (await this.docker.getNetwork(id).inspect()) as {
+      Id: string;
+      Options?: Record<string, string>;
+    };
+    const bridge = info.Options?.['com.docker.network.bridge.name'] ?? `br-${info.Id.slice(0, 12)}`;
+    await this.firewall.install(bridge);
+    this.firewalled = id;
+    this.log.info({ network: name, bridge }, 'egress firewall installed');
+  }
+
+  private async findNetwork(name: string): Promise<string | null> {
+    const existing = await this.docker.listNetworks({ filters: { name: [name] } });
+    return existing.find((n) => n.Name === name)?.Id ?? null;
+  }
+
+  private async createEgressNetwork(name: string): Promise<string> {
+    try {
+      const created = await this.docker.createNetwork({
         Name: name,
         Driver: 'bridge',
         CheckDuplicate: true,
+        // IPv4 only: the firewall's IPv6 rules drop everything on the bridge.
+        EnableIPv6: false,
         // Agents with egress reach the internet, not each other.
         Options: { 'com.docker.network.bridge.enable_icc': 'false' },
         Labels: { 'helix.role': 'agent-egress' },
       });
       this.log.info({ network: name }, 'created the agent egress network');
+      return created.id;
     } catch (err) {
-      if ((err as { statusCode?: number }).statusCode === 409) return;
-      throw new Error(
-        `cannot create the Docker network ${name}${forAgent ? ` for ${forAgent}'s egress` : ''}: ${describeError(err)}; free Docker address pools (docker network prune) or set default-address-pools in /etc/docker/daemon.json`,
-        { cause: err },
-      );
+      // Made by someone else meanwhile.
+      if ((err as { statusCode?: number }).statusCode === 409) {
+        const id = await this.findNetwork(name);
+        if (id) return id;
+      }
+      throw err;
     }
   }
 
