@@ -14,10 +14,12 @@ export interface RateLimit {
 /**
  * notify: a person hears or reads each note, so a handful a second is already too many.
  * mqtt.publish: a scene sets every light in the house, one message each, so a larger burst.
+ * home.call_service: one call switches up to 64 lights; a room, a scene of rooms, a few a second.
  */
 export const CALL_RATE_LIMITS: Partial<Record<HostCall, RateLimit>> = {
   notify: { perSecond: 5, burst: 10 },
   'mqtt.publish': { perSecond: 20, burst: 100 },
+  'home.call_service': { perSecond: 10, burst: 30 },
 };
 
 export class TokenBucket {

@@ -81,7 +81,7 @@ describe('host call dispatch', () => {
       'an unknown method',
       call('shell.exec'),
       ctx(),
-      /unknown call "shell\.exec"; the host offers mqtt\.publish, http\.fetch/,
+      /unknown call "shell\.exec"; the host offers mqtt\.publish, home\.call_service, http\.fetch/,
     ],
     [
       'an undeclared call',
