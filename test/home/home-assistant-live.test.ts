@@ -1,5 +1,4 @@
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { pino } from 'pino';
 import {
   createHomeAssistantBackend,
   createHomeAssistantClient,
@@ -12,16 +11,7 @@ import {
 import { FakeHomeAssistant } from '../support/fake-home-assistant.js';
 import { waitFor } from '../support/wait.js';
 import { area, household } from './fixtures/home-assistant.js';
-
-/** A pino logger whose lines land in `lines` (to check what was logged and why). */
-function capturingLogger() {
-  const lines: Array<Record<string, unknown>> = [];
-  const log = pino(
-    { level: 'debug' },
-    { write: (line: string) => void lines.push(JSON.parse(line) as Record<string, unknown>) },
-  );
-  return { log, lines };
-}
+import { capturingLogger } from '../support/log.js';
 
 describe('Home Assistant backend against a websocket stand-in', () => {
   let ha: FakeHomeAssistant;

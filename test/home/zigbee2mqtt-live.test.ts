@@ -1,4 +1,3 @@
-import { pino } from 'pino';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import {
   createZigbee2mqttBackend,
@@ -10,15 +9,7 @@ import { FakeZigbee2mqtt } from '../support/fake-zigbee2mqtt.js';
 import { Mosquitto } from '../support/mosquitto.js';
 import { waitFor } from '../support/wait.js';
 import * as fx from './fixtures/zigbee2mqtt.js';
-
-function capturingLogger() {
-  const lines: Array<Record<string, unknown>> = [];
-  const log = pino(
-    { level: 'debug' },
-    { write: (line: string) => void lines.push(JSON.parse(line) as Record<string, unknown>) },
-  );
-  return { log, lines };
-}
+import { capturingLogger } from '../support/log.js';
 
 const lamp = 'zigbee2mqtt:0x0017880104e45517';
 const counter = 'zigbee2mqtt:0x00158d0001e1a2b3';

@@ -30,6 +30,31 @@ export const meshAvailable: boolean = (() => {
 })();
 
 /**
+ * Why this machine cannot run a test that needs root and these programs, or null. Each entry is
+ * [program, args that make it print and exit]; a program not on PATH is the reason.
+ */
+export function missingFor(
+  bins: ReadonlyArray<readonly [string, readonly string[]]>,
+): string | null {
+  if (process.getuid?.() !== 0) return 'needs root (network namespaces, dockerd)';
+  for (const [bin, args] of bins) {
+    const res = spawnSync(bin, args, { stdio: 'ignore', timeout: 10_000 });
+    if ((res.error as NodeJS.ErrnoException | undefined)?.code === 'ENOENT')
+      return `needs ${bin} on PATH`;
+  }
+  return null;
+}
+
+/** What the tests of a node hosting agents with a broker need: namespaces, dockerd, Go, mosquitto. */
+export const AGENT_HOST_BINS = [
+  ['ip', ['-V']],
+  ['nats-server', ['--version']],
+  ['dockerd', ['--version']],
+  ['go', ['version']],
+  ['mosquitto', ['-h']],
+] as const;
+
+/**
  * A harness for real daemons: views through the control socket (what `status --json` prints,
  * without a process start per poll), info-level logs (transitions are logged at info).
  */

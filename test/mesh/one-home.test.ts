@@ -15,7 +15,7 @@
  * subscriber, the broker and the engine, and the harness removes the namespaces.
  */
 import { createHmac, randomBytes } from 'node:crypto';
-import { spawnSync, type ChildProcess } from 'node:child_process';
+import type { ChildProcess } from 'node:child_process';
 import { chmodSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
@@ -32,7 +32,7 @@ import { MQTT_PORT, MqttWatch, startBroker } from '../e2e/lab.js';
 import { MeshHarness, type StatusView } from '../harness/index.js';
 import { startDockerd, type PrivateDockerd } from '../support/docker.js';
 import { waitFor } from '../support/wait.js';
-import { logEntries, logMark, secs } from './helpers.js';
+import { AGENT_HOST_BINS, logEntries, logMark, missingFor, secs } from './helpers.js';
 
 const SUBNET = '100.64.73';
 const A = 0;
@@ -45,25 +45,11 @@ const PASSWORD = `hxt-pw-${randomBytes(6).toString('hex')}`;
 /** nats-server's client port inside every namespace (bus.client_port, the default) */
 const NATS_CLIENT_PORT = 4222;
 
-/** Why this machine cannot run the test, or null. */
-function unavailable(): string | null {
-  if (process.getuid?.() !== 0) return 'needs root (network namespaces, dockerd)';
-  for (const [bin, args] of [
-    ['ip', ['-V']],
-    ['nats-server', ['--version']],
-    ['dockerd', ['--version']],
-    ['go', ['version']],
-    ['mosquitto', ['-h']],
-    ['mosquitto_sub', ['--help']],
-    ['stdbuf', ['--version']],
-  ] as const) {
-    const res = spawnSync(bin, args, { stdio: 'ignore', timeout: 10_000 });
-    if ((res.error as NodeJS.ErrnoException | undefined)?.code === 'ENOENT')
-      return `needs ${bin} on PATH`;
-  }
-  return null;
-}
-const missing = unavailable();
+const missing = missingFor([
+  ...AGENT_HOST_BINS,
+  ['mosquitto_sub', ['--help']],
+  ['stdbuf', ['--version']],
+]);
 
 interface PeerFacts {
   name: string;

@@ -13,7 +13,7 @@
  * The node's broker, dockerd and the stand-in live in its network namespace; all are stopped
  * and the namespace removed afterwards. Bounded: set-up 100 s, each step 60 s.
  */
-import { spawnSync, type ChildProcess } from 'node:child_process';
+import type { ChildProcess } from 'node:child_process';
 import { chmodSync, mkdtempSync, rmSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
@@ -24,27 +24,12 @@ import { MeshHarness } from '../harness/index.js';
 import { startDockerd, type PrivateDockerd } from '../support/docker.js';
 import { waitFor } from '../support/wait.js';
 import { dualDimmer } from '../home/fixtures/zigbee2mqtt.js';
-import { secs } from './helpers.js';
+import { AGENT_HOST_BINS, missingFor, secs } from './helpers.js';
 
 const SUBNET = '100.64.74';
 const NODE = 0;
 
-function unavailable(): string | null {
-  if (process.getuid?.() !== 0) return 'needs root (network namespaces, dockerd)';
-  for (const [bin, args] of [
-    ['ip', ['-V']],
-    ['nats-server', ['--version']],
-    ['dockerd', ['--version']],
-    ['go', ['version']],
-    ['mosquitto', ['-h']],
-  ] as const) {
-    const res = spawnSync(bin, args, { stdio: 'ignore', timeout: 10_000 });
-    if ((res.error as NodeJS.ErrnoException | undefined)?.code === 'ENOENT')
-      return `needs ${bin} on PATH`;
-  }
-  return null;
-}
-const missing = unavailable();
+const missing = missingFor(AGENT_HOST_BINS);
 
 interface RoomsJson {
   rooms: {

@@ -8,7 +8,6 @@
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
-import { pino } from 'pino';
 import { afterEach, describe, expect, it } from 'vitest';
 import { silentLogger } from '../../node/log.js';
 import { MeshHome, SettingsStore, homeSources, meshSettings } from '../../node/settings/index.js';
@@ -18,20 +17,12 @@ import { Mosquitto } from '../support/mosquitto.js';
 import { waitFor } from '../support/wait.js';
 import { household } from '../home/fixtures/home-assistant.js';
 import { devices, groups } from '../home/fixtures/zigbee2mqtt.js';
+import { capturingLogger } from '../support/log.js';
 
 const cleanups: Array<() => Promise<unknown>> = [];
 afterEach(async () => {
   for (const c of cleanups.splice(0).reverse()) await c().catch(() => undefined);
 });
-
-function capturingLogger() {
-  const lines: Array<Record<string, unknown>> = [];
-  const log = pino(
-    { level: 'debug' },
-    { write: (line: string) => void lines.push(JSON.parse(line) as Record<string, unknown>) },
-  );
-  return { log, lines };
-}
 
 async function store(): Promise<SettingsStore> {
   const d = await mkdtemp(path.join(tmpdir(), 'helix-mesh-home-'));
