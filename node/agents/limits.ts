@@ -74,3 +74,41 @@ export class CallRateLimiter {
     return Object.values(this.refused).reduce((a, b) => a + b, 0);
   }
 }
+
+/**
+ * What one agent container may cost the host in memory (issue 11: an agent that stopped reading
+ * its stdin while making calls grew the daemon from 118 MB to 1.15 GB in 20 s; a progress flood
+ * passed 52 MB to the CLI).
+ */
+export interface AgentIoLimits {
+  /** host calls of one container being answered at once; more are answered with an error */
+  maxOutstandingCalls: number;
+  /**
+   * bytes of replies waiting for the agent to read them; a reply that finds more than this
+   * queued ends the task and the container (the agent is not reading its stdin)
+   */
+  maxQueuedStdinBytes: number;
+  /** how long the agent's stdin may stay undrained before the task and the container end */
+  stdinStallMs: number;
+  /** progress events passed on per task and second; more are coalesced (the latest kept) */
+  progressPerSecond: number;
+  /** characters of one progress message passed on; the rest is cut */
+  progressMaxChars: number;
+  /** bytes of progress messages passed on per task; more are dropped */
+  progressMaxBytesPerTask: number;
+}
+
+/**
+ * 32 calls: the SDK makes one call at a time per goroutine; 32 at once is a fan-out, not a flood.
+ * 8 MiB: several 1 MiB http.fetch replies (its cap) unread at once. 10 s: a reader that keeps
+ * up drains in milliseconds. Progress: 10 a second is as fast as a person reads; 64 KiB is
+ * hundreds of lines.
+ */
+export const AGENT_IO_LIMITS: AgentIoLimits = {
+  maxOutstandingCalls: 32,
+  maxQueuedStdinBytes: 8 * 1024 * 1024,
+  stdinStallMs: 10_000,
+  progressPerSecond: 10,
+  progressMaxChars: 240,
+  progressMaxBytesPerTask: 64 * 1024,
+};
