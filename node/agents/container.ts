@@ -18,7 +18,7 @@ import {
   type LoadedAgent,
   type RunEvent,
 } from '../agentspec/index.js';
-import { AGENT_IO_LIMITS, CallRateLimiter, type AgentIoLimits } from './limits.js';
+import { AGENT_IO_LIMITS, CallRateLimiter, ProgressGate, type AgentIoLimits } from './limits.js';
 import { AsyncQueue } from './queue.js';
 import type { ContainerExit, ContainerHandle, ContainerRuntime } from './runtime.js';
 import { sandboxFor } from './sandbox.js';
@@ -65,6 +65,7 @@ export class AgentContainer {
     queue: AsyncQueue<TaskInput>;
     calls: AbortController;
     limiter: CallRateLimiter;
+    progress: ProgressGate;
   } | null = null;
   private lastCaller: { node?: string; traceId?: string } = {};
   private readonly stderrTail: string[] = [];
@@ -165,6 +166,13 @@ export class AgentContainer {
       queue,
       calls: new AbortController(),
       limiter: new CallRateLimiter(),
+      // A flood of progress reaches the caller as at most a few updates a second, bounded.
+      progress: new ProgressGate(this.limits, (update) =>
+        queue.push({
+          kind: 'message',
+          message: { v: 1, type: 'progress', id: task.id, ...update },
+        }),
+      ),
     };
     this.current = current;
     this.lastCaller = { node: task.context.node, traceId: task.context.trace_id };
@@ -215,7 +223,18 @@ export class AgentContainer {
       clearTimeout(timer);
       opts.signal?.removeEventListener('abort', onAbort);
       current.calls.abort();
+      current.progress.close();
       this.current = null;
+      if (current.progress.coalesced + current.progress.dropped > 0)
+        this.deps.log.debug(
+          {
+            agent: this.agent.manifest.name,
+            taskId: current.id,
+            coalesced: current.progress.coalesced,
+            dropped: current.progress.dropped,
+          },
+          'progress coalesced or dropped',
+        );
       if (current.limiter.refusedTotal > 0)
         this.deps.log.warn(
           { agent: this.agent.manifest.name, taskId: current.id, refused: current.limiter.refused },
@@ -344,6 +363,9 @@ export class AgentContainer {
       );
     }
     if (m.type === 'call') return this.takeCall(m, current);
+    if (m.type === 'progress') return current.progress.offer(m);
+    // The latest progress kept back goes out before the result.
+    current.progress.flush();
     current.queue.push({ kind: 'message', message: m });
   }
 

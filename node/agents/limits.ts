@@ -112,3 +112,82 @@ export const AGENT_IO_LIMITS: AgentIoLimits = {
   progressMaxChars: 240,
   progressMaxBytesPerTask: 64 * 1024,
 };
+
+export interface ProgressUpdate {
+  message: string;
+  percent?: number;
+}
+
+/**
+ * One task's progress on its way out: at most `progressPerSecond` updates (between them the
+ * latest is kept and the rest coalesced), each cut to `progressMaxChars`, and at most
+ * `progressMaxBytesPerTask` in all, after which one notice says the rest is not shown.
+ */
+export class ProgressGate {
+  /** updates replaced by a later one before they went out */
+  coalesced = 0;
+  /** updates dropped past the byte bound */
+  dropped = 0;
+  private bytes = 0;
+  private last = -Infinity;
+  private pending: ProgressUpdate | null = null;
+  private timer: NodeJS.Timeout | null = null;
+  private capped = false;
+
+  constructor(
+    private readonly limits: Pick<
+      AgentIoLimits,
+      'progressPerSecond' | 'progressMaxChars' | 'progressMaxBytesPerTask'
+    >,
+    private readonly emit: (update: ProgressUpdate) => void,
+    private readonly now: () => number = () => performance.now(),
+  ) {}
+
+  offer(update: ProgressUpdate): void {
+    if (this.capped) {
+      this.dropped++;
+      return;
+    }
+    if (this.pending) this.coalesced++;
+    const max = this.limits.progressMaxChars;
+    const message =
+      update.message.length > max ? `${update.message.slice(0, max - 1)}…` : update.message;
+    this.pending =
+      update.percent === undefined ? { message } : { message, percent: update.percent };
+    const wait = this.last + 1000 / this.limits.progressPerSecond - this.now();
+    if (wait <= 0) this.flush();
+    else if (!this.timer) {
+      this.timer = setTimeout(() => this.flush(), wait);
+      this.timer.unref();
+    }
+  }
+
+  /** Sends the update kept back, if any, now (before the task's result). */
+  flush(): void {
+    if (this.timer) clearTimeout(this.timer);
+    this.timer = null;
+    const update = this.pending;
+    this.pending = null;
+    if (!update) return;
+    const size = Buffer.byteLength(update.message) + 32;
+    if (this.bytes + size > this.limits.progressMaxBytesPerTask) {
+      this.capped = true;
+      this.dropped++;
+      this.emit({
+        message: `(further progress not shown: over the ${this.limits.progressMaxBytesPerTask} bytes of progress a task may send)`,
+      });
+      return;
+    }
+    this.bytes += size;
+    this.last = this.now();
+    this.emit(update);
+  }
+
+  /** The task ended: nothing more goes out. */
+  close(): void {
+    if (this.timer) clearTimeout(this.timer);
+    this.timer = null;
+    this.pending = null;
+    this.capped = true;
+  }
+}

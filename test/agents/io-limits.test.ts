@@ -286,3 +286,61 @@ describe('an agent cannot grow the host through its stdin', () => {
     await r.stop();
   });
 });
+
+describe('a progress flood reaches the caller bounded', () => {
+  const progressBytes = (events: RunEvent[]): number =>
+    events
+      .filter((e) => e.type === 'progress')
+      .reduce((n, e) => n + Buffer.byteLength(JSON.stringify(e)), 0);
+
+  it('passes at most 10 updates a second, cut short, keeping the latest', async () => {
+    const LINES = 20_000;
+    const { runtime } = scriptedRuntime(async (a) => {
+      const task = await a.read();
+      for (let i = 0; i < LINES; i += 100)
+        await a.say(
+          ...Array.from({ length: 100 }, (_, j) => ({
+            v: 1,
+            type: 'progress',
+            id: task.id,
+            message: `step ${i + j} ${'x'.repeat(980)}`,
+            percent: ((i + j) * 100) / LINES,
+          })),
+        );
+      await a.say({ v: 1, type: 'result', id: task.id, text: 'done' });
+    });
+    const r = runner(runtime, agentWith([]), {});
+    const started = performance.now();
+    const events = await collect(r.run({ agent: 'flood', intent: 'go', args: {} }));
+    const seconds = (performance.now() - started) / 1000;
+    expect(events.at(-1)).toMatchObject({ type: 'result', text: 'done' });
+    const progress = events.filter((e) => e.type === 'progress');
+    // 20 MB of progress went in; before, all 20,000 lines came out
+    expect(progress.length).toBeGreaterThanOrEqual(1);
+    expect(progress.length).toBeLessThanOrEqual(2 + Math.ceil(seconds * 10));
+    expect(progress.every((p) => p.message.length <= 240)).toBe(true);
+    expect(progress.at(-1)!.message).toMatch(/^step 19999 x+…$/);
+    expect(progressBytes(events)).toBeLessThan(64 * 1024);
+    await r.stop();
+  });
+
+  it('passes at most 64 KiB of progress per task, then says the rest is not shown', async () => {
+    const { runtime } = scriptedRuntime(async (a) => {
+      const task = await a.read();
+      for (let i = 0; i < 2000; i++)
+        await a.say({ v: 1, type: 'progress', id: task.id, message: `${i} ${'y'.repeat(200)}` });
+      await a.say({ v: 1, type: 'result', id: task.id, text: 'done' });
+    });
+    // no rate limit here: the byte bound alone
+    const r = runner(runtime, agentWith([]), {}, { progressPerSecond: 1e9 });
+    const events = await collect(r.run({ agent: 'flood', intent: 'go', args: {} }));
+    expect(events.at(-1)).toMatchObject({ type: 'result', text: 'done' });
+    const progress = events.filter((e) => e.type === 'progress');
+    expect(progress.at(-1)!.message).toBe(
+      '(further progress not shown: over the 65536 bytes of progress a task may send)',
+    );
+    expect(progressBytes(events)).toBeLessThan(64 * 1024 + 1024);
+    expect(progress.length).toBeLessThan(2000);
+    await r.stop();
+  });
+});
