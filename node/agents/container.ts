@@ -441,7 +441,11 @@ export class AgentContainer {
 
   private onExit(exit: ContainerExit): ExitInfo {
     this.gone = true;
-    if (this.blocked) clearTimeout(this.blocked.timer);
+    if (this.blocked) {
+      clearTimeout(this.blocked.timer);
+      // Let what the agent left in its stdout flow to its end, so the streams close.
+      this.handle.stdout.resume();
+    }
     this.blocked = null;
     this.held = [];
     this.backgroundCalls.abort();
