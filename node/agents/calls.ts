@@ -59,8 +59,22 @@ export async function dispatchCall(
   ctx: CallContext,
   log?: Logger,
 ): Promise<CallOutcome> {
+  const decided = decideCall(handlers, call, ctx, log);
+  return 'run' in decided ? decided.run() : decided;
+}
+
+/**
+ * The refusals that cost nothing (unknown, undeclared, invalid, over its rate), decided at once;
+ * else `run`, which runs the handler. Never throws.
+ */
+export function decideCall(
+  handlers: Partial<HostCalls>,
+  call: CallMessage,
+  ctx: CallContext,
+  log?: Logger,
+): { ok: false; error: string } | { run: () => Promise<CallOutcome> } {
   const method = call.method;
-  const refuse = (error: string): CallOutcome => {
+  const refuse = (error: string): { ok: false; error: string } => {
     log?.warn({ agent: ctx.agent.name, method, taskId: ctx.taskId }, `call refused: ${error}`);
     return { ok: false, error };
   };
@@ -93,15 +107,19 @@ export async function dispatchCall(
     const p = parsed.data as NotifyParams;
     params = { ...p, node: p.node ?? ctx.callerNode };
   }
-  try {
-    const result = await handler(params, ctx);
-    log?.debug({ agent: ctx.agent.name, method, taskId: ctx.taskId }, 'call answered');
-    return { ok: true, result: result ?? null };
-  } catch (err) {
-    log?.info(
-      { agent: ctx.agent.name, method, taskId: ctx.taskId, err: describeError(err) },
-      'call failed',
-    );
-    return { ok: false, error: describeError(err) };
-  }
+  return {
+    run: async () => {
+      try {
+        const result = await handler(params, ctx);
+        log?.debug({ agent: ctx.agent.name, method, taskId: ctx.taskId }, 'call answered');
+        return { ok: true, result: result ?? null };
+      } catch (err) {
+        log?.info(
+          { agent: ctx.agent.name, method, taskId: ctx.taskId, err: describeError(err) },
+          'call failed',
+        );
+        return { ok: false, error: describeError(err) };
+      }
+    },
+  };
 }

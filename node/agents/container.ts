@@ -5,7 +5,7 @@
  * container, never the host.
  */
 import type { Logger } from '../log.js';
-import { dispatchCall, type HostCalls } from './calls.js';
+import { decideCall, type CallOutcome, type HostCalls } from './calls.js';
 import { LineSplitter } from './framing.js';
 import {
   encodeHostMessage,
@@ -18,7 +18,7 @@ import {
   type LoadedAgent,
   type RunEvent,
 } from '../agentspec/index.js';
-import { CallRateLimiter } from './limits.js';
+import { AGENT_IO_LIMITS, CallRateLimiter, ProgressGate, type AgentIoLimits } from './limits.js';
 import { AsyncQueue } from './queue.js';
 import type { ContainerExit, ContainerHandle, ContainerRuntime } from './runtime.js';
 import { sandboxFor } from './sandbox.js';
@@ -28,6 +28,8 @@ export interface ContainerDeps {
   handlers: Partial<HostCalls>;
   log: Logger;
   maxLineBytes: number;
+  /** what one container may cost the host (default AGENT_IO_LIMITS) */
+  ioLimits?: Partial<AgentIoLimits>;
 }
 
 export type ExitReason = 'exited' | 'oom' | 'timeout' | 'cancelled' | 'protocol' | 'stopped';
@@ -63,18 +65,29 @@ export class AgentContainer {
     queue: AsyncQueue<TaskInput>;
     calls: AbortController;
     limiter: CallRateLimiter;
+    progress: ProgressGate;
   } | null = null;
   private lastCaller: { node?: string; traceId?: string } = {};
   private readonly stderrTail: string[] = [];
   private readonly backgroundCalls = new AbortController();
   /** rate limits for calls between tasks (a timer firing later), for the container's life */
   private readonly backgroundLimiter = new CallRateLimiter();
+  private readonly limits: AgentIoLimits;
+  /** host calls being answered now (tasks' and between tasks) */
+  private outstanding = 0;
+  /**
+   * The agent's stdin is not drained: its stdout is paused (no further calls are read) and
+   * lines already read wait in `held`; past stdinStallMs the container is ended.
+   */
+  private blocked: { timer: NodeJS.Timeout } | null = null;
+  private held: string[] = [];
 
   private constructor(
     private readonly deps: ContainerDeps,
     readonly agent: LoadedAgent,
     private readonly handle: ContainerHandle,
   ) {
+    this.limits = { ...AGENT_IO_LIMITS, ...deps.ioLimits };
     this.wire();
     this.exited = handle.exit.then((exit) => this.onExit(exit));
   }
@@ -153,6 +166,13 @@ export class AgentContainer {
       queue,
       calls: new AbortController(),
       limiter: new CallRateLimiter(),
+      // A flood of progress reaches the caller as at most a few updates a second, bounded.
+      progress: new ProgressGate(this.limits, (update) =>
+        queue.push({
+          kind: 'message',
+          message: { v: 1, type: 'progress', id: task.id, ...update },
+        }),
+      ),
     };
     this.current = current;
     this.lastCaller = { node: task.context.node, traceId: task.context.trace_id };
@@ -203,7 +223,18 @@ export class AgentContainer {
       clearTimeout(timer);
       opts.signal?.removeEventListener('abort', onAbort);
       current.calls.abort();
+      current.progress.close();
       this.current = null;
+      if (current.progress.coalesced + current.progress.dropped > 0)
+        this.deps.log.debug(
+          {
+            agent: this.agent.manifest.name,
+            taskId: current.id,
+            coalesced: current.progress.coalesced,
+            dropped: current.progress.dropped,
+          },
+          'progress coalesced or dropped',
+        );
       if (current.limiter.refusedTotal > 0)
         this.deps.log.warn(
           { agent: this.agent.manifest.name, taskId: current.id, refused: current.limiter.refused },
@@ -235,8 +266,40 @@ export class AgentContainer {
 
   private send(message: HostMessage): void {
     const stdin = this.handle.stdin;
-    if (this.gone || stdin.writableEnded) return;
-    stdin.write(encodeHostMessage(message));
+    if (this.gone || this.violation || stdin.writableEnded) return;
+    // The agent does not read what it was sent: more would only grow the host's memory.
+    if (stdin.writableLength > this.limits.maxQueuedStdinBytes) {
+      return this.taint(
+        `it stopped reading its stdin: ${stdin.writableLength} bytes of replies were waiting for it, more than the ${this.limits.maxQueuedStdinBytes} the host keeps`,
+      );
+    }
+    if (!stdin.write(encodeHostMessage(message))) this.block();
+  }
+
+  /** stdin is full: read no more from the agent until it drains, for at most stdinStallMs. */
+  private block(): void {
+    if (this.blocked || this.gone) return;
+    const stdin = this.handle.stdin;
+    const timer = setTimeout(
+      () =>
+        this.taint(
+          `it stopped reading its stdin: ${stdin.writableLength} bytes of replies waited more than ${this.limits.stdinStallMs} ms for it`,
+        ),
+      this.limits.stdinStallMs,
+    );
+    timer.unref();
+    this.blocked = { timer };
+    this.handle.stdout.pause();
+    stdin.once('drain', () => this.unblock());
+  }
+
+  private unblock(): void {
+    if (!this.blocked) return;
+    clearTimeout(this.blocked.timer);
+    this.blocked = null;
+    // Lines read before the pause, in order, until one blocks stdin again.
+    while (this.held.length > 0 && !this.blocked) this.handleLine(this.held.shift()!);
+    if (!this.blocked && !this.gone) this.handle.stdout.resume();
   }
 
   private wire(): void {
@@ -273,6 +336,15 @@ export class AgentContainer {
 
   private onLine(line: string): void {
     if (this.violation) return;
+    if (this.blocked || this.held.length > 0) {
+      this.held.push(line);
+      return;
+    }
+    this.handleLine(line);
+  }
+
+  private handleLine(line: string): void {
+    if (this.violation) return;
     const parsed = parseAgentLine(line);
     if (!parsed.ok) return this.taint(parsed.reason);
     const m = parsed.message;
@@ -283,28 +355,35 @@ export class AgentContainer {
       }
       return;
     }
-    if (m.type === 'call' && m.id === undefined) return void this.answerCall(m, null);
+    if (m.type === 'call' && m.id === undefined) return this.takeCall(m, null);
     const current = this.current;
     if (!current || m.id !== current.id) {
       return this.taint(
         `a "${m.type}" line for task ${JSON.stringify(m.id)}, which is not the task in flight (${current ? JSON.stringify(current.id) : 'none'})`,
       );
     }
-    if (m.type === 'call') return void this.answerCall(m, current);
+    if (m.type === 'call') return this.takeCall(m, current);
+    if (m.type === 'progress') return current.progress.offer(m);
+    // The latest progress kept back goes out before the result.
+    current.progress.flush();
     current.queue.push({ kind: 'message', message: m });
   }
 
-  private async answerCall(
+  /**
+   * Answers a call: refusals that cost nothing at once; a call that would run a handler while
+   * the container already has maxOutstandingCalls running is refused too.
+   */
+  private takeCall(
     call: CallMessage,
     task: { id: string; calls: AbortController; limiter: CallRateLimiter } | null,
-  ): Promise<void> {
+  ): void {
     const signal = task
       ? task.calls.signal
       : AbortSignal.any([
           this.backgroundCalls.signal,
           AbortSignal.timeout(BACKGROUND_CALL_TIMEOUT_MS),
         ]);
-    const outcome = await dispatchCall(
+    const decided = decideCall(
       this.deps.handlers,
       call,
       {
@@ -317,8 +396,24 @@ export class AgentContainer {
       },
       this.deps.log,
     );
-    // The task may have ended meanwhile (timeout, cancel): its calls' replies go nowhere.
-    if (signal.aborted && task) return;
+    if (!('run' in decided)) return this.reply(call, decided);
+    if (this.outstanding >= this.limits.maxOutstandingCalls) {
+      return this.reply(call, {
+        ok: false,
+        error: `${call.method} refused: ${this.agent.manifest.name} already has ${this.outstanding} host calls outstanding, the most one container may have; wait for their replies before making more`,
+      });
+    }
+    this.outstanding++;
+    void decided
+      .run()
+      .then((outcome) => {
+        // The task may have ended meanwhile (timeout, cancel): its calls' replies go nowhere.
+        if (!(signal.aborted && task)) this.reply(call, outcome);
+      })
+      .finally(() => this.outstanding--);
+  }
+
+  private reply(call: CallMessage, outcome: CallOutcome): void {
     const base = {
       v: 1 as const,
       type: 'reply' as const,
@@ -346,6 +441,13 @@ export class AgentContainer {
 
   private onExit(exit: ContainerExit): ExitInfo {
     this.gone = true;
+    if (this.blocked) {
+      clearTimeout(this.blocked.timer);
+      // Let what the agent left in its stdout flow to its end, so the streams close.
+      this.handle.stdout.resume();
+    }
+    this.blocked = null;
+    this.held = [];
     this.backgroundCalls.abort();
     if (this.backgroundLimiter.refusedTotal > 0)
       this.deps.log.warn(

@@ -32,7 +32,14 @@ export type { DockerRuntimeOptions } from './docker/runtime.js';
 export { sandboxSpec, sandboxRunFlags, dockerCreateOptions } from './docker/sandbox.js';
 export { DockerDemuxer } from './docker/demux.js';
 export { dispatchCall } from './calls.js';
-export { CallRateLimiter, TokenBucket, CALL_RATE_LIMITS, type RateLimit } from './limits.js';
+export {
+  AGENT_IO_LIMITS,
+  CallRateLimiter,
+  TokenBucket,
+  CALL_RATE_LIMITS,
+  type AgentIoLimits,
+  type RateLimit,
+} from './limits.js';
 export type { HostCalls, CallContext, CallOutcome } from './calls.js';
 export { createMqttPublisher, publishTopicProblem } from './mqtt.js';
 export type { MqttPublisher, MqttPublisherOptions } from './mqtt.js';

@@ -22,6 +22,7 @@ import {
 } from '../agentspec/index.js';
 import type { HostCalls } from './calls.js';
 import { AgentContainer, type ContainerDeps } from './container.js';
+import type { AgentIoLimits } from './limits.js';
 import { PoolUnavailableError, WarmPool } from './pool.js';
 import { DEFAULT_IMAGE_PREFIX, imageTag } from './recipe.js';
 import type { ImageUsage, Registry } from './registry.js';
@@ -44,6 +45,8 @@ export interface AgentRunnerOptions {
   /** container names start with this (default "helix-"; tests "helix-test-") */
   containerPrefix?: string;
   maxLineBytes?: number;
+  /** what one agent container may cost the host (default AGENT_IO_LIMITS, node/agents/limits.ts) */
+  ioLimits?: Partial<AgentIoLimits>;
   readyTimeoutMs?: number;
   /** run bookkeeping (successes, failures, in use); usually the node's Registry */
   registry?: ImageUsage & Partial<Pick<Registry, 'record'>>;
@@ -91,6 +94,7 @@ export class AgentRunner {
       handlers: opts.handlers ?? {},
       log: this.log,
       maxLineBytes: opts.maxLineBytes ?? MAX_LINE_BYTES,
+      ioLimits: opts.ioLimits,
     };
     this.pool = new WarmPool({
       deps: this.deps,

@@ -1,6 +1,8 @@
 export {
   ControlServer,
   controlSocketPath,
+  STREAM_LIMITS,
+  type StreamLimits,
   type ControlHandler,
   type ControlResponse,
 } from './server.js';

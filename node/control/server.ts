@@ -18,15 +18,47 @@ export type ControlHandler = (
 
 /**
  * A handler may stream the NDJSON envelope (envelope.ts) instead of returning one value. `signal`
- * aborts when the client goes away before the answer is complete.
+ * aborts when the client goes away before the answer is complete, or stops reading for too long.
  */
 export interface ControlResponse {
   readonly signal: AbortSignal;
-  /** one `{"type":"event","event":…}` line */
+  /**
+   * one `{"type":"event","event":…}` line; while the client is not reading, progress-like events
+   * (type "progress", "pull" or "partial") are coalesced: the latest of each type goes out
+   */
   event(event: unknown): void;
   /** the closing `{"type":"result",…}` line */
   result(result: object): void;
+  /**
+   * Resolves once the client has read enough of what was sent (at once when it keeps up): a
+   * producer that can wait awaits it between events. Rejects when the stream was ended because
+   * the client stopped reading.
+   */
+  drained(): Promise<void>;
 }
+
+/** How much a stream may hold for a client that does not read (issue 11). */
+export interface StreamLimits {
+  /** bytes waiting for the client past which progress is coalesced and drained() waits */
+  highWaterBytes: number;
+  /** bytes waiting for the client past which the stream is ended at once */
+  maxBufferedBytes: number;
+  /** how long the client may leave the stream undrained before it is ended */
+  stallMs: number;
+}
+
+/**
+ * 256 KiB: far more than a reading CLI ever has waiting. 16 MiB: a large run result (agents' lines
+ * are at most 1 MiB) plus its events. 30 s: a terminal paused with Ctrl-S, briefly.
+ */
+export const STREAM_LIMITS: StreamLimits = {
+  highWaterBytes: 256 * 1024,
+  maxBufferedBytes: 16 * 1024 * 1024,
+  stallMs: 30_000,
+};
+
+/** Events a stalled client may miss (only the latest of each type is worth sending). */
+const COALESCED_EVENTS = new Set(['progress', 'pull', 'partial']);
 
 export function controlSocketPath(stateDir: string): string {
   return path.join(stateDir, 'control.sock');
@@ -37,11 +69,15 @@ const MAX_BODY = 1 << 20;
 export class ControlServer {
   private server: http.Server | null = null;
   private readonly routes = new Map<string, ControlHandler>();
+  private readonly limits: StreamLimits;
 
   constructor(
     private readonly socketPath: string,
     private readonly logger: Logger,
-  ) {}
+    limits: Partial<StreamLimits> = {},
+  ) {
+    this.limits = { ...STREAM_LIMITS, ...limits };
+  }
 
   /** Register `GET /v1/status`-style routes before start. */
   route(method: 'GET' | 'POST', pathname: string, handler: ControlHandler): void {
@@ -77,28 +113,29 @@ export class ControlServer {
       });
       return;
     }
-    let streaming = false;
     const gone = clientGone(req);
-    const write = (line: StreamLine<unknown> | ErrorLine) => {
-      if (!streaming) {
-        streaming = true;
-        res.writeHead(200, { 'content-type': 'application/x-ndjson' });
-      }
-      res.write(JSON.stringify(line) + '\n');
-    };
+    const stream = new Stream(res, this.limits, (message) => {
+      this.logger.warn({ route: url.pathname }, message);
+      // The client stops reading: the work stops too (the signal), and its socket goes.
+      req.socket.destroy();
+    });
+    const streaming = (): boolean => stream.started;
     try {
       const body =
         req.method === 'POST' ? await readBody(req) : Object.fromEntries(url.searchParams);
       const response: ControlResponse = {
         signal: gone.signal,
-        event: (event) => write({ type: 'event', event }),
-        result: (result) => write({ type: 'result', ...result }),
+        event: (event) => stream.event(event),
+        result: (result) => stream.write({ type: 'result', ...result }),
+        drained: () => stream.drained(),
       };
       const result = await handler(body, req, response);
-      if (streaming) res.end();
+      if (stream.failed) return;
+      if (streaming()) stream.end();
       else sendJson(res, 200, result ?? {});
     } catch (err) {
       this.logger.debug({ err: describeError(err), route: url.pathname }, 'control request failed');
+      if (stream.failed) return;
       const payload: ErrorLine = {
         error: {
           name: err instanceof Error ? err.name : 'Error',
@@ -106,12 +143,133 @@ export class ControlServer {
           exitCode: err instanceof HelixError ? err.exitCode : 1,
         },
       };
-      if (streaming) {
-        res.end(JSON.stringify(payload) + '\n');
-      } else sendJson(res, 500, payload);
+      if (streaming()) stream.end(payload);
+      else sendJson(res, 500, payload);
     } finally {
+      stream.close();
       gone.done();
     }
+  }
+}
+
+/**
+ * One NDJSON answer that honours backpressure: what waits for the client is bounded; while it
+ * waits, progress-like events are coalesced (the latest of each type kept) and drained() holds
+ * the producer; a client that reads nothing for stallMs, or lets maxBufferedBytes pile up, has
+ * the stream ended: an error line is written last and its socket is closed at once, so what
+ * waited for it is freed and the work is cancelled (the request's signal).
+ */
+class Stream {
+  started = false;
+  failed = false;
+  private readonly held = new Map<string, string>();
+  private stall: NodeJS.Timeout | null = null;
+  private waiters: Array<{ resolve: () => void; reject: (err: Error) => void }> = [];
+  private failure: Error | null = null;
+  private readonly onDrain = (): void => this.drain();
+
+  constructor(
+    private readonly res: http.ServerResponse,
+    private readonly limits: StreamLimits,
+    private readonly onFail: (message: string) => void,
+  ) {}
+
+  event(event: unknown): void {
+    const type = (event as { type?: unknown } | null)?.type;
+    if (typeof type === 'string' && COALESCED_EVENTS.has(type) && this.congested()) {
+      if (this.failed) return;
+      this.held.set(type, JSON.stringify({ type: 'event', event }) + '\n');
+      this.watch();
+      return;
+    }
+    this.write({ type: 'event', event });
+  }
+
+  write(line: StreamLine<unknown> | ErrorLine): void {
+    if (this.failed) return;
+    this.flushHeld();
+    this.put(JSON.stringify(line) + '\n');
+  }
+
+  drained(): Promise<void> {
+    if (this.failure) return Promise.reject(this.failure);
+    if (!this.congested()) return Promise.resolve();
+    this.watch();
+    return new Promise((resolve, reject) => this.waiters.push({ resolve, reject }));
+  }
+
+  end(last?: ErrorLine): void {
+    if (this.failed) return;
+    this.flushHeld();
+    this.res.end(last ? JSON.stringify(last) + '\n' : undefined);
+  }
+
+  close(): void {
+    if (this.stall) clearTimeout(this.stall);
+    this.stall = null;
+    this.res.off('drain', this.onDrain);
+  }
+
+  private put(text: string): void {
+    if (!this.started) {
+      this.started = true;
+      this.res.writeHead(200, { 'content-type': 'application/x-ndjson' });
+    }
+    this.res.write(text);
+    if (this.res.writableLength > this.limits.maxBufferedBytes)
+      this.fail(
+        `the client stopped reading: ${this.res.writableLength} bytes waited for it, more than the ${this.limits.maxBufferedBytes} a stream keeps`,
+      );
+    else if (this.congested()) this.watch();
+  }
+
+  private flushHeld(): void {
+    if (this.held.size === 0) return;
+    const lines = [...this.held.values()];
+    this.held.clear();
+    for (const line of lines) this.put(line);
+  }
+
+  private congested(): boolean {
+    return this.res.writableLength >= this.limits.highWaterBytes;
+  }
+
+  /** Waits for the client to drain; ends the stream if it has not within stallMs. */
+  private watch(): void {
+    if (this.stall || this.failed) return;
+    this.stall = setTimeout(
+      () =>
+        this.fail(
+          `the client stopped reading: nothing it was sent was read for ${this.limits.stallMs} ms`,
+        ),
+      this.limits.stallMs,
+    );
+    this.stall.unref();
+    this.res.on('drain', this.onDrain);
+  }
+
+  private drain(): void {
+    if (this.failed) return;
+    if (this.stall) clearTimeout(this.stall);
+    this.stall = null;
+    this.res.off('drain', this.onDrain);
+    this.flushHeld();
+    if (this.congested()) return this.watch();
+    for (const w of this.waiters.splice(0)) w.resolve();
+  }
+
+  private fail(message: string): void {
+    if (this.failed) return;
+    this.close();
+    this.held.clear();
+    const line: ErrorLine = {
+      error: { name: 'ClientStalled', message: `stream ended: ${message}`, exitCode: 1 },
+    };
+    this.res.end(JSON.stringify(line) + '\n');
+    this.failed = true;
+    this.failure = new Error(`stream ended: ${message}`);
+    for (const w of this.waiters.splice(0)) w.reject(this.failure);
+    this.onFail(message);
   }
 }
 

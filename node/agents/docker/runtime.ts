@@ -240,8 +240,19 @@ class DockerContainer implements ContainerHandle {
     private readonly stream: Duplex,
     waitExit: Promise<number | null>,
   ) {
+    // The host pauses stdout while the agent does not read its stdin (container.ts): stop
+    // reading the attach stream too, so the agent's bytes wait in its pipe, not in our memory.
+    let held = false;
     const demux = new DockerDemuxer(
-      (chunk) => this.stdout.write(chunk),
+      (chunk) => {
+        if (this.stdout.write(chunk) || held) return;
+        held = true;
+        stream.pause();
+        this.stdout.once('drain', () => {
+          held = false;
+          stream.resume();
+        });
+      },
       (chunk) => this.stderr.write(chunk),
     );
     stream.on('data', (chunk: Buffer) => demux.push(chunk));

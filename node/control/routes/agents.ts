@@ -64,7 +64,11 @@ export function addAgentRoutes(control: ControlServer, d: AgentControl): void {
       if (checked.code === 'unknown_agent') throw new UnknownAgentError(checked.message);
       throw new UsageError(checked.message);
     }
-    for await (const ev of d.runIntent(request, { signal: res.signal })) res.event(ev);
+    // Waiting for the client to read holds the run's events (and its progress) back at the source.
+    for await (const ev of d.runIntent(request, { signal: res.signal })) {
+      res.event(ev);
+      await res.drained();
+    }
     return undefined;
   });
 }
