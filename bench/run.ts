@@ -34,6 +34,10 @@ const BENCHES: Record<string, { file: string; about: string; args?: string[] }> 
     file: 'bench/settings/converge.ts',
     about: 'mesh-wide settings: write to last node, partition heal, late join; 3 and 8 nodes',
   },
+  'cli-start': {
+    file: 'bench/cli/start.ts',
+    about: 'helix-node --help, status, run echo echo and the daemon import vs node -e 0',
+  },
   vocabulary: {
     file: 'bench/settings/vocabulary.ts',
     about: 'speech vocabulary rebuild after a room change: matcher, phrase grammar, LLM schema',

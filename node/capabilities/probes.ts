@@ -4,7 +4,6 @@
  */
 import { open, stat } from 'node:fs/promises';
 import path from 'node:path';
-import Docker from 'dockerode';
 import type { Config } from '../config/index.js';
 import type { Capabilities, Gpu } from '../types.js';
 import { findOnPath, runCommand, withDeadline } from './exec.js';
@@ -66,6 +65,10 @@ export async function dockerEngineVersion(
   socketPath: string,
   opts: ProbeOptions,
 ): Promise<DockerEngineInfo> {
+  // Loaded here, not at import (issue 12: a node without Docker should not pay for dockerode);
+  // no socket, no engine: ENOENT as the engine's own client would say it, without loading it.
+  await stat(socketPath);
+  const { default: Docker } = await import('dockerode');
   // dockerode 4 accepts { abortSignal } on ping/version; @types/dockerode does not say so yet
   const docker = new Docker({ socketPath, timeout: opts.timeoutMs }) as unknown as {
     ping(o: { abortSignal: AbortSignal }): Promise<unknown>;

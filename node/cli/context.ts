@@ -1,5 +1,5 @@
 import type { Command } from 'commander';
-import { loadConfig, type LoadedConfig } from '../config/index.js';
+import type { LoadedConfig } from '../config/index.js';
 import { controlCall } from '../control/index.js';
 import { createOutput, type Output } from './output.js';
 
@@ -17,9 +17,16 @@ export interface CliContext extends LoadedConfig {
   globals: GlobalOptions;
 }
 
-/** Config + state dir + output for a command, from the global flags. */
-export function cliContext(cmd: Command, overrides: Record<string, unknown> = {}): CliContext {
+/**
+ * Config + state dir + output for a command, from the global flags. The config module (its schema
+ * is zod's) loads here, when a command runs, not for `--help`.
+ */
+export async function cliContext(
+  cmd: Command,
+  overrides: Record<string, unknown> = {},
+): Promise<CliContext> {
   const globals = cmd.optsWithGlobals<GlobalOptions & Record<string, unknown>>();
+  const { loadConfig } = await import('../config/index.js');
   const loaded = loadConfig({
     configPath: globals.config,
     stateDir: globals.stateDir,
@@ -35,7 +42,7 @@ export function cliContext(cmd: Command, overrides: Record<string, unknown> = {}
 /** A command that shows one control route: the answer as JSON with --json, else `render`ed. */
 export function showAction<T>(route: string, render: (ctx: CliContext, answer: T) => string) {
   return async (_opts: unknown, cmd: Command): Promise<void> => {
-    const ctx = cliContext(cmd);
+    const ctx = await cliContext(cmd);
     const answer = await controlCall<T>(ctx.stateDir, route);
     ctx.o.print(answer, () => render(ctx, answer));
   };

@@ -15,7 +15,7 @@ import dgram from 'node:dgram';
 import { isIPv4 } from 'node:net';
 import type { PrivateKey } from '@libp2p/interface';
 import { peerIdFromPrivateKey } from '@libp2p/peer-id';
-import makeMdns from 'multicast-dns';
+import type makeMdns from 'multicast-dns';
 import { ConfigError, describeError } from '../errors.js';
 import type { Logger } from '../log.js';
 import { silentLogger } from '../log.js';
@@ -87,9 +87,11 @@ export async function startMdns(opts: MdnsOptions): Promise<MdnsHandle> {
     ...opts.announce,
   });
 
+  // Loaded here, not at import: a node with mDNS discovery off never loads it (issue 12).
+  const { default: makeMdnsNow } = await import('multicast-dns');
   const socket = dgram.createSocket({ type: 'udp4', reuseAddr: true });
   // multicast: false — memberships are ours to set (below), on the mesh interface only
-  const mdns = makeMdns({ socket, bind: MDNS_GROUP, port: MDNS_PORT, multicast: false });
+  const mdns = makeMdnsNow({ socket, bind: MDNS_GROUP, port: MDNS_PORT, multicast: false });
   let started = false;
   // always listened for: multicast-dns may emit one bind failure twice, and an unheard 'error' throws
   mdns.on('error', (err) => {

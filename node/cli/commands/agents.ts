@@ -64,7 +64,7 @@ export function registerAgentCommands(program: Command): void {
       "build agents' images (static Go binary in a FROM scratch image); unchanged ones are skipped",
     )
     .action(async (name: string | undefined, _opts: unknown, cmd: Command) => {
-      const ctx = cliContext(cmd);
+      const ctx = await cliContext(cmd);
       let failed = 0;
       for await (const ev of controlEvents<BuildEvent>(ctx.stateDir, '/v1/agents/build', {
         method: 'POST',
@@ -82,7 +82,7 @@ export function registerAgentCommands(program: Command): void {
     .argument('<name>', 'the agent')
     .description("one agent's manifest, sandbox, image and record")
     .action(async (name: string, _opts: unknown, cmd: Command) => {
-      const ctx = cliContext(cmd);
+      const ctx = await cliContext(cmd);
       const detail = await controlCall<AgentDetail>(
         ctx.stateDir,
         `/v1/agents/inspect?name=${encodeURIComponent(name)}`,
@@ -97,7 +97,7 @@ export function registerAgentCommands(program: Command): void {
       "remove the agent's images from this node (it is built or fetched again when needed)",
     )
     .action(async (name: string, _opts: unknown, cmd: Command) => {
-      const ctx = cliContext(cmd);
+      const ctx = await cliContext(cmd);
       const result = await controlCall<RemoveResult>(ctx.stateDir, '/v1/agents/rm', {
         method: 'POST',
         body: { name },
@@ -125,7 +125,7 @@ export function registerAgentCommands(program: Command): void {
         opts: { arg?: string[]; on?: string },
         cmd: Command,
       ) => {
-        const ctx = cliContext(cmd);
+        const ctx = await cliContext(cmd);
         const args = parseArgs(opts.arg ?? []);
         const abort = new AbortController();
         const onSigint = () => abort.abort();

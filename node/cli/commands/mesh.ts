@@ -22,7 +22,7 @@ export function registerMeshCommands(program: Command): void {
       'mesh address to listen on (default: Tailscale IPv4, else the first LAN IPv4)',
     )
     .action(async (opts: { invite?: string; name?: string; address?: string }, cmd: Command) => {
-      const ctx = cliContext(cmd, { 'node.name': opts.name, 'mesh.address': opts.address });
+      const ctx = await cliContext(cmd, { 'node.name': opts.name, 'mesh.address': opts.address });
       const { runDaemon } = await import('../run-daemon.js');
       await runDaemon({ loaded: ctx, invite: opts.invite, output: ctx.o });
     });
@@ -42,7 +42,7 @@ export function registerMeshCommands(program: Command): void {
       'how long the code is valid, e.g. 10m, 1h (default: join.invite_ttl_s)',
     )
     .action(async (opts: { ttl?: string }, cmd: Command) => {
-      const ctx = cliContext(cmd);
+      const ctx = await cliContext(cmd);
       const ttlS = opts.ttl ? parseDuration(opts.ttl) : ctx.config.join.invite_ttl_s;
       const answer = await controlCall<{ code: string; expiresAt: string }>(
         ctx.stateDir,
@@ -65,7 +65,7 @@ export function registerMeshCommands(program: Command): void {
     .command('doctor')
     .description('check every dependency and say how to fix what is missing')
     .action(async (_opts: unknown, cmd: Command) => {
-      const ctx = cliContext(cmd);
+      const ctx = await cliContext(cmd);
       const { runDoctor } = await import('../../capabilities/index.js');
       const checks = await runDoctor(ctx.config);
       if (ctx.o.json) ctx.o.printJson({ checks });
@@ -88,7 +88,7 @@ export function registerMeshCommands(program: Command): void {
     .option('--dry-run', 'print the unit instead of writing it')
     .option('--user', 'a user unit (~/.config/systemd/user) instead of a system unit')
     .action(async (opts: { dryRun?: boolean; user?: boolean }, cmd: Command) => {
-      const ctx = cliContext(cmd);
+      const ctx = await cliContext(cmd);
       const { renderUnit, installUnit, unitPath } = await import('../service.js');
       const system = !opts.user && process.getuid?.() === 0;
       const unit = renderUnit({

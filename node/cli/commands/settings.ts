@@ -155,7 +155,7 @@ export function registerSettingsCommands(program: Command): void {
     .argument('<key>', 'e.g. lights.backend, rooms.kitchen')
     .description('one setting (a secret shows as "••• set"); prints nothing when it is not set')
     .action(async (key: string, _opts: unknown, cmd: Command) => {
-      const ctx = cliContext(cmd);
+      const ctx = await cliContext(cmd);
       const v = await controlCall<SettingValue>(
         ctx.stateDir,
         `/v1/settings/get?key=${encodeURIComponent(key)}`,
@@ -171,7 +171,7 @@ export function registerSettingsCommands(program: Command): void {
     .argument('<value>', 'JSON when it parses (["a","b"], {"lights":[]}), else text')
     .description('set a setting for the whole mesh')
     .action(async (key: string, value: string, _opts: unknown, cmd: Command) => {
-      const ctx = cliContext(cmd);
+      const ctx = await cliContext(cmd);
       const v = await setSetting(ctx, key, parseValue(value));
       ctx.o.print(v, () => `${key} = ${show(v.value)}`);
     });
@@ -181,7 +181,7 @@ export function registerSettingsCommands(program: Command): void {
     .argument('<key>')
     .description('remove a setting from the whole mesh')
     .action(async (key: string, _opts: unknown, cmd: Command) => {
-      const ctx = cliContext(cmd);
+      const ctx = await cliContext(cmd);
       const d = await deleteSetting(ctx, key);
       ctx.o.print(d, () => (d.deleted ? `deleted ${key}` : `${key} was not set`));
     });
@@ -190,7 +190,7 @@ export function registerSettingsCommands(program: Command): void {
     .command('rooms')
     .description('rooms with their lights and the nodes placed in them (mesh-wide)')
     .action(async (_opts: unknown, cmd: Command) => {
-      const ctx = cliContext(cmd);
+      const ctx = await cliContext(cmd);
       const [home, list, status] = await Promise.all([
         controlCall<HomeReport>(ctx.stateDir, '/v1/home'),
         controlCall<SettingsList>(ctx.stateDir, '/v1/settings'),
@@ -228,7 +228,7 @@ export function registerSettingsCommands(program: Command): void {
     )
     .description('add a room or replace its lights, for the whole mesh')
     .action(async (room: string, opts: { lights: string }, cmd: Command) => {
-      const ctx = cliContext(cmd);
+      const ctx = await cliContext(cmd);
       const lights = opts.lights
         .split(',')
         .map((l) => l.trim())
@@ -244,7 +244,7 @@ export function registerSettingsCommands(program: Command): void {
       'remove a room from the whole mesh; a room found in zigbee2mqtt or Home Assistant is hidden',
     )
     .action(async (room: string, _opts: unknown, cmd: Command) => {
-      const ctx = cliContext(cmd);
+      const ctx = await cliContext(cmd);
       const home = await controlCall<HomeReport>(ctx.stateDir, '/v1/home');
       const found = home.rooms.find((r) => roomKey(r.name) === roomKey(room));
       if (found && found.source !== 'settings') {
@@ -267,7 +267,7 @@ export function registerSettingsCommands(program: Command): void {
     .argument('<room>', 'the room its mic and speaker are in')
     .description('place a node in a room')
     .action(async (which: string, room: string, _opts: unknown, cmd: Command) => {
-      const ctx = cliContext(cmd);
+      const ctx = await cliContext(cmd);
       const [status, home] = await Promise.all([
         controlCall<StatusReport>(ctx.stateDir, '/v1/status'),
         controlCall<HomeReport>(ctx.stateDir, '/v1/home'),
@@ -289,7 +289,7 @@ export function registerSettingsCommands(program: Command): void {
     .argument('[new]', 'the new name, when a node is given')
     .description('rename this node, or any node of the mesh; names are unique in the mesh')
     .action(async (first: string, second: string | undefined, _opts: unknown, cmd: Command) => {
-      const ctx = cliContext(cmd);
+      const ctx = await cliContext(cmd);
       const body = second === undefined ? { name: first } : { node: first, name: second };
       const r = await controlCall<NodeRenamed>(ctx.stateDir, '/v1/nodes/rename', {
         method: 'POST',

@@ -11,7 +11,6 @@
  */
 import path from 'node:path';
 import type { Command } from 'commander';
-import { hasOllamaModel } from '../../capabilities/index.js';
 import {
   controlCall,
   controlStream,
@@ -19,17 +18,10 @@ import {
   type StatusReport,
 } from '../../control/index.js';
 import { UsageError } from '../../errors.js';
-import {
-  checkModels,
-  findModel,
-  humanBytes,
-  knownNames,
-  listModels,
-  modelsDir,
-  pullModel,
-  UnknownModelError,
-  type ModelPullProgress,
-} from '../../models/index.js';
+// Only the model registry (a table, no I/O library) loads with the command definitions; the
+// store, downloads and capability probes load when a command runs (issue 12: a quick CLI).
+import { findModel, humanBytes, knownNames, modelsDir } from '../../models/registry.js';
+import type { ModelPullProgress } from '../../models/index.js';
 import type { PipelineEvent, Trace } from '../../pipeline/index.js';
 import { cliContext, type CliContext } from '../context.js';
 import { paint, safeText, table, type Output } from '../output.js';
@@ -41,7 +33,7 @@ export function registerVoiceCommands(program: Command): void {
     .description('run a command from text: the same pipeline as speech, from routing on')
     .option('--speak', 'also speak the reply on this node')
     .action(async (words: string[], opts: { speak?: boolean }, cmd: Command) => {
-      const ctx = cliContext(cmd);
+      const ctx = await cliContext(cmd);
       await streamCommand(ctx, '/v1/say', { text: words.join(' '), speak: opts.speak === true });
     });
 
@@ -51,7 +43,7 @@ export function registerVoiceCommands(program: Command): void {
     .description('transcribe a WAV file on this node, or on the nearest (or named) STT node')
     .option('--on <node>', 'transcribe on this node (name or id)')
     .action(async (file: string, opts: { on?: string }, cmd: Command) => {
-      const ctx = cliContext(cmd);
+      const ctx = await cliContext(cmd);
       await streamCommand(ctx, '/v1/transcribe', {
         path: path.resolve(file),
         ...(opts.on ? { on: opts.on } : {}),
@@ -76,7 +68,7 @@ export function registerVoiceCommands(program: Command): void {
       const seconds = Number(opts.timeout);
       if (!Number.isFinite(seconds) || seconds < 1 || seconds > 600)
         throw new UsageError(`--timeout ${opts.timeout}: give 1 to 600 seconds`);
-      const ctx = cliContext(cmd);
+      const ctx = await cliContext(cmd);
       if (!ctx.o.json)
         ctx.o.err(opts.file ? `listening to ${opts.file}…` : 'listening… (speak now)');
       await streamCommand(ctx, '/v1/listen', {
@@ -92,7 +84,7 @@ export function registerVoiceCommands(program: Command): void {
     .description('every hop of one command: node, stage, start, duration')
     .action(async (id: string | undefined, opts: { last?: boolean }, cmd: Command) => {
       if (!id && !opts.last) throw new UsageError('give a trace id, or --last');
-      const ctx = cliContext(cmd);
+      const ctx = await cliContext(cmd);
       const query = id ? `?id=${encodeURIComponent(id)}` : '?last=1';
       const trace = await controlCall<Trace>(ctx.stateDir, `/v1/trace${query}`);
       ctx.o.print(trace, () => renderTrace(ctx.o, trace));
@@ -110,7 +102,8 @@ function registerModelCommands(program: Command): void {
     .command('list')
     .description('models this node has, and the ones it can pull')
     .action(async (_opts: unknown, cmd: Command) => {
-      const ctx = cliContext(cmd);
+      const ctx = await cliContext(cmd);
+      const { listModels } = await import('../../models/index.js');
       const entries = await listModels(storeOptions(ctx));
       const router = await routerModelStatus(ctx);
       if (ctx.o.json)
@@ -137,8 +130,9 @@ function registerModelCommands(program: Command): void {
     .argument('[name]', 'one model (default: every installed one)')
     .description('verify installed model files against their published checksums')
     .action(async (name: string | undefined, _opts: unknown, cmd: Command) => {
-      const ctx = cliContext(cmd);
+      const ctx = await cliContext(cmd);
       const only = name ? (findModel(name)?.name ?? name) : undefined;
+      const { checkModels } = await import('../../models/index.js');
       const results = await checkModels({ ...storeOptions(ctx), only });
       const router = name ? null : await routerModelStatus(ctx);
       if (router?.nodes) {
@@ -196,7 +190,7 @@ function registerModelCommands(program: Command): void {
         opts: { force?: boolean; router?: boolean; on?: string; mirror?: string },
         cmd: Command,
       ) => {
-        const ctx = cliContext(cmd);
+        const ctx = await cliContext(cmd);
         if (opts.router) {
           await streamCommand(ctx, '/v1/models/pull-router', {
             ...(name ? { model: name } : {}),
@@ -206,6 +200,7 @@ function registerModelCommands(program: Command): void {
         }
         if (!name) throw new UsageError(`name a model to pull: ${knownNames()} (or --router)`);
         const spec = findModel(name);
+        const { pullModel, UnknownModelError } = await import('../../models/index.js');
         if (!spec) throw new UnknownModelError(name, knownNames());
         const progress = progressPrinter(ctx.o);
         const pulled = await pullModel(spec, {
@@ -240,6 +235,7 @@ async function routerModelStatus(ctx: CliContext): Promise<RouterModelStatus> {
   const model = ctx.config.router.model;
   try {
     const status = await controlCall<StatusReport>(ctx.stateDir, '/v1/status', { timeoutMs: 3000 });
+    const { hasOllamaModel } = await import('../../capabilities/index.js');
     const nodes = status.nodes
       .filter((n) => n.capabilities.ollama !== null && n.state !== 'dead' && n.state !== 'left')
       .map((n) => ({
