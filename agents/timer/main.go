@@ -61,6 +61,10 @@ func (s *timers) set(h *host, t task) (string, interface{}, error) {
 	tm := &timer{id: s.nextID, label: label, span: span, ends: time.Now().Add(span), node: t.Context.Node}
 	s.byID[tm.id] = tm
 	tm.fire = time.AfterFunc(span, func() { s.fired(h, tm) })
+	if label == "" {
+		// "Timer set for 5 minutes.", never "5 minutes timer set for 5 minutes."
+		return fmt.Sprintf("Timer set for %s.", spoken(span)), tm.data(), nil
+	}
 	return fmt.Sprintf("%s set for %s.", capitalise(tm.name()), spoken(span)), tm.data(), nil
 }
 

@@ -150,7 +150,7 @@ export const KNOWN_MODELS: readonly ModelSpec[] = [
 
 /**
  * The spec for what a user typed: "base.en", "whisper-base.en", "ggml-base.en.bin" or
- * "silero"; null when unknown.
+ * "silero" / "silero-vad" (what the VAD's error messages say); null when unknown.
  */
 export function findModel(
   query: string,
@@ -163,7 +163,9 @@ export function findModel(
     .replace(/\.bin$/, '');
   return (
     known.find((m) => m.name === q || m.name === bare || m.file === q) ??
-    (bare === 'silero' || bare === 'vad' ? (known.find((m) => m.kind === 'vad') ?? null) : null)
+    (['silero', 'silero-vad', 'vad'].includes(bare)
+      ? (known.find((m) => m.kind === 'vad') ?? null)
+      : null)
   );
 }
 

@@ -78,8 +78,8 @@ export const replies = {
   nothingHeard: () => "I didn't hear any words.",
   notCaught: (heard: string) =>
     heard ? `I didn't catch that: '${heard}'.` : "I didn't catch that.",
-  uncertain: (heard: string) =>
-    `I didn't catch that (it sounded like '${heard}', but I'm not sure enough to act on it).`,
+  /** the recogniser's own sentence (it says what it heard and that it is not sure) */
+  uncertain: (why: string) => sentence(why),
   notUnderstood: (transcript: string, reason: string) =>
     `I didn't catch that: '${transcript}'${reason ? ` (${reason.replace(/\.$/, '')})` : ''}.`,
   routerUnreachable: (node: string, err: unknown) =>

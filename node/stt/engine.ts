@@ -20,7 +20,10 @@ export interface Transcript {
   language: string;
   /** 0..1 */
   confidence: number;
-  /** set when the engine heard something but would rather not guess ("I didn't catch that") */
+  /**
+   * set when the engine heard something but would rather not guess: one plain sentence said to
+   * the person as it is ("I'm not sure whether you said "a" or "b"; please say it again.")
+   */
   rejected?: string;
   /**
    * What the sentence means, from an engine that hears commands only (the phrase recogniser

@@ -204,18 +204,20 @@ export class PhraseRecogniser implements SttEngine {
       interpretation: null,
       rejected: why,
     });
-    if (!best.text) return reject('nothing in the grammar matched');
-    if (!interpretation) return reject(`"${best.text}" is not a command`);
+    // `rejected` is said to the person as it is: one plain sentence, no diagnostics.
+    if (!best.text) return reject("I didn't catch a command.");
+    if (!interpretation) return reject(`I heard "${best.text}", which is not a command I know.`);
     const key = (m: PhraseInterpretation | null) =>
       m ? `${m.agent}.${m.intent} ${JSON.stringify(m.args)}` : '';
     if (meanings.some((m) => key(m) !== key(interpretation))) {
+      const heard = [...new Set(votes.map((v) => `"${v.text}"`))];
       return reject(
-        `uncertain: heard ${[...new Set(votes.map((v) => JSON.stringify(v.text)))].join(' or ')}`,
+        `I'm not sure whether you said ${heard.slice(0, -1).join(', ')} or ${heard.at(-1)}; please say it again.`,
       );
     }
     if (fit < minFit)
       return reject(
-        `uncertain: "${best.text}" fits the audio poorly (${fit.toFixed(0)} < ${minFit})`,
+        `I think you said "${best.text}", but I'm not sure enough to act on it; please say it again.`,
       );
     // 0.5 at the threshold, ~0.98 at the typical fit of clear speech (-45)
     const confidence = 1 / (1 + Math.exp(-(fit - minFit) / 12));

@@ -10,6 +10,7 @@ describe('model registry', () => {
     ['tiny.en', 'tiny.en'],
     ['silero', 'silero-v6.2.0'],
     ['vad', 'silero-v6.2.0'],
+    ['silero-vad', 'silero-v6.2.0'], // what the VAD's own error says to pull
     ['silero-v6.2.0', 'silero-v6.2.0'],
   ])('finds %s as %s', (query, name) => {
     expect(findModel(query)?.name).toBe(name);

@@ -491,8 +491,15 @@ describe('the stt stage failing', () => {
     ],
     [
       'an engine that is not sure',
-      { stt: sttEngine(transcript('', { rejected: 'turn of the lights' })) },
-      "I didn't catch that (it sounded like 'turn of the lights', but I'm not sure enough to act on it).",
+      {
+        stt: sttEngine(
+          transcript('', {
+            rejected:
+              'I\'m not sure whether you said "turn off the lights" or "turn on the lights"; please say it again.',
+          }),
+        ),
+      },
+      'I\'m not sure whether you said "turn off the lights" or "turn on the lights"; please say it again.',
       SELF,
       true,
     ],
