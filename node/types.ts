@@ -130,3 +130,23 @@ export interface PeerCandidate {
   clusterPort?: number;
   rpcPort?: number;
 }
+
+/**
+ * Deepest nesting of arrays and objects a parsed message may have. JSON.parse reads any depth,
+ * but canonical JSON, zod schemas and JSON.stringify recurse and overflow the stack (a RangeError)
+ * at a few thousand levels, which a 10 KB message of `[[[[…` reaches. No message this node
+ * exchanges nests half as deep.
+ */
+export const MAX_JSON_DEPTH = 64;
+
+/** Whether a parsed JSON value nests arrays/objects deeper than `limit` (iterative: any depth). */
+export function jsonTooDeep(value: unknown, limit = MAX_JSON_DEPTH): boolean {
+  const stack: Array<[unknown, number]> = [[value, 0]];
+  for (let item = stack.pop(); item !== undefined; item = stack.pop()) {
+    const [v, depth] = item;
+    if (v === null || typeof v !== 'object') continue;
+    if (depth >= limit) return true;
+    for (const child of Array.isArray(v) ? v : Object.values(v)) stack.push([child, depth + 1]);
+  }
+  return false;
+}

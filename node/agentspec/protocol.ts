@@ -4,6 +4,7 @@
  * Everything an agent writes is parsed here before anything else looks at it.
  */
 import { z } from 'zod';
+import { MAX_JSON_DEPTH, jsonTooDeep } from '../types.js';
 
 export const AGENT_PROTOCOL_VERSION = 1;
 /** Longest line either side may send; a longer line ends the task (and the container). */
@@ -138,6 +139,10 @@ export function parseAgentLine(line: string): ParsedLine {
   }
   if (typeof value !== 'object' || value === null || Array.isArray(value)) {
     return { ok: false, reason: `not a JSON object: ${preview(line)}` };
+  }
+  // The host re-serialises what an agent sends (JSON.stringify recurses): bound the depth.
+  if (jsonTooDeep(value)) {
+    return { ok: false, reason: `nested more than ${MAX_JSON_DEPTH} levels deep` };
   }
   const { type, v } = value as { type?: unknown; v?: unknown };
   if (typeof type !== 'string' || !AGENT_MESSAGE_TYPES.has(type)) {

@@ -3,13 +3,13 @@
  * mac = hex HMAC-SHA256(deriveKey(secret, 'advert'), "<kind>\n" + canonical JSON of the body).
  * The kind prefix keeps an advert's mac from passing as a bye's. Decoding never throws: every
  * rejected message comes back as a drop reason, in the order the checks run:
- * oversized → malformed (not UTF-8 / JSON / an envelope) → wrong-mesh → forged → schema.
+ * oversized → malformed (not UTF-8 / JSON / an envelope, or nested too deeply) → wrong-mesh → forged → schema.
  * The mesh id is read before the mac so a node of another mesh (another secret) is reported as
  * such rather than as a forgery.
  */
 import { createHmac, timingSafeEqual } from 'node:crypto';
 import { deriveKey } from '../identity/index.js';
-import { ByeSchema, NodeAdvertSchema, type Bye, type NodeAdvert } from '../types.js';
+import { ByeSchema, NodeAdvertSchema, jsonTooDeep, type Bye, type NodeAdvert } from '../types.js';
 
 export const DROP_REASONS = [
   'oversized',
@@ -83,7 +83,12 @@ function decode<T>(
   } catch {
     return { drop: 'malformed' };
   }
-  if (envelope === null || typeof envelope !== 'object' || Array.isArray(envelope)) {
+  if (
+    envelope === null ||
+    typeof envelope !== 'object' ||
+    Array.isArray(envelope) ||
+    jsonTooDeep(envelope) // canonical JSON of the body would overflow the stack
+  ) {
     return { drop: 'malformed' };
   }
   const body = (envelope as Record<string, unknown>)[kind];

@@ -14,6 +14,7 @@
 import { createHash, createHmac, timingSafeEqual } from 'node:crypto';
 import { z } from 'zod';
 import { deriveKey } from '../identity/index.js';
+import { jsonTooDeep } from '../types.js';
 import { digestLines, type JsonValue, type SettingEntry } from './merge.js';
 
 export const SETTINGS_PROTOCOL_VERSION = 1;
@@ -175,7 +176,8 @@ export class SettingsCodec {
     } catch {
       return { drop: 'malformed' };
     }
-    if (body === null || typeof body !== 'object' || Array.isArray(body)) {
+    // Too deep for the schema (zod recurses) and for JSON.stringify later: a RangeError otherwise.
+    if (body === null || typeof body !== 'object' || Array.isArray(body) || jsonTooDeep(body)) {
       return { drop: 'malformed' };
     }
     const from = (body as Record<string, unknown>).from;

@@ -68,6 +68,14 @@ export function parseWav(bytes: Uint8Array, options: ParseWavOptions = {}): Deco
     const id = tag(at);
     const declared = view.getUint32(at + 4, true);
     const body = at + 8;
+    // A chunk (other than data, whose size streaming writers leave open) must fit in the file;
+    // checked before the fmt chunk is read, or an extensible header cut short reads past the end.
+    if (body + declared > bytes.byteLength && id !== 'data') {
+      throw fail(
+        `truncated inside the "${id.replace(/[^\x20-\x7e]/g, '?')}" chunk`,
+        'record or export it again',
+      );
+    }
     if (id === 'fmt ') {
       if (declared < 16 || body + 16 > bytes.byteLength)
         throw fail(`fmt chunk of ${declared} bytes is too short`);
@@ -83,12 +91,6 @@ export function parseWav(bytes: Uint8Array, options: ParseWavOptions = {}): Deco
       }
       data = bytes.subarray(body, body + size);
       if (fmt) break;
-    }
-    if (body + declared > bytes.byteLength && id !== 'data') {
-      throw fail(
-        `truncated inside the "${id.replace(/[^\x20-\x7e]/g, '?')}" chunk`,
-        'record or export it again',
-      );
     }
     at = body + declared + (declared & 1);
   }
