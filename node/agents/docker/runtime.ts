@@ -256,6 +256,12 @@ class DockerContainer implements ContainerHandle {
       (chunk) => this.stderr.write(chunk),
     );
     stream.on('data', (chunk: Buffer) => demux.push(chunk));
+    // Once the container has exited nothing more is coming: let what is left of the attach
+    // stream flow (a paused stream never ends, and the exit waits for its end).
+    void waitExit.then(
+      () => stream.resume(),
+      () => stream.resume(),
+    );
     const streamEnded = new Promise<void>((resolve) => {
       stream.once('end', resolve);
       stream.once('close', resolve);
