@@ -39,6 +39,8 @@ func main() {
 			return "connected to " + address, nil, nil
 		case "fork_bomb":
 			return forkBomb()
+		case "fork_hold":
+			return forkHold()
 		case "sleep":
 			time.Sleep(time.Hour)
 			return "woke up", nil, nil
@@ -93,4 +95,19 @@ func forkBomb() (string, interface{}, error) {
 		children = append(children, c)
 	}
 	return "started 10000 processes", nil, nil
+}
+
+// forkHold starts children until the kernel says no and leaves them running, then says all is
+// well: a warm container that looks healthy to its own answers but holds every pid it may have.
+func forkHold() (string, interface{}, error) {
+	held := 0
+	for i := 0; i < 10000; i++ {
+		c := exec.Command("/agent")
+		c.Env = []string{"BREAKER_CHILD=1", "GOMAXPROCS=1"}
+		if c.Start() != nil {
+			break
+		}
+		held++
+	}
+	return fmt.Sprintf("holding %d processes", held), map[string]interface{}{"children": held}, nil
 }
