@@ -21,7 +21,7 @@ import {
 import { AGENT_IO_LIMITS, CallRateLimiter, ProgressGate, type AgentIoLimits } from './limits.js';
 import { AsyncQueue } from './queue.js';
 import type { ContainerExit, ContainerHandle, ContainerRuntime } from './runtime.js';
-import { sandboxFor } from './sandbox.js';
+import { NOFILE, sandboxFor } from './sandbox.js';
 
 export interface ContainerDeps {
   runtime: ContainerRuntime;
@@ -70,8 +70,8 @@ export const LIMIT_HIT =
 
 /** How long the health check after a warm task may wait for the usage figures (cgroup reads). */
 const USAGE_TIMEOUT_MS = 500;
-/** Memory in use at or above this share of the limit after a task counts as hitting it. */
-const MEMORY_HIGH_SHARE = 0.9;
+/** Memory or open files at or above this share of the limit after a task count as hitting it. */
+const HIGH_SHARE = 0.9;
 /** How long a background call (between tasks) may take. */
 const BACKGROUND_CALL_TIMEOUT_MS = 30_000;
 
@@ -275,9 +275,9 @@ export class AgentContainer {
    * Why this container should not take another task, or null: the agent said it ran into a
    * limit (LIMIT_HIT in its error or on its stderr since the last check), or the engine counts
    * that it was refused a process at its pids limit, had a process OOM-killed, is at its pids
-   * limit (a fork bomb's children still there) or at MEMORY_HIGH_SHARE of its memory limit (a
-   * leak, or a file hog's tmpfs pages). The warm pool asks after every task.
-   * A failure to get the figures counts as healthy: the exit, if it comes, still replaces it.
+   * limit (a fork bomb's children still there), or holds HIGH_SHARE of its open files (a file hog)
+   * or of its memory (a leak, or a tmpfs filled). The warm pool asks after every task. A failure
+   * to get the figures counts as healthy: the exit, if it comes, still replaces it.
    */
   async retirementReason(): Promise<string | null> {
     if (this.gone) return `its container is gone`;
@@ -305,6 +305,8 @@ export class AgentContainer {
       return `it was refused ${usage.pidsLimitHits} new processes or threads at its limit (pids = ${m.pids} in agent.toml)`;
     if (usage.oomKills !== null && usage.oomKills > 0)
       return `the kernel killed ${usage.oomKills} of its processes for using more than its ${m.memory_mb} MB (memory_mb in agent.toml)`;
+    if (usage.openFiles !== null && usage.openFiles >= NOFILE * HIGH_SHARE)
+      return `a process of it holds ${usage.openFiles} open files of the ${NOFILE} it may have`;
     if (usage.pids !== null && usage.pidsLimit !== null && usage.pidsLimit > 0) {
       if (usage.pids >= usage.pidsLimit)
         return `it holds ${usage.pids} processes and threads, its limit (pids = ${m.pids} in agent.toml)`;
@@ -314,7 +316,7 @@ export class AgentContainer {
       usage.memoryLimitBytes !== null &&
       usage.memoryLimitBytes > 0
     ) {
-      if (usage.memoryBytes >= usage.memoryLimitBytes * MEMORY_HIGH_SHARE)
+      if (usage.memoryBytes >= usage.memoryLimitBytes * HIGH_SHARE)
         return `it still holds ${(usage.memoryBytes / 1024 / 1024).toFixed(1)} MB of its ${m.memory_mb} MB (memory_mb in agent.toml)`;
     }
     return null;

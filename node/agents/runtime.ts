@@ -62,6 +62,8 @@ export interface ContainerUsage {
   memoryLimitBytes: number | null;
   /** processes the kernel killed for memory while the container lived on */
   oomKills: number | null;
+  /** the most files any one of its processes holds open (the limit is per process) */
+  openFiles: number | null;
 }
 
 /** A started container. */

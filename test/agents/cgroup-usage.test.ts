@@ -22,7 +22,7 @@ async function tree(files: Record<string, string>): Promise<string> {
 }
 
 describe('readCgroupUsage', () => {
-  it('reads cgroup v2 (systemd driver): pids, refusals at the limit, memory less cache, OOM kills', async () => {
+  it('reads cgroup v2 (systemd driver): pids, refusals at the limit, memory less cache, OOM kills, open files', async () => {
     const dir = `system.slice/docker-${ID}.scope`;
     const root = await tree({
       'cgroup.controllers': 'cpu memory pids',
@@ -33,14 +33,21 @@ describe('readCgroupUsage', () => {
       [`${dir}/memory.max`]: '16777216\n',
       [`${dir}/memory.stat`]: 'anon 9000000\nfile 3000000\ninactive_file 2000000\n',
       [`${dir}/memory.events`]: 'low 0\nhigh 0\nmax 3\noom 1\noom_kill 1\n',
+      [`${dir}/cgroup.procs`]: '101\n102\n',
+      'proc/101/fd/0': '',
+      'proc/101/fd/1': '',
+      'proc/102/fd/0': '',
+      'proc/102/fd/1': '',
+      'proc/102/fd/2': '',
     });
-    expect(await readCgroupUsage(ID, root)).toEqual({
+    expect(await readCgroupUsage(ID, root, undefined, path.join(root, 'proc'))).toEqual({
       pids: 16,
       pidsLimit: 16,
       pidsLimitHits: 5,
       memoryBytes: 10_000_000,
       memoryLimitBytes: 16777216,
       oomKills: 1,
+      openFiles: 3,
     });
   });
 
@@ -61,6 +68,7 @@ describe('readCgroupUsage', () => {
       memoryBytes: 5_000_000,
       memoryLimitBytes: 16777216,
       oomKills: 0,
+      openFiles: null,
     });
   });
 

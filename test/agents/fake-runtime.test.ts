@@ -60,6 +60,7 @@ function fakeRuntime(behave: (c: FakeContainer) => void): {
           memoryBytes: 2 * 1024 * 1024,
           memoryLimitBytes: spec.memoryBytes,
           oomKills: 0,
+          openFiles: 6,
         },
         usage: async () => c.usageNow,
         say: (line) => stdout.write(`${JSON.stringify(line)}\n`),
@@ -261,6 +262,13 @@ describe('warm containers whose task hit a limit', () => {
       (c: FakeContainer, id: string) => {
         c.usageNow = { ...c.usageNow!, oomKills: 1 };
         c.say({ v: 1, type: 'result', id, text: 'a helper died' });
+      },
+    ],
+    [
+      'a file hog that keeps its files open behind a result',
+      (c: FakeContainer, id: string) => {
+        c.usageNow = { ...c.usageNow!, openFiles: c.spec.openFiles };
+        c.say({ v: 1, type: 'result', id, text: 'all closed, promise' });
       },
     ],
     [

@@ -1,7 +1,8 @@
 /**
  * A warm container whose task hit a limit is retired, on a real Docker engine: the sandbox
- * breaker (run warm) fills its pids limit with children it leaves running and answers as if all
- * were well; the engine's pids count gives it away and the next run gets a fresh container.
+ * breaker (run warm) fills its pids limit with children it leaves running, or opens files until
+ * refused and keeps them, and answers as if all were well; the container's cgroup (pids.events,
+ * its processes' open files) gives it away and the next run gets a fresh container.
  * Its own image and container names (helix-test-warmlim-), so it touches nothing of other tests.
  */
 import type Docker from 'dockerode';
@@ -29,39 +30,41 @@ describe('warm containers on a real engine', () => {
     await removeImages(docker, PREFIX);
   });
 
-  it('retires one left at its pids limit: the next run gets a fresh container', async () => {
-    const warm = new AgentRunner({
-      runtime: new DockerRuntime({ docker }),
-      agents: [{ ...breaker, manifest: { ...breaker.manifest, tier: 'warm' } }],
-      imagePrefix: PREFIX,
-      containerPrefix: PREFIX,
-      host: 'warm-limits-test',
-      warmPoolSize: 1,
-    });
-    try {
-      await warm.start();
-      const bomb = await collect(
-        warm.run({ agent: 'sandbox-breaker', intent: 'fork_hold', args: {} }),
-      );
-      const after = await collect(
-        warm.run({ agent: 'sandbox-breaker', intent: 'identity', args: {} }),
-      );
-      // The agent hides the damage behind a result; the engine's pids count gives it away.
-      expect(outcome(bomb)).toMatchObject({
-        type: 'result',
-        text: expect.stringMatching(/^holding \d+ processes$/),
+  it.each([
+    ['fork_hold', /^holding \d+ processes$/],
+    ['fd_hold', /^holding \d+ files$/],
+  ])(
+    'retires one after %s, its damage hidden behind a result: the next run gets a fresh container',
+    async (intent, text) => {
+      const warm = new AgentRunner({
+        runtime: new DockerRuntime({ docker }),
+        agents: [{ ...breaker, manifest: { ...breaker.manifest, tier: 'warm' } }],
+        imagePrefix: PREFIX,
+        containerPrefix: PREFIX,
+        host: 'warm-limits-test',
+        warmPoolSize: 1,
       });
-      expect(outcome(after)).toMatchObject({ type: 'result' });
-      expect(bomb[0]).toMatchObject({ type: 'accepted', warm: true });
-      expect(after[0]).toMatchObject({ type: 'accepted', warm: true });
-      const bombed = (bomb[0] as { container: string }).container;
-      expect((after[0] as { container: string }).container).not.toBe(bombed);
-      await waitFor(async () => !(await liveContainers(docker, PREFIX)).includes(bombed), {
-        timeoutMs: 15_000,
-        what: `${bombed} removed`,
-      });
-    } finally {
-      await warm.stop();
-    }
-  }, 60_000);
+      try {
+        await warm.start();
+        const bomb = await collect(warm.run({ agent: 'sandbox-breaker', intent, args: {} }));
+        const after = await collect(
+          warm.run({ agent: 'sandbox-breaker', intent: 'identity', args: {} }),
+        );
+        // The agent hides the damage behind a result; the container's cgroup gives it away.
+        expect(outcome(bomb)).toMatchObject({ type: 'result', text: expect.stringMatching(text) });
+        expect(outcome(after)).toMatchObject({ type: 'result' });
+        expect(bomb[0]).toMatchObject({ type: 'accepted', warm: true });
+        expect(after[0]).toMatchObject({ type: 'accepted', warm: true });
+        const bombed = (bomb[0] as { container: string }).container;
+        expect((after[0] as { container: string }).container).not.toBe(bombed);
+        await waitFor(async () => !(await liveContainers(docker, PREFIX)).includes(bombed), {
+          timeoutMs: 15_000,
+          what: `${bombed} removed`,
+        });
+      } finally {
+        await warm.stop();
+      }
+    },
+    60_000,
+  );
 });

@@ -5,11 +5,14 @@
  * (unified) and v1, with the cgroupfs or the systemd driver. Null when the files are not here:
  * an engine on another host, or this process in a cgroup namespace of its own.
  */
-import { readFile, stat } from 'node:fs/promises';
+import { readFile, readdir, stat } from 'node:fs/promises';
 import path from 'node:path';
 import type { ContainerUsage } from '../runtime.js';
 
 export const CGROUP_ROOT = '/sys/fs/cgroup';
+export const PROC_ROOT = '/proc';
+/** Processes whose open files are counted, at most (a fork bomb's are caught by pids anyway). */
+const MAX_PROCS_COUNTED = 32;
 
 /** The container's cgroup folders for `controller` (v1) or for all (v2, controller ignored). */
 function candidates(root: string, v2: boolean, controller: string, id: string): string[] {
@@ -67,21 +70,47 @@ export async function findCgroupDirs(id: string, root = CGROUP_ROOT): Promise<Cg
   return pids || memory ? { v2, pids, memory } : null;
 }
 
+/**
+ * The most files any of the container's processes holds open, from /proc/<pid>/fd (the pids in
+ * its cgroup.procs): null when they cannot be read (this process is not root, or not in the
+ * engine's pid namespace).
+ */
+async function mostOpenFiles(dir: string | null, procRoot: string): Promise<number | null> {
+  const procs = await read(dir, 'cgroup.procs');
+  if (procs === null) return null;
+  const pids = procs
+    .split('\n')
+    .filter((p) => /^\d+$/.test(p))
+    .slice(0, MAX_PROCS_COUNTED);
+  let most: number | null = null;
+  for (const pid of pids) {
+    try {
+      const n = (await readdir(path.join(procRoot, pid, 'fd'))).length;
+      most = Math.max(most ?? 0, n);
+    } catch {
+      // gone meanwhile, or not ours to read
+    }
+  }
+  return most;
+}
+
 export async function readCgroupUsage(
   id: string,
   root = CGROUP_ROOT,
   found?: CgroupDirs | null,
+  procRoot = PROC_ROOT,
 ): Promise<ContainerUsage | null> {
   const dirs = found ?? (await findCgroupDirs(id, root));
   if (!dirs) return null;
   const { v2 } = dirs;
-  const [current, max, events, memUsage, memLimit, memEvents] = await Promise.all([
+  const [current, max, events, memUsage, memLimit, memEvents, openFiles] = await Promise.all([
     read(dirs.pids, 'pids.current'),
     read(dirs.pids, 'pids.max'),
     read(dirs.pids, 'pids.events'),
     read(dirs.memory, v2 ? 'memory.current' : 'memory.usage_in_bytes'),
     read(dirs.memory, v2 ? 'memory.max' : 'memory.limit_in_bytes'),
     read(dirs.memory, v2 ? 'memory.events' : 'memory.oom_control'),
+    mostOpenFiles(dirs.pids, procRoot),
   ]);
   const usage = num(memUsage);
   const limit = num(memLimit);
@@ -100,5 +129,6 @@ export async function readCgroupUsage(
     memoryBytes: usage === null ? null : Math.max(0, usage - cache),
     memoryLimitBytes: limit,
     oomKills: field(memEvents, 'oom_kill'),
+    openFiles,
   };
 }

@@ -41,6 +41,8 @@ func main() {
 			return forkBomb()
 		case "fork_hold":
 			return forkHold()
+		case "fd_hold":
+			return fdHold()
 		case "sleep":
 			time.Sleep(time.Hour)
 			return "woke up", nil, nil
@@ -110,4 +112,20 @@ func forkHold() (string, interface{}, error) {
 		held++
 	}
 	return fmt.Sprintf("holding %d processes", held), map[string]interface{}{"children": held}, nil
+}
+
+// held keeps fdHold's files open for as long as the process lives.
+var held []*os.File
+
+// fdHold opens files until the kernel says no and keeps them, then says all is well.
+func fdHold() (string, interface{}, error) {
+	before := len(held)
+	for i := 0; i < 100000; i++ {
+		f, err := os.Open("/agent")
+		if err != nil {
+			break
+		}
+		held = append(held, f)
+	}
+	return fmt.Sprintf("holding %d files", len(held)-before), nil, nil
 }
