@@ -20,3 +20,11 @@ export class UnknownAgentError extends HelixError {
 export class ImageInUseError extends HelixError {
   override readonly exitCode = 75;
 }
+
+/**
+ * This node lacks an agent's image and building it failed because its source does not compile
+ * (exit 70, EX_SOFTWARE): the message carries the compiler's; no other node would do better.
+ */
+export class AgentBuildFailedError extends HelixError {
+  override readonly exitCode = 70;
+}

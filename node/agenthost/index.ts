@@ -22,6 +22,7 @@ export { PeerImageProvisioner, type PeerImageProvisionerOptions } from './provis
 export { runAnywhere, type RunAnywhereOptions } from './run.js';
 export { runnerExecutor } from './adapter.js';
 export {
+  AgentBuildFailedError,
   ImageTransferError,
   ImageUnavailableError,
   UnknownAgentError,

@@ -4,13 +4,13 @@
  * build it if this node has Go; else say why it cannot. Concurrent runs of one image share one
  * fetch or build.
  */
-import { DEFAULT_IMAGE_PREFIX, imageTag } from '../agents/index.js';
+import { AgentCompileError, DEFAULT_IMAGE_PREFIX, imageTag } from '../agents/index.js';
 import { describeError } from '../errors.js';
 import { silentLogger, type Logger } from '../log.js';
 import { peersSharingImage } from '../placement/index.js';
 import { peerTarget, type RpcClients } from '../rpc/index.js';
 import type { PeerView } from '../types.js';
-import { ImageUnavailableError } from './errors.js';
+import { AgentBuildFailedError, ImageUnavailableError } from './errors.js';
 import { fetchImage } from './fetch.js';
 import type { HostedAgent, ImageEngine, ImageProvisioner } from './types.js';
 import { untilAborted } from '../async.js';
@@ -145,6 +145,11 @@ export class PeerImageProvisioner implements ImageProvisioner {
     try {
       await this.opts.build(agent, { signal, onProgress: say });
     } catch (err) {
+      if (err instanceof AgentCompileError)
+        throw new AgentBuildFailedError(
+          `${err.message}; fix ${name}'s source and run it again (no other node would build it either)`,
+          { cause: err },
+        );
       throw new ImageUnavailableError(
         `this node lacks ${tag}: ${fetchSummary}, and building it failed: ${describeError(err)}`,
         { cause: err },

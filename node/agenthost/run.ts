@@ -73,7 +73,8 @@ export async function* runAnywhere(opts: RunAnywhereOptions): AsyncGenerator<Rem
   const deadline =
     opts.deadlineMs ?? Date.now() + manifest.timeout_s * 1000 + (opts.startSlackMs ?? 30_000);
   const exclude: string[] = [];
-  let previous: { node: PeerView; reason: string } | undefined;
+  /** the host tried first and why it did not finish there: lost, or the code it could not start with */
+  let previous: { node: PeerView; reason: string; code: string } | undefined;
 
   for (let attempt = 1; attempt <= 2; attempt++) {
     if (opts.signal?.aborted) {
@@ -99,7 +100,7 @@ export async function* runAnywhere(opts: RunAnywhereOptions): AsyncGenerator<Rem
         : placement.error;
       yield {
         type: 'error',
-        code: previous ? 'host_lost' : 'no_host',
+        code: previous ? previous.code : 'no_host',
         message,
         retryable: false,
         node: previous?.node.name,
@@ -177,6 +178,7 @@ export async function* runAnywhere(opts: RunAnywhereOptions): AsyncGenerator<Rem
       };
     previous = {
       node: host,
+      code: outcome.kind === 'lost' ? 'host_lost' : outcome.code,
       reason:
         outcome.kind === 'lost'
           ? `lost ${host.name} while it ran ${what} (${outcome.reason})`

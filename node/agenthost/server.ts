@@ -30,6 +30,7 @@ import {
   type ServerWritableStream,
 } from '../rpc/index.js';
 import type { AgentExecutor, ImageProvisioner } from './types.js';
+import { AgentBuildFailedError } from './errors.js';
 
 export interface AgentHostComponents {
   executor: AgentExecutor;
@@ -211,6 +212,11 @@ async function serveRun(c: AgentHostComponents, call: Call, log: Logger): Promis
         });
       } catch (err) {
         if (abort.signal.aborted) return finish(timedOut ? timeoutError() : undefined);
+        // Source that does not compile fails the same everywhere: said as it is, not moved.
+        if (err instanceof AgentBuildFailedError) {
+          log.warn({ ...logCtx, err: describeError(err) }, 'agent build failed');
+          return finish({ code: 'build_failed', message: describeError(err), retryable: false });
+        }
         log.warn({ ...logCtx, err: describeError(err) }, 'image unavailable');
         return finish({ code: 'image_missing', message: describeError(err), retryable: true });
       }

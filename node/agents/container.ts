@@ -21,7 +21,7 @@ import {
 import { AGENT_IO_LIMITS, CallRateLimiter, ProgressGate, type AgentIoLimits } from './limits.js';
 import { AsyncQueue } from './queue.js';
 import type { ContainerExit, ContainerHandle, ContainerRuntime } from './runtime.js';
-import { sandboxFor } from './sandbox.js';
+import { NOFILE, sandboxFor } from './sandbox.js';
 
 export interface ContainerDeps {
   runtime: ContainerRuntime;
@@ -32,7 +32,15 @@ export interface ContainerDeps {
   ioLimits?: Partial<AgentIoLimits>;
 }
 
-export type ExitReason = 'exited' | 'oom' | 'timeout' | 'cancelled' | 'protocol' | 'stopped';
+export type ExitReason =
+  | 'exited'
+  | 'oom'
+  | 'timeout'
+  | 'cancelled'
+  | 'protocol'
+  | 'stopped'
+  /** a warm container the pool ended after a task that hit a limit (retirementReason) */
+  | 'retired';
 
 export interface ExitInfo {
   reason: ExitReason;
@@ -50,6 +58,20 @@ type TaskInput =
   | { kind: 'exit' };
 
 const STDERR_TAIL_LINES = 20;
+
+/**
+ * What a process says when it ran into one of the sandbox's limits: the kernel's messages for
+ * EAGAIN (fork or clone refused at the pids limit), EMFILE/ENFILE (open files), ENOMEM, ENOSPC
+ * and EDQUOT, and the Go runtime's own when it cannot make a thread. Seen in an agent's error or
+ * on its stderr, it marks the container as damaged: the warm pool replaces it.
+ */
+export const LIMIT_HIT =
+  /resource temporarily unavailable|too many open files|cannot allocate memory|no space left on device|disk quota exceeded|failed to create new OS thread|out of memory/i;
+
+/** How long the health check after a warm task may wait for the usage figures (cgroup reads). */
+const USAGE_TIMEOUT_MS = 500;
+/** Memory or open files at or above this share of the limit after a task count as hitting it. */
+const HIGH_SHARE = 0.9;
 /** How long a background call (between tasks) may take. */
 const BACKGROUND_CALL_TIMEOUT_MS = 30_000;
 
@@ -81,6 +103,10 @@ export class AgentContainer {
    */
   private blocked: { timer: NodeJS.Timeout } | null = null;
   private held: string[] = [];
+  /** the first sign since the last health check that the agent hit a limit (LIMIT_HIT) */
+  private limitHit: string | null = null;
+  /** why the warm pool retired it (retire()) */
+  private retiredFor: string | null = null;
 
   private constructor(
     private readonly deps: ContainerDeps,
@@ -215,6 +241,7 @@ export class AgentContainer {
           return;
         } else if (m.type === 'error') {
           finished = true;
+          this.noteLimit('in its error', m.message);
           yield { ...runError('agent_error', m.message), ...(m.code ? { agentCode: m.code } : {}) };
           return;
         }
@@ -244,6 +271,63 @@ export class AgentContainer {
     }
   }
 
+  /**
+   * Why this container should not take another task, or null: the agent said it ran into a
+   * limit (LIMIT_HIT in its error or on its stderr since the last check), or the engine counts
+   * that it was refused a process at its pids limit, had a process OOM-killed, is at its pids
+   * limit (a fork bomb's children still there), or holds HIGH_SHARE of its open files (a file hog)
+   * or of its memory (a leak, or a tmpfs filled). The warm pool asks after every task. A failure
+   * to get the figures counts as healthy: the exit, if it comes, still replaces it.
+   */
+  async retirementReason(): Promise<string | null> {
+    if (this.gone) return `its container is gone`;
+    const said = this.limitHit;
+    this.limitHit = null;
+    if (said) return said;
+    if (!this.handle.usage) return null;
+    let usage;
+    try {
+      let timer: NodeJS.Timeout | undefined;
+      usage = await Promise.race([
+        this.handle.usage(),
+        new Promise<null>((resolve) => (timer = setTimeout(() => resolve(null), USAGE_TIMEOUT_MS))),
+      ]).finally(() => clearTimeout(timer));
+    } catch (err) {
+      this.deps.log.debug(
+        { agent: this.agent.manifest.name, container: this.name, err: (err as Error).message },
+        'no usage figures for the container',
+      );
+      return null;
+    }
+    if (!usage) return null;
+    const m = this.agent.manifest;
+    if (usage.pidsLimitHits !== null && usage.pidsLimitHits > 0)
+      return `it was refused ${usage.pidsLimitHits} new processes or threads at its limit (pids = ${m.pids} in agent.toml)`;
+    if (usage.oomKills !== null && usage.oomKills > 0)
+      return `the kernel killed ${usage.oomKills} of its processes for using more than its ${m.memory_mb} MB (memory_mb in agent.toml)`;
+    if (usage.openFiles !== null && usage.openFiles >= NOFILE * HIGH_SHARE)
+      return `a process of it holds ${usage.openFiles} open files of the ${NOFILE} it may have`;
+    if (usage.pids !== null && usage.pidsLimit !== null && usage.pidsLimit > 0) {
+      if (usage.pids >= usage.pidsLimit)
+        return `it holds ${usage.pids} processes and threads, its limit (pids = ${m.pids} in agent.toml)`;
+    }
+    if (
+      usage.memoryBytes !== null &&
+      usage.memoryLimitBytes !== null &&
+      usage.memoryLimitBytes > 0
+    ) {
+      if (usage.memoryBytes >= usage.memoryLimitBytes * HIGH_SHARE)
+        return `it still holds ${(usage.memoryBytes / 1024 / 1024).toFixed(1)} MB of its ${m.memory_mb} MB (memory_mb in agent.toml)`;
+    }
+    return null;
+  }
+
+  private noteLimit(where: string, text: string): void {
+    if (this.limitHit) return;
+    const hit = LIMIT_HIT.exec(text);
+    if (hit) this.limitHit = `it ran into a limit ("${hit[0]}" ${where})`;
+  }
+
   /** Closes the agent's stdin: a well-behaved agent finishes and exits. */
   endInput(): void {
     if (!this.handle.stdin.writableEnded) this.handle.stdin.end();
@@ -254,6 +338,12 @@ export class AgentContainer {
     if (this.gone) return;
     this.killReason ??= reason;
     await this.handle.kill(reason === 'timeout' ? 'timeout' : 'killed');
+  }
+
+  /** Ends a container that must not take another task (retirementReason), and waits until it is gone. */
+  async retire(why: string): Promise<ExitInfo> {
+    this.retiredFor ??= why;
+    return this.stop('retired');
   }
 
   /** Stops the container and waits until it is gone. */
@@ -317,6 +407,7 @@ export class AgentContainer {
       (line) => {
         this.stderrTail.push(line);
         if (this.stderrTail.length > STDERR_TAIL_LINES) this.stderrTail.shift();
+        this.noteLimit('on its stderr', line);
         this.deps.log.debug({ agent: name, container: this.name, stderr: line }, 'agent stderr');
       },
       () => undefined,
@@ -457,7 +548,7 @@ export class AgentContainer {
     const info: ExitInfo = {
       reason: this.killReason ?? exitReason(exit),
       statusCode: exit.statusCode,
-      detail: this.violation ?? exit.detail,
+      detail: this.violation ?? this.retiredFor ?? exit.detail,
       stderrTail: [...this.stderrTail],
     };
     this.deps.log.debug(
@@ -489,7 +580,10 @@ export function exitReason(exit: ContainerExit): ExitReason {
 }
 
 export function exitError(agent: LoadedAgent, info: ExitInfo): RunEvent {
-  const code = info.reason === 'exited' || info.reason === 'stopped' ? 'crashed' : info.reason;
+  const code =
+    info.reason === 'exited' || info.reason === 'stopped' || info.reason === 'retired'
+      ? 'crashed'
+      : info.reason;
   return runError(code, describeExit(agent, info), info.reason === 'exited');
 }
 
@@ -506,6 +600,8 @@ export function describeExit(agent: LoadedAgent, info: ExitInfo): string {
       return `${m.name} broke the agent protocol: ${info.detail}`;
     case 'stopped':
       return `${m.name}'s container was stopped`;
+    case 'retired':
+      return `${m.name}'s warm container was replaced after a task that hit its limits${info.detail ? `: ${info.detail}` : ''}`;
     case 'exited': {
       const status = info.statusCode === null ? 'exited' : `exited with status ${info.statusCode}`;
       const last = info.stderrTail.slice(-3).join(' | ');

@@ -13,6 +13,12 @@ export class ImageBuildError extends HelixError {
   }
 }
 
+/**
+ * `go build` refused the agent's source (a syntax or type error): the same source fails on every
+ * node, so there is nothing to try elsewhere. The message carries the compiler's.
+ */
+export class AgentCompileError extends ImageBuildError {}
+
 /** The engine keeps an image because a container uses it (exit 75, EX_TEMPFAIL: try again later). */
 export class ImageBusyError extends HelixError {
   override readonly exitCode = 75;

@@ -9,7 +9,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { DependencyMissingError, describeError } from '../errors.js';
 import { silentLogger, type Logger } from '../log.js';
-import { ImageBuildError } from './errors.js';
+import { AgentCompileError, ImageBuildError } from './errors.js';
 import { snapshotSources } from './loader.js';
 import { DEFAULT_IMAGE_PREFIX, GO_BUILD_FLAGS, dockerfile, goArchFor, imageTag } from './recipe.js';
 import type { ImageRuntime } from './runtime.js';
@@ -166,10 +166,14 @@ function run(
           );
         }
         const output = stderr.trim().split('\n').slice(0, 20).join('\n');
+        // The compiler ran and refused the source (not killed at the bound, not cancelled).
+        const refused = output !== '' && !err.killed && typeof err.code === 'number';
+        const message = `go build: ${output || describeError(err)}`;
+        // The compiler's output is the whole story; the exec error would only repeat it.
         reject(
-          new ImageBuildError(ctx.name, `go build: ${output || describeError(err)}`, {
-            cause: err,
-          }),
+          refused
+            ? new AgentCompileError(ctx.name, message)
+            : new ImageBuildError(ctx.name, message, { cause: err }),
         );
       },
     );

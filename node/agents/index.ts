@@ -17,6 +17,7 @@ export type {
   ContainerRuntime,
   ContainerHandle,
   ContainerExit,
+  ContainerUsage,
   ExitCause,
   ImageEngine,
   ImageFile,
@@ -57,7 +58,7 @@ export { AgentRunner, ImageMissingError } from './runner.js';
 export type { AgentRunnerOptions } from './runner.js';
 export { WarmPool, PoolUnavailableError } from './pool.js';
 export type { WarmPoolOptions, WarmLease } from './pool.js';
-export { AgentContainer, exitReason } from './container.js';
+export { AgentContainer, exitReason, LIMIT_HIT } from './container.js';
 export type { ContainerDeps, ExitInfo, ExitReason } from './container.js';
 export { Registry, pickEvictions, REGISTRY_FILE } from './registry.js';
 export type { ImageRecord, ImageRemover, ImageUsage, RegistryOptions } from './registry.js';

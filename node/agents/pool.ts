@@ -1,8 +1,9 @@
 /**
  * The warm pool: N ready containers per warm agent. A task takes an idle container (or waits
  * for one); a container that crashes, hangs past its timeout, breaks the protocol or is
- * cancelled is replaced. Failing starts back off (1 s doubling to 30 s) so a broken agent does
- * not spin. `state()` is what the heartbeat advert carries.
+ * cancelled is replaced, and so is one whose task hit a limit (pids, open files, memory; see
+ * recheck), so the next task never inherits a fork bomb's children or a leak. Failing starts
+ * back off (1 s doubling to 30 s) so a broken agent does not spin. `state()` is what the heartbeat advert carries.
  */
 import { randomBytes } from 'node:crypto';
 import { silentLogger, type Logger } from '../log.js';
@@ -150,8 +151,7 @@ export class WarmPool {
       release: () => {
         if (released) return;
         released = true;
-        slot.busy.delete(taken);
-        this.hand(slot, taken);
+        void this.recheck(slot, taken);
       },
     };
   }
@@ -235,6 +235,38 @@ export class WarmPool {
         this.scheduleFill(slot);
       }
     }
+  }
+
+  /**
+   * After a task: a container that hit a limit (AgentContainer.retirementReason: the agent said
+   * so, or the engine counts it at its pids or near its memory limit) is retired, and its exit
+   * brings a fresh one; any other goes back to work. It counts as busy until this is decided,
+   * so the next task never gets a container whose check is still running.
+   */
+  private async recheck(slot: Slot, c: AgentContainer): Promise<void> {
+    let why: string | null = null;
+    if (c.reusable && slot.containers.has(c)) {
+      try {
+        why = await c.retirementReason();
+      } catch (err) {
+        this.log.debug(
+          { agent: slot.agent.manifest.name, container: c.name, err: (err as Error).message },
+          'warm container health check failed',
+        );
+      }
+    }
+    slot.busy.delete(c);
+    if (why !== null && c.reusable && slot.containers.has(c)) {
+      this.log.warn(
+        { agent: slot.agent.manifest.name, container: c.name, why },
+        `retiring warm container: ${why}`,
+      );
+      this.changed();
+      // Its exit (onExit) schedules the replacement.
+      void c.retire(why).catch(() => undefined);
+      return;
+    }
+    this.hand(slot, c);
   }
 
   /** Gives a container back: to the first waiter, else to the idle list; a condemned one is dropped. */

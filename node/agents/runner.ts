@@ -22,6 +22,7 @@ import {
 } from '../agentspec/index.js';
 import type { HostCalls } from './calls.js';
 import { AgentContainer, type ContainerDeps } from './container.js';
+import { AgentCompileError } from './errors.js';
 import type { AgentIoLimits } from './limits.js';
 import { PoolUnavailableError, WarmPool } from './pool.js';
 import { DEFAULT_IMAGE_PREFIX, imageTag } from './recipe.js';
@@ -238,7 +239,9 @@ export class AgentRunner {
       const image = used.image;
       if (image && outcome) {
         if (outcome.type === 'result') this.opts.registry?.markSuccess(image);
-        else if (!['cancelled', 'unavailable', 'image_missing'].includes(outcome.code))
+        else if (
+          !['cancelled', 'unavailable', 'image_missing', 'build_failed'].includes(outcome.code)
+        )
           this.opts.registry?.markFailure(image);
       }
     }
@@ -299,7 +302,12 @@ export class AgentRunner {
     try {
       image = await this.image(agent, signal);
     } catch (err) {
-      yield runError('image_missing', describeError(err), true);
+      // Source that does not compile fails the same on every node: not worth placing again.
+      const compile =
+        err instanceof AgentCompileError || (err as Error).cause instanceof AgentCompileError;
+      yield compile
+        ? runError('build_failed', describeError(err), false)
+        : runError('image_missing', describeError(err), true);
       return;
     }
     if (agent.manifest.network === 'egress') {

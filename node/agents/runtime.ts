@@ -47,6 +47,25 @@ export interface ContainerExit {
   detail: string;
 }
 
+/**
+ * What a live container uses now against its limits, as the engine counts it; a field is null
+ * when the engine does not say.
+ */
+export interface ContainerUsage {
+  /** processes and threads in the container (the pids limit counts both) */
+  pids: number | null;
+  pidsLimit: number | null;
+  /** how often a fork or clone was refused at the pids limit, over the container's life */
+  pidsLimitHits: number | null;
+  /** memory charged to the container, less page cache it can drop */
+  memoryBytes: number | null;
+  memoryLimitBytes: number | null;
+  /** processes the kernel killed for memory while the container lived on */
+  oomKills: number | null;
+  /** the most files any one of its processes holds open (the limit is per process) */
+  openFiles: number | null;
+}
+
 /** A started container. */
 export interface ContainerHandle {
   readonly id: string;
@@ -62,6 +81,11 @@ export interface ContainerHandle {
   kill(cause: 'timeout' | 'killed'): Promise<void>;
   /** Removes the container (after kill/exit) and waits until it is gone, bounded. */
   remove(): Promise<void>;
+  /**
+   * What it uses now against its limits (the warm pool asks after each task); null, or absent,
+   * when the engine cannot say. Must be quick: it stands between a warm task and the next.
+   */
+  usage?(): Promise<ContainerUsage | null>;
 }
 
 export interface ContainerRuntime {

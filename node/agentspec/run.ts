@@ -21,6 +21,8 @@ export type RunErrorCode =
   | 'invalid_args'
   /** the agent's image is not on this node (and could not be made) */
   | 'image_missing'
+  /** building the agent's image failed: its source does not compile (the compiler's message) */
+  | 'build_failed'
   /** the agent answered with an `error` line */
   | 'agent_error'
   /** the agent broke the protocol (bad JSON, too long, unknown type) */

@@ -15,7 +15,7 @@ export interface AgentPlacementRequest {
   memoryMb: number;
   /** `--on NODE`: a node name or id */
   onNode?: string;
-  /** node ids or names not to use (a host lost earlier in this run) */
+  /** node ids or names not to use (a host tried earlier in this run: lost, or could not start it) */
   exclude?: readonly string[];
 }
 
@@ -167,9 +167,13 @@ function noDockerPeer(
   if (docker.length === 0) {
     return `no node in the mesh runs Docker, so ${req.agent} cannot run; install docker.io on one node (\`apt-get install docker.io\`) and restart helix-node there`;
   }
-  const lost = docker.filter(excluded).map((p) => p.name);
+  // Excluded: tried already in this run (lost, or it could not start the agent; the caller says which).
+  const tried = docker.filter(excluded).map((p) => p.name);
   const down = docker.filter((p) => !excluded(p)).map((p) => `${p.name} is ${p.state}`);
-  const parts = [...(lost.length ? [`${lost.join(', ')} lost during this run`] : []), ...down];
+  const parts = [
+    ...(tried.length ? [`${tried.join(', ')} already tried in this run`] : []),
+    ...down,
+  ];
   return `no Docker node is available to run ${req.agent} (${parts.join('; ')}); start helix-node on a Docker node`;
 }
 

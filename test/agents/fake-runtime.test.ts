@@ -9,6 +9,7 @@ import {
   AgentRunner,
   type ContainerExit,
   type ContainerHandle,
+  type ContainerUsage,
   type ContainerRuntime,
   type SandboxSpec,
 } from '../../node/agents/index.js';
@@ -23,6 +24,8 @@ interface FakeContainer extends ContainerHandle {
   say(line: object): void;
   exitWith(exit: ContainerExit): void;
   killedWith: string | null;
+  /** what usage() answers (the engine's count against the limits) */
+  usageNow: ContainerUsage | null;
 }
 
 /** Each started container is handed to `behave`, which plays the agent. */
@@ -50,6 +53,16 @@ function fakeRuntime(behave: (c: FakeContainer) => void): {
         exit,
         tasks: [],
         killedWith: null,
+        usageNow: {
+          pids: 3,
+          pidsLimit: spec.pids,
+          pidsLimitHits: 0,
+          memoryBytes: 2 * 1024 * 1024,
+          memoryLimitBytes: spec.memoryBytes,
+          oomKills: 0,
+          openFiles: 6,
+        },
+        usage: async () => c.usageNow,
         say: (line) => stdout.write(`${JSON.stringify(line)}\n`),
         exitWith: (e) => {
           if (gone) return;
@@ -202,6 +215,102 @@ describe('runner and warm pool over a fake ContainerRuntime', () => {
     expect(last(second)).toMatchObject({ type: 'result', text: 'ok' });
     expect(started).toHaveLength(2);
     await runner.stop();
+  });
+});
+
+describe('warm containers whose task hit a limit', () => {
+  const full = (c: FakeContainer): ContainerUsage => ({
+    ...c.usageNow!,
+    pids: c.spec.pids,
+  });
+  /** The agent's first task does `damage` and answers; later tasks answer where they ran. */
+  async function afterDamage(
+    damage: (c: FakeContainer, taskId: string) => void,
+    opts: { timeout?: number } = {},
+  ) {
+    const { runtime, started } = fakeRuntime((c) => {
+      if (c.tasks.length === 0) return c.say({ v: 1, type: 'ready' });
+      const task = c.tasks.at(-1)!;
+      if (c.id === 'id-0' && c.tasks.length === 1) return damage(c, task.id);
+      c.say({ v: 1, type: 'result', id: task.id, text: `from ${c.id}` });
+    });
+    const runner = runnerOn(runtime, agent('warm', opts.timeout));
+    await runner.start();
+    const first = await collect(runner.run({ agent: 'fake', intent: 'go', args: {} }));
+    const second = await collect(runner.run({ agent: 'fake', intent: 'go', args: {} }));
+    await runner.stop();
+    return { first, second, started };
+  }
+
+  it.each([
+    [
+      'a fork bomb whose children stay (pids at the limit) behind a result',
+      (c: FakeContainer, id: string) => {
+        c.usageNow = full(c);
+        c.say({ v: 1, type: 'result', id, text: 'fine, really' });
+      },
+    ],
+    [
+      'a fork bomb refused at the limit whose children are gone again (the count of refusals)',
+      (c: FakeContainer, id: string) => {
+        c.usageNow = { ...c.usageNow!, pidsLimitHits: 7 };
+        c.say({ v: 1, type: 'result', id, text: 'nothing to see' });
+      },
+    ],
+    [
+      'a child process killed for memory while the agent lives on',
+      (c: FakeContainer, id: string) => {
+        c.usageNow = { ...c.usageNow!, oomKills: 1 };
+        c.say({ v: 1, type: 'result', id, text: 'a helper died' });
+      },
+    ],
+    [
+      'a file hog that keeps its files open behind a result',
+      (c: FakeContainer, id: string) => {
+        c.usageNow = { ...c.usageNow!, openFiles: c.spec.openFiles };
+        c.say({ v: 1, type: 'result', id, text: 'all closed, promise' });
+      },
+    ],
+    [
+      'a file hog that reports running out of files',
+      (c: FakeContainer, id: string) =>
+        c.say({ v: 1, type: 'error', id, message: 'open /dev/shm/x: too many open files' }),
+    ],
+    [
+      'a fork refused, said on stderr only',
+      (c: FakeContainer, id: string) => {
+        c.stderr.write('fork/exec /agent: resource temporarily unavailable\n');
+        setTimeout(() => c.say({ v: 1, type: 'result', id, text: 'done anyway' }), 20);
+      },
+    ],
+    [
+      'memory left at its limit',
+      (c: FakeContainer, id: string) => {
+        c.usageNow = { ...c.usageNow!, memoryBytes: c.spec.memoryBytes - 1024 };
+        c.say({ v: 1, type: 'result', id, text: 'kept it all' });
+      },
+    ],
+  ])('retires the container after %s: the next task runs in a fresh one', async (_, damage) => {
+    const { first, second, started } = await afterDamage(damage);
+    expect(first[0]).toMatchObject({ type: 'accepted', container: started[0]!.name });
+    expect(second[0]).toMatchObject({ type: 'accepted', warm: true, container: started[1]!.name });
+    expect(last(second)).toMatchObject({ type: 'result', text: 'from id-1' });
+    expect(started[0]!.killedWith).toBe('killed');
+  });
+
+  it('replaces a warm container killed at its timeout', async () => {
+    const { first, second, started } = await afterDamage(() => undefined, { timeout: 1 });
+    expect(last(first)).toMatchObject({ type: 'error', code: 'timeout' });
+    expect(started[0]!.killedWith).toBe('timeout');
+    expect(last(second)).toMatchObject({ type: 'result', text: 'from id-1' });
+  });
+
+  it('keeps a healthy container for the next task', async () => {
+    const { second, started } = await afterDamage((c, id) =>
+      c.say({ v: 1, type: 'result', id, text: 'ok' }),
+    );
+    expect(last(second)).toMatchObject({ type: 'result', text: 'from id-0' });
+    expect(started).toHaveLength(1);
   });
 });
 

@@ -13,8 +13,12 @@ export const EGRESS_NETWORK = 'helix-test-ag-egress';
 export const SHIPPED_DIR = path.resolve('agents');
 export const BREAKERS_DIR = path.resolve('test/agents/breakers');
 
-/** Loads the named agents (shipped and breakers) and builds their images. */
-export async function buildAgents(docker: Docker, names: string[]): Promise<LoadedAgent[]> {
+/** Loads the named agents (shipped and breakers) and builds their images (under `imagePrefix`). */
+export async function buildAgents(
+  docker: Docker,
+  names: string[],
+  imagePrefix = IMAGE_PREFIX,
+): Promise<LoadedAgent[]> {
   const all = await loadAgents([SHIPPED_DIR, BREAKERS_DIR]);
   const picked = names.map((n) => {
     const a = all.find((x) => x.manifest.name === n);
@@ -22,7 +26,7 @@ export async function buildAgents(docker: Docker, names: string[]): Promise<Load
     return a;
   });
   for (const a of picked)
-    await buildImage(a, { runtime: new DockerRuntime({ docker }), imagePrefix: IMAGE_PREFIX });
+    await buildImage(a, { runtime: new DockerRuntime({ docker }), imagePrefix });
   return picked;
 }
 

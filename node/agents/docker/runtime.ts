@@ -13,6 +13,7 @@ import type {
   AgentRuntime,
   ContainerExit,
   ContainerHandle,
+  ContainerUsage,
   ImageInfo,
   ImageRecipe,
   SandboxSpec,
@@ -29,6 +30,7 @@ import {
 } from './images.js';
 import { IptablesEgressFirewall, type EgressFirewall } from './egress-firewall.js';
 import { dockerCreateOptions } from './sandbox.js';
+import { CGROUP_ROOT, findCgroupDirs, readCgroupUsage, type CgroupDirs } from './cgroup.js';
 
 export interface DockerRuntimeOptions {
   /** the engine client; default: one for `socketPath` */
@@ -42,6 +44,8 @@ export interface DockerRuntimeOptions {
    * namespace; default: iptables in this process's namespace (where a node's engine runs)
    */
   egressFirewall?: EgressFirewall;
+  /** where this host's cgroups are mounted, for containers' usage (default /sys/fs/cgroup) */
+  cgroupRoot?: string;
   log?: Logger;
 }
 
@@ -52,6 +56,7 @@ export class DockerRuntime implements AgentRuntime {
   readonly engine = 'Docker';
   readonly docker: Docker;
   readonly egressNetwork: string;
+  readonly cgroupRoot: string;
   private readonly log: Logger;
   private readonly firewall: EgressFirewall;
   /** the egress network (id) whose firewall is installed, and the install in flight */
@@ -62,6 +67,7 @@ export class DockerRuntime implements AgentRuntime {
     this.docker =
       opts.docker ?? new Docker({ socketPath: opts.socketPath ?? '/var/run/docker.sock' });
     this.egressNetwork = opts.egressNetwork ?? 'helix-egress';
+    this.cgroupRoot = opts.cgroupRoot ?? CGROUP_ROOT;
     this.log = opts.log ?? silentLogger;
     this.firewall = opts.egressFirewall ?? new IptablesEgressFirewall();
   }
@@ -232,6 +238,8 @@ class DockerContainer implements ContainerHandle {
   private gone = false;
   private readonly startedAt = Date.now();
   private timer: NodeJS.Timeout | undefined;
+  /** its cgroup folders, once found (null: not on this host) */
+  private cgroup: CgroupDirs | null | undefined;
 
   constructor(
     private readonly runtime: DockerRuntime,
@@ -306,6 +314,13 @@ class DockerContainer implements ContainerHandle {
     await container
       .wait({ condition: 'removed', abortSignal: AbortSignal.timeout(5000) })
       .catch(() => undefined);
+  }
+
+  /** From the container's cgroup files on this host (./cgroup.ts); null when they are not here. */
+  async usage(): Promise<ContainerUsage | null> {
+    if (this.gone) return null;
+    this.cgroup ??= await findCgroupDirs(this.id, this.runtime.cgroupRoot);
+    return readCgroupUsage(this.id, this.runtime.cgroupRoot, this.cgroup);
   }
 
   private async watchExit(

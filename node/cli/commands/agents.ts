@@ -37,6 +37,7 @@ export const RUN_EXIT_CODES: Record<string, number> = {
   host_lost: 69,
   unavailable: 69,
   image_missing: 69,
+  build_failed: 70,
   refused: 69,
   timeout: 75,
   agent_error: 70,

@@ -39,6 +39,10 @@ func main() {
 			return "connected to " + address, nil, nil
 		case "fork_bomb":
 			return forkBomb()
+		case "fork_hold":
+			return forkHold()
+		case "fd_hold":
+			return fdHold()
 		case "sleep":
 			time.Sleep(time.Hour)
 			return "woke up", nil, nil
@@ -93,4 +97,35 @@ func forkBomb() (string, interface{}, error) {
 		children = append(children, c)
 	}
 	return "started 10000 processes", nil, nil
+}
+
+// forkHold starts children until the kernel says no and leaves them running, then says all is
+// well: a warm container that looks healthy to its own answers but holds every pid it may have.
+func forkHold() (string, interface{}, error) {
+	held := 0
+	for i := 0; i < 10000; i++ {
+		c := exec.Command("/agent")
+		c.Env = []string{"BREAKER_CHILD=1", "GOMAXPROCS=1"}
+		if c.Start() != nil {
+			break
+		}
+		held++
+	}
+	return fmt.Sprintf("holding %d processes", held), map[string]interface{}{"children": held}, nil
+}
+
+// held keeps fdHold's files open for as long as the process lives.
+var held []*os.File
+
+// fdHold opens files until the kernel says no and keeps them, then says all is well.
+func fdHold() (string, interface{}, error) {
+	before := len(held)
+	for i := 0; i < 100000; i++ {
+		f, err := os.Open("/agent")
+		if err != nil {
+			break
+		}
+		held = append(held, f)
+	}
+	return fmt.Sprintf("holding %d files", len(held)-before), nil, nil
 }
