@@ -388,6 +388,11 @@ export class Daemon {
             agents: this.agents!,
             stt: this.stt,
             settings: this.settings?.store ?? null,
+            mesh: { meshId: this.mesh.meshId, secret: this.mesh.secret },
+            room: () => {
+              const room = this.settings?.store.get(`nodes.${this.identity.id}.room`);
+              return typeof room === 'string' ? room : undefined;
+            },
           });
         },
         () => this.voice?.stop(),

@@ -4,7 +4,7 @@
  */
 import { createHmac } from 'node:crypto';
 
-export type SecretPurpose = 'nats-route' | 'nats-client' | 'grpc' | 'advert' | 'settings';
+export type SecretPurpose = 'nats-route' | 'nats-client' | 'grpc' | 'advert' | 'settings' | 'voice';
 
 export function deriveKey(meshSecret: Uint8Array, purpose: SecretPurpose): Buffer {
   return createHmac('sha256', meshSecret).update(`helix/v1/${purpose}`).digest();

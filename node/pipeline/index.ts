@@ -26,6 +26,7 @@ export {
   type Stage,
   type Trace,
   type TraceHop,
+  type TraceHeard,
   type TraceIntent,
   type TraceSource,
 } from './trace.js';
@@ -47,6 +48,27 @@ export {
   type CaptureOptions,
   type CapturedUtterance,
 } from './listen.js';
+export {
+  arbitrate,
+  compareHeard,
+  decidedEarly,
+  describeHeard,
+  sameUtterance,
+  ARBITRATION_DEFAULTS,
+  type HeardUtterance,
+  type Verdict,
+} from './arbitration.js';
+export {
+  Arbiter,
+  HeardCodec,
+  busHeardChannel,
+  HEARD_SUBJECT,
+  type ArbiterOptions,
+  type ArbitrationResult,
+  type HeardChannel,
+  type HeardDropReason,
+  type OwnHearing,
+} from './heard.js';
 export {
   startVoiceServices,
   type VoiceControlDeps,

@@ -19,7 +19,10 @@ import {
   type SegmenterOptions,
   type Pcm16,
   type SpeechDetector,
+  type SpeechLevel,
 } from '../voice/index.js';
+import { describeHeard } from './arbitration.js';
+import type { ArbitrationResult, OwnHearing } from './heard.js';
 import type { Pipeline, PipelineEvent, PipelineResult } from './pipeline.js';
 
 export interface CapturedUtterance {
@@ -29,6 +32,13 @@ export interface CapturedUtterance {
   speechStartAt: number;
   speechEndAt: number;
   truncated: boolean;
+  /**
+   * the speech itself, wall clock (epoch ms): its padded edges, placed back in time from the
+   * moment the end was decided (what other mics' hearings of it are compared with)
+   */
+  speech: { startAt: number; endAt: number };
+  /** level and SNR from the segmenter */
+  level: SpeechLevel;
 }
 
 export interface CaptureOptions {
@@ -74,12 +84,18 @@ export async function* utterances(
         opts.logger?.debug({ ms: e.durationMs }, 'too short for speech; ignored');
       else {
         const now = Date.now();
+        const u = e.utterance;
         yield {
           pcm: e.utterance.pcm,
           speechStartAt:
             speechStartAt || now - (e.utterance.speechEnd - e.utterance.speechStart) * 1000,
           speechEndAt: now,
           truncated: e.utterance.truncated,
+          speech: {
+            startAt: now - (u.detectedAt - u.speechStart) * 1000,
+            endAt: now - (u.detectedAt - u.speechEnd) * 1000,
+          },
+          level: u.level,
         };
         speechStartAt = 0;
       }
@@ -130,6 +146,11 @@ export interface VoiceLoopOptions extends CaptureOptions {
   retryMs?: number;
   /** voice.debug_capture_dir: keep each utterance as <dir>/<time>-mic.wav (never otherwise) */
   debugCaptureDir?: string;
+  /**
+   * many mics, one action: announce each utterance and act only when this mic heard it best
+   * (Arbiter over the bus); absent: every utterance is acted on
+   */
+  arbiter?: { arbitrate(own: OwnHearing, signal?: AbortSignal): Promise<ArbitrationResult> };
 }
 
 type Waiter = { resolve: (r: PipelineResult) => void; onEvent?: (e: PipelineEvent) => void };
@@ -236,14 +257,38 @@ export class VoiceLoop {
 
   private async handle(u: CapturedUtterance, signal: AbortSignal): Promise<void> {
     const waiters = [...this.waiters];
-    if (this.opts.debugCaptureDir) await this.capture(this.opts.debugCaptureDir, u.pcm);
     try {
+      let arbitration: ArbitrationResult | undefined;
+      if (this.opts.arbiter) {
+        arbitration = await this.opts.arbiter.arbitrate(
+          {
+            startAt: u.speech.startAt,
+            endAt: u.speech.endAt,
+            levelDbfs: u.level.levelDbfs,
+            snrDb: u.level.snrDb,
+          },
+          signal,
+        );
+        if (!arbitration.won) {
+          this.log.debug(
+            {
+              winner: arbitration.winner.name,
+              heard: arbitration.heard.map(describeHeard),
+              waitedMs: arbitration.waitedMs,
+            },
+            'another mic heard this utterance better; it acts, this node yields',
+          );
+          return;
+        }
+      }
+      if (this.opts.debugCaptureDir) await this.capture(this.opts.debugCaptureDir, u.pcm);
       const result = await this.opts.pipeline.handleUtterance(u.pcm, {
         source: 'mic',
         capture: {
           speechStartAt: u.speechStartAt,
           speechEndAt: u.speechEndAt,
           ...(u.truncated ? { detail: 'cut at the longest utterance' } : {}),
+          ...(arbitration ? { arbitration } : {}),
         },
         signal,
         onEvent: (e) => waiters.forEach((w) => w.onEvent?.(e)),

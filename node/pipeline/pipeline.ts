@@ -25,6 +25,8 @@ import {
   type TraceSource,
 } from './trace.js';
 import type { TraceStore } from './traces.js';
+import { describeHeard } from './arbitration.js';
+import type { ArbitrationResult } from './heard.js';
 
 /** Router.Route on a peer (see createRouteRemote). Throws RpcCallError when the peer fails. */
 export type RouteRemote = (
@@ -98,7 +100,13 @@ export interface UtteranceOptions extends CommandOptions {
    * The VAD's view of the utterance (mic): when speech started and when its end was detected,
    * epoch ms. Becomes the trace's first hop, so the trace covers end of speech -> action.
    */
-  capture?: { speechStartAt: number; speechEndAt: number; detail?: string };
+  capture?: {
+    speechStartAt: number;
+    speechEndAt: number;
+    detail?: string;
+    /** the mics that heard it and why this one acts (VoiceLoop's arbiter) */
+    arbitration?: ArbitrationResult;
+  };
 }
 
 export interface PipelineResult {
@@ -149,15 +157,25 @@ export class Pipeline {
   async handleUtterance(pcm: Pcm16, opts: UtteranceOptions): Promise<PipelineResult> {
     const rec = this.recorder(opts.source, opts.traceId, opts.capture);
     if (opts.capture) {
-      const { speechStartAt, speechEndAt, detail } = opts.capture;
+      const { speechStartAt, speechEndAt, detail, arbitration } = opts.capture;
+      const heard = arbitration ? `; ${arbitrationText(arbitration)}` : '';
       rec.add({
         node: this.selfName(),
         stage: 'vad',
         startMs: 0,
         durationMs: Math.max(0, speechEndAt - speechStartAt),
         ok: true,
-        detail: detail ?? `utterance of ${(pcm.length / 16).toFixed(0)} ms`,
+        detail: (detail ?? `utterance of ${(pcm.length / 16).toFixed(0)} ms`) + heard,
       });
+      if (arbitration) {
+        rec.heardBy = arbitration.heard.map((h) => ({
+          node: h.name,
+          ...(h.room ? { room: h.room } : {}),
+          levelDbfs: h.levelDbfs,
+          snrDb: h.snrDb,
+          won: h === arbitration.winner,
+        }));
+      }
     }
     let transcript = '';
     try {
@@ -710,4 +728,12 @@ function errorText(err: unknown): string {
 function withTimeout(signal: AbortSignal | undefined, ms: number): AbortSignal {
   const timeout = AbortSignal.timeout(ms);
   return signal ? AbortSignal.any([signal, timeout]) : timeout;
+}
+
+/** "heard best of 3 mics (a …, b …, c …), decided in 41 ms" for the vad hop. */
+function arbitrationText(a: ArbitrationResult): string {
+  if (a.alone) return `the only mic in the mesh (decided in ${a.waitedMs} ms)`;
+  if (a.heard.length === 1)
+    return `no other mic heard it (waited ${a.waitedMs} ms for their announcements)`;
+  return `heard best of ${a.heard.length} mics (${a.heard.map(describeHeard).join('; ')}), decided in ${a.waitedMs} ms`;
 }

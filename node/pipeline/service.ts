@@ -27,6 +27,7 @@ import {
   type AudioSource,
   type SileroModel,
 } from '../voice/index.js';
+import { Arbiter, busHeardChannel } from './heard.js';
 import { listenToFile, VoiceLoop } from './listen.js';
 import { Pipeline, type PipelineEvent, type PipelineResult } from './pipeline.js';
 import { pipelineRun } from './run.js';
@@ -54,6 +55,13 @@ export interface VoiceServicesComponents extends ServiceContext {
    * LLM schema know, rebuilt when they change; absent: helix.toml's [lights.rooms]
    */
   settings?: VocabularySettings | null;
+  /**
+   * the mesh id and secret: with them, the mic loop announces what it hears on the bus (signed
+   * with the mesh's voice key) and acts only when this node's mic heard it best
+   */
+  mesh?: { meshId: string; secret: Uint8Array };
+  /** the room this node is in (settings nodes.<id>.room), for the announcements */
+  room?: () => string | undefined;
 }
 
 /** The voice services as the control socket sees them (control/routes/voice.ts). */
@@ -169,9 +177,26 @@ export async function startVoiceServices(c: VoiceServicesComponents): Promise<Vo
   let voice: VoiceLoop | null = null;
   const vadPath =
     config.voice.vad_model || path.join(c.stateDir, 'models', 'ggml-silero-v6.2.0.bin');
+  let arbiter: Arbiter | null = null;
   if (config.voice.enabled) {
     try {
       const model = await loadSileroModel(vadPath);
+      if (c.mesh) {
+        arbiter = new Arbiter({
+          channel: busHeardChannel(c.bus, {
+            meshId: c.mesh.meshId,
+            secret: c.mesh.secret,
+            selfId: c.identity.id,
+            logger: log,
+          }),
+          selfId: c.identity.id,
+          selfName: c.identity.name,
+          room: c.room,
+          view: c.view,
+          logger: log,
+        });
+        arbiter.start();
+      }
       voice = new VoiceLoop({
         source: c.audioSource ?? arecordSource({ device: config.voice.device }),
         detector: () => new SileroVad(model),
@@ -181,6 +206,7 @@ export async function startVoiceServices(c: VoiceServicesComponents): Promise<Vo
         debugCaptureDir: config.voice.debug_capture_dir,
         onResult: (r) => onResult?.(r),
         onError: (err) => log.warn({ err: describeError(err) }, 'the mic is not working'),
+        ...(arbiter ? { arbiter } : {}),
       });
     } catch (err) {
       log.warn({ err: describeError(err) }, 'voice.enabled, but this node cannot listen');
@@ -235,6 +261,7 @@ export async function startVoiceServices(c: VoiceServicesComponents): Promise<Vo
     async stop() {
       vocabulary.stop();
       await voice?.stop();
+      arbiter?.stop();
       for (const s of subs) s.unsubscribe();
     },
   };

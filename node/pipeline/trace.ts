@@ -28,6 +28,17 @@ export const TraceHopSchema = z.object({
 });
 export type TraceHop = z.infer<typeof TraceHopSchema>;
 
+/** One mic that heard a spoken command (many mics, one action): its node and how well. */
+export const TraceHeardSchema = z.object({
+  node: z.string().max(256),
+  room: z.string().max(256).optional(),
+  levelDbfs: z.number(),
+  snrDb: z.number(),
+  /** this one acted */
+  won: z.boolean(),
+});
+export type TraceHeard = z.infer<typeof TraceHeardSchema>;
+
 export const TraceIntentSchema = IntentCallSchema.extend({
   confidence: z.number(),
   via: z.enum(['fast', 'llm']),
@@ -50,6 +61,8 @@ export const TraceSchema = z.object({
   failedStage: z.enum(STAGES).optional(),
   totalMs: z.number().min(0),
   hops: z.array(TraceHopSchema).max(64),
+  /** every mic that heard the command, best first (the first acted); absent: one mic, no bus */
+  heardBy: z.array(TraceHeardSchema).max(32).optional(),
 });
 export type Trace = z.infer<typeof TraceSchema>;
 export type TraceIntent = z.infer<typeof TraceIntentSchema>;
@@ -70,6 +83,8 @@ export class TraceRecorder {
   readonly hops: TraceHop[] = [];
   /** the intent, once the intent stage found one (kept when a later stage fails) */
   intent?: TraceIntent;
+  /** the mics that heard the command (set by the pipeline from the arbitration) */
+  heardBy?: TraceHeard[];
   /** epoch ms of the trace start */
   readonly startedAtEpoch: number;
   private readonly startedAt: number;
@@ -132,6 +147,7 @@ export class TraceRecorder {
       ...(outcome.failedStage ? { failedStage: outcome.failedStage } : {}),
       totalMs: round(this.now()),
       hops: this.hops.slice(0, 64),
+      ...(this.heardBy ? { heardBy: this.heardBy.slice(0, 32) } : {}),
     };
   }
 }

@@ -35,6 +35,7 @@ export {
   type SegmenterOptions,
   type SpeechSegment,
   type Utterance,
+  type SpeechLevel,
   type VadEvent,
 } from './vad.js';
 export {

@@ -50,6 +50,23 @@ export interface Utterance {
   speechEnd: number;
   /** cut at maxUtteranceMs rather than ended by silence */
   truncated: boolean;
+  /** seconds since the stream started when the end was decided (speechEnd + the silence waited) */
+  detectedAt: number;
+  /** how well this mic heard it (arbitration between mics compares these) */
+  level: SpeechLevel;
+}
+
+/**
+ * Speech level and signal-to-noise ratio, from the audio the segmenter already has: the mean
+ * power of the windows the detector called speech (p >= threshold) against the noise floor, a
+ * running mean of the power of windows it called silence (p < negThreshold). With no silence
+ * heard yet (speech from the first window) the quietest window of the utterance stands in.
+ * dBFS: 0 is a full-scale square wave; digital silence is floored at -100.
+ */
+export interface SpeechLevel {
+  levelDbfs: number;
+  noiseDbfs: number;
+  snrDb: number;
 }
 
 export type VadEvent =
@@ -87,6 +104,12 @@ export class UtteranceSegmenter {
   private triggered = false;
   private speechStart = 0;
   private tempEnd = -1;
+  /** running mean power of silent windows (-1: none heard yet) */
+  private noisePower = -1;
+  /** power of the utterance's speech windows, and its quietest window */
+  private speechPowerSum = 0;
+  private speechWindows = 0;
+  private quietestPower = Infinity;
 
   constructor(
     private readonly detector: SpeechDetector,
@@ -139,6 +162,7 @@ export class UtteranceSegmenter {
     this.history.clear();
     this.triggered = false;
     this.tempEnd = -1;
+    this.noisePower = -1;
   }
 
   /** `real` is how many of the window's samples are audio (the last window of a stream is padded). */
@@ -149,6 +173,18 @@ export class UtteranceSegmenter {
     this.history.append(this.partial16.subarray(0, real), s);
     const p = this.detector.process(window);
     this.position = e;
+    const power = meanPower(this.partial16, real);
+    if (p < o.negThreshold) {
+      this.noisePower =
+        this.noisePower < 0 ? power : this.noisePower + NOISE_ALPHA * (power - this.noisePower);
+    }
+    if (this.triggered || p >= o.threshold) {
+      this.quietestPower = Math.min(this.quietestPower, power);
+      if (p >= o.threshold) {
+        this.speechPowerSum += power;
+        this.speechWindows++;
+      }
+    }
 
     if (!this.triggered) {
       if (p >= o.threshold) {
@@ -181,6 +217,10 @@ export class UtteranceSegmenter {
     const o = this.opts;
     this.triggered = false;
     this.tempEnd = -1;
+    const level = this.level();
+    this.speechPowerSum = 0;
+    this.speechWindows = 0;
+    this.quietestPower = Infinity;
     const duration = speechEnd - this.speechStart;
     if (duration < this.samples(o.minSpeechMs)) {
       events.push({
@@ -199,8 +239,18 @@ export class UtteranceSegmenter {
       speechStart: this.seconds(Math.max(0, this.speechStart - pad)),
       speechEnd: this.seconds(Math.min(this.position, speechEnd + pad)),
       truncated,
+      detectedAt: this.seconds(this.position),
+      level,
     };
     events.push({ type: 'speech-end', at: utterance.speechEnd, utterance });
+  }
+
+  private level(): SpeechLevel {
+    const speech = this.speechWindows > 0 ? this.speechPowerSum / this.speechWindows : 0;
+    const noise = this.noisePower >= 0 ? this.noisePower : this.quietestPower;
+    const levelDbfs = dbfs(speech);
+    const noiseDbfs = Math.min(levelDbfs, dbfs(Number.isFinite(noise) ? noise : 0));
+    return { levelDbfs, noiseDbfs, snrDb: round1(levelDbfs - noiseDbfs) };
   }
 
   private samples(ms: number): number {
@@ -210,6 +260,29 @@ export class UtteranceSegmenter {
   private seconds(samples: number): number {
     return samples / this.opts.sampleRate;
   }
+}
+
+/** weight of each new silent window in the noise floor (about 20 windows, 0.6 s, of memory) */
+const NOISE_ALPHA = 0.05;
+/** floor of the power scale: -100 dBFS */
+const MIN_POWER = 1e-10;
+
+/** Mean power of the first `n` samples, full scale = 1 (a full-scale square wave). */
+function meanPower(pcm: Pcm16, n: number): number {
+  let sum = 0;
+  for (let i = 0; i < n; i++) {
+    const x = pcm[i]! / 32768;
+    sum += x * x;
+  }
+  return n > 0 ? sum / n : 0;
+}
+
+function dbfs(power: number): number {
+  return round1(10 * Math.log10(Math.max(MIN_POWER, power)));
+}
+
+function round1(x: number): number {
+  return Math.round(x * 10) / 10;
 }
 
 /**
