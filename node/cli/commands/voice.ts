@@ -345,6 +345,14 @@ export function renderTrace(o: Pick<Output, 'color'>, t: Trace): string {
       ? `intent: ${t.intent.agent}.${t.intent.intent} ${JSON.stringify(t.intent.args)} (${t.intent.via}, confidence ${t.intent.confidence.toFixed(2)})`
       : null,
     `reply:  ${safeText(t.reply)}`,
+    t.heardBy && t.heardBy.length > 1
+      ? `mics:   ${t.heardBy
+          .map(
+            (h) =>
+              `${safeText(h.node)}${h.room ? ` (${safeText(h.room)})` : ''} ${h.levelDbfs.toFixed(1)} dBFS, SNR ${h.snrDb.toFixed(1)} dB${h.won ? ' — acted' : ''}`,
+          )
+          .join('; ')}`
+      : null,
   ].filter((l): l is string => l !== null);
   const rows = t.hops.map((h) => [
     h.stage,
