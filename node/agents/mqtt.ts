@@ -2,7 +2,7 @@
  * The `mqtt.publish` host call over a real broker (the `mqtt` package). One connection per
  * node, opened on first use and kept (reconnecting) until close().
  */
-import mqtt, { type MqttClient } from 'mqtt';
+import type { MqttClient } from 'mqtt';
 import { UnreachableError, describeError } from '../errors.js';
 import { silentLogger, type Logger } from '../log.js';
 import type { CallContext } from './calls.js';
@@ -32,10 +32,15 @@ export function createMqttPublisher(opts: MqttPublisherOptions): MqttPublisher {
   const log = opts.log ?? silentLogger;
   const connectTimeoutMs = opts.connectTimeoutMs ?? 5000;
   let client: MqttClient | null = null;
+  let closed = false;
   let lastError: Error | null = null;
 
-  const connection = (): MqttClient => {
+  // The `mqtt` package loads with the first publish, not with this module.
+  const connection = async (): Promise<MqttClient> => {
     if (client) return client;
+    const { default: mqtt } = await import('mqtt');
+    if (client) return client;
+    if (closed) throw new UnreachableError('the MQTT publisher is closed');
     client = mqtt.connect(opts.url, {
       username: opts.username,
       password: opts.password,
@@ -88,7 +93,7 @@ export function createMqttPublisher(opts: MqttPublisherOptions): MqttPublisher {
     async publish(params, ctx) {
       const refused = publishTopicProblem(params.topic, opts.topicPrefix);
       if (refused) throw new Error(refused);
-      const c = connection();
+      const c = await connection();
       await connected(c, ctx?.signal);
       const payload =
         typeof params.payload === 'string' ? params.payload : JSON.stringify(params.payload);
@@ -97,6 +102,7 @@ export function createMqttPublisher(opts: MqttPublisherOptions): MqttPublisher {
       return { topic: params.topic, bytes: Buffer.byteLength(payload) };
     },
     async close() {
+      closed = true;
       const c = client;
       client = null;
       if (c) await c.endAsync(true);

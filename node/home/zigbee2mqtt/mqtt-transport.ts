@@ -1,5 +1,5 @@
 /** The MQTT broker behind the small interface the zigbee2mqtt backend needs (the `mqtt` package). */
-import mqtt, { type MqttClient } from 'mqtt';
+import type { MqttClient } from 'mqtt';
 import { silentLogger, type Logger } from '../../log.js';
 
 export interface MqttTransport {
@@ -23,36 +23,60 @@ export interface MqttTransportOptions {
   log?: Logger;
 }
 
+/**
+ * Connects to the broker; the `mqtt` package is loaded on the first connect, not when this module
+ * is imported, so a node that never talks to a broker never loads it.
+ */
 export function connectMqtt(opts: MqttTransportOptions): MqttTransport {
   const log = opts.log ?? silentLogger;
   const broker = opts.url.replace(/\/\/[^@/]*@/, '//');
-  const client: MqttClient = mqtt.connect(opts.url, {
-    username: opts.username,
-    password: opts.password,
-    clientId: `helix-home-${Math.random().toString(16).slice(2, 10)}`,
-    connectTimeout: opts.connectTimeoutMs ?? 5000,
-    reconnectPeriod: opts.reconnectMs ?? 1000,
-    // The backend subscribes on every connect itself, so retained topics are read again.
-    resubscribe: false,
+  let client: MqttClient | null = null;
+  let closed = false;
+  const pending: Array<(c: MqttClient) => void> = [];
+  const ready: Promise<MqttClient> = import('mqtt').then(({ default: mqtt }) => {
+    const c = mqtt.connect(opts.url, {
+      username: opts.username,
+      password: opts.password,
+      clientId: `helix-home-${Math.random().toString(16).slice(2, 10)}`,
+      connectTimeout: opts.connectTimeoutMs ?? 5000,
+      reconnectPeriod: opts.reconnectMs ?? 1000,
+      // The backend subscribes on every connect itself, so retained topics are read again.
+      resubscribe: false,
+    });
+    c.on('connect', () => log.info({ broker }, 'home: mqtt connected'));
+    c.on('offline', () => log.info({ broker }, 'home: mqtt broker went away; reconnecting'));
+    c.on('error', (err) => log.debug({ broker, err: err.message }, 'home: mqtt error'));
+    client = c;
+    for (const attach of pending.splice(0)) attach(c);
+    if (closed) void c.endAsync(true);
+    return c;
   });
-  client.on('connect', () => log.info({ broker }, 'home: mqtt connected'));
-  client.on('offline', () => log.info({ broker }, 'home: mqtt broker went away; reconnecting'));
-  client.on('error', (err) => log.debug({ broker, err: err.message }, 'home: mqtt error'));
+  ready.catch((err: unknown) =>
+    log.warn({ broker, err: String(err) }, 'home: the mqtt client could not be loaded'),
+  );
+  /** Run `attach` on the client now, or as soon as it exists. */
+  const withClient = (attach: (c: MqttClient) => void): void => {
+    if (client) attach(client);
+    else pending.push(attach);
+  };
   return {
-    onConnect: (handler) => void client.on('connect', () => handler()),
+    onConnect: (handler) => withClient((c) => void c.on('connect', () => handler())),
     onMessage: (handler) =>
-      void client.on('message', (topic, payload) => handler(topic, payload.toString('utf8'))),
+      withClient(
+        (c) => void c.on('message', (topic, payload) => handler(topic, payload.toString('utf8'))),
+      ),
     async subscribe(topics) {
-      await client.subscribeAsync(topics, { qos: 1 });
+      await (await ready).subscribeAsync(topics, { qos: 1 });
     },
     async publish(topic, payload) {
-      await client.publishAsync(topic, payload, { qos: 1 });
+      await (await ready).publishAsync(topic, payload, { qos: 1 });
     },
     get connected() {
-      return client.connected;
+      return client?.connected ?? false;
     },
     async close() {
-      await client.endAsync(true);
+      closed = true;
+      if (client) await client.endAsync(true);
     },
   };
 }
