@@ -4,6 +4,7 @@
  */
 import { GrpcStatus, RpcCallError } from '../rpc/index.js';
 import { describeError } from '../errors.js';
+import { nameKey } from '../home/index.js';
 
 export function sentence(text: string): string {
   const t = text.trim();
@@ -43,14 +44,6 @@ export function spokenList(items: readonly string[]): string {
   return `${items.slice(0, -1).join(', ')} and ${items.at(-1)}`;
 }
 
-/** Names as said: "living_room" -> "living room". */
-const spoken = (name: string) =>
-  name
-    .replace(/[_\-./]+/g, ' ')
-    .replace(/\s+/g, ' ')
-    .trim()
-    .toLowerCase();
-
 /** "lights.rooms" -> "room", "home.lights" -> "light": what a value of that list is called. */
 function nounOf(from: string): string {
   const last = from.split('.').at(-1) ?? from;
@@ -61,14 +54,14 @@ export const replies = {
   /** "I don't know a room called garage; the rooms are kitchen, bedroom and living room." */
   unknownValue: (u: { value: string; from: string; allowed: readonly string[] }) => {
     const noun = nounOf(u.from);
-    const known = [...new Set(u.allowed.map(spoken))].sort();
+    const known = [...new Set(u.allowed.map(nameKey))].sort();
     const rest =
       known.length === 0
         ? `no ${noun}s are set up yet (helix-node rooms set, or connect zigbee2mqtt or Home Assistant)`
         : known.length === 1
           ? `the only ${noun} is ${known[0]}`
           : `the ${noun}s are ${spokenList(known)}`;
-    return `I don't know a ${noun} called ${spoken(u.value)}; ${rest}.`;
+    return `I don't know a ${noun} called ${nameKey(u.value)}; ${rest}.`;
   },
   noTranscriber: (why: string) => sentence(why),
   transcriberUnreachable: (node: string, err: unknown) =>
