@@ -50,7 +50,8 @@ export interface HomeServiceOptions {
 
 interface Running {
   key: string;
-  backend: LightsBackend;
+  /** the current attempt's backend; null until the first attempt is made */
+  backend: LightsBackend | null;
   status: BackendStatus;
   /** set when stopped or replaced: the retry loop ends */
   abort: AbortController;
@@ -104,8 +105,10 @@ export class HomeService {
   status(): HomeStatus {
     const view = (r: Running | null): BackendStatus => {
       if (!r) return { state: 'off' };
-      const home = r.backend.home();
-      return { ...r.status, rooms: home.rooms.length, lights: home.lights.length };
+      const home = r.backend?.home();
+      return home
+        ? { ...r.status, rooms: home.rooms.length, lights: home.lights.length }
+        : r.status;
     };
     return { zigbee2mqtt: view(this.z2m), homeAssistant: view(this.ha) };
   }
@@ -122,7 +125,7 @@ export class HomeService {
     if (!old) return;
     old.abort.abort();
     await old.backend
-      .stop()
+      ?.stop()
       .catch((err: unknown) =>
         this.opts.log.debug({ backend: which, err: describeError(err) }, 'home: stop failed'),
       );
@@ -134,8 +137,7 @@ export class HomeService {
       key,
       abort: new AbortController(),
       status: { state: 'connecting', address: redact(mqtt.url) },
-      // replaced by each attempt's transport
-      backend: null as unknown as LightsBackend,
+      backend: null,
     };
     const attempt = (): LightsBackend => {
       const transport = connectMqtt({
@@ -162,7 +164,7 @@ export class HomeService {
       key,
       abort: new AbortController(),
       status: { state: 'connecting', address: redact(ha.url) },
-      backend: null as unknown as LightsBackend,
+      backend: null,
     };
     const attempt = (): LightsBackend =>
       createHomeAssistantBackend({

@@ -3,23 +3,8 @@
  * detector probabilities over synthetic audio of known power, so the numbers are exact.
  */
 import { describe, expect, it } from 'vitest';
-import {
-  UtteranceSegmenter,
-  type Pcm16,
-  type SpeechDetector,
-  type VadEvent,
-} from '../../node/voice/index.js';
-
-function scripted(probs: number[]): SpeechDetector {
-  let i = 0;
-  return {
-    windowSize: 512,
-    process: () => probs[i++] ?? 0,
-    reset: () => {
-      i = 0;
-    },
-  };
-}
+import { UtteranceSegmenter, type Pcm16, type VadEvent } from '../../node/voice/index.js';
+import { scripted } from './scripted-detector.js';
 
 /** `windows` windows of a square wave of amplitude `amp` (full scale 1): power amp². */
 function square(windows: number, amp: number): Pcm16 {

@@ -18,22 +18,10 @@ import {
   SileroVad,
   UtteranceSegmenter,
   type SileroModel,
-  type SpeechDetector,
   type VadEvent,
 } from '../../node/voice/index.js';
 import { missingReason, sharedFile } from './shared-data.js';
-
-/** A detector that plays back scripted probabilities, one per 512-sample window. */
-function scripted(probs: number[]): SpeechDetector {
-  let i = 0;
-  return {
-    windowSize: 512,
-    process: () => probs[i++] ?? 0,
-    reset: () => {
-      i = 0;
-    },
-  };
-}
+import { scripted } from './scripted-detector.js';
 
 /** Windows of 32 ms: `ms` of probability p. */
 const run = (ms: number, p: number) => new Array(Math.round(ms / 32)).fill(p) as number[];
