@@ -38,6 +38,10 @@ const BENCHES: Record<string, { file: string; about: string; args?: string[] }> 
     file: 'bench/cli/start.ts',
     about: 'helix-node --help, status, run echo echo and the daemon import vs node -e 0',
   },
+  'node-start': {
+    file: 'bench/node/start.ts',
+    about: 'Pi-class: join until status (unconstrained and 25 % of a core), converge, idle RSS',
+  },
   vocabulary: {
     file: 'bench/settings/vocabulary.ts',
     about: 'speech vocabulary rebuild after a room change: matcher, phrase grammar, LLM schema',
