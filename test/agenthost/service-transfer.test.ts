@@ -1,7 +1,8 @@
 /**
- * The ImageStore service as the node registers it: a node whose own Docker engine lacks an
- * agent's image fetches it from a peer that ran it successfully (docker save → verify → docker
- * load) before running it, and then advertises it too. Each node has its own dockerd.
+ * The registry mirror as the node registers it (startAgentServices): a node whose own Docker
+ * engine lacks an agent's image pulls it by digest through its loopback mirror, which fetches the
+ * blobs from a peer that ran it successfully (ImageBlobs over gRPC, digests checked), runs it,
+ * and then offers it too. Each node has its own dockerd.
  */
 import { randomBytes } from 'node:crypto';
 import { mkdtemp } from 'node:fs/promises';
@@ -26,7 +27,7 @@ import {
 } from './service-helpers.js';
 import { freePort } from '../support/ports.js';
 
-describe('agent images between nodes through ImageStore', () => {
+describe('agent images between nodes through the registry mirror', () => {
   let privateEngine: PrivateDockerd;
   let desk: TestNode;
   let laptop: TestNode;
