@@ -15,7 +15,9 @@ import {
   RegistryMirror,
   dockerEnginePull,
   imageBlobsService,
+  enginePlatform as platformOfEngine,
   pullThroughMirror,
+  type Platform,
 } from '../registry/index.js';
 import { ImageBlobsService, type RpcClients, type RpcServer } from '../rpc/index.js';
 import type { PeerView } from '../types.js';
@@ -76,12 +78,28 @@ export async function startNodeMirror(o: NodeMirrorOptions): Promise<NodeMirror 
   }, PRUNE_INTERVAL_MS);
   timer.unref();
   const engine = o.runtime instanceof DockerRuntime ? dockerEnginePull(o.runtime.docker) : null;
+  // The engine's platform: by tag, prefer a holder whose index lists it (a mixed mesh).
+  let platform: Promise<Platform | undefined> | null = null;
+  const enginePlatform = () =>
+    (platform ??= o.runtime
+      .architecture(AbortSignal.timeout(5000))
+      .then((arch) => platformOfEngine(arch))
+      .catch(() => undefined));
   const puller: MirrorPuller | null =
     address && engine
       ? {
           address,
-          pull: (agent, hash, tag, signal) =>
-            pullThroughMirror({ mirror, address: address!, engine, agent, hash, tag, signal }),
+          pull: async (agent, hash, tag, signal) =>
+            pullThroughMirror({
+              mirror,
+              address: address!,
+              engine,
+              agent,
+              hash,
+              tag,
+              signal,
+              platform: await enginePlatform(),
+            }),
         }
       : null;
   return {

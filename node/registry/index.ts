@@ -28,6 +28,7 @@ export { BlobStore, BlobWriter, DigestMismatchError } from './store.js';
 export {
   MEDIA_TYPE,
   REPOSITORY_PREFIX,
+  enginePlatform,
   errorBody,
   imageIndex,
   imageManifest,

@@ -47,6 +47,25 @@ export function platformName(p: Platform): string {
   return [p.os, p.architecture, p.variant].filter(Boolean).join('/');
 }
 
+/** The OCI platform of images an engine runs natively, from its architecture name ("x86_64", "aarch64", "armv7l", …). */
+export function enginePlatform(engineArch: string): Platform {
+  switch (engineArch) {
+    case 'x86_64':
+    case 'amd64':
+      return { os: 'linux', architecture: 'amd64' };
+    case 'aarch64':
+    case 'arm64':
+      return { os: 'linux', architecture: 'arm64' };
+    case 'armv7l':
+    case 'arm':
+      return { os: 'linux', architecture: 'arm', variant: 'v7' };
+    case 'armv6l':
+      return { os: 'linux', architecture: 'arm', variant: 'v6' };
+    default:
+      return { os: 'linux', architecture: engineArch };
+  }
+}
+
 /** The platform an image config names (`architecture`, `os`, `variant`). */
 export function configPlatform(config: unknown): Platform {
   const c = config as { architecture?: unknown; os?: unknown; variant?: unknown };

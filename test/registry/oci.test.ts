@@ -3,6 +3,7 @@ import { createHash } from 'node:crypto';
 import { describe, expect, it } from 'vitest';
 import {
   MEDIA_TYPE,
+  enginePlatform,
   errorBody,
   imageIndex,
   imageManifest,
@@ -99,5 +100,17 @@ describe('Range', () => {
     ['items=0-1', null],
   ])('%s of 100 bytes', (header, want) => {
     expect(parseRange(header, 100)).toEqual(want);
+  });
+});
+
+describe('engine platforms', () => {
+  it.each([
+    ['x86_64', { os: 'linux', architecture: 'amd64' }],
+    ['aarch64', { os: 'linux', architecture: 'arm64' }],
+    ['armv7l', { os: 'linux', architecture: 'arm', variant: 'v7' }],
+    ['armv6l', { os: 'linux', architecture: 'arm', variant: 'v6' }],
+    ['riscv64', { os: 'linux', architecture: 'riscv64' }],
+  ])('%s', (arch, want) => {
+    expect(enginePlatform(arch)).toEqual(want);
   });
 });
