@@ -18,7 +18,6 @@ export { imageBlobsService, DEFAULT_BLOB_CHUNK_BYTES, type ImageBlobsOptions } f
 export {
   pullThroughMirror,
   dockerEnginePull,
-  isNotOffered,
   type EnginePull,
   type PulledImage,
   type PullThroughMirrorOptions,

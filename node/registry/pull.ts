@@ -7,7 +7,7 @@
  */
 import type Docker from 'dockerode';
 import { describeError } from '../errors.js';
-import { MirrorNotFoundError, type RegistryMirror } from './mirror.js';
+import type { RegistryMirror } from './mirror.js';
 import { REPOSITORY_PREFIX, type Platform } from './oci.js';
 
 /** What pulling through the mirror needs of the engine. */
@@ -51,11 +51,6 @@ export async function pullThroughMirror(opts: PullThroughMirrorOptions): Promise
   await opts.engine.tag(reference, opts.tag);
   await opts.engine.untag(reference);
   return { reference, digest: index.digest };
-}
-
-/** True when a failed pull is "no node offers it" rather than a broken transfer or engine. */
-export function isNotOffered(err: unknown): boolean {
-  return err instanceof MirrorNotFoundError;
 }
 
 interface ProgressLine {

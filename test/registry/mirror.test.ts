@@ -457,4 +457,32 @@ describe('the OCI registry mirror', () => {
     expect(sha256(Buffer.from(await res.arrayBuffer()))).toBe(layer.digest);
     expect(node.mirror.stats).toMatchObject({ peerTransfers: 1, peerFailovers: 1 });
   }, 60_000);
+
+  it('offers only images that ran successfully, and drops the blobs of images no longer held', async () => {
+    let offered: ImageHeld[] = held.map((h) => ({ ...h, shareable: false }));
+    const attic = await mirrorNode({
+      name: 'attic',
+      address: SHED,
+      engine: new DockerRuntime({ docker: shared }),
+      images: () => offered,
+      view: () => [],
+    });
+    const version = `/v2/helix/echo/manifests/${echo.hash.slice(0, 16)}`;
+    const refused = await get(attic, version);
+    expect(refused.status).toBe(404);
+    expect(((await refused.json()) as { errors: Array<{ code: string }> }).errors[0]!.code).toBe(
+      'MANIFEST_UNKNOWN',
+    );
+
+    offered = held;
+    const { layers } = await manifestOf(attic, echo);
+    const layer = layers[0]!;
+    expect(await attic.mirror.store.size(layer.digest)).toBe(layer.size);
+    // the agents registry removed echo (least recently used, past the budget)
+    offered = held.filter((h) => h.agent !== 'echo');
+    expect(await attic.mirror.prune()).toBeGreaterThan(0);
+    expect(await attic.mirror.store.size(layer.digest)).toBeNull();
+    expect((await get(attic, `/v2/helix/echo/blobs/${layer.digest}`)).status).toBe(404);
+    expect((await get(attic, version)).status).toBe(404);
+  });
 });
