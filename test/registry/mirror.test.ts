@@ -25,7 +25,7 @@ import {
   loadAgents,
 } from '../../node/agents/index.js';
 import type { LoadedAgent } from '../../node/agentspec/index.js';
-import { PeerImageProvisioner } from '../../node/agenthost/index.js';
+import { PeerImageProvisioner, imageStoreService } from '../../node/agenthost/index.js';
 import {
   MEDIA_TYPE,
   MirrorHttpServer,
@@ -36,7 +36,12 @@ import {
   pullThroughMirror,
   type ImageBlobsOptions,
 } from '../../node/registry/index.js';
-import { ImageBlobsService, RpcClients, RpcServer } from '../../node/rpc/index.js';
+import {
+  ImageBlobsService,
+  ImageStoreService,
+  RpcClients,
+  RpcServer,
+} from '../../node/rpc/index.js';
 import type { ImageHeld, PeerView } from '../../node/types.js';
 import {
   ensureDockerEngine,
@@ -109,6 +114,12 @@ describe('the OCI registry mirror', () => {
       shutdownTimeoutMs: 0,
     });
     rpc.addService(ImageBlobsService, imageBlobsService(mirror, o.serve));
+    // the older transfer, which provisioning falls back to
+    if (o.engine)
+      rpc.addService(
+        ImageStoreService,
+        imageStoreService({ engine: o.engine, images: o.images, imagePrefix: IMAGE_PREFIX }),
+      );
     await rpc.start();
     const http = new MirrorHttpServer(mirror, { port: 0 });
     await http.start();
@@ -354,6 +365,51 @@ describe('the OCI registry mirror', () => {
       runner.run({ agent: 'echo', intent: 'echo', args: { text: 'via the mirror' } }),
     );
     expect(events.at(-1)).toMatchObject({ type: 'result', text: 'via the mirror' });
+  }, 60_000);
+
+  it('falls back to ImageStore.Fetch when the engine cannot pull through the mirror', async () => {
+    const engine = new DockerRuntime({ docker: laptopd!.docker });
+    const tag = imageTag('shout', shout.hash, IMAGE_PREFIX);
+    await laptopd!.docker
+      .getImage(tag)
+      .remove({ force: true })
+      .catch(() => undefined);
+    // a mirror that is not listening any more (the engine would find nothing on that port)
+    const gone = new MirrorHttpServer(laptop.mirror, { port: 0 });
+    await gone.start();
+    const address = gone.address;
+    await gone.stop();
+    const images = new PeerImageProvisioner({
+      engine,
+      view: () => [{ ...laptop.peer, self: true }, desk.peer],
+      clients,
+      imagePrefix: IMAGE_PREFIX,
+      mirror: {
+        address,
+        pull: (agent, hash, t, signal) =>
+          pullThroughMirror({
+            mirror: laptop.mirror,
+            address,
+            engine: dockerEnginePull(laptopd!.docker),
+            agent,
+            hash,
+            tag: t,
+            signal,
+          }),
+      },
+    });
+    const said: string[] = [];
+    await images.ensure(shout, {
+      signal: AbortSignal.timeout(50_000),
+      onProgress: (m) => said.push(m),
+    });
+    expect(said).toEqual([
+      `pulling image ${tag} through the registry mirror ${address}`,
+      `fetching image ${tag} from desk`,
+      expect.stringMatching(new RegExp(`^fetched ${tag} from desk`)),
+    ]);
+    expect(await engine.has(tag)).toBe(true);
+    await laptopd!.docker.getImage(tag).remove({ force: true });
   }, 60_000);
 
   it('containerd’s ctr pulls through the mirror and checks the digest', async () => {
