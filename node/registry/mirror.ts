@@ -289,9 +289,9 @@ export class RegistryMirror {
     let fallback: ServedManifest | null = here;
     for (const peer of this.holders(agent, hash)) {
       try {
+        const client = this.opts.clients.imageBlobs(peerTarget(peer));
         const desc = await unaryCall(
-          (...a: Parameters<ReturnType<RpcClients['imageBlobs']>['resolve']>) =>
-            this.opts.clients.imageBlobs(peerTarget(peer)).resolve(...a),
+          client.resolve.bind(client),
           { agent, hash },
           { timeoutMs: this.timeoutMs, signal: opts.signal, target: targetKey(peerTarget(peer)) },
         );
