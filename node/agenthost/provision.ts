@@ -12,7 +12,7 @@ import { peerTarget, type RpcClients } from '../rpc/index.js';
 import type { PeerView } from '../types.js';
 import { AgentBuildFailedError, ImageUnavailableError } from './errors.js';
 import { fetchImage } from './fetch.js';
-import type { HostedAgent, ImageEngine, ImageProvisioner } from './types.js';
+import type { HostedAgent, ImageEngine, ImageProvisioner, MirrorPuller } from './types.js';
 import { untilAborted } from '../async.js';
 
 export interface PeerImageProvisionerOptions {
@@ -25,6 +25,11 @@ export interface PeerImageProvisionerOptions {
     agent: HostedAgent,
     opts: { signal: AbortSignal; onProgress: (line: string) => void },
   ) => Promise<void>;
+  /**
+   * pulls through this node's registry mirror when a peer offers the image (tried first; the
+   * ImageStore.Fetch transfer below stays the fallback)
+   */
+  mirror?: MirrorPuller;
   /** peers tried before giving up on fetching (default 3) */
   maxPeers?: number;
   fetchTimeoutMs?: number;
@@ -107,6 +112,23 @@ export class PeerImageProvisioner implements ImageProvisioner {
       )
       .slice(0, this.opts.maxPeers ?? 3);
     const failures: string[] = [];
+    if (holders.length > 0 && this.opts.mirror) {
+      const mirror = this.opts.mirror;
+      say(`pulling image ${tag} through the registry mirror ${mirror.address}`);
+      try {
+        const got = await mirror.pull(name, agent.hash, tag, signal);
+        this.log.info(
+          { tag, reference: got.reference },
+          'image pulled through the registry mirror',
+        );
+        say(`pulled ${tag} through the registry mirror (${got.digest.slice(0, 19)})`);
+        this.present.set(tag, Date.now());
+        return;
+      } catch (err) {
+        this.log.warn({ tag, err: describeError(err) }, 'pull through the registry mirror failed');
+        failures.push(`registry mirror: ${describeError(err)}`);
+      }
+    }
     for (const peer of holders) {
       say(`fetching image ${tag} from ${peer.name}`);
       try {

@@ -38,6 +38,7 @@ import { runnerExecutor } from './adapter.js';
 import { createHostCalls, type LightSwitch } from './calls.js';
 import { imageStoreService } from './imagestore.js';
 import { PeerImageProvisioner } from './provision.js';
+import { startNodeMirror } from './mirror.js';
 import { agentHostService } from './server.js';
 import type { ImageProvisioner, RemoteRunEvent } from './types.js';
 import { AgentCatalog } from './catalog.js';
@@ -111,6 +112,8 @@ export interface AgentServices {
   readonly control: AgentControl;
   /** notes agents sent to this node (a timer went off) */
   onNotify(listener: NotifyListener): () => void;
+  /** the registry mirror's "127.0.0.1:<port>", or null when it is off or not listening */
+  readonly registryMirror: string | null;
   /** resolves once the warm-up (images, warm pools) has finished or given up */
   ready(): Promise<void>;
   stop(): Promise<void>;
@@ -177,11 +180,24 @@ export async function startAgentServices(c: AgentServicesComponents): Promise<Ag
   };
 
   const engine = explainedEngine(runtime);
+  // The OCI registry mirror: ImageBlobs for peers, loopback HTTP for the engine (docs/registry.md).
+  const mirror = await startNodeMirror({
+    config: c.config,
+    stateDir: c.stateDir,
+    runtime,
+    registry,
+    imagePrefix,
+    view: c.view,
+    clients: c.clients,
+    rpc: c.rpc,
+    log: c.logger,
+  });
   const provisioner = new PeerImageProvisioner({
     engine,
     view: c.view,
     clients: c.clients,
     imagePrefix,
+    ...(mirror?.puller && { mirror: mirror.puller }),
     build: async (hosted, o) => {
       const agent = agents.get(hosted.manifest.name);
       if (!agent) throw new Error(`no agent ${hosted.manifest.name} on this node`);
@@ -321,6 +337,7 @@ export async function startAgentServices(c: AgentServicesComponents): Promise<Ag
         o,
       ),
     control,
+    registryMirror: mirror?.address ?? null,
     onNotify: (listener) => notifier.onNotify(listener),
     ready: () => warming,
     stop: async () => {
@@ -331,6 +348,7 @@ export async function startAgentServices(c: AgentServicesComponents): Promise<Ag
         .close()
         .catch((err: unknown) => log.debug({ err: describeError(err) }, 'mqtt close failed'));
       await registry.flush();
+      await mirror?.stop();
       log.info('agents stopped');
     },
   };
