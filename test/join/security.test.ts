@@ -64,6 +64,7 @@ describe('join protocol security', () => {
         publicKey: own.publicKey,
         nonce,
         inviteProof: signInviteProof(token, nonce, own.publicKey, nodeId),
+        csr: Buffer.alloc(0),
       },
     };
   }
@@ -129,7 +130,12 @@ describe('join protocol security', () => {
         });
         const { iv, sealed } = seal(
           key,
-          JoinGrant.encode({ meshId: 'evil', secret: randomBytes(32), members: [] }).finish(),
+          JoinGrant.encode({
+            meshId: 'evil',
+            secret: randomBytes(32),
+            members: [],
+            certificate: Buffer.alloc(0),
+          }).finish(),
           call.request.nodeId,
         );
         cb(null, {
@@ -176,6 +182,7 @@ describe('join protocol security', () => {
       publicKey: zero,
       nonce,
       inviteProof: signInviteProof(token, nonce, zero, 'j'),
+      csr: Buffer.alloc(0),
     };
     const err = await svc.admit(bad, '127.0.0.1').catch((e: unknown) => e);
     expect((err as JoinRefusedError).grpcCode).toBe(GrpcStatus.INVALID_ARGUMENT);

@@ -178,6 +178,7 @@ describe('gRPC over TLS 1.3 with mesh certificates', () => {
         publicKey: Buffer.alloc(32),
         nonce: Buffer.alloc(32),
         inviteProof: Buffer.alloc(0),
+        csr: Buffer.alloc(0),
       },
       { timeoutMs: 3000 },
     ).catch((e: unknown) => e);
