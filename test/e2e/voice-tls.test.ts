@@ -93,6 +93,13 @@ describe.skipIf(unavailable !== null)(
         files = await capture.stop();
       }
       expect(heard.code, heard.stderr).toBe(0);
+      // mic-a created the mesh and issued its own certificate; the others sent a CSR with Join
+      // and kept what the member signed.
+      expect(lab.mesh.log(MIC)).toMatch(
+        /"reason":"no certificate yet".*issued this node a mesh certificate/,
+      );
+      for (const i of [STT, HOST])
+        expect(lab.mesh.log(i)).toMatch(/stored the mesh certificate the member issued/);
       expect(heard.result).toMatchObject({
         ok: true,
         transcript: 'turn on the kitchen lights',
