@@ -10,7 +10,12 @@
  * of follow-up it is; resolveFollowUp turns it into the real intent from the context, or into a
  * plain refusal that says what to say instead. Pure: no I/O, no clocks.
  */
-import { ManifestSchema, type AgentManifest, type ArgValue, type Intent } from '../agentspec/index.js';
+import {
+  ManifestSchema,
+  type AgentManifest,
+  type ArgValue,
+  type Intent,
+} from '../agentspec/index.js';
 import type { ContextLookup, ConversationContext } from './context.js';
 
 export const FOLLOWUP_AGENT = 'followup';

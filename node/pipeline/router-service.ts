@@ -47,28 +47,30 @@ export function routerService(opts: RouterServiceOptions): RouterServer {
       }
       const abort = new AbortController();
       call.on('cancelled', () => abort.abort(new Error('cancelled by the caller')));
-      opts.router.route(text, {
-        signal: abort.signal,
-        traceId,
-        ...(context ? { context: context.slice(0, MAX_TEXT) } : {}),
-      }).then(
-        (outcome) => {
-          log.debug({ traceId, caller: callerNodeId(call), kind: outcome.kind }, 'routed');
-          if (outcome.kind === 'unavailable') {
-            callback({ code: GrpcStatus.FAILED_PRECONDITION, details: outcome.reason });
-            return;
-          }
-          callback(null, toReply(outcome, opts.model));
-        },
-        (err: unknown) => {
-          if (abort.signal.aborted) return;
-          log.warn({ traceId, err: describeError(err) }, 'routing failed');
-          callback({
-            code: GrpcStatus.INTERNAL,
-            details: `routing failed on ${opts.selfName}: ${describeError(err)}`,
-          });
-        },
-      );
+      opts.router
+        .route(text, {
+          signal: abort.signal,
+          traceId,
+          ...(context ? { context: context.slice(0, MAX_TEXT) } : {}),
+        })
+        .then(
+          (outcome) => {
+            log.debug({ traceId, caller: callerNodeId(call), kind: outcome.kind }, 'routed');
+            if (outcome.kind === 'unavailable') {
+              callback({ code: GrpcStatus.FAILED_PRECONDITION, details: outcome.reason });
+              return;
+            }
+            callback(null, toReply(outcome, opts.model));
+          },
+          (err: unknown) => {
+            if (abort.signal.aborted) return;
+            log.warn({ traceId, err: describeError(err) }, 'routing failed');
+            callback({
+              code: GrpcStatus.INTERNAL,
+              details: `routing failed on ${opts.selfName}: ${describeError(err)}`,
+            });
+          },
+        );
     },
   };
 }

@@ -31,12 +31,7 @@ import { Arbiter, busHeardChannel } from './heard.js';
 import { busContextChannel, ContextStore } from './context.js';
 import { FOLLOWUP_MANIFEST } from './followup.js';
 import { listenToFile, VoiceLoop } from './listen.js';
-import {
-  Pipeline,
-  type NodeRoom,
-  type PipelineEvent,
-  type PipelineResult,
-} from './pipeline.js';
+import { Pipeline, type NodeRoom, type PipelineEvent, type PipelineResult } from './pipeline.js';
 import { pipelineRun } from './run.js';
 import { registerRouter, createRouteRemote } from './router-service.js';
 import { busTracePublisher, collectTraces, TraceStore } from './traces.js';
