@@ -59,7 +59,7 @@ describe('router prompt cache', () => {
       const [before, now] = [bodies[i - 1]!, bodies[i]!];
       // the schema and the system message are the same bytes on every call
       expect(JSON.stringify(now.format)).toBe(JSON.stringify(before.format));
-      const [sys0, sys1] = [before, now].map(
+      const [sys0 = '', sys1] = [before, now].map(
         (b) => (b.messages as { content: string }[])[0]!.content,
       );
       expect(sys1).toBe(sys0);
