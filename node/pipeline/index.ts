@@ -88,6 +88,7 @@ export {
 export {
   Arbiter,
   HeardCodec,
+  YieldedError,
   busHeardChannel,
   HEARD_SUBJECT,
   type ArbiterOptions,

@@ -26,7 +26,7 @@ import {
 } from './trace.js';
 import type { TraceStore } from './traces.js';
 import { describeHeard } from './arbitration.js';
-import type { ArbitrationResult } from './heard.js';
+import { YieldedError, type ArbitrationResult } from './heard.js';
 import { resultScalars, type ContextLookup, type ContextStore } from './context.js';
 import { describeContext, isFollowUp, resolveFollowUp } from './followup.js';
 
@@ -848,7 +848,15 @@ export class Pipeline {
     started: number,
     opts: CommandOptions,
   ): StageFailure {
-    rec.record(stage, node, started, false, 'cancelled');
+    // a mic that yielded late to a better one says so; any other caller gave up
+    const reason = opts.signal?.reason;
+    rec.record(
+      stage,
+      node,
+      started,
+      false,
+      reason instanceof YieldedError ? `cancelled: ${reason.message}` : 'cancelled',
+    );
     this.emitHop(rec, opts);
     return new StageFailure(stage, replies.cancelled(stage));
   }

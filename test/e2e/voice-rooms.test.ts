@@ -51,6 +51,7 @@ const ROOM = ['kitchen', 'kitchen', 'hall'] as const;
 const LIGHT_OF: Record<string, string> = { kitchen: 'kitchen_ceiling', hall: 'hall_lamp' };
 const topicOf = (room: string) => `zigbee2mqtt/${LIGHT_OF[room]}/set`;
 const TRIALS = 20;
+const SILENCE_MS = 500;
 /** the nearest mic hears the sentence at gain 1, the others at these */
 const FARTHER = [0.5, 0.25];
 const SILERO = sharedFile('for-tests-silero-v6.2.0-ggml.bin');
@@ -101,15 +102,6 @@ describe.skipIf(missing !== null)(
     const micDir = (i: number) => path.join(dir, `mic-${i}`);
     const speech: Record<string, Pcm16> = {};
 
-    /** The last trace any node published, from node i's control socket (null before the first). */
-    async function lastTrace(i: number): Promise<Trace | null> {
-      try {
-        return await controlCall<Trace>(mesh.info(i).stateDir, '/v1/trace', { timeoutMs: 5000 });
-      } catch {
-        return null;
-      }
-    }
-
     /** The sentence at every mic: gain per node, heard `offsets[i]` ms after `at`. */
     function say(text: string, gains: readonly number[], offsets: readonly number[], at: number) {
       const pcm = speech[text]!;
@@ -120,16 +112,50 @@ describe.skipIf(missing !== null)(
       });
     }
 
-    /** Until a trace newer than `after` has been published (its node acted and replied). */
-    async function nextTrace(after: string | undefined, timeoutMs: number): Promise<Trace | null> {
-      const deadline = Date.now() + timeoutMs;
-      while (Date.now() < deadline) {
-        const t = await lastTrace(A);
-        if (t && t.traceId !== after && t.source === 'mic') return t;
-        await new Promise((r) => setTimeout(r, 100));
+    /** Node i's own newest trace (a command it acted on), or null before its first. */
+    async function ownTrace(i: number): Promise<Trace | null> {
+      try {
+        return await controlCall<Trace>(mesh.info(i).stateDir, '/v1/trace?last=mine', {
+          timeoutMs: 5000,
+        });
+      } catch {
+        return null;
       }
-      return null;
     }
+
+    const ownIds = async () =>
+      Promise.all([A, B, C].map(async (i) => (await ownTrace(i))?.traceId));
+
+    /**
+     * Every node that ran the intent of a sentence since `before` (their own newest trace ids
+     * then; a node that yielded late has a trace, but no run in it): waits
+     * until one has, then `settleMs` more for a second one (the others decide within 150 ms of
+     * their end of speech, so a second actor would have finished by then too).
+     */
+    async function actedSince(
+      before: readonly (string | undefined)[],
+      { timeoutMs, settleMs, quietMs }: { timeoutMs: number; settleMs: number; quietMs: number },
+    ): Promise<{ node: string; trace: Trace }[]> {
+      const deadline = Date.now() + timeoutMs;
+      // no control-socket calls while the mics hear the sentence and the nodes arbitrate
+      await new Promise((r) => setTimeout(r, quietMs));
+      let settleUntil = Infinity;
+      for (;;) {
+        const now = await Promise.all([A, B, C].map((i) => ownTrace(i)));
+        // acted: ran the intent (a mic that yielded late to a better one has no run hop)
+        const acted = now.flatMap((t, i) =>
+          t && t.traceId !== before[i] && t.hops.some((h) => h.stage === 'run')
+            ? [{ node: NAMES[i]!, trace: t }]
+            : [],
+        );
+        if (acted.length > 0 && settleUntil === Infinity) settleUntil = Date.now() + settleMs;
+        if (Date.now() >= Math.min(deadline, settleUntil)) return acted;
+        await new Promise((r) => setTimeout(r, 250));
+      }
+    }
+
+    /** From now until the mics' end of speech has been detected and arbitrated (ms). */
+    const quietFor = (text: string) => 150 + speech[text]!.length / 16 + SILENCE_MS + 300;
 
     beforeAll(async () => {
       dir = mkdtempSync(path.join(os.tmpdir(), 'helix-room-'));
@@ -151,12 +177,16 @@ describe.skipIf(missing !== null)(
         logLevel: 'info',
         config: {
           lights: { rooms: { kitchen: [LIGHT_OF.kitchen!], hall: [LIGHT_OF.hall!] } },
+          // a loaded two-core CI machine: a slow probe or a late heartbeat must not take the STT
+          // node out of the mesh's view in the middle of the trials (that is not what is tested)
+          capabilities: { probe_timeout_ms: 20_000 },
+          membership: { heartbeat_ms: 1000, suspect_after_ms: 10_000, dead_after_ms: 30_000 },
           voice: {
             enabled: true,
             device: 'helix-test-mic',
             tts: 'none',
             vad_model: SILERO!,
-            silence_ms: 500,
+            silence_ms: SILENCE_MS,
           },
         },
         node: [
@@ -290,16 +320,16 @@ describe.skipIf(missing !== null)(
       }
     }, 60_000);
 
-    it('20 sentences heard by three mics: one light message each, for the room of the loudest mic, which acts', async () => {
+    it('20 sentences heard by three mics: one node acts on each, the loudest, with one light message for its room', async () => {
       const random = rng(10);
       const rows: {
         loudest: string;
-        acted: string | null;
+        acted: string[];
+        replies: string[];
         from: number;
         messages: string[];
         offsets: number[];
       }[] = [];
-      let last = (await lastTrace(A))?.traceId;
       const started = Date.now();
       for (let t = 0; t < TRIALS; t++) {
         const loudest = t % 3;
@@ -308,71 +338,92 @@ describe.skipIf(missing !== null)(
         );
         const offsets = [0, 1, 2].map(() => Math.round(random() * 80));
         const from = watch!.messages.length;
+        const before = await ownIds();
         say('turn on the lights', gains, offsets, Date.now() + 150);
-        const trace = await nextTrace(last, 10_000);
-        if (trace) last = trace.traceId;
+        const acted = await actedSince(before, {
+          timeoutMs: 10_000,
+          settleMs: 800,
+          quietMs: quietFor('turn on the lights'),
+        });
         rows.push({
           loudest: NAMES[loudest]!,
-          acted: trace?.owner ?? null,
+          acted: acted.map((a) => a.node),
+          replies: acted.map((a) => `${a.node}: ${a.trace.reply}`),
           from,
-          messages: watch!.messages.slice(from).map((m) => m.topic),
+          messages: [],
           offsets,
         });
       }
-      // a late second action of the last sentence would show now
-      await new Promise((r) => setTimeout(r, 1500));
-      rows.at(-1)!.messages = watch!.messages.slice(rows.at(-1)!.from).map((m) => m.topic);
+      // a late second message of the last sentence would show now
+      await new Promise((r) => setTimeout(r, 1000));
+      rows.forEach((r, i) => {
+        const to = rows[i + 1]?.from ?? watch!.messages.length;
+        r.messages = watch!.messages.slice(r.from, to).map((m) => m.topic);
+      });
       const perSentence = rows.map((r) => r.messages.length);
-      const wins = rows.filter((r) => r.acted === r.loudest).length;
+      const wins = rows.filter((r) => r.acted.length === 1 && r.acted[0] === r.loudest).length;
       console.log(
-        `[rooms] ${TRIALS} sentences in ${secs(Date.now() - started)}: loudest mic acted in ${wins}; ` +
-          `messages per sentence ${perSentence.join(' ')}; ` +
-          rows.map((r) => `${r.loudest}->${r.acted ?? 'none'} [${r.offsets.join(',')}]`).join(' '),
+        `[rooms] ${TRIALS} sentences in ${secs(Date.now() - started)}: the loudest mic alone acted in ${wins}; ` +
+          `light messages per sentence ${perSentence.join(' ')}; ` +
+          rows
+            .map((r) => `${r.loudest}->${r.acted.join('+') || 'none'} [${r.offsets.join(',')}]`)
+            .join(' '),
       );
-      // exactly one action per sentence, at the broker
+      const failed = rows.flatMap((r) => r.replies).filter((x) => !/^room-.: Turned on/.test(x));
+      if (failed.length) console.log(`[rooms] replies that did not switch: ${failed.join(' | ')}`);
+      // exactly one node acted on each sentence, and one light message reached the broker
+      expect(rows.map((r) => r.acted.length)).toEqual(rows.map(() => 1));
       expect(perSentence).toEqual(rows.map(() => 1));
       expect(wins).toBeGreaterThanOrEqual(TRIALS - 1);
       // room-aware: the one message is for the light of the room whose mic acted
       for (const r of rows) {
-        const room = ROOM[NAMES.indexOf(r.acted as (typeof NAMES)[number])]!;
+        const room = ROOM[NAMES.indexOf(r.acted[0] as (typeof NAMES)[number])]!;
         expect(r.messages).toEqual([topicOf(room)]);
       }
-      // the last trace says where its room came from and who heard it
-      const trace = (await lastTrace(A))!;
+      // a trace says where its room came from and who heard it
+      const trace = (await ownTrace(
+        NAMES.indexOf(rows.at(-1)!.acted[0] as (typeof NAMES)[number]),
+      ))!;
       expect(trace.room).toMatchObject({ from: 'mic' });
       expect(trace.heardBy?.map((h) => h.node).sort()).toEqual([...NAMES].sort());
-    }, 150_000);
+    }, 200_000);
 
     it('a follow-up heard best by another node of the room acts on the lights of the command before', async () => {
-      await new Promise((r) => setTimeout(r, 1500)); // the last trial's command is done
+      await new Promise((r) => setTimeout(r, 1000)); // the last trial's command is done
       const from = watch!.messages.length;
-      let last = (await lastTrace(A))?.traceId;
       // "turn on the lights", nearest room-a: the kitchen
-      say('turn on the lights', [1, 0.5, 0.25], [40, 0, 80], Date.now() + 300);
-      const first = await nextTrace(last, 10_000);
-      expect(first?.owner).toBe(NAMES[A]);
-      expect(first?.room).toMatchObject({ name: 'kitchen', from: 'mic' });
-      last = first!.traceId;
+      let before = await ownIds();
+      say('turn on the lights', [1, 0.5, 0.25], [40, 0, 80], Date.now() + 150);
+      const firstActed = await actedSince(before, {
+        timeoutMs: 10_000,
+        settleMs: 800,
+        quietMs: quietFor('turn on the lights'),
+      });
+      expect(firstActed.map((a) => a.node)).toEqual([NAMES[A]]);
+      const first = firstActed[0]!.trace;
+      expect(first.ok, first.reply).toBe(true);
+      expect(first.room).toMatchObject({ name: 'kitchen', from: 'mic' });
       // the follow-up is heard best by room-b, which did not act on the first
-      say('turn them off', [0.5, 1, 0.25], [0, 60, 20], Date.now() + 300);
-      const next = await nextTrace(last, 10_000);
-      await new Promise((r) => setTimeout(r, 1000));
-      expect(next?.owner, JSON.stringify(next)).toBe(NAMES[B]);
-      expect(next?.ok, next?.reply).toBe(true);
-      expect(next?.intent).toMatchObject({
+      before = await ownIds();
+      say('turn them off', [0.5, 1, 0.25], [0, 60, 20], Date.now() + 150);
+      const acted = await actedSince(before, {
+        timeoutMs: 10_000,
+        settleMs: 800,
+        quietMs: quietFor('turn them off'),
+      });
+      expect(acted.map((a) => a.node)).toEqual([NAMES[B]]);
+      const next = acted[0]!.trace;
+      expect(next.ok, next.reply).toBe(true);
+      expect(next.intent).toMatchObject({
         agent: 'lights',
         intent: 'off',
         args: { room: 'kitchen' },
       });
-      expect(next?.context).toMatchObject({
-        node: NAMES[A],
-        traceId: first!.traceId,
-        from: 'room',
-      });
-      expect(next?.room).toMatchObject({ name: 'kitchen', from: 'context' });
+      expect(next.context).toMatchObject({ node: NAMES[A], traceId: first.traceId, from: 'room' });
+      expect(next.room).toMatchObject({ name: 'kitchen', from: 'context' });
       const messages = watch!.messages.slice(from);
       expect(messages.map((m) => m.topic)).toEqual([topicOf('kitchen'), topicOf('kitchen')]);
       expect(JSON.parse(messages[1]!.payload)).toMatchObject({ state: 'OFF' });
-    }, 30_000);
+    }, 40_000);
   },
 );
