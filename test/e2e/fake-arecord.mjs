@@ -14,6 +14,7 @@
  */
 import { readdirSync, readFileSync, rmSync } from 'node:fs';
 import path from 'node:path';
+import { setTimeout } from 'node:timers';
 
 const args = process.argv.slice(2);
 if (args.includes('-l') || args.includes('--list-devices')) {

@@ -17,7 +17,8 @@
  * The mics: no sound card can run in a namespace, so each daemon's `arecord` is
  * test/e2e/fake-arecord.mjs (arecord's wire format, real-time 16 kHz S16_LE); the test drops the
  * sentence, scaled, into each mic's folder with the wall-clock instant it is heard at.
- * Bounded: set-up at most 100 s, trials at most 6 s each; afterAll stops the daemons, the
+ * Bounded: set-up at most 150 s, each sentence at most 11 s (speech, 500 ms of silence,
+ * transcription, the run, then 800 ms to catch a second actor); afterAll stops the daemons, the
  * subscriber, the broker and the engine, and the harness removes the namespaces.
  */
 import {
@@ -284,7 +285,7 @@ describe.skipIf(missing !== null)(
       console.log(
         `[rooms] three nodes with mics, dockerd, broker, warm lights ready in ${secs(Date.now() - started)}`,
       );
-    }, 110_000);
+    }, 150_000);
 
     afterEach((ctx) => {
       if (ctx.task.result?.state === 'fail') mesh?.printLogs({ tailLines: 60 });
@@ -386,7 +387,7 @@ describe.skipIf(missing !== null)(
       ))!;
       expect(trace.room).toMatchObject({ from: 'mic' });
       expect(trace.heardBy?.map((h) => h.node).sort()).toEqual([...NAMES].sort());
-    }, 200_000);
+    }, 300_000);
 
     it('a follow-up heard best by another node of the room acts on the lights of the command before', async () => {
       await new Promise((r) => setTimeout(r, 1000)); // the last trial's command is done
@@ -424,6 +425,6 @@ describe.skipIf(missing !== null)(
       const messages = watch!.messages.slice(from);
       expect(messages.map((m) => m.topic)).toEqual([topicOf('kitchen'), topicOf('kitchen')]);
       expect(JSON.parse(messages[1]!.payload)).toMatchObject({ state: 'OFF' });
-    }, 40_000);
+    }, 60_000);
   },
 );
