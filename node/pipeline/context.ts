@@ -214,7 +214,12 @@ export class ContextStore {
     // a clock far ahead, or a ttl beyond what this node allows, is held to this node's ttl
     const capped = { ...context, expiresAt: Math.min(context.expiresAt, now + this.ttlMs) };
     const held = this.#byRoom.get(context.room);
-    if (held && held.at >= context.at && held.expiresAt > now) return false;
+    // newest wins; two commands of the same millisecond: the larger trace id, on every node alike
+    const older =
+      held &&
+      held.expiresAt > now &&
+      (held.at > context.at || (held.at === context.at && held.traceId >= context.traceId));
+    if (older) return false;
     this.#byRoom.set(context.room, capped);
     this.#log.debug(
       { room: context.room, from: context.name, intent: `${context.agent}.${context.intent}` },

@@ -109,6 +109,9 @@ describe('ContextStore', () => {
     expect(store.receive(ctx('b', 0))).toBe(true);
     expect(store.receive(ctx('a', -100))).toBe(false);
     expect(store.receive(ctx('gone', -20_000))).toBe(false);
+    // the same millisecond: the larger trace id, whichever arrives first
+    expect(store.receive(ctx('a0', 0))).toBe(false);
+    expect(store.receive(ctx('b1', 0))).toBe(true);
     expect(store.receive(ctx('c', 100, 3_600_000))).toBe(true);
     expect(store.lookup('living room')?.context.traceId).toBe('c');
     c.advance(10_000);

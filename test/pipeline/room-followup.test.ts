@@ -58,6 +58,8 @@ function agentRun(data: (i: Intent) => unknown = () => null) {
   );
 }
 
+let clock = 1_000_000;
+
 /** A node's pipeline: its room, its context store on the shared channel. */
 function node(
   name: string,
@@ -65,7 +67,8 @@ function node(
   channel: ContextChannel | null,
   over: Parameters<typeof plainPipeline>[0] = {},
 ) {
-  const context = new ContextStore({ channel });
+  // one clock for every node of a case, 10 ms a reading: commands never share a millisecond
+  const context = new ContextStore({ channel, now: () => (clock += 10) });
   context.start();
   const run = agentRun((i) => (i.agent === 'timer' ? { id: 7, label: '', seconds: 600 } : null));
   const id = name === SELF ? SELF_ID : `id-${name}`;
