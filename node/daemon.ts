@@ -42,7 +42,7 @@ import {
 } from './join/index.js';
 import { startAgentServices, type AgentServices, type ServiceContext } from './agenthost/index.js';
 import { createSttEngine, type SttEngine } from './stt/index.js';
-import { startVoiceServices, type VoiceServices } from './pipeline/index.js';
+import { FOLLOWUP_MANIFEST, startVoiceServices, type VoiceServices } from './pipeline/index.js';
 import {
   ControlServer,
   controlSocketPath,
@@ -592,8 +592,11 @@ export class Daemon {
     try {
       const manifests = [...agents.agents.values()].map((a) => a.manifest);
       // The mesh's rooms, not helix.toml's; the voice services' vocabulary keeps them current.
+      // follow-up phrases ("turn them off") are heard like commands (pipeline/followup.ts)
+      const heard =
+        this.config.voice.context_ttl_s > 0 ? [...manifests, FOLLOWUP_MANIFEST] : manifests;
       const engine = await createSttEngine(this.config.stt, {
-        manifests,
+        manifests: heard,
         config: this.meshConfig(),
       });
       if (engine)
