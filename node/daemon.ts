@@ -27,7 +27,7 @@ import {
   type TailscaleClient,
 } from './discovery/index.js';
 import { CapabilityProber, readLoad } from './capabilities/index.js';
-import { NatsSupervisor, RouteManager, connectBus, type Bus } from './bus/index.js';
+import { NatsSupervisor, RouteManager, connectBus, routedServers, type Bus } from './bus/index.js';
 import { MembershipService } from './membership/index.js';
 import { RpcServer, RpcClients, routeGrpcLogs } from './rpc/index.js';
 import {
@@ -591,7 +591,7 @@ export class Daemon {
       address: this.meshAddress,
       startedAt: this.startedAt,
       tailnet: this.discovery.tailnet(),
-      routes: routez?.routes ?? null,
+      routes: routez ? routedServers(routez) : null,
       natsRestarts: this.natsRestarts,
       drops: this.membership.drops(),
       // names from the settings: a rename shows on every node as soon as the setting arrives

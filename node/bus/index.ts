@@ -20,6 +20,7 @@ export {
 export {
   NatsRoutezSchema,
   NatsVarzSchema,
+  routedServers,
   type NatsRoute,
   type NatsRoutez,
   type NatsVarz,

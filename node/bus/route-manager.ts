@@ -8,7 +8,7 @@ import { describeError } from '../errors.js';
 import type { Component } from '../lifecycle.js';
 import { silentLogger, type Logger } from '../log.js';
 import type { PeerCandidate } from '../types.js';
-import type { NatsRoutez } from './monitor.js';
+import { routedServers, type NatsRoutez } from './monitor.js';
 import type { RouteTarget } from './natsConfig.js';
 import { UnheardPeersCheck } from './unheard.js';
 
@@ -141,9 +141,10 @@ export class RouteManager implements Component {
       if (!routez) return;
       const holder = peers();
       const alive = holder.alivePeers();
-      const routes = routez.routes.length;
+      const servers = routedServers(routez);
+      const routes = servers.length;
       const d = state.observe(
-        routez.routes.map((r) => r.remote_id),
+        servers.map((r) => r.remote_id),
         alive,
         Date.now(),
       );
