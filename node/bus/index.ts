@@ -38,3 +38,4 @@ export {
   type InterestHolder,
 } from './route-manager.js';
 export { UnheardPeersCheck } from './unheard.js';
+export { RouteRepair } from './route-repair.js';
