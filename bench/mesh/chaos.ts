@@ -206,8 +206,10 @@ async function main(): Promise<void> {
 
     let restartNo = 0;
     let partitionNo = 0;
-    for (const [step, kind] of plan.entries()) {
-      const i = 1 + (step % (n - 1)); // node 0 stays up: it holds the first view of the mesh
+    for (const kind of plan) {
+      // node 0 stays up (it holds the first view of the mesh); the others take turns, restarts
+      // and partitions each on their own rotation, so every address is cut off in turn
+      const i = 1 + ((kind === 'restart' ? restartNo : partitionNo) % (n - 1));
       const name = mesh.info(i).name;
       if (kind === 'restart') {
         restartNo++;
