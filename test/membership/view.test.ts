@@ -306,11 +306,7 @@ const cases: Case[] = [
       { at: 22_000, tick: true },
     ],
     states: { a: 'dead' },
-    transitions: [
-      'a:new->alive(advert)',
-      'a:alive->suspect(silence)',
-      'a:suspect->dead(silence)',
-    ],
+    transitions: ['a:new->alive(advert)', 'a:alive->suspect(silence)', 'a:suspect->dead(silence)'],
   },
   {
     name: 'excused time does not revive a dead peer',
