@@ -96,7 +96,13 @@ describe.skipIf(!agentMeshAvailable)('a host frozen mid-run on real daemons', ()
       mesh().resume(ib());
       resumed = true;
 
-      // node-b refuses the waiting call and stops the abandoned container
+      await waitForView(mesh(), ia(), (view) =>
+        runningAgentsOf(view, B) === 0 ? true : `${B} still runs ${runningAgentsOf(view, B)}`,
+      );
+      // the abandoned container is stopped; one note, from node-c, none from node-b's copy
+      await new Promise((r) => setTimeout(r, 2000));
+      expect(notesOnA()).toBe(1);
+      // because node-b refused the waiting call
       await mesh().waitFor(
         () =>
           logEntries(mesh(), ib()).some(
@@ -104,12 +110,6 @@ describe.skipIf(!agentMeshAvailable)('a host frozen mid-run on real daemons', ()
           ),
         { timeoutMs: 20_000, intervalMs: 200, what: 'node-b to refuse the abandoned run’s call' },
       );
-      await waitForView(mesh(), ia(), (view) =>
-        runningAgentsOf(view, B) === 0 ? true : `${B} still runs ${runningAgentsOf(view, B)}`,
-      );
-      // one note, from node-c; none from the abandoned copy on node-b
-      await new Promise((r) => setTimeout(r, 2000));
-      expect(notesOnA()).toBe(1);
     } finally {
       if (!resumed) mesh().resume(ib());
       for (const r of ballast) r.kill('SIGINT');
