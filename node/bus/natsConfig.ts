@@ -49,11 +49,11 @@ export const NATS_PING_MAX = 3;
 /** gossiped (implicit) routes are retried this many times after a drop, then left to gossip */
 export const NATS_IMPLICIT_ROUTE_RETRIES = 5;
 /**
- * nats-server 2.10 pools routes (3 connections per peer, plus one for the system account). Its
- * extra pool connections to a peer that dialled us carry no credentials, so with route
- * authorization they fail ("authentication error - User \"\""), over and over: in the chaos soak a
- * healed node and a peer stayed deaf to each other for 95 s. `pool_size: -1` keeps one route per
- * peer, as in 2.9 (which refuses the option, so it is written for 2.10+ only).
+ * nats-server 2.10 pools routes (3 connections per peer, plus one for the system account).
+ * `pool_size: -1` keeps one route per peer, as in 2.9: /routez, status and route repair count
+ * peers, and a cut link drops one connection, not four. (In the chaos soak pooling was not what
+ * left a healed node deaf for 95 s, a route nobody re-dialled was: RouteRepair cures that.)
+ * 2.9 refuses the option, so it is written for 2.10+ only.
  */
 export const NATS_POOL_SIZE_NO_POOLING = -1;
 const AUTH_TIMEOUT_S = 2;
