@@ -12,12 +12,14 @@ import { VERSION } from './version.js';
 import { describeError } from './errors.js';
 import { component, ComponentStack, stopErrorLogger, type Component } from './lifecycle.js';
 import {
+  ensureNodeTls,
   hostNodeName,
   loadOrCreateIdentity,
   natsCredentials,
   readStoredName,
   type NodeIdentity,
   type MeshMembership,
+  type MeshTls,
 } from './identity/index.js';
 import {
   Discovery,
@@ -79,6 +81,7 @@ export class Daemon {
   private log!: Logger;
   private identity!: NodeIdentity;
   private mesh!: MeshMembership;
+  private tls!: MeshTls;
   private meshAddress = '127.0.0.1';
   private tailscale: TailscaleClient | null = null;
   private discovery!: Discovery;
@@ -202,9 +205,22 @@ export class Daemon {
             name: this.identity.name,
             logger: this.log,
             signal,
+            tls: true,
           });
           this.mesh = ensured.mesh;
           this.releaseBootstrap = ensured.release;
+          // Every gRPC hop and NATS route is TLS with the mesh CA: a mesh made before TLS (or a
+          // node whose address changed) gets its certificate here, from the derived CA.
+          const { tls, issued } = await ensureNodeTls(stateDir, this.mesh.secret, {
+            nodeId: this.identity.id,
+            addresses: [this.meshAddress],
+          });
+          this.tls = tls;
+          if (issued)
+            this.log.info(
+              { reason: issued, addresses: tls.addresses },
+              'issued this node a mesh certificate',
+            );
           if (ensured.members.length > 0)
             this.discovery.setExtraCandidates('invite', ensured.members);
         },
@@ -248,7 +264,11 @@ export class Daemon {
       component(
         'rpc-clients',
         () => {
-          this.clients = new RpcClients({ nodeId: this.identity.id, secret: this.mesh.secret });
+          this.clients = new RpcClients({
+            nodeId: this.identity.id,
+            secret: this.mesh.secret,
+            transport: { kind: 'mesh', tls: this.tls },
+          });
         },
         () => this.clients.close(),
       ),
@@ -321,6 +341,7 @@ export class Daemon {
           addresses: [this.meshAddress],
           port: config.mesh.rpc_port,
           secret: this.mesh.secret,
+          tls: this.tls,
           selfId: this.identity.id,
           logger: this.log,
         });
@@ -479,6 +500,11 @@ export class Daemon {
       clusterHost: this.meshAddress,
       clusterPort: config.mesh.cluster_port,
       routeCreds: natsCredentials(this.mesh.secret, 'nats-route'),
+      clusterTls: {
+        certFile: this.tls.files.cert,
+        keyFile: this.tls.files.key,
+        caFile: this.tls.files.ca,
+      },
       backoffMs: config.bus.restart_backoff_ms,
       logger: this.log,
     });

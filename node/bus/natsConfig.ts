@@ -32,6 +32,18 @@ export interface NatsConfigOptions {
   pidFile: string;
   /** the server's version ([major, minor, patch], from `nats-server --version`); unknown: 2.9 */
   serverVersion?: readonly [number, number, number] | null;
+  /**
+   * TLS for routes, from the mesh CA (identity tlsFiles): both ends present a node certificate
+   * and verify the other's (`verify: true`). Absent: plaintext routes (tests of the bus alone).
+   */
+  clusterTls?: ClusterTlsFiles;
+}
+
+/** PEM files: this node's certificate and key, and the mesh CA that signs every member's. */
+export interface ClusterTlsFiles {
+  certFile: string;
+  keyFile: string;
+  caFile: string;
 }
 
 /**
@@ -103,6 +115,7 @@ export function renderNatsConfig(opts: NatsConfigOptions): string {
     `    password: ${quote(opts.routeCreds.pass)}`,
     `    timeout: ${AUTH_TIMEOUT_S}`,
     '  }',
+    ...clusterTlsBlock(opts.clusterTls),
     routeUrls.length === 0
       ? '  routes: []'
       : ['  routes: [', ...routeUrls.map((u) => `    ${quote(u)}`), '  ]'].join('\n'),
@@ -114,6 +127,24 @@ export function renderNatsConfig(opts: NatsConfigOptions): string {
 /** nats-server 2.10 and later pool routes (and accept `pool_size`); 2.9 does neither. */
 function poolsRoutes(v: readonly [number, number, number] | null | undefined): boolean {
   return !!v && (v[0] > 2 || (v[0] === 2 && v[1] >= 10));
+}
+
+/**
+ * Routes carry every message on the bus between nodes (adverts, settings, run events), so on a
+ * LAN they are TLS with the mesh CA. Peers are dialled by IP: node certificates name their mesh
+ * addresses, which is what nats-server checks when it dials a route.
+ */
+function clusterTlsBlock(tls: ClusterTlsFiles | undefined): string[] {
+  if (!tls) return [];
+  return [
+    '  tls {',
+    `    cert_file: ${quote(tls.certFile)}`,
+    `    key_file: ${quote(tls.keyFile)}`,
+    `    ca_file: ${quote(tls.caFile)}`,
+    '    verify: true',
+    `    timeout: ${AUTH_TIMEOUT_S}`,
+    '  }',
+  ];
 }
 
 /** Sorted, deduplicated routes without our own cluster address: equal sets render equal text. */
@@ -168,8 +199,15 @@ function validate(o: NatsConfigOptions): void {
   }
   checkCreds('clientCreds', o.clientCreds);
   checkCreds('routeCreds', o.routeCreds);
-  if (!o.pidFile.startsWith('/') || [...o.pidFile].some(isUnsafePathChar)) {
-    bad('pidFile', o.pidFile, 'an absolute path without control characters, quotes or backslashes');
+  for (const [key, file] of [
+    ['pidFile', o.pidFile],
+    ['clusterTls.certFile', o.clusterTls?.certFile],
+    ['clusterTls.keyFile', o.clusterTls?.keyFile],
+    ['clusterTls.caFile', o.clusterTls?.caFile],
+  ] as const) {
+    if (file === undefined) continue;
+    if (!file.startsWith('/') || [...file].some(isUnsafePathChar))
+      bad(key, file, 'an absolute path without control characters, quotes or backslashes');
   }
 }
 
