@@ -36,7 +36,7 @@ const PURE = [
   '^node/agents/egress-policy\\.ts$',
   '^node/config/schema\\.ts$',
   '^node/membership/view\\.ts$',
-  '^node/bus/(route-manager|unheard)\\.ts$',
+  '^node/bus/(route-manager|route-repair|unheard)\\.ts$',
   '^node/pipeline/arbitration\\.ts$',
   '^node/settings/(clock|merge|schema|errors|overlay|names)\\.ts$',
   '^node/home/(model|combine|house|switch|zigbee2mqtt/(parse|schema)|home-assistant/(model|protocol))\\.ts$',

@@ -28,8 +28,13 @@ import {
   tailnetMachineName,
   type TailscaleClient,
 } from './discovery/index.js';
-import { CapabilityProber, readLoad } from './capabilities/index.js';
-import { NatsSupervisor, RouteManager, connectBus, type Bus } from './bus/index.js';
+import {
+  CapabilityProber,
+  losesInterestOnReload,
+  readLoad,
+  reloadBugWarning,
+} from './capabilities/index.js';
+import { NatsSupervisor, RouteManager, connectBus, routedServers, type Bus } from './bus/index.js';
 import { MembershipService } from './membership/index.js';
 import { RpcServer, RpcClients, routeGrpcLogs } from './rpc/index.js';
 import {
@@ -83,6 +88,8 @@ export class Daemon {
   private prober!: CapabilityProber;
   private nats!: NatsSupervisor;
   private natsRestarts = 0;
+  /** the nats-server's version (from --version), or null when it did not say */
+  private natsVersion: string | null = null;
   private bus!: Bus;
   private clients!: RpcClients;
   private gate!: MemberGate;
@@ -237,6 +244,7 @@ export class Daemon {
             if (event.type === 'restarted') this.natsRestarts += 1;
           });
           await this.nats.start();
+          this.readNatsVersion();
         },
         () => this.nats.stop(),
       ),
@@ -306,15 +314,20 @@ export class Daemon {
         },
         () => this.membership.stop(),
       ),
+      // Only for a nats-server that loses route interest on reload (before 2.9.17): route changes
+      // are reloads, so such a server needs its subscriptions re-asserted. Newer ones keep them
+      // (the soak in bench/mesh/chaos.ts: 30 restarts, 10 partitions, no peer deaf over 10 s).
       this.lazy('route-health', () =>
-        this.routes!.health(() => ({
-          alivePeers: () =>
-            this.membership.view().filter((p) => !p.self && p.state === 'alive').length,
-          reassertInterest: () => {
-            this.membership.reassertInterest();
-            this.settings?.replicator.reassertInterest();
-          },
-        })),
+        !this.natsNeedsReassert()
+          ? { name: 'route-health', start: async () => undefined, stop: async () => undefined }
+          : this.routes!.health(() => ({
+              alivePeers: () =>
+                this.membership.view().filter((p) => !p.self && p.state === 'alive').length,
+              reassertInterest: () => {
+                this.membership.reassertInterest();
+                this.settings?.replicator.reassertInterest();
+              },
+            })),
       ),
       // Peers learned from adverts become route candidates too: the mesh heals from any one link.
       this.subscription('advert-candidates', () =>
@@ -452,6 +465,25 @@ export class Daemon {
       },
       () => off?.(),
     );
+  }
+
+  /** Logs the nats-server's version, and warns when it has the reload bug. */
+  private readNatsVersion(): void {
+    this.natsVersion = this.nats.version;
+    if (this.natsVersion === null) {
+      this.log.warn(
+        'nats-server did not say its version (--version); re-asserting route interest as for 2.9.10',
+      );
+    } else if (losesInterestOnReload(this.natsVersion)) {
+      this.log.warn({ natsVersion: this.natsVersion }, reloadBugWarning(this.natsVersion));
+    } else {
+      this.log.info({ natsVersion: this.natsVersion }, `nats-server ${this.natsVersion}`);
+    }
+  }
+
+  /** Whether route changes need interest re-asserted (nats-server before 2.9.17, or unknown). */
+  private natsNeedsReassert(): boolean {
+    return this.natsVersion === null || losesInterestOnReload(this.natsVersion) !== false;
   }
 
   private natsSupervisor(): NatsSupervisor {
@@ -620,7 +652,7 @@ export class Daemon {
       address: this.meshAddress,
       startedAt: this.startedAt,
       tailnet: this.discovery.tailnet(),
-      routes: routez?.routes ?? null,
+      routes: routez ? routedServers(routez) : null,
       natsRestarts: this.natsRestarts,
       drops: this.membership.drops(),
       // names from the settings: a rename shows on every node as soon as the setting arrives

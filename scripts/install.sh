@@ -7,10 +7,13 @@ cd "$(dirname "$0")/.."
 SUDO=""
 if [ "$(id -u)" -ne 0 ]; then SUDO="sudo"; fi
 
-# nats-server: the bus; docker.io: agent containers; golang-go: agent builds; iproute2: mesh tests;
+# nats-server comes first, from its own script (Debian 12's 2.9.10 has the route-interest bug).
+scripts/install-nats-server.sh
+
+# docker.io: agent containers; golang-go: agent builds; iproute2: mesh tests;
 # alsa-utils: arecord capture; espeak-ng + sox: speech out and test audio; mosquitto: MQTT broker
 # for the lights agent; pocketsphinx: the constrained command recogniser.
-PACKAGES=(nats-server docker.io golang-go iproute2 alsa-utils espeak-ng sox mosquitto mosquitto-clients
+PACKAGES=(docker.io golang-go iproute2 alsa-utils espeak-ng sox mosquitto mosquitto-clients
   pocketsphinx pocketsphinx-en-us libpocketsphinx-dev ca-certificates tcpdump)
 
 missing=()

@@ -6,6 +6,7 @@
 import {
   createHttpFetch,
   createMqttPublisher,
+  type CallContext,
   type HostCalls,
   type HttpFetchOptions,
   type MqttPublisher,
@@ -17,6 +18,7 @@ import type { Logger } from '../log.js';
 import type { OllamaApi } from '../router/index.js';
 import type { RpcClients } from '../rpc/index.js';
 import type { PeerView } from '../types.js';
+import { FencedTasks, StallWatch, fenceRefusal } from './fence.js';
 import { createLlmGenerate } from './llm.js';
 import { meshStatus, type SelfRuns } from './mesh-status.js';
 import type { Notifier } from './notify.js';
@@ -35,6 +37,43 @@ export interface HostCallDeps {
   /** switches lights (the daemon's home backends); absent: home.call_service is refused */
   lights?: LightSwitch;
   log: Logger;
+}
+
+/**
+ * Wraps every handler so that a run its caller may have moved does not act (fence.ts).
+ * Returns the handlers and the stall watch to stop.
+ */
+function fenced(handlers: HostCalls, d: HostCallDeps): { handlers: HostCalls; stall: StallWatch } {
+  const stall = new StallWatch();
+  stall.start();
+  const refused = new FencedTasks();
+  const guard =
+    <P>(fn: (params: P, ctx: CallContext) => Promise<unknown>) =>
+    (params: P, ctx: CallContext): Promise<unknown> => {
+      const why =
+        ctx.taskId !== undefined && refused.has(ctx.taskId)
+          ? `${ctx.callerNode ?? 'the caller'} may have moved this run; it no longer acts here`
+          : fenceRefusal({
+              idempotent: ctx.agent.idempotent,
+              callerNode: ctx.callerNode,
+              self: d.self,
+              view: d.view(),
+              nowMs: Date.now(),
+              stalledMs: stall.stalledMs(),
+              timing: d.config.membership,
+            });
+      if (why === null) return fn(params, ctx);
+      if (ctx.taskId !== undefined) refused.add(ctx.taskId);
+      d.log.warn(
+        { agent: ctx.agent.name, taskId: ctx.taskId, caller: ctx.callerNode },
+        `host call refused: ${why}`,
+      );
+      return Promise.reject(new HelixError(why));
+    };
+  const out = Object.fromEntries(
+    Object.entries(handlers).map(([method, fn]) => [method, guard(fn as never)]),
+  ) as unknown as HostCalls;
+  return { handlers: out, stall };
 }
 
 /** What home.call_service needs: light ids from the agent's context and what to do. */
@@ -81,5 +120,12 @@ export function createHostCalls(d: HostCallDeps): { handlers: HostCalls; close()
     'mesh.status': async () => meshStatus(d.view(), d.selfRuns()),
     notify: (params, ctx) => d.notifier.handler(params, ctx),
   };
-  return { handlers, close: () => mqtt.close() };
+  const guarded = fenced(handlers, d);
+  return {
+    handlers: guarded.handlers,
+    close: () => {
+      guarded.stall.stop();
+      return mqtt.close();
+    },
+  };
 }

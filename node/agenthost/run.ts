@@ -7,7 +7,8 @@
  *    agent or has another version, or it could not get the image) → placed again, whatever the
  *    manifest says, as the agent did not run;
  *  - the host was lost after taking it (the stream broke, ended without a result, or membership
- *    declared the host dead) → placed again only if the manifest says idempotent; otherwise
+ *    declared the host dead, or suspect for a run that may move) → placed again only if the
+ *    manifest says idempotent; otherwise
  *    the run ends with Error{host_lost} naming the node, as the agent may have acted already.
  * Every stream ends with exactly one `result` or `error` event; nothing is dropped silently.
  */
@@ -208,11 +209,20 @@ async function* runOn(
   };
 
   // Membership notices a host that died (10 s of silence) sooner than TCP would on a sleeping laptop.
+  // A run that may move (idempotent, not pinned, first attempt) moves once its host is suspect
+  // (3 s of silence): the host refuses the agent's host calls from then on (agenthost/fence.ts),
+  // so the abandoned copy cannot act, and stops it when the cancel reaches it.
+  const movable = opts.manifest.idempotent && opts.onNode === undefined && attempt === 1;
   const lost = new AbortController();
   let lostReason: string | undefined;
   const watch = setInterval(() => {
     const now = opts.view().find((p) => p.id === host.id);
-    if (!now || now.state === 'dead' || now.state === 'left') {
+    if (
+      !now ||
+      now.state === 'dead' ||
+      now.state === 'left' ||
+      (movable && now.state === 'suspect')
+    ) {
       lostReason = `the mesh reports ${host.name} ${now ? now.state : 'gone'}`;
       lost.abort();
     }

@@ -21,6 +21,7 @@ export {
 export {
   NatsRoutezSchema,
   NatsVarzSchema,
+  routedServers,
   type NatsRoute,
   type NatsRoutez,
   type NatsVarz,
@@ -38,3 +39,4 @@ export {
   type InterestHolder,
 } from './route-manager.js';
 export { UnheardPeersCheck } from './unheard.js';
+export { RouteRepair } from './route-repair.js';

@@ -37,6 +37,16 @@ export const NatsRoutezSchema = z.object({
 });
 export type NatsRoutez = z.infer<typeof NatsRoutezSchema>;
 
+/**
+ * One route per peer server. nats-server 2.10 pools routes (3 connections per peer by default),
+ * and /routez lists each; 2.9 has one. Counting connections would count one peer three times.
+ */
+export function routedServers(routez: NatsRoutez): NatsRoute[] {
+  const byServer = new Map<string, NatsRoute>();
+  for (const r of routez.routes) if (!byServer.has(r.remote_id)) byServer.set(r.remote_id, r);
+  return [...byServer.values()];
+}
+
 export const NatsVarzSchema = z.object({
   server_id: z.string(),
   server_name: z.string(),

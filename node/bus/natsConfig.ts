@@ -1,7 +1,8 @@
 /**
- * nats-server.conf for one node (pure: text in, text out). Targets Debian's nats-server 2.9.10:
- * every option here is one that version accepts (`nats-server -t` rejects unknown fields, and
- * 2.10-only ones such as cluster `pool_size`, `compression` or cluster `ping_interval` stop it).
+ * nats-server.conf for one node (pure: text in, text out). Every option here is one 2.9.10
+ * accepts (`nats-server -t` rejects unknown fields, and 2.10-only ones such as cluster `pool_size`,
+ * `compression` or cluster `ping_interval` stop it), except `pool_size`, written only for a
+ * server that says it is 2.10 or later (Debian 13's 2.10.27, installed by scripts/install.sh).
  */
 import { InputError } from '../errors.js';
 import type { NatsCredentials } from './types.js';
@@ -29,6 +30,8 @@ export interface NatsConfigOptions {
   /** peers' cluster listeners; our own address is dropped, duplicates collapse */
   routes: RouteTarget[];
   pidFile: string;
+  /** the server's version ([major, minor, patch], from `nats-server --version`); unknown: 2.9 */
+  serverVersion?: readonly [number, number, number] | null;
   /**
    * TLS for routes, from the mesh CA (identity tlsFiles): both ends present a node certificate
    * and verify the other's (`verify: true`). Absent: plaintext routes (tests of the bus alone).
@@ -57,6 +60,14 @@ export const NATS_WRITE_DEADLINE = '2s';
 export const NATS_PING_MAX = 3;
 /** gossiped (implicit) routes are retried this many times after a drop, then left to gossip */
 export const NATS_IMPLICIT_ROUTE_RETRIES = 5;
+/**
+ * nats-server 2.10 pools routes (3 connections per peer, plus one for the system account).
+ * `pool_size: -1` keeps one route per peer, as in 2.9: /routez, status and route repair count
+ * peers, and a cut link drops one connection, not four. (In the chaos soak pooling was not what
+ * left a healed node deaf for 95 s, a route nobody re-dialled was: RouteRepair cures that.)
+ * 2.9 refuses the option, so it is written for 2.10+ only.
+ */
+export const NATS_POOL_SIZE_NO_POOLING = -1;
 const AUTH_TIMEOUT_S = 2;
 
 const NAME = /^[A-Za-z0-9][A-Za-z0-9_.-]{0,127}$/;
@@ -98,6 +109,7 @@ export function renderNatsConfig(opts: NatsConfigOptions): string {
     '  # clients are local only: never hand them the (loopback) client URLs of other nodes',
     '  no_advertise: true',
     `  connect_retries: ${NATS_IMPLICIT_ROUTE_RETRIES}`,
+    ...(poolsRoutes(opts.serverVersion) ? [`  pool_size: ${NATS_POOL_SIZE_NO_POOLING}`] : []),
     '  authorization {',
     `    user: ${quote(opts.routeCreds.user)}`,
     `    password: ${quote(opts.routeCreds.pass)}`,
@@ -110,6 +122,11 @@ export function renderNatsConfig(opts: NatsConfigOptions): string {
     '}',
   ];
   return lines.join('\n') + '\n';
+}
+
+/** nats-server 2.10 and later pool routes (and accept `pool_size`); 2.9 does neither. */
+function poolsRoutes(v: readonly [number, number, number] | null | undefined): boolean {
+  return !!v && (v[0] > 2 || (v[0] === 2 && v[1] >= 10));
 }
 
 /**

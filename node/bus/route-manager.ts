@@ -1,15 +1,18 @@
 /**
  * The route manager: which discovered peers this node's nats-server dials (route policy), and
  * route health (poll /routez; when the set of routed servers changes, or a routed peer stays
- * unheard, have membership re-assert its interest). The decisions are pure (`routeTargets`,
+ * unheard, have membership re-assert its interest). Route health is a workaround for nats-server
+ * before 2.9.17, which loses route interest after a reload (nats-io/nats-server PR #4130); the
+ * daemon starts it only for such a server. The decisions are pure (`routeTargets`,
  * `RouteHealth`) and tested as tables; `RouteManager` only adds timers and I/O.
  */
 import { describeError } from '../errors.js';
 import type { Component } from '../lifecycle.js';
 import { silentLogger, type Logger } from '../log.js';
 import type { PeerCandidate } from '../types.js';
-import type { NatsRoutez } from './monitor.js';
+import { routedServers, type NatsRoutez } from './monitor.js';
 import type { RouteTarget } from './natsConfig.js';
+import { RouteRepair } from './route-repair.js';
 import { UnheardPeersCheck } from './unheard.js';
 
 /**
@@ -61,6 +64,8 @@ export class RouteHealth {
 /** The nats-server side the manager drives (NatsSupervisor). */
 export interface RouteServer {
   setRoutes(routes: RouteTarget[]): Promise<boolean>;
+  /** dial these configured routes again (out of the config and back in) */
+  redial(hosts: string[]): Promise<void>;
   routez(opts: { signal?: AbortSignal }): Promise<NatsRoutez>;
 }
 
@@ -88,6 +93,8 @@ export interface RouteManagerOptions {
   logger?: Logger;
   pollMs?: number;
   settleMs?: number;
+  /** a configured route missing this long is dialled again (default 2000 ms) */
+  redialAfterMs?: number;
   unheardMs?: number;
 }
 
@@ -100,6 +107,9 @@ export class RouteManager implements Component {
   readonly name = 'routes';
   private readonly log: Logger;
   private offCandidates: (() => void) | null = null;
+  private repairTimer: NodeJS.Timeout | null = null;
+  /** the hosts in the last route list handed to the server */
+  private configured: string[] = [];
 
   constructor(private readonly opts: RouteManagerOptions) {
     this.log = opts.logger ?? silentLogger;
@@ -112,6 +122,7 @@ export class RouteManager implements Component {
       host: c.address,
       port: c.clusterPort ?? this.opts.clusterPort,
     }));
+    this.configured = routes.map((r) => r.host);
     void this.opts.server
       .setRoutes(routes)
       .catch((err: unknown) =>
@@ -122,11 +133,37 @@ export class RouteManager implements Component {
   async start(): Promise<void> {
     this.apply();
     this.offCandidates = this.opts.discovery.onCandidates((c) => this.apply(c));
+    const repair = new RouteRepair(this.opts.redialAfterMs);
+    let busy = false;
+    this.repairTimer = setInterval(() => {
+      if (busy) return;
+      busy = true;
+      void this.repairOnce(repair).finally(() => (busy = false));
+    }, this.opts.pollMs ?? ROUTE_POLL_MS);
   }
 
   async stop(): Promise<void> {
     this.offCandidates?.();
     this.offCandidates = null;
+    if (this.repairTimer) clearInterval(this.repairTimer);
+    this.repairTimer = null;
+  }
+
+  /** One look at /routez: configured routes missing for a while are dialled again. */
+  private async repairOnce(repair: RouteRepair): Promise<void> {
+    const routez = await this.opts.server
+      .routez({ signal: AbortSignal.timeout(1000) })
+      .catch(() => null);
+    if (!routez || !this.repairTimer) return;
+    const routed = routedServers(routez).map((r) => r.ip);
+    const due = repair.observe(this.configured, routed, Date.now());
+    if (due.length === 0) return;
+    this.log.info({ hosts: due }, 'configured routes are missing; dialling them again');
+    await this.opts.server
+      .redial(due)
+      .catch((err: unknown) =>
+        this.log.warn({ err: describeError(err) }, 'could not dial the routes again'),
+      );
   }
 
   /** Route health as its own component: it needs membership, which starts after the routes. */
@@ -141,9 +178,10 @@ export class RouteManager implements Component {
       if (!routez) return;
       const holder = peers();
       const alive = holder.alivePeers();
-      const routes = routez.routes.length;
+      const servers = routedServers(routez);
+      const routes = servers.length;
       const d = state.observe(
-        routez.routes.map((r) => r.remote_id),
+        servers.map((r) => r.remote_id),
         alive,
         Date.now(),
       );

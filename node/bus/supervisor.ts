@@ -8,6 +8,7 @@
  * `kill -9` of the node the child is orphaned; the next start() finds it through the pid file
  * (its command line names our config) and ends it before starting a new one.
  */
+import { execFile } from 'node:child_process';
 import { constants as fsConstants } from 'node:fs';
 import { access, chmod, mkdir, readFile, rename, rm, writeFile } from 'node:fs/promises';
 import { delimiter, isAbsolute, join } from 'node:path';
@@ -29,7 +30,10 @@ import {
   type RouteTarget,
 } from './natsConfig.js';
 
-export interface NatsSupervisorOptions extends Omit<NatsConfigOptions, 'routes' | 'pidFile'> {
+export interface NatsSupervisorOptions extends Omit<
+  NatsConfigOptions,
+  'routes' | 'pidFile' | 'serverVersion'
+> {
   /** a path, or a name looked up on PATH (config bus.nats_server) */
   natsServerPath: string;
   /** holds nats.conf (mode 0600) and, by default, the pid file */
@@ -79,6 +83,7 @@ export class NatsSupervisor {
   private current: RouteTarget[] = [];
   private child: NatsChild | undefined;
   private binary: string | undefined;
+  private serverVersion: [number, number, number] | null = null;
   private phase: NatsSupervisorState = 'idle';
   private launching: Promise<unknown> | undefined;
   private restartTimer: NodeJS.Timeout | undefined;
@@ -120,6 +125,11 @@ export class NatsSupervisor {
     return this.child && !this.child.exit ? this.child.pid : undefined;
   }
 
+  /** the version `nats-server --version` printed at start ("2.10.27"), or null */
+  get version(): string | null {
+    return this.serverVersion ? this.serverVersion.join('.') : null;
+  }
+
   /** the routes in the config (normalized: sorted, deduplicated, without our own address) */
   get routes(): RouteTarget[] {
     return this.current.map((r) => ({ ...r }));
@@ -142,6 +152,8 @@ export class NatsSupervisor {
       throw new NatsServerError(`nats-server supervisor is already ${this.phase}`);
     }
     this.binary = await findExecutable(this.o.natsServerPath);
+    // the config differs by version (route pooling in 2.10); a binary that does not say is 2.9
+    this.serverVersion = await readServerVersion(this.binary);
     this.phase = 'starting';
     this.nextDelayMs = this.o.backoffMs;
     this.restartAttempt = 0;
@@ -194,6 +206,28 @@ export class NatsSupervisor {
   setRoutes(routes: RouteTarget[]): Promise<boolean> {
     const next = normalizeRoutes(routes, { host: this.o.clusterHost, port: this.o.clusterPort });
     const op = this.routeChain.then(() => this.applyRoutes(next));
+    this.routeChain = op.catch(() => undefined);
+    return op;
+  }
+
+  /**
+   * Dials these configured routes again: one reload without them, one with them back. A route
+   * added by a reload is dialled until it connects; one that dropped may never be (RouteRepair).
+   */
+  redial(hosts: string[]): Promise<void> {
+    const drop = new Set(hosts.map((h) => h.toLowerCase()));
+    const op = this.routeChain.then(async () => {
+      const all = this.current;
+      if (!all.some((r) => drop.has(r.host))) return;
+      try {
+        this.current = all.filter((r) => !drop.has(r.host));
+        await this.syncRoutes();
+      } finally {
+        // back in, also when taking them out failed
+        this.current = all;
+        await this.syncRoutes();
+      }
+    });
     this.routeChain = op.catch(() => undefined);
     return op;
   }
@@ -378,7 +412,7 @@ export class NatsSupervisor {
   }
 
   private render(routes: RouteTarget[]): string {
-    return renderNatsConfig({ ...this.o, routes });
+    return renderNatsConfig({ ...this.o, routes, serverVersion: this.serverVersion });
   }
 
   /** Atomic: a reload or a start never reads a half-written file. Mode 0600: it holds secrets. */
@@ -431,6 +465,16 @@ export async function findExecutable(nameOrPath: string): Promise<string> {
     ? `nats-server (${nameOrPath})`
     : `nats-server ("${nameOrPath}" on PATH)`;
   throw new DependencyMissingError(where, INSTALL_FIX);
+}
+
+/** `nats-server --version` ("nats-server: v2.10.27") -> [2, 10, 27]; null when it does not say. */
+function readServerVersion(binary: string): Promise<[number, number, number] | null> {
+  return new Promise((resolve) => {
+    execFile(binary, ['--version'], { timeout: 5000 }, (err, stdout) => {
+      const m = err ? null : /v?(\d+)\.(\d+)\.(\d+)/.exec(stdout);
+      resolve(m ? [Number(m[1]), Number(m[2]), Number(m[3])] : null);
+    });
+  });
 }
 
 function routesKey(routes: RouteTarget[]): string {

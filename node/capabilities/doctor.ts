@@ -6,6 +6,7 @@ import { z } from 'zod';
 import type { Config } from '../config/index.js';
 import { describeError } from '../errors.js';
 import { findOnPath, runCommand, type CommandResult } from './exec.js';
+import { losesInterestOnReload, reloadBugWarning } from './nats-version.js';
 import { hasOllamaModel, parseArecordList } from './parse.js';
 import {
   dockerEngineVersion,
@@ -48,6 +49,8 @@ export const realDoctorDeps: DoctorDeps = {
 
 export const FIX = {
   natsServer: 'apt-get install -y nats-server',
+  /** Debian 13's nats-server, pinned (the script says what it does on other systems) */
+  natsServerUpgrade: 'scripts/install-nats-server.sh',
   docker: 'apt-get install -y docker.io && systemctl start docker',
   dockerGroup: 'usermod -aG docker "$USER" && newgrp docker',
   tailscaleInstall:
@@ -104,7 +107,16 @@ async function checkNatsServer(
     const { stdout } = await deps.run(found, ['--version'], { timeoutMs });
     // "nats-server: v2.9.10"
     const version = /v?(\d+\.\d+\.\d+\S*)/.exec(stdout)?.[1];
-    return { name, ok: true, detail: `${version ? `v${version}` : stdout.trim()} at ${found}` };
+    const shown = version ? `v${version}` : stdout.trim();
+    if (version && losesInterestOnReload(version)) {
+      return {
+        name,
+        ok: false,
+        detail: `${shown} at ${found}: ${reloadBugWarning(shown)}`,
+        fix: FIX.natsServerUpgrade,
+      };
+    }
+    return { name, ok: true, detail: `${shown} at ${found}` };
   } catch (err) {
     return {
       name,

@@ -47,3 +47,9 @@ export {
 } from './parse.js';
 export { runDoctor, realDoctorDeps, FIX, type DoctorCheck, type DoctorDeps } from './doctor.js';
 export { findOnPath, runCommand, CommandError, type CommandResult } from './exec.js';
+export {
+  NATS_RELOAD_FIX_VERSION,
+  parseNatsVersion,
+  losesInterestOnReload,
+  reloadBugWarning,
+} from './nats-version.js';

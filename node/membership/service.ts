@@ -52,6 +52,9 @@ export type ChangeListener = (transition: Transition) => void;
 const SUBJECT_TOKEN = /^[A-Za-z0-9_-]{1,128}$/;
 const MAX_PING_ECHO_BYTES = 256;
 
+/** a tick this many intervals late means this process stood still (see #tick) */
+const STALL_TICKS = 4;
+
 /** at most one out-of-turn advert per this interval (see #onHeartbeat) */
 const EAGER_BEAT_MIN_GAP_MS = 200;
 
@@ -69,6 +72,7 @@ export class MembershipService {
   #seq = 0;
   #running = false;
   #lastEagerBeat = -Infinity;
+  #lastTickMs = 0;
   #stopping: Promise<void> | null = null;
 
   constructor(options: MembershipServiceOptions) {
@@ -114,9 +118,10 @@ export class MembershipService {
     this.#running = true;
     this.#subscribe();
     this.#beat();
+    this.#lastTickMs = this.#opts.clock();
     this.#timers = [
       setInterval(() => this.#beat(), this.#opts.config.heartbeat_ms),
-      setInterval(() => this.#view.tick(this.#opts.clock()), this.#opts.tickMs),
+      setInterval(() => this.#tick(), this.#opts.tickMs),
       setInterval(() => this.#pingPeers(), this.#opts.pingIntervalMs),
     ];
     this.#log.info({ node: selfId }, 'membership started');
@@ -124,10 +129,10 @@ export class MembershipService {
 
   /**
    * Re-assert this node's interest to the cluster: unsubscribe, then subscribe again, so the
-   * local nats-server sends RS- then RS+ over every route. nats-server 2.9 can lose a route's
-   * interest when duplicate routes between two servers are pruned while subscriptions are in
-   * flight (seen in the mesh soak: routes up, heartbeats not forwarded); the daemon calls this
-   * when the set of routes changes.
+   * local nats-server sends RS- then RS+ over every route. nats-server before 2.9.17 loses a
+   * route's interest after a config reload (nats-io/nats-server PR #4130; seen in the mesh soak:
+   * routes up, heartbeats not forwarded); the daemon calls this when the set of routes changes,
+   * and only on such a server.
    */
   reassertInterest(): void {
     if (!this.#running) return;
@@ -196,6 +201,22 @@ export class MembershipService {
   /** Adverts and byes dropped so far, by reason. */
   drops(): Record<DropReason, number> {
     return this.#codec.drops();
+  }
+
+  /**
+   * Applies silence timeouts. A tick that comes far later than its interval means this process
+   * stood still (SIGSTOP, suspend, a blocked loop): that time is excused (MembershipView
+   * .excuseSilence), so peers are judged on the silence this node could have heard.
+   */
+  #tick(): void {
+    const now = this.#opts.clock();
+    const gap = now - this.#lastTickMs;
+    this.#lastTickMs = now;
+    if (gap > STALL_TICKS * this.#opts.tickMs) {
+      this.#log.info({ stalledMs: Math.round(gap) }, 'this node stood still; peers are not blamed');
+      this.#view.excuseSilence(gap - this.#opts.tickMs);
+    }
+    this.#view.tick(now);
   }
 
   #beat(): void {

@@ -50,6 +50,8 @@ interface Entry {
   state: PeerState;
   /** local clock when the last accepted advert arrived */
   lastSeenMs: number;
+  /** where silence is counted from: lastSeenMs, moved on by time this node itself stood still */
+  silentSinceMs: number;
   /** local clock when `state` was entered */
   stateSinceMs: number;
   rttMs: number | null;
@@ -93,6 +95,7 @@ export class MembershipView {
         advert,
         state: 'alive',
         lastSeenMs: nowMs,
+        silentSinceMs: nowMs,
         stateSinceMs: nowMs,
         rttMs: null,
       });
@@ -116,6 +119,7 @@ export class MembershipView {
     const from = entry.state;
     entry.advert = advert;
     entry.lastSeenMs = nowMs;
+    entry.silentSinceMs = nowMs;
     if (!restarted && from === 'alive') return 'updated';
     // A new incarnation: nothing measured about the old one still holds.
     if (restarted) entry.rttMs = null;
@@ -166,6 +170,19 @@ export class MembershipView {
     entry.rttMs = entry.rttMs === null ? ms : entry.rttMs + RTT_SMOOTHING * (ms - entry.rttMs);
   }
 
+  /**
+   * This node stood still for `ms` (its process was stopped, a laptop slept, its event loop was
+   * blocked): it heard nothing in that time because it listened to nothing, so no peer is blamed
+   * for that silence. Without this a resumed node declared every peer dead on its first tick and
+   * alive again a millisecond later, from the adverts that waited in its socket.
+   */
+  excuseSilence(ms: number): void {
+    if (!(ms > 0)) return;
+    for (const entry of this.#peers.values()) {
+      if (entry.state === 'alive' || entry.state === 'suspect') entry.silentSinceMs += ms;
+    }
+  }
+
   /** Advance time: apply silence timeouts and forget old dead/left peers. */
   tick(nowMs: number): Transition[] {
     const transitions: Transition[] = [];
@@ -186,7 +203,7 @@ export class MembershipView {
         }
         continue;
       }
-      const silentMs = nowMs - entry.lastSeenMs;
+      const silentMs = nowMs - entry.silentSinceMs;
       const target: PeerState =
         silentMs >= dead_after_ms ? 'dead' : silentMs >= suspect_after_ms ? 'suspect' : entry.state;
       if (target === entry.state) continue;

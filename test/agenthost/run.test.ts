@@ -276,6 +276,67 @@ describe('runAnywhere', () => {
     });
   });
 
+  it('moves an idempotent run as soon as its host is suspect, before it is dead', async () => {
+    let started = false;
+    const desk = await host(
+      'desk',
+      12,
+      hanging(() => (started = true)),
+      { warm: { lights: 1 } },
+    );
+    const laptop = await host('laptop', 13, quick('laptop'));
+    let view = [self(), desk.peer, laptop.peer];
+    const pending = run(() => view, { args: { room: 'hall' }, watchIntervalMs: 50 });
+    await waitFor(() => started, { timeoutMs: 5000, what: 'the run to start on desk' });
+    view = [self(), { ...desk.peer, state: 'suspect' }, laptop.peer];
+    const events = await pending;
+    // desk never went dead: the move happened on suspect alone
+    expect(view.find((p) => p.name === 'desk')?.state).toBe('suspect');
+    expect(summary(events).filter((e) => e !== 'accepted:desk')).toEqual([
+      'placed:desk',
+      'host_lost:desk',
+      'placed:laptop',
+      'accepted:laptop',
+      'progress',
+      'result',
+    ]);
+    expect(events[2]).toMatchObject({ reason: 'the mesh reports desk suspect', retrying: true });
+    await waitFor(() => desk.executor.runs[0]!.aborted, {
+      timeoutMs: 5000,
+      what: 'desk to stop the abandoned run',
+    });
+  });
+
+  it('keeps a non-idempotent run on a suspect host (it may come back)', async () => {
+    let started = false;
+    const desk = await host(
+      'desk',
+      14,
+      hanging(() => (started = true)),
+      { running: 0 },
+    );
+    const laptop = await host('laptop', 15, quick('laptop', 'door open'), { running: 3 });
+    let view = [self(), desk.peer, laptop.peer];
+    const pending = run(() => view, {
+      manifest: door,
+      intent: 'open',
+      args: {},
+      watchIntervalMs: 50,
+    });
+    await waitFor(() => started, { timeoutMs: 5000, what: 'the run to start on desk' });
+    view = [self(), { ...desk.peer, state: 'suspect' }, laptop.peer];
+    await new Promise((r) => setTimeout(r, 300));
+    expect(desk.executor.runs[0]!.aborted).toBe(false);
+    view = [self(), { ...desk.peer, state: 'dead' }, laptop.peer];
+    const events = await pending;
+    expect(summary(events).filter((e) => e !== 'accepted:desk')).toEqual([
+      'placed:desk',
+      'host_lost:desk',
+      'error',
+    ]);
+    expect(laptop.executor.runs).toHaveLength(0);
+  });
+
   it('moves even a non-idempotent run off a host it never reached', async () => {
     const port = await freePort(); // nothing listens here
     const gone = hostPeer({ name: 'desk', address: '127.0.5.9', port });

@@ -11,6 +11,7 @@ import { join } from 'node:path';
 import {
   connectBus,
   NatsSupervisor,
+  routedServers,
   type Bus,
   type NatsSupervisorOptions,
   type RouteTarget,
@@ -182,7 +183,9 @@ export async function pidsWithArg(needle: string): Promise<number[]> {
 /** Server ids of the peers this node has a route to right now. */
 export async function routedIds(n: TestNode): Promise<string[]> {
   const routez = await n.sup.routez();
-  return routez.routes.map((r) => r.remote_id).sort();
+  return routedServers(routez)
+    .map((r) => r.remote_id)
+    .sort();
 }
 
 export async function serverId(n: TestNode): Promise<string> {

@@ -52,6 +52,16 @@ describe('renderNatsConfig', () => {
     expect(text.replace(/^\s*#.*$/gm, '')).not.toMatch(forbidden);
   });
 
+  test.each<[string, NatsConfigOptions['serverVersion'], boolean]>([
+    ['an unknown version (2.9 options only)', undefined, false],
+    ['2.9.10', [2, 9, 10], false],
+    ['2.10.27', [2, 10, 27], true],
+    ['3.0.0', [3, 0, 0], true],
+  ])('turns off route pooling only where the server has it: %s', (_what, serverVersion, pool) => {
+    const rendered = renderNatsConfig({ ...base, serverVersion });
+    expect(rendered.includes('  pool_size: -1\n')).toBe(pool);
+  });
+
   test('renders an empty route list when there are no peers', () => {
     expect(renderNatsConfig({ ...base, routes: [] })).toContain('  routes: []');
   });

@@ -6,12 +6,14 @@ import { describe, expect, it } from 'vitest';
 import {
   RouteHealth,
   RouteManager,
+  RouteRepair,
   routeTargets,
   type NatsRoutez,
   type RouteServer,
 } from '../../node/bus/index.js';
 import type { RouteTarget } from '../../node/bus/index.js';
 import type { PeerCandidate } from '../../node/types.js';
+import { waitFor } from '../support/wait.js';
 
 const c = (address: string, dial: PeerCandidate['dial'] = 'lower-address'): PeerCandidate => ({
   address,
@@ -141,7 +143,11 @@ function routez(ids: string[]): NatsRoutez {
 
 class FakeServer implements RouteServer {
   readonly applied: RouteTarget[][] = [];
+  readonly redialed: string[][] = [];
   ids: string[] = [];
+  async redial(hosts: string[]): Promise<void> {
+    this.redialed.push(hosts);
+  }
   async setRoutes(routes: RouteTarget[]): Promise<boolean> {
     this.applied.push(routes);
     return true;
@@ -168,7 +174,79 @@ function fakeDiscovery(initial: PeerCandidate[]) {
   };
 }
 
+describe('RouteRepair', () => {
+  it.each<[string, [configured: string[], routed: string[], at: number][], string[][]]>([
+    [
+      'a configured route that is up needs nothing',
+      [
+        [['a', 'b'], ['a', 'b'], 0],
+        [['a', 'b'], ['a', 'b'], 5000],
+      ],
+      [[], []],
+    ],
+    [
+      'a route missing 2 s is dialled again, once',
+      [
+        [['a', 'b'], ['a'], 0],
+        [['a', 'b'], ['a'], 1999],
+        [['a', 'b'], ['a'], 2000],
+        [['a', 'b'], ['a'], 3000],
+        [['a', 'b'], ['a'], 31_999],
+      ],
+      [[], [], ['b'], [], []],
+    ],
+    [
+      'one still missing 30 s after its re-dial is dialled again',
+      [
+        [['b'], [], 0],
+        [['b'], [], 2000],
+        [['b'], [], 32_000],
+      ],
+      [[], ['b'], ['b']],
+    ],
+    [
+      'a route that comes back starts a new count when it drops again',
+      [
+        [['b'], [], 0],
+        [['b'], [], 2000],
+        [['b'], ['b'], 3000],
+        [['b'], [], 4000],
+        [['b'], [], 6000],
+      ],
+      [[], ['b'], [], [], ['b']],
+    ],
+    [
+      'a route by the peer (either direction) counts; unconfigured peers are not dialled',
+      [
+        [['a'], ['a', 'c'], 0],
+        [['a'], ['a', 'c'], 9000],
+      ],
+      [[], []],
+    ],
+  ])('%s', (_name, steps, expected) => {
+    const repair = new RouteRepair(2000, 30_000);
+    expect(steps.map(([conf, routed, at]) => repair.observe(conf, routed, at))).toEqual(expected);
+  });
+});
+
 describe('RouteManager', () => {
+  it('dials a configured route again when routez lacks it', async () => {
+    const server = new FakeServer();
+    server.ids = ['a']; // routez: one route, from 10.0.0.1
+    const manager = new RouteManager({
+      server,
+      discovery: fakeDiscovery([c('10.0.0.1'), c('10.0.0.2')]),
+      selfAddress: '10.0.0.5',
+      clusterPort: 6222,
+      pollMs: 10,
+      redialAfterMs: 30,
+    });
+    await manager.start();
+    await waitFor(() => server.redialed.length > 0, { timeoutMs: 2000, what: 'a re-dial' });
+    await manager.stop();
+    expect(server.redialed[0]).toEqual(['10.0.0.2']);
+  });
+
   it('points nats-server at the admitted targets, and again when discovery changes', async () => {
     const server = new FakeServer();
     const discovery = fakeDiscovery([

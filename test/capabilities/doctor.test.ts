@@ -24,7 +24,7 @@ function healthy(over: Partial<DoctorDeps> = {}): DoctorDeps {
     findOnPath: async (bin) => (bin.includes('/') ? bin : `/usr/bin/${bin}`),
     run: async (bin, args) => {
       const cmd = `${path.basename(bin)} ${args.join(' ')}`;
-      if (cmd === 'nats-server --version') return { stdout: 'nats-server: v2.9.10\n', stderr: '' };
+      if (cmd === 'nats-server --version') return { stdout: 'nats-server: v2.10.27\n', stderr: '' };
       if (cmd === 'tailscale status --json') return { stdout: statusRunning, stderr: '' };
       if (cmd === 'arecord -l')
         return {
@@ -74,7 +74,7 @@ describe('runDoctor', () => {
     ]);
     expect(checks.filter((c) => !c.ok)).toEqual([]);
     expect(checks.every((c) => c.fix === undefined)).toBe(true);
-    expect(checks.find((c) => c.name === 'nats-server')?.detail).toContain('v2.9.10');
+    expect(checks.find((c) => c.name === 'nats-server')?.detail).toContain('v2.10.27');
     expect(checks.find((c) => c.name === 'tailscale')?.detail).toContain('desk.tail4e7c2.ts.net');
   });
 
@@ -91,6 +91,18 @@ describe('runDoctor', () => {
       check: 'nats-server',
       deps: healthy({ findOnPath: missing('nats-server') }),
       fix: 'apt-get install -y nats-server',
+    },
+    {
+      name: 'nats-server 2.9.10 (loses route interest after a reload)',
+      check: 'nats-server',
+      deps: healthy({
+        run: async (bin, args) => {
+          if (path.basename(bin) === 'nats-server' && args[0] === '--version')
+            return { stdout: 'nats-server: v2.9.10\n', stderr: '' };
+          return healthy().run(bin, args, { timeoutMs: 1000 });
+        },
+      }),
+      fix: 'scripts/install-nats-server.sh',
     },
     {
       name: 'no Docker engine socket',

@@ -17,7 +17,9 @@ const DEFAULT_TIMING: MembershipTiming = {
 type Step =
   | { at: number; advert: string; seq?: number; startedAt?: number; name?: string }
   | { at: number; bye: string; byeAt?: number }
-  | { at: number; tick: true };
+  | { at: number; tick: true }
+  /** this node stood still for `ms` before `at` */
+  | { at: number; excuse: number };
 
 interface Case {
   name: string;
@@ -278,6 +280,45 @@ const cases: Case[] = [
     states: { self: 'alive' },
     transitions: [],
   },
+  {
+    name: 'a node that stood still 12 s blames no peer for it (no alive -> dead -> alive on resume)',
+    steps: [
+      { at: 0, advert: 'a', seq: 0 },
+      { at: 500, advert: 'b', seq: 0 },
+      // stopped from 750 to 12 750; the first tick after it comes late
+      { at: 12_750, excuse: 11_750 },
+      { at: 12_750, tick: true },
+      { at: 12_760, advert: 'a', seq: 12 },
+      { at: 12_770, advert: 'b', seq: 12 },
+      { at: 13_000, tick: true },
+    ],
+    states: { a: 'alive', b: 'alive' },
+    transitions: ['a:new->alive(advert)', 'b:new->alive(advert)'],
+  },
+  {
+    name: 'a peer that stays silent after this node resumes goes suspect and dead on its own time',
+    steps: [
+      { at: 0, advert: 'a', seq: 0 },
+      { at: 12_000, excuse: 11_750 },
+      { at: 12_000, tick: true },
+      { at: 14_000, tick: true },
+      { at: 15_000, tick: true },
+      { at: 22_000, tick: true },
+    ],
+    states: { a: 'dead' },
+    transitions: ['a:new->alive(advert)', 'a:alive->suspect(silence)', 'a:suspect->dead(silence)'],
+  },
+  {
+    name: 'excused time does not revive a dead peer',
+    steps: [
+      { at: 0, advert: 'a', seq: 0 },
+      { at: 10_000, tick: true },
+      { at: 30_000, excuse: 19_750 },
+      { at: 30_000, tick: true },
+    ],
+    states: { a: 'dead' },
+    transitions: ['a:new->alive(advert)', 'a:alive->dead(silence)'],
+  },
 ];
 
 function run(c: Case): { view: MembershipView; transitions: Transition[] } {
@@ -300,6 +341,8 @@ function run(c: Case): { view: MembershipView; transitions: Transition[] } {
         { v: PROTOCOL_VERSION, meshId: MESH_ID, id: step.bye, at: step.byeAt ?? step.at },
         step.at,
       );
+    } else if ('excuse' in step) {
+      view.excuseSilence(step.excuse);
     } else {
       view.tick(step.at);
     }
