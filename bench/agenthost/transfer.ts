@@ -19,7 +19,7 @@ import path from 'node:path';
 import { parseArgs } from 'node:util';
 import type Docker from 'dockerode';
 import tar from 'tar-stream';
-import { buildImage, DockerRuntime, loadAgents } from '../../node/agents/index.js';
+import { buildImage, DockerRuntime, imageTag, loadAgents } from '../../node/agents/index.js';
 import { fetchImage, imageStoreService } from '../../node/agenthost/index.js';
 import { ImageStoreService, RpcClients, RpcServer } from '../../node/rpc/index.js';
 import type { ImageHeld } from '../../node/types.js';
@@ -49,9 +49,10 @@ const runs = Number(values.runs);
 async function blobImage(
   docker: Docker,
   mb: number,
+  platform: string,
 ): Promise<{ agent: string; hash: string; tag: string }> {
   const hash = randomBytes(8).toString('hex');
-  const tag = `${PREFIX}blob:${hash}`;
+  const tag = imageTag('blob', hash, platform, PREFIX);
   const context = tar.pack();
   context.entry({ name: 'Dockerfile' }, 'FROM scratch\nCOPY blob /blob\n');
   context.entry({ name: 'blob' }, randomBytes(mb * 1024 * 1024));
@@ -59,6 +60,7 @@ async function blobImage(
   // tar-stream packs are streamx streams, which dockerode reads like Node streams.
   const out = await docker.buildImage(context as unknown as NodeJS.ReadableStream, {
     t: tag,
+    platform,
     rm: true,
   });
   await new Promise<void>((resolve, reject) =>
@@ -114,7 +116,8 @@ async function main(): Promise<void> {
       runtime: new DockerRuntime({ docker: engineA }),
       imagePrefix: PREFIX,
     });
-    const blob = await blobImage(engineA, Number(values.mb));
+    const platform = echoImage.platform;
+    const blob = await blobImage(engineA, Number(values.mb), platform);
     const images = [
       { agent: 'echo', hash: echo.hash, tag: echoImage.tag },
       { ...blob, tag: blob.tag },
@@ -130,7 +133,13 @@ async function main(): Promise<void> {
     for (const image of images) {
       const size = (await new DockerRuntime({ docker: engineA }).inspectImage(image.tag))!
         .sizeBytes;
-      held.push({ agent: image.agent, hash: image.hash, sizeBytes: size, shareable: true });
+      held.push({
+        agent: image.agent,
+        hash: image.hash,
+        platform,
+        sizeBytes: size,
+        shareable: true,
+      });
       const bare: number[] = [];
       const helix: number[] = [];
       let tarBytes = 0;
@@ -151,6 +160,7 @@ async function main(): Promise<void> {
           peer: { address: ADDRESS, port: PORT },
           agent: image.agent,
           hash: image.hash,
+          platform,
           engine: engineB,
           imagePrefix: PREFIX,
         });

@@ -78,7 +78,7 @@ const routed = (confidence = 0.9): RouteOutcome => ({
 const mesh = () => [
   peer(SELF, { self: true }),
   peer('desk', { stt: true, router: true }),
-  peer('laptop', { caps: { docker: { version: '27.0.0' } } }),
+  peer('laptop', { caps: { docker: { version: '27.0.0', platform: 'linux/amd64' } } }),
 ];
 
 const stages = (r: PipelineResult) => r.trace.hops.map((h) => `${h.stage}@${h.node}:${h.ok}`);

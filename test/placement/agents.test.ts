@@ -356,21 +356,26 @@ describe('peersSharingImage', () => {
     peer({ name: 'gone', state: 'dead', images: [`lights@${HASH_A}`] }),
     peer({ name: 'quiet', state: 'suspect', images: [`lights@${HASH_A}`] }),
     peer({ name: 'other', images: [`timer@${HASH_A}`] }),
+    peer({ name: 'pi', platform: 'linux/arm64', images: [`lights@${HASH_A}`] }),
     {
       ...peer({ name: 'private' }),
-      images: [{ agent: 'lights', hash: HASH_A, sizeBytes: 1, shareable: false }],
+      images: [
+        { agent: 'lights', hash: HASH_A, platform: 'linux/amd64', sizeBytes: 1, shareable: false },
+      ],
     },
   ];
   it.each([
-    ['lights', HASH_A, ['desk']],
-    ['lights', HASH_B, ['old']],
-    ['timer', HASH_A, ['other']],
-    ['timer', HASH_B, []],
-    ['echo', HASH_A, []],
+    ['lights', HASH_A, 'linux/amd64', ['desk']],
+    ['lights', HASH_A, 'linux/arm64', ['pi']],
+    ['lights', HASH_A, 'linux/arm/v7', []],
+    ['lights', HASH_B, 'linux/amd64', ['old']],
+    ['timer', HASH_A, 'linux/amd64', ['other']],
+    ['timer', HASH_B, 'linux/amd64', []],
+    ['echo', HASH_A, 'linux/amd64', []],
   ])(
-    '%s@%s is shared by %j (not self, not dead or suspect, not unshareable)',
-    (agent, hash, want) => {
-      expect(peersSharingImage(view, agent, hash).map((p) => p.name)).toEqual(want);
+    '%s@%s for %s is shared by %j (same platform; not self, not dead or suspect, not unshareable)',
+    (agent, hash, platform, want) => {
+      expect(peersSharingImage(view, agent, hash, platform).map((p) => p.name)).toEqual(want);
     },
   );
 });
