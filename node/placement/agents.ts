@@ -125,14 +125,20 @@ export function imageSource(
   };
 }
 
-/** Why `peer` cannot get the image for its platform (imageSource returned null). */
-function noImageWhy(view: readonly PeerView[], peer: PeerView, agent: string): string {
+/** Why `peer` cannot get the image for its platform (imageSource returned null), in brief. */
+function noImagePart(peer: PeerView, agent: string): string {
   const platform = platformOf(peer);
   if (platform === '')
-    return `${peer.name} does not say which platform it runs (an older helix-node); update it`;
+    return `${peer.name} does not say which platform it runs (an older helix-node; update it)`;
   if (!(BUILDABLE_PLATFORMS as readonly string[]).includes(platform))
-    return `${peer.name} runs ${platform}, which agents cannot be built for, and no node holds ${agent}'s ${platform} image; ${buildablePlatformsText(view)}`;
-  return `no node holds ${agent}'s ${platform} image for ${peer.name} and ${buildablePlatformsText(view)}; install golang-go on a Docker node`;
+    return `${peer.name} runs ${platform}, which agents cannot be built for, and no node offers a ${platform} image of ${agent}`;
+  return `${peer.name} runs ${platform} and no node offers a ${platform} image of ${agent}`;
+}
+
+/** Why none of `peers` can get the image, with what the mesh can build and the fix. */
+function noImageWhy(view: readonly PeerView[], peers: readonly PeerView[], agent: string): string {
+  const fix = imageBuilders(view).length === 0 ? '; install golang-go on a Docker node' : '';
+  return `${peers.map((p) => noImagePart(p, agent)).join('; ')}; ${buildablePlatformsText(view)}${fix}`;
 }
 
 /** The peer that should run the agent, whether a warm container takes it, and why; or why none can. */
@@ -153,9 +159,8 @@ export function pickAgentHost(
   const sources = new Map(docker.map((p) => [p.id, imageSource(view, p, req)] as const));
   const usable = docker.filter((p) => sources.get(p.id) !== null);
   if (usable.length === 0) {
-    const why = docker.map((p) => noImageWhy(view, p, req.agent));
     return {
-      error: `no Docker node can get an image of ${req.agent} for its platform: ${[...new Set(why)].join('; ')}`,
+      error: `no Docker node can get an image of ${req.agent} for its platform: ${noImageWhy(view, docker, req.agent)}`,
     };
   }
 
@@ -244,7 +249,7 @@ function placeOn(
     };
   }
   const source = imageSource(view, node, req);
-  if (!source) return { error: `--on ${target}: ${noImageWhy(view, node, req.agent)}` };
+  if (!source) return { error: `--on ${target}: ${noImageWhy(view, [node], req.agent)}` };
   return {
     node,
     warm: false,
