@@ -45,11 +45,11 @@ describe('platforms', () => {
     ['arm', 'aarch64', 'linux/arm/v7'],
     ['arm', 'armv6l', 'linux/arm/v6'],
     ['s390x', 's390x', 'linux/s390x'],
-  ])("an engine with Arch %s on %s runs %s", (arch, machine, want) => {
+  ])('an engine with Arch %s on %s runs %s', (arch, machine, want) => {
     expect(enginePlatform(arch, machine)).toBe(want);
   });
 
-  it('names Go\'s environment for each buildable platform', () => {
+  it("names Go's environment for each buildable platform", () => {
     expect(BUILDABLE_PLATFORMS.map((p) => goEnvFor(p))).toEqual([
       { GOOS: 'linux', GOARCH: 'amd64' },
       { GOOS: 'linux', GOARCH: 'arm64' },
@@ -57,7 +57,7 @@ describe('platforms', () => {
     ]);
   });
 
-  it('reads an image config\'s Os/Architecture/Variant', () => {
+  it("reads an image config's Os/Architecture/Variant", () => {
     expect(platformOf({ os: 'linux', architecture: 'arm', variant: 'v7' })).toBe('linux/arm/v7');
     expect(platformOf({ os: 'linux', architecture: 'arm64', variant: 'v8' })).toBe('linux/arm64');
     expect(platformOf({ os: 'linux', architecture: 'amd64' })).toBe('linux/amd64');

@@ -50,7 +50,7 @@ async function agentMachine(docker: Docker, tag: string): Promise<number> {
     const head = new Promise<Buffer>((resolve, reject) => {
       extract.on('entry', (_h, stream, next) => {
         const parts: Buffer[] = [];
-        stream.on('data', (b: Buffer) => parts.push(b));
+        stream.on('data', (b: unknown) => parts.push(b as Buffer));
         stream.on('end', () => {
           resolve(Buffer.concat(parts).subarray(0, 20));
           next();

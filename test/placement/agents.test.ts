@@ -353,7 +353,7 @@ const platformCases: Case[] = [
     want: { node: 'pi', warm: false },
   },
   {
-    name: "an amd64 image on the mesh does not make an arm64 node without Go a host when nobody can build",
+    name: 'an amd64 image on the mesh does not make an arm64 node without Go a host when nobody can build',
     peers: [
       { name: 'laptop', go: false, running: 3, images: [`lights@${HASH_A}`] },
       { name: 'pi', platform: 'linux/arm64', go: false },
@@ -376,7 +376,7 @@ const platformCases: Case[] = [
       /mainframe runs linux\/s390x, which agents cannot be built for, and no node offers a linux\/s390x image of lights; the mesh can build linux\/amd64, linux\/arm64, linux\/arm\/v7 \(Go and Docker on mainframe\)$/,
   },
   {
-    name: 'no node with Go and no image of the hosts\' platforms: refused, saying the mesh builds nothing',
+    name: "no node with Go and no image of the hosts' platforms: refused, saying the mesh builds nothing",
     peers: [
       { name: 'pi', platform: 'linux/arm64', go: false },
       { name: 'pi7', platform: 'linux/arm/v7', go: false, images: [`lights@${HASH_B}`] },
@@ -386,7 +386,10 @@ const platformCases: Case[] = [
   },
   {
     name: 'a node that does not say its platform (an older helix-node) is not picked',
-    peers: [{ name: 'old', platform: '' }, { name: 'laptop', running: 4 }],
+    peers: [
+      { name: 'old', platform: '' },
+      { name: 'laptop', running: 4 },
+    ],
     want: { node: 'laptop', warm: false },
   },
   {
@@ -404,9 +407,12 @@ const platformCases: Case[] = [
 describe('pickAgentHost across platforms', () => {
   it.each(platformCases.map((c) => [c.name, c] as const))('%s', (_n, c) => check(c, piReq));
 
-  it('says where the image for the host\'s platform comes from', () => {
+  it("says where the image for the host's platform comes from", () => {
     const built = pickAgentHost(
-      [peer({ name: 'laptop', running: 3 }), peer({ name: 'pi', platform: 'linux/arm64', go: false })],
+      [
+        peer({ name: 'laptop', running: 3 }),
+        peer({ name: 'pi', platform: 'linux/arm64', go: false }),
+      ],
       piReq,
     );
     expect('reason' in built && built.reason).toMatch(
