@@ -18,6 +18,13 @@ import { fetchImage } from './fetch.js';
 import type { HostedAgent, ImageEngine, ImageProvisioner } from './types.js';
 import { untilAborted } from '../async.js';
 
+/**
+ * The progress lines that say where a run's image came from ("built for linux/arm64 on laptop,
+ * 1.1 s", "fetched helix-agent-lights:…-linux-arm64 from laptop (1.7 MB, 0.4 s)"): a trace keeps
+ * them with its run hop.
+ */
+export const IMAGE_PROVENANCE = /^(built for \S+ (on \S+|here), |fetched \S+ from )/;
+
 export interface PeerImageProvisionerOptions {
   engine: ImageEngine & { removeImage?(tag: string): Promise<unknown> };
   /** the platform this node runs agents as (the runtime's) */

@@ -338,7 +338,7 @@ describe('image transfer between two Docker engines', () => {
     expect(events[0]).toMatchObject({
       type: 'placed',
       node: 'laptop',
-      reason: expect.stringMatching(/will fetch or build the image/),
+      reason: expect.stringMatching(/will fetch the linux\/\S+ image from desk/),
     });
     expect(events[1]).toMatchObject({ type: 'accepted', hostName: 'laptop', warm: false });
     const said = events
