@@ -243,7 +243,10 @@ function meshView(runner: AgentRunner): PeerView[] {
       addresses: [HOST_ADDRESS],
       rttMs: 0.1,
       ports: { rpc: RPC_PORT, cluster: 0 },
-      capabilities: { ...base.capabilities, docker: { version: 'bench', platform: platformOfNodeArch(process.arch) } },
+      capabilities: {
+        ...base.capabilities,
+        docker: { version: 'bench', platform: platformOfNodeArch(process.arch) },
+      },
       warmPool: runner.poolState(),
     },
   ];

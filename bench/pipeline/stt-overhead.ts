@@ -229,14 +229,20 @@ async function main() {
     peer('stt-node', false, PORTS.transcriber, {
       stt: { engine: engine.name, model: engine.model },
     }),
-    peer('host', false, PORTS.host, { docker: { version: 'bench', platform: platformOfNodeArch(process.arch) } }, [
-      {
-        agent: 'lights',
-        image: `helix-agent-lights:${lights.hash.slice(0, 16)}`,
-        idle: 1,
-        busy: 0,
-      },
-    ]),
+    peer(
+      'host',
+      false,
+      PORTS.host,
+      { docker: { version: 'bench', platform: platformOfNodeArch(process.arch) } },
+      [
+        {
+          agent: 'lights',
+          image: `helix-agent-lights:${lights.hash.slice(0, 16)}`,
+          idle: 1,
+          busy: 0,
+        },
+      ],
+    ),
   ];
   const pipeline = new Pipeline({
     selfId: 'id-mic',

@@ -25,7 +25,11 @@ export const AGENT_SDK_PATH = `agents/sdk/${AGENT_SDK_FILE}`;
 export const GO_BUILD_FLAGS = ['-trimpath', '-buildvcs=false', '-ldflags', '-s -w'] as const;
 
 /** The labels every agent image carries: which agent, which sources, which platform. */
-export function imageLabels(agent: string, hash: string, platform: Platform): Record<string, string> {
+export function imageLabels(
+  agent: string,
+  hash: string,
+  platform: Platform,
+): Record<string, string> {
   return { 'helix.agent': agent, 'helix.hash': hash, 'helix.platform': platform };
 }
 

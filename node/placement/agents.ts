@@ -288,7 +288,10 @@ function idleWarm(peer: PeerView, req: AgentPlacementRequest): number {
 }
 
 /** The peer holds the agent's image (of the requested hash, when one is named) for its platform. */
-function holdsImage(peer: PeerView, req: Pick<AgentPlacementRequest, 'agent' | 'imageHash'>): boolean {
+function holdsImage(
+  peer: PeerView,
+  req: Pick<AgentPlacementRequest, 'agent' | 'imageHash'>,
+): boolean {
   const platform = platformOf(peer);
   return peer.images.some(
     (i) =>

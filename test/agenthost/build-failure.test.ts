@@ -61,7 +61,8 @@ describe('an agent whose source does not compile', () => {
         platform: async () => 'linux/amd64',
         view,
         clients: new RpcClients({ nodeId: `id-${name}`, secret }),
-        build: (_agent, o) => buildImage(broken, { runtime: engine, ...o }).then(() => ({ buildMs: 1 })),
+        build: (_agent, o) =>
+          buildImage(broken, { runtime: engine, ...o }).then(() => ({ buildMs: 1 })),
       });
       const server = new RpcServer({
         addresses: [address],

@@ -174,7 +174,8 @@ describe('image transfer between two Docker engines', () => {
     return {
       fetch: (call) => {
         void (async () => {
-          const source = lie === 'tag' ? imageTag('sleeper', sleeper.hash, platform, IMAGE_PREFIX) : tag;
+          const source =
+            lie === 'tag' ? imageTag('sleeper', sleeper.hash, platform, IMAGE_PREFIX) : tag;
           const file = path.join(work, `lie-${lie}.tar`);
           const { digest, sizeBytes } = await spool(await desk.save(source), file);
           const bytes = await readFile(file);

@@ -63,7 +63,11 @@ function fakeImages(): FakeImages {
     build: async (recipe, opts) => {
       built.push(recipe);
       opts.onProgress?.('Step 1/4 : FROM scratch');
-      images.set(recipe.tag, { id: 'sha256:fake', sizeBytes: 1_500_000, platform: recipe.platform });
+      images.set(recipe.tag, {
+        id: 'sha256:fake',
+        sizeBytes: 1_500_000,
+        platform: recipe.platform,
+      });
     },
     removeImage: async (tag) => {
       if (busy.has(tag)) throw new ImageBusyError(`conflict: ${tag} is used by a container`);

@@ -118,15 +118,45 @@ describe('image registry', () => {
       now: () => ++clock,
       remover: { removeImage: async (tag) => void removed.push(tag) },
     });
-    await registry.record({ agent: 'a', hash: 'a', platform: 'linux/amd64', tag: 'a:1', sizeBytes: 4 * MB });
-    await registry.record({ agent: 'b', hash: 'b', platform: 'linux/amd64', tag: 'b:1', sizeBytes: 4 * MB });
+    await registry.record({
+      agent: 'a',
+      hash: 'a',
+      platform: 'linux/amd64',
+      tag: 'a:1',
+      sizeBytes: 4 * MB,
+    });
+    await registry.record({
+      agent: 'b',
+      hash: 'b',
+      platform: 'linux/amd64',
+      tag: 'b:1',
+      sizeBytes: 4 * MB,
+    });
     const releaseA = registry.acquire('a:1'); // a is now the most recently used, and in use
-    await registry.record({ agent: 'c', hash: 'c', platform: 'linux/amd64', tag: 'c:1', sizeBytes: 4 * MB });
+    await registry.record({
+      agent: 'c',
+      hash: 'c',
+      platform: 'linux/amd64',
+      tag: 'c:1',
+      sizeBytes: 4 * MB,
+    });
     expect(removed).toEqual(['b:1']);
-    await registry.record({ agent: 'd', hash: 'd', platform: 'linux/amd64', tag: 'd:1', sizeBytes: 4 * MB });
+    await registry.record({
+      agent: 'd',
+      hash: 'd',
+      platform: 'linux/amd64',
+      tag: 'd:1',
+      sizeBytes: 4 * MB,
+    });
     expect(removed).toEqual(['b:1', 'c:1']); // a is in use: skipped though older than c
     releaseA();
-    await registry.record({ agent: 'e', hash: 'e', platform: 'linux/amd64', tag: 'e:1', sizeBytes: 4 * MB });
+    await registry.record({
+      agent: 'e',
+      hash: 'e',
+      platform: 'linux/amd64',
+      tag: 'e:1',
+      sizeBytes: 4 * MB,
+    });
     expect(removed).toEqual(['b:1', 'c:1', 'a:1']);
     expect(
       registry

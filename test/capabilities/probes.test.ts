@@ -190,7 +190,7 @@ describe('probeDocker', () => {
     });
   });
 
-  it('reports agents.platform instead of the engine\'s own for an engine that emulates it', async () => {
+  it("reports agents.platform instead of the engine's own for an engine that emulates it", async () => {
     expect(
       await probeDocker({
         socketPath: path.join(dir, 'docker.sock'),

@@ -145,7 +145,9 @@ export class DockerRuntime implements AgentRuntime {
       this.nativePlatform = (async () => {
         const { Arch } = await this.docker.version();
         const machine =
-          Arch === 'arm' ? ((await this.docker.info()) as { Architecture?: string }).Architecture : '';
+          Arch === 'arm'
+            ? ((await this.docker.info()) as { Architecture?: string }).Architecture
+            : '';
         return enginePlatform(Arch, machine);
       })();
       // Asked again after a failure (the engine was not up yet).
