@@ -293,11 +293,20 @@ function holdsImage(
   req: Pick<AgentPlacementRequest, 'agent' | 'imageHash'>,
 ): boolean {
   const platform = platformOf(peer);
-  return peer.images.some(
-    (i) =>
-      i.agent === req.agent &&
-      i.platform === platform &&
-      (!req.imageHash || sameImageHash(i.hash, req.imageHash)),
+  // A warm container of the agent runs its image there (the pool's images are the node's own).
+  const warm = peer.warmPool.some(
+    (e) =>
+      e.agent === req.agent &&
+      (!req.imageHash || e.image.includes(req.imageHash.slice(0, IMAGE_HASH_DIGITS))),
+  );
+  return (
+    warm ||
+    peer.images.some(
+      (i) =>
+        i.agent === req.agent &&
+        i.platform === platform &&
+        (!req.imageHash || sameImageHash(i.hash, req.imageHash)),
+    )
   );
 }
 

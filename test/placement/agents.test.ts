@@ -385,6 +385,12 @@ const platformCases: Case[] = [
       /^no Docker node can get an image of lights for its platform: pi runs linux\/arm64 and no node offers a linux\/arm64 image of lights; pi7 runs linux\/arm\/v7 and no node offers a linux\/arm\/v7 image of lights; the mesh can build for no platform: no alive node has both Go and Docker; install golang-go on a Docker node$/,
   },
   {
+    name: 'an idle warm container counts as holding the image, with no Go anywhere',
+    peers: [{ name: 'pi', platform: 'linux/arm64', go: false, warm: { [`lights@${HASH_A}`]: 1 } }],
+    req: { tier: 'warm' },
+    want: { node: 'pi', warm: true },
+  },
+  {
     name: 'a node that does not say its platform (an older helix-node) is not picked',
     peers: [
       { name: 'old', platform: '' },
