@@ -14,7 +14,7 @@ const LAYERS = [
   // 2: one outside system each (files, CLI tools, processes, sockets)
   ['capabilities', 'discovery', 'bus', 'rpc', 'voice', 'home'],
   // 3: services over one edge each
-  ['membership', 'settings', 'join', 'agents', 'stt', 'router', 'tts'],
+  ['membership', 'settings', 'join', 'agents', 'stt', 'router', 'tts', 'registry'],
   // 4: gRPC services that compose them
   ['agenthost', 'transcribe', 'models'],
   // 5: the voice pipeline: utterance -> transcript -> intent -> run -> reply
@@ -32,6 +32,7 @@ const PURE = [
   '^node/(types|errors|async|lifecycle|platform)\\.ts$',
   '^node/agentspec/',
   '^node/placement/',
+  '^node/registry/oci\\.ts$',
   '^node/agents/egress-policy\\.ts$',
   '^node/config/schema\\.ts$',
   '^node/membership/view\\.ts$',

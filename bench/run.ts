@@ -13,7 +13,10 @@ const BENCHES: Record<string, { file: string; about: string; args?: string[] }> 
   },
   warm: { file: 'bench/agenthost/warm.ts', about: 'warm path over gRPC vs bare stdio round trip' },
   cold: { file: 'bench/agenthost/cold.ts', about: 'cold run vs bare docker run, same sandbox' },
-  transfer: { file: 'bench/agenthost/transfer.ts', about: 'image transfer vs docker save | load' },
+  transfer: {
+    file: 'bench/agenthost/transfer.ts',
+    about: 'image transfer (ImageStore.Fetch, mirror pull) vs docker save | load',
+  },
   'stt-overhead': {
     file: 'bench/pipeline/stt-overhead.ts',
     about: 'pipeline STT vs the engine alone',
@@ -37,6 +40,10 @@ const BENCHES: Record<string, { file: string; about: string; args?: string[] }> 
   'cli-start': {
     file: 'bench/cli/start.ts',
     about: 'helix-node --help, status, run echo echo and the daemon import vs node -e 0',
+  },
+  'node-start': {
+    file: 'bench/node/start.ts',
+    about: 'Pi-class: join until status (unconstrained and 25 % of a core), converge, idle RSS',
   },
   vocabulary: {
     file: 'bench/settings/vocabulary.ts',

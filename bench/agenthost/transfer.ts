@@ -6,6 +6,10 @@
  *  - HelixOS: ImageStore.Fetch over gRPC (mesh-proof auth, 127.0.5.50) into fetchImage: the
  *    sender spools `docker save` to a file to announce its sha256 first, the receiver spools while
  *    hashing, checks digest, size and tags, then `docker load`s.
+ *  - mirror: B's engine pulls by digest through B's registry mirror on loopback, which fetches
+ *    the blobs from A's mirror over ImageBlobs (gRPC, mesh proof) and checks each sha256 first
+ *    (node/registry). B's mirror starts with an empty cache every run; A's keeps the blobs it
+ *    converted from `docker save` in the first (warm-up) round, as a node that offers an image does.
  * The image is removed from B before every transfer. Images: the echo agent (~1.5 MB, what
  * peers really exchange) and a FROM scratch image holding N MB of random bytes (throughput).
  *
@@ -21,7 +25,20 @@ import type Docker from 'dockerode';
 import tar from 'tar-stream';
 import { buildImage, DockerRuntime, imageTag, loadAgents } from '../../node/agents/index.js';
 import { fetchImage, imageStoreService } from '../../node/agenthost/index.js';
-import { ImageStoreService, RpcClients, RpcServer } from '../../node/rpc/index.js';
+import {
+  ImageBlobsService,
+  ImageStoreService,
+  RpcClients,
+  RpcServer,
+} from '../../node/rpc/index.js';
+import {
+  MirrorHttpServer,
+  RegistryMirror,
+  dockerEnginePull,
+  imageBlobsService,
+  pullThroughMirror,
+} from '../../node/registry/index.js';
+import { hostPeer } from '../../test/agenthost/helpers.js';
 import type { ImageHeld } from '../../node/types.js';
 import {
   DEFAULT_DOCKER_SOCKET,
@@ -107,6 +124,45 @@ async function main(): Promise<void> {
   );
   const clients = new RpcClients({ nodeId: 'id-b', secret });
   const engineB = new DockerRuntime({ docker: dockerdB.docker });
+  const mirrorA = new RegistryMirror({
+    dir: path.join(work, 'mirror-a'),
+    engine: new DockerRuntime({ docker: engineA }),
+    images: () => held,
+    tagOf: (i) => imageTag(i.agent, i.hash, PREFIX),
+    view: () => [],
+    clients,
+  });
+  await mirrorA.open();
+  server.addService(ImageBlobsService, imageBlobsService(mirrorA));
+  const peerA = () => ({ ...hostPeer({ name: 'a', address: ADDRESS, port: PORT }), images: held });
+  let round = 0;
+  /** B's mirror with an empty cache, and its engine pulling through it. */
+  async function mirrorPull(agent: string, hash: string): Promise<void> {
+    const mirrorB = new RegistryMirror({
+      dir: path.join(work, `mirror-b-${round++}`),
+      engine: null,
+      images: () => [],
+      tagOf: (i) => imageTag(i.agent, i.hash, PREFIX),
+      view: () => [peerA()],
+      clients,
+    });
+    await mirrorB.open();
+    const http = new MirrorHttpServer(mirrorB, { port: 0 });
+    await http.start();
+    try {
+      await pullThroughMirror({
+        mirror: mirrorB,
+        address: http.address,
+        engine: dockerEnginePull(dockerdB.docker),
+        agent,
+        hash,
+        tag: imageTag(agent, hash, PREFIX),
+      });
+    } finally {
+      await http.stop();
+      await rm(mirrorB.store.dir, { recursive: true, force: true });
+    }
+  }
   try {
     await server.start();
     const echo = (await loadAgents([path.resolve('agents')])).find(
@@ -127,8 +183,10 @@ async function main(): Promise<void> {
       bytes: number;
       bare: Percentiles;
       helix: Percentiles;
+      mirror: Percentiles;
       bareMBps: number;
       helixMBps: number;
+      mirrorMBps: number;
     }> = [];
     for (const image of images) {
       const size = (await new DockerRuntime({ docker: engineA }).inspectImage(image.tag))!
@@ -142,6 +200,7 @@ async function main(): Promise<void> {
       });
       const bare: number[] = [];
       const helix: number[] = [];
+      const mirror: number[] = [];
       let tarBytes = 0;
       const clear = () =>
         dockerdB.docker
@@ -166,22 +225,30 @@ async function main(): Promise<void> {
         });
         const helixMs = Number(process.hrtime.bigint() - t0) / 1e6;
         tarBytes = got.sizeBytes;
-        // the first round warms both paths (page cache, connections)
+        await clear();
+        t0 = process.hrtime.bigint();
+        await mirrorPull(image.agent, image.hash);
+        const mirrorMs = Number(process.hrtime.bigint() - t0) / 1e6;
+        // the first round warms every path (page cache, connections, A's converted blobs)
         if (i > 0) {
           bare.push(bareMs);
           helix.push(helixMs);
+          mirror.push(mirrorMs);
         }
       }
       const b = percentiles(bare);
       const h = percentiles(helix);
+      const m = percentiles(mirror);
       const mbps = (ms: number) => tarBytes / 1e6 / (ms / 1000);
       report.push({
         image: image.tag,
         bytes: tarBytes,
         bare: b,
         helix: h,
+        mirror: m,
         bareMBps: mbps(b.p50),
         helixMBps: mbps(h.p50),
+        mirrorMBps: mbps(m.p50),
       });
       await clear();
     }
@@ -194,7 +261,7 @@ async function main(): Promise<void> {
     );
     for (const r of report) {
       console.log(
-        `  ${r.image.padEnd(44)} ${(r.bytes / 1e6).toFixed(1).padStart(6)} MB   bare save|load ${r.bare.p50.toFixed(0).padStart(5)} ms ${r.bareMBps.toFixed(1).padStart(6)} MB/s   ImageStore.Fetch ${r.helix.p50.toFixed(0).padStart(5)} ms ${r.helixMBps.toFixed(1).padStart(6)} MB/s   x${(r.helix.p50 / r.bare.p50).toFixed(2)} time`,
+        `  ${r.image.padEnd(44)} ${(r.bytes / 1e6).toFixed(1).padStart(6)} MB   bare save|load ${r.bare.p50.toFixed(0).padStart(5)} ms ${r.bareMBps.toFixed(1).padStart(6)} MB/s   ImageStore.Fetch ${r.helix.p50.toFixed(0).padStart(5)} ms ${r.helixMBps.toFixed(1).padStart(6)} MB/s   x${(r.helix.p50 / r.bare.p50).toFixed(2)} time   mirror pull ${r.mirror.p50.toFixed(0).padStart(5)} ms ${r.mirrorMBps.toFixed(1).padStart(6)} MB/s   x${(r.mirror.p50 / r.bare.p50).toFixed(2)} time`,
       );
     }
   } finally {

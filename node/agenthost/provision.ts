@@ -10,20 +10,22 @@ import { AgentCompileError, DEFAULT_IMAGE_PREFIX, imageTag } from '../agents/ind
 import { describeError } from '../errors.js';
 import { silentLogger, type Logger } from '../log.js';
 import { imageBuilders, peersSharingImage } from '../placement/index.js';
-import type { Platform } from '../platform.js';
+import { samePlatform, type Platform } from '../platform.js';
 import { peerTarget, type RpcClients } from '../rpc/index.js';
 import type { PeerView } from '../types.js';
 import { AgentBuildFailedError, ImageUnavailableError } from './errors.js';
 import { fetchImage } from './fetch.js';
-import type { HostedAgent, ImageEngine, ImageProvisioner } from './types.js';
+import type { HostedAgent, ImageEngine, ImageProvisioner, MirrorPuller } from './types.js';
 import { untilAborted } from '../async.js';
 
 /**
  * The progress lines that say where a run's image came from ("built for linux/arm64 on laptop,
- * 1.1 s", "fetched helix-agent-lights:…-linux-arm64 from laptop (1.7 MB, 0.4 s)"): a trace keeps
+ * 1.1 s", "fetched helix-agent-lights:…-linux-arm64 from laptop (1.7 MB, 0.4 s)", "pulled … through
+ * the registry mirror (sha256:…)"): a trace keeps
  * them with its run hop.
  */
-export const IMAGE_PROVENANCE = /^(built for \S+ (on \S+|here), |fetched \S+ from )/;
+export const IMAGE_PROVENANCE =
+  /^(built for \S+ (on \S+|here), |fetched \S+ from |pulled \S+ through the registry mirror)/;
 
 export interface PeerImageProvisionerOptions {
   engine: ImageEngine & { removeImage?(tag: string): Promise<unknown> };
@@ -40,6 +42,11 @@ export interface PeerImageProvisionerOptions {
     agent: HostedAgent,
     opts: { signal: AbortSignal; onProgress: (line: string) => void },
   ) => Promise<{ buildMs: number }>;
+  /**
+   * pulls through this node's registry mirror when a peer offers the image for this node's
+   * platform (tried first; the ImageStore.Fetch transfer below stays the fallback)
+   */
+  mirror?: MirrorPuller;
   /** peers tried before giving up on fetching (default 3) */
   maxPeers?: number;
   fetchTimeoutMs?: number;
@@ -129,6 +136,30 @@ export class PeerImageProvisioner implements ImageProvisioner {
       .sort(byDistance)
       .slice(0, this.opts.maxPeers ?? 3);
     const failures: string[] = [];
+    if (holders.length > 0 && this.opts.mirror) {
+      const mirror = this.opts.mirror;
+      say(`pulling image ${tag} through the registry mirror ${mirror.address}`);
+      try {
+        const got = await mirror.pull(name, agent.hash, tag, signal);
+        const pulled = await this.opts.engine.imagePlatform(tag, signal);
+        if (pulled === null || !samePlatform(pulled, platform)) {
+          await this.opts.engine.removeImage?.(tag).catch(() => undefined);
+          throw new Error(
+            `the engine pulled a ${pulled ?? 'missing'} image, not ${platform}; it was removed again`,
+          );
+        }
+        this.log.info(
+          { tag, reference: got.reference },
+          'image pulled through the registry mirror',
+        );
+        say(`pulled ${tag} through the registry mirror (${got.digest.slice(0, 19)})`);
+        this.present.set(tag, Date.now());
+        return;
+      } catch (err) {
+        this.log.warn({ tag, err: describeError(err) }, 'pull through the registry mirror failed');
+        failures.push(`registry mirror: ${describeError(err)}`);
+      }
+    }
     const fetchFrom = async (peer: PeerView, build: boolean): Promise<boolean> => {
       say(
         build

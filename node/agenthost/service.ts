@@ -41,6 +41,7 @@ import { runnerExecutor } from './adapter.js';
 import { createHostCalls, type LightSwitch } from './calls.js';
 import { imageStoreService } from './imagestore.js';
 import { PeerImageProvisioner } from './provision.js';
+import { startNodeMirror } from './mirror.js';
 import { agentHostService } from './server.js';
 import type { HostedAgent, ImageProvisioner, RemoteRunEvent } from './types.js';
 
@@ -120,6 +121,8 @@ export interface AgentServices {
   readonly control: AgentControl;
   /** notes agents sent to this node (a timer went off) */
   onNotify(listener: NotifyListener): () => void;
+  /** the registry mirror's "127.0.0.1:<port>", or null when it is off or not listening */
+  readonly registryMirror: string | null;
   /** resolves once the warm-up (images, warm pools) has finished or given up */
   ready(): Promise<void>;
   stop(): Promise<void>;
@@ -198,12 +201,25 @@ export async function startAgentServices(c: AgentServicesComponents): Promise<Ag
   const engine = explainedEngine(runtime);
   // Without Go this node builds nothing: a peer with Go builds for it (ImageStore.Fetch, build).
   const hasGo = await probeGo(c.config.agents.go);
+  // The OCI registry mirror: ImageBlobs for peers, loopback HTTP for the engine (docs/registry.md).
+  const mirror = await startNodeMirror({
+    config: c.config,
+    stateDir: c.stateDir,
+    runtime,
+    registry,
+    imagePrefix,
+    view: c.view,
+    clients: c.clients,
+    rpc: c.rpc,
+    log: c.logger,
+  });
   const provisioner = new PeerImageProvisioner({
     engine: { ...engine, removeImage: (tag) => runtime.removeImage(tag) },
     platform,
     view: c.view,
     clients: c.clients,
     imagePrefix,
+    ...(mirror?.puller && { mirror: mirror.puller }),
     ...(hasGo
       ? {
           build: async (hosted: HostedAgent, o: BuildProgress) => {
@@ -375,6 +391,7 @@ export async function startAgentServices(c: AgentServicesComponents): Promise<Ag
         o,
       ),
     control,
+    registryMirror: mirror?.address ?? null,
     onNotify: (listener) => notifier.onNotify(listener),
     ready: () => warming,
     stop: async () => {
@@ -385,6 +402,7 @@ export async function startAgentServices(c: AgentServicesComponents): Promise<Ag
         .close()
         .catch((err: unknown) => log.debug({ err: describeError(err) }, 'mqtt close failed'));
       await registry.flush();
+      await mirror?.stop();
       log.info('agents stopped');
     },
   };

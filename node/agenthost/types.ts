@@ -24,6 +24,21 @@ export interface AgentExecutor {
 /** The engine's image store as image transfer needs it: node/agents' runtime provides it. */
 export type { ImageEngine } from '../agents/index.js';
 
+/**
+ * Pulls an agent image into this node's engine through its OCI registry mirror (node/registry),
+ * by digest, and tags it `tag`; rejects when no peer offers it or the pull fails.
+ */
+export interface MirrorPuller {
+  /** "127.0.0.1:<port>", for messages */
+  readonly address: string;
+  pull(
+    agent: string,
+    hash: string,
+    tag: string,
+    signal: AbortSignal,
+  ): Promise<{ reference: string; digest: string }>;
+}
+
 /** Makes sure this node holds an agent's image before it runs (fetch from a peer, else build). */
 export interface ImageProvisioner {
   /** true when the image is here already (nothing to do, no progress said) */

@@ -1,8 +1,3 @@
 export { ConfigSchema, type Config, type ConfigInput } from './schema.js';
-export {
-  loadConfig,
-  parseConfig,
-  defaultStateDir,
-  type LoadOptions,
-  type LoadedConfig,
-} from './load.js';
+export { loadConfig, parseConfig, type LoadOptions, type LoadedConfig } from './load.js';
+export { defaultStateDir, locateConfig, type LocatedConfig } from './locate.js';

@@ -3,24 +3,14 @@
  * Precedence (lowest first): schema defaults, the TOML file, HELIX_<SECTION>_<KEY> variables,
  * flags. A bad key or value fails with the key, the value and what is allowed.
  */
-import { existsSync, readFileSync } from 'node:fs';
-import os from 'node:os';
 import path from 'node:path';
-import { parse as parseToml, TomlError } from 'smol-toml';
+import { parse as parseToml } from 'smol-toml';
 import type { z } from 'zod';
 import { ConfigError } from '../errors.js';
 import { ConfigSchema, type Config } from './schema.js';
+import { defaultStateDir, getPath, locateConfig, type LoadOptions, type Tree } from './locate.js';
 
-export interface LoadOptions {
-  /** explicit --config path; must exist */
-  configPath?: string;
-  /** explicit --state-dir */
-  stateDir?: string;
-  /** dotted-key overrides from flags, e.g. { 'mesh.rpc_port': 7701 } */
-  overrides?: Record<string, unknown>;
-  env?: NodeJS.ProcessEnv;
-  cwd?: string;
-}
+export type { LoadOptions } from './locate.js';
 
 export interface LoadedConfig {
   config: Config;
@@ -29,50 +19,19 @@ export interface LoadedConfig {
   stateDir: string;
 }
 
-type Tree = Record<string, unknown>;
-
 const SECTIONS = Object.keys(ConfigSchema.shape);
-
-/** Default per-user state dir: $HELIX_STATE_DIR, $XDG_STATE_HOME/helix, ~/.local/state/helix; root: /var/lib/helix. */
-export function defaultStateDir(env: NodeJS.ProcessEnv = process.env): string {
-  if (env.HELIX_STATE_DIR) return env.HELIX_STATE_DIR;
-  if (process.getuid?.() === 0 && !env.XDG_STATE_HOME) return '/var/lib/helix';
-  const base = env.XDG_STATE_HOME || path.join(os.homedir(), '.local', 'state');
-  return path.join(base, 'helix');
-}
 
 export function loadConfig(opts: LoadOptions = {}): LoadedConfig {
   const env = opts.env ?? process.env;
-  const cwd = opts.cwd ?? process.cwd();
-  const explicitPath = opts.configPath ?? env.HELIX_CONFIG;
-  let stateDir = opts.stateDir ?? defaultStateDir(env);
-
-  let configPath: string | null = null;
-  if (explicitPath) {
-    configPath = path.resolve(cwd, explicitPath);
-    if (!existsSync(configPath)) {
-      throw new ConfigError(
-        '--config',
-        explicitPath,
-        'the file does not exist; pass an existing helix.toml',
-      );
-    }
-  } else {
-    for (const candidate of [path.join(cwd, 'helix.toml'), path.join(stateDir, 'helix.toml')]) {
-      if (existsSync(candidate)) {
-        configPath = candidate;
-        break;
-      }
-    }
-  }
-
-  const tree: Tree = configPath ? readToml(configPath) : {};
+  const { configPath, tree } = locateConfig(opts);
   mergeEnv(tree, env);
   for (const [key, value] of Object.entries(opts.overrides ?? {})) {
     if (value !== undefined) setDotted(tree, key, value);
   }
   const config = parseConfig(tree, configPath ?? 'defaults');
-  // node.state_dir in the file applies only when no flag or variable chose one.
+  // Located again from the validated value, which the flags' overrides may have set.
+  const cwd = opts.cwd ?? process.cwd();
+  let stateDir = opts.stateDir ?? defaultStateDir(env);
   if (!opts.stateDir && !env.HELIX_STATE_DIR && config.node.state_dir) {
     stateDir = path.resolve(configPath ? path.dirname(configPath) : cwd, config.node.state_dir);
   }
@@ -84,30 +43,6 @@ export function parseConfig(tree: unknown, source = 'config'): Config {
   const result = ConfigSchema.safeParse(tree);
   if (result.success) return result.data;
   throw toConfigError(result.error, tree, source);
-}
-
-function readToml(file: string): Tree {
-  let text: string;
-  try {
-    text = readFileSync(file, 'utf8');
-  } catch (err) {
-    throw new ConfigError('--config', file, 'the file cannot be read; check its permissions', {
-      cause: err,
-    });
-  }
-  try {
-    return parseToml(text) as Tree;
-  } catch (err) {
-    const where = err instanceof TomlError ? ` at line ${err.line}, column ${err.column}` : '';
-    throw new ConfigError(
-      file,
-      '(file)',
-      `not valid TOML${where}: ${(err as Error).message.split('\n')[0]}`,
-      {
-        cause: err,
-      },
-    );
-  }
 }
 
 function mergeEnv(tree: Tree, env: NodeJS.ProcessEnv): void {
@@ -145,15 +80,6 @@ function setDotted(tree: Tree, key: string, value: unknown): void {
     node = node[part] as Tree;
   }
   node[parts[parts.length - 1]!] = value;
-}
-
-function getPath(tree: unknown, keys: readonly PropertyKey[]): unknown {
-  let node: unknown = tree;
-  for (const k of keys) {
-    if (typeof node !== 'object' || node === null) return undefined;
-    node = (node as Record<PropertyKey, unknown>)[k];
-  }
-  return node;
 }
 
 function toConfigError(error: z.ZodError, tree: unknown, source: string): ConfigError {

@@ -108,6 +108,15 @@ export const AgentsSection = z.strictObject({
     }),
 });
 
+/**
+ * The node's read-only OCI registry mirror of agent images (docs/registry.md), on loopback only.
+ * 0 picks a free port (tests); the engine pulls `127.0.0.1:<port>/helix/<agent>@sha256:…`.
+ */
+export const RegistrySection = z.strictObject({
+  enabled: z.boolean().default(true),
+  port: z.number().int().min(0).max(65535).default(7705),
+});
+
 export const MqttSection = z.strictObject({
   url: z
     .string()
@@ -173,6 +182,7 @@ export const ConfigSchema = z.strictObject({
   join: JoinSection.prefault({}),
   capabilities: CapabilitiesSection.prefault({}),
   agents: AgentsSection.prefault({}),
+  registry: RegistrySection.prefault({}),
   mqtt: MqttSection.prefault({}),
   lights: LightsSection.prefault({}),
   voice: VoiceSection.prefault({}),

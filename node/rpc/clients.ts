@@ -15,6 +15,7 @@ import type { PeerView } from '../types.js';
 import { RpcCallError } from './calls.js';
 import { AgentHostClient } from './gen/helix/v1/agent.js';
 import { ImageStoreClient } from './gen/helix/v1/image.js';
+import { ImageBlobsClient } from './gen/helix/v1/registry.js';
 import { LlmClient } from './gen/helix/v1/llm.js';
 import { MeshClient } from './gen/helix/v1/mesh.js';
 import { ModelsClient } from './gen/helix/v1/models.js';
@@ -73,6 +74,10 @@ export class RpcClients {
 
   imageStore(target: RpcTarget): ImageStoreClient {
     return this.client('imageStore', ImageStoreClient, target);
+  }
+
+  imageBlobs(target: RpcTarget): ImageBlobsClient {
+    return this.client('imageBlobs', ImageBlobsClient, target);
   }
 
   transcriber(target: RpcTarget): TranscriberClient {

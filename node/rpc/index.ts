@@ -86,6 +86,15 @@ export {
   ImageChunk,
 } from './gen/helix/v1/image.js';
 export {
+  ImageBlobsService,
+  ImageBlobsClient,
+  type ImageBlobsServer,
+  ResolveRequest,
+  BlobRequest,
+  BlobDescriptor,
+  BlobChunk,
+} from './gen/helix/v1/registry.js';
+export {
   TranscriberService,
   TranscriberClient,
   type TranscriberServer,

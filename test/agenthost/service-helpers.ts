@@ -89,7 +89,8 @@ export async function startTestNode(o: TestNodeOptions): Promise<TestNode> {
   });
   const clients = new RpcClients({ nodeId: id, secret });
   const control = new ControlServer(controlSocketPath(stateDir), testLogger);
-  const config = parseConfig(o.config ?? {});
+  // Several nodes share this process's loopback: each mirror takes a free port.
+  const config = parseConfig({ registry: { port: 0 }, ...o.config });
   let svc: AgentServices | null = null;
   const self = (): PeerView => {
     const advert = svc?.advert() ?? { warmPool: [], images: [], runningAgents: 0 };

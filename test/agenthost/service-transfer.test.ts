@@ -1,7 +1,8 @@
 /**
- * The ImageStore service as the node registers it: a node whose own Docker engine lacks an
- * agent's image fetches it from a peer that ran it successfully (docker save → verify → docker
- * load) before running it, and then advertises it too. Each node has its own dockerd.
+ * The registry mirror as the node registers it (startAgentServices): a node whose own Docker
+ * engine lacks an agent's image pulls it by digest through its loopback mirror, which fetches the
+ * blobs from a peer that ran it successfully (ImageBlobs over gRPC, digests checked), runs it,
+ * and then offers it too. Each node has its own dockerd.
  */
 import { randomBytes } from 'node:crypto';
 import { mkdtemp } from 'node:fs/promises';
@@ -26,7 +27,7 @@ import {
 } from './service-helpers.js';
 import { freePort } from '../support/ports.js';
 
-describe('agent images between nodes through ImageStore', () => {
+describe('agent images between nodes through the registry mirror', () => {
   let privateEngine: PrivateDockerd;
   let desk: TestNode;
   let laptop: TestNode;
@@ -87,13 +88,31 @@ describe('agent images between nodes through ImageStore', () => {
       }),
     );
     const progress = events.filter((e) => e.type === 'progress').map((e) => e.message);
-    expect(
-      progress.some((m) => /^fetching image helix-test-svc-shout:\w{16} from desk$/.test(m)),
-    ).toBe(true);
-    expect(progress.some((m) => /^building image/.test(m))).toBe(false);
+    // through laptop's registry mirror, by digest, from desk's blobs (ImageBlobs over gRPC)
+    expect(progress).toEqual(
+      expect.arrayContaining([
+        expect.stringMatching(
+          /^pulling image helix-test-svc-shout:\w{16}-linux-[\w-]+ through the registry mirror 127\.0\.0\.1:\d+$/,
+        ),
+        expect.stringMatching(
+          /^pulled helix-test-svc-shout:\w{16}-linux-[\w-]+ through the registry mirror \(sha256:\w{12}\)$/,
+        ),
+      ]),
+    );
+    expect(progress.some((m) => /^(fetching|building) image/.test(m))).toBe(false);
     expect(events.at(-1)).toMatchObject({ type: 'result', text: 'TWO', hostName: 'laptop' });
     const held = laptop.svc.advert().images;
     expect(held).toMatchObject([{ agent: 'shout', shareable: true }]);
     expect(held[0]!.hash).toBe(desk.svc.advert().images[0]!.hash);
+
+    // laptop now offers it too: its mirror, converting its own engine's copy, gives the same index
+    const index = async (node: TestNode) => {
+      const res = await fetch(
+        `http://${node.svc.registryMirror}/v2/helix/shout/manifests/${held[0]!.hash.slice(0, 16)}`,
+      );
+      expect(res.status).toBe(200);
+      return res.headers.get('docker-content-digest');
+    };
+    expect(await index(laptop)).toBe(await index(desk));
   }, 120_000);
 });

@@ -11,7 +11,8 @@
  *   W: "the LAN and the internet": veth 192.168.77.2/24 (a LAN peer); 100.100.1.1/32 (a tailnet
  *      peer) and 93.184.216.34/32 on its loopback (no dummy interfaces in this kernel), the test double of a public web server (example.com's
  *      former address: the only allowed destination, reachable only inside these namespaces).
- * Needs root, iproute2, iptables, dockerd and Go (images cannot be pulled: the probe is a static
+ * A packet capture (tcpdump) on W's end of the link shows the refused connections sent nothing past
+ * the policy point. Needs root, iproute2, iptables, tcpdump, dockerd and Go (images cannot be pulled: the probe is a static
  * Go binary in a FROM scratch image, ./egress-probe/main.go).
  */
 import { execFile, spawn, spawnSync, type ChildProcess } from 'node:child_process';
@@ -195,6 +196,29 @@ describe('the egress network reaches only the public internet', () => {
     expect(rules).toContain(`-A ${egressChain(bridge)} -d 100.64.0.0/10 -j REJECT`);
     expect(rules).toMatch(new RegExp(`-A INPUT -i ${bridge} .*-j REJECT`));
 
+    // A packet capture on the link beyond the policy point (W's end of the veth: the LAN and the
+    // internet), running while the probe runs.
+    const pcap = path.join(dir, 'beyond-policy.pcap');
+    const capture = spawn(
+      IN_W[0] as string,
+      [
+        ...IN_W.slice(1),
+        'tcpdump',
+        '--immediate-mode',
+        '-i',
+        `hxe${ID}b`,
+        '-nn',
+        '-U',
+        '-w',
+        pcap,
+        'ip',
+      ],
+      { stdio: ['ignore', 'ignore', 'pipe'] },
+    );
+    let captureErr = '';
+    capture.stderr?.setEncoding('utf8').on('data', (d: string) => (captureErr += d));
+    await until('tcpdump', () => captureErr.includes('listening on'), 10_000);
+
     const refused = [gateway, '192.168.77.1', '93.184.216.50', '192.168.77.2', '100.100.1.1'];
     const targets = [...refused, '93.184.216.34'].map((a) => `${a}:${PORT}`);
     const container = await engine!.docker.createContainer({
@@ -225,6 +249,23 @@ describe('the egress network reaches only the public internet', () => {
     expect(internet.lines.filter((l) => l !== 'ready').sort()).toEqual(
       [`conn 93.184.216.34`, `udp 93.184.216.34:${PORT}`].sort(),
     );
+
+    // The capture: the allowed destination's TCP and UDP crossed the link; not one packet for the
+    // LAN peer or the tailnet peer did (they were refused at the policy point, before the link).
+    capture.kill('SIGINT');
+    await new Promise((r) => capture.once('exit', r));
+    const packets = sh(['tcpdump', '-nn', '-r', pcap]).split('\n').filter(Boolean);
+    const to = (addr: string) => packets.filter((l) => l.includes(`> ${addr}.${PORT}:`));
+    expect(
+      to('93.184.216.34').some((l) => /Flags \[S\]/.test(l)),
+      packets.join('\n'),
+    ).toBe(true);
+    expect(
+      to('93.184.216.34').some((l) => /UDP/.test(l)),
+      packets.join('\n'),
+    ).toBe(true);
+    expect(to('192.168.77.2'), packets.join('\n')).toEqual([]);
+    expect(to('100.100.1.1'), packets.join('\n')).toEqual([]);
   }, 60_000);
 
   it("http.fetch in the engine's namespace fetches from the internet and refuses the host's own public address", async () => {

@@ -40,12 +40,25 @@ describe('helix-node CLI conventions', () => {
     expect(JSON.parse(j.stdout).error.message).toMatch(/helix-node join/);
   });
 
-  it('rejects a bad config value with the key and exit 78', () => {
+  it('rejects a bad config value with the key and exit 78 where the command reads the config', () => {
     const file = path.join(stateDir, 'bad.toml');
     writeFileSync(file, '[mesh]\nrpc_port = "seven"\n');
-    const r = cli(['status', '--config', file, '--state-dir', stateDir]);
+    const r = cli(['doctor', '--config', file, '--state-dir', stateDir]);
     expect(r.code).toBe(78);
     expect(r.stderr).toContain('mesh.rpc_port');
+    // status only asks the running node (which validated its file when it started)
+    const s = cli(['status', '--config', file, '--state-dir', stateDir]);
+    expect(s.code).toBe(69);
+    expect(s.stderr).toMatch(/no helix-node is running/);
+  });
+
+  it("finds the state dir from helix.toml's node.state_dir without validating the rest", () => {
+    const dir = path.join(stateDir, 'elsewhere');
+    const file = path.join(stateDir, 'other.toml');
+    writeFileSync(file, '[node]\nstate_dir = "elsewhere"\n');
+    const r = cli(['status', '--config', file]);
+    expect(r.code).toBe(69);
+    expect(r.stderr).toContain(dir);
   });
 
   it('service install --dry-run prints a systemd unit running join with this state dir', () => {

@@ -2,7 +2,7 @@ import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
-import { ConfigSchema, loadConfig, parseConfig } from '../../node/config/index.js';
+import { ConfigSchema, loadConfig, locateConfig, parseConfig } from '../../node/config/index.js';
 import { ConfigError } from '../../node/errors.js';
 
 const repoRoot = path.resolve(import.meta.dirname, '..', '..');
@@ -128,6 +128,30 @@ describe('config', () => {
       '/x/y',
     );
     expect(loadConfig({ configPath: file, stateDir: '/a/b', env: {} }).stateDir).toBe('/a/b');
+  });
+
+  it('locates the same state dir as loadConfig without validating (the CLI fast path)', () => {
+    const dir = tmp();
+    const file = path.join(dir, 'helix.toml');
+    // rpc_port is invalid: loadConfig refuses the file, locateConfig only finds the state dir
+    writeFileSync(file, '[node]\nstate_dir = "state"\n[mesh]\nrpc_port = "seven"\n');
+    expect(locateConfig({ configPath: file, env: {} }).stateDir).toBe(path.join(dir, 'state'));
+    expect(() => loadConfig({ configPath: file, env: {} })).toThrow(ConfigError);
+    const cases: Array<{ env: NodeJS.ProcessEnv; stateDir?: string }> = [
+      { env: {} },
+      { env: { HELIX_STATE_DIR: '/x/y' } },
+      { env: { HELIX_NODE_STATE_DIR: '/n/s' } },
+      { env: { HELIX_NODE_STATE_DIR: '/n/s', HELIX_STATE_DIR: '/x/y' } },
+      { env: { HELIX_NODE_STATE_DIR: '/n/s' }, stateDir: '/a/b' },
+    ];
+    writeFileSync(file, '[node]\nstate_dir = "state"\n');
+    for (const c of cases) {
+      const opts = { configPath: file, env: c.env, stateDir: c.stateDir };
+      expect(locateConfig(opts).stateDir, JSON.stringify(c)).toBe(loadConfig(opts).stateDir);
+    }
+    expect(locateConfig({ configPath: file, env: { HELIX_NODE_STATE_DIR: '/n/s' } }).stateDir).toBe(
+      '/n/s',
+    );
   });
 });
 

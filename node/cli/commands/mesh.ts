@@ -2,7 +2,7 @@
 import type { Command } from 'commander';
 import { controlCall, type StatusReport } from '../../control/index.js';
 import { UsageError } from '../../errors.js';
-import { cliContext, showAction } from '../context.js';
+import { cliContext, configuredContext, showAction } from '../context.js';
 import { paint } from '../output.js';
 import { renderStatus } from '../status.js';
 
@@ -22,7 +22,10 @@ export function registerMeshCommands(program: Command): void {
       'mesh address to listen on (default: Tailscale IPv4, else the first LAN IPv4)',
     )
     .action(async (opts: { invite?: string; name?: string; address?: string }, cmd: Command) => {
-      const ctx = await cliContext(cmd, { 'node.name': opts.name, 'mesh.address': opts.address });
+      const ctx = await configuredContext(cmd, {
+        'node.name': opts.name,
+        'mesh.address': opts.address,
+      });
       const { runDaemon } = await import('../run-daemon.js');
       await runDaemon({ loaded: ctx, invite: opts.invite, output: ctx.o });
     });
@@ -42,7 +45,7 @@ export function registerMeshCommands(program: Command): void {
       'how long the code is valid, e.g. 10m, 1h (default: join.invite_ttl_s)',
     )
     .action(async (opts: { ttl?: string }, cmd: Command) => {
-      const ctx = await cliContext(cmd);
+      const ctx = await configuredContext(cmd);
       const ttlS = opts.ttl ? parseDuration(opts.ttl) : ctx.config.join.invite_ttl_s;
       const answer = await controlCall<{ code: string; expiresAt: string }>(
         ctx.stateDir,
@@ -65,7 +68,7 @@ export function registerMeshCommands(program: Command): void {
     .command('doctor')
     .description('check every dependency and say how to fix what is missing')
     .action(async (_opts: unknown, cmd: Command) => {
-      const ctx = await cliContext(cmd);
+      const ctx = await configuredContext(cmd);
       const { runDoctor } = await import('../../capabilities/index.js');
       const checks = await runDoctor(ctx.config);
       if (ctx.o.json) ctx.o.printJson({ checks });

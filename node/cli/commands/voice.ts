@@ -23,7 +23,12 @@ import { UsageError } from '../../errors.js';
 import { findModel, humanBytes, knownNames, modelsDir } from '../../models/registry.js';
 import type { ModelPullProgress } from '../../models/index.js';
 import type { PipelineEvent, Trace } from '../../pipeline/index.js';
-import { cliContext, type CliContext } from '../context.js';
+import {
+  cliContext,
+  configuredContext,
+  type CliContext,
+  type ConfiguredContext,
+} from '../context.js';
 import { paint, safeText, table, type Output } from '../output.js';
 
 export function registerVoiceCommands(program: Command): void {
@@ -102,7 +107,7 @@ function registerModelCommands(program: Command): void {
     .command('list')
     .description('models this node has, and the ones it can pull')
     .action(async (_opts: unknown, cmd: Command) => {
-      const ctx = await cliContext(cmd);
+      const ctx = await configuredContext(cmd);
       const { listModels } = await import('../../models/index.js');
       const entries = await listModels(storeOptions(ctx));
       const router = await routerModelStatus(ctx);
@@ -130,7 +135,7 @@ function registerModelCommands(program: Command): void {
     .argument('[name]', 'one model (default: every installed one)')
     .description('verify installed model files against their published checksums')
     .action(async (name: string | undefined, _opts: unknown, cmd: Command) => {
-      const ctx = await cliContext(cmd);
+      const ctx = await configuredContext(cmd);
       const only = name ? (findModel(name)?.name ?? name) : undefined;
       const { checkModels } = await import('../../models/index.js');
       const results = await checkModels({ ...storeOptions(ctx), only });
@@ -231,7 +236,7 @@ interface RouterModelStatus {
 }
 
 /** Which nodes' Ollama hold router.model, from the running daemon's view of the mesh. */
-async function routerModelStatus(ctx: CliContext): Promise<RouterModelStatus> {
+async function routerModelStatus(ctx: ConfiguredContext): Promise<RouterModelStatus> {
   const model = ctx.config.router.model;
   try {
     const status = await controlCall<StatusReport>(ctx.stateDir, '/v1/status', { timeoutMs: 3000 });
@@ -270,7 +275,7 @@ function renderRouterStatus(ctx: CliContext, r: RouterModelStatus): string {
   ].join('\n');
 }
 
-function storeOptions(ctx: CliContext) {
+function storeOptions(ctx: ConfiguredContext) {
   const dir = modelsDir(ctx.stateDir);
   return {
     dir,

@@ -1,0 +1,370 @@
+/**
+ * A node on Pi-class hardware (issue 12, point 4), measured on real daemons in network namespaces.
+ * Not a test: it prints figures next to their goals and the values measured before, and asserts
+ * nothing. Needs root, iproute2, nats-server and a built dist/ (`npm run build`).
+ *
+ *   npx tsx bench/node/start.ts [--runs 5] [--idle-s 10] [--json]
+ *
+ * - start: from `helix-node join` (a fresh state dir: a new device) until the control socket
+ *   answers `status`, unconstrained and with the node's whole process tree (nats-server too) in a
+ *   CPU cgroup limited to 25 % of one core (cgroup v2 cpu.max "25000 100000"; on a v1 hierarchy
+ *   the same quota through cpu.cfs_quota_us / cpu.cfs_period_us), about a Raspberry Pi 4. The
+ *   baseline is `node -e 0` in the same cgroup, so the ratio column survives a loaded machine.
+ * - converge: three nodes, the last two started together; from the last start (the harness's
+ *   spawn marker) until every node has logged each other node `-> alive` (the membership's own
+ *   state-change lines with their pino timestamps, not polling).
+ * - idle memory: VmRSS of the daemon, and of its nats-server, after --idle-s seconds idle; without
+ *   Docker or a mic (the harness's default), then with the Docker engine (warm pool 0, so the
+ *   figure is the daemon's own, not its containers').
+ * - module load times: each heavy package imported alone in a fresh process, and daemon.js whole.
+ */
+import { spawn } from 'node:child_process';
+import { once } from 'node:events';
+import { existsSync, mkdirSync, readFileSync, rmSync, rmdirSync, writeFileSync } from 'node:fs';
+import path from 'node:path';
+import { parseArgs } from 'node:util';
+import { controlCall } from '../../node/control/index.js';
+import { MeshHarness, REPO_ROOT } from '../../test/harness/index.js';
+
+const { values } = parseArgs({
+  options: {
+    runs: { type: 'string', default: '5' },
+    'idle-s': { type: 'string', default: '10' },
+    json: { type: 'boolean', default: false },
+  },
+});
+const runs = Number(values.runs);
+const idleMs = Number(values['idle-s']) * 1000;
+
+if (!existsSync(path.join(REPO_ROOT, 'dist', 'node', 'cli', 'main.js'))) {
+  console.error('dist/ is missing: run `npm run build` first');
+  process.exit(69);
+}
+
+// --- a CPU limit for a process tree --------------------------------------------------------------
+
+interface CpuLimit {
+  /** the file a process writes its pid to, to enter the cgroup */
+  procs: string;
+  describe: string;
+  remove(): void;
+}
+
+/** A cgroup holding its members to quota/period of one CPU (cgroup v2 where it has the cpu controller, else v1). */
+function cpuLimit(name: string, quotaUs: number, periodUs: number): CpuLimit {
+  const v2Root = '/sys/fs/cgroup';
+  const v2Controllers = path.join(v2Root, 'cgroup.controllers');
+  if (
+    existsSync(v2Controllers) &&
+    readFileSync(v2Controllers, 'utf8').split(/\s+/).includes('cpu')
+  ) {
+    writeFileSync(path.join(v2Root, 'cgroup.subtree_control'), '+cpu');
+    const dir = path.join(v2Root, name);
+    mkdirSync(dir, { recursive: true });
+    writeFileSync(path.join(dir, 'cpu.max'), `${quotaUs} ${periodUs}`);
+    return {
+      procs: path.join(dir, 'cgroup.procs'),
+      describe: `cgroup v2 cpu.max "${quotaUs} ${periodUs}"`,
+      remove: () => rmdirSync(dir),
+    };
+  }
+  const v1 = path.join(v2Root, 'cpu');
+  if (!existsSync(path.join(v1, 'cpu.cfs_quota_us')))
+    throw new Error(
+      'no cgroup cpu controller (v2 cpu.max or v1 cpu.cfs_quota_us) to limit the CPU',
+    );
+  const dir = path.join(v1, name);
+  mkdirSync(dir, { recursive: true });
+  writeFileSync(path.join(dir, 'cpu.cfs_period_us'), String(periodUs));
+  writeFileSync(path.join(dir, 'cpu.cfs_quota_us'), String(quotaUs));
+  return {
+    procs: path.join(dir, 'cgroup.procs'),
+    describe: `cgroup v1 cpu.cfs_quota_us ${quotaUs} / cpu.cfs_period_us ${periodUs} (= v2 cpu.max "${quotaUs} ${periodUs}")`,
+    remove: () => rmdirSync(dir),
+  };
+}
+
+/** argv run inside the cgroup (on the host, not in a namespace): the shell enters it, then becomes the command. */
+function inCgroup(limit: CpuLimit | null, argv: string[]): string[] {
+  if (!limit) return argv;
+  return ['sh', '-c', `echo $$ > ${limit.procs} && exec "$@"`, 'sh', ...argv];
+}
+
+// --- figures -------------------------------------------------------------------------------------
+
+function p50(samples: number[]): number {
+  const s = [...samples].sort((a, b) => a - b);
+  return s[Math.floor((s.length - 1) / 2)]!;
+}
+
+async function spawnMs(argv: string[]): Promise<number> {
+  const t0 = performance.now();
+  const child = spawn(argv[0]!, argv.slice(1), { stdio: 'ignore' });
+  const [code] = (await once(child, 'exit')) as [number | null];
+  if (code !== 0) throw new Error(`${argv.join(' ')} exited ${code}`);
+  return performance.now() - t0;
+}
+
+/** ms from now until the node's control socket answers status. */
+async function untilStatus(stateDir: string, deadlineMs = 60_000): Promise<number> {
+  const t0 = performance.now();
+  for (;;) {
+    try {
+      await controlCall(stateDir, '/v1/status', { timeoutMs: 500 });
+      return performance.now() - t0;
+    } catch (err) {
+      if (performance.now() - t0 > deadlineMs)
+        throw new Error(`no status answer within ${deadlineMs} ms: ${String(err)}`);
+      await new Promise((r) => setTimeout(r, 10));
+    }
+  }
+}
+
+function rssKb(pid: number): number {
+  const m = /VmRSS:\s+(\d+) kB/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'));
+  return m ? Number(m[1]) : NaN;
+}
+
+/** The daemon's nats-server: a child process of the daemon named nats-server. */
+function natsChild(pid: number): number | null {
+  const children = readFileSync(`/proc/${pid}/task/${pid}/children`, 'utf8').trim();
+  for (const c of children.split(/\s+/).filter(Boolean).map(Number)) {
+    const comm = readFileSync(`/proc/${c}/comm`, 'utf8').trim();
+    if (comm === 'nats-server') return c;
+  }
+  return null;
+}
+
+interface StartFigures {
+  limit: string;
+  startMs: number[];
+  baselineMs: number[];
+}
+
+async function measureStart(limit: CpuLimit | null): Promise<StartFigures> {
+  const mesh = new MeshHarness({
+    nodes: 1,
+    subnet: '100.64.110',
+    statusVia: 'control',
+    logLevel: 'info',
+  });
+  await mesh.start();
+  const startMs: number[] = [];
+  const baselineMs: number[] = [];
+  try {
+    const info = mesh.info(0);
+    for (let i = 0; i < runs; i++) {
+      rmSync(info.stateDir, { recursive: true, force: true });
+      baselineMs.push(await spawnMs(inCgroup(limit, [process.execPath, '-e', '0'])));
+      const t0 = performance.now();
+      // `ip netns exec` remounts /sys, so the node cannot enter the cgroup itself: it is moved in
+      // as soon as it is spawned (its children, nats-server included, are born inside).
+      const pid = mesh.startNode(0);
+      if (limit) writeFileSync(limit.procs, String(pid));
+      await untilStatus(info.stateDir);
+      startMs.push(performance.now() - t0);
+      await mesh.stopNode(0);
+    }
+  } finally {
+    await mesh.cleanup();
+  }
+  return { limit: limit?.describe ?? 'none', startMs, baselineMs };
+}
+
+interface ConvergeFigures {
+  convergeMs: number[];
+}
+
+/** Epoch ms of the harness's spawn marker for the last start in a node's log. */
+function lastStartAt(log: string): number {
+  const marks = [...log.matchAll(/^--- (\S+) start: /gm)];
+  return Date.parse(marks[marks.length - 1]![1]!);
+}
+
+/** Epoch ms at which this log last saw each of `peers` become alive (from its own log lines). */
+function aliveAt(log: string, peers: string[]): number | null {
+  let latest = 0;
+  for (const peer of peers) {
+    let at: number | null = null;
+    for (const line of log.split('\n')) {
+      if (!line.startsWith('{')) continue;
+      let rec: { time?: number; name?: string; to?: string };
+      try {
+        rec = JSON.parse(line) as typeof rec;
+      } catch {
+        continue;
+      }
+      if (rec.name === peer && rec.to === 'alive' && typeof rec.time === 'number') at = rec.time;
+    }
+    if (at === null) return null;
+    latest = Math.max(latest, at);
+  }
+  return latest;
+}
+
+async function measureConverge(): Promise<ConvergeFigures> {
+  const convergeMs: number[] = [];
+  for (let r = 0; r < runs; r++) {
+    const mesh = new MeshHarness({
+      nodes: 3,
+      subnet: '100.64.111',
+      statusVia: 'control',
+      logLevel: 'info',
+    });
+    await mesh.start();
+    try {
+      mesh.startNode(0);
+      await mesh.waitForStatus(0, { timeoutMs: 30_000 });
+      mesh.startNode(1);
+      mesh.startNode(2);
+      await mesh.waitForConvergence({ timeoutMs: 30_000 });
+      const names = [0, 1, 2].map((i) => mesh.info(i).name);
+      const lastStart = Math.max(...[1, 2].map((i) => lastStartAt(mesh.log(i))));
+      const seen = [0, 1, 2].map((i) =>
+        aliveAt(
+          mesh.log(i),
+          names.filter((_, j) => j !== i),
+        ),
+      );
+      if (seen.some((s) => s === null)) throw new Error('a node never logged a peer alive');
+      convergeMs.push(Math.max(...(seen as number[])) - lastStart);
+    } finally {
+      await mesh.cleanup();
+    }
+  }
+  return { convergeMs };
+}
+
+interface IdleFigures {
+  docker: boolean;
+  daemonMb: number;
+  natsMb: number | null;
+}
+
+async function measureIdle(docker: boolean): Promise<IdleFigures> {
+  const mesh = new MeshHarness({
+    nodes: 1,
+    subnet: '100.64.112',
+    statusVia: 'control',
+    logLevel: 'info',
+    config: docker
+      ? { capabilities: { docker_socket: '/var/run/docker.sock' }, agents: { warm_pool_size: 0 } }
+      : {},
+  });
+  await mesh.start();
+  try {
+    const pid = mesh.startNode(0);
+    await untilStatus(mesh.info(0).stateDir);
+    await new Promise((r) => setTimeout(r, idleMs));
+    const nats = natsChild(pid);
+    return {
+      docker,
+      daemonMb: rssKb(pid) / 1024,
+      natsMb: nats === null ? null : rssKb(nats) / 1024,
+    };
+  } finally {
+    await mesh.cleanup();
+  }
+}
+
+const PACKAGES = [
+  'zod',
+  '@grpc/grpc-js',
+  '@nats-io/transport-node',
+  'pino',
+  '@libp2p/crypto',
+  '@libp2p/peer-id',
+  'ws',
+  'multicast-dns',
+  'smol-toml',
+  'commander',
+  'dockerode',
+  'mqtt',
+  'smart-whisper',
+];
+
+async function importMs(specifier: string): Promise<number> {
+  const script = `const t = performance.now(); await import(${JSON.stringify(specifier)}); process.stdout.write(String(performance.now() - t));`;
+  const child = spawn(process.execPath, ['--input-type=module', '-e', script], {
+    cwd: REPO_ROOT,
+    stdio: ['ignore', 'pipe', 'inherit'],
+  });
+  let out = '';
+  child.stdout.on('data', (c: Buffer) => (out += c.toString()));
+  const [code] = (await once(child, 'exit')) as [number | null];
+  if (code !== 0) throw new Error(`import ${specifier} failed`);
+  return Number(out);
+}
+
+async function measureModules(): Promise<Array<{ module: string; ms: number }>> {
+  const daemon = path.join(REPO_ROOT, 'dist', 'node', 'daemon.js');
+  const out = [];
+  for (const m of [...PACKAGES, daemon]) {
+    const samples = [];
+    for (let i = 0; i < 3; i++) samples.push(await importMs(m));
+    out.push({ module: m === daemon ? 'dist/node/daemon.js (all of it)' : m, ms: p50(samples) });
+  }
+  return out;
+}
+
+// --- run -----------------------------------------------------------------------------------------
+
+const pi = cpuLimit(`helix-bench-pi-${process.pid}`, 25_000, 100_000);
+try {
+  const free = await measureStart(null);
+  const slow = await measureStart(pi);
+  const converge = await measureConverge();
+  const idle = [await measureIdle(false), await measureIdle(true)];
+  const modules = await measureModules();
+
+  if (values.json) {
+    console.log(JSON.stringify({ runs, start: [free, slow], converge, idle, modules }, null, 2));
+  } else {
+    const row = (what: string, value: string, goal: string, before: string) =>
+      console.log(`${what.padEnd(44)}${value.padStart(16)}  ${goal.padEnd(12)}${before}`);
+    console.log(`Pi-class start-up, ${runs} runs each; limit: ${pi.describe}`);
+    row('figure', 'now (p50)', 'goal', 'before (issue 12)');
+    for (const [f, goal, before] of [
+      [free, '≤ 500 ms', '1.08 s'],
+      [slow, '≤ 2000 ms', '4.98 s'],
+    ] as const) {
+      const base = p50(f.baselineMs);
+      const ms = p50(f.startMs);
+      row(
+        `join → status answers (${f === free ? 'unconstrained' : '25 % of a core'})`,
+        `${ms.toFixed(0)} ms x${(ms / base).toFixed(1)}`,
+        goal,
+        before,
+      );
+      console.log(
+        `${''.padEnd(6)}runs ${f.startMs.map((x) => x.toFixed(0)).join(', ')} ms; node -e 0 here ${base.toFixed(0)} ms`,
+      );
+    }
+    row(
+      'three nodes converge after the last start',
+      `${p50(converge.convergeMs).toFixed(0)} ms`,
+      '≤ 2000 ms',
+      '2.6–4.1 s',
+    );
+    console.log(
+      `${''.padEnd(6)}runs ${converge.convergeMs.map((x) => x.toFixed(0)).join(', ')} ms`,
+    );
+    for (const i of idle) {
+      row(
+        `idle RSS, ${i.docker ? 'with Docker' : 'no Docker, no mic'}`,
+        `${i.daemonMb.toFixed(0)} MB`,
+        i.docker ? '≤ 90 MB' : '≤ 60 MB',
+        '90 MB',
+      );
+      console.log(
+        `${''.padEnd(6)}its nats-server: ${i.natsMb === null ? 'not found' : `${i.natsMb.toFixed(0)} MB`} (before: 13 MB)`,
+      );
+    }
+    console.log('\nmodule load times (each alone in a fresh process, p50 of 3):');
+    for (const m of modules)
+      console.log(`  ${m.module.padEnd(36)}${`${m.ms.toFixed(0)} ms`.padStart(8)}`);
+    console.log('before: daemon.js 538 ms, dockerode 197 ms, mqtt 161 ms');
+  }
+} finally {
+  pi.remove();
+}
