@@ -180,11 +180,12 @@ export class PeerImageProvisioner implements ImageProvisioner {
         0,
         this.opts.maxPeers ?? 3,
       );
+      const fetchFailures = failures.length;
       for (const peer of builders) if (await fetchFrom(peer, true)) return;
       const buildSummary =
         builders.length === 0
           ? 'no alive peer has Go and Docker to build it'
-          : `no peer with Go could build it (${failures.slice(holders.length).join('; ')})`;
+          : `no peer with Go could build it (${failures.slice(fetchFailures).join('; ')})`;
       throw new ImageUnavailableError(
         `this node lacks ${tag} and cannot get it: ${fetchSummary}, it has no Go toolchain to build it, and ${buildSummary}; install golang-go here (\`apt-get install golang-go\`) or on a Docker node of the mesh`,
       );

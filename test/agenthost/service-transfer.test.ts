@@ -88,7 +88,9 @@ describe('agent images between nodes through ImageStore', () => {
     );
     const progress = events.filter((e) => e.type === 'progress').map((e) => e.message);
     expect(
-      progress.some((m) => /^fetching image helix-test-svc-shout:\w{16} from desk$/.test(m)),
+      progress.some((m) =>
+        /^fetching image helix-test-svc-shout:\w{16}-linux-[\w-]+ from desk$/.test(m),
+      ),
     ).toBe(true);
     expect(progress.some((m) => /^building image/.test(m))).toBe(false);
     expect(events.at(-1)).toMatchObject({ type: 'result', text: 'TWO', hostName: 'laptop' });
