@@ -182,7 +182,8 @@ export class PeerImageProvisioner implements ImageProvisioner {
           tmpDir: this.opts.tmpDir,
           signal,
         });
-        const seconds = ((performance.now() - started) / 1000).toFixed(1);
+        // the transfer alone: a build on request is said on its own line
+        const seconds = ((performance.now() - started - (got.builtMs ?? 0)) / 1000).toFixed(1);
         this.log.info(
           { tag, from: peer.name, sizeBytes: got.sizeBytes, builtMs: got.builtMs },
           got.builtMs === null ? 'image fetched from a peer' : 'image built by a peer and fetched',
