@@ -11,7 +11,14 @@ const BENCHES: Record<string, { file: string; about: string; args?: string[] }> 
     file: 'bench/agents/baseline.ts',
     about: 'bare container stdio and docker run',
   },
-  warm: { file: 'bench/agenthost/warm.ts', about: 'warm path over gRPC vs bare stdio round trip' },
+  warm: {
+    file: 'bench/agenthost/warm.ts',
+    about: 'warm path over gRPC (plaintext and mesh TLS) vs bare stdio round trip',
+  },
+  'rpc-tls': {
+    file: 'bench/rpc/tls.ts',
+    about: 'one gRPC call and one streamed utterance: plaintext vs mesh TLS 1.3',
+  },
   cold: { file: 'bench/agenthost/cold.ts', about: 'cold run vs bare docker run, same sandbox' },
   transfer: {
     file: 'bench/agenthost/transfer.ts',

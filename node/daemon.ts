@@ -12,12 +12,14 @@ import { VERSION } from './version.js';
 import { describeError } from './errors.js';
 import { component, ComponentStack, stopErrorLogger, type Component } from './lifecycle.js';
 import {
+  ensureNodeTls,
   hostNodeName,
   loadOrCreateIdentity,
   natsCredentials,
   readStoredName,
   type NodeIdentity,
   type MeshMembership,
+  type MeshTls,
 } from './identity/index.js';
 import {
   Discovery,
@@ -40,7 +42,7 @@ import {
 } from './join/index.js';
 import { startAgentServices, type AgentServices, type ServiceContext } from './agenthost/index.js';
 import { createSttEngine, type SttEngine } from './stt/index.js';
-import { startVoiceServices, type VoiceServices } from './pipeline/index.js';
+import { FOLLOWUP_MANIFEST, startVoiceServices, type VoiceServices } from './pipeline/index.js';
 import {
   ControlServer,
   controlSocketPath,
@@ -74,6 +76,7 @@ export class Daemon {
   private log!: Logger;
   private identity!: NodeIdentity;
   private mesh!: MeshMembership;
+  private tls!: MeshTls;
   private meshAddress = '127.0.0.1';
   private tailscale: TailscaleClient | null = null;
   private discovery!: Discovery;
@@ -195,9 +198,22 @@ export class Daemon {
             name: this.identity.name,
             logger: this.log,
             signal,
+            tls: true,
           });
           this.mesh = ensured.mesh;
           this.releaseBootstrap = ensured.release;
+          // Every gRPC hop and NATS route is TLS with the mesh CA: a mesh made before TLS (or a
+          // node whose address changed) gets its certificate here, from the derived CA.
+          const { tls, issued } = await ensureNodeTls(stateDir, this.mesh.secret, {
+            nodeId: this.identity.id,
+            addresses: [this.meshAddress],
+          });
+          this.tls = tls;
+          if (issued)
+            this.log.info(
+              { reason: issued, addresses: tls.addresses },
+              'issued this node a mesh certificate',
+            );
           if (ensured.members.length > 0)
             this.discovery.setExtraCandidates('invite', ensured.members);
         },
@@ -240,7 +256,11 @@ export class Daemon {
       component(
         'rpc-clients',
         () => {
-          this.clients = new RpcClients({ nodeId: this.identity.id, secret: this.mesh.secret });
+          this.clients = new RpcClients({
+            nodeId: this.identity.id,
+            secret: this.mesh.secret,
+            transport: { kind: 'mesh', tls: this.tls },
+          });
         },
         () => this.clients.close(),
       ),
@@ -308,6 +328,7 @@ export class Daemon {
           addresses: [this.meshAddress],
           port: config.mesh.rpc_port,
           secret: this.mesh.secret,
+          tls: this.tls,
           selfId: this.identity.id,
           logger: this.log,
         });
@@ -447,6 +468,11 @@ export class Daemon {
       clusterHost: this.meshAddress,
       clusterPort: config.mesh.cluster_port,
       routeCreds: natsCredentials(this.mesh.secret, 'nats-route'),
+      clusterTls: {
+        certFile: this.tls.files.cert,
+        keyFile: this.tls.files.key,
+        caFile: this.tls.files.ca,
+      },
       backoffMs: config.bus.restart_backoff_ms,
       logger: this.log,
     });
@@ -566,8 +592,11 @@ export class Daemon {
     try {
       const manifests = [...agents.agents.values()].map((a) => a.manifest);
       // The mesh's rooms, not helix.toml's; the voice services' vocabulary keeps them current.
+      // follow-up phrases ("turn them off") are heard like commands (pipeline/followup.ts)
+      const heard =
+        this.config.voice.context_ttl_s > 0 ? [...manifests, FOLLOWUP_MANIFEST] : manifests;
       const engine = await createSttEngine(this.config.stt, {
-        manifests,
+        manifests: heard,
         config: this.meshConfig(),
       });
       if (engine)

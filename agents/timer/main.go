@@ -39,6 +39,8 @@ func main() {
 			return state.set(h, t)
 		case "cancel":
 			return state.cancel(t)
+		case "add":
+			return state.add(h, t)
 		case "list":
 			return state.list()
 		}
@@ -85,15 +87,31 @@ func (s *timers) fired(h *host, tm *timer) {
 	}
 }
 
-func (s *timers) cancel(t task) (string, interface{}, error) {
-	label := strings.ToLower(strings.TrimSpace(t.str("label")))
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	var match []*timer
+// pick finds the timers a task means: the one with its id (a follow-up to the command that set
+// it), else those with its label, else all. Called with s.mu held.
+func (s *timers) pick(t task) (match []*timer, label string, err error) {
+	if id, ok := t.integer("id"); ok {
+		tm, live := s.byID[id]
+		if !live {
+			return nil, "", fail("no_such_timer", "That timer is no longer running.")
+		}
+		return []*timer{tm}, tm.label, nil
+	}
+	label = strings.ToLower(strings.TrimSpace(t.str("label")))
 	for _, tm := range s.sorted() {
 		if label == "" || strings.ToLower(tm.label) == label {
 			match = append(match, tm)
 		}
+	}
+	return match, label, nil
+}
+
+func (s *timers) cancel(t task) (string, interface{}, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	match, label, err := s.pick(t)
+	if err != nil {
+		return "", nil, err
 	}
 	switch {
 	case len(match) == 0 && label != "":
@@ -110,6 +128,41 @@ func (s *timers) cancel(t task) (string, interface{}, error) {
 		cancelled = append(cancelled, tm.data())
 	}
 	return fmt.Sprintf("Cancelled the %s.", match[0].name()), map[string]interface{}{"cancelled": cancelled}, nil
+}
+
+// add puts more time on one timer: "add five minutes" after "set a timer for ten minutes".
+func (s *timers) add(h *host, t task) (string, interface{}, error) {
+	minutes, _ := t.integer("minutes")
+	seconds, _ := t.integer("seconds")
+	more := time.Duration(minutes)*time.Minute + time.Duration(seconds)*time.Second
+	if more <= 0 {
+		return "", nil, fail("invalid_duration", "Say how much time to add, for example five minutes.")
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	match, label, err := s.pick(t)
+	if err != nil {
+		return "", nil, err
+	}
+	switch {
+	case len(match) == 0 && label != "":
+		return "", nil, fail("no_such_timer", "There is no %s timer.", label)
+	case len(match) == 0:
+		return "", nil, fail("no_timer", "There is no timer to add time to.")
+	case len(match) > 1:
+		return "", nil, fail("which_timer", "You have %d timers: %s. Which one?", len(match), names(match))
+	}
+	tm := match[0]
+	left := time.Until(tm.ends) + more
+	if left > maxDuration {
+		return "", nil, fail("invalid_duration", "A timer can run for at most 24 hours.")
+	}
+	name := tm.name() // the name people know it by, before its span changes
+	tm.fire.Stop()
+	tm.span += more
+	tm.ends = time.Now().Add(left)
+	tm.fire = time.AfterFunc(left, func() { s.fired(h, tm) })
+	return fmt.Sprintf("Added %s to the %s; %s left.", spoken(more), name, spoken(left)), tm.data(), nil
 }
 
 func (s *timers) list() (string, interface{}, error) {

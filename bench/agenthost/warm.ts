@@ -4,12 +4,15 @@
  * stdin/stdout round trip (bench/agents/baseline.ts) measured in the same run. In between, the same
  * runs without gRPC (AgentRunner.run in process) split the cost into runner and gRPC.
  *
+ * The gRPC variants run twice, over plaintext and over the mesh's TLS 1.3 with client certificates
+ * (issue 11 point 7: the daemon always uses TLS; goal: TLS adds at most 0.5 ms to a warm run).
+ *
  * Caller and host share this process (two RpcClients/RpcServer ends over 127.0.5.51); runs are
  * sequential, so that costs no parallelism. lights publishes to a real mosquitto (QoS 1, so each
  * run waits for the broker's PUBACK); echo does no host call and is the like-for-like comparison
  * with the bare baseline, which runs the echo image.
  *
- *   npx tsx bench/agenthost/warm.ts [--runs 500] [--json]
+ *   npx tsx bench/agenthost/warm.ts [--runs 500] [--json] [--lights]
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
@@ -34,6 +37,7 @@ import {
 } from '../../node/agenthost/index.js';
 import { hostOnlyCapabilities } from '../../node/capabilities/index.js';
 import { AgentHostService, RpcClients, RpcServer } from '../../node/rpc/index.js';
+import { ensureNodeTls } from '../../node/identity/index.js';
 import type { PeerView } from '../../node/types.js';
 import { ensureDockerEngine, removeContainers, removeImages } from '../../test/support/docker.js';
 import { measureBareRoundTrip, percentiles, type Percentiles } from '../agents/baseline.js';
@@ -43,6 +47,7 @@ import { platformOfNodeArch } from '../../node/platform.js';
 const PREFIX = 'helix-bench-ah-';
 const HOST_ADDRESS = '127.0.5.51';
 const RPC_PORT = await freePort();
+const TLS_RPC_PORT = await freePort();
 const MQTT_PORT = await freePort();
 
 const { values } = parseArgs({
@@ -50,6 +55,9 @@ const { values } = parseArgs({
     runs: { type: 'string', default: '500' },
     warmup: { type: 'string', default: '20' },
     json: { type: 'boolean', default: false },
+    // The lights variants need a home.call_service handler since lights switched to it; until
+    // this bench gives the runner one they fail ("this node does not provide home.call_service").
+    lights: { type: 'boolean', default: false },
   },
 });
 const runs = Number(values.runs);
@@ -93,6 +101,8 @@ async function main(): Promise<void> {
   let runner: AgentRunner | undefined;
   let server: RpcServer | undefined;
   let clients: RpcClients | undefined;
+  let tlsServer: RpcServer | undefined;
+  let tlsClients: RpcClients | undefined;
   try {
     const agents = (await loadAgents([path.resolve('agents')])).filter(
       (a) => a.manifest.name === 'echo' || a.manifest.name === 'lights',
@@ -116,6 +126,11 @@ async function main(): Promise<void> {
       config: {
         mqtt: { base_topic: 'zigbee2mqtt' },
         lights: { rooms: { kitchen: ['kitchen_ceiling'] } },
+        // what the settings overlay gives agents (node/settings/overlay.ts): the lights agent
+        // reads its rooms from home.rooms
+        home: {
+          rooms: { kitchen: [{ id: 'kitchen_ceiling', name: 'kitchen_ceiling', dims: true }] },
+        },
       },
       handlers: { 'mqtt.publish': (params, ctx) => publisher.publish(params, ctx) },
     });
@@ -128,7 +143,33 @@ async function main(): Promise<void> {
     );
     await server.start();
     clients = new RpcClients({ nodeId: 'id-pi', secret });
-    const view = meshView(runner);
+    const view = meshView(runner, RPC_PORT);
+    // The same service over mesh TLS: certificates from the mesh CA, as the daemon makes them.
+    const hostTls = await ensureNodeTls(path.join(dir, 'desk'), secret, {
+      nodeId: 'id-desk',
+      addresses: [HOST_ADDRESS],
+    });
+    const callerTls = await ensureNodeTls(path.join(dir, 'pi'), secret, {
+      nodeId: 'id-pi',
+      addresses: ['127.0.0.1'],
+    });
+    tlsServer = new RpcServer({
+      addresses: [HOST_ADDRESS],
+      port: TLS_RPC_PORT,
+      secret,
+      tls: hostTls.tls,
+    });
+    tlsServer.addService(
+      AgentHostService,
+      agentHostService({ executor: runnerExecutor(runner), self: { id: 'id-desk', name: 'desk' } }),
+    );
+    await tlsServer.start();
+    tlsClients = new RpcClients({
+      nodeId: 'id-pi',
+      secret,
+      transport: { kind: 'mesh', tls: callerTls.tls },
+    });
+    const tlsView = meshView(runner, TLS_RPC_PORT);
 
     // Interleaved (each round runs every variant once) so that load from elsewhere on the machine
     // hits all variants alike; the bare baseline runs half before and half after.
@@ -149,6 +190,21 @@ async function main(): Promise<void> {
             runAnywhere({
               view: () => view,
               clients: clients!,
+              manifest: echo.manifest,
+              imageHash: echo.hash,
+              intent: 'echo',
+              args: { text: 'ping' },
+              traceId: 'bench',
+            }),
+          ),
+      ],
+      [
+        'grpcTlsEcho',
+        () =>
+          lastOf<RemoteRunEvent>(
+            runAnywhere({
+              view: () => tlsView,
+              clients: tlsClients!,
               manifest: echo.manifest,
               imageHash: echo.hash,
               intent: 'echo',
@@ -179,7 +235,24 @@ async function main(): Promise<void> {
             }),
           ),
       ],
+      [
+        'grpcTlsLightsOn',
+        () =>
+          lastOf<RemoteRunEvent>(
+            runAnywhere({
+              view: () => tlsView,
+              clients: tlsClients!,
+              manifest: lights.manifest,
+              imageHash: lights.hash,
+              intent: 'on',
+              args: { room: 'kitchen' },
+              traceId: 'bench',
+            }),
+          ),
+      ],
     ];
+    if (!values.lights)
+      variants.splice(0, variants.length, ...variants.filter(([name]) => !/Lights/.test(name)));
     const samples = new Map<string, number[]>(variants.map(([name]) => [name, []]));
     for (let i = 0; i < warmup + runs; i++) {
       for (const [name, once] of variants) {
@@ -203,7 +276,9 @@ async function main(): Promise<void> {
     report(results);
   } finally {
     clients?.close();
+    tlsClients?.close();
     await server?.stop();
+    await tlsServer?.stop();
     await runner?.stop();
     await publisher.close();
     broker.kill('SIGTERM');
@@ -214,7 +289,7 @@ async function main(): Promise<void> {
 }
 
 /** This node (no Docker) and the host with its warm pool, as membership would show them. */
-function meshView(runner: AgentRunner): PeerView[] {
+function meshView(runner: AgentRunner, rpcPort: number): PeerView[] {
   const base = {
     version: 'bench',
     lastSeenMs: 0,
@@ -242,7 +317,7 @@ function meshView(runner: AgentRunner): PeerView[] {
       self: false,
       addresses: [HOST_ADDRESS],
       rttMs: 0.1,
-      ports: { rpc: RPC_PORT, cluster: 0 },
+      ports: { rpc: rpcPort, cluster: 0 },
       capabilities: {
         ...base.capabilities,
         docker: { version: 'bench', platform: platformOfNodeArch(process.arch) },
@@ -264,18 +339,37 @@ function report(
   console.log(
     `warm path, ${r.runs} runs each (after ${warmup} warm-up rounds), ${os.cpus().length} CPUs, load average ${(r.loadAvg1 as number).toFixed(1)}; ratios against the bare round trip`,
   );
-  const rows: Array<[string, Percentiles]> = [
+  const rows: Array<[string, Percentiles | undefined]> = [
     ['bare stdin/stdout round trip (echo)', bare],
     ['AgentRunner.run echo, in process', r.runnerEcho as Percentiles],
     ['runAnywhere echo over gRPC', r.grpcEcho as Percentiles],
+    ['runAnywhere echo over gRPC + TLS 1.3', r.grpcTlsEcho as Percentiles],
     ['AgentRunner.run lights on (MQTT QoS 1)', r.runnerLightsOn as Percentiles],
     ['runAnywhere lights on over gRPC', r.grpcLightsOn as Percentiles],
+    ['runAnywhere lights on over gRPC + TLS 1.3', r.grpcTlsLightsOn as Percentiles],
   ];
   for (const [name, p] of rows) {
+    if (!p) continue;
     console.log(
-      `  ${name.padEnd(40)} p50 ${ms(p.p50).padStart(7)} ms (x${(p.p50 / bare.p50).toFixed(1)})   p99 ${ms(p.p99).padStart(7)} ms (x${(p.p99 / bare.p99).toFixed(1)})`,
+      `  ${name.padEnd(44)} p50 ${ms(p.p50).padStart(7)} ms (x${(p.p50 / bare.p50).toFixed(1)})   p99 ${ms(p.p99).padStart(7)} ms (x${(p.p99 / bare.p99).toFixed(1)})`,
     );
   }
+  tlsCost(r);
+}
+
+function tlsCost(r: Record<string, Percentiles | number>): void {
+  const delta = (tls: string, plain: string) =>
+    (r[tls] as Percentiles).p50 - (r[plain] as Percentiles).p50;
+  const lights = r.grpcTlsLightsOn
+    ? `, lights on ${ms3(delta('grpcTlsLightsOn', 'grpcLightsOn'))} ms`
+    : '';
+  console.log(
+    `  TLS cost at p50: echo ${ms3(delta('grpcTlsEcho', 'grpcEcho'))} ms${lights} (goal: at most 0.5 ms)`,
+  );
+}
+
+function ms3(x: number): string {
+  return (x >= 0 ? '+' : '') + x.toFixed(3);
 }
 
 main().catch((err: unknown) => {

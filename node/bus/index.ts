@@ -8,6 +8,7 @@ export {
   NATS_PING_MAX,
   NATS_WRITE_DEADLINE,
   type NatsConfigOptions,
+  type ClusterTlsFiles,
   type RouteTarget,
 } from './natsConfig.js';
 export {

@@ -29,6 +29,18 @@ export interface NatsConfigOptions {
   /** peers' cluster listeners; our own address is dropped, duplicates collapse */
   routes: RouteTarget[];
   pidFile: string;
+  /**
+   * TLS for routes, from the mesh CA (identity tlsFiles): both ends present a node certificate
+   * and verify the other's (`verify: true`). Absent: plaintext routes (tests of the bus alone).
+   */
+  clusterTls?: ClusterTlsFiles;
+}
+
+/** PEM files: this node's certificate and key, and the mesh CA that signs every member's. */
+export interface ClusterTlsFiles {
+  certFile: string;
+  keyFile: string;
+  caFile: string;
 }
 
 /**
@@ -91,12 +103,31 @@ export function renderNatsConfig(opts: NatsConfigOptions): string {
     `    password: ${quote(opts.routeCreds.pass)}`,
     `    timeout: ${AUTH_TIMEOUT_S}`,
     '  }',
+    ...clusterTlsBlock(opts.clusterTls),
     routeUrls.length === 0
       ? '  routes: []'
       : ['  routes: [', ...routeUrls.map((u) => `    ${quote(u)}`), '  ]'].join('\n'),
     '}',
   ];
   return lines.join('\n') + '\n';
+}
+
+/**
+ * Routes carry every message on the bus between nodes (adverts, settings, run events), so on a
+ * LAN they are TLS with the mesh CA. Peers are dialled by IP: node certificates name their mesh
+ * addresses, which is what nats-server checks when it dials a route.
+ */
+function clusterTlsBlock(tls: ClusterTlsFiles | undefined): string[] {
+  if (!tls) return [];
+  return [
+    '  tls {',
+    `    cert_file: ${quote(tls.certFile)}`,
+    `    key_file: ${quote(tls.keyFile)}`,
+    `    ca_file: ${quote(tls.caFile)}`,
+    '    verify: true',
+    `    timeout: ${AUTH_TIMEOUT_S}`,
+    '  }',
+  ];
 }
 
 /** Sorted, deduplicated routes without our own cluster address: equal sets render equal text. */
@@ -151,8 +182,15 @@ function validate(o: NatsConfigOptions): void {
   }
   checkCreds('clientCreds', o.clientCreds);
   checkCreds('routeCreds', o.routeCreds);
-  if (!o.pidFile.startsWith('/') || [...o.pidFile].some(isUnsafePathChar)) {
-    bad('pidFile', o.pidFile, 'an absolute path without control characters, quotes or backslashes');
+  for (const [key, file] of [
+    ['pidFile', o.pidFile],
+    ['clusterTls.certFile', o.clusterTls?.certFile],
+    ['clusterTls.keyFile', o.clusterTls?.keyFile],
+    ['clusterTls.caFile', o.clusterTls?.caFile],
+  ] as const) {
+    if (file === undefined) continue;
+    if (!file.startsWith('/') || [...file].some(isUnsafePathChar))
+      bad(key, file, 'an absolute path without control characters, quotes or backslashes');
   }
 }
 

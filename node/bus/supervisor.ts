@@ -72,7 +72,8 @@ const INSTALL_FIX =
 export class NatsSupervisor {
   readonly confPath: string;
   readonly pidFile: string;
-  private readonly o: Required<Omit<NatsSupervisorOptions, 'logger'>>;
+  private readonly o: Required<Omit<NatsSupervisorOptions, 'logger' | 'clusterTls'>> &
+    Pick<NatsSupervisorOptions, 'clusterTls'>;
   private readonly logger: Logger;
   private readonly listeners = new Set<(event: NatsSupervisorEvent) => void>();
   private current: RouteTarget[] = [];

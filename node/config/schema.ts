@@ -24,6 +24,17 @@ export const NodeSection = z.strictObject({
     .optional(),
   /** where the node keeps its key, mesh membership and registry */
   state_dir: z.string().min(1).optional(),
+  /**
+   * the room this node (its mic and speaker) is in, when the mesh setting nodes.<id>.room is
+   * not set (`helix-node node room NODE ROOM` sets it mesh-wide and wins over this)
+   */
+  room: z
+    .string()
+    .regex(
+      /^[a-z0-9](?:[a-z0-9 _-]{0,62}[a-z0-9])?$/,
+      'lower-case letters, digits, spaces, "-" or "_", 1-64 chars, e.g. "living room"',
+    )
+    .optional(),
 });
 
 export const MeshSection = z.strictObject({
@@ -151,6 +162,11 @@ export const VoiceSection = z.strictObject({
   piper_model: z.string().default(''),
   /** ALSA playback device for aplay (-D) */
   playback_device: z.string().min(1).default('default'),
+  /**
+   * how long a room remembers the last command for follow-ups ("turn them off", "add five
+   * minutes"), in seconds; 0: no follow-ups
+   */
+  context_ttl_s: z.number().int().min(0).max(3600).default(60),
 });
 
 export const SttSection = z.strictObject({

@@ -12,3 +12,14 @@ export {
 } from './identity.js';
 export { deriveKey, natsCredentials, type SecretPurpose } from './derive.js';
 export { writeFileAtomic, readFileOrNull, ensureDir } from './files.js';
+export {
+  meshCa,
+  createNodeCsr,
+  issueNodeCertificate,
+  installNodeCertificate,
+  ensureNodeTls,
+  throwawayCertificate,
+  tlsFiles,
+  MESH_TLS_SERVER_NAME,
+  type MeshTls,
+} from './tls.js';

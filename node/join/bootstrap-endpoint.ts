@@ -123,6 +123,8 @@ export interface BootstrapEndpointOptions {
   /** told about every helix node that asks this endpoint (with its own announcement) */
   onAsked?: (peer: BootstrapAnnouncement) => void;
   logger?: Logger;
+  /** serve TLS with this (throwaway) certificate: nodes with a mesh dial TLS only */
+  tls?: { cert: Buffer; key: Buffer };
 }
 
 export class BootstrapEndpoint {
@@ -144,6 +146,7 @@ export class BootstrapEndpoint {
       port: opts.port,
       // Nobody can prove this secret, so only the open method (Join) answers.
       secret: randomBytes(32),
+      tls: opts.tls,
       selfId: opts.nodeId,
       // Members' route gates ping every peer with their proof; refusing them here is expected.
       logger: log.levelVal >= 50 ? log : log.child({}, { level: 'error' }),

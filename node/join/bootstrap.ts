@@ -14,9 +14,9 @@
 import { randomInt } from 'node:crypto';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { describeError, MeshAccessError, UnreachableError } from '../errors.js';
-import { createMesh, type MeshMembership } from '../identity/index.js';
+import { createMesh, throwawayCertificate, type MeshMembership } from '../identity/index.js';
 import { silentLogger, type Logger } from '../log.js';
-import { RpcCallError, RpcClients, targetKey } from '../rpc/index.js';
+import { RpcCallError, RpcClients, targetKey, type ClientTransport } from '../rpc/index.js';
 import {
   announcementMetadata,
   announcementOf,
@@ -63,6 +63,17 @@ export interface BootstrapMeshOptions {
   progressEveryMs?: number;
   /** for the invite's member (default 15 s) */
   inviteTimeoutMs?: number;
+  /** a certificate request for this node's TLS key, sent with every Join */
+  csr?: Uint8Array;
+  /**
+   * TLS for the whole phase (the daemon): Join calls over TLS without a certificate, and the
+   * stand-in endpoint serves TLS with a throwaway certificate. Default plaintext (tests).
+   */
+  tls?: boolean;
+}
+
+function transportOf(opts: BootstrapMeshOptions): ClientTransport {
+  return opts.tls ? { kind: 'join' } : { kind: 'plaintext' };
 }
 
 /** What the phase ended with, and the hand-back of the rpc port. */
@@ -86,6 +97,8 @@ export async function bootstrapMesh(opts: BootstrapMeshOptions): Promise<MeshBoo
       timeoutMs: opts.inviteTimeoutMs ?? 15_000,
       signal: opts.signal,
       logger: opts.logger,
+      csr: opts.csr,
+      transport: transportOf(opts),
     });
     // requestJoin throws rather than return null when given an invite.
     if (!joined) throw new UnreachableError('the member named in the invite did not answer');
@@ -112,6 +125,7 @@ export async function bootstrapMesh(opts: BootstrapMeshOptions): Promise<MeshBoo
     name: opts.name,
     phase: 'bootstrapping',
     logger: opts.logger,
+    tls: opts.tls ? await throwawayCertificate() : undefined,
     onAsked: (peer) => {
       if (peer.nodeId === opts.nodeId) return;
       view.observe(peer, Date.now());
@@ -209,7 +223,7 @@ async function askAll(
   self: BootstrapAnnouncement,
   opts: BootstrapMeshOptions,
 ): Promise<Round> {
-  const clients = new RpcClients({ nodeId: opts.nodeId });
+  const clients = new RpcClients({ nodeId: opts.nodeId, transport: transportOf(opts) });
   const timeoutMs = opts.attemptTimeoutMs ?? 3000;
   const round: Round = { joined: null, refusals: [], announced: [] };
   const refused = (target: string, err: unknown) => {

@@ -4,7 +4,14 @@
  */
 import path from 'node:path';
 import { MeshAccessError } from '../errors.js';
-import { readMesh, writeMesh, type MeshMembership } from '../identity/index.js';
+import {
+  createNodeCsr,
+  installNodeCertificate,
+  readMesh,
+  writeMesh,
+  type MeshMembership,
+} from '../identity/index.js';
+import { describeError } from '../errors.js';
 import { silentLogger, type Logger } from '../log.js';
 import type { PeerCandidate } from '../types.js';
 import { bootstrapMesh } from './bootstrap.js';
@@ -23,6 +30,11 @@ export interface EnsureMeshOptions {
   name: string;
   logger?: Logger;
   signal?: AbortSignal;
+  /**
+   * Mesh TLS (the daemon): join over TLS with a CSR for this node's TLS key and keep the
+   * certificate the member issues. Default plaintext without a CSR (tests of the join alone).
+   */
+  tls?: boolean;
 }
 
 export interface EnsuredMesh {
@@ -46,7 +58,12 @@ export async function ensureMesh(opts: EnsureMeshOptions): Promise<EnsuredMesh> 
       `this node already belongs to ${existing.meshId}; to move it, remove ${path.join(opts.stateDir, 'mesh.json')} first`,
     );
   }
+  const csr = opts.tls
+    ? await createNodeCsr(opts.stateDir, { nodeId: opts.nodeId, addresses: [opts.selfAddress] })
+    : undefined;
   const boot = await bootstrapMesh({
+    tls: opts.tls,
+    csr,
     invite: opts.invite,
     candidates: async () => {
       if (!opts.onTailnet) return [];
@@ -77,6 +94,18 @@ export async function ensureMesh(opts: EnsureMeshOptions): Promise<EnsuredMesh> 
   };
   writeMesh(opts.stateDir, mesh);
   log.info({ mesh: mesh.meshId, via: result.via }, 'joined mesh');
+  if (result.certificate.length > 0) {
+    try {
+      await installNodeCertificate(opts.stateDir, mesh.secret, result.certificate, opts.nodeId);
+      log.info({ via: result.via }, 'stored the mesh certificate the member issued');
+    } catch (err) {
+      // The node holds the mesh CA (derived from the secret): it issues its own at start.
+      log.warn(
+        { via: result.via, err: describeError(err) },
+        'the member issued an unusable certificate',
+      );
+    }
+  }
   const members = result.members.map((m) => ({
     address: m.address,
     source: 'invite' as const,

@@ -13,6 +13,7 @@ import {
   RpcClients,
   targetKey,
   unaryCall,
+  type ClientTransport,
   type JoinResponse,
 } from '../rpc/index.js';
 import { parseInviteCode } from './code.js';
@@ -45,6 +46,10 @@ export interface RequestJoinOptions {
   attemptTimeoutMs?: number;
   signal?: AbortSignal;
   logger?: Logger;
+  /** a certificate request for this node's TLS key (identity createNodeCsr): the member signs it */
+  csr?: Uint8Array;
+  /** 'join' (TLS without a certificate) in the daemon; default plaintext (tests) */
+  transport?: ClientTransport;
 }
 
 export interface JoinResult {
@@ -54,6 +59,8 @@ export interface JoinResult {
   members: JoinMember[];
   /** "address:port" of the member that admitted this node */
   via: string;
+  /** this node's certificate from the mesh CA (DER); empty when no csr was sent */
+  certificate: Buffer;
   member: { id: string; name: string };
 }
 
@@ -64,7 +71,7 @@ export interface JoinResult {
  */
 export async function requestJoin(opts: RequestJoinOptions): Promise<JoinResult | null> {
   const log = (opts.logger ?? silentLogger).child({ component: 'join' });
-  const clients = new RpcClients({ nodeId: opts.nodeId });
+  const clients = new RpcClients({ nodeId: opts.nodeId, transport: opts.transport });
   const deadline = Date.now() + opts.timeoutMs;
   try {
     if (opts.invite !== undefined) {
@@ -145,7 +152,7 @@ export function refusal(target: string, err: unknown): MeshAccessError {
 export async function askMember(
   clients: RpcClients,
   target: string,
-  opts: Pick<RequestJoinOptions, 'nodeId' | 'name' | 'signal'>,
+  opts: Pick<RequestJoinOptions, 'nodeId' | 'name' | 'signal' | 'csr'>,
   token: Buffer | null,
   timeoutMs: number,
   metadata?: Metadata,
@@ -163,6 +170,7 @@ export async function askMember(
       inviteProof: token
         ? signInviteProof(token, nonce, own.publicKey, opts.nodeId)
         : Buffer.alloc(0),
+      csr: Buffer.from(opts.csr ?? []),
     },
     { timeoutMs, signal: opts.signal, target, metadata },
   );
@@ -198,6 +206,7 @@ export async function askMember(
       clusterPort: m.clusterPort,
     })),
     via: target,
+    certificate: Buffer.from(grant.certificate),
     member: { id: response.memberNodeId, name: response.memberName },
   };
 }

@@ -23,6 +23,7 @@ import { silentLogger, type Logger } from '../log.js';
 import { ephemeralX25519, grantKey, KEY_BYTES, NONCE_BYTES, seal, sharedSecret } from './crypto.js';
 import { consumeInvite } from './invites.js';
 import { isJoinProbe, memberProbeAnswer } from './bootstrap-endpoint.js';
+import { issueNodeCertificate } from '../identity/index.js';
 
 /** A mesh member as handed to a joiner. */
 export interface JoinMember {
@@ -151,6 +152,16 @@ export class JoinService {
         `malformed join request: ${describeError(err)}; update helix-node on the joining device`,
       );
     }
+    // The certificate before the invite, too: a bad CSR must not burn an invite. It reaches the
+    // joiner only inside the sealed grant, after the admission check below.
+    let certificate: Buffer = Buffer.alloc(0);
+    if (request.csr.length > 0) {
+      try {
+        certificate = await issueNodeCertificate(this.opts.secret, request.csr, request.nodeId);
+      } catch (err) {
+        throw new JoinRefusedError(GrpcStatus.INVALID_ARGUMENT, describeError(err));
+      }
+    }
     let inviteKey: Buffer = Buffer.alloc(0);
     let admitted: AdmittedNode;
     if (request.inviteProof.length > 0) {
@@ -206,6 +217,7 @@ export class JoinService {
         rpcPort: m.rpcPort,
         clusterPort: m.clusterPort,
       })),
+      certificate,
     }).finish();
     const { iv, sealed } = seal(key, grant, request.nodeId);
     this.log.info(
@@ -278,6 +290,7 @@ function validate(r: JoinRequest): void {
   if (r.nonce.length !== NONCE_BYTES) throw bad(`nonce must be ${NONCE_BYTES} bytes`);
   if (r.inviteProof.length !== 0 && r.inviteProof.length !== 64)
     throw bad('invite_proof must be empty or 64 bytes');
+  if (r.csr.length > 4096) throw bad('csr must be at most 4096 bytes');
 }
 
 /** The IP of a grpc-js peer string ("1.2.3.4:5678", "[::1]:5678", "::ffff:1.2.3.4:5678"). */

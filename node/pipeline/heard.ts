@@ -20,8 +20,10 @@ import type { PeerView } from '../types.js';
 import {
   ARBITRATION_DEFAULTS,
   arbitrate,
+  compareHeard,
   decidedEarly,
   describeHeard,
+  sameUtterance,
   type HeardUtterance,
   type Verdict,
 } from './arbitration.js';
@@ -147,6 +149,16 @@ export function busHeardChannel(
   };
 }
 
+/** Why a command was given up before it ran: another mic's better hearing arrived late. */
+export class YieldedError extends Error {
+  constructor(readonly better: HeardUtterance) {
+    super(
+      `yielded to ${better.name}, whose mic heard it better (its announcement came after the window)`,
+    );
+    this.name = 'YieldedError';
+  }
+}
+
 /** What arbitrate() adds to the rule's verdict: how long this node waited, and whether alone. */
 export interface ArbitrationResult extends Verdict {
   waitedMs: number;
@@ -184,6 +196,7 @@ export interface OwnHearing {
 export class Arbiter {
   private readonly received: HeardUtterance[] = [];
   private readonly waiting = new Set<{ check: () => void; final: () => void }>();
+  private readonly watching = new Set<(h: HeardUtterance) => void>();
   private unsubscribe: (() => void) | null = null;
   private readonly log: Logger;
   private readonly now: () => number;
@@ -273,6 +286,30 @@ export class Arbiter {
     return r;
   }
 
+  /**
+   * After a win: `onBetter` is called (once) if a better hearing of the same utterance arrives
+   * later, from a node too busy to announce within the window. Until the command runs, the
+   * winner can still yield to it, so a slow node that heard it best is not acted on twice.
+   * Returns the stop function (call it once the command runs).
+   */
+  watchForBetter(own: HeardUtterance, onBetter: (better: HeardUtterance) => void): () => void {
+    const watcher = (h: HeardUtterance) => {
+      if (!sameUtterance(own, h, this.skewMs) || compareHeard(h, own) >= 0) return;
+      this.watching.delete(watcher);
+      onBetter(h);
+    };
+    // one may have arrived between the verdict and this call
+    const already = this.received.find(
+      (h) => sameUtterance(own, h, this.skewMs) && compareHeard(h, own) < 0,
+    );
+    if (already) {
+      onBetter(already);
+      return () => undefined;
+    }
+    this.watching.add(watcher);
+    return () => this.watching.delete(watcher);
+  }
+
   private onHeard(h: HeardUtterance): void {
     const now = this.now();
     if (Math.abs(now - h.endAt) > STALE_MS) {
@@ -284,6 +321,7 @@ export class Arbiter {
     if (this.received.length >= 256) this.received.shift();
     this.received.push(h);
     for (const w of [...this.waiting]) w.check();
+    for (const w of [...this.watching]) w(h);
   }
 }
 

@@ -14,6 +14,7 @@ export {
   type LocalLlmRouter,
   type RunIntent,
   type Speak,
+  type NodeRoom,
 } from './pipeline.js';
 export {
   STAGES,
@@ -29,7 +30,33 @@ export {
   type TraceHeard,
   type TraceIntent,
   type TraceSource,
+  type TraceRoom,
+  type TraceContext,
 } from './trace.js';
+export {
+  ContextCodec,
+  ContextStore,
+  busContextChannel,
+  resultScalars,
+  CONTEXT_SUBJECT,
+  DEFAULT_CONTEXT_TTL_MS,
+  type ContextChannel,
+  type ContextDropReason,
+  type ContextEntry,
+  type ContextLookup,
+  type ContextStoreOptions,
+  type ConversationContext,
+} from './context.js';
+export {
+  FOLLOWUP_AGENT,
+  FOLLOWUP_MANIFEST,
+  BRIGHTNESS_STEP,
+  describeContext,
+  isFollowUp,
+  resolveFollowUp,
+  type FollowUpKind,
+  type FollowUpResolution,
+} from './followup.js';
 export { TraceStore, DEFAULT_TRACE_CAPACITY, busTracePublisher, collectTraces } from './traces.js';
 export { replies, sentence } from './replies.js';
 export {
@@ -61,6 +88,7 @@ export {
 export {
   Arbiter,
   HeardCodec,
+  YieldedError,
   busHeardChannel,
   HEARD_SUBJECT,
   type ArbiterOptions,

@@ -21,8 +21,8 @@ import {
   type SpeechDetector,
   type SpeechLevel,
 } from '../voice/index.js';
-import { describeHeard } from './arbitration.js';
-import type { ArbitrationResult, OwnHearing } from './heard.js';
+import { describeHeard, type HeardUtterance } from './arbitration.js';
+import { YieldedError, type ArbitrationResult, type OwnHearing } from './heard.js';
 import type { Pipeline, PipelineEvent, PipelineResult } from './pipeline.js';
 
 export interface CapturedUtterance {
@@ -150,7 +150,10 @@ export interface VoiceLoopOptions extends CaptureOptions {
    * many mics, one action: announce each utterance and act only when this mic heard it best
    * (Arbiter over the bus); absent: every utterance is acted on
    */
-  arbiter?: { arbitrate(own: OwnHearing, signal?: AbortSignal): Promise<ArbitrationResult> };
+  arbiter?: {
+    arbitrate(own: OwnHearing, signal?: AbortSignal): Promise<ArbitrationResult>;
+    watchForBetter?(own: HeardUtterance, onBetter: (better: HeardUtterance) => void): () => void;
+  };
 }
 
 type Waiter = { resolve: (r: PipelineResult) => void; onEvent?: (e: PipelineEvent) => void };
@@ -281,18 +284,43 @@ export class VoiceLoop {
           return;
         }
       }
+      // A better hearing announced after the window (its node was busy) still wins while this
+      // command has not run yet: this node then gives it up, and only the better one acts.
+      const yielded = new AbortController();
+      let running = false;
+      const stopWatching =
+        arbitration?.won && this.opts.arbiter?.watchForBetter
+          ? this.opts.arbiter.watchForBetter(arbitration.winner, (better) => {
+              if (running) return;
+              this.log.info(
+                { better: describeHeard(better) },
+                `${better.name} heard it better (announced late); yielding`,
+              );
+              yielded.abort(new YieldedError(better));
+            })
+          : () => undefined;
       if (this.opts.debugCaptureDir) await this.capture(this.opts.debugCaptureDir, u.pcm);
-      const result = await this.opts.pipeline.handleUtterance(u.pcm, {
-        source: 'mic',
-        capture: {
-          speechStartAt: u.speechStartAt,
-          speechEndAt: u.speechEndAt,
-          ...(u.truncated ? { detail: 'cut at the longest utterance' } : {}),
-          ...(arbitration ? { arbitration } : {}),
-        },
-        signal,
-        onEvent: (e) => waiters.forEach((w) => w.onEvent?.(e)),
-      });
+      const result = await this.opts.pipeline
+        .handleUtterance(u.pcm, {
+          source: 'mic',
+          capture: {
+            speechStartAt: u.speechStartAt,
+            speechEndAt: u.speechEndAt,
+            ...(u.truncated ? { detail: 'cut at the longest utterance' } : {}),
+            ...(arbitration ? { arbitration } : {}),
+          },
+          signal: AbortSignal.any([signal, yielded.signal]),
+          onEvent: (e) => {
+            // the intent is about to run: from here on this node has acted
+            if (e.type === 'intent') {
+              running = true;
+              stopWatching();
+            }
+            waiters.forEach((w) => w.onEvent?.(e));
+          },
+        })
+        .finally(stopWatching);
+      if (yielded.signal.aborted && !running) return;
       this.opts.onResult?.(result);
       waiters.forEach((w) => w.resolve(result));
     } catch (err) {

@@ -26,18 +26,37 @@ import {
 } from './trace.js';
 import type { TraceStore } from './traces.js';
 import { describeHeard } from './arbitration.js';
-import type { ArbitrationResult } from './heard.js';
+import { YieldedError, type ArbitrationResult } from './heard.js';
+import { resultScalars, type ContextLookup, type ContextStore } from './context.js';
+import { describeContext, isFollowUp, resolveFollowUp } from './followup.js';
 
 /** Router.Route on a peer (see createRouteRemote). Throws RpcCallError when the peer fails. */
 export type RouteRemote = (
   peer: PeerView,
   text: string,
-  opts: { traceId: string; signal?: AbortSignal; language?: string; timeoutMs?: number },
+  opts: {
+    traceId: string;
+    signal?: AbortSignal;
+    language?: string;
+    timeoutMs?: number;
+    /** the room's last action (follow-ups), as plain text for the LLM */
+    context?: string;
+  },
 ) => Promise<RouteOutcome>;
 
 /** This node's own LLM router (LlmRouter), used when placement picks this node. */
 export interface LocalLlmRouter {
-  route(text: string, opts: { signal?: AbortSignal; traceId?: string }): Promise<RouteOutcome>;
+  route(
+    text: string,
+    opts: { signal?: AbortSignal; traceId?: string; context?: string },
+  ): Promise<RouteOutcome>;
+}
+
+/** The room this node (its mic and speaker) is in, and which setting says so. */
+export interface NodeRoom {
+  name: string;
+  /** setting: the mesh setting nodes.<id>.room; config: helix.toml node.room */
+  from: 'setting' | 'config';
 }
 
 /** Runs an intent wherever placement puts it (pipelineRun over agenthost's runIntent). */
@@ -71,6 +90,12 @@ export interface PipelineDeps {
   logger?: Logger;
   /** stt.language */
   language?: string;
+  /** this node's room: a command without one acts here, and follow-ups are kept per room */
+  room?: (() => NodeRoom | null) | null;
+  /** the conversation contexts of the mesh's rooms (follow-ups); absent: none */
+  context?: ContextStore | null;
+  /** the argument names of an agent's intent (null: not known here); a `room` one gets filled */
+  intentArgs?: ((agent: string, intent: string) => readonly string[] | null) | null;
   /** per-stage deadlines: transcription (default 30 s), routing (default 30 s) */
   sttTimeoutMs?: number;
   routeTimeoutMs?: number;
@@ -371,11 +396,14 @@ export class Pipeline {
     opts: CommandOptions & Heard & { speak: boolean },
   ): Promise<PipelineResult> {
     if (transcript === '') throw new StageFailure('intent', replies.nothingHeard());
-    const intent = await this.intentStage(rec, transcript, opts);
+    const here = this.deps.room?.() ?? null;
+    const intent = this.placeInRoom(rec, await this.intentStage(rec, transcript, opts, here), here);
     rec.intent = intent;
     opts.onEvent?.({ type: 'intent', intent });
     const answer = await this.runStage(rec, intent, opts);
-    const reply = answer.trim() === '' ? replies.done() : answer.trim();
+    this.remember(rec, transcript, intent, answer.data, here);
+    const text = answer.text.trim();
+    const reply = text === '' ? replies.done() : text;
     await this.replyStage(rec, reply, opts);
     const trace = this.publish(rec.finish({ transcript, intent, reply, ok: true }));
     this.log.info(
@@ -385,13 +413,128 @@ export class Pipeline {
     return { traceId: rec.traceId, transcript, intent, reply, ok: true, trace };
   }
 
+  /**
+   * Room-aware: a command that takes a room but names none (nor one light) acts on the room of
+   * the mic that heard it, which is this node's (only the winning mic's node acts). The trace
+   * records the room and where it came from.
+   */
+  private placeInRoom(rec: TraceRecorder, intent: TraceIntent, here: NodeRoom | null): TraceIntent {
+    if (rec.room) return intent; // a follow-up: its room came from the context
+    const said = intent.args.room;
+    if (typeof said === 'string' && said !== '') {
+      rec.room = { name: said, from: 'said' };
+      return intent;
+    }
+    if (intent.args.device !== undefined) return intent;
+    const takes = this.deps.intentArgs?.(intent.agent, intent.intent);
+    if (!here || !takes?.includes('room')) return intent;
+    const setting =
+      here.from === 'setting' ? `setting nodes.${this.deps.selfId}.room` : 'helix.toml node.room';
+    rec.room = {
+      name: here.name,
+      from: 'mic',
+      detail: `no room said; the room of ${this.selfName()}, whose mic heard it (${setting})`,
+    };
+    return { ...intent, args: { ...intent.args, room: here.name } };
+  }
+
+  /** After a command ran: its room remembers it for follow-ups, mesh-wide. */
+  private remember(
+    rec: TraceRecorder,
+    transcript: string,
+    intent: TraceIntent,
+    data: unknown,
+    here: NodeRoom | null,
+  ): void {
+    const store = this.deps.context;
+    if (!store) return;
+    const result = resultScalars(data);
+    store.remember({
+      room: here?.name ?? '',
+      node: this.deps.selfId,
+      name: this.selfName(),
+      traceId: rec.traceId,
+      transcript: transcript.slice(0, 500),
+      agent: intent.agent,
+      intent: intent.intent,
+      args: intent.args,
+      ...(result ? { result } : {}),
+    });
+  }
+
+  /** The context a follow-up heard here refers to, in the trace's terms. */
+  private lookupContext(here: NodeRoom | null): ContextLookup | null {
+    return this.deps.context?.lookup(here?.name ?? '') ?? null;
+  }
+
+  /** A follow-up phrase (fast matcher or recogniser) resolved against the room's context. */
+  private followUpStage(
+    rec: TraceRecorder,
+    hit: { intent: string; args: TraceIntent['args']; phrase: string },
+    here: NodeRoom | null,
+    started: number,
+    via: string,
+    opts: CommandOptions,
+  ): TraceIntent {
+    const found = this.lookupContext(here);
+    const resolution = resolveFollowUp(hit, found?.context ?? null);
+    if (found) {
+      rec.context = {
+        room: found.context.room,
+        node: found.context.name,
+        traceId: found.context.traceId,
+        intent: `${found.context.agent}.${found.context.intent}`,
+        ageMs: Math.round(found.ageMs),
+        from: found.from,
+      };
+    }
+    const where = found ? ` (${describeContext(found)})` : '';
+    if (resolution.kind === 'refused') {
+      rec.record(
+        'intent',
+        this.selfName(),
+        started,
+        false,
+        `${via}: follow-up "${hit.phrase}": ${resolution.explain}${where}`,
+      );
+      this.emitHop(rec, opts);
+      throw new StageFailure('intent', resolution.reply);
+    }
+    const i = resolution.intent;
+    rec.record(
+      'intent',
+      this.selfName(),
+      started,
+      true,
+      `${via}: follow-up "${hit.phrase}" -> ${i.agent}.${i.intent} ${JSON.stringify(i.args)}: ${resolution.explain}${where}`,
+    );
+    this.emitHop(rec, opts);
+    const room = i.args.room;
+    if (found && typeof room === 'string') {
+      rec.room = {
+        name: room,
+        from: hit.intent === 'also' ? 'said' : 'context',
+        detail:
+          hit.intent === 'also'
+            ? `said in a follow-up to ${found.context.agent}.${found.context.intent}`
+            : `the room of the command it follows (${found.context.name}, trace ${found.context.traceId})`,
+      };
+    }
+    return { agent: i.agent, intent: i.intent, args: i.args, confidence: 1, via: 'fast' };
+  }
+
   private async intentStage(
     rec: TraceRecorder,
     text: string,
     opts: CommandOptions & Heard,
+    here: NodeRoom | null = null,
   ): Promise<TraceIntent> {
     const self = this.selfName();
     const heard = opts.interpretation;
+    if (heard && isFollowUp(heard.agent)) {
+      const where = opts.heardOn && opts.heardOn !== self ? ` on ${opts.heardOn}` : '';
+      return this.followUpStage(rec, heard, here, rec.now(), `phrase recogniser${where}`, opts);
+    }
     if (heard) {
       // The recogniser parsed the sentence with the agents' grammars already; the host still
       // validates the arguments before anything runs.
@@ -409,6 +552,8 @@ export class Pipeline {
     }
     const fastStart = rec.now();
     const hit = this.deps.fastMatcher?.match(text) ?? null;
+    if (hit && isFollowUp(hit.agent))
+      return this.followUpStage(rec, hit, here, fastStart, 'fast matcher', opts);
     // A command about a room or light the house does not have: said so, with the ones that exist,
     // rather than asked of an LLM that can only pick from the same list.
     const unknown = hit ? null : (this.deps.fastMatcher?.unknownValue?.(text) ?? null);
@@ -446,6 +591,9 @@ export class Pipeline {
     }
     const node = route.kind === 'local' ? self : route.peer.name;
     const timeoutMs = this.deps.routeTimeoutMs ?? 30_000;
+    // the LLM gets the room's last action too, so it can read a follow-up the phrases missed
+    const found = this.lookupContext(here);
+    const context = found ? describeContext(found) : undefined;
     let outcome: RouteOutcome;
     try {
       outcome =
@@ -453,12 +601,14 @@ export class Pipeline {
           ? await this.deps.localLlmRouter!.route(text, {
               signal: withTimeout(opts.signal, timeoutMs),
               traceId: rec.traceId,
+              ...(context ? { context } : {}),
             })
           : await this.deps.routeRemote!(route.peer, text, {
               traceId: rec.traceId,
               signal: opts.signal,
               timeoutMs,
               language: this.deps.language,
+              ...(context ? { context } : {}),
             });
     } catch (err) {
       if (opts.signal?.aborted) throw this.cancelled(rec, 'intent', node, started, opts);
@@ -478,7 +628,7 @@ export class Pipeline {
         node,
         started,
         true,
-        `router LLM ${this.deps.routerModel}: ${i.agent}.${i.intent} (confidence ${i.confidence.toFixed(2)})`,
+        `router LLM ${this.deps.routerModel}: ${i.agent}.${i.intent} (confidence ${i.confidence.toFixed(2)})${context ? `; given the context ${context}` : ''}`,
       );
       this.emitHop(rec, opts);
       return {
@@ -521,7 +671,7 @@ export class Pipeline {
     rec: TraceRecorder,
     intent: TraceIntent,
     opts: CommandOptions,
-  ): Promise<string> {
+  ): Promise<{ text: string; data: unknown }> {
     const what = `${intent.agent}.${intent.intent}`;
     const started = rec.now();
     let host: string | undefined;
@@ -569,7 +719,7 @@ export class Pipeline {
               `${what} ${warm === false ? 'cold' : 'warm'}${placed ? ` (${placed})` : ''}${image.length ? `; ${image.join('; ')}` : ''}`,
             );
             this.emitHop(rec, opts);
-            return e.text;
+            return { text: e.text, data: e.data };
           case 'error':
             if (opts.signal?.aborted) {
               throw this.cancelled(rec, 'run', e.node ?? host ?? this.selfName(), started, opts);
@@ -701,7 +851,15 @@ export class Pipeline {
     started: number,
     opts: CommandOptions,
   ): StageFailure {
-    rec.record(stage, node, started, false, 'cancelled');
+    // a mic that yielded late to a better one says so; any other caller gave up
+    const reason = opts.signal?.reason;
+    rec.record(
+      stage,
+      node,
+      started,
+      false,
+      reason instanceof YieldedError ? `cancelled: ${reason.message}` : 'cancelled',
+    );
     this.emitHop(rec, opts);
     return new StageFailure(stage, replies.cancelled(stage));
   }

@@ -37,7 +37,7 @@ export function routerService(opts: RouterServiceOptions): RouterServer {
   const log = (opts.logger ?? silentLogger).child({ component: 'router-service' });
   return {
     route(call, callback) {
-      const { traceId, text } = call.request;
+      const { traceId, text, context } = call.request;
       if (text.length > MAX_TEXT) {
         callback({
           code: GrpcStatus.INVALID_ARGUMENT,
@@ -47,24 +47,30 @@ export function routerService(opts: RouterServiceOptions): RouterServer {
       }
       const abort = new AbortController();
       call.on('cancelled', () => abort.abort(new Error('cancelled by the caller')));
-      opts.router.route(text, { signal: abort.signal, traceId }).then(
-        (outcome) => {
-          log.debug({ traceId, caller: callerNodeId(call), kind: outcome.kind }, 'routed');
-          if (outcome.kind === 'unavailable') {
-            callback({ code: GrpcStatus.FAILED_PRECONDITION, details: outcome.reason });
-            return;
-          }
-          callback(null, toReply(outcome, opts.model));
-        },
-        (err: unknown) => {
-          if (abort.signal.aborted) return;
-          log.warn({ traceId, err: describeError(err) }, 'routing failed');
-          callback({
-            code: GrpcStatus.INTERNAL,
-            details: `routing failed on ${opts.selfName}: ${describeError(err)}`,
-          });
-        },
-      );
+      opts.router
+        .route(text, {
+          signal: abort.signal,
+          traceId,
+          ...(context ? { context: context.slice(0, MAX_TEXT) } : {}),
+        })
+        .then(
+          (outcome) => {
+            log.debug({ traceId, caller: callerNodeId(call), kind: outcome.kind }, 'routed');
+            if (outcome.kind === 'unavailable') {
+              callback({ code: GrpcStatus.FAILED_PRECONDITION, details: outcome.reason });
+              return;
+            }
+            callback(null, toReply(outcome, opts.model));
+          },
+          (err: unknown) => {
+            if (abort.signal.aborted) return;
+            log.warn({ traceId, err: describeError(err) }, 'routing failed');
+            callback({
+              code: GrpcStatus.INTERNAL,
+              details: `routing failed on ${opts.selfName}: ${describeError(err)}`,
+            });
+          },
+        );
     },
   };
 }
@@ -113,7 +119,7 @@ export function createRouteRemote(
     try {
       reply = await unaryCall(
         client.route.bind(client),
-        { traceId: opts.traceId, text, language: opts.language ?? '' },
+        { traceId: opts.traceId, text, language: opts.language ?? '', context: opts.context ?? '' },
         { timeoutMs: opts.timeoutMs ?? defaults.timeoutMs ?? 30_000, signal: opts.signal, target },
       );
     } catch (err) {

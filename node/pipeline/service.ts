@@ -28,8 +28,10 @@ import {
   type SileroModel,
 } from '../voice/index.js';
 import { Arbiter, busHeardChannel } from './heard.js';
+import { busContextChannel, ContextStore } from './context.js';
+import { FOLLOWUP_MANIFEST } from './followup.js';
 import { listenToFile, VoiceLoop } from './listen.js';
-import { Pipeline, type PipelineEvent, type PipelineResult } from './pipeline.js';
+import { Pipeline, type NodeRoom, type PipelineEvent, type PipelineResult } from './pipeline.js';
 import { pipelineRun } from './run.js';
 import { registerRouter, createRouteRemote } from './router-service.js';
 import { busTracePublisher, collectTraces, TraceStore } from './traces.js';
@@ -45,6 +47,8 @@ export interface VoiceServicesComponents extends ServiceContext {
       req: IntentRequest & { traceId?: string },
       opts?: { signal?: AbortSignal },
     ): AsyncIterable<RemoteRunEvent>;
+    /** notes agents send this node (a timer that went off): spoken here, in its room */
+    onNotify?(listener: (note: { text: string; agent: string; from: string }) => void): () => void;
   };
   /** this node's STT engine (node/stt, per stt.engine), or null when it has none */
   stt: SttEngine | null;
@@ -60,7 +64,10 @@ export interface VoiceServicesComponents extends ServiceContext {
    * with the mesh's voice key) and acts only when this node's mic heard it best
    */
   mesh?: { meshId: string; secret: Uint8Array };
-  /** the room this node is in (settings nodes.<id>.room), for the announcements */
+  /**
+   * the room this node is in (settings nodes.<id>.room), for the announcements, commands said
+   * without a room and follow-ups; helix.toml node.room when the mesh setting is not there
+   */
   room?: () => string | undefined;
 }
 
@@ -100,6 +107,8 @@ export interface VoiceServices {
   readonly control: VoiceControlDeps;
   /** the matcher's, the grammar's and the LLM schema's slot values, following the settings */
   readonly vocabulary: Vocabulary;
+  /** the conversation contexts of the mesh's rooms (follow-ups) */
+  readonly context: ContextStore;
   /** starts the mic loop (no-op without one); every command's result goes to onResult */
   startListening(onResult?: (r: PipelineResult) => void): void;
   stop(): Promise<void>;
@@ -120,8 +129,11 @@ export async function startVoiceServices(c: VoiceServicesComponents): Promise<Vo
   const llm = LlmRouter.fromConfig(config.router, manifests, {}, { logger: log });
   // One set of slot values for the fast matcher, the phrase grammar and the LLM schema: the
   // mesh's rooms over helix.toml, rebuilt (debounced) when a room setting changes.
+  // Follow-up phrases ("turn them off") are matched like commands and resolved from the room's
+  // context; the LLM is told the context instead, so they stay out of its schema.
+  const followUps = config.voice.context_ttl_s > 0;
   const vocabulary = new Vocabulary({
-    manifests,
+    manifests: followUps ? [...manifests, FOLLOWUP_MANIFEST] : manifests,
     config: config as unknown as Record<string, unknown>,
     settings: c.settings,
     users: [llm, c.stt],
@@ -155,6 +167,30 @@ export async function startVoiceServices(c: VoiceServicesComponents): Promise<Vo
     speaker = await createSpeaker({ engine: 'none' });
   }
 
+  // The room of this node: the mesh setting, else helix.toml's node.room.
+  const nodeRoom = (): NodeRoom | null => {
+    const set = c.room?.();
+    if (set) return { name: set, from: 'setting' };
+    return config.node.room ? { name: config.node.room, from: 'config' } : null;
+  };
+  const context = new ContextStore({
+    ttlMs: config.voice.context_ttl_s * 1000,
+    channel: c.mesh
+      ? busContextChannel(c.bus, {
+          meshId: c.mesh.meshId,
+          secret: c.mesh.secret,
+          selfId: c.identity.id,
+          logger: log,
+        })
+      : null,
+    logger: log,
+  });
+  context.start();
+  const intentArgs = (agent: string, intent: string): readonly string[] | null => {
+    const spec = manifests.find((m) => m.name === agent)?.intents.find((i) => i.name === intent);
+    return spec ? Object.keys(spec.args) : null;
+  };
+
   const pipeline = new Pipeline({
     selfId: c.identity.id,
     view: c.view,
@@ -171,6 +207,22 @@ export async function startVoiceServices(c: VoiceServicesComponents): Promise<Vo
     logger: log,
     language: config.stt.language,
     routeTimeoutMs: config.router.timeout_ms,
+    room: nodeRoom,
+    context,
+    intentArgs,
+  });
+
+  // A timer rings where it was set: its agent notifies the node that ran the command (the one
+  // whose mic heard it), and that node speaks the note on its own speaker.
+  const unnotify = c.agents.onNotify?.((note) => {
+    const room = nodeRoom()?.name;
+    log.info({ agent: note.agent, room: room ?? null }, `ringing here: ${note.text}`);
+    if (!speaker.engine) return;
+    speaker
+      .speak(note.text, { signal: AbortSignal.timeout(30_000) })
+      .catch((err: unknown) =>
+        log.warn({ err: describeError(err) }, 'could not speak a notification'),
+      );
   });
 
   let onResult: ((r: PipelineResult) => void) | undefined;
@@ -191,7 +243,7 @@ export async function startVoiceServices(c: VoiceServicesComponents): Promise<Vo
           }),
           selfId: c.identity.id,
           selfName: c.identity.name,
-          room: c.room,
+          room: () => nodeRoom()?.name,
           view: c.view,
           logger: log,
         });
@@ -237,6 +289,7 @@ export async function startVoiceServices(c: VoiceServicesComponents): Promise<Vo
     voice,
     speaker,
     vocabulary,
+    context,
     control: {
       pipeline,
       traces,
@@ -260,6 +313,8 @@ export async function startVoiceServices(c: VoiceServicesComponents): Promise<Vo
     },
     async stop() {
       vocabulary.stop();
+      context.stop();
+      unnotify?.();
       await voice?.stop();
       arbiter?.stop();
       for (const s of subs) s.unsubscribe();

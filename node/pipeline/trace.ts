@@ -39,6 +39,30 @@ export const TraceHeardSchema = z.object({
 });
 export type TraceHeard = z.infer<typeof TraceHeardSchema>;
 
+/** The room a command acted on, and where that room came from. */
+export const TraceRoomSchema = z.object({
+  name: z.string().max(256),
+  /**
+   * said: named in the command; mic: none was said, the room of the mic that heard it (the node
+   * that acted); context: a follow-up, the room of the command it follows
+   */
+  from: z.enum(['said', 'mic', 'context']),
+  detail: shortText.optional(),
+});
+export type TraceRoom = z.infer<typeof TraceRoomSchema>;
+
+/** A follow-up: the earlier command (another trace, maybe another node's) it resolved against. */
+export const TraceContextSchema = z.object({
+  room: z.string().max(256),
+  node: z.string().max(256),
+  traceId: z.string().max(64),
+  intent: z.string().max(256),
+  ageMs: z.number().min(0),
+  /** room: the follow-up was heard in that room; mesh: the newest context of another room */
+  from: z.enum(['room', 'mesh']),
+});
+export type TraceContext = z.infer<typeof TraceContextSchema>;
+
 export const TraceIntentSchema = IntentCallSchema.extend({
   confidence: z.number(),
   via: z.enum(['fast', 'llm']),
@@ -63,6 +87,10 @@ export const TraceSchema = z.object({
   hops: z.array(TraceHopSchema).max(64),
   /** every mic that heard the command, best first (the first acted); absent: one mic, no bus */
   heardBy: z.array(TraceHeardSchema).max(32).optional(),
+  /** the room the command acted on and where it came from (commands that take a room) */
+  room: TraceRoomSchema.optional(),
+  /** the earlier command a follow-up resolved against */
+  context: TraceContextSchema.optional(),
 });
 export type Trace = z.infer<typeof TraceSchema>;
 export type TraceIntent = z.infer<typeof TraceIntentSchema>;
@@ -85,6 +113,10 @@ export class TraceRecorder {
   intent?: TraceIntent;
   /** the mics that heard the command (set by the pipeline from the arbitration) */
   heardBy?: TraceHeard[];
+  /** the room the command acted on (set by the pipeline's intent stage) */
+  room?: TraceRoom;
+  /** the earlier command a follow-up resolved against */
+  context?: TraceContext;
   /** epoch ms of the trace start */
   readonly startedAtEpoch: number;
   private readonly startedAt: number;
@@ -148,6 +180,8 @@ export class TraceRecorder {
       totalMs: round(this.now()),
       hops: this.hops.slice(0, 64),
       ...(this.heardBy ? { heardBy: this.heardBy.slice(0, 32) } : {}),
+      ...(this.room ? { room: this.room } : {}),
+      ...(this.context ? { context: this.context } : {}),
     };
   }
 }

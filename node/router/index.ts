@@ -3,7 +3,7 @@
  * compiled from the command language in agentspec).
  */
 export type { RouteOutcome } from './types.js';
-export { buildSystemPrompt } from './prompt.js';
+export { buildSystemPrompt, buildUserMessage } from './prompt.js';
 export {
   OllamaHttpClient,
   type OllamaApi,

@@ -16,7 +16,7 @@ import { silentLogger, type Logger } from '../log.js';
 import { OllamaBadRequestError, OllamaError } from './errors.js';
 import { OllamaHttpClient, type ChatResult, type OllamaApi } from './ollama.js';
 import type { ChatRequest } from './ollama-wire.js';
-import { buildSystemPrompt } from './prompt.js';
+import { buildSystemPrompt, buildUserMessage } from './prompt.js';
 import type { RouteOutcome } from './types.js';
 import { untilAborted } from '../async.js';
 
@@ -47,6 +47,8 @@ export interface LlmRouterOptions {
 export interface RouteOptions {
   signal?: AbortSignal;
   traceId?: string;
+  /** the room's last action, as plain text (follow-ups); sent after the system prompt */
+  context?: string;
 }
 
 // Old servers (and some templates) put the reasoning inline: "<think>…</think>{…}".
@@ -174,7 +176,7 @@ export class LlmRouter {
       const capabilities = await this.modelCapabilities(opts);
       const canThink =
         !this.thinkRefused && capabilities !== null && capabilities.includes('thinking');
-      const request = this.request(transcript, canThink);
+      const request = this.request(transcript, canThink, opts.context);
       try {
         reply = await this.opts.api.chat(request, {
           signal: opts.signal,
@@ -190,7 +192,7 @@ export class LlmRouter {
           throw err;
         this.thinkRefused = true;
         log.info({ err: err.message }, 'Ollama refused think; retrying without it');
-        reply = await this.opts.api.chat(this.request(transcript, false), {
+        reply = await this.opts.api.chat(this.request(transcript, false, opts.context), {
           signal: opts.signal,
           timeoutMs: this.opts.timeoutMs,
         });
@@ -245,12 +247,13 @@ export class LlmRouter {
     return { kind: 'intent', intent: checked.intent, via: 'llm' };
   }
 
-  private request(transcript: string, think: boolean): ChatRequest {
+  /** System prompt and schema first and the same on every call; the request (and context) last. */
+  private request(transcript: string, think: boolean, context?: string): ChatRequest {
     const request: ChatRequest = {
       model: this.opts.model,
       messages: [
         { role: 'system', content: this.systemPrompt },
-        { role: 'user', content: transcript },
+        { role: 'user', content: buildUserMessage(transcript, context) },
       ],
       format: this.schema,
       stream: this.opts.stream,

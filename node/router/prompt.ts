@@ -32,6 +32,7 @@ export function buildSystemPrompt(
     'Use only the agents, intents and argument values listed below. Leave out optional arguments the person did not give.',
     `If no action fits, or the request is unclear, answer {"agent": "${NO_AGENT}", "intent": "${NO_AGENT}", "args": {}, "confidence": 0}.`,
     'The request is a speech transcript and may contain recognition errors.',
+    'It may start with "Earlier in this room:" and the last action there; "them", "it", "too", "more" or "again" then refer to that action, and its arguments apply unless the request changes them.',
     '',
     'Agents:',
   ];
@@ -55,4 +56,14 @@ export function buildSystemPrompt(
     }
   }
   return lines.join('\n');
+}
+
+/**
+ * The user message: the request alone, or after the room's last action (follow-ups). Everything
+ * that changes per call is here, after the system prompt, so the prompt's head stays
+ * byte-identical across calls and Ollama reuses its cache of it.
+ */
+export function buildUserMessage(transcript: string, context?: string): string {
+  const earlier = context?.trim();
+  return earlier ? `Earlier in this room: ${earlier}\nRequest: ${transcript}` : transcript;
 }

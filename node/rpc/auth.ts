@@ -23,6 +23,7 @@ import {
   type ServerInterceptor,
 } from '@grpc/grpc-js';
 import { deriveKey } from '../identity/index.js';
+import { certificateNodeId } from './tls.js';
 
 export const PROOF_HEADERS = {
   node: 'helix-node',
@@ -73,7 +74,15 @@ export type ProofCheck =
   | { ok: true; nodeId: string }
   | {
       ok: false;
-      kind: 'missing' | 'malformed' | 'wrong' | 'stale' | 'replayed' | 'busy';
+      kind:
+        | 'missing'
+        | 'malformed'
+        | 'wrong'
+        | 'stale'
+        | 'replayed'
+        | 'busy'
+        | 'no-certificate'
+        | 'other-certificate';
       reason: string;
     };
 
@@ -180,6 +189,11 @@ export class ProofVerifier {
 
 export interface AuthInterceptorOptions {
   openMethods?: readonly string[];
+  /**
+   * Mesh TLS: a call must also come over a connection with a mesh certificate (the TLS layer
+   * already dropped connections whose certificate failed), for the node id its proof names.
+   */
+  requireCertificate?: boolean;
   /** told about every refused call (for logs and counters) */
   onRefused?: (path: string, peer: string, check: Extract<ProofCheck, { ok: false }>) => void;
 }
@@ -194,7 +208,8 @@ export function meshAuthServerInterceptor(
     if (open.has(method.path)) return new ServerInterceptingCall(call);
     const listener = new ServerListenerBuilder()
       .withOnReceiveMetadata((metadata, next) => {
-        const result = verifier.check(method.path, metadata);
+        const proof = verifier.check(method.path, metadata);
+        const result = opts.requireCertificate ? withCertificate(proof, method.path, call) : proof;
         if (result.ok) {
           next(metadata);
           return;
@@ -207,6 +222,33 @@ export function meshAuthServerInterceptor(
     const responder = new ResponderBuilder().withStart((next) => next(listener)).build();
     return new ServerInterceptingCall(call, responder);
   };
+}
+
+/**
+ * The proof's node id must be the one the connection's certificate names: a member cannot sign
+ * calls as another node. Certificate checks first, so an outsider learns nothing from the proof.
+ */
+function withCertificate(
+  proof: ProofCheck,
+  path: string,
+  call: Parameters<typeof certificateNodeId>[0],
+): ProofCheck {
+  const certified = certificateNodeId(call);
+  if (certified === null) {
+    return {
+      ok: false,
+      kind: 'no-certificate',
+      reason: `call to ${path} came over a connection without a mesh certificate; ${JOIN_HINT} (a member's certificate is issued at join)`,
+    };
+  }
+  if (proof.ok && proof.nodeId !== certified) {
+    return {
+      ok: false,
+      kind: 'other-certificate',
+      reason: `call to ${path} is signed as node ${proof.nodeId} but its TLS certificate names node ${certified}; each node calls with its own certificate`,
+    };
+  }
+  return proof;
 }
 
 /** Client side: signs every call with a fresh proof. */

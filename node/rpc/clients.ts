@@ -22,6 +22,7 @@ import { ModelsClient } from './gen/helix/v1/models.js';
 import { RouterClient } from './gen/helix/v1/router.js';
 import { TranscriberClient } from './gen/helix/v1/transcriber.js';
 import { meshAuthClientInterceptor } from './auth.js';
+import { channelCredentials, tlsChannelOptions, type ClientTransport } from './tls.js';
 import { joinHostPort } from './server.js';
 
 export type RpcTarget = string | { address: string; port: number };
@@ -33,6 +34,8 @@ export interface RpcClientsOptions {
   secret?: Uint8Array;
   /** extra grpc-js channel options (override the defaults below) */
   channelOptions?: ChannelOptions;
+  /** default plaintext (tests, benchmarks); the daemon dials with mesh TLS, joiners with 'join' */
+  transport?: ClientTransport;
 }
 
 export const DEFAULT_CHANNEL_OPTIONS: ChannelOptions = {
@@ -57,11 +60,25 @@ export class RpcClients {
   private readonly clients = new Map<string, Client>();
   private readonly interceptors: Interceptor[];
   private readonly channelOptions: ChannelOptions;
+  private transport: ClientTransport;
   private closed = false;
 
   constructor(private readonly opts: RpcClientsOptions) {
     this.interceptors = opts.secret ? [meshAuthClientInterceptor(opts.secret, opts.nodeId)] : [];
-    this.channelOptions = { ...DEFAULT_CHANNEL_OPTIONS, ...opts.channelOptions };
+    this.transport = opts.transport ?? { kind: 'plaintext' };
+    this.channelOptions = {
+      ...DEFAULT_CHANNEL_OPTIONS,
+      ...tlsChannelOptions(this.transport),
+      ...opts.channelOptions,
+    };
+  }
+
+  /** Dial new channels with new TLS material; open channels are closed (calls on them end). */
+  setTransport(transport: ClientTransport): void {
+    this.transport = transport;
+    for (const ch of this.channels.values()) ch.close();
+    this.channels.clear();
+    this.clients.clear();
   }
 
   mesh(target: RpcTarget): MeshClient {
@@ -125,7 +142,7 @@ export class RpcClients {
     if (cached) return cached as C;
     let channel = this.channels.get(key);
     if (!channel) {
-      channel = new Channel(key, credentials.createInsecure(), this.channelOptions);
+      channel = new Channel(key, channelCredentials(this.transport), this.channelOptions);
       this.channels.set(key, channel);
     }
     // Clients share the channel: never call close() on one (it would close the channel for all).

@@ -17,6 +17,7 @@ export {
   type RpcClientsOptions,
   type RpcTarget,
 } from './clients.js';
+export { certificateNodeId, TLS_SERVER_NAME, type RpcTls, type ClientTransport } from './tls.js';
 export {
   callOptions,
   unaryCall,

@@ -6,8 +6,8 @@ import { isIP } from 'node:net';
 import { format } from 'node:util';
 import {
   Server,
-  ServerCredentials,
   status,
+  type ServerCredentials,
   type ServerDuplexStream,
   setLogger,
   setLogVerbosity,
@@ -18,6 +18,12 @@ import {
 import { ConfigError, StateError } from '../errors.js';
 import { silentLogger, type Logger } from '../log.js';
 import { meshAuthServerInterceptor, ProofVerifier, UNAUTHENTICATED_METHODS } from './auth.js';
+import {
+  gateUnverifiedCertificates,
+  serverCredentials,
+  updateServerCredentials,
+  type RpcTls,
+} from './tls.js';
 
 export interface RpcServerOptions {
   /** mesh addresses to listen on (Tailscale or LAN IPs); 127.0.0.1 is always added */
@@ -26,6 +32,12 @@ export interface RpcServerOptions {
   port: number;
   /** the mesh secret; calls must prove it (see auth.ts) */
   secret: Uint8Array;
+  /**
+   * TLS 1.3 (tls.ts). With `ca`, calls other than Join also need a client certificate from the
+   * mesh CA naming the node their proof names. Absent: plaintext (tests and benchmarks only; the
+   * daemon always passes it).
+   */
+  tls?: RpcTls;
   /** this node's id, for logs */
   selfId?: string;
   logger?: Logger;
@@ -48,11 +60,24 @@ export class RpcServer {
   private readonly verifier: ProofVerifier;
   private server: Server | null = null;
   private boundPort = 0;
+  private readonly credentials: ServerCredentials;
 
   constructor(private readonly opts: RpcServerOptions) {
     this.log = (opts.logger ?? silentLogger).child({ component: 'rpc' });
     this.hosts = listenHosts(opts.addresses);
     this.verifier = new ProofVerifier(opts.secret, { maxSkewMs: opts.maxSkewMs });
+    this.credentials = serverCredentials(opts.tls);
+  }
+
+  /** Whether connections are TLS (and with client certificates when the mesh CA is set). */
+  get transport(): 'plaintext' | 'tls' | 'mesh-tls' {
+    if (!this.opts.tls) return 'plaintext';
+    return this.opts.tls.ca ? 'mesh-tls' : 'tls';
+  }
+
+  /** Serve new connections with new TLS material (a renewed certificate) without a restart. */
+  updateTls(tls: RpcTls): void {
+    updateServerCredentials(this.credentials, tls);
   }
 
   /** Register a service (a ts-proto `XxxService` definition and its `XxxServer` implementation) before start(). */
@@ -85,6 +110,7 @@ export class RpcServer {
       interceptors: [
         meshAuthServerInterceptor(this.verifier, {
           openMethods: this.opts.openMethods ?? UNAUTHENTICATED_METHODS,
+          requireCertificate: this.opts.tls?.ca !== undefined,
           onRefused: (path, peer, check) =>
             this.log.warn(
               { path, peer, kind: check.kind },
@@ -104,15 +130,30 @@ export class RpcServer {
     let port = this.opts.port;
     try {
       for (const host of this.hosts) {
-        port = await bind(server, host, port);
+        port = await bind(server, host, port, this.credentials);
       }
+      if (
+        this.opts.tls?.ca &&
+        !gateUnverifiedCertificates(server, (peer, reason) =>
+          this.log.warn(
+            { peer, reason },
+            'refused a TLS connection: certificate not from the mesh CA',
+          ),
+        )
+      )
+        this.log.warn(
+          'this grpc-js hides its HTTP/2 servers, so connections with a foreign certificate reach the auth interceptor; update node/rpc/tls.ts gateUnverifiedCertificates',
+        );
     } catch (err) {
       server.forceShutdown();
       throw err;
     }
     this.server = server;
     this.boundPort = port;
-    this.log.info({ addresses: this.boundAddresses, node: this.opts.selfId }, 'gRPC listening');
+    this.log.info(
+      { addresses: this.boundAddresses, node: this.opts.selfId, transport: this.transport },
+      'gRPC listening',
+    );
   }
 
   /** Let running calls finish for up to shutdownTimeoutMs, then cancel them. */
@@ -205,10 +246,15 @@ export function joinHostPort(host: string, port: number): string {
   return isIP(host) === 6 ? `[${host}]:${port}` : `${host}:${port}`;
 }
 
-function bind(server: Server, host: string, port: number): Promise<number> {
+function bind(
+  server: Server,
+  host: string,
+  port: number,
+  creds: ServerCredentials,
+): Promise<number> {
   const target = joinHostPort(host, port);
   return new Promise((resolve, reject) => {
-    server.bindAsync(target, ServerCredentials.createInsecure(), (err, bound) => {
+    server.bindAsync(target, creds, (err, bound) => {
       if (!err) {
         resolve(bound);
         return;

@@ -206,3 +206,38 @@ describe('routeUrl', () => {
     expect(routeUrl(route, creds)).toBe(expected);
   });
 });
+
+describe('renderNatsConfig with route TLS', () => {
+  const tls = {
+    certFile: '/var/lib/helix/tls/node-cert.pem',
+    keyFile: '/var/lib/helix/tls/node-key.pem',
+    caFile: '/var/lib/helix/tls/mesh-ca.pem',
+  };
+
+  test('the cluster block carries the mesh CA, this node certificate and verify', () => {
+    const text = renderNatsConfig({ ...base, clusterTls: tls });
+    expect(text).toContain(
+      [
+        '  tls {',
+        '    cert_file: "/var/lib/helix/tls/node-cert.pem"',
+        '    key_file: "/var/lib/helix/tls/node-key.pem"',
+        '    ca_file: "/var/lib/helix/tls/mesh-ca.pem"',
+        '    verify: true',
+        '    timeout: 2',
+        '  }',
+      ].join('\n'),
+    );
+    // only routes: the loopback client listener stays plaintext (one tls block, in the cluster)
+    expect(text.match(/tls \{/g)).toHaveLength(1);
+    expect(text.indexOf('  tls {')).toBeGreaterThan(text.indexOf('cluster {'));
+  });
+
+  test('refuses a relative or quoted certificate path, naming the option', () => {
+    expect(() =>
+      renderNatsConfig({ ...base, clusterTls: { ...tls, certFile: 'cert.pem' } }),
+    ).toThrow(/clusterTls\.certFile/);
+    expect(() => renderNatsConfig({ ...base, clusterTls: { ...tls, caFile: '/a"b' } })).toThrow(
+      InputError,
+    );
+  });
+});

@@ -332,6 +332,7 @@ describe('the stand-in Join endpoint', () => {
             publicKey: Buffer.alloc(32),
             nonce: Buffer.alloc(16),
             inviteProof: Buffer.alloc(0),
+            csr: Buffer.alloc(0),
           },
           { timeoutMs: 3000, metadata: announcementMetadata(asker) },
         ).catch((e: unknown) => e);

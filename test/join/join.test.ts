@@ -185,6 +185,7 @@ describe('joining a mesh', () => {
           publicKey: Buffer.alloc(3),
           nonce: Buffer.alloc(32),
           inviteProof: Buffer.alloc(0),
+          csr: Buffer.alloc(0),
         },
         { timeoutMs: 5000 },
       ).catch((e: unknown) => e);

@@ -26,6 +26,8 @@ import {
   type MeshServer,
 } from '../../node/rpc/index.js';
 import { silentLogger } from '../../node/log.js';
+import { X509Certificate } from 'node:crypto';
+import { createNodeCsr, meshCa } from '../../node/identity/index.js';
 import { meshSecret, tempDir } from '../rpc/helpers.js';
 import { freePort } from '../support/ports.js';
 
@@ -64,6 +66,7 @@ describe('join protocol security', () => {
         publicKey: own.publicKey,
         nonce,
         inviteProof: signInviteProof(token, nonce, own.publicKey, nodeId),
+        csr: Buffer.alloc(0),
       },
     };
   }
@@ -129,7 +132,12 @@ describe('join protocol security', () => {
         });
         const { iv, sealed } = seal(
           key,
-          JoinGrant.encode({ meshId: 'evil', secret: randomBytes(32), members: [] }).finish(),
+          JoinGrant.encode({
+            meshId: 'evil',
+            secret: randomBytes(32),
+            members: [],
+            certificate: Buffer.alloc(0),
+          }).finish(),
           call.request.nodeId,
         );
         cb(null, {
@@ -176,11 +184,46 @@ describe('join protocol security', () => {
       publicKey: zero,
       nonce,
       inviteProof: signInviteProof(token, nonce, zero, 'j'),
+      csr: Buffer.alloc(0),
     };
     const err = await svc.admit(bad, '127.0.0.1').catch((e: unknown) => e);
     expect((err as JoinRefusedError).grpcCode).toBe(GrpcStatus.INVALID_ARGUMENT);
     await expect(svc.admit(joinRequest(token).request, '127.0.0.1')).resolves.toHaveProperty(
       'sealedGrant',
     );
+  });
+  it('signs the joiner CSR for the admitted node id inside the sealed grant; a malformed CSR is refused without using the invite', async () => {
+    const { svc, dir, secret } = service();
+    const { code } = await createInvite(dir, { ttlS: 600, memberAddress: '127.0.0.1', rpcPort: 1 });
+    const token = parseInviteCode(code).token;
+    const bad = joinRequest(token);
+    const err = await svc
+      .admit({ ...bad.request, csr: Buffer.from('not a certificate request') }, '127.0.0.1')
+      .catch((e: unknown) => e);
+    expect((err as JoinRefusedError).grpcCode).toBe(GrpcStatus.INVALID_ARGUMENT);
+    expect((err as Error).message).toMatch(/malformed certificate request/);
+
+    const joiner = tempDir('join-sec-csr');
+    cleanups.push(joiner.remove);
+    const { request, own, nonce } = joinRequest(token);
+    const csr = await createNodeCsr(joiner.dir, {
+      nodeId: 'someone-else',
+      addresses: ['10.1.2.3'],
+    });
+    const response = await svc.admit({ ...request, csr }, '127.0.0.1');
+    expect(response.sealedGrant.includes(csr.subarray(0, 40))).toBe(false);
+    const key = grantKey({
+      shared: sharedSecret(own.privateKey, response.publicKey),
+      inviteKey: inviteKeyPair(token).verifier,
+      joinerNonce: nonce,
+      joinerPublic: own.publicKey,
+      memberPublic: response.publicKey,
+    });
+    const grant = JoinGrant.decode(open(key, response.iv, response.sealedGrant, request.nodeId));
+    const cert = new X509Certificate(grant.certificate);
+    // the id the member admitted, not the one the CSR asked for
+    expect(cert.subject).toBe('CN=joiner');
+    expect(cert.subjectAltName).toContain('IP Address:10.1.2.3');
+    expect(cert.verify(new X509Certificate((await meshCa(secret)).certDer).publicKey)).toBe(true);
   });
 });

@@ -129,6 +129,35 @@ describe('Arbiter', () => {
     a.stop();
   });
 
+  it('a better hearing announced after the window makes the provisional winner yield (once); a worse one does not', async () => {
+    const view = [micPeer('a', true), micPeer('b')];
+    const fromB: Array<(h: HeardUtterance) => void> = [];
+    const a = new Arbiter({
+      channel: { announce: () => undefined, subscribe: (l) => (fromB.push(l), () => undefined) },
+      selfId: 'id-a',
+      selfName: 'a',
+      view: () => view,
+      windowMs: 30,
+    });
+    a.start();
+    const r = await a.arbitrate(hearing(12));
+    expect(r.won).toBe(true); // b was too busy to announce within the window
+    const better: HeardUtterance[] = [];
+    const stop = a.watchForBetter(r.winner, (h) => better.push(h));
+    const late = { ...heard, node: 'id-b', name: 'b', startAt: now - 1480, endAt: now + 20 };
+    fromB[0]!({ ...late, snrDb: 8 }); // worse: a keeps it
+    expect(better).toEqual([]);
+    fromB[0]!({ ...late, utteranceId: 'u2', snrDb: 20 });
+    fromB[0]!({ ...late, utteranceId: 'u3', snrDb: 30 });
+    expect(better.map((h) => h.snrDb)).toEqual([20]);
+    stop();
+    // already there when the watch starts: told at once
+    const again: HeardUtterance[] = [];
+    a.watchForBetter(r.winner, (h) => again.push(h))();
+    expect(again).toHaveLength(1);
+    a.stop();
+  });
+
   it('a window is never longer than 150 ms', () => {
     const a = new Arbiter({
       channel: memoryBus()('x'),

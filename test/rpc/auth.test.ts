@@ -108,7 +108,7 @@ describe('gRPC calls carry proof of the mesh secret', () => {
     const r = clients({ secret, nodeId: 'node-a' }).router(target);
     const reply = await unaryCall(
       r.route.bind(r),
-      { traceId: 't1', text: 'hello', language: 'en' },
+      { traceId: 't1', text: 'hello', language: 'en', context: '' },
       { timeoutMs: 5000, target },
     );
     expect(reply.model).toBe('node-a');
@@ -130,7 +130,7 @@ describe('gRPC calls carry proof of the mesh secret', () => {
     const r = clients({ secret: meshSecret() }).router(target);
     const err = await unaryCall(
       r.route.bind(r),
-      { traceId: 't', text: 'x', language: '' },
+      { traceId: 't', text: 'x', language: '', context: '' },
       { timeoutMs: 5000, target },
     ).catch((e: unknown) => e);
     expect((err as RpcCallError).code).toBe(GrpcStatus.UNAUTHENTICATED);
@@ -144,7 +144,7 @@ describe('gRPC calls carry proof of the mesh secret', () => {
     const call = () =>
       unaryCall(
         r.route.bind(r),
-        { traceId: 't', text: 'x', language: '' },
+        { traceId: 't', text: 'x', language: '', context: '' },
         { timeoutMs: 5000, target, metadata: captured.clone() },
       );
     await expect(call()).resolves.toMatchObject({ model: 'node-a' });
@@ -158,7 +158,7 @@ describe('gRPC calls carry proof of the mesh secret', () => {
     const forPing = signCall(grpcKey(secret), MeshService.ping.path, 'node-a', new Metadata());
     const err = await unaryCall(
       r.route.bind(r),
-      { traceId: 't', text: 'x', language: '' },
+      { traceId: 't', text: 'x', language: '', context: '' },
       { timeoutMs: 5000, target, metadata: forPing },
     ).catch((e: unknown) => e);
     expect((err as RpcCallError).code).toBe(GrpcStatus.UNAUTHENTICATED);
@@ -175,7 +175,7 @@ describe('gRPC calls carry proof of the mesh secret', () => {
     );
     const err = await unaryCall(
       r.route.bind(r),
-      { traceId: 't', text: 'x', language: '' },
+      { traceId: 't', text: 'x', language: '', context: '' },
       { timeoutMs: 5000, target, metadata: old },
     ).catch((e: unknown) => e);
     expect((err as RpcCallError).code).toBe(GrpcStatus.UNAUTHENTICATED);
@@ -186,7 +186,7 @@ describe('gRPC calls carry proof of the mesh secret', () => {
     const r = clients({ secret }).router(target);
     const err = await unaryCall(
       r.route.bind(r),
-      { traceId: 't', text: 'hang', language: '' },
+      { traceId: 't', text: 'hang', language: '', context: '' },
       { timeoutMs: 200, target },
     ).catch((e: unknown) => e);
     expect(err).toBeInstanceOf(RpcCallError);
@@ -219,7 +219,7 @@ describe('gRPC calls carry proof of the mesh secret', () => {
     const ac = new AbortController();
     const pending = unaryCall(
       r.route.bind(r),
-      { traceId: 't', text: 'hang', language: '' },
+      { traceId: 't', text: 'hang', language: '', context: '' },
       { timeoutMs: 10_000, target, signal: ac.signal },
     );
     ac.abort();

@@ -63,6 +63,8 @@ export interface RecordedRequest {
   method: string;
   path: string;
   body: Record<string, unknown> | null;
+  /** the body as sent, byte for byte (prompt-cache prefixes) */
+  raw: string;
 }
 
 export interface FakeOllama {
@@ -297,11 +299,11 @@ export async function startFakeOllama(opts: FakeOllamaOptions = {}): Promise<Fak
         try {
           body = JSON.parse(text) as Record<string, unknown>;
         } catch {
-          requests.push({ method: req.method ?? '', path, body: null });
+          requests.push({ method: req.method ?? '', path, body: null, raw: text });
           return sendJson(res, 400, { error: 'invalid character in request body' });
         }
       }
-      requests.push({ method: req.method ?? '', path, body });
+      requests.push({ method: req.method ?? '', path, body, raw: text });
       const route = `${req.method} ${path}`;
       switch (route) {
         case 'POST /api/chat':

@@ -1,0 +1,384 @@
+/**
+ * The mesh certificate authority and this node's certificate (docs/security.md, "Encryption").
+ *
+ * The CA key is derived from the mesh secret (HKDF-SHA256, "helix/v1/mesh-ca" -> an Ed25519
+ * seed) and its certificate is built from fixed fields, so every member holds the same CA
+ * without one being sent: any member can admit a node while the creator is offline, an existing
+ * mesh gains its CA on the first start of this version, and rotating the mesh secret rotates the
+ * CA. The price: whoever holds the mesh secret can mint certificates, which is why every gRPC
+ * call still carries the per-call proof of the *current* secret as a second factor.
+ *
+ * Each node has its own TLS key (Ed25519, made on the node, never sent): at join it sends a CSR
+ * and the admitting member signs it; a node that has a mesh but no certificate (a mesh made
+ * before TLS, a lost file, a new address) issues its own from the derived CA.
+ *
+ * @peculiar/x509 (with reflect-metadata, which its DI container needs loaded first) is imported
+ * lazily: only this module makes certificates, and the CLI's short commands never load it.
+ */
+import {
+  X509Certificate as NodeX509,
+  createPrivateKey,
+  createPublicKey,
+  generateKeyPairSync,
+  hkdfSync,
+  randomBytes,
+  webcrypto,
+  type KeyObject,
+} from 'node:crypto';
+import { isIP } from 'node:net';
+import path from 'node:path';
+import { MeshAccessError, StateError } from '../errors.js';
+import { readFileOrNull, writeFileAtomic } from './files.js';
+
+type X509Module = typeof import('@peculiar/x509');
+
+let x509Module: Promise<X509Module> | null = null;
+
+function x509(): Promise<X509Module> {
+  x509Module ??= (async () => {
+    await import('reflect-metadata');
+    const mod = await import('@peculiar/x509');
+    mod.cryptoProvider.set(webcrypto as unknown as Parameters<typeof mod.cryptoProvider.set>[0]);
+    return mod;
+  })();
+  return x509Module;
+}
+
+// DER prefix of a PKCS#8 Ed25519 private key; the 32-byte seed follows (RFC 8410).
+const ED25519_PKCS8_PREFIX = Buffer.from('302e020100300506032b657004220420', 'hex');
+const ED25519 = { name: 'Ed25519' } as const;
+type CryptoKey = webcrypto.CryptoKey;
+type CryptoKeyPair = webcrypto.CryptoKeyPair;
+/** The name node certificates carry for TLS's server-name checks (peers are dialled by IP). */
+export const MESH_TLS_SERVER_NAME = 'helix-node';
+const CA_NOT_BEFORE = new Date('2024-01-01T00:00:00Z');
+// RFC 5280 4.1.2.5: 99991231235959Z means "no well-defined expiration date".
+const NO_EXPIRY = new Date('9999-12-31T23:59:59Z');
+const NODE_CERT_DAYS = 10 * 365;
+
+/** The files this node's TLS material lives in (PEM, mode 0600); nats-server reads them too. */
+export const tlsFiles = (stateDir: string) => ({
+  dir: path.join(stateDir, 'tls'),
+  ca: path.join(stateDir, 'tls', 'mesh-ca.pem'),
+  key: path.join(stateDir, 'tls', 'node-key.pem'),
+  cert: path.join(stateDir, 'tls', 'node-cert.pem'),
+});
+
+/** What a TLS endpoint needs: the mesh CA, this node's certificate and key (all PEM). */
+export interface MeshTls {
+  ca: Buffer;
+  cert: Buffer;
+  key: Buffer;
+  /** where they are on disk (for nats-server) */
+  files: { ca: string; cert: string; key: string };
+  /** the certificate's subject: this node's id */
+  nodeId: string;
+  /** the IP addresses the certificate names */
+  addresses: string[];
+}
+
+interface MeshCa {
+  certPem: string;
+  certDer: Buffer;
+  name: string;
+  keys: CryptoKeyPair;
+}
+
+const caCache = new Map<string, Promise<MeshCa>>();
+
+/** The mesh CA for a mesh secret: the same key and certificate on every member. */
+export function meshCa(secret: Uint8Array): Promise<MeshCa> {
+  const cacheKey = Buffer.from(secret).toString('base64');
+  let ca = caCache.get(cacheKey);
+  if (!ca) {
+    ca = buildMeshCa(secret);
+    caCache.set(cacheKey, ca);
+  }
+  return ca;
+}
+
+async function buildMeshCa(secret: Uint8Array): Promise<MeshCa> {
+  const x = await x509();
+  const seed = Buffer.from(hkdfSync('sha256', secret, Buffer.alloc(0), 'helix/v1/mesh-ca', 32));
+  const privateKey = createPrivateKey({
+    key: Buffer.concat([ED25519_PKCS8_PREFIX, seed]),
+    format: 'der',
+    type: 'pkcs8',
+  });
+  const keys = await cryptoKeys(privateKey);
+  const spki = createPublicKey(privateKey).export({ format: 'der', type: 'spki' });
+  const fingerprint = Buffer.from(await webcrypto.subtle.digest('SHA-256', spki));
+  // The name carries the key's fingerprint, so a rotated CA never shares a name with the old one.
+  const name = `CN=helix mesh CA ${fingerprint.subarray(0, 8).toString('hex')}`;
+  const cert = await x.X509CertificateGenerator.createSelfSigned({
+    // positive, fixed per key: the certificate is byte-identical on every member
+    serialNumber: '01' + fingerprint.subarray(8, 16).toString('hex'),
+    name,
+    notBefore: CA_NOT_BEFORE,
+    notAfter: NO_EXPIRY,
+    keys,
+    signingAlgorithm: ED25519,
+    extensions: [
+      new x.BasicConstraintsExtension(true, 0, true),
+      new x.KeyUsagesExtension(x.KeyUsageFlags.keyCertSign | x.KeyUsageFlags.cRLSign, true),
+      await x.SubjectKeyIdentifierExtension.create(keys.publicKey),
+    ],
+  });
+  return { certPem: cert.toString('pem'), certDer: Buffer.from(cert.rawData), name, keys };
+}
+
+async function cryptoKeys(privateKey: KeyObject): Promise<CryptoKeyPair> {
+  const pkcs8 = privateKey.export({ format: 'der', type: 'pkcs8' });
+  const spki = createPublicKey(privateKey).export({ format: 'der', type: 'spki' });
+  return {
+    privateKey: await webcrypto.subtle.importKey('pkcs8', pkcs8, ED25519, false, ['sign']),
+    publicKey: await webcrypto.subtle.importKey('spki', spki, ED25519, true, ['verify']),
+  };
+}
+
+/** This node's TLS key (made on first use, kept in the state dir; it never leaves the node). */
+function loadOrCreateTlsKey(stateDir: string): KeyObject {
+  const file = tlsFiles(stateDir).key;
+  const pem = readFileOrNull(file);
+  if (pem) {
+    try {
+      return createPrivateKey(pem);
+    } catch (err) {
+      throw new StateError(
+        `${file} is not a readable private key; remove it and restart (the node makes a new key and certificate)`,
+        { cause: err },
+      );
+    }
+  }
+  const { privateKey } = generateKeyPairSync('ed25519');
+  writeFileAtomic(file, privateKey.export({ format: 'pem', type: 'pkcs8' }));
+  return privateKey;
+}
+
+/**
+ * A certificate signing request for this node's TLS key (made now if missing), naming the node
+ * id and the addresses it serves on. DER bytes, for JoinRequest.csr.
+ */
+export async function createNodeCsr(
+  stateDir: string,
+  subject: { nodeId: string; addresses: readonly string[] },
+): Promise<Buffer> {
+  const x = await x509();
+  const keys = await cryptoKeys(loadOrCreateTlsKey(stateDir));
+  const csr = await x.Pkcs10CertificateRequestGenerator.create({
+    name: `CN=${subject.nodeId}`,
+    keys,
+    signingAlgorithm: ED25519,
+    extensions: [new x.SubjectAlternativeNameExtension(altNames(subject.addresses))],
+  });
+  return Buffer.from(csr.rawData);
+}
+
+/**
+ * The mesh CA signs a CSR: subject = the node id the member admitted (whatever the CSR says),
+ * alternative names = the CSR's IP addresses plus the mesh server name. Throws MeshAccessError
+ * for a CSR that is malformed, not self-signed by its key, or not Ed25519.
+ */
+export async function issueNodeCertificate(
+  secret: Uint8Array,
+  csrDer: Uint8Array,
+  nodeId: string,
+): Promise<Buffer> {
+  const x = await x509();
+  let csr: InstanceType<X509Module['Pkcs10CertificateRequest']>;
+  try {
+    csr = new x.Pkcs10CertificateRequest(Buffer.from(csrDer));
+  } catch (err) {
+    throw new MeshAccessError(
+      'the join request carries a malformed certificate request; update helix-node on the joining device',
+      { cause: err },
+    );
+  }
+  if (csr.publicKey.algorithm.name !== 'Ed25519' || !(await csr.verify()))
+    throw new MeshAccessError(
+      'the join request carries a certificate request that is not a valid Ed25519 self-signed CSR; update helix-node on the joining device',
+    );
+  const requested = csr.extensions.find((e) => e instanceof x.SubjectAlternativeNameExtension);
+  const ips = (requested?.names.items ?? [])
+    .filter((n) => n.type === 'ip' && isIP(n.value) !== 0)
+    .map((n) => n.value)
+    .slice(0, 16);
+  return signNodeCertificate(secret, await csr.publicKey.export(ED25519, ['verify']), nodeId, ips);
+}
+
+async function signNodeCertificate(
+  secret: Uint8Array,
+  publicKey: CryptoKey,
+  nodeId: string,
+  addresses: readonly string[],
+): Promise<Buffer> {
+  const x = await x509();
+  const ca = await meshCa(secret);
+  const serial = randomBytes(16);
+  serial[0] = (serial[0] ?? 0) & 0x7f;
+  const now = Date.now();
+  const cert = await x.X509CertificateGenerator.create({
+    serialNumber: serial.toString('hex'),
+    subject: `CN=${nodeId}`,
+    issuer: ca.name,
+    // an hour back: a peer whose clock runs a little behind still accepts it
+    notBefore: new Date(now - 3600_000),
+    notAfter: new Date(now + NODE_CERT_DAYS * 86400_000),
+    publicKey,
+    signingKey: ca.keys.privateKey,
+    signingAlgorithm: ED25519,
+    extensions: [
+      new x.BasicConstraintsExtension(false, undefined, true),
+      new x.KeyUsagesExtension(x.KeyUsageFlags.digitalSignature, true),
+      // both: a node is a TLS server (gRPC, routes) and a client (calls, dialled routes)
+      new x.ExtendedKeyUsageExtension(
+        [x.ExtendedKeyUsage.serverAuth, x.ExtendedKeyUsage.clientAuth],
+        false,
+      ),
+      new x.SubjectAlternativeNameExtension(altNames(addresses)),
+      await x.AuthorityKeyIdentifierExtension.create(ca.keys.publicKey),
+    ],
+  });
+  return Buffer.from(cert.rawData);
+}
+
+function altNames(addresses: readonly string[]): Array<{ type: 'ip' | 'dns'; value: string }> {
+  const ips = [...new Set([...addresses, '127.0.0.1'])].filter((a) => isIP(a) !== 0);
+  return [
+    { type: 'dns', value: MESH_TLS_SERVER_NAME },
+    ...ips.map((value) => ({ type: 'ip' as const, value })),
+  ];
+}
+
+/**
+ * Check `certDer` against this node's key and the mesh CA, then store it with the CA. Throws
+ * MeshAccessError when the certificate is not for this node or not signed by the mesh CA.
+ */
+export async function installNodeCertificate(
+  stateDir: string,
+  secret: Uint8Array,
+  certDer: Uint8Array,
+  nodeId: string,
+): Promise<MeshTls> {
+  const ca = await meshCa(secret);
+  const key = loadOrCreateTlsKey(stateDir);
+  const problem = checkCertificate(Buffer.from(certDer), ca, key, nodeId);
+  if (problem)
+    throw new MeshAccessError(
+      `the certificate the member issued cannot be used: ${problem}; update helix-node on that member and join again`,
+    );
+  const certPem = new NodeX509(Buffer.from(certDer)).toString();
+  const f = tlsFiles(stateDir);
+  writeFileAtomic(f.ca, ca.certPem);
+  writeFileAtomic(f.cert, certPem);
+  return loaded(stateDir, ca.certPem, certPem, nodeId);
+}
+
+/**
+ * This node's TLS material for the mesh: the stored certificate when it is signed by this mesh's
+ * CA, names this node and every address in `addresses`, and has a month left; otherwise a new one
+ * issued here (the node holds the derived CA). `issued` says which, for the log.
+ */
+export async function ensureNodeTls(
+  stateDir: string,
+  secret: Uint8Array,
+  subject: { nodeId: string; addresses: readonly string[] },
+): Promise<{ tls: MeshTls; issued: string | null }> {
+  const ca = await meshCa(secret);
+  const key = loadOrCreateTlsKey(stateDir);
+  const f = tlsFiles(stateDir);
+  const stored = readFileOrNull(f.cert);
+  let why: string | null = stored ? null : 'no certificate yet';
+  if (stored) {
+    let der: Buffer | null = null;
+    try {
+      der = Buffer.from(new NodeX509(stored).raw);
+    } catch {
+      why = 'the stored certificate is unreadable';
+    }
+    if (der) why = checkCertificate(der, ca, key, subject.nodeId, subject.addresses);
+  }
+  if (readFileOrNull(f.ca)?.toString() !== ca.certPem) writeFileAtomic(f.ca, ca.certPem);
+  if (why === null && stored)
+    return { tls: loaded(stateDir, ca.certPem, stored, subject.nodeId), issued: null };
+  const publicKey = await webcrypto.subtle.importKey(
+    'spki',
+    createPublicKey(key).export({ format: 'der', type: 'spki' }),
+    ED25519,
+    true,
+    ['verify'],
+  );
+  const der = await signNodeCertificate(secret, publicKey, subject.nodeId, subject.addresses);
+  const certPem = new NodeX509(der).toString();
+  writeFileAtomic(f.cert, certPem);
+  return { tls: loaded(stateDir, ca.certPem, certPem, subject.nodeId), issued: why };
+}
+
+/** Why `der` is not a usable certificate for this node (null when it is). */
+function checkCertificate(
+  der: Buffer,
+  ca: MeshCa,
+  key: KeyObject,
+  nodeId: string,
+  addresses: readonly string[] = [],
+): string | null {
+  let cert: NodeX509;
+  try {
+    cert = new NodeX509(der);
+  } catch {
+    return 'it is not a readable X.509 certificate';
+  }
+  const caCert = new NodeX509(ca.certDer);
+  if (!cert.checkIssued(caCert) || !cert.verify(caCert.publicKey))
+    return 'it is not signed by this mesh CA (the mesh secret changed)';
+  if (!cert.checkPrivateKey(key)) return 'it is for another key than this node holds';
+  if (cert.subject !== `CN=${nodeId}`) return `it names ${cert.subject}, not CN=${nodeId}`;
+  const names = cert.subjectAltName ?? '';
+  const missing = addresses.filter((a) => isIP(a) !== 0 && !names.includes(`IP Address:${a}`));
+  if (missing.length > 0) return `it does not name this node's address ${missing.join(', ')}`;
+  if (Date.parse(cert.validTo) - Date.now() < 30 * 86400_000) return 'it expires within a month';
+  return null;
+}
+
+function loaded(
+  stateDir: string,
+  caPem: string,
+  certPem: string | Buffer,
+  nodeId: string,
+): MeshTls {
+  const f = tlsFiles(stateDir);
+  const cert = Buffer.from(certPem);
+  const names = new NodeX509(cert).subjectAltName ?? '';
+  const addresses = [...names.matchAll(/IP Address:([0-9A-Fa-f:.]+)/g)].map((m) => m[1] ?? '');
+  return {
+    ca: Buffer.from(caPem),
+    cert,
+    key: readFileOrNull(f.key) ?? Buffer.alloc(0),
+    files: { ca: f.ca, cert: f.cert, key: f.key },
+    nodeId,
+    addresses,
+  };
+}
+
+/**
+ * A throwaway self-signed certificate and key (PEM), for an endpoint that must speak TLS before
+ * any mesh exists (the bootstrap stand-in). Nobody verifies it; it only encrypts.
+ */
+export async function throwawayCertificate(): Promise<{ cert: Buffer; key: Buffer }> {
+  const x = await x509();
+  const { privateKey } = generateKeyPairSync('ed25519');
+  const keys = await cryptoKeys(privateKey);
+  const cert = await x.X509CertificateGenerator.createSelfSigned({
+    serialNumber: '01' + randomBytes(8).toString('hex'),
+    name: `CN=${MESH_TLS_SERVER_NAME} bootstrap`,
+    notBefore: new Date(Date.now() - 3600_000),
+    notAfter: new Date(Date.now() + 86400_000),
+    keys,
+    signingAlgorithm: ED25519,
+    extensions: [new x.SubjectAlternativeNameExtension(altNames([]))],
+  });
+  return {
+    cert: Buffer.from(cert.toString('pem')),
+    key: Buffer.from(privateKey.export({ format: 'pem', type: 'pkcs8' })),
+  };
+}
