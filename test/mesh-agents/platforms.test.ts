@@ -23,6 +23,7 @@ import { platformOfNodeArch } from '../../node/platform.js';
 import { MQTT_PORT, MqttWatch, startBroker } from '../e2e/lab.js';
 import { missingFor } from '../mesh/helpers.js';
 import { emulationUnavailable } from '../support/emulation.js';
+import { waitFor } from '../support/wait.js';
 import { agentMeshAvailable, runAgent, useAgentMesh, waitForView } from './helpers.js';
 
 const DESK = 'desk';
@@ -198,13 +199,21 @@ describe.skipIf(missing !== null)('an arm64 node beside amd64 nodes (emulated)',
     const held = await agentImages(agentMesh().engine(PI).docker);
     expect(new Set(held.values())).toEqual(new Set(['linux/arm64']));
 
-    // `agents list` shows, per agent, the platforms each node holds.
-    const list = await mesh().cli(desk(), ['agents', 'list', '--json']);
-    const echo = (JSON.parse(list.stdout) as AgentList).agents.find((a) => a.name === 'echo')!;
-    const byNode = Object.fromEntries(
-      echo.platforms.map((n) => [n.node, n.images.map((i) => i.platform).sort()]),
+    // `agents list` shows, per agent, the platforms each node holds (peers' from their next
+    // heartbeat: polled until it arrives).
+    const want = { [LAPTOP]: [NATIVE, 'linux/arm64'].sort(), [PI]: ['linux/arm64'] };
+    const byNode = await waitFor(
+      async () => {
+        const list = await mesh().cli(desk(), ['agents', 'list', '--json']);
+        const echo = (JSON.parse(list.stdout) as AgentList).agents.find((a) => a.name === 'echo')!;
+        const got = Object.fromEntries(
+          echo.platforms.map((n) => [n.node, n.images.map((i) => i.platform).sort()]),
+        );
+        return JSON.stringify(got) === JSON.stringify(want) ? got : null;
+      },
+      { timeoutMs: 15_000, intervalMs: 500, what: 'agents list to show the platforms held' },
     );
-    expect(byNode).toEqual({ [LAPTOP]: [NATIVE, 'linux/arm64'].sort(), [PI]: ['linux/arm64'] });
+    expect(byNode).toEqual(want);
   }, 90_000);
 
   it('agents build --platform builds for another platform, and refuses one agents are not built for', async () => {
