@@ -21,7 +21,17 @@ export type Gpu = z.infer<typeof GpuSchema>;
 export const CapabilitiesSchema = z.object({
   mic: z.object({ devices: z.array(shortString).max(32) }).nullable(),
   gpu: z.array(GpuSchema).max(16),
-  docker: z.object({ version: shortString, apiVersion: shortString.optional() }).nullable(),
+  docker: z
+    .object({
+      version: shortString,
+      apiVersion: shortString.optional(),
+      /**
+       * the platform this node runs agent images as ("linux/arm64"): the engine's own, or
+       * agents.platform for an engine that runs another under emulation; "" from an older node
+       */
+      platform: shortString.default(''),
+    })
+    .nullable(),
   stt: z.object({ engine: shortString, model: shortString }).nullable(),
   ollama: z
     .object({
@@ -57,6 +67,8 @@ export type WarmPoolEntry = z.infer<typeof WarmPoolEntrySchema>;
 export const ImageHeldSchema = z.object({
   agent: shortString,
   hash: shortString,
+  /** what the image's binary runs on ("linux/arm64"); "" from an older node: never fetched */
+  platform: shortString.default(''),
   sizeBytes: z.number().int().min(0),
   /** offered to peers only after at least one successful run */
   shareable: z.boolean(),

@@ -66,9 +66,10 @@ const runs = Number(values.runs);
 async function blobImage(
   docker: Docker,
   mb: number,
+  platform: string,
 ): Promise<{ agent: string; hash: string; tag: string }> {
   const hash = randomBytes(8).toString('hex');
-  const tag = `${PREFIX}blob:${hash}`;
+  const tag = imageTag('blob', hash, platform, PREFIX);
   const context = tar.pack();
   context.entry({ name: 'Dockerfile' }, 'FROM scratch\nCOPY blob /blob\n');
   context.entry({ name: 'blob' }, randomBytes(mb * 1024 * 1024));
@@ -76,6 +77,7 @@ async function blobImage(
   // tar-stream packs are streamx streams, which dockerode reads like Node streams.
   const out = await docker.buildImage(context as unknown as NodeJS.ReadableStream, {
     t: tag,
+    platform,
     rm: true,
   });
   await new Promise<void>((resolve, reject) =>
@@ -170,7 +172,8 @@ async function main(): Promise<void> {
       runtime: new DockerRuntime({ docker: engineA }),
       imagePrefix: PREFIX,
     });
-    const blob = await blobImage(engineA, Number(values.mb));
+    const platform = echoImage.platform;
+    const blob = await blobImage(engineA, Number(values.mb), platform);
     const images = [
       { agent: 'echo', hash: echo.hash, tag: echoImage.tag },
       { ...blob, tag: blob.tag },
@@ -188,7 +191,13 @@ async function main(): Promise<void> {
     for (const image of images) {
       const size = (await new DockerRuntime({ docker: engineA }).inspectImage(image.tag))!
         .sizeBytes;
-      held.push({ agent: image.agent, hash: image.hash, sizeBytes: size, shareable: true });
+      held.push({
+        agent: image.agent,
+        hash: image.hash,
+        platform,
+        sizeBytes: size,
+        shareable: true,
+      });
       const bare: number[] = [];
       const helix: number[] = [];
       const mirror: number[] = [];
@@ -210,6 +219,7 @@ async function main(): Promise<void> {
           peer: { address: ADDRESS, port: PORT },
           agent: image.agent,
           hash: image.hash,
+          platform,
           engine: engineB,
           imagePrefix: PREFIX,
         });

@@ -42,6 +42,7 @@ import type { PeerView } from '../../node/types.js';
 import { ensureDockerEngine, removeContainers, removeImages } from '../../test/support/docker.js';
 import { measureBareRoundTrip, percentiles, type Percentiles } from '../agents/baseline.js';
 import { freePort } from '../../test/support/ports.js';
+import { platformOfNodeArch } from '../../node/platform.js';
 
 const PREFIX = 'helix-bench-ah-';
 const HOST_ADDRESS = '127.0.5.51';
@@ -317,7 +318,10 @@ function meshView(runner: AgentRunner, rpcPort: number): PeerView[] {
       addresses: [HOST_ADDRESS],
       rttMs: 0.1,
       ports: { rpc: rpcPort, cluster: 0 },
-      capabilities: { ...base.capabilities, docker: { version: 'bench' } },
+      capabilities: {
+        ...base.capabilities,
+        docker: { version: 'bench', platform: platformOfNodeArch(process.arch) },
+      },
       warmPool: runner.poolState(),
     },
   ];

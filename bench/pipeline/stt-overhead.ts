@@ -38,6 +38,7 @@ import { createSpeaker } from '../../node/tts/index.js';
 import type { Capabilities, PeerView } from '../../node/types.js';
 import { floatToInt16, int16ToFloat, readWavFile, resample } from '../../node/voice/index.js';
 import { freePort } from '../../test/support/ports.js';
+import { platformOfNodeArch } from '../../node/platform.js';
 
 const HOST = '127.0.6.41';
 const PORTS = { transcriber: await freePort(), host: await freePort() };
@@ -228,14 +229,20 @@ async function main() {
     peer('stt-node', false, PORTS.transcriber, {
       stt: { engine: engine.name, model: engine.model },
     }),
-    peer('host', false, PORTS.host, { docker: { version: 'bench' } }, [
-      {
-        agent: 'lights',
-        image: `helix-agent-lights:${lights.hash.slice(0, 16)}`,
-        idle: 1,
-        busy: 0,
-      },
-    ]),
+    peer(
+      'host',
+      false,
+      PORTS.host,
+      { docker: { version: 'bench', platform: platformOfNodeArch(process.arch) } },
+      [
+        {
+          agent: 'lights',
+          image: `helix-agent-lights:${lights.hash.slice(0, 16)}`,
+          idle: 1,
+          busy: 0,
+        },
+      ],
+    ),
   ];
   const pipeline = new Pipeline({
     selfId: 'id-mic',

@@ -14,10 +14,15 @@ export interface AgentAdvert {
 
 /** An agent's image on this node. */
 export interface AgentImageInfo {
-  /** `<prefix><agent>:<hash16>`: the image the loaded sources build */
-  tag: string;
+  /**
+   * `<prefix><agent>:<hash16>-<platform>`: the image the loaded sources build for this node's
+   * platform; null when Docker does not answer (the platform is the engine's)
+   */
+  tag: string | null;
   /** the content hash (full) */
   hash: string;
+  /** the platform this node runs agents as; null when Docker does not answer */
+  platform: string | null;
   /** this node's Docker engine has it */
   held: boolean;
   sizeBytes: number | null;
@@ -41,14 +46,25 @@ export interface AgentSummary {
   image: AgentImageInfo;
   /** this node's warm containers of the agent; null when it has no pool for it */
   warm: { idle: number; busy: number } | null;
-  /** peers that offer this version of the image */
+  /** peers that offer this version of the image for this node's platform */
   heldBy: string[];
+  /** per node (this one first), the platforms it holds this version of the image for */
+  platforms: AgentPlatformsHeld[];
+}
+
+/** One node's images of one agent version, by platform. */
+export interface AgentPlatformsHeld {
+  node: string;
+  self: boolean;
+  images: Array<{ platform: string; shareable: boolean }>;
 }
 
 export interface AgentList {
   node: string;
   /** this node's Docker engine answers */
   docker: boolean;
+  /** the platform this node runs agents as; null when Docker does not answer */
+  platform: string | null;
   agents: AgentSummary[];
 }
 
@@ -63,6 +79,7 @@ export type BuildEvent =
       type: 'built';
       agent: string;
       tag: string;
+      platform: string;
       sizeBytes: number;
       /** false: the image was up to date and nothing was built */
       built: boolean;

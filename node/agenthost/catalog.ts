@@ -12,13 +12,15 @@ import {
 } from '../agents/index.js';
 import type { LoadedAgent } from '../agentspec/index.js';
 import { describeError } from '../errors.js';
-import { peersSharingImage } from '../placement/index.js';
-import type { PeerView, WarmPoolEntry } from '../types.js';
+import { peersSharingImage, sameImageHash } from '../placement/index.js';
+import { parsePlatform, type Platform } from '../platform.js';
+import type { ImageHeld, PeerView, WarmPoolEntry } from '../types.js';
 import { ImageInUseError, UnknownAgentError } from './errors.js';
 import type {
   AgentDetail,
   AgentImageInfo,
   AgentList,
+  AgentPlatformsHeld,
   AgentSummary,
   BuildEvent,
   RemoveResult,
@@ -36,7 +38,7 @@ export interface CatalogDeps {
   /** builds one agent's image (buildImage with this node's settings) and records it */
   build: (
     agent: LoadedAgent,
-    opts: { onProgress: (line: string) => void; signal?: AbortSignal },
+    opts: { onProgress: (line: string) => void; signal?: AbortSignal; platform?: Platform },
   ) => Promise<BuiltImage>;
 }
 
@@ -57,33 +59,43 @@ export class AgentCatalog {
     return agent;
   }
 
-  tag(agent: LoadedAgent): string {
-    return imageTag(agent.manifest.name, agent.hash, this.d.imagePrefix);
+  /** The agent's image tag for `platform` (this node's own when null). */
+  tag(agent: LoadedAgent, platform: Platform | null): string | null {
+    return platform === null
+      ? null
+      : imageTag(agent.manifest.name, agent.hash, platform, this.d.imagePrefix);
   }
 
   async list(): Promise<AgentList> {
     const docker = await this.dockerUp();
+    const platform = docker ? await this.platform() : null;
     const agents = [...this.d.agents.values()].sort((a, b) =>
       a.manifest.name.localeCompare(b.manifest.name),
     );
-    const summaries = await Promise.all(agents.map((a) => this.summary(a, docker)));
-    return { node: this.d.node, docker, agents: summaries };
+    const summaries = await Promise.all(agents.map((a) => this.summary(a, docker, platform)));
+    return { node: this.d.node, docker, platform, agents: summaries };
   }
 
   async inspect(name: string): Promise<AgentDetail> {
     const agent = this.agent(name);
-    return { ...(await this.summary(agent, await this.dockerUp())), manifest: agent.manifest };
+    const docker = await this.dockerUp();
+    const platform = docker ? await this.platform() : null;
+    return { ...(await this.summary(agent, docker, platform)), manifest: agent.manifest };
   }
 
   /**
    * Builds the named agent's image, or every agent's, one at a time (builds are serialised:
-   * `go build` takes a core). Failures are reported as events; the others still build.
+   * `go build` takes a core), for `platform` (default: this node's own; Go cross-compiles, so
+   * any platform agents are built for). Failures are reported as events; the others still build.
    */
   async build(
     name: string | undefined,
     emit: (ev: BuildEvent) => void,
     signal?: AbortSignal,
+    platform?: string,
   ): Promise<void> {
+    // Bad input is refused before anything else: the message names the platforms.
+    const target = platform === undefined ? undefined : parsePlatform(platform);
     const agents = name
       ? [this.agent(name)]
       : [...this.d.agents.values()].sort((a, b) => a.manifest.name.localeCompare(b.manifest.name));
@@ -98,6 +110,7 @@ export class AgentCatalog {
         try {
           const image = await this.d.build(agent, {
             signal,
+            platform: target,
             onProgress: (message) => emit({ type: 'progress', agent: n, message }),
           });
           if (image.built) built++;
@@ -106,6 +119,7 @@ export class AgentCatalog {
             type: 'built',
             agent: n,
             tag: image.tag,
+            platform: image.platform,
             sizeBytes: image.sizeBytes,
             built: image.built,
             overLimit: image.sizeBytes >= IMAGE_SIZE_LIMIT_BYTES,
@@ -162,14 +176,20 @@ export class AgentCatalog {
     return { agent: name, removed, freedBytes: removed.reduce((s, r) => s + r.sizeBytes, 0) };
   }
 
-  private async summary(agent: LoadedAgent, docker: boolean): Promise<AgentSummary> {
+  private async summary(
+    agent: LoadedAgent,
+    docker: boolean,
+    platform: Platform | null,
+  ): Promise<AgentSummary> {
     const m = agent.manifest;
-    const tag = this.tag(agent);
-    const found = docker ? await this.d.images.inspectImage(tag).catch(() => null) : null;
-    const record = this.d.registry.get(tag);
+    const tag = this.tag(agent, platform);
+    const found =
+      docker && tag !== null ? await this.d.images.inspectImage(tag).catch(() => null) : null;
+    const record = tag === null ? undefined : this.d.registry.get(tag);
     const image: AgentImageInfo = {
       tag,
       hash: agent.hash,
+      platform,
       held: found !== null,
       sizeBytes: found?.sizeBytes ?? record?.sizeBytes ?? null,
       shareable: (record?.successes ?? 0) > 0,
@@ -183,9 +203,12 @@ export class AgentCatalog {
       pool.length > 0
         ? { idle: pool.reduce((s, e) => s + e.idle, 0), busy: pool.reduce((s, e) => s + e.busy, 0) }
         : null;
-    const heldBy = peersSharingImage(this.d.view(), m.name, agent.hash)
-      .map((p) => p.name)
-      .sort();
+    const heldBy =
+      platform === null
+        ? []
+        : peersSharingImage(this.d.view(), m.name, agent.hash, platform)
+            .map((p) => p.name)
+            .sort();
     return {
       name: m.name,
       description: m.description,
@@ -197,7 +220,39 @@ export class AgentCatalog {
       image,
       warm,
       heldBy,
+      platforms: this.platformsHeld(agent),
     };
+  }
+
+  /**
+   * Per node (this one from its registry, peers from their adverts), the platforms it holds this
+   * version of the agent's image for.
+   */
+  private platformsHeld(agent: LoadedAgent): AgentPlatformsHeld[] {
+    const name = agent.manifest.name;
+    const of = (images: readonly ImageHeld[]) =>
+      images
+        .filter((i) => i.agent === name && i.platform !== '' && sameImageHash(i.hash, agent.hash))
+        .map((i) => ({ platform: i.platform, shareable: i.shareable }))
+        .sort((a, b) => a.platform.localeCompare(b.platform));
+    const rows: AgentPlatformsHeld[] = [
+      { node: this.d.node, self: true, images: of(this.d.registry.held()) },
+    ];
+    for (const p of this.d.view()) {
+      if (p.self || p.state !== 'alive') continue;
+      rows.push({ node: p.name, self: false, images: of(p.images) });
+    }
+    return rows
+      .filter((r) => r.images.length > 0)
+      .sort((a, b) => Number(b.self) - Number(a.self) || a.node.localeCompare(b.node));
+  }
+
+  private async platform(): Promise<Platform | null> {
+    try {
+      return await this.d.images.platform(AbortSignal.timeout(3000));
+    } catch {
+      return null;
+    }
   }
 
   private async dockerUp(): Promise<boolean> {

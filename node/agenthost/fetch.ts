@@ -1,7 +1,9 @@
 /**
  * The receiving side of ImageStore.Fetch: stream a peer's `docker save` tar into a temporary file
- * while hashing it, check the digest, the size and the tag the tar carries, and only then
- * `docker load` it. A mismatch anywhere is an ImageTransferError and nothing reaches the engine.
+ * while hashing it, check the digest, the size, the platform and the tag the tar carries, and
+ * only then `docker load` it; after the load, the image's own config must name the platform
+ * asked for (else it is removed again). A mismatch anywhere is an ImageTransferError. With
+ * `build`, a peer with Go that lacks the image builds it for the platform first.
  */
 import { createHash } from 'node:crypto';
 import { createReadStream, createWriteStream } from 'node:fs';
@@ -14,6 +16,7 @@ import tar from 'tar-stream';
 import { DEFAULT_IMAGE_PREFIX, imageTag } from '../agents/index.js';
 import { describeError, fileProblemHint } from '../errors.js';
 import { serverStream, targetKey, type RpcClients, type RpcTarget } from '../rpc/index.js';
+import { samePlatform, type Platform } from '../platform.js';
 import { ImageTransferError } from './errors.js';
 import type { ImageEngine } from './types.js';
 
@@ -25,8 +28,12 @@ export interface FetchImageOptions {
   peerName?: string;
   agent: string;
   hash: string;
+  /** the platform of the image wanted, e.g. "linux/arm64" */
+  platform: Platform;
+  /** ask the peer to build the image for `platform` when it lacks it (it has Go) */
+  build?: boolean;
   /** this node's engine, where the image is loaded */
-  engine: ImageEngine;
+  engine: ImageEngine & { removeImage?(tag: string): Promise<unknown> };
   imagePrefix?: string;
   /** refuse larger images (default 256 MiB) */
   maxBytes?: number;
@@ -41,13 +48,20 @@ export interface FetchedImage {
   tag: string;
   digest: string;
   sizeBytes: number;
+  /** the peer built it for this fetch: how long that took (ms) */
+  builtMs: number | null;
 }
 
 export const DEFAULT_MAX_IMAGE_BYTES = 256 * 1024 * 1024;
 
 /** Fetches `agent:hash` from `peer` and loads it into `engine`. */
 export async function fetchImage(opts: FetchImageOptions): Promise<FetchedImage> {
-  const tag = imageTag(opts.agent, opts.hash, opts.imagePrefix ?? DEFAULT_IMAGE_PREFIX);
+  const tag = imageTag(
+    opts.agent,
+    opts.hash,
+    opts.platform,
+    opts.imagePrefix ?? DEFAULT_IMAGE_PREFIX,
+  );
   const from = opts.peerName ?? targetKey(opts.peer);
   const maxBytes = opts.maxBytes ?? DEFAULT_MAX_IMAGE_BYTES;
   const timeoutMs = opts.timeoutMs ?? 120_000;
@@ -68,13 +82,20 @@ export async function fetchImage(opts: FetchImageOptions): Promise<FetchedImage>
     let writeError: Error | null = null;
     out.on('error', (err) => (writeError ??= err));
     const hash = createHash('sha256');
-    let meta: { image: string; digest: string; sizeBytes: number } | undefined;
+    let meta:
+      | { image: string; digest: string; sizeBytes: number; platform: string; builtMs: number }
+      | undefined;
     let received = 0;
     try {
       const client = opts.clients.imageStore(opts.peer);
       const chunks = serverStream(
         client.fetch.bind(client),
-        { agent: opts.agent, hash: opts.hash },
+        {
+          agent: opts.agent,
+          hash: opts.hash,
+          platform: opts.platform,
+          build: opts.build ?? false,
+        },
         { timeoutMs, signal, target: targetKey(opts.peer) },
       );
       for await (const chunk of chunks) {
@@ -84,6 +105,10 @@ export async function fetchImage(opts: FetchImageOptions): Promise<FetchedImage>
           meta = chunk.meta;
           if (meta.image !== tag)
             throw fail(`the peer offered ${JSON.stringify(meta.image)} instead`);
+          if (meta.platform !== opts.platform)
+            throw fail(
+              `the peer offered a ${JSON.stringify(meta.platform)} image, not ${opts.platform}`,
+            );
           if (!/^sha256:[0-9a-f]{64}$/.test(meta.digest))
             throw fail(`the digest ${JSON.stringify(meta.digest)} is not "sha256:<64 hex>"`);
           if (meta.sizeBytes > maxBytes)
@@ -130,9 +155,14 @@ export async function fetchImage(opts: FetchImageOptions): Promise<FetchedImage>
     } catch (err) {
       throw fail(describeError(err), err);
     }
-    if (!(await opts.engine.has(tag, signal)))
-      throw fail(`docker load finished but ${tag} is not in the engine`);
-    return { tag, digest, sizeBytes: received };
+    const loaded = await opts.engine.imagePlatform(tag, signal);
+    if (loaded === null) throw fail(`docker load finished but ${tag} is not in the engine`);
+    if (!samePlatform(loaded, opts.platform)) {
+      // A tag that lies about its platform must never run: take it out again.
+      await opts.engine.removeImage?.(tag).catch(() => undefined);
+      throw fail(`the image inside is ${loaded}, not ${opts.platform}; it was removed again`);
+    }
+    return { tag, digest, sizeBytes: received, builtMs: meta.builtMs || null };
   } finally {
     await rm(dir, { recursive: true, force: true });
   }

@@ -5,7 +5,10 @@
  * can check it while the bytes arrive and before anything reaches its engine; the image id cannot
  * be checked without loading. As the first chunk must carry the digest, the tar is spooled to a
  * temporary file first (agent images are ~2 MB; DESIGN.md caps them at 10 MB).
- * Only images this node advertises as shareable (at least one successful run) are served.
+ * Only images this node advertises as shareable (at least one successful run) are served, and
+ * images of another platform than the one asked for never are. A request with `build` set is
+ * served from this node's own build when it lacks the image: a node with Go builds the agent's
+ * sources of that hash for the platform asked for (Go cross-compiles), for a node without Go.
  */
 import { createHash } from 'node:crypto';
 import { createReadStream, createWriteStream } from 'node:fs';
@@ -26,11 +29,18 @@ import {
   type ImageStoreServer,
   type ServerWritableStream,
 } from '../rpc/index.js';
+import { parsePlatform, samePlatform, type Platform } from '../platform.js';
 import type { ImageHeld } from '../types.js';
 import type { ImageEngine } from './types.js';
 
 export interface ImageStoreComponents {
   engine: ImageEngine;
+  /**
+   * builds the agent's image for `platform` from this node's sources when their content hash is
+   * `hash` (node/agents' buildImage); absent when this node has no Go. Resolves to how long the
+   * build took (0: the image was there already); rejects with the reason it cannot.
+   */
+  build?: (agent: string, hash: string, platform: Platform, signal: AbortSignal) => Promise<number>;
   /** the images this node advertises (its registry); only shareable ones are served */
   images: () => readonly ImageHeld[];
   imagePrefix?: string;
@@ -66,7 +76,7 @@ async function serveFetch(
   call: ServerWritableStream<ImageRef, ImageChunk>,
   log: Logger,
 ): Promise<void> {
-  const { agent, hash } = call.request;
+  const { agent, hash, build } = call.request;
   if (!AGENT_NAME.test(agent) || !HASH.test(hash)) {
     call.emit('error', {
       code: GrpcStatus.INVALID_ARGUMENT,
@@ -74,27 +84,59 @@ async function serveFetch(
     });
     return;
   }
-  const held = c.images().find((i) => i.agent === agent && sameImageHash(i.hash, hash));
-  const tag = imageTag(agent, hash, c.imagePrefix ?? DEFAULT_IMAGE_PREFIX);
-  if (!held?.shareable) {
-    const why = held
-      ? 'it has not run successfully here yet, so it is not offered to peers'
-      : 'this node does not hold it';
+  let platform: Platform;
+  try {
+    platform = parsePlatform(call.request.platform);
+  } catch (err) {
     call.emit('error', {
-      code: GrpcStatus.NOT_FOUND,
-      details: `${tag} is not available here: ${why}`,
+      code: GrpcStatus.INVALID_ARGUMENT,
+      details: `bad image platform: ${describeError(err)}${call.request.platform === '' ? ' (the asking node runs an older helix-node: update it)' : ''}`,
     });
     return;
   }
   const abort = new AbortController();
   call.on('cancelled', () => abort.abort(new Error('the receiver cancelled the fetch')));
+  const held = c
+    .images()
+    .find((i) => i.agent === agent && i.platform === platform && sameImageHash(i.hash, hash));
+  const tag = imageTag(agent, hash, platform, c.imagePrefix ?? DEFAULT_IMAGE_PREFIX);
+  let builtMs = 0;
+  if (!held?.shareable) {
+    if (build && c.build) {
+      try {
+        builtMs = await c.build(agent, hash, platform, abort.signal);
+      } catch (err) {
+        call.emit('error', {
+          code: GrpcStatus.FAILED_PRECONDITION,
+          details: `${tag} could not be built here: ${describeError(err)}`,
+        });
+        return;
+      }
+      log.info({ tag, platform, builtMs }, 'image built for a peer');
+    } else {
+      const why = held
+        ? 'it has not run successfully here yet, so it is not offered to peers'
+        : build
+          ? 'this node does not hold it and has no Go toolchain to build it'
+          : 'this node does not hold it';
+      call.emit('error', {
+        code: GrpcStatus.NOT_FOUND,
+        details: `${tag} is not available here: ${why}`,
+      });
+      return;
+    }
+  }
 
   const dir = await mkdtemp(path.join(c.tmpDir ?? os.tmpdir(), 'helix-image-out-'));
   try {
-    if (!(await c.engine.has(tag, abort.signal))) {
+    const inEngine = await c.engine.imagePlatform(tag, abort.signal);
+    if (inEngine === null || !samePlatform(inEngine, platform)) {
       call.emit('error', {
         code: GrpcStatus.NOT_FOUND,
-        details: `${tag} is advertised but no longer in this node's Docker engine`,
+        details:
+          inEngine === null
+            ? `${tag} is advertised but no longer in this node's Docker engine`
+            : `${tag} in this node's engine is a ${inEngine} image, not ${platform}; it is not sent`,
       });
       return;
     }
@@ -115,7 +157,7 @@ async function serveFetch(
     })) {
       if (call.cancelled) return;
       const chunk: ImageChunk = { data: data as Buffer };
-      if (first) chunk.meta = { image: tag, digest, sizeBytes };
+      if (first) chunk.meta = { image: tag, digest, sizeBytes, platform, builtMs };
       first = false;
       if (!call.write(chunk)) await once(call, 'drain', { signal: abort.signal });
     }

@@ -18,7 +18,11 @@ export {
   type FetchImageOptions,
   type FetchedImage,
 } from './fetch.js';
-export { PeerImageProvisioner, type PeerImageProvisionerOptions } from './provision.js';
+export {
+  PeerImageProvisioner,
+  IMAGE_PROVENANCE,
+  type PeerImageProvisionerOptions,
+} from './provision.js';
 export { runAnywhere, type RunAnywhereOptions } from './run.js';
 export { runnerExecutor } from './adapter.js';
 export {

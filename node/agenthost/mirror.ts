@@ -15,11 +15,11 @@ import {
   RegistryMirror,
   dockerEnginePull,
   imageBlobsService,
-  enginePlatform as platformOfEngine,
   pullThroughMirror,
   type Platform,
 } from '../registry/index.js';
 import { ImageBlobsService, type RpcClients, type RpcServer } from '../rpc/index.js';
+import { platformParts } from '../platform.js';
 import type { PeerView } from '../types.js';
 import type { MirrorPuller } from './types.js';
 
@@ -52,8 +52,9 @@ export async function startNodeMirror(o: NodeMirrorOptions): Promise<NodeMirror 
   const mirror = new RegistryMirror({
     dir: path.join(o.stateDir, 'registry'),
     engine: o.runtime,
-    images: () => o.registry.held(),
-    tagOf: (image) => imageTag(image.agent, image.hash, o.imagePrefix),
+    // images of an unknown platform (recorded before platforms) are never offered
+    images: () => o.registry.held().filter((i) => i.platform !== ''),
+    tagOf: (image) => imageTag(image.agent, image.hash, image.platform, o.imagePrefix),
     view: o.view,
     clients: o.clients,
     log: o.log,
@@ -78,13 +79,17 @@ export async function startNodeMirror(o: NodeMirrorOptions): Promise<NodeMirror 
   }, PRUNE_INTERVAL_MS);
   timer.unref();
   const engine = o.runtime instanceof DockerRuntime ? dockerEnginePull(o.runtime.docker) : null;
-  // The engine's platform: by tag, prefer a holder whose index lists it (a mixed mesh).
+  // The platform this node runs agents as (the engine's own, or agents.platform): the engine
+  // pulls that manifest of the index, and a holder whose index lists it is preferred.
   let platform: Promise<Platform | undefined> | null = null;
   const enginePlatform = () =>
     (platform ??= o.runtime
-      .architecture(AbortSignal.timeout(5000))
-      .then((arch) => platformOfEngine(arch))
-      .catch(() => undefined));
+      .platform(AbortSignal.timeout(5000))
+      .then((p): Platform => platformParts(p))
+      .catch(() => {
+        platform = null;
+        return undefined;
+      }));
   const puller: MirrorPuller | null =
     address && engine
       ? {

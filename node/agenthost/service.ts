@@ -33,6 +33,9 @@ import {
   type RpcClients,
   type RpcServer,
 } from '../rpc/index.js';
+import { probeGo } from '../capabilities/index.js';
+import { sameImageHash } from '../placement/index.js';
+import type { Platform } from '../platform.js';
 import type { PeerView } from '../types.js';
 import { runnerExecutor } from './adapter.js';
 import { createHostCalls, type LightSwitch } from './calls.js';
@@ -40,7 +43,13 @@ import { imageStoreService } from './imagestore.js';
 import { PeerImageProvisioner } from './provision.js';
 import { startNodeMirror } from './mirror.js';
 import { agentHostService } from './server.js';
-import type { ImageProvisioner, RemoteRunEvent } from './types.js';
+import type { HostedAgent, ImageProvisioner, RemoteRunEvent } from './types.js';
+
+/** What a build is given: where its progress goes, and when to stop. */
+interface BuildProgress {
+  signal: AbortSignal;
+  onProgress: (line: string) => void;
+}
 import { AgentCatalog } from './catalog.js';
 import { llmService } from './llm.js';
 import { agentDirs } from './locate.js';
@@ -140,24 +149,33 @@ export async function startAgentServices(c: AgentServicesComponents): Promise<Ag
   const imagePrefix = c.imagePrefix ?? DEFAULT_IMAGE_PREFIX;
   const runtime =
     c.runtime ??
-    createRuntime({ capabilities: c.config.capabilities, egressNetwork: c.egressNetwork, log });
+    createRuntime({
+      capabilities: c.config.capabilities,
+      platform: c.config.agents.platform,
+      egressNetwork: c.egressNetwork,
+      log,
+    });
+  /** the platform this node runs agents as (the engine's own, or agents.platform) */
+  const platform = (signal?: AbortSignal) => runtime.platform(signal);
   const registry = await Registry.open({
     stateDir: c.stateDir,
     budgetMb: c.config.agents.image_budget_mb,
     remover: runtime,
     log,
   });
-  const tagOf = (agent: { manifest: { name: string }; hash: string }) =>
-    imageTag(agent.manifest.name, agent.hash, imagePrefix);
+  const tagOf = async (agent: { manifest: { name: string }; hash: string }) =>
+    imageTag(agent.manifest.name, agent.hash, await platform(), imagePrefix);
 
+  /** Builds for `o.platform` (default: this node's own) and records the image. */
   const build = async (
     agent: LoadedAgent,
-    o: { onProgress: (line: string) => void; signal?: AbortSignal },
+    o: { onProgress: (line: string) => void; signal?: AbortSignal; platform?: Platform },
   ): Promise<BuiltImage> => {
     const image = await buildImage(agent, {
       runtime,
       go: c.config.agents.go,
       imagePrefix,
+      platform: o.platform,
       onProgress: (line) => {
         if (!ENGINE_NOISE.test(line)) o.onProgress(line);
       },
@@ -168,6 +186,7 @@ export async function startAgentServices(c: AgentServicesComponents): Promise<Ag
     await registry.record({
       agent: image.agent,
       hash: image.hash,
+      platform: image.platform,
       tag: image.tag,
       sizeBytes: image.sizeBytes,
     });
@@ -180,6 +199,8 @@ export async function startAgentServices(c: AgentServicesComponents): Promise<Ag
   };
 
   const engine = explainedEngine(runtime);
+  // Without Go this node builds nothing: a peer with Go builds for it (ImageStore.Fetch, build).
+  const hasGo = await probeGo(c.config.agents.go);
   // The OCI registry mirror: ImageBlobs for peers, loopback HTTP for the engine (docs/registry.md).
   const mirror = await startNodeMirror({
     config: c.config,
@@ -193,16 +214,21 @@ export async function startAgentServices(c: AgentServicesComponents): Promise<Ag
     log: c.logger,
   });
   const provisioner = new PeerImageProvisioner({
-    engine,
+    engine: { ...engine, removeImage: (tag) => runtime.removeImage(tag) },
+    platform,
     view: c.view,
     clients: c.clients,
     imagePrefix,
     ...(mirror?.puller && { mirror: mirror.puller }),
-    build: async (hosted, o) => {
-      const agent = agents.get(hosted.manifest.name);
-      if (!agent) throw new Error(`no agent ${hosted.manifest.name} on this node`);
-      await build(agent, o);
-    },
+    ...(hasGo
+      ? {
+          build: async (hosted: HostedAgent, o: BuildProgress) => {
+            const agent = agents.get(hosted.manifest.name);
+            if (!agent) throw new Error(`no agent ${hosted.manifest.name} on this node`);
+            return await build(agent, o);
+          },
+        }
+      : {}),
     // agenthost's parts name their own component
     log: c.logger,
   });
@@ -248,12 +274,12 @@ export async function startAgentServices(c: AgentServicesComponents): Promise<Ag
     containerPrefix: c.containerPrefix,
     registry,
     resolveImage: async (agent, signal) => {
-      const tag = tagOf(agent);
+      const tag = await tagOf(agent);
       await provisioner.ensure(agent, {
         signal: signal ?? AbortSignal.timeout(300_000),
         onProgress: (line) => log.info({ agent: agent.manifest.name }, line),
       });
-      await recordHeld(runtime, registry, agent, tag);
+      await recordHeld(runtime, registry, agent, tag, await platform());
       return tag;
     },
     onPoolChange: c.onAdvertChange,
@@ -274,7 +300,34 @@ export async function startAgentServices(c: AgentServicesComponents): Promise<Ag
   );
   c.rpc.addService(
     ImageStoreService,
-    imageStoreService({ engine, images: () => registry.held(), imagePrefix, log: c.logger }),
+    imageStoreService({
+      engine,
+      images: () => registry.held(),
+      imagePrefix,
+      // A peer without Go asks for an image of its platform: built here from the same sources.
+      ...(hasGo
+        ? {
+            build: async (name: string, hash: string, target: Platform, signal: AbortSignal) => {
+              const agent = agents.get(name);
+              if (!agent || !sameImageHash(agent.hash, hash))
+                throw new Error(
+                  agent
+                    ? `this node has another version of ${name} (${agent.hash.slice(0, 16)})`
+                    : `this node has no agent ${name}`,
+                );
+              const image = await build(agent, {
+                signal,
+                platform: target,
+                onProgress: (line) => log.debug({ agent: name, platform: target }, line),
+              });
+              if (!sameImageHash(image.hash, hash))
+                throw new Error(`${name} changed on disk since this node started`);
+              return image.buildMs;
+            },
+          }
+        : {}),
+      log: c.logger,
+    }),
   );
 
   notifier.start();
@@ -294,6 +347,7 @@ export async function startAgentServices(c: AgentServicesComponents): Promise<Ag
       if (
         agent.manifest.tier === 'warm' &&
         image.hash === agent.hash &&
+        image.platform === (await platform()) &&
         !running.pool.serves(agent.manifest.name) &&
         c.config.agents.warm_pool_size > 0
       ) {

@@ -18,7 +18,7 @@ export async function warmUp(
   images: ImageRuntime,
   registry: Registry,
   agents: ReadonlyMap<string, LoadedAgent>,
-  tagOf: (a: LoadedAgent) => string,
+  tagOf: (a: LoadedAgent) => Promise<string>,
   log: Logger,
 ): Promise<void> {
   try {
@@ -34,9 +34,10 @@ export async function warmUp(
     await runner.start();
     const present = new Set(await images.agentImageTags());
     registry.reconcile(present);
+    const platform = await images.platform(AbortSignal.timeout(5000));
     for (const agent of agents.values()) {
-      const tag = tagOf(agent);
-      if (present.has(tag)) await recordHeld(images, registry, agent, tag);
+      const tag = await tagOf(agent);
+      if (present.has(tag)) await recordHeld(images, registry, agent, tag, platform);
     }
     log.info({ warm: runner.poolState().map((e) => `${e.agent}: ${e.idle} idle`) }, 'agents ready');
   } catch (err) {
@@ -53,6 +54,7 @@ export async function recordHeld(
   registry: Registry,
   agent: LoadedAgent,
   tag: string,
+  platform: string,
 ): Promise<void> {
   if (registry.get(tag)) return;
   const found = await images.inspectImage(tag);
@@ -60,6 +62,7 @@ export async function recordHeld(
     await registry.record({
       agent: agent.manifest.name,
       hash: agent.hash,
+      platform,
       tag,
       sizeBytes: found.sizeBytes,
     });
@@ -77,6 +80,7 @@ export function explainedEngine(images: ImageRuntime): ImageEngine {
         throw err;
       }
     },
+    imagePlatform: (tag, signal) => images.imagePlatform(tag, signal),
     save: (tag, signal) => images.save(tag, signal),
     load: (archive, signal) => images.load(archive, signal),
   };

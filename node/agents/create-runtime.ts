@@ -9,6 +9,8 @@ import type { AgentRuntime } from './runtime.js';
 export interface RuntimeOptions {
   /** config capabilities: the engine's socket */
   capabilities: { docker_socket: string };
+  /** config agents.platform: the platform agents run as here; "" = the engine's own */
+  platform?: string;
   /** bridge network for agents with network = "egress" (default "helix-egress") */
   egressNetwork?: string;
   log?: Logger;
@@ -18,6 +20,7 @@ export interface RuntimeOptions {
 export function createRuntime(opts: RuntimeOptions): AgentRuntime {
   return new DockerRuntime({
     socketPath: opts.capabilities.docker_socket,
+    platform: opts.platform || undefined,
     egressNetwork: opts.egressNetwork,
     log: opts.log,
   });

@@ -23,3 +23,11 @@ export class AgentCompileError extends ImageBuildError {}
 export class ImageBusyError extends HelixError {
   override readonly exitCode = 75;
 }
+
+/**
+ * An image of another platform than the node runs agents as: never started (exit 70). The
+ * message says which two platforms.
+ */
+export class ImagePlatformError extends HelixError {
+  override readonly exitCode = 70;
+}

@@ -1,7 +1,8 @@
 /**
- * Agent images: `go build` (static, stripped) -> a FROM scratch image built by the runtime's
- * engine (ImageRuntime.build) from the recipe's context, tagged `<prefix><agent>:<content hash>`.
- * An image whose tag exists already is not built again.
+ * Agent images: `go build` (static, stripped, cross-compiled for the target platform with
+ * GOOS/GOARCH/GOARM) -> a FROM scratch image built by the runtime's engine (ImageRuntime.build)
+ * for that platform, tagged `<prefix><agent>:<content hash>-<platform>`. An image whose tag
+ * exists already is not built again. Any node with Go and an engine builds for any platform.
  */
 import { execFile } from 'node:child_process';
 import { mkdtemp, mkdir, readFile, rm, writeFile } from 'node:fs/promises';
@@ -11,7 +12,14 @@ import { DependencyMissingError, describeError } from '../errors.js';
 import { silentLogger, type Logger } from '../log.js';
 import { AgentCompileError, ImageBuildError } from './errors.js';
 import { snapshotSources } from './loader.js';
-import { DEFAULT_IMAGE_PREFIX, GO_BUILD_FLAGS, dockerfile, goArchFor, imageTag } from './recipe.js';
+import { goEnvFor, parsePlatform, type Platform } from '../platform.js';
+import {
+  DEFAULT_IMAGE_PREFIX,
+  GO_BUILD_FLAGS,
+  dockerfile,
+  imageLabels,
+  imageTag,
+} from './recipe.js';
 import type { ImageRuntime } from './runtime.js';
 import type { LoadedAgent } from '../agentspec/index.js';
 
@@ -25,6 +33,8 @@ export interface BuildOptions {
   go?: string;
   /** image repository prefix; tests use "helix-test-agent-" */
   imagePrefix?: string;
+  /** what to build for (default: the platform this node runs agents as, runtime.platform()) */
+  platform?: Platform;
   /** one line per step: go build, the engine's build output, the size */
   onProgress?: (line: string) => void;
   signal?: AbortSignal;
@@ -38,13 +48,17 @@ export interface BuildOptions {
 export interface BuiltImage {
   agent: string;
   hash: string;
-  /** e.g. "helix-agent-echo:3fa9c2d41b7e0a55" */
+  /** what the binary was compiled for */
+  platform: Platform;
+  /** e.g. "helix-agent-echo:3fa9c2d41b7e0a55-linux-amd64" */
   tag: string;
   /** Docker image id, "sha256:..." */
   id: string;
   sizeBytes: number;
   /** false when the tag existed already and nothing was built */
   built: boolean;
+  /** how long go build and the image build took (0 when nothing was built) */
+  buildMs: number;
 }
 
 /** Builds the agent's image unless an image with its content tag is already there. */
@@ -57,26 +71,38 @@ export async function buildImage(agent: LoadedAgent, opts: BuildOptions): Promis
 
   // Hash and build from one snapshot of the sources (the agent's folder plus the agent SDK,
   // agents/sdk/helix.go), so the tag always names what was built.
+  const platform = parsePlatform(opts.platform ?? (await runtime.platform(opts.signal)));
   const { files, hash } = await snapshotSources(agent.dir);
-  const tag = imageTag(name, hash, opts.imagePrefix ?? DEFAULT_IMAGE_PREFIX);
+  const tag = imageTag(name, hash, platform, opts.imagePrefix ?? DEFAULT_IMAGE_PREFIX);
   const existing = await runtime.inspectImage(tag);
-  if (existing) {
+  if (existing && existing.platform === platform) {
     say(`${tag} is up to date (${formatSize(existing.sizeBytes)})`);
-    return { agent: name, hash, tag, id: existing.id, sizeBytes: existing.sizeBytes, built: false };
+    return {
+      agent: name,
+      hash,
+      platform,
+      tag,
+      id: existing.id,
+      sizeBytes: existing.sizeBytes,
+      built: false,
+      buildMs: 0,
+    };
   }
 
-  const arch = goArchFor(await runtime.architecture(opts.signal));
-  say(`go build ${name} (linux/${arch.GOARCH})`);
-  const binary = await goBuild(name, files, arch, opts);
+  const started = performance.now();
+  const env = goEnvFor(platform);
+  say(`go build ${name} (${platform})`);
+  const binary = await goBuild(name, files, env, opts);
   say(`binary ${formatSize(binary.length)}; building image ${tag}`);
 
   await runtime.build(
     {
       agent: name,
       tag,
-      labels: { 'helix.agent': name, 'helix.hash': hash },
+      platform,
+      labels: imageLabels(name, hash, platform),
       files: [
-        { name: 'Dockerfile', mode: 0o644, content: dockerfile(name, hash) },
+        { name: 'Dockerfile', mode: 0o644, content: dockerfile(name, hash, platform) },
         { name: 'agent', mode: 0o755, content: binary },
       ],
     },
@@ -85,14 +111,32 @@ export async function buildImage(agent: LoadedAgent, opts: BuildOptions): Promis
 
   const made = await runtime.inspectImage(tag);
   if (!made) throw new ImageBuildError(name, `the engine reported success but ${tag} is missing`);
-  say(`built ${tag} (${formatSize(made.sizeBytes)})`);
+  if (made.platform !== platform) {
+    // An engine whose builder ignores the platform option would label an arm64 binary amd64.
+    await runtime.removeImage(tag).catch(() => undefined);
+    throw new ImageBuildError(
+      name,
+      `the ${runtime.engine} engine built ${tag} as ${made.platform}, not ${platform}; it was removed (the engine's builder must honour the build's platform option: Docker 20.10 or later)`,
+    );
+  }
+  const buildMs = Math.round(performance.now() - started);
+  say(`built ${tag} (${formatSize(made.sizeBytes)}) in ${(buildMs / 1000).toFixed(1)} s`);
   if (made.sizeBytes >= IMAGE_SIZE_LIMIT_BYTES) {
     say(
       `warning: ${tag} is ${formatSize(made.sizeBytes)}, over the ${formatSize(IMAGE_SIZE_LIMIT_BYTES)} agents should stay under`,
     );
   }
-  log.info({ agent: name, tag, sizeBytes: made.sizeBytes }, 'agent image built');
-  return { agent: name, hash, tag, id: made.id, sizeBytes: made.sizeBytes, built: true };
+  log.info({ agent: name, tag, platform, sizeBytes: made.sizeBytes, buildMs }, 'agent image built');
+  return {
+    agent: name,
+    hash,
+    platform,
+    tag,
+    id: made.id,
+    sizeBytes: made.sizeBytes,
+    built: true,
+    buildMs,
+  };
 }
 
 export function formatSize(bytes: number): string {
@@ -104,7 +148,7 @@ export function formatSize(bytes: number): string {
 async function goBuild(
   name: string,
   files: Map<string, Buffer>,
-  arch: { GOARCH: string; GOARM?: string },
+  arch: { GOOS: string; GOARCH: string; GOARM?: string },
   opts: BuildOptions,
 ): Promise<Buffer> {
   const go = opts.go ?? 'go';
@@ -120,7 +164,7 @@ async function goBuild(
     const env: NodeJS.ProcessEnv = {
       ...process.env,
       CGO_ENABLED: '0',
-      GOOS: 'linux',
+      GOOS: arch.GOOS,
       GOARCH: arch.GOARCH,
       GOFLAGS: '',
       GOPROXY: 'off',
@@ -128,6 +172,7 @@ async function goBuild(
       GOWORK: 'off',
     };
     if (arch.GOARM) env.GOARM = arch.GOARM;
+    else delete env.GOARM;
     if (!env.GOCACHE && !env.HOME && !env.XDG_CACHE_HOME) {
       env.GOCACHE = opts.goCacheDir ?? path.join(os.tmpdir(), 'helix-go-cache');
     }

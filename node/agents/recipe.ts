@@ -1,10 +1,12 @@
 /**
  * How an agent becomes an image: a static Go binary in a FROM scratch image that runs as nobody.
- * Pure. The recipe is part of the content hash, so changing it re-tags every image.
+ * Pure. The recipe is part of the content hash, so changing it re-tags every image; the platform
+ * the binary is compiled for is the other half of an image's identity (./platform.ts).
  */
+import { platformSlug, type Platform } from '../platform.js';
 
 /** Bump when the recipe or the build flags change in a way that changes the image. */
-export const RECIPE_VERSION = 'helix-agent-image/v1';
+export const RECIPE_VERSION = 'helix-agent-image/v2';
 
 /** Where the binary lives in the image. */
 export const AGENT_BINARY = '/agent';
@@ -22,13 +24,29 @@ export const AGENT_SDK_PATH = `agents/sdk/${AGENT_SDK_FILE}`;
 
 export const GO_BUILD_FLAGS = ['-trimpath', '-buildvcs=false', '-ldflags', '-s -w'] as const;
 
-export function dockerfile(agent: string, hash: string): string {
+/** The labels every agent image carries: which agent, which sources, which platform. */
+export function imageLabels(
+  agent: string,
+  hash: string,
+  platform: Platform,
+): Record<string, string> {
+  return { 'helix.agent': agent, 'helix.hash': hash, 'helix.platform': platform };
+}
+
+/**
+ * The image's Dockerfile; the engine builds it for `platform` (its build's platform option), so
+ * the image's config names the platform the binary was compiled for.
+ */
+export function dockerfile(agent: string, hash: string, platform: Platform): string {
+  const labels = Object.entries(imageLabels(agent, hash, platform))
+    .map(([k, v]) => `${k}="${v}"`)
+    .join(' ');
   return [
     'FROM scratch',
     `COPY agent ${AGENT_BINARY}`,
     `USER ${AGENT_USER}`,
     `ENTRYPOINT ["${AGENT_BINARY}"]`,
-    `LABEL helix.agent="${agent}" helix.hash="${hash}"`,
+    `LABEL ${labels}`,
     '',
   ].join('\n');
 }
@@ -36,30 +54,16 @@ export function dockerfile(agent: string, hash: string): string {
 /** Image repositories of shipped agents start with this; tests use "helix-test-agent-". */
 export const DEFAULT_IMAGE_PREFIX = 'helix-agent-';
 
-/** Tag length: 16 hex chars of the sha256 (64 bits) is plenty for a household's agents. */
+/**
+ * `<prefix><agent>:<hash16>-<platform>`, e.g. "helix-agent-echo:3fa9c2d41b7e0a55-linux-arm64":
+ * one image per agent version and platform. 16 hex chars of the sha256 (64 bits) is plenty for a
+ * household's agents.
+ */
 export function imageTag(
   agent: string,
   hash: string,
+  platform: Platform,
   prefix: string = DEFAULT_IMAGE_PREFIX,
 ): string {
-  return `${prefix}${agent}:${hash.slice(0, 16)}`;
-}
-
-/** Docker's architecture name -> GOARCH (and GOARM), for the engine the image runs on. */
-export function goArchFor(dockerArch: string): { GOARCH: string; GOARM?: string } {
-  switch (dockerArch) {
-    case 'x86_64':
-    case 'amd64':
-      return { GOARCH: 'amd64' };
-    case 'aarch64':
-    case 'arm64':
-      return { GOARCH: 'arm64' };
-    case 'armv7l':
-    case 'arm':
-      return { GOARCH: 'arm', GOARM: '7' };
-    case 'armv6l':
-      return { GOARCH: 'arm', GOARM: '6' };
-    default:
-      return { GOARCH: dockerArch };
-  }
+  return `${prefix}${agent}:${hash.slice(0, 16)}-${platformSlug(platform)}`;
 }

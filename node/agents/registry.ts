@@ -18,6 +18,8 @@ const ImageRecordSchema = z.object({
   agent: z.string(),
   /** full sha256 content hash (the tag carries its first 16 hex chars) */
   hash: z.string(),
+  /** what the image runs on ("linux/arm64"); "" in a record from before platforms */
+  platform: z.string().default(''),
   tag: z.string(),
   sizeBytes: z.number().int().min(0),
   successes: z.number().int().min(0),
@@ -127,6 +129,7 @@ export class Registry implements ImageUsage {
   async record(image: {
     agent: string;
     hash: string;
+    platform: string;
     tag: string;
     sizeBytes: number;
   }): Promise<void> {
@@ -135,6 +138,7 @@ export class Registry implements ImageUsage {
     this.records.set(image.tag, {
       agent: image.agent,
       hash: image.hash,
+      platform: image.platform,
       tag: image.tag,
       sizeBytes: image.sizeBytes,
       successes: old?.successes ?? 0,
@@ -152,9 +156,9 @@ export class Registry implements ImageUsage {
     return r ? { ...r } : undefined;
   }
 
-  find(agent: string, hash: string): ImageRecord | undefined {
+  find(agent: string, hash: string, platform: string): ImageRecord | undefined {
     for (const r of this.records.values())
-      if (r.agent === agent && r.hash === hash) return { ...r };
+      if (r.agent === agent && r.hash === hash && r.platform === platform) return { ...r };
     return undefined;
   }
 
@@ -175,6 +179,7 @@ export class Registry implements ImageUsage {
     return this.list().map((r) => ({
       agent: r.agent,
       hash: r.hash,
+      platform: r.platform,
       sizeBytes: r.sizeBytes,
       shareable: r.successes > 0,
     }));

@@ -368,9 +368,11 @@ export class AgentRunner {
 
   private async image(agent: LoadedAgent, signal?: AbortSignal): Promise<string> {
     if (this.opts.resolveImage) return this.opts.resolveImage(agent, signal);
+    const platform = await this.opts.runtime.platform(signal);
     const tag = imageTag(
       agent.manifest.name,
       agent.hash,
+      platform,
       this.opts.imagePrefix ?? DEFAULT_IMAGE_PREFIX,
     );
     if (this.knownImages.get(agent.manifest.name) === tag) return tag;
@@ -384,6 +386,7 @@ export class AgentRunner {
     await this.opts.registry?.record?.({
       agent: agent.manifest.name,
       hash: agent.hash,
+      platform,
       tag,
       sizeBytes: found.sizeBytes,
     });

@@ -8,12 +8,18 @@
  * placement, the pool, the agent host or the protocol. Pure: types only.
  */
 import type { Readable, Writable } from 'node:stream';
+import type { Platform } from '../platform.js';
 
 /** The sandbox every agent container gets (DESIGN.md §6), whatever the engine. */
 export interface SandboxSpec {
   /** container name; starts with the runner's prefix ("helix-") */
   name: string;
   image: string;
+  /**
+   * the platform the node runs agents as ("linux/arm64"): the engine refuses to create the
+   * container from an image of another platform
+   */
+  platform?: Platform;
   /** uid:gid the agent runs as (never root) */
   user: string;
   labels: Record<string, string>;
@@ -91,8 +97,13 @@ export interface ContainerHandle {
 export interface ContainerRuntime {
   /** the engine's name, for messages ("Docker") */
   readonly engine: string;
-  /** Creates, attaches and starts a container; its stdio is wired before it starts. */
+  /**
+   * Creates, attaches and starts a container; its stdio is wired before it starts. Refuses
+   * (ImagePlatformError) an image of another platform than platform() or spec.platform.
+   */
   start(spec: SandboxSpec): Promise<ContainerHandle>;
+  /** The platform this runtime runs agents as (see ImageRuntime.platform). */
+  platform(signal?: AbortSignal): Promise<Platform>;
   /** The image's size when the engine holds `tag`, else null. */
   findImage(tag: string): Promise<{ sizeBytes: number } | null>;
   /** Makes the network agents with network = "egress" join; throws a message that says the fix. */
@@ -117,8 +128,10 @@ export interface ImageFile {
 export interface ImageRecipe {
   /** the agent's name, for messages */
   agent: string;
-  /** e.g. "helix-agent-echo:3fa9c2d41b7e0a55" */
+  /** e.g. "helix-agent-echo:3fa9c2d41b7e0a55-linux-arm64" */
   tag: string;
+  /** what the binary was compiled for; the image's config says so */
+  platform: Platform;
   labels: Record<string, string>;
   files: ImageFile[];
 }
@@ -127,11 +140,15 @@ export interface ImageInfo {
   /** the engine's image id, "sha256:..." */
   id: string;
   sizeBytes: number;
+  /** the image config's os/architecture/variant, e.g. "linux/arm/v7" */
+  platform: Platform;
 }
 
 /** The engine's image store, as far as image transfer between nodes needs it (ImageStore). */
 export interface ImageEngine {
   has(tag: string, signal?: AbortSignal): Promise<boolean>;
+  /** The platform the image's config names ("linux/arm64"), or null when the engine lacks it. */
+  imagePlatform(tag: string, signal?: AbortSignal): Promise<Platform | null>;
   /** `docker save` of one image: a tar stream. */
   save(tag: string, signal?: AbortSignal): Promise<NodeJS.ReadableStream>;
   /** `docker load` of a tar stream; rejects with the engine's message when it refuses. */
@@ -144,9 +161,13 @@ export interface ImageRuntime extends ImageEngine {
   readonly engine: string;
   /** DependencyMissingError (with the fix) when the engine does not answer (default bound 5 s). */
   check(signal?: AbortSignal): Promise<void>;
-  /** The engine's CPU architecture as the engine names it ("amd64", "arm64", "aarch64", ...). */
-  architecture(signal?: AbortSignal): Promise<string>;
-  /** The image's id and size, or null when the engine does not hold `tag`. */
+  /**
+   * The platform this node runs agents as: the engine's own ("linux/amd64" from its version and
+   * info), or the one configured (agents.platform) for an engine that runs another platform
+   * under emulation.
+   */
+  platform(signal?: AbortSignal): Promise<Platform>;
+  /** The image's id, size and platform, or null when the engine does not hold `tag`. */
   inspectImage(tag: string): Promise<ImageInfo | null>;
   /** Tags of the agent images the engine holds: every agent's, or one agent's. */
   agentImageTags(agent?: string): Promise<string[]>;

@@ -61,7 +61,11 @@ export async function probeCapabilities(
   const [mic, gpu, docker, stt, ollama, tts, go] = await Promise.all([
     probeMic(opts),
     probeGpu({ ...opts, nvidiaSmi: config.capabilities.nvidia_smi }),
-    probeDocker({ ...opts, socketPath: config.capabilities.docker_socket }),
+    probeDocker({
+      ...opts,
+      socketPath: config.capabilities.docker_socket,
+      platform: config.agents.platform,
+    }),
     probeStt(config.stt, opts),
     probeOllama({ ...opts, url: config.router.ollama_url }),
     probeTts(opts),

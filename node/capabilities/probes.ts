@@ -6,6 +6,7 @@ import { open, stat } from 'node:fs/promises';
 import path from 'node:path';
 import type { Config } from '../config/index.js';
 import type { Capabilities, Gpu } from '../types.js';
+import { enginePlatform } from '../platform.js';
 import { findOnPath, runCommand, withDeadline } from './exec.js';
 import {
   NVIDIA_SMI_ARGS,
@@ -58,6 +59,8 @@ export async function probeGpu(opts: ProbeOptions & { nvidiaSmi: string }): Prom
 export interface DockerEngineInfo {
   version: string;
   apiVersion?: string;
+  /** the platform the engine runs natively ("linux/amd64"), from its Arch (and uname for arm) */
+  platform: string;
 }
 
 /** Ping the engine, then ask its version. Throws (with the socket error's code) when unreachable. */
@@ -72,7 +75,10 @@ export async function dockerEngineVersion(
   // dockerode 4 accepts { abortSignal } on ping/version; @types/dockerode does not say so yet
   const docker = new Docker({ socketPath, timeout: opts.timeoutMs }) as unknown as {
     ping(o: { abortSignal: AbortSignal }): Promise<unknown>;
-    version(o: { abortSignal: AbortSignal }): Promise<{ Version?: unknown; ApiVersion?: unknown }>;
+    version(o: {
+      abortSignal: AbortSignal;
+    }): Promise<{ Version?: unknown; ApiVersion?: unknown; Arch?: unknown }>;
+    info(o: { abortSignal: AbortSignal }): Promise<{ Architecture?: unknown }>;
   };
   return withDeadline(
     async (abortSignal) => {
@@ -81,9 +87,13 @@ export async function dockerEngineVersion(
       if (typeof v.Version !== 'string' || v.Version === '') {
         throw new Error('the engine answered /version without a Version');
       }
+      const arch = typeof v.Arch === 'string' ? v.Arch : '';
+      // arm's variant (v6, v7) is in the machine name only: /info's Architecture.
+      const machine = arch === 'arm' ? (await docker.info({ abortSignal })).Architecture : '';
       return {
         version: v.Version,
         ...(typeof v.ApiVersion === 'string' ? { apiVersion: v.ApiVersion } : {}),
+        platform: arch ? enginePlatform(arch, typeof machine === 'string' ? machine : '') : '',
       };
     },
     opts.timeoutMs,
@@ -91,11 +101,16 @@ export async function dockerEngineVersion(
   );
 }
 
+/**
+ * The engine's version and the platform this node runs agents as: `platform` (config
+ * agents.platform, for an engine that runs another platform under emulation) or the engine's own.
+ */
 export async function probeDocker(
-  opts: ProbeOptions & { socketPath: string },
+  opts: ProbeOptions & { socketPath: string; platform?: string },
 ): Promise<Capabilities['docker']> {
   try {
-    return await dockerEngineVersion(opts.socketPath, opts);
+    const info = await dockerEngineVersion(opts.socketPath, opts);
+    return opts.platform ? { ...info, platform: opts.platform } : info;
   } catch {
     return null;
   }

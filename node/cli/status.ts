@@ -49,7 +49,8 @@ export function capabilitiesLine(n: PeerView): string {
   const parts: string[] = [];
   if (c.mic) parts.push(`mic(${c.mic.devices.length})`);
   for (const g of c.gpu) parts.push(`gpu:${g.name} ${Math.round(g.vramTotalMiB / 1024)}GiB`);
-  if (c.docker) parts.push(`docker ${c.docker.version}`);
+  if (c.docker)
+    parts.push(`docker ${c.docker.version}${c.docker.platform ? ` (${c.docker.platform})` : ''}`);
   if (c.stt) parts.push(`stt:${c.stt.engine}/${c.stt.model}`);
   if (c.ollama) parts.push(`ollama[${c.ollama.models.join(',')}]`);
   if (c.tts.length) parts.push(`tts:${c.tts.join(',')}`);

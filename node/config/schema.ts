@@ -4,6 +4,7 @@
  * misspelt key is an error rather than silently ignored.
  */
 import { z } from 'zod';
+import { parsePlatform } from '../platform.js';
 
 const port = z.number().int().min(1).max(65535);
 const ms = z.number().int().min(1);
@@ -99,6 +100,23 @@ export const AgentsSection = z.strictObject({
   warm_pool_size: z.number().int().min(0).max(16).default(1),
   image_budget_mb: z.number().int().min(10).default(500),
   go: z.string().min(1).default('go'),
+  /**
+   * the platform this node runs agent images as; empty: the Docker engine's own. Set it for an
+   * engine that runs another platform under emulation (qemu-user-static registered through
+   * binfmt_misc), e.g. "linux/arm64" on an amd64 machine standing in for a Raspberry Pi.
+   */
+  platform: z
+    .string()
+    .default('')
+    .transform((text, ctx) => {
+      if (text === '') return '';
+      try {
+        return parsePlatform(text);
+      } catch (err) {
+        ctx.addIssue({ code: 'custom', message: (err as Error).message });
+        return z.NEVER;
+      }
+    }),
 });
 
 /**

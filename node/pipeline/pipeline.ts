@@ -6,7 +6,7 @@
  * every failure becomes a reply that says what failed and where. Outside systems come in as
  * functions (PipelineDeps), so tests wire real gRPC or plain objects.
  */
-import type { RemoteRunEvent } from '../agenthost/index.js';
+import { IMAGE_PROVENANCE, type RemoteRunEvent } from '../agenthost/index.js';
 import { describeError } from '../errors.js';
 import { silentLogger, type Logger } from '../log.js';
 import { noRouterLlmMessage, pickRouterPeer, pickTranscriber } from '../placement/index.js';
@@ -677,6 +677,8 @@ export class Pipeline {
     let host: string | undefined;
     let placed = '';
     let warm: boolean | undefined;
+    /** where the host's image came from, kept in the run hop ("built for linux/arm64 on laptop, 1.1 s") */
+    const image: string[] = [];
     try {
       for await (const e of this.deps.runIntent(
         {
@@ -698,6 +700,7 @@ export class Pipeline {
             warm = e.warm;
             break;
           case 'progress':
+            if (IMAGE_PROVENANCE.test(e.message)) image.push(e.message);
             opts.onEvent?.({ type: 'progress', message: e.message, node: host });
             break;
           case 'host_lost':
@@ -713,7 +716,7 @@ export class Pipeline {
               e.hostName || host || '?',
               started,
               true,
-              `${what} ${warm === false ? 'cold' : 'warm'}${placed ? ` (${placed})` : ''}`,
+              `${what} ${warm === false ? 'cold' : 'warm'}${placed ? ` (${placed})` : ''}${image.length ? `; ${image.join('; ')}` : ''}`,
             );
             this.emitHop(rec, opts);
             return { text: e.text, data: e.data };

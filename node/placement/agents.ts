@@ -1,9 +1,12 @@
 /**
  * Where an agent runs (pure; DESIGN.md §4). A warm agent goes to an alive Docker peer with an idle
  * warm container; otherwise a cold run goes to the least-loaded alive Docker peer with enough free
- * memory, preferring one that already holds the image. `--on NODE` overrides the choice but not
- * the hard limits (alive, Docker, memory), and each refusal says why and what to do.
+ * memory, preferring one that already holds the image. Only a peer that can get the image for its
+ * own platform is picked: it holds it, a peer offers it, or a node with Go and Docker can build it
+ * (Go cross-compiles for every buildable platform). `--on NODE` overrides the choice but not the
+ * hard limits (alive, Docker, platform, memory), and each refusal says why and what to do.
  */
+import { BUILDABLE_PLATFORMS, type Platform } from '../platform.js';
 import type { PeerView } from '../types.js';
 
 export interface AgentPlacementRequest {
@@ -42,18 +45,100 @@ export function sameImageHash(a: string, b: string): boolean {
   return a.length > 0 && a.slice(0, IMAGE_HASH_DIGITS) === b.slice(0, IMAGE_HASH_DIGITS);
 }
 
-/** The other alive peers that offer this image (same agent, same content hash) to the mesh. */
+/**
+ * The other alive peers that offer this image (same agent, same content hash, same platform) to
+ * the mesh.
+ */
 export function peersSharingImage(
   view: readonly PeerView[],
   agent: string,
   hash: string,
+  platform: Platform,
 ): PeerView[] {
   return view.filter(
     (p) =>
       !p.self &&
       p.state === 'alive' &&
-      p.images.some((i) => i.agent === agent && i.shareable && sameImageHash(i.hash, hash)),
+      p.images.some(
+        (i) =>
+          i.agent === agent &&
+          i.shareable &&
+          i.platform === platform &&
+          sameImageHash(i.hash, hash),
+      ),
   );
+}
+
+/** Alive nodes that can build agent images for any buildable platform: Go and a Docker engine. */
+export function imageBuilders(view: readonly PeerView[]): PeerView[] {
+  return view.filter((p) => p.state === 'alive' && p.capabilities.go && p.capabilities.docker);
+}
+
+/** The platform a Docker node runs agents as; "" when it does not say (an older node). */
+export function platformOf(peer: PeerView): Platform {
+  return peer.capabilities.docker?.platform ?? '';
+}
+
+/** What the mesh can build for, said for messages: the platforms, or why none. */
+export function buildablePlatformsText(view: readonly PeerView[]): string {
+  const builders = imageBuilders(view).map((p) => p.name);
+  if (builders.length === 0)
+    return 'the mesh can build for no platform: no alive node has both Go and Docker';
+  return `the mesh can build ${BUILDABLE_PLATFORMS.join(', ')} (Go and Docker on ${builders.sort().join(', ')})`;
+}
+
+/**
+ * How `peer` would get the agent's image for its platform, or null when it cannot: it holds it,
+ * a peer offers it, it builds it, or a node with Go builds it for it.
+ */
+export function imageSource(
+  view: readonly PeerView[],
+  peer: PeerView,
+  req: Pick<AgentPlacementRequest, 'agent' | 'imageHash'>,
+): { holds: boolean; how: string } | null {
+  const platform = platformOf(peer);
+  if (platform === '') return null;
+  if (holdsImage(peer, req)) return { holds: true, how: `holds the ${platform} image` };
+  if (req.imageHash) {
+    const from = peersSharingImage(view, req.agent, req.imageHash, platform).filter(
+      (p) => p.id !== peer.id,
+    );
+    if (from.length > 0)
+      return {
+        holds: false,
+        how: `will fetch the ${platform} image from ${from
+          .map((p) => p.name)
+          .sort()
+          .join(' or ')}`,
+      };
+  }
+  if (!(BUILDABLE_PLATFORMS as readonly string[]).includes(platform)) return null;
+  if (peer.capabilities.go) return { holds: false, how: `will build the ${platform} image there` };
+  const builders = imageBuilders(view).filter((p) => p.id !== peer.id);
+  if (builders.length === 0) return null;
+  return {
+    holds: false,
+    how: `will have the ${platform} image built on ${builders
+      .map((p) => p.name)
+      .sort()
+      .join(' or ')}`,
+  };
+}
+
+/** Why `peer` cannot get the image for its platform (imageSource returned null), in brief. */
+function noImagePart(peer: PeerView, agent: string): string {
+  const platform = platformOf(peer);
+  if (platform === '')
+    return `${peer.name} does not say which platform it runs (an older helix-node; update it)`;
+  if (!(BUILDABLE_PLATFORMS as readonly string[]).includes(platform))
+    return `${peer.name} runs ${platform}, which agents cannot be built for, and no node offers a ${platform} image of ${agent}`;
+  return `${peer.name} runs ${platform} and no node offers a ${platform} image of ${agent}`;
+}
+
+/** Why none of `peers` can get the image, with what the mesh can build and the fix. */
+function noImageWhy(view: readonly PeerView[], peers: readonly PeerView[], agent: string): string {
+  const fix = imageBuilders(view).length === 0 ? '; install golang-go on a Docker node' : '';
+  return `${peers.map((p) => noImagePart(p, agent)).join('; ')}; ${buildablePlatformsText(view)}${fix}`;
 }
 
 /** The peer that should run the agent, whether a warm container takes it, and why; or why none can. */
@@ -66,10 +151,18 @@ export function pickAgentHost(
 
   if (req.onNode !== undefined) return placeOn(view, req, excluded);
 
-  const usable = view.filter(
+  const docker = view.filter(
     (p) => p.state === 'alive' && p.capabilities.docker !== null && !excluded(p),
   );
-  if (usable.length === 0) return { error: noDockerPeer(view, req, excluded) };
+  if (docker.length === 0) return { error: noDockerPeer(view, req, excluded) };
+  // Only a node that can get the image for its own platform; an image of another never runs.
+  const sources = new Map(docker.map((p) => [p.id, imageSource(view, p, req)] as const));
+  const usable = docker.filter((p) => sources.get(p.id) !== null);
+  if (usable.length === 0) {
+    return {
+      error: `no Docker node can get an image of ${req.agent} for its platform: ${noImageWhy(view, docker, req.agent)}`,
+    };
+  }
 
   if (req.tier === 'warm') {
     const warm = usable.filter((p) => idleWarm(p, req) > 0);
@@ -103,11 +196,11 @@ export function pickAgentHost(
   )!;
   const why =
     req.tier === 'warm' ? `no idle warm ${req.agent} container in the mesh; cold run` : 'cold run';
-  const image = holdsImage(best, req) ? 'holds the image' : 'will fetch or build the image';
+  const image = sources.get(best.id)!.how;
   return {
     node: best,
     warm: false,
-    reason: `${why} on ${best.name}, the least-loaded Docker node (${describeLoad(best)}; ${image})`,
+    reason: `${why} on ${best.name} (${platformOf(best)}), the least-loaded Docker node (${describeLoad(best)}; ${image})`,
   };
 }
 
@@ -155,7 +248,13 @@ function placeOn(
       error: `--on ${target}: ${node.name} has ${Math.floor(node.load.memFreeMiB)} MiB of free memory and ${req.agent} needs ${req.memoryMb} MiB; free memory there or choose another node`,
     };
   }
-  return { node, warm: false, reason: `--on ${node.name}: cold run there (${describeLoad(node)})` };
+  const source = imageSource(view, node, req);
+  if (!source) return { error: `--on ${target}: ${noImageWhy(view, [node], req.agent)}` };
+  return {
+    node,
+    warm: false,
+    reason: `--on ${node.name}: cold run there (${platformOf(node)}; ${describeLoad(node)}; ${source.how})`,
+  };
 }
 
 function noDockerPeer(
@@ -188,9 +287,26 @@ function idleWarm(peer: PeerView, req: AgentPlacementRequest): number {
   return idle;
 }
 
-function holdsImage(peer: PeerView, req: AgentPlacementRequest): boolean {
-  return peer.images.some(
-    (i) => i.agent === req.agent && (!req.imageHash || sameImageHash(i.hash, req.imageHash)),
+/** The peer holds the agent's image (of the requested hash, when one is named) for its platform. */
+function holdsImage(
+  peer: PeerView,
+  req: Pick<AgentPlacementRequest, 'agent' | 'imageHash'>,
+): boolean {
+  const platform = platformOf(peer);
+  // A warm container of the agent runs its image there (the pool's images are the node's own).
+  const warm = peer.warmPool.some(
+    (e) =>
+      e.agent === req.agent &&
+      (!req.imageHash || e.image.includes(req.imageHash.slice(0, IMAGE_HASH_DIGITS))),
+  );
+  return (
+    warm ||
+    peer.images.some(
+      (i) =>
+        i.agent === req.agent &&
+        i.platform === platform &&
+        (!req.imageHash || sameImageHash(i.hash, req.imageHash)),
+    )
   );
 }
 

@@ -8,12 +8,16 @@
 import type Docker from 'dockerode';
 import { describeError } from '../errors.js';
 import type { RegistryMirror } from './mirror.js';
-import { REPOSITORY_PREFIX, type Platform } from './oci.js';
+import { platformName, REPOSITORY_PREFIX, type Platform } from './oci.js';
 
 /** What pulling through the mirror needs of the engine. */
 export interface EnginePull {
-  /** Pulls `reference` (a registry reference by digest); rejects with the engine's message. */
-  pull(reference: string, signal?: AbortSignal): Promise<void>;
+  /**
+   * Pulls `reference` (a registry reference by digest) for `platform` (default: the engine's
+   * own; an engine that runs another under emulation is given it); rejects with the engine's
+   * message.
+   */
+  pull(reference: string, signal?: AbortSignal, platform?: Platform): Promise<void>;
   /** Adds `target` ("repo:tag") to the image `source` names. */
   tag(source: string, target: string): Promise<void>;
   /** Removes the reference (not the image, which the tag keeps). */
@@ -47,7 +51,7 @@ export async function pullThroughMirror(opts: PullThroughMirrorOptions): Promise
     want: opts.platform,
   });
   const reference = `${opts.address}/${REPOSITORY_PREFIX}${opts.agent}@${index.digest}`;
-  await opts.engine.pull(reference, opts.signal);
+  await opts.engine.pull(reference, opts.signal, opts.platform);
   await opts.engine.tag(reference, opts.tag);
   await opts.engine.untag(reference);
   return { reference, digest: index.digest };
@@ -62,10 +66,13 @@ interface ProgressLine {
 /** EnginePull over the Docker engine API. */
 export function dockerEnginePull(docker: Docker): EnginePull {
   return {
-    pull: async (reference, signal) => {
+    pull: async (reference, signal, platform) => {
       let output: NodeJS.ReadableStream;
       try {
-        output = (await docker.pull(reference, { abortSignal: signal })) as NodeJS.ReadableStream;
+        output = (await docker.pull(reference, {
+          abortSignal: signal,
+          ...(platform && { platform: platformName(platform) }),
+        })) as NodeJS.ReadableStream;
       } catch (err) {
         throw new Error(`docker pull ${reference} failed: ${describeError(err)}`, { cause: err });
       }

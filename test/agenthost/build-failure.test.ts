@@ -31,7 +31,7 @@ afterEach(async () => {
 const engine = {
   engine: 'Fake',
   check: async () => {},
-  architecture: async () => 'amd64',
+  platform: async () => 'linux/amd64',
   inspectImage: async () => null,
   build: async () => {},
   has: async () => false,
@@ -58,9 +58,11 @@ describe('an agent whose source does not compile', () => {
       const view = () => [];
       const images = new PeerImageProvisioner({
         engine,
+        platform: async () => 'linux/amd64',
         view,
         clients: new RpcClients({ nodeId: `id-${name}`, secret }),
-        build: (_agent, o) => buildImage(broken, { runtime: engine, ...o }).then(() => undefined),
+        build: (_agent, o) =>
+          buildImage(broken, { runtime: engine, ...o }).then(() => ({ buildMs: 1 })),
       });
       const server = new RpcServer({
         addresses: [address],

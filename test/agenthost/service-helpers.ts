@@ -22,6 +22,7 @@ import { addAgentRoutes } from '../../node/control/routes/index.js';
 import { createLogger, silentLogger } from '../../node/log.js';
 import { RpcClients, RpcServer } from '../../node/rpc/index.js';
 import type { Capabilities, PeerView } from '../../node/types.js';
+import { platformOfNodeArch } from '../../node/platform.js';
 export { collect } from '../support/wait.js';
 
 export const IMAGE_PREFIX = 'helix-test-svc-';
@@ -103,7 +104,7 @@ export async function startTestNode(o: TestNodeOptions): Promise<TestNode> {
       capabilities: {
         mic: null,
         gpu: [],
-        docker: { version: 'test' },
+        docker: { version: 'test', platform: platformOfNodeArch(process.arch) },
         stt: null,
         ollama: null,
         tts: [],

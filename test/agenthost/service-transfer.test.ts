@@ -92,10 +92,10 @@ describe('agent images between nodes through the registry mirror', () => {
     expect(progress).toEqual(
       expect.arrayContaining([
         expect.stringMatching(
-          /^pulling image helix-test-svc-shout:\w{16} through the registry mirror 127\.0\.0\.1:\d+$/,
+          /^pulling image helix-test-svc-shout:\w{16}-linux-[\w-]+ through the registry mirror 127\.0\.0\.1:\d+$/,
         ),
         expect.stringMatching(
-          /^pulled helix-test-svc-shout:\w{16} through the registry mirror \(sha256:\w{12}\)$/,
+          /^pulled helix-test-svc-shout:\w{16}-linux-[\w-]+ through the registry mirror \(sha256:\w{12}\)$/,
         ),
       ]),
     );

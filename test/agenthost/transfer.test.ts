@@ -63,6 +63,7 @@ describe('image transfer between two Docker engines', () => {
   let echo: LoadedAgent;
   let sleeper: LoadedAgent;
   let tag: string;
+  let platform: string;
   let held: ImageHeld[];
   let work: string;
   const cleanups: Array<() => Promise<void> | void> = [];
@@ -84,7 +85,10 @@ describe('image transfer between two Docker engines', () => {
       imagePrefix: IMAGE_PREFIX,
     });
     tag = built.tag;
-    held = [{ agent: 'echo', hash: echo.hash, sizeBytes: built.sizeBytes, shareable: true }];
+    platform = built.platform;
+    held = [
+      { agent: 'echo', hash: echo.hash, platform, sizeBytes: built.sizeBytes, shareable: true },
+    ];
   }, 120_000);
 
   afterAll(async () => {
@@ -133,6 +137,7 @@ describe('image transfer between two Docker engines', () => {
       peerName: 'desk',
       agent: 'echo',
       hash: echo.hash,
+      platform,
       engine: laptop,
       imagePrefix: IMAGE_PREFIX,
       ...extra,
@@ -169,7 +174,8 @@ describe('image transfer between two Docker engines', () => {
     return {
       fetch: (call) => {
         void (async () => {
-          const source = lie === 'tag' ? imageTag('sleeper', sleeper.hash, IMAGE_PREFIX) : tag;
+          const source =
+            lie === 'tag' ? imageTag('sleeper', sleeper.hash, platform, IMAGE_PREFIX) : tag;
           const file = path.join(work, `lie-${lie}.tar`);
           const { digest, sizeBytes } = await spool(await desk.save(source), file);
           const bytes = await readFile(file);
@@ -180,7 +186,7 @@ describe('image transfer between two Docker engines', () => {
             bytes.writeUInt8(bytes.readUInt8(bytes.length >> 1) ^ 0xff, bytes.length >> 1);
           const half = Math.floor(bytes.length / 2);
           call.write({
-            meta: { image: tag, digest: announced, sizeBytes },
+            meta: { image: tag, digest: announced, sizeBytes, platform, builtMs: 0 },
             data: bytes.subarray(0, half),
           });
           call.write({ data: bytes.subarray(half) });
@@ -200,14 +206,14 @@ describe('image transfer between two Docker engines', () => {
     ],
   ])('refuses a peer that %s, and loads nothing', async (_what, lie, message) => {
     await removeFromLaptop(tag);
-    await removeFromLaptop(imageTag('sleeper', sleeper.hash, IMAGE_PREFIX));
+    await removeFromLaptop(imageTag('sleeper', sleeper.hash, platform, IMAGE_PREFIX));
     const { clients, target } = await deskServer(lyingStore(lie));
     const err = await fetchEcho(clients, target).catch((e: unknown) => e);
     expect(err).toBeInstanceOf(ImageTransferError);
     expect((err as Error).message).toMatch(message);
     expect((err as Error).message).toMatch(/from desk .*nothing was loaded/);
     expect(await laptop.has(tag)).toBe(false);
-    expect(await laptop.has(imageTag('sleeper', sleeper.hash, IMAGE_PREFIX))).toBe(false);
+    expect(await laptop.has(imageTag('sleeper', sleeper.hash, platform, IMAGE_PREFIX))).toBe(false);
   });
 
   it.skipIf(!canMount)(
@@ -284,6 +290,7 @@ describe('image transfer between two Docker engines', () => {
     // node "laptop": its own engine, no Go (no build function), a provisioner that fetches from peers
     const images = new PeerImageProvisioner({
       engine: laptop,
+      platform: async () => platform,
       view,
       clients,
       imagePrefix: IMAGE_PREFIX,
@@ -332,7 +339,7 @@ describe('image transfer between two Docker engines', () => {
     expect(events[0]).toMatchObject({
       type: 'placed',
       node: 'laptop',
-      reason: expect.stringMatching(/will fetch or build the image/),
+      reason: expect.stringMatching(/will fetch the linux\/\S+ image from desk/),
     });
     expect(events[1]).toMatchObject({ type: 'accepted', hostName: 'laptop', warm: false });
     const said = events
@@ -356,16 +363,17 @@ describe('image transfer between two Docker engines', () => {
     cleanups.push(() => clients.close());
     const images = new PeerImageProvisioner({
       engine: laptop,
+      platform: async () => platform,
       view: () => [],
       clients,
       imagePrefix: IMAGE_PREFIX,
     });
-    await removeFromLaptop(imageTag('sleeper', sleeper.hash, IMAGE_PREFIX));
+    await removeFromLaptop(imageTag('sleeper', sleeper.hash, platform, IMAGE_PREFIX));
     const err = await images
       .ensure(sleeper, { signal: AbortSignal.timeout(10_000) })
       .catch((e: unknown) => e);
     expect((err as Error).message).toMatch(
-      /lacks helix-test-ahx-sleeper:.*no alive peer offers it.*no Go toolchain.*apt-get install golang-go/,
+      /lacks helix-test-ahx-sleeper:.*no alive peer offers its linux\/\w+ image.*no Go toolchain.*no alive peer has Go and Docker.*apt-get install golang-go/,
     );
   });
 });

@@ -141,6 +141,7 @@ describe('the egress network reaches only the public internet', () => {
       {
         agent: 'egress-probe',
         tag: PROBE_IMAGE,
+        platform: await new DockerRuntime({ docker: engine.docker }).platform(),
         labels: {},
         files: [
           {

@@ -53,7 +53,7 @@ function fakeImages(): FakeImages {
     ensureEgressNetwork: async () => {},
     removeLeftovers: async () => {},
     check,
-    architecture: async () => 'amd64',
+    platform: async () => 'linux/amd64',
     inspectImage: async (tag) => {
       await check();
       return images.get(tag) ?? null;
@@ -63,7 +63,11 @@ function fakeImages(): FakeImages {
     build: async (recipe, opts) => {
       built.push(recipe);
       opts.onProgress?.('Step 1/4 : FROM scratch');
-      images.set(recipe.tag, { id: 'sha256:fake', sizeBytes: 1_500_000 });
+      images.set(recipe.tag, {
+        id: 'sha256:fake',
+        sizeBytes: 1_500_000,
+        platform: recipe.platform,
+      });
     },
     removeImage: async (tag) => {
       if (busy.has(tag)) throw new ImageBusyError(`conflict: ${tag} is used by a container`);
@@ -73,6 +77,10 @@ function fakeImages(): FakeImages {
     has: async (tag) => {
       await check();
       return images.has(tag);
+    },
+    imagePlatform: async (tag) => {
+      await check();
+      return images.get(tag)?.platform ?? null;
     },
     save: async () => {
       throw new Error('not here');
@@ -102,14 +110,14 @@ async function catalogOver(f: FakeImages) {
     warmPool: () => [],
     build: (agent, o) => buildImage(agent, { runtime: f.runtime, imagePrefix: PREFIX, ...o }),
   });
-  return { echo, registry, catalog, tag: imageTag('echo', echo.hash, PREFIX) };
+  return { echo, registry, catalog, tag: imageTag('echo', echo.hash, 'linux/amd64', PREFIX) };
 }
 
 describe('images over a fake ImageRuntime', () => {
   it('buildImage says an image it holds is up to date and builds nothing', async () => {
     const f = fakeImages();
     const { echo, tag } = await catalogOver(f);
-    f.images.set(tag, { id: 'sha256:held', sizeBytes: 1_600_000 });
+    f.images.set(tag, { id: 'sha256:held', sizeBytes: 1_600_000, platform: 'linux/amd64' });
     const lines: string[] = [];
     const image = await buildImage(echo, {
       runtime: f.runtime,
@@ -124,7 +132,7 @@ describe('images over a fake ImageRuntime', () => {
   it('the catalog lists, builds through the runtime, and removes', async () => {
     const f = fakeImages();
     const { catalog, tag, registry } = await catalogOver(f);
-    f.images.set(tag, { id: 'sha256:held', sizeBytes: 1_600_000 });
+    f.images.set(tag, { id: 'sha256:held', sizeBytes: 1_600_000, platform: 'linux/amd64' });
     const list = await catalog.list();
     expect(list.docker).toBe(true);
     expect(list.agents.map((a) => [a.name, a.image.held, a.image.sizeBytes])).toEqual([
@@ -138,6 +146,7 @@ describe('images over a fake ImageRuntime', () => {
     await registry.record({
       agent: 'echo',
       hash: 'f'.repeat(16),
+      platform: 'linux/amd64',
       tag: `${PREFIX}echo:gone`,
       sizeBytes: 9,
     });
@@ -180,7 +189,7 @@ describe('images over a fake ImageRuntime', () => {
       f.runtime,
       await Registry.open({ stateDir: dirs[0]!, budgetMb: 1 }),
       new Map(),
-      () => tag,
+      async () => tag,
       silentLogger,
     );
     expect(started).toBe(false);

@@ -36,6 +36,7 @@ function fakeRuntime(behave: (c: FakeContainer) => void): {
   const started: FakeContainer[] = [];
   const runtime: ContainerRuntime = {
     engine: 'Fake',
+    platform: async () => 'linux/amd64',
     async start(spec) {
       let settle!: (exit: ContainerExit) => void;
       const exit = new Promise<ContainerExit>((resolve) => (settle = resolve));

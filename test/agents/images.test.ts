@@ -40,7 +40,11 @@ describe('agent images', () => {
         onProgress: (l) => progress.push(l),
       });
       expect(first.built).toBe(true);
-      expect(first.tag).toBe(`${PREFIX}${agent.manifest.name}:${agent.hash.slice(0, 16)}`);
+      // the engine's own platform, in the tag, the label and the image's config
+      const [, arch] = first.platform.split('/');
+      expect(first.tag).toBe(
+        `${PREFIX}${agent.manifest.name}:${agent.hash.slice(0, 16)}-${first.platform.replaceAll('/', '-')}`,
+      );
       expect(first.sizeBytes).toBeGreaterThan(0);
       expect(first.sizeBytes).toBeLessThan(IMAGE_SIZE_LIMIT_BYTES);
       expect(progress.some((l) => l.startsWith(`built ${first.tag}`))).toBe(true);
@@ -49,6 +53,8 @@ describe('agent images', () => {
       const info = await docker.getImage(first.tag).inspect();
       expect(info.Config.User).toBe('65534:65534');
       expect(info.Config.Labels?.['helix.hash']).toBe(agent.hash);
+      expect(info.Config.Labels?.['helix.platform']).toBe(first.platform);
+      expect(info.Architecture).toBe(arch);
       expect(info.RootFS.Layers).toHaveLength(1); // FROM scratch + one COPY
 
       const again = await buildImage(agent, {

@@ -18,6 +18,7 @@ const MB = 1024 * 1024;
 const rec = (tag: string, sizeMb: number, lastUsedAt: number): ImageRecord => ({
   agent: tag.split(':')[0]!,
   hash: `${tag}-hash`,
+  platform: 'linux/amd64',
   tag,
   sizeBytes: sizeMb * MB,
   successes: 0,
@@ -58,12 +59,14 @@ describe('image registry', () => {
     await registry.record({
       agent: 'echo',
       hash: 'h1',
+      platform: 'linux/amd64',
       tag: 'helix-agent-echo:h1',
       sizeBytes: 2 * MB,
     });
     await registry.record({
       agent: 'lights',
       hash: 'h2',
+      platform: 'linux/amd64',
       tag: 'helix-agent-lights:h2',
       sizeBytes: 3 * MB,
     });
@@ -71,8 +74,14 @@ describe('image registry', () => {
     registry.markSuccess('helix-agent-echo:h1');
     registry.markFailure('helix-agent-lights:h2');
     expect(registry.held()).toEqual([
-      { agent: 'echo', hash: 'h1', sizeBytes: 2 * MB, shareable: true },
-      { agent: 'lights', hash: 'h2', sizeBytes: 3 * MB, shareable: false },
+      { agent: 'echo', hash: 'h1', platform: 'linux/amd64', sizeBytes: 2 * MB, shareable: true },
+      {
+        agent: 'lights',
+        hash: 'h2',
+        platform: 'linux/amd64',
+        sizeBytes: 3 * MB,
+        shareable: false,
+      },
     ]);
     await registry.flush();
 
@@ -109,15 +118,45 @@ describe('image registry', () => {
       now: () => ++clock,
       remover: { removeImage: async (tag) => void removed.push(tag) },
     });
-    await registry.record({ agent: 'a', hash: 'a', tag: 'a:1', sizeBytes: 4 * MB });
-    await registry.record({ agent: 'b', hash: 'b', tag: 'b:1', sizeBytes: 4 * MB });
+    await registry.record({
+      agent: 'a',
+      hash: 'a',
+      platform: 'linux/amd64',
+      tag: 'a:1',
+      sizeBytes: 4 * MB,
+    });
+    await registry.record({
+      agent: 'b',
+      hash: 'b',
+      platform: 'linux/amd64',
+      tag: 'b:1',
+      sizeBytes: 4 * MB,
+    });
     const releaseA = registry.acquire('a:1'); // a is now the most recently used, and in use
-    await registry.record({ agent: 'c', hash: 'c', tag: 'c:1', sizeBytes: 4 * MB });
+    await registry.record({
+      agent: 'c',
+      hash: 'c',
+      platform: 'linux/amd64',
+      tag: 'c:1',
+      sizeBytes: 4 * MB,
+    });
     expect(removed).toEqual(['b:1']);
-    await registry.record({ agent: 'd', hash: 'd', tag: 'd:1', sizeBytes: 4 * MB });
+    await registry.record({
+      agent: 'd',
+      hash: 'd',
+      platform: 'linux/amd64',
+      tag: 'd:1',
+      sizeBytes: 4 * MB,
+    });
     expect(removed).toEqual(['b:1', 'c:1']); // a is in use: skipped though older than c
     releaseA();
-    await registry.record({ agent: 'e', hash: 'e', tag: 'e:1', sizeBytes: 4 * MB });
+    await registry.record({
+      agent: 'e',
+      hash: 'e',
+      platform: 'linux/amd64',
+      tag: 'e:1',
+      sizeBytes: 4 * MB,
+    });
     expect(removed).toEqual(['b:1', 'c:1', 'a:1']);
     expect(
       registry

@@ -34,7 +34,11 @@ function healthy(over: Partial<DoctorDeps> = {}): DoctorDeps {
       if (cmd === 'go version') return { stdout: 'go version go1.19.8 linux/amd64\n', stderr: '' };
       throw new Error(`unexpected command ${cmd}`);
     },
-    dockerVersion: async () => ({ version: '20.10.24+dfsg1', apiVersion: '1.41' }),
+    dockerVersion: async () => ({
+      version: '20.10.24+dfsg1',
+      apiVersion: '1.41',
+      platform: 'linux/amd64',
+    }),
     ollamaModels: async () => ({ models: ['llama3:latest'], loaded: [] }),
     whisperModel: async (file) => ({ ok: true, model: path.basename(file) }),
     pocketsphinx: async () => ({ ok: true, model: 'en-us' }),

@@ -30,7 +30,7 @@ function scriptedProbe(results: (Capabilities | Error)[]) {
 const base = baselineCapabilities();
 const withDocker: Capabilities = {
   ...base,
-  docker: { version: '20.10.24+dfsg1', apiVersion: '1.41' },
+  docker: { version: '20.10.24+dfsg1', apiVersion: '1.41', platform: 'linux/amd64' },
 };
 const withMic: Capabilities = { ...withDocker, mic: { devices: ['hw:2,0 USB PnP Sound Device'] } };
 

@@ -186,7 +186,18 @@ describe('probeDocker', () => {
     expect(await probeDocker({ socketPath: path.join(dir, 'docker.sock'), timeoutMs })).toEqual({
       version: '20.10.24+dfsg1',
       apiVersion: '1.41',
+      platform: 'linux/amd64',
     });
+  });
+
+  it("reports agents.platform instead of the engine's own for an engine that emulates it", async () => {
+    expect(
+      await probeDocker({
+        socketPath: path.join(dir, 'docker.sock'),
+        timeoutMs,
+        platform: 'linux/arm64',
+      }),
+    ).toMatchObject({ version: '20.10.24+dfsg1', platform: 'linux/arm64' });
   });
 
   it.each([

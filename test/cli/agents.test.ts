@@ -102,7 +102,7 @@ describe('helix-node agents and run against a running node', () => {
     expect(lines[0]).toMatch(/^AGENT\s+TIER\s+INTENTS\s+IMAGE\s+SIZE\s+HELD\s+WARM/);
     expect(lines[1]).toMatch(
       new RegExp(
-        `^echo\\s+warm\\s+echo\\s+${IMAGE_PREFIX}echo:[0-9a-f]{16}\\s+[\\d.]+ MB\\s+yes\\s+1 idle`,
+        `^echo\\s+warm\\s+echo\\s+${IMAGE_PREFIX}echo:[0-9a-f]{16}-linux-[a-z0-9-]+\\s+[\\d.]+ MB\\s+yes\\s+1 idle`,
       ),
     );
     expect(lines[2]).toMatch(/^shout\s+cold\s+say\s+\S+\s+[\d.]+ MB\s+yes\s+-/);
@@ -112,7 +112,10 @@ describe('helix-node agents and run against a running node', () => {
     const r = await cli(['agents', 'build', ...at()]);
     expect(r.code).toBe(0);
     expect(r.stdout).toMatch(
-      new RegExp(`^echo  ${IMAGE_PREFIX}echo:[0-9a-f]{16}  [\\d.]+ MB  up to date$`, 'm'),
+      new RegExp(
+        `^echo  ${IMAGE_PREFIX}echo:[0-9a-f]{16}-linux-[a-z0-9-]+  linux/[a-z0-9/]+  [\\d.]+ MB  up to date$`,
+        'm',
+      ),
     );
     expect(r.stdout).toMatch(/^shout {2}.* {2}up to date$/m);
     expect(r.stderr).toContain('0 built, 2 up to date, 0 failed');

@@ -57,6 +57,11 @@ describe('config', () => {
     [{ discovery: { tailscale_tag: 'helix' } }, 'discovery.tailscale_tag', /tag:/],
     [{ stt: { engine: 'foo' } }, 'stt.engine', /whisper/],
     [{ node: { name: '-bad name' } }, 'node.name', /letters, digits/],
+    [
+      { agents: { platform: 'linux/s390x' } },
+      'agents.platform',
+      /use one of linux\/amd64, linux\/arm64, linux\/arm\/v7/,
+    ],
   ])('rejects %j naming the key, the value and what is allowed', (tree, key, allowed) => {
     let caught: unknown;
     try {
@@ -70,6 +75,12 @@ describe('config', () => {
     expect(err.message).toContain(key);
     expect(err.message).toMatch(allowed);
     expect(err.exitCode).toBe(78);
+  });
+
+  it("reads agents.platform in its normal form; empty is the engine's own", () => {
+    expect(parseConfig({}).agents.platform).toBe('');
+    expect(parseConfig({ agents: { platform: 'aarch64' } }).agents.platform).toBe('linux/arm64');
+    expect(parseConfig({ agents: { platform: 'armhf' } }).agents.platform).toBe('linux/arm/v7');
   });
 
   it('merges file < environment < flags', () => {

@@ -43,6 +43,13 @@ export interface AgentNodeSpec {
   docker?: boolean;
   /** false: agents.go points at a file that does not exist, so this node cannot build images */
   go?: boolean;
+  /**
+   * agents.platform: the platform this node runs agents as, for an engine that runs it under
+   * emulation (test/support/emulation.ts), e.g. "linux/arm64" for a Raspberry Pi stand-in
+   */
+  platform?: string;
+  /** more of this node's helix.toml (merged deeply, after the above) */
+  config?: NonNullable<MeshNodeSpec['config']>;
 }
 
 export interface AgentMesh {
@@ -110,7 +117,11 @@ export function useAgentMesh(
           capabilities: {
             docker_socket: engines.get(n.name)?.socketPath ?? noDocker,
           },
-          ...(n.go === false ? { agents: { go: '/nonexistent/hxt-no-go/go' } } : {}),
+          agents: {
+            ...(n.go === false ? { go: '/nonexistent/hxt-no-go/go' } : {}),
+            ...(n.platform ? { platform: n.platform } : {}),
+          },
+          ...n.config,
         },
       })),
     });

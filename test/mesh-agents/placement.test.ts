@@ -1,7 +1,9 @@
 /**
  * `helix-node run` on three real daemons in network namespaces: node-a has no Docker, node-b and
  * node-c each have a private dockerd, and node-c has no Go, so the only way it gets an agent's
- * image is ImageStore.Fetch from node-b over gRPC between the namespaces.
+ * image is ImageStore.Fetch from node-b over gRPC between the namespaces: an image node-b ran
+ * successfully, or one node-b builds for it on request (test/mesh-agents/platforms.test.ts; a node
+ * that can neither fetch nor build is test/agenthost/transfer.test.ts's).
  */
 import type Docker from 'dockerode';
 import { describe, expect, it } from 'vitest';
@@ -38,35 +40,6 @@ describe.skipIf(!agentMeshAvailable)('agents placed across a mesh of real daemon
   const ia = () => agentMesh().index(A);
   const ic = () => agentMesh().index(C);
 
-  it('says why node-c cannot run echo while no peer offers its image and it has no Go', async () => {
-    const run = await runAgent(mesh(), ia(), 'echo', 'echo', {
-      args: { text: 'early' },
-      extra: ['--on', C],
-    });
-    expect(run.placedOn).toEqual([C]);
-    expect(run.final).toMatchObject({ type: 'error', code: 'image_missing', node: C });
-    const message = run.final?.type === 'error' ? run.final.message : '';
-    expect(message).toMatch(/^node-c could not run echo\.echo \(/);
-    expect(message).toContain('no alive peer offers it');
-    expect(message).toContain('Go toolchain');
-    expect(run.events.some((e) => e.type === 'host_lost')).toBe(false);
-    expect(run.code).toBe(RUN_EXIT_CODES.image_missing);
-    expect(await echoImages(agentMesh().engine(C).docker)).toEqual(new Map());
-  }, 60_000);
-
-  it('runs echo from a node without Docker on a Docker peer, never on itself', async () => {
-    for (const text of ['hi', 'hi again']) {
-      const run = await runAgent(mesh(), ia(), 'echo', 'echo', { args: { text } });
-      expect(run.final, run.stderr).toMatchObject({ type: 'result', text });
-      expect(run.code).toBe(0);
-      expect(run.placedOn.length).toBeGreaterThan(0);
-      for (const node of [...run.placedOn, ...hosts(run)]) expect([B, C]).toContain(node);
-      expect(run.final?.type === 'result' && run.final.hostName).toMatch(/^node-[bc]$/);
-    }
-    const list = await mesh().cli(ia(), ['agents', 'list', '--json']);
-    expect((JSON.parse(list.stdout) as AgentList).docker).toBe(false);
-  }, 90_000);
-
   it('fetches the image node-b ran successfully onto node-c over ImageStore, then runs it there', async () => {
     // node-b builds echo (or has it) and runs it once: its image becomes shareable.
     const onB = await runAgent(mesh(), ia(), 'echo', 'echo', {
@@ -80,7 +53,7 @@ describe.skipIf(!agentMeshAvailable)('agents placed across a mesh of real daemon
     await waitForView(mesh(), ic(), (view) =>
       view
         .find((p) => p.name === B)
-        ?.images.some((i) => i.agent === 'echo' && i.shareable && tag.endsWith(i.hash.slice(0, 16)))
+        ?.images.some((i) => i.agent === 'echo' && i.shareable && tag.includes(i.hash.slice(0, 16)))
         ? true
         : `${B} does not offer ${tag} yet`,
     );
@@ -101,6 +74,19 @@ describe.skipIf(!agentMeshAvailable)('agents placed across a mesh of real daemon
     const detail = JSON.parse(inspect.stdout) as AgentDetail;
     expect(detail.image).toMatchObject({ tag, held: true });
     expect(detail.image.successes).toBeGreaterThanOrEqual(1);
+  }, 90_000);
+
+  it('runs echo from a node without Docker on a Docker peer, never on itself', async () => {
+    for (const text of ['hi', 'hi again']) {
+      const run = await runAgent(mesh(), ia(), 'echo', 'echo', { args: { text } });
+      expect(run.final, run.stderr).toMatchObject({ type: 'result', text });
+      expect(run.code).toBe(0);
+      expect(run.placedOn.length).toBeGreaterThan(0);
+      for (const node of [...run.placedOn, ...hosts(run)]) expect([B, C]).toContain(node);
+      expect(run.final?.type === 'result' && run.final.hostName).toMatch(/^node-[bc]$/);
+    }
+    const list = await mesh().cli(ia(), ['agents', 'list', '--json']);
+    expect((JSON.parse(list.stdout) as AgentList).docker).toBe(false);
   }, 90_000);
 
   it('runs where --on says, and refuses an unknown node or one without Docker with the reason', async () => {

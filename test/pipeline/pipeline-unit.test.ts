@@ -78,7 +78,7 @@ const routed = (confidence = 0.9): RouteOutcome => ({
 const mesh = () => [
   peer(SELF, { self: true }),
   peer('desk', { stt: true, router: true }),
-  peer('laptop', { caps: { docker: { version: '27.0.0' } } }),
+  peer('laptop', { caps: { docker: { version: '27.0.0', platform: 'linux/amd64' } } }),
 ];
 
 const stages = (r: PipelineResult) => r.trace.hops.map((h) => `${h.stage}@${h.node}:${h.ok}`);
@@ -265,6 +265,31 @@ describe('Pipeline success paths and their traces', () => {
       ok: true,
       detail: 'lights.turn_on cold (image there)',
     });
+  });
+
+  it('where the host got its image (built for its platform elsewhere, fetched) is in the run hop', async () => {
+    const runIntent = runScript([
+      {
+        type: 'placed',
+        node: 'pi',
+        nodeId: 'id-pi',
+        warm: false,
+        reason: 'cold run on pi (linux/arm64)',
+        attempt: 1,
+      },
+      { type: 'progress', message: 'asking laptop (it has Go) to build it for linux/arm64' },
+      { type: 'progress', message: 'built for linux/arm64 on laptop, 1.1 s' },
+      {
+        type: 'progress',
+        message: 'fetched helix-agent-lights:0123-linux-arm64 from laptop (1.7 MB, 0.4 s)',
+      },
+      { type: 'result', text: 'On.', data: null, hostName: 'pi' },
+    ]);
+    const { pipeline } = plainPipeline({ view: mesh, fastMatcher: fast(), runIntent });
+    const r = await pipeline.handleText(SAID);
+    expect(r.trace.hops[1]?.detail).toBe(
+      'lights.turn_on cold (cold run on pi (linux/arm64)); built for linux/arm64 on laptop, 1.1 s; fetched helix-agent-lights:0123-linux-arm64 from laptop (1.7 MB, 0.4 s)',
+    );
   });
 });
 

@@ -329,9 +329,111 @@ describe('pickAgentHost', () => {
 
   it('says in its reason whether the chosen host holds the image', () => {
     const got = pickAgentHost([peer({ name: 'desk', images: ['research'] })], coldReq);
-    expect('reason' in got && got.reason).toMatch(/holds the image/);
+    expect('reason' in got && got.reason).toMatch(/holds the linux\/amd64 image/);
     const other = pickAgentHost([peer({ name: 'desk' })], coldReq);
-    expect('reason' in other && other.reason).toMatch(/will fetch or build the image/);
+    expect('reason' in other && other.reason).toMatch(/will build the linux\/amd64 image there/);
+  });
+});
+
+const piReq: AgentPlacementRequest = {
+  agent: 'lights',
+  tier: 'cold',
+  memoryMb: 16,
+  imageHash: HASH_A,
+};
+
+/** Mixed platforms: a host is picked only when it can get the image for its own platform. */
+const platformCases: Case[] = [
+  {
+    name: 'an arm64 node without Go is picked when an amd64 node with Go can build for it',
+    peers: [
+      { name: 'laptop', running: 3, images: [`lights@${HASH_A}`] },
+      { name: 'pi', platform: 'linux/arm64', go: false },
+    ],
+    want: { node: 'pi', warm: false },
+  },
+  {
+    name: 'an amd64 image on the mesh does not make an arm64 node without Go a host when nobody can build',
+    peers: [
+      { name: 'laptop', go: false, running: 3, images: [`lights@${HASH_A}`] },
+      { name: 'pi', platform: 'linux/arm64', go: false },
+    ],
+    want: { node: 'laptop', warm: false },
+  },
+  {
+    name: 'an arm64 image a peer offers makes an arm64 node a host without any Go in the mesh',
+    peers: [
+      { name: 'laptop', go: false, running: 3 },
+      { name: 'pi', platform: 'linux/arm64', go: false },
+      { name: 'pi2', platform: 'linux/arm64', go: false, images: [`lights@${HASH_A}`], running: 5 },
+    ],
+    want: { node: 'pi', warm: false },
+  },
+  {
+    name: 'a platform agents are not built for, with no image of it: refused naming what the mesh builds',
+    peers: [{ name: 'mainframe', platform: 'linux/s390x' }],
+    error:
+      /mainframe runs linux\/s390x, which agents cannot be built for, and no node offers a linux\/s390x image of lights; the mesh can build linux\/amd64, linux\/arm64, linux\/arm\/v7 \(Go and Docker on mainframe\)$/,
+  },
+  {
+    name: "no node with Go and no image of the hosts' platforms: refused, saying the mesh builds nothing",
+    peers: [
+      { name: 'pi', platform: 'linux/arm64', go: false },
+      { name: 'pi7', platform: 'linux/arm/v7', go: false, images: [`lights@${HASH_B}`] },
+    ],
+    error:
+      /^no Docker node can get an image of lights for its platform: pi runs linux\/arm64 and no node offers a linux\/arm64 image of lights; pi7 runs linux\/arm\/v7 and no node offers a linux\/arm\/v7 image of lights; the mesh can build for no platform: no alive node has both Go and Docker; install golang-go on a Docker node$/,
+  },
+  {
+    name: 'an idle warm container counts as holding the image, with no Go anywhere',
+    peers: [{ name: 'pi', platform: 'linux/arm64', go: false, warm: { [`lights@${HASH_A}`]: 1 } }],
+    req: { tier: 'warm' },
+    want: { node: 'pi', warm: true },
+  },
+  {
+    name: 'a node that does not say its platform (an older helix-node) is not picked',
+    peers: [
+      { name: 'old', platform: '' },
+      { name: 'laptop', running: 4 },
+    ],
+    want: { node: 'laptop', warm: false },
+  },
+  {
+    name: '--on an arm64 node that cannot get the image is refused with the reason',
+    peers: [
+      { name: 'laptop', go: false, images: [`lights@${HASH_A}`] },
+      { name: 'pi', platform: 'linux/arm64', go: false },
+    ],
+    req: { onNode: 'pi' },
+    error:
+      /^--on pi: pi runs linux\/arm64 and no node offers a linux\/arm64 image of lights; the mesh can build for no platform/,
+  },
+];
+
+describe('pickAgentHost across platforms', () => {
+  it.each(platformCases.map((c) => [c.name, c] as const))('%s', (_n, c) => check(c, piReq));
+
+  it("says where the image for the host's platform comes from", () => {
+    const built = pickAgentHost(
+      [
+        peer({ name: 'laptop', running: 3 }),
+        peer({ name: 'pi', platform: 'linux/arm64', go: false }),
+      ],
+      piReq,
+    );
+    expect('reason' in built && built.reason).toMatch(
+      /on pi \(linux\/arm64\).*will have the linux\/arm64 image built on laptop/,
+    );
+    const fetched = pickAgentHost(
+      [
+        peer({ name: 'laptop', running: 3, images: [`lights@${HASH_A}@linux/arm64`] }),
+        peer({ name: 'pi', platform: 'linux/arm64', go: false }),
+      ],
+      piReq,
+    );
+    expect('reason' in fetched && fetched.reason).toMatch(
+      /will fetch the linux\/arm64 image from laptop/,
+    );
   });
 });
 
@@ -356,21 +458,26 @@ describe('peersSharingImage', () => {
     peer({ name: 'gone', state: 'dead', images: [`lights@${HASH_A}`] }),
     peer({ name: 'quiet', state: 'suspect', images: [`lights@${HASH_A}`] }),
     peer({ name: 'other', images: [`timer@${HASH_A}`] }),
+    peer({ name: 'pi', platform: 'linux/arm64', images: [`lights@${HASH_A}`] }),
     {
       ...peer({ name: 'private' }),
-      images: [{ agent: 'lights', hash: HASH_A, sizeBytes: 1, shareable: false }],
+      images: [
+        { agent: 'lights', hash: HASH_A, platform: 'linux/amd64', sizeBytes: 1, shareable: false },
+      ],
     },
   ];
   it.each([
-    ['lights', HASH_A, ['desk']],
-    ['lights', HASH_B, ['old']],
-    ['timer', HASH_A, ['other']],
-    ['timer', HASH_B, []],
-    ['echo', HASH_A, []],
+    ['lights', HASH_A, 'linux/amd64', ['desk']],
+    ['lights', HASH_A, 'linux/arm64', ['pi']],
+    ['lights', HASH_A, 'linux/arm/v7', []],
+    ['lights', HASH_B, 'linux/amd64', ['old']],
+    ['timer', HASH_A, 'linux/amd64', ['other']],
+    ['timer', HASH_B, 'linux/amd64', []],
+    ['echo', HASH_A, 'linux/amd64', []],
   ])(
-    '%s@%s is shared by %j (not self, not dead or suspect, not unshareable)',
-    (agent, hash, want) => {
-      expect(peersSharingImage(view, agent, hash).map((p) => p.name)).toEqual(want);
+    '%s@%s for %s is shared by %j (same platform; not self, not dead or suspect, not unshareable)',
+    (agent, hash, platform, want) => {
+      expect(peersSharingImage(view, agent, hash, platform).map((p) => p.name)).toEqual(want);
     },
   );
 });

@@ -8,6 +8,10 @@ export interface PeerSpec {
   state?: PeerView['state'];
   self?: boolean;
   docker?: boolean;
+  /** the platform its engine runs agents as (default linux/amd64) */
+  platform?: string;
+  /** Go to build agent images (default: true on a Docker peer) */
+  go?: boolean;
   stt?: boolean;
   rttMs?: number | null;
   running?: number;
@@ -15,7 +19,7 @@ export interface PeerSpec {
   memFreeMiB?: number;
   /** agent -> idle warm containers (busy 0); "agent@hash" names the image hash */
   warm?: Record<string, number>;
-  /** "agent" or "agent@hash" */
+  /** "agent" or "agent@hash", of the peer's platform; "agent@hash@linux/arm64" names another */
   images?: string[];
 }
 
@@ -23,7 +27,11 @@ export function peer(spec: PeerSpec): PeerView {
   const capabilities = hostOnlyCapabilities(
     { cpus: 4, memTotalMiB: 8192 },
     {
-      docker: spec.docker === false ? null : { version: '20.10.24' },
+      docker:
+        spec.docker === false
+          ? null
+          : { version: '20.10.24', platform: spec.platform ?? 'linux/amd64' },
+      go: spec.go ?? spec.docker !== false,
       stt: spec.stt ? { engine: 'whisper', model: 'base.en' } : null,
     },
   );
@@ -38,8 +46,10 @@ export function peer(spec: PeerSpec): PeerView {
     return { agent, image: `helix-agent-${agent}:${hash.slice(0, 16)}`, idle, busy: 0 };
   });
   const images: ImageHeld[] = (spec.images ?? []).map((key) => {
-    const [agent, hash = 'aaaaaaaaaaaaaaaa'] = key.split('@') as [string, string?];
-    return { agent, hash, sizeBytes: 1_500_000, shareable: true };
+    const [agent, hash = 'aaaaaaaaaaaaaaaa', platform = spec.platform ?? 'linux/amd64'] = key.split(
+      '@',
+    ) as [string, string?, string?];
+    return { agent, hash, platform, sizeBytes: 1_500_000, shareable: true };
   });
   return {
     id: spec.id ?? `id-${spec.name}`,

@@ -83,6 +83,7 @@ describe('the OCI registry mirror', () => {
   let echo: LoadedAgent;
   let shout: LoadedAgent;
   let held: ImageHeld[];
+  let platform: string;
   let desk: MirrorNode;
   let laptop: MirrorNode;
   let clients: RpcClients;
@@ -101,7 +102,7 @@ describe('the OCI registry mirror', () => {
       dir: path.join(work, o.name),
       engine: o.engine,
       images: o.images,
-      tagOf: (i) => imageTag(i.agent, i.hash, IMAGE_PREFIX),
+      tagOf: (i) => imageTag(i.agent, i.hash, i.platform, IMAGE_PREFIX),
       view: o.view,
       clients,
       peerTimeoutMs: 20_000,
@@ -145,9 +146,11 @@ describe('the OCI registry mirror', () => {
       await buildImage(echo, { runtime, imagePrefix: IMAGE_PREFIX }),
       await buildImage(shout, { runtime, imagePrefix: IMAGE_PREFIX }),
     ];
+    platform = built[0]!.platform;
     held = built.map((b) => ({
       agent: b.agent,
       hash: b.hash,
+      platform: b.platform,
       sizeBytes: b.sizeBytes,
       shareable: true,
     }));
@@ -244,7 +247,9 @@ describe('the OCI registry mirror', () => {
     expect(manifest.mediaType).toBe(MEDIA_TYPE.manifest);
     expect(config.mediaType).toBe(MEDIA_TYPE.config);
     // the config is the engine's: its digest is the image id
-    const image = await shared.getImage(imageTag('echo', echo.hash, IMAGE_PREFIX)).inspect();
+    const image = await shared
+      .getImage(imageTag('echo', echo.hash, platform, IMAGE_PREFIX))
+      .inspect();
     expect(config.digest).toBe(image.Id);
     expect(layers).toEqual([expect.objectContaining({ mediaType: MEDIA_TYPE.layer })]);
     const layer = layers[0]!;
@@ -312,13 +317,14 @@ describe('the OCI registry mirror', () => {
 
   it('laptop’s dockerd pulls echo through the mirror by digest and runs it', async () => {
     const engine = new DockerRuntime({ docker: laptopd!.docker });
-    const tag = imageTag('echo', echo.hash, IMAGE_PREFIX);
+    const tag = imageTag('echo', echo.hash, platform, IMAGE_PREFIX);
     await laptopd!.docker
       .getImage(tag)
       .remove({ force: true })
       .catch(() => undefined);
     const images = new PeerImageProvisioner({
       engine,
+      platform: async () => platform,
       view: () => [{ ...laptop.peer, self: true }, desk.peer],
       clients,
       imagePrefix: IMAGE_PREFIX,
@@ -369,7 +375,7 @@ describe('the OCI registry mirror', () => {
 
   it('falls back to ImageStore.Fetch when the engine cannot pull through the mirror', async () => {
     const engine = new DockerRuntime({ docker: laptopd!.docker });
-    const tag = imageTag('shout', shout.hash, IMAGE_PREFIX);
+    const tag = imageTag('shout', shout.hash, platform, IMAGE_PREFIX);
     await laptopd!.docker
       .getImage(tag)
       .remove({ force: true })
@@ -381,6 +387,7 @@ describe('the OCI registry mirror', () => {
     await gone.stop();
     const images = new PeerImageProvisioner({
       engine,
+      platform: async () => platform,
       view: () => [{ ...laptop.peer, self: true }, desk.peer],
       clients,
       imagePrefix: IMAGE_PREFIX,
@@ -452,7 +459,7 @@ describe('the OCI registry mirror', () => {
       expect(laptop.mirror.stats.digestMismatches).toBe(mismatches + 1);
       expect(await laptop.mirror.store.size(layer.digest)).toBeNull();
 
-      const tag = imageTag('shout', shout.hash, IMAGE_PREFIX);
+      const tag = imageTag('shout', shout.hash, platform, IMAGE_PREFIX);
       const err = await pullThroughMirror({
         mirror: laptop.mirror,
         address: laptop.http.address,

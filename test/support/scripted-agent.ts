@@ -42,6 +42,7 @@ export function scriptedRuntime(play: (a: Agent) => Promise<void>): {
   const started: Started[] = [];
   const runtime: ContainerRuntime = {
     engine: 'Fake',
+    platform: async () => 'linux/amd64',
     async start(spec) {
       let settle!: (exit: ContainerExit) => void;
       const exit = new Promise<ContainerExit>((resolve) => (settle = resolve));

@@ -6,13 +6,20 @@ import type Docker from 'dockerode';
 import tar from 'tar-stream';
 import { DependencyMissingError, describeError } from '../../errors.js';
 import { ImageBuildError, ImageBusyError } from '../errors.js';
+import { platformOf } from '../../platform.js';
 import type { ImageInfo, ImageRecipe } from '../runtime.js';
 
-/** The image's id and size, or null when the engine does not have it. */
+/** The image's id, size and platform, or null when the engine does not have it. */
 export async function inspectImage(docker: Docker, tag: string): Promise<ImageInfo | null> {
   try {
-    const info = await docker.getImage(tag).inspect();
-    return { id: info.Id, sizeBytes: info.Size };
+    const info = (await docker.getImage(tag).inspect()) as Awaited<
+      ReturnType<Docker.Image['inspect']>
+    > & { Variant?: string };
+    return {
+      id: info.Id,
+      sizeBytes: info.Size,
+      platform: platformOf({ os: info.Os, architecture: info.Architecture, variant: info.Variant }),
+    };
   } catch (err) {
     if (statusOf(err) === 404) return null;
     throw err;
@@ -79,6 +86,8 @@ export async function buildRecipe(
     // tar-stream's pack is a streamx Readable: pipeable, which is all the engine client needs.
     output = await docker.buildImage(context as unknown as NodeJS.ReadableStream, {
       t: recipe.tag,
+      // The classic builder sets the image's Os/Architecture/Variant from it (FROM scratch).
+      platform: recipe.platform,
       rm: true,
       forcerm: true,
       labels: recipe.labels,

@@ -19,6 +19,8 @@ import type {
   ImageRecipe,
   SandboxSpec,
 } from '../runtime.js';
+import { ImagePlatformError } from '../errors.js';
+import { enginePlatform, samePlatform, type Platform } from '../../platform.js';
 import { DockerDemuxer } from './demux.js';
 import {
   agentImageTags,
@@ -47,6 +49,11 @@ export interface DockerRuntimeOptions {
   egressFirewall?: EgressFirewall;
   /** where this host's cgroups are mounted, for containers' usage (default /sys/fs/cgroup) */
   cgroupRoot?: string;
+  /**
+   * the platform agents run as (config agents.platform), for an engine that runs another
+   * platform under emulation; default: the engine's own (its version's Arch, info's Architecture)
+   */
+  platform?: Platform;
   log?: Logger;
 }
 
@@ -73,8 +80,11 @@ export class DockerRuntime implements AgentRuntime {
   /** the egress network (id) whose firewall is installed, and the install in flight */
   private firewalled: string | null = null;
   private egressLock: Promise<unknown> = Promise.resolve();
+  private readonly configuredPlatform: Platform | undefined;
+  private nativePlatform: Promise<Platform> | null = null;
 
   constructor(opts: DockerRuntimeOptions) {
+    this.configuredPlatform = opts.platform || undefined;
     this.docker = opts.docker ?? connectDocker(opts.socketPath ?? '/var/run/docker.sock');
     this.egressNetwork = opts.egressNetwork ?? 'helix-egress';
     this.cgroupRoot = opts.cgroupRoot ?? CGROUP_ROOT;
@@ -83,9 +93,19 @@ export class DockerRuntime implements AgentRuntime {
   }
 
   async start(spec: SandboxSpec): Promise<ContainerHandle> {
-    const container = await this.docker.createContainer(
-      dockerCreateOptions(spec, this.egressNetwork),
-    );
+    // Never an image of another platform: it would fail with "exec format error" at best.
+    const platform = spec.platform ?? (await this.platform());
+    const image = await inspectImage(this.docker, spec.image);
+    if (image && !samePlatform(image.platform, platform)) {
+      throw new ImagePlatformError(
+        `${spec.image} is a ${image.platform} image and this node runs agents as ${platform}; it was not started (remove it with \`helix-node agents rm\`; the node builds or fetches the ${platform} image itself)`,
+      );
+    }
+    const container = await this.docker.createContainer({
+      ...dockerCreateOptions(spec, this.egressNetwork),
+      // The engine checks it too (API 1.41): it refuses an image of another platform.
+      platform,
+    } as Parameters<Docker['createContainer']>[0]);
     try {
       const stream = (await container.attach({
         stream: true,
@@ -118,9 +138,22 @@ export class DockerRuntime implements AgentRuntime {
     return checkDocker(this.docker, signal);
   }
 
-  async architecture(signal?: AbortSignal): Promise<string> {
+  platform(signal?: AbortSignal): Promise<Platform> {
     signal?.throwIfAborted();
-    return (await this.docker.version()).Arch;
+    if (this.configuredPlatform) return Promise.resolve(this.configuredPlatform);
+    if (!this.nativePlatform) {
+      this.nativePlatform = (async () => {
+        const { Arch } = await this.docker.version();
+        const machine =
+          Arch === 'arm'
+            ? ((await this.docker.info()) as { Architecture?: string }).Architecture
+            : '';
+        return enginePlatform(Arch, machine);
+      })();
+      // Asked again after a failure (the engine was not up yet).
+      this.nativePlatform.catch(() => (this.nativePlatform = null));
+    }
+    return this.nativePlatform;
   }
 
   inspectImage(tag: string): Promise<ImageInfo | null> {
@@ -145,6 +178,11 @@ export class DockerRuntime implements AgentRuntime {
   async has(tag: string, signal?: AbortSignal): Promise<boolean> {
     signal?.throwIfAborted();
     return (await inspectImage(this.docker, tag)) !== null;
+  }
+
+  async imagePlatform(tag: string, signal?: AbortSignal): Promise<Platform | null> {
+    signal?.throwIfAborted();
+    return (await inspectImage(this.docker, tag))?.platform ?? null;
   }
 
   save(tag: string, signal?: AbortSignal): Promise<NodeJS.ReadableStream> {

@@ -16,6 +16,7 @@ import type {
 } from '../../agenthost/index.js';
 import { controlCall, controlEvents } from '../../control/index.js';
 import { HelixError, UsageError } from '../../errors.js';
+import { BUILDABLE_PLATFORMS, parsePlatform } from '../../platform.js';
 import { cliContext, showAction, type CliContext } from '../context.js';
 import { paint, safeText, table } from '../output.js';
 
@@ -55,21 +56,33 @@ export function registerAgentCommands(program: Command): void {
 
   agents
     .command('list')
-    .description('every agent: tier, intents, image (hash, size, held here), warm containers')
+    .description(
+      'every agent: tier, intents, image (hash, size, held here), warm containers, and the platforms each node holds it for',
+    )
     .action(showAction<AgentList>('/v1/agents', renderList));
 
   agents
     .command('build')
     .argument('[name]', 'one agent (default: all)')
+    .option(
+      '--platform <platform>',
+      `build for this platform (${BUILDABLE_PLATFORMS.join(', ')}; default: this node's own); Go cross-compiles`,
+    )
     .description(
       "build agents' images (static Go binary in a FROM scratch image); unchanged ones are skipped",
     )
-    .action(async (name: string | undefined, _opts: unknown, cmd: Command) => {
+    .action(async (name: string | undefined, opts: { platform?: string }, cmd: Command) => {
       const ctx = await cliContext(cmd);
+      let platform: string | undefined;
+      try {
+        platform = opts.platform === undefined ? undefined : parsePlatform(opts.platform);
+      } catch (err) {
+        throw new UsageError(`--platform: ${(err as Error).message}`);
+      }
       let failed = 0;
       for await (const ev of controlEvents<BuildEvent>(ctx.stateDir, '/v1/agents/build', {
         method: 'POST',
-        body: name ? { name } : {},
+        body: { ...(name ? { name } : {}), ...(platform ? { platform } : {}) },
       })) {
         if (ev.type === 'failed') failed++;
         if (ctx.o.json) ctx.o.out(JSON.stringify(ev));
@@ -245,7 +258,7 @@ function printBuildEvent(ctx: CliContext, ev: BuildEvent): void {
       break;
     case 'built':
       o.out(
-        `${ev.agent}  ${ev.tag}  ${formatSize(ev.sizeBytes)}  ${ev.built ? 'built' : 'up to date'}`,
+        `${ev.agent}  ${ev.tag}  ${ev.platform}  ${formatSize(ev.sizeBytes)}  ${ev.built ? 'built' : 'up to date'}`,
       );
       if (ev.overLimit)
         o.err(
@@ -270,21 +283,40 @@ function warmCell(a: AgentSummary): string {
   return `${a.warm.idle} idle${a.warm.busy ? `, ${a.warm.busy} busy` : ''}`;
 }
 
+/** "laptop: linux/amd64, linux/arm64*; pi: linux/arm64" (* not offered to peers yet). */
+function platformsCell(a: AgentSummary): string {
+  return (
+    a.platforms
+      .map(
+        (n) =>
+          `${n.node}: ${n.images.map((i) => `${i.platform}${i.shareable ? '' : '*'}`).join(', ')}`,
+      )
+      .join('; ') || '-'
+  );
+}
+
 function renderList(ctx: CliContext, list: AgentList): string {
   const { o } = ctx;
   const rows = list.agents.map((a) => [
     a.name,
     a.tier,
     a.intents.join(','),
-    a.image.tag,
+    a.image.tag ?? '-',
     a.image.sizeBytes === null ? '-' : formatSize(a.image.sizeBytes),
     a.image.held ? paint(o, 'green', 'yes') : paint(o, 'dim', 'no'),
     warmCell(a),
     a.heldBy.join(',') || '-',
+    platformsCell(a),
   ]);
   const lines = [
-    table(['AGENT', 'TIER', 'INTENTS', 'IMAGE', 'SIZE', 'HELD', 'WARM', 'PEERS'], rows),
+    table(
+      ['AGENT', 'TIER', 'INTENTS', 'IMAGE', 'SIZE', 'HELD', 'WARM', 'PEERS', 'PLATFORMS HELD'],
+      rows,
+    ),
   ];
+  if (list.platform) lines.push('', `${list.node} runs agents as ${list.platform}`);
+  if (list.agents.some((a) => a.platforms.some((n) => n.images.some((i) => !i.shareable))))
+    lines.push('* not offered to peers yet: it has not run successfully on that node');
   if (!list.docker) {
     lines.push(
       '',
@@ -308,7 +340,9 @@ function renderDetail(ctx: CliContext, d: AgentDetail): string {
     `  calls      ${m.calls.join(', ') || 'none'}`,
     `  context    ${m.context.join(', ') || 'none'}`,
     `  folder     ${d.dir}`,
-    `  image      ${img.tag} ${img.held ? `held here, ${formatSize(img.sizeBytes ?? 0)}` : 'not held here'}`,
+    `  image      ${img.tag ?? '-'} ${img.held ? `held here, ${formatSize(img.sizeBytes ?? 0)}` : 'not held here'}`,
+    `  platform   ${img.platform ?? 'unknown (Docker does not answer)'}`,
+    `  platforms  ${platformsCell(d)}`,
     `  record     ${record}`,
     `  warm pool  ${d.warm ? warmCell(d) : 'none'}`,
     `  peers      ${d.heldBy.join(', ') || 'none hold it'}`,

@@ -4,7 +4,7 @@
  *
  *   GET  /v1/agents                   AgentList
  *   GET  /v1/agents/inspect?name=N    AgentDetail
- *   POST /v1/agents/build {name?}     NDJSON BuildEvent…
+ *   POST /v1/agents/build {name?, platform?}   NDJSON BuildEvent…
  *   POST /v1/agents/rm {name}         RemoveResult
  *   POST /v1/run {agent, intent, args?, onNode?, traceId?}   NDJSON RemoteRunEvent…
  *
@@ -13,12 +13,16 @@
  */
 import { z } from 'zod';
 import { UsageError } from '../../errors.js';
+import { parsePlatform, PlatformError } from '../../platform.js';
 import { parseBody as parse } from '../envelope.js';
 import type { ControlServer } from '../server.js';
 import { UnknownAgentError, type AgentControl } from '../../agenthost/index.js';
 
 const NameBody = z.object({ name: z.string().min(1).max(64) });
-const BuildBody = z.object({ name: z.string().min(1).max(64).optional() });
+const BuildBody = z.object({
+  name: z.string().min(1).max(64).optional(),
+  platform: z.string().min(1).max(64).optional(),
+});
 /**
  * The run's arguments exactly as sent: validateArgs (node/agentspec) judges every name. Not
  * z.record, which copies the object and silently drops a "__proto__" key.
@@ -36,6 +40,16 @@ const RunBody = z.object({
   traceId: z.string().min(1).max(128).optional(),
 });
 
+/** The platform in its normal form, or a UsageError (exit 64) naming the buildable ones. */
+function usablePlatform(text: string): string {
+  try {
+    return parsePlatform(text);
+  } catch (err) {
+    if (err instanceof PlatformError) throw new UsageError(err.message);
+    throw err;
+  }
+}
+
 export function addAgentRoutes(control: ControlServer, d: AgentControl): void {
   control.route('GET', '/v1/agents', () => d.catalog.list());
 
@@ -45,9 +59,14 @@ export function addAgentRoutes(control: ControlServer, d: AgentControl): void {
   });
 
   control.route('POST', '/v1/agents/build', async (body, _req, res) => {
-    const { name } = parse(BuildBody, body, 'POST /v1/agents/build {"name"?: AGENT}');
+    const { name, platform } = parse(
+      BuildBody,
+      body,
+      'POST /v1/agents/build {"name"?: AGENT, "platform"?: "linux/arm64"}',
+    );
     if (name) d.catalog.agent(name);
-    await d.catalog.build(name, (ev) => res.event(ev), res.signal);
+    if (platform !== undefined) usablePlatform(platform);
+    await d.catalog.build(name, (ev) => res.event(ev), res.signal, platform);
     return undefined;
   });
 

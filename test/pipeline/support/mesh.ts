@@ -242,7 +242,7 @@ export async function startMesh(opts: {
     name: 'laptop',
     host: opts.hosts.laptop,
     port: opts.ports.laptop,
-    caps: { docker: { version: '20.10.24' } },
+    caps: { docker: { version: '20.10.24', platform: 'linux/amd64' } },
     warm: [{ agent: 'lights', hash: lightsHash }],
   });
   const view = [kitchenView, deskView, laptopView];
