@@ -4,7 +4,7 @@
  */
 import type { MqttClient } from 'mqtt';
 import { UnreachableError, describeError } from '../errors.js';
-import { silentLogger, type Logger } from '../log.js';
+import { redactCredentials, silentLogger, type Logger } from '../log.js';
 import type { CallContext } from './calls.js';
 import type { MqttPublishParams } from '../agentspec/index.js';
 
@@ -50,11 +50,11 @@ export function createMqttPublisher(opts: MqttPublisherOptions): MqttPublisher {
     });
     client.on('connect', () => {
       lastError = null;
-      log.info({ broker: redact(opts.url) }, 'mqtt connected');
+      log.info({ broker: redactCredentials(opts.url) }, 'mqtt connected');
     });
     client.on('error', (err) => {
       lastError = err;
-      log.debug({ broker: redact(opts.url), err: err.message }, 'mqtt error');
+      log.debug({ broker: redactCredentials(opts.url), err: err.message }, 'mqtt error');
     });
     return client;
   };
@@ -66,7 +66,7 @@ export function createMqttPublisher(opts: MqttPublisherOptions): MqttPublisher {
         cleanup();
         reject(
           new UnreachableError(
-            `the MQTT broker at ${redact(opts.url)} is not reachable (${why}); check [mqtt] url and credentials in helix.toml`,
+            `the MQTT broker at ${redactCredentials(opts.url)} is not reachable (${why}); check [mqtt] url and credentials in helix.toml`,
           ),
         );
       };
@@ -129,9 +129,4 @@ export function publishTopicProblem(topic: string, base?: string): string | null
   if (first === 'bridge')
     return `agents may not publish to "${topic}": "${base}/bridge/..." are the Zigbee bridge's own control topics (pairing, removing and renaming devices, restarting the bridge); publish to a device, e.g. "${base}/DEVICE/set"`;
   return null;
-}
-
-/** The broker URL without credentials, for messages and logs. */
-function redact(url: string): string {
-  return url.replace(/\/\/[^@/]*@/, '//');
 }

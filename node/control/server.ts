@@ -6,7 +6,7 @@
 import { chmodSync, rmSync } from 'node:fs';
 import http from 'node:http';
 import path from 'node:path';
-import type { Logger } from '../log.js';
+import { redactCredentials, type Logger } from '../log.js';
 import { HelixError, describeError } from '../errors.js';
 import { clientGone, type ErrorLine, type StreamLine } from './envelope.js';
 
@@ -215,7 +215,7 @@ class Stream {
       this.started = true;
       this.res.writeHead(200, { 'content-type': 'application/x-ndjson' });
     }
-    this.res.write(text);
+    this.res.write(redactCredentials(text));
     if (this.res.writableLength > this.limits.maxBufferedBytes)
       this.fail(
         `the client stopped reading: ${this.res.writableLength} bytes waited for it, more than the ${this.limits.maxBufferedBytes} a stream keeps`,
@@ -273,8 +273,9 @@ class Stream {
   }
 }
 
+/** Every answer leaves with URL credentials redacted (status, traces, results: log.ts). */
 function sendJson(res: http.ServerResponse, status: number, value: unknown): void {
-  const body = JSON.stringify(value);
+  const body = redactCredentials(JSON.stringify(value));
   res.writeHead(status, {
     'content-type': 'application/json',
     'content-length': Buffer.byteLength(body),

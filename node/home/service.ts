@@ -6,7 +6,7 @@
  * a refused Home Assistant token is not retried until the settings change.
  */
 import { describeError } from '../errors.js';
-import type { Logger } from '../log.js';
+import { redactCredentials, type Logger } from '../log.js';
 import type { LightsBackend } from './backend.js';
 import { HomeAssistantAuthError, HomeConnectionError } from './errors.js';
 import type { BackendChoice, FoundHome } from './house.js';
@@ -57,8 +57,6 @@ interface Running {
   abort: AbortController;
   transport?: MqttTransport;
 }
-
-const redact = (url: string): string => url.replace(/\/\/[^@/]*@/, '//');
 
 export class HomeService {
   private z2m: Running | null = null;
@@ -136,7 +134,7 @@ export class HomeService {
     const running: Running = {
       key,
       abort: new AbortController(),
-      status: { state: 'connecting', address: redact(mqtt.url) },
+      status: { state: 'connecting', address: redactCredentials(mqtt.url) },
       backend: null,
     };
     const attempt = (): LightsBackend => {
@@ -163,7 +161,7 @@ export class HomeService {
     const running: Running = {
       key,
       abort: new AbortController(),
-      status: { state: 'connecting', address: redact(ha.url) },
+      status: { state: 'connecting', address: redactCredentials(ha.url) },
       backend: null,
     };
     const attempt = (): LightsBackend =>
