@@ -1,7 +1,8 @@
 /**
- * The constrained recogniser's grammar: the warm agents' phrase grammars ("turn (on|off) [the]
+ * The constrained recogniser's grammar: the agents' phrase grammars ("turn (on|off) [the]
  * {room} lights") compiled to one JSGF grammar for pocketsphinx, and the way back from a
- * recognised word string to agent, intent and slot values. Pure.
+ * recognised word string to agent, intent and slot values. Pure. Every phrase may be wrapped in
+ * the language's politeness ("could you … please", phrase.ts), as the fast matcher allows.
  *
  * Slots become closed word lists: an arg's `enum`, the config table named by `enum_from`
  * (e.g. lights.rooms), or spoken numbers for integer args with min/max. A phrase with a
@@ -11,7 +12,13 @@
 import type { FastMatch } from './intent.js';
 import type { AgentManifest, ArgSpec } from './manifest.js';
 import { numberToWords, readNumbers } from './numbers.js';
-import { parsePhrase, type PhraseNode } from './phrase.js';
+import {
+  parsePhrase,
+  POLITE_CLOSINGS,
+  POLITE_OPENINGS,
+  trimPoliteness,
+  type PhraseNode,
+} from './phrase.js';
 import type { ArgValue, SlotValues } from './slots.js';
 
 /** The phrase tree as the recogniser hears it: dictionary spellings, every written word said. */
@@ -82,7 +89,7 @@ interface CompiledPhrase {
   slots: Map<string, SlotMatcher>;
 }
 
-/** Builds the grammar from manifests (warm agents only). */
+/** Builds the grammar from manifests (phrases with free text are skipped; see the header). */
 export function buildPhraseGrammar(
   manifests: readonly AgentManifest[],
   options: PhraseGrammarOptions = {},
@@ -95,7 +102,6 @@ export function buildPhraseGrammar(
   const words = new Set<string>();
 
   for (const m of manifests) {
-    if (m.tier !== 'warm') continue;
     for (const intent of m.intents) {
       for (const phrase of intent.phrases) {
         const skip = (reason: string) =>
@@ -140,24 +146,41 @@ export function buildPhraseGrammar(
 
   const render = (c: CompiledPhrase): string =>
     toJsgf(c.nodes, (slot) => `<${ruleNames.get(c.slots.get(slot)!)}>`);
-  const assemble = (bodies: { body: string; note: string }[]): string =>
-    [
+  // Politeness the dictionary can say; up to two at each end ("could you please", "for me thanks").
+  const speakable = (list: readonly (readonly string[])[]) =>
+    list.filter((ws) => ws.every(knownWord)).map((ws) => ws.join(' '));
+  const openings = speakable(POLITE_OPENINGS);
+  const closings = speakable(POLITE_CLOSINGS);
+  const assemble = (bodies: { body: string; note: string }[]): string => {
+    const alts = [...bodies.map((_, i) => `<p${i}>`), ...(decoys.length ? ['<decoy>'] : [])];
+    const open = openings.length ? '[<open>] ' : '';
+    const close = closings.length ? ' [<close>]' : '';
+    return [
       '#JSGF V1.0;',
       'grammar helix;',
       bodies.length
-        ? `public <command> = ${[...bodies.map((_, i) => `<p${i}>`), ...(decoys.length ? ['<decoy>'] : [])].join(' | ')};`
+        ? `public <command> = ${open}(${alts.join(' | ')})${close};`
         : 'public <command> = <VOID>;',
+      ...(openings.length && bodies.length
+        ? [`<open> = (${openings.join(' | ')}) [${openings.join(' | ')}];`]
+        : []),
+      ...(closings.length && bodies.length
+        ? [`<close> = (${closings.join(' | ')}) [${closings.join(' | ')}];`]
+        : []),
       ...(decoys.length && bodies.length ? [`<decoy> = ${decoys.join(' | ')};`] : []),
       ...bodies.map((b, i) => `<p${i}> = ${b.body}; // ${b.note}`),
       ...[...slotRules].map(([name, body]) => `<${name}> = ${body};`),
       '',
     ].join('\n');
+  };
   const decoys = (options.decoySentences ?? DECOY_SENTENCES)
     .map((d) => d.toLowerCase().split(/\s+/).filter(Boolean))
     .filter((ws) => ws.length > 0 && ws.every((w) => /^[a-z']+$/.test(w) && knownWord(w)))
     .map((ws) => ws.join(' '))
     .filter((d) => !interpretWith(compiled, d));
   decoys.forEach((d) => d.split(' ').forEach((w) => words.add(w)));
+  if (compiled.length)
+    [...openings, ...closings].forEach((p) => p.split(' ').forEach((w) => words.add(w)));
   const note = (c: CompiledPhrase) => `${c.agent}.${c.intent}: ${c.phrase.replace(/[\r\n]/g, ' ')}`;
   const jsgf = assemble(compiled.map((c) => ({ body: render(c), note: note(c) })));
 
@@ -190,7 +213,10 @@ export function buildPhraseGrammar(
               const i = rand(n.options.length + (n.optional ? 1 : 0));
               return i < n.options.length ? say(n.options[i]!) : [];
             });
-          const text = say(c.nodes).join(' ');
+          // one sentence in four opens politely, one in four closes so
+          const open = openings.length && rand(4) === 0 ? [openings[rand(openings.length)]!] : [];
+          const close = closings.length && rand(4) === 0 ? [closings[rand(closings.length)]!] : [];
+          const text = [...open, ...say(c.nodes), ...close].join(' ');
           if (seen.has(text)) continue;
           seen.add(text);
           out.push({
@@ -209,7 +235,9 @@ export function buildPhraseGrammar(
 }
 
 function interpretWith(compiled: CompiledPhrase[], text: string): PhraseInterpretation | null {
-  const ws = text.toLowerCase().split(/\s+/).filter(Boolean);
+  const all = text.toLowerCase().split(/\s+/).filter(Boolean);
+  const [lo, hi] = trimPoliteness(all);
+  const ws = all.slice(lo, hi);
   for (const c of compiled) {
     const args: Record<string, ArgValue> = {};
     if (matchNodes(c.nodes, ws, 0, args, c.slots, (pos) => pos === ws.length)) {
