@@ -62,10 +62,13 @@ func (s *timers) set(h *host, t task) (string, interface{}, error) {
 	s.byID[tm.id] = tm
 	tm.fire = time.AfterFunc(span, func() { s.fired(h, tm) })
 	if label == "" {
-		// "Timer set for 5 minutes.", never "5 minutes timer set for 5 minutes."
-		return fmt.Sprintf("Timer set for %s.", spoken(span)), tm.data(), nil
+		// "Set a 5-minute timer.", never "5 minutes timer set for 5 minutes."
+		if adj := lengthAdjective(span); adj != "" {
+			return fmt.Sprintf("Set a %s timer.", adj), tm.data(), nil
+		}
+		return fmt.Sprintf("Set a timer for %s.", spoken(span)), tm.data(), nil
 	}
-	return fmt.Sprintf("%s set for %s.", capitalise(tm.name()), spoken(span)), tm.data(), nil
+	return fmt.Sprintf("Set the %s for %s.", tm.name(), spoken(span)), tm.data(), nil
 }
 
 func (s *timers) fired(h *host, tm *timer) {
@@ -87,20 +90,26 @@ func (s *timers) fired(h *host, tm *timer) {
 
 func (s *timers) cancel(t task) (string, interface{}, error) {
 	label := strings.ToLower(strings.TrimSpace(t.str("label")))
+	// "cancel the 2 minute timer": the timer of that length
+	minutes, _ := t.integer("minutes")
+	seconds, _ := t.integer("seconds")
+	span := time.Duration(minutes)*time.Minute + time.Duration(seconds)*time.Second
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	var match []*timer
 	for _, tm := range s.sorted() {
-		if label == "" || strings.ToLower(tm.label) == label {
+		if (label == "" || strings.ToLower(tm.label) == label) && (span == 0 || tm.span == span) {
 			match = append(match, tm)
 		}
 	}
 	switch {
 	case len(match) == 0 && label != "":
 		return "", nil, fail("no_such_timer", "There is no %s timer.", label)
+	case len(match) == 0 && span != 0:
+		return "", nil, fail("no_such_timer", "There is no %s.", timerOf(span))
 	case len(match) == 0:
 		return "There is no timer to cancel.", map[string]interface{}{"cancelled": []interface{}{}}, nil
-	case len(match) > 1 && label == "":
+	case len(match) > 1 && label == "" && span == 0:
 		return "", nil, fail("which_timer", "You have %d timers: %s. Which one?", len(match), names(match))
 	}
 	cancelled := make([]interface{}, 0, len(match))
@@ -140,11 +149,34 @@ func (s *timers) sorted() []*timer {
 	return out
 }
 
+// name is how the timer is spoken of: "tea timer", "5-minute timer", "timer of 1 hour 30 minutes".
 func (tm *timer) name() string {
 	if tm.label != "" {
 		return tm.label + " timer"
 	}
-	return spoken(tm.span) + " timer"
+	return timerOf(tm.span)
+}
+
+func timerOf(d time.Duration) string {
+	if adj := lengthAdjective(d); adj != "" {
+		return adj + " timer"
+	}
+	return "timer of " + spoken(d)
+}
+
+// lengthAdjective says a duration of one unit as people put it before a noun: "5-minute",
+// "90-second", "1-hour"; "" for a mixed one ("1 hour 30 minutes").
+func lengthAdjective(d time.Duration) string {
+	d = d.Round(time.Second)
+	for _, u := range []struct {
+		size time.Duration
+		unit string
+	}{{time.Hour, "hour"}, {time.Minute, "minute"}, {time.Second, "second"}} {
+		if d >= u.size && d%u.size == 0 {
+			return strconv.Itoa(int(d/u.size)) + "-" + u.unit
+		}
+	}
+	return ""
 }
 
 func (tm *timer) data() map[string]interface{} {
@@ -188,11 +220,4 @@ func join(parts []string) string {
 		return strings.Join(parts, "")
 	}
 	return strings.Join(parts[:len(parts)-1], ", ") + " and " + parts[len(parts)-1]
-}
-
-func capitalise(s string) string {
-	if s == "" {
-		return s
-	}
-	return strings.ToUpper(s[:1]) + s[1:]
 }
