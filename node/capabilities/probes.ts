@@ -4,6 +4,7 @@
  */
 import { open, stat } from 'node:fs/promises';
 import path from 'node:path';
+import { describeError } from '../errors.js';
 import type { Config } from '../config/index.js';
 import type { Capabilities, Gpu } from '../types.js';
 import { findOnPath, runCommand, withDeadline } from './exec.js';
@@ -140,6 +141,27 @@ export async function probeOllama(
 export type ModelCheck = { ok: true; model: string } | { ok: false; problem: string };
 
 /** A whisper.cpp model: the file exists, is readable and starts with the ggml magic. */
+/** A Silero VAD ggml file: there, and one the VAD can load (node/voice/silero.ts reads it). */
+export async function inspectVadModel(file: string): Promise<ModelCheck> {
+  if (!file) return { ok: false, problem: 'no model configured (voice.vad_model is empty)' };
+  try {
+    await stat(file);
+  } catch (err) {
+    const code = (err as NodeJS.ErrnoException).code;
+    return {
+      ok: false,
+      problem: code === 'ENOENT' ? `${file} does not exist` : `${file} is not readable (${code})`,
+    };
+  }
+  try {
+    const { loadSileroModel } = await import('../voice/file.js');
+    await loadSileroModel(file);
+    return { ok: true, model: path.basename(file) };
+  } catch (err) {
+    return { ok: false, problem: describeError(err) };
+  }
+}
+
 export async function inspectWhisperModel(file: string): Promise<ModelCheck> {
   if (!file) return { ok: false, problem: 'no model configured (stt.model is empty)' };
   let handle;

@@ -25,6 +25,8 @@ export interface Transcript {
    * the person as it is ("I'm not sure whether you said "a" or "b"; please say it again.")
    */
   rejected?: string;
+  /** why it was rejected, in the engine's terms: for the trace and the log, never said */
+  rejectedDetail?: string;
   /**
    * What the sentence means, from an engine that hears commands only (the phrase recogniser
    * parses what it hears with the agents' grammars anyway): the intent stage runs it instead of

@@ -49,6 +49,8 @@ import {
   type PsResult,
 } from './pocketsphinx.js';
 import type { Pcm16 } from '../voice/index.js';
+import { clarify, onOrOff, SAY_AGAIN } from './questions.js';
+import { checkOnOff } from './verify.js';
 
 export interface PhraseRecogniserOptions {
   manifests: readonly AgentManifest[];
@@ -61,6 +63,8 @@ export interface PhraseRecogniserOptions {
   minFit?: number;
   /** largest number a number slot can be spoken as (default 120) */
   maxNumber?: number;
+  /** check a decoded "on" or "off" on its audio (verify.ts; default true) */
+  checkOnOff?: boolean;
 }
 
 /** How one extra decode of an utterance differs from the plain one. */
@@ -79,6 +83,8 @@ export interface PhraseTranscript extends Transcript {
   fit: number;
   /** the sentence each decode heard (plain first, then one per variant) */
   votes: string[];
+  /** the plain decode's words with their times (seconds from the start of the audio) */
+  words: { word: string; start: number; end: number }[];
 }
 
 /** The vocal tract warped by 0.9, and a live-CMN decode (see the header for how they were chosen). */
@@ -172,15 +178,16 @@ export class PhraseRecogniser implements SttEngine {
       ),
     );
     const runs = await untilAborted(Promise.all(decodes), opts.signal);
-    return clips.map((_, i) =>
+    return clips.map((pcm, i) =>
       this.decide(
         vocab.grammar,
         runs.map((r) => r[i]!),
+        pcm,
       ),
     );
   }
 
-  private decide(grammar: PhraseGrammar, votes: PsResult[]): PhraseTranscript {
+  private decide(grammar: PhraseGrammar, votes: PsResult[], pcm: Pcm16): PhraseTranscript {
     const best = votes[0]!;
     const minFit = this.options.minFit ?? DEFAULT_MIN_FIT;
     const first = best.words[0];
@@ -196,29 +203,48 @@ export class PhraseRecogniser implements SttEngine {
       language: 'en',
       fit,
       votes: votes.map((v) => v.text),
+      words: best.words.map(({ word, start, end }) => ({ word, start, end })),
     };
-    const reject = (why: string): PhraseTranscript => ({
+    const reject = (why: string, detail: string): PhraseTranscript => ({
       ...base,
       text: '',
       confidence: 0,
       interpretation: null,
       rejected: why,
+      rejectedDetail: detail,
     });
-    // `rejected` is said to the person as it is: one plain sentence, no diagnostics.
-    if (!best.text) return reject("I didn't catch a command.");
-    if (!interpretation) return reject(`I heard "${best.text}", which is not a command I know.`);
+    // `rejected` is said to the person as it is: one plain sentence or question; the why of it
+    // (`rejectedDetail`) goes to the trace and the log
+    if (!best.text) return reject("I didn't catch a command.", 'no path through the grammar');
+    if (!interpretation)
+      return reject(
+        `I heard "${best.text}", which is not a command I know.`,
+        `"${best.text}" is a decoy (not a command)`,
+      );
     const key = (m: PhraseInterpretation | null) =>
       m ? `${m.agent}.${m.intent} ${JSON.stringify(m.args)}` : '';
     if (meanings.some((m) => key(m) !== key(interpretation))) {
-      const heard = [...new Set(votes.map((v) => `"${v.text}"`))];
+      const heard = votes.map((v) => v.text);
       return reject(
-        `I'm not sure whether you said ${heard.slice(0, -1).join(', ')} or ${heard.at(-1)}; please say it again.`,
+        clarify(heard),
+        `the decodes disagree: ${heard.map((h) => `"${h}"`).join(', ')}`,
       );
     }
     if (fit < minFit)
       return reject(
-        `I think you said "${best.text}", but I'm not sure enough to act on it; please say it again.`,
+        SAY_AGAIN,
+        `poor fit ${fit.toFixed(1)} per frame (< ${minFit}) for "${best.text}"`,
       );
+    // the word that decides on or off, checked on its audio (verify.ts)
+    if (this.options.checkOnOff !== false) {
+      const word = best.words.find((w) => w.word === 'on' || w.word === 'off');
+      const check = word ? checkOnOff(pcm, word) : null;
+      if (check && check.measured !== 'unsure' && check.measured !== check.heard)
+        return reject(
+          onOrOff(best.text),
+          `decoded "${check.heard}", but its audio ends like "${check.measured}" (${check.frames})`,
+        );
+    }
     // 0.5 at the threshold, ~0.98 at the typical fit of clear speech (-45)
     const confidence = 1 / (1 + Math.exp(-(fit - minFit) / 12));
     return { ...base, text: best.text, confidence, interpretation };

@@ -607,6 +607,27 @@ describe('the stt stage failing', () => {
       "I couldn't reach the transcriber on desk: it is not answering; check that helix-node runs there.",
     );
     expect(failed.trace).toMatchObject({ ok: false, failedStage: 'stt' });
+
+    // a refused utterance is a failure with the recogniser's plain question (the CLI exits 1)
+    const refused = plainPipeline({
+      view: mesh,
+      stt: sttEngine({
+        ...transcript(''),
+        rejected: 'Did you want the kitchen lights on or off?',
+      }),
+    });
+    const asked = await refused.pipeline.transcribe(PCM);
+    expect(asked).toMatchObject({
+      ok: false,
+      error: 'Did you want the kitchen lights on or off?',
+      transcript: { text: '', rejected: 'Did you want the kitchen lights on or off?' },
+    });
+    expect(asked.trace).toMatchObject({ ok: false, failedStage: 'stt' });
+    const silent = plainPipeline({ view: mesh, stt: sttEngine(transcript('')) });
+    expect(await silent.pipeline.transcribe(PCM)).toMatchObject({
+      ok: false,
+      error: "I didn't hear any words.",
+    });
   });
 });
 
