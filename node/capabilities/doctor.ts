@@ -3,8 +3,7 @@
  * something is missing, the exact command that fixes it on Debian/Ubuntu.
  */
 import { z } from 'zod';
-import { defaultStateDir, type Config } from '../config/index.js';
-import { vadModelPath } from '../voice/config.js';
+import { defaultStateDir, vadModelPath, type Config } from '../config/index.js';
 import { describeError } from '../errors.js';
 import { findOnPath, runCommand, type CommandResult } from './exec.js';
 import { hasOllamaModel, parseArecordList } from './parse.js';

@@ -153,12 +153,21 @@ export async function inspectVadModel(file: string): Promise<ModelCheck> {
       problem: code === 'ENOENT' ? `${file} does not exist` : `${file} is not readable (${code})`,
     };
   }
+  // the file's head as the VAD reads it (node/voice/silero.ts): ggml magic, then the model type
+  let handle;
   try {
-    const { loadSileroModel } = await import('../voice/file.js');
-    await loadSileroModel(file);
+    handle = await open(file, 'r');
+    const head = new Uint8Array(64);
+    const { bytesRead } = await handle.read(head, 0, 64, 0);
+    if (bytesRead < 8 || !isGgmlHeader(head))
+      return { ok: false, problem: `${file} is not a ggml (whisper.cpp) model` };
+    if (!new TextDecoder('latin1').decode(head.subarray(0, bytesRead)).includes('silero'))
+      return { ok: false, problem: `${file} is not a Silero VAD model` };
     return { ok: true, model: path.basename(file) };
   } catch (err) {
-    return { ok: false, problem: describeError(err) };
+    return { ok: false, problem: `${file} could not be read (${describeError(err)})` };
+  } finally {
+    await handle?.close();
   }
 }
 

@@ -6,3 +6,4 @@ export {
   type LoadOptions,
   type LoadedConfig,
 } from './load.js';
+export { SILERO_MODEL_FILE, vadModelPath } from './models.js';

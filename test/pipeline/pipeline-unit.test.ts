@@ -494,12 +494,13 @@ describe('the stt stage failing', () => {
       {
         stt: sttEngine(
           transcript('', {
-            rejected:
-              'I\'m not sure whether you said "turn off the lights" or "turn on the lights"; please say it again.',
+            rejected: 'Did you want the lights on or off?',
+            rejectedDetail: 'the decodes disagree: "turn off the lights", "turn on the lights"',
           }),
         ),
       },
-      'I\'m not sure whether you said "turn off the lights" or "turn on the lights"; please say it again.',
+      // the question is said as it is; the diagnostics stay in the trace
+      'Did you want the lights on or off?',
       SELF,
       true,
     ],
@@ -579,6 +580,25 @@ describe('the stt stage failing', () => {
     expect(r).toMatchObject({ ok: false, failedStage: 'stt' });
     expect(r.reply).toMatch(reply);
     expect(r.trace.hops[0]).toMatchObject({ stage: 'stt', node: SELF, ok: false });
+  });
+
+  it('a refusal speaks the question; why the engine refused goes to the trace only', async () => {
+    const speak = speaker();
+    const { pipeline } = plainPipeline({
+      view: mesh,
+      stt: sttEngine(
+        transcript('', {
+          rejected: 'Did you want the kitchen lights on or off?',
+          rejectedDetail: 'decoded "on", but its audio ends like "off" (VVoNNFFFFF)',
+        }),
+      ),
+      speak,
+    });
+    const r = await pipeline.handleUtterance(PCM, { source: 'mic' });
+    expect(speak.said).toEqual(['Did you want the kitchen lights on or off?']);
+    expect(r.trace.hops[0]!.detail).toContain(
+      'refused: decoded "on", but its audio ends like "off"',
+    );
   });
 
   it('a mic utterance that fails still speaks the reply', async () => {
