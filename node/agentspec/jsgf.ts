@@ -67,6 +67,14 @@ export interface PhraseGrammarOptions {
    * not commands. Short ones ("who are you") were left out: they caught real commands too.
    */
   decoySentences?: readonly string[];
+  /**
+   * Hear a phrase without its optional enum slot ("turn on [the] [{room}] lights" as "turn on the
+   * lights"). Default false: in a closed grammar the decoder then drops a room it does not know,
+   * or absorbs one into politeness ("turn off the workshop lights" heard as "turn off the light",
+   * "living room lights on" as "would you the light on"; bench/stt/phrases.ts), so the recogniser
+   * asks for the room instead and room-less commands are heard through Whisper.
+   */
+  optionalEnumSlots?: boolean;
   /** largest spoken number in a number slot (default 120: larger ranges swell the search, ~0.2 s per utterance at 9999) */
   maxNumber?: number;
 }
@@ -109,6 +117,7 @@ export function buildPhraseGrammar(
         let nodes: Node[];
         try {
           nodes = spoken(parsePhrase(phrase));
+          if (!options.optionalEnumSlots) nodes = requireEnumSlots(nodes, intent.args);
         } catch (err) {
           skip((err as Error).message);
           continue;
@@ -255,6 +264,19 @@ function spoken(nodes: readonly PhraseNode[]): Node[] {
     if (n.kind === 'slot') return [n];
     if (n.implicit) return n.options.flatMap(spoken);
     return [{ kind: 'choice', options: n.options.map(spoken), optional: n.optional }];
+  });
+}
+
+/** `[{room}]` as `{room}` where room takes its values from a list (enum or enum_from). */
+function requireEnumSlots(nodes: readonly Node[], args: Record<string, ArgSpec>): Node[] {
+  return nodes.map((n): Node => {
+    if (n.kind !== 'choice') return n;
+    const only = n.options.length === 1 && n.options[0]!.length === 1 ? n.options[0]![0] : null;
+    if (n.optional && only?.kind === 'slot') {
+      const spec = args[only.name];
+      if (spec && (spec.enum || spec.enum_from)) return only;
+    }
+    return { ...n, options: n.options.map((o) => requireEnumSlots(o, args)) };
   });
 }
 

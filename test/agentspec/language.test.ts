@@ -99,11 +99,14 @@ describe('the shipped agents’ command language (agents/*/agent.toml) compiled 
     'home.lights': ['desk lamp', 'reading light'],
   };
   const shipped = compileFastMatcher(manifests, slotValues);
+  // every sentence the language has, room-less ones included (the recogniser's default leaves
+  // those out: see the last case)
   const heard = buildPhraseGrammar(manifests, {
     slotValues,
     maxNumber: MAX_NUMBER,
     decoySentences: [],
     decoyValues: [],
+    optionalEnumSlots: true,
   });
   const schemaOf = buildIntentSchema(manifests, slotValues);
   const branches = new Set(
@@ -180,5 +183,11 @@ describe('the shipped agents’ command language (agents/*/agent.toml) compiled 
       expect(heard.interpret(text)?.args.room).toBeUndefined();
       expect(heard.interpret(text)?.agent).toBe('lights');
     }
+    // by default the phrase recogniser asks for the room rather than hear a room-less command:
+    // its decoder would otherwise drop or swallow a room it cannot place
+    const recogniser = buildPhraseGrammar(manifests, { slotValues, maxNumber: MAX_NUMBER });
+    expect(recogniser.interpret('turn on the lights')).toBeNull();
+    expect(recogniser.interpret('lights off')).toBeNull();
+    expect(recogniser.interpret('turn on the kitchen lights')?.args).toEqual({ room: 'kitchen' });
   });
 });
