@@ -1,31 +1,25 @@
 /**
  * The constrained command recogniser for weak devices (like Home Assistant's speech-to-phrase):
- * pocketsphinx decodes against a grammar of the warm agents' phrases, so it only ever hears
+ * pocketsphinx decodes against a grammar of the agents' phrases, so it only ever hears
  * sentences that mean something; uncertain results are rejected rather than guessed.
  *
- * Rejection (measured with espeak-ng speech, 4 voices x 2 speeds, bench/stt/phrases.ts): a
- * plain grammar decode acted wrongly on ~4 % of utterances: "turn ... off" heard as "... on",
- * "five" as "nine", an unconfigured room as the nearest configured one. Three things bring that
- * to ~1 %:
+ * Rejection. A plain grammar decode acts wrongly on a few percent of utterances ("turn ... off"
+ * heard as "... on", "five" as "nine", an unconfigured room as the nearest configured one). Four
+ * things stand between a decode and an action:
  *  - decoys in the grammar (agentspec/jsgf.ts): unconfigured rooms and everyday non-commands
  *    can win the search, and a decoy result is rejected;
  *  - agreement: the utterance is decoded three times, and a meaning that changes between the
  *    decodes is not trusted. Beside the plain decode, one warps the vocal tract length by 0.9
  *    (VTLN) and one normalises the cepstral mean live, from a running estimate, where the others
- *    take the mean of the whole utterance. The two VTLN warps used before (0.9 and 1.1) often
- *    agreed on the same mistake ("ninety" heard as "twenty" by all three); a decode that differs
- *    in its front end errs differently;
+ *    take the mean of the whole utterance: a decode that differs in its front end errs differently;
  *  - fit: the best path's acoustic score per 10 ms frame; audio that matches no phrase well
- *    (another accent, another sentence) is forced onto some phrase with a poor fit.
- * Each decode scores 8 Gaussians per frame (-topn, pocketsphinx.ts) and loads only the grammar's
- * words from the dictionary. Commands right / wrong (bench/stt/phrases.ts; the other two sets
- * through the same code with other voices, speeds and phrasings):
- *   bench set, 4 voices x 140/185 wpm, 240 commands        93.3 % / 0.8 %
- *   + en-us+m3, 160/210 wpm, two phrasings, 530 commands   89.4 % / 2.5 %  (warps 0.9+1.1: 4.0 %)
- *   4 other voices (RP, West Midlands, Caribbean, US f2),
- *     150/175 wpm, three phrasings, 560 commands           80.0 % / 1.6 %  (warps 0.9+1.1: 3.2 %)
- * p50 ~200 ms per utterance on 2 cores. What still goes wrong is mostly "off" heard as "on" and
- * one number for another, by all three decodes alike.
+ *    (another accent, another sentence) is forced onto some phrase with a poor fit;
+ *  - the deciding word checked on its own audio: a decoded "on" or "off" must end like one (a
+ *    nasal or a fricative after the vowel, verify.ts), else the person is asked which.
+ * A refusal is one plain question or sentence (questions.ts); why goes to `rejectedDetail`, which
+ * the pipeline puts in the trace. Each decode scores 8 Gaussians per frame (-topn, pocketsphinx.ts)
+ * and loads only the grammar's words from the dictionary. Right / refused / wrong on a tuning set
+ * and on held-out sets of other voices, speeds and phrasings: bench/stt/phrases.ts.
  */
 import { readFile } from 'node:fs/promises';
 import { existsSync } from 'node:fs';
