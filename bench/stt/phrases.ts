@@ -215,6 +215,8 @@ try {
   };
   if (args.json) {
     console.log(JSON.stringify({ sets: reports, latency }, null, 2));
+  } else if (latency.runs === 0) {
+    console.log('no commands in these sets: latency not measured');
   } else {
     const l = latency;
     console.log(
