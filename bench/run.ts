@@ -30,7 +30,8 @@ const BENCHES: Record<string, { file: string; about: string; args?: string[] }> 
   },
   phrases: {
     file: 'bench/stt/phrases.ts',
-    about: 'phrase recogniser: right / rejected / wrong rates',
+    about:
+      'phrase recogniser: right / refused / wrong on tuning and held-out sets, non-commands, end of speech -> action',
   },
   converge: {
     file: 'bench/mesh/converge.ts',

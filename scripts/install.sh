@@ -45,4 +45,8 @@ npm run -s build
 echo "==> building native modules (whisper.cpp with -march=native)"
 scripts/build-native.sh
 
+echo "==> installing the Silero VAD model (cuts speech for listen and the mic; helix-node doctor lists it)"
+# the same command every VAD error names; a model already there is checked, not fetched again
+npx helix-node models pull silero-vad
+
 echo "==> done: run \`npx helix-node join\` to start this node"

@@ -64,10 +64,13 @@ func (s *timers) set(h *host, t task) (string, interface{}, error) {
 	s.byID[tm.id] = tm
 	tm.fire = time.AfterFunc(span, func() { s.fired(h, tm) })
 	if label == "" {
-		// "Timer set for 5 minutes.", never "5 minutes timer set for 5 minutes."
-		return fmt.Sprintf("Timer set for %s.", spoken(span)), tm.data(), nil
+		// "Set a 5-minute timer.", never "5 minutes timer set for 5 minutes."
+		if adj := lengthAdjective(span); adj != "" {
+			return fmt.Sprintf("Set a %s timer.", adj), tm.data(), nil
+		}
+		return fmt.Sprintf("Set a timer for %s.", spoken(span)), tm.data(), nil
 	}
-	return fmt.Sprintf("%s set for %s.", capitalise(tm.name()), spoken(span)), tm.data(), nil
+	return fmt.Sprintf("Set the %s for %s.", tm.name(), spoken(span)), tm.data(), nil
 }
 
 func (s *timers) fired(h *host, tm *timer) {
@@ -88,8 +91,9 @@ func (s *timers) fired(h *host, tm *timer) {
 }
 
 // pick finds the timers a task means: the one with its id (a follow-up to the command that set
-// it), else those with its label, else all. Called with s.mu held.
-func (s *timers) pick(t task) (match []*timer, label string, err error) {
+// it), else those with its label and, when span is not 0, that length ("cancel the 2 minute
+// timer"), else all. Called with s.mu held.
+func (s *timers) pick(t task, span time.Duration) (match []*timer, label string, err error) {
 	if id, ok := t.integer("id"); ok {
 		tm, live := s.byID[id]
 		if !live {
@@ -99,7 +103,7 @@ func (s *timers) pick(t task) (match []*timer, label string, err error) {
 	}
 	label = strings.ToLower(strings.TrimSpace(t.str("label")))
 	for _, tm := range s.sorted() {
-		if label == "" || strings.ToLower(tm.label) == label {
+		if (label == "" || strings.ToLower(tm.label) == label) && (span == 0 || tm.span == span) {
 			match = append(match, tm)
 		}
 	}
@@ -107,18 +111,24 @@ func (s *timers) pick(t task) (match []*timer, label string, err error) {
 }
 
 func (s *timers) cancel(t task) (string, interface{}, error) {
+	// "cancel the 2 minute timer": the timer of that length
+	minutes, _ := t.integer("minutes")
+	seconds, _ := t.integer("seconds")
+	span := time.Duration(minutes)*time.Minute + time.Duration(seconds)*time.Second
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	match, label, err := s.pick(t)
+	match, label, err := s.pick(t, span)
 	if err != nil {
 		return "", nil, err
 	}
 	switch {
 	case len(match) == 0 && label != "":
 		return "", nil, fail("no_such_timer", "There is no %s timer.", label)
+	case len(match) == 0 && span != 0:
+		return "", nil, fail("no_such_timer", "There is no %s.", timerOf(span))
 	case len(match) == 0:
 		return "There is no timer to cancel.", map[string]interface{}{"cancelled": []interface{}{}}, nil
-	case len(match) > 1 && label == "":
+	case len(match) > 1 && label == "" && span == 0:
 		return "", nil, fail("which_timer", "You have %d timers: %s. Which one?", len(match), names(match))
 	}
 	cancelled := make([]interface{}, 0, len(match))
@@ -140,7 +150,7 @@ func (s *timers) add(h *host, t task) (string, interface{}, error) {
 	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	match, label, err := s.pick(t)
+	match, label, err := s.pick(t, 0)
 	if err != nil {
 		return "", nil, err
 	}
@@ -243,9 +253,24 @@ func join(parts []string) string {
 	return strings.Join(parts[:len(parts)-1], ", ") + " and " + parts[len(parts)-1]
 }
 
-func capitalise(s string) string {
-	if s == "" {
-		return s
+// lengthAdjective says a duration of one unit as people put it before a noun: "5-minute",
+// "90-second", "1-hour"; "" for a mixed one ("1 hour 30 minutes").
+func lengthAdjective(d time.Duration) string {
+	d = d.Round(time.Second)
+	for _, u := range []struct {
+		size time.Duration
+		unit string
+	}{{time.Hour, "hour"}, {time.Minute, "minute"}, {time.Second, "second"}} {
+		if d >= u.size && d%u.size == 0 {
+			return strconv.Itoa(int(d/u.size)) + "-" + u.unit
+		}
 	}
-	return strings.ToUpper(s[:1]) + s[1:]
+	return ""
+}
+
+func timerOf(d time.Duration) string {
+	if adj := lengthAdjective(d); adj != "" {
+		return adj + " timer"
+	}
+	return "timer of " + spoken(d)
 }

@@ -53,6 +53,9 @@ export {
   slotNames,
   repeatedSlots,
   requiredWords,
+  trimPoliteness,
+  POLITE_OPENINGS,
+  POLITE_CLOSINGS,
   PhraseSyntaxError,
   type PhraseNode,
 } from './phrase.js';

@@ -1,7 +1,8 @@
 /**
- * The constrained recogniser's grammar: the warm agents' phrase grammars ("turn (on|off) [the]
+ * The constrained recogniser's grammar: the agents' phrase grammars ("turn (on|off) [the]
  * {room} lights") compiled to one JSGF grammar for pocketsphinx, and the way back from a
- * recognised word string to agent, intent and slot values. Pure.
+ * recognised word string to agent, intent and slot values. Pure. Every phrase may be wrapped in
+ * the language's politeness ("could you … please", phrase.ts), as the fast matcher allows.
  *
  * Slots become closed word lists: an arg's `enum`, the config table named by `enum_from`
  * (e.g. lights.rooms), or spoken numbers for integer args with min/max. A phrase with a
@@ -11,7 +12,13 @@
 import type { FastMatch } from './intent.js';
 import type { AgentManifest, ArgSpec } from './manifest.js';
 import { numberToWords, readNumbers } from './numbers.js';
-import { parsePhrase, type PhraseNode } from './phrase.js';
+import {
+  parsePhrase,
+  POLITE_CLOSINGS,
+  POLITE_OPENINGS,
+  trimPoliteness,
+  type PhraseNode,
+} from './phrase.js';
 import type { ArgValue, SlotValues } from './slots.js';
 
 /** The phrase tree as the recogniser hears it: dictionary spellings, every written word said. */
@@ -60,6 +67,14 @@ export interface PhraseGrammarOptions {
    * not commands. Short ones ("who are you") were left out: they caught real commands too.
    */
   decoySentences?: readonly string[];
+  /**
+   * Hear a phrase without its optional enum slot ("turn on [the] [{room}] lights" as "turn on the
+   * lights"). Default false: in a closed grammar the decoder then drops a room it does not know,
+   * or absorbs one into politeness ("turn off the workshop lights" heard as "turn off the light",
+   * "living room lights on" as "would you the light on"; bench/stt/phrases.ts), so the recogniser
+   * asks for the room instead and room-less commands are heard through Whisper.
+   */
+  optionalEnumSlots?: boolean;
   /** largest spoken number in a number slot (default 120: larger ranges swell the search, ~0.2 s per utterance at 9999) */
   maxNumber?: number;
 }
@@ -82,7 +97,7 @@ interface CompiledPhrase {
   slots: Map<string, SlotMatcher>;
 }
 
-/** Builds the grammar from manifests (warm agents only). */
+/** Builds the grammar from manifests (phrases with free text are skipped; see the header). */
 export function buildPhraseGrammar(
   manifests: readonly AgentManifest[],
   options: PhraseGrammarOptions = {},
@@ -95,7 +110,6 @@ export function buildPhraseGrammar(
   const words = new Set<string>();
 
   for (const m of manifests) {
-    if (m.tier !== 'warm') continue;
     for (const intent of m.intents) {
       for (const phrase of intent.phrases) {
         const skip = (reason: string) =>
@@ -103,6 +117,7 @@ export function buildPhraseGrammar(
         let nodes: Node[];
         try {
           nodes = spoken(parsePhrase(phrase));
+          if (!options.optionalEnumSlots) nodes = requireEnumSlots(nodes, intent.args);
         } catch (err) {
           skip((err as Error).message);
           continue;
@@ -140,24 +155,41 @@ export function buildPhraseGrammar(
 
   const render = (c: CompiledPhrase): string =>
     toJsgf(c.nodes, (slot) => `<${ruleNames.get(c.slots.get(slot)!)}>`);
-  const assemble = (bodies: { body: string; note: string }[]): string =>
-    [
+  // Politeness the dictionary can say; up to two at each end ("could you please", "for me thanks").
+  const speakable = (list: readonly (readonly string[])[]) =>
+    list.filter((ws) => ws.every(knownWord)).map((ws) => ws.join(' '));
+  const openings = speakable(POLITE_OPENINGS);
+  const closings = speakable(POLITE_CLOSINGS);
+  const assemble = (bodies: { body: string; note: string }[]): string => {
+    const alts = [...bodies.map((_, i) => `<p${i}>`), ...(decoys.length ? ['<decoy>'] : [])];
+    const open = openings.length ? '[<open>] ' : '';
+    const close = closings.length ? ' [<close>]' : '';
+    return [
       '#JSGF V1.0;',
       'grammar helix;',
       bodies.length
-        ? `public <command> = ${[...bodies.map((_, i) => `<p${i}>`), ...(decoys.length ? ['<decoy>'] : [])].join(' | ')};`
+        ? `public <command> = ${open}(${alts.join(' | ')})${close};`
         : 'public <command> = <VOID>;',
+      ...(openings.length && bodies.length
+        ? [`<open> = (${openings.join(' | ')}) [${openings.join(' | ')}];`]
+        : []),
+      ...(closings.length && bodies.length
+        ? [`<close> = (${closings.join(' | ')}) [${closings.join(' | ')}];`]
+        : []),
       ...(decoys.length && bodies.length ? [`<decoy> = ${decoys.join(' | ')};`] : []),
       ...bodies.map((b, i) => `<p${i}> = ${b.body}; // ${b.note}`),
       ...[...slotRules].map(([name, body]) => `<${name}> = ${body};`),
       '',
     ].join('\n');
+  };
   const decoys = (options.decoySentences ?? DECOY_SENTENCES)
     .map((d) => d.toLowerCase().split(/\s+/).filter(Boolean))
     .filter((ws) => ws.length > 0 && ws.every((w) => /^[a-z']+$/.test(w) && knownWord(w)))
     .map((ws) => ws.join(' '))
     .filter((d) => !interpretWith(compiled, d));
   decoys.forEach((d) => d.split(' ').forEach((w) => words.add(w)));
+  if (compiled.length)
+    [...openings, ...closings].forEach((p) => p.split(' ').forEach((w) => words.add(w)));
   const note = (c: CompiledPhrase) => `${c.agent}.${c.intent}: ${c.phrase.replace(/[\r\n]/g, ' ')}`;
   const jsgf = assemble(compiled.map((c) => ({ body: render(c), note: note(c) })));
 
@@ -190,7 +222,10 @@ export function buildPhraseGrammar(
               const i = rand(n.options.length + (n.optional ? 1 : 0));
               return i < n.options.length ? say(n.options[i]!) : [];
             });
-          const text = say(c.nodes).join(' ');
+          // one sentence in four opens politely, one in four closes so
+          const open = openings.length && rand(4) === 0 ? [openings[rand(openings.length)]!] : [];
+          const close = closings.length && rand(4) === 0 ? [closings[rand(closings.length)]!] : [];
+          const text = [...open, ...say(c.nodes), ...close].join(' ');
           if (seen.has(text)) continue;
           seen.add(text);
           out.push({
@@ -209,7 +244,9 @@ export function buildPhraseGrammar(
 }
 
 function interpretWith(compiled: CompiledPhrase[], text: string): PhraseInterpretation | null {
-  const ws = text.toLowerCase().split(/\s+/).filter(Boolean);
+  const all = text.toLowerCase().split(/\s+/).filter(Boolean);
+  const [lo, hi] = trimPoliteness(all);
+  const ws = all.slice(lo, hi);
   for (const c of compiled) {
     const args: Record<string, ArgValue> = {};
     if (matchNodes(c.nodes, ws, 0, args, c.slots, (pos) => pos === ws.length)) {
@@ -227,6 +264,19 @@ function spoken(nodes: readonly PhraseNode[]): Node[] {
     if (n.kind === 'slot') return [n];
     if (n.implicit) return n.options.flatMap(spoken);
     return [{ kind: 'choice', options: n.options.map(spoken), optional: n.optional }];
+  });
+}
+
+/** `[{room}]` as `{room}` where room takes its values from a list (enum or enum_from). */
+function requireEnumSlots(nodes: readonly Node[], args: Record<string, ArgSpec>): Node[] {
+  return nodes.map((n): Node => {
+    if (n.kind !== 'choice') return n;
+    const only = n.options.length === 1 && n.options[0]!.length === 1 ? n.options[0]![0] : null;
+    if (n.optional && only?.kind === 'slot') {
+      const spec = args[only.name];
+      if (spec && (spec.enum || spec.enum_from)) return only;
+    }
+    return { ...n, options: n.options.map((o) => requireEnumSlots(o, args)) };
   });
 }
 

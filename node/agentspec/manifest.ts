@@ -49,7 +49,9 @@ export const IntentSchema = z.strictObject({
   description: z.string().max(200).default(''),
   /**
    * Phrase grammar for the fast matcher and the phrase recogniser:
-   * "(a|b)" alternatives, "[x]" optional words, "{slot}" an argument. Warm agents only.
+   * "(a|b)" alternatives, "[x]" optional words, "{slot}" an argument. A phrase with a free-text
+   * slot ("look up {question}") is heard only through Whisper (the fast matcher); the phrase
+   * recogniser hears closed slots only.
    */
   phrases: z.array(z.string().min(1).max(200)).max(64).default([]),
   args: z.record(ident, ArgSchema).default({}),

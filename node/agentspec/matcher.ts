@@ -1,5 +1,5 @@
 /**
- * The fast intent matcher (pure): warm agents' phrase grammars compiled into backtracking
+ * The fast intent matcher (pure): the agents' phrase grammars compiled into backtracking
  * matchers over normalised words. A match must cover the whole transcript, fill every slot
  * with an allowed value and pass the intent's argument schema; otherwise the transcript goes
  * to the LLM router. Matching a transcript takes microseconds (bench/router/matcher.ts).
@@ -16,6 +16,7 @@ import {
   repeatedSlots,
   requiredWords,
   slotNames,
+  trimPoliteness,
   type PhraseNode,
 } from './phrase.js';
 import { allowedValues, type ArgValue, type SlotValues } from './slots.js';
@@ -88,16 +89,9 @@ const BOOLEAN_WORDS: Readonly<Record<string, boolean>> = {
 
 const TRAILING_PUNCTUATION = /^[^\s\p{L}\p{N}]+/u;
 
-const LEADING_FILLERS: readonly (readonly string[])[] = [
-  ['please'],
-  ['can', 'you'],
-  ['could', 'you'],
-  ['would', 'you'],
-];
-const TRAILING_FILLERS: readonly (readonly string[])[] = [['please'], ['thanks'], ['thank', 'you']];
-
 /**
- * Compile the phrase grammars of the warm agents among `manifests`. `slotValues` supplies the
+ * Compile the phrase grammars of `manifests` (warm and cold agents alike: a cold agent's
+ * free-text phrase, "look up {question}", reaches it from a Whisper transcript without the LLM). `slotValues` supplies the
  * values of `enum_from` arguments (see resolveSlotValues). Throws GrammarError for a phrase
  * that does not parse or uses a slot its intent does not declare.
  */
@@ -108,7 +102,6 @@ export function compileFastMatcher(
   const phrases: CompiledPhrase[] = [];
   const relaxed: CompiledPhrase[] = [];
   for (const m of manifests) {
-    if (m.tier !== 'warm') continue;
     for (const intent of m.intents) {
       for (const phrase of intent.phrases) {
         phrases.push(compilePhrase(m.name, intent, phrase, slotValues));
@@ -121,7 +114,7 @@ export function compileFastMatcher(
   const words = (text: string): { words: string[]; tokens: Token[] } | null => {
     const all = tokenize(text);
     let ws = all.map((t) => t.norm);
-    const [lo, hi] = trimFillers(ws);
+    const [lo, hi] = trimPoliteness(ws);
     const tokens = lo === 0 && hi === all.length ? all : all.slice(lo, hi);
     if (tokens !== all) ws = ws.slice(lo, hi);
     return ws.length === 0 ? null : { words: ws, tokens };
@@ -197,32 +190,6 @@ export function compileFastMatcher(
       return best;
     },
   };
-}
-
-function trimFillers(words: readonly string[]): [number, number] {
-  let lo = 0;
-  let hi = words.length;
-  const startsWith = (f: readonly string[]) => f.every((w, i) => words[lo + i] === w);
-  const endsWith = (f: readonly string[]) => f.every((w, i) => words[hi - f.length + i] === w);
-  for (let again = true; again;) {
-    again = false;
-    for (const f of LEADING_FILLERS) {
-      if (hi - lo > f.length && startsWith(f)) {
-        lo += f.length;
-        again = true;
-      }
-    }
-  }
-  for (let again = true; again;) {
-    again = false;
-    for (const f of TRAILING_FILLERS) {
-      if (hi - lo > f.length && endsWith(f)) {
-        hi -= f.length;
-        again = true;
-      }
-    }
-  }
-  return [lo, hi];
 }
 
 function compilePhrase(

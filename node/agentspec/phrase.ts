@@ -42,6 +42,56 @@ export class PhraseSyntaxError extends HelixError {
 }
 
 const SLOT_NAME = /^[a-z][a-z0-9_-]{0,31}$/;
+
+/**
+ * Politeness around any command, part of the language rather than of each phrase: "please",
+ * "could you", "can you please" before it, "please", "thanks", "for me" after it. The fast matcher
+ * strips them (trimPoliteness) and the recogniser's grammar wraps every phrase in them, so both
+ * hear the same sentences.
+ */
+export const POLITE_OPENINGS: readonly (readonly string[])[] = [
+  ['please'],
+  ['can', 'you'],
+  ['could', 'you'],
+  ['would', 'you'],
+  ['will', 'you'],
+];
+export const POLITE_CLOSINGS: readonly (readonly string[])[] = [
+  ['please'],
+  ['thanks'],
+  ['thank', 'you'],
+  ['for', 'me'],
+];
+
+/**
+ * The span [lo, hi) of normalised words left once polite openings and closings are taken off
+ * either end (any number of them: "could you please … for me thanks"); never empties the words.
+ */
+export function trimPoliteness(words: readonly string[]): [number, number] {
+  let lo = 0;
+  let hi = words.length;
+  const startsWith = (f: readonly string[]) => f.every((w, i) => words[lo + i] === w);
+  const endsWith = (f: readonly string[]) => f.every((w, i) => words[hi - f.length + i] === w);
+  for (let again = true; again;) {
+    again = false;
+    for (const f of POLITE_OPENINGS) {
+      if (hi - lo > f.length && startsWith(f)) {
+        lo += f.length;
+        again = true;
+      }
+    }
+  }
+  for (let again = true; again;) {
+    again = false;
+    for (const f of POLITE_CLOSINGS) {
+      if (hi - lo > f.length && endsWith(f)) {
+        hi -= f.length;
+        again = true;
+      }
+    }
+  }
+  return [lo, hi];
+}
 const OPTIONAL_WORDS = new Set(['the']);
 
 /** Parse one phrase into a node sequence. Throws PhraseSyntaxError. */

@@ -1,5 +1,5 @@
 /**
- * Sentences the warm agents' grammars accept, with the intent each should yield (pure).
+ * Sentences the agents' grammars accept, with the intent each should yield (pure).
  * For tests and benchmarks (the fast matcher, the phrase recogniser, spoken test utterances).
  */
 import type { IntentCall } from './intent.js';
@@ -97,7 +97,7 @@ function expand(
   return acc;
 }
 
-/** Sentences accepted by the warm agents' phrases, each with the intent and args it means. */
+/** Sentences accepted by the agents' phrases, each with the intent and args it means. */
 export function samplePhrases(
   manifests: readonly AgentManifest[],
   slotValues: SlotValues = {},
@@ -106,7 +106,6 @@ export function samplePhrases(
   const limit = opts.perPhrase ?? 24;
   const out: PhraseSample[] = [];
   for (const m of manifests) {
-    if (m.tier !== 'warm') continue;
     for (const intent of m.intents) {
       for (const phrase of intent.phrases) {
         const seen = new Set<string>();

@@ -3,7 +3,7 @@
  * something is missing, the exact command that fixes it on Debian/Ubuntu.
  */
 import { z } from 'zod';
-import type { Config } from '../config/index.js';
+import { defaultStateDir, vadModelPath, type Config } from '../config/index.js';
 import { describeError } from '../errors.js';
 import { findOnPath, runCommand, type CommandResult } from './exec.js';
 import { losesInterestOnReload, reloadBugWarning } from './nats-version.js';
@@ -11,6 +11,7 @@ import { hasOllamaModel, parseArecordList } from './parse.js';
 import {
   dockerEngineVersion,
   inspectPocketsphinx,
+  inspectVadModel,
   inspectWhisperModel,
   ollamaModels,
   type DockerEngineInfo,
@@ -36,6 +37,8 @@ export interface DoctorDeps {
   ): Promise<{ models: string[]; loaded: string[] }>;
   whisperModel(file: string): Promise<ModelCheck>;
   pocketsphinx(modelDir: string): Promise<ModelCheck>;
+  /** the Silero VAD model file: there and usable */
+  vadModel(file: string): Promise<ModelCheck>;
 }
 
 export const realDoctorDeps: DoctorDeps = {
@@ -45,6 +48,7 @@ export const realDoctorDeps: DoctorDeps = {
   ollamaModels: (url, opts) => ollamaModels(url, opts),
   whisperModel: (file) => inspectWhisperModel(file),
   pocketsphinx: (dir) => inspectPocketsphinx(dir),
+  vadModel: (file) => inspectVadModel(file),
 };
 
 export const FIX = {
@@ -63,6 +67,7 @@ export const FIX = {
   ollamaPull: (model: string) => `ollama pull ${model}`,
   alsa: 'apt-get install -y alsa-utils',
   sttModel: 'helix-node models pull',
+  vadModel: 'helix-node models pull silero-vad',
   pocketsphinx: 'apt-get install -y pocketsphinx pocketsphinx-en-us',
   go: 'apt-get install -y golang-go',
 } as const;
@@ -71,6 +76,7 @@ export const FIX = {
 export async function runDoctor(
   config: Config,
   deps: DoctorDeps = realDoctorDeps,
+  opts: { stateDir?: string } = {},
 ): Promise<DoctorCheck[]> {
   const timeoutMs = config.capabilities.probe_timeout_ms;
   const checks: [string, () => Promise<DoctorCheck>][] = [
@@ -80,6 +86,7 @@ export async function runDoctor(
     ['ollama', () => checkOllama(config, deps, timeoutMs)],
     ['arecord', () => checkArecord(config, deps, timeoutMs)],
     ['stt-model', () => checkSttModel(config, deps)],
+    ['vad-model', () => checkVadModel(config, deps, opts.stateDir ?? defaultStateDir())],
     ['go', () => checkGo(config, deps, timeoutMs)],
   ];
   return Promise.all(
@@ -306,6 +313,32 @@ async function checkSttModel(config: Config, deps: DoctorDeps): Promise<DoctorCh
   return check.ok
     ? { name, ok: true, detail: `whisper model ${model}` }
     : { name, ok: false, detail: `whisper: ${check.problem}`, fix: FIX.sttModel };
+}
+
+/**
+ * The Silero VAD model cuts speech from the mic (voice.enabled) and from files (`listen --file`);
+ * without it those refuse. A node that does neither passes, with the fix shown.
+ */
+async function checkVadModel(
+  config: Config,
+  deps: DoctorDeps,
+  stateDir: string,
+): Promise<DoctorCheck> {
+  const name = 'vad-model';
+  const file = vadModelPath(config.voice, stateDir);
+  const check = await deps.vadModel(file);
+  if (check.ok)
+    return {
+      name,
+      ok: true,
+      detail: `Silero VAD ${check.model} (cuts speech for listen and the mic)`,
+    };
+  return {
+    name,
+    ok: !config.voice.enabled,
+    detail: `Silero VAD: ${check.problem}; ${config.voice.enabled ? 'the mic cannot listen' : '`listen --file` cannot run (voice.enabled is off)'}`,
+    fix: FIX.vadModel,
+  };
 }
 
 async function checkGo(config: Config, deps: DoctorDeps, timeoutMs: number): Promise<DoctorCheck> {

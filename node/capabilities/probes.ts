@@ -4,6 +4,7 @@
  */
 import { open, stat } from 'node:fs/promises';
 import path from 'node:path';
+import { describeError } from '../errors.js';
 import type { Config } from '../config/index.js';
 import type { Capabilities, Gpu } from '../types.js';
 import { enginePlatform } from '../platform.js';
@@ -155,6 +156,36 @@ export async function probeOllama(
 export type ModelCheck = { ok: true; model: string } | { ok: false; problem: string };
 
 /** A whisper.cpp model: the file exists, is readable and starts with the ggml magic. */
+/** A Silero VAD ggml file: there, and one the VAD can load (node/voice/silero.ts reads it). */
+export async function inspectVadModel(file: string): Promise<ModelCheck> {
+  if (!file) return { ok: false, problem: 'no model configured (voice.vad_model is empty)' };
+  try {
+    await stat(file);
+  } catch (err) {
+    const code = (err as NodeJS.ErrnoException).code;
+    return {
+      ok: false,
+      problem: code === 'ENOENT' ? `${file} does not exist` : `${file} is not readable (${code})`,
+    };
+  }
+  // the file's head as the VAD reads it (node/voice/silero.ts): ggml magic, then the model type
+  let handle;
+  try {
+    handle = await open(file, 'r');
+    const head = new Uint8Array(64);
+    const { bytesRead } = await handle.read(head, 0, 64, 0);
+    if (bytesRead < 8 || !isGgmlHeader(head))
+      return { ok: false, problem: `${file} is not a ggml (whisper.cpp) model` };
+    if (!new TextDecoder('latin1').decode(head.subarray(0, bytesRead)).includes('silero'))
+      return { ok: false, problem: `${file} is not a Silero VAD model` };
+    return { ok: true, model: path.basename(file) };
+  } catch (err) {
+    return { ok: false, problem: `${file} could not be read (${describeError(err)})` };
+  } finally {
+    await handle?.close();
+  }
+}
+
 export async function inspectWhisperModel(file: string): Promise<ModelCheck> {
   if (!file) return { ok: false, problem: 'no model configured (stt.model is empty)' };
   let handle;

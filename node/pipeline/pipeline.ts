@@ -235,6 +235,14 @@ export class Pipeline {
     const rec = this.recorder('file', opts.traceId);
     try {
       const { transcript, node } = await this.runStt(rec, pcm, { ...opts, transcribeOn: opts.on });
+      if (transcript.text.trim() === '') {
+        // refused or nothing heard: what `listen` would say, and a failure (the CLI exits 1)
+        const reply = transcript.rejected
+          ? replies.uncertain(transcript.rejected)
+          : replies.nothingHeard();
+        const trace = this.publish(rec.finish({ reply, ok: false, failedStage: 'stt' }));
+        return { traceId: rec.traceId, transcript, node, ok: false, error: reply, trace };
+      }
       const trace = this.publish(
         rec.finish({ transcript: transcript.text, reply: transcript.text, ok: true }),
       );
@@ -309,7 +317,7 @@ export class Pipeline {
           this.selfName(),
           started,
           true,
-          `${engine.name} ${engine.model} here (${seconds} s of audio; it never left this node)`,
+          `${engine.name} ${engine.model} here (${seconds} s of audio; it never left this node)${transcript.rejectedDetail ? `; refused: ${transcript.rejectedDetail}` : ''}`,
         );
       } else {
         const remote = this.deps.transcribeRemote!;

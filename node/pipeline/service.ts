@@ -21,16 +21,18 @@ import { createSpeaker, speakerOptionsFromConfig, type Speaker } from '../tts/in
 import {
   arecordSource,
   loadSileroModel,
+  pcmSource,
   readWavFile,
   segmenterOptionsFromConfig,
   SileroVad,
   type AudioSource,
+  type Pcm16,
   type SileroModel,
 } from '../voice/index.js';
 import { Arbiter, busHeardChannel } from './heard.js';
 import { busContextChannel, ContextStore } from './context.js';
 import { FOLLOWUP_MANIFEST } from './followup.js';
-import { listenToFile, VoiceLoop } from './listen.js';
+import { captureUtterance, listenToFile, VoiceLoop } from './listen.js';
 import { Pipeline, type NodeRoom, type PipelineEvent, type PipelineResult } from './pipeline.js';
 import { pipelineRun } from './run.js';
 import { registerRouter, createRouteRemote } from './router-service.js';
@@ -86,6 +88,12 @@ export interface VoiceControlDeps {
     file: string,
     opts: { signal: AbortSignal; timeoutMs: number; onEvent: (e: PipelineEvent) => void },
   ) => Promise<PipelineResult | null>;
+  /**
+   * `transcribe FILE.wav`: the speech in the file cut by the same VAD and segmenter settings as
+   * `listen` and the mic (not realtime-paced), so `transcribe` predicts what `listen` does; null
+   * when the VAD hears no speech. Throws when the VAD model is not there.
+   */
+  cutFile?: (pcm: Pcm16, signal: AbortSignal) => Promise<Pcm16 | null>;
   /** router.model */
   routerModel: string;
   /** models.pullRouterModel bound to the daemon's view, bus and local Ollama */
@@ -265,14 +273,26 @@ export async function startVoiceServices(c: VoiceServicesComponents): Promise<Vo
     }
   }
 
-  // `listen --once --file`: loaded on first use, so nodes without a mic need the model only then.
+  // `listen --once --file` and `transcribe`: loaded on first use, so nodes without a mic need the
+  // model only then.
   let vadModel: Promise<SileroModel> | null = null;
-  const listenFile: VoiceControlDeps['listenFile'] = async (file, opts) => {
-    vadModel ??= loadSileroModel(vadPath).catch((err: unknown) => {
+  const loadVad = (): Promise<SileroModel> =>
+    (vadModel ??= loadSileroModel(vadPath).catch((err: unknown) => {
       vadModel = null;
       throw err;
+    }));
+  const cutFile: VoiceControlDeps['cutFile'] = async (pcm, signal) => {
+    const model = await loadVad();
+    const u = await captureUtterance({
+      source: pcmSource(pcm),
+      detector: () => new SileroVad(model),
+      segmenter: segmenterOptionsFromConfig(config.voice),
+      signal,
     });
-    const model = await vadModel;
+    return u ? u.pcm : null;
+  };
+  const listenFile: VoiceControlDeps['listenFile'] = async (file, opts) => {
+    const model = await loadVad();
     const clip = await readWavFile(file, { signal: opts.signal });
     return listenToFile(clip.pcm, {
       pipeline,
@@ -296,6 +316,7 @@ export async function startVoiceServices(c: VoiceServicesComponents): Promise<Vo
       selfId: c.identity.id,
       voice,
       listenFile,
+      cutFile,
       routerModel: config.router.model,
       pullRouterModel: ({ model, on, signal, onProgress }) =>
         pullRouterModel({

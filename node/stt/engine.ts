@@ -22,9 +22,11 @@ export interface Transcript {
   confidence: number;
   /**
    * set when the engine heard something but would rather not guess: one plain sentence said to
-   * the person as it is ("I'm not sure whether you said "a" or "b"; please say it again.")
+   * the person as it is ("Did you want the kitchen lights on or off?")
    */
   rejected?: string;
+  /** why it was rejected, in the engine's terms: for the trace and the log, never said */
+  rejectedDetail?: string;
   /**
    * What the sentence means, from an engine that hears commands only (the phrase recogniser
    * parses what it hears with the agents' grammars anyway): the intent stage runs it instead of

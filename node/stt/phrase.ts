@@ -1,31 +1,25 @@
 /**
  * The constrained command recogniser for weak devices (like Home Assistant's speech-to-phrase):
- * pocketsphinx decodes against a grammar of the warm agents' phrases, so it only ever hears
+ * pocketsphinx decodes against a grammar of the agents' phrases, so it only ever hears
  * sentences that mean something; uncertain results are rejected rather than guessed.
  *
- * Rejection (measured with espeak-ng speech, 4 voices x 2 speeds, bench/stt/phrases.ts): a
- * plain grammar decode acted wrongly on ~4 % of utterances: "turn ... off" heard as "... on",
- * "five" as "nine", an unconfigured room as the nearest configured one. Three things bring that
- * to ~1 %:
+ * Rejection. A plain grammar decode acts wrongly on a few percent of utterances ("turn ... off"
+ * heard as "... on", "five" as "nine", an unconfigured room as the nearest configured one). Four
+ * things stand between a decode and an action:
  *  - decoys in the grammar (agentspec/jsgf.ts): unconfigured rooms and everyday non-commands
  *    can win the search, and a decoy result is rejected;
  *  - agreement: the utterance is decoded three times, and a meaning that changes between the
  *    decodes is not trusted. Beside the plain decode, one warps the vocal tract length by 0.9
  *    (VTLN) and one normalises the cepstral mean live, from a running estimate, where the others
- *    take the mean of the whole utterance. The two VTLN warps used before (0.9 and 1.1) often
- *    agreed on the same mistake ("ninety" heard as "twenty" by all three); a decode that differs
- *    in its front end errs differently;
+ *    take the mean of the whole utterance: a decode that differs in its front end errs differently;
  *  - fit: the best path's acoustic score per 10 ms frame; audio that matches no phrase well
- *    (another accent, another sentence) is forced onto some phrase with a poor fit.
- * Each decode scores 8 Gaussians per frame (-topn, pocketsphinx.ts) and loads only the grammar's
- * words from the dictionary. Commands right / wrong (bench/stt/phrases.ts; the other two sets
- * through the same code with other voices, speeds and phrasings):
- *   bench set, 4 voices x 140/185 wpm, 240 commands        93.3 % / 0.8 %
- *   + en-us+m3, 160/210 wpm, two phrasings, 530 commands   89.4 % / 2.5 %  (warps 0.9+1.1: 4.0 %)
- *   4 other voices (RP, West Midlands, Caribbean, US f2),
- *     150/175 wpm, three phrasings, 560 commands           80.0 % / 1.6 %  (warps 0.9+1.1: 3.2 %)
- * p50 ~200 ms per utterance on 2 cores. What still goes wrong is mostly "off" heard as "on" and
- * one number for another, by all three decodes alike.
+ *    (another accent, another sentence) is forced onto some phrase with a poor fit;
+ *  - the deciding word checked on its own audio: a decoded "on" or "off" must end like one (a
+ *    nasal or a fricative after the vowel, verify.ts), else the person is asked which.
+ * A refusal is one plain question or sentence (questions.ts); why goes to `rejectedDetail`, which
+ * the pipeline puts in the trace. Each decode scores 8 Gaussians per frame (-topn, pocketsphinx.ts)
+ * and loads only the grammar's words from the dictionary. Right / refused / wrong on a tuning set
+ * and on held-out sets of other voices, speeds and phrasings: bench/stt/phrases.ts.
  */
 import { readFile } from 'node:fs/promises';
 import { existsSync } from 'node:fs';
@@ -49,6 +43,8 @@ import {
   type PsResult,
 } from './pocketsphinx.js';
 import type { Pcm16 } from '../voice/index.js';
+import { clarify, onOrOff, SAY_AGAIN } from './questions.js';
+import { checkOnOff } from './verify.js';
 
 export interface PhraseRecogniserOptions {
   manifests: readonly AgentManifest[];
@@ -61,6 +57,8 @@ export interface PhraseRecogniserOptions {
   minFit?: number;
   /** largest number a number slot can be spoken as (default 120) */
   maxNumber?: number;
+  /** check a decoded "on" or "off" on its audio (verify.ts; default true) */
+  checkOnOff?: boolean;
 }
 
 /** How one extra decode of an utterance differs from the plain one. */
@@ -79,6 +77,8 @@ export interface PhraseTranscript extends Transcript {
   fit: number;
   /** the sentence each decode heard (plain first, then one per variant) */
   votes: string[];
+  /** the plain decode's words with their times (seconds from the start of the audio) */
+  words: { word: string; start: number; end: number }[];
 }
 
 /** The vocal tract warped by 0.9, and a live-CMN decode (see the header for how they were chosen). */
@@ -172,15 +172,16 @@ export class PhraseRecogniser implements SttEngine {
       ),
     );
     const runs = await untilAborted(Promise.all(decodes), opts.signal);
-    return clips.map((_, i) =>
+    return clips.map((pcm, i) =>
       this.decide(
         vocab.grammar,
         runs.map((r) => r[i]!),
+        pcm,
       ),
     );
   }
 
-  private decide(grammar: PhraseGrammar, votes: PsResult[]): PhraseTranscript {
+  private decide(grammar: PhraseGrammar, votes: PsResult[], pcm: Pcm16): PhraseTranscript {
     const best = votes[0]!;
     const minFit = this.options.minFit ?? DEFAULT_MIN_FIT;
     const first = best.words[0];
@@ -196,29 +197,48 @@ export class PhraseRecogniser implements SttEngine {
       language: 'en',
       fit,
       votes: votes.map((v) => v.text),
+      words: best.words.map(({ word, start, end }) => ({ word, start, end })),
     };
-    const reject = (why: string): PhraseTranscript => ({
+    const reject = (why: string, detail: string): PhraseTranscript => ({
       ...base,
       text: '',
       confidence: 0,
       interpretation: null,
       rejected: why,
+      rejectedDetail: detail,
     });
-    // `rejected` is said to the person as it is: one plain sentence, no diagnostics.
-    if (!best.text) return reject("I didn't catch a command.");
-    if (!interpretation) return reject(`I heard "${best.text}", which is not a command I know.`);
+    // `rejected` is said to the person as it is: one plain sentence or question; the why of it
+    // (`rejectedDetail`) goes to the trace and the log
+    if (!best.text) return reject("I didn't catch a command.", 'no path through the grammar');
+    if (!interpretation)
+      return reject(
+        `I heard "${best.text}", which is not a command I know.`,
+        `"${best.text}" is a decoy (not a command)`,
+      );
     const key = (m: PhraseInterpretation | null) =>
       m ? `${m.agent}.${m.intent} ${JSON.stringify(m.args)}` : '';
     if (meanings.some((m) => key(m) !== key(interpretation))) {
-      const heard = [...new Set(votes.map((v) => `"${v.text}"`))];
+      const heard = votes.map((v) => v.text);
       return reject(
-        `I'm not sure whether you said ${heard.slice(0, -1).join(', ')} or ${heard.at(-1)}; please say it again.`,
+        clarify(heard),
+        `the decodes disagree: ${heard.map((h) => `"${h}"`).join(', ')}`,
       );
     }
     if (fit < minFit)
       return reject(
-        `I think you said "${best.text}", but I'm not sure enough to act on it; please say it again.`,
+        SAY_AGAIN,
+        `poor fit ${fit.toFixed(1)} per frame (< ${minFit}) for "${best.text}"`,
       );
+    // the word that decides on or off, checked on its audio (verify.ts)
+    if (this.options.checkOnOff !== false) {
+      const word = best.words.find((w) => w.word === 'on' || w.word === 'off');
+      const check = word ? checkOnOff(pcm, word) : null;
+      if (check && check.measured !== 'unsure' && check.measured !== check.heard)
+        return reject(
+          onOrOff(best.text),
+          `decoded "${check.heard}", but its audio ends like "${check.measured}" (${check.frames})`,
+        );
+    }
     // 0.5 at the threshold, ~0.98 at the typical fit of clear speech (-45)
     const confidence = 1 / (1 + Math.exp(-(fit - minFit) / 12));
     return { ...base, text: best.text, confidence, interpretation };

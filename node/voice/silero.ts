@@ -44,7 +44,7 @@ export function parseSileroModel(bytes: Uint8Array, source = 'VAD model'): Siler
   let at = 0;
   const bad = (what: string): InputError =>
     new InputError(
-      `${source} is not a usable Silero VAD ggml file (${what}); get ggml-silero-v6.2.0.bin with \`helix-node models pull silero\``,
+      `${source} is not a usable Silero VAD ggml file (${what}); get ggml-silero-v6.2.0.bin with \`helix-node models pull silero-vad\``,
     );
   const i32 = (): number => {
     if (at + 4 > bytes.byteLength) throw bad(`truncated at byte ${at}`);

@@ -242,7 +242,22 @@ describe('agent runner', () => {
         callerNode: 'pi-kitchen',
       }),
     );
-    expect(outcome(set)).toMatchObject({ type: 'result', text: 'Tea timer set for 2 seconds.' });
+    expect(outcome(set)).toMatchObject({
+      type: 'result',
+      text: 'Set the tea timer for 2 seconds.',
+    });
+    // plain replies: "Set a 5-minute timer.", "Cancelled the 5-minute timer." (issue 10)
+    const plain = await collect(
+      runner.run({ agent: 'timer', intent: 'set', args: { minutes: 5 } }),
+    );
+    expect(outcome(plain)).toMatchObject({ type: 'result', text: 'Set a 5-minute timer.' });
+    const cancel = await collect(
+      runner.run({ agent: 'timer', intent: 'cancel', args: { minutes: 5 } }),
+    );
+    expect(outcome(cancel)).toMatchObject({
+      type: 'result',
+      text: 'Cancelled the 5-minute timer.',
+    });
     const listed = await collect(runner.run({ agent: 'timer', intent: 'list', args: {} }));
     expect((outcome(listed) as { text: string }).text).toMatch(
       /^You have one timer: the tea timer with [12] seconds? left\.$/,

@@ -34,6 +34,11 @@ describe('buildPhraseGrammar', () => {
     },
     { text: 'show timers', meaning: { agent: 'timer', intent: 'list', args: {} } },
     { text: 'list my timers', meaning: { agent: 'timer', intent: 'list', args: {} } },
+    {
+      text: 'could you please turn on the kitchen lights for me thanks',
+      meaning: { agent: 'lights', intent: 'on', args: { room: 'kitchen' } },
+    },
+    { text: 'can you show timers please', meaning: { agent: 'timer', intent: 'list', args: {} } },
   ])('reads "$text" back as its intent and slots', ({ text, meaning }) => {
     expect(grammar.interpret(text)).toMatchObject(meaning);
   });
@@ -45,14 +50,21 @@ describe('buildPhraseGrammar', () => {
     'set a timer for zero minutes',
     'set a timer for two hundred minutes',
     'research cats',
+    'please',
+    'could you please',
   ])('refuses "%s", which the grammar does not accept', (text) => {
     expect(grammar.interpret(text)).toBeNull();
   });
 
   it('writes one JSGF rule per phrase and one per distinct slot', () => {
     expect(grammar.jsgf).toMatch(
-      /^#JSGF V1\.0;\ngrammar helix;\npublic <command> = <p0> \| <p1> \|/,
+      /^#JSGF V1\.0;\ngrammar helix;\npublic <command> = \[<open>\] \(<p0> \| <p1> \|/,
     );
+    // politeness is the language's, around every phrase and decoy alike
+    expect(grammar.jsgf).toMatch(
+      / \| <decoy>\) \[<close>\];\n<open> = \(please \| can you \| could you/,
+    );
+    expect(grammar.jsgf).toMatch(/\n<close> = \(please \| thanks \| thank you \| for me\)/);
     expect(grammar.jsgf).toContain('= turn on [the] <slot0> lights;');
     expect(grammar.jsgf).toContain('<slot0> = kitchen | living room | garage | bathroom');
     expect(grammar.jsgf).toMatch(/<decoy> = what is the weather like \| /);
@@ -69,6 +81,12 @@ describe('buildPhraseGrammar', () => {
         agent: 'timer',
         phrase: 'set a {label} timer for {minutes} minutes',
         reason: expect.stringMatching(/free text/),
+      }),
+      // cold agents' phrases are compiled too; this one names no argument
+      expect.objectContaining({
+        agent: 'research',
+        phrase: 'research {q}',
+        reason: expect.stringMatching(/slot \{q\} has no argument/),
       }),
     ]);
     const noRooms = buildPhraseGrammar([lights]);

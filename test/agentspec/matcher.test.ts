@@ -69,6 +69,14 @@ describe('fast matcher', () => {
     ['set fan speed to high', 'fan', 'power', { speed: 'high' }],
     ["What's the mesh status?", 'mesh', 'status', {}],
     ['how many nodes are online', 'mesh', 'status', {}],
+    // a cold agent's free-text phrase: a Whisper transcript reaches it without the LLM
+    ['look up the weather in Paris', 'research', 'ask', { topic: 'the weather in Paris' }],
+    [
+      'can you look up the weather in Paris please',
+      'research',
+      'ask',
+      { topic: 'the weather in Paris' },
+    ],
   ])('%s -> %s.%s', (text, agent, intent, args) => {
     const hit = matcher.match(text);
     expect(hit).not.toBeNull();
@@ -88,7 +96,6 @@ describe('fast matcher', () => {
     ['set a timer for zero minutes', 'below min 1'],
     ['set a timer for some minutes', 'no number'],
     ['set fan speed to turbo', 'not in enum'],
-    ['look up the weather in Paris', 'cold agent: LLM only'],
     ['echo', 'free-text slot needs a word'],
     [
       'echo this sentence is far too long for the echo agent because its text argument is limited to one hundred characters',
@@ -102,9 +109,8 @@ describe('fast matcher', () => {
     expect(matcher.match(text)).toBeNull();
   });
 
-  it('only uses warm agents', () => {
-    const warm = MANIFESTS.filter((m) => m.tier === 'warm');
-    const phrases = warm.flatMap((m) => m.intents.flatMap((i) => i.phrases)).length;
+  it("uses every agent's phrases, warm and cold", () => {
+    const phrases = MANIFESTS.flatMap((m) => m.intents.flatMap((i) => i.phrases)).length;
     expect(matcher.phraseCount).toBe(phrases);
   });
 
@@ -158,13 +164,13 @@ describe('fast matcher', () => {
     expect(() => compileFastMatcher([manifest])).toThrow('agents/bad/agent.toml');
   });
 
-  it('ignores broken phrases of cold agents (the fast path never uses them)', () => {
+  it('refuses broken phrases of cold agents too (the fast path uses them)', () => {
     const cold = ManifestSchema.parse({
       name: 'c',
       tier: 'cold',
       intents: [{ name: 'x', phrases: ['(broken'] }],
     });
-    expect(compileFastMatcher([cold]).phraseCount).toBe(0);
+    expect(() => compileFastMatcher([cold])).toThrow(GrammarError);
   });
 });
 

@@ -42,6 +42,7 @@ function healthy(over: Partial<DoctorDeps> = {}): DoctorDeps {
     ollamaModels: async () => ({ models: ['llama3:latest'], loaded: [] }),
     whisperModel: async (file) => ({ ok: true, model: path.basename(file) }),
     pocketsphinx: async () => ({ ok: true, model: 'en-us' }),
+    vadModel: async (file) => ({ ok: true, model: path.basename(file) }),
     ...over,
   };
 }
@@ -74,6 +75,7 @@ describe('runDoctor', () => {
       'ollama',
       'arecord',
       'stt-model',
+      'vad-model',
       'go',
     ]);
     expect(checks.filter((c) => !c.ok)).toEqual([]);
@@ -230,6 +232,20 @@ describe('runDoctor', () => {
       fix: 'apt-get install -y pocketsphinx pocketsphinx-en-us',
     },
     {
+      name: 'the Silero VAD model missing on a node with a mic',
+      check: 'vad-model',
+      deps: healthy({ vadModel: async (f) => ({ ok: false, problem: `${f} does not exist` }) }),
+      config: { voice: { enabled: true } },
+      fix: 'helix-node models pull silero-vad',
+    },
+    {
+      name: 'the Silero VAD model missing on a node without one (listen --file needs it)',
+      check: 'vad-model',
+      deps: healthy({ vadModel: async (f) => ({ ok: false, problem: `${f} does not exist` }) }),
+      fix: 'helix-node models pull silero-vad',
+      ok: true,
+    },
+    {
       name: 'go missing',
       check: 'go',
       deps: healthy({ findOnPath: missing('go') }),
@@ -263,7 +279,7 @@ describe('runDoctor', () => {
         },
       }),
     );
-    expect(checks).toHaveLength(7);
+    expect(checks).toHaveLength(8);
     expect(checks.find((c) => c.name === 'docker')?.ok).toBe(false);
   });
 
@@ -286,10 +302,28 @@ describe('runDoctor', () => {
         'ollama',
         'arecord',
         'stt-model',
+        'vad-model',
         'go',
       ]);
     },
   );
+
+  it('finds the real Silero VAD model in the state directory, or says it is not there', async () => {
+    const data = path.resolve(import.meta.dirname, '../../../shared/data');
+    const vad = path.join(data, 'for-tests-silero-v6.2.0-ggml.bin');
+    const there = await runDoctor(parseConfig({ voice: { vad_model: vad } }), realDoctorDeps);
+    expect(there.find((c) => c.name === 'vad-model')).toMatchObject({ ok: true });
+    const absent = await runDoctor(parseConfig({ voice: { enabled: true } }), realDoctorDeps, {
+      stateDir: '/nonexistent/helix',
+    });
+    expect(absent.find((c) => c.name === 'vad-model')).toMatchObject({
+      ok: false,
+      detail: expect.stringContaining(
+        '/nonexistent/helix/models/ggml-silero-v6.2.0.bin does not exist',
+      ),
+      fix: 'helix-node models pull silero-vad',
+    });
+  });
 
   it('says the real nats-server is missing when bus.nats_server points nowhere', async () => {
     const checks = await runDoctor(

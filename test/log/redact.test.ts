@@ -66,7 +66,9 @@ describe('where credentials could leave a node', () => {
   it('a control answer carries no URL credentials', async () => {
     const stateDir = mkdtempSync(path.join(os.tmpdir(), 'helix-redact-'));
     const s = new ControlServer(controlSocketPath(stateDir), silentLogger);
-    s.route('GET', '/v1/status', () => ({ home: { address: 'mqtt://helix:hunter2@broker:1883' } }));
+    s.route('GET', '/v1/status', async () => ({
+      home: { address: 'mqtt://helix:hunter2@broker:1883' },
+    }));
     await s.start();
     cleanups.push(() => rmSync(stateDir, { recursive: true, force: true }));
     cleanups.push(() => s.stop());

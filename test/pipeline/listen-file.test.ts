@@ -114,8 +114,17 @@ describe.skipIf(!SILERO || !espeak)(
           ...opts,
         });
       const deps = { pipeline, traces, selfId: 'id-kitchen', voice: null, routerModel: 'llama3' };
+      // `transcribe` cuts the file as the daemon does (node/pipeline/service.ts: cutFile)
+      const cutFile: VoiceControlDeps['cutFile'] = async (pcm, signal) =>
+        (
+          await captureUtterance({
+            source: pcmSource(pcm),
+            detector: () => new SileroVad(model),
+            signal,
+          })
+        )?.pcm ?? null;
       control = new ControlServer(controlSocketPath(state.dir), silentLogger);
-      registerVoiceControlRoutes(control, { ...deps, listenFile });
+      registerVoiceControlRoutes(control, { ...deps, listenFile, cutFile });
       await control.start();
       refusing = new ControlServer(controlSocketPath(bare.dir), silentLogger);
       registerVoiceControlRoutes(refusing, deps);
@@ -152,6 +161,30 @@ describe.skipIf(!SILERO || !espeak)(
     it('says it heard no speech when the file holds none', async () => {
       const { result } = await listen(state.dir, { file: silence });
       expect(result).toMatchObject({
+        ok: false,
+        failedStage: 'vad',
+        reply: `I heard no speech in ${silence}.`,
+      });
+    });
+
+    it('transcribe cuts the file as listen does, so it hears what listen would act on', async () => {
+      const lines: CommandStreamLine[] = [];
+      for await (const line of controlStream<CommandStreamLine>(state.dir, '/v1/transcribe', {
+        method: 'POST',
+        body: { path: wav },
+      }))
+        lines.push(line);
+      const result = lines.find((l) => l.type === 'result');
+      // the engine knows only the VAD's cut, sample for sample: the whole file would not be heard
+      expect(result).toMatchObject({ ok: true, transcript: TEXT, segmentation: 'vad' });
+
+      const silent: CommandStreamLine[] = [];
+      for await (const line of controlStream<CommandStreamLine>(state.dir, '/v1/transcribe', {
+        method: 'POST',
+        body: { path: silence },
+      }))
+        silent.push(line);
+      expect(silent.find((l) => l.type === 'result')).toMatchObject({
         ok: false,
         failedStage: 'vad',
         reply: `I heard no speech in ${silence}.`,

@@ -519,12 +519,13 @@ describe('the stt stage failing', () => {
       {
         stt: sttEngine(
           transcript('', {
-            rejected:
-              'I\'m not sure whether you said "turn off the lights" or "turn on the lights"; please say it again.',
+            rejected: 'Did you want the lights on or off?',
+            rejectedDetail: 'the decodes disagree: "turn off the lights", "turn on the lights"',
           }),
         ),
       },
-      'I\'m not sure whether you said "turn off the lights" or "turn on the lights"; please say it again.',
+      // the question is said as it is; the diagnostics stay in the trace
+      'Did you want the lights on or off?',
       SELF,
       true,
     ],
@@ -606,6 +607,25 @@ describe('the stt stage failing', () => {
     expect(r.trace.hops[0]).toMatchObject({ stage: 'stt', node: SELF, ok: false });
   });
 
+  it('a refusal speaks the question; why the engine refused goes to the trace only', async () => {
+    const speak = speaker();
+    const { pipeline } = plainPipeline({
+      view: mesh,
+      stt: sttEngine(
+        transcript('', {
+          rejected: 'Did you want the kitchen lights on or off?',
+          rejectedDetail: 'decoded "on", but its audio ends like "off" (VVoNNFFFFF)',
+        }),
+      ),
+      speak,
+    });
+    const r = await pipeline.handleUtterance(PCM, { source: 'mic' });
+    expect(speak.said).toEqual(['Did you want the kitchen lights on or off?']);
+    expect(r.trace.hops[0]!.detail).toContain(
+      'refused: decoded "on", but its audio ends like "off"',
+    );
+  });
+
   it('a mic utterance that fails still speaks the reply', async () => {
     const speak = speaker();
     const { pipeline } = plainPipeline({ view: mesh, stt: sttEngine(transcript('')), speak });
@@ -632,6 +652,27 @@ describe('the stt stage failing', () => {
       "I couldn't reach the transcriber on desk: it is not answering; check that helix-node runs there.",
     );
     expect(failed.trace).toMatchObject({ ok: false, failedStage: 'stt' });
+
+    // a refused utterance is a failure with the recogniser's plain question (the CLI exits 1)
+    const refused = plainPipeline({
+      view: mesh,
+      stt: sttEngine({
+        ...transcript(''),
+        rejected: 'Did you want the kitchen lights on or off?',
+      }),
+    });
+    const asked = await refused.pipeline.transcribe(PCM);
+    expect(asked).toMatchObject({
+      ok: false,
+      error: 'Did you want the kitchen lights on or off?',
+      transcript: { text: '', rejected: 'Did you want the kitchen lights on or off?' },
+    });
+    expect(asked.trace).toMatchObject({ ok: false, failedStage: 'stt' });
+    const silent = plainPipeline({ view: mesh, stt: sttEngine(transcript('')) });
+    expect(await silent.pipeline.transcribe(PCM)).toMatchObject({
+      ok: false,
+      error: "I didn't hear any words.",
+    });
   });
 });
 

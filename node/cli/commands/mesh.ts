@@ -70,7 +70,7 @@ export function registerMeshCommands(program: Command): void {
     .action(async (_opts: unknown, cmd: Command) => {
       const ctx = await configuredContext(cmd);
       const { runDoctor } = await import('../../capabilities/index.js');
-      const checks = await runDoctor(ctx.config);
+      const checks = await runDoctor(ctx.config, undefined, { stateDir: ctx.stateDir });
       if (ctx.o.json) ctx.o.printJson({ checks });
       else {
         for (const c of checks) {

@@ -5,7 +5,7 @@
  */
 import path from 'node:path';
 import { z } from 'zod';
-import { InputError, UsageError } from '../../errors.js';
+import { describeError, InputError, UsageError } from '../../errors.js';
 import type { PipelineEvent, PipelineResult, VoiceControlDeps } from '../../pipeline/index.js';
 import { readWavFile } from '../../voice/index.js';
 import { parseBody, type StreamLine } from '../envelope.js';
@@ -72,7 +72,32 @@ export function registerVoiceControlRoutes(control: ControlServer, deps: VoiceCo
     const { path: file, on } = parse(TranscribeBody, body, '/v1/transcribe');
     if (!path.isAbsolute(file)) throw new InputError(`${file}: give the daemon an absolute path`);
     const clip = await readWavFile(file);
-    const result = await deps.pipeline.transcribe(clip.pcm, {
+    // cut like `listen` does, so the transcript is what `listen` would act on
+    let pcm = clip.pcm;
+    let segmentation = 'vad';
+    if (deps.cutFile) {
+      try {
+        const cut = await deps.cutFile(clip.pcm, res.signal);
+        if (!cut) {
+          res.result({
+            traceId: '',
+            ok: false,
+            transcript: '',
+            reply: `I heard no speech in ${file}.`,
+            failedStage: 'vad',
+            segmentation,
+          });
+          return undefined;
+        }
+        pcm = cut;
+      } catch (err) {
+        if (res.signal.aborted) throw err;
+        segmentation = `the whole file: ${describeError(err)}`;
+      }
+    } else {
+      segmentation = 'the whole file (this daemon has no VAD)';
+    }
+    const result = await deps.pipeline.transcribe(pcm, {
       on,
       signal: res.signal,
       onEvent: (event) => res.event(event),
@@ -87,7 +112,10 @@ export function registerVoiceControlRoutes(control: ControlServer, deps: VoiceCo
       segments: result.transcript.segments,
       language: result.transcript.language,
       confidence: result.transcript.confidence,
+      ...(result.transcript.rejected ? { rejected: result.transcript.rejected } : {}),
       durationS: clip.pcm.length / 16_000,
+      segmentation,
+      ...(pcm !== clip.pcm ? { speechS: pcm.length / 16_000 } : {}),
     });
     return undefined;
   });
@@ -100,7 +128,7 @@ export function registerVoiceControlRoutes(control: ControlServer, deps: VoiceCo
       throw new UsageError('this daemon cannot take utterances from files');
     if (file === undefined && !deps.voice) {
       throw new UsageError(
-        'this node does not listen: set voice.enabled = true (and voice.device) in helix.toml on a node with a mic, and make sure the Silero VAD model is installed (`helix-node models pull silero`); or give a recording with --file',
+        'this node does not listen: set voice.enabled = true (and voice.device) in helix.toml on a node with a mic, and make sure the Silero VAD model is installed (`helix-node models pull silero-vad`); or give a recording with --file',
       );
     }
     const opts = {
