@@ -46,7 +46,11 @@ echo "==> building native modules (whisper.cpp with -march=native)"
 scripts/build-native.sh
 
 echo "==> installing the Silero VAD model (cuts speech for listen and the mic; helix-node doctor lists it)"
-# the same command every VAD error names; a model already there is checked, not fetched again
-npx helix-node models pull silero-vad
+# the same command every VAD error names; a model already there is checked, not fetched again.
+# Offline it cannot be fetched: the node still installs and runs (without the mic loop), the
+# error says where to get the file, and `helix-node doctor` keeps listing it until it is there.
+if ! npx helix-node models pull silero-vad; then
+  echo "==> warning: the Silero VAD model is not installed (see above); listen and the mic need it: run \`npx helix-node models pull silero-vad\` once this machine is online"
+fi
 
 echo "==> done: run \`npx helix-node join\` to start this node"

@@ -206,7 +206,7 @@ describe('agent services on a real Docker engine', () => {
 
   it('inspects one agent with its manifest and refuses an unknown one', async () => {
     const detail = await controlCall<AgentDetail>(node.stateDir, '/v1/agents/inspect?name=timer');
-    expect(detail.manifest.intents.map((i) => i.name)).toEqual(['set', 'cancel', 'list']);
+    expect(detail.manifest.intents.map((i) => i.name)).toEqual(['set', 'cancel', 'list', 'add']);
     expect(detail.manifest.calls).toEqual(['notify']);
     const err = await controlCall(node.stateDir, '/v1/agents/inspect?name=nope').catch(
       (e: unknown) => e,
