@@ -13,16 +13,14 @@
  * one message per command; a node that was away for that minute simply has no context (the
  * follow-up is then refused with what to say instead).
  *
- * Wire form, like heard.ts: `<mac>\n<body>`, body UTF-8 JSON, mac = hex HMAC-SHA256 of the body
- * with the mesh's voice key. The body's `kind: "context"` keeps it apart from a heard
- * announcement signed with the same key (their schemas are strict and their kinds differ), and
- * it goes on its own subject. Decoding never throws; a rejected message is a drop reason.
+ * Wire form: signed.ts's, with `kind: "context"`, which keeps it apart from a heard announcement
+ * signed with the same key (their schemas are strict and their kinds differ); it goes on its own
+ * subject. Decoding never throws; a rejected message is a drop reason.
  */
-import { createHmac, timingSafeEqual } from 'node:crypto';
 import { z } from 'zod';
-import type { Bus, Subscription } from '../bus/index.js';
-import { deriveKey } from '../identity/index.js';
+import type { Bus } from '../bus/index.js';
 import { silentLogger, type Logger } from '../log.js';
+import { busVoiceChannel, SignedVoiceCodec, type SignedDropReason } from './signed.js';
 
 export const CONTEXT_SUBJECT = 'helix.v1.voice.context';
 export const CONTEXT_PROTOCOL_VERSION = 1;
@@ -64,56 +62,28 @@ const BodySchema = z.strictObject({
   context: ConversationContextSchema,
 });
 
-export type ContextDropReason = 'oversized' | 'malformed' | 'wrong-mesh' | 'forged' | 'schema';
+export type ContextDropReason = SignedDropReason;
 
-const encoder = new TextEncoder();
-const strictUtf8 = new TextDecoder('utf-8', { fatal: true });
-
-/** Signs and checks contexts with the mesh's voice key. */
+/** Signs and checks contexts with the mesh's voice key (signed.ts). */
 export class ContextCodec {
-  readonly #key: Buffer;
-  readonly #meshId: string;
+  readonly #signed: SignedVoiceCodec;
 
   constructor(options: { meshId: string; secret: Uint8Array }) {
-    this.#key = deriveKey(options.secret, 'voice');
-    this.#meshId = options.meshId;
+    this.#signed = new SignedVoiceCodec(options, MAX_BYTES);
   }
 
   encode(context: ConversationContext): Uint8Array {
-    const json = JSON.stringify({
+    return this.#signed.seal({
       v: CONTEXT_PROTOCOL_VERSION,
       kind: 'context',
-      meshId: this.#meshId,
+      meshId: this.#signed.meshId,
       context,
     });
-    return encoder.encode(`${this.mac(encoder.encode(json)).toString('hex')}\n${json}`);
   }
 
   decode(bytes: Uint8Array): { ok: ConversationContext } | { drop: ContextDropReason } {
-    if (bytes.byteLength > MAX_BYTES) return { drop: 'oversized' };
-    const nl = bytes.indexOf(0x0a);
-    if (nl !== 64) return { drop: 'malformed' };
-    const macHex = new TextDecoder().decode(bytes.subarray(0, nl));
-    const json = bytes.subarray(nl + 1);
-    let body: unknown;
-    try {
-      body = JSON.parse(strictUtf8.decode(json));
-    } catch {
-      return { drop: 'malformed' };
-    }
-    if (body === null || typeof body !== 'object' || Array.isArray(body))
-      return { drop: 'malformed' };
-    const mesh = (body as Record<string, unknown>).meshId;
-    if (typeof mesh === 'string' && mesh !== this.#meshId) return { drop: 'wrong-mesh' };
-    const given = /^[0-9a-f]{64}$/i.test(macHex) ? Buffer.from(macHex, 'hex') : null;
-    if (!given || !timingSafeEqual(given, this.mac(json))) return { drop: 'forged' };
-    const parsed = BodySchema.safeParse(body);
-    if (!parsed.success || parsed.data.meshId !== this.#meshId) return { drop: 'schema' };
-    return { ok: parsed.data.context };
-  }
-
-  private mac(bytes: Uint8Array): Buffer {
-    return createHmac('sha256', this.#key).update(bytes).digest();
+    const opened = this.#signed.open(bytes, BodySchema);
+    return 'drop' in opened ? opened : { ok: opened.ok.context };
   }
 }
 
@@ -129,29 +99,11 @@ export function busContextChannel(
   bus: Bus,
   opts: { meshId: string; secret: Uint8Array; selfId: string; logger?: Logger },
 ): ContextChannel {
-  const codec = new ContextCodec(opts);
-  const log = opts.logger ?? silentLogger;
-  return {
-    publish(context) {
-      try {
-        bus.publish(CONTEXT_SUBJECT, codec.encode(context));
-      } catch (err) {
-        log.debug({ err: String(err) }, 'could not share a conversation context');
-      }
-    },
-    subscribe(listener) {
-      const sub: Subscription = bus.subscribe(CONTEXT_SUBJECT, (msg) => {
-        const d = codec.decode(msg.data);
-        if ('drop' in d) {
-          log.debug({ reason: d.drop }, 'dropped a conversation context');
-          return;
-        }
-        if (d.ok.node === opts.selfId) return;
-        listener(d.ok);
-      });
-      return () => sub.unsubscribe();
-    },
-  };
+  return busVoiceChannel(bus, CONTEXT_SUBJECT, new ContextCodec(opts), {
+    selfId: opts.selfId,
+    logger: opts.logger,
+    what: 'a conversation context',
+  });
 }
 
 /** A context found for a follow-up, and whether it is the room's own or another room's. */

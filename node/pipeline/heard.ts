@@ -3,18 +3,15 @@
  * and waits a short window after its end of speech for the others' announcements before the
  * rule of arbitration.ts says whether it acts (DESIGN: many mics, one action).
  *
- * Wire form, like the settings messages: `<mac>\n<body>`, body UTF-8 JSON, mac = hex
- * HMAC-SHA256(deriveKey(meshSecret, 'voice'), body bytes); its own key purpose, so an
- * announcement's mac never passes as an advert's or a setting's. Decoding never throws: a
- * rejected message is a drop reason (oversized → malformed → wrong-mesh → forged → schema), and
- * announcements of utterances that ended long ago (a replay) are dropped as stale.
+ * Wire form: signed.ts's, with `kind: "heard"`. Decoding never throws: a rejected message is a
+ * drop reason, and announcements of utterances that ended long ago (a replay) are dropped as
+ * stale.
  *
  * The bus sits behind HeardChannel (busHeardChannel over NATS; tests may use memory).
  */
-import { createHmac, randomBytes, timingSafeEqual } from 'node:crypto';
+import { randomBytes } from 'node:crypto';
 import { z } from 'zod';
-import type { Bus, Subscription } from '../bus/index.js';
-import { deriveKey } from '../identity/index.js';
+import type { Bus } from '../bus/index.js';
 import { silentLogger, type Logger } from '../log.js';
 import type { PeerView } from '../types.js';
 import {
@@ -27,6 +24,7 @@ import {
   type HeardUtterance,
   type Verdict,
 } from './arbitration.js';
+import { busVoiceChannel, SignedVoiceCodec, type SignedDropReason } from './signed.js';
 
 export const HEARD_SUBJECT = 'helix.v1.voice.heard';
 export const HEARD_PROTOCOL_VERSION = 1;
@@ -50,26 +48,21 @@ const HeardBodySchema = z.strictObject({
 });
 type HeardBody = z.infer<typeof HeardBodySchema>;
 
-export type HeardDropReason = 'oversized' | 'malformed' | 'wrong-mesh' | 'forged' | 'schema';
+export type HeardDropReason = SignedDropReason;
 
-const encoder = new TextEncoder();
-const strictUtf8 = new TextDecoder('utf-8', { fatal: true });
-
-/** Signs and checks announcements with the mesh's voice key. */
+/** Signs and checks announcements with the mesh's voice key (signed.ts). */
 export class HeardCodec {
-  readonly #key: Buffer;
-  readonly #meshId: string;
+  readonly #signed: SignedVoiceCodec;
 
   constructor(options: { meshId: string; secret: Uint8Array }) {
-    this.#key = deriveKey(options.secret, 'voice');
-    this.#meshId = options.meshId;
+    this.#signed = new SignedVoiceCodec(options, MAX_BYTES);
   }
 
   encode(h: HeardUtterance): Uint8Array {
     const body: HeardBody = {
       v: HEARD_PROTOCOL_VERSION,
       kind: 'heard',
-      meshId: this.#meshId,
+      meshId: this.#signed.meshId,
       node: h.node,
       name: h.name,
       ...(h.room ? { room: h.room } : {}),
@@ -79,36 +72,14 @@ export class HeardCodec {
       levelDbfs: tenth(h.levelDbfs),
       snrDb: tenth(h.snrDb),
     };
-    const json = JSON.stringify(body);
-    return encoder.encode(`${this.mac(encoder.encode(json)).toString('hex')}\n${json}`);
+    return this.#signed.seal(body);
   }
 
   decode(bytes: Uint8Array): { ok: HeardUtterance } | { drop: HeardDropReason } {
-    if (bytes.byteLength > MAX_BYTES) return { drop: 'oversized' };
-    const nl = bytes.indexOf(0x0a);
-    if (nl !== 64) return { drop: 'malformed' };
-    const macHex = new TextDecoder().decode(bytes.subarray(0, nl));
-    const json = bytes.subarray(nl + 1);
-    let body: unknown;
-    try {
-      body = JSON.parse(strictUtf8.decode(json));
-    } catch {
-      return { drop: 'malformed' };
-    }
-    if (body === null || typeof body !== 'object' || Array.isArray(body))
-      return { drop: 'malformed' };
-    const mesh = (body as Record<string, unknown>).meshId;
-    if (typeof mesh === 'string' && mesh !== this.#meshId) return { drop: 'wrong-mesh' };
-    const given = /^[0-9a-f]{64}$/i.test(macHex) ? Buffer.from(macHex, 'hex') : null;
-    if (!given || !timingSafeEqual(given, this.mac(json))) return { drop: 'forged' };
-    const parsed = HeardBodySchema.safeParse(body);
-    if (!parsed.success || parsed.data.meshId !== this.#meshId) return { drop: 'schema' };
-    const { v: _v, kind: _k, meshId: _m, ...heard } = parsed.data;
+    const opened = this.#signed.open(bytes, HeardBodySchema);
+    if ('drop' in opened) return opened;
+    const { v: _v, kind: _k, meshId: _m, ...heard } = opened.ok;
     return { ok: heard };
-  }
-
-  private mac(bytes: Uint8Array): Buffer {
-    return createHmac('sha256', this.#key).update(bytes).digest();
   }
 }
 
@@ -124,29 +95,12 @@ export function busHeardChannel(
   bus: Bus,
   opts: { meshId: string; secret: Uint8Array; selfId: string; logger?: Logger },
 ): HeardChannel {
-  const codec = new HeardCodec(opts);
-  const log = opts.logger ?? silentLogger;
-  return {
-    announce(h) {
-      try {
-        bus.publish(HEARD_SUBJECT, codec.encode(h));
-      } catch (err) {
-        log.debug({ err: String(err) }, 'could not announce an utterance');
-      }
-    },
-    subscribe(listener) {
-      const sub: Subscription = bus.subscribe(HEARD_SUBJECT, (msg) => {
-        const d = codec.decode(msg.data);
-        if ('drop' in d) {
-          log.debug({ reason: d.drop }, 'dropped an utterance announcement');
-          return;
-        }
-        if (d.ok.node === opts.selfId) return;
-        listener(d.ok);
-      });
-      return () => sub.unsubscribe();
-    },
-  };
+  const channel = busVoiceChannel(bus, HEARD_SUBJECT, new HeardCodec(opts), {
+    selfId: opts.selfId,
+    logger: opts.logger,
+    what: 'an utterance announcement',
+  });
+  return { announce: channel.publish, subscribe: channel.subscribe };
 }
 
 /** Why a command was given up before it ran: another mic's better hearing arrived late. */
