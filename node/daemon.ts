@@ -9,7 +9,7 @@ import path from 'node:path';
 import type { Config, LoadedConfig } from './config/index.js';
 import { createLogger, type Logger } from './log.js';
 import { VERSION } from './version.js';
-import { describeError } from './errors.js';
+import { describeError, NodeStartingError } from './errors.js';
 import { component, ComponentStack, stopErrorLogger, type Component } from './lifecycle.js';
 import {
   ensureNodeTls,
@@ -106,6 +106,11 @@ export class Daemon {
   private names: NodeNames | null = null;
   /** helix.toml's node.name differs from the one node.json recorded: claim it again */
   private reclaimName = false;
+  /** The control socket: up from the start, its routes added once every part runs. */
+  private control: ControlServer | null = null;
+  /** Every component has started (status answers in full); false while starting or stopping. */
+  private up = false;
+  private stopping = false;
 
   constructor(private readonly opts: DaemonOptions) {
     this.logger = opts.logger ?? createLogger(opts.loaded.config.log.level);
@@ -133,7 +138,17 @@ export class Daemon {
       { id: this.identity.shortId },
       { formatters: { log: (o) => ({ node: this.identity.name, ...o }) } },
     );
-    await this.stack.start(this.components(), signal);
+    // The control socket answers from the first moment, as tailscaled's LocalAPI does: while the
+    // parts start (a Whisper model may take seconds on a Pi), `status` and every other route say
+    // the node is starting and what is up so far, instead of "no helix-node is running".
+    this.control = this.startingControl();
+    await this.control.start();
+    try {
+      await this.stack.start(this.components(), signal);
+    } catch (err) {
+      await this.stopControl();
+      throw err;
+    }
     this.log.info(
       { mesh: this.mesh.meshId, address: this.meshAddress, version: VERSION },
       'node is up',
@@ -141,7 +156,15 @@ export class Daemon {
   }
 
   async stop(): Promise<void> {
+    this.stopping = true;
     await this.stack.stop();
+    await this.stopControl();
+  }
+
+  private async stopControl(): Promise<void> {
+    const control = this.control;
+    this.control = null;
+    await control?.stop();
   }
 
   /** The components running now, in start order (empty before start and after stop). */
@@ -439,12 +462,24 @@ export class Daemon {
         },
         () => this.rpc.stop(),
       ),
-      this.lazy('control', () => this.controlServer()),
+      // Last: the routes that need the parts; status answers in full from here on.
+      component(
+        'control',
+        () => {
+          this.addControlRoutes(this.control!);
+          this.control!.setFallback(null);
+          this.up = true;
+        },
+        () => {
+          this.up = false;
+          this.control?.setFallback(this.notUp);
+        },
+      ),
     ];
   }
 
   /** A component made only when its turn comes (it needs what earlier ones made). */
-  private lazy(name: string, make: () => Component | ControlServer): Component {
+  private lazy(name: string, make: () => Component): Component {
     let made: { start(signal: AbortSignal): Promise<void>; stop(): Promise<void> } | null = null;
     return component(
       name,
@@ -578,10 +613,26 @@ export class Daemon {
     });
   }
 
-  private controlServer(): ControlServer {
+  /** The control socket of a node that is starting: status says so, every other route too. */
+  private startingControl(): ControlServer {
+    const control = new ControlServer(controlSocketPath(this.stateDir), this.log);
+    control.route('GET', '/v1/status', () => (this.up ? this.status() : this.notUp()));
+    control.setFallback(this.notUp);
+    return control;
+  }
+
+  private readonly notUp = async (): Promise<never> => {
+    const up = this.stack.running;
+    throw new NodeStartingError(
+      this.stopping
+        ? `helix-node ${this.identity.name} is stopping`
+        : `helix-node ${this.identity.name} is starting (up so far: ${up.length > 0 ? up.join(', ') : 'nothing yet'}); ask again in a moment`,
+    );
+  };
+
+  /** The routes that need the parts, once they run. */
+  private addControlRoutes(control: ControlServer): void {
     const { config, stateDir } = this;
-    const control = new ControlServer(controlSocketPath(stateDir), this.log);
-    control.route('GET', '/v1/status', () => this.status());
     control.route('POST', '/v1/invite', async (body) => {
       const ttlS = Number((body as { ttlS?: unknown }).ttlS ?? config.join.invite_ttl_s);
       return createInvite(stateDir, {
@@ -594,7 +645,6 @@ export class Daemon {
     if (this.names) addNodeRoutes(control, this.names);
     if (this.agents) addAgentRoutes(control, this.agents.control);
     if (this.voice) registerVoiceControlRoutes(control, this.voice.control);
-    return control;
   }
 
   /** What the agent and voice services are built from. */

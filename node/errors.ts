@@ -52,6 +52,11 @@ export class MeshAccessError extends HelixError {
 }
 
 /** A peer or the local daemon could not be reached (exit 69). */
+/** The node is up but still starting its parts: ask again in a moment (EX_TEMPFAIL). */
+export class NodeStartingError extends HelixError {
+  override readonly exitCode = 75;
+}
+
 export class UnreachableError extends HelixError {
   override readonly exitCode = 69;
 }

@@ -2,15 +2,17 @@
  * The daemon's wiring: components start in order, stop in reverse, and a component that fails
  * to start stops those already started. Plain-object components stand in for the real ones.
  */
-import { existsSync, mkdtempSync, rmSync } from 'node:fs';
+import { existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { createServer } from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { parseConfig } from '../node/config/index.js';
+import { controlCall, RemoteError } from '../node/control/index.js';
 import { HelixError } from '../node/errors.js';
 import { ComponentStack, component, type Component } from '../node/lifecycle.js';
 import { silentLogger } from '../node/log.js';
+import { waitFor } from './support/wait.js';
 
 function recorder() {
   const log: string[] = [];
@@ -154,6 +156,53 @@ describe('the daemon', () => {
       expect(existsSync(path.join(stateDir, 'mesh.json'))).toBe(true);
       expect(existsSync(path.join(stateDir, 'control.sock'))).toBe(false);
       expect(seen).toEqual([[]]);
+    } finally {
+      await daemon.stop();
+      rmSync(stateDir, { recursive: true, force: true });
+    }
+  });
+
+  it('answers status from the start: "starting" with the parts up so far, until every part runs', async () => {
+    const stateDir = mkdtempSync(path.join(os.tmpdir(), 'helix-daemon-'));
+    // a nats-server that takes 3 s to fail: the node sits in its bus step meanwhile
+    const slow = path.join(stateDir, 'slow-nats-server');
+    writeFileSync(slow, '#!/bin/sh\nsleep 3\nexit 1\n', { mode: 0o755 });
+    const { Daemon } = await import('../node/daemon.js');
+    const config = parseConfig({
+      node: { name: 'early' },
+      mesh: { address: '127.0.8.61', rpc_port: await freePort() },
+      discovery: { tailscale: false, mdns: false },
+      bus: { nats_server: slow },
+    });
+    const daemon = new Daemon({
+      loaded: { config, configPath: null, stateDir },
+      logger: silentLogger,
+    });
+    try {
+      const starting = daemon.start().catch((e: unknown) => e);
+      // the socket not there yet is retried; an answer (an error line from the node) ends the wait
+      const answer = await waitFor(
+        async () => {
+          try {
+            return await controlCall(stateDir, '/v1/status', { timeoutMs: 500 });
+          } catch (err) {
+            if (err instanceof RemoteError) return err;
+            throw err;
+          }
+        },
+        { timeoutMs: 2500, intervalMs: 20, what: 'a status answer' },
+      );
+      expect(answer).toBeInstanceOf(RemoteError);
+      expect((answer as RemoteError).name).toBe('NodeStartingError');
+      expect((answer as RemoteError).exitCode).toBe(75);
+      expect((answer as Error).message).toMatch(
+        /^helix-node early is starting \(up so far: discovery(, [a-z-]+)*\); ask again in a moment$/,
+      );
+      // any other route says the same, not "no such route"
+      const other = await controlCall(stateDir, '/v1/settings').catch((e: unknown) => e);
+      expect((other as Error).name).toBe('NodeStartingError');
+      expect(await starting).toBeInstanceOf(HelixError);
+      expect(existsSync(path.join(stateDir, 'control.sock'))).toBe(false);
     } finally {
       await daemon.stop();
       rmSync(stateDir, { recursive: true, force: true });

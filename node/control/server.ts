@@ -3,11 +3,12 @@
  * (mode 0600), so only the node's own user can ask it for status or give it work.
  * It never listens on the network.
  */
-import { chmodSync, rmSync } from 'node:fs';
+import { chmodSync, existsSync, rmSync } from 'node:fs';
 import http from 'node:http';
+import net from 'node:net';
 import path from 'node:path';
 import { redactCredentials, type Logger } from '../log.js';
-import { HelixError, describeError } from '../errors.js';
+import { HelixError, StateError, describeError } from '../errors.js';
 import { clientGone, type ErrorLine, type StreamLine } from './envelope.js';
 
 export type ControlHandler = (
@@ -70,6 +71,7 @@ export class ControlServer {
   private server: http.Server | null = null;
   private readonly routes = new Map<string, ControlHandler>();
   private readonly limits: StreamLimits;
+  private fallback: ControlHandler | null = null;
 
   constructor(
     private readonly socketPath: string,
@@ -79,12 +81,25 @@ export class ControlServer {
     this.limits = { ...STREAM_LIMITS, ...limits };
   }
 
-  /** Register `GET /v1/status`-style routes before start. */
+  /** Register `GET /v1/status`-style routes, before start or while running. */
   route(method: 'GET' | 'POST', pathname: string, handler: ControlHandler): void {
     this.routes.set(`${method} ${pathname}`, handler);
   }
 
+  /**
+   * What answers a route that is not registered (yet): a node still starting says so rather than
+   * "no such route" (null: the 404 again).
+   */
+  setFallback(handler: ControlHandler | null): void {
+    this.fallback = handler;
+  }
+
   async start(): Promise<void> {
+    // A socket that answers belongs to a node that runs: taking it over would cut that node off.
+    if (existsSync(this.socketPath) && (await socketAnswers(this.socketPath)))
+      throw new StateError(
+        `a helix-node is already running with this state dir (its control socket ${this.socketPath} answers); stop it first (Ctrl-C, or \`systemctl stop helix-node\`) or pass another --state-dir`,
+      );
     rmSync(this.socketPath, { force: true });
     const server = http.createServer((req, res) => void this.handle(req, res));
     await new Promise<void>((resolve, reject) => {
@@ -106,7 +121,7 @@ export class ControlServer {
 
   private async handle(req: http.IncomingMessage, res: http.ServerResponse): Promise<void> {
     const url = new URL(req.url ?? '/', 'http://local');
-    const handler = this.routes.get(`${req.method} ${url.pathname}`);
+    const handler = this.routes.get(`${req.method} ${url.pathname}`) ?? this.fallback;
     if (!handler) {
       sendJson(res, 404, {
         error: { name: 'NotFound', message: `no such control route ${req.method} ${url.pathname}` },
@@ -271,6 +286,20 @@ class Stream {
     for (const w of this.waiters.splice(0)) w.reject(this.failure);
     this.onFail(message);
   }
+}
+
+/** Whether something accepts connections on the unix socket (a stale file refuses at once). */
+function socketAnswers(socketPath: string): Promise<boolean> {
+  return new Promise((resolve) => {
+    const socket = net.connect(socketPath);
+    const done = (answers: boolean): void => {
+      socket.destroy();
+      resolve(answers);
+    };
+    socket.once('connect', () => done(true));
+    socket.once('error', () => done(false));
+    socket.setTimeout(1000, () => done(false));
+  });
 }
 
 /** Every answer leaves with URL credentials redacted (status, traces, results: log.ts). */

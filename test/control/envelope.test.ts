@@ -2,13 +2,15 @@
  * The control socket's one NDJSON envelope, request parsing and client-gone handling, against a
  * real ControlServer on a unix socket in a temp dir.
  */
-import { mkdtempSync, rmSync } from 'node:fs';
+import { spawnSync } from 'node:child_process';
+import { existsSync, mkdtempSync, rmSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { z } from 'zod';
 import {
   ControlServer,
+  controlCall,
   controlEvents,
   controlSocketPath,
   controlStream,
@@ -131,5 +133,43 @@ describe('the control envelope', () => {
     ]);
     expect(String(reason)).toMatch(/went away/);
     await reading;
+  });
+});
+
+describe('the control socket', () => {
+  it('refuses to take over the socket of a node that runs, and replaces a stale one', async () => {
+    const dir = await server((s) => s.route('GET', '/v1/status', async () => ({ who: 'first' })));
+    const second = new ControlServer(controlSocketPath(dir), silentLogger);
+    const err = await second.start().catch((e: unknown) => e);
+    expect(err).toBeInstanceOf(HelixError);
+    expect((err as Error).message).toMatch(/a helix-node is already running with this state dir/);
+    // the first one still answers
+    expect(await controlCall(dir, '/v1/status')).toEqual({ who: 'first' });
+
+    // a socket file nobody listens on (a node killed with -9) is taken over
+    const stale = mkdtempSync(path.join(os.tmpdir(), 'helix-control-'));
+    cleanups.push(() => rmSync(stale, { recursive: true, force: true }));
+    // a process that listens and is killed with -9 leaves its socket file behind
+    spawnSync(process.execPath, [
+      '-e',
+      `require('net').createServer().listen(${JSON.stringify(controlSocketPath(stale))}, () => process.kill(process.pid, 'SIGKILL'))`,
+    ]);
+    expect(existsSync(controlSocketPath(stale))).toBe(true);
+    const third = new ControlServer(controlSocketPath(stale), silentLogger);
+    third.route('GET', '/v1/status', async () => ({ who: 'third' }));
+    await third.start();
+    cleanups.push(() => third.stop());
+    expect(await controlCall(stale, '/v1/status')).toEqual({ who: 'third' });
+  });
+
+  it('answers routes it does not know with its fallback while one is set', async () => {
+    const dir = await server((s) => {
+      s.setFallback(async () => {
+        throw new TooLoud('still starting');
+      });
+    });
+    const err = await controlCall(dir, '/v1/anything').catch((e: unknown) => e);
+    expect((err as RemoteError).exitCode).toBe(75);
+    expect((err as Error).message).toBe('still starting');
   });
 });
