@@ -203,11 +203,12 @@ func (s *timers) sorted() []*timer {
 	return out
 }
 
+// name is how the timer is spoken of: "tea timer", "5-minute timer", "timer of 1 hour 30 minutes".
 func (tm *timer) name() string {
 	if tm.label != "" {
 		return tm.label + " timer"
 	}
-	return spoken(tm.span) + " timer"
+	return timerOf(tm.span)
 }
 
 func (tm *timer) data() map[string]interface{} {

@@ -75,7 +75,8 @@ describe.skipIf(unavailable !== null)(
       expect(heard.code, heard.stderr).toBe(0);
       expect(heard.result).toMatchObject({
         ok: true,
-        transcript: 'turn on the kitchen lights',
+        // the recogniser may hear "light": the command language takes either
+        transcript: expect.stringMatching(/^turn on the kitchen lights?$/),
         reply: 'Turned on the kitchen lights.',
       });
 

@@ -184,6 +184,9 @@ function untrackLab(lab: NetnsLab): void {
 }
 
 /** A hub bridge and N node namespaces. Create with `NetnsLab.create`. */
+/** Labs this process has made (their run ids' suffix). */
+let labsMade = 0;
+
 export class NetnsLab {
   readonly runId: string;
   readonly hubNamespace: string;
@@ -221,12 +224,10 @@ export class NetnsLab {
         `subnet must be three octets inside 100.64.0.0/10, e.g. "100.64.50"; got "${subnet}"`,
       );
     }
+    // pid + a counter of this process's labs: unique among live runs (a random suffix collided
+    // often enough with the many labs one test file makes); a dead run's ids are swept below.
     const runId =
-      opts.runId ??
-      process.pid.toString(36) +
-        Math.floor(Math.random() * 1296)
-          .toString(36)
-          .padStart(2, '0');
+      opts.runId ?? process.pid.toString(36) + (labsMade++ % 1296).toString(36).padStart(2, '0');
     if (!/^[a-z0-9]{1,8}$/.test(runId))
       throw new RangeError(`runId must be 1-8 lowercase letters or digits; got "${runId}"`);
     const prefixLength = opts.prefixLength ?? 10;
