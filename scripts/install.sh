@@ -17,9 +17,10 @@ PACKAGES=(docker.io golang-go iproute2 alsa-utils espeak-ng sox mosquitto mosqui
   pocketsphinx pocketsphinx-en-us libpocketsphinx-dev ca-certificates tcpdump)
 # Development and CI only (CI=true, as .ci/run sets, or HELIX_DEV=1): qemu-user-static and
 # binfmt-support let the Docker engine run arm64 and armv7 agent images under emulation, so the
-# tests run a Raspberry Pi's agents for real on an amd64 machine. A node does not need them.
+# tests run a Raspberry Pi's agents for real on an amd64 machine; chromium is the real browser the
+# dashboard's tests drive (headless, through puppeteer-core). A node does not need them.
 if [ "${CI:-}" = "true" ] || [ "${HELIX_DEV:-}" = "1" ]; then
-  PACKAGES+=(qemu-user-static binfmt-support)
+  PACKAGES+=(qemu-user-static binfmt-support chromium)
 fi
 
 missing=()
