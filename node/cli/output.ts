@@ -1,5 +1,6 @@
 /**
- * Terminal output: colours only on a TTY and without NO_COLOR (https://no-color.org), plain tables.
+ * Terminal output: colours only on a TTY (or with FORCE_COLOR) and without NO_COLOR
+ * (https://no-color.org), plain tables.
  * Everything printed goes through safeText, so no control character that came from an agent or a
  * peer reaches the terminal raw.
  */
@@ -13,12 +14,27 @@ export interface Output {
   print(value: unknown, human: () => string): void;
 }
 
+/**
+ * Whether to colour what goes to a stream: --no-color, else NO_COLOR (any non-empty value,
+ * https://no-color.org: the person's wish wins over a tool's FORCE_COLOR), else FORCE_COLOR
+ * (non-empty, not 0 or false: colours even into a pipe), else a terminal that is not "dumb".
+ */
+export function colourWanted(o: {
+  flag?: boolean | undefined;
+  isTTY: boolean;
+  env?: NodeJS.ProcessEnv;
+}): boolean {
+  const env = o.env ?? process.env;
+  if (o.flag === false) return false;
+  if (env.NO_COLOR !== undefined && env.NO_COLOR !== '') return false;
+  const force = env.FORCE_COLOR;
+  if (force !== undefined && force !== '') return force !== '0' && force !== 'false';
+  return o.isTTY && env.TERM !== 'dumb';
+}
+
 export function createOutput(opts: { json?: boolean; color?: boolean } = {}): Output {
   const color =
-    opts.color ??
-    (process.stdout.isTTY === true &&
-      !('NO_COLOR' in process.env && process.env.NO_COLOR !== '') &&
-      process.env.TERM !== 'dumb');
+    opts.color ?? colourWanted({ isTTY: process.stdout.isTTY === true, env: process.env });
   // Our own colours (paint) survive only when colours are on; an agent's are made visible
   // where it is printed (safeText without keepColour), so at most paint's few codes get through.
   const keepColour = color;
