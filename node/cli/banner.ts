@@ -110,7 +110,11 @@ const WHAT: Record<string, (c: DoctorCheck) => string> = {
       : 'no Docker: agents run on other nodes',
   tailscale: () => 'no tailnet: peers only from the LAN, invites and static peers',
   ollama: (c) =>
-    /model .* is missing/.test(c.detail) ? 'no router model in Ollama' : 'no Ollama on this node',
+    /model .* is missing/.test(c.detail)
+      ? 'no router model in Ollama'
+      : /start/.test(c.fix ?? '')
+        ? 'Ollama is not running'
+        : 'no Ollama on this node',
   arecord: () => 'no microphone',
   'stt-model': () => 'no speech-to-text model: peers transcribe',
   'vad-model': () => 'no voice-activity model: this node cannot listen',
