@@ -121,6 +121,7 @@ describe('the start banner', () => {
     ).join('\n');
     expect(text).toContain('pi\\u001b]0;owned\\u0007');
     expect(text).toContain('hall\\u001b[2J');
+    // eslint-disable-next-line no-control-regex -- removing the banner's own colour codes
     expect(text.replace(/\u001b\[(?:0|1|2|3[1-4])m/g, '')).not.toContain(ESC);
   });
 

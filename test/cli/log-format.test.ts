@@ -134,7 +134,7 @@ describe('a readable log line', () => {
   it('has colours only when asked: time dim, level coloured, details dim', () => {
     const rec = { level: 40, time: Date.UTC(2026, 11, 3, 14, 3, 7), agent: 'a', msg: 'm' };
     const plain = formatLogLine(rec, { color: false });
-    expect(plain).toMatch(/^\d\d:\d\d:\d\d warn  m \(agent a\)$/);
+    expect(plain).toMatch(/^\d\d:\d\d:\d\d warn {2}m \(agent a\)$/);
     expect(plain).not.toContain(ESC);
     const coloured = formatLogLine(rec, { color: true });
     expect(coloured).toContain(`${ESC}[33mwarn `);
@@ -155,6 +155,7 @@ describe('a readable log line', () => {
         { color },
       );
       // only the formatter's own SGR codes remain
+      // eslint-disable-next-line no-control-regex -- removing the formatter's own colour codes
       const withoutOwn = line.replace(/\u001b\[(?:0|1|2|3[1-4])m/g, '');
       expect(withoutOwn).not.toMatch(RAW_CONTROL);
       expect(line).toContain('kit\\u001b]0;owned\\u0007chen');
@@ -181,7 +182,7 @@ describe('the pretty log stream', () => {
       .child({ id: 'BuREMGEX' })
       .info({ agents: ['echo', 'timer'], dirs: ['/a'] }, 'agents loaded');
     expect(lines).toHaveLength(1);
-    expect(lines[0]).toMatch(/^\d\d:\d\d:\d\d info  agents loaded \(echo, timer\)$/);
+    expect(lines[0]).toMatch(/^\d\d:\d\d:\d\d info {2}agents loaded \(echo, timer\)$/);
   });
 
   it('redacts URL credentials in any field, as the JSON lines do', () => {
