@@ -108,3 +108,29 @@ export function table(headers: string[], rows: string[][]): string {
       .trimEnd();
   return [line(headers), ...rows.map(line)].join('\n');
 }
+
+/** A scalar as a person writes it: bare when it is one plain word, else quoted. */
+function plainValue(v: unknown): string {
+  if (typeof v === 'string') return /^[\w.:/@+-]+$/.test(v) ? v : JSON.stringify(v);
+  if (typeof v === 'number' || typeof v === 'boolean' || v === null) return String(v);
+  return JSON.stringify(v) ?? String(v);
+}
+
+/** An intent's arguments as `room=kitchen minutes=5` (nothing for none), not a JSON object. */
+export function describeArgs(args: Record<string, unknown> | undefined): string {
+  return Object.entries(args ?? {})
+    .map(([k, v]) => `${k}=${plainValue(v)}`)
+    .join(' ');
+}
+
+/**
+ * An agent's structured result for a person: one `key: value` line per field of an object, the
+ * value itself otherwise; empty for none. (--json gives the data as it is.)
+ */
+export function describeData(data: unknown): string {
+  if (data === null || data === undefined) return '';
+  if (typeof data !== 'object' || Array.isArray(data)) return plainValue(data);
+  return Object.entries(data)
+    .map(([k, v]) => `${k}: ${typeof v === 'string' ? v : plainValue(v)}`)
+    .join('\n');
+}
