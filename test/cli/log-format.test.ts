@@ -92,9 +92,9 @@ describe('a readable log line', () => {
         from: 'alive',
         to: 'suspect',
         reason: 'silent for 3 s',
-        msg: 'peer kitchen (12D3KooWDHGF) alive -> suspect',
+        msg: 'peer kitchen (12D3KooWDHGF) is suspect, was alive',
       }),
-    ).toBe('peer kitchen (12D3KooWDHGF) alive -> suspect (silent for 3 s)');
+    ).toBe('peer kitchen (12D3KooWDHGF) is suspect, was alive (silent for 3 s)');
     expect(
       formatLogMessage({
         level: 40,
