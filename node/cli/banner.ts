@@ -4,7 +4,9 @@
  * they are lines for a person (bannerLines); in JSON logs the same facts are one record
  * (bannerRecord). Pure: run-daemon.ts gathers the facts.
  */
-import type { DoctorCheck } from '../capabilities/index.js';
+import { FIX, hasOllamaModel, type DoctorCheck } from '../capabilities/index.js';
+import type { Config } from '../config/index.js';
+import type { Capabilities } from '../types.js';
 import { paint, safeText } from './output.js';
 
 /** Something this node cannot do, and the fix in a few words. */
@@ -152,6 +154,34 @@ export function lacksFrom(checks: DoctorCheck[]): Lack[] {
           (exact ? 'see `helix-node doctor`' : undefined));
     lacks.push({ check: c.name, what, ...(fix ? { fix } : {}) });
   }
+  return lacks;
+}
+
+/**
+ * What the node lacks from its own capability probes and tailnet state, with nothing probed again:
+ * for the JSON banner (a service manager or a test reads it on every start, so it costs nothing),
+ * where lacksFrom runs doctor for a person at a terminal and can tell causes apart.
+ */
+export function lacksFromCapabilities(
+  caps: Capabilities,
+  o: { tailnet: { kind: string }; config: Pick<Config, 'stt' | 'router'> },
+): Lack[] {
+  const lacks: Lack[] = [];
+  const add = (
+    check: string,
+    fix: string,
+    what = WHAT[check]!({ name: check, ok: false, detail: '' }),
+  ) => lacks.push({ check, what, fix });
+  if (!caps.docker) add('docker', SHORT_FIX.docker!({ name: 'docker', ok: false, detail: '' }));
+  if (o.tailnet.kind === 'not-running') add('tailscale', FIX.tailscaleUp);
+  if (o.tailnet.kind === 'unavailable') add('tailscale', 'install it: tailscale.com/download');
+  if (!caps.ollama) add('ollama', 'install it: ollama.com/download');
+  else if (!hasOllamaModel(caps.ollama.models, o.config.router.model))
+    add('ollama', FIX.ollamaPull(o.config.router.model), 'no router model in Ollama');
+  if (!caps.mic) add('arecord', 'plug in a microphone');
+  if (!caps.stt && o.config.stt.engine !== 'none')
+    add('stt-model', o.config.stt.engine === 'phrase' ? FIX.pocketsphinx : FIX.sttModel);
+  if (!caps.go) add('go', FIX.go);
   return lacks;
 }
 

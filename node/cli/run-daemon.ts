@@ -13,6 +13,7 @@ import {
   bannerRecord,
   dashboardUrl,
   lacksFrom,
+  lacksFromCapabilities,
   startingLine,
   type BannerFacts,
   type Lack,
@@ -46,8 +47,9 @@ export async function runDaemon(opts: RunDaemonOptions): Promise<void> {
   if (pretty)
     say(startingLine({ version: VERSION, stateDir, configPath, invite: !!opts.invite }, { color }));
   else logger.info({ version: VERSION, stateDir, config: configPath }, 'starting');
-  // What the node lacks comes from doctor's checks, run while the node starts.
-  const lacks = lackingParts(opts.loaded.config, stateDir);
+  // For a person, what the node lacks comes from doctor's checks (they tell causes apart), run
+  // while the node starts; the JSON banner takes the node's own probes and costs nothing more.
+  const doctorLacks = pretty ? lackingParts(config, stateDir) : null;
 
   const daemon = new Daemon({ ...opts, logger });
   const stopping = new AbortController();
@@ -65,7 +67,7 @@ export async function runDaemon(opts: RunDaemonOptions): Promise<void> {
       if (stopping.signal.aborted) return;
       throw err;
     }
-    const facts = await bannerFacts(daemon, opts, await lacks);
+    const facts = await bannerFacts(daemon, opts, doctorLacks);
     if (pretty) for (const line of bannerLines(facts, { color })) say(line);
     else
       logger.info(
@@ -123,10 +125,13 @@ async function lackingParts(
 async function bannerFacts(
   daemon: Daemon,
   opts: RunDaemonOptions,
-  lacks: Lack[],
+  doctorLacks: Promise<Lack[]> | null,
 ): Promise<BannerFacts> {
   const { config, stateDir, configPath } = opts.loaded;
   const status = await daemon.status();
+  const lacks =
+    (await doctorLacks) ??
+    lacksFromCapabilities(await daemon.probedCapabilities(), { tailnet: status.tailnet, config });
   const room = daemon.settingsService?.store.get(`nodes.${status.self.id}.room`);
   const tailnet = status.tailnet;
   const discovery = [

@@ -10,10 +10,11 @@ import {
   bannerRecord,
   dashboardUrl,
   lacksFrom,
+  lacksFromCapabilities,
   startingLine,
   type BannerFacts,
 } from '../../node/cli/banner.js';
-import { runDoctor, type DoctorDeps } from '../../node/capabilities/index.js';
+import { hostOnlyCapabilities, runDoctor, type DoctorDeps } from '../../node/capabilities/index.js';
 import { parseConfig } from '../../node/config/index.js';
 
 const ESC = '\u001b';
@@ -213,6 +214,55 @@ describe('what the node lacks, from doctor', () => {
       vadModel: async () => ({ ok: true, model: 'ggml-silero-v6.2.0.bin' }),
     });
     expect(lacksFrom(checks)).toEqual([]);
+  });
+});
+
+describe('what the node lacks, from its own probes (the JSON banner)', () => {
+  const config = parseConfig({});
+  const host = { cpus: 4, memTotalMiB: 4096 };
+
+  it('lists what the probes did not find, with the same words and short fixes', () => {
+    const lacks = lacksFromCapabilities(hostOnlyCapabilities(host), {
+      tailnet: { kind: 'not-running' },
+      config,
+    });
+    expect(lacks).toEqual([
+      {
+        check: 'docker',
+        what: 'no Docker: agents run on other nodes',
+        fix: 'apt-get install docker.io',
+      },
+      {
+        check: 'tailscale',
+        what: 'no tailnet: peers only from the LAN, invites and static peers',
+        fix: 'tailscale up',
+      },
+      { check: 'ollama', what: 'no Ollama on this node', fix: 'install it: ollama.com/download' },
+      { check: 'arecord', what: 'no microphone', fix: 'plug in a microphone' },
+      {
+        check: 'stt-model',
+        what: 'no speech-to-text model: peers transcribe',
+        fix: 'helix-node models pull',
+      },
+      {
+        check: 'go',
+        what: 'no Go toolchain: agent images come from peers',
+        fix: 'apt-get install -y golang-go',
+      },
+    ]);
+  });
+
+  it('names a missing router model, and nothing else on a node that has the rest', () => {
+    const caps = hostOnlyCapabilities(host, {
+      mic: { devices: ['hw:1,0'] },
+      docker: { version: '27.1', platform: 'linux/arm64' },
+      stt: { engine: 'whisper', model: 'ggml-base.en.bin' },
+      ollama: { url: 'http://127.0.0.1:11434', models: ['qwen2.5:3b'], loaded: [] },
+      go: true,
+    });
+    expect(lacksFromCapabilities(caps, { tailnet: { kind: 'disabled' }, config })).toEqual([
+      { check: 'ollama', what: 'no router model in Ollama', fix: 'ollama pull llama3' },
+    ]);
   });
 });
 

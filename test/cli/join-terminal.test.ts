@@ -2,7 +2,8 @@
  * `helix-node join` as a person and as a service manager see it (issue 13): under a real
  * pseudo-terminal (util-linux `script`) it prints readable, coloured lines — a starting line,
  * log lines, the banner — and leaves on Ctrl-C typed into the terminal; into a pipe every line on
- * stderr is JSON, the banner one record, and pino-pretty is never loaded. (NO_COLOR, FORCE_COLOR
+ * stderr is JSON, the banner one record (its lacks from the node's own probes: no doctor run on
+ * every service start), and pino-pretty is never loaded. (NO_COLOR, FORCE_COLOR
  * and --no-color are decided by colourWanted, tested in log-format.test.ts.) One node on loopback, discovery off, no Docker (a socket path that
  * does not exist), so nothing is built and each run takes a few seconds.
  */
