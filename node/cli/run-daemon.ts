@@ -6,6 +6,7 @@
 import { once } from 'node:events';
 import { platformOfNodeArch } from '../platform.js';
 import { Daemon, type DaemonOptions } from '../daemon.js';
+import { describeError } from '../errors.js';
 import { createLogger, type LogFormat, type Logger } from '../log.js';
 import { VERSION } from '../version.js';
 import {
@@ -67,13 +68,19 @@ export async function runDaemon(opts: RunDaemonOptions): Promise<void> {
       if (stopping.signal.aborted) return;
       throw err;
     }
-    const facts = await bannerFacts(daemon, opts, doctorLacks);
-    if (pretty) for (const line of bannerLines(facts, { color })) say(line);
-    else
-      logger.info(
-        bannerRecord(facts),
-        `helix-node ${VERSION} is up: ${facts.name} in mesh ${facts.mesh}`,
-      );
+    // The banner only tells: a fact it cannot gather is logged, and the node runs on.
+    await bannerFacts(daemon, opts, doctorLacks).then(
+      (facts) => {
+        if (pretty) for (const line of bannerLines(facts, { color })) say(line);
+        else
+          logger.info(
+            bannerRecord(facts),
+            `helix-node ${VERSION} is up: ${facts.name} in mesh ${facts.mesh}`,
+          );
+      },
+      (err: unknown) =>
+        logger.warn({ err: describeError(err) }, 'could not put together the start banner'),
+    );
     // Timers and other agents tell the node that asked; say it on this node's terminal.
     daemon.agentServices?.onNotify((n) =>
       pretty
