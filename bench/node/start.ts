@@ -3,7 +3,9 @@
  * Not a test: it prints figures next to their goals and the values measured before, and asserts
  * nothing. Needs root, iproute2, nats-server and a built dist/ (`npm run build`).
  *
- *   npx tsx bench/node/start.ts [--runs 5] [--idle-s 10] [--json]
+ *   npx tsx bench/node/start.ts [--runs 5] [--idle-s 10] [--subnet 100.64.110] [--json]
+ *
+ * --subnet X.Y.Z: the first of the three /24s the namespaces use (X.Y.Z, X.Y.Z+1, X.Y.Z+2).
  *
  * - start: from `helix-node join` (a fresh state dir: a new device) until the control socket
  *   answers `status`: first at all ("starting", with the parts up so far; exit 75), then in full,
@@ -31,9 +33,19 @@ const { values } = parseArgs({
   options: {
     runs: { type: 'string', default: '5' },
     'idle-s': { type: 'string', default: '10' },
+    subnet: { type: 'string', default: '100.64.110' },
     json: { type: 'boolean', default: false },
   },
 });
+const subnetMatch = /^(\d+\.\d+)\.(\d+)$/.exec(values.subnet);
+if (!subnetMatch || Number(subnetMatch[2]) > 253) {
+  console.error(
+    `--subnet wants the first three octets of a /24, e.g. 100.64.110; got ${values.subnet}`,
+  );
+  process.exit(64);
+}
+/** the k-th of the bench's three /24s */
+const subnet = (k: number) => `${subnetMatch[1]}.${Number(subnetMatch[2]) + k}`;
 const runs = Number(values.runs);
 const idleMs = Number(values['idle-s']) * 1000;
 
@@ -158,7 +170,7 @@ interface StartFigures {
 async function measureStart(limit: CpuLimit | null): Promise<StartFigures> {
   const mesh = new MeshHarness({
     nodes: 1,
-    subnet: '100.64.110',
+    subnet: subnet(0),
     statusVia: 'control',
     logLevel: 'info',
   });
@@ -224,7 +236,7 @@ async function measureConverge(): Promise<ConvergeFigures> {
   for (let r = 0; r < runs; r++) {
     const mesh = new MeshHarness({
       nodes: 3,
-      subnet: '100.64.111',
+      subnet: subnet(1),
       statusVia: 'control',
       logLevel: 'info',
     });
@@ -261,7 +273,7 @@ interface IdleFigures {
 async function measureIdle(docker: boolean): Promise<IdleFigures> {
   const mesh = new MeshHarness({
     nodes: 1,
-    subnet: '100.64.112',
+    subnet: subnet(2),
     statusVia: 'control',
     logLevel: 'info',
     config: docker
