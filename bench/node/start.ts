@@ -27,6 +27,7 @@ import { spawn } from 'node:child_process';
 import { once } from 'node:events';
 import { existsSync, mkdirSync, readFileSync, rmSync, rmdirSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
+import { pathToFileURL } from 'node:url';
 import { parseArgs } from 'node:util';
 import { DAEMON_NODE_FLAGS } from '../../node/cli/service.js';
 import { controlCall, RemoteError } from '../../node/control/index.js';
@@ -328,8 +329,10 @@ const PACKAGES = [
   'smart-whisper',
 ];
 
-async function importMs(specifier: string): Promise<number> {
-  const script = `const t = performance.now(); await import(${JSON.stringify(specifier)}); process.stdout.write(String(performance.now() - t));`;
+/** ms to import `specifiers` one after the other in a fresh process. */
+async function importMs(specifiers: string[]): Promise<number> {
+  const imports = specifiers.map((s) => `await import(${JSON.stringify(s)});`).join(' ');
+  const script = `const t = performance.now(); ${imports} process.stdout.write(String(performance.now() - t));`;
   const child = spawn(process.execPath, ['--input-type=module', '-e', script], {
     cwd: REPO_ROOT,
     stdio: ['ignore', 'pipe', 'inherit'],
@@ -337,17 +340,30 @@ async function importMs(specifier: string): Promise<number> {
   let out = '';
   child.stdout.on('data', (c: Buffer) => (out += c.toString()));
   const [code] = (await once(child, 'exit')) as [number | null];
-  if (code !== 0) throw new Error(`import ${specifier} failed`);
+  if (code !== 0) throw new Error(`import ${specifiers.join(', ')} failed`);
   return Number(out);
 }
 
 async function measureModules(): Promise<Array<{ module: string; ms: number }>> {
-  const daemon = path.join(REPO_ROOT, 'dist', 'node', 'daemon.js');
+  const dist = (m: string) => pathToFileURL(path.join(REPO_ROOT, 'dist', 'node', m)).href;
+  // what the control socket waits for, then what the daemon loads once it answers (loadParts)
+  const daemon = [dist('daemon.js')];
+  const parts = [
+    ...daemon,
+    ...[
+      ...['discovery', 'capabilities', 'bus', 'membership', 'rpc', 'join'],
+      ...['agenthost', 'stt', 'pipeline', 'control/routes', 'settings'],
+    ].map((m) => dist(`${m}/index.js`)),
+  ];
   const out = [];
-  for (const m of [...PACKAGES, daemon]) {
+  for (const [module, specifiers] of [
+    ...PACKAGES.map((m) => [m, [m]] as const),
+    ['dist/node/daemon.js (until "starting")', daemon] as const,
+    ['daemon.js and its parts (all of it)', parts] as const,
+  ]) {
     const samples = [];
-    for (let i = 0; i < 3; i++) samples.push(await importMs(m));
-    out.push({ module: m === daemon ? 'dist/node/daemon.js (all of it)' : m, ms: p50(samples) });
+    for (let i = 0; i < 3; i++) samples.push(await importMs([...specifiers]));
+    out.push({ module, ms: p50(samples) });
   }
   return out;
 }
@@ -425,7 +441,7 @@ try {
     );
     console.log('\nmodule load times (each alone in a fresh process, p50 of 3):');
     for (const m of modules)
-      console.log(`  ${m.module.padEnd(36)}${`${m.ms.toFixed(0)} ms`.padStart(8)}`);
+      console.log(`  ${m.module.padEnd(40)}${`${m.ms.toFixed(0)} ms`.padStart(8)}`);
     console.log(
       'before: issue 12: daemon.js 538 ms, dockerode 197 ms, mqtt 161 ms; 006c25d here: daemon.js 1585 ms, and alone @libp2p/peer-id 385 ms, ws 220 ms, zod 237 ms',
     );
