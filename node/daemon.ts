@@ -21,53 +21,93 @@ import {
   type MeshMembership,
   type MeshTls,
 } from './identity/index.js';
-import {
-  Discovery,
-  TailscaleCli,
-  resolveMeshAddress,
-  tailnetMachineName,
-  type TailscaleClient,
-} from './discovery/index.js';
-import {
-  CapabilityProber,
-  losesInterestOnReload,
-  readLoad,
-  reloadBugWarning,
-} from './capabilities/index.js';
-import { NatsSupervisor, RouteManager, connectBus, routedServers, type Bus } from './bus/index.js';
-import { MembershipService } from './membership/index.js';
-import { RpcServer, RpcClients, routeGrpcLogs } from './rpc/index.js';
-import {
-  JoinService,
-  MemberGate,
-  verifyMember,
-  createInvite,
-  ensureMesh,
-  type TailnetIdentity,
-} from './join/index.js';
-import { startAgentServices, type AgentServices, type ServiceContext } from './agenthost/index.js';
-import { createSttEngine, type SttEngine } from './stt/index.js';
-import { FOLLOWUP_MANIFEST, startVoiceServices, type VoiceServices } from './pipeline/index.js';
+import type { Discovery, TailscaleClient } from './discovery/index.js';
+import type { CapabilityProber } from './capabilities/index.js';
+import type { NatsSupervisor, RouteManager, Bus } from './bus/index.js';
+import type { MembershipService } from './membership/index.js';
+import type { RpcServer, RpcClients } from './rpc/index.js';
+import type { JoinService, MemberGate, TailnetIdentity } from './join/index.js';
+import type { AgentServices, ServiceContext } from './agenthost/index.js';
+import type { SttEngine } from './stt/index.js';
+import type { VoiceServices } from './pipeline/index.js';
 import {
   ControlServer,
   controlSocketPath,
   statusReport,
   type StatusReport,
 } from './control/index.js';
-import {
-  addAgentRoutes,
-  addNodeRoutes,
-  addSettingsRoutes,
-  registerVoiceControlRoutes,
-} from './control/routes/index.js';
-import {
-  MeshHome,
-  NodeNames,
-  overlayMeshSettings,
-  SettingsService,
-  seedRoomsFromConfig,
-} from './settings/index.js';
+import type { MeshHome, NodeNames, SettingsService } from './settings/index.js';
 import type { Capabilities, PeerCandidate } from './types.js';
+
+/**
+ * The parts' modules, loaded by start() once the control socket answers "starting", not when
+ * this module is imported (issue 12): on a Pi, `status` answers while the agent host, the voice
+ * pipeline, gRPC, NATS and the rest still load.
+ */
+async function loadParts() {
+  const [
+    discovery,
+    capabilities,
+    bus,
+    membership,
+    rpc,
+    join,
+    agenthost,
+    stt,
+    pipeline,
+    routes,
+    settings,
+  ] = await Promise.all([
+    import('./discovery/index.js'),
+    import('./capabilities/index.js'),
+    import('./bus/index.js'),
+    import('./membership/index.js'),
+    import('./rpc/index.js'),
+    import('./join/index.js'),
+    import('./agenthost/index.js'),
+    import('./stt/index.js'),
+    import('./pipeline/index.js'),
+    import('./control/routes/index.js'),
+    import('./settings/index.js'),
+  ]);
+  return {
+    Discovery: discovery.Discovery,
+    TailscaleCli: discovery.TailscaleCli,
+    resolveMeshAddress: discovery.resolveMeshAddress,
+    tailnetMachineName: discovery.tailnetMachineName,
+    CapabilityProber: capabilities.CapabilityProber,
+    losesInterestOnReload: capabilities.losesInterestOnReload,
+    readLoad: capabilities.readLoad,
+    reloadBugWarning: capabilities.reloadBugWarning,
+    NatsSupervisor: bus.NatsSupervisor,
+    RouteManager: bus.RouteManager,
+    connectBus: bus.connectBus,
+    routedServers: bus.routedServers,
+    MembershipService: membership.MembershipService,
+    RpcServer: rpc.RpcServer,
+    RpcClients: rpc.RpcClients,
+    routeGrpcLogs: rpc.routeGrpcLogs,
+    JoinService: join.JoinService,
+    MemberGate: join.MemberGate,
+    verifyMember: join.verifyMember,
+    createInvite: join.createInvite,
+    ensureMesh: join.ensureMesh,
+    startAgentServices: agenthost.startAgentServices,
+    createSttEngine: stt.createSttEngine,
+    FOLLOWUP_MANIFEST: pipeline.FOLLOWUP_MANIFEST,
+    startVoiceServices: pipeline.startVoiceServices,
+    addAgentRoutes: routes.addAgentRoutes,
+    addNodeRoutes: routes.addNodeRoutes,
+    addSettingsRoutes: routes.addSettingsRoutes,
+    registerVoiceControlRoutes: routes.registerVoiceControlRoutes,
+    MeshHome: settings.MeshHome,
+    NodeNames: settings.NodeNames,
+    overlayMeshSettings: settings.overlayMeshSettings,
+    SettingsService: settings.SettingsService,
+    seedRoomsFromConfig: settings.seedRoomsFromConfig,
+  };
+}
+type Parts = Awaited<ReturnType<typeof loadParts>>;
 
 export interface DaemonOptions {
   loaded: LoadedConfig;
@@ -78,6 +118,8 @@ export interface DaemonOptions {
 export class Daemon {
   readonly logger: Logger;
   private readonly stack: ComponentStack;
+  /** the parts' modules (loadParts), from start() on */
+  private parts!: Parts;
   private log!: Logger;
   private identity!: NodeIdentity;
   private mesh!: MeshMembership;
@@ -145,6 +187,7 @@ export class Daemon {
     this.control = this.startingControl();
     await this.control.start();
     try {
+      this.parts = await loadParts();
       await this.stack.start(this.components(), signal);
     } catch (err) {
       await this.stopControl();
@@ -207,9 +250,9 @@ export class Daemon {
         'discovery',
         async () => {
           this.tailscale = config.discovery.tailscale
-            ? new TailscaleCli({ bin: config.discovery.tailscale_bin, timeoutMs: 3000 })
+            ? new this.parts.TailscaleCli({ bin: config.discovery.tailscale_bin, timeoutMs: 3000 })
             : null;
-          this.discovery = new Discovery({
+          this.discovery = new this.parts.Discovery({
             config,
             tailscale: this.tailscale,
             logger: this.log,
@@ -217,14 +260,14 @@ export class Daemon {
             listenAddress: config.mesh.address,
           });
           await this.discovery.start();
-          this.meshAddress = resolveMeshAddress(config, this.discovery.tailnet());
+          this.meshAddress = this.parts.resolveMeshAddress(config, this.discovery.tailnet());
         },
         () => this.discovery.stop(),
       ),
       component(
         'mesh',
         async (signal) => {
-          const ensured = await ensureMesh({
+          const ensured = await this.parts.ensureMesh({
             stateDir,
             invite: this.opts.invite,
             discovery: this.discovery,
@@ -259,7 +302,7 @@ export class Daemon {
       component(
         'capabilities',
         () => {
-          this.prober = new CapabilityProber({ config, logger: this.log });
+          this.prober = new this.parts.CapabilityProber({ config, logger: this.log });
           // Probes (arecord, nvidia-smi, Docker, Ollama…) finish in the background; adverts
           // carry the baseline until then, so the node is not held up by a slow probe.
           this.firstProbe = this.prober.start();
@@ -282,7 +325,7 @@ export class Daemon {
       component(
         'bus',
         async () => {
-          this.bus = await connectBus({
+          this.bus = await this.parts.connectBus({
             port: config.bus.client_port,
             creds: natsCredentials(this.mesh.secret, 'nats-client'),
             name: this.identity.name,
@@ -294,7 +337,7 @@ export class Daemon {
       component(
         'rpc-clients',
         () => {
-          this.clients = new RpcClients({
+          this.clients = new this.parts.RpcClients({
             nodeId: this.identity.id,
             secret: this.mesh.secret,
             transport: { kind: 'mesh', tls: this.tls },
@@ -307,9 +350,9 @@ export class Daemon {
       component(
         'member-gate',
         () => {
-          this.gate = new MemberGate({
+          this.gate = new this.parts.MemberGate({
             verify: (c) =>
-              verifyMember({
+              this.parts.verifyMember({
                 clients: this.clients,
                 address: c.address,
                 rpcPort: c.rpcPort ?? config.mesh.rpc_port,
@@ -327,7 +370,7 @@ export class Daemon {
       this.lazy(
         'routes',
         () =>
-          (this.routes = new RouteManager({
+          (this.routes = new this.parts.RouteManager({
             server: this.nats,
             discovery: this.discovery,
             selfAddress: this.meshAddress,
@@ -366,8 +409,8 @@ export class Daemon {
         ),
       ),
       component('rpc-services', () => {
-        routeGrpcLogs(this.log);
-        this.rpc = new RpcServer({
+        this.parts.routeGrpcLogs(this.log);
+        this.rpc = new this.parts.RpcServer({
           addresses: [this.meshAddress],
           port: config.mesh.rpc_port,
           secret: this.mesh.secret,
@@ -382,7 +425,7 @@ export class Daemon {
       component(
         'settings',
         async (signal) => {
-          const settings = new SettingsService({
+          const settings = new this.parts.SettingsService({
             stateDir,
             selfId: this.identity.id,
             meshId: this.mesh.meshId,
@@ -392,7 +435,7 @@ export class Daemon {
           });
           await settings.start(signal);
           this.settings = settings;
-          seedRoomsFromConfig(settings.store, config.lights.rooms, this.log);
+          this.parts.seedRoomsFromConfig(settings.store, config.lights.rooms, this.log);
           this.names = this.nodeNames(settings);
           this.names.start();
         },
@@ -407,7 +450,7 @@ export class Daemon {
         'home',
         () => {
           if (!this.settings) return;
-          this.home = new MeshHome({
+          this.home = new this.parts.MeshHome({
             store: this.settings.store,
             mqtt: config.mqtt,
             log: this.log,
@@ -427,7 +470,7 @@ export class Daemon {
       component(
         'agents',
         async () => {
-          this.agents = await startAgentServices({
+          this.agents = await this.parts.startAgentServices({
             ...this.serviceContext(),
             liveConfig: () => this.meshConfig(),
             ...(this.home && { lights: (req) => this.home!.switchLights(req) }),
@@ -447,7 +490,7 @@ export class Daemon {
       component(
         'voice',
         async () => {
-          this.voice = await startVoiceServices({
+          this.voice = await this.parts.startVoiceServices({
             ...this.serviceContext(),
             agents: this.agents!,
             stt: this.stt,
@@ -516,8 +559,11 @@ export class Daemon {
       this.log.warn(
         'nats-server did not say its version (--version); re-asserting route interest as for 2.9.10',
       );
-    } else if (losesInterestOnReload(this.natsVersion)) {
-      this.log.warn({ natsVersion: this.natsVersion }, reloadBugWarning(this.natsVersion));
+    } else if (this.parts.losesInterestOnReload(this.natsVersion)) {
+      this.log.warn(
+        { natsVersion: this.natsVersion },
+        this.parts.reloadBugWarning(this.natsVersion),
+      );
     } else {
       this.log.info({ natsVersion: this.natsVersion }, `nats-server ${this.natsVersion}`);
     }
@@ -525,12 +571,14 @@ export class Daemon {
 
   /** Whether route changes need interest re-asserted (nats-server before 2.9.17, or unknown). */
   private natsNeedsReassert(): boolean {
-    return this.natsVersion === null || losesInterestOnReload(this.natsVersion) !== false;
+    return (
+      this.natsVersion === null || this.parts.losesInterestOnReload(this.natsVersion) !== false
+    );
   }
 
   private natsSupervisor(): NatsSupervisor {
     const { config } = this;
-    return new NatsSupervisor({
+    return new this.parts.NatsSupervisor({
       natsServerPath: config.bus.nats_server,
       confDir: path.join(this.stateDir, 'nats'),
       serverName: `${this.identity.name}-${this.identity.shortId}`,
@@ -554,7 +602,7 @@ export class Daemon {
 
   private membershipService(): MembershipService {
     const { config } = this;
-    return new MembershipService({
+    return new this.parts.MembershipService({
       bus: this.bus,
       meshId: this.mesh.meshId,
       secret: this.mesh.secret,
@@ -569,7 +617,7 @@ export class Daemon {
         addresses: [this.meshAddress],
         ports: { rpc: config.mesh.rpc_port, cluster: config.mesh.cluster_port },
         capabilities: this.prober.current(),
-        load: readLoad(this.agents?.advert().runningAgents ?? 0),
+        load: this.parts.readLoad(this.agents?.advert().runningAgents ?? 0),
         warmPool: this.agents?.advert().warmPool ?? [],
         images: this.agents?.advert().images ?? [],
       }),
@@ -582,11 +630,13 @@ export class Daemon {
    */
   private nodeNames(settings: SettingsService): NodeNames {
     const { config } = this;
-    return new NodeNames({
+    return new this.parts.NodeNames({
       store: settings.store,
       selfId: this.identity.id,
       wish: () =>
-        config.node.name ?? tailnetMachineName(this.discovery.tailnet()) ?? hostNodeName(),
+        config.node.name ??
+        this.parts.tailnetMachineName(this.discovery.tailnet()) ??
+        hostNodeName(),
       reclaim: this.reclaimName,
       peers: () =>
         this.membership
@@ -605,7 +655,7 @@ export class Daemon {
 
   private joinService(): JoinService {
     const log = this.log;
-    return new JoinService({
+    return new this.parts.JoinService({
       self: this.identity, // not a copy: the name follows a rename
       selfAddress: this.meshAddress,
       stateDir: this.stateDir,
@@ -642,16 +692,16 @@ export class Daemon {
     const { config, stateDir } = this;
     control.route('POST', '/v1/invite', async (body) => {
       const ttlS = Number((body as { ttlS?: unknown }).ttlS ?? config.join.invite_ttl_s);
-      return createInvite(stateDir, {
+      return this.parts.createInvite(stateDir, {
         ttlS,
         memberAddress: this.meshAddress,
         rpcPort: config.mesh.rpc_port,
       });
     });
-    if (this.settings) addSettingsRoutes(control, this.settings.store, this.home);
-    if (this.names) addNodeRoutes(control, this.names);
-    if (this.agents) addAgentRoutes(control, this.agents.control);
-    if (this.voice) registerVoiceControlRoutes(control, this.voice.control);
+    if (this.settings) this.parts.addSettingsRoutes(control, this.settings.store, this.home);
+    if (this.names) this.parts.addNodeRoutes(control, this.names);
+    if (this.agents) this.parts.addAgentRoutes(control, this.agents.control);
+    if (this.voice) this.parts.registerVoiceControlRoutes(control, this.voice.control);
   }
 
   /** What the agent and voice services are built from. */
@@ -672,7 +722,7 @@ export class Daemon {
   private meshConfig(): Config {
     if (this.home) return this.home.overlay(this.config);
     return this.settings
-      ? overlayMeshSettings(this.config, this.settings.store.settings())
+      ? this.parts.overlayMeshSettings(this.config, this.settings.store.settings())
       : this.config;
   }
 
@@ -683,8 +733,10 @@ export class Daemon {
       // The mesh's rooms, not helix.toml's; the voice services' vocabulary keeps them current.
       // follow-up phrases ("turn them off") are heard like commands (pipeline/followup.ts)
       const heard =
-        this.config.voice.context_ttl_s > 0 ? [...manifests, FOLLOWUP_MANIFEST] : manifests;
-      const engine = await createSttEngine(this.config.stt, {
+        this.config.voice.context_ttl_s > 0
+          ? [...manifests, this.parts.FOLLOWUP_MANIFEST]
+          : manifests;
+      const engine = await this.parts.createSttEngine(this.config.stt, {
         manifests: heard,
         config: this.meshConfig(),
       });
@@ -709,7 +761,7 @@ export class Daemon {
       address: this.meshAddress,
       startedAt: this.startedAt,
       tailnet: this.discovery.tailnet(),
-      routes: routez ? routedServers(routez) : null,
+      routes: routez ? this.parts.routedServers(routez) : null,
       natsRestarts: this.natsRestarts,
       drops: this.membership.drops(),
       // names from the settings: a rename shows on every node as soon as the setting arrives

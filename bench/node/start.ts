@@ -3,7 +3,9 @@
  * Not a test: it prints figures next to their goals and the values measured before, and asserts
  * nothing. Needs root, iproute2, nats-server and a built dist/ (`npm run build`).
  *
- *   npx tsx bench/node/start.ts [--runs 5] [--idle-s 10] [--json]
+ *   npx tsx bench/node/start.ts [--runs 5] [--idle-s 10] [--subnet 100.64.110] [--json]
+ *
+ * --subnet X.Y.Z: the first of the three /24s the namespaces use (X.Y.Z, X.Y.Z+1, X.Y.Z+2).
  *
  * - start: from `helix-node join` (a fresh state dir: a new device) until the control socket
  *   answers `status`: first at all ("starting", with the parts up so far; exit 75), then in full,
@@ -16,14 +18,18 @@
  *   state-change lines with their pino timestamps, not polling).
  * - idle memory: VmRSS of the daemon, and of its nats-server, after --idle-s seconds idle; without
  *   Docker or a mic (the harness's default), then with the Docker engine (warm pool 0, so the
- *   figure is the daemon's own, not its containers').
+ *   figure is the daemon's own, not its containers'); each as `node` runs it by default and with
+ *   the V8 flags the systemd unit gives the daemon (node/cli/service.ts DAEMON_NODE_FLAGS). Node's
+ *   own floor is printed beside them: `node -e "setInterval(() => {}, 1e6)"`.
  * - module load times: each heavy package imported alone in a fresh process, and daemon.js whole.
  */
 import { spawn } from 'node:child_process';
 import { once } from 'node:events';
 import { existsSync, mkdirSync, readFileSync, rmSync, rmdirSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
+import { pathToFileURL } from 'node:url';
 import { parseArgs } from 'node:util';
+import { DAEMON_NODE_FLAGS } from '../../node/cli/service.js';
 import { controlCall, RemoteError } from '../../node/control/index.js';
 import { MeshHarness, REPO_ROOT } from '../../test/harness/index.js';
 
@@ -31,9 +37,19 @@ const { values } = parseArgs({
   options: {
     runs: { type: 'string', default: '5' },
     'idle-s': { type: 'string', default: '10' },
+    subnet: { type: 'string', default: '100.64.110' },
     json: { type: 'boolean', default: false },
   },
 });
+const subnetMatch = /^(\d+\.\d+)\.(\d+)$/.exec(values.subnet);
+if (!subnetMatch || Number(subnetMatch[2]) > 253) {
+  console.error(
+    `--subnet wants the first three octets of a /24, e.g. 100.64.110; got ${values.subnet}`,
+  );
+  process.exit(64);
+}
+/** the k-th of the bench's three /24s */
+const subnet = (k: number) => `${subnetMatch[1]}.${Number(subnetMatch[2]) + k}`;
 const runs = Number(values.runs);
 const idleMs = Number(values['idle-s']) * 1000;
 
@@ -158,7 +174,7 @@ interface StartFigures {
 async function measureStart(limit: CpuLimit | null): Promise<StartFigures> {
   const mesh = new MeshHarness({
     nodes: 1,
-    subnet: '100.64.110',
+    subnet: subnet(0),
     statusVia: 'control',
     logLevel: 'info',
   });
@@ -224,7 +240,7 @@ async function measureConverge(): Promise<ConvergeFigures> {
   for (let r = 0; r < runs; r++) {
     const mesh = new MeshHarness({
       nodes: 3,
-      subnet: '100.64.111',
+      subnet: subnet(1),
       statusVia: 'control',
       logLevel: 'info',
     });
@@ -254,19 +270,22 @@ async function measureConverge(): Promise<ConvergeFigures> {
 
 interface IdleFigures {
   docker: boolean;
+  /** V8 flags the daemon ran with (NODE_OPTIONS) */
+  flags: readonly string[];
   daemonMb: number;
   natsMb: number | null;
 }
 
-async function measureIdle(docker: boolean): Promise<IdleFigures> {
+async function measureIdle(docker: boolean, flags: readonly string[]): Promise<IdleFigures> {
   const mesh = new MeshHarness({
     nodes: 1,
-    subnet: '100.64.112',
+    subnet: subnet(2),
     statusVia: 'control',
     logLevel: 'info',
     config: docker
       ? { capabilities: { docker_socket: '/var/run/docker.sock' }, agents: { warm_pool_size: 0 } }
       : {},
+    node: () => (flags.length > 0 ? { env: { NODE_OPTIONS: flags.join(' ') } } : {}),
   });
   await mesh.start();
   try {
@@ -276,6 +295,7 @@ async function measureIdle(docker: boolean): Promise<IdleFigures> {
     const nats = natsChild(pid);
     return {
       docker,
+      flags,
       daemonMb: rssKb(pid) / 1024,
       natsMb: nats === null ? null : rssKb(nats) / 1024,
     };
@@ -284,13 +304,22 @@ async function measureIdle(docker: boolean): Promise<IdleFigures> {
   }
 }
 
+/** VmRSS of a Node process that only waits: the floor under any daemon figure. */
+async function nodeFloorMb(): Promise<number> {
+  const child = spawn(process.execPath, ['-e', 'setInterval(() => {}, 1e6)'], { stdio: 'ignore' });
+  await new Promise((r) => setTimeout(r, 1000));
+  const mb = rssKb(child.pid!) / 1024;
+  child.kill();
+  await once(child, 'exit');
+  return mb;
+}
+
 const PACKAGES = [
   'zod',
   '@grpc/grpc-js',
   '@nats-io/transport-node',
   'pino',
-  '@libp2p/crypto',
-  '@libp2p/peer-id',
+  '@bufbuild/protobuf',
   'ws',
   'multicast-dns',
   'smol-toml',
@@ -300,8 +329,10 @@ const PACKAGES = [
   'smart-whisper',
 ];
 
-async function importMs(specifier: string): Promise<number> {
-  const script = `const t = performance.now(); await import(${JSON.stringify(specifier)}); process.stdout.write(String(performance.now() - t));`;
+/** ms to import `specifiers` one after the other in a fresh process. */
+async function importMs(specifiers: string[]): Promise<number> {
+  const imports = specifiers.map((s) => `await import(${JSON.stringify(s)});`).join(' ');
+  const script = `const t = performance.now(); ${imports} process.stdout.write(String(performance.now() - t));`;
   const child = spawn(process.execPath, ['--input-type=module', '-e', script], {
     cwd: REPO_ROOT,
     stdio: ['ignore', 'pipe', 'inherit'],
@@ -309,17 +340,30 @@ async function importMs(specifier: string): Promise<number> {
   let out = '';
   child.stdout.on('data', (c: Buffer) => (out += c.toString()));
   const [code] = (await once(child, 'exit')) as [number | null];
-  if (code !== 0) throw new Error(`import ${specifier} failed`);
+  if (code !== 0) throw new Error(`import ${specifiers.join(', ')} failed`);
   return Number(out);
 }
 
 async function measureModules(): Promise<Array<{ module: string; ms: number }>> {
-  const daemon = path.join(REPO_ROOT, 'dist', 'node', 'daemon.js');
+  const dist = (m: string) => pathToFileURL(path.join(REPO_ROOT, 'dist', 'node', m)).href;
+  // what the control socket waits for, then what the daemon loads once it answers (loadParts)
+  const daemon = [dist('daemon.js')];
+  const parts = [
+    ...daemon,
+    ...[
+      ...['discovery', 'capabilities', 'bus', 'membership', 'rpc', 'join'],
+      ...['agenthost', 'stt', 'pipeline', 'control/routes', 'settings'],
+    ].map((m) => dist(`${m}/index.js`)),
+  ];
   const out = [];
-  for (const m of [...PACKAGES, daemon]) {
+  for (const [module, specifiers] of [
+    ...PACKAGES.map((m) => [m, [m]] as const),
+    ['dist/node/daemon.js (until "starting")', daemon] as const,
+    ['daemon.js and its parts (all of it)', parts] as const,
+  ]) {
     const samples = [];
-    for (let i = 0; i < 3; i++) samples.push(await importMs(m));
-    out.push({ module: m === daemon ? 'dist/node/daemon.js (all of it)' : m, ms: p50(samples) });
+    for (let i = 0; i < 3; i++) samples.push(await importMs([...specifiers]));
+    out.push({ module, ms: p50(samples) });
   }
   return out;
 }
@@ -331,19 +375,26 @@ try {
   const free = await measureStart(null);
   const slow = await measureStart(pi);
   const converge = await measureConverge();
-  const idle = [await measureIdle(false), await measureIdle(true)];
+  const idle: IdleFigures[] = [];
+  for (const docker of [false, true])
+    for (const flags of [[], DAEMON_NODE_FLAGS]) idle.push(await measureIdle(docker, flags));
+  const floorMb = await nodeFloorMb();
   const modules = await measureModules();
 
   if (values.json) {
-    console.log(JSON.stringify({ runs, start: [free, slow], converge, idle, modules }, null, 2));
+    console.log(
+      JSON.stringify({ runs, start: [free, slow], converge, idle, floorMb, modules }, null, 2),
+    );
   } else {
     const row = (what: string, value: string, goal: string, before: string) =>
-      console.log(`${what.padEnd(44)}${value.padStart(16)}  ${goal.padEnd(12)}${before}`);
+      console.log(`${what.padEnd(56)}${value.padStart(14)}  ${goal.padEnd(12)}${before}`);
     console.log(`Pi-class start-up, ${runs} runs each; limit: ${pi.describe}`);
-    row('figure', 'now (p50)', 'goal', 'before (issue 12)');
-    for (const [f, goal, before] of [
-      [free, '≤ 500 ms', '1.08 s'],
-      [slow, '≤ 2000 ms', '4.98 s'],
+    // before: the issue's figures, then 006c25d's on this machine (2026-12-03, 6 jobs on 2 cores;
+    // the ratios to `node -e 0` are what compares across loads)
+    row('figure', 'now (p50)', 'goal', 'before: issue 12 · 006c25d');
+    for (const [f, goal, before, beforeFull] of [
+      [free, '≤ 500 ms', '1.08 s · 1834 ms x8.0', '— · 4163 ms x18.1'],
+      [slow, '≤ 2000 ms', '4.98 s · 3672 ms x10.1', '— · 9239 ms x25.3'],
     ] as const) {
       const base = p50(f.baselineMs);
       const where = f === free ? 'unconstrained' : '25 % of a core';
@@ -359,7 +410,7 @@ try {
         `join → status answers in full (${where})`,
         `${ms.toFixed(0)} ms x${(ms / base).toFixed(1)}`,
         '',
-        '',
+        beforeFull,
       );
       console.log(
         `${''.padEnd(6)}runs ${f.startMs.map((x) => x.toFixed(0)).join(', ')} ms; node -e 0 here ${base.toFixed(0)} ms`,
@@ -369,26 +420,31 @@ try {
       'three nodes converge after the last start',
       `${p50(converge.convergeMs).toFixed(0)} ms`,
       '≤ 2000 ms',
-      '2.6–4.1 s',
+      '2.6–4.1 s · 8065 ms',
     );
     console.log(
       `${''.padEnd(6)}runs ${converge.convergeMs.map((x) => x.toFixed(0)).join(', ')} ms`,
     );
     for (const i of idle) {
       row(
-        `idle RSS, ${i.docker ? 'with Docker' : 'no Docker, no mic'}`,
+        `idle RSS, ${i.docker ? 'with Docker' : 'no Docker, no mic'}${i.flags.length > 0 ? `, ${i.flags.join(' ')}` : ''}`,
         `${i.daemonMb.toFixed(0)} MB`,
         i.docker ? '≤ 90 MB' : '≤ 60 MB',
-        '90 MB',
+        i.flags.length > 0 ? '' : `90 MB · ${i.docker ? 124 : 134} MB`,
       );
       console.log(
-        `${''.padEnd(6)}its nats-server: ${i.natsMb === null ? 'not found' : `${i.natsMb.toFixed(0)} MB`} (before: 13 MB)`,
+        `${''.padEnd(6)}its nats-server: ${i.natsMb === null ? 'not found' : `${i.natsMb.toFixed(0)} MB`} (before: 13 MB · 15 MB)`,
       );
     }
+    console.log(
+      `${''.padEnd(6)}node's own floor here (node -e "setInterval(() => {}, 1e6)"): ${floorMb.toFixed(0)} MB`,
+    );
     console.log('\nmodule load times (each alone in a fresh process, p50 of 3):');
     for (const m of modules)
-      console.log(`  ${m.module.padEnd(36)}${`${m.ms.toFixed(0)} ms`.padStart(8)}`);
-    console.log('before: daemon.js 538 ms, dockerode 197 ms, mqtt 161 ms');
+      console.log(`  ${m.module.padEnd(40)}${`${m.ms.toFixed(0)} ms`.padStart(8)}`);
+    console.log(
+      'before: issue 12: daemon.js 538 ms, dockerode 197 ms, mqtt 161 ms; 006c25d here: daemon.js 1585 ms, and alone @libp2p/peer-id 385 ms, ws 220 ms, zod 237 ms',
+    );
   }
 } finally {
   pi.remove();

@@ -12,7 +12,6 @@ import { once } from 'node:events';
 import os from 'node:os';
 import path from 'node:path';
 import type { Writable } from 'node:stream';
-import tar from 'tar-stream';
 import { DEFAULT_IMAGE_PREFIX, imageTag } from '../agents/index.js';
 import { describeError, fileProblemHint } from '../errors.js';
 import { serverStream, targetKey, type RpcClients, type RpcTarget } from '../rpc/index.js';
@@ -170,6 +169,8 @@ export async function fetchImage(opts: FetchImageOptions): Promise<FetchedImage>
 
 /** Every RepoTag that `docker load` of this archive would create (manifest.json and the legacy `repositories`). */
 export async function tarRepoTags(file: string): Promise<string[]> {
+  // loaded by the first fetch, not at import (issue 12: a node's start-up on a Pi)
+  const { default: tar } = await import('tar-stream');
   const extract = tar.extract();
   const tags: string[] = [];
   let sawManifest = false;

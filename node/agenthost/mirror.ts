@@ -78,7 +78,8 @@ export async function startNodeMirror(o: NodeMirrorOptions): Promise<NodeMirror 
       .catch((err: unknown) => o.log.warn({ err: describeError(err) }, 'registry prune failed'));
   }, PRUNE_INTERVAL_MS);
   timer.unref();
-  const engine = o.runtime instanceof DockerRuntime ? dockerEnginePull(o.runtime.docker) : null;
+  const runtime = o.runtime;
+  const engine = runtime instanceof DockerRuntime ? dockerEnginePull(() => runtime.docker) : null;
   // The platform this node runs agents as (the engine's own, or agents.platform): the engine
   // pulls that manifest of the index, and a holder whose index lists it is preferred.
   let platform: Promise<Platform | undefined> | null = null;

@@ -3,7 +3,7 @@
  * heard for the records' TTL. Symmetric (every node finds every other): only the lower address
  * is dialled.
  */
-import type { PrivateKey } from '@libp2p/interface';
+import { generateNodeKey, type NodeKey } from '../identity/node-key.js';
 import { describeError } from '../errors.js';
 import type { PeerCandidate } from '../types.js';
 import { startMdns, type MdnsCandidate, type MdnsHandle, type MdnsOptions } from './mdns.js';
@@ -16,7 +16,7 @@ const DEFAULT_MDNS_TTL_MS = 120_000;
 
 export interface MdnsSourceOptions {
   /** the node's Ed25519 key; mDNS announces its peer id. Without one mDNS uses a throwaway key. */
-  privateKey?: PrivateKey;
+  privateKey?: NodeKey;
   /** the address mDNS listens on and announces; default: the mesh address when it starts */
   listenAddress?: string;
   /** tests use their own service tag */
@@ -41,11 +41,7 @@ export class MdnsSource implements DiscoverySource {
   async start(ctx: SourceContext): Promise<void> {
     const listenAddress = this.opts.listenAddress ?? ctx.meshAddress();
     try {
-      let privateKey = this.opts.privateKey;
-      if (!privateKey) {
-        const { generateKeyPair } = await import('@libp2p/crypto/keys');
-        privateKey = await generateKeyPair('Ed25519');
-      }
+      const privateKey = this.opts.privateKey ?? generateNodeKey();
       const handle = await (this.opts.startMdns ?? startMdns)({
         privateKey,
         listenAddress,

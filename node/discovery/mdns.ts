@@ -13,8 +13,7 @@
  */
 import dgram from 'node:dgram';
 import { isIPv4 } from 'node:net';
-import type { PrivateKey } from '@libp2p/interface';
-import { peerIdFromPrivateKey } from '@libp2p/peer-id';
+import type { NodeKey } from '../identity/node-key.js';
 import type makeMdns from 'multicast-dns';
 import { ConfigError, describeError } from '../errors.js';
 import type { Logger } from '../log.js';
@@ -44,8 +43,8 @@ const START_TIMEOUT_MS = 5000;
 const STOP_TIMEOUT_MS = 2000;
 
 export interface MdnsOptions {
-  /** the node's Ed25519 key (libp2p PrivateKey); its peer id is announced */
-  privateKey: PrivateKey;
+  /** the node's Ed25519 key (identity/node-key.ts); its peer id is announced */
+  privateKey: NodeKey;
   /** IPv4 mesh address of this host: announced, and the interface mDNS joins; never 0.0.0.0 */
   listenAddress: string;
   onPeer(candidate: MdnsCandidate): void;
@@ -80,7 +79,7 @@ export async function startMdns(opts: MdnsOptions): Promise<MdnsHandle> {
     );
   }
   const service = opts.serviceTag ?? HELIX_MDNS_SERVICE;
-  const selfPeerId = peerIdFromPrivateKey(opts.privateKey).toString();
+  const selfPeerId = opts.privateKey.peerId;
   const records = announcementRecords(service, {
     peerId: selfPeerId,
     address,

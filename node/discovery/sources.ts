@@ -4,7 +4,7 @@
  * config/schema.ts (DiscoverySection); `Discovery` does not change. Tests and callers can also
  * pass more sources through DiscoveryOptions.sources.
  */
-import type { PrivateKey } from '@libp2p/interface';
+import type { NodeKey } from '../identity/node-key.js';
 import type { Config } from '../config/index.js';
 import type { Logger } from '../log.js';
 import { advertSource, inviteSource } from './learned-source.js';
@@ -22,7 +22,7 @@ export interface SourceDeps {
   /** null: Tailscale is not used (state "disabled") */
   tailscale: TailscaleClient | null;
   /** the node's Ed25519 key; mDNS announces its peer id. Without one mDNS uses a throwaway key. */
-  privateKey?: PrivateKey;
+  privateKey?: NodeKey;
   /** the mesh address mDNS listens on and announces; default: the mesh address at its start */
   listenAddress?: string;
   /** default: config.discovery.mdns */

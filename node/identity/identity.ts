@@ -1,16 +1,14 @@
 /**
- * The node's persistent identity (Ed25519 key in libp2p's form; its PeerId is the node id),
+ * The node's persistent identity (Ed25519 key in libp2p's form, node-key.ts; its PeerId is the node id),
  * its name, and the mesh it belongs to (id + secret). All under the state dir, mode 0600.
  */
 import { randomBytes } from 'node:crypto';
 import os from 'node:os';
 import path from 'node:path';
-import { generateKeyPair, privateKeyFromProtobuf, privateKeyToProtobuf } from '@libp2p/crypto/keys';
-import { peerIdFromPrivateKey } from '@libp2p/peer-id';
-import type { PrivateKey } from '@libp2p/interface';
 import { z } from 'zod';
 import { StateError } from '../errors.js';
 import { readFileOrNull, writeFileAtomic } from './files.js';
+import { generateNodeKey, nodeKeyFromProtobuf, type NodeKey } from './node-key.js';
 
 export interface NodeIdentity {
   /** libp2p PeerId string (base58btc "12D3KooW…") */
@@ -18,7 +16,7 @@ export interface NodeIdentity {
   /** the id's last 8 characters, for people */
   shortId: string;
   name: string;
-  privateKey: PrivateKey;
+  privateKey: NodeKey;
 }
 
 export interface MeshMembership {
@@ -54,11 +52,11 @@ export async function loadOrCreateIdentity(
   configuredName?: string,
 ): Promise<NodeIdentity> {
   const f = files(stateDir);
-  let privateKey: PrivateKey;
+  let privateKey: NodeKey;
   const keyBytes = readFileOrNull(f.key);
   if (keyBytes) {
     try {
-      privateKey = privateKeyFromProtobuf(keyBytes);
+      privateKey = nodeKeyFromProtobuf(keyBytes);
     } catch (err) {
       throw new StateError(
         `node key ${f.key} is corrupt; move it away to make a new identity (the node will rejoin as a new node)`,
@@ -66,8 +64,8 @@ export async function loadOrCreateIdentity(
       );
     }
   } else {
-    privateKey = await generateKeyPair('Ed25519');
-    writeFileAtomic(f.key, privateKeyToProtobuf(privateKey));
+    privateKey = generateNodeKey();
+    writeFileAtomic(f.key, privateKey.protobuf);
   }
   let name = configuredName;
   const nodeBytes = readFileOrNull(f.node);
@@ -75,7 +73,7 @@ export async function loadOrCreateIdentity(
   if (!name) name = stored?.success ? stored.data.name : defaultName();
   if (!stored?.success || stored.data.name !== name)
     writeFileAtomic(f.node, JSON.stringify({ name }, null, 2) + '\n');
-  const id = peerIdFromPrivateKey(privateKey).toString();
+  const id = privateKey.peerId;
   return { id, shortId: shortId(id), name, privateKey };
 }
 
@@ -83,7 +81,7 @@ export async function loadOrCreateIdentity(
 export function readIdentity(stateDir: string): { id: string; name: string } | null {
   const keyBytes = readFileOrNull(files(stateDir).key);
   if (!keyBytes) return null;
-  const id = peerIdFromPrivateKey(privateKeyFromProtobuf(keyBytes)).toString();
+  const id = nodeKeyFromProtobuf(keyBytes).peerId;
   const nodeBytes = readFileOrNull(files(stateDir).node);
   const parsed = nodeBytes ? NodeFileSchema.safeParse(safeJson(nodeBytes)) : null;
   return { id, name: parsed?.success ? parsed.data.name : defaultName() };

@@ -7,7 +7,6 @@
  * Reads both `docker save` layouts: the legacy one (`<id>.json`, `<layer>/layer.tar`) and the
  * OCI layout of Docker 25+ (`blobs/sha256/<hex>`); both carry `manifest.json`.
  */
-import tar from 'tar-stream';
 import type { BlobStore, BlobWriter } from './store.js';
 import {
   MEDIA_TYPE,
@@ -38,6 +37,8 @@ export async function convertDockerSave(
   const entries = new Map<string, SavedEntry>();
   const texts = new Map<string, Buffer>();
   const pending: BlobWriter[] = [];
+  // loaded by the first conversion, not at import (issue 12: a node's start-up on a Pi)
+  const { default: tar } = await import('tar-stream');
   const extract = tar.extract();
   const done = new Promise<void>((resolve, reject) => {
     extract.on('entry', (header, stream, next) => {

@@ -64,9 +64,12 @@ interface ProgressLine {
 }
 
 /** EnginePull over the Docker engine API. */
-export function dockerEnginePull(docker: Docker): EnginePull {
+export function dockerEnginePull(client: Docker | (() => Docker)): EnginePull {
+  // a function: the client is made (dockerode loaded) by the first use, not before
+  const engine = (): Docker => (typeof client === 'function' ? client() : client);
   return {
     pull: async (reference, signal, platform) => {
+      const docker = engine();
       let output: NodeJS.ReadableStream;
       try {
         output = (await docker.pull(reference, {
@@ -90,12 +93,12 @@ export function dockerEnginePull(docker: Docker): EnginePull {
     },
     tag: async (source, target) => {
       const colon = target.lastIndexOf(':');
-      await docker
+      await engine()
         .getImage(source)
         .tag({ repo: target.slice(0, colon), tag: target.slice(colon + 1) });
     },
     untag: async (reference) => {
-      await docker
+      await engine()
         .getImage(reference)
         .remove({ noprune: true })
         .catch((err: unknown) => {

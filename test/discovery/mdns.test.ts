@@ -8,11 +8,10 @@ import dgram from 'node:dgram';
 import { readFileSync, readdirSync, readlinkSync } from 'node:fs';
 import os from 'node:os';
 import { pathToFileURL } from 'node:url';
-import { generateKeyPair } from '@libp2p/crypto/keys';
-import { peerIdFromPrivateKey } from '@libp2p/peer-id';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { parseConfig } from '../../node/config/index.js';
 import { ConfigError } from '../../node/errors.js';
+import { generateNodeKey } from '../../node/identity/node-key.js';
 import {
   Discovery,
   startMdns,
@@ -37,7 +36,7 @@ async function mdnsNode(
   serviceTag: string,
   extra: Partial<Parameters<typeof startMdns>[0]> = {},
 ): Promise<{ handle: MdnsHandle; id: string; found: MdnsCandidate[] }> {
-  const privateKey = await generateKeyPair('Ed25519');
+  const privateKey = generateNodeKey();
   const found: MdnsCandidate[] = [];
   const handle = await startMdns({
     privateKey,
@@ -48,7 +47,7 @@ async function mdnsNode(
     ...extra,
   });
   cleanup.push(() => handle.stop());
-  return { handle, id: peerIdFromPrivateKey(privateKey).toString(), found };
+  return { handle, id: privateKey.peerId, found };
 }
 
 describe('startMdns', () => {
@@ -81,14 +80,14 @@ describe('startMdns', () => {
   });
 
   it('refuses to listen on 0.0.0.0', async () => {
-    const key = await generateKeyPair('Ed25519');
+    const key = generateNodeKey();
     await expect(
       startMdns({ privateKey: key, listenAddress: '0.0.0.0', onPeer: () => {} }),
     ).rejects.toThrow(ConfigError);
   });
 
   it('logs and carries on when the address is not on this host', async () => {
-    const key = await generateKeyPair('Ed25519');
+    const key = generateNodeKey();
     // 192.0.2.0/24 is TEST-NET-1: not an address of this host, so joining the group there fails
     const handle = await startMdns({
       privateKey: key,
@@ -108,7 +107,7 @@ describe('Discovery with mDNS', () => {
       const d = new Discovery({
         config: parseConfig({ discovery: { tailscale: false } }),
         tailscale: null,
-        privateKey: await generateKeyPair('Ed25519'),
+        privateKey: generateNodeKey(),
         listenAddress,
         mdnsEnabled: true,
         mdns: { serviceTag: tag, intervalMs: 200 },
@@ -237,7 +236,7 @@ describe('mDNS sockets', () => {
     const found: MdnsCandidate[] = [];
     for (const listenAddress of ['127.0.2.10', '127.0.2.11']) {
       const handle = await startMdns({
-        privateKey: await generateKeyPair('Ed25519'),
+        privateKey: generateNodeKey(),
         listenAddress,
         serviceTag: tag,
         intervalMs: 200,
@@ -267,7 +266,7 @@ describe('mDNS sockets', () => {
   it('closes its socket on stop', async () => {
     const before = ownSockets().length;
     const handle = await startMdns({
-      privateKey: await generateKeyPair('Ed25519'),
+      privateKey: generateNodeKey(),
       listenAddress: '127.0.2.12',
       serviceTag: serviceTag(),
       onPeer: () => {},
@@ -280,11 +279,11 @@ describe('mDNS sockets', () => {
 
 /** One mDNS node in a namespace: prints `{"started":id}`, then `{"found":candidate}` lines. */
 const NETNS_PEER = `
-const [address, service, entry] = process.argv.slice(1);
+const [address, service, entry, keyEntry] = process.argv.slice(1);
 const { startMdns } = await import(entry);
-const { generateKeyPair } = await import('@libp2p/crypto/keys');
+const { generateNodeKey } = await import(keyEntry);
 const handle = await startMdns({
-  privateKey: await generateKeyPair('Ed25519'),
+  privateKey: generateNodeKey(),
   listenAddress: address,
   serviceTag: service,
   intervalMs: 200,
@@ -313,6 +312,7 @@ describe.runIf(canNetns)('mDNS across a LAN link (network namespaces)', () => {
     const net = lab!;
     const tag = serviceTag();
     const entry = pathToFileURL(`${REPO_ROOT}/node/discovery/index.ts`).href;
+    const keyEntry = pathToFileURL(`${REPO_ROOT}/node/identity/node-key.ts`).href;
     const lines: { started?: string | null; found?: MdnsCandidate }[][] = [[], []];
     for (const i of [0, 1]) {
       const child = net.exec(
@@ -327,6 +327,7 @@ describe.runIf(canNetns)('mDNS across a LAN link (network namespaces)', () => {
           net.node(i).address,
           tag,
           entry,
+          keyEntry,
         ],
         { cwd: REPO_ROOT },
       );

@@ -3,7 +3,6 @@
  * context made in memory, inspect, list, remove, `docker save` and `docker load`.
  */
 import type Docker from 'dockerode';
-import tar from 'tar-stream';
 import { DependencyMissingError, describeError } from '../../errors.js';
 import { ImageBuildError, ImageBusyError } from '../errors.js';
 import { platformOf } from '../../platform.js';
@@ -32,12 +31,17 @@ export async function checkDocker(docker: Docker, signal?: AbortSignal): Promise
     await pingEngine(docker, signal ?? AbortSignal.timeout(5000));
   } catch (err) {
     const socket = (docker.modem as { socketPath?: string }).socketPath ?? 'the Docker socket';
-    throw new DependencyMissingError(
-      `the Docker engine (${socket})`,
-      'start it (`sudo systemctl start docker`; on Debian install it with `apt-get install docker.io`) or set capabilities.docker_socket in helix.toml',
-      { cause: err },
-    );
+    throw dockerMissingError(socket, err);
   }
+}
+
+/** The error of an engine that does not answer at `socket`, with what to do. */
+export function dockerMissingError(socket: string, cause: unknown): DependencyMissingError {
+  return new DependencyMissingError(
+    `the Docker engine (${socket})`,
+    'start it (`sudo systemctl start docker`; on Debian install it with `apt-get install docker.io`) or set capabilities.docker_socket in helix.toml',
+    { cause },
+  );
 }
 
 /** GET /_ping, bounded (dockerode takes the signal; its type declarations do not say so). */
@@ -74,6 +78,8 @@ export async function buildRecipe(
   opts: { onProgress?: (line: string) => void; signal?: AbortSignal },
 ): Promise<void> {
   const say = opts.onProgress ?? (() => undefined);
+  // loaded by the first build, not at import (issue 12: a node's start-up on a Pi)
+  const { default: tar } = await import('tar-stream');
   const context = tar.pack();
   const mtime = new Date(0); // a context that does not change with the clock
   for (const f of recipe.files) {

@@ -4,6 +4,7 @@
  * cause comes from the wait status, our own kills and the engine's "oom" event. The image side
  * is ./images.ts.
  */
+import { stat } from 'node:fs/promises';
 import { PassThrough, type Duplex } from 'node:stream';
 import { createRequire } from 'node:module';
 import type Docker from 'dockerode';
@@ -26,6 +27,7 @@ import {
   agentImageTags,
   buildRecipe,
   checkDocker,
+  dockerMissingError,
   inspectImage,
   loadImage,
   removeImage,
@@ -61,9 +63,10 @@ export interface DockerRuntimeOptions {
 const OOM_EVENT_GRACE_MS = 2500;
 
 /**
- * A dockerode client, loaded when the first runtime is made rather than when this module is
- * imported: a node (or a CLI command) that never runs an agent never loads dockerode and its
- * dependencies (about 200 ms of a cold start on a small board).
+ * A dockerode client, loaded when the runtime first talks to the engine rather than when this
+ * module is imported or the runtime made: a node (or a CLI command) that never reaches an engine
+ * never loads dockerode and its dependencies (about 200 ms of a cold start on a small board and
+ * some 10 MB of a node's idle memory, issue 12).
  */
 function connectDocker(socketPath: string): Docker {
   const DockerClient = createRequire(import.meta.url)('dockerode') as typeof Docker;
@@ -72,7 +75,8 @@ function connectDocker(socketPath: string): Docker {
 
 export class DockerRuntime implements AgentRuntime {
   readonly engine = 'Docker';
-  readonly docker: Docker;
+  private client: Docker | null;
+  private readonly socketPath: string;
   readonly egressNetwork: string;
   readonly cgroupRoot: string;
   private readonly log: Logger;
@@ -85,11 +89,17 @@ export class DockerRuntime implements AgentRuntime {
 
   constructor(opts: DockerRuntimeOptions) {
     this.configuredPlatform = opts.platform || undefined;
-    this.docker = opts.docker ?? connectDocker(opts.socketPath ?? '/var/run/docker.sock');
+    this.client = opts.docker ?? null;
+    this.socketPath = opts.socketPath ?? '/var/run/docker.sock';
     this.egressNetwork = opts.egressNetwork ?? 'helix-egress';
     this.cgroupRoot = opts.cgroupRoot ?? CGROUP_ROOT;
     this.log = opts.log ?? silentLogger;
     this.firewall = opts.egressFirewall ?? new IptablesEgressFirewall();
+  }
+
+  /** The engine client, made (and dockerode loaded) by the first use. */
+  get docker(): Docker {
+    return (this.client ??= connectDocker(this.socketPath));
   }
 
   async start(spec: SandboxSpec): Promise<ContainerHandle> {
@@ -134,7 +144,15 @@ export class DockerRuntime implements AgentRuntime {
     return found ? { sizeBytes: found.sizeBytes } : null;
   }
 
-  check(signal?: AbortSignal): Promise<void> {
+  async check(signal?: AbortSignal): Promise<void> {
+    // No socket, no engine: said as checkDocker says it, without loading dockerode for it.
+    if (!this.client) {
+      const missing = await stat(this.socketPath).then(
+        () => null,
+        (err: unknown) => err,
+      );
+      if (missing) throw dockerMissingError(this.socketPath, missing);
+    }
     return checkDocker(this.docker, signal);
   }
 

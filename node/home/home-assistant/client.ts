@@ -5,7 +5,7 @@
  * After a dropped connection it reconnects with backoff and subscribes again; calls in flight
  * reject with a HomeConnectionError.
  */
-import WebSocket from 'ws';
+import type WebSocket from 'ws';
 import { describeError } from '../../errors.js';
 import { silentLogger, type Logger } from '../../log.js';
 import {
@@ -77,6 +77,8 @@ export function createHomeAssistantClient(
   let nextId = 1;
   let attempts = 0;
   let reconnectTimer: NodeJS.Timeout | null = null;
+  /** start()'s signal while it runs: an abort while ws loads gives the attempt up */
+  let startSignal: AbortSignal | undefined;
   const pending = new Map<number, Pending>();
   /** event type -> handlers; subscription id (per connection) -> event type */
   const subscriptions = new Map<string, Array<(event: HaEvent) => void>>();
@@ -197,9 +199,14 @@ export function createHomeAssistantClient(
   };
 
   /** One connection attempt: resolves after auth_ok and subscriptions, rejects with why not. */
-  const connect = (connectTimeoutMs = opts.connectTimeoutMs ?? 10_000): Promise<void> =>
-    new Promise((resolve, reject) => {
-      const ws = new WebSocket(url, { handshakeTimeout: connectTimeoutMs });
+  const connect = async (connectTimeoutMs = opts.connectTimeoutMs ?? 10_000): Promise<void> => {
+    // ws is loaded by the first connection, not at import: a node without Home Assistant never
+    // loads it (issue 12: start-up and idle memory on a Pi).
+    const { default: WebSocketClient } = await import('ws');
+    if (stopped || startSignal?.aborted)
+      throw new HomeConnectionError(`the connection to ${url} was given up while it started`);
+    return new Promise((resolve, reject) => {
+      const ws = new WebSocketClient(url, { handshakeTimeout: connectTimeoutMs });
       socket = ws;
       let authed = false;
       let settled = false;
@@ -284,6 +291,7 @@ export function createHomeAssistantClient(
         }
       });
     });
+  };
 
   const scheduleReconnect = (): void => {
     if (stopped || reconnectTimer) return;
@@ -313,6 +321,7 @@ export function createHomeAssistantClient(
       stopped = false;
       const onAbort = (): void => socket?.terminate();
       signal?.addEventListener('abort', onAbort, { once: true });
+      startSignal = signal;
       try {
         await connect();
       } catch (err) {
@@ -320,6 +329,7 @@ export function createHomeAssistantClient(
         socket?.terminate();
         throw err;
       } finally {
+        startSignal = undefined;
         signal?.removeEventListener('abort', onAbort);
       }
     },
@@ -331,7 +341,7 @@ export function createHomeAssistantClient(
       socket = null;
       ready = false;
       failPending('client stopped');
-      if (s && s.readyState !== WebSocket.CLOSED) {
+      if (s && s.readyState !== s.CLOSED) {
         await new Promise<void>((resolve) => {
           s.once('close', () => resolve());
           s.close();

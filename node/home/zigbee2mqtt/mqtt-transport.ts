@@ -1,5 +1,7 @@
 /** The MQTT broker behind the small interface the zigbee2mqtt backend needs (the `mqtt` package). */
+import { connect as tcpConnect } from 'node:net';
 import type { MqttClient } from 'mqtt';
+import { delay } from '../../async.js';
 import { silentLogger, type Logger } from '../../log.js';
 
 export interface MqttTransport {
@@ -24,8 +26,10 @@ export interface MqttTransportOptions {
 }
 
 /**
- * Connects to the broker; the `mqtt` package is loaded on the first connect, not when this module
- * is imported, so a node that never talks to a broker never loads it.
+ * Connects to the broker; the `mqtt` package is loaded once something listens at the broker's
+ * address (a plain TCP connect, retried every reconnectMs), not when this module is imported or
+ * the transport made: a node with no broker (the default mqtt.url on a node without one) never
+ * loads it and its dependencies (ws among them; issue 12: idle memory and start-up on a Pi).
  */
 export function connectMqtt(opts: MqttTransportOptions): MqttTransport {
   const log = opts.log ?? silentLogger;
@@ -33,39 +37,48 @@ export function connectMqtt(opts: MqttTransportOptions): MqttTransport {
   let client: MqttClient | null = null;
   let closed = false;
   const pending: Array<(c: MqttClient) => void> = [];
-  const ready: Promise<MqttClient> = import('mqtt').then(({ default: mqtt }) => {
-    const c = mqtt.connect(opts.url, {
-      username: opts.username,
-      password: opts.password,
-      clientId: `helix-home-${Math.random().toString(16).slice(2, 10)}`,
-      connectTimeout: opts.connectTimeoutMs ?? 5000,
-      reconnectPeriod: opts.reconnectMs ?? 1000,
-      // The backend subscribes on every connect itself, so retained topics are read again.
-      resubscribe: false,
+  const reconnectMs = opts.reconnectMs ?? 1000;
+  const ready: Promise<MqttClient> = brokerListens(
+    opts.url,
+    { timeoutMs: opts.connectTimeoutMs ?? 5000, retryMs: reconnectMs },
+    () => closed,
+    (err) => log.debug({ broker, err }, 'home: mqtt error'),
+  )
+    .then(() => import('mqtt'))
+    .then(({ default: mqtt }) => {
+      const c = mqtt.connect(opts.url, {
+        username: opts.username,
+        password: opts.password,
+        clientId: `helix-home-${Math.random().toString(16).slice(2, 10)}`,
+        connectTimeout: opts.connectTimeoutMs ?? 5000,
+        reconnectPeriod: reconnectMs,
+        // The backend subscribes on every connect itself, so retained topics are read again.
+        resubscribe: false,
+      });
+      let connected = false;
+      c.on('connect', () => {
+        connected = true;
+        log.info({ broker }, 'home: mqtt connected');
+      });
+      // Said once per outage: a broker that stays down goes offline again after every retry.
+      c.on('offline', () => {
+        (connected ? log.info : log.debug).call(
+          log,
+          { broker },
+          'home: mqtt broker went away; reconnecting',
+        );
+        connected = false;
+      });
+      c.on('error', (err) => log.debug({ broker, err: err.message }, 'home: mqtt error'));
+      client = c;
+      for (const attach of pending.splice(0)) attach(c);
+      if (closed) void c.endAsync(true);
+      return c;
     });
-    let connected = false;
-    c.on('connect', () => {
-      connected = true;
-      log.info({ broker }, 'home: mqtt connected');
-    });
-    // Said once per outage: a broker that stays down goes offline again after every retry.
-    c.on('offline', () => {
-      (connected ? log.info : log.debug).call(
-        log,
-        { broker },
-        'home: mqtt broker went away; reconnecting',
-      );
-      connected = false;
-    });
-    c.on('error', (err) => log.debug({ broker, err: err.message }, 'home: mqtt error'));
-    client = c;
-    for (const attach of pending.splice(0)) attach(c);
-    if (closed) void c.endAsync(true);
-    return c;
+  ready.catch((err: unknown) => {
+    if (!(err instanceof TransportClosed))
+      log.warn({ broker, err: String(err) }, 'home: the mqtt client could not be loaded');
   });
-  ready.catch((err: unknown) =>
-    log.warn({ broker, err: String(err) }, 'home: the mqtt client could not be loaded'),
-  );
   /** Run `attach` on the client now, or as soon as it exists. */
   const withClient = (attach: (c: MqttClient) => void): void => {
     if (client) attach(client);
@@ -91,4 +104,38 @@ export function connectMqtt(opts: MqttTransportOptions): MqttTransport {
       if (client) await client.endAsync(true);
     },
   };
+}
+
+/** The transport was closed before the broker listened. */
+class TransportClosed extends Error {
+  constructor(broker: string) {
+    super(`the connection to the MQTT broker ${broker} was closed before it connected`);
+  }
+}
+
+/** Resolves once a TCP connection to the broker's host and port succeeds; retries until closed. */
+async function brokerListens(
+  url: string,
+  o: { timeoutMs: number; retryMs: number },
+  closed: () => boolean,
+  onError: (err: string) => void,
+): Promise<void> {
+  const u = new URL(url);
+  const host = u.hostname.replace(/^\[(.*)\]$/, '$1');
+  const port = Number(u.port || (u.protocol === 'mqtts:' ? 8883 : 1883));
+  for (;;) {
+    if (closed()) throw new TransportClosed(url.replace(/\/\/[^@/]*@/, '//'));
+    const err = await new Promise<string | null>((resolve) => {
+      const socket = tcpConnect({ host, port, timeout: o.timeoutMs });
+      socket.once('connect', () => (socket.destroy(), resolve(null)));
+      socket.once(
+        'timeout',
+        () => (socket.destroy(), resolve(`connect ETIMEDOUT ${host}:${port}`)),
+      );
+      socket.once('error', (e) => (socket.destroy(), resolve(e.message)));
+    });
+    if (err === null) return;
+    onError(err);
+    if (!closed()) await delay(o.retryMs);
+  }
 }
