@@ -70,6 +70,12 @@ export function updateServerCredentials(creds: ServerCredentials, tls: RpcTls): 
 export function gateUnverifiedCertificates(
   server: Server,
   onRefused: (peer: string, reason: string) => void,
+  opts: {
+    /** a removed node's certificate is refused at the handshake too */
+    isRevoked?: (nodeId: string) => boolean;
+    /** verified connections are added here until they close (to cut a removed node's off) */
+    live?: Set<TLSSocket>;
+  } = {},
 ): boolean {
   const servers = (server as unknown as { http2Servers?: Map<NodeJS.EventEmitter, unknown> })
     .http2Servers;
@@ -78,16 +84,35 @@ export function gateUnverifiedCertificates(
     if ((http2 as { helixGated?: boolean }).helixGated) continue;
     (http2 as { helixGated?: boolean }).helixGated = true;
     http2.prependListener('secureConnection', (socket: TLSSocket) => {
-      const presented = Object.keys(socket.getPeerCertificate() ?? {}).length > 0;
-      if (!presented || socket.authorized) return;
-      onRefused(
-        `${socket.remoteAddress}:${socket.remotePort}`,
-        String(socket.authorizationError ?? 'certificate not from the mesh CA'),
-      );
-      socket.destroy();
+      const peerCert = socket.getPeerCertificate() ?? {};
+      const presented = Object.keys(peerCert).length > 0;
+      const peer = `${socket.remoteAddress}:${socket.remotePort}`;
+      if (!presented) return;
+      if (!socket.authorized) {
+        onRefused(peer, String(socket.authorizationError ?? 'certificate not from the mesh CA'));
+        socket.destroy();
+        return;
+      }
+      const cn = socketNodeId(socket);
+      if (cn !== null && opts.isRevoked?.(cn)) {
+        onRefused(peer, `node ${cn} was removed from the mesh`);
+        socket.destroy();
+        return;
+      }
+      if (opts.live) {
+        const live = opts.live;
+        live.add(socket);
+        socket.once('close', () => live.delete(socket));
+      }
     });
   }
   return true;
+}
+
+/** The node id (certificate subject CN) a TLS connection's client certificate names, else null. */
+export function socketNodeId(socket: TLSSocket): string | null {
+  const cn = socket.getPeerCertificate()?.subject?.CN as string | string[] | undefined;
+  return typeof cn === 'string' && cn.length > 0 ? cn : null;
 }
 
 /** The node id (certificate subject CN) of a call's verified client certificate, else null. */
