@@ -317,6 +317,7 @@ export class Daemon {
         },
         () => {
           if (this.graceTimer) clearTimeout(this.graceTimer);
+          this.removal.close();
           this.clients.close();
         },
       ),
@@ -383,6 +384,19 @@ export class Daemon {
                 this.settings?.replicator.reassertInterest();
               },
             })),
+      ),
+      // A peer that went silent may have rotated the mesh keys while this node was away
+      // (`helix-node remove` on another member): ask it for them (a removed node is refused), and
+      // have it prove itself again before a route goes to it.
+      this.subscription('rekey-on-silence', () =>
+        this.membership.onChange((t) => {
+          if (t.to !== 'dead') return;
+          const peer = this.membership.view().find((p) => p.id === t.id);
+          for (const a of peer?.addresses ?? []) {
+            this.gate.forget(a);
+            void this.removal.catchUp({ address: a, port: peer!.ports.rpc });
+          }
+        }),
       ),
       // Peers learned from adverts become route candidates too: the mesh heals from any one link.
       this.subscription('advert-candidates', () =>
@@ -717,6 +731,7 @@ export class Daemon {
       { cutConnections: cut, graceMs: ROTATION_GRACE_MS },
       'mesh keys rotated without a restart',
     );
+    setTimeout(() => void this.cutRemovedRoutes(), 1000).unref();
     if (this.graceTimer) clearTimeout(this.graceTimer);
     // Step 1 (after one grace period): present the new certificate, still trust both CAs.
     // Step 2 (after two): trust only the new CA and secret. Members rotate within a grace period
@@ -749,6 +764,27 @@ export class Daemon {
         }),
     );
   };
+
+  /**
+   * A route to a removed node that survived the reload (one this nats-server dialled itself,
+   * such as a route learned by gossip: nats-server re-checks only the routes it accepted) is
+   * closed by restarting nats-server; the removed node cannot route back (new CA, new password).
+   */
+  private async cutRemovedRoutes(): Promise<void> {
+    if (this.removedAddresses.size === 0 || this.stopping) return;
+    const routez = await this.nats.routez({ signal: AbortSignal.timeout(2000) }).catch(() => null);
+    const held = (routez ? routedServers(routez) : []).filter((r) =>
+      this.removedAddresses.has(r.ip),
+    );
+    if (held.length === 0) return;
+    await this.nats
+      .restartNow(
+        `a removed node still holds a route this nats-server dialled (${held.map((r) => r.ip).join(', ')}); a reload cannot close it`,
+      )
+      .catch((err: unknown) =>
+        this.log.warn({ err: describeError(err) }, 'could not restart nats-server'),
+      );
+  }
 
   /** The control socket of a node that is starting: status says so, every other route too. */
   private startingControl(): ControlServer {

@@ -250,6 +250,22 @@ export class NatsSupervisor {
     return op;
   }
 
+  /**
+   * Restart the server now (a new nats-server pid; the node keeps running and its bus client
+   * reconnects), for what a reload cannot do: close a route this server dialled itself.
+   * nats-server closes, on a reload of the cluster authorization, only the routes it accepted.
+   */
+  restartNow(reason: string): Promise<void> {
+    const op = this.routeChain.then(async () => {
+      if (this.phase !== 'running') return;
+      this.logger.warn({ reason }, 'restarting nats-server');
+      await this.stop();
+      await this.start();
+    });
+    this.routeChain = op.catch(() => undefined);
+    return op;
+  }
+
   routez(opts: { signal?: AbortSignal } = {}): Promise<NatsRoutez> {
     return fetchMonitor(this.o.monitorPort, '/routez', NatsRoutezSchema, opts);
   }

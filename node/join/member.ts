@@ -107,6 +107,15 @@ export class MemberGate {
     if (!this.stopped) this.opts.onChange();
   }
 
+  /**
+   * Forget the proof of one address (the peer there went silent: it may have restarted with
+   * other keys, or rotated them while this node was away). It proves itself again now.
+   */
+  forget(address: string): void {
+    if (!this.entries.delete(address)) return;
+    this.check();
+  }
+
   /** The members among `candidates` (as far as known now); starts proving the others. */
   filter<C extends GateCandidate>(candidates: C[]): C[] {
     this.latest = candidates;

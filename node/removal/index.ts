@@ -27,4 +27,11 @@ export {
   rekeyBytes,
   REKEY_MAX_SKEW_MS,
 } from './rekey.js';
-export { readRotations, writeRotations, currentEpoch, revokedIds, rotationsFile, type RotationState } from './store.js';
+export {
+  readRotations,
+  writeRotations,
+  currentEpoch,
+  revokedIds,
+  rotationsFile,
+  type RotationState,
+} from './store.js';

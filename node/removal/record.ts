@@ -156,7 +156,10 @@ async function checkLink(
 ): Promise<RotationCheck> {
   const parsed = SignedRotationSchema.safeParse(raw);
   if (!parsed.success)
-    return { ok: false, reason: 'the rotation record is malformed; update helix-node on the sender' };
+    return {
+      ok: false,
+      reason: 'the rotation record is malformed; update helix-node on the sender',
+    };
   const record = parsed.data;
   const { body } = record;
   if (body.meshId !== ctx.meshId)

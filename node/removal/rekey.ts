@@ -83,7 +83,11 @@ export async function checkRekeyRequest(
   if (request.publicKey.length !== 32 || request.nonce.length !== 32)
     return { ok: false, reason: 'the rekey request is malformed; update helix-node on the caller' };
   const proof = Buffer.from(request.proof);
-  if (!secretAtEpoch || proof.length !== 32 || !timingSafeEqual(proof, rekeyProof(secretAtEpoch, request)))
+  if (
+    !secretAtEpoch ||
+    proof.length !== 32 ||
+    !timingSafeEqual(proof, rekeyProof(secretAtEpoch, request))
+  )
     return {
       ok: false,
       reason: `the rekey request does not prove a secret this mesh had at epoch ${request.epoch}; join with an invite from a member (\`helix-node invite\`)`,
@@ -123,6 +127,10 @@ export function openRekeyAnswer(
   ephemeral: EphemeralKey,
   answer: RekeyResponse,
 ): Buffer {
-  const key = rekeyKey(sharedSecret(ephemeral.privateKey, answer.publicKey), request, answer.publicKey);
+  const key = rekeyKey(
+    sharedSecret(ephemeral.privateKey, answer.publicKey),
+    request,
+    answer.publicKey,
+  );
   return open(key, answer.iv, answer.sealedSecret, request.nodeId);
 }

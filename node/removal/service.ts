@@ -20,9 +20,9 @@ import {
   GrpcStatus,
   KeysService,
   RpcCallError,
+  RpcClients,
   unaryCall,
   type KeysServer,
-  type RpcClients,
   type RpcServer,
   type RpcTarget,
 } from '../rpc/index.js';
@@ -101,6 +101,7 @@ export class RemovalService {
   /** rotations and catch-ups one at a time */
   private chain: Promise<unknown> = Promise.resolve();
   private readonly lastCatchUp = new Map<string, number>();
+  private rekeyClients: RpcClients | null = null;
 
   constructor(private readonly opts: RemovalServiceOptions) {
     this.state = readRotations(opts.stateDir);
@@ -132,6 +133,12 @@ export class RemovalService {
     return this.revoked;
   }
 
+  /** Close the channels Rekey opened. */
+  close(): void {
+    this.rekeyClients?.close();
+    this.rekeyClients = null;
+  }
+
   register(server: RpcServer): void {
     server.addService(KeysService, this.implementation);
   }
@@ -142,10 +149,7 @@ export class RemovalService {
     if (wanted === '') throw new UsageError('name the node to remove: helix-node remove NODE');
     const nodes = this.opts.nodes();
     const matches = nodes.filter(
-      (n) =>
-        n.id === wanted ||
-        n.name === wanted ||
-        (wanted.length >= 6 && n.id.endsWith(wanted)),
+      (n) => n.id === wanted || n.name === wanted || (wanted.length >= 6 && n.id.endsWith(wanted)),
     );
     const listed = nodes.map((n) => `${n.name} (${n.id.slice(-8)}, ${n.state})`).join(', ');
     if (matches.length === 0) {
@@ -258,7 +262,13 @@ export class RemovalService {
       secret: this.opts.mesh.secret,
       key: this.opts.self.privateKey,
     });
-    const client = this.opts.clients().keys(target);
+    // Without a client certificate (as a joiner): after a rotation's grace window the peer no
+    // longer accepts this node's old one, and Rekey proves everything inside the request.
+    this.rekeyClients ??= new RpcClients({
+      nodeId: this.opts.self.id,
+      transport: { kind: 'join' },
+    });
+    const client = this.rekeyClients.keys(target);
     let answer;
     try {
       answer = await unaryCall(client.rekey.bind(client), request, {
@@ -282,7 +292,8 @@ export class RemovalService {
       },
       secret,
     );
-    if (!chain.ok) throw new MeshAccessError(`refused the mesh keys a member sent: ${chain.reason}`);
+    if (!chain.ok)
+      throw new MeshAccessError(`refused the mesh keys a member sent: ${chain.reason}`);
     await this.install(chain.records, Buffer.from(this.opts.mesh.secret), secret);
     const last = chain.records.at(-1)!.body;
     this.log.info(
@@ -337,10 +348,7 @@ export class RemovalService {
         }
         const parsed = SignedRotationSchema.safeParse(raw);
         // a record this node already applied (told twice, or by two members): nothing to do
-        if (
-          parsed.success &&
-          this.state.records.some((r) => r.sig === parsed.data.sig)
-        )
+        if (parsed.success && this.state.records.some((r) => r.sig === parsed.data.sig))
           return { nodeId: this.opts.self.id, epoch: this.epoch };
         const check = await checkRotation(raw, {
           meshId: this.opts.mesh.meshId,
@@ -394,10 +402,7 @@ export class RemovalService {
     const check = await checkRekeyRequest(request, secretThen);
     if (!check.ok) throw new RpcCallError(GrpcStatus.UNAUTHENTICATED, check.reason);
     if (this.revoked.has(request.nodeId)) {
-      this.log.warn(
-        { node: request.nodeId },
-        'refused the mesh keys to a removed node',
-      );
+      this.log.warn({ node: request.nodeId }, 'refused the mesh keys to a removed node');
       throw new RpcCallError(
         GrpcStatus.PERMISSION_DENIED,
         `node ${request.nodeId} was ${this.removedBy(request.nodeId)}; it gets no new mesh keys. To bring the device back, move its state dir away (a new node key) and join with a fresh code from \`helix-node invite\` on a member`,

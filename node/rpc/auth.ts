@@ -243,10 +243,10 @@ export function meshAuthServerInterceptor(
     const listener = new ServerListenerBuilder()
       .withOnReceiveMetadata((metadata, next) => {
         const proof = verifier.check(method.path, metadata);
-        const checked = opts.requireCertificate
-          ? withCertificate(proof, method.path, call)
-          : proof;
-        const result = opts.isRevoked ? notRevoked(checked, method.path, call, opts.isRevoked) : checked;
+        const checked = opts.requireCertificate ? withCertificate(proof, method.path, call) : proof;
+        const result = opts.isRevoked
+          ? notRevoked(checked, method.path, call, opts.isRevoked)
+          : checked;
         if (result.ok) {
           next(metadata);
           return;

@@ -17,7 +17,13 @@ export {
   type RpcClientsOptions,
   type RpcTarget,
 } from './clients.js';
-export { certificateNodeId, socketNodeId, TLS_SERVER_NAME, type RpcTls, type ClientTransport } from './tls.js';
+export {
+  certificateNodeId,
+  socketNodeId,
+  TLS_SERVER_NAME,
+  type RpcTls,
+  type ClientTransport,
+} from './tls.js';
 export {
   callOptions,
   unaryCall,
