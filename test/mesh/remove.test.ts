@@ -10,14 +10,23 @@ import { describe, expect, it } from 'vitest';
 import { controlCall, type SettingsList } from '../../node/control/index.js';
 import { useMeshHarness } from '../harness/vitest.js';
 import { waitFor } from '../support/wait.js';
-import { daemonMesh, logEntries, meshAvailable, routeHosts, startMesh } from './helpers.js';
+import {
+  FAST_MEMBERSHIP,
+  daemonMesh,
+  logEntries,
+  meshAvailable,
+  routeHosts,
+  startMesh,
+} from './helpers.js';
 
 const [A, B, C] = [0, 1, 2];
 
 describe.skipIf(!meshAvailable)('removing a node', () => {
-  const mesh = useMeshHarness(() => daemonMesh({ nodes: 3, subnet: '100.64.120' }), {
-    tailLines: 60,
-  });
+  const mesh = useMeshHarness(
+    // fast membership: node2 hears its peers go silent (and asks them for keys) within 3 s
+    () => daemonMesh({ nodes: 3, subnet: '100.64.120', config: { membership: FAST_MEMBERSHIP } }),
+    { tailLines: 60 },
+  );
 
   it('rotates the keys on the others without a restart, loses no command, and shuts node2 out of all four doors', async () => {
     await startMesh(mesh(), [A, B, C], { timeoutMs: 30_000 });
@@ -115,7 +124,7 @@ describe.skipIf(!meshAvailable)('removing a node', () => {
     // route + advertise: node2 keeps running (old secret, old certificate, still advertising and
     // dialling), yet for several seconds neither member lists it or holds a route to it
     expect(mesh().isRunning(C)).toBe(true);
-    const until = Date.now() + 4000;
+    const until = Date.now() + 3000;
     while (Date.now() < until) {
       for (const i of [A, B]) {
         const v = await mesh().status(i);
