@@ -164,6 +164,8 @@ export class RemovalService {
         `${JSON.stringify(wanted)} names ${matches.length} nodes (${matches.map((n) => `${n.name} ${n.id}`).join(', ')}); name it by its full id`,
       );
     const node = matches[0]!;
+    if (this.revoked.has(node.id))
+      throw new UsageError(`${node.name} (${node.id}) was already ${this.removedBy(node.id)}`);
     if (node.self || node.id === this.opts.self.id)
       throw new UsageError(
         `${node.name} is this node; a node cannot remove itself. Run \`helix-node remove ${node.name}\` on another member (or stop this one and clear its state dir to leave for good)`,

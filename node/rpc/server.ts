@@ -95,8 +95,8 @@ export class RpcServer {
   }
 
   /**
-   * Close every open connection whose certificate names one of these nodes (just removed); new
-   * ones are refused at the handshake and every call by the interceptor (options.isRevoked).
+   * Close every open connection whose certificate names one of these nodes (just removed); the
+   * auth interceptor refuses every call of theirs from now on (options.isRevoked).
    * Returns how many were closed.
    */
   cutOff(nodeIds: ReadonlySet<string>): number {
@@ -171,7 +171,7 @@ export class RpcServer {
           server,
           (peer, reason) =>
             this.log.warn({ peer, reason }, 'refused a TLS connection: certificate not accepted'),
-          { isRevoked: this.opts.isRevoked, live: this.live },
+          { live: this.live },
         )
       )
         this.log.warn(
