@@ -15,7 +15,11 @@ import { ensureNodeTls, type MeshMembership } from '../../node/identity/index.js
 import { silentLogger } from '../../node/log.js';
 import {
   GrpcStatus,
+  grpcKey,
   MeshService,
+  Metadata,
+  ProofVerifier,
+  signCall,
   RpcCallError,
   RpcClients,
   RpcServer,
@@ -193,4 +197,30 @@ describe('removal over gRPC', () => {
     expect((ping as RpcCallError).code).toBe(GrpcStatus.PERMISSION_DENIED);
     expect((ping as RpcCallError).message).toMatch(/was removed from this mesh/);
   }, 30_000);
+});
+
+describe('call proofs across a rotation', () => {
+  it('accepts the previous secret (as the alternative proof) only during the grace window', () => {
+    const [oldSecret, newSecret] = [randomBytes(32), randomBytes(32)];
+    const verifier = new ProofVerifier(oldSecret);
+    const path = '/helix.v1.Mesh/Ping';
+    // a member that rotated signs with the new secret, plus the old one as the alternative
+    const both = () =>
+      signCall(grpcKey(newSecret), path, 'b', new Metadata(), Date.now(), grpcKey(oldSecret));
+    // a member that has not rotated yet accepts it through the alternative proof
+    expect(verifier.check(path, both())).toMatchObject({ ok: true });
+    // a member in its grace window accepts calls under either secret
+    verifier.setSecrets([newSecret, oldSecret]);
+    expect(
+      verifier.check(path, signCall(grpcKey(oldSecret), path, 'b', new Metadata())),
+    ).toMatchObject({ ok: true });
+    expect(
+      verifier.check(path, signCall(grpcKey(newSecret), path, 'b', new Metadata())),
+    ).toMatchObject({ ok: true });
+    // after it, the old secret proves nothing (the removed node holds it)
+    verifier.setSecrets([newSecret]);
+    const old = verifier.check(path, signCall(grpcKey(oldSecret), path, 'c', new Metadata()));
+    expect(old).toMatchObject({ ok: false, kind: 'wrong' });
+    expect(verifier.check(path, both())).toMatchObject({ ok: true });
+  });
 });
