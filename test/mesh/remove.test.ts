@@ -62,7 +62,9 @@ describe.skipIf(!meshAvailable)('removing a node', () => {
       }
     })();
     await new Promise((r) => setTimeout(r, 500));
+    const t0 = performance.now();
     const removed = await mesh().cli(A, ['--json', 'remove', 'node2'], { timeoutMs: 60_000 });
+    const removeMs = performance.now() - t0;
     expect(removed.code, removed.stderr).toBe(0);
     const result = JSON.parse(removed.stdout) as {
       removed: { id: string; name: string };
@@ -82,6 +84,9 @@ describe.skipIf(!meshAvailable)('removing a node', () => {
     // node1: every command succeeded and reached node0; same process, new keys
     expect(failures).toEqual([]);
     expect(written.length).toBeGreaterThan(10);
+    console.log(
+      `[mesh] \`helix-node remove node2\` took ${(removeMs / 1000).toFixed(1)} s (CLI start included); node1 wrote ${written.length} settings meanwhile, ${failures.length} failed`,
+    );
     await waitFor(
       async () => {
         const held = new Set(
