@@ -68,7 +68,7 @@ import {
   seedRoomsFromConfig,
 } from './settings/index.js';
 import { RemovalService, type ApplyRotation } from './removal/index.js';
-import type { PeerCandidate } from './types.js';
+import type { Capabilities, PeerCandidate } from './types.js';
 
 /** PEM text that ends in a newline, so certificates can be concatenated into a bundle. */
 function pemText(pem: Buffer): string {
@@ -102,6 +102,7 @@ export class Daemon {
   private tailscale: TailscaleClient | null = null;
   private discovery!: Discovery;
   private prober!: CapabilityProber;
+  private firstProbe: Promise<void> = Promise.resolve();
   private nats!: NatsSupervisor;
   private natsRestarts = 0;
   /** the nats-server's version (from --version), or null when it did not say */
@@ -206,6 +207,12 @@ export class Daemon {
     return this.settings;
   }
 
+  /** What this node can do, once its first capability probe has finished (the start banner). */
+  async probedCapabilities(): Promise<Capabilities> {
+    await this.firstProbe;
+    return this.prober.current();
+  }
+
   /** Agent services, once started (null on a node that has not started yet). */
   get agentServices(): AgentServices | null {
     return this.agents;
@@ -276,7 +283,7 @@ export class Daemon {
           this.prober = new CapabilityProber({ config, logger: this.log });
           // Probes (arecord, nvidia-smi, Docker, Ollama…) finish in the background; adverts
           // carry the baseline until then, so the node is not held up by a slow probe.
-          void this.prober.start();
+          this.firstProbe = this.prober.start();
         },
         () => this.prober.stop(),
       ),

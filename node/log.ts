@@ -1,10 +1,14 @@
 /**
  * Structured logging (pino). Info for state changes, debug for traffic; never audio or secrets.
- * Logs go to stderr so stdout stays clean for command output and --json.
+ * Logs go to stderr so stdout stays clean for command output and --json: JSON lines by default,
+ * or through another stream (`helix-node join` on a terminal passes cli/log-pretty.ts's).
  */
-import { pino, destination, type Logger } from 'pino';
+import { pino, destination, type DestinationStream, type Logger } from 'pino';
 
-export type { Logger };
+export type { DestinationStream, Logger };
+
+/** How log lines are written: JSON objects, readable lines, or readable on a terminal only. */
+export type LogFormat = 'auto' | 'json' | 'pretty';
 
 /** `scheme://user:password@` inside any text: the credentials part of a URL. */
 const URL_CREDENTIALS = /\b([a-z][a-z0-9+.-]*:\/\/)[^\s/?#@"'<>]+@/gi;
@@ -21,6 +25,7 @@ export function redactCredentials(text: string): string {
 export function createLogger(
   level: string = process.env.HELIX_LOG_LEVEL ?? 'info',
   bindings: Record<string, unknown> = {},
+  stream: DestinationStream = destination(2),
 ): Logger {
   return pino(
     {
@@ -28,10 +33,11 @@ export function createLogger(
       base: bindings,
       redact: ['secret', 'meshSecret', '*.secret', '*.meshSecret'],
       // Keys can be redacted by path; a URL's password can sit in any string (an error message,
-      // a peer's answer), so each finished line is checked once before it is written.
+      // a peer's answer), so each finished line is checked once before it is written: before
+      // any stream, so a readable (pretty) stream gets it already redacted too.
       hooks: { streamWrite: redactCredentials },
     },
-    destination(2),
+    stream,
   );
 }
 

@@ -277,7 +277,13 @@ export async function startAgentServices(c: AgentServicesComponents): Promise<Ag
       const tag = await tagOf(agent);
       await provisioner.ensure(agent, {
         signal: signal ?? AbortSignal.timeout(300_000),
-        onProgress: (line) => log.info({ agent: agent.manifest.name }, line),
+        // the engine's own build steps ("Step 3/8 : USER …") are detail; the node's are news
+        onProgress: (line) =>
+          (/^Step \d+\/\d+ :/.test(line) ? log.debug : log.info).call(
+            log,
+            { agent: agent.manifest.name },
+            line,
+          ),
       });
       await recordHeld(runtime, registry, agent, tag, await platform());
       return tag;

@@ -1,5 +1,6 @@
 /**
- * Terminal output: colours only on a TTY and without NO_COLOR (https://no-color.org), plain tables.
+ * Terminal output: colours only on a TTY (or with FORCE_COLOR) and without NO_COLOR
+ * (https://no-color.org), plain tables.
  * Everything printed goes through safeText, so no control character that came from an agent or a
  * peer reaches the terminal raw.
  */
@@ -13,12 +14,27 @@ export interface Output {
   print(value: unknown, human: () => string): void;
 }
 
+/**
+ * Whether to colour what goes to a stream: --no-color, else NO_COLOR (any non-empty value,
+ * https://no-color.org: the person's wish wins over a tool's FORCE_COLOR), else FORCE_COLOR
+ * (non-empty, not 0 or false: colours even into a pipe), else a terminal that is not "dumb".
+ */
+export function colourWanted(o: {
+  flag?: boolean | undefined;
+  isTTY: boolean;
+  env?: NodeJS.ProcessEnv;
+}): boolean {
+  const env = o.env ?? process.env;
+  if (o.flag === false) return false;
+  if (env.NO_COLOR !== undefined && env.NO_COLOR !== '') return false;
+  const force = env.FORCE_COLOR;
+  if (force !== undefined && force !== '') return force !== '0' && force !== 'false';
+  return o.isTTY && env.TERM !== 'dumb';
+}
+
 export function createOutput(opts: { json?: boolean; color?: boolean } = {}): Output {
   const color =
-    opts.color ??
-    (process.stdout.isTTY === true &&
-      !('NO_COLOR' in process.env && process.env.NO_COLOR !== '') &&
-      process.env.TERM !== 'dumb');
+    opts.color ?? colourWanted({ isTTY: process.stdout.isTTY === true, env: process.env });
   // Our own colours (paint) survive only when colours are on; an agent's are made visible
   // where it is printed (safeText without keepColour), so at most paint's few codes get through.
   const keepColour = color;
@@ -91,4 +107,30 @@ export function table(headers: string[], rows: string[][]): string {
       .join('  ')
       .trimEnd();
   return [line(headers), ...rows.map(line)].join('\n');
+}
+
+/** A scalar as a person writes it: bare when it is one plain word, else quoted. */
+function plainValue(v: unknown): string {
+  if (typeof v === 'string') return /^[\w.:/@+-]+$/.test(v) ? v : JSON.stringify(v);
+  if (typeof v === 'number' || typeof v === 'boolean' || v === null) return String(v);
+  return JSON.stringify(v) ?? String(v);
+}
+
+/** An intent's arguments as `room=kitchen minutes=5` (nothing for none), not a JSON object. */
+export function describeArgs(args: Record<string, unknown> | undefined): string {
+  return Object.entries(args ?? {})
+    .map(([k, v]) => `${k}=${plainValue(v)}`)
+    .join(' ');
+}
+
+/**
+ * An agent's structured result for a person: one `key: value` line per field of an object, the
+ * value itself otherwise; empty for none. (--json gives the data as it is.)
+ */
+export function describeData(data: unknown): string {
+  if (data === null || data === undefined) return '';
+  if (typeof data !== 'object' || Array.isArray(data)) return plainValue(data);
+  return Object.entries(data)
+    .map(([k, v]) => `${k}: ${typeof v === 'string' ? v : plainValue(v)}`)
+    .join('\n');
 }

@@ -187,6 +187,8 @@ export const RouterSection = z.strictObject({
 
 export const LogSection = z.strictObject({
   level: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
+  /** json: one JSON object a line; pretty: readable lines; auto: pretty when stderr is a terminal */
+  format: z.enum(['auto', 'json', 'pretty']).default('auto'),
 });
 
 export const ConfigSchema = z.strictObject({

@@ -351,7 +351,7 @@ export class MembershipService {
 
   #onTransition(t: Transition): void {
     const peer = { peer: t.id, name: t.name, from: t.from, to: t.to, reason: t.reason };
-    this.#log.info(peer, `peer ${t.name} (${t.id.slice(0, 12)}) ${t.from} -> ${t.to}`);
+    this.#log.info(peer, `peer ${t.name} (${t.id.slice(0, 12)}) is ${t.to}, was ${t.from}`);
     for (const listener of this.#listeners) {
       try {
         listener(t);

@@ -118,6 +118,11 @@ export interface ArbitrationResult extends Verdict {
   waitedMs: number;
   /** no other node with a mic was alive: nothing was waited for */
   alone: boolean;
+  /**
+   * What ended the wait: no other mic alive (`alone`), every alive mic announced or a better
+   * hearing arrived (`early`), or the window ran out (`window`).
+   */
+  decidedBy: 'alone' | 'early' | 'window';
 }
 
 export interface ArbiterOptions {
@@ -200,12 +205,17 @@ export class Arbiter {
       )
       .map((p) => p.id);
     this.opts.channel.announce(own);
+    let decidedBy: ArbitrationResult['decidedBy'] = 'early';
     const result = (v: Verdict): ArbitrationResult => ({
       ...v,
       waitedMs: Math.round(performance.now() - began),
       alone: micPeers.length === 0,
+      decidedBy,
     });
-    if (micPeers.length === 0) return result(arbitrate(own, this.received, this.skewMs));
+    if (micPeers.length === 0) {
+      decidedBy = 'alone';
+      return result(arbitrate(own, this.received, this.skewMs));
+    }
 
     const early = () => decidedEarly(own, this.received, micPeers, this.skewMs);
     let verdict = early();
@@ -215,7 +225,9 @@ export class Arbiter {
           clearTimeout(timer);
           this.waiting.delete(waiter);
           signal?.removeEventListener('abort', final);
-          resolve(early() ?? arbitrate(own, this.received, this.skewMs));
+          const decided = early();
+          if (!decided) decidedBy = 'window';
+          resolve(decided ?? arbitrate(own, this.received, this.skewMs));
         };
         const final = () => finish();
         const check = () => {

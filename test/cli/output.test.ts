@@ -9,7 +9,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { controlSocketPath } from '../../node/control/index.js';
-import { paint, safeText } from '../../node/cli/output.js';
+import { describeArgs, describeData, paint, safeText } from '../../node/cli/output.js';
 
 const ESC = '\u001b';
 const BEL = '\u0007';
@@ -60,6 +60,25 @@ describe('safeText', () => {
     expect(JSON.parse(json)).toEqual(value);
     // JSON.stringify alone escapes C0 but leaves C1 and bidi raw: that is why JSON goes through it.
     expect(JSON.stringify(value)).toMatch(RAW);
+  });
+});
+
+describe('structured values for a person, not JSON objects', () => {
+  it('writes arguments as key=value, quoting only what is not one plain word', () => {
+    expect(describeArgs({ room: 'kitchen', minutes: 5, on: true })).toBe(
+      'room=kitchen minutes=5 on=true',
+    );
+    expect(describeArgs({ text: 'buy milk', tags: ['a'] })).toBe('text="buy milk" tags=["a"]');
+    expect(describeArgs({})).toBe('');
+    expect(describeArgs(undefined)).toBe('');
+  });
+
+  it("writes an agent's data-only result as one key: value line per field", () => {
+    expect(describeData({ remaining: 3, next: 'kitchen timer' })).toBe(
+      'remaining: 3\nnext: kitchen timer',
+    );
+    expect(describeData(42)).toBe('42');
+    expect(describeData(null)).toBe('');
   });
 });
 

@@ -36,6 +36,12 @@ describe('renderTrace', () => {
     );
   });
 
+  it('writes the intent with its arguments as a person does, not as JSON', () => {
+    expect(renderTrace({ color: false }, trace)).toContain(
+      'intent: lights.on room=kitchen (fast, confidence 1.00)',
+    );
+  });
+
   it('says nothing of mics when one heard it', () => {
     expect(
       renderTrace({ color: false }, { ...trace, heardBy: [trace.heardBy![0]!] }),

@@ -77,13 +77,12 @@ const hearing = (snrDb: number, levelDbfs = -30) => ({
 });
 
 describe('Arbiter', () => {
-  it('alone (no other alive node with a mic) decides in well under 20 ms', async () => {
+  it('alone (no other alive node with a mic) decides at once, waiting for nobody', async () => {
     const bus = memoryBus();
     const view = [micPeer('a', true), peer('gpu'), { ...micPeer('b'), state: 'dead' as const }];
     const a = arbiter(bus('id-a'), 'a', view);
     const r = await a.arbitrate(hearing(10));
-    expect(r).toMatchObject({ won: true, alone: true });
-    expect(r.waitedMs).toBeLessThan(20);
+    expect(r).toMatchObject({ won: true, alone: true, decidedBy: 'alone' });
     a.stop();
   });
 
@@ -105,7 +104,8 @@ describe('Arbiter', () => {
     expect([ra!.won, rb!.won, rc!.won]).toEqual([false, true, false]);
     for (const r of [ra!, rb!, rc!]) {
       expect(r.winner.name).toBe('b');
-      expect(r.waitedMs).toBeLessThan(100);
+      // ended by the announcements, not by the window running out (no wall-clock bound here)
+      expect(r.decidedBy).toBe('early');
     }
     expect(rb!.heard.map((h) => h.name)).toEqual(['b', 'c', 'a']);
     arbiters.forEach((x) => x.stop());
@@ -124,8 +124,8 @@ describe('Arbiter', () => {
     a.start();
     const r = await a.arbitrate(hearing(10));
     expect(r.won).toBe(true);
+    expect(r.decidedBy).toBe('window');
     expect(r.waitedMs).toBeGreaterThanOrEqual(55);
-    expect(r.waitedMs).toBeLessThan(150);
     a.stop();
   });
 

@@ -18,7 +18,7 @@ import { controlCall, controlEvents } from '../../control/index.js';
 import { HelixError, UsageError } from '../../errors.js';
 import { BUILDABLE_PLATFORMS, parsePlatform } from '../../platform.js';
 import { cliContext, showAction, type CliContext } from '../context.js';
-import { paint, safeText, table } from '../output.js';
+import { describeData, paint, safeText, table } from '../output.js';
 
 /** A run that ended with an error event; exitCode follows sysexits. */
 export class RunFailedError extends HelixError {
@@ -243,7 +243,8 @@ function printRunEvent(ctx: CliContext, ev: RemoteRunEvent): void {
       );
       break;
     case 'result':
-      o.out(safeText(ev.text || JSON.stringify(ev.data)));
+      // an agent that answers with data only: its fields as lines, not a JSON object
+      if (ev.text || describeData(ev.data)) o.out(safeText(ev.text || describeData(ev.data)));
       break;
     case 'error':
       break; // thrown by the caller with its exit status

@@ -1,5 +1,6 @@
 /** Mesh commands: join, status, invite, doctor, service. */
-import type { Command } from 'commander';
+import { Option, type Command } from 'commander';
+import type { LogFormat } from '../../log.js';
 import { controlCall, type StatusReport } from '../../control/index.js';
 import { UsageError } from '../../errors.js';
 import { cliContext, configuredContext, showAction } from '../context.js';
@@ -22,14 +23,31 @@ export function registerMeshCommands(program: Command): void {
       '--address <ipv4>',
       'mesh address to listen on (default: Tailscale IPv4, else the first LAN IPv4)',
     )
-    .action(async (opts: { invite?: string; name?: string; address?: string }, cmd: Command) => {
-      const ctx = await configuredContext(cmd, {
-        'node.name': opts.name,
-        'mesh.address': opts.address,
-      });
-      const { runDaemon } = await import('../run-daemon.js');
-      await runDaemon({ loaded: ctx, invite: opts.invite, output: ctx.o });
-    });
+    .addOption(
+      new Option(
+        '--log-format <format>',
+        'logs on stderr: readable lines, JSON lines, or auto: readable on a terminal (default: log.format, HELIX_LOG_FORMAT)',
+      ).choices(['auto', 'json', 'pretty']),
+    )
+    .action(
+      async (
+        opts: { invite?: string; name?: string; address?: string; logFormat?: LogFormat },
+        cmd: Command,
+      ) => {
+        const ctx = await configuredContext(cmd, {
+          'node.name': opts.name,
+          'mesh.address': opts.address,
+        });
+        const { runDaemon } = await import('../run-daemon.js');
+        await runDaemon({
+          loaded: ctx,
+          invite: opts.invite,
+          output: ctx.o,
+          ...(opts.logFormat ? { logFormat: opts.logFormat } : {}),
+          ...(ctx.globals.color === false ? { color: false } : {}),
+        });
+      },
+    );
 
   program
     .command('status')

@@ -29,7 +29,7 @@ import {
   type CliContext,
   type ConfiguredContext,
 } from '../context.js';
-import { paint, safeText, table, type Output } from '../output.js';
+import { describeArgs, paint, safeText, table, type Output } from '../output.js';
 
 export function registerVoiceCommands(program: Command): void {
   program
@@ -324,9 +324,7 @@ function printEvent(o: Output, e: AnyEvent): void {
       o.err(`  heard: "${safeText(e.text)}" (on ${safeText(e.node)})`);
       break;
     case 'intent':
-      o.err(
-        `  intent: ${e.intent.agent}.${e.intent.intent} ${JSON.stringify(e.intent.args)} (${e.intent.via})`,
-      );
+      o.err(`  intent: ${intentText(e.intent)} (${e.intent.via})`);
       break;
     case 'progress':
       o.err(`  … ${safeText(e.message)}`);
@@ -341,13 +339,19 @@ function printEvent(o: Output, e: AnyEvent): void {
   }
 }
 
+/** "lights.on room=kitchen": the intent and its arguments as a person writes them. */
+function intentText(i: { agent: string; intent: string; args?: Record<string, unknown> }): string {
+  const args = describeArgs(i.args);
+  return `${safeText(i.agent)}.${safeText(i.intent)}${args ? ` ${safeText(args)}` : ''}`;
+}
+
 /** A trace as a table: every hop with node, stage, start and duration. */
 export function renderTrace(o: Pick<Output, 'color'>, t: Trace): string {
   const head = `trace ${t.traceId}  owner ${t.owner}  ${t.source}  ${t.startedAt}  ${t.ok ? paint(o, 'green', 'ok') : paint(o, 'red', `failed at ${t.failedStage ?? '?'}`)}  ${formatMs(t.totalMs)}`;
   const what = [
     t.transcript !== undefined ? `heard:  "${safeText(t.transcript)}"` : null,
     t.intent
-      ? `intent: ${t.intent.agent}.${t.intent.intent} ${JSON.stringify(t.intent.args)} (${t.intent.via}, confidence ${t.intent.confidence.toFixed(2)})`
+      ? `intent: ${intentText(t.intent)} (${t.intent.via}, confidence ${t.intent.confidence.toFixed(2)})`
       : null,
     `reply:  ${safeText(t.reply)}`,
     t.heardBy && t.heardBy.length > 1

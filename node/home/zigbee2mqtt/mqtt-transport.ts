@@ -43,8 +43,20 @@ export function connectMqtt(opts: MqttTransportOptions): MqttTransport {
       // The backend subscribes on every connect itself, so retained topics are read again.
       resubscribe: false,
     });
-    c.on('connect', () => log.info({ broker }, 'home: mqtt connected'));
-    c.on('offline', () => log.info({ broker }, 'home: mqtt broker went away; reconnecting'));
+    let connected = false;
+    c.on('connect', () => {
+      connected = true;
+      log.info({ broker }, 'home: mqtt connected');
+    });
+    // Said once per outage: a broker that stays down goes offline again after every retry.
+    c.on('offline', () => {
+      (connected ? log.info : log.debug).call(
+        log,
+        { broker },
+        'home: mqtt broker went away; reconnecting',
+      );
+      connected = false;
+    });
     c.on('error', (err) => log.debug({ broker, err: err.message }, 'home: mqtt error'));
     client = c;
     for (const attach of pending.splice(0)) attach(c);
