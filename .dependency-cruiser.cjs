@@ -16,7 +16,7 @@ const LAYERS = [
   // 3: services over one edge each
   ['membership', 'settings', 'join', 'agents', 'stt', 'router', 'tts', 'registry'],
   // 4: gRPC services that compose them
-  ['agenthost', 'transcribe', 'models'],
+  ['agenthost', 'transcribe', 'models', 'removal'],
   // 5: the voice pipeline: utterance -> transcript -> intent -> run -> reply
   ['pipeline'],
   // 6: the control socket (API the CLI and the dashboard use)
@@ -36,6 +36,7 @@ const PURE = [
   '^node/agents/egress-policy\\.ts$',
   '^node/config/schema\\.ts$',
   '^node/membership/view\\.ts$',
+  '^node/removal/record\\.ts$',
   '^node/bus/(route-manager|route-repair|unheard)\\.ts$',
   '^node/pipeline/arbitration\\.ts$',
   '^node/settings/(clock|merge|schema|errors|overlay|names)\\.ts$',

@@ -9,7 +9,7 @@ import path from 'node:path';
 import type { Config, LoadedConfig } from './config/index.js';
 import { createLogger, type Logger } from './log.js';
 import { VERSION } from './version.js';
-import { describeError, NodeStartingError } from './errors.js';
+import { describeError, NodeStartingError, UsageError } from './errors.js';
 import { component, ComponentStack, stopErrorLogger, type Component } from './lifecycle.js';
 import {
   ensureNodeTls,
@@ -37,7 +37,23 @@ import {
   type StatusReport,
 } from './control/index.js';
 import type { MeshHome, NodeNames, SettingsService } from './settings/index.js';
+import type { ApplyRotation, RemovalService } from './removal/index.js';
 import type { Capabilities, PeerCandidate } from './types.js';
+
+/** PEM text that ends in a newline, so certificates can be concatenated into a bundle. */
+function pemText(pem: Buffer): string {
+  const text = pem.toString('utf8');
+  return text.endsWith('\n') ? text : `${text}\n`;
+}
+
+/**
+ * After a key rotation (`helix-node remove`), for two of these periods this node still accepts the old CA and
+ * the old secret from members that have not rotated yet (the removed node is refused by id all
+ * along), and keeps old client channels for calls already running on them.
+ */
+const ROTATION_GRACE_MS = 5_000;
+/** Old client channels stay open this long for the calls already running on them. */
+const DRAIN_MS = 60_000;
 
 /**
  * The parts' modules, loaded by start() once the control socket answers "starting", not when
@@ -57,6 +73,7 @@ async function loadParts() {
     pipeline,
     routes,
     settings,
+    removal,
   ] = await Promise.all([
     import('./discovery/index.js'),
     import('./capabilities/index.js'),
@@ -69,6 +86,7 @@ async function loadParts() {
     import('./pipeline/index.js'),
     import('./control/routes/index.js'),
     import('./settings/index.js'),
+    import('./removal/index.js'),
   ]);
   return {
     Discovery: discovery.Discovery,
@@ -105,6 +123,7 @@ async function loadParts() {
     overlayMeshSettings: settings.overlayMeshSettings,
     SettingsService: settings.SettingsService,
     seedRoomsFromConfig: settings.seedRoomsFromConfig,
+    RemovalService: removal.RemovalService,
   };
 }
 type Parts = Awaited<ReturnType<typeof loadParts>>;
@@ -136,9 +155,14 @@ export class Daemon {
   private bus!: Bus;
   private clients!: RpcClients;
   private gate!: MemberGate;
+  private removal!: RemovalService;
+  /** addresses removed nodes advertised: never dialled as routes again */
+  private readonly removedAddresses = new Set<string>();
+  private graceTimer: NodeJS.Timeout | null = null;
   private routes: RouteManager | null = null;
   private membership!: MembershipService;
   private rpc!: RpcServer;
+  private join: ReturnType<Daemon['joinService']> | null = null;
   private releaseBootstrap: () => Promise<void> = async () => undefined;
   private readonly startedAt = Date.now();
   private agents: AgentServices | null = null;
@@ -342,8 +366,13 @@ export class Daemon {
             secret: this.mesh.secret,
             transport: { kind: 'mesh', tls: this.tls },
           });
+          this.removal = this.removalService();
         },
-        () => this.clients.close(),
+        () => {
+          if (this.graceTimer) clearTimeout(this.graceTimer);
+          this.removal.close();
+          this.clients.close();
+        },
       ),
       // A route carries the route password and would hand a non-member every message on the
       // bus: only members (proved over Mesh.Ping, or learned from the mesh itself) are dialled.
@@ -351,15 +380,21 @@ export class Daemon {
         'member-gate',
         () => {
           this.gate = new this.parts.MemberGate({
-            verify: (c) =>
-              this.parts.verifyMember({
+            verify: async (c) => {
+              const port = c.rpcPort ?? config.mesh.rpc_port;
+              const member = await this.parts.verifyMember({
                 clients: this.clients,
                 address: c.address,
-                rpcPort: c.rpcPort ?? config.mesh.rpc_port,
+                rpcPort: port,
                 secret: this.mesh.secret,
                 selfId: this.identity.id,
                 timeoutMs: 2000,
-              }),
+              });
+              // A peer that no longer accepts this node may have rotated the mesh keys while it
+              // was away: ask it for them (refused if this node is the one removed).
+              if (member === null) void this.removal.catchUp({ address: c.address, port });
+              return member;
+            },
             // a member proved before the route manager exists is picked up by its first apply()
             onChange: () => this.routes?.apply(),
           });
@@ -375,7 +410,8 @@ export class Daemon {
             discovery: this.discovery,
             selfAddress: this.meshAddress,
             clusterPort: config.mesh.cluster_port,
-            admit: (targets) => this.gate.filter(targets),
+            admit: (targets) =>
+              this.gate.filter(targets).filter((t) => !this.removedAddresses.has(t.address)),
             logger: this.log,
           })),
       ),
@@ -402,6 +438,19 @@ export class Daemon {
               },
             })),
       ),
+      // A peer that went silent may have rotated the mesh keys while this node was away
+      // (`helix-node remove` on another member): ask it for them (a removed node is refused), and
+      // have it prove itself again before a route goes to it.
+      this.subscription('rekey-on-silence', () =>
+        this.membership.onChange((t) => {
+          if (t.to !== 'dead') return;
+          const peer = this.membership.view().find((p) => p.id === t.id);
+          for (const a of peer?.addresses ?? []) {
+            this.gate.forget(a);
+            void this.removal.catchUp({ address: a, port: peer!.ports.rpc });
+          }
+        }),
+      ),
       // Peers learned from adverts become route candidates too: the mesh heals from any one link.
       this.subscription('advert-candidates', () =>
         this.membership.onChange(() =>
@@ -417,8 +466,11 @@ export class Daemon {
           tls: this.tls,
           selfId: this.identity.id,
           logger: this.log,
+          isRevoked: (id) => this.removal.isRevoked(id),
         });
-        this.joinService().register(this.rpc);
+        this.join = this.joinService();
+        this.join.register(this.rpc);
+        this.removal.register(this.rpc);
       }),
       // Mesh-wide settings: after the bus (they replicate over it), before the services that will
       // read them; stopped before the bus closes. helix.toml's [lights.rooms] seeds an empty store.
@@ -666,8 +718,132 @@ export class Daemon {
       onAdmitted: (n) =>
         log.info({ peer: n.name, via: n.via, ip: n.ip }, 'admitted a node to the mesh'),
       members: () => this.memberList(),
+      removedBy: (id) => this.removal.removedBy(id),
       logger: log,
     });
+  }
+
+  private removalService(): RemovalService {
+    return new this.parts.RemovalService({
+      stateDir: this.stateDir,
+      self: this.identity,
+      mesh: this.mesh,
+      selfTarget: () => ({ address: this.meshAddress, port: this.config.mesh.rpc_port }),
+      clients: () => this.clients,
+      nodes: () =>
+        (this.membership?.view() ?? []).map((p) => ({
+          id: p.id,
+          name: this.names?.nameOf(p.id, p.name) ?? p.name,
+          state: p.state,
+          address: p.addresses[0],
+          rpcPort: p.ports.rpc,
+          self: p.self,
+        })),
+      apply: this.applyRotation,
+      logger: this.log,
+    });
+  }
+
+  /**
+   * A key rotation, live (docs/security.md, "Removing a node"): a new certificate under the new
+   * CA (same key), gRPC server and clients swapped without dropping running calls, nats-server
+   * reloaded with the new CA and route password (routes that used the old one close), adverts
+   * and settings signed with the new keys, the removed nodes cut off and forgotten. For two
+   * ROTATION_GRACE_MS periods the old CA and secret are still accepted from members that have
+   * not rotated yet, and this node's calls carry proofs under both, so no call fails in between.
+   */
+  private readonly applyRotation: ApplyRotation = async ({ oldSecret, newSecret, revoked }) => {
+    for (const id of revoked)
+      for (const p of this.membership?.view() ?? [])
+        if (p.id === id) for (const a of p.addresses) this.removedAddresses.add(a);
+    const old = this.tls;
+    const { tls } = await ensureNodeTls(this.stateDir, newSecret, {
+      nodeId: this.identity.id,
+      addresses: [this.meshAddress],
+    });
+    this.tls = tls;
+    // Grace: trust both CAs, still present the old certificate (a member that has not rotated
+    // trusts only the old CA; the old CA cannot vouch for the new one, its path length is 0).
+    const bridging = {
+      ca: Buffer.from(`${pemText(tls.ca)}${pemText(old.ca)}`),
+      cert: old.cert,
+      key: old.key,
+    };
+    this.rpc?.updateTls(bridging);
+    this.rpc?.setSecrets([newSecret, oldSecret]);
+    const cut = this.rpc?.cutOff(revoked) ?? 0;
+    this.clients.setSecrets([newSecret, oldSecret]);
+    this.clients.setTransport({ kind: 'mesh', tls: bridging }, { drainMs: DRAIN_MS });
+    this.join?.setSecret(newSecret);
+    this.membership?.rekey(newSecret, revoked);
+    this.settings?.replicator.setSecret(newSecret);
+    this.gate?.reset();
+    this.routes?.apply();
+    await this.nats
+      .setRouteCredentials(natsCredentials(newSecret, 'nats-route'))
+      .catch((err: unknown) =>
+        this.log.warn(
+          { err: describeError(err) },
+          'nats-server did not reload the new route keys; it loads them on its next restart',
+        ),
+      );
+    this.log.info(
+      { cutConnections: cut, graceMs: ROTATION_GRACE_MS },
+      'mesh keys rotated without a restart',
+    );
+    setTimeout(() => void this.cutRemovedRoutes(), 1000).unref();
+    if (this.graceTimer) clearTimeout(this.graceTimer);
+    // Step 1 (after one grace period): present the new certificate, still trust both CAs.
+    // Step 2 (after two): trust only the new CA and secret. Members rotate within a grace period
+    // of each other, so one that trusts only the new CA never meets one that still presents
+    // the old certificate.
+    const step = (fn: () => void, next?: () => void) => {
+      this.graceTimer = setTimeout(() => {
+        this.graceTimer = null;
+        if (this.mesh.secret !== newSecret) return; // a later rotation took over
+        fn();
+        next?.();
+      }, ROTATION_GRACE_MS);
+      this.graceTimer.unref();
+    };
+    step(
+      () => {
+        const presenting = { ...bridging, cert: tls.cert, key: tls.key };
+        this.rpc?.updateTls(presenting);
+        this.clients.setTransport({ kind: 'mesh', tls: presenting }, { drainMs: DRAIN_MS });
+      },
+      () =>
+        step(() => {
+          // from here the removed node's old-CA certificate (and any it minted with the old
+          // secret) no longer verifies, and the old secret proves nothing
+          this.rpc?.updateTls({ ca: tls.ca, cert: tls.cert, key: tls.key });
+          this.rpc?.setSecrets([newSecret]);
+          this.clients.setSecrets([newSecret]);
+          this.clients.setTransport({ kind: 'mesh', tls }, { drainMs: DRAIN_MS });
+          this.log.info('rotation grace over: only the new mesh keys are accepted');
+        }),
+    );
+  };
+
+  /**
+   * A route to a removed node that survived the reload (one this nats-server dialled itself,
+   * such as a route learned by gossip: nats-server re-checks only the routes it accepted) is
+   * closed by restarting nats-server; the removed node cannot route back (new CA, new password).
+   */
+  private async cutRemovedRoutes(): Promise<void> {
+    if (this.removedAddresses.size === 0 || this.stopping) return;
+    const routez = await this.nats.routez({ signal: AbortSignal.timeout(2000) }).catch(() => null);
+    const held = (routez ? this.parts.routedServers(routez) : []).filter((r) =>
+      this.removedAddresses.has(r.ip),
+    );
+    if (held.length === 0) return;
+    await this.nats
+      .restartNow(
+        `a removed node still holds a route this nats-server dialled (${held.map((r) => r.ip).join(', ')}); a reload cannot close it`,
+      )
+      .catch((err: unknown) =>
+        this.log.warn({ err: describeError(err) }, 'could not restart nats-server'),
+      );
   }
 
   /** The control socket of a node that is starting: status says so, every other route too. */
@@ -702,6 +878,12 @@ export class Daemon {
     if (this.names) this.parts.addNodeRoutes(control, this.names);
     if (this.agents) this.parts.addAgentRoutes(control, this.agents.control);
     if (this.voice) this.parts.registerVoiceControlRoutes(control, this.voice.control);
+    control.route('POST', '/v1/remove', async (body) => {
+      const node = (body as { node?: unknown }).node;
+      if (typeof node !== 'string')
+        throw new UsageError('name the node to remove: helix-node remove NODE');
+      return this.removal.remove(node);
+    });
   }
 
   /** What the agent and voice services are built from. */

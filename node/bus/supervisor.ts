@@ -16,6 +16,7 @@ import { DependencyMissingError, StateError, fileProblemHint } from '../errors.j
 import type { Logger } from '../log.js';
 import { describeExit, NatsChild, waitReady, type ChildExit } from './child.js';
 import { NatsServerError } from './errors.js';
+import type { NatsCredentials } from './types.js';
 import {
   fetchMonitor,
   NatsRoutezSchema,
@@ -227,6 +228,39 @@ export class NatsSupervisor {
         this.current = all;
         await this.syncRoutes();
       }
+    });
+    this.routeChain = op.catch(() => undefined);
+    return op;
+  }
+
+  /**
+   * New route credentials after a key rotation (node/removal): rewrites the config and reloads
+   * it (SIGHUP; the pid stays) whether or not the routes changed. nats-server reads the cluster
+   * TLS files again on the reload (a new certificate and CA at the same paths) and closes every
+   * route that authenticated with the old password: a removed node's route ends, and it cannot
+   * come back without the new password and a certificate from the new CA.
+   */
+  setRouteCredentials(routeCreds: NatsCredentials): Promise<void> {
+    const op = this.routeChain.then(async () => {
+      this.o.routeCreds = routeCreds;
+      this.loadedRoutes = '\0reload';
+      await this.syncRoutes();
+    });
+    this.routeChain = op.catch(() => undefined);
+    return op;
+  }
+
+  /**
+   * Restart the server now (a new nats-server pid; the node keeps running and its bus client
+   * reconnects), for what a reload cannot do: close a route this server dialled itself.
+   * nats-server closes, on a reload of the cluster authorization, only the routes it accepted.
+   */
+  restartNow(reason: string): Promise<void> {
+    const op = this.routeChain.then(async () => {
+      if (this.phase !== 'running') return;
+      this.logger.warn({ reason }, 'restarting nats-server');
+      await this.stop();
+      await this.start();
     });
     this.routeChain = op.catch(() => undefined);
     return op;

@@ -4,7 +4,8 @@
  */
 import { createHmac } from 'node:crypto';
 
-export type SecretPurpose = 'nats-route' | 'nats-client' | 'grpc' | 'advert' | 'settings' | 'voice';
+export type SecretPurpose =
+  'nats-route' | 'nats-client' | 'grpc' | 'advert' | 'settings' | 'voice' | 'rotation' | 'rekey';
 
 export function deriveKey(meshSecret: Uint8Array, purpose: SecretPurpose): Buffer {
   return createHmac('sha256', meshSecret).update(`helix/v1/${purpose}`).digest();

@@ -10,7 +10,7 @@
  *   PublicKey protobuf:  08 01 12 20 <32-byte public key>
  *   PeerId: base58btc(identity multihash (00 24) of the PublicKey protobuf), no multibase prefix
  */
-import { createPrivateKey, createPublicKey, generateKeyPairSync } from 'node:crypto';
+import { createPrivateKey, createPublicKey, generateKeyPairSync, sign, verify } from 'node:crypto';
 
 export interface NodeKey {
   /** libp2p's PrivateKey protobuf: what node.key holds */
@@ -121,4 +121,62 @@ export function base58btc(bytes: Uint8Array): string {
     n /= 58n;
   }
   return '1'.repeat(zeros) + out;
+}
+
+/** An Ed25519 signature by the node key (the same bytes libp2p's key.sign gives). */
+export function signWithNodeKey(key: NodeKey, data: Uint8Array): Buffer {
+  const seed = key.protobuf.subarray(4, 36);
+  const privateKey = createPrivateKey({
+    key: Buffer.concat([PKCS8_ED25519_PREFIX, seed]),
+    format: 'der',
+    type: 'pkcs8',
+  });
+  return sign(null, data, privateKey);
+}
+
+/** SPKI DER of an Ed25519 public key, up to its 32 bytes (RFC 8410). */
+const SPKI_ED25519_PREFIX = Buffer.from('302a300506032b6570032100', 'hex');
+/** identity multihash (00, 36 bytes) of an Ed25519 PublicKey protobuf (08 01 12 20) */
+const PEER_ID_PREFIX = Buffer.from('0024080112' + '20', 'hex');
+
+/** The raw Ed25519 public key inside a node id, or null when the id holds none. */
+export function publicKeyOfPeerId(peerId: string): Buffer | null {
+  let bytes: Buffer;
+  try {
+    bytes = base58btcDecode(peerId);
+  } catch {
+    return null;
+  }
+  if (bytes.length !== PEER_ID_PREFIX.length + 32) return null;
+  if (!bytes.subarray(0, PEER_ID_PREFIX.length).equals(PEER_ID_PREFIX)) return null;
+  return bytes.subarray(PEER_ID_PREFIX.length);
+}
+
+/** Whether `sig` over `data` is by the node whose id is `peerId` (its id holds its public key). */
+export function signedByPeerId(peerId: string, data: Uint8Array, sig: Uint8Array): boolean {
+  const raw = publicKeyOfPeerId(peerId);
+  if (!raw || sig.length !== 64) return false;
+  const publicKey = createPublicKey({
+    key: Buffer.concat([SPKI_ED25519_PREFIX, raw]),
+    format: 'der',
+    type: 'spki',
+  });
+  return verify(null, data, publicKey, sig);
+}
+
+function base58btcDecode(text: string): Buffer {
+  let n = 0n;
+  let zeros = 0;
+  while (zeros < text.length && text[zeros] === '1') zeros++;
+  for (const ch of text) {
+    const digit = BASE58_ALPHABET.indexOf(ch);
+    if (digit < 0) throw new Error(`'${ch}' is not a base58 digit`);
+    n = n * 58n + BigInt(digit);
+  }
+  const out: number[] = [];
+  while (n > 0n) {
+    out.unshift(Number(n & 0xffn));
+    n >>= 8n;
+  }
+  return Buffer.concat([Buffer.alloc(zeros), Buffer.from(out)]);
 }

@@ -138,6 +138,22 @@ export async function consumeInvite(
   return result;
 }
 
+/**
+ * Voids every open invite (a node was removed: it, or whoever holds its state, may hold a code
+ * made before). Returns how many were open. Invites made afterwards are deliberate.
+ */
+export async function voidOpenInvites(stateDir: string, now: number = Date.now()): Promise<number> {
+  let voided = 0;
+  await withInvites(stateDir, now, (invites) => {
+    for (const i of invites)
+      if (i.usedAt === undefined && i.expiresAt > now) {
+        i.expiresAt = now;
+        voided++;
+      }
+  });
+  return voided;
+}
+
 /** Invites still usable (for `helix-node invite --list` and status). */
 export function listOpenInvites(
   stateDir: string,

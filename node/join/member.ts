@@ -97,6 +97,25 @@ export class MemberGate {
     this.timer = null;
   }
 
+  /**
+   * Forget every proof so far (the mesh keys rotated: a peer proved the old secret, which the
+   * removed node holds too). Every candidate proves itself again under the new one.
+   */
+  reset(): void {
+    this.entries.clear();
+    this.check();
+    if (!this.stopped) this.opts.onChange();
+  }
+
+  /**
+   * Forget the proof of one address (the peer there went silent: it may have restarted with
+   * other keys, or rotated them while this node was away). It proves itself again now.
+   */
+  forget(address: string): void {
+    if (!this.entries.delete(address)) return;
+    this.check();
+  }
+
   /** The members among `candidates` (as far as known now); starts proving the others. */
   filter<C extends GateCandidate>(candidates: C[]): C[] {
     this.latest = candidates;

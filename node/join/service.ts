@@ -60,6 +60,11 @@ export interface JoinServiceOptions {
   whoisTimeoutMs?: number;
   /** told about every admitted node */
   onAdmitted?: (joiner: AdmittedNode) => void;
+  /**
+   * The node ids removed from the mesh, with who removed them (node/removal): their joins are
+   * refused, whatever invite or tailnet tag they bring.
+   */
+  removedBy?: (nodeId: string) => string | null;
 }
 
 export interface AdmittedNode {
@@ -85,8 +90,10 @@ export class JoinService {
   readonly implementation: MeshServer;
   private readonly log: Logger;
   private readonly now: () => number;
+  private secret: Uint8Array;
 
   constructor(private readonly opts: JoinServiceOptions) {
+    this.secret = opts.secret;
     this.log = (opts.logger ?? silentLogger).child({ component: 'join' });
     this.now = opts.now ?? Date.now;
     this.implementation = {
@@ -126,12 +133,17 @@ export class JoinService {
           receivedAtMs: this.now(),
           memberProof:
             call.request.challenge.length > 0 && this.opts.selfAddress
-              ? memberProof(this.opts.secret, call.request.challenge, this.opts.selfAddress)
+              ? memberProof(this.secret, call.request.challenge, this.opts.selfAddress)
               : Buffer.alloc(0),
         };
         callback(null, response);
       },
     };
+  }
+
+  /** After a key rotation (node/removal): Ping proofs, certificates and grants use this secret. */
+  setSecret(secret: Uint8Array): void {
+    this.secret = secret;
   }
 
   register(server: RpcServer): void {
@@ -141,6 +153,12 @@ export class JoinService {
   /** Verify a join request from `ip` and build the sealed reply (JoinRefusedError when refused). */
   async admit(request: JoinRequest, ip: string): Promise<JoinResponse> {
     validate(request);
+    const removed = this.opts.removedBy?.(request.nodeId) ?? null;
+    if (removed !== null)
+      throw new JoinRefusedError(
+        GrpcStatus.PERMISSION_DENIED,
+        `node ${request.nodeId} was removed from this mesh (${removed}); a removed node's key is not admitted again. To bring the device back, stop helix-node on it, move its state dir away (a new node key), then join with a fresh code from \`helix-node invite\` on a member`,
+      );
     // Key agreement first: a bad key must not burn an invite.
     const own = ephemeralX25519();
     let shared: Buffer;
@@ -157,7 +175,7 @@ export class JoinService {
     let certificate: Buffer = Buffer.alloc(0);
     if (request.csr.length > 0) {
       try {
-        certificate = await issueNodeCertificate(this.opts.secret, request.csr, request.nodeId);
+        certificate = await issueNodeCertificate(this.secret, request.csr, request.nodeId);
       } catch (err) {
         throw new JoinRefusedError(GrpcStatus.INVALID_ARGUMENT, describeError(err));
       }
@@ -209,7 +227,7 @@ export class JoinService {
     const members = await this.opts.members();
     const grant = JoinGrant.encode({
       meshId: this.opts.meshId,
-      secret: Buffer.from(this.opts.secret),
+      secret: Buffer.from(this.secret),
       members: members.map((m) => ({
         id: m.id,
         name: m.name,

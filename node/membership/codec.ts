@@ -151,7 +151,7 @@ export function decodeBye(bytes: Uint8Array, options: DecodeOptions): Decoded<By
  * The codec a node uses: derives the key once and counts every drop by reason.
  */
 export class AdvertCodec {
-  readonly #key: Buffer;
+  #key: Buffer;
   readonly #meshId: string;
   readonly #maxBytes: number;
   readonly #drops: Record<DropReason, number> = emptyDrops();
@@ -160,6 +160,11 @@ export class AdvertCodec {
     this.#key = deriveKey(options.secret, 'advert');
     this.#meshId = options.meshId;
     this.#maxBytes = options.maxBytes ?? DEFAULT_MAX_MESSAGE_BYTES;
+  }
+
+  /** Sign and check with a new mesh secret from now on (a key rotation, node/removal). */
+  setSecret(secret: Uint8Array): void {
+    this.#key = deriveKey(secret, 'advert');
   }
 
   encodeAdvert(advert: NodeAdvert): Uint8Array {

@@ -61,6 +61,7 @@ const EAGER_BEAT_MIN_GAP_MS = 200;
 export class MembershipService {
   readonly #opts: Required<Omit<MembershipServiceOptions, 'maxMessageBytes'>>;
   readonly #codec: AdvertCodec;
+  #revoked: ReadonlySet<string> = new Set();
   readonly #maxBytes: number;
   readonly #view: MembershipView;
   readonly #log: Logger;
@@ -198,6 +199,16 @@ export class MembershipService {
     return () => this.#listeners.delete(listener);
   }
 
+  /**
+   * After `helix-node remove` (node/removal): sign and check adverts with the new secret, drop the
+   * removed nodes from the view, and ignore their adverts from now on.
+   */
+  rekey(secret: Uint8Array, revoked: ReadonlySet<string>): void {
+    this.#codec.setSecret(secret);
+    this.#revoked = new Set(revoked);
+    for (const id of revoked) this.#view.forget(id, this.#opts.clock());
+  }
+
   /** Adverts and byes dropped so far, by reason. */
   drops(): Record<DropReason, number> {
     return this.#codec.drops();
@@ -266,6 +277,10 @@ export class MembershipService {
     const decoded = this.#codec.decodeAdvert(data);
     if ('drop' in decoded) {
       this.#log.debug({ subject, reason: decoded.drop }, 'advert dropped');
+      return;
+    }
+    if (this.#revoked.has(decoded.ok.id)) {
+      this.#log.debug({ subject }, 'advert dropped: the node was removed from the mesh');
       return;
     }
     if (decoded.ok.id !== id) {

@@ -20,7 +20,9 @@ export type TransitionReason =
   /** a clean leave (`...bye`) */
   | 'bye'
   /** no advert for long enough */
-  | 'silence';
+  | 'silence'
+  /** `helix-node remove` (node/removal) */
+  | 'removed';
 
 export interface Transition {
   id: string;
@@ -181,6 +183,22 @@ export class MembershipView {
     for (const entry of this.#peers.values()) {
       if (entry.state === 'alive' || entry.state === 'suspect') entry.silentSinceMs += ms;
     }
+  }
+
+  /** Drop a removed node from the view at once (its adverts are refused from now on). */
+  forget(id: string, nowMs: number): boolean {
+    const entry = this.#peers.get(id);
+    if (!entry) return false;
+    this.#peers.delete(id);
+    this.#emit({
+      id,
+      name: entry.advert.name,
+      from: entry.state,
+      to: 'forgotten',
+      reason: 'removed',
+      atMs: nowMs,
+    });
+    return true;
   }
 
   /** Advance time: apply silence timeouts and forget old dead/left peers. */

@@ -30,6 +30,12 @@ export const PROOF_HEADERS = {
   ts: 'helix-ts',
   nonce: 'helix-nonce',
   proof: 'helix-proof',
+  /**
+   * A second proof of the same call under another secret, sent only during a key rotation's
+   * grace window (docs/security.md, "Removing a node"): a member that has rotated signs with the
+   * new secret and the old one, so a member that has not rotated yet still accepts its calls.
+   */
+  altProof: 'helix-proof-alt',
 } as const;
 
 /**
@@ -37,7 +43,11 @@ export const PROOF_HEADERS = {
  * it hands the secret out only after its own check (invite or tailnet owner). Mesh.Ping needs the
  * proof, so an outsider learns nothing about the mesh from it.
  */
-export const UNAUTHENTICATED_METHODS: readonly string[] = ['/helix.v1.Mesh/Join'];
+export const UNAUTHENTICATED_METHODS: readonly string[] = [
+  '/helix.v1.Mesh/Join',
+  // a member that was away during a removal holds only the old secret; Rekey checks it itself
+  '/helix.v1.Keys/Rekey',
+];
 
 export const DEFAULT_MAX_SKEW_MS = 60_000;
 
@@ -60,6 +70,7 @@ export function signCall(
   nodeId: string,
   metadata: Metadata,
   now: number = Date.now(),
+  altKey?: Buffer,
 ): Metadata {
   const ts = String(Math.round(now));
   const nonce = randomBytes(16).toString('hex');
@@ -67,6 +78,9 @@ export function signCall(
   metadata.set(PROOF_HEADERS.ts, ts);
   metadata.set(PROOF_HEADERS.nonce, nonce);
   metadata.set(PROOF_HEADERS.proof, mac(key, path, nodeId, ts, nonce).toString('hex'));
+  if (altKey)
+    metadata.set(PROOF_HEADERS.altProof, mac(altKey, path, nodeId, ts, nonce).toString('hex'));
+  else metadata.remove(PROOF_HEADERS.altProof);
   return metadata;
 }
 
@@ -82,7 +96,8 @@ export type ProofCheck =
         | 'replayed'
         | 'busy'
         | 'no-certificate'
-        | 'other-certificate';
+        | 'other-certificate'
+        | 'revoked';
       reason: string;
     };
 
@@ -95,7 +110,8 @@ export interface ProofVerifierOptions {
 
 /** Checks call proofs and remembers nonces (pure apart from the clock; no I/O). */
 export class ProofVerifier {
-  private readonly key: Buffer;
+  /** the current secret's key first; during a rotation's grace window also the previous one */
+  private keys: Buffer[];
   private readonly maxSkewMs: number;
   private readonly maxNonces: number;
   private readonly now: () => number;
@@ -104,10 +120,19 @@ export class ProofVerifier {
   private lastSweep = 0;
 
   constructor(meshSecret: Uint8Array, opts: ProofVerifierOptions = {}) {
-    this.key = grpcKey(meshSecret);
+    this.keys = [grpcKey(meshSecret)];
     this.maxSkewMs = opts.maxSkewMs ?? DEFAULT_MAX_SKEW_MS;
     this.maxNonces = opts.maxNonces ?? 200_000;
     this.now = opts.now ?? Date.now;
+  }
+
+  /**
+   * Accept proofs under these secrets from now on (the current one first): after a rotation the
+   * new and, for the grace window, the old one; then the new one alone.
+   */
+  setSecrets(secrets: readonly Uint8Array[]): void {
+    if (secrets.length === 0) throw new Error('ProofVerifier.setSecrets needs at least one secret');
+    this.keys = secrets.map((s) => grpcKey(s));
   }
 
   /** Nonces currently remembered (for tests and status). */
@@ -143,8 +168,15 @@ export class ProofVerifier {
         reason: `call to ${path} carries a malformed mesh proof; update helix-node on the caller`,
       };
     }
-    const expected = mac(this.key, path, nodeId, ts, nonce);
-    if (!timingSafeEqual(expected, Buffer.from(proof, 'hex'))) {
+    const alt = get(PROOF_HEADERS.altProof);
+    const presented = [proof, ...(alt && /^[0-9a-f]{64}$/.test(alt) ? [alt] : [])].map((p) =>
+      Buffer.from(p, 'hex'),
+    );
+    const proves = this.keys.some((key) => {
+      const expected = mac(key, path, nodeId, ts, nonce);
+      return presented.some((p) => timingSafeEqual(expected, p));
+    });
+    if (!proves) {
       return {
         ok: false,
         kind: 'wrong',
@@ -194,6 +226,8 @@ export interface AuthInterceptorOptions {
    * already dropped connections whose certificate failed), for the node id its proof names.
    */
   requireCertificate?: boolean;
+  /** node ids removed from the mesh: their calls are refused whatever they prove */
+  isRevoked?: (nodeId: string) => boolean;
   /** told about every refused call (for logs and counters) */
   onRefused?: (path: string, peer: string, check: Extract<ProofCheck, { ok: false }>) => void;
 }
@@ -209,13 +243,21 @@ export function meshAuthServerInterceptor(
     const listener = new ServerListenerBuilder()
       .withOnReceiveMetadata((metadata, next) => {
         const proof = verifier.check(method.path, metadata);
-        const result = opts.requireCertificate ? withCertificate(proof, method.path, call) : proof;
+        const checked = opts.requireCertificate ? withCertificate(proof, method.path, call) : proof;
+        const result = opts.isRevoked
+          ? notRevoked(checked, method.path, call, opts.isRevoked)
+          : checked;
         if (result.ok) {
           next(metadata);
           return;
         }
         opts.onRefused?.(method.path, call.getPeer(), result);
-        const code = result.kind === 'busy' ? status.RESOURCE_EXHAUSTED : status.UNAUTHENTICATED;
+        const code =
+          result.kind === 'busy'
+            ? status.RESOURCE_EXHAUSTED
+            : result.kind === 'revoked'
+              ? status.PERMISSION_DENIED
+              : status.UNAUTHENTICATED;
         call.sendStatus({ code, details: result.reason });
       })
       .build();
@@ -251,17 +293,57 @@ function withCertificate(
   return proof;
 }
 
-/** Client side: signs every call with a fresh proof. */
+/**
+ * A removed node's calls are refused by the id its certificate names and the id its proof names,
+ * before anything else is said (its old certificate and secret may still verify during a
+ * rotation's grace window, or on a member that has not rotated yet).
+ */
+function notRevoked(
+  check: ProofCheck,
+  path: string,
+  call: Parameters<typeof certificateNodeId>[0] & { metadata?: Metadata },
+  isRevoked: (nodeId: string) => boolean,
+): ProofCheck {
+  const ids = [certificateNodeId(call), check.ok ? check.nodeId : null].filter(
+    (id): id is string => id !== null,
+  );
+  const removed = ids.find((id) => isRevoked(id));
+  if (removed === undefined) return check;
+  return {
+    ok: false,
+    kind: 'revoked',
+    reason: `call to ${path} refused: node ${removed} was removed from this mesh (\`helix-node remove\`); to bring the device back, a member runs \`helix-node invite\` and the device joins again with --invite after its state is cleared`,
+  };
+}
+
+/**
+ * Client side: signs every call with a fresh proof. `secrets` may be a function: it is read at
+ * each call, so a key rotation takes effect without new clients (the first secret signs; a
+ * second, during a rotation's grace window, signs the alternative proof).
+ */
 export function meshAuthClientInterceptor(
-  meshSecret: Uint8Array,
+  secrets: Uint8Array | (() => readonly Uint8Array[]),
   nodeId: string,
   now: () => number = Date.now,
 ): Interceptor {
-  const key = grpcKey(meshSecret);
+  const fixed = typeof secrets === 'function' ? null : [grpcKey(secrets)];
+  let cachedFor: readonly Uint8Array[] | null = null;
+  let cached: Buffer[] = [];
+  const keys = (): Buffer[] => {
+    if (fixed) return fixed;
+    const current = (secrets as () => readonly Uint8Array[])();
+    if (current !== cachedFor) {
+      cachedFor = current;
+      cached = current.map((s) => grpcKey(s));
+    }
+    return cached;
+  };
   return (options, nextCall) =>
     new InterceptingCall(nextCall(options), {
       start(metadata, listener, next) {
-        signCall(key, options.method_definition.path, nodeId, metadata, now());
+        const [key, altKey] = keys();
+        if (!key) throw new Error('meshAuthClientInterceptor: no mesh secret to sign with');
+        signCall(key, options.method_definition.path, nodeId, metadata, now(), altKey);
         next(metadata, listener);
       },
     });

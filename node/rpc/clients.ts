@@ -17,6 +17,7 @@ import { AgentHostClient } from './gen/helix/v1/agent.js';
 import { ImageStoreClient } from './gen/helix/v1/image.js';
 import { ImageBlobsClient } from './gen/helix/v1/registry.js';
 import { LlmClient } from './gen/helix/v1/llm.js';
+import { KeysClient } from './gen/helix/v1/keys.js';
 import { MeshClient } from './gen/helix/v1/mesh.js';
 import { ModelsClient } from './gen/helix/v1/models.js';
 import { RouterClient } from './gen/helix/v1/router.js';
@@ -61,10 +62,15 @@ export class RpcClients {
   private readonly interceptors: Interceptor[];
   private readonly channelOptions: ChannelOptions;
   private transport: ClientTransport;
+  private secrets: readonly Uint8Array[];
+  private readonly retiring = new Set<ReturnType<typeof setTimeout>>();
   private closed = false;
 
   constructor(private readonly opts: RpcClientsOptions) {
-    this.interceptors = opts.secret ? [meshAuthClientInterceptor(opts.secret, opts.nodeId)] : [];
+    this.secrets = opts.secret ? [opts.secret] : [];
+    this.interceptors = opts.secret
+      ? [meshAuthClientInterceptor(() => this.secrets, opts.nodeId)]
+      : [];
     this.transport = opts.transport ?? { kind: 'plaintext' };
     this.channelOptions = {
       ...DEFAULT_CHANNEL_OPTIONS,
@@ -73,12 +79,36 @@ export class RpcClients {
     };
   }
 
-  /** Dial new channels with new TLS material; open channels are closed (calls on them end). */
-  setTransport(transport: ClientTransport): void {
+  /**
+   * Dial new channels with new TLS material. Open channels are closed at once (calls on them
+   * end), or with `drainMs` after that long: calls already running on them finish (a key
+   * rotation loses no call), new calls go over new channels.
+   */
+  setTransport(transport: ClientTransport, { drainMs = 0 }: { drainMs?: number } = {}): void {
     this.transport = transport;
-    for (const ch of this.channels.values()) ch.close();
+    const old = [...this.channels.values()];
     this.channels.clear();
     this.clients.clear();
+    if (drainMs <= 0) {
+      for (const ch of old) ch.close();
+      return;
+    }
+    const timer = setTimeout(() => {
+      this.retiring.delete(timer);
+      for (const ch of old) ch.close();
+    }, drainMs);
+    timer.unref();
+    this.retiring.add(timer);
+  }
+
+  /**
+   * Sign calls with these secrets from the next call on (the current one first; a second one
+   * adds the alternative proof during a key rotation's grace window, see auth.ts).
+   */
+  setSecrets(secrets: readonly Uint8Array[]): void {
+    if (this.interceptors.length === 0 || secrets.length === 0)
+      throw new Error('RpcClients.setSecrets: these clients were made without a mesh secret');
+    this.secrets = [...secrets];
   }
 
   mesh(target: RpcTarget): MeshClient {
@@ -109,6 +139,10 @@ export class RpcClients {
     return this.client('llm', LlmClient, target);
   }
 
+  keys(target: RpcTarget): KeysClient {
+    return this.client('keys', KeysClient, target);
+  }
+
   models(target: RpcTarget): ModelsClient {
     return this.client('models', ModelsClient, target);
   }
@@ -129,6 +163,8 @@ export class RpcClients {
   /** Close every channel; running calls end with CANCELLED. */
   close(): void {
     this.closed = true;
+    for (const t of this.retiring) clearTimeout(t);
+    this.retiring.clear();
     for (const ch of this.channels.values()) ch.close();
     this.channels.clear();
     this.clients.clear();

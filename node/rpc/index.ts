@@ -17,7 +17,13 @@ export {
   type RpcClientsOptions,
   type RpcTarget,
 } from './clients.js';
-export { certificateNodeId, TLS_SERVER_NAME, type RpcTls, type ClientTransport } from './tls.js';
+export {
+  certificateNodeId,
+  socketNodeId,
+  TLS_SERVER_NAME,
+  type RpcTls,
+  type ClientTransport,
+} from './tls.js';
 export {
   callOptions,
   unaryCall,
@@ -128,3 +134,12 @@ export {
   PullLlmRequest,
   PullLlmProgress,
 } from './gen/helix/v1/models.js';
+export {
+  KeysService,
+  KeysClient,
+  type KeysServer,
+  RotatedRequest,
+  RotatedResponse,
+  RekeyRequest,
+  RekeyResponse,
+} from './gen/helix/v1/keys.js';

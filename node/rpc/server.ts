@@ -3,6 +3,7 @@
  * rpc port — never a wildcard address — with the mesh-proof interceptor in front of every service.
  */
 import { isIP } from 'node:net';
+import type { TLSSocket } from 'node:tls';
 import { format } from 'node:util';
 import {
   Server,
@@ -21,6 +22,7 @@ import { meshAuthServerInterceptor, ProofVerifier, UNAUTHENTICATED_METHODS } fro
 import {
   gateUnverifiedCertificates,
   serverCredentials,
+  socketNodeId,
   updateServerCredentials,
   type RpcTls,
 } from './tls.js';
@@ -46,6 +48,8 @@ export interface RpcServerOptions {
   /** methods callable without proof (default: Mesh.Join only) */
   openMethods?: readonly string[];
   maxSkewMs?: number;
+  /** node ids removed from the mesh (docs/security.md, "Removing a node"): refused at once */
+  isRevoked?: (nodeId: string) => boolean;
 }
 
 const LOOPBACK = '127.0.0.1';
@@ -61,6 +65,8 @@ export class RpcServer {
   private server: Server | null = null;
   private boundPort = 0;
   private readonly credentials: ServerCredentials;
+  /** verified TLS connections, to cut a removed node's at once */
+  private readonly live = new Set<TLSSocket>();
 
   constructor(private readonly opts: RpcServerOptions) {
     this.log = (opts.logger ?? silentLogger).child({ component: 'rpc' });
@@ -78,6 +84,32 @@ export class RpcServer {
   /** Serve new connections with new TLS material (a renewed certificate) without a restart. */
   updateTls(tls: RpcTls): void {
     updateServerCredentials(this.credentials, tls);
+  }
+
+  /**
+   * Accept call proofs under these secrets (the current one first) from now on: a key rotation
+   * without a restart (node/removal).
+   */
+  setSecrets(secrets: readonly Uint8Array[]): void {
+    this.verifier.setSecrets(secrets);
+  }
+
+  /**
+   * Close every open connection whose certificate names one of these nodes (just removed); the
+   * auth interceptor refuses every call of theirs from now on (options.isRevoked).
+   * Returns how many were closed.
+   */
+  cutOff(nodeIds: ReadonlySet<string>): number {
+    let cut = 0;
+    for (const socket of [...this.live]) {
+      const id = socketNodeId(socket);
+      if (id !== null && nodeIds.has(id)) {
+        socket.destroy();
+        this.live.delete(socket);
+        cut++;
+      }
+    }
+    return cut;
   }
 
   /** Register a service (a ts-proto `XxxService` definition and its `XxxServer` implementation) before start(). */
@@ -111,6 +143,7 @@ export class RpcServer {
         meshAuthServerInterceptor(this.verifier, {
           openMethods: this.opts.openMethods ?? UNAUTHENTICATED_METHODS,
           requireCertificate: this.opts.tls?.ca !== undefined,
+          isRevoked: this.opts.isRevoked,
           onRefused: (path, peer, check) =>
             this.log.warn(
               { path, peer, kind: check.kind },
@@ -134,11 +167,11 @@ export class RpcServer {
       }
       if (
         this.opts.tls?.ca &&
-        !gateUnverifiedCertificates(server, (peer, reason) =>
-          this.log.warn(
-            { peer, reason },
-            'refused a TLS connection: certificate not from the mesh CA',
-          ),
+        !gateUnverifiedCertificates(
+          server,
+          (peer, reason) =>
+            this.log.warn({ peer, reason }, 'refused a TLS connection: certificate not accepted'),
+          { live: this.live },
         )
       )
         this.log.warn(

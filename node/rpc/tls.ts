@@ -70,6 +70,10 @@ export function updateServerCredentials(creds: ServerCredentials, tls: RpcTls): 
 export function gateUnverifiedCertificates(
   server: Server,
   onRefused: (peer: string, reason: string) => void,
+  opts: {
+    /** verified connections are added here until they close (to cut a removed node's off) */
+    live?: Set<TLSSocket>;
+  } = {},
 ): boolean {
   const servers = (server as unknown as { http2Servers?: Map<NodeJS.EventEmitter, unknown> })
     .http2Servers;
@@ -78,16 +82,32 @@ export function gateUnverifiedCertificates(
     if ((http2 as { helixGated?: boolean }).helixGated) continue;
     (http2 as { helixGated?: boolean }).helixGated = true;
     http2.prependListener('secureConnection', (socket: TLSSocket) => {
-      const presented = Object.keys(socket.getPeerCertificate() ?? {}).length > 0;
-      if (!presented || socket.authorized) return;
-      onRefused(
-        `${socket.remoteAddress}:${socket.remotePort}`,
-        String(socket.authorizationError ?? 'certificate not from the mesh CA'),
-      );
-      socket.destroy();
+      const peerCert = socket.getPeerCertificate() ?? {};
+      const presented = Object.keys(peerCert).length > 0;
+      const peer = `${socket.remoteAddress}:${socket.remotePort}`;
+      if (!presented) return;
+      if (!socket.authorized) {
+        onRefused(peer, String(socket.authorizationError ?? 'certificate not from the mesh CA'));
+        socket.destroy();
+        return;
+      }
+      // A removed node's certificate may still verify (during a rotation's grace window, or
+      // on a member that has not rotated yet): its calls are refused by the auth interceptor,
+      // which says why, and RpcServer.cutOff closes its open connections.
+      if (opts.live) {
+        const live = opts.live;
+        live.add(socket);
+        socket.once('close', () => live.delete(socket));
+      }
     });
   }
   return true;
+}
+
+/** The node id (certificate subject CN) a TLS connection's client certificate names, else null. */
+export function socketNodeId(socket: TLSSocket): string | null {
+  const cn = socket.getPeerCertificate()?.subject?.CN as string | string[] | undefined;
+  return typeof cn === 'string' && cn.length > 0 ? cn : null;
 }
 
 /** The node id (certificate subject CN) of a call's verified client certificate, else null. */

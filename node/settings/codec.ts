@@ -99,7 +99,7 @@ export interface SettingsCodecOptions {
 
 /** Signs and checks settings messages with the mesh's settings key, counting drops by reason. */
 export class SettingsCodec {
-  readonly #key: Buffer;
+  #key: Buffer;
   readonly #meshId: string;
   readonly maxBytes: number;
   readonly #drops = emptyDrops();
@@ -112,6 +112,11 @@ export class SettingsCodec {
 
   get meshId(): string {
     return this.#meshId;
+  }
+
+  /** Sign and check with a new mesh secret from now on (a key rotation, node/removal). */
+  setSecret(secret: Uint8Array): void {
+    this.#key = deriveKey(secret, 'settings');
   }
 
   encode(body: SettingsMessage): Uint8Array {

@@ -155,6 +155,13 @@ export class SettingsReplicator {
     this.#publishDigest();
   }
 
+  /** Sign and check with a new mesh secret from now on (a key rotation, node/removal). */
+  setSecret(secret: Uint8Array): void {
+    this.#codec.setSecret(secret);
+    // a digest under the new key at once, so a peer that rotated first catches up now
+    if (this.#running) this.#publishDigest();
+  }
+
   /** Messages dropped so far, by reason. */
   drops(): Record<DropReason, number> {
     return this.#codec.drops();

@@ -9,6 +9,7 @@ import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import * as agent from '../../node/rpc/gen/helix/v1/agent.js';
 import * as image from '../../node/rpc/gen/helix/v1/image.js';
+import * as keys from '../../node/rpc/gen/helix/v1/keys.js';
 import * as llm from '../../node/rpc/gen/helix/v1/llm.js';
 import * as mesh from '../../node/rpc/gen/helix/v1/mesh.js';
 import * as models from '../../node/rpc/gen/helix/v1/models.js';
@@ -22,7 +23,7 @@ interface Fns {
   fromPartial(object: unknown): unknown;
 }
 
-const modules = { agent, image, llm, mesh, models, router, transcriber };
+const modules = { agent, image, keys, llm, mesh, models, router, transcriber };
 const messages: [string, Fns][] = Object.entries(modules).flatMap(([file, exports]) =>
   Object.entries(exports as Record<string, unknown>)
     .filter(([, v]) => typeof v === 'object' && v !== null && 'decode' in v && 'fromPartial' in v)

@@ -11,7 +11,14 @@ import { peerIdFromPrivateKey, peerIdFromString } from '@libp2p/peer-id';
 import { describe, expect, it } from 'vitest';
 import { StateError } from '../../node/errors.js';
 import { loadOrCreateIdentity } from '../../node/identity/index.js';
-import { base58btc, generateNodeKey, nodeKeyFromProtobuf } from '../../node/identity/node-key.js';
+import {
+  base58btc,
+  generateNodeKey,
+  nodeKeyFromProtobuf,
+  publicKeyOfPeerId,
+  signedByPeerId,
+  signWithNodeKey,
+} from '../../node/identity/node-key.js';
 
 describe('node key', () => {
   it('writes bytes libp2p reads as the same key, with the same peer id', () => {
@@ -60,6 +67,26 @@ describe('node key', () => {
     } finally {
       rmSync(dir, { recursive: true, force: true });
     }
+  });
+
+  it("signs as libp2p's key does, and checks signatures against the key inside a node id", async () => {
+    const ours = generateNodeKey();
+    const data = Buffer.from('rotation record bytes');
+    const sig = signWithNodeKey(ours, data);
+    // libp2p verifies ours
+    expect(await peerIdFromString(ours.peerId).publicKey!.verify(data, sig)).toBe(true);
+    // ours verifies libp2p's
+    const theirs = await generateKeyPair('Ed25519');
+    const theirId = peerIdFromPrivateKey(theirs).toString();
+    const theirSig = await theirs.sign(data);
+    expect(signedByPeerId(theirId, data, theirSig)).toBe(true);
+    // another node, other bytes, a cut signature, a malformed id: refused, never thrown
+    expect(signedByPeerId(theirId, data, sig)).toBe(false);
+    expect(signedByPeerId(ours.peerId, Buffer.from('other bytes'), sig)).toBe(false);
+    expect(signedByPeerId(ours.peerId, data, sig.subarray(0, 63))).toBe(false);
+    expect(signedByPeerId('not-a-node-id!', data, sig)).toBe(false);
+    expect(publicKeyOfPeerId('QmYyQSo1c1Ym7orWxLYvCrM2EmxFTANf8wXmmE7DWjhx5N')).toBeNull();
+    expect(publicKeyOfPeerId(ours.peerId)).toEqual(Buffer.from(ours.publicKey));
   });
 
   it('encodes base58btc as Bitcoin does, leading zero bytes as 1s', () => {

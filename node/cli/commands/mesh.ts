@@ -4,7 +4,8 @@ import type { LogFormat } from '../../log.js';
 import { controlCall, type StatusReport } from '../../control/index.js';
 import { UsageError } from '../../errors.js';
 import { cliContext, configuredContext, showAction } from '../context.js';
-import { paint } from '../output.js';
+import { paint, safeText } from '../output.js';
+import type { RemoveResult } from '../../removal/index.js';
 import { renderStatus } from '../status.js';
 
 export function registerMeshCommands(program: Command): void {
@@ -83,6 +84,36 @@ export function registerMeshCommands(program: Command): void {
     });
 
   program
+    .command('remove')
+    .argument('<node>', 'the node to remove: its name or id (as `helix-node status` lists them)')
+    .description(
+      'remove a lost or stolen device: revoke its certificate and rotate the mesh keys on every other member (no restart)',
+    )
+    .addHelpText(
+      'after',
+      [
+        '',
+        'Run it on any member; the node may be offline. The member makes a new mesh secret and CA,',
+        'every other member takes them and re-issues its own certificate without a restart, and the',
+        "removed node's certificate, old secret and open invites stop working. A member that is",
+        'offline now catches up when it returns. To bring the device back, clear its state dir and',
+        'join it with a fresh code from `helix-node invite`.',
+        '',
+        'Exit codes: 0 removed, 64 no such node (or this node), 69 no daemon running here.',
+      ].join('\n'),
+    )
+    .action(async (node: string, _opts: unknown, cmd: Command) => {
+      const ctx = await configuredContext(cmd);
+      const result = await controlCall<RemoveResult>(ctx.stateDir, '/v1/remove', {
+        method: 'POST',
+        body: { node },
+        // telling each member takes a round trip and a reload; offline ones time out at 10 s
+        timeoutMs: 60_000,
+      });
+      ctx.o.print(result, () => renderRemoved(result));
+    });
+
+  program
     .command('doctor')
     .description('check every dependency and say how to fix what is missing')
     .action(async (_opts: unknown, cmd: Command) => {
@@ -125,6 +156,24 @@ export function registerMeshCommands(program: Command): void {
       const result = installUnit(unit, system);
       ctx.o.print(result, () => `wrote ${result.path}\nnext: ${result.next}`);
     });
+}
+
+/** What `remove` prints (peer names are shown with control characters made visible). */
+export function renderRemoved(r: RemoveResult): string {
+  const lines = [
+    `removed ${safeText(r.removed.name)} (${r.removed.id}) from the mesh; new mesh keys, epoch ${r.epoch}`,
+  ];
+  for (const m of r.members)
+    lines.push(
+      m.ok
+        ? `  ${safeText(m.name)}: has the new keys`
+        : `  ${safeText(m.name)}: not reached now (${safeText(m.detail)})`,
+    );
+  if (r.members.length === 0) lines.push('  (no other member known to this node)');
+  lines.push(
+    `${safeText(r.removed.name)}'s certificate and the old mesh secret are refused from now on${r.invitesVoided > 0 ? `; ${r.invitesVoided} open invite(s) voided` : ''}`,
+  );
+  return lines.join('\n');
 }
 
 export function parseDuration(text: string): number {
