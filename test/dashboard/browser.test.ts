@@ -75,9 +75,17 @@ describe.skipIf(missing !== null)('the dashboard in headless chromium on a three
       { timeoutMs: 30_000, intervalMs: 200, what: 'node0 to see three nodes alive' },
     );
     info = await controlCall<DashboardInfo>(m.info(0).stateDir, '/v1/dashboard');
+    // a room for the Home page, node0 in it (mesh settings, as `helix-node rooms set` writes)
+    const set = (key: string, value: unknown) =>
+      controlCall(m.info(0).stateDir, '/v1/settings/set', { method: 'POST', body: { key, value } });
+    await set('rooms.kitchen', { lights: ['kitchen_ceiling', 'kitchen_counter'] });
+    await set(`nodes.${(await m.status(0)).self.id}.room`, 'kitchen');
     // chromium runs in node0's namespace: its loopback is node0's, the mesh addresses are near
     const wrapper = path.join(tmp, 'chromium-in-ns');
-    writeFileSync(wrapper, `#!/bin/sh\nexec ip netns exec ${m.info(0).namespace} ${CHROMIUM} "$@"\n`);
+    writeFileSync(
+      wrapper,
+      `#!/bin/sh\nexec ip netns exec ${m.info(0).namespace} ${CHROMIUM} "$@"\n`,
+    );
     chmodSync(wrapper, 0o755);
     const { default: puppeteer } = await import('puppeteer-core');
     browser = await puppeteer.launch({
@@ -112,6 +120,11 @@ describe.skipIf(missing !== null)('the dashboard in headless chromium on a three
       els.map((e) => (e as HTMLElement).dataset.node).sort(),
     );
     expect(names).toEqual(['node0', 'node1', 'node2']);
+    await page.waitForFunction(() =>
+      document
+        .querySelector('#page-mesh li.card[data-node="node0"]')
+        ?.textContent?.includes('kitchen'),
+    );
     expect(await page.$$eval('#page-mesh svg g[data-node]', (els) => els.length)).toBe(3);
     await shot('mesh-desktop');
 
@@ -127,8 +140,9 @@ describe.skipIf(missing !== null)('the dashboard in headless chromium on a three
     await page.waitForSelector('#page-health [data-check="nats-server"]');
     await shot('health-desktop');
 
-    // Home: type a command; the reply and its trace show
+    // Home: the rooms, then a command typed; the reply and its trace show
     await go('home');
+    await page.waitForSelector('#page-home [data-room="kitchen"]');
     await page.type('#say-text', 'turn on the kitchen lights');
     await page.keyboard.press('Enter');
     await page.waitForSelector('#page-home .reply', { timeout: 20_000 });
@@ -138,8 +152,8 @@ describe.skipIf(missing !== null)('the dashboard in headless chromium on a three
     await page.click('#say-text', { count: 3 });
     await page.type('#say-text', 'dim the <img src=x id=xss> lights');
     await page.keyboard.press('Enter');
-    await page.waitForFunction(
-      () => document.querySelector('#page-home [data-said]')?.getAttribute('data-said')?.includes('<img'),
+    await page.waitForFunction(() =>
+      document.querySelector('#page-home [data-said]')?.getAttribute('data-said')?.includes('<img'),
     );
     await page.waitForSelector('#page-home .reply');
 
@@ -173,11 +187,14 @@ describe.skipIf(missing !== null)('the dashboard in headless chromium on a three
     m.kill(2, 'SIGKILL');
     await page.waitForFunction(
       () =>
-        document.querySelector('#page-mesh li.card[data-node="node2"]')?.getAttribute('data-state') ===
-        'dead',
+        document
+          .querySelector('#page-mesh li.card[data-node="node2"]')
+          ?.getAttribute('data-state') === 'dead',
       { timeout: 11_000, polling: 100 },
     );
-    console.log(`node2 dead on the Mesh page ${Math.round(performance.now() - killedAt)} ms after kill -9`);
+    console.log(
+      `node2 dead on the Mesh page ${Math.round(performance.now() - killedAt)} ms after kill -9`,
+    );
     await shot('mesh-dead-desktop');
 
     // node1's dashboard on its mesh address: members only

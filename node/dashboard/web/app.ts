@@ -33,7 +33,13 @@ const state = {
   open: new Set<string>(),
   buildLog: [] as string[],
   busy: null as string | null,
-  said: null as { text: string; lines: string[]; reply?: string; traceId?: string; ok?: boolean } | null,
+  said: null as {
+    text: string;
+    lines: string[];
+    reply?: string;
+    traceId?: string;
+    ok?: boolean;
+  } | null,
 };
 
 const main = document.getElementById('main')!;
@@ -61,7 +67,12 @@ function capabilityChips(n: NodeView): Child {
     'ul',
     { class: 'chips', 'aria-label': 'capabilities' },
     chips.map(([label, on, title]) =>
-      h('li', { class: on ? 'chip' : 'chip off', title }, label, h('span', { class: 'sr-only' }, on ? '' : ' (none)')),
+      h(
+        'li',
+        { class: on ? 'chip' : 'chip off', title },
+        label,
+        h('span', { class: 'sr-only' }, on ? '' : ' (none)'),
+      ),
     ),
   );
 }
@@ -71,22 +82,29 @@ function graph(nodes: NodeView[]): Child {
   const hgt = 260;
   const self = nodes.find((n) => n.self);
   const others = nodes.filter((n) => !n.self);
-  const cx = w / 2;
-  const cy = hgt / 2;
-  const r = Math.min(w, hgt) / 2 - 44;
+  // this node on top, the others around an ellipse: a triangle for three, a ring for more
+  const ring = self ? [self, ...others] : others;
   const at = new Map<string, { x: number; y: number }>();
-  if (self) at.set(self.id, { x: cx, y: cy });
-  others.forEach((n, i) => {
-    const a = (2 * Math.PI * i) / Math.max(1, others.length) - Math.PI / 2;
-    at.set(n.id, { x: cx + r * 1.6 * Math.cos(a), y: cy + r * Math.sin(a) });
+  ring.forEach((n, i) => {
+    const a = (2 * Math.PI * i) / Math.max(1, ring.length) - Math.PI / 2;
+    at.set(n.id, {
+      x: w / 2 + (w / 2 - 70) * Math.cos(a),
+      y: hgt / 2 - 10 + (hgt / 2 - 50) * Math.sin(a),
+    });
   });
-  const label = nodes.map((n) => `${n.name} ${n.state}${n.rttMs !== null && !n.self ? `, ${ms(n.rttMs)}` : ''}`).join('; ');
+  const label = nodes
+    .map((n) => `${n.name} ${n.state}${n.rttMs !== null && !n.self ? `, ${ms(n.rttMs)}` : ''}`)
+    .join('; ');
   return h(
     'figure',
     { class: 'graph', 'aria-label': 'links as this node sees them' },
     s(
       'svg',
-      { viewBox: `0 0 ${w} ${hgt}`, role: 'img', 'aria-label': `Links from ${self?.name ?? 'this node'}: ${label}` },
+      {
+        viewBox: `0 0 ${w} ${hgt}`,
+        role: 'img',
+        'aria-label': `Links from ${self?.name ?? 'this node'}: ${label}`,
+      },
       self &&
         others.map((n) => {
           const a = at.get(self.id)!;
@@ -94,7 +112,11 @@ function graph(nodes: NodeView[]): Child {
           return [
             s('line', { x1: a.x, y1: a.y, x2: b.x, y2: b.y, class: n.state }),
             n.rttMs !== null && n.state === 'alive'
-              ? s('text', { x: (a.x + b.x) / 2 + 4, y: (a.y + b.y) / 2 - 4, class: 'rtt' }, ms(n.rttMs))
+              ? s(
+                  'text',
+                  { x: (a.x + b.x) / 2 + 4, y: (a.y + b.y) / 2 - 4, class: 'rtt' },
+                  ms(n.rttMs),
+                )
               : null,
           ];
         }),
@@ -103,7 +125,12 @@ function graph(nodes: NodeView[]): Child {
         return s(
           'g',
           { 'data-node': n.name, 'data-state': n.state },
-          s('circle', { cx: p.x, cy: p.y, r: n.self ? 16 : 12, class: `${n.state}${n.self ? ' self' : ''}` }),
+          s('circle', {
+            cx: p.x,
+            cy: p.y,
+            r: n.self ? 16 : 12,
+            class: `${n.state}${n.self ? ' self' : ''}`,
+          }),
           s('text', { x: p.x, y: p.y + 30, 'text-anchor': 'middle' }, `${n.name} · ${n.state}`),
         );
       }),
@@ -113,11 +140,25 @@ function graph(nodes: NodeView[]): Child {
 
 function renderMesh(el: HTMLElement): void {
   const st = state.status;
-  if (!st) return render(el, h('h1', { tabindex: -1 }, 'Mesh'), h('p', { class: 'empty' }, 'Waiting for the node…'));
+  if (!st)
+    return render(
+      el,
+      h('h1', { tabindex: -1 }, 'Mesh'),
+      h('p', { class: 'empty' }, 'Waiting for the node…'),
+    );
   const alive = st.nodes.filter((n) => n.state === 'alive').length;
   render(
     el,
-    h('h1', { tabindex: -1 }, 'Mesh ', h('span', { class: 'muted' }, `${alive} of ${st.nodes.length} nodes alive · ${st.self.meshId}`)),
+    h(
+      'h1',
+      { tabindex: -1 },
+      'Mesh ',
+      h(
+        'span',
+        { class: 'muted' },
+        `${alive} of ${st.nodes.length} nodes alive · ${st.self.meshId}`,
+      ),
+    ),
     graph(st.nodes),
     h(
       'ul',
@@ -140,7 +181,11 @@ function renderMesh(el: HTMLElement): void {
             h('dt', {}, 'Platform'),
             h('dd', {}, n.capabilities.docker?.platform || `${n.capabilities.cpus} CPUs`),
             h('dt', {}, 'Load'),
-            h('dd', {}, `${n.load.loadPerCore.toFixed(2)} per core · ${n.load.runningAgents} agents running`),
+            h(
+              'dd',
+              {},
+              `${n.load.loadPerCore.toFixed(2)} per core · ${n.load.runningAgents} agents running`,
+            ),
             h('dt', {}, 'Memory'),
             h('dd', {}, `${mib(n.load.memFreeMiB)} free of ${mib(n.capabilities.memTotalMiB)}`),
             h('dt', {}, 'RTT'),
@@ -162,7 +207,15 @@ function matches(t: Trace): boolean {
   if (state.outcome === 'failed' && t.ok) return false;
   const q = state.filter.trim().toLowerCase();
   if (!q) return true;
-  const hay = [t.transcript, t.reply, t.owner, t.intent?.agent, t.intent?.intent, t.traceId, ...t.hops.map((x) => x.node)];
+  const hay = [
+    t.transcript,
+    t.reply,
+    t.owner,
+    t.intent?.agent,
+    t.intent?.intent,
+    t.traceId,
+    ...t.hops.map((x) => x.node),
+  ];
   return hay.some((x) => x?.toLowerCase().includes(q));
 }
 
@@ -170,7 +223,10 @@ function timeline(t: Trace): Child {
   const total = Math.max(1, t.totalMs, ...t.hops.map((x) => x.startMs + x.durationMs));
   const bar = h('div', { class: 'timeline', 'aria-hidden': 'true' });
   for (const hop of t.hops) {
-    const span = h('span', { class: `stage-${hop.stage}${hop.ok ? '' : ' failed'}`, title: `${hop.stage} on ${hop.node}: ${ms(hop.durationMs)}` });
+    const span = h('span', {
+      class: `stage-${hop.stage}${hop.ok ? '' : ' failed'}`,
+      title: `${hop.stage} on ${hop.node}: ${ms(hop.durationMs)}`,
+    });
     span.style.left = `${(100 * hop.startMs) / total}%`;
     span.style.width = `${(100 * hop.durationMs) / total}%`;
     bar.appendChild(span);
@@ -181,15 +237,27 @@ function timeline(t: Trace): Child {
 function traceItem(t: Trace): Child {
   const details = h(
     'details',
-    { class: 'trace', 'data-trace': t.traceId, ...(state.open.has(t.traceId) ? { open: true } : {}) },
+    {
+      class: 'trace',
+      'data-trace': t.traceId,
+      ...(state.open.has(t.traceId) ? { open: true } : {}),
+    },
     h(
       'summary',
       { 'data-focus': `trace-${t.traceId}` },
-      h('span', { class: `badge ${t.ok ? 'ok' : 'bad'}` }, t.ok ? 'ok' : `failed${t.failedStage ? ` at ${t.failedStage}` : ''}`),
+      h(
+        'span',
+        { class: `badge ${t.ok ? 'ok' : 'bad'}` },
+        t.ok ? 'ok' : `failed${t.failedStage ? ` at ${t.failedStage}` : ''}`,
+      ),
       h('span', { class: 'what' }, t.transcript || t.reply || '(nothing heard)'),
       h('span', { class: 'muted when' }, `${clock(t.startedAt)} · ${ms(t.totalMs)}`),
       timeline(t),
-      h('span', { class: 'hops' }, t.hops.map((x) => `${x.stage} ${ms(x.durationMs)} on ${x.node}`).join(' → ')),
+      h(
+        'span',
+        { class: 'hops' },
+        t.hops.map((x) => `${x.stage} ${ms(x.durationMs)} on ${x.node}`).join(' → '),
+      ),
     ),
     h(
       'div',
@@ -200,7 +268,13 @@ function traceItem(t: Trace): Child {
         h('dt', {}, 'Transcript'),
         h('dd', {}, t.transcript ?? '–'),
         h('dt', {}, 'Intent'),
-        h('dd', {}, t.intent ? `${t.intent.agent}.${t.intent.intent} (${t.intent.via}, ${Math.round(t.intent.confidence * 100)}%)` : '–'),
+        h(
+          'dd',
+          {},
+          t.intent
+            ? `${t.intent.agent}.${t.intent.intent} (${t.intent.via}, ${Math.round(t.intent.confidence * 100)}%)`
+            : '–',
+        ),
         h('dt', {}, 'Arguments'),
         h('dd', {}, t.intent ? h('pre', {}, JSON.stringify(t.intent.args, null, 2)) : '–'),
         h('dt', {}, 'Result'),
@@ -210,7 +284,18 @@ function traceItem(t: Trace): Child {
         h('dt', {}, 'Owner'),
         h('dd', {}, `${t.owner} · ${t.source} · trace ${t.traceId}`),
         h('dt', {}, 'Heard by'),
-        h('dd', {}, t.heardBy?.length ? t.heardBy.map((x) => `${x.node}${x.room ? ` (${x.room})` : ''}: ${x.snrDb.toFixed(1)} dB SNR${x.won ? ', acted' : ''}`).join('; ') : 'this node only'),
+        h(
+          'dd',
+          {},
+          t.heardBy?.length
+            ? t.heardBy
+                .map(
+                  (x) =>
+                    `${x.node}${x.room ? ` (${x.room})` : ''}: ${x.snrDb.toFixed(1)} dB SNR${x.won ? ', acted' : ''}`,
+                )
+                .join('; ')
+            : 'this node only',
+        ),
       ),
       h(
         'div',
@@ -219,12 +304,30 @@ function traceItem(t: Trace): Child {
           'table',
           {},
           h('caption', { class: 'sr-only' }, 'hops'),
-          h('thead', {}, h('tr', {}, ['Stage', 'Node', 'Start', 'Duration', 'Detail'].map((x) => h('th', { scope: 'col' }, x)))),
+          h(
+            'thead',
+            {},
+            h(
+              'tr',
+              {},
+              ['Stage', 'Node', 'Start', 'Duration', 'Detail'].map((x) =>
+                h('th', { scope: 'col' }, x),
+              ),
+            ),
+          ),
           h(
             'tbody',
             {},
             t.hops.map((x) =>
-              h('tr', {}, h('td', {}, x.stage, x.ok ? '' : ' ✗'), h('td', {}, x.node), h('td', {}, ms(x.startMs)), h('td', {}, ms(x.durationMs)), h('td', {}, x.detail ?? '')),
+              h(
+                'tr',
+                {},
+                h('td', {}, x.stage, x.ok ? '' : ' ✗'),
+                h('td', {}, x.node),
+                h('td', {}, ms(x.startMs)),
+                h('td', {}, ms(x.durationMs)),
+                h('td', {}, x.detail ?? ''),
+              ),
             ),
           ),
         ),
@@ -244,12 +347,22 @@ function renderCommands(el: HTMLElement): void {
   if (!commandsShell) {
     const list = h('ul', { class: 'list', 'aria-label': 'commands, newest first' });
     const count = h('span', { class: 'muted', 'aria-live': 'polite' });
-    const filter = h('input', { id: 'cmd-filter', type: 'search', placeholder: 'words, node, agent…' });
+    const filter = h('input', {
+      id: 'cmd-filter',
+      type: 'search',
+      placeholder: 'words, node, agent…',
+    });
     filter.addEventListener('input', () => {
       state.filter = filter.value;
       renderCommandList();
     });
-    const outcome = h('select', { id: 'cmd-outcome' }, h('option', { value: 'all' }, 'All'), h('option', { value: 'ok' }, 'Succeeded'), h('option', { value: 'failed' }, 'Failed'));
+    const outcome = h(
+      'select',
+      { id: 'cmd-outcome' },
+      h('option', { value: 'all' }, 'All'),
+      h('option', { value: 'ok' }, 'Succeeded'),
+      h('option', { value: 'failed' }, 'Failed'),
+    );
     outcome.addEventListener('change', () => {
       state.outcome = outcome.value as typeof state.outcome;
       renderCommandList();
@@ -257,7 +370,13 @@ function renderCommands(el: HTMLElement): void {
     render(
       el,
       h('h1', { tabindex: -1 }, 'Commands'),
-      h('div', { class: 'toolbar' }, h('div', { class: 'grow' }, h('label', { for: 'cmd-filter' }, 'Filter'), filter), h('div', {}, h('label', { for: 'cmd-outcome' }, 'Outcome'), outcome), count),
+      h(
+        'div',
+        { class: 'toolbar' },
+        h('div', { class: 'grow' }, h('label', { for: 'cmd-filter' }, 'Filter'), filter),
+        h('div', {}, h('label', { for: 'cmd-outcome' }, 'Outcome'), outcome),
+        count,
+      ),
       list,
     );
     commandsShell = { list, count };
@@ -271,7 +390,13 @@ function renderCommandList(): void {
   commandsShell.count.textContent = `${shown.length} of ${state.traces.length}`;
   render(
     commandsShell.list,
-    shown.length ? shown.map(traceItem) : h('li', { class: 'empty' }, state.errors.commands ?? 'No commands yet: say one, or type one on the Home page.'),
+    shown.length
+      ? shown.map(traceItem)
+      : h(
+          'li',
+          { class: 'empty' },
+          state.errors.commands ?? 'No commands yet: say one, or type one on the Home page.',
+        ),
   );
 }
 
@@ -280,7 +405,18 @@ function renderCommandList(): void {
 function renderAgents(el: HTMLElement): void {
   const list = state.agents;
   const nodes = state.status?.nodes ?? [];
-  const head = h('h1', { tabindex: -1 }, 'Agents ', list ? h('span', { class: 'muted' }, `on ${list.node}${list.platform ? ` · ${list.platform}` : ''}${list.docker ? '' : ' · Docker not answering'}`) : null);
+  const head = h(
+    'h1',
+    { tabindex: -1 },
+    'Agents ',
+    list
+      ? h(
+          'span',
+          { class: 'muted' },
+          `on ${list.node}${list.platform ? ` · ${list.platform}` : ''}${list.docker ? '' : ' · Docker not answering'}`,
+        )
+      : null,
+  );
   if (!list) return render(el, head, h('p', { class: 'empty' }, state.errors.agents ?? 'Loading…'));
   const busy = state.busy !== null;
   render(
@@ -293,7 +429,23 @@ function renderAgents(el: HTMLElement): void {
         'table',
         {},
         h('caption', { class: 'sr-only' }, 'agents, their images, warm pools and runs'),
-        h('thead', {}, h('tr', {}, [['Agent', ''], ['Images by node', 'opt'], ['Warm pool', 'opt'], ['Runs', ''], ['Failures', ''], ['p50', ''], ['', '']].map(([x, c]) => h('th', { scope: 'col', class: c }, x)))),
+        h(
+          'thead',
+          {},
+          h(
+            'tr',
+            {},
+            [
+              ['Agent', ''],
+              ['Images by node', 'opt'],
+              ['Warm pool', 'opt'],
+              ['Runs', ''],
+              ['Failures', ''],
+              ['p50', ''],
+              ['', ''],
+            ].map(([x, c]) => h('th', { scope: 'col', class: c }, x)),
+          ),
+        ),
         h(
           'tbody',
           {},
@@ -301,12 +453,33 @@ function renderAgents(el: HTMLElement): void {
             h(
               'tr',
               { 'data-agent': a.name },
-              h('td', {}, h('strong', {}, a.name), h('div', { class: 'muted' }, `${a.tier} · ${a.image.held ? 'image here' : 'no image here'}`)),
-              h('td', { class: 'opt' }, a.platforms.length ? a.platforms.map((p) => h('div', {}, `${p.node}: ${p.images.map((i) => i.platform).join(', ')}`)) : '–'),
+              h(
+                'td',
+                {},
+                h('strong', {}, a.name),
+                h(
+                  'div',
+                  { class: 'muted' },
+                  `${a.tier} · ${a.image.held ? 'image here' : 'no image here'}`,
+                ),
+              ),
               h(
                 'td',
                 { class: 'opt' },
-                nodes.flatMap((n) => n.warmPool.filter((w) => w.agent === a.name).map((w) => h('div', {}, `${n.name}: ${w.idle} idle, ${w.busy} busy`))),
+                a.platforms.length
+                  ? a.platforms.map((p) =>
+                      h('div', {}, `${p.node}: ${p.images.map((i) => i.platform).join(', ')}`),
+                    )
+                  : '–',
+              ),
+              h(
+                'td',
+                { class: 'opt' },
+                nodes.flatMap((n) =>
+                  n.warmPool
+                    .filter((w) => w.agent === a.name)
+                    .map((w) => h('div', {}, `${n.name}: ${w.idle} idle, ${w.busy} busy`)),
+                ),
               ),
               h('td', {}, String(a.runs.runs)),
               h('td', {}, String(a.runs.failures)),
@@ -314,9 +487,32 @@ function renderAgents(el: HTMLElement): void {
               h(
                 'td',
                 {},
-                h('div', { class: 'row' },
-                  h('button', { type: 'button', 'data-focus': `build-${a.name}`, disabled: busy, 'aria-label': `Build ${a.name}`, onclick: () => void build(a.name) }, 'Build'),
-                  h('button', { type: 'button', class: 'quiet', 'data-focus': `rm-${a.name}`, disabled: busy || !a.image.held, 'aria-label': `Remove ${a.name}'s image`, onclick: () => void remove(a.name) }, 'Remove'),
+                h(
+                  'div',
+                  { class: 'row' },
+                  h(
+                    'button',
+                    {
+                      type: 'button',
+                      'data-focus': `build-${a.name}`,
+                      disabled: busy,
+                      'aria-label': `Build ${a.name}`,
+                      onclick: () => void build(a.name),
+                    },
+                    'Build',
+                  ),
+                  h(
+                    'button',
+                    {
+                      type: 'button',
+                      class: 'quiet',
+                      'data-focus': `rm-${a.name}`,
+                      disabled: busy || !a.image.held,
+                      'aria-label': `Remove ${a.name}'s image`,
+                      onclick: () => void remove(a.name),
+                    },
+                    'Remove',
+                  ),
                 ),
               ),
             ),
@@ -324,7 +520,16 @@ function renderAgents(el: HTMLElement): void {
         ),
       ),
     ),
-    h('section', { 'aria-label': 'build progress' }, h('h2', {}, 'Progress'), h('pre', { class: 'log', role: 'log', 'aria-live': 'polite' }, state.buildLog.length ? state.buildLog.join('\n') : 'Nothing built or removed yet.')),
+    h(
+      'section',
+      { 'aria-label': 'build progress' },
+      h('h2', {}, 'Progress'),
+      h(
+        'pre',
+        { class: 'log', role: 'log', 'aria-live': 'polite' },
+        state.buildLog.length ? state.buildLog.join('\n') : 'Nothing built or removed yet.',
+      ),
+    ),
   );
 }
 
@@ -352,7 +557,10 @@ async function build(name: string): Promise<void> {
       if (line.type !== 'event') return;
       const ev = line.event as BuildEvent;
       if (ev.type === 'progress') logLine(`${ev.agent}: ${ev.message}`);
-      else if (ev.type === 'built') logLine(`${ev.agent}: ${ev.built ? 'built' : 'up to date'} ${ev.tag} (${(ev.sizeBytes / 1e6).toFixed(1)} MB)`);
+      else if (ev.type === 'built')
+        logLine(
+          `${ev.agent}: ${ev.built ? 'built' : 'up to date'} ${ev.tag} (${(ev.sizeBytes / 1e6).toFixed(1)} MB)`,
+        );
       else if (ev.type === 'failed') logLine(`${ev.agent}: failed: ${ev.message}`);
     });
     announce(`${name} built`);
@@ -365,12 +573,19 @@ async function build(name: string): Promise<void> {
 }
 
 async function remove(name: string): Promise<void> {
-  if (!window.confirm(`Remove ${name}'s images from this node? It is rebuilt or fetched when next needed.`)) return;
+  if (
+    !window.confirm(
+      `Remove ${name}'s images from this node? It is rebuilt or fetched when next needed.`,
+    )
+  )
+    return;
   state.busy = name;
   logLine(`removing ${name}…`);
   try {
     const r = await postJson<{ removed: unknown[]; freedBytes: number }>('/v1/agents/rm', { name });
-    logLine(`${name}: removed ${r.removed.length} image(s), freed ${(r.freedBytes / 1e6).toFixed(1)} MB`);
+    logLine(
+      `${name}: removed ${r.removed.length} image(s), freed ${(r.freedBytes / 1e6).toFixed(1)} MB`,
+    );
   } catch (err) {
     logLine(`${name}: ${(err as Error).message}`);
   } finally {
@@ -385,13 +600,23 @@ let homeShell: { rooms: HTMLElement; answer: HTMLElement } | null = null;
 
 function renderHome(el: HTMLElement): void {
   if (!homeShell) {
-    const input = h('input', { id: 'say-text', class: 'grow', autocomplete: 'off', placeholder: 'turn on the kitchen lights' });
+    const input = h('input', {
+      id: 'say-text',
+      class: 'grow',
+      autocomplete: 'off',
+      placeholder: 'turn on the kitchen lights',
+    });
     const send = h('button', { type: 'submit' }, 'Send');
-    const form = h('form', { class: 'card', 'aria-label': 'send a command' }, h('label', { for: 'say-text' }, 'Type a command, as you would say it'), h('div', { class: 'row' }, input, send));
+    const form = h(
+      'form',
+      { class: 'card', 'aria-label': 'send a command' },
+      h('label', { for: 'say-text' }, 'Type a command, as you would say it'),
+      h('div', { class: 'row' }, input, send),
+    );
     form.addEventListener('submit', (e) => {
       e.preventDefault();
       const text = input.value.trim();
-      if (!text || state.said?.reply === undefined && state.said !== null) return;
+      if (!text || (state.said?.reply === undefined && state.said !== null)) return;
       send.disabled = true;
       void say(text).finally(() => {
         send.disabled = false;
@@ -400,7 +625,13 @@ function renderHome(el: HTMLElement): void {
     });
     const answer = h('div', { 'aria-live': 'polite' });
     const rooms = h('div');
-    render(el, h('h1', { tabindex: -1 }, 'Home'), form, answer, h('section', {}, h('h2', {}, 'Rooms'), rooms));
+    render(
+      el,
+      h('h1', { tabindex: -1 }, 'Home'),
+      form,
+      answer,
+      h('section', {}, h('h2', {}, 'Rooms'), rooms),
+    );
     homeShell = { rooms, answer };
   }
   const home = state.home;
@@ -418,13 +649,28 @@ function renderHome(el: HTMLElement): void {
                 { class: 'card', 'data-room': r.name },
                 h('h2', {}, h('span', {}, r.name), h('span', { class: 'muted' }, r.source)),
                 r.lights.length
-                  ? h('ul', { class: 'chips' }, r.lights.map((l) => h('li', { class: 'chip', title: `${l.backend}: ${l.address}` }, l.name, l.dims ? ' · dims' : '')))
+                  ? h(
+                      'ul',
+                      { class: 'chips' },
+                      r.lights.map((l) =>
+                        h(
+                          'li',
+                          { class: 'chip', title: `${l.backend}: ${l.address}` },
+                          l.name,
+                          l.dims ? ' · dims' : '',
+                        ),
+                      ),
+                    )
                   : h('p', { class: 'empty' }, 'No lights'),
               ),
             ),
           ),
-          home.rooms.length === 0 ? h('p', { class: 'empty' }, 'No rooms yet: `helix-node rooms set ROOM --lights …`') : null,
-          home.unplaced.length ? h('p', {}, 'In no room: ', home.unplaced.map((l) => l.name).join(', ')) : null,
+          home.rooms.length === 0
+            ? h('p', { class: 'empty' }, 'No rooms yet: `helix-node rooms set ROOM --lights …`')
+            : null,
+          home.unplaced.length
+            ? h('p', {}, 'In no room: ', home.unplaced.map((l) => l.name).join(', '))
+            : null,
         ],
   );
   const said = state.said;
@@ -441,7 +687,17 @@ function renderHome(el: HTMLElement): void {
           : h('p', { class: 'muted' }, 'Working…'),
         said.lines.length ? h('p', { class: 'muted' }, said.lines.join(' → ')) : null,
         trace ? h('ul', { class: 'list' }, traceItem(trace)) : null,
-        said.traceId ? h('p', {}, h('a', { href: `#commands`, onclick: () => state.open.add(said.traceId!) }, 'Open in Commands')) : null,
+        said.traceId
+          ? h(
+              'p',
+              {},
+              h(
+                'a',
+                { href: `#commands`, onclick: () => state.open.add(said.traceId!) },
+                'Open in Commands',
+              ),
+            )
+          : null,
       ),
   );
 }
@@ -453,8 +709,13 @@ async function say(text: string): Promise<void> {
     await postStream('/v1/say', { text }, (line) => {
       const said = state.said!;
       if (line.type === 'event') {
-        const ev = line.event as { type: string; hop?: { stage: string; node: string; durationMs: number }; message?: string };
-        if (ev.type === 'hop' && ev.hop) said.lines.push(`${ev.hop.stage} on ${ev.hop.node} ${ms(ev.hop.durationMs)}`);
+        const ev = line.event as {
+          type: string;
+          hop?: { stage: string; node: string; durationMs: number };
+          message?: string;
+        };
+        if (ev.type === 'hop' && ev.hop)
+          said.lines.push(`${ev.hop.stage} on ${ev.hop.node} ${ms(ev.hop.durationMs)}`);
       } else if (line.type === 'result') {
         said.reply = String(line.reply ?? '');
         said.ok = line.ok === true;
@@ -483,7 +744,16 @@ async function loadHome(): Promise<void> {
 
 function renderHealth(el: HTMLElement): void {
   const d = state.doctor;
-  const again = h('button', { type: 'button', class: 'quiet', 'data-focus': 'doctor-again', onclick: () => void loadDoctor(true) }, 'Check again');
+  const again = h(
+    'button',
+    {
+      type: 'button',
+      class: 'quiet',
+      'data-focus': 'doctor-again',
+      onclick: () => void loadDoctor(true),
+    },
+    'Check again',
+  );
   render(
     el,
     h('h1', { tabindex: -1 }, 'Health ', d ? h('span', { class: 'muted' }, `of ${d.node}`) : null),
@@ -498,7 +768,13 @@ function renderHealth(el: HTMLElement): void {
               'li',
               { class: 'card check', 'data-check': c.name },
               h('span', { class: `badge ${c.ok ? 'ok' : 'bad'}` }, c.ok ? 'OK' : 'missing'),
-              h('div', {}, h('strong', {}, c.name), h('div', {}, c.detail), !c.ok && c.fix ? h('div', {}, 'Fix: ', h('code', {}, c.fix)) : null),
+              h(
+                'div',
+                {},
+                h('strong', {}, c.name),
+                h('div', {}, c.detail),
+                !c.ok && c.fix ? h('div', {}, 'Fix: ', h('code', {}, c.fix)) : null,
+              ),
             ),
           ),
         ),
@@ -573,7 +849,11 @@ function connect(): void {
     conn.className = 'conn live';
   };
   events.onmessage = (m: MessageEvent<string>) => {
-    const line = JSON.parse(m.data) as { type?: string; event?: LiveEvent; error?: { message: string } };
+    const line = JSON.parse(m.data) as {
+      type?: string;
+      event?: LiveEvent;
+      error?: { message: string };
+    };
     if (!line.event) return;
     const ev = line.event;
     if (ev.type === 'status') {
@@ -602,19 +882,34 @@ async function loadTraces(): Promise<void> {
     for (const t of list.traces.reverse()) addTrace(t);
     delete state.errors.commands;
   } catch (err) {
-    state.errors.commands = err instanceof ApiError && err.status === 404 ? 'This node runs no voice services.' : (err as Error).message;
+    state.errors.commands =
+      err instanceof ApiError && err.status === 404
+        ? 'This node runs no voice services.'
+        : (err as Error).message;
     schedule('commands');
   }
 }
 
 function loginForm(message?: string): void {
-  const input = h('input', { id: 'login-code', autocomplete: 'one-time-code', autocapitalize: 'characters', spellcheck: 'false', required: true });
+  const input = h('input', {
+    id: 'login-code',
+    autocomplete: 'one-time-code',
+    autocapitalize: 'characters',
+    spellcheck: 'false',
+    required: true,
+  });
   const error = h('p', { class: 'bad', role: 'alert' }, message ?? '');
   const form = h(
     'form',
     { class: 'card login', 'aria-labelledby': 'login-title' },
     h('h1', { id: 'login-title' }, 'Sign in to this node'),
-    h('p', {}, 'On any node of the mesh, run ', h('code', {}, 'helix-node dashboard code'), ' and type the code here. It works once, for a few minutes.'),
+    h(
+      'p',
+      {},
+      'On any node of the mesh, run ',
+      h('code', {}, 'helix-node dashboard code'),
+      ' and type the code here. It works once, for a few minutes.',
+    ),
     h('label', { for: 'login-code' }, 'Login code'),
     h('div', { class: 'row' }, input, h('button', { type: 'submit' }, 'Sign in')),
     error,
