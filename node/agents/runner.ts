@@ -249,8 +249,7 @@ export class AgentRunner {
         this.stats.record(m.name, performance.now() - startedAt, outcome.type === 'result');
       if (image && outcome) {
         if (outcome.type === 'result') this.opts.registry?.markSuccess(image);
-        else if (!NOT_RUN.includes(outcome.code))
-          this.opts.registry?.markFailure(image);
+        else if (!NOT_RUN.includes(outcome.code)) this.opts.registry?.markFailure(image);
       }
     }
   }

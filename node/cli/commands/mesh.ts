@@ -8,7 +8,6 @@ import { paint } from '../output.js';
 import { renderStatus } from '../status.js';
 import type { DashboardInfo, LoginCode } from '../../dashboard/index.js';
 
-
 export function registerMeshCommands(program: Command): void {
   program
     .command('join')

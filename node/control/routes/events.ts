@@ -70,7 +70,9 @@ export function addEventRoutes(control: ControlServer, s: EventSources): void {
       res.event({ type: 'member', transition } satisfies LiveEvent);
       sendStatus();
     });
-    const offTrace = s.onTrace?.((trace) => res.event({ type: 'trace', trace } satisfies LiveEvent));
+    const offTrace = s.onTrace?.((trace) =>
+      res.event({ type: 'trace', trace } satisfies LiveEvent),
+    );
     const tick = setInterval(sendStatus, s.statusEveryMs ?? 2000);
     sendStatus();
     try {
