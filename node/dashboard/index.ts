@@ -26,15 +26,22 @@ const DISABLED: DashboardInfo = {
 
 /** The dashboard as helix.toml says (null: `dashboard.enabled = false`), its control routes added. */
 export async function startDashboard(opts: DashboardOptions): Promise<DashboardServer | null> {
-  const server = opts.config.enabled ? new DashboardServer(opts) : null;
+  let server = opts.config.enabled ? new DashboardServer(opts) : null;
   opts.control.route('GET', '/v1/dashboard', async () => server?.info() ?? DISABLED);
   opts.control.route('POST', '/v1/dashboard/code', async () => {
     if (!server)
       throw new UsageError(
-        'the dashboard is off on this node: set [dashboard] enabled = true in helix.toml and restart it',
+        'the dashboard is off on this node: set [dashboard] enabled = true in helix.toml (and a free [dashboard] port) and restart it',
       );
     return server.loginCode();
   });
-  await server?.start();
+  try {
+    await server?.start();
+  } catch (err) {
+    // a listener that could not open: the routes say the dashboard is off, not half on
+    await server?.stop();
+    server = null;
+    throw err;
+  }
   return server;
 }

@@ -74,7 +74,11 @@ describe.skipIf(missing !== null)('the dashboard in headless chromium on a three
       async () => (await m.status(0)).nodes.filter((n) => n.state === 'alive').length === 3,
       { timeoutMs: 30_000, intervalMs: 200, what: 'node0 to see three nodes alive' },
     );
-    info = await controlCall<DashboardInfo>(m.info(0).stateDir, '/v1/dashboard');
+    // what `helix-node dashboard --json` prints (no desktop here: nothing is opened)
+    const printed = await m.cli(0, ['dashboard', '--json']);
+    expect(printed.code, printed.stderr).toBe(0);
+    info = JSON.parse(printed.stdout) as DashboardInfo;
+    expect(info).toMatchObject({ enabled: true, opened: false });
     // a room for the Home page, node0 in it (mesh settings, as `helix-node rooms set` writes)
     const set = (key: string, value: unknown) =>
       controlCall(m.info(0).stateDir, '/v1/settings/set', { method: 'POST', body: { key, value } });
@@ -206,9 +210,10 @@ describe.skipIf(missing !== null)('the dashboard in headless chromium on a three
     const refused = await other.evaluate(async () => (await fetch('/api/v1/status')).status);
     expect(refused).toBe(401);
     await other.screenshot({ path: path.join(SHOTS, 'login-desktop.png') });
-    const { code } = await controlCall<LoginCode>(m.info(1).stateDir, '/v1/dashboard/code', {
-      method: 'POST',
-    });
+    const issued = await m.cli(1, ['dashboard', 'code', '--json']);
+    expect(issued.code, issued.stderr).toBe(0);
+    const { code, url } = JSON.parse(issued.stdout) as LoginCode;
+    expect(url).toBe(info1.meshUrl);
     await other.type('#login-code', code.toLowerCase());
     await other.keyboard.press('Enter');
     await other.waitForFunction(

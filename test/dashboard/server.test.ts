@@ -260,4 +260,22 @@ describe('the dashboard server', () => {
     }
     expect(lines[0]).toEqual({ type: 'event', event: { type: 'status', status } });
   });
+
+  // last: it takes over the control routes of `helix-node dashboard`
+  it('a port that is taken: the start fails and the control routes say the dashboard is off', async () => {
+    const port = Number(new URL(loop).port);
+    await expect(
+      startDashboard({
+        control,
+        config: { enabled: true, port, mesh: false, code_ttl_s: 60 },
+        meshAddress: '127.0.0.1',
+        logger: silentLogger,
+        assets: new Map(),
+      }),
+    ).rejects.toThrow(/EADDRINUSE/);
+    expect(await controlCall(dir, '/v1/dashboard')).toMatchObject({ enabled: false, url: null });
+    await expect(controlCall(dir, '/v1/dashboard/code', { method: 'POST' })).rejects.toThrow(
+      /dashboard is off/,
+    );
+  });
 });
