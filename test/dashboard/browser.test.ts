@@ -64,18 +64,37 @@ describe.skipIf(missing !== null)('the dashboard in headless chromium on a three
     await page.waitForSelector(`#page-${hash} h1`, { visible: true });
   };
 
+  /** chromium in node0's namespace: its loopback is node0's, the mesh addresses are near */
+  async function launch(namespace: string): Promise<Browser> {
+    const wrapper = path.join(tmp, 'chromium-in-ns');
+    writeFileSync(wrapper, `#!/bin/sh\nexec ip netns exec ${namespace} ${CHROMIUM} "$@"\n`);
+    chmodSync(wrapper, 0o755);
+    const { default: puppeteer } = await import('puppeteer-core');
+    return puppeteer.launch({
+      executablePath: wrapper,
+      pipe: true,
+      headless: true,
+      args: ['--no-sandbox', '--disable-gpu', '--disable-dev-shm-usage', '--no-first-run'],
+    });
+  }
+
   beforeAll(async () => {
     // what the node serves: built from the sources this run tests
     execFileSync(process.execPath, ['scripts/build-dashboard.mjs'], { cwd: ROOT });
     mkdirSync(SHOTS, { recursive: true });
     const m = mesh();
+    // the browser starts while the mesh forms
+    const launched = launch(m.info(0).namespace);
+    launched.catch(() => undefined); // awaited below; a failure there fails the set-up
     await startMesh(m, [0, 1, 2], { timeoutMs: 30_000 });
-    await waitFor(
-      async () => (await m.status(0)).nodes.filter((n) => n.state === 'alive').length === 3,
-      { timeoutMs: 30_000, intervalMs: 200, what: 'node0 to see three nodes alive' },
-    );
-    // what `helix-node dashboard --json` prints (no desktop here: nothing is opened)
-    const printed = await m.cli(0, ['dashboard', '--json']);
+    const [printed] = await Promise.all([
+      // what `helix-node dashboard --json` prints (no desktop here: nothing is opened)
+      m.cli(0, ['dashboard', '--json']),
+      waitFor(
+        async () => (await m.status(0)).nodes.filter((n) => n.state === 'alive').length === 3,
+        { timeoutMs: 30_000, intervalMs: 200, what: 'node0 to see three nodes alive' },
+      ),
+    ]);
     expect(printed.code, printed.stderr).toBe(0);
     info = JSON.parse(printed.stdout) as DashboardInfo;
     expect(info).toMatchObject({ enabled: true, opened: false });
@@ -84,20 +103,7 @@ describe.skipIf(missing !== null)('the dashboard in headless chromium on a three
       controlCall(m.info(0).stateDir, '/v1/settings/set', { method: 'POST', body: { key, value } });
     await set('rooms.kitchen', { lights: ['kitchen_ceiling', 'kitchen_counter'] });
     await set(`nodes.${(await m.status(0)).self.id}.room`, 'kitchen');
-    // chromium runs in node0's namespace: its loopback is node0's, the mesh addresses are near
-    const wrapper = path.join(tmp, 'chromium-in-ns');
-    writeFileSync(
-      wrapper,
-      `#!/bin/sh\nexec ip netns exec ${m.info(0).namespace} ${CHROMIUM} "$@"\n`,
-    );
-    chmodSync(wrapper, 0o755);
-    const { default: puppeteer } = await import('puppeteer-core');
-    browser = await puppeteer.launch({
-      executablePath: wrapper,
-      pipe: true,
-      headless: true,
-      args: ['--no-sandbox', '--disable-gpu', '--disable-dev-shm-usage', '--no-first-run'],
-    });
+    browser = await launched;
     page = await browser.newPage();
     await page.setViewport({ width: 1280, height: 860 });
   }, 90_000);

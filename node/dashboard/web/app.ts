@@ -472,15 +472,7 @@ function renderAgents(el: HTMLElement): void {
                     )
                   : '–',
               ),
-              h(
-                'td',
-                { class: 'opt' },
-                nodes.flatMap((n) =>
-                  n.warmPool
-                    .filter((w) => w.agent === a.name)
-                    .map((w) => h('div', {}, `${n.name}: ${w.idle} idle, ${w.busy} busy`)),
-                ),
-              ),
+              h('td', { class: 'opt' }, warmPools(nodes, a.name)),
               h('td', {}, String(a.runs.runs)),
               h('td', {}, String(a.runs.failures)),
               h('td', {}, ms(a.runs.p50Ms)),
@@ -531,6 +523,16 @@ function renderAgents(el: HTMLElement): void {
       ),
     ),
   );
+}
+
+/** Each node's warm containers of the agent, from the status (adverts). */
+function warmPools(nodes: NodeView[], agent: string): Child {
+  const rows = nodes.flatMap((n) =>
+    n.warmPool
+      .filter((w) => w.agent === agent)
+      .map((w) => h('div', {}, `${n.name}: ${w.idle} idle, ${w.busy} busy`)),
+  );
+  return rows.length ? rows : '–';
 }
 
 async function loadAgents(): Promise<void> {
