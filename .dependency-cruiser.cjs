@@ -21,6 +21,8 @@ const LAYERS = [
   ['pipeline'],
   // 6: the control socket (API the CLI and the dashboard use)
   ['control'],
+  // 6.5: the web dashboard, over control's routes
+  ['dashboard'],
   // 7: the daemon wires the components
   ['daemon'],
   // 8: the command line, thin over control

@@ -16,6 +16,20 @@ export default tseslint.config(
     },
   },
   {
+    // the dashboard puts text from the mesh into the page as text only (node/dashboard/web/dom.ts)
+    files: ['node/dashboard/web/**/*.ts'],
+    rules: {
+      'no-restricted-properties': [
+        'error',
+        ...['innerHTML', 'outerHTML', 'insertAdjacentHTML'].map((property) => ({
+          property,
+          message: 'build elements with h()/s() from dom.ts: strings go in as text',
+        })),
+        { object: 'document', property: 'write', message: 'build elements with h() from dom.ts' },
+      ],
+    },
+  },
+  {
     rules: {
       '@typescript-eslint/no-unused-vars': [
         'error',

@@ -39,6 +39,7 @@ import {
 import type { MeshHome, NodeNames, SettingsService } from './settings/index.js';
 import type { ApplyRotation, RemovalService } from './removal/index.js';
 import type { Capabilities, PeerCandidate } from './types.js';
+import type { DashboardServer } from './dashboard/index.js';
 
 /** PEM text that ends in a newline, so certificates can be concatenated into a bundle. */
 function pemText(pem: Buffer): string {
@@ -96,6 +97,7 @@ async function loadParts() {
     CapabilityProber: capabilities.CapabilityProber,
     losesInterestOnReload: capabilities.losesInterestOnReload,
     readLoad: capabilities.readLoad,
+    runDoctor: capabilities.runDoctor,
     reloadBugWarning: capabilities.reloadBugWarning,
     NatsSupervisor: bus.NatsSupervisor,
     RouteManager: bus.RouteManager,
@@ -115,6 +117,7 @@ async function loadParts() {
     FOLLOWUP_MANIFEST: pipeline.FOLLOWUP_MANIFEST,
     startVoiceServices: pipeline.startVoiceServices,
     addAgentRoutes: routes.addAgentRoutes,
+    addEventRoutes: routes.addEventRoutes,
     addNodeRoutes: routes.addNodeRoutes,
     addSettingsRoutes: routes.addSettingsRoutes,
     registerVoiceControlRoutes: routes.registerVoiceControlRoutes,
@@ -178,6 +181,8 @@ export class Daemon {
   /** Every component has started (status answers in full); false while starting or stopping. */
   private up = false;
   private stopping = false;
+  /** the web dashboard (node/dashboard), loaded once the control routes run; null when off */
+  private dashboard: DashboardServer | null = null;
 
   constructor(private readonly opts: DaemonOptions) {
     this.logger = opts.logger ?? createLogger(opts.loaded.config.log.level);
@@ -238,6 +243,11 @@ export class Daemon {
   /** The components running now, in start order (empty before start and after stop). */
   get running(): string[] {
     return this.stack.running;
+  }
+
+  /** The dashboard's loopback address ("http://127.0.0.1:7780/"), null while off or not started. */
+  get dashboardUrl(): string | null {
+    return this.dashboard?.info().url ?? null;
   }
 
   /** Voice services, once started (the mic loop, pipeline, traces). */
@@ -577,6 +587,30 @@ export class Daemon {
           this.control?.setFallback(this.notUp);
         },
       ),
+      // The web dashboard over the control routes; loaded only here, so the CLI never loads it.
+      component(
+        'dashboard',
+        async () => {
+          const { startDashboard } = await import('./dashboard/index.js');
+          this.dashboard = await startDashboard({
+            control: this.control!,
+            config: config.dashboard,
+            meshAddress: this.meshAddress,
+            logger: this.log,
+          }).catch((err: unknown) => {
+            // a port someone else holds costs the dashboard, not the node
+            this.log.warn(
+              { err: describeError(err), port: config.dashboard.port },
+              'no dashboard: its port is taken? set [dashboard] port in helix.toml (0: any free one)',
+            );
+            return null;
+          });
+        },
+        async () => {
+          await this.dashboard?.stop();
+          this.dashboard = null;
+        },
+      ),
     ];
   }
 
@@ -884,6 +918,18 @@ export class Daemon {
         throw new UsageError('name the node to remove: helix-node remove NODE');
       return this.removal.remove(node);
     });
+    // what must be live (CLI and dashboard alike), and doctor run by the daemon
+    const traces = this.voice?.control.traces;
+    this.parts.addEventRoutes(control, {
+      status: () => this.status(),
+      onMember: (listener) => this.membership.onChange(listener),
+      onTrace: traces ? (listener) => traces.onAdd(listener) : null,
+      doctor: async () => ({
+        schema: 'helix.doctor/v1',
+        node: this.identity.name,
+        checks: await this.parts.runDoctor(config, undefined, { stateDir }),
+      }),
+    });
   }
 
   /** What the agent and voice services are built from. */
@@ -950,6 +996,10 @@ export class Daemon {
       view: this.membership
         .view()
         .map((p) => ({ ...p, name: this.names?.nameOf(p.id, p.name) ?? p.name })),
+      roomOf: (id) => {
+        const room = this.settings?.store.get(`nodes.${id}.room`);
+        return typeof room === 'string' ? room : undefined;
+      },
     });
   }
 

@@ -38,6 +38,8 @@ export interface AgentImageInfo {
 export interface AgentSummary {
   name: string;
   description: string;
+  /** this node's runs of the agent since it started: count, failures, median ms (last 100) */
+  runs: { runs: number; failures: number; p50Ms: number | null };
   tier: 'warm' | 'cold';
   idempotent: boolean;
   network: 'none' | 'egress';

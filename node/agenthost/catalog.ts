@@ -6,6 +6,7 @@ import {
   imageTag,
   ImageBusyError,
   IMAGE_SIZE_LIMIT_BYTES,
+  type AgentRunStats,
   type BuiltImage,
   type ImageRuntime,
   type Registry,
@@ -35,6 +36,8 @@ export interface CatalogDeps {
   imagePrefix: string;
   view: () => readonly PeerView[];
   warmPool: () => WarmPoolEntry[];
+  /** runs, failures and p50 of an agent on this node since start */
+  runStats?: (agent: string) => AgentRunStats;
   /** builds one agent's image (buildImage with this node's settings) and records it */
   build: (
     agent: LoadedAgent,
@@ -212,6 +215,7 @@ export class AgentCatalog {
     return {
       name: m.name,
       description: m.description,
+      runs: this.d.runStats?.(m.name) ?? { runs: 0, failures: 0, p50Ms: null },
       tier: m.tier,
       idempotent: m.idempotent,
       network: m.network,

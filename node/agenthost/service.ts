@@ -347,6 +347,7 @@ export async function startAgentServices(c: AgentServicesComponents): Promise<Ag
     imagePrefix,
     view: c.view,
     warmPool: () => running.poolState(),
+    runStats: (agent) => running.stats.of(agent),
     build: async (agent, o) => {
       const image = await build(agent, o);
       // A warm agent built after start gets its pool now rather than at its first run.

@@ -55,6 +55,7 @@ export {
 export type { AddressPolicyOptions, AddressVerdict } from './egress-policy.js';
 export type { HttpFetchOptions } from './http-fetch.js';
 export { AgentRunner, ImageMissingError } from './runner.js';
+export { RunStats, type AgentRunStats } from './run-stats.js';
 export type { AgentRunnerOptions } from './runner.js';
 export { WarmPool, PoolUnavailableError } from './pool.js';
 export type { WarmPoolOptions, WarmLease } from './pool.js';

@@ -7,6 +7,7 @@
 import { randomBytes, randomUUID } from 'node:crypto';
 import { describeError } from '../errors.js';
 import { silentLogger, type Logger } from '../log.js';
+import { RunStats } from './run-stats.js';
 import type { WarmPoolEntry } from '../types.js';
 import {
   pickContext,
@@ -68,8 +69,13 @@ export class ImageMissingError extends Error {
   override name = 'ImageMissingError';
 }
 
+/** error codes of runs that did not get to run the agent: not the image's failure */
+const NOT_RUN = ['cancelled', 'unavailable', 'image_missing', 'build_failed'];
+
 export class AgentRunner {
   readonly pool: WarmPool;
+  /** runs, failures and median duration per agent since start (the dashboard's Agents page) */
+  readonly stats = new RunStats();
   private readonly agents = new Map<string, LoadedAgent>();
   private readonly deps: ContainerDeps;
   private readonly log: Logger;
@@ -216,6 +222,7 @@ export class AgentRunner {
     this.active.set(m.name, (this.active.get(m.name) ?? 0) + 1);
     const used: { image: string | null } = { image: null };
     let outcome: RunEvent | null = null;
+    const startedAt = performance.now();
     try {
       const warm = m.tier === 'warm' && this.poolSize > 0;
       if (warm && !this.pool.serves(m.name)) {
@@ -237,12 +244,12 @@ export class AgentRunner {
     } finally {
       this.active.set(m.name, (this.active.get(m.name) ?? 1) - 1);
       const image = used.image;
+      // a run that never started (cancelled, nothing to run it on) says nothing about the agent
+      if (outcome && (outcome.type === 'result' || !NOT_RUN.includes(outcome.code)))
+        this.stats.record(m.name, performance.now() - startedAt, outcome.type === 'result');
       if (image && outcome) {
         if (outcome.type === 'result') this.opts.registry?.markSuccess(image);
-        else if (
-          !['cancelled', 'unavailable', 'image_missing', 'build_failed'].includes(outcome.code)
-        )
-          this.opts.registry?.markFailure(image);
+        else if (!NOT_RUN.includes(outcome.code)) this.opts.registry?.markFailure(image);
       }
     }
   }

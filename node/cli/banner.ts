@@ -184,12 +184,3 @@ export function lacksFromCapabilities(
   if (!caps.go) add('go', FIX.go);
   return lacks;
 }
-
-/** The dashboard's address, once helix.toml has a [dashboard] section (loopback, default port). */
-export function dashboardUrl(config: object): string | undefined {
-  const d = (config as { dashboard?: unknown }).dashboard;
-  if (typeof d !== 'object' || d === null) return undefined;
-  const { enabled, port } = d as { enabled?: unknown; port?: unknown };
-  if (enabled === false) return undefined;
-  return `http://127.0.0.1:${typeof port === 'number' && port > 0 ? port : 7780}`;
-}

@@ -12,7 +12,6 @@ import { VERSION } from '../version.js';
 import {
   bannerLines,
   bannerRecord,
-  dashboardUrl,
   lacksFrom,
   lacksFromCapabilities,
   startingLine,
@@ -153,7 +152,8 @@ async function bannerFacts(
       : []),
     ...(opts.invite ? ['the invite'] : []),
   ];
-  const dashboard = dashboardUrl(config);
+  // where the dashboard listens (null: off, or its port was taken)
+  const dashboard = daemon.dashboardUrl;
   return {
     version: VERSION,
     name: status.self.name,

@@ -185,6 +185,18 @@ export const RouterSection = z.strictObject({
   timeout_ms: ms.default(30_000),
 });
 
+/** The web dashboard `helix-node join` serves (docs/dashboard.md). */
+export const DashboardSection = z.strictObject({
+  /** serve it at all (on 127.0.0.1:port) */
+  enabled: z.boolean().default(true),
+  /** its TCP port, on loopback and (with mesh) on the mesh address; 0: any free port */
+  port: z.number().int().min(0).max(65535).default(7780),
+  /** serve it on the mesh address too, to members with a login code (`helix-node dashboard code`) */
+  mesh: z.boolean().default(false),
+  /** how long a login code stays valid, in seconds */
+  code_ttl_s: z.number().int().min(10).max(3600).default(300),
+});
+
 export const LogSection = z.strictObject({
   level: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
   /** json: one JSON object a line; pretty: readable lines; auto: pretty when stderr is a terminal */
@@ -206,6 +218,7 @@ export const ConfigSchema = z.strictObject({
   voice: VoiceSection.prefault({}),
   stt: SttSection.prefault({}),
   router: RouterSection.prefault({}),
+  dashboard: DashboardSection.prefault({}),
   log: LogSection.prefault({}),
 });
 

@@ -1,7 +1,11 @@
 /**
  * The daemon's local control endpoint: HTTP/JSON over a unix socket in the state dir
  * (mode 0600), so only the node's own user can ask it for status or give it work.
- * It never listens on the network.
+ * It never listens on the network itself; the dashboard (node/dashboard) mounts the routes it
+ * allows through dispatch(), behind its own sign-in.
+ *
+ * A streamed answer is NDJSON (envelope.ts), or server-sent events when the client asks for
+ * `text/event-stream` (a browser's EventSource): the same lines, each one `data: LINE` event.
  */
 import { chmodSync, existsSync, rmSync } from 'node:fs';
 import http from 'node:http';
@@ -59,7 +63,7 @@ export const STREAM_LIMITS: StreamLimits = {
 };
 
 /** Events a stalled client may miss (only the latest of each type is worth sending). */
-const COALESCED_EVENTS = new Set(['progress', 'pull', 'partial']);
+const COALESCED_EVENTS = new Set(['progress', 'pull', 'partial', 'status']);
 
 export function controlSocketPath(stateDir: string): string {
   return path.join(stateDir, 'control.sock');
@@ -72,6 +76,8 @@ export class ControlServer {
   private readonly routes = new Map<string, ControlHandler>();
   private readonly limits: StreamLimits;
   private fallback: ControlHandler | null = null;
+  /** requests in progress, from any transport: stop() ends their streams */
+  private readonly open = new Set<AbortController>();
 
   constructor(
     private readonly socketPath: string,
@@ -115,12 +121,20 @@ export class ControlServer {
     this.server = null;
     if (!server) return;
     server.closeAllConnections();
+    for (const ac of this.open) ac.abort(new Error('the node is stopping'));
     await new Promise<void>((resolve) => server.close(() => resolve()));
     rmSync(this.socketPath, { force: true });
   }
 
-  private async handle(req: http.IncomingMessage, res: http.ServerResponse): Promise<void> {
-    const url = new URL(req.url ?? '/', 'http://local');
+  private handle(req: http.IncomingMessage, res: http.ServerResponse): Promise<void> {
+    return this.dispatch(req, res, new URL(req.url ?? '/', 'http://local'));
+  }
+
+  /**
+   * Answers `req` as the route `url` names (its pathname and query): what the socket does, and
+   * what the dashboard calls for the routes it mounts (it has checked who asks).
+   */
+  async dispatch(req: http.IncomingMessage, res: http.ServerResponse, url: URL): Promise<void> {
     const handler = this.routes.get(`${req.method} ${url.pathname}`) ?? this.fallback;
     if (!handler) {
       sendJson(res, 404, {
@@ -129,7 +143,11 @@ export class ControlServer {
       return;
     }
     const gone = clientGone(req);
-    const stream = new Stream(res, this.limits, (message) => {
+    const stopping = new AbortController();
+    this.open.add(stopping);
+    const signal = AbortSignal.any([gone.signal, stopping.signal]);
+    const sse = (req.headers.accept ?? '').includes('text/event-stream');
+    const stream = new Stream(res, this.limits, sse, (message) => {
       this.logger.warn({ route: url.pathname }, message);
       // The client stops reading: the work stops too (the signal), and its socket goes.
       req.socket.destroy();
@@ -139,7 +157,7 @@ export class ControlServer {
       const body =
         req.method === 'POST' ? await readBody(req) : Object.fromEntries(url.searchParams);
       const response: ControlResponse = {
-        signal: gone.signal,
+        signal,
         event: (event) => stream.event(event),
         result: (result) => stream.write({ type: 'result', ...result }),
         drained: () => stream.drained(),
@@ -163,6 +181,7 @@ export class ControlServer {
     } finally {
       stream.close();
       gone.done();
+      this.open.delete(stopping);
     }
   }
 }
@@ -186,6 +205,8 @@ class Stream {
   constructor(
     private readonly res: http.ServerResponse,
     private readonly limits: StreamLimits,
+    /** server-sent events: each line goes out as one `data:` event */
+    private readonly sse: boolean,
     private readonly onFail: (message: string) => void,
   ) {}
 
@@ -216,7 +237,12 @@ class Stream {
   end(last?: ErrorLine): void {
     if (this.failed) return;
     this.flushHeld();
-    this.res.end(last ? JSON.stringify(last) + '\n' : undefined);
+    this.res.end(last ? this.frame(JSON.stringify(last) + '\n') : undefined);
+  }
+
+  /** One line as it goes on the wire: NDJSON as it is, or a server-sent event. */
+  private frame(line: string): string {
+    return this.sse ? `data: ${line.trimEnd()}\n\n` : line;
   }
 
   close(): void {
@@ -228,9 +254,14 @@ class Stream {
   private put(text: string): void {
     if (!this.started) {
       this.started = true;
-      this.res.writeHead(200, { 'content-type': 'application/x-ndjson' });
+      this.res.writeHead(
+        200,
+        this.sse
+          ? { 'content-type': 'text/event-stream', 'cache-control': 'no-store' }
+          : { 'content-type': 'application/x-ndjson' },
+      );
     }
-    this.res.write(redactCredentials(text));
+    this.res.write(redactCredentials(this.frame(text)));
     if (this.res.writableLength > this.limits.maxBufferedBytes)
       this.fail(
         `the client stopped reading: ${this.res.writableLength} bytes waited for it, more than the ${this.limits.maxBufferedBytes} a stream keeps`,
@@ -280,7 +311,7 @@ class Stream {
     const line: ErrorLine = {
       error: { name: 'ClientStalled', message: `stream ended: ${message}`, exitCode: 1 },
     };
-    this.res.end(JSON.stringify(line) + '\n');
+    this.res.end(this.frame(JSON.stringify(line) + '\n'));
     this.failed = true;
     this.failure = new Error(`stream ended: ${message}`);
     for (const w of this.waiters.splice(0)) w.reject(this.failure);

@@ -18,6 +18,8 @@ export interface StatusInputs {
   natsRestarts: number;
   drops: Record<string, number>;
   view: readonly PeerView[];
+  /** the room a node is in (its `nodes.<id>.room` setting), if any */
+  roomOf?: (id: string) => string | undefined;
 }
 
 export function statusReport(i: StatusInputs): StatusReport {
@@ -41,6 +43,6 @@ export function statusReport(i: StatusInputs): StatusReport {
       restarts: i.natsRestarts,
     },
     drops: i.drops,
-    nodes: i.view.map((n) => ({ ...n, shortId: n.id.slice(-8) })),
+    nodes: i.view.map((n) => ({ ...n, shortId: n.id.slice(-8), room: i.roomOf?.(n.id) ?? null })),
   };
 }

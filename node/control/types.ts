@@ -17,5 +17,6 @@ export interface StatusReport {
   bus: { routes: Array<{ address: string; name: string | null }>; restarts: number };
   /** adverts dropped since start, by reason (malformed, oversized, forged, wrong-mesh, …) */
   drops: Record<string, number>;
-  nodes: Array<PeerView & { shortId: string }>;
+  /** room: the node's `nodes.<id>.room` setting, null when none is set */
+  nodes: Array<PeerView & { shortId: string; room: string | null }>;
 }

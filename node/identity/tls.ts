@@ -38,7 +38,7 @@ function x509(): Promise<X509Module> {
   x509Module ??= (async () => {
     await import('reflect-metadata');
     const mod = await import('@peculiar/x509');
-    mod.cryptoProvider.set(webcrypto as unknown as Parameters<typeof mod.cryptoProvider.set>[0]);
+    mod.cryptoProvider.set(webcrypto as unknown as Parameters<typeof mod.cryptoProvider.set>[1]);
     return mod;
   })();
   return x509Module;

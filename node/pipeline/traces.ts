@@ -12,6 +12,7 @@ export const DEFAULT_TRACE_CAPACITY = 200;
 /** The newest `capacity` traces, by id. */
 export class TraceStore {
   private readonly byId = new Map<string, Trace>();
+  private readonly listeners = new Set<(trace: Trace) => void>();
 
   constructor(readonly capacity: number = DEFAULT_TRACE_CAPACITY) {}
 
@@ -23,6 +24,13 @@ export class TraceStore {
       const oldest = this.byId.keys().next().value as string;
       this.byId.delete(oldest);
     }
+    for (const listener of this.listeners) listener(trace);
+  }
+
+  /** Every trace added from now on (own and peers'), for the event stream; returns unsubscribe. */
+  onAdd(listener: (trace: Trace) => void): () => void {
+    this.listeners.add(listener);
+    return () => this.listeners.delete(listener);
   }
 
   /** By full id, or by a unique prefix of at least 4 characters (what people type). */

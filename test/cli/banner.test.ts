@@ -8,7 +8,6 @@ import { describe, expect, it } from 'vitest';
 import {
   bannerLines,
   bannerRecord,
-  dashboardUrl,
   lacksFrom,
   lacksFromCapabilities,
   startingLine,
@@ -263,14 +262,5 @@ describe('what the node lacks, from its own probes (the JSON banner)', () => {
     expect(lacksFromCapabilities(caps, { tailnet: { kind: 'disabled' }, config })).toEqual([
       { check: 'ollama', what: 'no router model in Ollama', fix: 'ollama pull llama3' },
     ]);
-  });
-});
-
-describe('dashboardUrl', () => {
-  it('names the loopback address only once the config has a [dashboard] section', () => {
-    expect(dashboardUrl(parseConfig({}))).toBeUndefined();
-    expect(dashboardUrl({ dashboard: {} })).toBe('http://127.0.0.1:7780');
-    expect(dashboardUrl({ dashboard: { port: 8080 } })).toBe('http://127.0.0.1:8080');
-    expect(dashboardUrl({ dashboard: { enabled: false } })).toBeUndefined();
   });
 });

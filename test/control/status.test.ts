@@ -21,6 +21,7 @@ describe('statusReport', () => {
       natsRestarts: 2,
       drops: { forged: 1 },
       view: [self, pi],
+      roomOf: (id) => (id === pi.id ? 'kitchen' : undefined),
     });
     expect(JSON.parse(JSON.stringify(report))).toEqual({
       schema: 'helix.status/v1',
@@ -43,8 +44,8 @@ describe('statusReport', () => {
       },
       drops: { forged: 1 },
       nodes: [
-        { ...JSON.parse(JSON.stringify(self)), shortId: self.id.slice(-8) },
-        { ...JSON.parse(JSON.stringify(pi)), shortId: pi.id.slice(-8) },
+        { ...JSON.parse(JSON.stringify(self)), shortId: self.id.slice(-8), room: null },
+        { ...JSON.parse(JSON.stringify(pi)), shortId: pi.id.slice(-8), room: 'kitchen' },
       ],
     });
     expect(Object.keys(report)).toEqual(['schema', 'self', 'tailnet', 'bus', 'drops', 'nodes']);

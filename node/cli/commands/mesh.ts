@@ -1,4 +1,4 @@
-/** Mesh commands: join, status, invite, doctor, service. */
+/** Mesh commands: join, status, invite, dashboard, doctor, service. */
 import { Option, type Command } from 'commander';
 import type { LogFormat } from '../../log.js';
 import { controlCall, type StatusReport } from '../../control/index.js';
@@ -7,6 +7,7 @@ import { cliContext, configuredContext, showAction } from '../context.js';
 import { paint, safeText } from '../output.js';
 import type { RemoveResult } from '../../removal/index.js';
 import { renderStatus } from '../status.js';
+import type { DashboardInfo, LoginCode } from '../../dashboard/index.js';
 
 export function registerMeshCommands(program: Command): void {
   program
@@ -80,6 +81,48 @@ export function registerMeshCommands(program: Command): void {
         ctx.o.err(
           `valid once, until ${answer.expiresAt}; on the new device run: helix-node join --invite ${answer.code}`,
         );
+      }
+    });
+
+  const dashboard = program
+    .command('dashboard')
+    .description('print the address of this node’s web dashboard and open it in a browser')
+    .option('--no-open', 'only print the address')
+    .action(async (opts: { open: boolean }, cmd: Command) => {
+      const ctx = await cliContext(cmd);
+      const info = await controlCall<DashboardInfo>(ctx.stateDir, '/v1/dashboard');
+      if (!info.enabled || !info.url)
+        throw new UsageError(
+          'the dashboard is off on this node: set [dashboard] enabled = true in helix.toml and restart it',
+        );
+      let opened = false;
+      if (opts.open && !ctx.o.json) {
+        const { openInBrowser } = await import('../dashboard.js');
+        opened = await openInBrowser(info.url);
+      }
+      ctx.o.print({ ...info, opened }, () =>
+        [
+          info.url!,
+          ...(info.meshUrl
+            ? [`on the mesh: ${info.meshUrl} (members sign in with \`helix-node dashboard code\`)`]
+            : []),
+        ].join('\n'),
+      );
+    });
+  dashboard
+    .command('code')
+    .description(
+      'print a one-time login code for the dashboard on the mesh address (valid once, a few minutes)',
+    )
+    .action(async (_opts: unknown, cmd: Command) => {
+      const ctx = await cliContext(cmd);
+      const answer = await controlCall<LoginCode>(ctx.stateDir, '/v1/dashboard/code', {
+        method: 'POST',
+      });
+      if (ctx.o.json) ctx.o.printJson(answer);
+      else {
+        ctx.o.out(answer.code);
+        ctx.o.err(`valid once, until ${answer.expiresAt}; open ${answer.url} and type it there`);
       }
     });
 

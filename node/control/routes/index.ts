@@ -18,3 +18,4 @@ export {
   type CommandResultLine,
   type CommandStreamLine,
 } from './voice.js';
+export { addEventRoutes, type DoctorReport, type EventSources, type LiveEvent } from './events.js';

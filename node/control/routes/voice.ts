@@ -6,7 +6,12 @@
 import path from 'node:path';
 import { z } from 'zod';
 import { describeError, InputError, UsageError } from '../../errors.js';
-import type { PipelineEvent, PipelineResult, VoiceControlDeps } from '../../pipeline/index.js';
+import type {
+  PipelineEvent,
+  PipelineResult,
+  Trace,
+  VoiceControlDeps,
+} from '../../pipeline/index.js';
 import { readWavFile } from '../../voice/index.js';
 import { parseBody, type StreamLine } from '../envelope.js';
 import type { ControlServer } from '../server.js';
@@ -40,6 +45,15 @@ export type CommandStreamLine = StreamLine<
   PipelineEvent | { type: 'pull'; status: string; completedBytes?: number; totalBytes?: number },
   Omit<CommandResultLine, 'type'>
 >;
+
+/** `GET /v1/traces`: the newest traces this node keeps (its own and those peers published). */
+export interface TraceList {
+  schema: 'helix.traces/v1';
+  /** newest first */
+  traces: Trace[];
+}
+
+const TracesQuery = z.object({ limit: z.coerce.number().int().min(1).max(1000).optional() });
 
 const SayBody = z.object({ text: z.string().min(1).max(2000), speak: z.boolean().optional() });
 const TranscribeBody = z.object({ path: z.string().min(1), on: z.string().max(256).optional() });
@@ -150,6 +164,11 @@ export function registerVoiceControlRoutes(control: ControlServer, deps: VoiceCo
     }
     res.result(resultLine(result));
     return undefined;
+  });
+
+  control.route('GET', '/v1/traces', async (query): Promise<TraceList> => {
+    const { limit } = parse(TracesQuery, query, '/v1/traces?limit=N');
+    return { schema: 'helix.traces/v1', traces: deps.traces.list(limit ?? 100) };
   });
 
   control.route('GET', '/v1/trace', async (query) => {
