@@ -90,7 +90,7 @@ run_step() {
 in_root() {
   chroot "$root" /usr/bin/env -i HOME=/root TERM=dumb LANG=C.UTF-8 \
     PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin \
-    HELIX_WHISPER_TARGET="$target" "$@"
+    NODE_EXTRA_CA_CERTS=/etc/ssl/certs/ca-certificates.crt HELIX_WHISPER_TARGET="$target" "$@"
 }
 
 # --- the base file system: debootstrap once, then cached
@@ -116,6 +116,15 @@ fi
 printf '#!/bin/sh\nexit 101\n' >"$root/usr/sbin/policy-rc.d"
 chmod 755 "$root/usr/sbin/policy-rc.d"
 cp /etc/resolv.conf "$root/etc/resolv.conf"
+# A machine behind a TLS-inspecting proxy trusts the proxy's CA through certificates added under
+# /usr/local/share/ca-certificates; the root file system gets the same ones (curl and apt read the
+# system store; Node reads it through NODE_EXTRA_CA_CERTS, set in in_root).
+host_cas=(/usr/local/share/ca-certificates/*.crt)
+if [ -e "${host_cas[0]}" ]; then
+  mkdir -p "$root/usr/local/share/ca-certificates"
+  cp "${host_cas[@]}" "$root/usr/local/share/ca-certificates/"
+  echo "==> copied ${#host_cas[@]} locally added CA certificate(s) from this machine into the root file system"
+fi
 bind /proc "$root/proc"
 bind /sys "$root/sys"
 bind /dev "$root/dev"
@@ -135,6 +144,9 @@ machine="$(in_root uname -m)"
 echo "==> $root: $(in_root sh -c '. /etc/os-release; echo "$PRETTY_NAME"'), uname -m $machine, $(in_root dpkg --print-architecture)"
 
 run_step apt in_root /opt/helixos/scripts/install.sh --only apt
+if [ -e "${host_cas[0]}" ] && [ -x "$root/usr/sbin/update-ca-certificates" ]; then
+  in_root update-ca-certificates >/dev/null
+fi
 run_step node in_root /opt/helixos/scripts/install.sh --only node
 run_step npm in_root /opt/helixos/scripts/install.sh --only npm
 run_step build in_root /opt/helixos/scripts/install.sh --only build
