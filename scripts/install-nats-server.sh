@@ -17,8 +17,10 @@ SOURCES=/etc/apt/sources.list.d/helix-trixie.sources
 PREFS=/etc/apt/preferences.d/helix-nats-server
 KEYRING=/usr/share/keyrings/debian-archive-keyring.gpg
 
+# empty when it is not installed (dpkg-query fails for a package it never saw: with pipefail and
+# set -e that failure would end the script silently on a machine that never had nats-server)
 installed_version() {
-  dpkg-query -W -f='${Status} ${Version}' nats-server 2>/dev/null |
+  { dpkg-query -W -f='${Status} ${Version}' nats-server 2>/dev/null || true; } |
     awk '$1 == "install" && $3 == "installed" { print $4 }'
 }
 
