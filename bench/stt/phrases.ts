@@ -51,6 +51,10 @@ const { values: args } = parseArgs({
     'per-phrase': { type: 'string', default: '1' },
     runs: { type: 'string', default: '20' },
     json: { type: 'boolean', default: false },
+    /** the recogniser's minMargin (default its own); -1e9 measures the margin without refusing */
+    'min-margin': { type: 'string' },
+    /** every utterance's outcome, fit and margin as JSON lines (for choosing thresholds on the tuning set) */
+    dump: { type: 'string' },
   },
 });
 
@@ -69,7 +73,9 @@ const recogniser = await PhraseRecogniser.create({
   manifests,
   slotValues,
   pocketsphinx: { timeoutMs: 3_600_000 },
+  ...(args['min-margin'] !== undefined ? { minMargin: Number(args['min-margin']) } : {}),
 });
+const dump: string[] = [];
 
 interface SetReport {
   name: string;
@@ -98,7 +104,14 @@ try {
   const reports: SetReport[] = [];
   const allAudio: Int16Array[] = [];
   for (const set of SETS.filter((s) => wanted.includes(s.name))) {
-    let spoken: { item: Said; text: string; voice: string; speed: number; pcm: Int16Array }[];
+    let spoken: {
+      item: Said;
+      text: string;
+      voice: string;
+      speed: number;
+      pitch: number;
+      pcm: Int16Array;
+    }[];
     if (set.sentences === 'grammar-samples') {
       const items: Said[] = [
         ...recogniser.grammar
@@ -122,6 +135,7 @@ try {
           text: `(${sound.name})`,
           voice: 'none',
           speed: 0,
+          pitch: 50,
           pcm: sound.pcm,
         });
     } else {
@@ -148,7 +162,21 @@ try {
       const h = heard[i]!;
       const o = outcome(s.item.meaning, h);
       if (h.rejected) r.refusals[h.rejected] = (r.refusals[h.rejected] ?? 0) + 1;
-      const where = `${s.voice}@${s.speed}${s.pitch !== 50 ? ` p${s.pitch}` : ""} "${s.text}" -> "${h.interpretation ? h.text : h.rejected}"`;
+      dump.push(
+        JSON.stringify({
+          set: set.name,
+          voice: s.voice,
+          speed: s.speed,
+          said: s.text,
+          command: s.item.meaning !== null,
+          outcome: o,
+          heard: h.votes[0],
+          rejected: h.rejectedDetail ?? null,
+          fit: h.fit,
+          margin: h.margin,
+        }),
+      );
+      const where = `${s.voice}@${s.speed}${s.pitch !== 50 ? ` p${s.pitch}` : ''} "${s.text}" -> "${h.interpretation ? h.text : h.rejected}"`;
       if (s.item.meaning) {
         r.commands.n++;
         r.commands[o]++;
@@ -165,6 +193,8 @@ try {
     allAudio.push(...spoken.filter((s) => s.item.meaning).map((s) => s.pcm));
     if (!args.json) printSet(r);
   }
+
+  if (args.dump) await writeFile(args.dump, dump.join('\n') + '\n');
 
   // latency on commands of the sets run: bare decode, recogniser, end of speech -> action
   const dir = await mkdtemp(join(tmpdir(), 'helix-bench-ps-'));

@@ -23,4 +23,5 @@ export {
   type DecodeGrammar,
   type PocketsphinxConfig,
   type PsResult,
+  WarmDecoder,
 } from './pocketsphinx.js';
