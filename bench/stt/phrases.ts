@@ -55,6 +55,9 @@ const { values: args } = parseArgs({
     'min-margin': { type: 'string' },
     /** every utterance's outcome, fit and margin as JSON lines (for choosing thresholds on the tuning set) */
     dump: { type: 'string' },
+    'min-word-margin': { type: 'string' },
+    /** hear lights commands without a room (PhraseRecogniserOptions.optionalEnumSlots) */
+    'optional-rooms': { type: 'boolean', default: false },
   },
 });
 
@@ -74,6 +77,10 @@ const recogniser = await PhraseRecogniser.create({
   slotValues,
   pocketsphinx: { timeoutMs: 3_600_000 },
   ...(args['min-margin'] !== undefined ? { minMargin: Number(args['min-margin']) } : {}),
+  ...(args['min-word-margin'] !== undefined
+    ? { minWordMargin: Number(args['min-word-margin']) }
+    : {}),
+  optionalEnumSlots: args['optional-rooms'],
 });
 const dump: string[] = [];
 
@@ -174,6 +181,7 @@ try {
           rejected: h.rejectedDetail ?? null,
           fit: h.fit,
           margin: h.margin,
+          wordMargin: h.wordMargin,
         }),
       );
       const where = `${s.voice}@${s.speed}${s.pitch !== 50 ? ` p${s.pitch}` : ''} "${s.text}" -> "${h.interpretation ? h.text : h.rejected}"`;

@@ -66,6 +66,17 @@ export interface PhraseRecogniserOptions {
    * phones it is made of; -Infinity turns the check (and its decode) off.
    */
   minMargin?: number;
+  /**
+   * The same for each word of the best path on its own frames (default DEFAULT_MIN_WORD_MARGIN):
+   * a word stretched over speech the grammar lacks ("the" over "the workshop") fits far worse
+   * than free phones there, even when the whole sentence fits well enough.
+   */
+  minWordMargin?: number;
+  /**
+   * Hear a phrase without its optional room ("turn on the lights": the pipeline fills in the room
+   * of the mic that heard it); PhraseGrammarOptions.optionalEnumSlots. Default false.
+   */
+  optionalEnumSlots?: boolean;
 }
 
 /** How one extra decode of an utterance differs from the plain one. */
@@ -88,12 +99,15 @@ export interface PhraseTranscript extends Transcript {
   words: { word: string; start: number; end: number }[];
   /** fit minus a free phone loop's fit over the same frames (per frame); null when not measured */
   margin: number | null;
+  /** the lowest of the words' own margins (per frame); null when not measured */
+  wordMargin: number | null;
 }
 
 /** The vocal tract warped by 0.9, and a live-CMN decode (see the header for how they were chosen). */
 export const DEFAULT_VARIANTS: readonly DecodeVariant[] = [{ warp: 0.9 }, { cmn: 'live' }];
 export const DEFAULT_MIN_FIT = -90;
 export const DEFAULT_MIN_MARGIN = -Infinity;
+export const DEFAULT_MIN_WORD_MARGIN = -Infinity;
 
 /** The grammar and what the decoder takes of it, swapped together (setSlotValues). */
 interface Vocabulary {
@@ -119,8 +133,9 @@ export class PhraseRecogniser implements SttEngine {
   ) {
     this.#vocab = vocab;
     const minMargin = options.minMargin ?? DEFAULT_MIN_MARGIN;
+    const minWordMargin = options.minWordMargin ?? DEFAULT_MIN_WORD_MARGIN;
     this.#yardstick =
-      minMargin > -Infinity
+      minMargin > -Infinity || minWordMargin > -Infinity
         ? new WarmDecoder({ jsgf: 'phone-loop', dict: vocab.search.dict }, options.pocketsphinx)
         : null;
   }
@@ -210,6 +225,18 @@ export class PhraseRecogniser implements SttEngine {
       phones && first && last && Number.isFinite(fit)
         ? fit - spanFit(phones, first.start, last.end)
         : null;
+    const minWordMargin = this.options.minWordMargin ?? DEFAULT_MIN_WORD_MARGIN;
+    const wordMargins =
+      phones && margin !== null
+        ? best.words.map((w) => {
+            const n = Math.max(1, Math.round((w.end - w.start) * 100));
+            return { word: w.word, margin: w.acoustic / n - spanFit(phones, w.start, w.end) };
+          })
+        : [];
+    const weakest = wordMargins.reduce<(typeof wordMargins)[number] | null>(
+      (a, b) => (a === null || b.margin < a.margin ? b : a),
+      null,
+    );
     const meanings = votes.map((v) => grammar.interpret(v.text));
     const interpretation = meanings[0] ?? null;
     const base = {
@@ -221,6 +248,7 @@ export class PhraseRecogniser implements SttEngine {
       votes: votes.map((v) => v.text),
       words: best.words.map(({ word, start, end }) => ({ word, start, end })),
       margin,
+      wordMargin: weakest?.margin ?? null,
     };
     const reject = (why: string, detail: string): PhraseTranscript => ({
       ...base,
@@ -256,6 +284,11 @@ export class PhraseRecogniser implements SttEngine {
       return reject(
         SAY_AGAIN,
         `"${best.text}" fits ${(-margin).toFixed(1)} per frame worse than free phones (margin < ${minMargin})`,
+      );
+    if (weakest && weakest.margin < minWordMargin)
+      return reject(
+        SAY_AGAIN,
+        `"${weakest.word}" in "${best.text}" fits ${(-weakest.margin).toFixed(1)} per frame worse than free phones (word margin < ${minWordMargin})`,
       );
     // the word that decides on or off, checked on its audio (verify.ts)
     if (this.options.checkOnOff !== false) {
@@ -300,6 +333,7 @@ function buildVocabulary(
     slotValues: options.slotValues,
     knownWord: (w) => dict.has(w),
     maxNumber: options.maxNumber,
+    optionalEnumSlots: options.optionalEnumSlots,
   });
   const search = { jsgf: grammar.jsgf, dict: grammarDictionary(grammar.jsgf, dict) };
   const ps = options.pocketsphinx ?? {};
