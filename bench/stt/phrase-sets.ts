@@ -8,7 +8,10 @@
  * One exception, said so that nobody counts it twice: the change that makes the recogniser hear
  * an optional room as required (PhraseGrammarOptions.optionalEnumSlots) came after a run in which
  * held-out-b and not-commands had been seen (their wrong actions were mostly room-less); the
- * tuning set's own failures point the same way. No setting was chosen on held-out-a.
+ * tuning set's own failures point the same way. No setting was chosen on held-out-a until
+ * 2026-12-03: the phone-loop yardstick's threshold (PhraseRecogniser minMargin) was chosen on
+ * held-out-a and not-commands, so from then on they are seen sets too; held-out-c and
+ * not-commands-c are the sets held out from that change.
  */
 import type { ArgValue } from '../../node/agentspec/index.js';
 
@@ -29,6 +32,12 @@ export interface SpeechSet {
   heldOut: boolean;
   voices: string[];
   speeds: number[];
+  /** espeak-ng pitches, taken in turn (default its own, 50) */
+  pitches?: number[];
+  /** room noise mixed into every other utterance at this signal-to-noise ratio (dB) */
+  noiseSnrDb?: number;
+  /** each sentence said once, voices and speeds in turn (non-command sets), not by every voice */
+  once?: boolean;
   /** grammar samples (tuning) or hand-written sentences */
   sentences: Said[] | 'grammar-samples';
 }
@@ -51,6 +60,9 @@ const cancel = (args: Record<string, ArgValue> = {}): Meaning => ({
   args,
 });
 const list: Meaning = { agent: 'timer', intent: 'list', args: {} };
+const add = (args: Record<string, ArgValue>): Meaning => ({ agent: 'timer', intent: 'add', args });
+/** lights on/off without a room: the pipeline fills in the room of the mic that heard it */
+const here = (intent: 'on' | 'off'): Meaning => ({ agent: 'lights', intent, args: {} });
 const online: Meaning = { agent: 'mesh', intent: 'online', args: {} };
 const running: Meaning = { agent: 'mesh', intent: 'running', args: {} };
 
@@ -183,6 +195,105 @@ export const NOT_COMMANDS: Said[] = [
   'testing one two three',
 ].map((text) => ({ text, meaning: null }));
 
+/**
+ * Held-out set C, written on 2026-12-03 before any change of that day and measured only once, at
+ * the end: casual phrasings as different people put them (some the command language does not
+ * cover: they should be refused, never acted on), room-less lights, other voices (Lancaster,
+ * West Midlands, New York), other speeds and pitches, and room noise in half the utterances.
+ */
+const HELD_OUT_C: Said[] = [
+  { text: 'hey could you turn the bedroom lights off', meaning: off('bedroom') },
+  { text: 'office light off please', meaning: off('office') },
+  { text: 'switch on the lights in the office', meaning: on('office') },
+  { text: 'put the living room lights on', meaning: on('living room') },
+  { text: 'lights off in the living room please', meaning: off('living room') },
+  { text: 'turn on the lights', meaning: here('on') },
+  { text: 'switch the lights off', meaning: here('off') },
+  { text: 'dim the bedroom lights to twenty five percent', meaning: dim('bedroom', 25) },
+  { text: 'set the kitchen lights to eighty percent', meaning: dim('kitchen', 80) },
+  { text: 'living room lights to ten percent', meaning: dim('living room', 10) },
+  { text: 'make the office lights fifty percent', meaning: dim('office', 50) },
+  { text: 'set a timer for one minute', meaning: timer({ minutes: 1 }) },
+  { text: 'start a six minute timer', meaning: timer({ minutes: 6 }) },
+  { text: 'timer for forty seconds', meaning: timer({ seconds: 40 }) },
+  { text: 'a thirty minute timer please', meaning: timer({ minutes: 30 }) },
+  { text: 'could you set a timer for eleven minutes', meaning: timer({ minutes: 11 }) },
+  { text: 'cancel the timer', meaning: cancel() },
+  { text: 'stop the five minute timer', meaning: cancel({ minutes: 5 }) },
+  { text: 'list the timers', meaning: list },
+  { text: 'what timers are set', meaning: list },
+  { text: 'how long is left on the timer', meaning: list },
+  { text: 'what devices are online', meaning: online },
+  { text: 'which nodes are up', meaning: online },
+  { text: 'what is running on each device', meaning: running },
+  { text: 'turn the bedroom light on', meaning: on('bedroom') },
+  { text: 'switch off the living room light', meaning: off('living room') },
+  { text: 'kitchen lights off', meaning: off('kitchen') },
+  { text: 'please turn the office lights on', meaning: on('office') },
+  { text: 'add two minutes to the timer', meaning: add({ minutes: 2 }) },
+  { text: 'turn off the light in the bedroom', meaning: off('bedroom') },
+  { text: 'lights on please', meaning: here('on') },
+  { text: 'set a timer for nine minutes', meaning: timer({ minutes: 9 }) },
+];
+
+/** Not commands for set C: near misses of the commands and everyday talk (52). */
+const NOT_COMMANDS_C: Said[] = [
+  'turn on the oven',
+  'switch off the fan',
+  'the office lights are on',
+  'are the kitchen lights off',
+  'who left the bedroom light on',
+  'dim sum for dinner tonight',
+  'set the table please',
+  'cancel my subscription',
+  'who is at the door',
+  'open the window',
+  'turn left at the lights',
+  'the timer went off',
+  'how long do eggs take',
+  'I need five more minutes',
+  'start the car',
+  'stop talking',
+  'list the groceries',
+  'the bedroom is upstairs',
+  'run the bath',
+  'turn over the record',
+  'switch seats with me',
+  'light the candles',
+  'lights out at ten',
+  'the kitchen is closed',
+  'forty two',
+  'one two three four',
+  'hello',
+  'yes please',
+  'no thanks',
+  'maybe later',
+  'what did you say',
+  'I forgot my phone',
+  'the office is quiet today',
+  'we need new light bulbs',
+  'set the oven to two hundred degrees',
+  'start the washing machine',
+  'stop the alarm',
+  'dim the screen',
+  'turn the heater on',
+  'switch the kettle on',
+  'is anyone home',
+  'the living room needs a new lamp',
+  'what are you doing',
+  'how much is a coffee',
+  'bring me a blanket',
+  'show me the photos',
+  'close the blinds',
+  'play the radio in the kitchen',
+  'the cat is asleep',
+  'good night everyone',
+  'I am hungry',
+  'let me think about it',
+].map((text) => ({ text, meaning: null }));
+
+const VOICES_C = ['en-gb-x-gbclan', 'en-gb-x-gbcwmd', 'en-us-nyc'];
+
 export const SETS: SpeechSet[] = [
   {
     name: 'tuning',
@@ -211,9 +322,57 @@ export const SETS: SpeechSet[] = [
     heldOut: true,
     voices: ['en-gb-x-rp', 'en-us+m3', 'en-029', 'en-us+f2'],
     speeds: [150, 175, 160, 210],
+    once: true,
     sentences: NOT_COMMANDS,
   },
+  {
+    name: 'held-out-c',
+    heldOut: true,
+    voices: VOICES_C,
+    speeds: [135, 195],
+    pitches: [35, 65, 50],
+    noiseSnrDb: 15,
+    sentences: HELD_OUT_C,
+  },
+  {
+    name: 'not-commands-c',
+    heldOut: true,
+    voices: VOICES_C,
+    speeds: [135, 195],
+    pitches: [35, 65, 50],
+    noiseSnrDb: 15,
+    once: true,
+    sentences: NOT_COMMANDS_C,
+  },
 ];
+
+/**
+ * `pcm` with room noise (a low-passed random walk, deterministic per `seed`) mixed in at `snrDb`
+ * below the speech's own power.
+ */
+export function withNoise(pcm: Int16Array, snrDb: number, seed: number): Int16Array {
+  let state = (seed * 2654435761) >>> 0 || 1;
+  const rand = () => {
+    state = (Math.imul(state, 1664525) + 1013904223) >>> 0;
+    return state / 2 ** 32 - 0.5;
+  };
+  let power = 0;
+  for (const s of pcm) power += s * s;
+  power /= Math.max(1, pcm.length);
+  const noise = new Float64Array(pcm.length);
+  let lp = 0;
+  let noisePower = 0;
+  for (let i = 0; i < noise.length; i++) {
+    lp = 0.9 * lp + rand();
+    noise[i] = lp + 0.3 * rand();
+    noisePower += noise[i]! * noise[i]!;
+  }
+  noisePower /= Math.max(1, noise.length);
+  const gain = noisePower > 0 ? Math.sqrt(power / noisePower / 10 ** (snrDb / 10)) : 0;
+  return Int16Array.from(pcm, (s, i) =>
+    Math.max(-32768, Math.min(32767, Math.round(s + gain * noise[i]!))),
+  );
+}
 
 /** Sounds that are not speech (1.5 s, 16 kHz): silence, room noise, noise, tones, a chirp. */
 export function nonSpeech(): { name: string; pcm: Int16Array }[] {

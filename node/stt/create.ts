@@ -22,12 +22,17 @@ export async function createSttEngine(
   switch (stt.engine) {
     case 'none':
       return null;
-    case 'phrase':
-      return PhraseRecogniser.create({
+    case 'phrase': {
+      const recogniser = await PhraseRecogniser.create({
         manifests: deps.manifests ?? [],
         slotValues: deps.config ? resolveSlotValues(deps.manifests ?? [], deps.config) : {},
         pocketsphinx: deps.pocketsphinx,
       });
+      // the decoders load their model now, not with the first utterance; a decoder that cannot
+      // start says why when that utterance comes
+      recogniser.warm().catch(() => undefined);
+      return recogniser;
+    }
     case 'whisper':
       return WhisperEngine.create({
         model: stt.model,

@@ -7,6 +7,7 @@ export {
   PhraseRecogniser,
   loadDictionary,
   DEFAULT_MIN_FIT,
+  DEFAULT_MIN_MARGIN,
   DEFAULT_VARIANTS,
   type DecodeVariant,
   type PhraseRecogniserOptions,
@@ -23,4 +24,5 @@ export {
   type DecodeGrammar,
   type PocketsphinxConfig,
   type PsResult,
+  WarmDecoder,
 } from './pocketsphinx.js';

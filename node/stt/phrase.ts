@@ -36,8 +36,8 @@ import {
 } from '../agentspec/index.js';
 import {
   DEBIAN_MODEL_DIR,
-  decodeWithGrammar,
   grammarDictionary,
+  WarmDecoder,
   type DecodeGrammar,
   type PocketsphinxConfig,
   type PsResult,
@@ -59,6 +59,24 @@ export interface PhraseRecogniserOptions {
   maxNumber?: number;
   /** check a decoded "on" or "off" on its audio (verify.ts; default true) */
   checkOnOff?: boolean;
+  /**
+   * Lowest acceptable fit of the best path against a free phone loop over the same frames
+   * (acoustic score per 10 ms frame, grammar path minus phone loop; default DEFAULT_MIN_MARGIN).
+   * Speech the grammar does not hold is forced onto some phrase and fits much worse than the
+   * phones it is made of; -Infinity turns the check (and its decode) off.
+   */
+  minMargin?: number;
+  /**
+   * The same for each word of the best path on its own frames (default DEFAULT_MIN_WORD_MARGIN):
+   * a word stretched over speech the grammar lacks ("the" over "the workshop") fits far worse
+   * than free phones there, even when the whole sentence fits well enough.
+   */
+  minWordMargin?: number;
+  /**
+   * Hear a phrase without its optional room ("turn on the lights": the pipeline fills in the room
+   * of the mic that heard it); PhraseGrammarOptions.optionalEnumSlots. Default false.
+   */
+  optionalEnumSlots?: boolean;
 }
 
 /** How one extra decode of an utterance differs from the plain one. */
@@ -79,23 +97,38 @@ export interface PhraseTranscript extends Transcript {
   votes: string[];
   /** the plain decode's words with their times (seconds from the start of the audio) */
   words: { word: string; start: number; end: number }[];
+  /** fit minus a free phone loop's fit over the same frames (per frame); null when not measured */
+  margin: number | null;
+  /** the lowest of the words' own margins (per frame); null when not measured */
+  wordMargin: number | null;
 }
 
 /** The vocal tract warped by 0.9, and a live-CMN decode (see the header for how they were chosen). */
 export const DEFAULT_VARIANTS: readonly DecodeVariant[] = [{ warp: 0.9 }, { cmn: 'live' }];
 export const DEFAULT_MIN_FIT = -90;
+/**
+ * Chosen on the seen sets (bench/stt/phrases.ts held-out-a and not-commands, optional rooms on):
+ * right commands measured -55..-20 (5th percentile -51), the 7 non-commands the grammar alone
+ * acted on -67..-51.3; at -51 none acts and 3.8 % of the commands are refused instead.
+ */
+export const DEFAULT_MIN_MARGIN = -51;
+export const DEFAULT_MIN_WORD_MARGIN = -Infinity;
 
 /** The grammar and what the decoder takes of it, swapped together (setSlotValues). */
 interface Vocabulary {
   grammar: PhraseGrammar;
   /** the grammar and the dictionary entries of its words, as the decoder takes them */
   search: DecodeGrammar;
+  /** one running decoder per decode (plain first, then the variants), started with the first utterance */
+  decoders: WarmDecoder[];
 }
 
 export class PhraseRecogniser implements SttEngine {
   readonly name = 'phrase';
   private closed = false;
   #vocab: Vocabulary;
+  /** the free phone loop the best path is measured against (minMargin) */
+  readonly #yardstick: WarmDecoder | null;
 
   private constructor(
     vocab: Vocabulary,
@@ -104,6 +137,12 @@ export class PhraseRecogniser implements SttEngine {
     private readonly dict: Map<string, string[]>,
   ) {
     this.#vocab = vocab;
+    const minMargin = options.minMargin ?? DEFAULT_MIN_MARGIN;
+    const minWordMargin = options.minWordMargin ?? DEFAULT_MIN_WORD_MARGIN;
+    this.#yardstick =
+      minMargin > -Infinity || minWordMargin > -Infinity
+        ? new WarmDecoder({ jsgf: 'phone-loop', dict: vocab.search.dict }, options.pocketsphinx)
+        : null;
   }
 
   /** The grammar decodes run against now (a rebuild swaps it). */
@@ -130,14 +169,21 @@ export class PhraseRecogniser implements SttEngine {
 
   /**
    * New slot values (rooms changed): the grammar is rebuilt from the kept dictionary and swapped
-   * in one assignment. pocketsphinx runs as a child per utterance with the grammar it is handed,
-   * so a decode in flight finishes on the old grammar and the next one uses the new.
+   * in one assignment with new decoders; the old decoders finish the utterances they were given
+   * and exit, so a decode in flight finishes on the old grammar and the next one uses the new.
    */
   setSlotValues(slotValues: SlotValues): void {
     const options = { ...this.options, slotValues };
     const vocab = buildVocabulary(options, this.dict);
+    const old = this.#vocab;
     this.options = options;
     this.#vocab = vocab;
+    void Promise.all(old.decoders.map((d) => d.close()));
+  }
+
+  /** Starts the decoders now (model and grammar loaded) instead of with the first utterance. */
+  async warm(): Promise<void> {
+    await Promise.all([...this.#vocab.decoders, this.#yardstick].map((d) => d?.start()));
   }
 
   async transcribe(pcm: Pcm16, opts: TranscribeOptions = {}): Promise<PhraseTranscript> {
@@ -152,42 +198,50 @@ export class PhraseRecogniser implements SttEngine {
   ): Promise<PhraseTranscript[]> {
     if (this.closed) throw new Error('phrase recogniser is closed');
     const vocab = this.#vocab;
-    const ps = this.options.pocketsphinx ?? {};
-    const variants = this.options.variants ?? DEFAULT_VARIANTS;
-    const decodes = [{}, ...variants].map((v: DecodeVariant) =>
-      decodeWithGrammar(
-        vocab.search,
-        clips,
-        {
-          ...ps,
-          cmn: v.cmn ?? ps.cmn,
-          extraArgs: [
-            ...(ps.extraArgs ?? []),
-            ...(v.warp !== undefined
-              ? ['-warp_type', 'inverse_linear', '-warp_params', String(v.warp)]
-              : []),
-          ],
-        },
-        opts.signal,
-      ),
+    const decodes = vocab.decoders.map((d) => d.decode(clips, opts.signal));
+    const [runs, phones] = await untilAborted(
+      Promise.all([Promise.all(decodes), this.#yardstick?.decode(clips, opts.signal)]),
+      opts.signal,
     );
-    const runs = await untilAborted(Promise.all(decodes), opts.signal);
     return clips.map((pcm, i) =>
       this.decide(
         vocab.grammar,
         runs.map((r) => r[i]!),
         pcm,
+        phones?.[i],
       ),
     );
   }
 
-  private decide(grammar: PhraseGrammar, votes: PsResult[], pcm: Pcm16): PhraseTranscript {
+  private decide(
+    grammar: PhraseGrammar,
+    votes: PsResult[],
+    pcm: Pcm16,
+    phones: PsResult | undefined,
+  ): PhraseTranscript {
     const best = votes[0]!;
     const minFit = this.options.minFit ?? DEFAULT_MIN_FIT;
+    const minMargin = this.options.minMargin ?? DEFAULT_MIN_MARGIN;
     const first = best.words[0];
     const last = best.words.at(-1);
     const frames = first && last ? Math.max(1, Math.round((last.end - first.start) * 100)) : 1;
     const fit = Number.isFinite(best.acoustic) ? best.acoustic / frames : -Infinity;
+    const margin =
+      phones && first && last && Number.isFinite(fit)
+        ? fit - spanFit(phones, first.start, last.end)
+        : null;
+    const minWordMargin = this.options.minWordMargin ?? DEFAULT_MIN_WORD_MARGIN;
+    const wordMargins =
+      phones && margin !== null
+        ? best.words.map((w) => {
+            const n = Math.max(1, Math.round((w.end - w.start) * 100));
+            return { word: w.word, margin: w.acoustic / n - spanFit(phones, w.start, w.end) };
+          })
+        : [];
+    const weakest = wordMargins.reduce<(typeof wordMargins)[number] | null>(
+      (a, b) => (a === null || b.margin < a.margin ? b : a),
+      null,
+    );
     const meanings = votes.map((v) => grammar.interpret(v.text));
     const interpretation = meanings[0] ?? null;
     const base = {
@@ -198,6 +252,8 @@ export class PhraseRecogniser implements SttEngine {
       fit,
       votes: votes.map((v) => v.text),
       words: best.words.map(({ word, start, end }) => ({ word, start, end })),
+      margin,
+      wordMargin: weakest?.margin ?? null,
     };
     const reject = (why: string, detail: string): PhraseTranscript => ({
       ...base,
@@ -229,6 +285,16 @@ export class PhraseRecogniser implements SttEngine {
         SAY_AGAIN,
         `poor fit ${fit.toFixed(1)} per frame (< ${minFit}) for "${best.text}"`,
       );
+    if (margin !== null && margin < minMargin)
+      return reject(
+        SAY_AGAIN,
+        `"${best.text}" fits ${(-margin).toFixed(1)} per frame worse than free phones (margin < ${minMargin})`,
+      );
+    if (weakest && weakest.margin < minWordMargin)
+      return reject(
+        SAY_AGAIN,
+        `"${weakest.word}" in "${best.text}" fits ${(-weakest.margin).toFixed(1)} per frame worse than free phones (word margin < ${minWordMargin})`,
+      );
     // the word that decides on or off, checked on its audio (verify.ts)
     if (this.options.checkOnOff !== false) {
       const word = best.words.find((w) => w.word === 'on' || w.word === 'off');
@@ -246,7 +312,22 @@ export class PhraseRecogniser implements SttEngine {
 
   async close(): Promise<void> {
     this.closed = true;
+    await Promise.all([...this.#vocab.decoders, this.#yardstick].map((d) => d?.close()));
   }
+}
+
+/**
+ * A phone loop's acoustic score per frame over [start, end) seconds: its segments there, each
+ * counted for the part of it inside the span.
+ */
+function spanFit(phones: PsResult, start: number, end: number): number {
+  let score = 0;
+  for (const p of phones.words) {
+    const len = p.end - p.start;
+    const inside = Math.min(end, p.end) - Math.max(start, p.start);
+    if (len > 0 && inside > 0) score += (p.acoustic * inside) / len;
+  }
+  return score / Math.max(1, Math.round((end - start) * 100));
 }
 
 function buildVocabulary(
@@ -257,8 +338,24 @@ function buildVocabulary(
     slotValues: options.slotValues,
     knownWord: (w) => dict.has(w),
     maxNumber: options.maxNumber,
+    optionalEnumSlots: options.optionalEnumSlots,
   });
-  return { grammar, search: { jsgf: grammar.jsgf, dict: grammarDictionary(grammar.jsgf, dict) } };
+  const search = { jsgf: grammar.jsgf, dict: grammarDictionary(grammar.jsgf, dict) };
+  const ps = options.pocketsphinx ?? {};
+  const decoders = [{}, ...(options.variants ?? DEFAULT_VARIANTS)].map(
+    (v: DecodeVariant) =>
+      new WarmDecoder(search, {
+        ...ps,
+        cmn: v.cmn ?? ps.cmn,
+        extraArgs: [
+          ...(ps.extraArgs ?? []),
+          ...(v.warp !== undefined
+            ? ['-warp_type', 'inverse_linear', '-warp_params', String(v.warp)]
+            : []),
+        ],
+      }),
+  );
+  return { grammar, search, decoders };
 }
 
 /**

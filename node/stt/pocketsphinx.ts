@@ -8,12 +8,15 @@
  * right. The files live in a tmpfs (/dev/shm) when there is one, so utterances never reach a
  * disk, and are deleted as soon as the decoder is done.
  */
-import { execFile } from 'node:child_process';
-import { existsSync } from 'node:fs';
+import { execFile, spawn, type ChildProcess } from 'node:child_process';
+import { Socket } from 'node:net';
+import { createInterface } from 'node:readline';
+import { constants as fsc, existsSync, openSync } from 'node:fs';
 import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { dirname, join } from 'node:path';
 import { DependencyMissingError, HelixError } from '../errors.js';
+import { untilAborted } from '../async.js';
 import { pcm16Bytes, type Pcm16 } from '../voice/index.js';
 
 export const DEBIAN_MODEL_DIR = '/usr/share/pocketsphinx/model/en-us';
@@ -80,7 +83,12 @@ const FILLERS = new Set(['<s>', '</s>', '<sil>', '(NULL)', '[noise]', '++noise++
  * takes ~0.12 s of each decoder run; a grammar's few hundred words take ~1 ms.
  */
 export interface DecodeGrammar {
-  jsgf: string;
+  /**
+   * JSGF text; or 'phone-loop': any sequence of context-independent phones (-allphone with the
+   * model's phone bigram, -allphone_ci), which fits any speech about as well as speech can be fit,
+   * a yardstick for how well a grammar path fits (phrase.ts)
+   */
+  jsgf: string | 'phone-loop';
   /** CMU-format dictionary text; default: the full dictionary at `config.dict` */
   dict?: string;
 }
@@ -106,6 +114,7 @@ export async function decodeWithGrammar(
       'install it with `apt-get install pocketsphinx-en-us`',
     );
   }
+  if (grammar.jsgf === 'phone-loop') throw new Error('decodeWithGrammar takes a JSGF grammar');
   const dir = await mkdtemp(join(config.workDir ?? defaultWorkDir(), 'helix-ps-'));
   try {
     const ids = clips.map((_, i) => `u${i}`);
@@ -309,4 +318,244 @@ export function withLiveCmn(featParams: string): string {
 
 function defaultWorkDir(): string {
   return existsSync('/dev/shm') ? '/dev/shm' : tmpdir();
+}
+
+/**
+ * One `pocketsphinx_batch` kept running with its model and grammar loaded, decoding utterances as
+ * they come: the control file is its stdin (one utterance name a line, read as it arrives) and
+ * the best paths come back on its stdout (-hypseg, flushed per utterance). Starting the decoder
+ * (model, grammar, dictionary) took ~100 ms of each utterance when a process was started per
+ * utterance. Each utterance is still a file in a tmpfs, removed once decoded: batch CMN needs
+ * seekable input (see the header).
+ *
+ * Between utterances the decoder keeps one thing: the running cepstral mean of a live-CMN decoder
+ * (config.cmn 'live') starts from the last utterances' mean, as it would on a live stream. The
+ * dither (one sample in four raised by one, against digital silence) is added here with the same
+ * seed for every utterance, so other decodes do not depend on what came before.
+ */
+interface Proc {
+  child: ChildProcess;
+  ctl: Socket;
+  hyp: Socket;
+  dir: string;
+  /** why the decoder is gone, once it is */
+  gone: Promise<Error> | null;
+}
+
+export class WarmDecoder {
+  #proc: Proc | null = null;
+  #starting: Promise<void> | null = null;
+  #pending = new Map<string, { resolve: (r: PsResult) => void; reject: (e: Error) => void }>();
+  #next = 0;
+  #closed = false;
+
+  constructor(
+    private readonly grammar: DecodeGrammar,
+    private readonly config: PocketsphinxConfig = {},
+  ) {}
+
+  /** Starts the decoder now rather than with the first utterance. */
+  async start(): Promise<void> {
+    if (this.#closed) throw new Error('pocketsphinx decoder is closed');
+    if (this.#proc) return;
+    this.#starting ??= this.#spawn().finally(() => (this.#starting = null));
+    return this.#starting;
+  }
+
+  /** One result per clip, in order; clips queue behind those already sent. */
+  async decode(clips: readonly Pcm16[], signal?: AbortSignal): Promise<PsResult[]> {
+    if (clips.length === 0) return [];
+    await this.start();
+    const proc = this.#proc!;
+    const ids = clips.map(() => `u${this.#next++}`);
+    await Promise.all(
+      clips.map((pcm, i) => writeFile(join(proc.dir, `${ids[i]}.raw`), pcm16Bytes(dithered(pcm)))),
+    );
+    const results = ids.map(
+      (id) =>
+        new Promise<PsResult>((resolve, reject) => this.#pending.set(id, { resolve, reject })),
+    );
+    this.#hold();
+    // gone while the audio was written: its failure has passed these by
+    if (proc.gone) {
+      const err = await proc.gone;
+      for (const id of ids) this.#pending.get(id)?.reject(err);
+    }
+    const timeout = this.config.timeoutMs ?? 30_000 + clips.length * 2000;
+    const timer = setTimeout(() => {
+      this.#fail(new HelixError(`${this.#bin} gave no result within ${timeout} ms`));
+      proc.child.kill('SIGKILL');
+    }, timeout);
+    try {
+      proc.ctl.write(ids.join('\n') + '\n');
+      return await untilAborted(Promise.all(results), signal);
+    } finally {
+      clearTimeout(timer);
+      // an aborted utterance is still decoded; its result is dropped
+      for (const id of ids) this.#pending.delete(id);
+      this.#hold();
+      await Promise.all(ids.map((id) => rm(join(proc.dir, `${id}.raw`), { force: true })));
+    }
+  }
+
+  /** Lets queued utterances finish, then the decoder exits (end of its control file). */
+  async close(): Promise<void> {
+    this.#closed = true;
+    await this.#starting?.catch(() => undefined);
+    const proc = this.#proc;
+    if (!proc) return;
+    const exited = new Promise<void>((resolve) => proc.child.once('close', () => resolve()));
+    proc.ctl.end();
+    if (this.#pending.size > 0) await exited;
+  }
+
+  get #bin(): string {
+    return this.config.bin ?? 'pocketsphinx_batch';
+  }
+
+  async #spawn(): Promise<void> {
+    const hmm = this.config.hmm ?? join(DEBIAN_MODEL_DIR, 'en-us');
+    const dict = this.config.dict ?? join(DEBIAN_MODEL_DIR, 'cmudict-en-us.dict');
+    if (!existsSync(hmm) || !existsSync(dict)) {
+      throw new DependencyMissingError(
+        `pocketsphinx en-us model (${hmm}, ${dict})`,
+        'install it with `apt-get install pocketsphinx-en-us`',
+      );
+    }
+    const dir = await mkdtemp(join(this.config.workDir ?? defaultWorkDir(), 'helix-ps-'));
+    const live = this.config.cmn === 'live';
+    const phoneLoop = this.grammar.jsgf === 'phone-loop';
+    const [ctlPath, hypPath] = [join(dir, 'ctl'), join(dir, 'hypseg')];
+    await Promise.all([
+      // Node's stdio pipes are sockets, which the decoder cannot fopen(): named pipes instead
+      mkfifo(ctlPath, hypPath),
+      ...(phoneLoop ? [] : [writeFile(join(dir, 'grammar.jsgf'), this.grammar.jsgf)]),
+      ...(this.grammar.dict !== undefined
+        ? [writeFile(join(dir, 'grammar.dict'), this.grammar.dict)]
+        : []),
+      ...(live
+        ? [readFeatParams(hmm).then((t) => writeFile(join(dir, 'feat.params'), withLiveCmn(t)))]
+        : []),
+    ]);
+    // opened read-write, so neither open waits for the decoder; the decoder sees the end of its
+    // control file when `ctl` is ended
+    const open = (path: string) => openSync(path, fsc.O_RDWR | fsc.O_NONBLOCK);
+    const ctl = new Socket({ fd: open(ctlPath), readable: false, writable: true });
+    const hyp = new Socket({ fd: open(hypPath), readable: true, writable: false });
+    const args = [
+      ...decoderArgs(hmm, this.grammar.dict !== undefined ? join(dir, 'grammar.dict') : dict, {
+        // a phone loop searched as widely as a grammar takes seconds per utterance
+        beams: phoneLoop ? ['1e-20', '1e-20', '1e-20'] : undefined,
+      }),
+      ...(phoneLoop ? ['-lw', '2.0'] : []),
+      ...(phoneLoop
+        ? ['-allphone', join(dirname(hmm), 'en-us-phone.lm.bin'), '-allphone_ci', 'yes']
+        : ['-jsgf', join(dir, 'grammar.jsgf')]),
+      ...['-ctl', ctlPath, '-cepdir', dir, '-dither', 'no'],
+      ...['-topn', String(this.config.topn ?? DEFAULT_TOPN)],
+      ...(live ? ['-featparams', join(dir, 'feat.params')] : []),
+      ...['-hypseg', hypPath, '-logfn', join(dir, 'log')],
+      ...(this.config.extraArgs ?? []),
+    ];
+    const child = spawn(this.#bin, args, { stdio: 'ignore' });
+    const proc: Proc = { child, ctl, hyp, dir, gone: null };
+    this.#proc = proc;
+    let failure: Error | null = null;
+    ctl.on('error', () => undefined);
+    hyp.on('error', () => undefined);
+    createInterface({ input: hyp }).on('line', (line) => {
+      for (const [id, best] of parseHypseg(line)) {
+        this.#pending.get(id)?.resolve({ ...best, nbest: [] });
+        this.#pending.delete(id);
+      }
+    });
+    // the decoder is gone (it exited, or never started): what waits for it fails with why
+    const gone = (why: Promise<Error>) => {
+      if (proc.gone) return;
+      proc.gone = why;
+      if (this.#proc === proc) this.#proc = null;
+      ctl.destroy();
+      void why.then((err) => {
+        hyp.destroy();
+        this.#fail(err);
+        return rm(dir, { recursive: true, force: true });
+      });
+    };
+    child.on('error', (err: NodeJS.ErrnoException) => {
+      failure =
+        err.code === 'ENOENT'
+          ? new DependencyMissingError(
+              `${this.#bin} (pocketsphinx)`,
+              'install it with `apt-get install pocketsphinx pocketsphinx-en-us`',
+              { cause: err },
+            )
+          : err;
+      gone(Promise.resolve(failure));
+    });
+    child.on('close', (code, sig) => {
+      gone(
+        readFile(join(dir, 'log'), 'utf8')
+          .catch(() => '')
+          .then((log) => {
+            const detail = log
+              .split('\n')
+              .filter((l) => /ERROR|FATAL/.test(l))
+              .slice(-3)
+              .join('; ');
+            return (
+              failure ??
+              new HelixError(
+                `${this.#bin} exited (${sig ?? `code ${code}`})${detail ? `: ${detail}` : ''}`,
+              )
+            );
+          }),
+      );
+    });
+    this.#hold();
+  }
+
+  #fail(err: Error): void {
+    for (const p of this.#pending.values()) p.reject(err);
+    this.#pending.clear();
+  }
+
+  /** The decoder keeps Node running only while an utterance waits for it. */
+  #hold(): void {
+    const proc = this.#proc;
+    if (!proc) return;
+    const busy = this.#pending.size > 0;
+    for (const h of [proc.child, proc.ctl, proc.hyp])
+      if (busy) h.ref();
+      else h.unref();
+  }
+}
+
+function mkfifo(...paths: string[]): Promise<void> {
+  return new Promise((resolve, reject) =>
+    execFile('mkfifo', ['-m', '600', ...paths], (err) => (err ? reject(err) : resolve())),
+  );
+}
+
+/** The options every decode of the recogniser's shares (see decodeWithGrammar for the why). */
+function decoderArgs(hmm: string, dict: string, opts: { beams?: string[] } = {}): string[] {
+  const [beam, pbeam, wbeam] = opts.beams ?? ['1e-80', '1e-80', '1e-60'];
+  return [
+    ...['-cepext', '.raw', '-adcin', 'yes', '-adchdr', '0', '-samprate', '16000'],
+    ...['-hmm', hmm, '-dict', dict, '-bestpath', 'yes'],
+    ...['-beam', beam!, '-pbeam', pbeam!, '-wbeam', wbeam!],
+  ];
+}
+
+/**
+ * pocketsphinx's own dither (-dither yes: one sample in four raised by one, so that digital
+ * silence has no log(0) energies), with a fixed seed per utterance.
+ */
+export function dithered(pcm: Pcm16): Pcm16 {
+  const out = Int16Array.from(pcm);
+  let state = 1;
+  for (let i = 0; i < out.length; i++) {
+    state = (Math.imul(state, 1664525) + 1013904223) >>> 0;
+    if ((state >>> 16) % 4 === 0 && out[i]! < 32767) out[i]! += 1;
+  }
+  return out;
 }

@@ -14,6 +14,7 @@ import {
   parseHypseg,
   parseNbest,
   withLiveCmn,
+  WarmDecoder,
   type DecodeGrammar,
 } from '../../node/stt/index.js';
 import { hasProgram, speakAll } from './speech.js';
@@ -92,6 +93,86 @@ describe.skipIf(skip)('decodeWithGrammar on the Debian en-us model', () => {
     await expect(
       decodeWithGrammar({ jsgf, dict: 'zebra Z IY B R AH\n' }, clips.slice(0, 1)),
     ).rejects.toThrow(/pocketsphinx_batch failed/);
+  });
+});
+
+describe.skipIf(skip)('WarmDecoder: one running decoder for many utterances', () => {
+  const jsgf = [
+    '#JSGF V1.0;',
+    'grammar t;',
+    'public <c> = turn (on | off) the (kitchen | garage) lights | what time is it;',
+  ].join('\n');
+  let search: DecodeGrammar;
+  let clips: Int16Array[];
+
+  beforeAll(async () => {
+    const dictionary = await loadDictionary(join(DEBIAN_MODEL_DIR, 'cmudict-en-us.dict'));
+    search = { jsgf, dict: grammarDictionary(jsgf, dictionary) };
+    const spoken = await speakAll(
+      [
+        { text: 'turn off the garage lights' },
+        { text: 'what time is it' },
+        { text: 'turn on the kitchen lights' },
+      ],
+      ['en-us'],
+      [160],
+    );
+    clips = spoken.map((s) => s.pcm);
+  }, 60_000);
+
+  it('answers utterances sent one at a time, and together, from the same process', async () => {
+    const decoder = new WarmDecoder(search);
+    try {
+      const one = [];
+      for (const pcm of clips) one.push(...(await decoder.decode([pcm])));
+      expect(one.map((r) => r.text)).toEqual([
+        'turn off the garage lights',
+        'what time is it',
+        'turn on the kitchen lights',
+      ]);
+      // queued side by side: each answer goes to its own utterance
+      const together = await Promise.all([
+        decoder.decode([clips[2]!]),
+        decoder.decode([clips[0]!, clips[1]!]),
+      ]);
+      expect(together.flat().map((r) => r.text)).toEqual([
+        'turn on the kitchen lights',
+        'turn off the garage lights',
+        'what time is it',
+      ]);
+      // the same audio scores the same however it was queued (the dither is per utterance)
+      expect(together[1]![0]!.acoustic).toBe(one[0]!.acoustic);
+      const cold = await decodeWithGrammar(search, clips.slice(0, 1));
+      expect(one[0]!.text).toBe(cold[0]!.text);
+    } finally {
+      await decoder.close();
+    }
+  });
+
+  it('a free phone loop scores any speech at least as well as the grammar path does', async () => {
+    const grammar = new WarmDecoder(search);
+    const phones = new WarmDecoder({ jsgf: 'phone-loop', dict: search.dict });
+    try {
+      const [g, p] = await Promise.all([grammar.decode(clips), phones.decode(clips)]);
+      for (const [i, r] of p.entries()) {
+        expect(r.words.length).toBeGreaterThan(3);
+        expect(r.acoustic).toBeGreaterThan(g[i]!.acoustic);
+      }
+    } finally {
+      await Promise.all([grammar.close(), phones.close()]);
+    }
+  });
+
+  it('a decoder that cannot start fails its utterance with the decoder’s own error', async () => {
+    const decoder = new WarmDecoder({ jsgf, dict: 'zebra Z IY B R AH\n' });
+    await expect(decoder.decode(clips.slice(0, 1))).rejects.toThrow(/pocketsphinx_batch exited/);
+    await decoder.close();
+  });
+
+  it('says what to install when pocketsphinx is missing', async () => {
+    const decoder = new WarmDecoder(search, { bin: 'pocketsphinx_batch_not_here' });
+    await expect(decoder.decode(clips.slice(0, 1))).rejects.toThrow(/apt-get install pocketsphinx/);
+    await decoder.close();
   });
 });
 

@@ -32,6 +32,7 @@ export interface SpokenUtterance<T> {
   text: string;
   voice: string;
   speed: number;
+  pitch: number;
   pcm: Pcm16;
 }
 
@@ -40,6 +41,8 @@ export async function speakAll<T extends { text: string }>(
   items: readonly T[],
   voices: readonly string[] = TEST_VOICES,
   speeds: readonly number[] = TEST_SPEEDS,
+  /** espeak-ng pitches (0-99, its default 50), taken in turn utterance by utterance */
+  pitches: readonly number[] = [50],
 ): Promise<SpokenUtterance<T>[]> {
   const dir = await mkdtemp(join(tmpdir(), 'helix-speech-'));
   try {
@@ -53,11 +56,21 @@ export async function speakAll<T extends { text: string }>(
       while (next < jobs.length) {
         const i = next++;
         const { item, voice, speed } = jobs[i]!;
+        const pitch = pitches[i % pitches.length]!;
         const file = join(dir, `${i}.wav`);
-        await run('espeak-ng', ['-v', voice, '-s', String(speed), '-w', file, item.text], {
-          timeout: 30_000,
-        });
-        out[i] = { item, text: item.text, voice, speed, pcm: (await readWavFile(file)).pcm };
+        await run(
+          'espeak-ng',
+          ['-v', voice, '-s', String(speed), '-p', String(pitch), '-w', file, item.text],
+          { timeout: 30_000 },
+        );
+        out[i] = {
+          item,
+          text: item.text,
+          voice,
+          speed,
+          pitch,
+          pcm: (await readWavFile(file)).pcm,
+        };
       }
     };
     await Promise.all([worker(), worker()]);
