@@ -42,6 +42,8 @@ export const CapabilitiesSchema = z.object({
     .nullable(),
   tts: z.array(shortString).max(8).default([]),
   go: z.boolean().default(false),
+  /** the node's own OS/architecture ("linux/arm64"); absent from an older node */
+  platform: shortString.optional(),
   cpus: z.number().int().min(1),
   memTotalMiB: z.number().min(0),
 });

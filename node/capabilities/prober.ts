@@ -7,6 +7,7 @@ import type { Config } from '../config/index.js';
 import { describeError } from '../errors.js';
 import { silentLogger, type Logger } from '../log.js';
 import type { Capabilities, Load } from '../types.js';
+import { platformOfNodeArch } from '../platform.js';
 import {
   probeDocker,
   probeGo,
@@ -26,7 +27,7 @@ const MiB = 1024 * 1024;
 
 /** The given host facts with every optional capability absent, then `extra` on top. */
 export function hostOnlyCapabilities(
-  host: Pick<Capabilities, 'cpus' | 'memTotalMiB'>,
+  host: Pick<Capabilities, 'cpus' | 'memTotalMiB' | 'platform'>,
   extra: Partial<Capabilities> = {},
 ): Capabilities {
   return {
@@ -44,7 +45,11 @@ export function hostOnlyCapabilities(
 
 /** This host's facts only; every optional capability absent. What a node claims before probing. */
 export function baselineCapabilities(): Capabilities {
-  return hostOnlyCapabilities({ cpus: cpuCount(), memTotalMiB: Math.round(os.totalmem() / MiB) });
+  return hostOnlyCapabilities({
+    cpus: cpuCount(),
+    memTotalMiB: Math.round(os.totalmem() / MiB),
+    platform: platformOfNodeArch(process.arch),
+  });
 }
 
 /** Run every probe at once, each bounded by capabilities.probe_timeout_ms. Never throws. */

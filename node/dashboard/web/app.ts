@@ -179,7 +179,11 @@ function renderMesh(el: HTMLElement): void {
             h('dt', {}, 'Room'),
             h('dd', {}, n.room ?? '–'),
             h('dt', {}, 'Platform'),
-            h('dd', {}, n.capabilities.docker?.platform || `${n.capabilities.cpus} CPUs`),
+            h(
+              'dd',
+              {},
+              `${n.capabilities.platform || n.capabilities.docker?.platform || 'linux'} · ${n.capabilities.cpus} CPUs`,
+            ),
             h('dt', {}, 'Load'),
             h(
               'dd',
