@@ -206,21 +206,14 @@ function run(
         );
       }
       if (e.name === 'AbortError') return reject(signal?.reason ?? err);
-      readFile(join(dir, 'log'), 'utf8')
-        .catch(() => '')
-        .then((log) => {
-          const detail = log
-            .split('\n')
-            .filter((l) => /ERROR|FATAL/.test(l))
-            .slice(-3)
-            .join('; ');
-          reject(
-            new HelixError(
-              `${bin} failed${e.killed ? ` (killed after ${timeout} ms)` : ''}: ${detail || err.message}`,
-              { cause: err },
-            ),
-          );
-        }, reject);
+      void logErrors(dir).then((detail) => {
+        reject(
+          new HelixError(
+            `${bin} failed${e.killed ? ` (killed after ${timeout} ms)` : ''}: ${detail || err.message}`,
+            { cause: err },
+          ),
+        );
+      }, reject);
     });
   });
 }
@@ -494,21 +487,14 @@ export class WarmDecoder {
     });
     child.on('close', (code, sig) => {
       gone(
-        readFile(join(dir, 'log'), 'utf8')
-          .catch(() => '')
-          .then((log) => {
-            const detail = log
-              .split('\n')
-              .filter((l) => /ERROR|FATAL/.test(l))
-              .slice(-3)
-              .join('; ');
-            return (
-              failure ??
-              new HelixError(
-                `${this.#bin} exited (${sig ?? `code ${code}`})${detail ? `: ${detail}` : ''}`,
-              )
-            );
-          }),
+        logErrors(dir).then((detail) => {
+          return (
+            failure ??
+            new HelixError(
+              `${this.#bin} exited (${sig ?? `code ${code}`})${detail ? `: ${detail}` : ''}`,
+            )
+          );
+        }),
       );
     });
     this.#hold();
@@ -558,4 +544,17 @@ export function dithered(pcm: Pcm16): Pcm16 {
     if ((state >>> 16) % 4 === 0 && out[i]! < 32767) out[i]! += 1;
   }
   return out;
+}
+
+/** The last ERROR/FATAL lines of pocketsphinx's log in `dir`, joined ("" when none or unreadable). */
+function logErrors(dir: string): Promise<string> {
+  return readFile(join(dir, 'log'), 'utf8')
+    .catch(() => '')
+    .then((log) =>
+      log
+        .split('\n')
+        .filter((l) => /ERROR|FATAL/.test(l))
+        .slice(-3)
+        .join('; '),
+    );
 }
