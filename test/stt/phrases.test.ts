@@ -2,7 +2,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { compileFastMatcher, type ArgValue, type FastMatcher } from '../../node/agentspec/index.js';
 import { PhraseRecogniser, type PhraseTranscript } from '../../node/stt/index.js';
 import { loadTestManifests, TEST_ROOMS } from './manifests.js';
-import { hasProgram, speakAll, TEST_SPEEDS, TEST_VOICES, type SpokenUtterance } from './speech.js';
+import { hasProgram, speakAll, TEST_VOICES, type SpokenUtterance } from './speech.js';
 
 const missing = [
   !hasProgram('espeak-ng') && 'espeak-ng (apt-get install espeak-ng)',
@@ -57,7 +57,21 @@ describe.skipIf(skip)(`phrase recogniser on espeak-ng speech${why}`, () => {
       'what is the capital of france',
       'remind me to buy milk',
     ].map((text) => ({ text, meaning: null }));
-    spoken = await speakAll([...commands, ...others]);
+    // Each sentence in two of the four voices (the pairs alternate), at both speeds: every voice
+    // and speed is heard, at half the decoding time of all four voices on every sentence (CI's
+    // 20 minutes); bench/stt/phrases.ts runs the full sets.
+    const items = [...commands, ...others];
+    const pairs = [TEST_VOICES.slice(0, 2), TEST_VOICES.slice(2, 4)];
+    spoken = [
+      ...(await speakAll(
+        items.filter((_, i) => i % 2 === 0),
+        pairs[0],
+      )),
+      ...(await speakAll(
+        items.filter((_, i) => i % 2 === 1),
+        pairs[1],
+      )),
+    ];
     heard = await recogniser.recogniseMany(spoken.map((s) => s.pcm));
   }, 600_000);
 
@@ -65,9 +79,9 @@ describe.skipIf(skip)(`phrase recogniser on espeak-ng speech${why}`, () => {
     await recogniser?.close();
   });
 
-  it('covers every warm command intent with at least 4 voices x 2 speeds', () => {
-    expect(TEST_VOICES.length).toBeGreaterThanOrEqual(4);
-    expect(TEST_SPEEDS.length).toBeGreaterThanOrEqual(2);
+  it('covers every warm command intent, with at least 4 voices x 2 speeds heard', () => {
+    expect(new Set(spoken.map((s) => s.voice)).size).toBeGreaterThanOrEqual(4);
+    expect(new Set(spoken.map((s) => s.speed)).size).toBeGreaterThanOrEqual(2);
     const intents = new Set(
       spoken.flatMap((s) =>
         s.item.meaning ? [`${s.item.meaning.agent}.${s.item.meaning.intent}`] : [],
