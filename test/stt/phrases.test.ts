@@ -1,6 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { compileFastMatcher, type ArgValue, type FastMatcher } from '../../node/agentspec/index.js';
 import { PhraseRecogniser, type PhraseTranscript } from '../../node/stt/index.js';
+import { TUNING_NOT_COMMANDS } from '../../bench/stt/phrase-sets.js';
 import { loadTestManifests, TEST_ROOMS } from './manifests.js';
 import { hasProgram, speakAll, TEST_VOICES, type SpokenUtterance } from './speech.js';
 
@@ -48,15 +49,9 @@ describe.skipIf(skip)(`phrase recogniser on espeak-ng speech${why}`, () => {
     const commands: Expected[] = recogniser.grammar
       .samples(1)
       .map((s) => ({ text: s.text, meaning: s }));
-    // not commands: free text (echo), rooms that are not configured, other requests; none of
-    // these words are among the grammar's decoys
-    const others: Expected[] = [
-      'echo hello world',
-      'turn on the sauna lights',
-      'turn off the workshop lights',
-      'what is the capital of france',
-      'remind me to buy milk',
-    ].map((text) => ({ text, meaning: null }));
+    // not commands (the bench's tuning set): free text (echo), rooms that are not configured,
+    // other requests; none of these words are among the grammar's decoys
+    const others: Expected[] = TUNING_NOT_COMMANDS;
     // Each sentence in two of the four voices (the pairs alternate), at both speeds: every voice
     // and speed is heard, at half the decoding time of all four voices on every sentence (CI's
     // 20 minutes); bench/stt/phrases.ts runs the full sets.

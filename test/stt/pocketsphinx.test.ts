@@ -49,12 +49,14 @@ describe('withLiveCmn', () => {
   });
 });
 
+/** The grammar both decoder suites below decode with. */
+const jsgf = [
+  '#JSGF V1.0;',
+  'grammar t;',
+  'public <c> = turn (on | off) the (kitchen | garage) lights | what time is it;',
+].join('\n');
+
 describe.skipIf(skip)('decodeWithGrammar on the Debian en-us model', () => {
-  const jsgf = [
-    '#JSGF V1.0;',
-    'grammar t;',
-    'public <c> = turn (on | off) the (kitchen | garage) lights | what time is it;',
-  ].join('\n');
   let search: DecodeGrammar;
   let clips: Int16Array[];
 
@@ -97,11 +99,6 @@ describe.skipIf(skip)('decodeWithGrammar on the Debian en-us model', () => {
 });
 
 describe.skipIf(skip)('WarmDecoder: one running decoder for many utterances', () => {
-  const jsgf = [
-    '#JSGF V1.0;',
-    'grammar t;',
-    'public <c> = turn (on | off) the (kitchen | garage) lights | what time is it;',
-  ].join('\n');
   let search: DecodeGrammar;
   let clips: Int16Array[];
 
