@@ -53,12 +53,24 @@ export async function runDaemon(opts: RunDaemonOptions): Promise<void> {
 
   const daemon = new Daemon({ ...opts, logger });
   const stopping = new AbortController();
+  // The listeners stay until the node has left: a signal with none installed kills the process
+  // mid-way (exit 130), and a terminal or a service manager may send one more while it leaves.
+  // A second one is noted; a third leaves at once, for a stop that hangs.
+  let signals = 0;
   const onSignal = (signal: NodeJS.Signals) => {
-    daemon.logger.info({ signal }, 'leaving the mesh');
-    stopping.abort();
+    signals += 1;
+    if (signals === 1) {
+      daemon.logger.info({ signal }, 'leaving the mesh');
+      stopping.abort();
+    } else if (signals === 2) {
+      daemon.logger.warn({ signal }, 'already leaving the mesh; send it once more to exit at once');
+    } else {
+      daemon.logger.warn({ signal }, 'exiting before the node has left the mesh');
+      process.exit(128 + (signal === 'SIGINT' ? 2 : 15));
+    }
   };
-  process.once('SIGINT', onSignal);
-  process.once('SIGTERM', onSignal);
+  process.on('SIGINT', onSignal);
+  process.on('SIGTERM', onSignal);
   try {
     try {
       await daemon.start(stopping.signal);
