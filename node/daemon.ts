@@ -306,6 +306,7 @@ export class Daemon {
             invite: this.opts.invite,
             discovery: this.discovery,
             onTailnet: this.discovery.tailnet().kind === 'running',
+            discoveryFresh: true,
             selfAddress: this.meshAddress,
             rpcPort: config.mesh.rpc_port,
             nodeId: this.identity.id,
@@ -432,6 +433,13 @@ export class Daemon {
           await this.membership.start();
         },
         () => this.membership.stop(),
+      ),
+      // A route that just connected carries nothing of this node until its next beat: announce
+      // now, so a node that joins is alive on its peers in milliseconds, not up to a heartbeat.
+      this.subscription('announce-on-route', () =>
+        this.nats.on((event) => {
+          if (event.type === 'route-connected') this.membership.announceSoon();
+        }),
       ),
       // Only for a nats-server that loses route interest on reload (before 2.9.17): route changes
       // are reloads, so such a server needs its subscriptions re-asserted. Newer ones keep them

@@ -63,6 +63,12 @@ export class NatsChild {
     return this.proc.pid;
   }
 
+  /** Calls `listener` with each line printed from now on (prefix stripped); returns the undo. */
+  onLines(listener: (line: string) => void): () => void {
+    this.lineListeners.add(listener);
+    return () => this.lineListeners.delete(listener);
+  }
+
   /** The last lines it printed (prefix stripped), oldest first. */
   recentLines(): string[] {
     return [...this.tail];

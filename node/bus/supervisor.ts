@@ -69,7 +69,12 @@ export type NatsSupervisorEvent =
   | { type: 'restarted'; attempt: number; pid: number }
   | { type: 'restart-failed'; attempt: number; error: Error }
   | { type: 'reloaded'; pid: number; routes: RouteTarget[] }
+  /** the server logged a new route connection (either side dialled); `remote` is host:port */
+  | { type: 'route-connected'; remote: string }
   | { type: 'stopped' };
+
+// "100.64.0.2:6222 - rid:7 - Route connection created" (2.9 and 2.10; a duplicate is closed later)
+const ROUTE_CREATED = /^\[INF\] (\S+) - rid:\d+ - Route connection created/;
 
 const INSTALL_FIX =
   'install it with `apt-get install nats-server` or set bus.nats_server in helix.toml';
@@ -342,6 +347,10 @@ export class NatsSupervisor {
     );
     this.child = child;
     void child.exited.then((exit) => this.onExit(child, exit));
+    child.onLines((line) => {
+      const m = ROUTE_CREATED.exec(line);
+      if (m) this.emit({ type: 'route-connected', remote: m[1]! });
+    });
     try {
       await waitReady(
         child,

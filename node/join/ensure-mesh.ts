@@ -24,6 +24,8 @@ export interface EnsureMeshOptions {
   discovery: { refresh(): Promise<unknown>; candidates(): PeerCandidate[] };
   /** off a tailnet nobody is asked: an invite, or create at once */
   onTailnet: boolean;
+  /** discovery polled just now (the daemon starts it right before): the first round uses that */
+  discoveryFresh?: boolean;
   selfAddress: string;
   rpcPort: number;
   nodeId: string;
@@ -61,13 +63,17 @@ export async function ensureMesh(opts: EnsureMeshOptions): Promise<EnsuredMesh> 
   const csr = opts.tls
     ? await createNodeCsr(opts.stateDir, { nodeId: opts.nodeId, addresses: [opts.selfAddress] })
     : undefined;
+  // The daemon's discovery has just polled the tailnet when this runs: the first round asks the
+  // peers of that poll (one `tailscale status` less on the way to the mesh), later rounds poll anew.
+  let polled = opts.discoveryFresh ?? false;
   const boot = await bootstrapMesh({
     tls: opts.tls,
     csr,
     invite: opts.invite,
     candidates: async () => {
       if (!opts.onTailnet) return [];
-      await opts.discovery.refresh();
+      if (!polled) await opts.discovery.refresh();
+      polled = false;
       return opts.discovery.candidates().map((c) => ({
         address: c.address,
         rpcPort: c.rpcPort ?? opts.rpcPort,

@@ -58,6 +58,12 @@ const STALL_TICKS = 4;
 /** at most one out-of-turn advert per this interval (see #onHeartbeat) */
 const EAGER_BEAT_MIN_GAP_MS = 200;
 
+/**
+ * How long announceSoon waits after a route connects: the two servers first exchange their
+ * subscription interest, and a message published before that is not forwarded over the route.
+ */
+const ROUTE_INTEREST_MS = 150;
+
 export class MembershipService {
   readonly #opts: Required<Omit<MembershipServiceOptions, 'maxMessageBytes'>>;
   readonly #codec: AdvertCodec;
@@ -73,6 +79,7 @@ export class MembershipService {
   #seq = 0;
   #running = false;
   #lastEagerBeat = -Infinity;
+  #announceTimer: NodeJS.Timeout | null = null;
   #lastTickMs = 0;
   #stopping: Promise<void> | null = null;
 
@@ -143,6 +150,20 @@ export class MembershipService {
     this.#beat();
   }
 
+  /**
+   * Advertise this node shortly, out of turn: a route to a peer has just connected, and without
+   * this the peer would hear of this node only at its next beat (up to heartbeat_ms later). Calls
+   * while one is pending share it. A peer that learns of a new node beats back at once (see
+   * #onHeartbeat), so one side's announcement converges both.
+   */
+  announceSoon(): void {
+    if (!this.#running || this.#announceTimer) return;
+    this.#announceTimer = setTimeout(() => {
+      this.#announceTimer = null;
+      if (this.#running) this.#beat();
+    }, ROUTE_INTEREST_MS);
+  }
+
   #subscribe(): void {
     const { bus, selfId } = this.#opts;
     this.#subs = [
@@ -173,6 +194,8 @@ export class MembershipService {
     this.#running = false;
     for (const timer of this.#timers) clearInterval(timer);
     this.#timers = [];
+    if (this.#announceTimer) clearTimeout(this.#announceTimer);
+    this.#announceTimer = null;
     try {
       bus.publish(
         byeSubject(selfId),

@@ -60,6 +60,27 @@ describe('a mesh of nats-servers', () => {
     expect(new Set(atB.messages)).toEqual(new Set(['from a']));
   });
 
+  test('each supervisor says when a route connects, on the dialling side and the dialled one', async () => {
+    const secret = newSecret();
+    const a = await h.started('127.0.1.7', secret);
+    const atA: string[] = [];
+    a.sup.on((e) => e.type === 'route-connected' && atA.push(e.remote));
+    const b = await h.node('127.0.1.8', secret);
+    const atB: string[] = [];
+    b.sup.on((e) => e.type === 'route-connected' && atB.push(e.remote));
+    await b.sup.setRoutes([a.cluster]);
+    await b.sup.start();
+    await waitFor(() => atA.length > 0 && atB.length > 0, {
+      timeoutMs: 15_000,
+      what: 'both sides to report the route',
+    });
+    // b dialled a's cluster port; a saw b arrive from a port of b's (on loopback the kernel picks
+    // the source address)
+    expect(atB).toContain(`127.0.1.7:${a.cluster.port}`);
+    expect(atA[0]).toMatch(/^127\.\d+\.\d+\.\d+:\d+$/);
+    expect(atA[0]).not.toBe(`127.0.1.7:${a.cluster.port}`);
+  });
+
   test('request and reply travel across routes; a subject nobody serves fails fast and says so', async () => {
     const { nodes } = await meshOfThree();
     const [busA, busC] = await Promise.all([

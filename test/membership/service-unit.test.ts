@@ -67,6 +67,40 @@ describe('MembershipService (in-process bus)', () => {
     expect(svc.view()[0]).toMatchObject({ id: 'self', self: true, state: 'alive' });
   });
 
+  it('announceSoon beats out of turn, once for calls that come together, and not after stop', async () => {
+    const bus = new MemoryBus();
+    const svc = new MembershipService({
+      bus,
+      meshId: MESH_ID,
+      secret: SECRET,
+      selfId: 'self',
+      // no beat of its own during the test but the first
+      config: { ...TIMING, heartbeat_ms: 60_000, suspect_after_ms: 120_000, dead_after_ms: 240_000 },
+      advert: () => advertContent({ id: 'self' }),
+      logger: silentLogger,
+    });
+    running.push(svc);
+    const beats = () => bus.published.filter((m) => m.subject === heartbeatSubject('self')).length;
+    svc.announceSoon(); // before start: nothing
+    await svc.start();
+    expect(beats()).toBe(1);
+    // three routes connect at once
+    svc.announceSoon();
+    svc.announceSoon();
+    svc.announceSoon();
+    expect(beats()).toBe(1);
+    await waitFor(() => beats() === 2, { what: 'the announcement' });
+    await new Promise((r) => setTimeout(r, 400));
+    expect(beats()).toBe(2);
+    // a later route gets its own
+    svc.announceSoon();
+    await waitFor(() => beats() === 3, { what: 'the second announcement' });
+    svc.announceSoon();
+    await svc.stop();
+    await new Promise((r) => setTimeout(r, 400));
+    expect(beats()).toBe(3);
+  });
+
   it('does nothing before start and says bye, then unsubscribes, on stop', async () => {
     const bus = new MemoryBus();
     const svc = make(bus, () => advertContent({ id: 'self' }));
