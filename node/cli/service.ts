@@ -12,12 +12,19 @@ export interface UnitOptions {
 }
 
 /**
- * V8 flags for the daemon's process: a young generation of 1 MB semi-spaces instead of up to 16 MB
- * cuts a node's idle resident memory by some 15 MB (bench/node/start.ts prints both) at no cost
- * measured in start-up; the node idles most of its life, on a Pi with little memory (issue 12).
+ * V8 flags for the daemon's process; the node idles most of its life, on a Pi with little memory
+ * (issue 12), and bench/node/start.ts prints its idle memory with and without them:
+ * - a young generation of 1 MB semi-spaces instead of up to 16 MB: some 15 MB less, at no cost
+ *   measured in start-up;
+ * - `--single-threaded`: no V8 worker threads (concurrent GC and compilation), whose thread
+ *   arenas held another 7-10 MB (three runs each: 92-96 MB against 84-86 MB idle). The cost is
+ *   that a full GC runs on the main thread; on the daemon's 20-30 MB heap that is milliseconds.
  * They cannot be set from inside the process (V8 sizes its heap when it starts), hence the unit.
  */
-export const DAEMON_NODE_FLAGS: readonly string[] = ['--max-semi-space-size=1'];
+export const DAEMON_NODE_FLAGS: readonly string[] = [
+  '--max-semi-space-size=1',
+  '--single-threaded',
+];
 
 export function binPath(): string {
   return path
