@@ -67,7 +67,9 @@ describe('helix-node CLI conventions', () => {
     expect(r.stdout).toMatch(/^\[Unit\]/m);
     expect(r.stdout).toMatch(/ExecStart=.*helix-node\.js join --state-dir/);
     // the daemon's small young generation (node/cli/service.ts DAEMON_NODE_FLAGS, issue 12)
-    expect(r.stdout).toMatch(/ExecStart=\S*node --max-semi-space-size=1 --single-threaded \S*helix-node\.js join/);
+    expect(r.stdout).toMatch(
+      /ExecStart=\S*node --max-semi-space-size=1 --single-threaded \S*helix-node\.js join/,
+    );
     expect(r.stdout).toContain(stateDir);
     expect(r.stdout).toMatch(/WantedBy=/);
   });

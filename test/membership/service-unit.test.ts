@@ -75,7 +75,12 @@ describe('MembershipService (in-process bus)', () => {
       secret: SECRET,
       selfId: 'self',
       // no beat of its own during the test but the first
-      config: { ...TIMING, heartbeat_ms: 60_000, suspect_after_ms: 120_000, dead_after_ms: 240_000 },
+      config: {
+        ...TIMING,
+        heartbeat_ms: 60_000,
+        suspect_after_ms: 120_000,
+        dead_after_ms: 240_000,
+      },
       advert: () => advertContent({ id: 'self' }),
       logger: silentLogger,
     });
