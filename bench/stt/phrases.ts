@@ -16,7 +16,7 @@
  * not-commands-c (other voices, pitches, room noise) were written before the 2026-12-03 changes
  * and measured only after them.
  *
- *   npx tsx bench/stt/phrases.ts [--sets tuning,held-out-a,held-out-b,not-commands,held-out-c,not-commands-c] [--per-phrase 1] [--runs 20] [--json]
+ *   npx tsx bench/stt/phrases.ts [--sets tuning,held-out-a,held-out-b,not-commands,held-out-c,not-commands-c] [--per-phrase 1] [--runs 20] [--required-rooms] [--json]
  */
 import { execFile } from 'node:child_process';
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
@@ -56,8 +56,8 @@ const { values: args } = parseArgs({
     /** every utterance's outcome, fit and margin as JSON lines (for choosing thresholds on the tuning set) */
     dump: { type: 'string' },
     'min-word-margin': { type: 'string' },
-    /** hear lights commands without a room (PhraseRecogniserOptions.optionalEnumSlots) */
-    'optional-rooms': { type: 'boolean', default: false },
+    /** refuse lights commands without a room (stt.roomless = false; the daemon's default hears them) */
+    'required-rooms': { type: 'boolean', default: false },
   },
 });
 
@@ -80,7 +80,7 @@ const recogniser = await PhraseRecogniser.create({
   ...(args['min-word-margin'] !== undefined
     ? { minWordMargin: Number(args['min-word-margin']) }
     : {}),
-  optionalEnumSlots: args['optional-rooms'],
+  optionalEnumSlots: !args['required-rooms'],
 });
 const dump: string[] = [];
 

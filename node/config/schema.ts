@@ -175,6 +175,12 @@ export const SttSection = z.strictObject({
   model: z.string().default(''),
   threads: z.number().int().min(1).max(64).default(2),
   language: z.string().min(2).default('en'),
+  /**
+   * phrase engine: hear commands that name no room ("turn on the lights"), for the room of the mic
+   * that heard them best. false: such a command is asked back ("Which room?" through a decoy)
+   * instead; bench/stt/phrases.ts measures both (docs/voice.md)
+   */
+  roomless: z.boolean().default(true),
 });
 
 export const RouterSection = z.strictObject({

@@ -27,6 +27,7 @@ export async function createSttEngine(
         manifests: deps.manifests ?? [],
         slotValues: deps.config ? resolveSlotValues(deps.manifests ?? [], deps.config) : {},
         pocketsphinx: deps.pocketsphinx,
+        optionalEnumSlots: stt.roomless,
       });
       // the decoders load their model now, not with the first utterance; a decoder that cannot
       // start says why when that utterance comes

@@ -8,6 +8,7 @@ export {
   loadDictionary,
   DEFAULT_MIN_FIT,
   DEFAULT_MIN_MARGIN,
+  DEFAULT_MIN_MARGIN_ROOMLESS,
   DEFAULT_VARIANTS,
   type DecodeVariant,
   type PhraseRecogniserOptions,

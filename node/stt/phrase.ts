@@ -74,9 +74,16 @@ export interface PhraseRecogniserOptions {
   minWordMargin?: number;
   /**
    * Hear a phrase without its optional room ("turn on the lights": the pipeline fills in the room
-   * of the mic that heard it); PhraseGrammarOptions.optionalEnumSlots. Default false.
+   * of the mic that heard it); PhraseGrammarOptions.optionalEnumSlots. Default false (the
+   * daemon's stt.roomless turns it on).
    */
   optionalEnumSlots?: boolean;
+  /**
+   * minMargin for a decode that names no room where its intent takes one (default
+   * DEFAULT_MIN_MARGIN_ROOMLESS). Short room-less paths ("the light on", "light off please") are
+   * where speech that is no command lands most often, so they must fit better.
+   */
+  minMarginRoomless?: number;
 }
 
 /** How one extra decode of an utterance differs from the plain one. */
@@ -113,6 +120,13 @@ export const DEFAULT_MIN_FIT = -90;
  */
 export const DEFAULT_MIN_MARGIN = -51;
 export const DEFAULT_MIN_WORD_MARGIN = -Infinity;
+/**
+ * Chosen on the tuning set (bench/stt/phrases.ts, rooms optional): right room-less commands
+ * measured -50..-25 (median -34), the non-commands decoded as room-less commands -65..-39 bar a
+ * dial tone at -26 (the decodes' disagreement refused those); at -40 about one room-less command
+ * in five is asked again.
+ */
+export const DEFAULT_MIN_MARGIN_ROOMLESS = -40;
 
 /** The grammar and what the decoder takes of it, swapped together (setSlotValues). */
 interface Vocabulary {
@@ -290,6 +304,16 @@ export class PhraseRecogniser implements SttEngine {
         SAY_AGAIN,
         `"${best.text}" fits ${(-margin).toFixed(1)} per frame worse than free phones (margin < ${minMargin})`,
       );
+    const roomless = this.options.minMarginRoomless ?? DEFAULT_MIN_MARGIN_ROOMLESS;
+    if (
+      margin !== null &&
+      margin < roomless &&
+      omitsEnumArg(this.options.manifests, interpretation)
+    )
+      return reject(
+        SAY_AGAIN,
+        `"${best.text}" names no room and fits ${(-margin).toFixed(1)} per frame worse than free phones (room-less margin < ${roomless})`,
+      );
     if (weakest && weakest.margin < minWordMargin)
       return reject(
         SAY_AGAIN,
@@ -314,6 +338,20 @@ export class PhraseRecogniser implements SttEngine {
     this.closed = true;
     await Promise.all([...this.#vocab.decoders, this.#yardstick].map((d) => d?.close()));
   }
+}
+
+/**
+ * Whether `m` names none of the enum arguments its intent takes (no room, no single light): the
+ * mic's room fills one in.
+ */
+function omitsEnumArg(manifests: readonly AgentManifest[], m: PhraseInterpretation): boolean {
+  const intent = manifests
+    .find((a) => a.name === m.agent)
+    ?.intents.find((i) => i.name === m.intent);
+  const enums = Object.entries(intent?.args ?? {}).filter(
+    ([, spec]) => spec.enum !== undefined || spec.enum_from !== undefined,
+  );
+  return enums.length > 0 && enums.every(([name]) => m.args[name] === undefined);
 }
 
 /**

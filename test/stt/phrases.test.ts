@@ -42,9 +42,11 @@ describe.skipIf(skip)(`phrase recogniser on espeak-ng speech${why}`, () => {
   beforeAll(async () => {
     const manifests = loadTestManifests();
     matcher = compileFastMatcher(manifests, { 'lights.rooms': TEST_ROOMS });
+    // as the daemon runs it (stt.roomless): commands without a room are heard too
     recogniser = await PhraseRecogniser.create({
       manifests,
       slotValues: { 'lights.rooms': TEST_ROOMS },
+      optionalEnumSlots: true,
     });
     const commands: Expected[] = recogniser.grammar
       .samples(1)

@@ -7,6 +7,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import {
   DEFAULT_MIN_MARGIN,
+  DEFAULT_MIN_MARGIN_ROOMLESS,
   PhraseRecogniser,
   type PhraseTranscript,
 } from '../../node/stt/index.js';
@@ -69,4 +70,38 @@ describe.skipIf(skip)('the phone-loop yardstick refuses out-of-grammar speech', 
     for (const h of talk.filter((t) => /free phones/.test(t.rejectedDetail ?? '')))
       expect(h.rejected).not.toMatch(/phones|margin/);
   });
+});
+
+describe.skipIf(skip)('a command that names no room must fit better (minMarginRoomless)', () => {
+  const said = ['turn on the lights', 'turn off the kitchen lights'];
+  const hear = async (minMarginRoomless: number) => {
+    const recogniser = await PhraseRecogniser.create({
+      manifests: loadTestManifests(),
+      slotValues: { 'lights.rooms': TEST_ROOMS },
+      optionalEnumSlots: true,
+      minMarginRoomless,
+    });
+    try {
+      const spoken = await speakAll(
+        said.map((text) => ({ text })),
+        ['en-us'],
+        [160],
+      );
+      return await recogniser.recogniseMany(spoken.map((s) => s.pcm));
+    } finally {
+      await recogniser.close();
+    }
+  };
+
+  it('hears "turn on the lights" without a room, and refuses it when its margin is under the bar', async () => {
+    expect(DEFAULT_MIN_MARGIN_ROOMLESS).toBeGreaterThan(DEFAULT_MIN_MARGIN);
+    const [open, named] = await hear(-Infinity);
+    expect(open!.interpretation).toMatchObject({ agent: 'lights', intent: 'on', args: {} });
+    expect(named!.interpretation).toMatchObject({ args: { room: 'kitchen' } });
+    // a bar no decode clears: the room-less command is asked again, the one with a room is not
+    const [strict, namedStrict] = await hear(0);
+    expect(strict!.interpretation).toBeNull();
+    expect(strict!.rejectedDetail).toMatch(/names no room .*room-less margin < 0/);
+    expect(namedStrict!.interpretation).toMatchObject({ args: { room: 'kitchen' } });
+  }, 120_000);
 });
