@@ -57,10 +57,13 @@ export interface Utterance {
 }
 
 /**
- * Speech level and signal-to-noise ratio, from the audio the segmenter already has: the mean
- * power of the windows the detector called speech (p >= threshold) against the noise floor, a
- * running mean of the power of windows it called silence (p < negThreshold). With no silence
- * heard yet (speech from the first window) the quietest window of the utterance stands in.
+ * Speech level and signal-to-noise ratio, from the audio the segmenter already has: the power of
+ * the utterance's loud windows (the 90th percentile of its windows, so the figure moves with the
+ * mic's distance and gain alone: a mean over the windows the detector calls speech takes in more
+ * of the weak ones on a nearer mic, and the nearest mic measured no louder than the next) against
+ * the noise floor, a running mean of the power of the windows between utterances that the
+ * detector called silence (p < negThreshold). With no silence heard yet (speech from the first
+ * window) the quietest window of the utterance stands in.
  * dBFS: 0 is a full-scale square wave; digital silence is floored at -100.
  */
 export interface SpeechLevel {
@@ -106,9 +109,8 @@ export class UtteranceSegmenter {
   private tempEnd = -1;
   /** running mean power of silent windows (-1: none heard yet) */
   private noisePower = -1;
-  /** power of the utterance's speech windows, and its quietest window */
-  private speechPowerSum = 0;
-  private speechWindows = 0;
+  /** power of each window of the utterance, and its quietest window */
+  private speechPowers: number[] = [];
   private quietestPower = Infinity;
 
   constructor(
@@ -163,6 +165,8 @@ export class UtteranceSegmenter {
     this.triggered = false;
     this.tempEnd = -1;
     this.noisePower = -1;
+    this.speechPowers = [];
+    this.quietestPower = Infinity;
   }
 
   /** `real` is how many of the window's samples are audio (the last window of a stream is padded). */
@@ -174,16 +178,16 @@ export class UtteranceSegmenter {
     const p = this.detector.process(window);
     this.position = e;
     const power = meanPower(this.partial16, real);
-    if (p < o.negThreshold) {
+    // The room's noise is what the mic hears between utterances: pauses and word tails inside one
+    // carry the speaker's own sound, louder on a nearer mic, and counted as noise they would pull
+    // the nearest mic's SNR down to its neighbours' (the arbiter ranks by SNR first).
+    if (!this.triggered && p < o.negThreshold) {
       this.noisePower =
         this.noisePower < 0 ? power : this.noisePower + NOISE_ALPHA * (power - this.noisePower);
     }
     if (this.triggered || p >= o.threshold) {
       this.quietestPower = Math.min(this.quietestPower, power);
-      if (p >= o.threshold) {
-        this.speechPowerSum += power;
-        this.speechWindows++;
-      }
+      this.speechPowers.push(power);
     }
 
     if (!this.triggered) {
@@ -218,8 +222,7 @@ export class UtteranceSegmenter {
     this.triggered = false;
     this.tempEnd = -1;
     const level = this.level();
-    this.speechPowerSum = 0;
-    this.speechWindows = 0;
+    this.speechPowers = [];
     this.quietestPower = Infinity;
     const duration = speechEnd - this.speechStart;
     if (duration < this.samples(o.minSpeechMs)) {
@@ -246,7 +249,7 @@ export class UtteranceSegmenter {
   }
 
   private level(): SpeechLevel {
-    const speech = this.speechWindows > 0 ? this.speechPowerSum / this.speechWindows : 0;
+    const speech = percentile(this.speechPowers, LEVEL_PERCENTILE);
     const noise = this.noisePower >= 0 ? this.noisePower : this.quietestPower;
     const levelDbfs = dbfs(speech);
     const noiseDbfs = Math.min(levelDbfs, dbfs(Number.isFinite(noise) ? noise : 0));
@@ -264,6 +267,14 @@ export class UtteranceSegmenter {
 
 /** weight of each new silent window in the noise floor (about 20 windows, 0.6 s, of memory) */
 const NOISE_ALPHA = 0.05;
+/** which of an utterance's windows gives its level (see SpeechLevel) */
+const LEVEL_PERCENTILE = 0.9;
+
+function percentile(xs: readonly number[], p: number): number {
+  if (xs.length === 0) return 0;
+  const sorted = [...xs].sort((a, b) => a - b);
+  return sorted[Math.min(sorted.length - 1, Math.floor(p * sorted.length))]!;
+}
 /** floor of the power scale: -100 dBFS */
 const MIN_POWER = 1e-10;
 

@@ -335,6 +335,8 @@ describe.skipIf(missing !== null)(
         loudest: string;
         acted: string[];
         replies: string[];
+        /** what each acting node's arbitration saw: the mics and their SNR, best first */
+        heardBy: string[];
         from: number;
         messages: string[];
         offsets: number[];
@@ -358,6 +360,10 @@ describe.skipIf(missing !== null)(
           loudest: NAMES[loudest]!,
           acted: acted.map((a) => a.node),
           replies: acted.map((a) => `${a.node}: ${a.trace.reply}`),
+          heardBy: acted.map(
+            (a) =>
+              `${a.node} heard by ${(a.trace.heardBy ?? []).map((h) => `${h.node.slice(-6)} ${h.room ?? ''} ${h.snrDb.toFixed(1)} dB`).join(', ')}`,
+          ),
           from,
           messages: [],
           offsets,
@@ -380,6 +386,11 @@ describe.skipIf(missing !== null)(
       );
       const failed = rows.flatMap((r) => r.replies).filter((x) => !/^room-.: Turned on/.test(x));
       if (failed.length) console.log(`[rooms] replies that did not switch: ${failed.join(' | ')}`);
+      const lost = rows.filter((r) => r.acted.length !== 1 || r.acted[0] !== r.loudest);
+      if (lost.length)
+        console.log(
+          `[rooms] not the loudest alone: ${lost.map((r) => `${r.loudest}: ${r.heardBy.join('; ') || 'none acted'}`).join(' | ')}`,
+        );
       // exactly one node acted on each sentence, and one light message reached the broker
       expect(rows.map((r) => r.acted.length)).toEqual(rows.map(() => 1));
       expect(perSentence).toEqual(rows.map(() => 1));

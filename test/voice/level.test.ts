@@ -73,4 +73,24 @@ describe('speech level and SNR of an utterance', () => {
     expect(b!.level.levelDbfs - a!.level.levelDbfs).toBeCloseTo(12, 0);
     expect(b!.level.snrDb).toBeCloseTo(a!.level.snrDb, 0);
   });
+
+  it('a nearer mic (the same speech, louder, over the same room noise) measures higher by the gain', () => {
+    // speech with strong and weak parts; on the far mic (a quarter of the amplitude) the detector
+    // no longer calls the weak parts speech, on the near one it does (as Silero does)
+    const speech = (gain: number) =>
+      concat(...Array.from({ length: 20 }, (_, i) => square(1, gain * (i % 2 ? 0.02 : 0.2))));
+    const noise = (n: number) => square(n, 0.001);
+    const near = concat(noise(10), speech(1), noise(30));
+    const far = concat(noise(10), speech(0.25), noise(30));
+    const probs = (weak: number) => [
+      ...Array(10).fill(0),
+      ...Array.from({ length: 20 }, (_, i) => (i % 2 ? weak : 0.9)),
+      ...Array(30).fill(0),
+    ];
+    const [a] = utterances(new UtteranceSegmenter(scripted(probs(0.9)), { silenceMs: 300 }), near);
+    const [b] = utterances(new UtteranceSegmenter(scripted(probs(0.4)), { silenceMs: 300 }), far);
+    // 4 times the amplitude: 12 dB, in the level and (the noise being the same) in the SNR
+    expect(a!.level.levelDbfs - b!.level.levelDbfs).toBeCloseTo(12, 0);
+    expect(a!.level.snrDb - b!.level.snrDb).toBeCloseTo(12, 0);
+  });
 });
