@@ -61,7 +61,7 @@ export interface Utterance {
  * the utterance's loud windows (the 90th percentile of its windows, so the figure moves with the
  * mic's distance and gain alone: a mean over the windows the detector calls speech takes in more
  * of the weak ones on a nearer mic, and the nearest mic measured no louder than the next) against
- * the noise floor, a running mean of the power of the windows between utterances that the
+ * the noise floor, the median power of the last 3 s of windows between utterances that the
  * detector called silence (p < negThreshold). With no silence heard yet (speech from the first
  * window) the quietest window of the utterance stands in.
  * dBFS: 0 is a full-scale square wave; digital silence is floored at -100.
@@ -107,8 +107,8 @@ export class UtteranceSegmenter {
   private triggered = false;
   private speechStart = 0;
   private tempEnd = -1;
-  /** running mean power of silent windows (-1: none heard yet) */
-  private noisePower = -1;
+  /** power of the latest silent windows between utterances, oldest first (NOISE_WINDOWS at most) */
+  private noisePowers: number[] = [];
   /** power of each window of the utterance, and its quietest window */
   private speechPowers: number[] = [];
   private quietestPower = Infinity;
@@ -164,7 +164,7 @@ export class UtteranceSegmenter {
     this.history.clear();
     this.triggered = false;
     this.tempEnd = -1;
-    this.noisePower = -1;
+    this.noisePowers = [];
     this.speechPowers = [];
     this.quietestPower = Infinity;
   }
@@ -178,12 +178,14 @@ export class UtteranceSegmenter {
     const p = this.detector.process(window);
     this.position = e;
     const power = meanPower(this.partial16, real);
-    // The room's noise is what the mic hears between utterances: pauses and word tails inside one
-    // carry the speaker's own sound, louder on a nearer mic, and counted as noise they would pull
-    // the nearest mic's SNR down to its neighbours' (the arbiter ranks by SNR first).
+    // The room's noise is what the mic hears between utterances, and its median: pauses and word
+    // tails inside an utterance, and the first window of speech before the detector is sure of it,
+    // carry the speaker's own sound, louder on a nearer mic; counted as noise (a running mean took
+    // one such window at 5 %, tens of dB above the noise) they pulled the nearest mic's SNR down to
+    // its neighbours' (the arbiter ranks by SNR first).
     if (!this.triggered && p < o.negThreshold) {
-      this.noisePower =
-        this.noisePower < 0 ? power : this.noisePower + NOISE_ALPHA * (power - this.noisePower);
+      this.noisePowers.push(power);
+      if (this.noisePowers.length > NOISE_WINDOWS) this.noisePowers.shift();
     }
     if (this.triggered || p >= o.threshold) {
       this.quietestPower = Math.min(this.quietestPower, power);
@@ -250,7 +252,8 @@ export class UtteranceSegmenter {
 
   private level(): SpeechLevel {
     const speech = percentile(this.speechPowers, LEVEL_PERCENTILE);
-    const noise = this.noisePower >= 0 ? this.noisePower : this.quietestPower;
+    const noise =
+      this.noisePowers.length > 0 ? percentile(this.noisePowers, 0.5) : this.quietestPower;
     const levelDbfs = dbfs(speech);
     const noiseDbfs = Math.min(levelDbfs, dbfs(Number.isFinite(noise) ? noise : 0));
     return { levelDbfs, noiseDbfs, snrDb: round1(levelDbfs - noiseDbfs) };
@@ -266,7 +269,8 @@ export class UtteranceSegmenter {
 }
 
 /** weight of each new silent window in the noise floor (about 20 windows, 0.6 s, of memory) */
-const NOISE_ALPHA = 0.05;
+/** how many silent windows the noise floor is the median of: about 3 s of 32 ms windows */
+const NOISE_WINDOWS = 96;
 /** which of an utterance's windows gives its level (see SpeechLevel) */
 const LEVEL_PERCENTILE = 0.9;
 
