@@ -57,10 +57,11 @@ describe.skipIf(missing !== null)(
           expect(ends).toHaveLength(1);
           return ends[0]!;
         });
-        for (const [near, far] of [
+        const pairs: [SpeechLevel, SpeechLevel][] = [
           [levels[0]!, levels[1]!],
           [levels[1]!, levels[2]!],
-        ]) {
+        ];
+        for (const [near, far] of pairs) {
           expect(near.levelDbfs - far.levelDbfs).toBeCloseTo(6, 0);
           expect(near.snrDb - far.snrDb).toBeCloseTo(6, 0);
           // the same room noise on every mic
