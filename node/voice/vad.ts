@@ -109,9 +109,8 @@ export class UtteranceSegmenter {
   private tempEnd = -1;
   /** power of the latest silent windows between utterances, oldest first (NOISE_WINDOWS at most) */
   private noisePowers: number[] = [];
-  /** power of each window of the utterance, and its quietest window */
+  /** power of each window of the utterance */
   private speechPowers: number[] = [];
-  private quietestPower = Infinity;
 
   constructor(
     private readonly detector: SpeechDetector,
@@ -166,7 +165,6 @@ export class UtteranceSegmenter {
     this.tempEnd = -1;
     this.noisePowers = [];
     this.speechPowers = [];
-    this.quietestPower = Infinity;
   }
 
   /** `real` is how many of the window's samples are audio (the last window of a stream is padded). */
@@ -188,7 +186,6 @@ export class UtteranceSegmenter {
       if (this.noisePowers.length > NOISE_WINDOWS) this.noisePowers.shift();
     }
     if (this.triggered || p >= o.threshold) {
-      this.quietestPower = Math.min(this.quietestPower, power);
       this.speechPowers.push(power);
     }
 
@@ -225,7 +222,6 @@ export class UtteranceSegmenter {
     this.tempEnd = -1;
     const level = this.level();
     this.speechPowers = [];
-    this.quietestPower = Infinity;
     const duration = speechEnd - this.speechStart;
     if (duration < this.samples(o.minSpeechMs)) {
       events.push({
@@ -253,7 +249,9 @@ export class UtteranceSegmenter {
   private level(): SpeechLevel {
     const speech = percentile(this.speechPowers, LEVEL_PERCENTILE);
     const noise =
-      this.noisePowers.length > 0 ? percentile(this.noisePowers, 0.5) : this.quietestPower;
+      this.noisePowers.length > 0
+        ? percentile(this.noisePowers, 0.5)
+        : percentile(this.speechPowers, 0); // the utterance's quietest window
     const levelDbfs = dbfs(speech);
     const noiseDbfs = Math.min(levelDbfs, dbfs(Number.isFinite(noise) ? noise : 0));
     return { levelDbfs, noiseDbfs, snrDb: round1(levelDbfs - noiseDbfs) };
