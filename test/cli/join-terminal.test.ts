@@ -112,9 +112,13 @@ async function joinOnTerminal(name: string, extraEnv: Record<string, string>) {
   const config = await nodeConfig(name);
   const loadLog = path.join(dir, `${name}.loads`);
   const [program, ...args] = cliEntry(repoRoot);
-  const command = [program!, '--import', recorder, ...args, 'join', '--config', config]
-    .map((a) => `'${a}'`)
-    .join(' ');
+  // `exec`: script runs the command with $SHELL -c, and dash (CI's /bin/sh when SHELL is unset)
+  // stays as the parent and dies of the terminal's SIGINT itself (exit 130) whatever join does.
+  const command =
+    'exec ' +
+    [program!, '--import', recorder, ...args, 'join', '--config', config]
+      .map((a) => `'${a}'`)
+      .join(' ');
   const child = spawn('script', ['-qfec', command, '/dev/null'], {
     cwd: repoRoot,
     env: env(extraEnv, loadLog),
