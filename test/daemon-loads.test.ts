@@ -11,7 +11,7 @@ import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
-import { REPO_ROOT } from './harness/index.js';
+import { REPO_ROOT, cliEntry, helixNodeCommand } from './harness/index.js';
 import { useMeshHarness } from './harness/vitest.js';
 import { daemonMesh, meshAvailable } from './mesh/helpers.js';
 import { waitFor } from './support/wait.js';
@@ -29,44 +29,79 @@ const LAZY = [
   '@noble/curves',
 ];
 
+/** The daemon as tsc builds it (one file per module) and as the minified bundle ships it. */
+const BUILDS = [
+  {
+    name: 'the modules',
+    bundle: false,
+    // the recorder saw the daemon and what it does need (ES modules and CommonJS alike)
+    sawDaemon: (files: string[], loaded: (pkg: string) => boolean) =>
+      files.some((f) => /\/node\/daemon\.(js|ts)$/.test(f)) &&
+      loaded('@nats-io/transport-node') &&
+      loaded('pino'),
+  },
+  {
+    name: 'the bundle',
+    bundle: true,
+    // the daemon's chunks, and thread-stream (pino's, kept outside the bundle: it spawns workers)
+    sawDaemon: (files: string[], loaded: (pkg: string) => boolean) =>
+      files.some((f) => f.includes('/dist/bundle/')) && loaded('thread-stream'),
+  },
+];
+
 describe.skipIf(!meshAvailable)('what the daemon loads', () => {
   const dir = mkdtempSync(path.join(os.tmpdir(), 'helix-loads-'));
-  const loadLog = path.join(dir, 'loads.log');
   afterAll(() => rmSync(dir, { recursive: true, force: true }));
+  const runs = BUILDS.filter(
+    (b) => !b.bundle || cliEntry(REPO_ROOT).some((a) => a.includes('/dist/bundle/')),
+  );
   const mesh = useMeshHarness(() =>
     daemonMesh({
-      nodes: 1,
+      nodes: runs.length,
+      // each node alone (the other is not running when one is measured): no discovery at all
+      tailnet: false,
+      config: { discovery: { mdns: false } },
       subnet: '100.64.150',
       // debug: the MQTT attempt's line
       logLevel: 'debug',
       // no Docker engine is the harness's default (capabilities.docker_socket nowhere)
-      node: () => ({ env: { NODE_OPTIONS: `--import ${recorder}`, HX_LOAD_LOG: loadLog } }),
+      node: (i) => ({
+        env: { NODE_OPTIONS: `--import ${recorder}`, HX_LOAD_LOG: path.join(dir, `${i}.log`) },
+      }),
+      command: {
+        start: (n, extra, all) => {
+          const argv = helixNodeCommand.start(n, extra, all);
+          const bundle = runs[all.indexOf(n)]?.bundle ?? false;
+          return [...cliEntry(REPO_ROOT, { bundle }), ...argv.slice(cliEntry(REPO_ROOT).length)];
+        },
+        cli: helixNodeCommand.cli,
+      },
     }),
   );
 
-  it('a node without Docker, a mic or a broker loads none of dockerode, mqtt, ws, smart-whisper, multicast-dns or libp2p', async () => {
-    const m = mesh();
-    m.startNode(0);
-    await m.waitForStatus(0, { timeoutMs: 30_000 });
-    // the background work a node without these parts still tries
-    await waitFor(
-      () =>
-        ['capabilities changed', 'no Docker engine', 'home: mqtt error'].every((line) =>
-          m.log(0).includes(line),
-        ),
-      { timeoutMs: 20_000, what: 'the capability probes, the engine check and an MQTT attempt' },
-    );
-    await m.stopNode(0);
-    expect(existsSync(loadLog), 'the recorder wrote nothing').toBe(true);
-    const files = readFileSync(loadLog, 'utf8')
-      .split('\n')
-      .filter(Boolean)
-      .map((l) => l.slice(4));
-    const loaded = (pkg: string) => files.some((f) => f.includes(`/node_modules/${pkg}/`));
-    // the recorder saw the daemon and what it does need (ES modules and CommonJS alike)
-    expect(files.some((f) => /\/node\/daemon\.(js|ts)$/.test(f))).toBe(true);
-    expect(loaded('@nats-io/transport-node')).toBe(true);
-    expect(loaded('pino')).toBe(true);
-    expect(LAZY.filter(loaded)).toEqual([]);
-  }, 60_000);
+  for (const [i, build] of runs.entries()) {
+    it(`${build.name}: a node without Docker, a mic or a broker loads none of dockerode, mqtt, ws, smart-whisper, multicast-dns or libp2p`, async () => {
+      const m = mesh();
+      m.startNode(i);
+      await m.waitForStatus(i, { timeoutMs: 30_000 });
+      // the background work a node without these parts still tries
+      await waitFor(
+        () =>
+          ['capabilities changed', 'no Docker engine', 'home: mqtt error'].every((line) =>
+            m.log(i).includes(line),
+          ),
+        { timeoutMs: 20_000, what: 'the capability probes, the engine check and an MQTT attempt' },
+      );
+      await m.stopNode(i);
+      const loadLog = path.join(dir, `${i}.log`);
+      expect(existsSync(loadLog), 'the recorder wrote nothing').toBe(true);
+      const files = readFileSync(loadLog, 'utf8')
+        .split('\n')
+        .filter(Boolean)
+        .map((l) => l.slice(4));
+      const loaded = (pkg: string) => files.some((f) => f.includes(`/node_modules/${pkg}/`));
+      expect(build.sawDaemon(files, loaded), files.join('\n')).toBe(true);
+      expect(LAZY.filter(loaded)).toEqual([]);
+    }, 60_000);
+  }
 });

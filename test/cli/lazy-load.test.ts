@@ -7,9 +7,10 @@
  */
 import { spawn } from 'node:child_process';
 import { once } from 'node:events';
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
+import { pathToFileURL } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { cliEntry } from '../harness/mesh.js';
 import { startControlStandIn, type StandIn } from '../support/control-stand-in.js';
@@ -31,10 +32,25 @@ afterAll(async () => {
   rmSync(dir, { recursive: true, force: true });
 });
 
+/** The bundle's chunks (file URLs, as the recorder writes them) and the sources each holds. */
+const chunkSources = new Map<string, string[]>();
+const bundleMeta = path.join(repoRoot, 'dist', 'bundle', 'meta.json');
+const bundleBuilt = cliEntry(repoRoot).some((a) => a.includes('/dist/bundle/'));
+if (bundleBuilt && existsSync(bundleMeta)) {
+  const meta = JSON.parse(readFileSync(bundleMeta, 'utf8')) as {
+    outputs: Record<string, { inputs: Record<string, unknown> }>;
+  };
+  for (const [out, { inputs }] of Object.entries(meta.outputs))
+    chunkSources.set(
+      pathToFileURL(path.join(repoRoot, out)).href,
+      Object.keys(inputs).map((i) => `/${i}`),
+    );
+}
+
 /** Runs the CLI (asynchronously: the stand-in answers from this process) and lists what it loaded. */
-async function loaded(args: string[], name: string) {
+async function loaded(args: string[], name: string, bundle = false) {
   const log = path.join(dir, `${name}.log`);
-  const [program, ...rest] = cliEntry(repoRoot);
+  const [program, ...rest] = cliEntry(repoRoot, { bundle });
   const child = spawn(program!, ['--import', recorder, ...rest, ...args], {
     cwd: repoRoot,
     env: { ...process.env, NO_COLOR: '1', HX_LOAD_LOG: log, HELIX_STATE_DIR: stateDir },
@@ -49,8 +65,10 @@ async function loaded(args: string[], name: string) {
     .split('\n')
     .filter(Boolean)
     .map((l) => l.slice(4));
-  const heavy = HEAVY.filter((pkg) => files.some((f) => f.includes(`/node_modules/${pkg}/`)));
-  return { code, stdout, stderr, files, heavy };
+  // a bundle chunk counts as every source esbuild put in it (dist/bundle/meta.json)
+  const sources = files.flatMap((f) => chunkSources.get(f) ?? [f]);
+  const heavy = HEAVY.filter((pkg) => sources.some((f) => f.includes(`/node_modules/${pkg}/`)));
+  return { code, stdout, stderr, files, sources, heavy };
 }
 
 describe('what the CLI loads', () => {
@@ -92,5 +110,38 @@ describe('what the CLI loads', () => {
     expect(r.code, r.stderr).toBe(0);
     expect(r.stdout.trim()).toBe('echo');
     expect(r.heavy).toEqual([]);
+  });
+});
+
+/**
+ * The same through the minified bundle bin/helix-node.js runs (scripts/bundle.mjs): esbuild splits
+ * it at every dynamic import, and a command must still load no chunk holding the daemon's code.
+ */
+describe.skipIf(!bundleBuilt)('what the bundled CLI loads', () => {
+  const daemonSource = /\/dist\/node\/(daemon|agents|agenthost|pipeline|stt)\b/;
+
+  it('--help loads no chunk with daemon code, a heavy package or zod', async () => {
+    const r = await loaded(['--help'], 'bundle-help', true);
+    expect(r.code, r.stderr).toBe(0);
+    expect(r.stdout).toMatch(/^ {2}join\b/m);
+    // the recorder saw bundle chunks, and each is mapped to its sources
+    expect(r.files.filter((f) => chunkSources.has(f)).length).toBeGreaterThan(0);
+    expect(r.sources.some((f) => /\/dist\/node\/cli\/main\.js$/.test(f))).toBe(true);
+    expect(r.heavy).toEqual([]);
+    expect(r.sources.filter((f) => f.includes('/node_modules/zod/'))).toEqual([]);
+    expect(r.sources.filter((f) => daemonSource.test(f))).toEqual([]);
+  });
+
+  it('status and run echo echo load no chunk with daemon code or a heavy package', async () => {
+    for (const [args, expected] of [
+      [['status'], 'standin'],
+      [['run', 'echo', 'echo'], 'echo'],
+    ] as const) {
+      const r = await loaded([...args], `bundle-${args[0]}`, true);
+      expect(r.code, r.stderr).toBe(0);
+      expect(r.stdout).toContain(expected);
+      expect(r.heavy).toEqual([]);
+      expect(r.sources.filter((f) => daemonSource.test(f))).toEqual([]);
+    }
   });
 });

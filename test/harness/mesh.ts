@@ -108,15 +108,22 @@ export interface MeshCommand {
 }
 
 /**
- * How to run the CLI: the compiled `dist/node/cli/main.js` when it is at least as new as every
- * source file (CI builds it in `npm ci`; a node then starts in about half the time), else the
- * sources through tsx. HXT_FROM_SOURCE=1 forces the sources.
+ * How to run the CLI, as bin/helix-node.js does: the minified bundle `dist/bundle/helix-node.js`
+ * (scripts/bundle.mjs), else the compiled `dist/node/cli/main.js`, whichever is at least as new as
+ * every source file (CI builds both in `npm ci`; a node then starts in about half the time), else
+ * the sources through tsx. HXT_FROM_SOURCE=1 forces the sources; `bundle: false` skips the bundle
+ * (a test that reads which modules a command loads needs tsc's one file per module).
  */
-export function cliEntry(root = REPO_ROOT): string[] {
-  const compiled = path.join(root, 'dist', 'node', 'cli', 'main.js');
-  if (process.env.HXT_FROM_SOURCE !== '1' && existsSync(compiled)) {
-    const builtAt = statSync(compiled).mtimeMs;
-    if (newestSource(path.join(root, 'node')) <= builtAt) return [process.execPath, compiled];
+export function cliEntry(root = REPO_ROOT, opts: { bundle?: boolean } = {}): string[] {
+  if (process.env.HXT_FROM_SOURCE !== '1') {
+    const newest = newestSource(path.join(root, 'node'));
+    const built = [
+      ...(opts.bundle === false ? [] : [path.join(root, 'dist', 'bundle', 'helix-node.js')]),
+      path.join(root, 'dist', 'node', 'cli', 'main.js'),
+    ];
+    for (const file of built) {
+      if (existsSync(file) && newest <= statSync(file).mtimeMs) return [process.execPath, file];
+    }
   }
   return [process.execPath, '--import', 'tsx', 'node/cli/main.ts'];
 }
