@@ -1,6 +1,6 @@
 /**
- * How fast the CLI starts, as a user runs it: `node bin/helix-node.js …`, which runs the compiled
- * dist/node/cli/main.js (npm ci builds it through `prepare`). Each command is spawned `--runs`
+ * How fast the CLI starts, as a user runs it: `node bin/helix-node.js …`, which runs the minified
+ * bundle dist/bundle/helix-node.js (npm ci builds it through `prepare`; scripts/bundle.mjs). Each command is spawned `--runs`
  * times, interleaved with `node -e 0` as the baseline of the same run, and reported as p50/p90 and
  * as a ratio to the baseline's p50, next to its goal (issue 12: `--help` 120 ms, `status` and a
  * warm `run echo echo` 150 ms, with `node -e 0` at 63 ms).
@@ -44,7 +44,7 @@ function newestSource(dir: string): number {
   return newest;
 }
 
-const compiled = path.join(ROOT, 'dist', 'node', 'cli', 'main.js');
+const compiled = path.join(ROOT, 'dist', 'bundle', 'helix-node.js');
 if (!existsSync(compiled) || statSync(compiled).mtimeMs < newestSource(path.join(ROOT, 'node'))) {
   console.error('dist/ is missing or older than node/: run `npm run build` first');
   process.exit(69);
