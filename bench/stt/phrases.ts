@@ -182,6 +182,8 @@ try {
           fit: h.fit,
           margin: h.margin,
           wordMargin: h.wordMargin,
+          meant: s.item.meaning ? s.item.meaning.args : null,
+          got: h.interpretation?.args ?? null,
         }),
       );
       const where = `${s.voice}@${s.speed}${s.pitch !== 50 ? ` p${s.pitch}` : ''} "${s.text}" -> "${h.interpretation ? h.text : h.rejected}"`;
