@@ -14,6 +14,7 @@ export { deriveKey, natsCredentials, type SecretPurpose } from './derive.js';
 export { writeFileAtomic, readFileOrNull, ensureDir } from './files.js';
 export {
   meshCa,
+  storedMeshCa,
   createNodeCsr,
   issueNodeCertificate,
   installNodeCertificate,

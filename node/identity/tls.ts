@@ -86,30 +86,72 @@ interface MeshCa {
 
 const caCache = new Map<string, Promise<MeshCa>>();
 
-/** The mesh CA for a mesh secret: the same key and certificate on every member. */
-export function meshCa(secret: Uint8Array): Promise<MeshCa> {
+/**
+ * The mesh CA for a mesh secret: the same key and certificate on every member. `stored` is the CA
+ * certificate this node wrote before (its state dir's ca.pem): when it is this secret's CA (named
+ * for this key, self-signed, with the private key derived from the secret) it is taken as it is,
+ * so a restart never loads @peculiar/x509 (some 200 modules and 2 MB of a small node's memory).
+ * A file anyone else made cannot pass: it would need the key only the secret gives.
+ */
+export function meshCa(secret: Uint8Array, stored?: string | Buffer | null): Promise<MeshCa> {
   const cacheKey = Buffer.from(secret).toString('base64');
   let ca = caCache.get(cacheKey);
   if (!ca) {
-    ca = buildMeshCa(secret);
+    ca = (async () =>
+      (stored ? await storedMeshCa(secret, stored) : null) ?? buildMeshCa(secret))();
     caCache.set(cacheKey, ca);
+    // a failure is not kept: the next call tries again
+    ca.catch(() => caCache.delete(cacheKey));
   }
   return ca;
 }
 
-async function buildMeshCa(secret: Uint8Array): Promise<MeshCa> {
-  const x = await x509();
+/** The CA's key, derived from the mesh secret, and the name that carries its fingerprint. */
+async function caKey(secret: Uint8Array) {
   const seed = Buffer.from(hkdfSync('sha256', secret, Buffer.alloc(0), 'helix/v1/mesh-ca', 32));
   const privateKey = createPrivateKey({
     key: Buffer.concat([ED25519_PKCS8_PREFIX, seed]),
     format: 'der',
     type: 'pkcs8',
   });
-  const keys = await cryptoKeys(privateKey);
   const spki = createPublicKey(privateKey).export({ format: 'der', type: 'spki' });
   const fingerprint = Buffer.from(await webcrypto.subtle.digest('SHA-256', spki));
   // The name carries the key's fingerprint, so a rotated CA never shares a name with the old one.
   const name = `CN=helix mesh CA ${fingerprint.subarray(0, 8).toString('hex')}`;
+  return { privateKey, fingerprint, name };
+}
+
+/** `pem` as this secret's CA, checked with node:crypto alone; null when it is not. */
+export async function storedMeshCa(
+  secret: Uint8Array,
+  pem: string | Buffer,
+): Promise<MeshCa | null> {
+  let cert: NodeX509;
+  try {
+    cert = new NodeX509(pem);
+  } catch {
+    return null;
+  }
+  const { privateKey, name } = await caKey(secret);
+  const ours =
+    cert.ca &&
+    cert.subject === name &&
+    cert.issuer === name &&
+    cert.checkPrivateKey(privateKey) &&
+    cert.verify(cert.publicKey);
+  if (!ours) return null;
+  return {
+    certPem: pem.toString(),
+    certDer: Buffer.from(cert.raw),
+    name,
+    keys: await cryptoKeys(privateKey),
+  };
+}
+
+async function buildMeshCa(secret: Uint8Array): Promise<MeshCa> {
+  const x = await x509();
+  const { privateKey, fingerprint, name } = await caKey(secret);
+  const keys = await cryptoKeys(privateKey);
   const cert = await x.X509CertificateGenerator.createSelfSigned({
     // positive, fixed per key: the certificate is byte-identical on every member
     serialNumber: '01' + fingerprint.subarray(8, 16).toString('hex'),
@@ -284,9 +326,9 @@ export async function ensureNodeTls(
   secret: Uint8Array,
   subject: { nodeId: string; addresses: readonly string[] },
 ): Promise<{ tls: MeshTls; issued: string | null }> {
-  const ca = await meshCa(secret);
-  const key = loadOrCreateTlsKey(stateDir);
   const f = tlsFiles(stateDir);
+  const ca = await meshCa(secret, readFileOrNull(f.ca));
+  const key = loadOrCreateTlsKey(stateDir);
   const stored = readFileOrNull(f.cert);
   let why: string | null = stored ? null : 'no certificate yet';
   if (stored) {

@@ -1,4 +1,4 @@
-import { X509Certificate } from 'node:crypto';
+import { X509Certificate, verify, webcrypto } from 'node:crypto';
 import { mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
@@ -10,6 +10,7 @@ import {
   installNodeCertificate,
   issueNodeCertificate,
   meshCa,
+  storedMeshCa,
   tlsFiles,
 } from '../../node/identity/index.js';
 import { MeshAccessError } from '../../node/errors.js';
@@ -34,6 +35,39 @@ describe('mesh certificate authority', () => {
     const cert = new X509Certificate(a.certDer);
     expect(cert.ca).toBe(true);
     expect(cert.verify(cert.publicKey)).toBe(true);
+  });
+
+  it("takes the CA file a restarted node wrote before, and no other: not another mesh's, not one for another key", async () => {
+    const secret = createMesh().secret;
+    const ca = await meshCa(secret);
+    const again = await storedMeshCa(secret, Buffer.from(ca.certPem));
+    expect(again).not.toBeNull();
+    expect(again!.certPem).toBe(ca.certPem);
+    expect(again!.name).toBe(ca.name);
+    expect(Buffer.compare(again!.certDer, ca.certDer)).toBe(0);
+    // its keys sign what the CA's public key verifies
+    const data = Buffer.from('node certificate');
+    const signature = await crypto.subtle.sign('Ed25519', again!.keys.privateKey, data);
+    const caKey = new X509Certificate(ca.certDer).publicKey;
+    expect(verify(null, data, caKey, Buffer.from(signature))).toBe(true);
+
+    expect(await storedMeshCa(createMesh().secret, ca.certPem)).toBeNull();
+    expect(await storedMeshCa(secret, 'not a certificate')).toBeNull();
+    // an impostor: the CA's very name, self-signed, with a key of its own
+    const x = await import('@peculiar/x509');
+    const keys = (await crypto.subtle.generateKey('Ed25519', true, [
+      'sign',
+      'verify',
+    ])) as webcrypto.CryptoKeyPair;
+    const impostor = await x.X509CertificateGenerator.createSelfSigned({
+      serialNumber: '01',
+      name: ca.name,
+      keys,
+      signingAlgorithm: { name: 'Ed25519' },
+      extensions: [new x.BasicConstraintsExtension(true, 0, true)],
+    });
+    expect(new X509Certificate(impostor.toString('pem')).subject).toBe(ca.name);
+    expect(await storedMeshCa(secret, impostor.toString('pem'))).toBeNull();
   });
 
   it('signs a joiner CSR for the node id the member admitted; the key stays on the joiner', async () => {
