@@ -27,7 +27,7 @@ const entry = path.join(root, 'dist', 'node', 'cli', 'main.js');
 const out = path.join(root, 'dist', 'bundle');
 
 /** Loaded lazily, only by nodes with the part that needs them (or native, or worker files). */
-export const EXTERNAL = [
+const EXTERNAL = [
   'dockerode',
   'ssh2',
   'cpu-features',

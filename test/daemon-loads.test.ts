@@ -11,7 +11,7 @@ import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
-import { REPO_ROOT, cliEntry, helixNodeCommand } from './harness/index.js';
+import { REPO_ROOT, helixNodeCommandWith, runsBundle } from './harness/index.js';
 import { useMeshHarness } from './harness/vitest.js';
 import { daemonMesh, meshAvailable } from './mesh/helpers.js';
 import { waitFor } from './support/wait.js';
@@ -52,9 +52,8 @@ const BUILDS = [
 describe.skipIf(!meshAvailable)('what the daemon loads', () => {
   const dir = mkdtempSync(path.join(os.tmpdir(), 'helix-loads-'));
   afterAll(() => rmSync(dir, { recursive: true, force: true }));
-  const runs = BUILDS.filter(
-    (b) => !b.bundle || cliEntry(REPO_ROOT).some((a) => a.includes('/dist/bundle/')),
-  );
+  const runs = BUILDS.filter((b) => !b.bundle || runsBundle());
+  const commands = runs.map((b) => helixNodeCommandWith({ bundle: b.bundle }));
   const mesh = useMeshHarness(() =>
     daemonMesh({
       nodes: runs.length,
@@ -68,13 +67,10 @@ describe.skipIf(!meshAvailable)('what the daemon loads', () => {
       node: (i) => ({
         env: { NODE_OPTIONS: `--import ${recorder}`, HX_LOAD_LOG: path.join(dir, `${i}.log`) },
       }),
+      // node i runs build i
       command: {
-        start: (n, extra, all) => {
-          const argv = helixNodeCommand.start(n, extra, all);
-          const bundle = runs[all.indexOf(n)]?.bundle ?? false;
-          return [...cliEntry(REPO_ROOT, { bundle }), ...argv.slice(cliEntry(REPO_ROOT).length)];
-        },
-        cli: helixNodeCommand.cli,
+        start: (n, extra, all) => commands[n.index]!.start(n, extra, all),
+        cli: (n, args) => commands[n.index]!.cli(n, args),
       },
     }),
   );

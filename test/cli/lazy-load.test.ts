@@ -12,7 +12,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { cliEntry } from '../harness/mesh.js';
+import { cliEntry, runsBundle } from '../harness/mesh.js';
 import { startControlStandIn, type StandIn } from '../support/control-stand-in.js';
 
 const repoRoot = path.resolve(import.meta.dirname, '..', '..');
@@ -35,7 +35,7 @@ afterAll(async () => {
 /** The bundle's chunks (file URLs, as the recorder writes them) and the sources each holds. */
 const chunkSources = new Map<string, string[]>();
 const bundleMeta = path.join(repoRoot, 'dist', 'bundle', 'meta.json');
-const bundleBuilt = cliEntry(repoRoot).some((a) => a.includes('/dist/bundle/'));
+const bundleBuilt = runsBundle(repoRoot);
 if (bundleBuilt && existsSync(bundleMeta)) {
   const meta = JSON.parse(readFileSync(bundleMeta, 'utf8')) as {
     outputs: Record<string, { inputs: Record<string, unknown> }>;

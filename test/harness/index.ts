@@ -4,6 +4,8 @@
  */
 export {
   helixNodeCommand,
+  helixNodeCommandWith,
+  runsBundle,
   MeshHarness,
   NO_DOCKER_SOCKET,
   cliEntry,

@@ -138,19 +138,38 @@ function newestSource(dir: string): number {
   return newest;
 }
 
-/** `helix-node join …` and `helix-node <args>`, run from the repository root. */
-export const helixNodeCommand: MeshCommand = {
-  start: (n, extra) => [
-    ...cliEntry(),
-    'join',
-    '--state-dir',
-    n.stateDir,
-    '--config',
-    n.configPath,
-    ...extra,
-  ],
-  cli: (n, args) => [...cliEntry(), ...args, '--state-dir', n.stateDir, '--config', n.configPath],
-};
+/** Whether cliEntry runs the minified bundle (built, and newer than every source file). */
+export function runsBundle(root = REPO_ROOT): boolean {
+  return cliEntry(root).some((a) => a.includes(`${path.sep}dist${path.sep}bundle${path.sep}`));
+}
+
+/**
+ * `helix-node join …` and `helix-node <args>`, run from the repository root; `bundle: false`
+ * runs tsc's modules even where the bundle is built (cliEntry).
+ */
+export function helixNodeCommandWith(opts: { bundle?: boolean } = {}): MeshCommand {
+  return {
+    start: (n, extra) => [
+      ...cliEntry(REPO_ROOT, opts),
+      'join',
+      '--state-dir',
+      n.stateDir,
+      '--config',
+      n.configPath,
+      ...extra,
+    ],
+    cli: (n, args) => [
+      ...cliEntry(REPO_ROOT, opts),
+      ...args,
+      '--state-dir',
+      n.stateDir,
+      '--config',
+      n.configPath,
+    ],
+  };
+}
+
+export const helixNodeCommand: MeshCommand = helixNodeCommandWith();
 
 export interface MeshHarnessOptions {
   /** 1..10 */
