@@ -82,6 +82,48 @@ export function routeHosts(view: StatusView): string[] {
   return (bus?.routes ?? []).map((r) => r.address.replace(/:\d+$/, ''));
 }
 
+/**
+ * What each node sees, for a failure message: "node1: node0 dead, node2 alive; routes 100.64.x.1"
+ * per view, and a node whose view could not be read says so.
+ */
+export function meshPicture(
+  mesh: MeshHarness,
+  views: ReadonlyMap<number, StatusView | null>,
+  nodes: readonly number[],
+): string {
+  return nodes
+    .map((i) => {
+      const v = views.get(i);
+      const name = mesh.info(i).name;
+      if (!v) return `${name}: no view`;
+      const states = nodes
+        .filter((o) => o !== i)
+        .map((o) => `${mesh.info(o).name} ${mesh.stateIn(v, o)}`);
+      return `${name}: ${states.join(', ')}; routes ${routeHosts(v).join(' ') || 'none'}`;
+    })
+    .join(' | ');
+}
+
+/**
+ * Node i's log lines since `fromChar` about routes, member proofs and peer states, as short text
+ * (the last `max`), for a failure message.
+ */
+export function meshLogExcerpt(mesh: MeshHarness, i: number, fromChar: number, max = 8): string {
+  const lines = logEntries(mesh, i, fromChar)
+    .filter((e) => /route|member|interest|dial|alive|dead|suspect/i.test(String(e.msg)) || e.to)
+    .map((e) => {
+      const { msg, time, hosts, from, to, name, routes, err } = e;
+      const extra = { hosts, from, to, name, routes, err };
+      const detail = Object.entries(extra)
+        .filter(([, x]) => x !== undefined)
+        .map(([k, x]) => `${k}=${JSON.stringify(x)}`)
+        .join(' ');
+      const at = typeof time === 'number' ? new Date(time).toISOString().slice(11, 23) : '?';
+      return `${at} ${String(msg)}${detail ? ` ${detail}` : ''}`;
+    });
+  return lines.slice(-max).join('; ') || 'nothing';
+}
+
 /** One TCP listener from `ss -ltnpH`: local address and the process names holding it. */
 export interface Listener {
   local: string;

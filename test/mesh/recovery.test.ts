@@ -14,6 +14,8 @@ import {
   logEntries,
   logMark,
   meshAvailable,
+  meshLogExcerpt,
+  meshPicture,
   routeHosts,
   secs,
   startMesh,
@@ -64,6 +66,7 @@ describe.skipIf(!meshAvailable)('recovery on a three-node mesh (default timings)
   it('after a cut link returns, both sides see each other again with the full route mesh', async () => {
     const cut = 1; // 100.64.107.2: node0 is dialled by it, node2 dials it
     const others = [0, 2];
+    const marks = NODES.map((i) => logMark(mesh(), i));
     mesh().partition(cut);
     try {
       await mesh().waitForState(others, cut, 'dead', { timeoutMs: 25_000, intervalMs: 200 });
@@ -73,33 +76,42 @@ describe.skipIf(!meshAvailable)('recovery on a three-node mesh (default timings)
     const healed = performance.now();
     let itSees = NaN;
     let seenBy = NaN;
-    await mesh().waitFor(
-      async () => {
-        const views = await mesh().views(NODES);
-        const now = performance.now() - healed;
-        const mine = views.get(cut);
-        if (
-          Number.isNaN(itSees) &&
-          mine &&
-          others.every((o) => mesh().stateIn(mine, o) === 'alive')
-        )
-          itSees = now;
-        if (
-          Number.isNaN(seenBy) &&
-          others.every((o) => {
-            const v = views.get(o);
-            return v && mesh().stateIn(v, cut) === 'alive';
-          })
-        )
-          seenBy = now;
-        return !Number.isNaN(itSees) && !Number.isNaN(seenBy);
-      },
-      {
-        timeoutMs: 30_000,
-        intervalMs: 100,
-        what: 'both sides of the healed link to see each other',
-      },
-    );
+    await mesh()
+      .waitFor(
+        async () => {
+          const views = await mesh().views(NODES);
+          const now = performance.now() - healed;
+          const mine = views.get(cut);
+          if (
+            Number.isNaN(itSees) &&
+            mine &&
+            others.every((o) => mesh().stateIn(mine, o) === 'alive')
+          )
+            itSees = now;
+          if (
+            Number.isNaN(seenBy) &&
+            others.every((o) => {
+              const v = views.get(o);
+              return v && mesh().stateIn(v, cut) === 'alive';
+            })
+          )
+            seenBy = now;
+          if (!Number.isNaN(itSees) && !Number.isNaN(seenBy)) return true;
+          // the timeout message carries the last picture, and what each node logged since the cut
+          throw new Error(meshPicture(mesh(), views, NODES));
+        },
+        {
+          timeoutMs: 30_000,
+          intervalMs: 100,
+          what: 'both sides of the healed link to see each other',
+        },
+      )
+      .catch((err: unknown) => {
+        const logs = NODES.map(
+          (i) => `${mesh().info(i).name} logged: ${meshLogExcerpt(mesh(), i, marks[i]!)}`,
+        );
+        throw new Error([(err as Error).message, ...logs].join('\n'));
+      });
     console.log(
       `[mesh] heal of node1 after it was dead: it sees the others after ${secs(itSees)}, they see it after ${secs(seenBy)}`,
     );
