@@ -1,7 +1,7 @@
 /**
  * What a node's daemon loads (issue 12, point 4: a node starts fast on small hardware): a node
  * without Docker, a mic, an MQTT broker, Home Assistant or mDNS never loads dockerode, mqtt, ws,
- * smart-whisper or multicast-dns, nor the libp2p key libraries. The real daemon (`helix-node join`
+ * smart-whisper or multicast-dns, nor the libp2p key libraries, nor undici (global fetch). The real daemon (`helix-node join`
  * in a network namespace, subnet 100.64.150.x) runs with test/support/load-recorder.mjs, which
  * writes down every module it loads; the node runs until its background work has been tried (the
  * capability probes, the agent engine check, an MQTT connection attempt) and leaves cleanly.
@@ -98,6 +98,10 @@ describe.skipIf(!meshAvailable)('what the daemon loads', () => {
       const loaded = (pkg: string) => files.some((f) => f.includes(`/node_modules/${pkg}/`));
       expect(build.sawDaemon(files, loaded), files.join('\n')).toBe(true);
       expect(LAZY.filter(loaded)).toEqual([]);
+      // its polls of local JSON (nats-server's /routez every second, Ollama's model list) go
+      // through node:http: global fetch would load undici and its WebAssembly parser (~9 MB)
+      expect(files, 'something called fetch').not.toContain('node:internal/deps/undici/undici');
+      expect(files, 'the recorder saw no built-in module').toContain('node:http');
       if (build.bundle) return;
 
       // Restarted, it takes the mesh CA it wrote (node/identity/tls.ts storedMeshCa) and its

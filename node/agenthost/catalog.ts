@@ -26,6 +26,7 @@ import type {
   BuildEvent,
   RemoveResult,
 } from './catalog-types.js';
+import { compareNames, compareText } from '../order.js';
 
 export interface CatalogDeps {
   node: string;
@@ -73,7 +74,7 @@ export class AgentCatalog {
     const docker = await this.dockerUp();
     const platform = docker ? await this.platform() : null;
     const agents = [...this.d.agents.values()].sort((a, b) =>
-      a.manifest.name.localeCompare(b.manifest.name),
+      compareNames(a.manifest.name, b.manifest.name),
     );
     const summaries = await Promise.all(agents.map((a) => this.summary(a, docker, platform)));
     return { node: this.d.node, docker, platform, agents: summaries };
@@ -101,7 +102,7 @@ export class AgentCatalog {
     const target = platform === undefined ? undefined : parsePlatform(platform);
     const agents = name
       ? [this.agent(name)]
-      : [...this.d.agents.values()].sort((a, b) => a.manifest.name.localeCompare(b.manifest.name));
+      : [...this.d.agents.values()].sort((a, b) => compareNames(a.manifest.name, b.manifest.name));
     await this.d.images.check(AbortSignal.timeout(5000));
     const run = this.building.then(async () => {
       let built = 0;
@@ -238,7 +239,7 @@ export class AgentCatalog {
       images
         .filter((i) => i.agent === name && i.platform !== '' && sameImageHash(i.hash, agent.hash))
         .map((i) => ({ platform: i.platform, shareable: i.shareable }))
-        .sort((a, b) => a.platform.localeCompare(b.platform));
+        .sort((a, b) => compareText(a.platform, b.platform));
     const rows: AgentPlatformsHeld[] = [
       { node: this.d.node, self: true, images: of(this.d.registry.held()) },
     ];
@@ -248,7 +249,7 @@ export class AgentCatalog {
     }
     return rows
       .filter((r) => r.images.length > 0)
-      .sort((a, b) => Number(b.self) - Number(a.self) || a.node.localeCompare(b.node));
+      .sort((a, b) => Number(b.self) - Number(a.self) || compareNames(a.node, b.node));
   }
 
   private async platform(): Promise<Platform | null> {

@@ -5,6 +5,7 @@
  */
 import type { MeshStatus } from '../agentspec/index.js';
 import type { PeerView, WarmPoolEntry } from '../types.js';
+import { compareNames } from '../order.js';
 
 export interface SelfRuns {
   name: string;
@@ -34,7 +35,7 @@ export function meshStatus(view: readonly PeerView[], self: SelfRuns): MeshStatu
       warm: mergeByAgent(self.warmPool),
     });
   }
-  nodes.sort((a, b) => a.name.localeCompare(b.name));
+  nodes.sort((a, b) => compareNames(a.name, b.name));
   return { self: self.name, nodes };
 }
 
@@ -60,7 +61,7 @@ function mergeByAgent(
     cur.busy += e.busy;
     by.set(e.agent, cur);
   }
-  return [...by.values()].sort((a, b) => a.agent.localeCompare(b.agent));
+  return [...by.values()].sort((a, b) => compareNames(a.agent, b.agent));
 }
 
 function busyAgents(pool: readonly WarmPoolEntry[]): Array<{ agent: string; count: number }> {

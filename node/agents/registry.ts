@@ -11,6 +11,7 @@ import { z } from 'zod';
 import { StateError, fileProblemHint } from '../errors.js';
 import { silentLogger, type Logger } from '../log.js';
 import type { ImageHeld } from '../types.js';
+import { compareNames } from '../order.js';
 
 export const REGISTRY_FILE = 'registry.json';
 
@@ -165,7 +166,7 @@ export class Registry implements ImageUsage {
   list(): ImageRecord[] {
     return [...this.records.values()]
       .map((r) => ({ ...r }))
-      .sort((a, b) => a.agent.localeCompare(b.agent) || b.lastUsedAt - a.lastUsedAt);
+      .sort((a, b) => compareNames(a.agent, b.agent) || b.lastUsedAt - a.lastUsedAt);
   }
 
   totalBytes(): number {

@@ -4,6 +4,7 @@
  */
 import { z } from 'zod';
 import { InputError, UnreachableError } from '../errors.js';
+import { getJson } from '../http-json.js';
 
 export const NatsRouteSchema = z.object({
   rid: z.number(),
@@ -91,9 +92,7 @@ export async function fetchMonitor<T>(
   const url = `http://127.0.0.1:${port}${path}`;
   let body: unknown;
   try {
-    const res = await fetch(url, { signal });
-    if (!res.ok) throw new Error(`HTTP ${res.status}`);
-    body = await res.json();
+    body = await getJson(url, { signal });
   } catch (err) {
     throw new UnreachableError(
       `nats-server monitoring at ${url} did not answer (${err instanceof Error ? err.message : String(err)}); is the node's nats-server running?`,

@@ -14,6 +14,7 @@ import { routedServers, type NatsRoutez } from './monitor.js';
 import type { RouteTarget } from './natsConfig.js';
 import { RouteRepair } from './route-repair.js';
 import { UnheardPeersCheck } from './unheard.js';
+import { compareAddresses } from '../order.js';
 
 /**
  * Which candidates this node dials. Candidates from symmetric sources (`dial: 'lower-address'`:
@@ -26,13 +27,9 @@ export function routeTargets(
   candidates: readonly PeerCandidate[],
   selfAddress: string,
 ): PeerCandidate[] {
-  return candidates.filter((c) => c.dial === 'always' || compareIPv4(c.address, selfAddress) < 0);
-}
-
-function compareIPv4(a: string, b: string): number {
-  const num = (ip: string) =>
-    ip.split('.').reduce((acc, part) => acc * 256 + (Number(part) || 0), 0);
-  return num(a) - num(b);
+  return candidates.filter(
+    (c) => c.dial === 'always' || compareAddresses(c.address, selfAddress) < 0,
+  );
 }
 
 /** What one look at /routez asks for. */

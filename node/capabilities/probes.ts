@@ -17,6 +17,7 @@ import {
   parseOllamaPs,
   parseOllamaTags,
 } from './parse.js';
+import { getJson, HttpStatusError } from '../http-json.js';
 
 export interface ProbeOptions {
   timeoutMs: number;
@@ -125,12 +126,16 @@ export async function ollamaModels(
   return withDeadline(
     async (signal) => {
       const get = async (route: string): Promise<unknown> => {
-        const res = await fetch(new URL(route, url.endsWith('/') ? url : `${url}/`), {
-          signal,
-          headers: { accept: 'application/json' },
-        });
-        if (!res.ok) throw new Error(`${route} answered HTTP ${res.status}`);
-        return res.json();
+        try {
+          return await getJson(new URL(route, url.endsWith('/') ? url : `${url}/`), {
+            signal,
+            headers: { accept: 'application/json' },
+          });
+        } catch (err) {
+          if (err instanceof HttpStatusError)
+            throw new Error(`${route} answered HTTP ${err.status}`);
+          throw err;
+        }
       };
       const models = parseOllamaTags(await get('api/tags'));
       // /api/ps arrived in Ollama 0.1.38; an older server simply reports nothing loaded

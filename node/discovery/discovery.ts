@@ -15,6 +15,7 @@ import { ListSource, type DiscoverySource, type FoundPeer, type SourceContext } 
 import { builtInSources, type SourceDeps } from './sources.js';
 import { TailscaleSource } from './tailscale-source.js';
 import type { DiscoveryEvents, TailnetState } from './types.js';
+import { compareAddresses } from '../order.js';
 
 export type ExtraSource = 'advert' | 'invite';
 export type CandidateListener = (candidates: PeerCandidate[]) => void;
@@ -230,9 +231,7 @@ export function mergeCandidates(
       have.rpcPort ??= c.rpcPort;
     }
   }
-  return [...byAddress.values()].sort((a, b) =>
-    a.address.localeCompare(b.address, 'en', { numeric: true }),
-  );
+  return [...byAddress.values()].sort((a, b) => compareAddresses(a.address, b.address));
 }
 
 function canonical(c: PeerCandidate): unknown[] {

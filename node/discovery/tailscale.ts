@@ -17,6 +17,7 @@ import { z } from 'zod';
 import { InputError } from '../errors.js';
 import type { FoundPeer } from './source.js';
 import type { TailnetState } from './types.js';
+import { compareAddresses } from '../order.js';
 
 /** ipn.State values as strings; anything else passes as a plain string. */
 export const BACKEND_STATES = [
@@ -245,14 +246,4 @@ function nodeName(dnsName: string, hostName: string): string {
 
 function trimDot(name: string): string {
   return name.endsWith('.') ? name.slice(0, -1) : name;
-}
-
-function compareAddresses(a: string, b: string): number {
-  const pa = a.split('.').map(Number);
-  const pb = b.split('.').map(Number);
-  for (let i = 0; i < 4; i++) {
-    const d = (pa[i] ?? 0) - (pb[i] ?? 0);
-    if (d !== 0) return d;
-  }
-  return 0;
 }

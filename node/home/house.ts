@@ -34,6 +34,7 @@ export type {
   LightAddress,
   Zigbee2mqttAddress,
 } from './model.js';
+import { compareText } from '../order.js';
 
 /** A room as a person set it (`helix-node rooms set`). */
 export interface UserRoom {
@@ -189,11 +190,11 @@ export function resolveHouse(input: HouseInput): House {
     });
   }
   return {
-    rooms: [...rooms.values()].sort((a, b) => a.key.localeCompare(b.key)),
+    rooms: [...rooms.values()].sort((a, b) => compareText(a.key, b.key)),
     // names as said and as replied: "Kitchen ceiling" is "kitchen ceiling"
     lights: [...lights.values()]
       .map((l) => ({ ...l, name: nameKey(l.name) }))
-      .sort((a, b) => a.id.localeCompare(b.id)),
+      .sort((a, b) => compareText(a.id, b.id)),
   };
 }
 

@@ -2,6 +2,7 @@
  * The household as HelixOS sees it: rooms and the lights in them, whichever backend found them.
  * Pure: no I/O. Names are kept as words a person says ("living room", never "living_room").
  */
+import { compareText } from '../order.js';
 
 export type BackendName = 'zigbee2mqtt' | 'home-assistant';
 
@@ -98,8 +99,8 @@ export function normaliseHome(home: Home): Home {
   const rooms = new Map<string, Room>();
   for (const room of home.rooms) if (!rooms.has(room.key)) rooms.set(room.key, room);
   return {
-    rooms: [...rooms.values()].sort((a, b) => a.key.localeCompare(b.key)),
-    lights: [...home.lights].sort((a, b) => a.id.localeCompare(b.id)),
+    rooms: [...rooms.values()].sort((a, b) => compareText(a.key, b.key)),
+    lights: [...home.lights].sort((a, b) => compareText(a.id, b.id)),
   };
 }
 

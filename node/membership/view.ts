@@ -9,6 +9,7 @@
  */
 import type { Config } from '../config/index.js';
 import type { Bye, NodeAdvert, PeerState, PeerView } from '../types.js';
+import { compareText } from '../order.js';
 
 export type MembershipTiming = Config['membership'];
 
@@ -249,7 +250,7 @@ export class MembershipView {
   snapshot(): PeerView[] {
     const peers = [...this.#peers.values()]
       .map((e) => toPeerView(e.advert, e.state, false, e.rttMs, e.lastSeenMs))
-      .sort((a, b) => compare(a.name, b.name) || compare(a.id, b.id));
+      .sort((a, b) => compareText(a.name, b.name) || compareText(a.id, b.id));
     if (!this.#self) return peers;
     // This node reaches itself without the network.
     const self = toPeerView(this.#self.advert, 'alive', true, 0, this.#self.lastSeenMs);
@@ -265,10 +266,6 @@ export class MembershipView {
 function isNewer(candidate: NodeAdvert, current: NodeAdvert): boolean {
   if (candidate.startedAt !== current.startedAt) return candidate.startedAt > current.startedAt;
   return candidate.seq > current.seq;
-}
-
-function compare(a: string, b: string): number {
-  return a < b ? -1 : a > b ? 1 : 0;
 }
 
 function toPeerView(

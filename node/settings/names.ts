@@ -12,6 +12,7 @@
  * Names are compared without case: "Desk" and "desk" are one name to a person (and to DNS).
  */
 import { compareHlc, type Hlc } from './clock.js';
+import { compareText } from '../order.js';
 
 /** Node names: what the `nodes.<node>.name` setting and helix.toml's node.name allow. */
 export const NODE_NAME = /^[A-Za-z0-9][A-Za-z0-9_.-]{0,62}$/;
@@ -59,10 +60,10 @@ export function assignNodeNames(claims: readonly NameClaim[]): Map<string, NameA
   }
   const persisted = [...byId.values()]
     .filter((c) => c.since !== undefined)
-    .sort((a, b) => compareHlc(a.since!, b.since!) || compareIds(a.id, b.id));
+    .sort((a, b) => compareHlc(a.since!, b.since!) || compareText(a.id, b.id));
   const wished = [...byId.values()]
     .filter((c) => c.since === undefined)
-    .sort((a, b) => compareIds(a.id, b.id));
+    .sort((a, b) => compareText(a.id, b.id));
 
   const holder = new Map<string, string>(); // lower-cased name → id
   const out = new Map<string, NameAssignment>();
@@ -89,8 +90,4 @@ export function assignNodeNames(claims: readonly NameClaim[]): Map<string, NameA
     take(c, suffixedName(c.name, n), keeper);
   }
   return out;
-}
-
-function compareIds(a: string, b: string): number {
-  return a < b ? -1 : a > b ? 1 : 0;
 }
