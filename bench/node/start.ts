@@ -402,11 +402,16 @@ try {
       console.log(`${what.padEnd(56)}${value.padStart(14)}  ${goal.padEnd(12)}${before}`);
     console.log(`Pi-class start-up, ${runs} runs each; limit: ${pi.describe}`);
     // before: the issue's figures, then 006c25d's on this machine (2026-12-03, 6 jobs on 2 cores;
-    // the ratios to `node -e 0` are what compares across loads)
-    row('figure', 'now (p50)', 'goal', 'before: issue 12 · 006c25d');
+    // the ratios to `node -e 0` are what compares across loads), then 84c5bfc's (the bundle, quiet)
+    row('figure', 'now (p50)', 'goal', 'before: issue 12 · 006c25d · 84c5bfc');
     for (const [f, goal, before, beforeFull] of [
-      [free, '≤ 500 ms', '1.08 s · 1834 ms x8.0', '— · 4163 ms x18.1'],
-      [slow, '≤ 2000 ms', '4.98 s · 3672 ms x10.1', '— · 9239 ms x25.3'],
+      [free, '≤ 500 ms', '1.08 s · 1834 ms x8.0 · 208 ms x3.3', '— · 4163 ms x18.1 · 691 ms x10.9'],
+      [
+        slow,
+        '≤ 2000 ms',
+        '4.98 s · 3672 ms x10.1 · 987 ms x3.5',
+        '— · 9239 ms x25.3 · 3399 ms x11.9',
+      ],
     ] as const) {
       const base = p50(f.baselineMs);
       const where = f === free ? 'unconstrained' : '25 % of a core';
@@ -432,7 +437,7 @@ try {
       'three nodes converge after the last start',
       `${p50(converge.convergeMs).toFixed(0)} ms`,
       '≤ 2000 ms',
-      '2.6–4.1 s · 8065 ms',
+      '2.6–4.1 s · 8065 ms · 1167 ms',
     );
     console.log(
       `${''.padEnd(6)}runs ${converge.convergeMs.map((x) => x.toFixed(0)).join(', ')} ms`,
@@ -442,7 +447,9 @@ try {
         `idle RSS, ${i.docker ? 'with Docker' : 'no Docker, no mic'}${i.flags.length > 0 ? `, ${i.flags.join(' ')}` : ''}`,
         `${i.daemonMb.toFixed(0)} MB`,
         i.docker ? '≤ 90 MB' : '≤ 60 MB',
-        i.flags.length > 0 ? '' : `90 MB · ${i.docker ? 124 : 134} MB`,
+        i.flags.length > 0
+          ? `— · — · ${i.docker ? 84 : 77} MB`
+          : `90 MB · ${i.docker ? 124 : 134} MB`,
       );
       console.log(
         `${''.padEnd(6)}of which its own (anonymous) pages ${i.daemonAnonMb.toFixed(0)} MB, file-backed (node binary, libraries) ${(i.daemonMb - i.daemonAnonMb).toFixed(0)} MB`,
