@@ -14,7 +14,14 @@ import path from 'node:path';
 import type { Writable } from 'node:stream';
 import { DEFAULT_IMAGE_PREFIX, imageTag } from '../agents/index.js';
 import { describeError, fileProblemHint } from '../errors.js';
-import { serverStream, targetKey, type RpcClients, type RpcTarget } from '../rpc/index.js';
+import {
+  serverStream,
+  targetKey,
+  untilConnected,
+  CONNECT_GRACE_MS,
+  type RpcClients,
+  type RpcTarget,
+} from '../rpc/index.js';
 import { samePlatform, type Platform } from '../platform.js';
 import { ImageTransferError } from './errors.js';
 import type { ImageEngine } from './types.js';
@@ -87,6 +94,8 @@ export async function fetchImage(opts: FetchImageOptions): Promise<FetchedImage>
     let received = 0;
     try {
       const client = opts.clients.imageStore(opts.peer);
+      // a peer that is starting is alive in the mesh a moment before its gRPC server listens
+      await untilConnected(client, Math.min(timeoutMs, CONNECT_GRACE_MS), signal);
       const chunks = serverStream(
         client.fetch.bind(client),
         {

@@ -22,6 +22,8 @@ import {
   RpcCallError,
   serverStream,
   targetKey,
+  untilConnected,
+  CONNECT_GRACE_MS,
   type RpcClients,
   type WireRunRequest,
 } from '../rpc/index.js';
@@ -234,6 +236,8 @@ async function* runOn(
   /** the result or error has been passed on; what follows is only the call's status */
   let finished = false;
   try {
+    // a host that has just started is alive in the mesh a moment before its gRPC server listens
+    await untilConnected(client, CONNECT_GRACE_MS, signal);
     const timeoutMs = Math.max(1, deadline + CALL_GRACE_MS - Date.now());
     for await (const message of serverStream(client.run.bind(client), request, {
       timeoutMs,

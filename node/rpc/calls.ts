@@ -5,6 +5,7 @@
 import {
   Metadata,
   status,
+  type Client,
   type CallOptions,
   type ClientReadableStream,
   type ClientUnaryCall,
@@ -104,6 +105,34 @@ export async function* serverStream<Req, Res>(
     scope.signal?.removeEventListener('abort', onAbort);
     if (!finished) call.cancel();
   }
+}
+
+/** How long a call to a peer waits for its connection before it fails fast (see untilConnected). */
+export const CONNECT_GRACE_MS = 5000;
+
+/**
+ * Give a client's channel up to `withinMs` to connect; resolves when it is ready, when the time
+ * is up or when the signal aborts, never rejecting: the call that follows reports the failure
+ * with the connection's own last error. Needed because a call on a channel that is not connected
+ * fails at once (grpc-js without waitForReady), while a peer is alive in the mesh a moment before
+ * its gRPC server listens (its adverts start first) and a channel that failed once waits out a
+ * reconnect backoff. `waitForReady` on the call itself would hold a long call (an image build)
+ * for its whole deadline when the peer is really gone.
+ */
+export function untilConnected(
+  client: Pick<Client, 'waitForReady'>,
+  withinMs: number,
+  signal?: AbortSignal,
+): Promise<void> {
+  if (signal?.aborted || withinMs <= 0) return Promise.resolve();
+  return new Promise<void>((resolve) => {
+    const done = () => {
+      signal?.removeEventListener('abort', done);
+      resolve();
+    };
+    signal?.addEventListener('abort', done, { once: true });
+    client.waitForReady(Date.now() + withinMs, done);
+  });
 }
 
 /** A failed gRPC call, with its status code. The CLI exit status follows the code. */

@@ -28,6 +28,8 @@ export {
   callOptions,
   unaryCall,
   serverStream,
+  untilConnected,
+  CONNECT_GRACE_MS,
   toRpcError,
   isServiceError,
   RpcCallError,

@@ -10,6 +10,7 @@ import {
   listenHosts,
   serverStream,
   unaryCall,
+  untilConnected,
   type AgentHostServer,
   type MeshServer,
 } from '../../node/rpc/index.js';
@@ -185,6 +186,65 @@ describe('RpcClients', () => {
       ).catch((e: unknown) => e);
       expect((err as RpcCallError).code).toBe(GrpcStatus.UNAVAILABLE);
       expect((err as RpcCallError).message).toMatch(/helix-node runs there/);
+    } finally {
+      clients.close();
+    }
+  });
+
+  it('untilConnected: a peer whose server starts after a failed call is reached, not failed at once', async () => {
+    // A node is alive in the mesh a moment before its gRPC server listens (its adverts start
+    // first): a call then fails, and the channel waits out a reconnect backoff, in which a call
+    // fails at once with the old error. untilConnected lets the next call wait for the server.
+    const secret = meshSecret();
+    const port = await freePort();
+    const target = `127.0.3.9:${port}`;
+    // a backoff long enough that the server is up well inside it, however slow this machine
+    const clients = new RpcClients({
+      nodeId: 'c',
+      secret,
+      channelOptions: {
+        'grpc.initial_reconnect_backoff_ms': 2500,
+        'grpc.max_reconnect_backoff_ms': 2500,
+      },
+    });
+    const server = new RpcServer({ addresses: ['127.0.3.9'], port, secret });
+    server.addService(MeshService, mesh);
+    const ping = (m: ReturnType<RpcClients['mesh']>) =>
+      unaryCall(
+        m.ping.bind(m),
+        { nodeId: 'c', sentAtMs: 7, challenge: Buffer.alloc(0) },
+        { timeoutMs: 3000, target },
+      );
+    try {
+      const m = clients.mesh(target);
+      const first = await ping(m).catch((e: unknown) => e);
+      expect((first as RpcCallError).code).toBe(GrpcStatus.UNAVAILABLE);
+      await server.start();
+      // without waiting, the channel is still in its backoff: the call fails at once
+      const early = await ping(m).catch((e: unknown) => e);
+      expect((early as RpcCallError).code).toBe(GrpcStatus.UNAVAILABLE);
+      const t0 = performance.now();
+      await untilConnected(m, 8000);
+      expect(performance.now() - t0).toBeLessThan(8000);
+      expect((await ping(m)).sentAtMs).toBe(7);
+    } finally {
+      clients.close();
+      await server.stop();
+    }
+  });
+
+  it('untilConnected gives up at its deadline or when aborted, without throwing', async () => {
+    const clients = new RpcClients({ nodeId: 'c', secret: meshSecret() });
+    try {
+      const m = clients.mesh(`127.0.3.10:${await freePort()}`);
+      const t0 = performance.now();
+      await expect(untilConnected(m, 300)).resolves.toBeUndefined();
+      expect(performance.now() - t0).toBeGreaterThanOrEqual(250);
+      const controller = new AbortController();
+      setTimeout(() => controller.abort(), 100);
+      const t1 = performance.now();
+      await expect(untilConnected(m, 60_000, controller.signal)).resolves.toBeUndefined();
+      expect(performance.now() - t1).toBeLessThan(30_000);
     } finally {
       clients.close();
     }
