@@ -1,6 +1,6 @@
 #!/usr/bin/env node
 // Entry point for `npx helix-node`: runs the built CLI (npm ci builds it via `prepare`): the
-// minified bundle (scripts/bundle.mjs) when it is there, else tsc's output.
+// bundle (scripts/bundle.mjs) when it is there, else tsc's output.
 import { existsSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 

@@ -1,10 +1,11 @@
 /**
  * What a node's daemon loads (issue 12, point 4: a node starts fast on small hardware): a node
  * without Docker, a mic, an MQTT broker, Home Assistant or mDNS never loads dockerode, mqtt, ws,
- * smart-whisper or multicast-dns, nor the libp2p key libraries, nor undici (global fetch). The real daemon (`helix-node join`
- * in a network namespace, subnet 100.64.150.x) runs with test/support/load-recorder.mjs, which
- * writes down every module it loads; the node runs until its background work has been tried (the
- * capability probes, the agent engine check, an MQTT connection attempt) and leaves cleanly.
+ * smart-whisper or multicast-dns, nor the libp2p key libraries, nor undici (global fetch). The
+ * real daemon (`helix-node join` in a network namespace, subnet 100.64.150.x) runs with
+ * test/support/load-recorder.mjs, which writes down every module it loads; the node runs until
+ * its background work has been tried (the capability probes, the agent engine check, an MQTT
+ * connection attempt) and leaves cleanly.
  * Timings are bench/node/start.ts's.
  */
 import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';

@@ -6,6 +6,7 @@
  */
 import { InputError } from '../errors.js';
 import type { NatsCredentials } from './types.js';
+import { compareText } from '../order.js';
 
 export interface RouteTarget {
   host: string;
@@ -157,7 +158,7 @@ export function normalizeRoutes(routes: RouteTarget[], self?: RouteTarget): Rout
     if (self && host === self.host.toLowerCase() && r.port === self.port) continue;
     seen.set(hostPort(host, r.port), { host, port: r.port });
   }
-  return [...seen.entries()].sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0)).map(([, r]) => r);
+  return [...seen.entries()].sort(([a], [b]) => compareText(a, b)).map(([, r]) => r);
 }
 
 /** nats-route://user:pass@host:port with user and password percent-encoded. */

@@ -8,6 +8,8 @@
  * waits until a member answers. A peer that created or joined a mesh and is still starting blocks
  * every creation: a mesh exists, so the only right move is to wait for it.
  */
+import { compareAddresses, compareText } from '../order.js';
+
 /** What a helix node without a running Join service says about itself. */
 export type BootstrapPhase =
   /** no mesh yet; looking for one */
@@ -112,22 +114,5 @@ export function compareNodes(
   a: { address: string; nodeId: string },
   b: { address: string; nodeId: string },
 ): number {
-  return (
-    compareMeshAddresses(a.address, b.address) ||
-    (a.nodeId < b.nodeId ? -1 : a.nodeId > b.nodeId ? 1 : 0)
-  );
-}
-
-export function compareMeshAddresses(a: string, b: string): number {
-  const a4 = IPV4.test(a);
-  const b4 = IPV4.test(b);
-  if (a4 && b4) return ipv4Number(a) - ipv4Number(b);
-  if (a4 !== b4) return a4 ? -1 : 1;
-  return a < b ? -1 : a > b ? 1 : 0;
-}
-
-const IPV4 = /^\d{1,3}\.\d{1,3}\.\d{1,3}\.\d{1,3}$/;
-
-function ipv4Number(ip: string): number {
-  return ip.split('.').reduce((acc, part) => acc * 256 + Number(part), 0);
+  return compareAddresses(a.address, b.address) || compareText(a.nodeId, b.nodeId);
 }

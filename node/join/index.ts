@@ -48,7 +48,6 @@ export {
   BootstrapView,
   DEFAULT_BOOTSTRAP_TIMINGS,
   compareNodes,
-  compareMeshAddresses,
   type BootstrapAnnouncement,
   type BootstrapPeer,
   type BootstrapPhase,

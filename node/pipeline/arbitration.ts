@@ -7,6 +7,7 @@
  * rule, so every node names the same winner; it is never "first to announce wins" (a fast node is
  * not a near one). Pure: no I/O, no clocks.
  */
+import { compareText } from '../order.js';
 
 /** One mic's hearing of one utterance, as announced on the bus. */
 export interface HeardUtterance {
@@ -49,7 +50,7 @@ export function compareHeard(a: HeardUtterance, b: HeardUtterance): number {
   if (snr !== 0) return snr;
   const level = tenths(b.levelDbfs) - tenths(a.levelDbfs);
   if (level !== 0) return level;
-  return a.node < b.node ? -1 : a.node > b.node ? 1 : 0;
+  return compareText(a.node, b.node);
 }
 
 export interface Verdict {

@@ -8,6 +8,7 @@
  * Pure: no I/O.
  */
 import { compareHlc, type Hlc } from './clock.js';
+import { compareText } from '../order.js';
 
 export type JsonValue =
   null | boolean | number | string | JsonValue[] | { [key: string]: JsonValue };
@@ -27,9 +28,7 @@ export type SettingsState = Map<string, SettingEntry>;
 export function compareEntries(a: SettingEntry, b: SettingEntry): number {
   const byClock = compareHlc(a.hlc, b.hlc);
   if (byClock !== 0) return byClock;
-  const sa = tieBreakKey(a);
-  const sb = tieBreakKey(b);
-  return sa === sb ? 0 : sa < sb ? -1 : 1;
+  return compareText(tieBreakKey(a), tieBreakKey(b));
 }
 
 function tieBreakKey(e: SettingEntry): string {

@@ -24,6 +24,7 @@ import {
 import { houseOf, overlayMeshSettings } from './overlay.js';
 import type { MeshSettings } from './schema.js';
 import type { SettingsStore } from './store.js';
+import { compareText } from '../order.js';
 
 /** helix.toml's part: the broker when the mesh settings name none. */
 export interface LocalMqttConfig {
@@ -75,7 +76,7 @@ export function homeSources(s: MeshSettings, local: LocalMqttConfig): HomeSource
 function canonical(v: unknown): string {
   return JSON.stringify(v, (_k, x: unknown) =>
     x && typeof x === 'object' && !Array.isArray(x)
-      ? Object.fromEntries(Object.entries(x).sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0)))
+      ? Object.fromEntries(Object.entries(x).sort(([a], [b]) => compareText(a, b)))
       : x,
   );
 }

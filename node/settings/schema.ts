@@ -8,6 +8,7 @@ import { z } from 'zod';
 import { FoundHomeSchema, type FoundHome } from '../home/index.js';
 import { InvalidSettingError, UnknownSettingError } from './errors.js';
 import type { JsonValue, SettingEntry } from './merge.js';
+import { compareText } from '../order.js';
 
 /** What `list()` shows instead of a secret's value. */
 export const REDACTED = '••• set';
@@ -229,7 +230,7 @@ export function publicView(entries: Iterable<SettingEntry>): PublicSetting[] {
       allowed: valueAllowed(e.key, e.value),
     });
   }
-  return out.sort((a, b) => (a.key < b.key ? -1 : a.key > b.key ? 1 : 0));
+  return out.sort((a, b) => compareText(a.key, b.key));
 }
 
 /** The settings as the rest of the node reads them, with defaults filled in. */

@@ -108,7 +108,7 @@ export interface MeshCommand {
 }
 
 /**
- * How to run the CLI, as bin/helix-node.js does: the minified bundle `dist/bundle/helix-node.js`
+ * How to run the CLI, as bin/helix-node.js does: the bundle `dist/bundle/helix-node.js`
  * (scripts/bundle.mjs), else the compiled `dist/node/cli/main.js`, whichever is at least as new as
  * every source file (CI builds both in `npm ci`; a node then starts in about half the time), else
  * the sources through tsx. HXT_FROM_SOURCE=1 forces the sources; `bundle: false` skips the bundle
@@ -138,7 +138,7 @@ function newestSource(dir: string): number {
   return newest;
 }
 
-/** Whether cliEntry runs the minified bundle (built, and newer than every source file). */
+/** Whether cliEntry runs the bundle (built, and newer than every source file). */
 export function runsBundle(root = REPO_ROOT): boolean {
   return cliEntry(root).some((a) => a.includes(`${path.sep}dist${path.sep}bundle${path.sep}`));
 }

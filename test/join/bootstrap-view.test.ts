@@ -1,11 +1,11 @@
 import { describe, expect, it } from 'vitest';
 import {
   BootstrapView,
-  compareMeshAddresses,
   compareNodes,
   type BootstrapAnnouncement,
   type BootstrapDecision,
 } from '../../node/join/index.js';
+import { compareAddresses } from '../../node/order.js';
 
 const SELF = { nodeId: 'node-self', address: '100.64.0.5' };
 const TIMINGS = { settleMs: 2000, forgetAfterMs: 5000 };
@@ -140,7 +140,7 @@ describe('ordering nodes', () => {
     ['100.64.0.1', 'fd7a:115c:a1e0::1', -1],
     ['fd7a:115c:a1e0::2', 'fd7a:115c:a1e0::1', 1],
   ])('%s against %s: %i', (a, b, sign) => {
-    expect(Math.sign(compareMeshAddresses(a, b))).toBe(sign);
+    expect(Math.sign(compareAddresses(a, b))).toBe(sign);
   });
 
   it('breaks an address tie by node id, so every node picks the same one', () => {

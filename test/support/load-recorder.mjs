@@ -4,8 +4,8 @@
  * as it loads) and, at exit, every CommonJS file in require.cache (the files a CommonJS package
  * requires internally never pass the ES loader), and every built-in module Node loaded, as
  * `bin node:NAME` (internal ones too: `node:internal/deps/undici/undici` is what `fetch` costs).
- * test/cli/lazy-load.test.ts reads it to check
- * what a command loads; bench/cli/start.ts to count it.
+ * test/cli/lazy-load.test.ts reads it to check what a command loads; bench/cli/start.ts to count
+ * it.
  */
 import { appendFileSync } from 'node:fs';
 import { createRequire, register } from 'node:module';
