@@ -16,7 +16,7 @@
  * not-commands-c (other voices, pitches, room noise) were written before the 2026-12-03 changes
  * and measured only after them.
  *
- *   npx tsx bench/stt/phrases.ts [--sets tuning,held-out-a,held-out-b,not-commands,held-out-c,not-commands-c] [--per-phrase 1] [--runs 20] [--required-rooms] [--json]
+ *   npx tsx bench/stt/phrases.ts [--sets tuning,held-out-a,held-out-b,not-commands,held-out-c,not-commands-c,held-out-d,not-commands-d] [--per-phrase 1] [--runs 20] [--required-rooms] [--json]
  */
 import { execFile } from 'node:child_process';
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
