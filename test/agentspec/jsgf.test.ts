@@ -1,5 +1,10 @@
 import { describe, expect, it } from 'vitest';
-import { buildPhraseGrammar, numberToWords, readNumbers } from '../../node/agentspec/index.js';
+import {
+  buildPhraseGrammar,
+  ManifestSchema,
+  numberToWords,
+  readNumbers,
+} from '../../node/agentspec/index.js';
 import { grammar, lights } from './jsgf-fixtures.js';
 
 describe('buildPhraseGrammar', () => {
@@ -60,10 +65,12 @@ describe('buildPhraseGrammar', () => {
     expect(grammar.jsgf).toMatch(
       /^#JSGF V1\.0;\ngrammar helix;\npublic <command> = \[<open>\] \(<p0> \| <p1> \|/,
     );
-    // politeness is the language's, around every phrase and decoy alike
+    // politeness is the language's: an opening before the forms that start with a verb (and the
+    // decoys), a closing after every form; "lights on in the kitchen" takes no opening
     expect(grammar.jsgf).toMatch(
-      / \| <decoy>\) \[<close>\];\n<open> = \(please \| can you \| could you/,
+      / \| <decoy>\) \[<close>\] \| \(<q1>\) \[<close>\];\n<open> = \(please \| can you \| could you/,
     );
+    expect(grammar.jsgf).toContain('<q1> = lights on in [the] <slot0>;');
     expect(grammar.jsgf).toMatch(/\n<close> = \(please \| thanks \| thank you \| for me\)/);
     expect(grammar.jsgf).toContain('= turn on [the] <slot0> lights;');
     expect(grammar.jsgf).toContain('<slot0> = kitchen | living room | garage | bathroom');
@@ -73,6 +80,49 @@ describe('buildPhraseGrammar', () => {
     expect(grammar.jsgf).not.toContain('one hundred twenty one');
     expect(grammar.jsgf).toContain('= (list | show) [my] timers;');
     expect(grammar.phraseCount).toBe(6);
+  });
+
+  it('puts an opening only before a phrase that starts with a verb, unfolding a leading choice as far as that needs', () => {
+    const g = buildPhraseGrammar(
+      [
+        ManifestSchema.parse({
+          name: 'kit',
+          tier: 'warm',
+          intents: [
+            {
+              name: 'on',
+              phrases: ['(turn|switch) on [the] {room} lights', '[the] {room} lights on'],
+              args: { room: { type: 'string', enum_from: 'lights.rooms' } },
+            },
+            {
+              name: 'set',
+              phrases: ['[[set|start] a] {minutes} minute timer', 'what timers are set'],
+              args: { minutes: { type: 'integer', min: 1, max: 5 } },
+            },
+          ],
+        }),
+      ],
+      { slotValues: { 'lights.rooms': ['kitchen'] } },
+    );
+    expect(g.jsgf).toContain(
+      'public <command> = [<open>] (<p0> | <p2> | <decoy>) [<close>] | (<q1> | <q2> | <q3>) [<close>];',
+    );
+    // a leading choice of verbs stays one form
+    expect(g.jsgf).toContain('<p0> = (turn | switch) on [the] <slot0> lights;');
+    expect(g.jsgf).toContain('<q1> = the <slot0> lights on | <slot0> lights on;');
+    expect(g.jsgf).toContain('<p2> = set a <slot1> minute timer | start a <slot1> minute timer;');
+    expect(g.jsgf).toContain('<q2> = a <slot1> minute timer | <slot1> minute timer;');
+    expect(g.jsgf).toContain('<q3> = what timers are set;');
+    // the samples follow the same rule: "could you the kitchen lights on" is never one of them
+    const samples = g.samples(20);
+    const opened = samples.filter((x) =>
+      /^(please|can you|could you|would you|will you) /.test(x.text),
+    );
+    expect(opened.length).toBeGreaterThan(0);
+    for (const x of opened)
+      expect(x.text).toMatch(
+        /^(please|can you|could you|would you|will you) (turn|switch|set|start) /,
+      );
   });
 
   it('leaves out phrases it cannot hear, saying why', () => {
