@@ -11,7 +11,10 @@
  * tuning set's own failures point the same way. No setting was chosen on held-out-a until
  * 2026-12-03: the phone-loop yardstick's threshold (PhraseRecogniser minMargin) was chosen on
  * held-out-a and not-commands, so from then on they are seen sets too; held-out-c and
- * not-commands-c are the sets held out from that change.
+ * not-commands-c are the sets held out from that change. On 2026-12-04 the grammar's politeness
+ * rule, the lights' "put"/"make" phrasings and the word-margin threshold were chosen on set C
+ * (from then on a seen set, marked so below); held-out-d and not-commands-d, written before those
+ * changes, are the sets held out from them.
  */
 import { numberToWords, type ArgValue } from '../../node/agentspec/index.js';
 
@@ -457,7 +460,8 @@ export const SETS: SpeechSet[] = [
   },
   {
     name: 'held-out-c',
-    heldOut: true,
+    // seen since 2026-12-04 (see the header)
+    heldOut: false,
     voices: VOICES_C,
     speeds: [135, 195],
     pitches: [35, 65, 50],
@@ -466,7 +470,8 @@ export const SETS: SpeechSet[] = [
   },
   {
     name: 'not-commands-c',
-    heldOut: true,
+    // seen since 2026-12-04 (see the header)
+    heldOut: false,
     voices: VOICES_C,
     speeds: [135, 195],
     pitches: [35, 65, 50],

@@ -14,7 +14,8 @@
  * Only the TUNING set was used to choose any setting; the HELD-OUT sets (other voices, speeds and
  * hand-written phrasings) were not, and the output marks which is which. held-out-c and
  * not-commands-c (other voices, pitches, room noise) were written before the 2026-12-03 changes
- * and measured only after them.
+ * and measured only after them; the 2026-12-04 changes were chosen on them, and held-out-d and
+ * not-commands-d (other voice variants) are held out from those (bench/stt/phrase-sets.ts).
  *
  *   npx tsx bench/stt/phrases.ts [--sets tuning,held-out-a,held-out-b,not-commands,held-out-c,not-commands-c,held-out-d,not-commands-d] [--per-phrase 1] [--runs 20] [--required-rooms] [--json]
  */

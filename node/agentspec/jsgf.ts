@@ -153,7 +153,8 @@ export function buildPhraseGrammar(
     }
   }
 
-  // Politeness the dictionary can say; up to two at each end ("could you please", "for me thanks").
+  // Politeness the dictionary can say: "could you please" or "please could you" before, up to two
+  // closings after ("for me thanks").
   const speakable = (list: readonly (readonly string[])[]) =>
     list.filter((ws) => ws.every(knownWord)).map((ws) => ws.join(' '));
   const openings = speakable(POLITE_OPENINGS);
@@ -176,9 +177,7 @@ export function buildPhraseGrammar(
       '#JSGF V1.0;',
       'grammar helix;',
       bodies.length ? `public <command> = ${branches.join(' | ')};` : 'public <command> = <VOID>;',
-      ...(openings.length && bodies.length
-        ? [`<open> = (${openings.join(' | ')}) [${openings.join(' | ')}];`]
-        : []),
+      ...(openings.length && bodies.length ? [`<open> = ${openingRule(openings)};`] : []),
       ...(closings.length && bodies.length
         ? [`<close> = (${closings.join(' | ')}) [${closings.join(' | ')}];`]
         : []),
@@ -310,6 +309,18 @@ function literalWords(nodes: Node[]): string[] {
   return nodes.flatMap((n) =>
     n.kind === 'word' ? [n.word] : n.kind === 'choice' ? n.options.flatMap(literalWords) : [],
   );
+}
+
+/**
+ * The openings: one, or "please" with one of the others on either side ("please could you",
+ * "could you please"); never two questions ("could you would you"), which nobody says and which
+ * gave a decode somewhere to put a stray syllable (bench/stt/phrases.ts, set C).
+ */
+function openingRule(openings: readonly string[]): string {
+  const questions = openings.filter((o) => o !== 'please');
+  if (!openings.includes('please') || questions.length === 0) return `(${openings.join(' | ')})`;
+  const q = `(${questions.join(' | ')})`;
+  return `please [${q}] | ${q} [please]`;
 }
 
 /**
@@ -497,7 +508,40 @@ export const DECOY_SENTENCES = [
   'what day is it today',
   'turn up the volume',
   'turn down the volume',
+  ...decoyAppliances(),
 ];
+
+/**
+ * Switching something that is not a light: "switch off the fan" must not find its way to
+ * "switch office light on" (bench/stt/phrases.ts, set C). An appliance that is also a configured
+ * room or light name stops being a decoy (the command wins; `interpretWith` filters decoys).
+ */
+function decoyAppliances(): string[] {
+  const appliances = [
+    'fan',
+    'oven',
+    'heating',
+    'heater',
+    'radio',
+    'television',
+    'dishwasher',
+    'washing machine',
+    'stove',
+    'microwave',
+    'dryer',
+    'hoover',
+    'vacuum',
+    'air conditioning',
+  ];
+  return appliances.flatMap((a) => [
+    `turn on the ${a}`,
+    `turn off the ${a}`,
+    `switch on the ${a}`,
+    `switch off the ${a}`,
+    `turn the ${a} on`,
+    `turn the ${a} off`,
+  ]);
+}
 
 /**
  * Numbers lo..hi: small ranges as an explicit list (the tightest grammar); larger ones

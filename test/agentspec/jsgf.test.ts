@@ -68,7 +68,11 @@ describe('buildPhraseGrammar', () => {
     // politeness is the language's: an opening before the forms that start with a verb (and the
     // decoys), a closing after every form; "lights on in the kitchen" takes no opening
     expect(grammar.jsgf).toMatch(
-      / \| <decoy>\) \[<close>\] \| \(<q1>\) \[<close>\];\n<open> = \(please \| can you \| could you/,
+      / \| <decoy>\) \[<close>\] \| \(<q1>\) \[<close>\];\n<open> = please \[\(can you \| could you/,
+    );
+    // "please" with one question on either side, never two questions ("could you would you")
+    expect(grammar.jsgf).toContain(
+      '<open> = please [(can you | could you | would you | will you)] | (can you | could you | would you | will you) [please];',
     );
     expect(grammar.jsgf).toContain('<q1> = lights on in [the] <slot0>;');
     expect(grammar.jsgf).toMatch(/\n<close> = \(please \| thanks \| thank you \| for me\)/);
