@@ -1,8 +1,9 @@
 /**
  * The constrained recogniser's grammar: the agents' phrase grammars ("turn (on|off) [the]
  * {room} lights") compiled to one JSGF grammar for pocketsphinx, and the way back from a
- * recognised word string to agent, intent and slot values. Pure. Every phrase may be wrapped in
- * the language's politeness ("could you … please", phrase.ts), as the fast matcher allows.
+ * recognised word string to agent, intent and slot values. Pure. Every phrase may end in the
+ * language's closings ("… please", phrase.ts), and a phrase that starts with a verb may begin
+ * with its openings ("could you …"; byLead), all of which the fast matcher allows.
  *
  * Slots become closed word lists: an arg's `enum`, the config table named by `enum_from`
  * (e.g. lights.rooms), or spoken numbers for integer args with min/max. A phrase with a

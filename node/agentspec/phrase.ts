@@ -46,8 +46,9 @@ const SLOT_NAME = /^[a-z][a-z0-9_-]{0,31}$/;
 /**
  * Politeness around any command, part of the language rather than of each phrase: "please",
  * "could you", "can you please" before it, "please", "thanks", "for me" after it. The fast matcher
- * strips them (trimPoliteness) and the recogniser's grammar wraps every phrase in them, so both
- * hear the same sentences.
+ * strips them (trimPoliteness); the recogniser's grammar puts the closings after every phrase and
+ * the openings only before the forms that start with a verb, as people say them (jsgf.ts), so
+ * every sentence it hears, the fast matcher reads.
  */
 export const POLITE_OPENINGS: readonly (readonly string[])[] = [
   ['please'],
