@@ -63,6 +63,7 @@ export { compileFastMatcher, type FastMatcher, type UnknownValue } from './match
 export {
   buildPhraseGrammar,
   DECOY_SLOT_VALUES,
+  DECOY_APPLIANCES,
   DECOY_SENTENCES,
   type PhraseGrammar,
   type PhraseGrammarOptions,

@@ -69,6 +69,11 @@ export interface PhraseGrammarOptions {
    */
   decoySentences?: readonly string[];
   /**
+   * Things that are not lights, heard switched on or off ("turn the fan off") and refused
+   * (default DECOY_APPLIANCES); one that is also a room or a light's name is left out.
+   */
+  decoyAppliances?: readonly string[];
+  /**
    * Hear a phrase without its optional enum slot ("turn on [the] [{room}] lights" as "turn on the
    * lights"). Default false: in a closed grammar the decoder then drops a room it does not know,
    * or absorbs one into politeness ("turn off the workshop lights" heard as "turn off the light",
@@ -160,33 +165,24 @@ export function buildPhraseGrammar(
     list.filter((ws) => ws.every(knownWord)).map((ws) => ws.join(' '));
   const openings = speakable(POLITE_OPENINGS);
   const closings = speakable(POLITE_CLOSINGS);
-  // Each phrase is split by how it starts (byLead): an opening ("could you", "please") comes only
-  // before the forms that start with a verb, a closing after any form.
-  const assemble = (bodies: { verb: string[]; other: string[]; note: string }[]): string => {
-    const verbAlts = [
-      ...bodies.flatMap((b, i) => (b.verb.length ? [`<p${i}>`] : [])),
-      ...(decoys.length ? ['<decoy>'] : []),
-    ];
-    const otherAlts = bodies.flatMap((b, i) => (b.other.length ? [`<q${i}>`] : []));
+  // The opening goes inside each phrase, in front of its verb (withOpening), so a phrase that can
+  // start without one ("[the] [{room}] lights on") takes none there; a closing after any phrase.
+  const assemble = (bodies: { body: string; note: string }[]): string => {
     const open = openings.length ? '[<open>] ' : '';
+    const alts = [...bodies.map((_, i) => `<p${i}>`), ...(decoys.length ? [`${open}<decoy>`] : [])];
     const close = closings.length ? ' [<close>]' : '';
-    const branches = [
-      ...(verbAlts.length ? [`${open}(${verbAlts.join(' | ')})${close}`] : []),
-      ...(otherAlts.length ? [`(${otherAlts.join(' | ')})${close}`] : []),
-    ];
     return [
       '#JSGF V1.0;',
       'grammar helix;',
-      bodies.length ? `public <command> = ${branches.join(' | ')};` : 'public <command> = <VOID>;',
+      bodies.length
+        ? `public <command> = (${alts.join(' | ')})${close};`
+        : 'public <command> = <VOID>;',
       ...(openings.length && bodies.length ? [`<open> = ${openingRule(openings)};`] : []),
       ...(closings.length && bodies.length
         ? [`<close> = (${closings.join(' | ')}) [${closings.join(' | ')}];`]
         : []),
       ...(decoys.length && bodies.length ? [`<decoy> = ${decoys.join(' | ')};`] : []),
-      ...bodies.flatMap((b, i) => [
-        ...(b.verb.length ? [`<p${i}> = ${b.verb.join(' | ')}; // ${b.note}`] : []),
-        ...(b.other.length ? [`<q${i}> = ${b.other.join(' | ')}; // ${b.note}`] : []),
-      ]),
+      ...bodies.map((b, i) => `<p${i}> = ${b.body}; // ${b.note}`),
       ...[...slotRules].map(([name, body]) => `<${name}> = ${body};`),
       '',
     ].join('\n');
@@ -196,17 +192,31 @@ export function buildPhraseGrammar(
     .filter((ws) => ws.length > 0 && ws.every((w) => /^[a-z']+$/.test(w) && knownWord(w)))
     .map((ws) => ws.join(' '))
     .filter((d) => !interpretWith(compiled, d));
-  decoys.forEach((d) => d.split(' ').forEach((w) => words.add(w)));
+  const appliances = (options.decoyAppliances ?? DECOY_APPLIANCES)
+    .map((a) => a.toLowerCase().split(/\s+/).filter(Boolean))
+    .filter((ws) => ws.length > 0 && ws.every((w) => /^[a-z']+$/.test(w) && knownWord(w)))
+    .map((ws) => ws.join(' '))
+    .filter((a) => !['on', 'off'].some((v) => interpretWith(compiled, `turn ${v} the ${a}`)));
+  if (appliances.length && ['turn', 'switch', 'on', 'off', 'the'].every(knownWord))
+    decoys.push(
+      `(turn | switch) (on | off) the (${appliances.join(' | ')}) | (turn | switch) the (${appliances.join(' | ')}) (on | off)`,
+    );
+  decoys.forEach((d) =>
+    d
+      .split(/[\s()|]+/)
+      .filter(Boolean)
+      .forEach((w) => words.add(w)),
+  );
   if (compiled.length)
     [...openings, ...closings].forEach((p) => p.split(' ').forEach((w) => words.add(w)));
   const note = (c: CompiledPhrase) => `${c.agent}.${c.intent}: ${c.phrase.replace(/[\r\n]/g, ' ')}`;
   const jsgf = assemble(
-    compiled.map((c) => {
-      const forms = byLead(c.nodes);
-      const jsgfOf = (nodes: Node[]) =>
-        toJsgf(nodes, (slot) => `<${ruleNames.get(c.slots.get(slot)!)}>`);
-      return { verb: forms.verb.map(jsgfOf), other: forms.other.map(jsgfOf), note: note(c) };
-    }),
+    compiled.map((c) => ({
+      body: toJsgf(openings.length ? withOpening(c.nodes) : c.nodes, (slot) =>
+        slot === OPENING ? '<open>' : `<${ruleNames.get(c.slots.get(slot)!)}>`,
+      ),
+      note: note(c),
+    })),
   );
 
   return {
@@ -352,26 +362,53 @@ const NOT_A_VERB = new Set([
   'are',
 ]);
 
+/** A slot name no phrase can have (names are [a-z][a-z0-9_-]*): where an opening may go. */
+const OPENING = '<open>';
+const OPEN: Node = { kind: 'choice', options: [[{ kind: 'slot', name: OPENING }]], optional: true };
+
 /**
- * A phrase's forms split by how they start: those that start with a verb (`verb`: an opening may
- * come before them) and the rest (a slot, an article, a question word). Leading choices are
- * unfolded only as far as the split needs: "(turn|switch) on …" stays one form.
+ * The phrase with an optional opening in front of every verb it can start with, and nowhere else:
+ * "(turn|switch) on …" becomes "[<open>] (turn|switch) on …", "[[set|start] a] {minutes} minute
+ * timer" becomes "[[[<open>] (set|start)] a] …", "[the] [{room}] lights on" stays as it is. The
+ * phrase is written once: the decoder expands every copy of a slot in full, and a grammar that
+ * split each phrase into the forms with and without a verb decoded a third slower. Where the
+ * opening cannot be placed like that (an optional part before another verb, "[please] turn …"),
+ * it goes in front of the whole phrase, as before.
  */
-function byLead(nodes: readonly Node[]): { verb: Node[][]; other: Node[][] } {
+function withOpening(nodes: readonly Node[]): Node[] {
+  return placeOpening(nodes) ?? [OPEN, ...nodes];
+}
+
+function placeOpening(nodes: readonly Node[]): Node[] | null {
+  const can = leads(nodes);
+  if (!can.verb) return [...nodes];
+  const [first, ...rest] = nodes as [Node, ...Node[]];
+  if (first.kind === 'word') return [OPEN, ...nodes];
+  if (first.kind !== 'choice' || (first.optional && leads(rest).verb)) return null;
+  // a choice of verbs takes one opening in front of it
+  if (first.options.every((o) => o.length > 0 && !leads(o).other)) {
+    const verbs: Node = { ...first, optional: false };
+    return first.optional
+      ? [{ kind: 'choice', options: [[OPEN, verbs]], optional: true }, ...rest]
+      : [OPEN, verbs, ...rest];
+  }
+  const options = first.options.map((o) => placeOpening(o));
+  if (options.some((o) => o === null)) return null;
+  return [{ ...first, options: options as Node[][] }, ...rest];
+}
+
+/** Whether `nodes` can start with a verb, and whether with anything else (or nothing). */
+function leads(nodes: readonly Node[]): { verb: boolean; other: boolean } {
   const [first, ...rest] = nodes;
-  if (!first) return { verb: [], other: [[]] };
+  if (!first) return { verb: false, other: true };
   if (first.kind === 'word')
-    return NOT_A_VERB.has(first.word)
-      ? { verb: [], other: [[...nodes]] }
-      : { verb: [[...nodes]], other: [] };
-  if (first.kind === 'slot') return { verb: [], other: [[...nodes]] };
-  const forms = first.options.map((o) => byLead([...o, ...rest]));
-  if (!first.optional && forms.every((f) => f.other.length === 0))
-    return { verb: [[...nodes]], other: [] };
-  if (!first.optional && forms.every((f) => f.verb.length === 0))
-    return { verb: [], other: [[...nodes]] };
-  if (first.optional) forms.push(byLead(rest));
-  return { verb: forms.flatMap((f) => f.verb), other: forms.flatMap((f) => f.other) };
+    return NOT_A_VERB.has(first.word) ? { verb: false, other: true } : { verb: true, other: false };
+  if (first.kind === 'slot') return { verb: false, other: true };
+  const all = [
+    ...first.options.map((o) => leads([...o, ...rest])),
+    ...(first.optional ? [leads(rest)] : []),
+  ];
+  return { verb: all.some((l) => l.verb), other: all.some((l) => l.other) };
 }
 
 function toJsgf(nodes: Node[], slotRef: (name: string) => string): string {
@@ -509,40 +546,29 @@ export const DECOY_SENTENCES = [
   'what day is it today',
   'turn up the volume',
   'turn down the volume',
-  ...decoyAppliances(),
 ];
 
 /**
- * Switching something that is not a light: "switch off the fan" must not find its way to
- * "switch office light on" (bench/stt/phrases.ts, set C). An appliance that is also a configured
- * room or light name stops being a decoy (the command wins; `interpretWith` filters decoys).
+ * Appliances that are not lights, switched on and off as decoys ("switch off the fan" must not
+ * find its way to "switch office light on"; bench/stt/phrases.ts, set C); see
+ * PhraseGrammarOptions.decoyAppliances.
  */
-function decoyAppliances(): string[] {
-  const appliances = [
-    'fan',
-    'oven',
-    'heating',
-    'heater',
-    'radio',
-    'television',
-    'dishwasher',
-    'washing machine',
-    'stove',
-    'microwave',
-    'dryer',
-    'hoover',
-    'vacuum',
-    'air conditioning',
-  ];
-  return appliances.flatMap((a) => [
-    `turn on the ${a}`,
-    `turn off the ${a}`,
-    `switch on the ${a}`,
-    `switch off the ${a}`,
-    `turn the ${a} on`,
-    `turn the ${a} off`,
-  ]);
-}
+export const DECOY_APPLIANCES = [
+  'fan',
+  'oven',
+  'heating',
+  'heater',
+  'radio',
+  'television',
+  'dishwasher',
+  'washing machine',
+  'stove',
+  'microwave',
+  'dryer',
+  'hoover',
+  'vacuum',
+  'air conditioning',
+];
 
 /**
  * Numbers lo..hi: small ranges as an explicit list (the tightest grammar); larger ones

@@ -63,30 +63,30 @@ describe('buildPhraseGrammar', () => {
 
   it('writes one JSGF rule per phrase and one per distinct slot', () => {
     expect(grammar.jsgf).toMatch(
-      /^#JSGF V1\.0;\ngrammar helix;\npublic <command> = \[<open>\] \(<p0> \| <p1> \|/,
+      /^#JSGF V1\.0;\ngrammar helix;\npublic <command> = \(<p0> \| <p1> \|/,
     );
-    // politeness is the language's: an opening before the forms that start with a verb (and the
-    // decoys), a closing after every form; "lights on in the kitchen" takes no opening
+    // politeness is the language's: an opening in front of a phrase's verb (and of the decoys),
+    // a closing after every phrase; "lights on in the kitchen" takes no opening
     expect(grammar.jsgf).toMatch(
-      / \| <decoy>\) \[<close>\] \| \(<q1>\) \[<close>\];\n<open> = please \[\(can you \| could you/,
+      / \| \[<open>\] <decoy>\) \[<close>\];\n<open> = please \[\(can you \| could you/,
     );
     // "please" with one question on either side, never two questions ("could you would you")
     expect(grammar.jsgf).toContain(
       '<open> = please [(can you | could you | would you | will you)] | (can you | could you | would you | will you) [please];',
     );
-    expect(grammar.jsgf).toContain('<q1> = lights on in [the] <slot0>;');
+    expect(grammar.jsgf).toContain('= [[<open>] (turn)] lights on in [the] <slot0>;');
     expect(grammar.jsgf).toMatch(/\n<close> = \(please \| thanks \| thank you \| for me\)/);
-    expect(grammar.jsgf).toContain('= turn on [the] <slot0> lights;');
+    expect(grammar.jsgf).toContain('= [<open>] turn on [the] <slot0> lights;');
     expect(grammar.jsgf).toContain('<slot0> = kitchen | living room | garage | bathroom');
     expect(grammar.jsgf).toMatch(/<decoy> = what is the weather like \| /);
     // numbers stop at 120 by default: bigger ranges swell the search
     expect(grammar.jsgf).toContain('| one hundred twenty;');
     expect(grammar.jsgf).not.toContain('one hundred twenty one');
-    expect(grammar.jsgf).toContain('= (list | show) [my] timers;');
+    expect(grammar.jsgf).toContain('= [<open>] (list | show) [my] timers;');
     expect(grammar.phraseCount).toBe(6);
   });
 
-  it('puts an opening only before a phrase that starts with a verb, unfolding a leading choice as far as that needs', () => {
+  it('puts an opening only in front of a verb a phrase starts with, writing each phrase once', () => {
     const g = buildPhraseGrammar(
       [
         ManifestSchema.parse({
@@ -109,14 +109,15 @@ describe('buildPhraseGrammar', () => {
       { slotValues: { 'lights.rooms': ['kitchen'] } },
     );
     expect(g.jsgf).toContain(
-      'public <command> = [<open>] (<p0> | <p2> | <decoy>) [<close>] | (<q1> | <q2> | <q3>) [<close>];',
+      'public <command> = (<p0> | <p1> | <p2> | <p3> | [<open>] <decoy>) [<close>];',
     );
-    // a leading choice of verbs stays one form
-    expect(g.jsgf).toContain('<p0> = (turn | switch) on [the] <slot0> lights;');
-    expect(g.jsgf).toContain('<q1> = the <slot0> lights on | <slot0> lights on;');
-    expect(g.jsgf).toContain('<p2> = set a <slot1> minute timer | start a <slot1> minute timer;');
-    expect(g.jsgf).toContain('<q2> = a <slot1> minute timer | <slot1> minute timer;');
-    expect(g.jsgf).toContain('<q3> = what timers are set;');
+    // one opening in front of a choice of verbs
+    expect(g.jsgf).toContain('<p0> = [<open>] (turn | switch) on [the] <slot0> lights;');
+    // a phrase that cannot start with a verb stays as it is written
+    expect(g.jsgf).toContain('<p1> = [the] <slot0> lights on;');
+    expect(g.jsgf).toContain('<p3> = what timers are set;');
+    // an optional verb takes its opening with it, and the phrase is written once
+    expect(g.jsgf).toContain('<p2> = [[[<open>] (set | start)] a] <slot1> minute timer;');
     // the samples follow the same rule: "could you the kitchen lights on" is never one of them
     const samples = g.samples(20);
     const opened = samples.filter((x) =>
@@ -127,6 +128,24 @@ describe('buildPhraseGrammar', () => {
       expect(x.text).toMatch(
         /^(please|can you|could you|would you|will you) (turn|switch|set|start) /,
       );
+  });
+
+  it('holds appliances that are not lights as decoys, in one rule', () => {
+    expect(grammar.jsgf).toContain(
+      '(turn | switch) (on | off) the (fan | oven | heating | heater | radio | television |',
+    );
+    expect(grammar.interpret('switch off the fan')).toBeNull();
+    const fanLight = ManifestSchema.parse({
+      name: 'lamps',
+      tier: 'warm',
+      intents: [{ name: 'on', phrases: ['turn on the fan'] }],
+    });
+    // an appliance the home has as a command is no decoy
+    const g = buildPhraseGrammar([fanLight], { decoyAppliances: ['fan', 'oven'] });
+    expect(g.jsgf).toContain(
+      '(turn | switch) (on | off) the (oven) | (turn | switch) the (oven) (on | off)',
+    );
+    expect(buildPhraseGrammar([fanLight], { decoyAppliances: [] }).jsgf).not.toContain('oven');
   });
 
   it('leaves out phrases it cannot hear, saying why', () => {
