@@ -165,11 +165,18 @@ export function buildPhraseGrammar(
     list.filter((ws) => ws.every(knownWord)).map((ws) => ws.join(' '));
   const openings = speakable(POLITE_OPENINGS);
   const closings = speakable(POLITE_CLOSINGS);
-  // The opening goes inside each phrase, in front of its verb (withOpening), so a phrase that can
-  // start without one ("[the] [{room}] lights on") takes none there; a closing after any phrase.
-  const assemble = (bodies: { body: string; note: string }[]): string => {
+  // The opening goes in front of the phrases that always start with a verb (one copy for all of
+  // them), inside a phrase that may start with or without one, in front of its verb (withOpening),
+  // and nowhere near the rest ("[the] [{room}] lights on"); a closing goes after any phrase.
+  const assemble = (bodies: { body: string; note: string; lead: 'verb' | 'both' | 'other' }[]) => {
+    const ref = (i: number) => `<p${i}>`;
+    const verbs = [
+      ...bodies.flatMap((b, i) => (b.lead === 'verb' ? [ref(i)] : [])),
+      ...(decoys.length ? ['<decoy>'] : []),
+    ];
+    const rest = bodies.flatMap((b, i) => (b.lead !== 'verb' ? [ref(i)] : []));
     const open = openings.length ? '[<open>] ' : '';
-    const alts = [...bodies.map((_, i) => `<p${i}>`), ...(decoys.length ? [`${open}<decoy>`] : [])];
+    const alts = [...(verbs.length ? [`${open}(${verbs.join(' | ')})`] : []), ...rest];
     const close = closings.length ? ' [<close>]' : '';
     return [
       '#JSGF V1.0;',
@@ -211,12 +218,15 @@ export function buildPhraseGrammar(
     [...openings, ...closings].forEach((p) => p.split(' ').forEach((w) => words.add(w)));
   const note = (c: CompiledPhrase) => `${c.agent}.${c.intent}: ${c.phrase.replace(/[\r\n]/g, ' ')}`;
   const jsgf = assemble(
-    compiled.map((c) => ({
-      body: toJsgf(openings.length ? withOpening(c.nodes) : c.nodes, (slot) =>
+    compiled.map((c) => {
+      const can = leads(c.nodes);
+      const lead = !can.other ? 'verb' : can.verb ? 'both' : 'other';
+      const nodes = lead === 'both' && openings.length ? withOpening(c.nodes) : c.nodes;
+      const body = toJsgf(nodes, (slot) =>
         slot === OPENING ? '<open>' : `<${ruleNames.get(c.slots.get(slot)!)}>`,
-      ),
-      note: note(c),
-    })),
+      );
+      return { body, note: note(c), lead };
+    }),
   );
 
   return {
@@ -371,7 +381,8 @@ const OPEN: Node = { kind: 'choice', options: [[{ kind: 'slot', name: OPENING }]
  * "(turn|switch) on …" becomes "[<open>] (turn|switch) on …", "[[set|start] a] {minutes} minute
  * timer" becomes "[[[<open>] (set|start)] a] …", "[the] [{room}] lights on" stays as it is. The
  * phrase is written once: the decoder expands every copy of a slot in full, and a grammar that
- * split each phrase into the forms with and without a verb decoded a third slower. Where the
+ * split each phrase into the forms with and without a verb decoded a third slower (an opening in
+ * every phrase, ~10 % slower; hence phrases that always start with a verb share one). Where the
  * opening cannot be placed like that (an optional part before another verb, "[please] turn …"),
  * it goes in front of the whole phrase, as before.
  */
