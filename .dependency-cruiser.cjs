@@ -12,7 +12,7 @@ const LAYERS = [
   // 1: what one device is (config, identity), pure domain logic, the components' lifecycle
   ['config', 'identity', 'agentspec', 'placement', 'lifecycle'],
   // 2: one outside system each (files, CLI tools, processes, sockets)
-  ['capabilities', 'discovery', 'bus', 'rpc', 'voice', 'home'],
+  ['capabilities', 'discovery', 'bus', 'rpc', 'voice', 'home', 'heap'],
   // 3: services over one edge each
   ['membership', 'settings', 'join', 'agents', 'stt', 'router', 'tts', 'registry'],
   // 4: gRPC services that compose them

@@ -11,6 +11,7 @@ import { createLogger, type Logger } from './log.js';
 import { VERSION } from './version.js';
 import { describeError, NodeStartingError, UsageError } from './errors.js';
 import { component, ComponentStack, stopErrorLogger, type Component } from './lifecycle.js';
+import { heapCollector } from './heap.js';
 import {
   ensureNodeTls,
   hostNodeName,
@@ -619,6 +620,8 @@ export class Daemon {
           this.dashboard = null;
         },
       ),
+      // An idle node's promoted garbage, collected once a minute (node/heap.ts; --expose-gc only).
+      heapCollector(),
     ];
   }
 

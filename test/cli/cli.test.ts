@@ -66,9 +66,9 @@ describe('helix-node CLI conventions', () => {
     expect(r.code).toBe(0);
     expect(r.stdout).toMatch(/^\[Unit\]/m);
     expect(r.stdout).toMatch(/ExecStart=.*helix-node\.js join --state-dir/);
-    // the daemon's small young generation (node/cli/service.ts DAEMON_NODE_FLAGS, issue 12)
+    // the daemon's small young generation and its collections (node/cli/service.ts DAEMON_NODE_FLAGS, issue 12)
     expect(r.stdout).toMatch(
-      /ExecStart=\S*node --max-semi-space-size=1 --single-threaded \S*helix-node\.js join/,
+      /ExecStart=\S*node --max-semi-space-size=1 --single-threaded --expose-gc \S*helix-node\.js join/,
     );
     expect(r.stdout).toContain(stateDir);
     expect(r.stdout).toMatch(/WantedBy=/);
