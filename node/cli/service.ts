@@ -21,7 +21,7 @@ export interface UnitOptions {
  *   that a full GC runs on the main thread; on the daemon's 20-30 MB heap that is milliseconds.
  * - `--expose-gc`: the daemon collects its heap once a minute (node/heap.ts): small semi-spaces
  *   promote an idle node's short-lived garbage, which V8 otherwise keeps for hours (69 -> 75 MB
- *   in ten idle minutes; flat at 69 MB with the collections).
+ *   in ten idle minutes; 70 MB with the collections).
  * They cannot be set from inside the process (V8 sizes its heap when it starts), hence the unit.
  */
 export const DAEMON_NODE_FLAGS: readonly string[] = [
