@@ -3,7 +3,7 @@
  * {room} lights") compiled to one JSGF grammar for pocketsphinx, and the way back from a
  * recognised word string to agent, intent and slot values. Pure. Every phrase may end in the
  * language's closings ("… please", phrase.ts), and a phrase that starts with a verb may begin
- * with its openings ("could you …"; byLead), all of which the fast matcher allows.
+ * with its openings ("could you …"; withOpening), all of which the fast matcher allows.
  *
  * Slots become closed word lists: an arg's `enum`, the config table named by `enum_from`
  * (e.g. lights.rooms), or spoken numbers for integer args with min/max. A phrase with a
