@@ -194,16 +194,18 @@ export function buildPhraseGrammar(
       '',
     ].join('\n');
   };
-  const decoys = (options.decoySentences ?? DECOY_SENTENCES)
-    .map((d) => d.toLowerCase().split(/\s+/).filter(Boolean))
-    .filter((ws) => ws.length > 0 && ws.every((w) => /^[a-z']+$/.test(w) && knownWord(w)))
-    .map((ws) => ws.join(' '))
-    .filter((d) => !interpretWith(compiled, d));
-  const appliances = (options.decoyAppliances ?? DECOY_APPLIANCES)
-    .map((a) => a.toLowerCase().split(/\s+/).filter(Boolean))
-    .filter((ws) => ws.length > 0 && ws.every((w) => /^[a-z']+$/.test(w) && knownWord(w)))
-    .map((ws) => ws.join(' '))
-    .filter((a) => !['on', 'off'].some((v) => interpretWith(compiled, `turn ${v} the ${a}`)));
+  // Decoy word strings, lower case, kept only where the dictionary can say every word.
+  const sayable = (list: readonly string[]) =>
+    list
+      .map((d) => d.toLowerCase().split(/\s+/).filter(Boolean))
+      .filter((ws) => ws.length > 0 && ws.every((w) => /^[a-z']+$/.test(w) && knownWord(w)))
+      .map((ws) => ws.join(' '));
+  const decoys = sayable(options.decoySentences ?? DECOY_SENTENCES).filter(
+    (d) => !interpretWith(compiled, d),
+  );
+  const appliances = sayable(options.decoyAppliances ?? DECOY_APPLIANCES).filter(
+    (a) => !['on', 'off'].some((v) => interpretWith(compiled, `turn ${v} the ${a}`)),
+  );
   if (appliances.length && ['turn', 'switch', 'on', 'off', 'the'].every(knownWord))
     decoys.push(
       `(turn | switch) (on | off) the (${appliances.join(' | ')}) | (turn | switch) the (${appliances.join(' | ')}) (on | off)`,
