@@ -14,7 +14,9 @@
  * not-commands-c are the sets held out from that change. On 2026-12-04 the grammar's politeness
  * rule, the lights' "put"/"make" phrasings and the word-margin threshold were chosen on set C
  * (from then on a seen set, marked so below); held-out-d and not-commands-d, written before those
- * changes, are the sets held out from them.
+ * changes, are the sets held out from them. Later on 2026-12-04 the on/off check and the
+ * phrasings changed after set D's failures were read (set D seen from then on); held-out-e and
+ * not-commands-e, written before those changes, are the sets held out from them.
  */
 import { numberToWords, type ArgValue } from '../../node/agentspec/index.js';
 
@@ -418,6 +420,113 @@ const NOT_COMMANDS_D: Said[] = [
 
 const VOICES_D = ['en-gb+m7', 'en-us+f4', 'en-029+m5', 'en-gb-x-rp+f2', 'en-us-nyc+m4'];
 
+/**
+ * Set E: written on 2026-12-04 (a second session) before that day's changes (on/off check, phrasings) and held out
+ * from them; other voice variants (one a Klatt formant voice), speeds, pitches and room noise.
+ */
+const HELD_OUT_E: Said[] = [
+  { text: 'turn on the bedroom light', meaning: on('bedroom') },
+  { text: 'switch the kitchen lights off please', meaning: off('kitchen') },
+  { text: 'living room lights off', meaning: off('living room') },
+  { text: 'lights on in the office please', meaning: on('office') },
+  { text: 'could you turn the office lights off', meaning: off('office') },
+  { text: 'please turn on the living room lights', meaning: on('living room') },
+  { text: 'switch off the light in the kitchen', meaning: off('kitchen') },
+  { text: 'bedroom light off', meaning: off('bedroom') },
+  { text: 'turn the lights on', meaning: here('on') },
+  { text: 'switch off the lights', meaning: here('off') },
+  { text: 'lights on please', meaning: here('on') },
+  { text: 'dim the bedroom lights to fifty percent', meaning: dim('bedroom', 50) },
+  { text: 'set the kitchen lights to seventy percent', meaning: dim('kitchen', 70) },
+  { text: 'office lights to twenty five percent', meaning: dim('office', 25) },
+  { text: 'dim the living room light to ten percent', meaning: dim('living room', 10) },
+  { text: 'set a timer for six minutes', meaning: timer({ minutes: 6 }) },
+  { text: 'start a five minute timer', meaning: timer({ minutes: 5 }) },
+  { text: 'timer for thirty seconds', meaning: timer({ seconds: 30 }) },
+  { text: 'set a two minute timer please', meaning: timer({ minutes: 2 }) },
+  { text: 'a twelve minute timer', meaning: timer({ minutes: 12 }) },
+  { text: 'set a timer for forty five seconds', meaning: timer({ seconds: 45 }) },
+  { text: 'cancel my timer', meaning: cancel() },
+  { text: 'stop the timer', meaning: cancel() },
+  { text: 'cancel the six minute timer', meaning: cancel({ minutes: 6 }) },
+  { text: 'how long is left on my timer', meaning: list },
+  { text: 'list the timers', meaning: list },
+  { text: 'what timers are running', meaning: list },
+  { text: 'add two minutes to the timer', meaning: add({ minutes: 2 }) },
+  { text: 'which devices are online', meaning: online },
+  { text: 'which agents are running', meaning: running },
+  { text: 'could you switch the bedroom lights on', meaning: on('bedroom') },
+  { text: 'turn off the office light please', meaning: off('office') },
+];
+
+/** Not commands for set E (56): near misses, other devices, everyday talk. */
+const NOT_COMMANDS_E: Said[] = [
+  'turn on the dishwasher',
+  'switch off the television please',
+  'the kitchen lights look nice',
+  'who left the lights on',
+  'turn the volume down',
+  'set the table for dinner',
+  'cancel my subscription',
+  'stop the music',
+  'the bedroom is upstairs',
+  'my office is a mess',
+  'living room or kitchen',
+  'lights camera action',
+  'turn left at the lights',
+  'switch places with me',
+  'I am in the kitchen',
+  'the timer went off',
+  'what time is it',
+  'five minutes late',
+  'twenty percent battery',
+  'a glass of water please',
+  'put the cat out',
+  'turn the oven down',
+  'close the window',
+  'tidy the living room',
+  'feed the dog',
+  'what are we having for lunch',
+  'can you hear me',
+  'yes',
+  'no thanks',
+  'hmm let me think',
+  'good night everyone',
+  'the light bulb is broken',
+  'early to bed',
+  'play some jazz',
+  'hold on a minute',
+  'list the groceries',
+  'set the heating to twenty one',
+  'dim sum for dinner',
+  'switch on the radio',
+  'where are my keys',
+  'is the garage door open',
+  'the office printer is out of paper',
+  'call me back later',
+  'one two three four',
+  'thirty degrees outside',
+  'my laptop is at fifty percent',
+  'thank you very much',
+  'what a lovely day',
+  'please stop talking',
+  'turn it down a bit',
+  'can you do me a favour',
+  'I am so tired',
+  'how far is the moon',
+  'it is freezing in the bedroom',
+  'the lights in the office flicker',
+  'timer',
+].map((text) => ({ text, meaning: null }));
+
+const VOICES_E = [
+  'en-us+m2',
+  'en-gb-x-gbclan+f1',
+  'en-gb-scotland+m6',
+  'en-029+f5',
+  'en-us+klatt2',
+];
+
 const VOICES_C = ['en-gb-x-gbclan', 'en-gb-x-gbcwmd', 'en-us-nyc'];
 
 export const SETS: SpeechSet[] = [
@@ -497,6 +606,25 @@ export const SETS: SpeechSet[] = [
     noiseSnrDb: 20,
     once: true,
     sentences: NOT_COMMANDS_D,
+  },
+  {
+    name: 'held-out-e',
+    heldOut: true,
+    voices: VOICES_E,
+    speeds: [155, 195],
+    pitches: [45, 70, 35],
+    noiseSnrDb: 25,
+    sentences: HELD_OUT_E,
+  },
+  {
+    name: 'not-commands-e',
+    heldOut: true,
+    voices: VOICES_E,
+    speeds: [155, 195],
+    pitches: [45, 70, 35],
+    noiseSnrDb: 25,
+    once: true,
+    sentences: NOT_COMMANDS_E,
   },
 ];
 
