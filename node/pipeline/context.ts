@@ -25,6 +25,8 @@ import { busVoiceChannel, SignedVoiceCodec, type SignedDropReason } from './sign
 export const CONTEXT_SUBJECT = 'helix.v1.voice.context';
 export const CONTEXT_PROTOCOL_VERSION = 1;
 export const DEFAULT_CONTEXT_TTL_MS = 60_000;
+/** How long a question waits for its answer ("off", "thirteen"), at most; the ttl when shorter. */
+export const QUESTION_TTL_MS = 30_000;
 const MAX_BYTES = 8192;
 
 const scalar = z.union([z.string().max(256), z.number().finite(), z.boolean()]);
@@ -46,6 +48,22 @@ export const ConversationContextSchema = z.strictObject({
   args: scalars,
   /** the scalar fields of the agent's result data (a timer's id, label, seconds) */
   result: scalars.optional(),
+  /**
+   * Set when the node asked instead of acting ("Did you want the kitchen lights on or off?"):
+   * the meanings it asked between; the answer picks one (followup.ts). agent, intent and args are
+   * then the first choice's, and nothing has run.
+   */
+  question: z
+    .strictObject({
+      text: z.string().max(300),
+      choices: z
+        .array(
+          z.strictObject({ agent: z.string().max(64), intent: z.string().max(64), args: scalars }),
+        )
+        .min(1)
+        .max(4),
+    })
+    .optional(),
   /** when it was remembered, and when every node forgets it (epoch ms, the acting node's clock) */
   at: z.number().finite(),
   expiresAt: z.number().finite(),
@@ -148,11 +166,15 @@ export class ContextStore {
     this.#unsubscribe = null;
   }
 
-  /** Remembers a command for its room and shares it; null when follow-ups are off (ttl 0). */
+  /**
+   * Remembers a command (or a question asked instead, kept QUESTION_TTL_MS at most) for its room
+   * and shares it; null when follow-ups are off (ttl 0).
+   */
   remember(entry: ContextEntry): ConversationContext | null {
     if (this.ttlMs <= 0) return null;
     const at = this.#now();
-    const context: ConversationContext = { ...entry, at, expiresAt: at + this.ttlMs };
+    const ttl = entry.question ? Math.min(this.ttlMs, QUESTION_TTL_MS) : this.ttlMs;
+    const context: ConversationContext = { ...entry, at, expiresAt: at + ttl };
     this.#byRoom.set(context.room, context);
     this.opts.channel?.publish(context);
     return context;

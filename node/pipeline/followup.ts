@@ -66,6 +66,16 @@ export const FOLLOWUP_MANIFEST: AgentManifest = ManifestSchema.parse({
       phrases: ['cancel (it|that)', 'stop (it|that)'],
     },
     {
+      name: 'answer',
+      description:
+        'the answer to the question asked instead of acting ("on or off?", "thirteen or thirty?")',
+      phrases: ['{state}', '{number} [minute|minutes|second|seconds|percent]'],
+      args: {
+        state: { type: 'string', enum: ['on', 'off'] },
+        number: { type: 'integer', min: 0, max: 86400 },
+      },
+    },
+    {
       name: 'add',
       description: 'more time on the timer of the last command',
       phrases: [
@@ -82,7 +92,8 @@ export const FOLLOWUP_MANIFEST: AgentManifest = ManifestSchema.parse({
   ],
 });
 
-export type FollowUpKind = 'on' | 'off' | 'also' | 'brighter' | 'dimmer' | 'cancel' | 'add';
+export type FollowUpKind =
+  'on' | 'off' | 'also' | 'brighter' | 'dimmer' | 'cancel' | 'add' | 'answer';
 
 export function isFollowUp(agent: string): boolean {
   return agent === FOLLOWUP_AGENT;
@@ -101,6 +112,13 @@ export function resolveFollowUp(
   context: ConversationContext | null,
 ): FollowUpResolution {
   const kind = followUp.intent as FollowUpKind;
+  if (context?.question) return answerQuestion(kind, followUp.args, context, context.question);
+  if (kind === 'answer') {
+    return refused(
+      'Sorry, I didn\'t catch that. Say the whole command, for example "turn off the kitchen lights".',
+      `an answer ("${String(followUp.args.state ?? followUp.args.number)}"), but no question is waiting in this room or the mesh`,
+    );
+  }
   const wants: 'lights' | 'timer' = kind === 'cancel' || kind === 'add' ? 'timer' : 'lights';
   if (!context) {
     return refused(
@@ -174,6 +192,42 @@ export function resolveFollowUp(
   }
 }
 
+type Question = NonNullable<ConversationContext['question']>;
+
+/**
+ * A follow-up heard while a question waits: "off" or "turn them off" picks the choice that is
+ * off, "thirteen" the choice with 13 among its arguments; anything else, or an answer that fits
+ * no choice or several, gets the question again.
+ */
+function answerQuestion(
+  kind: FollowUpKind,
+  args: Record<string, ArgValue>,
+  context: ConversationContext,
+  question: Question,
+): FollowUpResolution {
+  const state = kind === 'on' || kind === 'off' ? kind : kind === 'answer' ? args.state : undefined;
+  const number = kind === 'answer' ? args.number : undefined;
+  const fits = question.choices.filter((c) =>
+    typeof state === 'string'
+      ? c.intent === state
+      : typeof number === 'number' && Object.values(c.args).includes(number),
+  );
+  const said =
+    typeof state === 'string'
+      ? `"${state}"`
+      : typeof number === 'number'
+        ? `${number}`
+        : `a "${kind}" follow-up`;
+  const asked = `the question "${question.text}" (trace ${context.traceId})`;
+  if (fits.length !== 1)
+    return refused(
+      question.text,
+      `${said} answers none of the choices of ${asked}, or more than one`,
+    );
+  const c = fits[0]!;
+  return resolved(c.agent, c.intent, c.args, `${said} answers ${asked}`);
+}
+
 /** The lights the context switched: its room, or its one light. */
 function lightsTarget(context: ConversationContext): Record<string, ArgValue> {
   const { room, device } = context.args;
@@ -217,5 +271,11 @@ export function describeContext(found: ContextLookup): string {
   const c = found.context;
   const room = c.room ? `the ${c.room}` : 'a node without a room';
   const other = found.from === 'mesh' ? ' (another room: the newest in the mesh)' : '';
+  if (c.question) {
+    const choices = c.question.choices.map(
+      (x) => `${x.agent}.${x.intent} ${JSON.stringify(x.args)}`,
+    );
+    return `asked "${c.question.text}" instead of acting (choices: ${choices.join(' or ')}), ${Math.round(found.ageMs / 1000)} s ago in ${room}${other} by ${c.name}`;
+  }
   return `${c.agent}.${c.intent} ${JSON.stringify(c.args)} ("${c.transcript}"), ${Math.round(found.ageMs / 1000)} s ago in ${room}${other} by ${c.name}`;
 }

@@ -286,6 +286,8 @@ export class Pipeline {
     const { transcript, node } = await this.runStt(rec, pcm, opts);
     const text = transcript.text.trim();
     if (text === '') {
+      if (transcript.rejected && transcript.choices?.length)
+        this.rememberQuestion(rec, transcript.rejected, transcript.choices);
       throw new StageFailure(
         'stt',
         transcript.rejected ? replies.uncertain(transcript.rejected) : replies.nothingHeard(),
@@ -467,6 +469,34 @@ export class Pipeline {
       intent: intent.intent,
       args: intent.args,
       ...(result ? { result } : {}),
+    });
+  }
+
+  /**
+   * A question asked instead of acting ("Did you want the kitchen lights on or off?"): the room
+   * remembers its choices, mesh-wide, so the answer ("off") may be heard by any node. Choices that
+   * are follow-ups themselves are left out (they would need the context this question replaces).
+   */
+  private rememberQuestion(
+    rec: TraceRecorder,
+    text: string,
+    choices: readonly PhraseInterpretation[],
+  ): void {
+    const store = this.deps.context;
+    const kept = choices
+      .filter((c) => !isFollowUp(c.agent))
+      .slice(0, 4)
+      .map(({ agent, intent, args }) => ({ agent, intent, args }));
+    const first = kept[0];
+    if (!store || !first) return;
+    store.remember({
+      room: this.deps.room?.()?.name ?? '',
+      node: this.deps.selfId,
+      name: this.selfName(),
+      traceId: rec.traceId,
+      transcript: '',
+      ...first,
+      question: { text: text.slice(0, 300), choices: kept },
     });
   }
 

@@ -33,6 +33,12 @@ export interface Transcript {
    * parsing the text again. Absent or null when the engine does not say.
    */
   interpretation?: PhraseInterpretation | null;
+  /**
+   * With `rejected` when it is a question between a few meanings ("Did you want the kitchen
+   * lights on or off?", "Sorry, was that thirteen or thirty minutes?"): those meanings, so that
+   * the answer ("off", "thirteen") can pick one (pipeline/followup.ts).
+   */
+  choices?: PhraseInterpretation[];
 }
 
 export interface TranscribeOptions {

@@ -296,10 +296,11 @@ export class PhraseRecogniser implements SttEngine {
       m ? `${m.agent}.${m.intent} ${JSON.stringify(m.args)}` : '';
     if (meanings.some((m) => key(m) !== key(interpretation))) {
       const heard = votes.map((v) => v.text);
-      return reject(
-        clarify(heard),
-        `the decodes disagree: ${heard.map((h) => `"${h}"`).join(', ')}`,
-      );
+      const question = clarify(heard);
+      return {
+        ...reject(question, `the decodes disagree: ${heard.map((h) => `"${h}"`).join(', ')}`),
+        ...(question !== SAY_AGAIN ? { choices: distinct(meanings) } : {}),
+      };
     }
     if (fit < minFit)
       return reject(
@@ -330,11 +331,21 @@ export class PhraseRecogniser implements SttEngine {
     if (this.options.checkOnOff !== false) {
       const word = best.words.find((w) => w.word === 'on' || w.word === 'off');
       const check = word ? checkOnOff(pcm, word) : null;
-      if (check && check.measured !== 'unsure' && check.measured !== check.heard)
-        return reject(
-          onOrOff(best.text),
-          `decoded "${check.heard}", but its audio ends like "${check.measured}" (${check.frames})`,
-        );
+      if (check && check.measured !== 'unsure' && check.measured !== check.heard) {
+        const other = { ...interpretation, intent: check.measured };
+        const agent = this.options.manifests.find((a) => a.name === interpretation.agent);
+        return {
+          ...reject(
+            onOrOff(best.text),
+            `decoded "${check.heard}", but its audio ends like "${check.measured}" (${check.frames})`,
+          ),
+          // the answer ("off") picks one, where the agent has both intents
+          ...(interpretation.intent === check.heard &&
+          agent?.intents.some((i) => i.name === check.measured)
+            ? { choices: [interpretation, other] }
+            : {}),
+        };
+      }
     }
     // 0.5 at the threshold, ~0.98 at the typical fit of clear speech (-45)
     const confidence = 1 / (1 + Math.exp(-(fit - minFit) / 12));
@@ -345,6 +356,16 @@ export class PhraseRecogniser implements SttEngine {
     this.closed = true;
     await Promise.all([...this.#vocab.decoders, this.#yardstick].map((d) => d?.close()));
   }
+}
+
+/** The meanings heard, each once, in the order first heard. */
+function distinct(meanings: readonly (PhraseInterpretation | null)[]): PhraseInterpretation[] {
+  const seen = new Map<string, PhraseInterpretation>();
+  for (const m of meanings) {
+    const k = m && `${m.agent}.${m.intent} ${JSON.stringify(m.args)}`;
+    if (m && k && !seen.has(k)) seen.set(k, m);
+  }
+  return [...seen.values()];
 }
 
 /**

@@ -78,11 +78,15 @@ export function checkOnOff(pcm: Int16Array, word: AlignedWord, floorDb?: number)
 /**
  * "on" holds a nasal of 30-130 ms after the vowel, "off" a fricative of 40 ms or more; the
  * vowel's decay looks nasal for up to 40 ms before an /f/, and the "th" of a following "the"
- * looks fricative for up to 30 ms after an /n/.
+ * looks fricative for up to 30 ms after an /n/. An /n/ runs on from the vowel: a nasal after 30 ms
+ * of silence is the next word's ("off in the kitchen", where an /f/ in room noise measures as
+ * silence), so nasal frames count only before the first such gap.
  */
 function judge(frames: string): 'on' | 'off' | 'unsure' {
-  const fricativeAt = frames.indexOf('FFF');
-  const before = fricativeAt < 0 ? frames : frames.slice(0, fricativeAt);
+  const gapAt = frames.indexOf('SSS');
+  const word = gapAt < 0 ? frames : frames.slice(0, gapAt);
+  const fricativeAt = word.indexOf('FFF');
+  const before = fricativeAt < 0 ? word : word.slice(0, fricativeAt);
   const nasal = Math.max(0, ...(before.match(/N+/g) ?? []).map((r) => r.length));
   // a fricative may have one weaker frame inside it
   const fricative = Math.max(

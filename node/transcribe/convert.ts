@@ -16,6 +16,9 @@ export function toWireTranscript(t: Transcript): WireTranscript {
       confidence: clamp01(t.confidence),
     })),
     interpretation: t.interpretation ? toWireInterpretation(t.interpretation) : undefined,
+    rejected: t.rejected ?? '',
+    rejectedDetail: t.rejectedDetail ?? '',
+    choices: (t.choices ?? []).map(toWireInterpretation),
   };
 }
 
@@ -30,8 +33,23 @@ export function fromWireTranscript(t: WireTranscript): Transcript {
       text: s.text,
     })),
     ...(t.interpretation ? { interpretation: fromWireInterpretation(t.interpretation) } : {}),
+    ...(t.rejected ? { rejected: t.rejected.slice(0, MAX_SAID) } : {}),
+    ...(t.rejectedDetail ? { rejectedDetail: t.rejectedDetail.slice(0, MAX_DETAIL) } : {}),
+    ...(t.choices?.length
+      ? {
+          choices: t.choices
+            .slice(0, MAX_CHOICES)
+            .map(fromWireInterpretation)
+            .filter((c): c is PhraseInterpretation => c !== null),
+        }
+      : {}),
   };
 }
+
+/** What a peer's refusal may bring: a sentence to say, a line for the trace, a few choices. */
+const MAX_SAID = 300;
+const MAX_DETAIL = 1000;
+const MAX_CHOICES = 4;
 
 function toWireInterpretation(i: PhraseInterpretation): WireInterpretation {
   return { agent: i.agent, intent: i.intent, argsJson: JSON.stringify(i.args), phrase: i.phrase };

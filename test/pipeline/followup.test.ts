@@ -195,6 +195,74 @@ describe('resolveFollowUp', () => {
     expect(follow('make it brighter', TIMER)).toMatchObject({ kind: 'refused' });
   });
 
+  describe('answers to a question asked instead of acting', () => {
+    const asked = (
+      text: string,
+      choices: { agent: string; intent: string; args: ConversationContext['args'] }[],
+    ) => context({ transcript: '', ...choices[0]!, question: { text, choices } });
+    const ON_OFF = asked('Did you want the kitchen lights on or off?', [
+      { agent: 'lights', intent: 'on', args: { room: 'kitchen' } },
+      { agent: 'lights', intent: 'off', args: { room: 'kitchen' } },
+    ]);
+    const MINUTES = asked('Sorry, was that thirteen or thirty minutes?', [
+      { agent: 'timer', intent: 'set', args: { minutes: 13 } },
+      { agent: 'timer', intent: 'set', args: { minutes: 30 } },
+    ]);
+
+    it.each([
+      ['off', 'off'],
+      ['on', 'on'],
+      ['turn them off', 'off'],
+      ['switch it on', 'on'],
+    ])('"%s" picks the lights %s', (said, intent) => {
+      const r = follow(said, ON_OFF);
+      expect(r).toMatchObject({
+        kind: 'intent',
+        intent: { agent: 'lights', intent, args: { room: 'kitchen' } },
+      });
+      expectValid(r);
+    });
+
+    it.each([
+      ['thirteen', 13],
+      ['30 minutes', 30],
+      ['thirty minutes', 30],
+    ])('"%s" picks the timer of %i minutes', (said, minutes) => {
+      const r = follow(said, MINUTES);
+      expect(r).toMatchObject({ intent: { agent: 'timer', intent: 'set', args: { minutes } } });
+      expectValid(r);
+    });
+
+    it('asks again for an answer that fits no choice, and for another follow-up', () => {
+      for (const [said, ctx] of [
+        ['forty', MINUTES],
+        ['off', MINUTES],
+        ['twelve', ON_OFF],
+        ['make it brighter', ON_OFF],
+        ['cancel it', MINUTES],
+      ] as const) {
+        expect(follow(said, ctx), said).toMatchObject({
+          kind: 'refused',
+          reply: ctx.question!.text,
+        });
+      }
+    });
+
+    it('refuses an answer when no question waits, and never takes it as a command', () => {
+      for (const ctx of [null, context(), TIMER]) {
+        const r = follow('off', ctx);
+        expect(r).toMatchObject({ kind: 'refused', reply: expect.stringMatching(/^Sorry/) });
+        if (r.kind === 'refused') expect(r.explain).toMatch(/no question is waiting/);
+      }
+    });
+
+    it('describes the question for the trace and the LLM', () => {
+      expect(describeContext({ context: ON_OFF, from: 'room', ageMs: 2000 })).toBe(
+        'asked "Did you want the kitchen lights on or off?" instead of acting (choices: lights.on {"room":"kitchen"} or lights.off {"room":"kitchen"}), 2 s ago in the living room by a',
+      );
+    });
+  });
+
   it('describes a context in one line (trace and LLM)', () => {
     expect(describeContext({ context: context(), from: 'room', ageMs: 4200 })).toBe(
       'lights.on {"room":"kitchen"} ("turn on the kitchen lights"), 4 s ago in the living room by a',

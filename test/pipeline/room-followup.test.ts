@@ -16,7 +16,15 @@ import {
   type NodeRoom,
 } from '../../node/pipeline/index.js';
 import { SHIPPED_DIR } from '../agents/helpers.js';
-import { peer, plainPipeline, runScript, SELF, SELF_ID } from './support/plain.js';
+import {
+  peer,
+  plainPipeline,
+  runScript,
+  SELF,
+  SELF_ID,
+  sttEngine,
+  transcript,
+} from './support/plain.js';
 
 const ROOMS = { 'lights.rooms': ['kitchen', 'living room', 'bedroom'], 'home.lights': [] };
 
@@ -183,6 +191,79 @@ describe('follow-ups', () => {
       args: { id: 7 },
       confidence: 1,
     });
+  });
+
+  it('a question asked instead of acting is answered on another node: "off" runs the choice that is off', async () => {
+    const mesh = memoryMesh();
+    const choice = (intent: string) => ({
+      agent: 'lights',
+      intent,
+      args: { room: 'kitchen' },
+      confidence: 1 as const,
+      phrase: `turn ${intent} [the] {room} lights`,
+    });
+    const question = 'Did you want the kitchen lights on or off?';
+    const refusal = transcript('', {
+      rejected: question,
+      rejectedDetail: 'decoded "on", but its audio ends like "off" (VVVVoFFFFF)',
+      choices: [choice('on'), choice('off')],
+    });
+    const a = node('a', { name: 'living room', from: 'setting' }, mesh('id-a'), {
+      stt: sttEngine(refusal, 'phrase'),
+      view: () => [{ ...peer('a', { self: true, stt: true }), id: 'id-a' }],
+    });
+    const b = node('b', { name: 'living room', from: 'setting' }, mesh('id-b'));
+    const asked = await a.pipeline.handleUtterance(new Int16Array(1600), { source: 'mic' });
+    expect(asked.ok).toBe(false);
+    expect(asked.reply).toBe(question);
+    expect(a.run.ran).toEqual([]);
+    expect(b.context.list()[0]).toMatchObject({
+      room: 'living room',
+      traceId: asked.traceId,
+      question: { text: question, choices: [{ intent: 'on' }, { intent: 'off' }] },
+    });
+
+    const answer = await b.pipeline.handleText('off');
+    expect(answer.ok, answer.reply).toBe(true);
+    expect(b.run.ran).toEqual([
+      { agent: 'lights', intent: 'off', args: { room: 'kitchen' }, confidence: 1 },
+    ]);
+    expect(answer.trace.hops.find((h) => h.stage === 'intent')?.detail).toMatch(
+      /follow-up "\{state\}" -> lights\.off \{"room":"kitchen"\}: "off" answers the question "Did you want the kitchen lights on or off\?"/,
+    );
+    // answered: the command that ran is the room's context again, and "off" alone means nothing
+    expect(b.context.list()[0]).not.toHaveProperty('question');
+    await a.pipeline.handleText('turn them back on');
+    expect(a.run.ran.at(-1)).toMatchObject({ intent: 'on', args: { room: 'kitchen' } });
+    const again = await a.pipeline.handleText('off');
+    expect(again.ok).toBe(false);
+    expect(a.run.ran).toHaveLength(1);
+  });
+
+  it('an unanswered question is forgotten after 30 s; a wrong answer gets the question again', async () => {
+    const a = node('a', { name: 'kitchen', from: 'setting' }, null, {
+      stt: sttEngine(
+        transcript('', {
+          rejected: 'Sorry, was that thirteen or thirty minutes?',
+          choices: [13, 30].map((minutes) => ({
+            agent: 'timer',
+            intent: 'set',
+            args: { minutes },
+            confidence: 1 as const,
+            phrase: 'set a timer for {minutes} minutes',
+          })),
+        }),
+        'phrase',
+      ),
+      view: () => [{ ...peer('a', { self: true, stt: true }), id: 'id-a' }],
+    });
+    await a.pipeline.handleUtterance(new Int16Array(1600), { source: 'mic' });
+    const wrong = await a.pipeline.handleText('forty');
+    expect(wrong.reply).toBe('Sorry, was that thirteen or thirty minutes?');
+    clock += 30_000;
+    const late = await a.pipeline.handleText('thirteen');
+    expect(late.ok).toBe(false);
+    expect(a.run.ran).toEqual([]);
   });
 
   it('without a context nothing runs and the reply says what to say instead', async () => {

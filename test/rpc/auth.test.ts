@@ -84,7 +84,10 @@ describe('gRPC calls carry proof of the mesh secret', () => {
       let bytes = 0;
       call.on('data', (chunk: { pcm: Buffer; end: boolean }) => {
         bytes += chunk.pcm.length;
-        const value = { text: `${bytes} bytes`, confidence: 1, language: 'en', segments: [] };
+        const value = {
+          ...{ text: `${bytes} bytes`, confidence: 1, language: 'en', segments: [] },
+          ...{ rejected: '', rejectedDetail: '', choices: [] },
+        };
         call.write({ event: chunk.end ? { $case: 'final', value } : { $case: 'partial', value } });
         if (chunk.end) call.end();
       });

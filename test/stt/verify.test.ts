@@ -15,8 +15,12 @@ const noise = () => {
   return seed / 2 ** 32 - 0.5;
 };
 
-/** 120 ms of vowel (voiced, 150 Hz with formants), then `tail` of 120 ms, then 100 ms of silence. */
-function word(tail: 'nasal' | 'fricative' | 'silence'): Int16Array {
+/**
+ * 120 ms of vowel (voiced, 150 Hz with formants), then `tail` of 120 ms, then 100 ms of silence;
+ * 'gap-nasal' is 60 ms of silence and then 60 ms of nasal (an /f/ lost in the noise, and the next
+ * word's "in").
+ */
+function word(tail: 'nasal' | 'fricative' | 'silence' | 'gap-nasal'): Int16Array {
   const out: number[] = [];
   for (let i = 0; i < 0.12 * RATE; i++) {
     const t = i / RATE;
@@ -28,7 +32,7 @@ function word(tail: 'nasal' | 'fricative' | 'silence'): Int16Array {
   }
   for (let i = 0; i < 0.12 * RATE; i++) {
     const t = i / RATE;
-    if (tail === 'nasal')
+    if (tail === 'nasal' || (tail === 'gap-nasal' && t >= 0.06))
       out.push(2500 * Math.sin(2 * Math.PI * 150 * t) + 600 * Math.sin(2 * Math.PI * 300 * t));
     else if (tail === 'fricative') out.push(noise() * 1600);
     else out.push(0);
@@ -52,6 +56,12 @@ describe('the on/off audio check', () => {
     expect(checkOnOff(word('silence'), { word: 'on', start: 0, end: 0.24 }).measured).toBe(
       'unsure',
     );
+  });
+
+  it('does not count a nasal after a silence as the word\'s: "off in the kitchen" stays "off"', () => {
+    const check = checkOnOff(word('gap-nasal'), { word: 'off', start: 0, end: 0.24 });
+    expect(check.frames).toMatch(/^V*S{3,}N{3,}/);
+    expect(check.measured).toBe('unsure');
   });
 
   it('counts room noise as silence, not as a fricative', () => {

@@ -30,6 +30,32 @@ describe('transcript on the wire', () => {
     expect(fromWireTranscript(wire)).toEqual(base);
   });
 
+  it("carries a refusal across: the question to say, why (for the trace) and the question's choices", () => {
+    const on = { agent: 'lights', intent: 'on', args: { room: 'kitchen' }, confidence: 1 as const };
+    const refused: Transcript = {
+      ...base,
+      text: '',
+      confidence: 0,
+      rejected: 'Did you want the kitchen lights on or off?',
+      rejectedDetail:
+        'the decodes disagree: "turn on the kitchen lights", "turn off the kitchen lights"',
+      choices: [
+        { ...on, phrase: 'turn on [the] {room} lights' },
+        { ...on, intent: 'off', phrase: 'turn off [the] {room} lights' },
+      ],
+    };
+    expect(fromWireTranscript(toWireTranscript(refused))).toEqual(refused);
+  });
+
+  it("holds a peer's refusal to a few choices and drops malformed ones", () => {
+    const wire = toWireTranscript({ ...base, text: '', rejected: 'Which one?' });
+    const choice = { agent: 'lights', intent: 'on', argsJson: '{}', phrase: 'x' };
+    wire.choices = [{ ...choice, argsJson: '{room' }, ...Array.from({ length: 9 }, () => choice)];
+    const got = fromWireTranscript(wire);
+    expect(got.rejected).toBe('Which one?');
+    expect(got.choices).toHaveLength(3);
+  });
+
   it.each([
     ['args that are not JSON', '{room'],
     ['args that are a list', '["kitchen"]'],
