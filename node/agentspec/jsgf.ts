@@ -101,6 +101,8 @@ interface CompiledPhrase {
   phrase: string;
   nodes: Node[];
   slots: Map<string, SlotMatcher>;
+  /** a number alone, with at most a unit word ("{number} [minutes]"): no polite closing */
+  bareNumber: boolean;
 }
 
 /** Builds the grammar from manifests (phrases with free text are skipped; see the header). */
@@ -145,7 +147,14 @@ export function buildPhraseGrammar(
           skip(problem);
           continue;
         }
-        compiled.push({ agent: m.name, intent: intent.name, phrase, nodes, slots });
+        compiled.push({
+          agent: m.name,
+          intent: intent.name,
+          phrase,
+          nodes,
+          slots,
+          bareNumber: isBareNumber(nodes, intent.args),
+        });
         literalWords(nodes).forEach((w) => words.add(w));
         for (const s of slots.values()) {
           s.words.forEach((w) => words.add(w));
@@ -167,22 +176,28 @@ export function buildPhraseGrammar(
   const closings = speakable(POLITE_CLOSINGS);
   // The opening goes in front of the phrases that always start with a verb (one copy for all of
   // them), inside a phrase that may start with or without one, in front of its verb (withOpening),
-  // and nowhere near the rest ("[the] [{room}] lights on"); a closing goes after any phrase.
-  const assemble = (bodies: { body: string; note: string; lead: 'verb' | 'both' | 'other' }[]) => {
+  // and nowhere near the rest ("[the] [{room}] lights on"); a closing goes after any phrase but a
+  // bare number (an answer, "thirty minutes"): "two please" is where "a two minute timer please"
+  // and everyday talk fell most easily.
+  const assemble = (
+    bodies: { body: string; note: string; lead: 'verb' | 'both' | 'other'; bare: boolean }[],
+  ) => {
     const ref = (i: number) => `<p${i}>`;
     const verbs = [
-      ...bodies.flatMap((b, i) => (b.lead === 'verb' ? [ref(i)] : [])),
+      ...bodies.flatMap((b, i) => (b.lead === 'verb' && !b.bare ? [ref(i)] : [])),
       ...(decoys.length ? ['<decoy>'] : []),
     ];
-    const rest = bodies.flatMap((b, i) => (b.lead !== 'verb' ? [ref(i)] : []));
+    const rest = bodies.flatMap((b, i) => (b.lead !== 'verb' && !b.bare ? [ref(i)] : []));
+    const bare = bodies.flatMap((b, i) => (b.bare ? [ref(i)] : []));
     const open = openings.length ? '[<open>] ' : '';
     const alts = [...(verbs.length ? [`${open}(${verbs.join(' | ')})`] : []), ...rest];
     const close = closings.length ? ' [<close>]' : '';
+    const polite = alts.length ? [`(${alts.join(' | ')})${close}`] : [];
     return [
       '#JSGF V1.0;',
       'grammar helix;',
       bodies.length
-        ? `public <command> = (${alts.join(' | ')})${close};`
+        ? `public <command> = ${[...polite, ...bare].join(' | ')};`
         : 'public <command> = <VOID>;',
       ...(openings.length && bodies.length ? [`<open> = ${openingRule(openings)};`] : []),
       ...(closings.length && bodies.length
@@ -227,7 +242,7 @@ export function buildPhraseGrammar(
       const body = toJsgf(nodes, (slot) =>
         slot === OPENING ? '<open>' : `<${ruleNames.get(c.slots.get(slot)!)}>`,
       );
-      return { body, note: note(c), lead };
+      return { body, note: note(c), lead, bare: c.bareNumber };
     }),
   );
 
@@ -265,7 +280,10 @@ export function buildPhraseGrammar(
             });
           // one sentence in four opens politely, one in four closes so
           const open = openings.length && rand(4) === 0 ? [openings[rand(openings.length)]!] : [];
-          const close = closings.length && rand(4) === 0 ? [closings[rand(closings.length)]!] : [];
+          const close =
+            closings.length && rand(4) === 0 && !c.bareNumber
+              ? [closings[rand(closings.length)]!]
+              : [];
           const body = say(c.nodes);
           const text = [...(verbLead ? open : []), ...body, ...close].join(' ');
           if (seen.has(text)) continue;
@@ -283,6 +301,25 @@ export function buildPhraseGrammar(
       return out;
     },
   };
+}
+
+/** "{number}" or "{number} [minutes|seconds]": a number slot and at most one optional word. */
+function isBareNumber(
+  nodes: readonly Node[],
+  args: AgentManifest['intents'][number]['args'],
+): boolean {
+  const [first, ...rest] = nodes;
+  const spec = first?.kind === 'slot' ? args[first.name] : undefined;
+  return (
+    (spec?.type === 'integer' || spec?.type === 'number') &&
+    rest.length <= 1 &&
+    rest.every(
+      (n) =>
+        n.kind === 'choice' &&
+        n.optional &&
+        n.options.every((o) => o.length === 1 && o[0]!.kind === 'word'),
+    )
+  );
 }
 
 function interpretWith(compiled: CompiledPhrase[], text: string): PhraseInterpretation | null {

@@ -127,6 +127,33 @@ describe('buildPhraseGrammar', () => {
       );
   });
 
+  it('gives a bare number (an answer: "thirty minutes") no polite closing, in the grammar and the samples', () => {
+    const g = buildPhraseGrammar([
+      ManifestSchema.parse({
+        name: 'kit',
+        tier: 'warm',
+        intents: [
+          {
+            name: 'answer',
+            phrases: ['{number} [minutes|percent]'],
+            args: { number: { type: 'integer', min: 0, max: 40 } },
+          },
+          {
+            name: 'set',
+            phrases: ['{minutes} minutes timer'],
+            args: { minutes: { type: 'integer', min: 1, max: 5 } },
+          },
+        ],
+      }),
+    ]);
+    // "two please" cannot be heard; "two minutes timer please" can
+    expect(g.jsgf).toContain('public <command> = ([<open>] (<decoy>) | <p1>) [<close>] | <p0>;');
+    const samples = g.samples(40);
+    const bare = samples.filter((s) => s.intent === 'answer');
+    expect(bare.length).toBeGreaterThan(5);
+    for (const s of bare) expect(s.text).not.toMatch(/please|thank|thanks|for me/);
+  });
+
   it('holds appliances that are not lights as decoys, in one rule', () => {
     expect(grammar.jsgf).toContain(
       '(turn | switch) (on | off) the (fan | oven | heating | heater | radio | television |',
