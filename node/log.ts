@@ -22,6 +22,18 @@ export function redactCredentials(text: string): string {
   return text.includes('://') ? text.replace(URL_CREDENTIALS, '$1***@') : text;
 }
 
+/**
+ * A value with every string inside it (arrays and plain objects too) passed through
+ * `redactCredentials`: what an agent's context gets of a helix.toml value.
+ */
+export function redactValue(value: unknown): unknown {
+  if (typeof value === 'string') return redactCredentials(value);
+  if (Array.isArray(value)) return value.map(redactValue);
+  if (typeof value === 'object' && value !== null)
+    return Object.fromEntries(Object.entries(value).map(([k, v]) => [k, redactValue(v)]));
+  return value;
+}
+
 export function createLogger(
   level: string = process.env.HELIX_LOG_LEVEL ?? 'info',
   bindings: Record<string, unknown> = {},

@@ -6,7 +6,7 @@
  */
 import { randomBytes, randomUUID } from 'node:crypto';
 import { describeError } from '../errors.js';
-import { silentLogger, type Logger } from '../log.js';
+import { redactValue, silentLogger, type Logger } from '../log.js';
 import { RunStats } from './run-stats.js';
 import type { WarmPoolEntry } from '../types.js';
 import {
@@ -215,7 +215,11 @@ export class AgentRunner {
         host: this.host,
         trace_id: req.traceId || taskId,
         deadline_ms: deadlineMs,
-        config: pickContext(m.context, currentConfig(this.opts.config)),
+        // a URL's credentials never go with it: secrets reach an agent only through host calls
+        config: redactValue(pickContext(m.context, currentConfig(this.opts.config))) as Record<
+          string,
+          unknown
+        >,
       },
     };
 

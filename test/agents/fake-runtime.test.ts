@@ -143,6 +143,40 @@ describe('runner and warm pool over a fake ContainerRuntime', () => {
     await runner.stop();
   });
 
+  it('hands the agent a URL from helix.toml without its credentials (failed before: the password went with mqtt.url)', async () => {
+    const { runtime, started } = fakeRuntime((c) => {
+      const task = c.tasks.at(-1);
+      if (task) c.say({ v: 1, type: 'result', id: task.id, text: 'done' });
+    });
+    const a: LoadedAgent = {
+      ...agent('cold'),
+      manifest: parseManifest(
+        `name = "fake"\ntier = "cold"\ncontext = ["mqtt.url", "home.servers"]\n[[intents]]\nname = "go"\n`,
+      ),
+    };
+    const config = {
+      mqtt: { url: 'mqtt://alice:s3cret@broker:1883', base_topic: 'z2m' },
+      home: { servers: [{ url: 'wss://alice:s3cret@ha.local/api/websocket' }, 'http://ha.local'] },
+    };
+    const runner = new AgentRunner({
+      runtime,
+      agents: [a],
+      host: 'fake-host',
+      resolveImage: async () => 'fake:1',
+      config,
+    });
+    const events = await collect(runner.run({ agent: 'fake', intent: 'go', args: {} }));
+    expect(last(events)).toMatchObject({ type: 'result', text: 'done' });
+    const task = started[0]!.tasks[0] as unknown as { context: { config: unknown } };
+    expect(task.context.config).toEqual({
+      'mqtt.url': 'mqtt://***@broker:1883',
+      'home.servers': [{ url: 'wss://***@ha.local/api/websocket' }, 'http://ha.local'],
+    });
+    expect(JSON.stringify(started[0]!.tasks)).not.toMatch(/s3cret|alice/);
+    expect(config.mqtt.url).toBe('mqtt://alice:s3cret@broker:1883'); // the node's own copy
+    await runner.stop();
+  });
+
   it.each([
     [
       'oom',
