@@ -154,4 +154,48 @@ describe('host call dispatch', () => {
     ); // fails in its handler ('view not ready'), not for notify's rate
     expect(limiter.refused).toEqual({ notify: 2993 });
   });
+
+  // issue 11: mqtt.publish and home.call_service had no rate limit either
+  it.each([
+    ['mqtt.publish', { topic: 'zigbee2mqtt/kitchen/set', payload: { state: 'ON' } }, 20, 100],
+    ['home.call_service', { domain: 'light', service: 'turn_on', lights: ['light.k'] }, 10, 30],
+  ] as const)(
+    'refuses %s over its rate per task (a flood of 1000 reaches the home as the burst)',
+    async (method, params, perSecond, burst) => {
+      let now = 0;
+      let reached = 0;
+      const home: Partial<HostCalls> = {
+        async 'mqtt.publish'() {
+          reached++;
+          return {};
+        },
+        async 'home.call_service'() {
+          reached++;
+          return { switched: ['kitchen'], without_brightness: [], failed: [] };
+        },
+      };
+      const agent = parseManifest(
+        `name = "h"\ntier = "warm"\ncalls = ["${method}"]\n[[intents]]\nname = "go"\n`,
+      );
+      const limiter = new CallRateLimiter(undefined, () => now);
+      let ok = 0;
+      let last = '';
+      for (let i = 0; i < 1000; i++) {
+        const o = await dispatchCall(home, call(method, params), { ...ctx(agent), limiter });
+        if (o.ok) ok++;
+        else last = o.error;
+      }
+      expect(ok).toBe(burst);
+      expect(reached).toBe(burst);
+      expect(last).toMatch(
+        new RegExp(
+          `^${method.replace('.', '\\.')} refused: over its limit of ${perSecond} calls a second \\(bursts of ${burst}\\)`,
+        ),
+      );
+      now += 1000; // a second later: perSecond more
+      for (let i = 0; i < 2 * perSecond; i++)
+        if ((await dispatchCall(home, call(method, params), { ...ctx(agent), limiter })).ok) ok++;
+      expect(ok).toBe(burst + perSecond);
+    },
+  );
 });
