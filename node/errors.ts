@@ -111,3 +111,24 @@ export function fileProblemHint(err: unknown): string | null {
   }
   return null;
 }
+
+/** What `fs.stat` says a path is, enough to name it. */
+export interface FileKindStats {
+  isFile(): boolean;
+  isDirectory(): boolean;
+  isFIFO(): boolean;
+  isCharacterDevice(): boolean;
+  isBlockDevice(): boolean;
+  isSocket(): boolean;
+}
+
+/** What a path is, for an error that refuses it: "a directory", "a FIFO (named pipe)", … */
+export function fileKind(st: FileKindStats): string {
+  if (st.isFile()) return 'a regular file';
+  if (st.isDirectory()) return 'a directory';
+  if (st.isFIFO()) return 'a FIFO (named pipe)';
+  if (st.isCharacterDevice()) return 'a character device';
+  if (st.isBlockDevice()) return 'a block device';
+  if (st.isSocket()) return 'a socket';
+  return 'not a regular file';
+}

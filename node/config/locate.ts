@@ -2,11 +2,11 @@
  * Which helix.toml applies and which state dir, without validating anything: no zod, so a command
  * that only talks to the running node (`status`, `run`) starts fast. load.ts validates on top.
  */
-import { existsSync, readFileSync } from 'node:fs';
+import { closeSync, constants, existsSync, fstatSync, openSync, readFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { parse as parseToml, TomlError } from 'smol-toml';
-import { ConfigError } from '../errors.js';
+import { ConfigError, fileKind } from '../errors.js';
 
 export type Tree = Record<string, unknown>;
 
@@ -76,14 +76,42 @@ export function locateConfig(opts: LoadOptions = {}): LocatedConfig {
   return { configPath, stateDir: path.resolve(cwd, stateDir), tree };
 }
 
+/** helix.toml is a few KB; anything near this is not one (and /dev/zero claims a size of 0). */
+export const MAX_CONFIG_BYTES = 1024 * 1024;
+
 function readToml(file: string): Tree {
   let text: string;
+  let fd: number;
   try {
-    text = readFileSync(file, 'utf8');
+    // O_NONBLOCK: opening a FIFO does not wait for a writer; it is refused below
+    fd = openSync(file, constants.O_RDONLY | constants.O_NONBLOCK | constants.O_NOCTTY);
   } catch (err) {
     throw new ConfigError('--config', file, 'the file cannot be read; check its permissions', {
       cause: err,
     });
+  }
+  try {
+    const st = fstatSync(fd);
+    if (!st.isFile())
+      throw new ConfigError(
+        '--config',
+        file,
+        `this is ${fileKind(st)}, not a regular file; pass a helix.toml file`,
+      );
+    if (st.size > MAX_CONFIG_BYTES)
+      throw new ConfigError(
+        '--config',
+        file,
+        `${st.size} bytes is over the ${MAX_CONFIG_BYTES}-byte limit for helix.toml; pass the right file`,
+      );
+    text = readFileSync(fd, 'utf8');
+  } catch (err) {
+    if (err instanceof ConfigError) throw err;
+    throw new ConfigError('--config', file, 'the file cannot be read; check its permissions', {
+      cause: err,
+    });
+  } finally {
+    closeSync(fd);
   }
   try {
     return parseToml(text) as Tree;

@@ -1,7 +1,7 @@
 /** Reading WAV files and the VAD model from disk into the 16 kHz mono PCM the rest of the pipeline takes. */
 import { constants, type Stats } from 'node:fs';
 import { open, stat, type FileHandle } from 'node:fs/promises';
-import { DependencyMissingError, InputError } from '../errors.js';
+import { DependencyMissingError, fileKind, InputError } from '../errors.js';
 import { parseSileroModel, type SileroModel } from './silero.js';
 import { toMono16k, TARGET_RATE } from './resample.js';
 import { floatToInt16, type Pcm16 } from './audio.js';
@@ -13,17 +13,6 @@ export interface AudioClip {
   sampleRate: typeof TARGET_RATE;
   /** what the file held before conversion */
   original: WavInfo;
-}
-
-/** What a path that is not a regular file is, in words ("a directory", "a FIFO (named pipe)", …). */
-export function fileKind(st: Stats): string {
-  if (st.isFile()) return 'a regular file';
-  if (st.isDirectory()) return 'a directory';
-  if (st.isFIFO()) return 'a FIFO (named pipe)';
-  if (st.isCharacterDevice()) return 'a character device';
-  if (st.isBlockDevice()) return 'a block device';
-  if (st.isSocket()) return 'a socket';
-  return 'not a regular file';
 }
 
 function openProblem(path: string, what: string, err: unknown): InputError {

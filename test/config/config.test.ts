@@ -1,8 +1,10 @@
+import { execFileSync } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { ConfigSchema, loadConfig, locateConfig, parseConfig } from '../../node/config/index.js';
+import { MAX_CONFIG_BYTES } from '../../node/config/locate.js';
 import { ConfigError } from '../../node/errors.js';
 
 const repoRoot = path.resolve(import.meta.dirname, '..', '..');
@@ -117,6 +119,27 @@ describe('config', () => {
     expect(() => loadConfig({ configPath: '/nonexistent/helix.toml', env: {} })).toThrow(
       /does not exist/,
     );
+  });
+
+  // issue 11: every file reader takes regular files only (a FIFO hung the reader, /dev/zero
+  // grew it without bound: readFileSync believes the size of 0)
+  it('refuses a directory, a FIFO and a device as --config at once, saying what each is', () => {
+    const dir = tmp();
+    const fifo = path.join(dir, 'helix.toml');
+    execFileSync('mkfifo', [fifo]);
+    for (const [file, kind] of [
+      [dir, 'a directory'],
+      [fifo, 'a FIFO \\(named pipe\\)'],
+      ['/dev/zero', 'a character device'],
+    ] as const) {
+      expect(() => loadConfig({ configPath: file, env: {} })).toThrow(ConfigError);
+      expect(() => locateConfig({ configPath: file, env: {} })).toThrow(
+        new RegExp(`this is ${kind}, not a regular file; pass a helix.toml file`),
+      );
+    }
+    const big = path.join(dir, 'big.toml');
+    writeFileSync(big, `# ${'x'.repeat(MAX_CONFIG_BYTES)}\n`);
+    expect(() => loadConfig({ configPath: big, env: {} })).toThrow(/over the 1048576-byte limit/);
   });
 
   it('takes the state dir from the flag, the environment, or the file', () => {
