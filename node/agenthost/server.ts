@@ -46,7 +46,18 @@ export interface AgentHostComponents {
   deadlineMarginMs?: number;
   /** after the deadline, how long the executor may take to report its own timeout (default 300 ms) */
   timeoutGraceMs?: number;
+  /** how long a caller may read nothing while events wait for it before the run is stopped */
+  stallMs?: number;
 }
+
+/**
+ * Events waiting for a caller that does not read (gRPC's flow control holds them here): past
+ * this many, progress is dropped (the result and errors are always sent). Progress lines are at
+ * most 64 KiB (node/agents/limits.ts), so what waits stays under 4 MiB a run.
+ */
+export const RUN_STREAM_MAX_PENDING = 64;
+/** default `stallMs`: as long as the control socket gives a CLI that stops reading */
+export const RUN_STREAM_STALL_MS = 30_000;
 
 type Call = ServerWritableStream<WireRunRequest, WireRunEvent>;
 
@@ -172,9 +183,29 @@ async function serveRun(c: AgentHostComponents, call: Call, log: Logger): Promis
 
   let accepted = false;
   let ended = false;
+  // A caller that stops reading (a stalled or hostile peer) must not grow this node: progress
+  // past RUN_STREAM_MAX_PENDING waiting events is dropped, and a caller that reads nothing for
+  // stallMs while events wait has the run stopped.
+  const stallMs = c.stallMs ?? RUN_STREAM_STALL_MS;
+  let lastFlushed = performance.now();
+  let stalled = false;
+  let droppedProgress = 0;
+  const stall = setInterval(
+    () => {
+      if (call.writableLength === 0 || performance.now() - lastFlushed < stallMs) return;
+      stalled = true;
+      abort.abort(new Error('the caller stopped reading'));
+    },
+    Math.max(50, stallMs / 4),
+  );
   const write = (event: WireRunEvent['event']) => {
     if (ended || call.cancelled) return;
-    call.write({ event });
+    if (event?.$case === 'progress' && call.writableLength >= RUN_STREAM_MAX_PENDING) {
+      droppedProgress++;
+      return;
+    }
+    if (call.writableLength === 0) lastFlushed = performance.now();
+    call.write({ event }, () => (lastFlushed = performance.now()));
   };
   const accept = (warm: boolean) => {
     if (accepted) return;
@@ -288,7 +319,15 @@ async function serveRun(c: AgentHostComponents, call: Call, log: Logger): Promis
     }
   } finally {
     clearTimeout(timer);
+    clearInterval(stall);
     call.off('cancelled', onCancel);
+    if (stalled || droppedProgress > 0)
+      log.warn(
+        { ...logCtx, stalled, droppedProgress },
+        stalled
+          ? 'the caller stopped reading; run stopped'
+          : 'the caller read slowly; progress dropped',
+      );
   }
 }
 

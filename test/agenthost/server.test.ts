@@ -52,6 +52,7 @@ describe('AgentHost.Run over gRPC', () => {
       secret?: Buffer;
       config?: ConfigSource;
       manifests?: AgentManifest[];
+      stallMs?: number;
     } = {},
   ) {
     const secret = opts.secret ?? meshSecret();
@@ -76,6 +77,7 @@ describe('AgentHost.Run over gRPC', () => {
         config: opts.config,
         self: { id: 'id-desk', name: 'desk' },
         nodeName: (id) => (id === 'id-pi' ? 'pi' : undefined),
+        stallMs: opts.stallMs,
       }),
     );
     await server.start();
@@ -90,7 +92,7 @@ describe('AgentHost.Run over gRPC', () => {
         signal: scope.signal,
         target,
       });
-    return { executor, server, run, target, secret };
+    return { executor, server, run, target, secret, client };
   }
 
   const kinds = (events: WireRunEvent[]) => events.map((e) => e.event?.$case);
@@ -375,5 +377,47 @@ describe('AgentHost.Run over gRPC', () => {
       },
     });
     expect(h.executor.runs).toHaveLength(0);
+  });
+  // issue 11: every stream to a peer honours backpressure and ends a consumer that stays stalled
+  it('drops progress for a caller that stops reading, and stops the run once it has read nothing for stallMs', async () => {
+    let yielded = 0;
+    const line = 'p'.repeat(16 * 1024);
+    const h = await host(
+      async function* (_req, signal) {
+        yield accepted();
+        // 16 KiB every 2 ms (8 MB/s) for up to 20 s, until the run is stopped
+        while (!signal.aborted && yielded < 10_000) {
+          yielded++;
+          yield { type: 'progress', message: line };
+          await new Promise((r) => setTimeout(r, 2));
+        }
+        yield { type: 'error', code: 'cancelled', message: 'cancelled', retryable: false };
+      },
+      { stallMs: 1000 },
+    );
+    const stream = h.client.run(request());
+    const received: WireRunEvent[] = [];
+    stream.on('data', (e: WireRunEvent) => received.push(e));
+    stream.on('error', () => undefined);
+    await waitFor(() => received.length > 0, { timeoutMs: 5000, what: 'the first event' });
+    stream.pause(); // the caller stops reading
+    await waitFor(() => h.executor.runs[0]?.aborted === true, {
+      timeoutMs: 10_000,
+      what: 'the run to be stopped for the stalled caller',
+    });
+    const stoppedAfter = yielded;
+    stream.resume();
+    await new Promise<void>((resolve) => {
+      stream.on('end', resolve);
+      stream.on('close', resolve);
+    });
+    const progress = received.filter((e) => e.event?.$case === 'progress').length;
+    console.info(
+      `stalled caller: the agent made ${stoppedAfter} progress lines of 16 KiB before the run was stopped; ${progress} reached the caller`,
+    );
+    // far more was made than sent: what waited for the caller was capped, not everything made
+    expect(stoppedAfter).toBeGreaterThan(progress + 200);
+    expect(progress).toBeLessThan(400);
+    expect(yielded).toBeLessThan(10_000); // stopped, not run to the end
   });
 });
