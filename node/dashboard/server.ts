@@ -229,7 +229,7 @@ export class DashboardServer {
           401,
           errorBody(
             'SignInNeeded',
-            'sign in with a code: run `helix-node dashboard code` on a node of the mesh',
+            'sign in with a code from this node: run `helix-node dashboard code` on it (a code from another node is not valid here)',
           ),
         );
         return;

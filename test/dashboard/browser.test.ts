@@ -148,6 +148,11 @@ describe.skipIf(missing !== null)('the dashboard in headless chromium on a three
     // Health: doctor's checks, with fixes
     await go('health');
     await page.waitForSelector('#page-health [data-check="nats-server"]');
+    // what is missing here (no Docker engine) shows with the command that fixes it
+    const fixes = await page.$$eval('#page-health [data-check] code', (els) =>
+      els.map((e) => e.textContent ?? ''),
+    );
+    expect(fixes.length, 'a failing check with its fix').toBeGreaterThan(0);
     await shot('health-desktop');
 
     // Home: the rooms, then a command typed; the reply and its trace show
@@ -213,6 +218,8 @@ describe.skipIf(missing !== null)('the dashboard in headless chromium on a three
     const other = await browser.newPage();
     await other.goto(info1.meshUrl!);
     await other.waitForSelector('#login-code');
+    // the code to type is this node's: the page names its address
+    expect(await other.$eval('#login-title + p', (e) => e.textContent)).toContain('100.64.130.2');
     const refused = await other.evaluate(async () => (await fetch('/api/v1/status')).status);
     expect(refused).toBe(401);
     await other.screenshot({ path: path.join(SHOTS, 'login-desktop.png') });

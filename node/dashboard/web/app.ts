@@ -912,9 +912,9 @@ function loginForm(message?: string): void {
     h(
       'p',
       {},
-      'On any node of the mesh, run ',
+      `On the node at ${location.hostname}, run `,
       h('code', {}, 'helix-node dashboard code'),
-      ' and type the code here. It works once, for a few minutes.',
+      ' and type the code here. A code signs in to the node that gave it, once, for a few minutes.',
     ),
     h('label', { for: 'login-code' }, 'Login code'),
     h('div', { class: 'row' }, input, h('button', { type: 'submit' }, 'Sign in')),
