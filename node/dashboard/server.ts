@@ -4,8 +4,9 @@
  * the CLI sees (one source of truth; live parts come from GET /v1/events as server-sent events).
  *
  * Listens on 127.0.0.1 always (when enabled), and on the mesh address with `dashboard.mesh`.
- * Every API request needs a session: on loopback the page gets one when it loads (whoever can
- * reach 127.0.0.1 is on this machine); on the mesh address only by a login code from `helix-node
+ * Every API request needs a session: on loopback the page gets one when it loads, if the
+ * connection comes from the node's own user or root (peer-uid.ts: the users who may use the 0600
+ * control socket); otherwise, and on the mesh address, only by a login code from `helix-node
  * dashboard code`. State-changing requests also need a same-origin JSON POST (CSRF), and each
  * listener answers only to its own Host (DNS rebinding). Headers forbid inline script, framing
  * and sniffing.
@@ -17,6 +18,7 @@ import type { ControlServer } from '../control/index.js';
 import { describeError } from '../errors.js';
 import type { Logger } from '../log.js';
 import { loadAssets, type Asset } from './assets.js';
+import { loopbackPeerUid, trustedLocalUser } from './peer-uid.js';
 import {
   Attempts,
   LoginCodes,
@@ -185,9 +187,15 @@ export class DashboardServer {
     const cookie = this.cookieName(l);
     const sessionId = readCookie(req.headers.cookie, cookie);
     let signedIn = this.sessions.valid(sessionId);
-    // on loopback the page is trusted as the machine is: it gets a session when it loads
+    // on loopback the page gets a session when it loads, if it comes from a user who may use
+    // the control socket (the node's user or root); anyone else signs in with a code
     const grant = (): void => {
       if (signedIn || l.kind !== 'loopback') return;
+      const uid = loopbackPeerUid(req.socket.remotePort ?? -1, l.port);
+      if (!trustedLocalUser(uid)) {
+        this.opts.logger.info({ uid }, 'dashboard: a loopback page from another user needs a code');
+        return;
+      }
       res.setHeader(
         'set-cookie',
         sessionCookie(cookie, this.sessions.create(), SESSION_TTL_MS / 1000),

@@ -4,7 +4,9 @@
  * address (127.0.0.2 here), CSRF and Host checks, security headers, and the live stream as
  * server-sent events (GET /v1/events with its real route over fake sources).
  */
+import { execFile, execFileSync } from 'node:child_process';
 import http from 'node:http';
+import { promisify } from 'node:util';
 import { mkdtempSync, rmSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
@@ -16,6 +18,16 @@ import { startDashboard, type DashboardServer } from '../../node/dashboard/index
 import type { Asset } from '../../node/dashboard/assets.js';
 import type { Transition } from '../../node/membership/view.js';
 import { silentLogger } from '../../node/log.js';
+
+const run = promisify(execFile);
+const hasProgram = (name: string): boolean => {
+  try {
+    execFileSync('which', [name], { stdio: 'ignore' });
+    return true;
+  } catch {
+    return false;
+  }
+};
 
 const asset = (type: string, text: string): Asset => ({
   type,
@@ -138,6 +150,33 @@ describe('the dashboard server', () => {
     expect(cookie).toMatch(/HttpOnly/);
     expect(cookie).toMatch(/SameSite=Strict/);
   });
+
+  // another account on the machine could drive the node through 127.0.0.1, though the control
+  // socket (0600) is closed to it: on loopback only the node's user and root get a session
+  it.skipIf(process.getuid?.() !== 0 || !hasProgram('setpriv') || !hasProgram('curl'))(
+    'gives no loopback session to another local user: the page asks it for a code',
+    async () => {
+      const asNobody = (url: string) =>
+        run('setpriv', [
+          '--reuid=65534',
+          '--regid=65534',
+          '--clear-groups',
+          'curl',
+          '-s',
+          '-i',
+          url,
+        ]);
+      const session = await asNobody(`${loop}api/session`);
+      expect(session.stdout).toMatch(/^HTTP\/1\.1 401/);
+      expect(session.stdout).toContain('"signedIn":false');
+      const page = await asNobody(loop);
+      expect(page.stdout).toMatch(/^HTTP\/1\.1 200/); // the page itself, to sign in with a code
+      expect(page.stdout.toLowerCase()).not.toContain('set-cookie');
+      expect((await asNobody(`${loop}api/v1/status`)).stdout).toMatch(/^HTTP\/1\.1 401/);
+      // this process's user (root here, the node's user) still gets one
+      expect((await request(`${loop}api/session`)).status).toBe(200);
+    },
+  );
 
   it('mounts the allowed control routes only, each with the session', async () => {
     const cookie = await loopbackCookie();
