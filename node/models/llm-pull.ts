@@ -93,6 +93,9 @@ export function explainPullFailure(err: unknown, model: string, where: string): 
   });
 }
 
+/** progress lines waiting for a caller past which more are dropped */
+export const PULL_STREAM_MAX_PENDING = 64;
+
 /**
  * Models.PullLlm for this node's Ollama (the daemon of a node with Ollama registers it). One pull
  * per model at a time; a second request for the same model gets ALREADY_EXISTS. A pull keeps
@@ -125,8 +128,10 @@ export function modelsService(opts: {
       running.add(model);
       log.info({ model }, 'pulling the router model for a peer');
       void pullWithOllama(opts.api, model, opts.selfName, {
+        // a caller that stops reading gets no more progress once 64 wait for it (the pull goes
+        // on; the end or the error is always sent): it cannot grow this node
         onProgress: (p) => {
-          if (!call.cancelled) call.write(p);
+          if (!call.cancelled && call.writableLength < PULL_STREAM_MAX_PENDING) call.write(p);
         },
       })
         .then(
