@@ -442,21 +442,6 @@ export class Daemon {
           if (event.type === 'route-connected') this.membership.announceSoon();
         }),
       ),
-      // Only for a nats-server that loses route interest on reload (before 2.9.17): route changes
-      // are reloads, so such a server needs its subscriptions re-asserted. Newer ones keep them
-      // (the soak in bench/mesh/chaos.ts: 30 restarts, 10 partitions, no peer deaf over 10 s).
-      this.lazy('route-health', () =>
-        !this.natsNeedsReassert()
-          ? { name: 'route-health', start: async () => undefined, stop: async () => undefined }
-          : this.routes!.health(() => ({
-              alivePeers: () =>
-                this.membership.view().filter((p) => !p.self && p.state === 'alive').length,
-              reassertInterest: () => {
-                this.membership.reassertInterest();
-                this.settings?.replicator.reassertInterest();
-              },
-            })),
-      ),
       // A peer that went silent may have rotated the mesh keys while this node was away
       // (`helix-node remove` on another member): ask it for them (a removed node is refused), and
       // have it prove itself again before a route goes to it.
@@ -654,7 +639,7 @@ export class Daemon {
     this.natsVersion = this.nats.version;
     if (this.natsVersion === null) {
       this.log.warn(
-        'nats-server did not say its version (--version); re-asserting route interest as for 2.9.10',
+        'nats-server did not say its version (--version); one before 2.9.17 loses route interest after a reload (run scripts/install-nats-server.sh)',
       );
     } else if (this.parts.losesInterestOnReload(this.natsVersion)) {
       this.log.warn(
@@ -664,13 +649,6 @@ export class Daemon {
     } else {
       this.log.info({ natsVersion: this.natsVersion }, `nats-server ${this.natsVersion}`);
     }
-  }
-
-  /** Whether route changes need interest re-asserted (nats-server before 2.9.17, or unknown). */
-  private natsNeedsReassert(): boolean {
-    return (
-      this.natsVersion === null || this.parts.losesInterestOnReload(this.natsVersion) !== false
-    );
   }
 
   private natsSupervisor(): NatsSupervisor {

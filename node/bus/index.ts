@@ -30,13 +30,9 @@ export { connectBus, type ConnectBusOptions } from './connection.js';
 export { NatsServerError } from './errors.js';
 export {
   RouteManager,
-  RouteHealth,
   routeTargets,
   type RouteManagerOptions,
-  type RouteHealthDecision,
   type RouteServer,
   type CandidateSource,
-  type InterestHolder,
 } from './route-manager.js';
-export { UnheardPeersCheck } from './unheard.js';
 export { RouteRepair } from './route-repair.js';

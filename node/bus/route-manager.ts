@@ -1,10 +1,10 @@
 /**
  * The route manager: which discovered peers this node's nats-server dials (route policy), and
- * route health (poll /routez; when the set of routed servers changes, or a routed peer stays
- * unheard, have membership re-assert its interest). Route health is a workaround for nats-server
- * before 2.9.17, which loses route interest after a reload (nats-io/nats-server PR #4130); the
- * daemon starts it only for such a server. The decisions are pure (`routeTargets`,
- * `RouteHealth`) and tested as tables; `RouteManager` only adds timers and I/O.
+ * route repair (a configured route missing from /routez is dialled again). Route changes are
+ * config reloads; that needs nats-server 2.9.17 or later (earlier ones lose a route's interest
+ * after a reload, nats-io/nats-server PR #4130), which scripts/install-nats-server.sh installs.
+ * The decisions are pure (`routeTargets`, `RouteRepair`) and tested as tables; `RouteManager`
+ * only adds timers and I/O.
  */
 import { describeError } from '../errors.js';
 import type { Component } from '../lifecycle.js';
@@ -13,7 +13,6 @@ import type { PeerCandidate } from '../types.js';
 import { routedServers, type NatsRoutez } from './monitor.js';
 import type { RouteTarget } from './natsConfig.js';
 import { RouteRepair } from './route-repair.js';
-import { UnheardPeersCheck } from './unheard.js';
 import { compareAddresses } from '../order.js';
 
 /**
@@ -32,32 +31,6 @@ export function routeTargets(
   );
 }
 
-/** What one look at /routez asks for. */
-export interface RouteHealthDecision {
-  /** a routed peer has gone unheard too long: re-assert interest now */
-  reassertNow: boolean;
-  /** the set of routed servers changed: re-assert once the routes have settled */
-  settle: boolean;
-}
-
-/** Route health as a pure state machine over successive /routez observations. */
-export class RouteHealth {
-  private lastKey = '';
-  private readonly unheard: UnheardPeersCheck;
-
-  constructor(unheardMs = UNHEARD_REASSERT_MS) {
-    this.unheard = new UnheardPeersCheck(unheardMs);
-  }
-
-  observe(remoteIds: readonly string[], alivePeers: number, nowMs: number): RouteHealthDecision {
-    const reassertNow = this.unheard.observe(remoteIds.length, alivePeers, nowMs);
-    const key = [...remoteIds].sort().join(',');
-    const settle = key !== this.lastKey;
-    this.lastKey = key;
-    return { reassertNow, settle };
-  }
-}
-
 /** The nats-server side the manager drives (NatsSupervisor). */
 export interface RouteServer {
   setRoutes(routes: RouteTarget[]): Promise<boolean>;
@@ -72,13 +45,6 @@ export interface CandidateSource {
   onCandidates(listener: (candidates: PeerCandidate[]) => void): () => void;
 }
 
-/** The membership side of route health. */
-export interface InterestHolder {
-  /** peers other than this node that are alive now */
-  alivePeers(): number;
-  reassertInterest(): void;
-}
-
 export interface RouteManagerOptions {
   server: RouteServer;
   discovery: CandidateSource;
@@ -89,16 +55,11 @@ export interface RouteManagerOptions {
   admit?: (targets: PeerCandidate[]) => PeerCandidate[];
   logger?: Logger;
   pollMs?: number;
-  settleMs?: number;
   /** a configured route missing this long is dialled again (default 2000 ms) */
   redialAfterMs?: number;
-  unheardMs?: number;
 }
 
 const ROUTE_POLL_MS = 1000;
-const ROUTE_SETTLE_MS = 500;
-/** how long a routed peer may go unheard before interest is re-asserted (and then at most this often) */
-const UNHEARD_REASSERT_MS = 4000;
 
 export class RouteManager implements Component {
   readonly name = 'routes';
@@ -161,48 +122,5 @@ export class RouteManager implements Component {
       .catch((err: unknown) =>
         this.log.warn({ err: describeError(err) }, 'could not dial the routes again'),
       );
-  }
-
-  /** Route health as its own component: it needs membership, which starts after the routes. */
-  health(peers: () => InterestHolder): Component {
-    let timer: NodeJS.Timeout | null = null;
-    let settle: NodeJS.Timeout | null = null;
-    const state = new RouteHealth(this.opts.unheardMs);
-    const poll = async () => {
-      const routez = await this.opts.server
-        .routez({ signal: AbortSignal.timeout(1000) })
-        .catch(() => null);
-      if (!routez) return;
-      const holder = peers();
-      const alive = holder.alivePeers();
-      const servers = routedServers(routez);
-      const routes = servers.length;
-      const d = state.observe(
-        servers.map((r) => r.remote_id),
-        alive,
-        Date.now(),
-      );
-      if (d.reassertNow) {
-        this.log.info({ routes, alive }, 'a routed peer is not heard; re-asserting interest');
-        holder.reassertInterest();
-      }
-      if (!d.settle) return;
-      if (settle) clearTimeout(settle);
-      settle = setTimeout(() => {
-        this.log.debug({ routes }, 'routes changed; re-asserting interest');
-        holder.reassertInterest();
-      }, this.opts.settleMs ?? ROUTE_SETTLE_MS);
-    };
-    return {
-      name: 'route-health',
-      start: async () => {
-        timer = setInterval(() => void poll(), this.opts.pollMs ?? ROUTE_POLL_MS);
-      },
-      stop: async () => {
-        if (timer) clearInterval(timer);
-        if (settle) clearTimeout(settle);
-        timer = settle = null;
-      },
-    };
   }
 }

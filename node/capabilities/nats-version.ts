@@ -24,8 +24,9 @@ export function losesInterestOnReload(version: string): boolean | null {
 export function reloadBugWarning(version: string): string {
   return (
     `nats-server ${version} is older than ${NATS_RELOAD_FIX_VERSION}: routes lose interest after a ` +
-    'configuration reload (nats-io/nats-server PR #4130), so a peer can go unheard; helix-node ' +
-    're-asserts interest to cope. Install a newer one: scripts/install-nats-server.sh (Debian 13’s ' +
-    'package, apt-pinned on Debian 12), or set bus.nats_server in helix.toml'
+    'configuration reload (nats-io/nats-server PR #4130), so this node stops hearing a peer after ' +
+    'the routes change (a peer joins, leaves or moves). Install a newer one: ' +
+    'scripts/install-nats-server.sh (Debian 13’s package, apt-pinned on Debian 12), or set ' +
+    'bus.nats_server in helix.toml'
   );
 }

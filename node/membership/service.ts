@@ -136,21 +136,6 @@ export class MembershipService {
   }
 
   /**
-   * Re-assert this node's interest to the cluster: unsubscribe, then subscribe again, so the
-   * local nats-server sends RS- then RS+ over every route. nats-server before 2.9.17 loses a
-   * route's interest after a config reload (nats-io/nats-server PR #4130; seen in the mesh soak:
-   * routes up, heartbeats not forwarded); the daemon calls this when the set of routes changes,
-   * and only on such a server.
-   */
-  reassertInterest(): void {
-    if (!this.#running) return;
-    for (const sub of this.#subs) sub.unsubscribe();
-    this.#subscribe();
-    // new routes: tell the new peers about this node now rather than at the next beat
-    this.#beat();
-  }
-
-  /**
    * Advertise this node shortly, out of turn: a route to a peer has just connected, and without
    * this the peer would hear of this node only at its next beat (up to heartbeat_ms later). Calls
    * while one is pending share it. A peer that learns of a new node beats back at once (see

@@ -144,15 +144,9 @@ export class SettingsReplicator {
     this.#log.info({ node: this.#selfId }, 'settings replication stopped');
   }
 
-  /**
-   * Re-subscribe (the daemon calls this when routes change, as for membership: nats-server 2.9
-   * can lose a route's interest) and announce the digest at once.
-   */
-  reassertInterest(): void {
-    if (!this.#running) return;
-    for (const s of this.#subs) s.unsubscribe();
-    this.#subscribe();
-    this.#publishDigest();
+  /** Announce this node's digest now, out of turn (peers that differ answer with their state). */
+  announceDigest(): void {
+    if (this.#running) this.#publishDigest();
   }
 
   /** Sign and check with a new mesh secret from now on (a key rotation, node/removal). */

@@ -1,10 +1,9 @@
 /**
- * Route policy and route health, as tables; then the RouteManager's timers and calls with
- * plain-object stand-ins for nats-server, discovery and membership.
+ * Route policy and route repair, as tables; then the RouteManager's timers and calls with
+ * plain-object stand-ins for nats-server and discovery.
  */
 import { describe, expect, it } from 'vitest';
 import {
-  RouteHealth,
   RouteManager,
   RouteRepair,
   routeTargets,
@@ -51,84 +50,6 @@ describe('routeTargets: which candidates this node dials', () => {
     ['nothing to dial', [], '10.0.0.1', []],
   ])('%s', (_name, candidates, self, expected) => {
     expect(routeTargets(candidates, self).map((t) => t.address)).toEqual(expected);
-  });
-});
-
-describe('RouteHealth: when interest is re-asserted', () => {
-  // steps: [routed server ids, alive peers, at ms] -> [reassertNow, settle]
-  it.each<[string, Array<[string[], number, number]>, Array<[boolean, boolean]>]>([
-    [
-      'no routes yet: nothing to do',
-      [
-        [[], 0, 0],
-        [[], 0, 1000],
-      ],
-      [
-        [false, false],
-        [false, false],
-      ],
-    ],
-    [
-      'a new route settles once, the same set again does not',
-      [
-        [['a'], 1, 0],
-        [['a'], 1, 1000],
-        [['a', 'b'], 2, 2000],
-        [['b', 'a'], 2, 3000],
-      ],
-      [
-        [false, true],
-        [false, false],
-        [false, true],
-        [false, false],
-      ],
-    ],
-    [
-      'a route that goes away settles too',
-      [
-        [['a', 'b'], 2, 0],
-        [['a'], 1, 1000],
-      ],
-      [
-        [false, true],
-        [false, true],
-      ],
-    ],
-    [
-      'a routed peer unheard for 4 s: re-assert now, then every 4 s',
-      [
-        [['a', 'b'], 1, 0],
-        [['a', 'b'], 1, 3000],
-        [['a', 'b'], 1, 4000],
-        [['a', 'b'], 1, 5000],
-        [['a', 'b'], 1, 8000],
-      ],
-      [
-        [false, true],
-        [false, false],
-        [true, false],
-        [false, false],
-        [true, false],
-      ],
-    ],
-    [
-      'heard again before 4 s: never',
-      [
-        [['a', 'b'], 1, 0],
-        [['a', 'b'], 2, 3000],
-        [['a', 'b'], 2, 9000],
-      ],
-      [
-        [false, true],
-        [false, false],
-        [false, false],
-      ],
-    ],
-  ])('%s', (_name, steps, expected) => {
-    const health = new RouteHealth(4000);
-    expect(steps.map(([ids, alive, at]) => health.observe(ids, alive, at))).toEqual(
-      expected.map(([reassertNow, settle]) => ({ reassertNow, settle })),
-    );
   });
 });
 
@@ -271,38 +192,5 @@ describe('RouteManager', () => {
     expect(server.applied.at(-1)).toEqual([{ host: '10.0.0.4', port: 6222 }]);
     await manager.stop();
     expect(discovery.listeners.size).toBe(0);
-  });
-
-  it('re-asserts interest once the routes have settled after a change', async () => {
-    const server = new FakeServer();
-    server.ids = ['a'];
-    const manager = new RouteManager({
-      server,
-      discovery: fakeDiscovery([]),
-      selfAddress: '10.0.0.5',
-      clusterPort: 6222,
-      pollMs: 10,
-      settleMs: 20,
-    });
-    let reasserted!: () => void;
-    const done = new Promise<void>((resolve) => (reasserted = resolve));
-    let count = 0;
-    const health = manager.health(() => ({
-      alivePeers: () => 1,
-      reassertInterest: () => {
-        count += 1;
-        reasserted();
-      },
-    }));
-    await health.start(new AbortController().signal);
-    try {
-      await Promise.race([
-        done,
-        new Promise((_r, reject) => setTimeout(() => reject(new Error('never re-asserted')), 2000)),
-      ]);
-      expect(count).toBe(1);
-    } finally {
-      await health.stop();
-    }
   });
 });

@@ -89,13 +89,13 @@ describe('settings replicator (in-memory bus)', () => {
     a.store.set('rooms.kitchen', { lights: ['k'] });
     b.store.set('rooms.study', { lights: ['s'] });
     bus.connected = true;
-    b.replicator.reassertInterest(); // publishes b's digest: a answers with its state
+    b.replicator.announceDigest(); // publishes b's digest: a answers with its state
     expect(bus.count(stateSubject('b'))).toBe(1);
     expect(b.store.get('rooms.kitchen')).toEqual({ lights: ['k'] });
-    a.replicator.reassertInterest(); // a's digest now differs from b's: b answers
+    a.replicator.announceDigest(); // a's digest now differs from b's: b answers
     expect(a.store.get('rooms.study')).toEqual({ lights: ['s'] });
     const before = bus.sent.length;
-    a.replicator.reassertInterest(); // equal now: a digest, no answer
+    a.replicator.announceDigest(); // equal now: a digest, no answer
     expect(bus.sent.slice(before).map((m) => m.subject)).toEqual([DIGEST_SUBJECT]);
   });
 
