@@ -26,11 +26,11 @@ export function redactCredentials(text: string): string {
  * A value with every string inside it (arrays and plain objects too) passed through
  * `redactCredentials`: what an agent's context gets of a helix.toml value.
  */
-export function redactValue(value: unknown): unknown {
-  if (typeof value === 'string') return redactCredentials(value);
-  if (Array.isArray(value)) return value.map(redactValue);
+export function redactValue<T>(value: T): T {
+  if (typeof value === 'string') return redactCredentials(value) as T;
+  if (Array.isArray(value)) return value.map(redactValue) as T;
   if (typeof value === 'object' && value !== null)
-    return Object.fromEntries(Object.entries(value).map(([k, v]) => [k, redactValue(v)]));
+    return Object.fromEntries(Object.entries(value).map(([k, v]) => [k, redactValue(v)])) as T;
   return value;
 }
 

@@ -216,10 +216,7 @@ export class AgentRunner {
         trace_id: req.traceId || taskId,
         deadline_ms: deadlineMs,
         // a URL's credentials never go with it: secrets reach an agent only through host calls
-        config: redactValue(pickContext(m.context, currentConfig(this.opts.config))) as Record<
-          string,
-          unknown
-        >,
+        config: redactValue(pickContext(m.context, currentConfig(this.opts.config))),
       },
     };
 

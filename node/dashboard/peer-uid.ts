@@ -6,10 +6,9 @@
  */
 import { readFileSync } from 'node:fs';
 
-/** "0100007F:1F64" -> [address hex, port] as /proc/net/tcp writes a local or remote address */
-function endpoint(field: string): [string, number] {
-  const [address = '', port = ''] = field.split(':');
-  return [address, Number.parseInt(port, 16)];
+/** the port of an address as /proc/net/tcp writes it: "0100007F:1F64" -> 8036 */
+function portOf(field: string): number {
+  return Number.parseInt(field.slice(field.lastIndexOf(':') + 1), 16);
 }
 
 /**
@@ -33,7 +32,7 @@ export function loopbackPeerUid(
       const f = line.trim().split(/\s+/);
       if (f.length < 8) continue;
       const [, local, remote, , , , , uid] = f;
-      if (endpoint(local!)[1] === clientPort && endpoint(remote!)[1] === serverPort)
+      if (portOf(local!) === clientPort && portOf(remote!) === serverPort)
         return Number.parseInt(uid!, 10);
     }
   }
