@@ -48,7 +48,11 @@ export interface PhraseGrammar {
   skipped: SkippedPhrase[];
   /** agent/intent/args for a recognised sentence, or null when it is not one the grammar accepts */
   interpret(text: string): PhraseInterpretation | null;
-  /** sentences the grammar accepts with what they mean (tests, benchmarks): `perPhrase` each, deterministic */
+  /**
+   * Sentences the grammar accepts with what they mean (tests, benchmarks): `perPhrase` each,
+   * deterministic. Each phrase draws from its own sequence, seeded by `seed` and the phrase, so a
+   * phrase added or removed leaves every other phrase's samples as they were.
+   */
   samples(perPhrase: number, seed?: number): (PhraseInterpretation & { text: string })[];
 }
 
@@ -253,13 +257,14 @@ export function buildPhraseGrammar(
     skipped,
     interpret: (text) => interpretWith(compiled, text),
     samples(perPhrase, seed = 1) {
-      let state = seed >>> 0 || 1;
+      let state = 1;
       const rand = (n: number) => {
         state = (Math.imul(state, 1664525) + 1013904223) >>> 0;
         return state % n;
       };
       const out: (PhraseInterpretation & { text: string })[] = [];
       for (const c of compiled) {
+        state = fnv1a(`${seed} ${c.agent}.${c.intent} ${c.phrase}`) || 1;
         const seen = new Set<string>();
         for (let k = 0; k < perPhrase * 4 && seen.size < perPhrase; k++) {
           const args: Record<string, ArgValue> = {};
@@ -334,6 +339,13 @@ function interpretWith(compiled: CompiledPhrase[], text: string): PhraseInterpre
     }
   }
   return null;
+}
+
+/** 32-bit FNV-1a of a string's UTF-16 code units: a seed from a name. */
+function fnv1a(text: string): number {
+  let h = 0x811c9dc5;
+  for (let i = 0; i < text.length; i++) h = Math.imul(h ^ text.charCodeAt(i), 0x01000193) >>> 0;
+  return h;
 }
 
 /** The recogniser's view of a phrase: a "the" the language makes optional is said as written. */

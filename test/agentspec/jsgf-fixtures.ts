@@ -43,6 +43,6 @@ export const research = ManifestSchema.parse({
   intents: [{ name: 'ask', phrases: ['research {q}'] }],
 });
 
-export const grammar = buildPhraseGrammar([lights, timer, research], {
-  slotValues: { 'lights.rooms': ['kitchen', 'living room'] },
-});
+export const SLOT_VALUES = { 'lights.rooms': ['kitchen', 'living room'] };
+
+export const grammar = buildPhraseGrammar([lights, timer, research], { slotValues: SLOT_VALUES });

@@ -5,7 +5,7 @@ import {
   numberToWords,
   readNumbers,
 } from '../../node/agentspec/index.js';
-import { grammar, lights } from './jsgf-fixtures.js';
+import { grammar, lights, research, SLOT_VALUES, timer } from './jsgf-fixtures.js';
 
 describe('buildPhraseGrammar', () => {
   it.each([
@@ -207,6 +207,24 @@ describe('buildPhraseGrammar', () => {
         intent: s.intent,
         args: s.args,
       });
+  });
+
+  it("draws each phrase's samples on their own: a phrase added leaves the others' as they were", () => {
+    const lamp = ManifestSchema.parse({
+      name: 'lamp',
+      tier: 'warm',
+      intents: [{ name: 'on', phrases: ['switch on the lamp', 'lamp on'] }],
+    });
+    // first, so that every other phrase comes after it
+    const withOneMore = buildPhraseGrammar([lamp, lights, timer, research], {
+      slotValues: SLOT_VALUES,
+    });
+    const before = grammar.samples(4);
+    const after = withOneMore.samples(4);
+    expect(after.filter((s) => s.agent === 'lamp')).not.toEqual([]);
+    expect(after.filter((s) => s.agent !== 'lamp')).toEqual(before);
+    // and another seed draws other sentences
+    expect(grammar.samples(4, 2).map((s) => s.text)).not.toEqual(before.map((s) => s.text));
   });
 });
 
