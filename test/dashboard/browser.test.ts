@@ -9,7 +9,9 @@
  * - node2 killed with -9 turns dead on node0's Mesh page within 11 s (membership dead_after is
  *   8 s here: what is tested is that the page shows what the node knows, live);
  * - node1's dashboard on its mesh address refuses the API without a login code, accepts the code
- *   from `helix-node dashboard code`, and refuses a spent code.
+ *   from `helix-node dashboard code`, and refuses a spent code;
+ * - there, on node1's Agents page, Build builds the echo agent on node1's engine with its progress
+ *   streamed to the page, and Remove (confirmed) removes the image again.
  * Screenshots of each page (desktop and phone) go to test/dashboard/screenshots/ (git-ignored).
  */
 import { execFileSync } from 'node:child_process';
@@ -272,6 +274,39 @@ describe.skipIf(missing !== null)('the dashboard in headless chromium on a three
       return r.status;
     }, code);
     expect(again).toBe(401);
+
+    // node1's Agents page (node1 has the Docker engine): Build, then Remove, each with its
+    // progress in the log area
+    other.on('dialog', (d) => void d.accept()); // Remove asks first
+    await other.evaluate(() => (location.hash = 'agents'));
+    await other.waitForSelector('#page-agents button[aria-label="Build echo"]:not([disabled])', {
+      visible: true,
+    });
+    expect(await other.$eval('#page-agents h1', (e) => e.textContent)).toContain('on node1');
+    await other.click('#page-agents button[aria-label="Build echo"]');
+    await other.waitForFunction(
+      () =>
+        /echo: built \S+ \(\d+\.\d MB\)/.test(
+          document.querySelector('#page-agents pre[role=log]')?.textContent ?? '',
+        ),
+      { timeout: 120_000 },
+    );
+    await other.waitForSelector(
+      '#page-agents button[aria-label="Remove echo\'s image"]:not([disabled])',
+    );
+    const built = await other.$eval('#page-agents pre[role=log]', (e) => e.textContent ?? '');
+    // the build's own progress streamed in between (the Go compile, the image)
+    expect(built.split('\n').filter((l) => l.startsWith('echo: ')).length).toBeGreaterThan(1);
+    await other.screenshot({ path: path.join(SHOTS, 'agents-built-desktop.png') });
+    await other.click('#page-agents button[aria-label="Remove echo\'s image"]');
+    await other.waitForFunction(
+      () =>
+        /echo: removed 1 image\(s\), freed \d+\.\d MB/.test(
+          document.querySelector('#page-agents pre[role=log]')?.textContent ?? '',
+        ),
+      { timeout: 30_000 },
+    );
+    await other.waitForSelector('#page-agents button[aria-label="Remove echo\'s image"][disabled]');
     await other.close();
   }, 180_000);
 });
