@@ -62,6 +62,7 @@ export {
 export { compileFastMatcher, type FastMatcher, type UnknownValue } from './matcher.js';
 export {
   buildPhraseGrammar,
+  fnv1a,
   DECOY_SLOT_VALUES,
   DECOY_APPLIANCES,
   DECOY_SENTENCES,

@@ -341,8 +341,8 @@ function interpretWith(compiled: CompiledPhrase[], text: string): PhraseInterpre
   return null;
 }
 
-/** 32-bit FNV-1a of a string's UTF-16 code units: a seed from a name. */
-function fnv1a(text: string): number {
+/** 32-bit FNV-1a of a string's UTF-16 code units: a seed, or a short stable id, from a name. */
+export function fnv1a(text: string): number {
   let h = 0x811c9dc5;
   for (let i = 0; i < text.length; i++) h = Math.imul(h ^ text.charCodeAt(i), 0x01000193) >>> 0;
   return h;

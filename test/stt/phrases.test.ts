@@ -1,5 +1,10 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { compileFastMatcher, type ArgValue, type FastMatcher } from '../../node/agentspec/index.js';
+import {
+  compileFastMatcher,
+  fnv1a,
+  type ArgValue,
+  type FastMatcher,
+} from '../../node/agentspec/index.js';
 import { PhraseRecogniser, type PhraseTranscript } from '../../node/stt/index.js';
 import { TUNING_NOT_COMMANDS } from '../../bench/stt/phrase-sets.js';
 import { loadTestManifests, TEST_ROOMS } from './manifests.js';
@@ -61,8 +66,7 @@ describe.skipIf(skip)(`phrase recogniser on espeak-ng speech${why}`, () => {
     // added changes no other sentence's voices (nor, with samples() drawing per phrase, its words).
     const items = [...commands, ...others];
     const pairs = [TEST_VOICES.slice(0, 2), TEST_VOICES.slice(2, 4)];
-    const pairOf = (text: string) =>
-      [...text].reduce((h, c) => Math.imul(h ^ c.charCodeAt(0), 0x01000193) >>> 0, 0x811c9dc5) % 2;
+    const pairOf = (text: string) => fnv1a(text) % 2;
     spoken = [
       ...(await speakAll(
         items.filter((x) => pairOf(x.text) === 0),

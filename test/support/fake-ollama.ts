@@ -9,6 +9,7 @@
  */
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
 import type { AddressInfo, Socket } from 'node:net';
+import { fnv1a } from '../../node/agentspec/index.js';
 
 export interface FakeModel {
   /** "llama3:latest"; "llama3" is read as "llama3:latest" */
@@ -84,9 +85,7 @@ export interface FakeOllama {
 const fullName = (m: string) => (m.includes(':') ? m : `${m}:latest`);
 
 function digestOf(name: string): string {
-  let h = 0x811c9dc5;
-  for (const c of name) h = Math.imul(h ^ c.charCodeAt(0), 0x01000193) >>> 0;
-  return h.toString(16).padStart(8, '0').repeat(8);
+  return fnv1a(name).toString(16).padStart(8, '0').repeat(8);
 }
 
 const iso = (ms: number) => new Date(ms).toISOString();
