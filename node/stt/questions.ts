@@ -6,7 +6,9 @@ import { readNumbers, trimPoliteness } from '../agentspec/index.js';
 
 export const SAY_AGAIN = "Sorry, I didn't catch that. Please say it again.";
 
-const SWITCH_WORDS = new Set(['turn', 'switch', 'on', 'off']);
+/** The words that say "switch" (the lights grammar's verbs) and the two that decide it. */
+const SWITCH_WORDS = new Set(['turn', 'switch', 'put', 'on', 'off']);
+const PRONOUNS = new Set(['it', 'them', 'that', 'those', 'these', 'this']);
 
 /** "Did you want the living room lights on or off?" from what was heard ("turn on the living room lights"). */
 export function onOrOff(heard: string): string {
@@ -14,7 +16,7 @@ export function onOrOff(heard: string): string {
   const [lo, hi] = trimPoliteness(all);
   const rest = all.slice(lo, hi).filter((w) => !SWITCH_WORDS.has(w));
   if (rest.length === 0) return 'Did you want it on or off?';
-  if (rest[0] !== 'the') rest.unshift('the');
+  if (rest[0] !== 'the' && !PRONOUNS.has(rest[0]!)) rest.unshift('the');
   return `Did you want ${rest.join(' ')} on or off?`;
 }
 

@@ -85,6 +85,10 @@ describe('the recogniser asks plain questions', () => {
       'Did you want the lights in the office on or off?',
     ],
     ['turn off', 'Did you want it on or off?'],
+    ['put the kitchen lights on', 'Did you want the kitchen lights on or off?'],
+    ['could you put on the office light thanks', 'Did you want the office light on or off?'],
+    ['can you switch it off', 'Did you want it on or off?'],
+    ['turn them on please', 'Did you want them on or off?'],
   ])('"%s" -> "%s"', (heard, question) => {
     expect(onOrOff(heard)).toBe(question);
   });
