@@ -16,7 +16,10 @@
  * (from then on a seen set, marked so below); held-out-d and not-commands-d, written before those
  * changes, are the sets held out from them. Later on 2026-12-04 the on/off check and the
  * phrasings changed after set D's failures were read (set D seen from then on); held-out-e and
- * not-commands-e, written before those changes, are the sets held out from them.
+ * not-commands-e, written before those changes, are the sets held out from them. On a third
+ * 2026-12-04 session set E's failures were read and the grammar changed after them (no closing
+ * after a number without its unit; set E seen from then on); held-out-f and not-commands-f,
+ * written before that change, are the sets held out from it.
  */
 import { numberToWords, type ArgValue } from '../../node/agentspec/index.js';
 
@@ -519,6 +522,115 @@ const NOT_COMMANDS_E: Said[] = [
   'timer',
 ].map((text) => ({ text, meaning: null }));
 
+/**
+ * Set F: written on 2026-12-04 (a third session) before that session's changes (no closing after a
+ * number without its unit) and held out from them; voice variants no other set uses, other
+ * speeds, pitches and noise, and hand-written phrasings (brightness with and without "percent",
+ * closings after a unit, timers in seconds).
+ */
+const HELD_OUT_F: Said[] = [
+  { text: 'switch on the kitchen light', meaning: on('kitchen') },
+  { text: 'turn the bedroom lights off', meaning: off('bedroom') },
+  { text: 'office light on please', meaning: on('office') },
+  { text: 'could you turn off the living room lights', meaning: off('living room') },
+  { text: 'lights off in the bedroom', meaning: off('bedroom') },
+  { text: 'please switch the office lights on', meaning: on('office') },
+  { text: 'kitchen lights off thanks', meaning: off('kitchen') },
+  { text: 'turn on the lights in the living room', meaning: on('living room') },
+  { text: 'turn the light off', meaning: here('off') },
+  { text: 'lights on', meaning: here('on') },
+  { text: 'switch on the lights please', meaning: here('on') },
+  { text: 'dim the office lights to forty percent', meaning: dim('office', 40) },
+  { text: 'set the bedroom light to thirty', meaning: dim('bedroom', 30) },
+  { text: 'kitchen lights to sixty percent please', meaning: dim('kitchen', 60) },
+  { text: 'dim the lights in the living room to twenty', meaning: dim('living room', 20) },
+  { text: 'set the brightness in the kitchen to eighty percent', meaning: dim('kitchen', 80) },
+  { text: 'set a timer for eight minutes', meaning: timer({ minutes: 8 }) },
+  { text: 'start a ten minute timer please', meaning: timer({ minutes: 10 }) },
+  { text: 'a fifteen second timer', meaning: timer({ seconds: 15 }) },
+  { text: 'timer for three minutes', meaning: timer({ minutes: 3 }) },
+  { text: 'set a timer for twenty seconds thanks', meaning: timer({ seconds: 20 }) },
+  { text: 'start a timer for four minutes', meaning: timer({ minutes: 4 }) },
+  { text: 'cancel the timer', meaning: cancel() },
+  { text: 'stop my timer please', meaning: cancel() },
+  { text: 'cancel the ten minute timer', meaning: cancel({ minutes: 10 }) },
+  { text: 'list my timers', meaning: list },
+  { text: 'which timers are set', meaning: list },
+  { text: 'add five minutes to the timer', meaning: add({ minutes: 5 }) },
+  { text: 'who is online', meaning: online },
+  { text: 'what is running', meaning: running },
+  { text: 'would you turn the kitchen lights on', meaning: on('kitchen') },
+  { text: 'switch off the office lights for me', meaning: off('office') },
+];
+
+/** Not commands for set F (56): near misses, other devices, everyday talk. */
+const NOT_COMMANDS_F: Said[] = [
+  'turn on the kettle',
+  'switch off the computer',
+  'the living room lights are too bright',
+  'did you turn the lights off',
+  'turn up the music',
+  'set an alarm for seven',
+  'cancel the meeting',
+  'stop the washing machine',
+  'the kitchen floor is wet',
+  'my bedroom is cold',
+  'kitchen or bedroom',
+  'lights out at ten',
+  'turn right after the bridge',
+  'switch the channel',
+  'I am in the office',
+  'the timer is broken',
+  'what day is it',
+  'ten minutes ago',
+  'sixty percent humidity',
+  'a cup of coffee please',
+  'put the kettle on',
+  'turn the heating up',
+  'open the curtains',
+  'clean the bedroom',
+  'walk the dog',
+  'what is for dinner tonight',
+  'are you listening',
+  'okay',
+  'yes please',
+  'let me see',
+  'good morning',
+  'the lamp is new',
+  'time for bed',
+  'play the radio',
+  'wait a second',
+  'read me the news',
+  'set the oven to two hundred',
+  'light a fire',
+  'turn on the fan please',
+  'where is my phone',
+  'is the front door locked',
+  'the kitchen sink is blocked',
+  'ring me later',
+  'five six seven eight',
+  'forty degrees in the shade',
+  'the battery is at twenty percent',
+  'thanks a lot',
+  'what a mess',
+  'please be quiet',
+  'turn that noise down',
+  'could you help me',
+  'I am hungry',
+  'how tall is that tree',
+  'it is dark in the office',
+  'the lights in the hall are off',
+  'minutes',
+].map((text) => ({ text, meaning: null }));
+
+const VOICES_F = [
+  'en-us+m1',
+  'en-gb-x-gbcwmd+f3',
+  'en-gb-scotland+f2',
+  'en-us-nyc+klatt',
+  'en-gb+m4',
+];
+
 const VOICES_E = [
   'en-us+m2',
   'en-gb-x-gbclan+f1',
@@ -611,7 +723,8 @@ export const SETS: SpeechSet[] = [
   },
   {
     name: 'held-out-e',
-    heldOut: true,
+    // seen since the third 2026-12-04 session (see the header)
+    heldOut: false,
     voices: VOICES_E,
     speeds: [155, 195],
     pitches: [45, 70, 35],
@@ -620,13 +733,33 @@ export const SETS: SpeechSet[] = [
   },
   {
     name: 'not-commands-e',
-    heldOut: true,
+    // seen since the third 2026-12-04 session (see the header)
+    heldOut: false,
     voices: VOICES_E,
     speeds: [155, 195],
     pitches: [45, 70, 35],
     noiseSnrDb: 25,
     once: true,
     sentences: NOT_COMMANDS_E,
+  },
+  {
+    name: 'held-out-f',
+    heldOut: true,
+    voices: VOICES_F,
+    speeds: [150, 190],
+    pitches: [50, 30, 60],
+    noiseSnrDb: 22,
+    sentences: HELD_OUT_F,
+  },
+  {
+    name: 'not-commands-f',
+    heldOut: true,
+    voices: VOICES_F,
+    speeds: [150, 190],
+    pitches: [50, 30, 60],
+    noiseSnrDb: 22,
+    once: true,
+    sentences: NOT_COMMANDS_F,
   },
 ];
 
