@@ -107,6 +107,19 @@ interface CompiledPhrase {
   slots: Map<string, SlotMatcher>;
   /** a number alone, with at most a unit word ("{number} [minutes]"): no polite closing */
   bareNumber: boolean;
+  /**
+   * the phrase may end in a number without its unit ("… to {level} [percent]"): said so, it
+   * takes no closing (numberEndings)
+   */
+  numberEnd: NumberEnding | null;
+}
+
+/** A phrase split where it may end in a bare number: with its unit, and without it. */
+interface NumberEnding {
+  /** the unit said ("… to {level} percent"): closings allowed */
+  withUnit: Node[];
+  /** the phrase ending in the number ("… to {level}"): no closing */
+  bare: Node[];
 }
 
 /** Builds the grammar from manifests (phrases with free text are skipped; see the header). */
@@ -158,6 +171,7 @@ export function buildPhraseGrammar(
           nodes,
           slots,
           bareNumber: isBareNumber(nodes, intent.args),
+          numberEnd: numberEnding(nodes, intent.args),
         });
         literalWords(nodes).forEach((w) => words.add(w));
         for (const s of slots.values()) {
@@ -182,26 +196,42 @@ export function buildPhraseGrammar(
   // them), inside a phrase that may start with or without one, in front of its verb (withOpening),
   // and nowhere near the rest ("[the] [{room}] lights on"); a closing goes after any phrase but a
   // bare number (an answer, "thirty minutes"): "two please" is where "a two minute timer please"
-  // and everyday talk fell most easily.
+  // and everyday talk fell most easily. Nor after a phrase that ends in a number without its unit
+  // ("dim the lights to seventy"): "seventy percent" was heard as "seventy two thanks" and
+  // "fifty percent" as "eighty two thanks" (held-out E), a unit taken for a number and a closing.
   const assemble = (
-    bodies: { body: string; note: string; lead: 'verb' | 'both' | 'other'; bare: boolean }[],
+    bodies: {
+      body: string;
+      note: string;
+      lead: 'verb' | 'both' | 'other';
+      bare: boolean;
+      closes: boolean;
+    }[],
   ) => {
     const ref = (i: number) => `<p${i}>`;
+    const refs = (pick: (b: (typeof bodies)[number]) => boolean) =>
+      bodies.flatMap((b, i) => (!b.bare && pick(b) ? [ref(i)] : []));
     const verbs = [
-      ...bodies.flatMap((b, i) => (b.lead === 'verb' && !b.bare ? [ref(i)] : [])),
+      ...refs((b) => b.lead === 'verb' && b.closes),
       ...(decoys.length ? ['<decoy>'] : []),
     ];
-    const rest = bodies.flatMap((b, i) => (b.lead !== 'verb' && !b.bare ? [ref(i)] : []));
+    const rest = refs((b) => b.lead !== 'verb' && b.closes);
+    const verbsUnclosed = refs((b) => b.lead === 'verb' && !b.closes);
+    const restUnclosed = refs((b) => b.lead !== 'verb' && !b.closes);
     const bare = bodies.flatMap((b, i) => (b.bare ? [ref(i)] : []));
     const open = openings.length ? '[<open>] ' : '';
     const alts = [...(verbs.length ? [`${open}(${verbs.join(' | ')})`] : []), ...rest];
     const close = closings.length ? ' [<close>]' : '';
     const polite = alts.length ? [`(${alts.join(' | ')})${close}`] : [];
+    const unclosed = [
+      ...(verbsUnclosed.length ? [`${open}(${verbsUnclosed.join(' | ')})`] : []),
+      ...restUnclosed,
+    ];
     return [
       '#JSGF V1.0;',
       'grammar helix;',
       bodies.length
-        ? `public <command> = ${[...polite, ...bare].join(' | ')};`
+        ? `public <command> = ${[...polite, ...unclosed, ...bare].join(' | ')};`
         : 'public <command> = <VOID>;',
       ...(openings.length && bodies.length ? [`<open> = ${openingRule(openings)};`] : []),
       ...(closings.length && bodies.length
@@ -239,14 +269,24 @@ export function buildPhraseGrammar(
     [...openings, ...closings].forEach((p) => p.split(' ').forEach((w) => words.add(w)));
   const note = (c: CompiledPhrase) => `${c.agent}.${c.intent}: ${c.phrase.replace(/[\r\n]/g, ' ')}`;
   const jsgf = assemble(
-    compiled.map((c) => {
+    compiled.flatMap((c) => {
       const can = leads(c.nodes);
-      const lead = !can.other ? 'verb' : can.verb ? 'both' : 'other';
-      const nodes = lead === 'both' && openings.length ? withOpening(c.nodes) : c.nodes;
-      const body = toJsgf(nodes, (slot) =>
-        slot === OPENING ? '<open>' : `<${ruleNames.get(c.slots.get(slot)!)}>`,
-      );
-      return { body, note: note(c), lead, bare: c.bareNumber };
+      const lead: 'verb' | 'both' | 'other' = !can.other ? 'verb' : can.verb ? 'both' : 'other';
+      const body = (phrase: Node[], closes: boolean) => ({
+        body: toJsgf(lead === 'both' && openings.length ? withOpening(phrase) : phrase, (slot) =>
+          slot === OPENING ? '<open>' : `<${ruleNames.get(c.slots.get(slot)!)}>`,
+        ),
+        note: note(c),
+        lead,
+        bare: c.bareNumber,
+        closes,
+      });
+      return c.numberEnd && !c.bareNumber
+        ? [
+            ...(c.numberEnd.withUnit.length ? [body(c.numberEnd.withUnit, true)] : []),
+            body(c.numberEnd.bare, false),
+          ]
+        : [body(c.nodes, true)];
     }),
   );
 
@@ -290,6 +330,8 @@ export function buildPhraseGrammar(
               ? [closings[rand(closings.length)]!]
               : [];
           const body = say(c.nodes);
+          // as the grammar has it: a phrase ending in a number without its unit takes no closing
+          if (c.numberEnd && endsInNumber(body, c)) close.length = 0;
           const text = [...(verbLead ? open : []), ...body, ...close].join(' ');
           if (seen.has(text)) continue;
           seen.add(text);
@@ -325,6 +367,42 @@ function isBareNumber(
         n.options.every((o) => o.length === 1 && o[0]!.kind === 'word'),
     )
   );
+}
+
+/**
+ * Where `nodes` may end in a number without its unit ("to {level} [percent]", "to {level}"): the
+ * phrase with the unit said (empty when it has none) and the phrase ending in the number.
+ */
+function numberEnding(
+  nodes: readonly Node[],
+  args: AgentManifest['intents'][number]['args'],
+): NumberEnding | null {
+  const isNumber = (n: Node | undefined) => {
+    const spec = n?.kind === 'slot' ? args[n.name] : undefined;
+    return spec?.type === 'integer' || spec?.type === 'number';
+  };
+  const last = nodes.at(-1);
+  if (isNumber(last)) return { withUnit: [], bare: [...nodes] };
+  if (
+    last?.kind === 'choice' &&
+    last.optional &&
+    isNumber(nodes.at(-2)) &&
+    last.options.every((o) => o.length === 1 && o[0]!.kind === 'word')
+  )
+    return {
+      withUnit: [...nodes.slice(0, -1), { ...last, optional: false }],
+      bare: nodes.slice(0, -1),
+    };
+  return null;
+}
+
+/** Whether a sample's words end in the number of a phrase with a numberEnding. */
+function endsInNumber(words: readonly string[], c: CompiledPhrase): boolean {
+  const unit = c.numberEnd!.withUnit.at(-1);
+  const units =
+    unit?.kind === 'choice' ? unit.options.map((o) => (o[0] as { word: string }).word) : [];
+  const lastWord = words.at(-1)?.split(' ').at(-1);
+  return lastWord !== undefined && !units.includes(lastWord);
 }
 
 function interpretWith(compiled: CompiledPhrase[], text: string): PhraseInterpretation | null {

@@ -154,6 +154,37 @@ describe('buildPhraseGrammar', () => {
     for (const s of bare) expect(s.text).not.toMatch(/please|thank|thanks|for me/);
   });
 
+  it('gives a phrase that ends in a number without its unit no closing ("seventy thanks" is "seventy percent" misheard)', () => {
+    const g = buildPhraseGrammar([
+      ManifestSchema.parse({
+        name: 'kit',
+        tier: 'warm',
+        intents: [
+          {
+            name: 'dim',
+            phrases: ['dim the lights to {level} [percent]', 'brightness {level}'],
+            args: { level: { type: 'integer', min: 0, max: 100 } },
+          },
+        ],
+      }),
+    ]);
+    // the unit said: closings allowed; the number last: none (p2, the number alone, is bare)
+    expect(g.jsgf).toContain(
+      'public <command> = ([<open>] (<p0> | <decoy>)) [<close>] | [<open>] (<p1>) | <p2>;',
+    );
+    expect(g.jsgf).toContain('<p0> = dim the lights to <slot0> (percent);');
+    expect(g.jsgf).toContain('<p1> = dim the lights to <slot0>;');
+    expect(g.jsgf).toContain('<p2> = brightness <slot0>;');
+    // the samples are the grammar's: a closing only after "percent"
+    const samples = g.samples(60).filter((s) => s.phrase.startsWith('dim'));
+    expect(samples.filter((s) => / percent\b/.test(s.text)).length).toBeGreaterThan(3);
+    expect(samples.filter((s) => !/ percent\b/.test(s.text)).length).toBeGreaterThan(0);
+    for (const s of samples)
+      expect(s.text).not.toMatch(/(?<!percent) (please|thank you|thanks|for me)$/);
+    // and the words still mean the same, with or without a closing (the fast matcher's politeness)
+    expect(g.interpret('dim the lights to seventy thanks')?.args).toEqual({ level: 70 });
+  });
+
   it('holds appliances that are not lights as decoys, in one rule', () => {
     expect(grammar.jsgf).toContain(
       '(turn | switch) (on | off) the (fan | oven | heating | heater | radio | television |',
