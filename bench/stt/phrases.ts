@@ -58,6 +58,8 @@ const { values: args } = parseArgs({
     /** every utterance's outcome, fit and margin as JSON lines (for choosing thresholds on the tuning set) */
     dump: { type: 'string' },
     'min-word-margin': { type: 'string' },
+    /** the recogniser's minRoomlessLead (default its own); -Infinity turns the room check off */
+    'min-roomless-lead': { type: 'string' },
     /** refuse lights commands without a room (stt.roomless = false; the daemon's default hears them) */
     'required-rooms': { type: 'boolean', default: false },
     /**
@@ -90,6 +92,9 @@ const recogniser = await PhraseRecogniser.create({
     ? { minWordMargin: Number(args['min-word-margin']) }
     : {}),
   optionalEnumSlots: !args['required-rooms'],
+  ...(args['min-roomless-lead'] !== undefined
+    ? { minRoomlessLead: Number(args['min-roomless-lead']) }
+    : {}),
 });
 const dump: string[] = [];
 
@@ -190,6 +195,7 @@ try {
           command: s.item.meaning !== null,
           outcome: o,
           heard: h.votes[0],
+          withRoom: h.withRoom,
           rejected: h.rejectedDetail ?? null,
           fit: h.fit,
           margin: h.margin,

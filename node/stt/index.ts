@@ -9,6 +9,7 @@ export {
   DEFAULT_MIN_FIT,
   DEFAULT_MIN_MARGIN,
   DEFAULT_MIN_MARGIN_ROOMLESS,
+  DEFAULT_MIN_ROOMLESS_LEAD,
   DEFAULT_VARIANTS,
   type DecodeVariant,
   type PhraseRecogniserOptions,

@@ -4,7 +4,7 @@
  * sentences that mean something; uncertain results are rejected rather than guessed.
  *
  * Rejection. A plain grammar decode acts wrongly on a few percent of utterances ("turn ... off"
- * heard as "... on", "five" as "nine", an unconfigured room as the nearest configured one). Four
+ * heard as "... on", "five" as "nine", an unconfigured room as the nearest configured one). Five
  * things stand between a decode and an action:
  *  - decoys in the grammar (agentspec/jsgf.ts): unconfigured rooms and everyday non-commands
  *    can win the search, and a decoy result is rejected;
@@ -15,7 +15,10 @@
  *  - fit: the best path's acoustic score per 10 ms frame; audio that matches no phrase well
  *    (another accent, another sentence) is forced onto some phrase with a poor fit;
  *  - the deciding word checked on its own audio: a decoded "on" or "off" must end like one (a
- *    nasal or a fricative after the vowel, verify.ts), else the person is asked which.
+ *    nasal or a fricative after the vowel, verify.ts), else the person is asked which;
+ *  - the room (with optional rooms): a reading that names no room is decoded again with the room
+ *    required, and a configured room that fits almost as well means the room may have been said
+ *    and lost ("turn on office light" heard as "turn off the light"): the person is asked which.
  * A refusal is one plain question or sentence (questions.ts); why goes to `rejectedDetail`, which
  * the pipeline puts in the trace. Each decode scores 8 Gaussians per frame (-topn, pocketsphinx.ts)
  * and loads only the grammar's words from the dictionary. Right / refused / wrong on a tuning set
@@ -43,7 +46,7 @@ import {
   type PsResult,
 } from './pocketsphinx.js';
 import type { Pcm16 } from '../voice/index.js';
-import { clarify, onOrOff, SAY_AGAIN } from './questions.js';
+import { clarify, onOrOff, SAY_AGAIN, WHICH_ROOM } from './questions.js';
 import { checkOnOff } from './verify.js';
 
 export interface PhraseRecogniserOptions {
@@ -84,6 +87,15 @@ export interface PhraseRecogniserOptions {
    * where speech that is no command lands most often, so they must fit better.
    */
   minMarginRoomless?: number;
+  /**
+   * With optional rooms: how much better (per frame) a decode that names no room must fit than a
+   * second decode of the same audio in which the room is required, before the mic's room is used
+   * (default DEFAULT_MIN_ROOMLESS_LEAD; -Infinity turns the check and its decoder off). A room
+   * said but not heard ("turn on office light" as "turn off the light") would act on the wrong
+   * room; the room-required decode hears it back, where a truly room-less command finds no room
+   * that fits as well.
+   */
+  minRoomlessLead?: number;
 }
 
 /** How one extra decode of an utterance differs from the plain one. */
@@ -108,6 +120,11 @@ export interface PhraseTranscript extends Transcript {
   margin: number | null;
   /** the lowest of the words' own margins (per frame); null when not measured */
   wordMargin: number | null;
+  /**
+   * for a reading that names no room: what the decode with the room required heard, and how much
+   * better per frame the room-less reading fits (minRoomlessLead); absent when not decoded
+   */
+  withRoom?: { text: string; lead: number; namesRoom: boolean };
 }
 
 /** The vocal tract warped by 0.9, and a live-CMN decode (see the header for how they were chosen). */
@@ -134,6 +151,15 @@ export const DEFAULT_MIN_WORD_MARGIN = -100;
  * in five is asked again.
  */
 export const DEFAULT_MIN_MARGIN_ROOMLESS = -40;
+/**
+ * Chosen on the seen sets (bench/stt/phrases.ts --dump, tuning and held-out-e, 2026-12-04): the 5
+ * room commands acted on without their room all had their room back in the room-required decode,
+ * 0.3-7.3 per frame behind the room-less reading, and none of the 30 room-less commands heard right
+ * had a configured room there at all (decoy rooms fit them better). Held-out F: 21 room-less
+ * commands right, none asked. An earlier sample (20 sentences, 6 voices) had lost rooms at
+ * 0.3-7.8 and bare decoy rooms or worse fits at 10 and more.
+ */
+export const DEFAULT_MIN_ROOMLESS_LEAD = 8;
 
 /** The grammar and what the decoder takes of it, swapped together (setSlotValues). */
 interface Vocabulary {
@@ -142,6 +168,8 @@ interface Vocabulary {
   search: DecodeGrammar;
   /** one running decoder per decode (plain first, then the variants), started with the first utterance */
   decoders: WarmDecoder[];
+  /** the grammar with every room required, and its decoder (minRoomlessLead); null when off */
+  roomful: { grammar: PhraseGrammar; decoder: WarmDecoder } | null;
 }
 
 export class PhraseRecogniser implements SttEngine {
@@ -199,12 +227,17 @@ export class PhraseRecogniser implements SttEngine {
     const old = this.#vocab;
     this.options = options;
     this.#vocab = vocab;
-    void Promise.all(old.decoders.map((d) => d.close()));
+    void Promise.all([...old.decoders, old.roomful?.decoder].map((d) => d?.close()));
   }
 
   /** Starts the decoders now (model and grammar loaded) instead of with the first utterance. */
   async warm(): Promise<void> {
-    await Promise.all([...this.#vocab.decoders, this.#yardstick].map((d) => d?.start()));
+    await Promise.all(this.#running().map((d) => d?.start()));
+  }
+
+  #running(): (WarmDecoder | null | undefined)[] {
+    const v = this.#vocab;
+    return [...v.decoders, v.roomful?.decoder, this.#yardstick];
   }
 
   async transcribe(pcm: Pcm16, opts: TranscribeOptions = {}): Promise<PhraseTranscript> {
@@ -220,18 +253,68 @@ export class PhraseRecogniser implements SttEngine {
     if (this.closed) throw new Error('phrase recogniser is closed');
     const vocab = this.#vocab;
     const decodes = vocab.decoders.map((d) => d.decode(clips, opts.signal));
-    const [runs, phones] = await untilAborted(
-      Promise.all([Promise.all(decodes), this.#yardstick?.decode(clips, opts.signal)]),
+    // the clips the plain decode heard without a room are decoded again with the room required,
+    // as soon as it answers (beside the variants' decodes)
+    const roomful = vocab.roomful;
+    const again = roomful
+      ? decodes[0]!.then(async (plain) => {
+          const which = plain.flatMap((r, i) => {
+            const m = vocab.grammar.interpret(r.text);
+            return m && omitsEnumArg(this.options.manifests, m) ? [i] : [];
+          });
+          const runs = which.length
+            ? await roomful.decoder.decode(
+                which.map((i) => clips[i]!),
+                opts.signal,
+              )
+            : [];
+          return new Map(which.map((i, k) => [i, runs[k]!]));
+        })
+      : undefined;
+    const [runs, phones, roomfulRuns] = await untilAborted(
+      Promise.all([Promise.all(decodes), this.#yardstick?.decode(clips, opts.signal), again]),
       opts.signal,
     );
-    return clips.map((pcm, i) =>
-      this.decide(
+    return clips.map((pcm, i) => {
+      const heard = this.decide(
         vocab.grammar,
         runs.map((r) => r[i]!),
         pcm,
         phones?.[i],
-      ),
-    );
+      );
+      const withRoom = roomfulRuns?.get(i);
+      return roomful && withRoom ? this.checkRoom(heard, withRoom, roomful.grammar) : heard;
+    });
+  }
+
+  /**
+   * An accepted reading that names no room, against the best reading with a room: when that
+   * names a configured room of the same agent and fits almost as well, the room may have been
+   * said and lost ("turn on office light" heard as "turn off the light"), so the person is asked.
+   */
+  private checkRoom(
+    heard: PhraseTranscript,
+    withRoom: PsResult,
+    grammar: PhraseGrammar,
+  ): PhraseTranscript {
+    const m = heard.interpretation;
+    if (!m || !omitsEnumArg(this.options.manifests, m)) return heard;
+    const other = grammar.interpret(withRoom.text);
+    const minLead = this.options.minRoomlessLead ?? DEFAULT_MIN_ROOMLESS_LEAD;
+    const lead = heard.fit - pathFit(withRoom);
+    // a command of the same agent that names a room (a decoy room, not configured, is none)
+    const namesRoom =
+      other !== null && other.agent === m.agent && !omitsEnumArg(this.options.manifests, other);
+    const measured = { ...heard, withRoom: { text: withRoom.text, lead, namesRoom } };
+    if (!namesRoom || !(lead < minLead)) return measured;
+    return {
+      ...measured,
+      text: '',
+      confidence: 0,
+      interpretation: null,
+      rejected: WHICH_ROOM,
+      rejectedDetail: `"${heard.text}" names no room, but "${withRoom.text}" (the room required) fits only ${lead.toFixed(1)} per frame worse (room-less lead < ${minLead})`,
+    };
   }
 
   private decide(
@@ -245,8 +328,7 @@ export class PhraseRecogniser implements SttEngine {
     const minMargin = this.options.minMargin ?? DEFAULT_MIN_MARGIN;
     const first = best.words[0];
     const last = best.words.at(-1);
-    const frames = first && last ? Math.max(1, Math.round((last.end - first.start) * 100)) : 1;
-    const fit = Number.isFinite(best.acoustic) ? best.acoustic / frames : -Infinity;
+    const fit = pathFit(best);
     const margin =
       phones && first && last && Number.isFinite(fit)
         ? fit - spanFit(phones, first.start, last.end)
@@ -354,7 +436,7 @@ export class PhraseRecogniser implements SttEngine {
 
   async close(): Promise<void> {
     this.closed = true;
-    await Promise.all([...this.#vocab.decoders, this.#yardstick].map((d) => d?.close()));
+    await Promise.all(this.#running().map((d) => d?.close()));
   }
 }
 
@@ -380,6 +462,14 @@ function omitsEnumArg(manifests: readonly AgentManifest[], m: PhraseInterpretati
     ([, spec]) => spec.enum !== undefined || spec.enum_from !== undefined,
   );
   return enums.length > 0 && enums.every(([name]) => m.args[name] === undefined);
+}
+
+/** A decode's acoustic score per 10 ms frame of its words (-Infinity when it found no path). */
+function pathFit(r: PsResult): number {
+  const first = r.words[0];
+  const last = r.words.at(-1);
+  const frames = first && last ? Math.max(1, Math.round((last.end - first.start) * 100)) : 1;
+  return Number.isFinite(r.acoustic) ? r.acoustic / frames : -Infinity;
 }
 
 /**
@@ -408,6 +498,20 @@ function buildVocabulary(
   });
   const search = { jsgf: grammar.jsgf, dict: grammarDictionary(grammar.jsgf, dict) };
   const ps = options.pocketsphinx ?? {};
+  const roomful = (() => {
+    if (!options.optionalEnumSlots || (options.minRoomlessLead ?? 0) === -Infinity) return null;
+    const full = buildPhraseGrammar(options.manifests, {
+      slotValues: options.slotValues,
+      knownWord: (w) => dict.has(w),
+      maxNumber: options.maxNumber,
+      optionalEnumSlots: false,
+    });
+    const decoder = new WarmDecoder(
+      { jsgf: full.jsgf, dict: grammarDictionary(full.jsgf, dict) },
+      ps,
+    );
+    return { grammar: full, decoder };
+  })();
   const decoders = [{}, ...(options.variants ?? DEFAULT_VARIANTS)].map(
     (v: DecodeVariant) =>
       new WarmDecoder(search, {
@@ -421,7 +525,7 @@ function buildVocabulary(
         ],
       }),
   );
-  return { grammar, search, decoders };
+  return { grammar, search, decoders, roomful };
 }
 
 /**

@@ -5,6 +5,8 @@
 import { readNumbers, trimPoliteness } from '../agentspec/index.js';
 
 export const SAY_AGAIN = "Sorry, I didn't catch that. Please say it again.";
+/** A room may have been said and not heard: the command again, with its room. */
+export const WHICH_ROOM = 'Sorry, which room did you mean? Please say it again with the room.';
 
 /** The words that say "switch" (the lights grammar's verbs) and the two that decide it. */
 const SWITCH_WORDS = new Set(['turn', 'switch', 'put', 'on', 'off']);
