@@ -121,8 +121,10 @@ export interface PhraseTranscript extends Transcript {
   /** the lowest of the words' own margins (per frame); null when not measured */
   wordMargin: number | null;
   /**
-   * for a reading that names no room: what the decode with the room required heard, and how much
-   * better per frame the room-less reading fits (minRoomlessLead); absent when not decoded
+   * for a reading that names no room: what the decode with the room required heard, how much
+   * better per frame the room-less reading fits (minRoomlessLead), and whether that reading is a
+   * command of the same agent with a configured room (a decoy room is none); absent when not
+   * decoded
    */
   withRoom?: { text: string; lead: number; namesRoom: boolean };
 }
