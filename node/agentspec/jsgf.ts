@@ -116,10 +116,12 @@ interface CompiledPhrase {
 
 /** A phrase split where it may end in a bare number: with its unit, and without it. */
 interface NumberEnding {
-  /** the unit said ("… to {level} percent"): closings allowed */
-  withUnit: Node[];
+  /** the unit said ("… to {level} percent"): closings allowed; null when the phrase has no unit */
+  withUnit: Node[] | null;
   /** the phrase ending in the number ("… to {level}"): no closing */
   bare: Node[];
+  /** the unit's words ("percent") */
+  units: string[];
 }
 
 /** Builds the grammar from manifests (phrases with free text are skipped; see the header). */
@@ -164,14 +166,15 @@ export function buildPhraseGrammar(
           skip(problem);
           continue;
         }
+        const bareNumber = isBareNumber(nodes, intent.args);
         compiled.push({
           agent: m.name,
           intent: intent.name,
           phrase,
           nodes,
           slots,
-          bareNumber: isBareNumber(nodes, intent.args),
-          numberEnd: numberEnding(nodes, intent.args),
+          bareNumber,
+          numberEnd: bareNumber ? null : numberEnding(nodes, intent.args),
         });
         literalWords(nodes).forEach((w) => words.add(w));
         for (const s of slots.values()) {
@@ -281,12 +284,9 @@ export function buildPhraseGrammar(
         bare: c.bareNumber,
         closes,
       });
-      return c.numberEnd && !c.bareNumber
-        ? [
-            ...(c.numberEnd.withUnit.length ? [body(c.numberEnd.withUnit, true)] : []),
-            body(c.numberEnd.bare, false),
-          ]
-        : [body(c.nodes, true)];
+      if (!c.numberEnd) return [body(c.nodes, true)];
+      const { withUnit, bare } = c.numberEnd;
+      return [...(withUnit ? [body(withUnit, true)] : []), body(bare, false)];
     }),
   );
 
@@ -331,7 +331,8 @@ export function buildPhraseGrammar(
               : [];
           const body = say(c.nodes);
           // as the grammar has it: a phrase ending in a number without its unit takes no closing
-          if (c.numberEnd && endsInNumber(body, c)) close.length = 0;
+          const lastWord = body.at(-1)?.split(' ').at(-1) ?? '';
+          if (c.numberEnd && !c.numberEnd.units.includes(lastWord)) close.length = 0;
           const text = [...(verbLead ? open : []), ...body, ...close].join(' ');
           if (seen.has(text)) continue;
           seen.add(text);
@@ -382,27 +383,17 @@ function numberEnding(
     return spec?.type === 'integer' || spec?.type === 'number';
   };
   const last = nodes.at(-1);
-  if (isNumber(last)) return { withUnit: [], bare: [...nodes] };
-  if (
-    last?.kind === 'choice' &&
-    last.optional &&
-    isNumber(nodes.at(-2)) &&
-    last.options.every((o) => o.length === 1 && o[0]!.kind === 'word')
-  )
-    return {
-      withUnit: [...nodes.slice(0, -1), { ...last, optional: false }],
-      bare: nodes.slice(0, -1),
-    };
-  return null;
-}
-
-/** Whether a sample's words end in the number of a phrase with a numberEnding. */
-function endsInNumber(words: readonly string[], c: CompiledPhrase): boolean {
-  const unit = c.numberEnd!.withUnit.at(-1);
-  const units =
-    unit?.kind === 'choice' ? unit.options.map((o) => (o[0] as { word: string }).word) : [];
-  const lastWord = words.at(-1)?.split(' ').at(-1);
-  return lastWord !== undefined && !units.includes(lastWord);
+  if (isNumber(last)) return { withUnit: null, bare: [...nodes], units: [] };
+  if (last?.kind !== 'choice' || !last.optional || !isNumber(nodes.at(-2))) return null;
+  const units = last.options.map((o) =>
+    o.length === 1 && o[0]!.kind === 'word' ? o[0]!.word : null,
+  );
+  if (units.some((u) => u === null)) return null;
+  return {
+    withUnit: [...nodes.slice(0, -1), { ...last, optional: false }],
+    bare: nodes.slice(0, -1),
+    units: units as string[],
+  };
 }
 
 function interpretWith(compiled: CompiledPhrase[], text: string): PhraseInterpretation | null {

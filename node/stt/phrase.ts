@@ -299,8 +299,9 @@ export class PhraseRecogniser implements SttEngine {
     withRoom: PsResult,
     grammar: PhraseGrammar,
   ): PhraseTranscript {
+    // only room-less plain readings were decoded again; a refused one stays refused
     const m = heard.interpretation;
-    if (!m || !omitsEnumArg(this.options.manifests, m)) return heard;
+    if (!m) return heard;
     const other = grammar.interpret(withRoom.text);
     const minLead = this.options.minRoomlessLead ?? DEFAULT_MIN_ROOMLESS_LEAD;
     const lead = heard.fit - pathFit(withRoom);
@@ -492,28 +493,23 @@ function buildVocabulary(
   options: PhraseRecogniserOptions,
   dict: Map<string, string[]>,
 ): Vocabulary {
-  const grammar = buildPhraseGrammar(options.manifests, {
-    slotValues: options.slotValues,
-    knownWord: (w) => dict.has(w),
-    maxNumber: options.maxNumber,
-    optionalEnumSlots: options.optionalEnumSlots,
-  });
-  const search = { jsgf: grammar.jsgf, dict: grammarDictionary(grammar.jsgf, dict) };
-  const ps = options.pocketsphinx ?? {};
-  const roomful = (() => {
-    if (!options.optionalEnumSlots || (options.minRoomlessLead ?? 0) === -Infinity) return null;
-    const full = buildPhraseGrammar(options.manifests, {
+  const grammarWith = (optionalEnumSlots: boolean | undefined) => {
+    const g = buildPhraseGrammar(options.manifests, {
       slotValues: options.slotValues,
       knownWord: (w) => dict.has(w),
       maxNumber: options.maxNumber,
-      optionalEnumSlots: false,
+      optionalEnumSlots,
     });
-    const decoder = new WarmDecoder(
-      { jsgf: full.jsgf, dict: grammarDictionary(full.jsgf, dict) },
-      ps,
-    );
-    return { grammar: full, decoder };
-  })();
+    return { grammar: g, search: { jsgf: g.jsgf, dict: grammarDictionary(g.jsgf, dict) } };
+  };
+  const { grammar, search } = grammarWith(options.optionalEnumSlots);
+  const ps = options.pocketsphinx ?? {};
+  // the room check's grammar (every room required) and decoder, where rooms are optional
+  const checked = options.optionalEnumSlots && options.minRoomlessLead !== -Infinity;
+  const required = checked ? grammarWith(false) : null;
+  const roomful = required
+    ? { grammar: required.grammar, decoder: new WarmDecoder(required.search, ps) }
+    : null;
   const decoders = [{}, ...(options.variants ?? DEFAULT_VARIANTS)].map(
     (v: DecodeVariant) =>
       new WarmDecoder(search, {
