@@ -14,7 +14,7 @@ const LAYERS = [
   // 2: one outside system each (files, CLI tools, processes, sockets)
   ['capabilities', 'discovery', 'bus', 'rpc', 'voice', 'home', 'heap'],
   // 3: services over one edge each
-  ['membership', 'settings', 'join', 'agents', 'stt', 'router', 'tts', 'registry'],
+  ['membership', 'settings', 'join', 'agents', 'stt', 'router', 'tts', 'registry', 'v8-tier'],
   // 4: gRPC services that compose them
   ['agenthost', 'transcribe', 'models', 'removal'],
   // 5: the voice pipeline: utterance -> transcript -> intent -> run -> reply

@@ -4,7 +4,7 @@
 import { existsSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 
-const built = ['../dist/bundle/helix-node.js', '../dist/node/cli/main.js']
+const built = ['../dist/bundle/helix-node.js', '../dist/node/cli/entry.js']
   .map((rel) => new URL(rel, import.meta.url))
   .find((url) => existsSync(fileURLToPath(url)));
 if (!built) {

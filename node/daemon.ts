@@ -12,6 +12,7 @@ import { VERSION } from './version.js';
 import { describeError, NodeStartingError, UsageError } from './errors.js';
 import { component, ComponentStack, stopErrorLogger, type Component } from './lifecycle.js';
 import { heapCollector } from './heap.js';
+import { probedTierFacts, quickTierFacts, settleV8Tier } from './v8-tier.js';
 import {
   ensureNodeTls,
   hostNodeName,
@@ -136,6 +137,11 @@ export interface DaemonOptions {
   loaded: LoadedConfig;
   invite?: string;
   logger?: Logger;
+  /**
+   * Choose V8's tier for this process by the node's parts (node/v8-tier.ts): `join` does; a
+   * daemon inside another program (tests) leaves that program's V8 as it is.
+   */
+  ownsProcess?: boolean;
 }
 
 export class Daemon {
@@ -152,6 +158,8 @@ export class Daemon {
   private discovery!: Discovery;
   private prober!: CapabilityProber;
   private firstProbe: Promise<void> = Promise.resolve();
+  /** whether V8 was capped at its interpreter, and the check for parts found later */
+  private v8Tier: ReturnType<typeof settleV8Tier> = { capped: false, recheck: () => {} };
   private nats!: NatsSupervisor;
   private natsRestarts = 0;
   /** the nats-server's version (from --version), or null when it did not say */
@@ -217,6 +225,14 @@ export class Daemon {
     this.control = this.startingControl();
     await this.control.start();
     try {
+      // V8's optimising compiler, left out on a node whose work is the control plane only: decided
+      // before the parts load, whose start-up is hot enough for it (node/v8-tier.ts).
+      if (this.opts.ownsProcess)
+        this.v8Tier = settleV8Tier(
+          this.config.node.jit,
+          await quickTierFacts(this.config),
+          this.log,
+        );
       this.parts = await loadParts();
       await this.stack.start(this.components(), signal);
     } catch (err) {
@@ -342,6 +358,9 @@ export class Daemon {
           // Probes (arecord, nvidia-smi, Docker, Ollama…) finish in the background; adverts
           // carry the baseline until then, so the node is not held up by a slow probe.
           this.firstProbe = this.prober.start();
+          this.prober.onChange((caps) =>
+            this.v8Tier.recheck(probedTierFacts(config.voice.enabled, caps)),
+          );
         },
         () => this.prober.stop(),
       ),

@@ -21,7 +21,7 @@ import { fileURLToPath } from 'node:url';
 import { build } from 'esbuild';
 
 const root = path.join(path.dirname(fileURLToPath(import.meta.url)), '..');
-const entry = path.join(root, 'dist', 'node', 'cli', 'main.js');
+const entry = path.join(root, 'dist', 'node', 'cli', 'entry.js');
 // Two levels below the package root, like dist/node/cli: node/version.ts and node/cli/service.ts
 // find package.json and bin/ from import.meta.url at that depth. Chunks stay in this one folder.
 const out = path.join(root, 'dist', 'bundle');
@@ -70,7 +70,7 @@ const zodEnglishOnly = {
 
 if (!existsSync(entry)) {
   process.stderr.write(
-    'bundle: dist/node/cli/main.js is missing; run `tsc -p tsconfig.build.json` first\n',
+    'bundle: dist/node/cli/entry.js is missing; run `tsc -p tsconfig.build.json` first\n',
   );
   process.exit(69);
 }

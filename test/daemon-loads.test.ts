@@ -99,6 +99,8 @@ describe.skipIf(!meshAvailable)('what the daemon loads', () => {
       const loaded = (pkg: string) => files.some((f) => f.includes(`/node_modules/${pkg}/`));
       expect(build.sawDaemon(files, loaded), files.join('\n')).toBe(true);
       expect(LAZY.filter(loaded)).toEqual([]);
+      // nor V8's optimising compiler: its work is the control plane only (node/v8-tier.ts)
+      expect(m.log(i)).toContain('V8 runs its interpreter only');
       // its polls of local JSON (nats-server's /routez every second, Ollama's model list) go
       // through node:http: global fetch would load undici and its WebAssembly parser (~9 MB)
       expect(files, 'something called fetch').not.toContain('node:internal/deps/undici/undici');

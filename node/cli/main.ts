@@ -71,10 +71,9 @@ export async function main(argv: string[]): Promise<number> {
   }
 }
 
-const isEntry =
-  process.argv[1] !== undefined && fileURLToPath(import.meta.url) === path.resolve(process.argv[1]);
-if (isEntry) {
-  main(process.argv).then(
+/** Runs the CLI on this process's arguments and exits when its output has drained. */
+export function runAsEntry(): Promise<void> {
+  return main(process.argv).then(
     (code) => exitWhenDrained(code),
     (err: unknown) => {
       process.stderr.write(`helix-node: ${safeText(describeError(err))}\n`);
@@ -82,3 +81,10 @@ if (isEntry) {
     },
   );
 }
+
+// run directly (tsc's build, or the sources through tsx) rather than through node/cli/entry.ts
+if (
+  process.argv[1] !== undefined &&
+  fileURLToPath(import.meta.url) === path.resolve(process.argv[1])
+)
+  void runAsEntry();

@@ -51,7 +51,7 @@ export async function runDaemon(opts: RunDaemonOptions): Promise<void> {
   // while the node starts; the JSON banner takes the node's own probes and costs nothing more.
   const doctorLacks = pretty ? lackingParts(config, stateDir) : null;
 
-  const daemon = new Daemon({ ...opts, logger });
+  const daemon = new Daemon({ ...opts, logger, ownsProcess: true });
   const stopping = new AbortController();
   // The listeners stay until the node has left: a signal with none installed kills the process
   // mid-way (exit 130), and a terminal or a service manager may send one more while it leaves.

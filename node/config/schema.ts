@@ -35,7 +35,14 @@ export const NodeSection = z.strictObject({
       'lower-case letters, digits, spaces, "-" or "_", 1-64 chars, e.g. "living room"',
     )
     .optional(),
+  /**
+   * V8's optimising compiler: "auto" leaves it out on a node without voice, speech-to-text or
+   * Docker (control-plane work only: some 4 MB less memory, node/v8-tier.ts), "full" always keeps
+   * it, "interpreter" always leaves it out
+   */
+  jit: z.enum(['auto', 'full', 'interpreter']).default('auto'),
 });
+export type JitSetting = z.infer<typeof NodeSection>['jit'];
 
 export const MeshSection = z.strictObject({
   /** the address this node's cluster routes and gRPC listen on; default: Tailscale IPv4, else the first LAN IPv4, else 127.0.0.1 */

@@ -109,7 +109,7 @@ export interface MeshCommand {
 
 /**
  * How to run the CLI, as bin/helix-node.js does: the bundle `dist/bundle/helix-node.js`
- * (scripts/bundle.mjs), else the compiled `dist/node/cli/main.js`, whichever is at least as new as
+ * (scripts/bundle.mjs), else the compiled `dist/node/cli/entry.js`, whichever is at least as new as
  * every source file (CI builds both in `npm ci`; a node then starts in about half the time), else
  * the sources through tsx. HXT_FROM_SOURCE=1 forces the sources; `bundle: false` skips the bundle
  * (a test that reads which modules a command loads needs tsc's one file per module).
@@ -119,13 +119,13 @@ export function cliEntry(root = REPO_ROOT, opts: { bundle?: boolean } = {}): str
     const newest = newestSource(path.join(root, 'node'));
     const built = [
       ...(opts.bundle === false ? [] : [path.join(root, 'dist', 'bundle', 'helix-node.js')]),
-      path.join(root, 'dist', 'node', 'cli', 'main.js'),
+      path.join(root, 'dist', 'node', 'cli', 'entry.js'),
     ];
     for (const file of built) {
       if (existsSync(file) && newest <= statSync(file).mtimeMs) return [process.execPath, file];
     }
   }
-  return [process.execPath, '--import', 'tsx', 'node/cli/main.ts'];
+  return [process.execPath, '--import', 'tsx', 'node/cli/entry.ts'];
 }
 
 function newestSource(dir: string): number {
