@@ -6,9 +6,11 @@
  * node binary it touches when it first runs) and the optimised code it makes. A node without a
  * mic, speech-to-text or Docker does control-plane work only: heartbeats, routing calls, the
  * registry mirror's proxying, settings, the dashboard; JSON, TLS, hashing and streams are native
- * code there, and V8's interpreter runs the rest. Measured (bench/node/start.ts, unit flags, one
- * node 14 s idle, 2026-12-04): 66.4 MB on its first start against 70.1 MB with the compiler,
- * 61.9 MB after a restart against 66.6 MB before; start-up no slower.
+ * code there, and V8's interpreter runs the rest. Measured (bench/node/start.ts, one node 14 s
+ * idle, 2026-12-04): 66.4 MB on its first start against 70.1 MB with the compiler, 61.9 MB after
+ * a restart against 66.6 MB before; start-up and idle CPU no worse. The unit `service install`
+ * writes for such a node caps V8 on node's command line too, 1.2-1.5 MB less again
+ * (node/cli/service.ts daemonNodeFlags).
  *
  * What does need it: the Silero VAD runs in JavaScript on every node with voice on, and is 17
  * times slower without TurboFan (docs/architecture.md); speech-to-text's checks on the audio run
@@ -99,41 +101,59 @@ export function capAtInterpreter(): void {
   v8.setFlagsFromString('--max-opt=0');
 }
 
+/** Whether node's command line caps V8 at its interpreter (the unit for a control-plane node). */
+export function cappedByCommandLine(execArgv: readonly string[] = process.execArgv): boolean {
+  return execArgv.includes('--max-opt=0');
+}
+
 /**
  * Makes the choice (caps V8 or not) and logs it; returns a check for later capability probes,
- * which warns once when a capped node finds a part that needs the compiler.
+ * which warns once when a capped node finds a part that needs the compiler. A process capped by
+ * its command line (`service install` wrote it so for a node that had none of those parts)
+ * cannot be uncapped: a node that needs the compiler says at once to write the unit again.
  */
 export function settleV8Tier(
   setting: JitSetting,
   facts: TierFacts,
   logger: Logger,
-  cap: () => void = capAtInterpreter,
-  release: () => void = releaseTierUp,
+  {
+    cap = capAtInterpreter,
+    release = releaseTierUp,
+    startedCapped = cappedByCommandLine(),
+  }: { cap?: () => void; release?: () => void; startedCapped?: boolean } = {},
 ): { capped: boolean; recheck: (facts: TierFacts) => void } {
+  let warned = false;
+  const warn = (why: string) => {
+    if (warned) return;
+    warned = true;
+    logger.warn(
+      { why },
+      startedCapped
+        ? `this node needs V8's optimising compiler (${why}), which node's command line leaves out (--max-opt=0, from \`helix-node service install\` on a node without voice, speech-to-text or Docker): run \`helix-node service install\` again, then restart the node`
+        : `this node now needs V8's optimising compiler (${why}), which it left out at start: restart the node (systemctl restart helix-node, or stop and run helix-node join again) for full speed`,
+    );
+  };
   const need = jitNeed(setting, facts);
-  if (need !== null) {
+  if (need !== null && !startedCapped) {
     release();
     logger.debug({ why: need }, 'V8 keeps its optimising compiler');
     return { capped: false, recheck: () => {} };
   }
-  cap();
-  logger.info(
-    { jit: setting },
-    setting === 'interpreter'
-      ? 'V8 runs its interpreter only (node.jit = "interpreter")'
-      : 'V8 runs its interpreter only: this node has no voice, speech-to-text or Docker (less memory; node.jit = "full" keeps the optimising compiler)',
-  );
-  let warned = false;
+  if (need !== null) warn(need);
+  else {
+    cap();
+    logger.info(
+      { jit: setting, commandLine: startedCapped },
+      setting === 'interpreter'
+        ? 'V8 runs its interpreter only (node.jit = "interpreter")'
+        : 'V8 runs its interpreter only: this node has no voice, speech-to-text or Docker (less memory; node.jit = "full" keeps the optimising compiler)',
+    );
+  }
   return {
     capped: true,
     recheck: (later) => {
       const needNow = jitNeed(setting, later);
-      if (needNow === null || warned) return;
-      warned = true;
-      logger.warn(
-        { why: needNow },
-        `this node now needs V8's optimising compiler (${needNow}), which it left out at start: restart the node (systemctl restart helix-node, or stop and run helix-node join again) for full speed`,
-      );
+      if (needNow !== null) warn(needNow);
     },
   };
 }

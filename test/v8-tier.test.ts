@@ -11,7 +11,13 @@ import path from 'node:path';
 import { Writable } from 'node:stream';
 import { afterAll, describe, expect, it } from 'vitest';
 import { createLogger } from '../node/log.js';
-import { jitNeed, quickTierFacts, settleV8Tier, type TierFacts } from '../node/v8-tier.js';
+import {
+  cappedByCommandLine,
+  jitNeed,
+  quickTierFacts,
+  settleV8Tier,
+  type TierFacts,
+} from '../node/v8-tier.js';
 import { parseConfig } from '../node/config/index.js';
 import { REPO_ROOT } from './harness/index.js';
 
@@ -73,13 +79,11 @@ describe('settleV8Tier', () => {
   it('caps a control-plane node, says so, and warns once when a part that needs it appears', () => {
     const { logger, lines } = logged();
     const calls: string[] = [];
-    const tier = settleV8Tier(
-      'auto',
-      none,
-      logger,
-      () => calls.push('cap'),
-      () => calls.push('release'),
-    );
+    const tier = settleV8Tier('auto', none, logger, {
+      cap: () => calls.push('cap'),
+      release: () => calls.push('release'),
+      startedCapped: false,
+    });
     expect(tier.capped).toBe(true);
     expect(calls).toEqual(['cap']);
     expect(lines().at(-1)).toMatch(/interpreter only: this node has no voice/);
@@ -94,17 +98,47 @@ describe('settleV8Tier', () => {
   it('releases the hold on a node that needs the compiler, and never warns', () => {
     const { logger, lines } = logged();
     const calls: string[] = [];
-    const tier = settleV8Tier(
-      'auto',
-      { ...none, voice: true },
-      logger,
-      () => calls.push('cap'),
-      () => calls.push('release'),
-    );
+    const tier = settleV8Tier('auto', { ...none, voice: true }, logger, {
+      cap: () => calls.push('cap'),
+      release: () => calls.push('release'),
+      startedCapped: false,
+    });
     expect(tier.capped).toBe(false);
     expect(calls).toEqual(['release']);
     tier.recheck({ ...none, docker: true });
     expect(lines().some((l) => /restart/.test(l))).toBe(false);
+  });
+});
+
+describe('a process capped by its command line (the unit of a control-plane node)', () => {
+  it("is recognised by --max-opt=0 among node's flags", () => {
+    expect(cappedByCommandLine(['--max-semi-space-size=1', '--max-opt=0'])).toBe(true);
+    expect(cappedByCommandLine(['--max-semi-space-size=1'])).toBe(false);
+  });
+
+  it('says at once to write the unit again when the node needs the compiler', () => {
+    const { logger, lines } = logged();
+    const calls: string[] = [];
+    const tier = settleV8Tier('auto', { ...none, voice: true }, logger, {
+      cap: () => calls.push('cap'),
+      release: () => calls.push('release'),
+      startedCapped: true,
+    });
+    expect(tier.capped).toBe(true);
+    // nothing to release: the command line's cap stays whatever is set now
+    expect(calls).toEqual([]);
+    expect(lines()).toHaveLength(1);
+    expect(lines()[0]).toMatch(/voice is on.*service install. again, then restart/);
+    tier.recheck({ ...none, docker: true });
+    expect(lines()).toHaveLength(1);
+  });
+
+  it('is quiet about a node that needs none, and warns once when one appears', () => {
+    const { logger, lines } = logged();
+    const tier = settleV8Tier('auto', none, logger, { startedCapped: true, cap: () => {} });
+    expect(lines()).toEqual([expect.stringMatching(/interpreter only/)]);
+    tier.recheck({ ...none, stt: 'phrase' });
+    expect(lines().at(-1)).toMatch(/phrase.*service install/);
   });
 });
 

@@ -19,8 +19,10 @@
  * - idle memory: VmRSS of the daemon, and of its nats-server, after --idle-s seconds idle; without
  *   Docker or a mic (the harness's default), then with the Docker engine (warm pool 0, so the
  *   figure is the daemon's own, not its containers'); each as `node` runs it by default and with
- *   the V8 flags the systemd unit gives the daemon (node/cli/service.ts DAEMON_NODE_FLAGS). Node's
- *   own floor is printed beside them: `node -e "setInterval(() => {}, 1e6)"`.
+ *   the V8 flags the systemd unit gives the daemon (node/cli/service.ts daemonNodeFlags: a node
+ *   without Docker or a mic is capped at V8's interpreter there too); then that node without the
+ *   command line's cap, with node.jit = "full", and after a restart. Node's own floor is printed
+ *   beside them: `node -e "setInterval(() => {}, 1e6)"`.
  * - module load times: each heavy package imported alone in a fresh process, and daemon.js whole.
  */
 import { spawn } from 'node:child_process';
@@ -29,7 +31,7 @@ import { existsSync, mkdirSync, readFileSync, rmSync, rmdirSync, writeFileSync }
 import path from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { parseArgs } from 'node:util';
-import { DAEMON_NODE_FLAGS } from '../../node/cli/service.js';
+import { DAEMON_NODE_FLAGS, daemonNodeFlags } from '../../node/cli/service.js';
 import { controlCall, RemoteError } from '../../node/control/index.js';
 import { MeshHarness, REPO_ROOT, helixNodeCommand } from '../../test/harness/index.js';
 
@@ -409,11 +411,15 @@ try {
   const slow = await measureStart(pi);
   const converge = await measureConverge();
   const idle: IdleFigures[] = [];
+  // as `node` runs the daemon by default, and as the unit `service install` writes for the node
+  // runs it (a node without Docker or a mic: capped at V8's interpreter on the command line)
   for (const docker of [false, true])
-    for (const flags of [[], DAEMON_NODE_FLAGS]) idle.push(await measureIdle(docker, flags));
-  // the same node keeping V8's optimising compiler, and after a restart
+    for (const flags of [[], daemonNodeFlags(!docker)]) idle.push(await measureIdle(docker, flags));
+  // without the command line's cap (the daemon caps itself once running), keeping V8's
+  // optimising compiler, and after a restart
+  idle.push(await measureIdle(false, DAEMON_NODE_FLAGS));
   idle.push(await measureIdle(false, DAEMON_NODE_FLAGS, { jit: 'full' }));
-  idle.push(await measureIdle(false, DAEMON_NODE_FLAGS, { restart: true }));
+  idle.push(await measureIdle(false, daemonNodeFlags(true), { restart: true }));
   const floorMb = await nodeFloorMb();
   const modules = await measureModules();
 

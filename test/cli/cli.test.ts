@@ -68,10 +68,49 @@ describe('helix-node CLI conventions', () => {
     expect(r.stdout).toMatch(/ExecStart=.*helix-node\.js join --state-dir/);
     // the daemon's small young generation and its collections (node/cli/service.ts DAEMON_NODE_FLAGS, issue 12)
     expect(r.stdout).toMatch(
-      /ExecStart=\S*node --max-semi-space-size=1 --single-threaded --expose-gc \S*helix-node\.js join/,
+      /ExecStart=\S*node --max-semi-space-size=1 --single-threaded --expose-gc (--max-opt=0 )?\S*helix-node\.js join/,
     );
     expect(r.stdout).toContain(stateDir);
     expect(r.stdout).toMatch(/WantedBy=/);
+  });
+
+  it('service install caps V8 at its interpreter for a node without voice, speech-to-text or Docker, and only for one', () => {
+    const bare = path.join(stateDir, 'bare.toml');
+    writeFileSync(bare, '[capabilities]\ndocker_socket = "/nonexistent/docker.sock"\n');
+    const voice = path.join(stateDir, 'voice.toml');
+    writeFileSync(
+      voice,
+      '[capabilities]\ndocker_socket = "/nonexistent/docker.sock"\n[voice]\nenabled = true\n',
+    );
+    const full = path.join(stateDir, 'full.toml');
+    writeFileSync(
+      full,
+      '[node]\njit = "full"\n[capabilities]\ndocker_socket = "/nonexistent/docker.sock"\n',
+    );
+    const unit = (config: string) => {
+      const r = cli([
+        'service',
+        'install',
+        '--dry-run',
+        '--json',
+        '--config',
+        config,
+        '--state-dir',
+        stateDir,
+      ]);
+      expect(r.code, r.stderr).toBe(0);
+      return JSON.parse(r.stdout) as { unit: string; v8: string };
+    };
+    const b = unit(bare);
+    expect(b.v8).toBe('interpreter');
+    expect(b.unit).toMatch(
+      /ExecStart=\S*node --max-semi-space-size=1 --single-threaded --expose-gc --max-opt=0 \S*helix-node\.js join/,
+    );
+    for (const config of [voice, full]) {
+      const u = unit(config);
+      expect(u.v8).toBe('full');
+      expect(u.unit).not.toContain('--max-opt');
+    }
   });
 
   it('doctor reports each dependency with a fix for what is missing', () => {

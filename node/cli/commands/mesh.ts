@@ -183,21 +183,30 @@ export function registerMeshCommands(program: Command): void {
     .option('--dry-run', 'print the unit instead of writing it')
     .option('--user', 'a user unit (~/.config/systemd/user) instead of a system unit')
     .action(async (opts: { dryRun?: boolean; user?: boolean }, cmd: Command) => {
-      const ctx = await cliContext(cmd);
+      const ctx = await configuredContext(cmd);
       const { renderUnit, installUnit, unitPath } = await import('../service.js');
+      const { jitNeed, quickTierFacts } = await import('../../v8-tier.js');
       const system = !opts.user && process.getuid?.() === 0;
+      // V8's compiler by the node's parts as they are now (node/v8-tier.ts)
+      const needsJit = jitNeed(ctx.config.node.jit, await quickTierFacts(ctx.config));
+      const v8 = needsJit === null ? 'interpreter' : 'full';
       const unit = renderUnit({
         stateDir: ctx.stateDir,
         configPath: ctx.configPath,
         user: process.env.SUDO_USER ?? process.env.USER ?? 'root',
         system,
+        interpreterOnly: needsJit === null,
       });
+      const v8Line =
+        needsJit === null
+          ? 'V8: interpreter only (no voice, speech-to-text or Docker here): run `helix-node service install` again after adding one'
+          : `V8: with its optimising compiler (${needsJit})`;
       if (opts.dryRun) {
-        ctx.o.print({ path: unitPath(system), unit }, () => unit);
+        ctx.o.print({ path: unitPath(system), unit, v8 }, () => unit);
         return;
       }
       const result = installUnit(unit, system);
-      ctx.o.print(result, () => `wrote ${result.path}\nnext: ${result.next}`);
+      ctx.o.print({ ...result, v8 }, () => `wrote ${result.path}\n${v8Line}\nnext: ${result.next}`);
     });
 }
 
