@@ -8,8 +8,6 @@
  * TurboFan while they do. Another command with "join" among its words waits too, for its short
  * life. Then the CLI (node/cli/main.ts) loads and runs.
  */
-import path from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { holdTierUp } from '../v8-tier.js';
 
 if (process.argv.slice(2).includes('join')) holdTierUp();
@@ -17,8 +15,4 @@ if (process.argv.slice(2).includes('join')) holdTierUp();
 const cli = await import('./main.js');
 export const { main, exitWhenDrained } = cli;
 
-if (
-  process.argv[1] !== undefined &&
-  fileURLToPath(import.meta.url) === path.resolve(process.argv[1])
-)
-  await cli.runAsEntry();
+if (cli.isScript(import.meta.url)) await cli.runAsEntry();

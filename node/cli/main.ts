@@ -82,9 +82,10 @@ export function runAsEntry(): Promise<void> {
   );
 }
 
+/** Whether the module at `url` is the script node was started with. */
+export function isScript(url: string): boolean {
+  return process.argv[1] !== undefined && fileURLToPath(url) === path.resolve(process.argv[1]);
+}
+
 // run directly (tsc's build, or the sources through tsx) rather than through node/cli/entry.ts
-if (
-  process.argv[1] !== undefined &&
-  fileURLToPath(import.meta.url) === path.resolve(process.argv[1])
-)
-  void runAsEntry();
+if (isScript(import.meta.url)) void runAsEntry();
