@@ -92,8 +92,8 @@ const result = await build({
   minifyIdentifiers: false,
   legalComments: 'none',
   sourcemap: true,
-  // The ES builds of dual packages (@peculiar/x509's CommonJS build, wrapped, loses its named
-  // exports to esbuild's interop).
+  // The ES builds of dual packages: a CommonJS build, wrapped, can lose its named exports to
+  // esbuild's interop (@peculiar/x509's did, when the daemon still used it).
   mainFields: ['module', 'main'],
   external: EXTERNAL,
   plugins: [zodEnglishOnly],

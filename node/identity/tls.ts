@@ -12,42 +12,45 @@
  * and the admitting member signs it; a node that has a mesh but no certificate (a mesh made
  * before TLS, a lost file, a new address) issues its own from the derived CA.
  *
- * @peculiar/x509 (with reflect-metadata, which its DI container needs loaded first) is imported
- * lazily: only this module makes certificates, and the CLI's short commands never load it.
+ * Certificates and requests are written by x509.ts (our own DER, der.ts) and signed, verified
+ * and read by node:crypto: no X.509 library is loaded (docs/dependencies.md).
  */
 import {
+  KeyObject,
   X509Certificate as NodeX509,
+  createHash,
   createPrivateKey,
   createPublicKey,
   generateKeyPairSync,
   hkdfSync,
   randomBytes,
   webcrypto,
-  type KeyObject,
 } from 'node:crypto';
 import { isIP } from 'node:net';
 import path from 'node:path';
 import { MeshAccessError, StateError } from '../errors.js';
+import { pem } from './der.js';
 import { readFileOrNull, writeFileAtomic } from './files.js';
-
-type X509Module = typeof import('@peculiar/x509');
-
-let x509Module: Promise<X509Module> | null = null;
-
-function x509(): Promise<X509Module> {
-  x509Module ??= (async () => {
-    await import('reflect-metadata');
-    const mod = await import('@peculiar/x509');
-    mod.cryptoProvider.set(webcrypto as unknown as Parameters<typeof mod.cryptoProvider.set>[1]);
-    return mod;
-  })();
-  return x509Module;
-}
+import {
+  KeyUsage,
+  authorityKeyIdentifier,
+  basicConstraints,
+  certificate,
+  certificationRequest,
+  commonName,
+  keyUsage,
+  readCertificationRequest,
+  serverAndClientAuth,
+  subjectAltName,
+  subjectKeyIdentifier,
+  subjectOf,
+  verifyRequest,
+  type CertificationRequest,
+} from './x509.js';
 
 // DER prefix of a PKCS#8 Ed25519 private key; the 32-byte seed follows (RFC 8410).
 const ED25519_PKCS8_PREFIX = Buffer.from('302e020100300506032b657004220420', 'hex');
 const ED25519 = { name: 'Ed25519' } as const;
-type CryptoKey = webcrypto.CryptoKey;
 type CryptoKeyPair = webcrypto.CryptoKeyPair;
 /** The name node certificates carry for TLS's server-name checks (peers are dialled by IP). */
 export const MESH_TLS_SERVER_NAME = 'helix-node';
@@ -90,15 +93,15 @@ const caCache = new Map<string, Promise<MeshCa>>();
  * The mesh CA for a mesh secret: the same key and certificate on every member. `stored` is the CA
  * certificate this node wrote before (its state dir's ca.pem): when it is this secret's CA (named
  * for this key, self-signed, with the private key derived from the secret) it is taken as it is,
- * so a restart never loads @peculiar/x509 (some 200 modules and 2 MB of a small node's memory).
- * A file anyone else made cannot pass: it would need the key only the secret gives.
+ * checked by node:crypto. A file anyone else made cannot pass: it would need the key only the
+ * secret gives.
  */
 export function meshCa(secret: Uint8Array, stored?: string | Buffer | null): Promise<MeshCa> {
   const cacheKey = Buffer.from(secret).toString('base64');
   let ca = caCache.get(cacheKey);
   if (!ca) {
     ca = (async () =>
-      (stored ? await storedMeshCa(secret, stored) : null) ?? buildMeshCa(secret))();
+      (stored ? await storedMeshCa(secret, stored) : null) ?? (await buildMeshCa(secret)))();
     caCache.set(cacheKey, ca);
     // a failure is not kept: the next call tries again
     ca.catch(() => caCache.delete(cacheKey));
@@ -107,7 +110,7 @@ export function meshCa(secret: Uint8Array, stored?: string | Buffer | null): Pro
 }
 
 /** The CA's key, derived from the mesh secret, and the name that carries its fingerprint. */
-async function caKey(secret: Uint8Array) {
+function caKey(secret: Uint8Array) {
   const seed = Buffer.from(hkdfSync('sha256', secret, Buffer.alloc(0), 'helix/v1/mesh-ca', 32));
   const privateKey = createPrivateKey({
     key: Buffer.concat([ED25519_PKCS8_PREFIX, seed]),
@@ -115,10 +118,10 @@ async function caKey(secret: Uint8Array) {
     type: 'pkcs8',
   });
   const spki = createPublicKey(privateKey).export({ format: 'der', type: 'spki' });
-  const fingerprint = Buffer.from(await webcrypto.subtle.digest('SHA-256', spki));
+  const fingerprint = createHash('sha256').update(spki).digest();
   // The name carries the key's fingerprint, so a rotated CA never shares a name with the old one.
-  const name = `CN=helix mesh CA ${fingerprint.subarray(0, 8).toString('hex')}`;
-  return { privateKey, fingerprint, name };
+  const cn = `helix mesh CA ${fingerprint.subarray(0, 8).toString('hex')}`;
+  return { privateKey, spki, fingerprint, cn, name: `CN=${cn}` };
 }
 
 /** `pem` as this secret's CA, checked with node:crypto alone; null when it is not. */
@@ -132,7 +135,7 @@ export async function storedMeshCa(
   } catch {
     return null;
   }
-  const { privateKey, name } = await caKey(secret);
+  const { privateKey, name } = caKey(secret);
   const ours =
     cert.ca &&
     cert.subject === name &&
@@ -148,25 +151,33 @@ export async function storedMeshCa(
   };
 }
 
+/**
+ * The CA certificate, byte for byte what @peculiar/x509 made before (test/identity/fixtures), so
+ * a mesh keeps its CA across the change.
+ */
 async function buildMeshCa(secret: Uint8Array): Promise<MeshCa> {
-  const x = await x509();
-  const { privateKey, fingerprint, name } = await caKey(secret);
-  const keys = await cryptoKeys(privateKey);
-  const cert = await x.X509CertificateGenerator.createSelfSigned({
+  const { privateKey, spki, fingerprint, cn, name } = caKey(secret);
+  const certDer = certificate({
     // positive, fixed per key: the certificate is byte-identical on every member
-    serialNumber: '01' + fingerprint.subarray(8, 16).toString('hex'),
-    name,
+    serial: Buffer.concat([Buffer.from([0x01]), fingerprint.subarray(8, 16)]),
+    issuer: commonName(cn),
+    subject: commonName(cn),
     notBefore: CA_NOT_BEFORE,
     notAfter: NO_EXPIRY,
-    keys,
-    signingAlgorithm: ED25519,
+    spki,
     extensions: [
-      new x.BasicConstraintsExtension(true, 0, true),
-      new x.KeyUsagesExtension(x.KeyUsageFlags.keyCertSign | x.KeyUsageFlags.cRLSign, true),
-      await x.SubjectKeyIdentifierExtension.create(keys.publicKey),
+      basicConstraints(true, 0),
+      keyUsage([KeyUsage.keyCertSign, KeyUsage.cRLSign]),
+      subjectKeyIdentifier(spki),
     ],
+    signingKey: privateKey,
   });
-  return { certPem: cert.toString('pem'), certDer: Buffer.from(cert.rawData), name, keys };
+  return {
+    certPem: pem('CERTIFICATE', certDer),
+    certDer,
+    name,
+    keys: await cryptoKeys(privateKey),
+  };
 }
 
 async function cryptoKeys(privateKey: KeyObject): Promise<CryptoKeyPair> {
@@ -205,15 +216,11 @@ export async function createNodeCsr(
   stateDir: string,
   subject: { nodeId: string; addresses: readonly string[] },
 ): Promise<Buffer> {
-  const x = await x509();
-  const keys = await cryptoKeys(loadOrCreateTlsKey(stateDir));
-  const csr = await x.Pkcs10CertificateRequestGenerator.create({
-    name: `CN=${subject.nodeId}`,
-    keys,
-    signingAlgorithm: ED25519,
-    extensions: [new x.SubjectAlternativeNameExtension(altNames(subject.addresses))],
+  return certificationRequest({
+    subject: commonName(subject.nodeId),
+    privateKey: loadOrCreateTlsKey(stateDir),
+    extensions: [subjectAltName(altNames(subject.addresses))],
   });
-  return Buffer.from(csr.rawData);
 }
 
 /**
@@ -226,70 +233,66 @@ export async function issueNodeCertificate(
   csrDer: Uint8Array,
   nodeId: string,
 ): Promise<Buffer> {
-  const x = await x509();
-  let csr: InstanceType<X509Module['Pkcs10CertificateRequest']>;
+  let csr: CertificationRequest;
   try {
-    csr = new x.Pkcs10CertificateRequest(Buffer.from(csrDer));
+    csr = readCertificationRequest(csrDer);
   } catch (err) {
     throw new MeshAccessError(
       'the join request carries a malformed certificate request; update helix-node on the joining device',
       { cause: err },
     );
   }
-  if (csr.publicKey.algorithm.name !== 'Ed25519' || !(await csr.verify()))
+  const publicKey = verifyRequest(csr);
+  if (!publicKey)
     throw new MeshAccessError(
       'the join request carries a certificate request that is not a valid Ed25519 self-signed CSR; update helix-node on the joining device',
     );
-  const requested = csr.extensions.find((e) => e instanceof x.SubjectAlternativeNameExtension);
-  const ips = (requested?.names.items ?? [])
-    .filter((n) => n.type === 'ip' && isIP(n.value) !== 0)
-    .map((n) => n.value)
-    .slice(0, 16);
-  return signNodeCertificate(secret, await csr.publicKey.export(ED25519, ['verify']), nodeId, ips);
+  const ips = csr.ipAddresses.filter((ip) => isIP(ip) !== 0).slice(0, 16);
+  return signNodeCertificate(
+    secret,
+    publicKey.export({ format: 'der', type: 'spki' }),
+    nodeId,
+    ips,
+  );
 }
 
+/** A node certificate from the mesh CA for the key `spki` (DER). */
 async function signNodeCertificate(
   secret: Uint8Array,
-  publicKey: CryptoKey,
+  spki: Buffer,
   nodeId: string,
   addresses: readonly string[],
 ): Promise<Buffer> {
-  const x = await x509();
   const ca = await meshCa(secret);
+  const caSpki = KeyObject.from(ca.keys.publicKey).export({ format: 'der', type: 'spki' });
   const serial = randomBytes(16);
-  serial[0] = (serial[0] ?? 0) & 0x7f;
+  // positive, with a first byte that is not zero: 16 bytes as DER writes it
+  serial[0] = Math.max(0x01, (serial[0] ?? 0) & 0x7f);
   const now = Date.now();
-  const cert = await x.X509CertificateGenerator.create({
-    serialNumber: serial.toString('hex'),
-    subject: `CN=${nodeId}`,
-    issuer: ca.name,
+  return certificate({
+    serial,
+    // byte for byte the CA certificate's subject (RFC 5280 7.1 compares names; DER makes it exact)
+    issuer: subjectOf(ca.certDer),
+    subject: commonName(nodeId),
     // an hour back: a peer whose clock runs a little behind still accepts it
     notBefore: new Date(now - 3600_000),
     notAfter: new Date(now + NODE_CERT_DAYS * 86400_000),
-    publicKey,
-    signingKey: ca.keys.privateKey,
-    signingAlgorithm: ED25519,
+    spki,
     extensions: [
-      new x.BasicConstraintsExtension(false, undefined, true),
-      new x.KeyUsagesExtension(x.KeyUsageFlags.digitalSignature, true),
+      basicConstraints(false),
+      keyUsage([KeyUsage.digitalSignature]),
       // both: a node is a TLS server (gRPC, routes) and a client (calls, dialled routes)
-      new x.ExtendedKeyUsageExtension(
-        [x.ExtendedKeyUsage.serverAuth, x.ExtendedKeyUsage.clientAuth],
-        false,
-      ),
-      new x.SubjectAlternativeNameExtension(altNames(addresses)),
-      await x.AuthorityKeyIdentifierExtension.create(ca.keys.publicKey),
+      serverAndClientAuth(),
+      subjectAltName(altNames(addresses)),
+      authorityKeyIdentifier(caSpki),
     ],
+    signingKey: KeyObject.from(ca.keys.privateKey),
   });
-  return Buffer.from(cert.rawData);
 }
 
-function altNames(addresses: readonly string[]): Array<{ type: 'ip' | 'dns'; value: string }> {
+function altNames(addresses: readonly string[]): { dns: string[]; ips: string[] } {
   const ips = [...new Set([...addresses, '127.0.0.1'])].filter((a) => isIP(a) !== 0);
-  return [
-    { type: 'dns', value: MESH_TLS_SERVER_NAME },
-    ...ips.map((value) => ({ type: 'ip' as const, value })),
-  ];
+  return { dns: [MESH_TLS_SERVER_NAME], ips };
 }
 
 /**
@@ -343,14 +346,8 @@ export async function ensureNodeTls(
   if (readFileOrNull(f.ca)?.toString() !== ca.certPem) writeFileAtomic(f.ca, ca.certPem);
   if (why === null && stored)
     return { tls: loaded(stateDir, ca.certPem, stored, subject.nodeId), issued: null };
-  const publicKey = await webcrypto.subtle.importKey(
-    'spki',
-    createPublicKey(key).export({ format: 'der', type: 'spki' }),
-    ED25519,
-    true,
-    ['verify'],
-  );
-  const der = await signNodeCertificate(secret, publicKey, subject.nodeId, subject.addresses);
+  const spki = createPublicKey(key).export({ format: 'der', type: 'spki' });
+  const der = await signNodeCertificate(secret, spki, subject.nodeId, subject.addresses);
   const certPem = new NodeX509(der).toString();
   writeFileAtomic(f.cert, certPem);
   return { tls: loaded(stateDir, ca.certPem, certPem, subject.nodeId), issued: why };
@@ -407,20 +404,21 @@ function loaded(
  * any mesh exists (the bootstrap stand-in). Nobody verifies it; it only encrypts.
  */
 export async function throwawayCertificate(): Promise<{ cert: Buffer; key: Buffer }> {
-  const x = await x509();
-  const { privateKey } = generateKeyPairSync('ed25519');
-  const keys = await cryptoKeys(privateKey);
-  const cert = await x.X509CertificateGenerator.createSelfSigned({
-    serialNumber: '01' + randomBytes(8).toString('hex'),
-    name: `CN=${MESH_TLS_SERVER_NAME} bootstrap`,
-    notBefore: new Date(Date.now() - 3600_000),
-    notAfter: new Date(Date.now() + 86400_000),
-    keys,
-    signingAlgorithm: ED25519,
-    extensions: [new x.SubjectAlternativeNameExtension(altNames([]))],
+  const { privateKey, publicKey } = generateKeyPairSync('ed25519');
+  const name = commonName(`${MESH_TLS_SERVER_NAME} bootstrap`);
+  const now = Date.now();
+  const der = certificate({
+    serial: Buffer.concat([Buffer.from([0x01]), randomBytes(8)]),
+    issuer: name,
+    subject: name,
+    notBefore: new Date(now - 3600_000),
+    notAfter: new Date(now + 86400_000),
+    spki: publicKey.export({ format: 'der', type: 'spki' }),
+    extensions: [subjectAltName(altNames([]))],
+    signingKey: privateKey,
   });
   return {
-    cert: Buffer.from(cert.toString('pem')),
+    cert: Buffer.from(pem('CERTIFICATE', der)),
     key: Buffer.from(privateKey.export({ format: 'pem', type: 'pkcs8' })),
   };
 }
