@@ -3,107 +3,122 @@
  * Wire formats are zod schemas so they are parsed at the edge; the TS types are inferred.
  */
 import { z } from 'zod';
+import { lazySchema } from './lazy-schema.js';
 
 export const PROTOCOL_VERSION = 1;
 
-const shortString = z.string().max(256);
+const shortString = lazySchema(() => z.string().max(256));
 
-export const GpuSchema = z.object({
-  index: z.number().int().min(0),
-  name: shortString,
-  uuid: shortString.optional(),
-  vramTotalMiB: z.number().min(0),
-  vramFreeMiB: z.number().min(0).optional(),
-  driver: shortString.optional(),
-});
+export const GpuSchema = lazySchema(() =>
+  z.object({
+    index: z.number().int().min(0),
+    name: shortString,
+    uuid: shortString.optional(),
+    vramTotalMiB: z.number().min(0),
+    vramFreeMiB: z.number().min(0).optional(),
+    driver: shortString.optional(),
+  }),
+);
 export type Gpu = z.infer<typeof GpuSchema>;
 
-export const CapabilitiesSchema = z.object({
-  mic: z.object({ devices: z.array(shortString).max(32) }).nullable(),
-  gpu: z.array(GpuSchema).max(16),
-  docker: z
-    .object({
-      version: shortString,
-      apiVersion: shortString.optional(),
-      /**
-       * the platform this node runs agent images as ("linux/arm64"): the engine's own, or
-       * agents.platform for an engine that runs another under emulation; "" from an older node
-       */
-      platform: shortString.default(''),
-    })
-    .nullable(),
-  stt: z.object({ engine: shortString, model: shortString }).nullable(),
-  ollama: z
-    .object({
-      url: shortString,
-      models: z.array(shortString).max(256),
-      loaded: z.array(shortString).max(64),
-    })
-    .nullable(),
-  tts: z.array(shortString).max(8).default([]),
-  go: z.boolean().default(false),
-  /** the node's own OS/architecture ("linux/arm64"); absent from an older node */
-  platform: shortString.optional(),
-  cpus: z.number().int().min(1),
-  memTotalMiB: z.number().min(0),
-});
+export const CapabilitiesSchema = lazySchema(() =>
+  z.object({
+    mic: z.object({ devices: z.array(shortString).max(32) }).nullable(),
+    gpu: z.array(GpuSchema).max(16),
+    docker: z
+      .object({
+        version: shortString,
+        apiVersion: shortString.optional(),
+        /**
+         * the platform this node runs agent images as ("linux/arm64"): the engine's own, or
+         * agents.platform for an engine that runs another under emulation; "" from an older node
+         */
+        platform: shortString.default(''),
+      })
+      .nullable(),
+    stt: z.object({ engine: shortString, model: shortString }).nullable(),
+    ollama: z
+      .object({
+        url: shortString,
+        models: z.array(shortString).max(256),
+        loaded: z.array(shortString).max(64),
+      })
+      .nullable(),
+    tts: z.array(shortString).max(8).default([]),
+    go: z.boolean().default(false),
+    /** the node's own OS/architecture ("linux/arm64"); absent from an older node */
+    platform: shortString.optional(),
+    cpus: z.number().int().min(1),
+    memTotalMiB: z.number().min(0),
+  }),
+);
 export type Capabilities = z.infer<typeof CapabilitiesSchema>;
 
-export const LoadSchema = z.object({
-  runningAgents: z.number().int().min(0),
-  loadAvg1: z.number().min(0),
-  /** load average (1 min) divided by CPU count */
-  loadPerCore: z.number().min(0),
-  memFreeMiB: z.number().min(0),
-});
+export const LoadSchema = lazySchema(() =>
+  z.object({
+    runningAgents: z.number().int().min(0),
+    loadAvg1: z.number().min(0),
+    /** load average (1 min) divided by CPU count */
+    loadPerCore: z.number().min(0),
+    memFreeMiB: z.number().min(0),
+  }),
+);
 export type Load = z.infer<typeof LoadSchema>;
 
-export const WarmPoolEntrySchema = z.object({
-  agent: shortString,
-  image: shortString,
-  idle: z.number().int().min(0),
-  busy: z.number().int().min(0),
-});
+export const WarmPoolEntrySchema = lazySchema(() =>
+  z.object({
+    agent: shortString,
+    image: shortString,
+    idle: z.number().int().min(0),
+    busy: z.number().int().min(0),
+  }),
+);
 export type WarmPoolEntry = z.infer<typeof WarmPoolEntrySchema>;
 
-export const ImageHeldSchema = z.object({
-  agent: shortString,
-  hash: shortString,
-  /** what the image's binary runs on ("linux/arm64"); "" from an older node: never fetched */
-  platform: shortString.default(''),
-  sizeBytes: z.number().int().min(0),
-  /** offered to peers only after at least one successful run */
-  shareable: z.boolean(),
-});
+export const ImageHeldSchema = lazySchema(() =>
+  z.object({
+    agent: shortString,
+    hash: shortString,
+    /** what the image's binary runs on ("linux/arm64"); "" from an older node: never fetched */
+    platform: shortString.default(''),
+    sizeBytes: z.number().int().min(0),
+    /** offered to peers only after at least one successful run */
+    shareable: z.boolean(),
+  }),
+);
 export type ImageHeld = z.infer<typeof ImageHeldSchema>;
 
 /** Heartbeat advert published on `helix.v1.node.<id>.hb` every second. */
-export const NodeAdvertSchema = z.object({
-  v: z.literal(PROTOCOL_VERSION),
-  meshId: shortString,
-  id: shortString,
-  name: shortString,
-  version: shortString,
-  seq: z.number().int().min(0),
-  /** sender's wall clock, ms since epoch (informational; RTT uses pings) */
-  sentAt: z.number(),
-  startedAt: z.number(),
-  addresses: z.array(shortString).max(16),
-  ports: z.object({ rpc: z.number().int(), cluster: z.number().int() }),
-  capabilities: CapabilitiesSchema,
-  load: LoadSchema,
-  warmPool: z.array(WarmPoolEntrySchema).max(64).default([]),
-  images: z.array(ImageHeldSchema).max(256).default([]),
-});
+export const NodeAdvertSchema = lazySchema(() =>
+  z.object({
+    v: z.literal(PROTOCOL_VERSION),
+    meshId: shortString,
+    id: shortString,
+    name: shortString,
+    version: shortString,
+    seq: z.number().int().min(0),
+    /** sender's wall clock, ms since epoch (informational; RTT uses pings) */
+    sentAt: z.number(),
+    startedAt: z.number(),
+    addresses: z.array(shortString).max(16),
+    ports: z.object({ rpc: z.number().int(), cluster: z.number().int() }),
+    capabilities: CapabilitiesSchema,
+    load: LoadSchema,
+    warmPool: z.array(WarmPoolEntrySchema).max(64).default([]),
+    images: z.array(ImageHeldSchema).max(256).default([]),
+  }),
+);
 export type NodeAdvert = z.infer<typeof NodeAdvertSchema>;
 
 /** `helix.v1.node.<id>.bye` — a clean leave. */
-export const ByeSchema = z.object({
-  v: z.literal(PROTOCOL_VERSION),
-  meshId: shortString,
-  id: shortString,
-  at: z.number(),
-});
+export const ByeSchema = lazySchema(() =>
+  z.object({
+    v: z.literal(PROTOCOL_VERSION),
+    meshId: shortString,
+    id: shortString,
+    at: z.number(),
+  }),
+);
 export type Bye = z.infer<typeof ByeSchema>;
 
 export type PeerState = 'alive' | 'suspect' | 'dead' | 'left';

@@ -10,22 +10,25 @@ import type { NotifyParams } from '../agentspec/index.js';
 import type { Bus, Subscription } from '../bus/index.js';
 import { silentLogger, type Logger } from '../log.js';
 import type { PeerView } from '../types.js';
+import { lazySchema } from '../lazy-schema.js';
 
 export function notifySubject(nodeId: string): string {
   return `helix.v1.notify.${nodeId}`;
 }
 
-export const NotificationSchema = z.object({
-  v: z.literal(1),
-  /** name of the node whose agent sent it */
-  from: z.string().max(64),
-  agent: z.string().max(64),
-  text: z.string().min(1).max(1000),
-  data: z.unknown().optional(),
-  traceId: z.string().max(128).optional(),
-  /** ms since epoch */
-  at: z.number(),
-});
+export const NotificationSchema = lazySchema(() =>
+  z.object({
+    v: z.literal(1),
+    /** name of the node whose agent sent it */
+    from: z.string().max(64),
+    agent: z.string().max(64),
+    text: z.string().min(1).max(1000),
+    data: z.unknown().optional(),
+    traceId: z.string().max(128).optional(),
+    /** ms since epoch */
+    at: z.number(),
+  }),
+);
 export type Notification = z.infer<typeof NotificationSchema>;
 
 export type NotifyListener = (note: Notification) => void;

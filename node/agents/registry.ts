@@ -12,26 +12,31 @@ import { StateError, fileProblemHint } from '../errors.js';
 import { silentLogger, type Logger } from '../log.js';
 import type { ImageHeld } from '../types.js';
 import { compareNames } from '../order.js';
+import { lazySchema } from '../lazy-schema.js';
 
 export const REGISTRY_FILE = 'registry.json';
 
-const ImageRecordSchema = z.object({
-  agent: z.string(),
-  /** full sha256 content hash (the tag carries its first 16 hex chars) */
-  hash: z.string(),
-  /** what the image runs on ("linux/arm64"); "" in a record from before platforms */
-  platform: z.string().default(''),
-  tag: z.string(),
-  sizeBytes: z.number().int().min(0),
-  successes: z.number().int().min(0),
-  failures: z.number().int().min(0),
-  /** ms since epoch */
-  lastUsedAt: z.number(),
-  addedAt: z.number(),
-});
+const ImageRecordSchema = lazySchema(() =>
+  z.object({
+    agent: z.string(),
+    /** full sha256 content hash (the tag carries its first 16 hex chars) */
+    hash: z.string(),
+    /** what the image runs on ("linux/arm64"); "" in a record from before platforms */
+    platform: z.string().default(''),
+    tag: z.string(),
+    sizeBytes: z.number().int().min(0),
+    successes: z.number().int().min(0),
+    failures: z.number().int().min(0),
+    /** ms since epoch */
+    lastUsedAt: z.number(),
+    addedAt: z.number(),
+  }),
+);
 export type ImageRecord = z.infer<typeof ImageRecordSchema>;
 
-const RegistryFileSchema = z.object({ v: z.literal(1), images: z.array(ImageRecordSchema) });
+const RegistryFileSchema = lazySchema(() =>
+  z.object({ v: z.literal(1), images: z.array(ImageRecordSchema) }),
+);
 
 /** Removes an image from the engine; one already gone counts as removed (an ImageRuntime is one). */
 export interface ImageRemover {

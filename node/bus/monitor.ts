@@ -5,37 +5,42 @@
 import { z } from 'zod';
 import { InputError, UnreachableError } from '../errors.js';
 import { getJson } from '../http-json.js';
+import { lazySchema } from '../lazy-schema.js';
 
-export const NatsRouteSchema = z.object({
-  rid: z.number(),
-  /** the peer's server id (new on every start of that server) */
-  remote_id: z.string(),
-  /** the peer's server_name; only nats-server 2.10+ reports it */
-  remote_name: z.string().optional(),
-  did_solicit: z.boolean().optional(),
-  is_configured: z.boolean().optional(),
-  /** the peer's address as seen on this connection (its listen address when we dialled it) */
-  ip: z.string(),
-  port: z.number(),
-  start: z.string().optional(),
-  rtt: z.string().optional(),
-  uptime: z.string().optional(),
-  in_msgs: z.number().optional(),
-  out_msgs: z.number().optional(),
-  subscriptions: z.number().optional(),
-});
+export const NatsRouteSchema = lazySchema(() =>
+  z.object({
+    rid: z.number(),
+    /** the peer's server id (new on every start of that server) */
+    remote_id: z.string(),
+    /** the peer's server_name; only nats-server 2.10+ reports it */
+    remote_name: z.string().optional(),
+    did_solicit: z.boolean().optional(),
+    is_configured: z.boolean().optional(),
+    /** the peer's address as seen on this connection (its listen address when we dialled it) */
+    ip: z.string(),
+    port: z.number(),
+    start: z.string().optional(),
+    rtt: z.string().optional(),
+    uptime: z.string().optional(),
+    in_msgs: z.number().optional(),
+    out_msgs: z.number().optional(),
+    subscriptions: z.number().optional(),
+  }),
+);
 export type NatsRoute = z.infer<typeof NatsRouteSchema>;
 
-export const NatsRoutezSchema = z.object({
-  server_id: z.string(),
-  now: z.string(),
-  num_routes: z.number(),
-  // absent or null when there are none
-  routes: z
-    .array(NatsRouteSchema)
-    .nullish()
-    .transform((r) => r ?? []),
-});
+export const NatsRoutezSchema = lazySchema(() =>
+  z.object({
+    server_id: z.string(),
+    now: z.string(),
+    num_routes: z.number(),
+    // absent or null when there are none
+    routes: z
+      .array(NatsRouteSchema)
+      .nullish()
+      .transform((r) => r ?? []),
+  }),
+);
 export type NatsRoutez = z.infer<typeof NatsRoutezSchema>;
 
 /**
@@ -48,35 +53,37 @@ export function routedServers(routez: NatsRoutez): NatsRoute[] {
   return [...byServer.values()];
 }
 
-export const NatsVarzSchema = z.object({
-  server_id: z.string(),
-  server_name: z.string(),
-  version: z.string(),
-  host: z.string(),
-  port: z.number(),
-  http_host: z.string().optional(),
-  http_port: z.number().optional(),
-  ping_interval: z.number().optional(),
-  ping_max: z.number().optional(),
-  cluster: z
-    .object({
-      name: z.string().optional(),
-      addr: z.string().optional(),
-      cluster_port: z.number().optional(),
-      urls: z.array(z.string()).optional(),
-    })
-    .optional(),
-  /** empty object when JetStream is off */
-  jetstream: z.record(z.string(), z.unknown()).optional(),
-  start: z.string(),
-  now: z.string(),
-  config_load_time: z.string().optional(),
-  connections: z.number(),
-  routes: z.number(),
-  remotes: z.number().optional(),
-  in_msgs: z.number(),
-  out_msgs: z.number(),
-});
+export const NatsVarzSchema = lazySchema(() =>
+  z.object({
+    server_id: z.string(),
+    server_name: z.string(),
+    version: z.string(),
+    host: z.string(),
+    port: z.number(),
+    http_host: z.string().optional(),
+    http_port: z.number().optional(),
+    ping_interval: z.number().optional(),
+    ping_max: z.number().optional(),
+    cluster: z
+      .object({
+        name: z.string().optional(),
+        addr: z.string().optional(),
+        cluster_port: z.number().optional(),
+        urls: z.array(z.string()).optional(),
+      })
+      .optional(),
+    /** empty object when JetStream is off */
+    jetstream: z.record(z.string(), z.unknown()).optional(),
+    start: z.string(),
+    now: z.string(),
+    config_load_time: z.string().optional(),
+    connections: z.number(),
+    routes: z.number(),
+    remotes: z.number().optional(),
+    in_msgs: z.number(),
+    out_msgs: z.number(),
+  }),
+);
 export type NatsVarz = z.infer<typeof NatsVarzSchema>;
 
 const DEFAULT_TIMEOUT_MS = 2000;

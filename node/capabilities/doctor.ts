@@ -17,6 +17,7 @@ import {
   type DockerEngineInfo,
   type ModelCheck,
 } from './probes.js';
+import { lazySchema } from '../lazy-schema.js';
 
 export interface DoctorCheck {
   name: string;
@@ -173,11 +174,13 @@ async function checkDocker(
   }
 }
 
-const TailscaleStatusHead = z.looseObject({
-  BackendState: z.string(),
-  TailscaleIPs: z.array(z.string()).nullable().optional(),
-  Self: z.looseObject({ DNSName: z.string().optional() }).nullable().optional(),
-});
+const TailscaleStatusHead = lazySchema(() =>
+  z.looseObject({
+    BackendState: z.string(),
+    TailscaleIPs: z.array(z.string()).nullable().optional(),
+    Self: z.looseObject({ DNSName: z.string().optional() }).nullable().optional(),
+  }),
+);
 
 async function checkTailscale(
   config: Config,

@@ -4,6 +4,7 @@
  */
 import { z } from 'zod';
 import { sameModel } from '../placement/index.js';
+import { lazySchema } from '../lazy-schema.js';
 
 /** `arecord -l` -> capture devices as "hw:<card>,<device> <card name>". */
 export function parseArecordList(text: string): string[] {
@@ -93,24 +94,28 @@ function opt<K extends string, V>(key: K, value: V | undefined): { [P in K]?: V 
 }
 
 /** A model's `details` in Ollama's /api/tags, /api/ps and /api/show replies. */
-export const OllamaModelDetailsSchema = z.looseObject({
-  parent_model: z.string().optional(),
-  format: z.string().optional(),
-  family: z.string().optional(),
-  families: z.array(z.string()).nullish(),
-  parameter_size: z.string().optional(),
-  quantization_level: z.string().optional(),
-});
+export const OllamaModelDetailsSchema = lazySchema(() =>
+  z.looseObject({
+    parent_model: z.string().optional(),
+    format: z.string().optional(),
+    family: z.string().optional(),
+    families: z.array(z.string()).nullish(),
+    parameter_size: z.string().optional(),
+    quantization_level: z.string().optional(),
+  }),
+);
 
 /** One model in Ollama's GET /api/tags reply. */
-export const OllamaModelSchema = z.looseObject({
-  name: z.string().min(1),
-  model: z.string().optional(),
-  modified_at: z.string().optional(),
-  size: z.number().optional(),
-  digest: z.string().optional(),
-  details: OllamaModelDetailsSchema.optional(),
-});
+export const OllamaModelSchema = lazySchema(() =>
+  z.looseObject({
+    name: z.string().min(1),
+    model: z.string().optional(),
+    modified_at: z.string().optional(),
+    size: z.number().optional(),
+    digest: z.string().optional(),
+    details: OllamaModelDetailsSchema.optional(),
+  }),
+);
 
 // An Ollama with no models answers `{"models": null}` on some versions: read as no models.
 const modelList = <S extends z.ZodType>(model: S) =>
@@ -123,19 +128,25 @@ const modelList = <S extends z.ZodType>(model: S) =>
  * GET /api/tags: the models this Ollama holds. The one schema of this reply: the capability probe
  * and the router's Ollama client both parse it with this.
  */
-export const OllamaTagsSchema = z.looseObject({ models: modelList(OllamaModelSchema) });
+export const OllamaTagsSchema = lazySchema(() =>
+  z.looseObject({ models: modelList(OllamaModelSchema) }),
+);
 export type OllamaTags = z.infer<typeof OllamaTagsSchema>;
 
 /** One model of GET /api/ps: loaded in memory now. */
-export const OllamaLoadedModelSchema = OllamaModelSchema.extend({
-  size_vram: z.number().optional(),
-  context_length: z.number().optional(),
-  // a string on the wire (RFC 3339), not a number
-  expires_at: z.string().optional(),
-});
+export const OllamaLoadedModelSchema = lazySchema(() =>
+  OllamaModelSchema.extend({
+    size_vram: z.number().optional(),
+    context_length: z.number().optional(),
+    // a string on the wire (RFC 3339), not a number
+    expires_at: z.string().optional(),
+  }),
+);
 
 /** GET /api/ps: the models loaded in memory now. */
-export const OllamaPsSchema = z.looseObject({ models: modelList(OllamaLoadedModelSchema) });
+export const OllamaPsSchema = lazySchema(() =>
+  z.looseObject({ models: modelList(OllamaLoadedModelSchema) }),
+);
 export type OllamaPs = z.infer<typeof OllamaPsSchema>;
 
 export function parseOllamaTags(json: unknown): string[] {

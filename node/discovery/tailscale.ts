@@ -18,6 +18,7 @@ import { InputError } from '../errors.js';
 import type { FoundPeer } from './source.js';
 import type { TailnetState } from './types.js';
 import { compareAddresses } from '../order.js';
+import { lazySchema } from '../lazy-schema.js';
 
 /** ipn.State values as strings; anything else passes as a plain string. */
 export const BACKEND_STATES = [
@@ -29,81 +30,95 @@ export const BACKEND_STATES = [
   'Running',
 ] as const;
 
-const nodeKey = z.string().regex(/^nodekey:[0-9a-f]+$/, 'a node key "nodekey:<hex>"');
-const tag = z.string().regex(/^tag:[A-Za-z0-9-]+$/, 'an ACL tag "tag:<name>"');
-const ipAddr = z.union([z.ipv4(), z.ipv6()]);
+const nodeKey = lazySchema(() =>
+  z.string().regex(/^nodekey:[0-9a-f]+$/, 'a node key "nodekey:<hex>"'),
+);
+const tag = lazySchema(() => z.string().regex(/^tag:[A-Za-z0-9-]+$/, 'an ACL tag "tag:<name>"'));
+const ipAddr = lazySchema(() => z.union([z.ipv4(), z.ipv6()]));
 
 /** tailcfg.UserProfile */
-export const TailscaleUserProfileSchema = z.looseObject({
-  ID: z.number().int(),
-  LoginName: z.string(),
-  DisplayName: z.string(),
-  ProfilePicURL: z.string().optional(),
-});
+export const TailscaleUserProfileSchema = lazySchema(() =>
+  z.looseObject({
+    ID: z.number().int(),
+    LoginName: z.string(),
+    DisplayName: z.string(),
+    ProfilePicURL: z.string().optional(),
+  }),
+);
 export type TailscaleUserProfile = z.infer<typeof TailscaleUserProfileSchema>;
 
 /** ipnstate.PeerStatus (also the shape of Status.Self) */
-export const TailscalePeerStatusSchema = z.looseObject({
-  ID: z.string(),
-  PublicKey: z.string(),
-  HostName: z.string(),
-  DNSName: z.string(),
-  OS: z.string(),
-  UserID: z.number().int(),
-  TailscaleIPs: z.array(ipAddr).nullable(),
-  Tags: z.array(tag).optional(),
-  Online: z.boolean(),
-  Active: z.boolean().optional(),
-  /** nodes of a user the tailnet is shared to; `tailscale status` hides them */
-  ShareeNode: z.boolean().optional(),
-  /** node key expired: the peer cannot talk to anyone until it re-authenticates */
-  Expired: z.boolean().optional(),
-});
+export const TailscalePeerStatusSchema = lazySchema(() =>
+  z.looseObject({
+    ID: z.string(),
+    PublicKey: z.string(),
+    HostName: z.string(),
+    DNSName: z.string(),
+    OS: z.string(),
+    UserID: z.number().int(),
+    TailscaleIPs: z.array(ipAddr).nullable(),
+    Tags: z.array(tag).optional(),
+    Online: z.boolean(),
+    Active: z.boolean().optional(),
+    /** nodes of a user the tailnet is shared to; `tailscale status` hides them */
+    ShareeNode: z.boolean().optional(),
+    /** node key expired: the peer cannot talk to anyone until it re-authenticates */
+    Expired: z.boolean().optional(),
+  }),
+);
 export type TailscalePeerStatus = z.infer<typeof TailscalePeerStatusSchema>;
 
 /** ipnstate.TailnetStatus */
-export const TailscaleTailnetStatusSchema = z.looseObject({
-  Name: z.string(),
-  MagicDNSSuffix: z.string(),
-  MagicDNSEnabled: z.boolean(),
-});
+export const TailscaleTailnetStatusSchema = lazySchema(() =>
+  z.looseObject({
+    Name: z.string(),
+    MagicDNSSuffix: z.string(),
+    MagicDNSEnabled: z.boolean(),
+  }),
+);
 
 /** ipnstate.Status: `tailscale status --json` */
-export const TailscaleStatusSchema = z.looseObject({
-  Version: z.string(),
-  BackendState: z.string(),
-  TailscaleIPs: z.array(ipAddr).nullable(),
-  Self: TailscalePeerStatusSchema.nullable(),
-  Health: z.array(z.string()).nullable(),
-  MagicDNSSuffix: z.string(),
-  CurrentTailnet: TailscaleTailnetStatusSchema.nullable(),
-  Peer: z.record(nodeKey, TailscalePeerStatusSchema).nullable(),
-  User: z.record(z.string().regex(/^\d+$/), TailscaleUserProfileSchema).nullable(),
-});
+export const TailscaleStatusSchema = lazySchema(() =>
+  z.looseObject({
+    Version: z.string(),
+    BackendState: z.string(),
+    TailscaleIPs: z.array(ipAddr).nullable(),
+    Self: TailscalePeerStatusSchema.nullable(),
+    Health: z.array(z.string()).nullable(),
+    MagicDNSSuffix: z.string(),
+    CurrentTailnet: TailscaleTailnetStatusSchema.nullable(),
+    Peer: z.record(nodeKey, TailscalePeerStatusSchema).nullable(),
+    User: z.record(z.string().regex(/^\d+$/), TailscaleUserProfileSchema).nullable(),
+  }),
+);
 export type TailscaleStatus = z.infer<typeof TailscaleStatusSchema>;
 
 /** tailcfg.Node as `tailscale whois --json` prints it */
-export const TailscaleNodeSchema = z.looseObject({
-  ID: z.number().int(),
-  StableID: z.string(),
-  /** FQDN with a trailing dot */
-  Name: z.string(),
-  User: z.number().int(),
-  Key: nodeKey,
-  /** prefixes: "100.64.0.7/32", "fd7a:115c:a1e0::7/128" */
-  Addresses: z.array(z.string()),
-  Tags: z.array(tag).optional(),
-  Hostinfo: z
-    .looseObject({ Hostname: z.string().optional(), OS: z.string().optional() })
-    .optional(),
-});
+export const TailscaleNodeSchema = lazySchema(() =>
+  z.looseObject({
+    ID: z.number().int(),
+    StableID: z.string(),
+    /** FQDN with a trailing dot */
+    Name: z.string(),
+    User: z.number().int(),
+    Key: nodeKey,
+    /** prefixes: "100.64.0.7/32", "fd7a:115c:a1e0::7/128" */
+    Addresses: z.array(z.string()),
+    Tags: z.array(tag).optional(),
+    Hostinfo: z
+      .looseObject({ Hostname: z.string().optional(), OS: z.string().optional() })
+      .optional(),
+  }),
+);
 
 /** apitype.WhoIsResponse: `tailscale whois --json <ip>` */
-export const TailscaleWhoisSchema = z.looseObject({
-  Node: TailscaleNodeSchema,
-  UserProfile: TailscaleUserProfileSchema,
-  CapMap: z.record(z.string(), z.unknown()).nullable().optional(),
-});
+export const TailscaleWhoisSchema = lazySchema(() =>
+  z.looseObject({
+    Node: TailscaleNodeSchema,
+    UserProfile: TailscaleUserProfileSchema,
+    CapMap: z.record(z.string(), z.unknown()).nullable().optional(),
+  }),
+);
 
 /** Who a tailnet address belongs to: what the join check needs from `tailscale whois`. */
 export interface TailscaleWhois {

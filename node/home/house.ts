@@ -35,6 +35,7 @@ export type {
   Zigbee2mqttAddress,
 } from './model.js';
 import { compareText } from '../order.js';
+import { lazySchema } from '../lazy-schema.js';
 
 /** A room as a person set it (`helix-node rooms set`). */
 export interface UserRoom {
@@ -67,48 +68,52 @@ export interface House {
 
 export const emptyHouse: House = Object.freeze({ rooms: [], lights: [] }) as House;
 
-const scalar = z.union([z.string(), z.boolean(), z.number()]);
-const RoomSchema = z.strictObject({ key: z.string().min(1).max(128), name: z.string().max(128) });
+const scalar = lazySchema(() => z.union([z.string(), z.boolean(), z.number()]));
+const RoomSchema = lazySchema(() =>
+  z.strictObject({ key: z.string().min(1).max(128), name: z.string().max(128) }),
+);
 /** The shape of `home.found.<backend>`: checked when read from a peer's setting. */
-export const FoundHomeSchema = z.strictObject({
-  rooms: z.array(RoomSchema).max(512),
-  lights: z
-    .array(
-      z.strictObject({
-        id: z.string().min(1).max(300),
-        name: z.string().max(256),
-        room: z.string().max(128).nullable(),
-        backend: z.enum(['zigbee2mqtt', 'home-assistant']),
-        features: z.strictObject({
-          onOff: z.boolean(),
-          brightness: z
-            .strictObject({
-              min: z.number(),
-              max: z.number(),
-              unit: z.enum(['raw', 'percent']),
-            })
-            .nullable(),
-          colorTemp: z.boolean(),
+export const FoundHomeSchema = lazySchema(() =>
+  z.strictObject({
+    rooms: z.array(RoomSchema).max(512),
+    lights: z
+      .array(
+        z.strictObject({
+          id: z.string().min(1).max(300),
+          name: z.string().max(256),
+          room: z.string().max(128).nullable(),
+          backend: z.enum(['zigbee2mqtt', 'home-assistant']),
+          features: z.strictObject({
+            onOff: z.boolean(),
+            brightness: z
+              .strictObject({
+                min: z.number(),
+                max: z.number(),
+                unit: z.enum(['raw', 'percent']),
+              })
+              .nullable(),
+            colorTemp: z.boolean(),
+          }),
+          address: z.discriminatedUnion('kind', [
+            z.strictObject({
+              kind: z.literal('zigbee2mqtt'),
+              friendlyName: z.string().min(1).max(256),
+              stateProperty: z.string().min(1).max(64),
+              valueOn: scalar,
+              valueOff: scalar,
+              brightnessProperty: z.string().max(64).nullable(),
+            }),
+            z.strictObject({
+              kind: z.literal('home-assistant'),
+              entityId: z.string().min(1).max(256),
+            }),
+          ]),
         }),
-        address: z.discriminatedUnion('kind', [
-          z.strictObject({
-            kind: z.literal('zigbee2mqtt'),
-            friendlyName: z.string().min(1).max(256),
-            stateProperty: z.string().min(1).max(64),
-            valueOn: scalar,
-            valueOff: scalar,
-            brightnessProperty: z.string().max(64).nullable(),
-          }),
-          z.strictObject({
-            kind: z.literal('home-assistant'),
-            entityId: z.string().min(1).max(256),
-          }),
-        ]),
-      }),
-    )
-    // ~375 bytes a light: 2000 fit the store's 800 KiB a value
-    .max(2000),
-});
+      )
+      // ~375 bytes a light: 2000 fit the store's 800 KiB a value
+      .max(2000),
+  }),
+);
 
 /** The id of a light typed by hand that no backend found (rule 3). */
 export function typedLightId(friendlyName: string): string {

@@ -9,6 +9,7 @@ import { z } from 'zod';
 import { StateError } from '../errors.js';
 import { readFileOrNull, writeFileAtomic } from './files.js';
 import { generateNodeKey, nodeKeyFromProtobuf, type NodeKey } from './node-key.js';
+import { lazySchema } from '../lazy-schema.js';
 
 export interface NodeIdentity {
   /** libp2p PeerId string (base58btc "12D3KooW…") */
@@ -27,14 +28,16 @@ export interface MeshMembership {
   via: string;
 }
 
-const MeshFileSchema = z.object({
-  meshId: z.string().min(1),
-  secret: z.string().min(1),
-  joinedAt: z.string(),
-  via: z.string(),
-});
+const MeshFileSchema = lazySchema(() =>
+  z.object({
+    meshId: z.string().min(1),
+    secret: z.string().min(1),
+    joinedAt: z.string(),
+    via: z.string(),
+  }),
+);
 
-const NodeFileSchema = z.object({ name: z.string().min(1) });
+const NodeFileSchema = lazySchema(() => z.object({ name: z.string().min(1) }));
 
 export const files = (stateDir: string) => ({
   key: path.join(stateDir, 'node.key'),

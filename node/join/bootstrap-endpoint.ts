@@ -23,6 +23,7 @@ import {
 } from '../rpc/index.js';
 import { silentLogger, type Logger } from '../log.js';
 import type { BootstrapAnnouncement, BootstrapPhase } from './bootstrap-view.js';
+import { lazySchema } from '../lazy-schema.js';
 
 export const BOOTSTRAP_HEADERS = {
   /** on a Join: "1" asks who answers without being admitted */
@@ -33,12 +34,14 @@ export const BOOTSTRAP_HEADERS = {
   port: 'helix-bootstrap-port',
 } as const;
 
-const AnnouncementSchema = z.object({
-  phase: z.enum(['bootstrapping', 'starting']),
-  nodeId: z.string().min(1).max(128),
-  address: z.string().refine((a) => isIP(a) !== 0, 'an IP address'),
-  rpcPort: z.coerce.number().int().min(1).max(65535),
-});
+const AnnouncementSchema = lazySchema(() =>
+  z.object({
+    phase: z.enum(['bootstrapping', 'starting']),
+    nodeId: z.string().min(1).max(128),
+    address: z.string().refine((a) => isIP(a) !== 0, 'an IP address'),
+    rpcPort: z.coerce.number().int().min(1).max(65535),
+  }),
+);
 
 /**
  * An announcement as gRPC metadata (request headers of an asker, trailers of an endpoint);

@@ -17,25 +17,30 @@ import { MeshAccessError, StateError, UsageError } from '../errors.js';
 import { ensureDir, readFileOrNull, writeFileAtomic } from '../identity/index.js';
 import { formatInviteCode, TOKEN_BYTES } from './code.js';
 import { inviteKeyPair, verifyInviteProof } from './crypto.js';
+import { lazySchema } from '../lazy-schema.js';
 
 const KEEP_AFTER_MS = 24 * 3600_000;
 const LOCK_STALE_MS = 10_000;
 const LOCK_WAIT_MS = 5_000;
 const MAX_OPEN_INVITES = 100;
 
-const InviteRecordSchema = z.object({
-  id: z.string(),
-  verifier: z.string(),
-  createdAt: z.number(),
-  expiresAt: z.number(),
-  memberAddress: z.string(),
-  rpcPort: z.number().int(),
-  usedAt: z.number().optional(),
-  usedBy: z.string().optional(),
-});
+const InviteRecordSchema = lazySchema(() =>
+  z.object({
+    id: z.string(),
+    verifier: z.string(),
+    createdAt: z.number(),
+    expiresAt: z.number(),
+    memberAddress: z.string(),
+    rpcPort: z.number().int(),
+    usedAt: z.number().optional(),
+    usedBy: z.string().optional(),
+  }),
+);
 export type InviteRecord = z.infer<typeof InviteRecordSchema>;
 
-const InvitesFileSchema = z.object({ v: z.literal(1), invites: z.array(InviteRecordSchema) });
+const InvitesFileSchema = lazySchema(() =>
+  z.object({ v: z.literal(1), invites: z.array(InviteRecordSchema) }),
+);
 
 export interface CreateInviteOptions {
   ttlS: number;

@@ -21,6 +21,7 @@ import { z } from 'zod';
 import type { Bus } from '../bus/index.js';
 import { silentLogger, type Logger } from '../log.js';
 import { busVoiceChannel, SignedVoiceCodec, type SignedDropReason } from './signed.js';
+import { lazySchema } from '../lazy-schema.js';
 
 export const CONTEXT_SUBJECT = 'helix.v1.voice.context';
 export const CONTEXT_PROTOCOL_VERSION = 1;
@@ -29,56 +30,66 @@ export const DEFAULT_CONTEXT_TTL_MS = 60_000;
 export const QUESTION_TTL_MS = 30_000;
 const MAX_BYTES = 8192;
 
-const scalar = z.union([z.string().max(256), z.number().finite(), z.boolean()]);
-const scalars = z.record(z.string().max(64), scalar).refine((r) => Object.keys(r).length <= 32, {
-  message: 'at most 32 entries',
-});
+const scalar = lazySchema(() => z.union([z.string().max(256), z.number().finite(), z.boolean()]));
+const scalars = lazySchema(() =>
+  z.record(z.string().max(64), scalar).refine((r) => Object.keys(r).length <= 32, {
+    message: 'at most 32 entries',
+  }),
+);
 
-export const ConversationContextSchema = z.strictObject({
-  /** the room the command was heard in; "" for a node without a room */
-  room: z.string().max(64),
-  /** the node that acted (id and name) */
-  node: z.string().regex(/^[A-Za-z0-9_.-]{1,128}$/),
-  name: z.string().min(1).max(256),
-  traceId: z.string().max(64),
-  /** what was said */
-  transcript: z.string().max(500),
-  agent: z.string().max(64),
-  intent: z.string().max(64),
-  args: scalars,
-  /** the scalar fields of the agent's result data (a timer's id, label, seconds) */
-  result: scalars.optional(),
-  /**
-   * Set when the node asked instead of acting ("Did you want the kitchen lights on or off?"):
-   * the meanings it asked between; the answer picks one (followup.ts). agent, intent and args are
-   * then the first choice's, and nothing has run.
-   */
-  question: z
-    .strictObject({
-      text: z.string().max(300),
-      choices: z
-        .array(
-          z.strictObject({ agent: z.string().max(64), intent: z.string().max(64), args: scalars }),
-        )
-        .min(1)
-        .max(4),
-    })
-    .optional(),
-  /** when it was remembered, and when every node forgets it (epoch ms, the acting node's clock) */
-  at: z.number().finite(),
-  expiresAt: z.number().finite(),
-});
+export const ConversationContextSchema = lazySchema(() =>
+  z.strictObject({
+    /** the room the command was heard in; "" for a node without a room */
+    room: z.string().max(64),
+    /** the node that acted (id and name) */
+    node: z.string().regex(/^[A-Za-z0-9_.-]{1,128}$/),
+    name: z.string().min(1).max(256),
+    traceId: z.string().max(64),
+    /** what was said */
+    transcript: z.string().max(500),
+    agent: z.string().max(64),
+    intent: z.string().max(64),
+    args: scalars,
+    /** the scalar fields of the agent's result data (a timer's id, label, seconds) */
+    result: scalars.optional(),
+    /**
+     * Set when the node asked instead of acting ("Did you want the kitchen lights on or off?"):
+     * the meanings it asked between; the answer picks one (followup.ts). agent, intent and args are
+     * then the first choice's, and nothing has run.
+     */
+    question: z
+      .strictObject({
+        text: z.string().max(300),
+        choices: z
+          .array(
+            z.strictObject({
+              agent: z.string().max(64),
+              intent: z.string().max(64),
+              args: scalars,
+            }),
+          )
+          .min(1)
+          .max(4),
+      })
+      .optional(),
+    /** when it was remembered, and when every node forgets it (epoch ms, the acting node's clock) */
+    at: z.number().finite(),
+    expiresAt: z.number().finite(),
+  }),
+);
 export type ConversationContext = z.infer<typeof ConversationContextSchema>;
 
 /** What the pipeline hands to remember(): the store stamps the times. */
 export type ContextEntry = Omit<ConversationContext, 'at' | 'expiresAt'>;
 
-const BodySchema = z.strictObject({
-  v: z.literal(CONTEXT_PROTOCOL_VERSION),
-  kind: z.literal('context'),
-  meshId: z.string().min(1),
-  context: ConversationContextSchema,
-});
+const BodySchema = lazySchema(() =>
+  z.strictObject({
+    v: z.literal(CONTEXT_PROTOCOL_VERSION),
+    kind: z.literal('context'),
+    meshId: z.string().min(1),
+    context: ConversationContextSchema,
+  }),
+);
 
 export type ContextDropReason = SignedDropReason;
 

@@ -25,6 +25,7 @@ import {
   type Verdict,
 } from './arbitration.js';
 import { busVoiceChannel, SignedVoiceCodec, type SignedDropReason } from './signed.js';
+import { lazySchema } from '../lazy-schema.js';
 
 export const HEARD_SUBJECT = 'helix.v1.voice.heard';
 export const HEARD_PROTOCOL_VERSION = 1;
@@ -32,20 +33,22 @@ const MAX_BYTES = 4096;
 /** announcements of utterances that ended longer ago than this are replays (or a stuck clock) */
 const STALE_MS = 30_000;
 
-const id = z.string().regex(/^[A-Za-z0-9_.-]{1,128}$/);
-const HeardBodySchema = z.strictObject({
-  v: z.literal(HEARD_PROTOCOL_VERSION),
-  kind: z.literal('heard'),
-  meshId: z.string().min(1),
-  node: id,
-  name: z.string().min(1).max(256),
-  room: z.string().min(1).max(256).optional(),
-  utteranceId: id,
-  startAt: z.number().finite(),
-  endAt: z.number().finite(),
-  levelDbfs: z.number().min(-200).max(20),
-  snrDb: z.number().min(-200).max(300),
-});
+const id = lazySchema(() => z.string().regex(/^[A-Za-z0-9_.-]{1,128}$/));
+const HeardBodySchema = lazySchema(() =>
+  z.strictObject({
+    v: z.literal(HEARD_PROTOCOL_VERSION),
+    kind: z.literal('heard'),
+    meshId: z.string().min(1),
+    node: id,
+    name: z.string().min(1).max(256),
+    room: z.string().min(1).max(256).optional(),
+    utteranceId: id,
+    startAt: z.number().finite(),
+    endAt: z.number().finite(),
+    levelDbfs: z.number().min(-200).max(20),
+    snrDb: z.number().min(-200).max(300),
+  }),
+);
 type HeardBody = z.infer<typeof HeardBodySchema>;
 
 export type HeardDropReason = SignedDropReason;

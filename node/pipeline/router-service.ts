@@ -22,6 +22,7 @@ import {
 } from '../rpc/index.js';
 import type { RouteOutcome } from '../router/index.js';
 import type { LocalLlmRouter, RouteRemote } from './pipeline.js';
+import { lazySchema } from '../lazy-schema.js';
 
 export interface RouterServiceOptions {
   router: LocalLlmRouter;
@@ -102,9 +103,8 @@ export function registerRouter(rpc: RpcServer, opts: RouterServiceOptions): void
   rpc.addService(RouterService, routerService(opts));
 }
 
-const ArgsSchema = z.record(
-  z.string().max(128),
-  z.union([z.string().max(4096), z.number(), z.boolean()]),
+const ArgsSchema = lazySchema(() =>
+  z.record(z.string().max(128), z.union([z.string().max(4096), z.number(), z.boolean()])),
 );
 
 /** `routeRemote(peer, text, { traceId, signal })`: Router.Route on a peer, as a RouteOutcome. */

@@ -7,6 +7,7 @@
 import { randomBytes } from 'node:crypto';
 import { z } from 'zod';
 import { IntentCallSchema } from '../agentspec/index.js';
+import { lazySchema } from '../lazy-schema.js';
 
 /** Stages, named for what they do. */
 export const STAGES = ['vad', 'stt', 'intent', 'run', 'reply'] as const;
@@ -14,84 +15,96 @@ export type Stage = (typeof STAGES)[number];
 
 export type TraceSource = 'mic' | 'file' | 'text';
 
-const shortText = z.string().max(2000);
+const shortText = lazySchema(() => z.string().max(2000));
 
-export const TraceHopSchema = z.object({
-  /** name of the node the stage ran on */
-  node: z.string().max(256),
-  stage: z.enum(STAGES),
-  /** ms after the trace started */
-  startMs: z.number(),
-  durationMs: z.number().min(0),
-  ok: z.boolean(),
-  detail: shortText.optional(),
-});
+export const TraceHopSchema = lazySchema(() =>
+  z.object({
+    /** name of the node the stage ran on */
+    node: z.string().max(256),
+    stage: z.enum(STAGES),
+    /** ms after the trace started */
+    startMs: z.number(),
+    durationMs: z.number().min(0),
+    ok: z.boolean(),
+    detail: shortText.optional(),
+  }),
+);
 export type TraceHop = z.infer<typeof TraceHopSchema>;
 
 /** One mic that heard a spoken command (many mics, one action): its node and how well. */
-export const TraceHeardSchema = z.object({
-  node: z.string().max(256),
-  room: z.string().max(256).optional(),
-  levelDbfs: z.number(),
-  snrDb: z.number(),
-  /** this one acted */
-  won: z.boolean(),
-});
+export const TraceHeardSchema = lazySchema(() =>
+  z.object({
+    node: z.string().max(256),
+    room: z.string().max(256).optional(),
+    levelDbfs: z.number(),
+    snrDb: z.number(),
+    /** this one acted */
+    won: z.boolean(),
+  }),
+);
 export type TraceHeard = z.infer<typeof TraceHeardSchema>;
 
 /** The room a command acted on, and where that room came from. */
-export const TraceRoomSchema = z.object({
-  name: z.string().max(256),
-  /**
-   * said: named in the command; mic: none was said, the room of the mic that heard it (the node
-   * that acted); context: a follow-up, the room of the command it follows
-   */
-  from: z.enum(['said', 'mic', 'context']),
-  detail: shortText.optional(),
-});
+export const TraceRoomSchema = lazySchema(() =>
+  z.object({
+    name: z.string().max(256),
+    /**
+     * said: named in the command; mic: none was said, the room of the mic that heard it (the node
+     * that acted); context: a follow-up, the room of the command it follows
+     */
+    from: z.enum(['said', 'mic', 'context']),
+    detail: shortText.optional(),
+  }),
+);
 export type TraceRoom = z.infer<typeof TraceRoomSchema>;
 
 /** A follow-up: the earlier command (another trace, maybe another node's) it resolved against. */
-export const TraceContextSchema = z.object({
-  room: z.string().max(256),
-  node: z.string().max(256),
-  traceId: z.string().max(64),
-  intent: z.string().max(256),
-  ageMs: z.number().min(0),
-  /** room: the follow-up was heard in that room; mesh: the newest context of another room */
-  from: z.enum(['room', 'mesh']),
-});
+export const TraceContextSchema = lazySchema(() =>
+  z.object({
+    room: z.string().max(256),
+    node: z.string().max(256),
+    traceId: z.string().max(64),
+    intent: z.string().max(256),
+    ageMs: z.number().min(0),
+    /** room: the follow-up was heard in that room; mesh: the newest context of another room */
+    from: z.enum(['room', 'mesh']),
+  }),
+);
 export type TraceContext = z.infer<typeof TraceContextSchema>;
 
-export const TraceIntentSchema = IntentCallSchema.extend({
-  confidence: z.number(),
-  via: z.enum(['fast', 'llm']),
-});
+export const TraceIntentSchema = lazySchema(() =>
+  IntentCallSchema.extend({
+    confidence: z.number(),
+    via: z.enum(['fast', 'llm']),
+  }),
+);
 
 /** What `helix.v1.trace.<id>` carries and `helix-node trace --json` prints. */
-export const TraceSchema = z.object({
-  schema: z.literal('helix.trace/v1'),
-  traceId: z.string().regex(/^[A-Za-z0-9_-]{1,64}$/),
-  /** the node that owned the command */
-  owner: z.string().max(256),
-  ownerId: z.string().max(256),
-  source: z.enum(['mic', 'file', 'text']),
-  /** ISO time of the first hop's start */
-  startedAt: z.string(),
-  transcript: shortText.optional(),
-  intent: TraceIntentSchema.optional(),
-  reply: shortText,
-  ok: z.boolean(),
-  failedStage: z.enum(STAGES).optional(),
-  totalMs: z.number().min(0),
-  hops: z.array(TraceHopSchema).max(64),
-  /** every mic that heard the command, best first (the first acted); absent: one mic, no bus */
-  heardBy: z.array(TraceHeardSchema).max(32).optional(),
-  /** the room the command acted on and where it came from (commands that take a room) */
-  room: TraceRoomSchema.optional(),
-  /** the earlier command a follow-up resolved against */
-  context: TraceContextSchema.optional(),
-});
+export const TraceSchema = lazySchema(() =>
+  z.object({
+    schema: z.literal('helix.trace/v1'),
+    traceId: z.string().regex(/^[A-Za-z0-9_-]{1,64}$/),
+    /** the node that owned the command */
+    owner: z.string().max(256),
+    ownerId: z.string().max(256),
+    source: z.enum(['mic', 'file', 'text']),
+    /** ISO time of the first hop's start */
+    startedAt: z.string(),
+    transcript: shortText.optional(),
+    intent: TraceIntentSchema.optional(),
+    reply: shortText,
+    ok: z.boolean(),
+    failedStage: z.enum(STAGES).optional(),
+    totalMs: z.number().min(0),
+    hops: z.array(TraceHopSchema).max(64),
+    /** every mic that heard the command, best first (the first acted); absent: one mic, no bus */
+    heardBy: z.array(TraceHeardSchema).max(32).optional(),
+    /** the room the command acted on and where it came from (commands that take a room) */
+    room: TraceRoomSchema.optional(),
+    /** the earlier command a follow-up resolved against */
+    context: TraceContextSchema.optional(),
+  }),
+);
 export type Trace = z.infer<typeof TraceSchema>;
 export type TraceIntent = z.infer<typeof TraceIntentSchema>;
 

@@ -17,31 +17,36 @@ import { createHash, createHmac, timingSafeEqual } from 'node:crypto';
 import { signedByPeerId, signWithNodeKey, type NodeKey } from '../identity/node-key.js';
 import { z } from 'zod';
 import { deriveKey } from '../identity/index.js';
+import { lazySchema } from '../lazy-schema.js';
 
 export const ROTATION_VERSION = 1;
 
-export const RotationBodySchema = z
-  .object({
-    v: z.literal(ROTATION_VERSION),
-    meshId: z.string().min(1).max(128),
-    epoch: z.number().int().min(1),
-    from: z.string().regex(/^[0-9a-f]{32}$/),
-    to: z.string().regex(/^[0-9a-f]{32}$/),
-    removed: z.object({ id: z.string().min(1).max(256), name: z.string().max(128) }).strict(),
-    by: z.string().min(1).max(256),
-    at: z.number().int().min(0),
-  })
-  .strict();
+export const RotationBodySchema = lazySchema(() =>
+  z
+    .object({
+      v: z.literal(ROTATION_VERSION),
+      meshId: z.string().min(1).max(128),
+      epoch: z.number().int().min(1),
+      from: z.string().regex(/^[0-9a-f]{32}$/),
+      to: z.string().regex(/^[0-9a-f]{32}$/),
+      removed: z.object({ id: z.string().min(1).max(256), name: z.string().max(128) }).strict(),
+      by: z.string().min(1).max(256),
+      at: z.number().int().min(0),
+    })
+    .strict(),
+);
 
 export type RotationBody = z.infer<typeof RotationBodySchema>;
 
-export const SignedRotationSchema = z
-  .object({
-    body: RotationBodySchema,
-    sig: z.string().regex(/^[0-9a-f]{128}$/),
-    mac: z.string().regex(/^[0-9a-f]{64}$/),
-  })
-  .strict();
+export const SignedRotationSchema = lazySchema(() =>
+  z
+    .object({
+      body: RotationBodySchema,
+      sig: z.string().regex(/^[0-9a-f]{128}$/),
+      mac: z.string().regex(/^[0-9a-f]{64}$/),
+    })
+    .strict(),
+);
 
 export type SignedRotation = z.infer<typeof SignedRotationSchema>;
 

@@ -10,6 +10,7 @@ import { z } from 'zod';
 import { StateError } from '../errors.js';
 import { readFileOrNull, writeFileAtomic } from '../identity/index.js';
 import { SignedRotationSchema, type SignedRotation } from './record.js';
+import { lazySchema } from '../lazy-schema.js';
 
 export interface RotationState {
   records: SignedRotation[];
@@ -17,10 +18,12 @@ export interface RotationState {
   previous: Array<{ epoch: number; secret: Buffer }>;
 }
 
-const FileSchema = z.object({
-  records: z.array(SignedRotationSchema),
-  previous: z.array(z.object({ epoch: z.number().int().min(0), secret: z.string() })),
-});
+const FileSchema = lazySchema(() =>
+  z.object({
+    records: z.array(SignedRotationSchema),
+    previous: z.array(z.object({ epoch: z.number().int().min(0), secret: z.string() })),
+  }),
+);
 
 export const rotationsFile = (stateDir: string): string => path.join(stateDir, 'rotations.json');
 

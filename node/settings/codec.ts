@@ -16,6 +16,7 @@ import { z } from 'zod';
 import { deriveKey } from '../identity/index.js';
 import { jsonTooDeep } from '../types.js';
 import { digestLines, type JsonValue, type SettingEntry } from './merge.js';
+import { lazySchema } from '../lazy-schema.js';
 
 export const SETTINGS_PROTOCOL_VERSION = 1;
 
@@ -35,18 +36,22 @@ export type DropReason = (typeof DROP_REASONS)[number];
 
 export const DEFAULT_MAX_MESSAGE_BYTES = 896 * 1024;
 
-const HlcSchema = z.strictObject({
-  wall: z.number().int().nonnegative(),
-  logical: z.number().int().nonnegative(),
-  node: z.string().regex(/^[A-Za-z0-9_-]{1,128}$/),
-});
+const HlcSchema = lazySchema(() =>
+  z.strictObject({
+    wall: z.number().int().nonnegative(),
+    logical: z.number().int().nonnegative(),
+    node: z.string().regex(/^[A-Za-z0-9_-]{1,128}$/),
+  }),
+);
 
-const JsonValueSchema: z.ZodType<JsonValue> = z.json();
+const JsonValueSchema: z.ZodType<JsonValue> = lazySchema(() => z.json());
 
-const EntrySchema = z.union([
-  z.strictObject({ key: z.string().min(1).max(256), hlc: HlcSchema, value: JsonValueSchema }),
-  z.strictObject({ key: z.string().min(1).max(256), hlc: HlcSchema, deleted: z.literal(true) }),
-]);
+const EntrySchema = lazySchema(() =>
+  z.union([
+    z.strictObject({ key: z.string().min(1).max(256), hlc: HlcSchema, value: JsonValueSchema }),
+    z.strictObject({ key: z.string().min(1).max(256), hlc: HlcSchema, deleted: z.literal(true) }),
+  ]),
+);
 
 const common = {
   v: z.literal(SETTINGS_PROTOCOL_VERSION),
@@ -54,26 +59,28 @@ const common = {
   from: z.string().regex(/^[A-Za-z0-9_-]{1,128}$/),
 };
 
-const BodySchema = z.discriminatedUnion('kind', [
-  /** writes a node just made (or merged from a peer and is passing on): merge them */
-  z.strictObject({ ...common, kind: z.literal('delta'), entries: z.array(EntrySchema) }),
-  /** "this is what I hold": a peer holding something else answers with its state */
-  z.strictObject({
-    ...common,
-    kind: z.literal('digest'),
-    digest: z.string().regex(/^[0-9a-f]{1,64}$/),
-    count: z.number().int().nonnegative(),
-  }),
-  /** one chunk of a full state, sent to one node */
-  z.strictObject({
-    ...common,
-    kind: z.literal('state'),
-    to: z.string(),
-    part: z.number().int().nonnegative(),
-    parts: z.number().int().positive(),
-    entries: z.array(EntrySchema),
-  }),
-]);
+const BodySchema = lazySchema(() =>
+  z.discriminatedUnion('kind', [
+    /** writes a node just made (or merged from a peer and is passing on): merge them */
+    z.strictObject({ ...common, kind: z.literal('delta'), entries: z.array(EntrySchema) }),
+    /** "this is what I hold": a peer holding something else answers with its state */
+    z.strictObject({
+      ...common,
+      kind: z.literal('digest'),
+      digest: z.string().regex(/^[0-9a-f]{1,64}$/),
+      count: z.number().int().nonnegative(),
+    }),
+    /** one chunk of a full state, sent to one node */
+    z.strictObject({
+      ...common,
+      kind: z.literal('state'),
+      to: z.string(),
+      part: z.number().int().nonnegative(),
+      parts: z.number().int().positive(),
+      entries: z.array(EntrySchema),
+    }),
+  ]),
+);
 
 export type SettingsMessage = z.infer<typeof BodySchema>;
 export type MessageKind = SettingsMessage['kind'];

@@ -9,6 +9,7 @@ import { FoundHomeSchema, type FoundHome } from '../home/index.js';
 import { InvalidSettingError, UnknownSettingError } from './errors.js';
 import type { JsonValue, SettingEntry } from './merge.js';
 import { compareText } from '../order.js';
+import { lazySchema } from '../lazy-schema.js';
 
 /** What `list()` shows instead of a secret's value. */
 export const REDACTED = '••• set';
@@ -21,10 +22,10 @@ const ROOM_NAME = /^[a-z0-9](?:[a-z0-9 _-]{0,62}[a-z0-9])?$/;
 /** Node ids are one NATS subject token (the libp2p peer id is). */
 const NODE_ID = /^[A-Za-z0-9_-]{1,128}$/;
 
-const roomName = z
-  .string()
-  .regex(ROOM_NAME, 'lower-case letters, digits, spaces, "-" or "_", 1-64 chars');
-const lightName = z.string().min(1).max(256);
+const roomName = lazySchema(() =>
+  z.string().regex(ROOM_NAME, 'lower-case letters, digits, spaces, "-" or "_", 1-64 chars'),
+);
+const lightName = lazySchema(() => z.string().min(1).max(256));
 
 const urlWith = (protocols: readonly string[]) =>
   z

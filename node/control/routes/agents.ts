@@ -17,28 +17,35 @@ import { parsePlatform, PlatformError } from '../../platform.js';
 import { parseBody as parse } from '../envelope.js';
 import type { ControlServer } from '../server.js';
 import { UnknownAgentError, type AgentControl } from '../../agenthost/index.js';
+import { lazySchema } from '../../lazy-schema.js';
 
-const NameBody = z.object({ name: z.string().min(1).max(64) });
-const BuildBody = z.object({
-  name: z.string().min(1).max(64).optional(),
-  platform: z.string().min(1).max(64).optional(),
-});
+const NameBody = lazySchema(() => z.object({ name: z.string().min(1).max(64) }));
+const BuildBody = lazySchema(() =>
+  z.object({
+    name: z.string().min(1).max(64).optional(),
+    platform: z.string().min(1).max(64).optional(),
+  }),
+);
 /**
  * The run's arguments exactly as sent: validateArgs (node/agentspec) judges every name. Not
  * z.record, which copies the object and silently drops a "__proto__" key.
  */
-const RunArgs = z.custom<Record<string, unknown>>(
-  (v) => typeof v === 'object' && v !== null && !Array.isArray(v),
-  { message: 'args must be an object of name: value' },
+const RunArgs = lazySchema(() =>
+  z.custom<Record<string, unknown>>(
+    (v) => typeof v === 'object' && v !== null && !Array.isArray(v),
+    { message: 'args must be an object of name: value' },
+  ),
 );
 
-const RunBody = z.object({
-  agent: z.string().min(1).max(64),
-  intent: z.string().min(1).max(64),
-  args: RunArgs.default({}),
-  onNode: z.string().min(1).max(128).optional(),
-  traceId: z.string().min(1).max(128).optional(),
-});
+const RunBody = lazySchema(() =>
+  z.object({
+    agent: z.string().min(1).max(64),
+    intent: z.string().min(1).max(64),
+    args: RunArgs.default({}),
+    onNode: z.string().min(1).max(128).optional(),
+    traceId: z.string().min(1).max(128).optional(),
+  }),
+);
 
 /** The platform in its normal form, or a UsageError (exit 64) naming the buildable ones. */
 function usablePlatform(text: string): string {

@@ -34,6 +34,7 @@ import {
   type PublicSetting,
   type SettingsStore,
 } from '../../settings/index.js';
+import { lazySchema } from '../../lazy-schema.js';
 
 export type { NodeRenamed };
 
@@ -78,12 +79,14 @@ export interface HomeReport {
   backends: HomeStatus | null;
 }
 
-const KeyBody = z.object({ key: z.string().min(1).max(512) });
-const SetBody = z.object({ key: z.string().min(1).max(512), value: z.unknown() });
-const RenameBody = z.object({
-  node: z.string().min(1).max(256).optional(),
-  name: z.string().min(1).max(256),
-});
+const KeyBody = lazySchema(() => z.object({ key: z.string().min(1).max(512) }));
+const SetBody = lazySchema(() => z.object({ key: z.string().min(1).max(512), value: z.unknown() }));
+const RenameBody = lazySchema(() =>
+  z.object({
+    node: z.string().min(1).max(256).optional(),
+    name: z.string().min(1).max(256),
+  }),
+);
 
 function knownKey(key: string): void {
   if (!specFor(key))

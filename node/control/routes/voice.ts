@@ -15,6 +15,7 @@ import type {
 import { readWavFile } from '../../voice/index.js';
 import { parseBody, type StreamLine } from '../envelope.js';
 import type { ControlServer } from '../server.js';
+import { lazySchema } from '../../lazy-schema.js';
 
 /** What the CLI gets back at the end of a command stream. */
 export interface CommandResultLine {
@@ -53,19 +54,29 @@ export interface TraceList {
   traces: Trace[];
 }
 
-const TracesQuery = z.object({ limit: z.coerce.number().int().min(1).max(1000).optional() });
+const TracesQuery = lazySchema(() =>
+  z.object({ limit: z.coerce.number().int().min(1).max(1000).optional() }),
+);
 
-const SayBody = z.object({ text: z.string().min(1).max(2000), speak: z.boolean().optional() });
-const TranscribeBody = z.object({ path: z.string().min(1), on: z.string().max(256).optional() });
-const ListenBody = z.object({
-  timeoutMs: z.number().int().min(1000).max(600_000).optional(),
-  /** a WAV file to take the utterance from instead of the mic (absolute path) */
-  file: z.string().min(1).optional(),
-});
-const PullBody = z.object({
-  model: z.string().min(1).max(200).optional(),
-  on: z.string().max(256).optional(),
-});
+const SayBody = lazySchema(() =>
+  z.object({ text: z.string().min(1).max(2000), speak: z.boolean().optional() }),
+);
+const TranscribeBody = lazySchema(() =>
+  z.object({ path: z.string().min(1), on: z.string().max(256).optional() }),
+);
+const ListenBody = lazySchema(() =>
+  z.object({
+    timeoutMs: z.number().int().min(1000).max(600_000).optional(),
+    /** a WAV file to take the utterance from instead of the mic (absolute path) */
+    file: z.string().min(1).optional(),
+  }),
+);
+const PullBody = lazySchema(() =>
+  z.object({
+    model: z.string().min(1).max(200).optional(),
+    on: z.string().max(256).optional(),
+  }),
+);
 
 const parse = <T>(schema: z.ZodType<T>, body: unknown, route: string): T =>
   parseBody(schema, body, `bad request to ${route}`);
