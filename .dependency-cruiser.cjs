@@ -8,7 +8,7 @@
  */
 const LAYERS = [
   // 0: foundation shared by everything
-  ['types', 'errors', 'async', 'order', 'log', 'version', 'platform', 'http-json', 'lazy-schema'],
+  ['types', 'errors', 'async', 'order', 'log', 'version', 'platform', 'http-json'],
   // 1: what one device is (config, identity), pure domain logic, the components' lifecycle
   ['config', 'identity', 'agentspec', 'placement', 'lifecycle'],
   // 2: one outside system each (files, CLI tools, processes, sockets)
@@ -31,7 +31,7 @@ const LAYERS = [
 
 /** Files that hold pure logic: no I/O library, no node:fs/net/child_process. */
 const PURE = [
-  '^node/(types|errors|async|order|lifecycle|platform|lazy-schema)\\.ts$',
+  '^node/(types|errors|async|order|lifecycle|platform)\\.ts$',
   '^node/agentspec/',
   '^node/placement/',
   '^node/registry/oci\\.ts$',

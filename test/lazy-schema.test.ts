@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { z } from 'zod';
-import { lazySchema, SchemaScope } from '../node/lazy-schema.js';
+import { lazySchema, SchemaScope } from '../node/types.js';
 import { configSchemas, ConfigSchema, parseConfig } from '../node/config/index.js';
 
 describe('lazySchema', () => {

@@ -10,7 +10,7 @@ import type { NotifyParams } from '../agentspec/index.js';
 import type { Bus, Subscription } from '../bus/index.js';
 import { silentLogger, type Logger } from '../log.js';
 import type { PeerView } from '../types.js';
-import { lazySchema } from '../lazy-schema.js';
+import { lazySchema } from '../types.js';
 
 export function notifySubject(nodeId: string): string {
   return `helix.v1.notify.${nodeId}`;

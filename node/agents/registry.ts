@@ -12,7 +12,7 @@ import { StateError, fileProblemHint } from '../errors.js';
 import { silentLogger, type Logger } from '../log.js';
 import type { ImageHeld } from '../types.js';
 import { compareNames } from '../order.js';
-import { lazySchema } from '../lazy-schema.js';
+import { lazySchema } from '../types.js';
 
 export const REGISTRY_FILE = 'registry.json';
 

@@ -6,7 +6,7 @@
 import { parse as parseToml } from 'smol-toml';
 import { z } from 'zod';
 import { ManifestError } from './errors.js';
-import { lazySchema } from '../lazy-schema.js';
+import { lazySchema } from '../types.js';
 
 /** The manifest's file name in an agent folder. */
 export const MANIFEST_FILE = 'agent.toml';

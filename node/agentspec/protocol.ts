@@ -5,7 +5,7 @@
  */
 import { z } from 'zod';
 import { MAX_JSON_DEPTH, jsonTooDeep } from '../types.js';
-import { lazySchema } from '../lazy-schema.js';
+import { lazySchema } from '../types.js';
 
 export const AGENT_PROTOCOL_VERSION = 1;
 /** Longest line either side may send; a longer line ends the task (and the container). */

@@ -5,7 +5,7 @@
 import { z } from 'zod';
 import { InputError, UnreachableError } from '../errors.js';
 import { getJson } from '../http-json.js';
-import { lazySchema } from '../lazy-schema.js';
+import { lazySchema } from '../types.js';
 
 export const NatsRouteSchema = lazySchema(() =>
   z.object({

@@ -17,7 +17,7 @@ import {
   type DockerEngineInfo,
   type ModelCheck,
 } from './probes.js';
-import { lazySchema } from '../lazy-schema.js';
+import { lazySchema } from '../types.js';
 
 export interface DoctorCheck {
   name: string;

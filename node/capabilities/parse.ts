@@ -4,7 +4,7 @@
  */
 import { z } from 'zod';
 import { sameModel } from '../placement/index.js';
-import { lazySchema } from '../lazy-schema.js';
+import { lazySchema } from '../types.js';
 
 /** `arecord -l` -> capture devices as "hw:<card>,<device> <card name>". */
 export function parseArecordList(text: string): string[] {

@@ -5,7 +5,7 @@
  */
 import { z } from 'zod';
 import { parsePlatform } from '../platform.js';
-import { lazySchema, SchemaScope } from '../lazy-schema.js';
+import { lazySchema, SchemaScope } from '../types.js';
 
 /**
  * The config's schemas are built when a config is parsed (the node's start, `helix-node config`)

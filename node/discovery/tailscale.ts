@@ -18,7 +18,7 @@ import { InputError } from '../errors.js';
 import type { FoundPeer } from './source.js';
 import type { TailnetState } from './types.js';
 import { compareAddresses } from '../order.js';
-import { lazySchema } from '../lazy-schema.js';
+import { lazySchema } from '../types.js';
 
 /** ipn.State values as strings; anything else passes as a plain string. */
 export const BACKEND_STATES = [

@@ -35,7 +35,7 @@ export type {
   Zigbee2mqttAddress,
 } from './model.js';
 import { compareText } from '../order.js';
-import { lazySchema } from '../lazy-schema.js';
+import { lazySchema } from '../types.js';
 
 /** A room as a person set it (`helix-node rooms set`). */
 export interface UserRoom {

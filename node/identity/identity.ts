@@ -9,7 +9,7 @@ import { z } from 'zod';
 import { StateError } from '../errors.js';
 import { readFileOrNull, writeFileAtomic } from './files.js';
 import { generateNodeKey, nodeKeyFromProtobuf, type NodeKey } from './node-key.js';
-import { lazySchema } from '../lazy-schema.js';
+import { lazySchema } from '../types.js';
 
 export interface NodeIdentity {
   /** libp2p PeerId string (base58btc "12D3KooW…") */

@@ -23,7 +23,7 @@ import {
 } from '../rpc/index.js';
 import { silentLogger, type Logger } from '../log.js';
 import type { BootstrapAnnouncement, BootstrapPhase } from './bootstrap-view.js';
-import { lazySchema } from '../lazy-schema.js';
+import { lazySchema } from '../types.js';
 
 export const BOOTSTRAP_HEADERS = {
   /** on a Join: "1" asks who answers without being admitted */

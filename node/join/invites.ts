@@ -17,7 +17,7 @@ import { MeshAccessError, StateError, UsageError } from '../errors.js';
 import { ensureDir, readFileOrNull, writeFileAtomic } from '../identity/index.js';
 import { formatInviteCode, TOKEN_BYTES } from './code.js';
 import { inviteKeyPair, verifyInviteProof } from './crypto.js';
-import { lazySchema } from '../lazy-schema.js';
+import { lazySchema } from '../types.js';
 
 const KEEP_AFTER_MS = 24 * 3600_000;
 const LOCK_STALE_MS = 10_000;

@@ -21,7 +21,7 @@ import { z } from 'zod';
 import type { Bus } from '../bus/index.js';
 import { silentLogger, type Logger } from '../log.js';
 import { busVoiceChannel, SignedVoiceCodec, type SignedDropReason } from './signed.js';
-import { lazySchema } from '../lazy-schema.js';
+import { lazySchema } from '../types.js';
 
 export const CONTEXT_SUBJECT = 'helix.v1.voice.context';
 export const CONTEXT_PROTOCOL_VERSION = 1;

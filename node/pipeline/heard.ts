@@ -25,7 +25,7 @@ import {
   type Verdict,
 } from './arbitration.js';
 import { busVoiceChannel, SignedVoiceCodec, type SignedDropReason } from './signed.js';
-import { lazySchema } from '../lazy-schema.js';
+import { lazySchema } from '../types.js';
 
 export const HEARD_SUBJECT = 'helix.v1.voice.heard';
 export const HEARD_PROTOCOL_VERSION = 1;

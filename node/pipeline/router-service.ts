@@ -22,7 +22,7 @@ import {
 } from '../rpc/index.js';
 import type { RouteOutcome } from '../router/index.js';
 import type { LocalLlmRouter, RouteRemote } from './pipeline.js';
-import { lazySchema } from '../lazy-schema.js';
+import { lazySchema } from '../types.js';
 
 export interface RouterServiceOptions {
   router: LocalLlmRouter;

@@ -7,7 +7,7 @@
 import { randomBytes } from 'node:crypto';
 import { z } from 'zod';
 import { IntentCallSchema } from '../agentspec/index.js';
-import { lazySchema } from '../lazy-schema.js';
+import { lazySchema } from '../types.js';
 
 /** Stages, named for what they do. */
 export const STAGES = ['vad', 'stt', 'intent', 'run', 'reply'] as const;

@@ -17,7 +17,7 @@ import { createHash, createHmac, timingSafeEqual } from 'node:crypto';
 import { signedByPeerId, signWithNodeKey, type NodeKey } from '../identity/node-key.js';
 import { z } from 'zod';
 import { deriveKey } from '../identity/index.js';
-import { lazySchema } from '../lazy-schema.js';
+import { lazySchema } from '../types.js';
 
 export const ROTATION_VERSION = 1;
 

@@ -10,7 +10,7 @@ import { z } from 'zod';
 import { StateError } from '../errors.js';
 import { readFileOrNull, writeFileAtomic } from '../identity/index.js';
 import { SignedRotationSchema, type SignedRotation } from './record.js';
-import { lazySchema } from '../lazy-schema.js';
+import { lazySchema } from '../types.js';
 
 export interface RotationState {
   records: SignedRotation[];

@@ -5,7 +5,7 @@
  */
 import { z } from 'zod';
 import { OllamaModelDetailsSchema } from '../capabilities/index.js';
-import { lazySchema } from '../lazy-schema.js';
+import { lazySchema } from '../types.js';
 
 export const ChatMessageSchema = lazySchema(() =>
   z.looseObject({

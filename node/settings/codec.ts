@@ -16,7 +16,7 @@ import { z } from 'zod';
 import { deriveKey } from '../identity/index.js';
 import { jsonTooDeep } from '../types.js';
 import { digestLines, type JsonValue, type SettingEntry } from './merge.js';
-import { lazySchema } from '../lazy-schema.js';
+import { lazySchema } from '../types.js';
 
 export const SETTINGS_PROTOCOL_VERSION = 1;
 

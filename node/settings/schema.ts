@@ -9,7 +9,7 @@ import { FoundHomeSchema, type FoundHome } from '../home/index.js';
 import { InvalidSettingError, UnknownSettingError } from './errors.js';
 import type { JsonValue, SettingEntry } from './merge.js';
 import { compareText } from '../order.js';
-import { lazySchema } from '../lazy-schema.js';
+import { lazySchema } from '../types.js';
 
 /** What `list()` shows instead of a secret's value. */
 export const REDACTED = '••• set';

@@ -17,7 +17,7 @@ import { parsePlatform, PlatformError } from '../../platform.js';
 import { parseBody as parse } from '../envelope.js';
 import type { ControlServer } from '../server.js';
 import { UnknownAgentError, type AgentControl } from '../../agenthost/index.js';
-import { lazySchema } from '../../lazy-schema.js';
+import { lazySchema } from '../../types.js';
 
 const NameBody = lazySchema(() => z.object({ name: z.string().min(1).max(64) }));
 const BuildBody = lazySchema(() =>

@@ -34,7 +34,7 @@ import {
   type PublicSetting,
   type SettingsStore,
 } from '../../settings/index.js';
-import { lazySchema } from '../../lazy-schema.js';
+import { lazySchema } from '../../types.js';
 
 export type { NodeRenamed };
 

@@ -15,7 +15,7 @@ import type {
 import { readWavFile } from '../../voice/index.js';
 import { parseBody, type StreamLine } from '../envelope.js';
 import type { ControlServer } from '../server.js';
-import { lazySchema } from '../../lazy-schema.js';
+import { lazySchema } from '../../types.js';
 
 /** What the CLI gets back at the end of a command stream. */
 export interface CommandResultLine {

@@ -6,7 +6,7 @@
  * Objects are loose: Home Assistant adds fields every release; only the ones named here are read.
  */
 import { z } from 'zod';
-import { lazySchema } from '../../lazy-schema.js';
+import { lazySchema } from '../../types.js';
 
 export const AuthRequiredSchema = lazySchema(() =>
   z.looseObject({

@@ -5,7 +5,7 @@
  * fields between releases, and only the ones named here are read.
  */
 import { z } from 'zod';
-import { lazySchema } from '../../lazy-schema.js';
+import { lazySchema } from '../../types.js';
 
 /** One entry of an expose's `features` (binary state, numeric brightness/color_temp, composite...). */
 export const ExposeFeatureSchema = lazySchema(() =>
