@@ -403,6 +403,14 @@ async function measureModules(): Promise<Array<{ module: string; ms: number }>> 
   return out;
 }
 
+/** f52cae4's idle RSS for a row (2026-12-04, means of three runs), for the "before" column */
+function f52cae4Mb(i: IdleFigures): number {
+  if (i.docker) return 77.2;
+  if (i.restart) return 60.8;
+  if (i.jit === 'full') return 70.3;
+  return i.flags.includes('--max-opt=0') ? 64.3 : 65.8;
+}
+
 // --- run -----------------------------------------------------------------------------------------
 
 const pi = cpuLimit(`helix-bench-pi-${process.pid}`, 25_000, 100_000);
@@ -432,15 +440,21 @@ try {
       console.log(`${what.padEnd(56)}${value.padStart(14)}  ${goal.padEnd(12)}${before}`);
     console.log(`Pi-class start-up, ${runs} runs each; limit: ${pi.describe}`);
     // before: the issue's figures, then 006c25d's on this machine (2026-12-03, 6 jobs on 2 cores;
-    // the ratios to `node -e 0` are what compares across loads), then 84c5bfc's (the bundle, quiet)
-    row('figure', 'now (p50)', 'goal', 'before: issue 12 · 006c25d · 84c5bfc');
+    // the ratios to `node -e 0` are what compares across loads), then 84c5bfc's (the bundle, quiet),
+    // then f52cae4's (interpreter-only tier; idle rows: means of three runs)
+    row('figure', 'now (p50)', 'goal', 'before: issue 12 · 006c25d · 84c5bfc · f52cae4');
     for (const [f, goal, before, beforeFull] of [
-      [free, '≤ 500 ms', '1.08 s · 1834 ms x8.0 · 208 ms x3.3', '— · 4163 ms x18.1 · 691 ms x10.9'],
+      [
+        free,
+        '≤ 500 ms',
+        '1.08 s · 1834 ms x8.0 · 208 ms x3.3 · 291 ms',
+        '— · 4163 ms x18.1 · 691 ms x10.9 · —',
+      ],
       [
         slow,
         '≤ 2000 ms',
-        '4.98 s · 3672 ms x10.1 · 987 ms x3.5',
-        '— · 9239 ms x25.3 · 3399 ms x11.9',
+        '4.98 s · 3672 ms x10.1 · 987 ms x3.5 · 1304 ms',
+        '— · 9239 ms x25.3 · 3399 ms x11.9 · 3979 ms x10.6',
       ],
     ] as const) {
       const base = p50(f.baselineMs);
@@ -467,7 +481,7 @@ try {
       'three nodes converge after the last start',
       `${p50(converge.convergeMs).toFixed(0)} ms`,
       '≤ 2000 ms',
-      '2.6–4.1 s · 8065 ms · 1167 ms',
+      '2.6–4.1 s · 8065 ms · 1167 ms · 1444 ms',
     );
     console.log(
       `${''.padEnd(6)}runs ${converge.convergeMs.map((x) => x.toFixed(0)).join(', ')} ms`,
@@ -478,7 +492,7 @@ try {
         `${i.daemonMb.toFixed(1)} MB`,
         i.docker ? '≤ 90 MB' : '≤ 60 MB',
         i.flags.length > 0
-          ? `— · ${i.docker ? 84 : 77} MB · ${i.docker ? 76 : i.restart ? 66.6 : 69} MB`
+          ? `— · ${i.docker ? 84 : 77} MB · ${i.docker ? 76 : i.restart ? 66.6 : 69} MB · ${f52cae4Mb(i)} MB`
           : `90 MB · ${i.docker ? 124 : 134} MB`,
       );
       console.log(
