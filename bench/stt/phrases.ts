@@ -200,6 +200,7 @@ try {
           fit: h.fit,
           margin: h.margin,
           wordMargin: h.wordMargin,
+          words: h.words.map((w) => [w.word, w.margin === undefined ? null : +w.margin.toFixed(1)]),
           meant: s.item.meaning ? s.item.meaning.args : null,
           got: h.interpretation?.args ?? null,
         }),

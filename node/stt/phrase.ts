@@ -114,8 +114,11 @@ export interface PhraseTranscript extends Transcript {
   fit: number;
   /** the sentence each decode heard (plain first, then one per variant) */
   votes: string[];
-  /** the plain decode's words with their times (seconds from the start of the audio) */
-  words: { word: string; start: number; end: number }[];
+  /**
+   * the plain decode's words with their times (seconds from the start of the audio) and, when
+   * measured, each word's own margin against the free phone loop (per frame)
+   */
+  words: { word: string; start: number; end: number; margin?: number }[];
   /** fit minus a free phone loop's fit over the same frames (per frame); null when not measured */
   margin: number | null;
   /** the lowest of the words' own margins (per frame); null when not measured */
@@ -357,7 +360,12 @@ export class PhraseRecogniser implements SttEngine {
       language: 'en',
       fit,
       votes: votes.map((v) => v.text),
-      words: best.words.map(({ word, start, end }) => ({ word, start, end })),
+      words: best.words.map(({ word, start, end }, i) => ({
+        word,
+        start,
+        end,
+        ...(wordMargins[i] ? { margin: wordMargins[i].margin } : {}),
+      })),
       margin,
       wordMargin: weakest?.margin ?? null,
     };
