@@ -12,6 +12,7 @@ export {
   IntentSchema,
   ManifestSchema,
   parseManifest,
+  validateManifest,
   type HostCall,
   type ArgSpec,
   type IntentSpec,

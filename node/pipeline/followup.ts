@@ -11,7 +11,7 @@
  * plain refusal that says what to say instead. Pure: no I/O, no clocks.
  */
 import {
-  ManifestSchema,
+  validateManifest,
   type AgentManifest,
   type ArgValue,
   type Intent,
@@ -24,73 +24,76 @@ export const FOLLOWUP_AGENT = 'followup';
 export const BRIGHTNESS_STEP = 25;
 const DIMMEST = 5;
 
-export const FOLLOWUP_MANIFEST: AgentManifest = ManifestSchema.parse({
-  name: FOLLOWUP_AGENT,
-  description: 'Follow-ups to the last command heard in a room (resolved by the pipeline).',
-  tier: 'warm',
-  intents: [
-    {
-      name: 'on',
-      description: 'switch the lights of the last command on',
-      phrases: ['turn (them|it) [back] on', 'switch (them|it) [back] on'],
-    },
-    {
-      name: 'off',
-      description: 'switch the lights of the last command off',
-      phrases: ['turn (them|it) [back] off', 'switch (them|it) [back] off'],
-    },
-    {
-      name: 'also',
-      description: 'the last command again, for another room',
-      phrases: [
-        'and [in] the {room} too',
-        '[and] [in] the {room} as well',
-        'the {room} too',
-        'same in the {room}',
-      ],
-      args: { room: { type: 'string', enum_from: 'lights.rooms', required: true } },
-    },
-    {
-      name: 'brighter',
-      description: 'the lights of the last command one step brighter',
-      phrases: ['make (it|them) brighter', '[a bit] brighter'],
-    },
-    {
-      name: 'dimmer',
-      description: 'the lights of the last command one step dimmer',
-      phrases: ['make (it|them) (dimmer|darker)', '[a bit] dimmer', 'dim (it|them)'],
-    },
-    {
-      name: 'cancel',
-      description: 'cancel the timer of the last command',
-      phrases: ['cancel (it|that)', 'stop (it|that)'],
-    },
-    {
-      name: 'answer',
-      description:
-        'the answer to the question asked instead of acting ("on or off?", "thirteen or thirty?")',
-      phrases: ['{state}', '{number} [minute|minutes|second|seconds|percent]'],
-      args: {
-        state: { type: 'string', enum: ['on', 'off'] },
-        number: { type: 'integer', min: 0, max: 86400 },
+export const FOLLOWUP_MANIFEST: AgentManifest = validateManifest(
+  {
+    name: FOLLOWUP_AGENT,
+    description: 'Follow-ups to the last command heard in a room (resolved by the pipeline).',
+    tier: 'warm',
+    intents: [
+      {
+        name: 'on',
+        description: 'switch the lights of the last command on',
+        phrases: ['turn (them|it) [back] on', 'switch (them|it) [back] on'],
       },
-    },
-    {
-      name: 'add',
-      description: 'more time on the timer of the last command',
-      phrases: [
-        'add {minutes} [more] minutes',
-        'add {seconds} [more] seconds',
-        'add another {minutes} minutes',
-        '{minutes} more minutes',
-      ],
-      args: {
-        minutes: { type: 'integer', min: 1, max: 1440 },
-        seconds: { type: 'integer', min: 1, max: 86400 },
+      {
+        name: 'off',
+        description: 'switch the lights of the last command off',
+        phrases: ['turn (them|it) [back] off', 'switch (them|it) [back] off'],
       },
-    },
-  ],
-});
+      {
+        name: 'also',
+        description: 'the last command again, for another room',
+        phrases: [
+          'and [in] the {room} too',
+          '[and] [in] the {room} as well',
+          'the {room} too',
+          'same in the {room}',
+        ],
+        args: { room: { type: 'string', enum_from: 'lights.rooms', required: true } },
+      },
+      {
+        name: 'brighter',
+        description: 'the lights of the last command one step brighter',
+        phrases: ['make (it|them) brighter', '[a bit] brighter'],
+      },
+      {
+        name: 'dimmer',
+        description: 'the lights of the last command one step dimmer',
+        phrases: ['make (it|them) (dimmer|darker)', '[a bit] dimmer', 'dim (it|them)'],
+      },
+      {
+        name: 'cancel',
+        description: 'cancel the timer of the last command',
+        phrases: ['cancel (it|that)', 'stop (it|that)'],
+      },
+      {
+        name: 'answer',
+        description:
+          'the answer to the question asked instead of acting ("on or off?", "thirteen or thirty?")',
+        phrases: ['{state}', '{number} [minute|minutes|second|seconds|percent]'],
+        args: {
+          state: { type: 'string', enum: ['on', 'off'] },
+          number: { type: 'integer', min: 0, max: 86400 },
+        },
+      },
+      {
+        name: 'add',
+        description: 'more time on the timer of the last command',
+        phrases: [
+          'add {minutes} [more] minutes',
+          'add {seconds} [more] seconds',
+          'add another {minutes} minutes',
+          '{minutes} more minutes',
+        ],
+        args: {
+          minutes: { type: 'integer', min: 1, max: 1440 },
+          seconds: { type: 'integer', min: 1, max: 86400 },
+        },
+      },
+    ],
+  },
+  'the follow-up manifest (node/pipeline/followup.ts)',
+);
 
 export type FollowUpKind =
   'on' | 'off' | 'also' | 'brighter' | 'dimmer' | 'cancel' | 'add' | 'answer';
