@@ -68,7 +68,7 @@ describe('helix-node CLI conventions', () => {
     expect(r.stdout).toMatch(/ExecStart=.*helix-node\.js join --state-dir/);
     // the daemon's small young generation and its collections (node/cli/service.ts DAEMON_NODE_FLAGS, issue 12)
     expect(r.stdout).toMatch(
-      /ExecStart=\S*node --max-semi-space-size=1 --single-threaded --expose-gc (--max-opt=0 )?\S*helix-node\.js join/,
+      /ExecStart=\S*node --max-semi-space-size=1 --single-threaded --expose-gc (--max-opt=0 --compact-on-every-full-gc )?\S*helix-node\.js join/,
     );
     expect(r.stdout).toContain(stateDir);
     expect(r.stdout).toMatch(/WantedBy=/);
@@ -104,7 +104,7 @@ describe('helix-node CLI conventions', () => {
     const b = unit(bare);
     expect(b.v8).toBe('interpreter');
     expect(b.unit).toMatch(
-      /ExecStart=\S*node --max-semi-space-size=1 --single-threaded --expose-gc --max-opt=0 \S*helix-node\.js join/,
+      /ExecStart=\S*node --max-semi-space-size=1 --single-threaded --expose-gc --max-opt=0 --compact-on-every-full-gc \S*helix-node\.js join/,
     );
     for (const config of [voice, full]) {
       const u = unit(config);
