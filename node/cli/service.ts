@@ -41,9 +41,10 @@ export const DAEMON_NODE_FLAGS: readonly string[] = [
  * - compacts the heap in every full collection (the once-a-minute one of node/heap.ts among
  *   them), so the pages that collection empties go back to the system: idle, such a node held
  *   59.1-59.2 MB from one to five minutes against 60.1-60.7 MB without (the same machine, side by
- *   side, 2026-12-05); each compaction of its 15 MB heap is a few milliseconds of main thread.
- *   A node with voice keeps V8's own choice of when to compact, as its audio work runs on that
- *   thread.
+ *   side, 2026-12-05). The price: that collection of its 15 MB heap took 139-140 ms of main
+ *   thread against 66 ms without compaction (`--trace-gc`, the same loaded machine), once a
+ *   minute. A node with voice keeps V8's own choice of when to compact, as its audio work runs
+ *   on that thread.
  */
 export const INTERPRETER_ONLY_FLAGS: readonly string[] = [
   '--max-opt=0',
