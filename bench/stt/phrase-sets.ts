@@ -21,7 +21,9 @@
  * after a number without its unit; set E seen from then on); held-out-f and not-commands-f,
  * written before that change, are the sets held out from it. In a fourth 2026-12-04 session set F's
  * failures were read (set F seen from then on); held-out-g and not-commands-g were written at the
- * start of that session, measured on the code as it was, and are held out from its changes.
+ * start of that session, measured on the code as it was, and are held out from its changes. Its
+ * wrong actions were printed once, so on 2026-12-05 held-out-h and not-commands-h were written
+ * before any of that session's changes: no setting is chosen on G or H.
  */
 import { numberToWords, type ArgValue } from '../../node/agentspec/index.js';
 
@@ -729,6 +731,118 @@ const NOT_COMMANDS_G: Said[] = [
   'on and on',
 ].map((text) => ({ text, meaning: null }));
 
+/**
+ * Set H: written on 2026-12-05 before any of that session's changes and held out from them: other
+ * espeak-ng voice variants, speeds, pitches and noise, hand-written phrasings.
+ */
+const HELD_OUT_H: Said[] = [
+  { text: 'switch on the kitchen lights', meaning: on('kitchen') },
+  { text: 'turn the office lights off please', meaning: off('office') },
+  { text: 'bedroom lights off', meaning: off('bedroom') },
+  { text: 'could you turn on the living room light', meaning: on('living room') },
+  { text: 'lights off in the bedroom please', meaning: off('bedroom') },
+  { text: 'please switch the office light on', meaning: on('office') },
+  { text: 'turn on the lights in the living room', meaning: on('living room') },
+  { text: 'switch the lights on', meaning: here('on') },
+  { text: 'turn off the light please', meaning: here('off') },
+  { text: 'lights on', meaning: here('on') },
+  { text: 'dim the office lights to forty percent', meaning: dim('office', 40) },
+  { text: 'set the living room lights to sixty', meaning: dim('living room', 60) },
+  { text: 'kitchen light to thirty percent', meaning: dim('kitchen', 30) },
+  { text: 'dim the bedroom light to eighty five', meaning: dim('bedroom', 85) },
+  { text: 'set the brightness in the kitchen to twenty percent', meaning: dim('kitchen', 20) },
+  { text: 'set a timer for eight minutes', meaning: timer({ minutes: 8 }) },
+  { text: 'start a fifteen minute timer', meaning: timer({ minutes: 15 }) },
+  { text: 'a ten second timer please', meaning: timer({ seconds: 10 }) },
+  { text: 'timer for four minutes', meaning: timer({ minutes: 4 }) },
+  { text: 'set a timer for twenty seconds', meaning: timer({ seconds: 20 }) },
+  { text: 'could you set a timer for three minutes', meaning: timer({ minutes: 3 }) },
+  { text: 'set a 20 minute timer', meaning: timer({ minutes: 20 }) },
+  { text: 'cancel the timer', meaning: cancel() },
+  { text: 'stop my timer please', meaning: cancel() },
+  { text: 'cancel the ten minute timer', meaning: cancel({ minutes: 10 }) },
+  { text: 'which timers are running', meaning: list },
+  { text: 'show the timers', meaning: list },
+  { text: 'add five minutes to the timer', meaning: add({ minutes: 5 }) },
+  { text: 'which nodes are online', meaning: online },
+  { text: 'what agents are running', meaning: running },
+  { text: 'would you turn the kitchen lights on', meaning: on('kitchen') },
+  { text: 'switch off the living room lights for me', meaning: off('living room') },
+];
+
+/** Not commands for set H (60): near misses, other devices, everyday talk, numbers, rooms. */
+const NOT_COMMANDS_H: Said[] = [
+  'turn on the dishwasher',
+  'switch off the heating',
+  'the kitchen lights are flickering',
+  'is the office light on',
+  'turn up the music',
+  'set an alarm for seven',
+  'cancel the order',
+  'stop the train',
+  'the bedroom is cold',
+  'the living room looks great',
+  'bedroom or office',
+  'light as a feather',
+  'turn right at the lights',
+  'switch the channel',
+  'I am in the office',
+  'the alarm went off',
+  'what is the date',
+  'ten minutes ago',
+  'forty percent off',
+  'a cup of tea please',
+  'order a pizza',
+  'turn the heater off',
+  'open the curtains',
+  'clean the kitchen',
+  'walk the dog',
+  'what is for dinner',
+  'are you listening',
+  'okay',
+  'yes please',
+  'wait a second',
+  'good morning',
+  'the lamp is new',
+  'time for bed',
+  'play the radio',
+  'one moment please',
+  'tell me a story',
+  'set the oven to two hundred',
+  'light a fire',
+  'switch on the fan please',
+  'where are my keys',
+  'is the garage door locked',
+  'the kitchen door is open',
+  'call me later',
+  'one two three four',
+  'fifteen degrees outside',
+  'the battery is at twenty percent',
+  'thank you very much',
+  'oh no',
+  'quiet please',
+  'that is not right',
+  'could you do me a favour',
+  'I am tired',
+  'how big is the garden',
+  'the bedroom is too bright',
+  'the kitchen lights were off this morning',
+  'minutes',
+  'turn it over',
+  'stop talking',
+  'off we go',
+  'on the way',
+].map((text) => ({ text, meaning: null }));
+
+const VOICES_H = [
+  'en-us+Alicia',
+  'en-gb+david',
+  'en-gb-x-gbclan+linda',
+  'en-us-nyc+Mike',
+  'en-gb-scotland+belinda',
+  'en-029+robert',
+];
+
 const VOICES_G = [
   'en-us+Andy',
   'en-gb+Annie',
@@ -896,6 +1010,25 @@ export const SETS: SpeechSet[] = [
     noiseSnrDb: 18,
     once: true,
     sentences: NOT_COMMANDS_G,
+  },
+  {
+    name: 'held-out-h',
+    heldOut: true,
+    voices: VOICES_H,
+    speeds: [145, 185],
+    pitches: [45, 60, 35],
+    noiseSnrDb: 20,
+    sentences: HELD_OUT_H,
+  },
+  {
+    name: 'not-commands-h',
+    heldOut: true,
+    voices: VOICES_H,
+    speeds: [145, 185],
+    pitches: [45, 60, 35],
+    noiseSnrDb: 20,
+    once: true,
+    sentences: NOT_COMMANDS_H,
   },
 ];
 

@@ -17,7 +17,7 @@
  * and measured only after them; the 2026-12-04 changes were chosen on them, and held-out-d and
  * not-commands-d (other voice variants) are held out from those (bench/stt/phrase-sets.ts).
  *
- *   npx tsx bench/stt/phrases.ts [--sets tuning,held-out-a,...,held-out-g,not-commands-g] [--per-phrase 1] [--runs 20] [--required-rooms] [--min-roomless-lead=8] [--no-followups] [--json]
+ *   npx tsx bench/stt/phrases.ts [--sets tuning,held-out-a,...,held-out-h,not-commands-h] [--per-phrase 1] [--runs 20] [--required-rooms] [--min-roomless-lead=8] [--no-followups] [--json]
  */
 import { execFile } from 'node:child_process';
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
