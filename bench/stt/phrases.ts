@@ -17,7 +17,7 @@
  * and measured only after them; the 2026-12-04 changes were chosen on them, and held-out-d and
  * not-commands-d (other voice variants) are held out from those (bench/stt/phrase-sets.ts).
  *
- *   npx tsx bench/stt/phrases.ts [--sets tuning,held-out-a,...,held-out-h,not-commands-h] [--per-phrase 1] [--runs 20] [--required-rooms] [--min-roomless-lead=8] [--no-followups] [--json]
+ *   npx tsx bench/stt/phrases.ts [--sets tuning,held-out-a,...,held-out-h,not-commands-h] [--per-phrase 1] [--runs 20] [--required-rooms] [--min-roomless-lead=8] [--no-followups] [--jsgf] [--json]
  */
 import { execFile } from 'node:child_process';
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
@@ -29,6 +29,7 @@ import {
   DEBIAN_MODEL_DIR,
   DEFAULT_TOPN,
   grammarDictionary,
+  jsgfToFsg,
   loadDictionary,
   PhraseRecogniser,
   type PhraseTranscript,
@@ -69,6 +70,8 @@ const { values: args } = parseArgs({
      * there)
      */
     'no-followups': { type: 'boolean', default: false },
+    /** decode with pocketsphinx's own expansion of the JSGF (minimalGrammar: false), as before 2026-12-05 */
+    jsgf: { type: 'boolean', default: false },
   },
 });
 
@@ -92,6 +95,7 @@ const recogniser = await PhraseRecogniser.create({
     ? { minWordMargin: Number(args['min-word-margin']) }
     : {}),
   optionalEnumSlots: !args['required-rooms'],
+  minimalGrammar: !args.jsgf,
   ...(args['min-roomless-lead'] !== undefined
     ? { minRoomlessLead: Number(args['min-roomless-lead']) }
     : {}),
@@ -246,7 +250,12 @@ try {
     },
   });
   try {
-    await writeFile(join(dir, 'g.jsgf'), recogniser.grammar.jsgf);
+    // the bare decode searches the grammar in the form the recogniser does
+    const grammarArgs = args.jsgf ? ['-jsgf', join(dir, 'g.jsgf')] : ['-fsg', join(dir, 'g.fsg')];
+    await writeFile(
+      join(dir, args.jsgf ? 'g.jsgf' : 'g.fsg'),
+      args.jsgf ? recogniser.grammar.jsgf : jsgfToFsg(recogniser.grammar.jsgf),
+    );
     const dictionary = await loadDictionary(join(DEBIAN_MODEL_DIR, 'cmudict-en-us.dict'));
     await writeFile(join(dir, 'g.dict'), grammarDictionary(recogniser.grammar.jsgf, dictionary));
     const runs = Math.min(Number(args.runs), allAudio.length);
@@ -258,7 +267,8 @@ try {
       await run('pocketsphinx_batch', [
         ...['-ctl', join(dir, 'ctl'), '-cepdir', dir, '-cepext', '.raw', '-adcin', 'yes'],
         ...['-adchdr', '0', '-hmm', join(DEBIAN_MODEL_DIR, 'en-us'), '-dict', join(dir, 'g.dict')],
-        ...['-jsgf', join(dir, 'g.jsgf'), '-topn', String(DEFAULT_TOPN), '-hyp', join(dir, 'hyp')],
+        ...grammarArgs,
+        ...['-topn', String(DEFAULT_TOPN), '-hyp', join(dir, 'hyp')],
         ...['-logfn', '/dev/null'],
       ]);
       engineMs.push(performance.now() - t);

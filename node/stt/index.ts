@@ -1,5 +1,6 @@
 /** stt: speech-to-text engines behind one interface (Whisper, the constrained phrase recogniser). */
 export type { SttEngine, Transcript, TranscriptSegment, TranscribeOptions } from './engine.js';
+export { jsgfToFsg, fsgStates } from './fsg.js';
 export { createSttEngine, type SttDeps } from './create.js';
 export { probeStt, type SttProbe } from './probe.js';
 export { WhisperEngine, type WhisperOptions } from './whisper.js';

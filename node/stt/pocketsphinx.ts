@@ -89,6 +89,11 @@ export interface DecodeGrammar {
    * a yardstick for how well a grammar path fits (phrase.ts)
    */
   jsgf: string | 'phone-loop';
+  /**
+   * The same grammar as a minimal word automaton in Sphinx's FSG format (fsg.ts jsgfToFsg); when
+   * given, the decoder searches it instead of the JSGF (a third of the search's cost)
+   */
+  fsg?: string;
   /** CMU-format dictionary text; default: the full dictionary at `config.dict` */
   dict?: string;
 }
@@ -121,7 +126,9 @@ export async function decodeWithGrammar(
     await Promise.all([
       ...clips.map((pcm, i) => writeFile(join(dir, `${ids[i]}.raw`), pcm16Bytes(pcm))),
       writeFile(join(dir, 'ctl'), ids.join('\n') + '\n'),
-      writeFile(join(dir, 'grammar.jsgf'), grammar.jsgf),
+      grammar.fsg !== undefined
+        ? writeFile(join(dir, 'grammar.fsg'), grammar.fsg)
+        : writeFile(join(dir, 'grammar.jsgf'), grammar.jsgf),
       ...(grammar.dict !== undefined ? [writeFile(join(dir, 'grammar.dict'), grammar.dict)] : []),
       ...(config.cmn === 'live'
         ? [
@@ -144,7 +151,9 @@ export async function decodeWithGrammar(
       ['-seed', '1'],
       ['-hmm', hmm],
       ['-dict', grammar.dict !== undefined ? join(dir, 'grammar.dict') : dict],
-      ['-jsgf', join(dir, 'grammar.jsgf')],
+      grammar.fsg !== undefined
+        ? ['-fsg', join(dir, 'grammar.fsg')]
+        : ['-jsgf', join(dir, 'grammar.jsgf')],
       ['-topn', String(config.topn ?? DEFAULT_TOPN)],
       config.cmn === 'live' ? ['-featparams', join(dir, 'feat.params')] : [],
       ['-bestpath', 'yes'],
@@ -422,7 +431,11 @@ export class WarmDecoder {
     await Promise.all([
       // Node's stdio pipes are sockets, which the decoder cannot fopen(): named pipes instead
       mkfifo(ctlPath, hypPath),
-      ...(phoneLoop ? [] : [writeFile(join(dir, 'grammar.jsgf'), this.grammar.jsgf)]),
+      ...(phoneLoop
+        ? []
+        : this.grammar.fsg !== undefined
+          ? [writeFile(join(dir, 'grammar.fsg'), this.grammar.fsg)]
+          : [writeFile(join(dir, 'grammar.jsgf'), this.grammar.jsgf)]),
       ...(this.grammar.dict !== undefined
         ? [writeFile(join(dir, 'grammar.dict'), this.grammar.dict)]
         : []),
@@ -443,7 +456,9 @@ export class WarmDecoder {
       ...(phoneLoop ? ['-lw', '2.0'] : []),
       ...(phoneLoop
         ? ['-allphone', join(dirname(hmm), 'en-us-phone.lm.bin'), '-allphone_ci', 'yes']
-        : ['-jsgf', join(dir, 'grammar.jsgf')]),
+        : this.grammar.fsg !== undefined
+          ? ['-fsg', join(dir, 'grammar.fsg')]
+          : ['-jsgf', join(dir, 'grammar.jsgf')]),
       ...['-ctl', ctlPath, '-cepdir', dir, '-dither', 'no'],
       ...['-topn', String(this.config.topn ?? DEFAULT_TOPN)],
       ...(live ? ['-featparams', join(dir, 'feat.params')] : []),
