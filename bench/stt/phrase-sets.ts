@@ -23,7 +23,9 @@
  * failures were read (set F seen from then on); held-out-g and not-commands-g were written at the
  * start of that session, measured on the code as it was, and are held out from its changes. Its
  * wrong actions were printed once, so on 2026-12-05 held-out-h and not-commands-h were written
- * before any of that session's changes: no setting is chosen on G or H.
+ * before any of that session's changes: no setting is chosen on G or H. Both were measured before
+ * and after that session's one change to decoding (the grammar searched as a minimal automaton),
+ * and both printed their wrong actions then: neither is to be tuned on.
  */
 import { numberToWords, type ArgValue } from '../../node/agentspec/index.js';
 
