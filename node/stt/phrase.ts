@@ -20,10 +20,11 @@
  *    required, and a configured room that fits almost as well means the room may have been said
  *    and lost ("turn on office light" heard as "turn off the light"): the person is asked which.
  * A refusal is one plain question or sentence (questions.ts); why goes to `rejectedDetail`, which
- * the pipeline puts in the trace. Each decode scores 8 Gaussians per frame (-topn, pocketsphinx.ts),
- * loads only the grammar's words from the dictionary, and searches the grammar as its minimal word
- * automaton (fsg.ts), which halved the recogniser's time per utterance. Right / refused / wrong on a tuning set
- * and on held-out sets of other voices, speeds and phrasings: bench/stt/phrases.ts.
+ * the pipeline puts in the trace. Each decode scores 8 Gaussians per frame (-topn,
+ * pocketsphinx.ts), loads only the grammar's words from the dictionary, and searches the grammar
+ * as its minimal word automaton (fsg.ts), which halved the recogniser's time per utterance.
+ * Right / refused / wrong on a tuning set and on held-out sets of other voices, speeds and
+ * phrasings: bench/stt/phrases.ts.
  */
 import { readFile } from 'node:fs/promises';
 import { existsSync } from 'node:fs';

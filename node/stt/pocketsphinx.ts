@@ -121,14 +121,13 @@ export async function decodeWithGrammar(
   }
   if (grammar.jsgf === 'phone-loop') throw new Error('decodeWithGrammar takes a JSGF grammar');
   const dir = await mkdtemp(join(config.workDir ?? defaultWorkDir(), 'helix-ps-'));
+  const search = grammarFile(grammar, dir);
   try {
     const ids = clips.map((_, i) => `u${i}`);
     await Promise.all([
       ...clips.map((pcm, i) => writeFile(join(dir, `${ids[i]}.raw`), pcm16Bytes(pcm))),
       writeFile(join(dir, 'ctl'), ids.join('\n') + '\n'),
-      grammar.fsg !== undefined
-        ? writeFile(join(dir, 'grammar.fsg'), grammar.fsg)
-        : writeFile(join(dir, 'grammar.jsgf'), grammar.jsgf),
+      writeFile(search.path, search.text),
       ...(grammar.dict !== undefined ? [writeFile(join(dir, 'grammar.dict'), grammar.dict)] : []),
       ...(config.cmn === 'live'
         ? [
@@ -151,9 +150,7 @@ export async function decodeWithGrammar(
       ['-seed', '1'],
       ['-hmm', hmm],
       ['-dict', grammar.dict !== undefined ? join(dir, 'grammar.dict') : dict],
-      grammar.fsg !== undefined
-        ? ['-fsg', join(dir, 'grammar.fsg')]
-        : ['-jsgf', join(dir, 'grammar.jsgf')],
+      search.args,
       ['-topn', String(config.topn ?? DEFAULT_TOPN)],
       config.cmn === 'live' ? ['-featparams', join(dir, 'feat.params')] : [],
       ['-bestpath', 'yes'],
@@ -427,15 +424,12 @@ export class WarmDecoder {
     const dir = await mkdtemp(join(this.config.workDir ?? defaultWorkDir(), 'helix-ps-'));
     const live = this.config.cmn === 'live';
     const phoneLoop = this.grammar.jsgf === 'phone-loop';
+    const search = phoneLoop ? null : grammarFile(this.grammar, dir);
     const [ctlPath, hypPath] = [join(dir, 'ctl'), join(dir, 'hypseg')];
     await Promise.all([
       // Node's stdio pipes are sockets, which the decoder cannot fopen(): named pipes instead
       mkfifo(ctlPath, hypPath),
-      ...(phoneLoop
-        ? []
-        : this.grammar.fsg !== undefined
-          ? [writeFile(join(dir, 'grammar.fsg'), this.grammar.fsg)]
-          : [writeFile(join(dir, 'grammar.jsgf'), this.grammar.jsgf)]),
+      ...(search ? [writeFile(search.path, search.text)] : []),
       ...(this.grammar.dict !== undefined
         ? [writeFile(join(dir, 'grammar.dict'), this.grammar.dict)]
         : []),
@@ -454,11 +448,9 @@ export class WarmDecoder {
         beams: phoneLoop ? ['1e-20', '1e-20', '1e-20'] : undefined,
       }),
       ...(phoneLoop ? ['-lw', '2.0'] : []),
-      ...(phoneLoop
-        ? ['-allphone', join(dirname(hmm), 'en-us-phone.lm.bin'), '-allphone_ci', 'yes']
-        : this.grammar.fsg !== undefined
-          ? ['-fsg', join(dir, 'grammar.fsg')]
-          : ['-jsgf', join(dir, 'grammar.jsgf')]),
+      ...(search
+        ? search.args
+        : ['-allphone', join(dirname(hmm), 'en-us-phone.lm.bin'), '-allphone_ci', 'yes']),
       ...['-ctl', ctlPath, '-cepdir', dir, '-dither', 'no'],
       ...['-topn', String(this.config.topn ?? DEFAULT_TOPN)],
       ...(live ? ['-featparams', join(dir, 'feat.params')] : []),
@@ -529,6 +521,16 @@ export class WarmDecoder {
       if (busy) h.ref();
       else h.unref();
   }
+}
+
+/** The grammar's file in `dir` and the option that hands it to the decoder: the automaton when given. */
+function grammarFile(
+  grammar: DecodeGrammar,
+  dir: string,
+): { path: string; text: string; args: string[] } {
+  const [ext, text] = grammar.fsg !== undefined ? ['fsg', grammar.fsg] : ['jsgf', grammar.jsgf];
+  const path = join(dir, `grammar.${ext}`);
+  return { path, text, args: [`-${ext}`, path] };
 }
 
 function mkfifo(...paths: string[]): Promise<void> {
